@@ -1,0 +1,57 @@
+#include "core/flags.h"
+
+#include <CLI/CLI.hpp>
+
+namespace skyport {
+namespace {
+
+// CLI11 2.1 reads the config file before the environment; drop the file's
+// entries that the environment sets so that the environment wins.
+class EnvFirstConfig : public CLI::ConfigTOML {
+ public:
+  explicit EnvFirstConfig(EnvLookup env) : env_(std::move(env)) {}
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    auto items = CLI::ConfigTOML::from_config(input);
+    std::vector<CLI::ConfigItem> kept;
+    for (auto& item : items)
+      if (!EnvOverridesFile(item.name, env_)) kept.push_back(std::move(item));
+    return kept;
+  }
+
+ private:
+  EnvLookup env_;
+};
+
+void AddEnvNames(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    const std::string& name = opt->get_single_name();
+    if (!opt->get_lnames().empty() && opt->get_envname().empty() && name != "help" &&
+        name != "config" && name != "help-all")
+      opt->envname(EnvNameForFlag(name));
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) AddEnvNames(*sub);
+}
+
+}  // namespace
+
+void EnableEnvAndConfig(CLI::App& app, const std::string& default_config, EnvLookup env) {
+  std::string config = default_config;
+  if (auto from_env = env("SKYPORT_CONFIG")) config = *from_env;
+  app.set_config("--config", config, "Config file (TOML key = value; env SKYPORT_CONFIG)");
+  app.config_formatter(std::make_shared<EnvFirstConfig>(env));
+  app.allow_config_extras(false);
+  app.preparse_callback([&app](size_t) { AddEnvNames(app); });
+}
+
+bool ParseOrExit(CLI::App& app, int argc, char** argv, int& exit_code) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    if (exit_code != 0) exit_code = 2;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace skyport

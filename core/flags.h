@@ -1,0 +1,25 @@
+// CLI11 glue shared by every main: settings from flags, SKYPORT_* environment
+// variables and a TOML-style config file, in that precedence.
+#pragma once
+
+#include <string>
+
+#include "core/config.h"
+
+namespace CLI {
+class App;
+}
+
+namespace skyport {
+
+// Gives every option of `app` and its subcommands (present and future ones
+// are visited at parse time) an environment variable SKYPORT_<NAME>, and adds
+// `--config FILE` (also SKYPORT_CONFIG; default `default_config`, which may
+// be missing) whose entries lose to the environment and to flags.
+void EnableEnvAndConfig(CLI::App& app, const std::string& default_config, EnvLookup env = ProcessEnv());
+
+// Parses argv; prints help or the error and returns the exit code to use
+// (0 for --help) in `exit_code`, and false when the caller should exit.
+bool ParseOrExit(CLI::App& app, int argc, char** argv, int& exit_code);
+
+}  // namespace skyport

@@ -1,0 +1,59 @@
+#include "rpc/channel.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace skyport::rpc {
+namespace {
+
+Result<std::string> ReadPem(const std::string& what, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument(what + ": cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsFiles& tls) {
+  if (tls.cert.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadPem("tls-cert", tls.cert);
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem("tls-key", tls.key);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions opts;
+  opts.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!tls.ca.empty()) {
+    auto ca = ReadPem("tls-ca", tls.ca);
+    if (!ca.ok()) return ca.status();
+    opts.pem_root_certs = *ca;
+    opts.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(opts);
+}
+
+Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
+  if (tls.ca.empty()) return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  grpc::SslCredentialsOptions opts;
+  auto ca = ReadPem("tls-ca", tls.ca);
+  if (!ca.ok()) return ca.status();
+  opts.pem_root_certs = *ca;
+  if (!tls.cert.empty()) {
+    auto cert = ReadPem("tls-cert", tls.cert);
+    if (!cert.ok()) return cert.status();
+    auto key = ReadPem("tls-key", tls.key);
+    if (!key.ok()) return key.status();
+    opts.pem_cert_chain = *cert;
+    opts.pem_private_key = *key;
+  }
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(opts), args);
+}
+
+}  // namespace skyport::rpc

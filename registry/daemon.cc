@@ -1,0 +1,114 @@
+#include "registry/daemon.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "core/http_admin.h"
+#include "core/log.h"
+#include "core/token.h"
+#include "registry/service.h"
+
+namespace skyport::registry {
+namespace {
+
+Result<std::pair<uint32_t, uint32_t>> ParseRange(const std::string& s) {
+  unsigned lo = 0, hi = 0;
+  char extra = 0;
+  if (std::sscanf(s.c_str(), "%u-%u%c", &lo, &hi, &extra) != 2 || lo < 1 || hi > 65535 || lo > hi)
+    return Status::InvalidArgument(fmt::format("port-range: \"{}\" must be LO-HI within 1-65535", s));
+  return std::make_pair(static_cast<uint32_t>(lo), static_cast<uint32_t>(hi));
+}
+
+int Fail(const Status& s) {
+  log::Error("cannot start", {{"error", s.message()}});
+  return 1;
+}
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& o) {
+  auto level = log::ParseLevel(o.log_level);
+  auto format = log::ParseFormat(o.log_format);
+  if (!level.ok()) return Fail(level.status());
+  if (!format.ok()) return Fail(format.status());
+  log::Init("registry", *level, *format);
+
+  const char* env_token = std::getenv("SKYPORT_TOKEN");
+  auto token = LoadToken(o.token_file, env_token ? env_token : "");
+  if (!token.ok()) return Fail(token.status());
+  auto range = ParseRange(o.port_range);
+  if (!range.ok()) return Fail(range.status());
+  if (o.history < 1) return Fail(Status::InvalidArgument("history: must be >= 1"));
+  if (o.lease_grace_s < 0) return Fail(Status::InvalidArgument("lease-grace: must be >= 0"));
+  if (!o.tls.cert.empty() && o.tls.key.empty()) return Fail(Status::InvalidArgument("tls-key: required with --tls-cert"));
+
+  // Block the stop signals before any thread starts, then wait for them here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  OwnerOptions oo;
+  oo.state.port_lo = range->first;
+  oo.state.port_hi = range->second;
+  oo.state.history = o.history;
+  oo.data_dir = o.data_dir;
+  oo.lease_grace_ms = int64_t{o.lease_grace_s} * 1000;
+  SystemRandom random;
+  auto owner = Owner::Start(oo, SystemClock::Get(), &random);
+  if (!owner.ok()) return Fail(owner.status());
+
+  auto creds = rpc::ServerCredentials(o.tls);
+  if (!creds.ok()) return Fail(creds.status());
+  RegistryService service(owner->get(), *token);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(o.listen, *creds, &port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) return Fail(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
+
+  std::unique_ptr<AdminServer> admin;
+  if (!o.metrics_listen.empty()) {
+    Owner* own = owner->get();
+    auto a = AdminServer::Start(o.metrics_listen,
+                                {{"/metrics", [own] {
+                                    return AdminResponse{200, "text/plain; version=0.0.4", RenderMetrics(own->Stats())};
+                                  }},
+                                 {"/healthz", [] { return AdminResponse{200, "text/plain", "ok\n"}; }}});
+    if (!a.ok()) return Fail(a.status());
+    admin = std::move(*a);
+  }
+  if (!o.port_file.empty()) {
+    std::string tmp = o.port_file + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::rename(tmp.c_str(), o.port_file.c_str());
+  }
+  log::Info("listening", {{"address", o.listen},
+                          {"port", port},
+                          {"tls", !o.tls.cert.empty()},
+                          {"metrics_port", admin ? admin->port() : 0},
+                          {"data", o.data_dir},
+                          {"port_range", o.port_range}});
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::Info("stopping", {{"signal", sig}});
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  (*owner)->Stop();
+  return 0;
+}
+
+}  // namespace skyport::registry

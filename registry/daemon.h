@@ -1,0 +1,28 @@
+// Runs skyport-registry until SIGINT/SIGTERM: the owner, the gRPC server and
+// the admin (metrics) listener.
+#pragma once
+
+#include <string>
+
+#include "rpc/channel.h"
+
+namespace skyport::registry {
+
+struct DaemonOptions {
+  std::string listen = "127.0.0.1:6000";
+  std::string data_dir;
+  std::string token_file;
+  std::string port_range = "10000-20000";
+  int lease_grace_s = 10;
+  int64_t history = 10000;
+  std::string metrics_listen = "127.0.0.1:6010";
+  std::string port_file;
+  rpc::TlsFiles tls;
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+// Returns the process exit code.
+int RunDaemon(const DaemonOptions& o);
+
+}  // namespace skyport::registry

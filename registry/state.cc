@@ -1,0 +1,336 @@
+#include "registry/state.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/names.h"
+#include "registry/validate.h"
+
+namespace skyport::registry {
+namespace {
+
+Status UnknownLease(uint64_t id) {
+  return Status::InvalidArgument(
+      fmt::format("lease_id: unknown lease {} (expired or revoked; grant a new one)", id));
+}
+
+bool HasPrefix(const std::string& s, const std::string& prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+RegistryState::RegistryState(StateOptions opts)
+    : opts_(opts), ports_(opts.port_lo, opts.port_hi), log_(opts.history) {}
+
+void RegistryState::Emit(v1::Event e, Changes& ch) {
+  log_.Append(e);
+  ch.events.push_back(std::move(e));
+}
+
+void RegistryState::IndexEndpoint(const v1::Endpoint& ep) { by_app_[ep.app()].insert(ep.id()); }
+
+Result<v1::GrantResponse> RegistryState::Grant(uint32_t ttl_s, int64_t now_ms, Changes& ch) {
+  if (ttl_s > opts_.max_ttl_s)
+    return Status::InvalidArgument(
+        fmt::format("ttl_seconds: {} exceeds {} (use 0 for an entry that never expires)", ttl_s, opts_.max_ttl_s));
+  uint64_t id = next_lease_id_++;
+  leases_.Add(id, ttl_s, now_ms);
+  ch.leases.insert(id);
+  v1::GrantResponse resp;
+  resp.set_lease_id(id);
+  resp.set_ttl_seconds(ttl_s);
+  resp.set_revision(revision_);
+  return resp;
+}
+
+Result<uint32_t> RegistryState::KeepAlive(uint64_t lease_id, int64_t now_ms) {
+  return leases_.KeepAlive(lease_id, now_ms);
+}
+
+void RegistryState::RemoveEndpoint(uint64_t id, int64_t rev, Changes& ch) {
+  auto it = endpoints_.find(id);
+  if (it == endpoints_.end()) return;
+  v1::Endpoint ep = std::move(it->second);
+  endpoints_.erase(it);
+  auto app = by_app_.find(ep.app());
+  if (app != by_app_.end()) {
+    app->second.erase(id);
+    if (app->second.empty()) by_app_.erase(app);
+  }
+  PortKey key{ep.host(), ep.port()};
+  ports_.Erase(key);
+  if (Lease* l = leases_.Find(ep.lease_id())) {
+    l->endpoints.erase(id);
+    l->allocations.erase(key);
+  }
+  ch.endpoints.insert(id);
+  ch.allocations.insert(key);
+  v1::Event e;
+  e.set_type(v1::Event::ENDPOINT_DELETE);
+  e.set_revision(rev);
+  ep.set_revision(rev);
+  *e.mutable_endpoint() = std::move(ep);
+  Emit(std::move(e), ch);
+}
+
+Result<uint32_t> RegistryState::Revoke(uint64_t lease_id, Changes& ch) {
+  Lease* l = leases_.Find(lease_id);
+  if (l == nullptr)
+    return Status::NotFound(fmt::format("lease_id: lease {} is unknown or already gone", lease_id));
+  std::vector<uint64_t> eps(l->endpoints.begin(), l->endpoints.end());
+  std::vector<PortKey> allocs(l->allocations.begin(), l->allocations.end());
+  const int64_t rev = revision_ + 1;
+  for (uint64_t id : eps) RemoveEndpoint(id, rev, ch);
+  for (const PortKey& k : allocs) {
+    ports_.Erase(k);
+    ch.allocations.insert(k);
+  }
+  if (!eps.empty()) revision_ = rev;
+  leases_.Erase(lease_id);
+  ch.leases.insert(lease_id);
+  return static_cast<uint32_t>(eps.size());
+}
+
+size_t RegistryState::ExpireLeases(int64_t now_ms, Changes& ch) {
+  auto expired = leases_.Expired(now_ms);
+  for (uint64_t id : expired) (void)Revoke(id, ch);
+  return expired.size();
+}
+
+Result<uint32_t> RegistryState::Allocate(const v1::AllocateRequest& req, uint64_t random, Changes& ch) {
+  if (Status s = ValidateAllocate(req); !s.ok()) return s;
+  Lease* lease = leases_.Find(req.lease_id());
+  if (lease == nullptr) return UnknownLease(req.lease_id());
+  Allocation a;
+  a.host = req.host();
+  a.lease_id = req.lease_id();
+  a.app = req.app();
+  a.commit = req.commit();
+  a.role = req.role();
+  a.instance = req.instance();
+  if (const Allocation* prior = ports_.FindPending(a)) return prior->port;
+  auto port = ports_.PickFree(a.host, random);
+  if (!port.ok()) return port.status();
+  a.port = *port;
+  PortKey key{a.host, a.port};
+  ports_.Put(std::move(a));
+  lease->allocations.insert(key);
+  ch.allocations.insert(key);
+  return *port;
+}
+
+Result<uint64_t> RegistryState::Register(const v1::Endpoint& in, int64_t now_wall_ms, Changes& ch) {
+  if (Status s = ValidateEndpoint(in); !s.ok()) return s;
+  Lease* lease = leases_.Find(in.lease_id());
+  if (lease == nullptr) return UnknownLease(in.lease_id());
+  PortKey key{in.host(), in.port()};
+  Allocation* alloc = ports_.FindMutable(key);
+  if (alloc != nullptr && alloc->lease_id != in.lease_id())
+    return Status::AlreadyExists(fmt::format(
+        "endpoint.port: {}:{} is live for another holder ({}@{} {})", key.host, key.port, alloc->app,
+        alloc->commit.substr(0, 12), alloc->role));
+
+  v1::Endpoint ep = in;
+  const int64_t rev = revision_ + 1;
+  uint64_t id = alloc != nullptr ? alloc->endpoint_id : 0;
+  if (id != 0) {
+    // Re-registration of the same host:port by the same holder: an update.
+    const v1::Endpoint& old = endpoints_.at(id);
+    ep.set_registered_unix_ms(old.registered_unix_ms());
+    if (old.app() != ep.app()) {
+      by_app_[old.app()].erase(id);
+      if (by_app_[old.app()].empty()) by_app_.erase(old.app());
+    }
+  } else {
+    id = next_endpoint_id_++;
+    ep.set_registered_unix_ms(now_wall_ms);
+  }
+  ep.set_id(id);
+  ep.set_revision(rev);
+  Allocation fresh;
+  if (alloc == nullptr) {
+    fresh.host = key.host;
+    fresh.port = key.port;
+    fresh.lease_id = in.lease_id();
+    alloc = &fresh;
+  }
+  alloc->app = ep.app();
+  alloc->commit = ep.commit();
+  alloc->role = ep.role();
+  alloc->instance = ep.instance();
+  alloc->endpoint_id = id;
+  if (alloc == &fresh) ports_.Put(std::move(fresh));
+
+  lease->endpoints.insert(id);
+  lease->allocations.insert(key);
+  endpoints_[id] = ep;
+  IndexEndpoint(ep);
+  revision_ = rev;
+  ch.endpoints.insert(id);
+  ch.allocations.insert(key);
+  v1::Event e;
+  e.set_type(v1::Event::ENDPOINT_PUT);
+  e.set_revision(rev);
+  *e.mutable_endpoint() = std::move(ep);
+  Emit(std::move(e), ch);
+  return id;
+}
+
+Status RegistryState::Deregister(uint64_t id, Changes& ch) {
+  if (endpoints_.find(id) == endpoints_.end())
+    return Status::NotFound(fmt::format("id: no entry {} (already freed, or its lease expired)", id));
+  const int64_t rev = revision_ + 1;
+  RemoveEndpoint(id, rev, ch);
+  revision_ = rev;
+  return Status::Ok();
+}
+
+Result<v1::RouteConfig> RegistryState::GetRoute(const std::string& app) const {
+  if (Status s = ValidateName("app", app); !s.ok()) return s;
+  auto it = routes_.find(app);
+  if (it == routes_.end()) return Status::NotFound(fmt::format("app: no route config for \"{}\"", app));
+  return it->second;
+}
+
+Result<int64_t> RegistryState::PutRoute(const v1::RouteConfig& in, std::optional<int64_t> expected,
+                                        Changes& ch) {
+  if (Status s = ValidateRoute(in); !s.ok()) return s;
+  auto it = routes_.find(in.app());
+  const int64_t current = it == routes_.end() ? 0 : it->second.revision();
+  if (expected && *expected != current)
+    return Status::FailedPrecondition(fmt::format(
+        "route {}: revision is {}, expected {}; read it again and retry", in.app(), current, *expected));
+  const int64_t rev = revision_ + 1;
+  v1::RouteConfig r = in;
+  r.set_revision(rev);
+  routes_[r.app()] = r;
+  revision_ = rev;
+  ch.routes.insert(r.app());
+  v1::Event e;
+  e.set_type(v1::Event::ROUTE_PUT);
+  e.set_revision(rev);
+  *e.mutable_route() = std::move(r);
+  Emit(std::move(e), ch);
+  return rev;
+}
+
+Result<int64_t> RegistryState::DeleteRoute(const std::string& app, std::optional<int64_t> expected,
+                                           Changes& ch) {
+  if (Status s = ValidateName("app", app); !s.ok()) return s;
+  auto it = routes_.find(app);
+  if (it == routes_.end()) return Status::NotFound(fmt::format("app: no route config for \"{}\"", app));
+  if (expected && *expected != it->second.revision())
+    return Status::FailedPrecondition(fmt::format("route {}: revision is {}, expected {}; read it again and retry",
+                                                  app, it->second.revision(), *expected));
+  const int64_t rev = revision_ + 1;
+  v1::Event e;
+  e.set_type(v1::Event::ROUTE_DELETE);
+  e.set_revision(rev);
+  *e.mutable_route() = std::move(it->second);
+  e.mutable_route()->set_revision(rev);
+  routes_.erase(it);
+  revision_ = rev;
+  ch.routes.insert(app);
+  Emit(std::move(e), ch);
+  return rev;
+}
+
+Result<std::vector<v1::Endpoint>> RegistryState::Query(const std::string& app, const std::string& prefix,
+                                                       const std::string& role) const {
+  if (!app.empty())
+    if (Status s = ValidateName("app", app); !s.ok()) return s;
+  if (!prefix.empty())
+    if (Status s = ValidateCommitPrefix("commit_prefix", prefix); !s.ok()) return s;
+  if (!role.empty())
+    if (Status s = ValidateName("role", role); !s.ok()) return s;
+  std::vector<v1::Endpoint> out;
+  auto match = [&](const v1::Endpoint& ep) {
+    return (prefix.empty() || HasPrefix(ep.commit(), prefix)) && (role.empty() || ep.role() == role);
+  };
+  if (app.empty()) {
+    for (const auto& [id, ep] : endpoints_)
+      if (match(ep)) out.push_back(ep);
+  } else if (auto it = by_app_.find(app); it != by_app_.end()) {
+    for (uint64_t id : it->second)
+      if (const auto& ep = endpoints_.at(id); match(ep)) out.push_back(ep);
+  }
+  return out;
+}
+
+std::vector<v1::WatchResponse> RegistryState::Snapshot(const std::string& app, size_t chunk) const {
+  std::vector<v1::WatchResponse> out;
+  auto fresh = [&] {
+    v1::WatchResponse r;
+    r.set_kind(v1::WatchResponse::SNAPSHOT);
+    r.set_revision(revision_);
+    r.set_more(true);
+    out.push_back(std::move(r));
+  };
+  fresh();
+  for (const auto& [name, route] : routes_)
+    if (app.empty() || name == app) *out.back().add_routes() = route;
+  auto add = [&](const v1::Endpoint& ep) {
+    if (static_cast<size_t>(out.back().endpoints_size()) >= chunk) fresh();
+    *out.back().add_endpoints() = ep;
+  };
+  if (app.empty()) {
+    for (const auto& [id, ep] : endpoints_) add(ep);
+  } else if (auto it = by_app_.find(app); it != by_app_.end()) {
+    for (uint64_t id : it->second) add(endpoints_.at(id));
+  }
+  out.back().set_more(false);
+  return out;
+}
+
+std::optional<std::vector<v1::Event>> RegistryState::EventsSince(int64_t from, const std::string& app) const {
+  auto events = log_.Since(from, revision_);
+  if (!events || app.empty()) return events;
+  std::vector<v1::Event> filtered;
+  for (auto& e : *events) {
+    const std::string& a = e.has_endpoint() ? e.endpoint().app() : e.route().app();
+    if (a == app) filtered.push_back(std::move(e));
+  }
+  return filtered;
+}
+
+const v1::Endpoint* RegistryState::FindEndpoint(uint64_t id) const {
+  auto it = endpoints_.find(id);
+  return it == endpoints_.end() ? nullptr : &it->second;
+}
+
+const v1::RouteConfig* RegistryState::FindRoute(const std::string& app) const {
+  auto it = routes_.find(app);
+  return it == routes_.end() ? nullptr : &it->second;
+}
+
+void RegistryState::Restore(Persisted p, int64_t now_ms, int64_t grace_ms) {
+  *this = RegistryState(opts_);
+  revision_ = p.revision;
+  next_lease_id_ = p.next_lease_id;
+  next_endpoint_id_ = p.next_endpoint_id;
+  for (const auto& [id, ttl] : p.leases) {
+    leases_.Add(id, ttl, now_ms, grace_ms);
+    next_lease_id_ = std::max(next_lease_id_, id + 1);
+  }
+  for (Allocation& a : p.allocations) {
+    Lease* l = leases_.Find(a.lease_id);
+    if (l == nullptr) continue;  // its lease is gone: the port is free
+    l->allocations.insert({a.host, a.port});
+    ports_.Put(std::move(a));
+  }
+  for (v1::Endpoint& ep : p.endpoints) {
+    Lease* l = leases_.Find(ep.lease_id());
+    if (l == nullptr) continue;
+    l->endpoints.insert(ep.id());
+    next_endpoint_id_ = std::max(next_endpoint_id_, ep.id() + 1);
+    IndexEndpoint(ep);
+    endpoints_[ep.id()] = std::move(ep);
+  }
+  for (v1::RouteConfig& r : p.routes) routes_[r.app()] = std::move(r);
+  int64_t compacted = p.events.empty() ? revision_ : p.events.front().revision() - 1;
+  log_.Restore(std::move(p.events), compacted);
+}
+
+}  // namespace skyport::registry

@@ -1,0 +1,34 @@
+// Durable registry state in SQLite (WAL mode, synchronous=FULL): a batch of
+// changes is one transaction, so an acknowledged write survives kill -9 and
+// a failed one leaves nothing half-written.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "registry/state.h"
+
+struct sqlite3;
+
+namespace skyport::registry {
+
+class Store {
+ public:
+  // Opens (creating if needed) DIR/registry.db.
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir);
+  ~Store();
+
+  Result<Persisted> Load(int64_t history);
+  // Writes the current value (from `state`) of every key in `ch`, the events,
+  // and the counters, in one transaction. On error nothing is written.
+  Status Commit(const Changes& ch, const RegistryState& state);
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  Status Exec(const char* sql);
+  sqlite3* db_;
+  int64_t last_trim_revision_ = 0;
+};
+
+}  // namespace skyport::registry

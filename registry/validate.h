@@ -1,0 +1,21 @@
+// Input checks for registry requests. Each collects every problem, each named
+// by its field path, into one INVALID_ARGUMENT.
+#pragma once
+
+#include <string_view>
+
+#include <google/protobuf/message.h>
+
+#include "core/status.h"
+#include "skyport/v1/registry.pb.h"
+
+namespace skyport::registry {
+
+// Fields a caller may set on Register (id, revision and times are ours).
+Status ValidateEndpoint(const v1::Endpoint& ep);
+Status ValidateRoute(const v1::RouteConfig& route);
+Status ValidateAllocate(const v1::AllocateRequest& req);
+// Fields the client knows and we do not (a newer or mistaken client).
+Status RejectUnknownFields(const google::protobuf::Message& msg, std::string_view path);
+
+}  // namespace skyport::registry

@@ -1,0 +1,149 @@
+"""Starts real Skyport daemons on 127.0.0.1 for integration tests.
+
+Every process is started by the test and stopped by its pid; ports are free
+ones the daemons pick themselves (port 0 + --port-file); data lives in a
+temp dir; waits poll with a deadline and never sleep a fixed time.
+"""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("SKYPORT_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+
+
+def binary(name):
+    for sub in ("", "registry", "cli", "hub", "drone", "router"):
+        p = os.path.join(BIN, sub, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    raise FileNotFoundError(f"{name} not found under {BIN}; build first (scripts/setup.sh)")
+
+
+def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
+    """Polls pred() until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = pred()
+        except Exception as e:  # noqa: BLE001 - keep polling, report the last error
+            last = e
+        if last and not isinstance(last, Exception):
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+class Registry:
+    """One skyport-registry process; can be killed and restarted on the same data and port."""
+
+    def __init__(self, tmp, token_file, extra=()):
+        self.tmp = tmp
+        self.data = os.path.join(tmp, "registry-data")
+        self.token_file = token_file
+        self.extra = list(extra)
+        self.port = 0
+        self.proc = None
+        self.log_path = os.path.join(tmp, "registry.log")
+
+    def start(self):
+        port_file = os.path.join(self.tmp, "registry.port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        args = [binary("skyport-registry"), "--listen", f"127.0.0.1:{self.port}", "--data", self.data,
+                "--token-file", self.token_file, "--port-file", port_file,
+                "--metrics-listen", "127.0.0.1:0", *self.extra]
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        wait_until(lambda: os.path.exists(port_file) or self.proc.poll() is not None, 15, what="registry port file")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"registry exited with {self.proc.returncode}: {self.log()}")
+        with open(port_file) as f:
+            self.port = int(f.read().strip())
+        return self
+
+    def metrics_port(self):
+        for line in reversed(self.log().splitlines()):
+            if "listening" in line and "metrics_port=" in line:
+                return int(line.split("metrics_port=")[1].split()[0])
+        raise AssertionError("no metrics_port in registry log")
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+class ClusterTest(unittest.TestCase):
+    """Base: a temp dir, a token, a registry, and a CLI runner bound to them."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="skyport-it-")
+        self.tmp = self._tmp.name
+        self.token_file = os.path.join(self.tmp, "token")
+        with open(self.token_file, "w") as f:
+            f.write(os.urandom(16).hex() + "\n")
+        os.chmod(self.token_file, 0o600)
+        self.procs = []
+        self.registry = Registry(self.tmp, self.token_file).start()
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        self.registry.kill()
+        self._tmp.cleanup()
+
+    def env(self, token_file=None):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SKYPORT_")}
+        env["SKYPORT_REGISTRY"] = self.registry.address()
+        env["SKYPORT_TOKEN_FILE"] = token_file or self.token_file
+        env["HOME"] = self.tmp  # no user config file leaks in
+        return env
+
+    def cli(self, *args, check=True, timeout=20, token_file=None, env=None):
+        r = subprocess.run([binary("skyport"), *args], capture_output=True, text=True, timeout=timeout,
+                           env=env or self.env(token_file), stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError(f"skyport {' '.join(args)} exited {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}")
+        return r
+
+    def cli_json(self, *args, **kw):
+        return json.loads(self.cli(*args, **kw).stdout)
+
+    def spawn(self, *args, env=None, **kw):
+        """Starts a long-running CLI command (watch, register -- CMD); stopped at cleanup by pid."""
+        p = subprocess.Popen([binary("skyport"), *args], env=env or self.env(), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def show(self, *args):
+        return self.cli_json("registry", "show", *args)

@@ -1,0 +1,216 @@
+"""skyport-registry driven through the skyport CLI, on 127.0.0.1."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+from harness import ClusterTest, pid_alive, wait_until
+
+A = "74336bc1db98478e02e69f59e7100895be207389"
+B = "40548daf17f7d25ec0f1925b97d24bc05043e4ed"
+ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_server.py")
+
+
+def entries(table):
+    """Flattens show's {commit: {role: [{host, port, ...}]}} into (commit, role, entry) tuples."""
+    return [(c, r, e) for c, roles in table.items() for r, lst in roles.items() for e in lst]
+
+
+class RegistryTest(ClusterTest):
+    def register(self, target, role, *args):
+        return self.cli("registry", "register", target, role, "--host", "127.0.0.1", *args)
+
+    def wide(self, *args):
+        return entries(self.cli_json("registry", "show", "--wide", *args))
+
+    def test_register_query_show(self):
+        self.register(f"webapp@{A}", "http", "--port", "15194")
+        self.register(f"webapp@{A}", "say", "--port", "13308")
+        self.register(f"webapp@{B}", "http")
+        self.register(f"other@{B}", "http", "--port", "15000")
+        table = self.show()
+        self.assertEqual(table[A], {"http": [{"host": "127.0.0.1", "port": 15194}],
+                                    "say": [{"host": "127.0.0.1", "port": 13308}]})
+        allocated = table[B]["http"]
+        self.assertEqual(len(allocated), 2)
+        self.assertIn({"host": "127.0.0.1", "port": 15000}, allocated)
+        other = [e for e in allocated if e["port"] != 15000][0]
+        self.assertTrue(10000 <= other["port"] <= 20000, other)
+        # One app only.
+        self.assertEqual(set(self.show("webapp")), {A, B})
+        self.assertEqual(len(entries(self.show("other"))), 1)
+        # Query by prefix and role.
+        q = entries(self.cli_json("registry", "query", f"webapp@{A[:7]}"))
+        self.assertEqual(sorted(e["port"] for _, _, e in q), [13308, 15194])
+        q = entries(self.cli_json("registry", "query", "webapp", "say"))
+        self.assertEqual([e["port"] for _, _, e in q], [13308])
+        # --wide carries the rest.
+        w = self.wide("webapp")
+        self.assertEqual(len(w), 3)
+        for _, _, e in w:
+            for key in ("app", "instance", "drone", "pid", "health", "age", "id"):
+                self.assertIn(key, e)
+        # --table is for people: a header and a row per entry.
+        t = self.cli("registry", "show", "--table").stdout
+        self.assertIn("PORT", t.splitlines()[0])
+        self.assertIn("15194", t)
+
+    def test_port_never_handed_out_twice(self):
+        self.register(f"webapp@{A}", "http", "--port", "15194")
+        r = self.cli("registry", "register", f"webapp@{B}", "http", "--host", "127.0.0.1", "--port", "15194",
+                     check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ALREADY_EXISTS", r.stderr)
+        # Same port on another host is fine.
+        self.cli("registry", "register", f"webapp@{B}", "http", "--host", "10.0.0.9", "--port", "15194")
+        ports = [e["port"] for _, _, e in entries(self.show()) if e["host"] == "127.0.0.1"]
+        self.assertEqual(ports, [15194])
+
+    def test_free_and_bad_input(self):
+        self.register(f"webapp@{A}", "http", "--port", "15194")
+        [(_, _, e)] = self.wide()
+        self.cli("registry", "free", str(e["id"]))
+        self.assertEqual(self.show(), {})
+        r = self.cli("registry", "free", str(e["id"]), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("NOT_FOUND", r.stderr)
+        for bad in (["Web_App@" + A, "http"], ["webapp@xyz123", "http"], ["webapp@" + A, "-http"]):
+            r = self.cli("registry", "register", *bad, "--host", "127.0.0.1", "--port", "80", check=False)
+            self.assertEqual(r.returncode, 2, r.stderr)
+        r = self.cli("registry", "register", "webapp@" + A, "http", "--host", "127.0.0.1", "--port", "70000",
+                     check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("port", r.stderr)
+        self.assertEqual(self.show(), {})
+
+    def test_wrong_or_missing_token_is_refused(self):
+        bad = os.path.join(self.tmp, "bad-token")
+        with open(bad, "w") as f:
+            f.write("not-the-token\n")
+        r = self.cli("registry", "show", token_file=bad, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UNAUTHENTICATED", r.stderr)
+        self.assertNotIn("not-the-token", r.stderr)
+        env = self.env()
+        del env["SKYPORT_TOKEN_FILE"]
+        env["SKYPORT_TOKEN"] = "also-wrong"
+        r = self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", "1234",
+                     check=False, env=env)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("UNAUTHENTICATED", r.stderr)
+        self.assertEqual(self.show(), {})
+
+    def test_watch_sees_adds_and_removes_in_order(self):
+        w = self.spawn("registry", "watch")
+        self.register(f"webapp@{A}", "http", "--port", "15194")
+        self.register(f"webapp@{B}", "http", "--port", "15195")
+        [first] = [e for _, _, e in self.wide() if e["port"] == 15194]
+        self.cli("registry", "free", str(first["id"]))
+        lines = [json.loads(w.stdout.readline()) for _ in range(3)]
+        self.assertEqual([(l["type"], l["port"]) for l in lines], [("put", 15194), ("put", 15195), ("delete", 15194)])
+        revs = [l["revision"] for l in lines]
+        self.assertEqual(revs, sorted(revs))
+        self.assertEqual(len(set(revs)), 3)
+
+    def test_lease_expiry_removes_entries_within_ttl(self):
+        t0 = time.monotonic()
+        self.register(f"webapp@{A}", "http", "--port", "15194", "--ttl", "2")
+        self.register(f"webapp@{A}", "say", "--port", "15195", "--ttl", "2")
+        self.assertEqual(len(entries(self.show())), 2)
+        wait_until(lambda: self.show() == {}, timeout=2 + 1 - (time.monotonic() - t0), what="lease expiry")
+        # The ports are free again.
+        self.register(f"webapp@{B}", "http", "--port", "15194")
+
+    def test_kill9_keeps_acknowledged_writes_and_watch_resumes(self):
+        for i in range(20):
+            self.register(f"webapp@{A}", "http", "--port", str(15000 + i), "--instance", str(i))
+        route = os.path.join(self.tmp, "route.json")
+        with open(route, "w") as f:
+            json.dump({"app": "webapp", "weights": {A: 90, B: 10}, "splitId": "t1"}, f)
+        self.cli("registry", "route", "set", "webapp", route, "--expect-revision", "0")
+        before = self.wide()
+        rev_before = self.cli_json("registry", "route", "get", "webapp")["revision"]
+
+        w = self.spawn("registry", "watch")
+        snap = [json.loads(w.stdout.readline()) for _ in range(21)]
+        last_rev = max(l["revision"] for l in snap)
+
+        self.registry.kill(signal.SIGKILL)
+        self.registry.start()
+        after = self.wide()
+        self.assertEqual(sorted((e["id"], e["port"]) for _, _, e in after),
+                         sorted((e["id"], e["port"]) for _, _, e in before))
+        got = self.cli_json("registry", "route", "get", "webapp")
+        self.assertEqual(got["revision"], rev_before)
+        self.assertEqual(got["weights"], {A: 90, B: 10})
+
+        # New writes continue the revision counter; the watcher resumes without a reset.
+        self.register(f"webapp@{B}", "http", "--port", "16000")
+        line = json.loads(wait_until(w.stdout.readline, 15, what="watch line after restart"))
+        self.assertEqual(line["type"], "put")
+        self.assertEqual(line["port"], 16000)
+        self.assertGreater(line["revision"], last_rev)
+        # And an explicit resume from the old revision returns just what came after.
+        r = self.spawn("registry", "watch", "--from", str(last_rev))
+        line = json.loads(r.stdout.readline())
+        self.assertEqual((line["type"], line["port"]), ("put", 16000))
+
+    def test_route_compare_and_swap(self):
+        route = os.path.join(self.tmp, "route.json")
+        with open(route, "w") as f:
+            json.dump({"app": "webapp", "weights": {A: 100}}, f)
+        self.cli("registry", "route", "set", "webapp", route, "--expect-revision", "0")
+        r = self.cli("registry", "route", "set", "webapp", route, "--expect-revision", "0", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("FAILED_PRECONDITION", r.stderr)
+        rev = self.cli_json("registry", "route", "get", "webapp")["revision"]
+        self.cli("registry", "route", "set", "webapp", route, "--expect-revision", str(rev))
+        with open(route, "w") as f:
+            json.dump({"app": "webapp", "weights": {A: 100}, "colour": "blue"}, f)
+        r = self.cli("registry", "route", "set", "webapp", route, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("colour", r.stderr)
+        with open(route, "w") as f:
+            json.dump({"app": "webapp", "weights": {"not-hex": 100}}, f)
+        r = self.cli("registry", "route", "set", "webapp", route, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("INVALID_ARGUMENT", r.stderr)
+        self.assertIn("route.weights[not-hex]", r.stderr)
+
+    def test_register_cmd_frees_entry_when_cmd_exits(self):
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                       "--", sys.executable, ECHO)
+        [(_, _, e)] = wait_until(lambda: self.wide(), 15, what="entry registered")
+        with urllib.request.urlopen(f"http://127.0.0.1:{e['port']}/") as resp:
+            self.assertEqual(resp.read().decode().strip(), f"port {e['port']}")
+        self.assertTrue(pid_alive(e["pid"]))
+        os.kill(e["pid"], signal.SIGTERM)
+        p.wait(timeout=15)
+        self.assertNotEqual(p.returncode, 0)
+        wait_until(lambda: self.show() == {}, 2, what="entry freed after CMD exit")
+
+    def test_register_cmd_dies_with_the_cli(self):
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "2",
+                       "--", sys.executable, ECHO)
+        [(_, _, e)] = wait_until(lambda: self.wide(), 15, what="entry registered")
+        t0 = time.monotonic()
+        p.kill()  # SIGKILL: no chance to clean up; the child must still die, the lease lapse
+        p.wait(timeout=10)
+        wait_until(lambda: not pid_alive(e["pid"]), 5, what="CMD killed with the CLI")
+        wait_until(lambda: self.show() == {}, 2 + 1.5 - (time.monotonic() - t0), what="lease lapse")
+
+    def test_metrics(self):
+        self.register(f"webapp@{A}", "http", "--port", "15194")
+        port = self.registry.metrics_port()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as resp:
+            body = resp.read().decode()
+        self.assertIn("skyport_registry_endpoints 1", body)
+        self.assertIn("# TYPE skyport_registry_calls_total counter", body)
+
+
+if __name__ == "__main__":
+    unittest.main()
