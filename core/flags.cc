@@ -13,8 +13,10 @@ class EnvFirstConfig : public CLI::ConfigTOML {
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
     auto items = CLI::ConfigTOML::from_config(input);
     std::vector<CLI::ConfigItem> kept;
+    // Only top-level options have environment variables; entries under a
+    // [subcommand] section always stay.
     for (auto& item : items)
-      if (!EnvOverridesFile(item.name, env_)) kept.push_back(std::move(item));
+      if (!item.parents.empty() || !EnvOverridesFile(item.name, env_)) kept.push_back(std::move(item));
     return kept;
   }
 
@@ -22,6 +24,7 @@ class EnvFirstConfig : public CLI::ConfigTOML {
   EnvLookup env_;
 };
 
+// Only the top-level options: those are the settings of a daemon or the CLI.
 void AddEnvNames(CLI::App& app) {
   for (CLI::Option* opt : app.get_options()) {
     const std::string& name = opt->get_single_name();
@@ -29,7 +32,8 @@ void AddEnvNames(CLI::App& app) {
         name != "config" && name != "help-all")
       opt->envname(EnvNameForFlag(name));
   }
-  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) AddEnvNames(*sub);
+  // Subcommand options (--host, --port, --from…) get none: a generic
+  // SKYPORT_PORT in a child's environment must not change a nested command.
 }
 
 }  // namespace

@@ -12,8 +12,8 @@ class App;
 
 namespace skyport {
 
-// Gives every option of `app` and its subcommands (present and future ones
-// are visited at parse time) an environment variable SKYPORT_<NAME>, and adds
+// Gives every top-level option of `app` (visited at parse time) an
+// environment variable SKYPORT_<NAME>, and adds
 // `--config FILE` (also SKYPORT_CONFIG; default `default_config`, which may
 // be missing) whose entries lose to the environment and to flags.
 void EnableEnvAndConfig(CLI::App& app, const std::string& default_config, EnvLookup env = ProcessEnv());

@@ -9,7 +9,10 @@ namespace skyport {
 SystemRandom::SystemRandom() : rng_(std::random_device{}()) {}
 
 std::string NewHexId(Random& random) {
-  return fmt::format("{:016x}{:016x}", random.Next(), random.Next());
+  // Two statements: the order of evaluation of function arguments is unspecified.
+  const uint64_t hi = random.Next();
+  const uint64_t lo = random.Next();
+  return fmt::format("{:016x}{:016x}", hi, lo);
 }
 
 std::string SecureHexId() {

@@ -57,7 +57,7 @@ std::string Timestamp(int64_t wall_ms) {
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
   for (char c : s)
-    if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t') return true;
+    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
   return false;
 }
 

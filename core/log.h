@@ -21,11 +21,14 @@ struct Field {
   Field(std::string_view k, const std::string& v) : key(k), value(v) {}
   Field(std::string_view k, bool v) : key(k), value(v) {}
   Field(std::string_view k, double v) : key(k), value(v) {}
+  // Unsigned values stay unsigned: a uint64_t above 2^63 must not print as negative.
   template <class I, class = std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>>>
-  Field(std::string_view k, I v) : key(k), value(static_cast<int64_t>(v)) {}
+  Field(std::string_view k, I v)
+      : key(k), value(std::is_unsigned_v<I> ? Value(static_cast<uint64_t>(v)) : Value(static_cast<int64_t>(v))) {}
 
+  using Value = std::variant<std::string, int64_t, uint64_t, double, bool>;
   std::string key;
-  std::variant<std::string, int64_t, double, bool> value;
+  Value value;
 };
 
 // Sets the component name, the minimum level and the format for the process.

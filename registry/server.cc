@@ -101,13 +101,14 @@ void Owner::Loop() {
 
 void Owner::RunBatch(std::vector<Call>& calls, std::vector<Watcher>& joining) {
   Changes ch;
+  // Expire first, so that no call in this batch can use a lease that lapsed.
+  size_t expired = state_.ExpireLeases(clock_->MonoMs(), ch);
   std::vector<Status> results;
   results.reserve(calls.size());
   for (auto& c : calls) {
     Now now{clock_->MonoMs(), clock_->WallMs(), random_->Next()};
     results.push_back(c.apply(state_, ch, now));
   }
-  size_t expired = state_.ExpireLeases(clock_->MonoMs(), ch);
   if (expired > 0) log::Info("leases expired", {{"count", static_cast<int64_t>(expired)}, {"revision", state_.revision()}});
 
   bool committed = true;

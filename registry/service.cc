@@ -206,8 +206,7 @@ grpc::ServerUnaryReactor* RegistryService::Show(grpc::CallbackServerContext* ctx
   return Run(ctx, [resp](RegistryState& st, Changes&, const Now&) {
     auto r = st.Query("", "", "");
     for (auto& ep : *r) *resp->add_endpoints() = std::move(ep);
-    for (auto& snap : st.Snapshot("", SIZE_MAX))
-      for (auto& route : *snap.mutable_routes()) *resp->add_routes() = std::move(route);
+    for (const auto& [app, route] : st.routes()) *resp->add_routes() = route;
     resp->set_revision(st.revision());
     return Status::Ok();
   });

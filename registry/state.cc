@@ -110,15 +110,28 @@ Result<uint32_t> RegistryState::Allocate(const v1::AllocateRequest& req, uint64_
   a.commit = req.commit();
   a.role = req.role();
   a.instance = req.instance();
-  if (const Allocation* prior = ports_.FindPending(a)) return prior->port;
-  auto port = ports_.PickFree(a.host, random);
-  if (!port.ok()) return port.status();
-  a.port = *port;
+  if (req.port() != 0) {
+    // A specific port: e.g. a holder that lost its lease re-reserving the
+    // port its process still listens on.
+    if (const Allocation* live = ports_.Find({a.host, req.port()})) {
+      if (live->lease_id == a.lease_id) return live->port;
+      return Status::AlreadyExists(fmt::format("port: {}:{} is live for another holder ({}@{} {})", a.host,
+                                               req.port(), live->app, live->commit.substr(0, 12), live->role));
+    }
+    a.port = req.port();
+  } else if (const Allocation* prior = ports_.FindPending(a)) {
+    return prior->port;
+  } else {
+    auto picked = ports_.PickFree(a.host, random);
+    if (!picked.ok()) return picked.status();
+    a.port = *picked;
+  }
+  const uint32_t port = a.port;
   PortKey key{a.host, a.port};
   ports_.Put(std::move(a));
   lease->allocations.insert(key);
   ch.allocations.insert(key);
-  return *port;
+  return port;
 }
 
 Result<uint64_t> RegistryState::Register(const v1::Endpoint& in, int64_t now_wall_ms, Changes& ch) {
@@ -182,8 +195,15 @@ Status RegistryState::Deregister(uint64_t id, Changes& ch) {
   if (endpoints_.find(id) == endpoints_.end())
     return Status::NotFound(fmt::format("id: no entry {} (already freed, or its lease expired)", id));
   const int64_t rev = revision_ + 1;
+  const uint64_t lease_id = endpoints_.at(id).lease_id();
   RemoveEndpoint(id, rev, ch);
   revision_ = rev;
+  // A lease that never expires would otherwise outlive its last entry forever.
+  if (const Lease* l = leases_.Find(lease_id);
+      l != nullptr && l->ttl_s == 0 && l->endpoints.empty() && l->allocations.empty()) {
+    leases_.Erase(lease_id);
+    ch.leases.insert(lease_id);
+  }
   return Status::Ok();
 }
 

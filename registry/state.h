@@ -93,6 +93,7 @@ class RegistryState {
   int64_t history() const { return opts_.history; }
   const v1::Endpoint* FindEndpoint(uint64_t id) const;
   const v1::RouteConfig* FindRoute(const std::string& app) const;
+  const std::map<std::string, v1::RouteConfig>& routes() const { return routes_; }
   const Lease* FindLease(uint64_t id) const { return leases_.Find(id); }
   const Allocation* FindAllocation(const PortKey& k) const { return ports_.Find(k); }
   size_t endpoint_count() const { return endpoints_.size(); }

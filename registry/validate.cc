@@ -111,6 +111,7 @@ Status ValidateAllocate(const v1::AllocateRequest& req) {
   p.Add(ValidateCommit("commit", req.commit()));
   p.Add(ValidateName("role", req.role()));
   if (req.lease_id() == 0) p.Add("lease_id: required (Grant a lease first)");
+  if (req.port() != 0) p.Add(ValidatePort("port", req.port()));
   return p.Done();
 }
 

@@ -71,7 +71,7 @@ port_of() {  # port_of COMMIT: the http port once registered (polls up to 20 s)
   while [[ -z $p ]]; do
     ((SECONDS < deadline)) || { echo "demo: $1 never registered" >&2; exit 1; }
     p=$("$SKY" registry query "webapp@$1" http --json | python3 -c \
-        'import json,sys; d=json.load(sys.stdin); print(next((e["port"] for c in d.values() for e in c.get("http",[])), ""))')
+        'import json,sys; print(next((e["port"] for e in json.load(sys.stdin)), ""))')
     [[ -n $p ]] || sleep 0.1
   done
   echo "$p"

@@ -71,8 +71,8 @@ class Registry:
         args = [binary("skyport-registry"), "--listen", f"127.0.0.1:{self.port}", "--data", self.data,
                 "--token-file", self.token_file, "--port-file", port_file,
                 "--metrics-listen", "127.0.0.1:0", *self.extra]
-        log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         wait_until(lambda: os.path.exists(port_file) or self.proc.poll() is not None, 15, what="registry port file")
         if self.proc.poll() is not None:
             raise AssertionError(f"registry exited with {self.proc.returncode}: {self.log()}")

@@ -78,7 +78,7 @@ class RegistryTest(ClusterTest):
         r = self.cli("registry", "free", str(e["id"]), check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("NOT_FOUND", r.stderr)
-        for bad in (["Web_App@" + A, "http"], ["webapp@xyz123", "http"], ["webapp@" + A, "-http"]):
+        for bad in (["Web_App@" + A, "http"], ["webapp@xyz123", "http"], ["webapp@" + A, "Http"], ["webapp@" + A, "h" * 64]):
             r = self.cli("registry", "register", *bad, "--host", "127.0.0.1", "--port", "80", check=False)
             self.assertEqual(r.returncode, 2, r.stderr)
         r = self.cli("registry", "register", "webapp@" + A, "http", "--host", "127.0.0.1", "--port", "70000",

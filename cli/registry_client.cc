@@ -1,0 +1,124 @@
+#include "cli/registry_client.h"
+
+#include <chrono>
+
+#include "rpc/auth.h"
+#include "rpc/convert.h"
+#include "skyport/v1/registry.grpc.pb.h"
+
+namespace skyport::cli {
+
+struct RegistryClient::Impl {
+  std::string token;
+  std::unique_ptr<v1::Registry::Stub> stub;
+
+  void Prepare(grpc::ClientContext& ctx, int64_t timeout_ms) const {
+    rpc::AttachToken(ctx, token);
+    if (timeout_ms > 0)
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  }
+
+  // One unary call with token and deadline; the gRPC status becomes a Status.
+  template <class Resp, class Req, class Method>
+  Result<Resp> Unary(Method method, const Req& req, int64_t timeout_ms) {
+    grpc::ClientContext ctx;
+    Prepare(ctx, timeout_ms);
+    Resp resp;
+    grpc::Status st = ((*stub).*method)(&ctx, req, &resp);
+    if (!st.ok()) return rpc::FromGrpc(st);
+    return resp;
+  }
+};
+
+RegistryClient::RegistryClient(std::unique_ptr<Impl> impl, std::string target, int64_t timeout_ms)
+    : impl_(std::move(impl)), target_(std::move(target)), timeout_ms_(timeout_ms) {}
+RegistryClient::~RegistryClient() = default;
+
+Result<std::unique_ptr<RegistryClient>> RegistryClient::Connect(const ConnectOptions& opts) {
+  auto channel = rpc::Dial(opts.target, opts.tls);
+  if (!channel.ok()) return channel.status();
+  auto impl = std::make_unique<Impl>();
+  impl->token = opts.token;
+  impl->stub = v1::Registry::NewStub(*channel);
+  return std::unique_ptr<RegistryClient>(
+      new RegistryClient(std::move(impl), opts.target, opts.timeout_ms));
+}
+
+Result<v1::GrantResponse> RegistryClient::Grant(uint32_t ttl_seconds) {
+  v1::GrantRequest req;
+  req.set_ttl_seconds(ttl_seconds);
+  return impl_->Unary<v1::GrantResponse>(&v1::Registry::Stub::Grant, req, timeout_ms_);
+}
+
+Status RegistryClient::KeepAlive(uint64_t lease_id) {
+  v1::KeepAliveRequest req;
+  req.set_lease_id(lease_id);
+  auto r = impl_->Unary<v1::KeepAliveResponse>(&v1::Registry::Stub::KeepAlive, req, timeout_ms_);
+  return r.status();
+}
+
+Result<v1::RevokeResponse> RegistryClient::Revoke(uint64_t lease_id) {
+  v1::RevokeRequest req;
+  req.set_lease_id(lease_id);
+  return impl_->Unary<v1::RevokeResponse>(&v1::Registry::Stub::Revoke, req, timeout_ms_);
+}
+
+Result<uint32_t> RegistryClient::Allocate(const v1::AllocateRequest& req) {
+  auto r = impl_->Unary<v1::AllocateResponse>(&v1::Registry::Stub::Allocate, req, timeout_ms_);
+  if (!r.ok()) return r.status();
+  return r->port();
+}
+
+Result<v1::RegisterResponse> RegistryClient::Register(const v1::Endpoint& endpoint) {
+  v1::RegisterRequest req;
+  *req.mutable_endpoint() = endpoint;
+  return impl_->Unary<v1::RegisterResponse>(&v1::Registry::Stub::Register, req, timeout_ms_);
+}
+
+Status RegistryClient::Deregister(uint64_t id) {
+  v1::DeregisterRequest req;
+  req.set_id(id);
+  return impl_->Unary<v1::DeregisterResponse>(&v1::Registry::Stub::Deregister, req, timeout_ms_).status();
+}
+
+Result<v1::QueryResponse> RegistryClient::Query(const v1::QueryRequest& req) {
+  return impl_->Unary<v1::QueryResponse>(&v1::Registry::Stub::Query, req, timeout_ms_);
+}
+
+Result<v1::ShowResponse> RegistryClient::Show() {
+  v1::ShowRequest req;
+  return impl_->Unary<v1::ShowResponse>(&v1::Registry::Stub::Show, req, timeout_ms_);
+}
+
+Result<v1::RouteConfig> RegistryClient::GetRoute(const std::string& app) {
+  v1::GetRouteRequest req;
+  req.set_app(app);
+  return impl_->Unary<v1::RouteConfig>(&v1::Registry::Stub::GetRoute, req, timeout_ms_);
+}
+
+Result<v1::PutRouteResponse> RegistryClient::PutRoute(const v1::RouteConfig& route,
+                                                      std::optional<int64_t> expected_revision) {
+  v1::PutRouteRequest req;
+  *req.mutable_route() = route;
+  if (expected_revision) req.set_expected_revision(*expected_revision);
+  return impl_->Unary<v1::PutRouteResponse>(&v1::Registry::Stub::PutRoute, req, timeout_ms_);
+}
+
+Status RegistryClient::Watch(const v1::WatchRequest& req,
+                             const std::function<bool(const v1::WatchResponse&)>& on_message) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, 0);  // a watch lasts as long as the caller wants
+  auto reader = impl_->stub->Watch(&ctx, req);
+  v1::WatchResponse msg;
+  while (reader->Read(&msg)) {
+    if (!on_message(msg)) {
+      ctx.TryCancel();
+      while (reader->Read(&msg)) {
+      }  // Finish needs the stream drained
+      break;
+    }
+  }
+  return rpc::FromGrpc(reader->Finish());
+}
+
+}  // namespace skyport::cli

@@ -1,0 +1,342 @@
+#include "cli/supervise.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/errors.h"
+#include "cli/process.h"
+#include "cli/supervise_policy.h"
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/ids.h"
+
+namespace skyport::cli {
+namespace {
+
+constexpr int64_t kGraceMs = 5'000;  // SIGTERM -> SIGKILL
+constexpr int kReadyProbeMs = 250;   // one connect attempt
+constexpr int64_t kReadyPollMs = 100;
+
+sigset_t SupervisedSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
+  return set;
+}
+
+int64_t MonoMs() { return SystemClock::Get()->MonoMs(); }
+
+bool Transient(Code c) {
+  return c == Code::kUnavailable || c == Code::kDeadlineExceeded || c == Code::kCancelled ||
+         c == Code::kAborted || c == Code::kResourceExhausted || c == Code::kInternal ||
+         c == Code::kUnknown;
+}
+
+void Say(const std::string& line) { std::cerr << "skyport: " << line << std::endl; }
+
+class Supervisor {
+ public:
+  Supervisor(RegistryClient& client, const SuperviseSpec& spec)
+      : client_(client), spec_(spec), lease_(spec.lease_id) {
+    interval_ms_ = KeepAliveIntervalMs(spec.ttl_seconds);
+    backoff_.initial_ms = 200;
+    backoff_.max_ms = std::min<int64_t>(5'000, interval_ms_);
+    // A KeepAlive stuck for the whole TTL is as good as a lost one, and
+    // signals wait while an RPC is in flight.
+    client_.set_timeout_ms(std::min(client_.timeout_ms(), std::max<int64_t>(1'000, interval_ms_)));
+  }
+
+  int Run() {
+    // Orphans of CMD (its children, once CMD dies) come to us, not to a PID 1
+    // that may never reap them.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    const v1::Endpoint& ep = spec_.endpoint;
+    auto env = ChildEnv(CurrentEnv(), {{"PORT", std::to_string(ep.port())},
+                                       {"SKYPORT_APP", ep.app()},
+                                       {"SKYPORT_COMMIT", ep.commit()},
+                                       {"SKYPORT_ROLE", ep.role()},
+                                       {"SKYPORT_INSTANCE", std::to_string(ep.instance())}});
+    auto pid = SpawnInGroup(spec_.command, env);
+    if (!pid.ok()) {
+      Say(pid.status().message());
+      return Finish(127);  // as a shell does for a command it cannot run
+    }
+    pid_ = *pid;
+    auto guardian = SpawnGroupGuardian(pid_);
+    if (guardian.ok())
+      guardian_ = *guardian;
+    else
+      Say("warning: no guardian for the command's process group: " + guardian.status().message());
+    int64_t start = MonoMs();
+    next_keepalive_ = start + interval_ms_;
+    const int64_t ready_deadline = start + spec_.ready_timeout_ms;
+
+    for (;;) {
+      Reap();
+      if (exited_) break;
+      if (stop_signal_ != 0) {
+        Say("got " + std::string(strsignal(stop_signal_)) + "; stopping the command");
+        StopGroup();
+        break;
+      }
+      int64_t now = MonoMs();
+      if (!ready_) {
+        if (!spec_.wait_ready || AcceptsConnections(ep.host(), ep.port(), kReadyProbeMs)) {
+          ready_ = true;
+        } else if (now >= ready_deadline) {
+          Say("the command did not accept connections on " + HostPort() + " within " +
+              std::to_string(spec_.ready_timeout_ms / 1000) +
+              " s (it gets the port in $PORT; see --ready-timeout, --no-wait); stopping it");
+          StopGroup();
+          CleanupGroup();
+          return Finish(kExitFailure);
+        }
+        now = MonoMs();
+      }
+      StepLease(now);
+      if (ready_ && id_ == 0 && lease_ != 0 && now >= next_try_) {
+        if (!StepRegister(now)) {
+          StopGroup();
+          CleanupGroup();
+          return Finish(kExitFailure);
+        }
+      }
+      WaitSignal(NextWakeMs(MonoMs()));
+    }
+
+    int code = ExitCodeFromWaitStatus(wait_status_);
+    if (stop_signal_ == 0 && !ready_)
+      Say("the command exited (code " + std::to_string(code) +
+          ") before accepting connections on " + HostPort() + "; not registered");
+    else if (stop_signal_ == 0 && code != 0)
+      Say("the command exited with code " + std::to_string(code));
+    CleanupGroup();
+    return Finish(code);
+  }
+
+ private:
+  std::string HostPort() const {
+    return spec_.endpoint.host() + ":" + std::to_string(spec_.endpoint.port());
+  }
+
+  int64_t NextWakeMs(int64_t now) const {
+    int64_t wake = std::min(next_keepalive_, now + 1'000);
+    if (lease_ == 0 || (ready_ && id_ == 0)) wake = std::min(wake, std::max(next_try_, now));
+    if (!ready_) wake = std::min(wake, now + kReadyPollMs);
+    return std::max<int64_t>(0, wake - now);
+  }
+
+  // Sleeps until a supervised signal arrives or `ms` pass.
+  void WaitSignal(int64_t ms) {
+    sigset_t set = SupervisedSignals();
+    timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1'000'000)};
+    int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+      ++signals_seen_;
+      if (stop_signal_ == 0) stop_signal_ = sig;
+    }
+  }
+
+  // We are a subreaper: reap everything, remember CMD's status.
+  void Reap() {
+    int st = 0;
+    pid_t p;
+    while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+      if (p == pid_) {
+        exited_ = true;
+        wait_status_ = st;
+      } else if (p == guardian_) {
+        guardian_reaped_ = true;
+      }
+    }
+  }
+
+  // SIGTERM to CMD's group; SIGKILL after the grace period or a second signal.
+  void StopGroup() {
+    if (exited_) return;
+    killpg(pid_, SIGTERM);
+    int64_t deadline = MonoMs() + kGraceMs;
+    const int seen = signals_seen_;
+    for (;;) {
+      Reap();
+      if (exited_) return;
+      int64_t left = deadline - MonoMs();
+      if (left <= 0 || signals_seen_ > seen) break;  // a second signal: no more waiting
+      WaitSignal(std::min<int64_t>(left, kReadyPollMs));
+    }
+    Say(signals_seen_ > seen ? "second signal: sending SIGKILL to the command's process group"
+                             : "the command did not stop within 5 s of SIGTERM; sending SIGKILL");
+    killpg(pid_, SIGKILL);
+    int st = 0;
+    while (waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+    }
+    exited_ = true;
+    wait_status_ = st;
+  }
+
+  // CMD is gone but its group may live on (daemonized children holding the
+  // port): they go the same way.
+  void CleanupGroup() {
+    if (killpg(pid_, 0) != 0) return;
+    killpg(pid_, SIGTERM);
+    int64_t deadline = MonoMs() + kGraceMs;
+    while (MonoMs() < deadline) {
+      Reap();
+      if (killpg(pid_, 0) != 0) return;
+      WaitSignal(kReadyPollMs);
+    }
+    killpg(pid_, SIGKILL);
+    Reap();
+  }
+
+  // Grants a lease when we have none; keeps the current one alive.
+  void StepLease(int64_t now) {
+    if (lease_ == 0) {
+      if (now < next_try_) return;
+      auto g = client_.Grant(spec_.ttl_seconds);
+      if (!g.ok()) {
+        next_try_ = now + Retry("grant a lease", g.status());
+        return;
+      }
+      lease_ = g->lease_id();
+      id_ = 0;
+      next_keepalive_ = now + interval_ms_;
+      Recovered();
+      return;
+    }
+    if (now < next_keepalive_) return;
+    Status s = client_.KeepAlive(lease_);
+    switch (OnKeepAlive(s)) {
+      case LeaseAction::kKeep:
+        next_keepalive_ = now + interval_ms_;
+        Recovered();
+        break;
+      case LeaseAction::kRenew:
+        Say("lease " + std::to_string(lease_) + " is gone (" + s.ToString() +
+            "); granting a new one and registering again");
+        lease_ = 0;
+        id_ = 0;
+        next_try_ = now;
+        next_keepalive_ = now + interval_ms_;
+        break;
+      case LeaseAction::kRetry:
+        next_keepalive_ = now + Retry("keep lease " + std::to_string(lease_) + " alive", s);
+        break;
+    }
+  }
+
+  // Registers the entry; false on an error that retrying cannot fix.
+  bool StepRegister(int64_t now) {
+    v1::Endpoint ep = spec_.endpoint;
+    ep.set_pid(pid_);
+    ep.set_lease_id(lease_);
+    auto r = client_.Register(ep);
+    if (r.ok()) {
+      id_ = r->id();
+      registered_once_ = true;
+      Recovered();
+      Announce();
+      return true;
+    }
+    const Status& s = r.status();
+    if (s.code() == Code::kNotFound) {  // the lease vanished in between
+      lease_ = 0;
+      next_try_ = now;
+      return true;
+    }
+    if (!registered_once_ && !Transient(s.code())) {
+      std::cerr << FormatRpcError("register " + ep.app() + "@" + ep.commit() + " " + ep.role(), s,
+                                  spec_.registry)
+                << std::endl;
+      return false;
+    }
+    next_try_ = now + Retry("register", s);
+    return true;
+  }
+
+  // Warns (once per outage) and returns the delay before the next attempt.
+  int64_t Retry(const std::string& what, const Status& s) {
+    if (attempt_ == 0 || s.code() != last_code_)
+      std::cerr << FormatRpcError(what, s, spec_.registry)
+                << "\nskyport: retrying while the command runs" << std::endl;
+    last_code_ = s.code();
+    return BackoffDelayMs(backoff_, attempt_++, random_.Uniform01());
+  }
+
+  void Recovered() {
+    if (attempt_ > 0) Say("registry reachable again");
+    attempt_ = 0;
+  }
+
+  void Announce() {
+    const v1::Endpoint& ep = spec_.endpoint;
+    if (spec_.json) {
+      std::cout << nlohmann::json{{"id", id_}, {"app", ep.app()}, {"commit", ep.commit()},
+                                  {"role", ep.role()}, {"host", ep.host()}, {"port", ep.port()},
+                                  {"lease", lease_}, {"pid", pid_}}
+                       .dump()
+                << std::endl;
+    } else {
+      Say("registered " + ep.app() + "@" + ep.commit() + " " + ep.role() + " at " + HostPort() +
+          " as id " + std::to_string(id_) + " (lease " + std::to_string(lease_) + ", pid " +
+          std::to_string(pid_) + ")");
+    }
+  }
+
+  // Frees the entry and the port with the lease; returns `code`.
+  int Finish(int code) {
+    StopGuardian(guardian_, guardian_reaped_);
+    if (lease_ != 0) {
+      auto r = client_.Revoke(lease_);
+      if (!r.ok() && r.status().code() != Code::kNotFound)
+        std::cerr << FormatRpcError("revoke lease " + std::to_string(lease_), r.status(),
+                                    spec_.registry)
+                  << "\nskyport: the entry will expire with its " << spec_.ttl_seconds
+                  << " s TTL" << std::endl;
+    }
+    return code;
+  }
+
+  RegistryClient& client_;
+  SuperviseSpec spec_;
+  int64_t interval_ms_ = 0;
+  pid_t pid_ = 0;
+  pid_t guardian_ = 0;  // kills CMD's group if we are killed (see process.h)
+  bool guardian_reaped_ = false;
+  bool exited_ = false;
+  int wait_status_ = 0;
+  int stop_signal_ = 0;
+  int signals_seen_ = 0;
+  bool ready_ = false;
+  uint64_t lease_ = 0;  // 0: none, grant one
+  uint64_t id_ = 0;     // 0: not registered under the current lease
+  bool registered_once_ = false;
+  int64_t next_keepalive_ = 0;
+  int64_t next_try_ = 0;  // next Grant/Register attempt
+  int attempt_ = 0;       // consecutive failures, for backoff
+  Code last_code_ = Code::kOk;
+  BackoffPolicy backoff_;
+  SystemRandom random_;
+};
+
+}  // namespace
+
+void BlockSupervisorSignals() {
+  sigset_t set = SupervisedSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int Supervise(RegistryClient& client, const SuperviseSpec& spec) {
+  Supervisor supervisor(client, spec);
+  return supervisor.Run();
+}
+
+}  // namespace skyport::cli

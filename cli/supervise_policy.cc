@@ -1,0 +1,36 @@
+#include "cli/supervise_policy.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+
+namespace skyport::cli {
+
+LeaseAction OnKeepAlive(const Status& status) {
+  if (status.ok()) return LeaseAction::kKeep;
+  if (status.code() == Code::kNotFound) return LeaseAction::kRenew;
+  return LeaseAction::kRetry;
+}
+
+int64_t KeepAliveIntervalMs(uint32_t ttl_seconds) {
+  return std::max<int64_t>(200, static_cast<int64_t>(ttl_seconds) * 1000 / 3);
+}
+
+int ExitCodeFromWaitStatus(int st) {
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return 1;
+}
+
+std::vector<std::string> ChildEnv(const std::vector<std::string>& inherited,
+                                  const std::map<std::string, std::string>& set) {
+  std::vector<std::string> out;
+  for (const auto& kv : inherited) {
+    std::string key = kv.substr(0, kv.find('='));
+    if (set.count(key) == 0) out.push_back(kv);
+  }
+  for (const auto& [k, v] : set) out.push_back(k + "=" + v);
+  return out;
+}
+
+}  // namespace skyport::cli

@@ -1,0 +1,212 @@
+#include <catch2/catch.hpp>
+
+#include <google/protobuf/unknown_field_set.h>
+
+#include <functional>
+#include <string>
+
+#include "registry/validate.h"
+
+namespace skyport::registry {
+namespace {
+
+v1::Endpoint GoodEndpoint() {
+  v1::Endpoint ep;
+  ep.set_app("web");
+  ep.set_commit("abcdef12");
+  ep.set_role("http");
+  ep.set_host("10.0.0.1");
+  ep.set_port(8080);
+  ep.set_drone("drone-1");
+  ep.set_pid(1234);
+  ep.set_lease_id(1);
+  ep.set_health(v1::HEALTH_PASSING);
+  (*ep.mutable_meta())["k"] = "v";
+  return ep;
+}
+
+v1::RouteConfig GoodRoute() {
+  v1::RouteConfig r;
+  r.set_app("web");
+  (*r.mutable_weights())["abcd"] = 90;
+  (*r.mutable_weights())["beef"] = 10;
+  r.set_split_id("test-1.a_b");
+  r.add_hosts("web.example.com");
+  return r;
+}
+
+v1::AllocateRequest GoodAllocate() {
+  v1::AllocateRequest a;
+  a.set_host("10.0.0.1");
+  a.set_app("web");
+  a.set_commit("abcd");
+  a.set_role("http");
+  a.set_lease_id(3);
+  return a;
+}
+
+TEST_CASE("Validate: good messages pass", "[registry][validate]") {
+  CHECK(ValidateEndpoint(GoodEndpoint()).ok());
+  CHECK(ValidateRoute(GoodRoute()).ok());
+  CHECK(ValidateAllocate(GoodAllocate()).ok());
+  v1::RouteConfig no_weights;
+  no_weights.set_app("web");
+  CHECK(ValidateRoute(no_weights).ok());
+  v1::Endpoint no_drone = GoodEndpoint();
+  no_drone.clear_drone();
+  CHECK(ValidateEndpoint(no_drone).ok());
+}
+
+TEST_CASE("ValidateEndpoint: each bad field is named", "[registry][validate]") {
+  struct Row {
+    const char* what;
+    std::function<void(v1::Endpoint&)> mutate;
+    std::string starts;
+  };
+  const Row rows[] = {
+      {"app", [](v1::Endpoint& e) { e.set_app("Web"); }, "endpoint.app: \"Web\""},
+      {"commit", [](v1::Endpoint& e) { e.set_commit("xyz"); }, "endpoint.commit: \"xyz\""},
+      {"role", [](v1::Endpoint& e) { e.set_role(""); }, "endpoint.role: \"\""},
+      {"host", [](v1::Endpoint& e) { e.set_host("-h"); }, "endpoint.host: \"-h\""},
+      {"port 0", [](v1::Endpoint& e) { e.set_port(0); }, "endpoint.port: 0 is out of range"},
+      {"port big", [](v1::Endpoint& e) { e.set_port(70000); }, "endpoint.port: 70000 is out of range"},
+      {"drone", [](v1::Endpoint& e) { e.set_drone("_d"); }, "endpoint.drone: \"_d\""},
+      {"pid", [](v1::Endpoint& e) { e.set_pid(-1); }, "endpoint.pid: -1 is negative"},
+      {"lease", [](v1::Endpoint& e) { e.set_lease_id(0); }, "endpoint.lease_id: required"},
+      {"health", [](v1::Endpoint& e) { e.set_health(static_cast<v1::Health>(17)); }, "endpoint.health: unknown value"},
+      {"meta key", [](v1::Endpoint& e) { (*e.mutable_meta())[""] = "x"; }, "endpoint.meta: key \"\" must be 1..128 bytes"},
+      {"meta long key", [](v1::Endpoint& e) { (*e.mutable_meta())[std::string(129, 'k')] = "x"; }, "endpoint.meta: key \"kkk"},
+      {"meta value", [](v1::Endpoint& e) { (*e.mutable_meta())["big"] = std::string(4097, 'v'); },
+       "endpoint.meta[big]: value longer than 4096 bytes"},
+      {"meta count",
+       [](v1::Endpoint& e) {
+         for (int i = 0; i < 65; ++i) (*e.mutable_meta())[std::to_string(i)] = "";
+       },
+       "endpoint.meta: 66 entries, at most 64"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.what);
+    v1::Endpoint ep = GoodEndpoint();
+    r.mutate(ep);
+    Status s = ValidateEndpoint(ep);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK_THAT(s.message(), Catch::StartsWith(r.starts));
+  }
+  // Edges that are fine.
+  v1::Endpoint edge = GoodEndpoint();
+  (*edge.mutable_meta())[std::string(128, 'k')] = std::string(4096, 'v');
+  edge.set_port(65535);
+  edge.set_pid(0);
+  CHECK(ValidateEndpoint(edge).ok());
+}
+
+TEST_CASE("ValidateEndpoint: every problem is reported, in order", "[registry][validate]") {
+  v1::Endpoint ep;  // everything missing
+  Status s = ValidateEndpoint(ep);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message() ==
+        "endpoint.app: \"\" must match [a-z0-9][a-z0-9-]{0,62}; "
+        "endpoint.commit: \"\" must be a commit hash: 4 to 64 lowercase hex characters; "
+        "endpoint.role: \"\" must match [a-z0-9][a-z0-9-]{0,62}; "
+        "endpoint.host: \"\" must be a host name or IP address; "
+        "endpoint.port: 0 is out of range 1..65535; "
+        "endpoint.lease_id: required (Grant a lease first)");
+}
+
+TEST_CASE("ValidateRoute: each bad field is named; all reported", "[registry][validate]") {
+  struct Row {
+    const char* what;
+    std::function<void(v1::RouteConfig&)> mutate;
+    std::string message;
+  };
+  const Row rows[] = {
+      {"app", [](v1::RouteConfig& r) { r.set_app("-x"); }, "route.app: \"-x\" must match [a-z0-9][a-z0-9-]{0,62}"},
+      {"bad commit key", [](v1::RouteConfig& r) { (*r.mutable_weights())["XYZ"] = 1; },
+       "route.weights[XYZ]: \"XYZ\" must be a commit hash: 4 to 64 lowercase hex characters"},
+      {"weight too big", [](v1::RouteConfig& r) { (*r.mutable_weights())["abcd"] = 1'000'001; },
+       "route.weights[abcd]: 1000001 exceeds 1000000"},
+      {"all zero",
+       [](v1::RouteConfig& r) {
+         (*r.mutable_weights())["abcd"] = 0;
+         (*r.mutable_weights())["beef"] = 0;
+       },
+       "route.weights: all weights are 0; at least one must be > 0"},
+      {"split id", [](v1::RouteConfig& r) { r.set_split_id("a b"); },
+       "route.split_id: \"a b\" must be at most 64 of [A-Za-z0-9._-]"},
+      {"split id long", [](v1::RouteConfig& r) { r.set_split_id(std::string(65, 's')); },
+       "route.split_id: \"" + std::string(65, 's') + "\" must be at most 64 of [A-Za-z0-9._-]"},
+      {"host", [](v1::RouteConfig& r) { r.add_hosts("bad host"); },
+       "route.hosts[1]: \"bad host\" must be a host name or IP address"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.what);
+    v1::RouteConfig route = GoodRoute();
+    r.mutate(route);
+    Status s = ValidateRoute(route);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(s.message() == r.message);
+  }
+  v1::RouteConfig many = GoodRoute();
+  many.set_app("");
+  many.add_hosts(".x");
+  many.set_split_id("!");
+  Status s = ValidateRoute(many);
+  CHECK_THAT(s.message(), Catch::Contains("route.app:") && Catch::Contains("route.split_id:") &&
+                              Catch::Contains("route.hosts[1]:"));
+  v1::RouteConfig max = GoodRoute();
+  (*max.mutable_weights())["abcd"] = 1'000'000;
+  max.set_split_id(std::string(64, 's'));
+  CHECK(ValidateRoute(max).ok());
+}
+
+TEST_CASE("ValidateAllocate: each field named; all reported", "[registry][validate]") {
+  v1::AllocateRequest a;
+  Status s = ValidateAllocate(a);
+  CHECK(s.message() ==
+        "host: \"\" must be a host name or IP address; "
+        "app: \"\" must match [a-z0-9][a-z0-9-]{0,62}; "
+        "commit: \"\" must be a commit hash: 4 to 64 lowercase hex characters; "
+        "role: \"\" must match [a-z0-9][a-z0-9-]{0,62}; "
+        "lease_id: required (Grant a lease first)");
+  v1::AllocateRequest one = GoodAllocate();
+  one.set_commit("abc");
+  CHECK(ValidateAllocate(one).message() ==
+        "commit: \"abc\" must be a commit hash: 4 to 64 lowercase hex characters");
+}
+
+TEST_CASE("RejectUnknownFields: top level and nested, with field paths", "[registry][validate]") {
+  v1::Endpoint ep = GoodEndpoint();
+  ep.GetReflection()->MutableUnknownFields(&ep)->AddVarint(99, 1);
+  CHECK(RejectUnknownFields(ep, "endpoint").message() == "endpoint: unknown field #99");
+  Status s = ValidateEndpoint(ep);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message() == "endpoint: unknown field #99");
+
+  v1::AllocateRequest a = GoodAllocate();
+  a.GetReflection()->MutableUnknownFields(&a)->AddVarint(7, 1);
+  a.GetReflection()->MutableUnknownFields(&a)->AddLengthDelimited(8, "x");
+  CHECK(ValidateAllocate(a).message() == "allocate: unknown field #7; allocate: unknown field #8");
+
+  v1::RouteConfig r = GoodRoute();
+  r.GetReflection()->MutableUnknownFields(&r)->AddVarint(50, 0);
+  CHECK(ValidateRoute(r).message() == "route: unknown field #50");
+
+  v1::RegisterRequest req;
+  *req.mutable_endpoint() = GoodEndpoint();
+  auto* nested = req.mutable_endpoint();
+  nested->GetReflection()->MutableUnknownFields(nested)->AddVarint(42, 3);
+  CHECK(RejectUnknownFields(req, "req").message() == "req.endpoint: unknown field #42");
+
+  v1::WatchResponse w;
+  w.add_endpoints();
+  auto* second = w.add_endpoints();
+  second->GetReflection()->MutableUnknownFields(second)->AddFixed32(13, 1);
+  CHECK(RejectUnknownFields(w, "watch").message() == "watch.endpoints[1]: unknown field #13");
+
+  CHECK(RejectUnknownFields(GoodEndpoint(), "endpoint").ok());
+}
+
+}  // namespace
+}  // namespace skyport::registry
