@@ -343,12 +343,33 @@ void RegistryState::Restore(Persisted p, int64_t now_ms, int64_t grace_ms) {
   for (v1::Endpoint& ep : p.endpoints) {
     Lease* l = leases_.Find(ep.lease_id());
     if (l == nullptr) continue;
+    // The endpoint's port is live whatever the allocation rows say.
+    PortKey key{ep.host(), ep.port()};
+    Allocation a;
+    a.host = ep.host();
+    a.port = ep.port();
+    a.lease_id = ep.lease_id();
+    a.app = ep.app();
+    a.commit = ep.commit();
+    a.role = ep.role();
+    a.instance = ep.instance();
+    a.endpoint_id = ep.id();
+    if (const Allocation* other = ports_.Find(key); other != nullptr && other->lease_id != ep.lease_id())
+      if (Lease* ol = leases_.Find(other->lease_id)) ol->allocations.erase(key);
+    ports_.Put(std::move(a));
+    l->allocations.insert(key);
     l->endpoints.insert(ep.id());
     next_endpoint_id_ = std::max(next_endpoint_id_, ep.id() + 1);
     IndexEndpoint(ep);
     endpoints_[ep.id()] = std::move(ep);
   }
   for (v1::RouteConfig& r : p.routes) routes_[r.app()] = std::move(r);
+  // An allocation naming an endpoint that did not come back is only reserved.
+  for (Allocation& a : ports_.All())
+    if (a.endpoint_id != 0 && endpoints_.find(a.endpoint_id) == endpoints_.end()) {
+      a.endpoint_id = 0;
+      ports_.Put(std::move(a));
+    }
   int64_t compacted = p.events.empty() ? revision_ : p.events.front().revision() - 1;
   log_.Restore(std::move(p.events), compacted);
 }

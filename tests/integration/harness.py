@@ -118,6 +118,9 @@ class ClusterTest(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=10)
+            for f in (p.stdout, p.stderr):
+                if f:
+                    f.close()
         self.registry.kill()
         self._tmp.cleanup()
 

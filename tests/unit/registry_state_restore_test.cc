@@ -232,3 +232,58 @@ TEST_CASE("Restore: a ttl longer than the grace keeps its ttl", "[registry][stat
 
 }  // namespace
 }  // namespace skyport::registry
+
+namespace skyport::registry {
+namespace {
+
+TEST_CASE("Restore: inconsistent rows never make a live port free", "[registry][state][restore]") {
+  // Endpoint 3's allocation row is missing; lease 1's pending row names an
+  // endpoint (42) that did not come back.
+  Persisted p;
+  p.revision = 5;
+  p.leases = {{1, 10}};
+  v1::Endpoint e3 = Ep(3, 1, "h1", 10001);
+  Allocation stale;
+  stale.host = "h1";
+  stale.port = 10002;
+  stale.lease_id = 1;
+  stale.app = "web";
+  stale.commit = "abcdef01";
+  stale.role = "http";
+  stale.endpoint_id = 42;
+  p.allocations = {stale};
+  p.endpoints = {e3};
+  RegistryState st(StateOptions{.port_lo = 10001, .port_hi = 10003});
+  st.Restore(p, kT0, kGrace);
+
+  const Allocation* a = st.FindAllocation({"h1", 10001});
+  REQUIRE(a != nullptr);
+  CHECK(a->endpoint_id == 3);
+  CHECK(a->lease_id == 1);
+  REQUIRE(st.FindAllocation({"h1", 10002}) != nullptr);
+  CHECK(st.FindAllocation({"h1", 10002})->endpoint_id == 0);
+
+  // Only 10003 is free; another holder cannot take 10001 or 10002.
+  Changes ch;
+  auto g = st.Grant(10, kT0, ch);
+  REQUIRE(g.ok());
+  for (uint64_t r = 0; r < 3; ++r) {
+    Changes c2;
+    auto port = st.Allocate(AllocReq(g->lease_id(), static_cast<uint32_t>(r)), r, c2);
+    if (r == 0) {
+      REQUIRE(port.ok());
+      CHECK(*port == 10003);
+    } else {
+      CHECK(port.status().code() == Code::kResourceExhausted);
+    }
+  }
+  // Registering on the stale allocation by its own lease works (no throw).
+  v1::Endpoint again = Ep(0, 1, "h1", 10002);
+  Changes c3;
+  auto id = st.Register(again, kWall, c3);
+  REQUIRE(id.ok());
+  CHECK(*id >= 4);
+}
+
+}  // namespace
+}  // namespace skyport::registry
