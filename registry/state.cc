@@ -15,6 +15,15 @@ Status UnknownLease(uint64_t id) {
       fmt::format("lease_id: unknown lease {} (expired or revoked; grant a new one)", id));
 }
 
+// Who a port is for: the same four fields on requests, endpoints and allocations.
+template <class M>
+void SetIdentity(Allocation& a, const M& m) {
+  a.app = m.app();
+  a.commit = m.commit();
+  a.role = m.role();
+  a.instance = m.instance();
+}
+
 bool HasPrefix(const std::string& s, const std::string& prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -106,10 +115,7 @@ Result<uint32_t> RegistryState::Allocate(const v1::AllocateRequest& req, uint64_
   Allocation a;
   a.host = req.host();
   a.lease_id = req.lease_id();
-  a.app = req.app();
-  a.commit = req.commit();
-  a.role = req.role();
-  a.instance = req.instance();
+  SetIdentity(a, req);
   if (req.port() != 0) {
     // A specific port: e.g. a holder that lost its lease re-reserving the
     // port its process still listens on.
@@ -169,10 +175,7 @@ Result<uint64_t> RegistryState::Register(const v1::Endpoint& in, int64_t now_wal
     fresh.lease_id = in.lease_id();
     alloc = &fresh;
   }
-  alloc->app = ep.app();
-  alloc->commit = ep.commit();
-  alloc->role = ep.role();
-  alloc->instance = ep.instance();
+  SetIdentity(*alloc, ep);
   alloc->endpoint_id = id;
   if (alloc == &fresh) ports_.Put(std::move(fresh));
 
@@ -349,10 +352,7 @@ void RegistryState::Restore(Persisted p, int64_t now_ms, int64_t grace_ms) {
     a.host = ep.host();
     a.port = ep.port();
     a.lease_id = ep.lease_id();
-    a.app = ep.app();
-    a.commit = ep.commit();
-    a.role = ep.role();
-    a.instance = ep.instance();
+    SetIdentity(a, ep);
     a.endpoint_id = ep.id();
     if (const Allocation* other = ports_.Find(key); other != nullptr && other->lease_id != ep.lease_id())
       if (Lease* ol = leases_.Find(other->lease_id)) ol->allocations.erase(key);
