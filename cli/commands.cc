@@ -43,20 +43,26 @@ int ReportUsage(const Status& status) {
   return kExitUsage;
 }
 
-std::unique_ptr<RegistryClient> ConnectOrReport(const GlobalOptions& g, int& exit_code) {
+std::optional<ConnectOptions> ConnectOptionsOrReport(const GlobalOptions& g, const std::string& target,
+                                                     int& exit_code) {
   const char* env_token = std::getenv("SKYPORT_TOKEN");
   auto token = LoadToken(g.token_file, env_token ? env_token : "");
   if (!token.ok()) {
     exit_code = ReportUsage(token.status());
-    return nullptr;
+    return std::nullopt;
   }
   if (g.timeout_s <= 0) {
     exit_code = ReportUsage(Status::InvalidArgument("timeout: must be positive"));
-    return nullptr;
+    return std::nullopt;
   }
-  ConnectOptions opts{g.registry, *token, {g.tls_cert, g.tls_key, g.tls_ca},
-                      static_cast<int64_t>(g.timeout_s * 1000)};
-  auto client = RegistryClient::Connect(opts);
+  return ConnectOptions{target, *token, {g.tls_cert, g.tls_key, g.tls_ca},
+                        static_cast<int64_t>(g.timeout_s * 1000)};
+}
+
+std::unique_ptr<RegistryClient> ConnectOrReport(const GlobalOptions& g, int& exit_code) {
+  auto opts = ConnectOptionsOrReport(g, g.registry, exit_code);
+  if (!opts) return nullptr;
+  auto client = RegistryClient::Connect(*opts);
   if (!client.ok()) {
     exit_code = ReportUsage(client.status());
     return nullptr;

@@ -15,6 +15,7 @@ namespace skyport::cli {
 
 struct GlobalOptions {
   std::string registry = "127.0.0.1:6000";
+  std::string hub = "127.0.0.1:6001";
   std::string token_file;  // else $SKYPORT_TOKEN
   std::string tls_ca, tls_cert, tls_key;
   double timeout_s = 10;  // per RPC
@@ -70,6 +71,10 @@ int RunRegister(const GlobalOptions& g, const RegisterOptions& o);
 // Shared by the commands: loads the token and dials, or prints why not and
 // sets `exit_code` (2: a usage problem such as a missing token).
 std::unique_ptr<RegistryClient> ConnectOrReport(const GlobalOptions& g, int& exit_code);
+// The token, TLS files and timeout of `g` for dialling `target`, or prints
+// why not and sets `exit_code`.
+std::optional<ConnectOptions> ConnectOptionsOrReport(const GlobalOptions& g, const std::string& target,
+                                                     int& exit_code);
 // Prints FormatRpcError for `what` and returns kExitFailure.
 int ReportRpcError(const GlobalOptions& g, const std::string& what, const Status& status);
 // Prints "skyport: <message>" and returns kExitUsage.

@@ -1,10 +1,12 @@
 // skyport: the command-line client. This file only defines the command line
-// (the one CLI11 translation unit); the commands live in commands.h.
+// (the one CLI11 translation unit); the commands live in commands.h and
+// hub_commands.h.
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,11 +14,16 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/errors.h"
+#include "cli/hub_commands.h"
 #include "core/flags.h"
 
 namespace sc = skyport::cli;
 
 namespace {
+
+// Each parsed subcommand and what runs it. The option structs the lambdas
+// fill live in shared_ptrs the lambdas own.
+using Commands = std::vector<std::pair<CLI::App*, std::function<int()>>>;
 
 std::string DefaultConfig() {
   const char* home = std::getenv("HOME");
@@ -27,14 +34,146 @@ void AddGlobalOptions(CLI::App& app, sc::GlobalOptions& g) {
   app.add_option("--registry", g.registry, "Registry address HOST:PORT")
       ->envname("SKYPORT_REGISTRY")
       ->capture_default_str();
+  app.add_option("--hub", g.hub, "Hub address HOST:PORT")->envname("SKYPORT_HUB")->capture_default_str();
   app.add_option("--token-file", g.token_file,
                  "File holding the cluster token (else env SKYPORT_TOKEN)")
       ->envname("SKYPORT_TOKEN_FILE");
-  app.add_option("--tls-ca", g.tls_ca, "PEM roots: talk TLS and verify the registry");
+  app.add_option("--tls-ca", g.tls_ca, "PEM roots: talk TLS and verify the registry or hub");
   app.add_option("--tls-cert", g.tls_cert, "PEM client certificate (mTLS, with --tls-ca)");
   app.add_option("--tls-key", g.tls_key, "PEM client key (mTLS, with --tls-cert)");
-  app.add_option("--timeout", g.timeout_s, "Deadline of each RPC, seconds")->capture_default_str();
-  app.add_flag("--json", g.json, "Machine-readable output (register, query, free, route set)");
+  app.add_option("--timeout", g.timeout_s,
+                 "Deadline of each RPC, seconds (deploy, stop, logs: of connecting)")
+      ->capture_default_str();
+  app.add_flag("--json", g.json, "Machine-readable output");
+}
+
+// `skyport registry ...`. Returns the register command, which alone takes `-- CMD`.
+CLI::App* AddRegistryCommands(CLI::App& app, const sc::GlobalOptions& g, const sc::SplitArgs& split,
+                              Commands& commands) {
+  auto* reg = app.add_subcommand("registry", "Ports, endpoints and routes in the registry");
+  reg->require_subcommand(1);
+
+  auto show = std::make_shared<sc::ShowOptions>();
+  auto* show_cmd = reg->add_subcommand("show", "Print the port table (JSON: commit -> role -> entries)");
+  show_cmd->add_option("app", show->app, "Only this app");
+  auto* show_wide = show_cmd->add_flag("--wide", show->wide, "Add app, instance, drone, pid, health, id, age");
+  show_cmd->add_flag("--table", show->table, "Human-readable table")->excludes(show_wide);
+  commands.emplace_back(show_cmd, [&g, show] { return sc::RunShow(g, *show); });
+
+  auto rg = std::make_shared<sc::RegisterOptions>();
+  auto port = std::make_shared<uint32_t>(0);
+  auto ttl = std::make_shared<uint32_t>(0);
+  auto* rg_cmd = reg->add_subcommand("register", "Register an entry, or run CMD and keep it registered");
+  rg_cmd->add_option("target", rg->target, "APP@COMMIT")->required();
+  rg_cmd->add_option("role", rg->role, "Role, e.g. http")->required();
+  rg_cmd->add_option("--host", rg->host, "Address others reach it on")->required();
+  auto* port_opt = rg_cmd->add_option("--port", *port, "Port (default: allocated by the registry)");
+  auto* ttl_opt = rg_cmd->add_option("--ttl", *ttl, "Lease TTL seconds (default 0 = permanent; 10 with CMD)");
+  rg_cmd->add_option("--instance", rg->instance, "Instance number");
+  rg_cmd->add_option("--drone", rg->drone, "Drone that runs it (empty for external services)");
+  rg_cmd->add_option("--meta", rg->meta, "KEY=VALUE metadata (repeatable)")->allow_extra_args(false);
+  rg_cmd->add_option("--ready-timeout", rg->ready_timeout_s, "With CMD: seconds to wait for HOST:PORT to accept connections")
+      ->capture_default_str();
+  rg_cmd->add_flag("--no-wait", rg->no_wait, "With CMD: register at once, without waiting for the port");
+  rg_cmd->footer(
+      "With `-- CMD ARGS...`, CMD is started with PORT and SKYPORT_APP/COMMIT/ROLE/INSTANCE in its\n"
+      "environment, registered once HOST:PORT accepts connections, kept registered while it runs,\n"
+      "and unregistered when it exits; skyport exits with CMD's exit code.");
+  commands.emplace_back(rg_cmd, [&g, &split, rg, port, ttl, port_opt, ttl_opt] {
+    if (port_opt->count()) rg->port = *port;
+    if (ttl_opt->count()) rg->ttl = *ttl;
+    rg->command = split.command;
+    if (split.has_command && rg->command.empty())
+      return sc::ReportUsage(skyport::Status::InvalidArgument("expected CMD after --"));
+    return sc::RunRegister(g, *rg);
+  });
+
+  auto q = std::make_shared<sc::QueryOptions>();
+  auto* q_cmd = reg->add_subcommand("query", "Print the entries of APP[@COMMIT-PREFIX] [ROLE]");
+  q_cmd->add_option("target", q->target, "APP or APP@COMMIT-PREFIX")->required();
+  q_cmd->add_option("role", q->role, "Only this role");
+  auto* q_wide = q_cmd->add_flag("--wide", q->wide, "Add app, instance, drone, pid, health, id, age");
+  q_cmd->add_flag("--table", q->table, "Human-readable table")->excludes(q_wide);
+  commands.emplace_back(q_cmd, [&g, q] { return sc::RunQuery(g, *q); });
+
+  auto free_id = std::make_shared<uint64_t>(0);
+  auto* free_cmd = reg->add_subcommand("free", "Deregister one entry by id");
+  free_cmd->add_option("id", *free_id, "Entry id (see show --wide)")->required();
+  commands.emplace_back(free_cmd, [&g, free_id] { return sc::RunFree(g, *free_id); });
+
+  auto w = std::make_shared<sc::WatchOptions>();
+  auto from = std::make_shared<int64_t>(0);
+  auto* w_cmd = reg->add_subcommand("watch", "Print one JSON line per change, following the registry");
+  w_cmd->add_option("app", w->app, "Only this app");
+  auto* from_opt = w_cmd->add_option("--from", *from, "Resume after this revision (no snapshot)");
+  commands.emplace_back(w_cmd, [&g, w, from, from_opt] {
+    if (from_opt->count()) w->from = *from;
+    return sc::RunWatch(g, *w);
+  });
+
+  auto* route = reg->add_subcommand("route", "Read or write an app's route config");
+  route->require_subcommand(1);
+  auto get_app = std::make_shared<std::string>();
+  auto* get_cmd = route->add_subcommand("get", "Print APP's RouteConfig as JSON");
+  get_cmd->add_option("app", *get_app, "App")->required();
+  commands.emplace_back(get_cmd, [&g, get_app] { return sc::RunRouteGet(g, *get_app); });
+  auto rs = std::make_shared<sc::RouteSetOptions>();
+  auto expect = std::make_shared<int64_t>(0);
+  auto* set_cmd = route->add_subcommand("set", "Replace APP's RouteConfig from a JSON file");
+  set_cmd->add_option("app", rs->app, "App")->required();
+  set_cmd->add_option("file", rs->file, "JSON file, or - for stdin")->required();
+  auto* expect_opt = set_cmd->add_option("--expect-revision", *expect,
+                                         "Only if the route is still at this revision (0: must not exist)");
+  commands.emplace_back(set_cmd, [&g, rs, expect, expect_opt] {
+    if (expect_opt->count()) rs->expect_revision = *expect;
+    return sc::RunRouteSet(g, *rs);
+  });
+  return rg_cmd;
+}
+
+// deploy, stop, ps, drones, logs: talk to the hub.
+void AddHubCommands(CLI::App& app, const sc::GlobalOptions& g, Commands& commands) {
+  auto d = std::make_shared<sc::DeployOptions>();
+  auto* deploy = app.add_subcommand("deploy", "Deploy APP at COMMITISH and print each drone's progress");
+  deploy->add_option("app", d->app, "App")->required();
+  deploy->add_option("commitish", d->commitish, "Commit hash, prefix of one, or branch")->required();
+  deploy->add_option("--drones", d->drones, "Only these drones: a,b (default: every matching drone)")
+      ->allow_extra_args(false);
+  deploy->add_option("--label", d->labels, "KEY=VALUE the drones must have (repeatable)")
+      ->allow_extra_args(false);
+  deploy->add_option("--count", d->count, "At most N of the matching drones (0: all)");
+  deploy->add_option("--instances", d->instances, "Instances of each role per drone (default 1)");
+  deploy->add_option("--env", d->env, "KEY=VALUE for the processes' environment (repeatable)")
+      ->allow_extra_args(false);
+  deploy->footer(
+      "Prints `DRONE COMMIT STAGE MESSAGE` lines as drones report (--json: one object per line) and\n"
+      "exits 0 once every target drone runs and registered the commit, else 1 with each failure.");
+  commands.emplace_back(deploy, [&g, d] { return sc::RunDeploy(g, *d); });
+
+  auto s = std::make_shared<sc::StopOptions>();
+  auto* stop = app.add_subcommand("stop", "Stop APP at COMMITISH on every drone running it");
+  stop->add_option("app", s->app, "App")->required();
+  stop->add_option("commitish", s->commitish, "Commit hash, prefix of one, or branch")->required();
+  stop->add_option("--drones", s->drones, "Only on these drones: a,b")->allow_extra_args(false);
+  commands.emplace_back(stop, [&g, s] { return sc::RunStop(g, *s); });
+
+  auto p = std::make_shared<sc::PsOptions>();
+  auto* ps = app.add_subcommand("ps", "List the processes the drones run");
+  ps->add_option("app", p->app, "Only this app");
+  commands.emplace_back(ps, [&g, p] { return sc::RunPs(g, *p); });
+
+  auto* drones = app.add_subcommand("drones", "List the drones the hub knows");
+  commands.emplace_back(drones, [&g] { return sc::RunDrones(g); });
+
+  auto l = std::make_shared<sc::LogsOptions>();
+  auto* logs = app.add_subcommand("logs", "Print APP's process output: `DRONE ROLE.INST COMMIT | TEXT`");
+  logs->add_option("app", l->app, "App")->required();
+  logs->add_option("commit", l->commit, "Only this commit (a prefix)");
+  logs->add_option("--role", l->role, "Only this role");
+  logs->add_flag("-f,--follow", l->follow, "Keep printing new lines until interrupted");
+  logs->add_option("--tail", l->tail, "Lines of history per process (0: the drones' default)");
+  logs->footer("Lines from stderr have `!` instead of `|`.");
+  commands.emplace_back(logs, [&g, l] { return sc::RunLogs(g, *l); });
 }
 
 }  // namespace
@@ -52,88 +191,13 @@ int main(int argc, char** argv) {
   AddGlobalOptions(app, g);
   skyport::EnableEnvAndConfig(app, DefaultConfig());
 
-  auto* reg = app.add_subcommand("registry", "Ports, endpoints and routes in the registry");
-  reg->require_subcommand(1);
-  std::vector<std::pair<CLI::App*, std::function<int()>>> commands;
-
-  sc::ShowOptions show;
-  auto* show_cmd = reg->add_subcommand("show", "Print the port table (JSON: commit -> role -> entries)");
-  show_cmd->add_option("app", show.app, "Only this app");
-  auto* show_wide = show_cmd->add_flag("--wide", show.wide, "Add app, instance, drone, pid, health, id, age");
-  show_cmd->add_flag("--table", show.table, "Human-readable table")->excludes(show_wide);
-  commands.emplace_back(show_cmd, [&] { return sc::RunShow(g, show); });
-
-  sc::RegisterOptions rg;
-  auto* rg_cmd = reg->add_subcommand("register", "Register an entry, or run CMD and keep it registered");
-  rg_cmd->add_option("target", rg.target, "APP@COMMIT")->required();
-  rg_cmd->add_option("role", rg.role, "Role, e.g. http")->required();
-  rg_cmd->add_option("--host", rg.host, "Address others reach it on")->required();
-  uint32_t port = 0, ttl = 0;
-  auto* port_opt = rg_cmd->add_option("--port", port, "Port (default: allocated by the registry)");
-  auto* ttl_opt = rg_cmd->add_option("--ttl", ttl, "Lease TTL seconds (default 0 = permanent; 10 with CMD)");
-  rg_cmd->add_option("--instance", rg.instance, "Instance number");
-  rg_cmd->add_option("--drone", rg.drone, "Drone that runs it (empty for external services)");
-  rg_cmd->add_option("--meta", rg.meta, "KEY=VALUE metadata (repeatable)")->allow_extra_args(false);
-  rg_cmd->add_option("--ready-timeout", rg.ready_timeout_s, "With CMD: seconds to wait for HOST:PORT to accept connections")
-      ->capture_default_str();
-  rg_cmd->add_flag("--no-wait", rg.no_wait, "With CMD: register at once, without waiting for the port");
-  rg_cmd->footer(
-      "With `-- CMD ARGS...`, CMD is started with PORT and SKYPORT_APP/COMMIT/ROLE/INSTANCE in its\n"
-      "environment, registered once HOST:PORT accepts connections, kept registered while it runs,\n"
-      "and unregistered when it exits; skyport exits with CMD's exit code.");
-  commands.emplace_back(rg_cmd, [&] {
-    if (port_opt->count()) rg.port = port;
-    if (ttl_opt->count()) rg.ttl = ttl;
-    rg.command = split.command;
-    if (split.has_command && rg.command.empty())
-      return sc::ReportUsage(skyport::Status::InvalidArgument("expected CMD after --"));
-    return sc::RunRegister(g, rg);
-  });
-
-  sc::QueryOptions q;
-  auto* q_cmd = reg->add_subcommand("query", "Print the entries of APP[@COMMIT-PREFIX] [ROLE]");
-  q_cmd->add_option("target", q.target, "APP or APP@COMMIT-PREFIX")->required();
-  q_cmd->add_option("role", q.role, "Only this role");
-  auto* q_wide = q_cmd->add_flag("--wide", q.wide, "Add app, instance, drone, pid, health, id, age");
-  q_cmd->add_flag("--table", q.table, "Human-readable table")->excludes(q_wide);
-  commands.emplace_back(q_cmd, [&] { return sc::RunQuery(g, q); });
-
-  uint64_t free_id = 0;
-  auto* free_cmd = reg->add_subcommand("free", "Deregister one entry by id");
-  free_cmd->add_option("id", free_id, "Entry id (see show --wide)")->required();
-  commands.emplace_back(free_cmd, [&] { return sc::RunFree(g, free_id); });
-
-  sc::WatchOptions w;
-  int64_t from = 0;
-  auto* w_cmd = reg->add_subcommand("watch", "Print one JSON line per change, following the registry");
-  w_cmd->add_option("app", w.app, "Only this app");
-  auto* from_opt = w_cmd->add_option("--from", from, "Resume after this revision (no snapshot)");
-  commands.emplace_back(w_cmd, [&] {
-    if (from_opt->count()) w.from = from;
-    return sc::RunWatch(g, w);
-  });
-
-  auto* route = reg->add_subcommand("route", "Read or write an app's route config");
-  route->require_subcommand(1);
-  std::string get_app;
-  auto* get_cmd = route->add_subcommand("get", "Print APP's RouteConfig as JSON");
-  get_cmd->add_option("app", get_app, "App")->required();
-  commands.emplace_back(get_cmd, [&] { return sc::RunRouteGet(g, get_app); });
-  sc::RouteSetOptions rs;
-  int64_t expect = 0;
-  auto* set_cmd = route->add_subcommand("set", "Replace APP's RouteConfig from a JSON file");
-  set_cmd->add_option("app", rs.app, "App")->required();
-  set_cmd->add_option("file", rs.file, "JSON file, or - for stdin")->required();
-  auto* expect_opt = set_cmd->add_option("--expect-revision", expect,
-                                         "Only if the route is still at this revision (0: must not exist)");
-  commands.emplace_back(set_cmd, [&] {
-    if (expect_opt->count()) rs.expect_revision = expect;
-    return sc::RunRouteSet(g, rs);
-  });
+  Commands commands;
+  CLI::App* register_cmd = AddRegistryCommands(app, g, split, commands);
+  AddHubCommands(app, g, commands);
 
   int code = 0;
   if (!skyport::ParseOrExit(app, static_cast<int>(head.size()), head.data(), code)) return code;
-  if (split.has_command && !rg_cmd->parsed())
+  if (split.has_command && !register_cmd->parsed())
     return sc::ReportUsage(skyport::Status::InvalidArgument("`-- CMD` is only for `registry register`"));
   for (auto& [cmd, run] : commands)
     if (cmd->parsed()) return run();

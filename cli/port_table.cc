@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "cli/columns.h"
+
 namespace skyport::cli {
 namespace {
 
@@ -98,19 +100,7 @@ std::string RenderTable(const std::vector<v1::Endpoint>& endpoints, int64_t now_
                     ep.pid() > 0 ? std::to_string(ep.pid()) : "-", HealthName(ep.health()),
                     FormatAge(AgeSeconds(ep, now_ms)), std::to_string(ep.id())});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
+  return AlignColumns(rows);
 }
 
 }  // namespace skyport::cli

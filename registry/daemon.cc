@@ -43,6 +43,8 @@ int RunDaemon(const DaemonOptions& o) {
   auto range = ParseRange(o.port_range);
   if (!range.ok()) return Fail(range.status());
   if (o.history < 1) return Fail(Status::InvalidArgument("history: must be >= 1"));
+  if (o.sync != "full" && o.sync != "normal")
+    return Fail(Status::InvalidArgument(fmt::format("sync: \"{}\" is not one of full|normal", o.sync)));
   if (o.lease_grace_s < 0) return Fail(Status::InvalidArgument("lease-grace: must be >= 0"));
   if (!o.tls.cert.empty() && o.tls.key.empty()) return Fail(Status::InvalidArgument("tls-key: required with --tls-cert"));
 
@@ -58,6 +60,7 @@ int RunDaemon(const DaemonOptions& o) {
   oo.state.port_hi = range->second;
   oo.state.history = o.history;
   oo.data_dir = o.data_dir;
+  oo.fsync = o.sync == "full";
   oo.lease_grace_ms = int64_t{o.lease_grace_s} * 1000;
   SystemRandom random;
   auto owner = Owner::Start(oo, SystemClock::Get(), &random);

@@ -13,6 +13,7 @@ struct DaemonOptions {
   std::string data_dir;
   std::string token_file;
   std::string port_range = "10000-20000";
+  std::string sync = "full";  // full: fsync every commit; normal: survive process crashes only
   int lease_grace_s = 10;
   int64_t history = 10000;
   std::string metrics_listen = "127.0.0.1:6010";

@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   app.add_option("--port-range", o.port_range, "Ports handed out per host, LO-HI")->capture_default_str();
   app.add_option("--lease-grace", o.lease_grace_s, "Seconds restored leases get for holders to reconnect")
       ->capture_default_str();
+  app.add_option("--sync", o.sync,
+                 "full: fsync every write (survives power loss); normal: writes survive kill -9, "
+                 "a power cut may lose the last ones")
+      ->capture_default_str();
   app.add_option("--history", o.history, "Revisions kept for watchers to resume from")->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off)")
       ->capture_default_str();

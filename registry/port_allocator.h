@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -38,7 +39,6 @@ class PortAllocator {
   Result<uint32_t> PickFree(const std::string& host, uint64_t random) const;
 
   const Allocation* Find(const PortKey& key) const;
-  Allocation* FindMutable(const PortKey& key);
   // An unregistered allocation made earlier for the same holder and identity,
   // so that a retried Allocate returns the same port.
   const Allocation* FindPending(const Allocation& like) const;
@@ -51,8 +51,20 @@ class PortAllocator {
   uint32_t hi() const { return hi_; }
 
  private:
+  struct Host {
+    std::map<uint32_t, Allocation> ports;
+    size_t in_range = 0;  // live ports inside [lo, hi]
+  };
+  // Identity of an unregistered allocation, for FindPending in O(log n).
+  using PendingKey = std::tuple<std::string, uint64_t, std::string, std::string, std::string, uint32_t>;
+  static PendingKey KeyOf(const Allocation& a) {
+    return {a.host, a.lease_id, a.app, a.commit, a.role, a.instance};
+  }
+  void Unindex(const Allocation& a);
+
   uint32_t lo_, hi_;
-  std::unordered_map<std::string, std::map<uint32_t, Allocation>> by_host_;
+  std::unordered_map<std::string, Host> by_host_;
+  std::map<PendingKey, uint32_t> pending_;  // unregistered allocations -> port
   size_t size_ = 0;
 };
 

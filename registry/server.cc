@@ -8,7 +8,7 @@
 namespace skyport::registry {
 
 Result<std::unique_ptr<Owner>> Owner::Start(OwnerOptions opts, Clock* clock, Random* random) {
-  auto store = Store::Open(opts.data_dir);
+  auto store = Store::Open(opts.data_dir, opts.fsync);
   if (!store.ok()) return store.status();
   auto persisted = (*store)->Load(opts.state.history);
   if (!persisted.ok()) return persisted.status();

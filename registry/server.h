@@ -28,6 +28,7 @@ namespace skyport::registry {
 struct OwnerOptions {
   StateOptions state;
   std::string data_dir;
+  bool fsync = true;  // see Store::Open
   int64_t lease_grace_ms = 10'000;
   size_t max_batch = 1024;
   size_t snapshot_chunk = 2000;

@@ -145,7 +145,7 @@ Result<uint64_t> RegistryState::Register(const v1::Endpoint& in, int64_t now_wal
   Lease* lease = leases_.Find(in.lease_id());
   if (lease == nullptr) return UnknownLease(in.lease_id());
   PortKey key{in.host(), in.port()};
-  Allocation* alloc = ports_.FindMutable(key);
+  const Allocation* alloc = ports_.Find(key);
   if (alloc != nullptr && alloc->lease_id != in.lease_id())
     return Status::AlreadyExists(fmt::format(
         "endpoint.port: {}:{} is live for another holder ({}@{} {})", key.host, key.port, alloc->app,
@@ -175,9 +175,10 @@ Result<uint64_t> RegistryState::Register(const v1::Endpoint& in, int64_t now_wal
     fresh.lease_id = in.lease_id();
     alloc = &fresh;
   }
-  SetIdentity(*alloc, ep);
-  alloc->endpoint_id = id;
-  if (alloc == &fresh) ports_.Put(std::move(fresh));
+  Allocation updated = *alloc;
+  SetIdentity(updated, ep);
+  updated.endpoint_id = id;
+  ports_.Put(std::move(updated));
 
   lease->endpoints.insert(id);
   lease->allocations.insert(key);

@@ -69,7 +69,7 @@ Status DbError(sqlite3* db, std::string_view what) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
+Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, bool fsync) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::InvalidArgument(fmt::format("data: cannot create {}: {}", dir, ec.message()));
@@ -82,7 +82,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
     return Status::InvalidArgument(fmt::format("data: cannot open {}: {}", path, msg));
   }
   std::unique_ptr<Store> store(new Store(db));
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=OFF"})
+  for (const char* sql : {"PRAGMA journal_mode=WAL", fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"})
     if (Status s = store->Exec(sql); !s.ok()) return s;
   if (Status s = store->Exec(kSchema); !s.ok()) return s;
   return store;

@@ -15,8 +15,10 @@ namespace skyport::registry {
 
 class Store {
  public:
-  // Opens (creating if needed) DIR/registry.db.
-  static Result<std::unique_ptr<Store>> Open(const std::string& dir);
+  // Opens (creating if needed) DIR/registry.db. `fsync`: every commit is
+  // synced to disk (survives power loss); otherwise commits reach the OS
+  // (survive kill -9 of the registry) and SQLite syncs at checkpoints.
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir, bool fsync = true);
   ~Store();
 
   Result<Persisted> Load(int64_t history);

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake ninja-build pkg-config git ccache
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
       libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 catch2
+      libgit2-dev libboost-dev libboost-filesystem-dev zlib1g-dev
       python3 curl openssl iproute2 procps)
 
 missing=()

@@ -116,9 +116,11 @@ TEST_CASE("Put/Find/Erase/size/All", "[registry][ports]") {
   CHECK(p.size() == 3);
   CHECK(p.Find({"h", 150})->lease_id == 9);
 
-  p.FindMutable({"h", 151})->endpoint_id = 77;
+  Allocation registered = *p.Find({"h", 151});
+  registered.endpoint_id = 77;
+  p.Put(registered);
   CHECK(p.Find({"h", 151})->endpoint_id == 77);
-  CHECK(p.FindMutable({"x", 1}) == nullptr);
+  CHECK(p.size() == 3);
 
   p.Erase({"h", 150});
   p.Erase({"h", 150});  // twice is harmless
@@ -168,6 +170,48 @@ TEST_CASE("FindPending: same holder and identity, unregistered only", "[registry
   Allocation other_role = Alloc("h", 0, 1, "web", 0);
   other_role.role = "grpc";
   CHECK(p.FindPending(other_role) == nullptr);
+}
+
+}  // namespace
+}  // namespace skyport::registry
+
+namespace skyport::registry {
+namespace {
+
+TEST_CASE("PortAllocator: pending index follows Put and Erase", "[registry][ports]") {
+  PortAllocator p(100, 199);
+  Allocation a;
+  a.host = "h";
+  a.port = 120;
+  a.lease_id = 5;
+  a.app = "web";
+  a.commit = "abcd";
+  a.role = "http";
+  p.Put(a);
+  REQUIRE(p.FindPending(a) != nullptr);
+  CHECK(p.FindPending(a)->port == 120);
+  // Registered: no longer pending.
+  a.endpoint_id = 9;
+  p.Put(a);
+  CHECK(p.FindPending(a) == nullptr);
+  // Back to pending (endpoint gone but allocation kept), then erased.
+  a.endpoint_id = 0;
+  p.Put(a);
+  CHECK(p.FindPending(a) != nullptr);
+  p.Erase({"h", 120});
+  CHECK(p.FindPending(a) == nullptr);
+  // The in-range count: a full range, then one explicit port outside it.
+  PortAllocator q(10, 11);
+  for (uint32_t port : {10u, 11u, 500u}) {
+    Allocation b = a;
+    b.port = port;
+    b.instance = port;
+    q.Put(b);
+  }
+  CHECK(q.PickFree("h", 0).status().code() == Code::kResourceExhausted);
+  q.Erase({"h", 11});
+  REQUIRE(q.PickFree("h", 0).ok());
+  CHECK(*q.PickFree("h", 0) == 11);
 }
 
 }  // namespace

@@ -1,0 +1,129 @@
+#include "cli/hub_client.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "rpc/auth.h"
+#include "rpc/convert.h"
+#include "skyport/v1/hub.grpc.pb.h"
+
+namespace skyport::cli {
+
+struct HubClient::Impl {
+  std::string token;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Hub::Stub> stub;
+
+  std::mutex mu;
+  grpc::ClientContext* active = nullptr;  // the streaming call Cancel() reaches
+  bool cancelled = false;
+
+  void Prepare(grpc::ClientContext& ctx, int64_t timeout_ms) const {
+    rpc::AttachToken(ctx, token);
+    if (timeout_ms > 0)
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  }
+
+  template <class Resp, class Req, class Method>
+  Result<Resp> Unary(Method method, const Req& req, int64_t timeout_ms) {
+    grpc::ClientContext ctx;
+    Prepare(ctx, timeout_ms);
+    Resp resp;
+    grpc::Status st = ((*stub).*method)(&ctx, req, &resp);
+    if (!st.ok()) return rpc::FromGrpc(st);
+    return resp;
+  }
+
+  // Makes `ctx` the target of Cancel() while a stream runs; false if Cancel()
+  // came first.
+  bool Activate(grpc::ClientContext* ctx) {
+    std::lock_guard lock(mu);
+    active = ctx;
+    return !cancelled;
+  }
+  void Deactivate() {
+    std::lock_guard lock(mu);
+    active = nullptr;
+  }
+
+  // Reads a server stream to its end; `on_message` false cancels it.
+  template <class Msg, class Reader, class OnMessage>
+  Status Drain(grpc::ClientContext& ctx, Reader& reader, OnMessage&& on_message) {
+    Msg msg;
+    while (reader->Read(&msg)) {
+      if (!on_message(msg)) {
+        ctx.TryCancel();
+        while (reader->Read(&msg)) {
+        }  // Finish needs the stream drained
+        break;
+      }
+    }
+    Status s = rpc::FromGrpc(reader->Finish());
+    Deactivate();
+    return s;
+  }
+};
+
+HubClient::HubClient(std::unique_ptr<Impl> impl, std::string target, int64_t timeout_ms)
+    : impl_(std::move(impl)), target_(std::move(target)), timeout_ms_(timeout_ms) {}
+HubClient::~HubClient() = default;
+
+Result<std::unique_ptr<HubClient>> HubClient::Connect(const ConnectOptions& opts) {
+  auto channel = rpc::Dial(opts.target, opts.tls);
+  if (!channel.ok()) return channel.status();
+  auto impl = std::make_unique<Impl>();
+  impl->token = opts.token;
+  impl->channel = *channel;
+  impl->stub = v1::Hub::NewStub(*channel);
+  return std::unique_ptr<HubClient>(new HubClient(std::move(impl), opts.target, opts.timeout_ms));
+}
+
+Status HubClient::WaitConnected() {
+  auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_);
+  if (impl_->channel->WaitForConnected(deadline)) return Status::Ok();
+  return Status::Unavailable(fmt::format("no connection to {} within {:g} s", target_, timeout_ms_ / 1000.0));
+}
+
+Status HubClient::Deploy(const v1::DeployRequest& req,
+                         const std::function<void(const v1::DeployProgress&)>& on_progress) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, 0);
+  if (!impl_->Activate(&ctx)) return Status(Code::kCancelled, "cancelled");
+  auto reader = impl_->stub->Deploy(&ctx, req);
+  return impl_->Drain<v1::DeployProgress>(ctx, reader, [&](const v1::DeployProgress& p) {
+    on_progress(p);
+    return true;
+  });
+}
+
+Result<v1::StopResponse> HubClient::Stop(const v1::StopRequest& req) {
+  return impl_->Unary<v1::StopResponse>(&v1::Hub::Stub::Stop, req, 0);
+}
+
+Result<v1::PsResponse> HubClient::Ps(const std::string& app) {
+  v1::PsRequest req;
+  req.set_app(app);
+  return impl_->Unary<v1::PsResponse>(&v1::Hub::Stub::Ps, req, timeout_ms_);
+}
+
+Result<v1::DronesResponse> HubClient::Drones() {
+  return impl_->Unary<v1::DronesResponse>(&v1::Hub::Stub::Drones, v1::DronesRequest(), timeout_ms_);
+}
+
+Status HubClient::Logs(const v1::LogsRequest& req, const std::function<bool(const v1::LogLine&)>& on_line,
+                       int64_t timeout_ms) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(ctx, timeout_ms);
+  if (!impl_->Activate(&ctx)) return Status(Code::kCancelled, "cancelled");
+  auto reader = impl_->stub->Logs(&ctx, req);
+  return impl_->Drain<v1::LogLine>(ctx, reader, on_line);
+}
+
+void HubClient::Cancel() {
+  std::lock_guard lock(impl_->mu);
+  impl_->cancelled = true;
+  if (impl_->active) impl_->active->TryCancel();
+}
+
+}  // namespace skyport::cli

@@ -1,0 +1,57 @@
+// A thin client for the Hub service: one method per RPC, each with the
+// cluster token attached, returning values or a Status that carries the gRPC
+// code and message unchanged. Unary calls (Ps, Drones) have the per-RPC
+// deadline; the others run as long as the hub takes (the hub bounds deploys
+// and stops itself), so callers first WaitConnected.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "cli/registry_client.h"  // ConnectOptions
+#include "core/status.h"
+#include "skyport/v1/hub.pb.h"
+
+namespace skyport::cli {
+
+class HubClient {
+ public:
+  // Creates the channel; does not contact the hub yet.
+  static Result<std::unique_ptr<HubClient>> Connect(const ConnectOptions& opts);
+  ~HubClient();
+
+  // OK once the channel is connected, UNAVAILABLE if that takes longer than
+  // the per-RPC timeout.
+  Status WaitConnected();
+
+  // Calls `on_progress` for each message; returns how the stream ended (the
+  // hub's verdict on the deploy).
+  Status Deploy(const v1::DeployRequest& req,
+                const std::function<void(const v1::DeployProgress&)>& on_progress);
+  Result<v1::StopResponse> Stop(const v1::StopRequest& req);
+  Result<v1::PsResponse> Ps(const std::string& app);
+  Result<v1::DronesResponse> Drones();
+  // Calls `on_line` for each line until the stream ends, `on_line` returns
+  // false or Cancel() is called (both end it with CANCELLED). `timeout_ms` 0:
+  // no deadline.
+  Status Logs(const v1::LogsRequest& req, const std::function<bool(const v1::LogLine&)>& on_line,
+              int64_t timeout_ms);
+
+  // Thread-safe (e.g. from a signal-waiting thread): cancels the streaming
+  // call in flight, and any started later.
+  void Cancel();
+
+  const std::string& target() const { return target_; }
+
+ private:
+  struct Impl;
+  HubClient(std::unique_ptr<Impl> impl, std::string target, int64_t timeout_ms);
+
+  std::unique_ptr<Impl> impl_;
+  std::string target_;
+  int64_t timeout_ms_;
+};
+
+}  // namespace skyport::cli

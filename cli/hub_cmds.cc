@@ -1,0 +1,123 @@
+// deploy, stop, ps, drones: the hub's one-shot commands.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/deploy_progress.h"
+#include "cli/errors.h"
+#include "cli/hub_commands.h"
+#include "cli/hub_tables.h"
+#include "core/clock.h"
+#include "core/names.h"
+
+namespace skyport::cli {
+namespace {
+
+int64_t NowMs() { return SystemClock::Get()->WallMs(); }
+
+}  // namespace
+
+std::unique_ptr<HubClient> ConnectHubOrReport(const GlobalOptions& g, int& exit_code) {
+  auto opts = ConnectOptionsOrReport(g, g.hub, exit_code);
+  if (!opts) return nullptr;
+  auto client = HubClient::Connect(*opts);
+  if (!client.ok()) {
+    exit_code = ReportUsage(client.status());
+    return nullptr;
+  }
+  return std::move(*client);
+}
+
+int ReportHubError(const GlobalOptions& g, const std::string& what, const Status& status) {
+  std::cerr << FormatRpcError(what, status, HubDaemon(g.hub)) << std::endl;
+  return kExitFailure;
+}
+
+bool PrintLine(const std::string& line) {
+  return std::fputs(line.c_str(), stdout) >= 0 && std::fputc('\n', stdout) != EOF &&
+         std::fflush(stdout) == 0;
+}
+
+int RunDeploy(const GlobalOptions& g, const DeployOptions& o) {
+  auto req = MakeDeployRequest(o);
+  if (!req.ok()) return ReportUsage(req.status());
+  int code = kExitOk;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  // The hub's message names each failed drone and why.
+  auto failed = [&](const Status& s) {
+    std::cerr << "skyport: deploy failed: " << (s.message().empty() ? CodeName(s.code()) : s.message())
+              << std::endl;
+    if (s.code() == Code::kUnavailable || s.code() == Code::kUnauthenticated)
+      std::cerr << RpcHint(s, HubDaemon(g.hub)) << std::endl;
+    return kExitFailure;
+  };
+  // --timeout bounds connecting only: the hub has its own deploy timeout.
+  if (Status s = client->WaitConnected(); !s.ok()) return failed(s);
+
+  DeployPrinter printer(o.app);
+  bool output_failed = false;
+  Status s = client->Deploy(*req, [&](const v1::DeployProgress& p) {
+    if (!output_failed) output_failed = !PrintLine(g.json ? printer.Json(p) : printer.Text(p));
+  });
+  if (!s.ok()) return failed(s);
+  if (output_failed) return kExitFailure;
+  if (!g.json) std::cout << printer.Summary() << std::endl;
+  return kExitOk;
+}
+
+int RunStop(const GlobalOptions& g, const StopOptions& o) {
+  auto req = MakeStopRequest(o);
+  if (!req.ok()) return ReportUsage(req.status());
+  int code = kExitOk;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  const std::string what = "stop " + o.app + " " + o.commitish;
+  // No deadline on the call itself: the hub waits for the drones, bounded.
+  if (Status s = client->WaitConnected(); !s.ok()) return ReportHubError(g, what, s);
+  auto resp = client->Stop(*req);
+  if (!resp.ok()) return ReportHubError(g, what, resp.status());
+  if (g.json) {
+    std::cout << nlohmann::json{{"app", o.app}, {"commitish", o.commitish}, {"stopped", resp->stopped()}}.dump()
+              << std::endl;
+  } else {
+    std::cout << "stopped " << o.app << " " << o.commitish << " on " << resp->stopped() << " drone"
+              << (resp->stopped() == 1 ? "" : "s") << std::endl;
+  }
+  return kExitOk;
+}
+
+int RunPs(const GlobalOptions& g, const PsOptions& o) {
+  if (!o.app.empty())
+    if (Status s = ValidateName("app", o.app); !s.ok()) return ReportUsage(s);
+  int code = kExitOk;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  auto ps = client->Ps(o.app);
+  if (!ps.ok()) return ReportHubError(g, "ps", ps.status());
+  // For the HOST column only: without it the table shows bare ports.
+  auto drones = client->Drones();
+  std::vector<v1::DroneInfo> infos;
+  if (drones.ok()) infos.assign(drones->drones().begin(), drones->drones().end());
+  std::vector<v1::ProcessStatus> procs(ps->processes().begin(), ps->processes().end());
+  if (g.json)
+    std::cout << PsJson(procs, infos, NowMs()).dump(2) << std::endl;
+  else
+    std::cout << RenderPsTable(procs, infos, NowMs()) << std::flush;
+  return kExitOk;
+}
+
+int RunDrones(const GlobalOptions& g) {
+  int code = kExitOk;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  auto resp = client->Drones();
+  if (!resp.ok()) return ReportHubError(g, "drones", resp.status());
+  std::vector<v1::DroneInfo> drones(resp->drones().begin(), resp->drones().end());
+  if (g.json)
+    std::cout << DronesJson(drones, NowMs()).dump(2) << std::endl;
+  else
+    std::cout << RenderDronesTable(drones, NowMs()) << std::flush;
+  return kExitOk;
+}
+
+}  // namespace skyport::cli

@@ -1,0 +1,524 @@
+#include "drone/agent.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/files.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "drone/checkout.h"
+#include "drone/run_command.h"
+#include "rpc/auth.h"
+
+namespace fs = std::filesystem;
+
+namespace skyport::drone {
+namespace {
+
+int64_t NowMs() { return SystemClock::Get()->MonoMs(); }
+
+std::string StateName(ProcState s) {
+  switch (s) {
+    case ProcState::kStarting: return "starting";
+    case ProcState::kReady: return "running";
+    case ProcState::kBackoff: return "backoff";
+    case ProcState::kStopping: return "stopping";
+    case ProcState::kStopped: return "stopped";
+    case ProcState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions o) : o_(std::move(o)) {}
+
+Agent::~Agent() { Shutdown(); }
+
+std::string Agent::DeployDir(const std::string& app, const std::string& commit) const {
+  return fmt::format("{}/deploy/{}/{}", o_.data_dir, app, commit);
+}
+
+Status Agent::Start() {
+  std::error_code ec;
+  fs::create_directories(o_.data_dir + "/deploy", ec);
+  fs::create_directories(o_.data_dir + "/repos", ec);
+  if (ec) return Status::InvalidArgument(fmt::format("data: cannot create {}: {}", o_.data_dir, ec.message()));
+  // Half-made checkouts of a previous run are never used.
+  for (const auto& app : fs::directory_iterator(o_.data_dir + "/deploy", ec))
+    for (const auto& entry : fs::directory_iterator(app.path(), ec))
+      if (entry.path().filename().string().starts_with(".tmp-")) fs::remove_all(entry.path(), ec);
+
+  SupervisorOptions so;
+  so.log_dir = o_.data_dir + "/logs";
+  so.state_file = o_.data_dir + "/processes.json";
+  so.term_timeout_ms = o_.term_timeout_ms;
+  auto sup = Supervisor::Start(so, [this](const ProcStatus& p) { OnProcess(p); });
+  if (!sup.ok()) return sup.status();
+  supervisor_ = std::move(*sup);
+
+  auto reg_channel = rpc::Dial(o_.registry, o_.tls);
+  if (!reg_channel.ok()) return reg_channel.status();
+  registry_ = std::make_unique<RegistryLink>(*reg_channel, o_.token, o_.lease_ttl_s);
+  uint64_t stale_lease = 0;
+  if (auto text = ReadFile(o_.data_dir + "/drone.json"); text.ok()) {
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_object()) stale_lease = j.value("lease", uint64_t{0});
+  }
+  registry_->Start(stale_lease);
+
+  auto hub_channel = rpc::Dial(o_.hub, o_.tls);
+  if (!hub_channel.ok()) return hub_channel.status();
+  hub_ = v1::DroneControl::NewStub(*hub_channel);
+  attach_thread_ = std::thread([this] { AttachLoop(); });
+  return Status::Ok();
+}
+
+void Agent::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    if (attach_ctx_) attach_ctx_->TryCancel();
+  }
+  cv_.notify_all();
+  if (attach_thread_.joinable()) attach_thread_.join();
+  std::map<uint64_t, std::thread> workers;
+  {
+    std::lock_guard lock(mu_);
+    workers.swap(workers_);
+  }
+  for (auto& [id, t] : workers) t.join();
+  if (supervisor_) supervisor_->StopAll(o_.drain_ms);
+  if (registry_) registry_->Shutdown();
+  (void)WriteFileAtomic(o_.data_dir + "/drone.json", nlohmann::json{{"lease", 0}}.dump());
+}
+
+void Agent::SaveState() {
+  // The lease, so that a restarted drone can drop what this run registered.
+  if (Status s = WriteFileAtomic(o_.data_dir + "/drone.json", nlohmann::json{{"lease", registry_->lease()}}.dump());
+      !s.ok())
+    log::Warn("cannot save drone state", {{"error", s.message()}});
+}
+
+void Agent::Spawn(std::function<void()> work) {
+  std::lock_guard lock(mu_);
+  for (uint64_t id : finished_workers_) {
+    auto it = workers_.find(id);
+    if (it != workers_.end()) {
+      it->second.join();
+      workers_.erase(it);
+    }
+  }
+  finished_workers_.clear();
+  uint64_t id = next_worker_++;
+  workers_[id] = std::thread([this, id, work = std::move(work)] {
+    work();
+    std::lock_guard l(mu_);
+    finished_workers_.insert(id);
+  });
+}
+
+bool Agent::SendToHub(const v1::DroneMessage& msg) {
+  std::lock_guard lock(write_mu_);
+  return stream_ != nullptr && stream_->Write(msg);
+}
+
+void Agent::Done(uint64_t id, const Status& s) {
+  v1::DroneMessage m;
+  m.set_command_id(id);
+  m.mutable_done()->set_ok(s.ok());
+  m.mutable_done()->set_error(s.message());
+  SendToHub(m);
+}
+
+void Agent::Progress(uint64_t id, const std::string& commit, v1::DeployProgress::Stage stage,
+                     const std::string& message) {
+  v1::DroneMessage m;
+  m.set_command_id(id);
+  auto* p = m.mutable_progress();
+  p->set_drone(o_.name);
+  p->set_commit(commit);
+  p->set_stage(stage);
+  p->set_message(message);
+  p->set_unix_ms(SystemClock::Get()->WallMs());
+  SendToHub(m);
+}
+
+void Agent::AttachLoop() {
+  SystemRandom random;
+  BackoffPolicy policy{200, 5000, 2.0, 0.2};
+  int attempt = 0;
+  for (;;) {
+    grpc::ClientContext ctx;
+    rpc::AttachToken(ctx, o_.token);
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      attach_ctx_ = &ctx;
+    }
+    auto stream = hub_->Attach(&ctx);
+    v1::DroneMessage hello;
+    auto* h = hello.mutable_hello();
+    h->set_name(o_.name);
+    h->set_advertise(o_.advertise);
+    h->mutable_labels()->insert(o_.labels.begin(), o_.labels.end());
+    h->set_fixed_command(o_.fixed_command);
+    for (const auto& p : supervisor_->List()) *h->add_running() = ToProto(p);
+    {
+      std::lock_guard lock(write_mu_);
+      stream_ = stream.get();
+    }
+    bool attached = stream->Write(hello);
+    v1::HubCommand cmd;
+    bool got_any = false;
+    while (attached && stream->Read(&cmd)) {
+      if (!got_any) log::Info("attached to the hub", {{"hub", o_.hub}});
+      got_any = true;
+      attempt = 0;
+      Dispatch(cmd);
+    }
+    {
+      std::lock_guard lock(write_mu_);
+      stream_ = nullptr;
+    }
+    grpc::Status s = stream->Finish();
+    {
+      std::lock_guard lock(mu_);
+      attach_ctx_ = nullptr;
+      if (stopping_) return;
+    }
+    int64_t delay = BackoffDelayMs(policy, attempt++, random.Uniform01());
+    log::Warn("not attached to the hub; retrying",
+              {{"hub", o_.hub}, {"error", s.error_message()}, {"code", static_cast<int>(s.error_code())},
+               {"retry_ms", delay}});
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(delay), [&] { return stopping_; });
+  }
+}
+
+void Agent::Dispatch(const v1::HubCommand& cmd) {
+  const uint64_t id = cmd.command_id();
+  if (cmd.has_deploy()) {
+    Spawn([this, id, req = cmd.deploy()] { Deploy(id, req); });
+  } else if (cmd.has_stop()) {
+    Spawn([this, id, req = cmd.stop()] { Stop(id, req); });
+  } else if (cmd.has_logs()) {
+    Logs(id, cmd.logs());
+  } else if (cmd.cancel() != 0) {
+    uint64_t sub = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = log_subscriptions_.find(cmd.cancel());
+      if (it != log_subscriptions_.end()) {
+        sub = it->second;
+        log_subscriptions_.erase(it);
+      }
+    }
+    if (sub) supervisor_->Unsubscribe(sub);
+  }
+}
+
+std::mutex& Agent::DeploymentLock(const std::string& app, const std::string& commit) {
+  std::lock_guard lock(mu_);
+  auto& m = deploy_locks_[app + "@" + commit];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
+Status Agent::Fetch(const std::string& app, const std::string& commit, const std::string& repo) {
+  if (HasCommit(repo, commit)) return Status::Ok();
+  grpc::ClientContext ctx;
+  rpc::AttachToken(ctx, o_.token);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  v1::FetchCommitRequest req;
+  req.set_app(app);
+  req.set_commit(commit);
+  auto writer = PackWriter::Begin(repo);
+  if (!writer.ok()) return writer.status();
+  auto reader = hub_->FetchCommit(&ctx, req);
+  v1::PackChunk chunk;
+  Status failed = Status::Ok();
+  while (reader->Read(&chunk))
+    if (failed.ok()) failed = (*writer)->Append(chunk.data());
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return Status(static_cast<Code>(s.error_code()), "fetch from hub: " + s.error_message());
+  if (!failed.ok()) return failed;
+  return (*writer)->Commit();
+}
+
+Status Agent::RunRelease(const std::string& dir, const AppSpec& spec) {
+  if (spec.release.empty()) return Status::Ok();
+  auto r = RunCommand(spec.release, dir, {}, spec.release_timeout_ms);
+  if (!r.ok()) return r.status();
+  if (r->timed_out)
+    return Status::FailedPrecondition(fmt::format("release step timed out after {} s; output:\n{}",
+                                                  spec.release_timeout_ms / 1000, r->output));
+  if (r->exit_code != 0)
+    return Status::FailedPrecondition(fmt::format("release step `{}` exited with {}; output:\n{}", spec.release,
+                                                  r->exit_code, r->output));
+  return Status::Ok();
+}
+
+Result<AppSpec> Agent::Prepare(uint64_t id, const std::string& app, const std::string& commit, bool* created) {
+  const std::string dir = DeployDir(app, commit);
+  auto load_spec = [&](const std::string& where) -> Result<AppSpec> {
+    AppSpec spec;
+    if (!o_.fixed_command.empty()) {
+      spec.roles[o_.fixed_role].command = o_.fixed_command;
+      return spec;
+    }
+    auto procfile = ReadFile(where + "/Procfile");
+    if (!procfile.ok()) return Status::FailedPrecondition("the commit has no Procfile (add `web: <command>`)");
+    auto parsed = ParseProcfile(*procfile);
+    if (!parsed.ok()) return parsed.status();
+    if (auto extra = ReadFile(where + "/skyport.json"); extra.ok())
+      if (Status s = ApplySkyportJson(*extra, *parsed); !s.ok()) return s;
+    return parsed;
+  };
+  *created = false;
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) {
+    Progress(id, commit, v1::DeployProgress::CHECKED_OUT, "already checked out");
+    return load_spec(dir);
+  }
+  Progress(id, commit, v1::DeployProgress::FETCHING, "fetching from the hub");
+  const std::string repo = fmt::format("{}/repos/{}.git", o_.data_dir, app);
+  if (Status s = Fetch(app, commit, repo); !s.ok()) return s;
+  SystemRandom random;
+  const std::string tmp = fmt::format("{}/deploy/{}/.tmp-{}-{}", o_.data_dir, app, commit.substr(0, 12), NewHexId(random));
+  fs::create_directories(fs::path(tmp).parent_path(), ec);
+  auto fail = [&](Status s) -> Result<AppSpec> {
+    std::error_code e;
+    fs::remove_all(tmp, e);
+    return s;
+  };
+  if (Status s = CheckoutCommit(repo, commit, tmp); !s.ok()) return fail(s);
+  Progress(id, commit, v1::DeployProgress::CHECKED_OUT, "checked out");
+  auto spec = load_spec(tmp);
+  if (!spec.ok()) return fail(spec.status());
+  if (!spec->release.empty()) {
+    Progress(id, commit, v1::DeployProgress::BUILDING, "running the release step: " + spec->release);
+    if (Status s = RunRelease(tmp, *spec); !s.ok()) return fail(s);
+  }
+  fs::rename(tmp, dir, ec);
+  if (ec) return fail(Status::Internal(fmt::format("rename checkout into {}: {}", dir, ec.message())));
+  *created = true;
+  return spec;
+}
+
+Status Agent::StartInstances(uint64_t id, const v1::DeployRequest& req, const AppSpec& spec, const std::string& dir,
+                             std::set<InstanceKey>* started) {
+  const std::string& commit = req.commitish();
+  std::set<InstanceKey> running;
+  for (const auto& p : supervisor_->List())
+    if (p.state != ProcState::kFailed && p.state != ProcState::kStopped) running.insert(p.key);
+  const uint32_t instances = std::max<uint32_t>(1, req.instances());
+  for (const auto& [role, rs] : spec.roles) {
+    for (uint32_t i = 0; i < instances; ++i) {
+      InstanceKey key{req.app(), commit, role, i};
+      if (running.count(key)) {
+        started->insert(key);
+        continue;
+      }
+      // A failed instance from an earlier deploy makes way for this one.
+      (void)supervisor_->Stop(key, 0);
+      ProcessSpec ps;
+      ps.key = key;
+      ps.command = rs.command;
+      ps.cwd = dir;
+      ps.health_path = rs.health_path;
+      ps.ready_timeout_ms = o_.ready_timeout_ms;
+      ps.env.insert(req.env().begin(), req.env().end());
+      ps.env["SKYPORT_APP"] = req.app();
+      ps.env["SKYPORT_COMMIT"] = commit;
+      ps.env["SKYPORT_ROLE"] = role;
+      ps.env["SKYPORT_INSTANCE"] = std::to_string(i);
+      ps.env["SKYPORT_DRONE"] = o_.name;
+      if (rs.port) {
+        auto port = registry_->Allocate(o_.advertise, key, 10'000);
+        if (!port.ok()) return port.status();
+        ps.port = *port;
+        ps.env["PORT"] = std::to_string(*port);
+        v1::Endpoint ep;
+        ep.set_app(req.app());
+        ep.set_commit(commit);
+        ep.set_role(role);
+        ep.set_instance(i);
+        ep.set_host(o_.advertise);
+        ep.set_port(*port);
+        ep.set_drone(o_.name);
+        ep.set_health(v1::HEALTH_PASSING);
+        std::lock_guard lock(mu_);
+        endpoints_[key] = ep;
+      }
+      if (Status s = supervisor_->Run(ps); !s.ok()) return s;
+      started->insert(key);
+      Progress(id, commit, v1::DeployProgress::STARTING,
+               rs.port ? fmt::format("{} starting on port {}", key.ToString(), ps.port)
+                       : fmt::format("{} starting (worker)", key.ToString()));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<InstanceKey>& keys) {
+  const int64_t deadline = NowMs() + o_.ready_timeout_ms + 10'000;
+  std::set<InstanceKey> healthy, registered;
+  for (;;) {
+    std::map<InstanceKey, ProcStatus> now;
+    for (auto& p : supervisor_->List()) now[p.key] = p;
+    for (const auto& key : keys) {
+      auto it = now.find(key);
+      if (it == now.end()) return Status::Aborted(fmt::format("{} was stopped during the deploy", key.ToString()));
+      const ProcStatus& p = it->second;
+      if (p.state == ProcState::kBackoff || p.state == ProcState::kFailed)
+        return Status::FailedPrecondition(fmt::format("{} failed to start: {}", key.ToString(), p.last_error));
+      if (p.state == ProcState::kReady && healthy.insert(key).second)
+        Progress(id, commit, v1::DeployProgress::HEALTHY, fmt::format("{} is ready (pid {})", key.ToString(), p.pid));
+      bool wants_port;
+      {
+        std::lock_guard lock(mu_);
+        wants_port = endpoints_.count(key) > 0;
+      }
+      if (healthy.count(key) && (!wants_port || registry_->IsRegistered(key)) && registered.insert(key).second)
+        Progress(id, commit, v1::DeployProgress::REGISTERED,
+                 wants_port ? fmt::format("{} registered on {}:{}", key.ToString(), o_.advertise, p.port)
+                            : fmt::format("{} running (worker, not registered)", key.ToString()));
+    }
+    if (registered.size() == keys.size()) return Status::Ok();
+    if (NowMs() > deadline) return Status::DeadlineExceeded("instances not ready and registered in time");
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopping_; }))
+      return Status::Aborted("the drone is shutting down");
+  }
+}
+
+void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
+  const std::string& app = req.app();
+  const std::string& commit = req.commitish();
+  std::lock_guard deploy_lock(DeploymentLock(app, commit));
+  bool created = false;
+  std::set<InstanceKey> started;
+  Status s = Status::Ok();
+  auto spec = Prepare(id, app, commit, &created);
+  if (!spec.ok()) s = spec.status();
+  if (s.ok()) s = StartInstances(id, req, *spec, DeployDir(app, commit), &started);
+  if (s.ok()) s = AwaitReady(id, commit, started);
+  if (!s.ok()) {
+    log::Warn("deploy failed; cleaning up", {{"app", app}, {"commit", commit.substr(0, 12)}, {"error", s.message()}});
+    StopDeployment(app, commit);
+    std::error_code ec;
+    if (created) fs::remove_all(DeployDir(app, commit), ec);
+    Progress(id, commit, v1::DeployProgress::FAILED, s.message());
+  } else {
+    log::Info("deployed", {{"app", app}, {"commit", commit.substr(0, 12)}, {"instances", static_cast<int64_t>(started.size())}});
+  }
+  SaveState();
+  Done(id, s);
+}
+
+void Agent::StopDeployment(const std::string& app, const std::string& commit) {
+  std::vector<std::thread> stops;
+  for (const auto& p : supervisor_->List())
+    if (p.key.app == app && p.key.commit == commit)
+      stops.emplace_back([this, key = p.key] { (void)supervisor_->Stop(key, o_.drain_ms); });
+  for (auto& t : stops) t.join();
+}
+
+void Agent::Stop(uint64_t id, const v1::StopRequest& req) {
+  const std::string& commit = req.commitish();
+  std::lock_guard deploy_lock(DeploymentLock(req.app(), commit));
+  StopDeployment(req.app(), commit);
+  std::error_code ec;
+  fs::remove_all(DeployDir(req.app(), commit), ec);
+  log::Info("stopped", {{"app", req.app()}, {"commit", commit.substr(0, 12)}});
+  Done(id, ec ? Status::Internal("remove checkout: " + ec.message()) : Status::Ok());
+}
+
+void Agent::Logs(uint64_t id, const v1::LogsRequest& req) {
+  auto matches = [req](const LogLine& l) {
+    return l.key.app == req.app() && (req.commit().empty() || l.key.commit.starts_with(req.commit())) &&
+           (req.role().empty() || l.key.role == req.role());
+  };
+  auto send = [this, id](const LogLine& l) {
+    v1::DroneMessage m;
+    m.set_command_id(id);
+    auto* out = m.mutable_log();
+    out->set_drone(o_.name);
+    out->set_commit(l.key.commit);
+    out->set_role(l.key.role);
+    out->set_instance(l.key.instance);
+    out->set_stream(l.stream);
+    out->set_text(l.text);
+    out->set_unix_ms(l.unix_ms);
+    SendToHub(m);
+  };
+  if (req.follow()) {
+    uint64_t sub = supervisor_->Subscribe([matches, send](const LogLine& l) {
+      if (matches(l)) send(l);
+    });
+    std::lock_guard lock(mu_);
+    log_subscriptions_[id] = sub;
+  }
+  for (const auto& l : supervisor_->Tail(req.app(), "", req.role(), req.tail() ? req.tail() : 100))
+    if (matches(l)) send(l);
+  if (!req.follow()) Done(id, Status::Ok());
+}
+
+v1::ProcessStatus Agent::ToProto(const ProcStatus& p) const {
+  v1::ProcessStatus out;
+  out.set_app(p.key.app);
+  out.set_commit(p.key.commit);
+  out.set_role(p.key.role);
+  out.set_instance(p.key.instance);
+  out.set_drone(o_.name);
+  out.set_pid(p.pid);
+  out.set_port(p.port);
+  out.set_state(p.crash_loop && p.state == ProcState::kBackoff ? "crash-loop" : StateName(p.state));
+  out.set_restarts(p.restarts);
+  out.set_last_error(p.last_error);
+  out.set_started_unix_ms(p.started_unix_ms);
+  return out;
+}
+
+void Agent::OnProcess(const ProcStatus& p) {
+  // Registered only while ready; deregistered before anything else happens.
+  if (p.state == ProcState::kReady) {
+    std::optional<v1::Endpoint> ep;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = endpoints_.find(p.key); it != endpoints_.end()) ep = it->second;
+    }
+    if (ep) {
+      ep->set_pid(p.pid);
+      registry_->WantRegistered(p.key, *ep);
+    }
+  } else {
+    registry_->Deregister(p.key);
+  }
+  v1::DroneMessage m;
+  if (p.state == ProcState::kStopped) {
+    {
+      std::lock_guard lock(mu_);
+      endpoints_.erase(p.key);
+    }
+    auto* g = m.mutable_gone();
+    g->set_app(p.key.app);
+    g->set_commit(p.key.commit);
+    g->set_role(p.key.role);
+    g->set_instance(p.key.instance);
+  } else {
+    *m.mutable_status() = ToProto(p);
+  }
+  SendToHub(m);
+}
+
+}  // namespace skyport::drone

@@ -1,0 +1,10 @@
+# The drone daemon (included from drone/CMakeLists.txt, below the supervisor).
+add_library(skyport_drone_logic STATIC procfile.cc)
+target_link_libraries(skyport_drone_logic PUBLIC skyport_core nlohmann_json::nlohmann_json)
+
+add_library(skyport_drone_shell STATIC agent.cc checkout.cc registry_link.cc run_command.cc daemon.cc)
+target_link_libraries(skyport_drone_shell PUBLIC skyport_drone_logic skyport_drone_supervisor skyport_rpc
+  PkgConfig::LIBGIT2 Threads::Threads)
+
+add_executable(skyport-drone main.cc)
+target_link_libraries(skyport-drone PRIVATE skyport_drone_shell skyport_flags)

@@ -1,0 +1,79 @@
+#include "drone/procfile.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/names.h"
+
+namespace skyport::drone {
+namespace {
+
+std::string Trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+Result<AppSpec> ParseProcfile(const std::string& text) {
+  AppSpec spec;
+  size_t line_no = 0, pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string line = Trim(text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+    pos = nl == std::string::npos ? text.size() + 1 : nl + 1;
+    ++line_no;
+    if (line.empty() || line[0] == '#') continue;
+    auto colon = line.find(':');
+    if (colon == std::string::npos)
+      return Status::InvalidArgument(fmt::format("Procfile:{}: expected `role: command`", line_no));
+    std::string role = Trim(line.substr(0, colon));
+    std::string cmd = Trim(line.substr(colon + 1));
+    if (Status s = ValidateName(fmt::format("Procfile:{}: role", line_no), role); !s.ok()) return s;
+    if (cmd.empty()) return Status::InvalidArgument(fmt::format("Procfile:{}: role {} has no command", line_no, role));
+    if (role == "release") {
+      if (!spec.release.empty()) return Status::InvalidArgument(fmt::format("Procfile:{}: a second release line", line_no));
+      spec.release = cmd;
+      continue;
+    }
+    if (spec.roles.count(role))
+      return Status::InvalidArgument(fmt::format("Procfile:{}: role {} is defined twice", line_no, role));
+    spec.roles[role].command = cmd;
+  }
+  if (spec.roles.empty()) return Status::InvalidArgument("Procfile: no roles (add a line like `web: python3 server.py`)");
+  return spec;
+}
+
+Status ApplySkyportJson(const std::string& text, AppSpec& spec) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("skyport.json: not a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    if (key == "release") {
+      if (!value.is_string()) return Status::InvalidArgument("skyport.json: release: must be a string");
+      spec.release = value.get<std::string>();
+    } else if (key == "release_timeout_s") {
+      if (!value.is_number_unsigned()) return Status::InvalidArgument("skyport.json: release_timeout_s: must be a positive integer");
+      spec.release_timeout_ms = value.get<int64_t>() * 1000;
+    } else if (key == "roles") {
+      if (!value.is_object()) return Status::InvalidArgument("skyport.json: roles: must be an object");
+      for (const auto& [role, opts] : value.items()) {
+        auto it = spec.roles.find(role);
+        if (it == spec.roles.end())
+          return Status::InvalidArgument(fmt::format("skyport.json: roles.{}: no such role in the Procfile", role));
+        if (!opts.is_object()) return Status::InvalidArgument(fmt::format("skyport.json: roles.{}: must be an object", role));
+        for (const auto& [k, v] : opts.items()) {
+          if (k == "port" && v.is_boolean()) it->second.port = v.get<bool>();
+          else if (k == "health" && v.is_string() && v.get<std::string>().starts_with("/")) it->second.health_path = v.get<std::string>();
+          else return Status::InvalidArgument(fmt::format("skyport.json: roles.{}.{}: unknown option or bad value", role, k));
+        }
+      }
+    } else {
+      return Status::InvalidArgument(fmt::format("skyport.json: {}: unknown key", key));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace skyport::drone

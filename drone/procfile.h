@@ -1,0 +1,35 @@
+// What an app runs, from its repository: the Procfile (`role: command`
+// lines, Heroku style; `release:` is the build step) and an optional
+// skyport.json with per-role options. Pure parsing.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/status.h"
+
+namespace skyport::drone {
+
+struct RoleSpec {
+  std::string command;
+  bool port = true;          // false: a worker, supervised but not registered
+  std::string health_path;   // "": TCP readiness; else HTTP GET path
+};
+
+struct AppSpec {
+  std::map<std::string, RoleSpec> roles;
+  std::string release;                 // build step run in the checkout before starting ("" = none)
+  int64_t release_timeout_ms = 600'000;
+};
+
+// Procfile: one `role: command` per line; blank lines and `#` comments
+// skipped; roles must be valid names; duplicate roles are an error naming the line.
+Result<AppSpec> ParseProcfile(const std::string& text);
+
+// skyport.json (optional): {"release": "make", "release_timeout_s": 600,
+//   "roles": {"worker": {"port": false}, "web": {"health": "/healthz"}}}
+// Options for roles the Procfile lacks are an error; unknown keys too.
+Status ApplySkyportJson(const std::string& text, AppSpec& spec);
+
+}  // namespace skyport::drone

@@ -1,0 +1,218 @@
+#include "drone/registry_link.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "rpc/auth.h"
+
+namespace skyport::drone {
+
+RegistryLink::RegistryLink(std::shared_ptr<grpc::Channel> channel, std::string token, uint32_t ttl_s)
+    : stub_(v1::Registry::NewStub(channel)), token_(std::move(token)), ttl_s_(ttl_s) {}
+
+RegistryLink::~RegistryLink() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+grpc::Status RegistryLink::Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms) const {
+  grpc::ClientContext ctx;
+  rpc::AttachToken(ctx, token_);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  return fn(ctx);
+}
+
+void RegistryLink::Start(uint64_t stale_lease) {
+  if (stale_lease != 0) {
+    v1::RevokeRequest req;
+    req.set_lease_id(stale_lease);
+    v1::RevokeResponse resp;
+    auto s = Call([&](grpc::ClientContext& c) { return stub_->Revoke(&c, req, &resp); });
+    log::Info("revoked the previous run's lease", {{"lease", stale_lease}, {"ok", s.ok()}, {"removed", resp.removed()}});
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RegistryLink::Shutdown() {
+  uint64_t lease;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    lease = lease_;
+    lease_ = 0;
+    wants_.clear();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (lease != 0) {
+    v1::RevokeRequest req;
+    req.set_lease_id(lease);
+    v1::RevokeResponse resp;
+    (void)Call([&](grpc::ClientContext& c) { return stub_->Revoke(&c, req, &resp); });
+  }
+}
+
+Result<uint32_t> RegistryLink::Allocate(const std::string& host, const InstanceKey& key, int64_t timeout_ms) {
+  const int64_t deadline = SystemClock::Get()->MonoMs() + timeout_ms;
+  uint64_t lease = 0;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return lease_ != 0 || stop_; });
+    lease = lease_;
+  }
+  if (lease == 0) return Status::Unavailable("registry: no lease (is skyport-registry reachable?)");
+  v1::AllocateRequest req;
+  req.set_host(host);
+  req.set_app(key.app);
+  req.set_commit(key.commit);
+  req.set_role(key.role);
+  req.set_instance(key.instance);
+  req.set_lease_id(lease);
+  v1::AllocateResponse resp;
+  auto s = Call([&](grpc::ClientContext& c) { return stub_->Allocate(&c, req, &resp); },
+                std::max<int64_t>(500, deadline - SystemClock::Get()->MonoMs()));
+  if (!s.ok()) return Status(static_cast<Code>(s.error_code()), "registry: allocate: " + s.error_message());
+  return resp.port();
+}
+
+void RegistryLink::WantRegistered(const InstanceKey& key, v1::Endpoint ep) {
+  {
+    std::lock_guard lock(mu_);
+    wants_[key] = Want{std::move(ep), 0};
+  }
+  cv_.notify_all();
+}
+
+void RegistryLink::Deregister(const InstanceKey& key) {
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = wants_.find(key);
+    if (it == wants_.end()) return;
+    id = it->second.id;
+    wants_.erase(it);
+  }
+  if (id == 0) return;
+  v1::DeregisterRequest req;
+  req.set_id(id);
+  v1::DeregisterResponse resp;
+  auto s = Call([&](grpc::ClientContext& c) { return stub_->Deregister(&c, req, &resp); });
+  if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND)
+    log::Warn("deregister failed; the entry goes with the lease", {{"instance", key.ToString()}, {"error", s.error_message()}});
+}
+
+bool RegistryLink::IsRegistered(const InstanceKey& key) const {
+  std::lock_guard lock(mu_);
+  auto it = wants_.find(key);
+  return it != wants_.end() && it->second.id != 0;
+}
+
+uint64_t RegistryLink::lease() const {
+  std::lock_guard lock(mu_);
+  return lease_;
+}
+
+void RegistryLink::Loop() {
+  SystemRandom random;
+  BackoffPolicy policy{100, 2000, 2.0, 0.2};
+  int failures = 0;
+  int64_t next_keepalive = 0;
+  const int64_t interval = std::max<int64_t>(200, int64_t{ttl_s_} * 1000 / 3);
+  for (;;) {
+    uint64_t lease;
+    std::vector<std::pair<InstanceKey, v1::Endpoint>> to_register;
+    {
+      std::unique_lock lock(mu_);
+      const int64_t wait = failures > 0 ? BackoffDelayMs(policy, failures - 1, random.Uniform01())
+                                        : std::max<int64_t>(0, next_keepalive - SystemClock::Get()->MonoMs());
+      cv_.wait_for(lock, std::chrono::milliseconds(std::min<int64_t>(wait, interval)), [&] {
+        if (stop_) return true;
+        if (lease_ == 0 || failures > 0) return false;
+        for (const auto& [k, w] : wants_)
+          if (w.id == 0) return true;
+        return false;
+      });
+      if (stop_) return;
+      lease = lease_;
+      if (lease != 0)
+        for (const auto& [k, w] : wants_)
+          if (w.id == 0) to_register.emplace_back(k, w.ep);
+    }
+    const int64_t now = SystemClock::Get()->MonoMs();
+    if (lease == 0) {
+      v1::GrantRequest req;
+      req.set_ttl_seconds(ttl_s_);
+      v1::GrantResponse resp;
+      auto s = Call([&](grpc::ClientContext& c) { return stub_->Grant(&c, req, &resp); });
+      if (!s.ok()) {
+        if (failures++ == 0) log::Warn("registry unreachable; retrying", {{"error", s.error_message()}});
+        continue;
+      }
+      failures = 0;
+      {
+        std::lock_guard lock(mu_);
+        lease_ = resp.lease_id();
+        for (auto& [k, w] : wants_) w.id = 0;  // everything must be registered under the new lease
+      }
+      cv_.notify_all();
+      log::Info("registry lease granted", {{"lease", resp.lease_id()}, {"ttl_s", ttl_s_}});
+      next_keepalive = now + interval;
+      continue;
+    }
+    if (now >= next_keepalive) {
+      v1::KeepAliveRequest req;
+      req.set_lease_id(lease);
+      v1::KeepAliveResponse resp;
+      auto s = Call([&](grpc::ClientContext& c) { return stub_->KeepAlive(&c, req, &resp); });
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+        log::Warn("registry lease lost; registering again", {{"lease", lease}});
+        std::lock_guard lock(mu_);
+        lease_ = 0;
+        continue;
+      }
+      if (!s.ok()) {
+        ++failures;
+        continue;
+      }
+      failures = 0;
+      next_keepalive = now + interval;
+    }
+    for (auto& [key, ep] : to_register) {
+      ep.set_lease_id(lease);
+      v1::RegisterRequest req;
+      *req.mutable_endpoint() = ep;
+      v1::RegisterResponse resp;
+      auto s = Call([&](grpc::ClientContext& c) { return stub_->Register(&c, req, &resp); });
+      if (!s.ok()) {
+        log::Warn("register failed; retrying", {{"instance", key.ToString()}, {"error", s.error_message()}});
+        ++failures;
+        break;
+      }
+      failures = 0;
+      bool unwanted;
+      {
+        std::lock_guard lock(mu_);
+        auto it = wants_.find(key);
+        unwanted = it == wants_.end();
+        if (!unwanted && lease_ == lease) it->second.id = resp.id();
+      }
+      if (unwanted) {  // deregistered while this Register was in flight
+        v1::DeregisterRequest dreq;
+        dreq.set_id(resp.id());
+        v1::DeregisterResponse dresp;
+        (void)Call([&](grpc::ClientContext& c) { return stub_->Deregister(&c, dreq, &dresp); });
+      }
+    }
+  }
+}
+
+}  // namespace skyport::drone

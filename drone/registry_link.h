@@ -1,0 +1,61 @@
+// The drone's side of the registry: one lease for the whole drone, kept
+// alive by a thread; the endpoints the drone wants registered are registered
+// (and re-registered after the lease or the registry was lost) by that
+// thread; deregistrations are sent at once. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/status.h"
+#include "drone/supervisor.h"
+#include "skyport/v1/registry.grpc.pb.h"
+
+namespace skyport::drone {
+
+class RegistryLink {
+ public:
+  RegistryLink(std::shared_ptr<grpc::Channel> channel, std::string token, uint32_t ttl_s);
+  ~RegistryLink();
+
+  // Revokes `stale_lease` (a previous run's, 0 = none), then starts the thread.
+  void Start(uint64_t stale_lease);
+  // Deregisters everything and revokes the lease.
+  void Shutdown();
+
+  // A port on `host` for the instance, under the drone's lease (waits up to
+  // `timeout_ms` for a lease).
+  Result<uint32_t> Allocate(const std::string& host, const InstanceKey& key, int64_t timeout_ms);
+  // Wants `ep` registered (done by the thread, at once if possible).
+  void WantRegistered(const InstanceKey& key, v1::Endpoint ep);
+  // Deregisters now (best effort) and stops wanting it.
+  void Deregister(const InstanceKey& key);
+  bool IsRegistered(const InstanceKey& key) const;
+  uint64_t lease() const;
+
+ private:
+  struct Want {
+    v1::Endpoint ep;
+    uint64_t id = 0;  // 0: not registered under the current lease
+  };
+  void Loop();
+  grpc::Status Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms = 3000) const;
+
+  std::unique_ptr<v1::Registry::Stub> stub_;
+  std::string token_;
+  uint32_t ttl_s_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t lease_ = 0;                 // guarded by mu_
+  std::map<InstanceKey, Want> wants_;  // guarded by mu_
+  bool stop_ = false;                  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace skyport::drone

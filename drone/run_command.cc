@@ -1,0 +1,109 @@
+#include "drone/run_command.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/close_range.h>
+#include <sys/syscall.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/children.h"
+
+namespace skyport::drone {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<CommandResult> RunCommand(const std::string& command, const std::string& dir,
+                                 const std::map<std::string, std::string>& env, int64_t timeout_ms,
+                                 size_t keep_bytes) {
+  int fds[2], go[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Internal(fmt::format("pipe: {}", std::strerror(errno)));
+  if (::pipe2(go, O_CLOEXEC) != 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return Status::Internal(fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    for (int fd : {fds[0], fds[1], go[0], go[1]}) ::close(fd);
+    return Status::Internal(fmt::format("fork: {}", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    // Wait until the parent has claimed our pid, so no reaper steals our status.
+    char c;
+    while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s = 1; s < NSIG; ++s) ::signal(s, SIG_DFL);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    ::dup2(fds[1], 1);
+    ::dup2(fds[1], 2);
+    ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (::chdir(dir.c_str()) != 0) _exit(126);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  children::Claim(pid);
+  ::close(go[0]);
+  ::close(go[1]);  // releases the child
+  ::setpgid(pid, pid);
+  ::close(fds[1]);
+  CommandResult r;
+  const int64_t deadline = NowMs() + timeout_ms;
+  char buf[4096];
+  int status = 0;
+  bool reaped = false;
+  for (;;) {
+    int64_t left = deadline - NowMs();
+    if (left <= 0) {
+      r.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100)));
+    if (n > 0) {
+      ssize_t got = ::read(fds[0], buf, sizeof buf);
+      if (got <= 0) break;  // every writer is gone
+      r.output.append(buf, static_cast<size_t>(got));
+      if (r.output.size() > 2 * keep_bytes) r.output.erase(0, r.output.size() - keep_bytes);
+      continue;
+    }
+    // The step is over when its shell exits, even if a background child
+    // still holds the pipe.
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      reaped = true;
+      break;
+    }
+  }
+  ::close(fds[0]);
+  while (!reaped && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  children::Release(pid);
+  // Grandchildren that outlived the step die with its group.
+  ::kill(-pid, SIGKILL);
+  if (r.output.size() > keep_bytes) r.output.erase(0, r.output.size() - keep_bytes);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+}  // namespace skyport::drone

@@ -1,0 +1,24 @@
+// Runs a build step to completion: /bin/sh -c COMMAND in DIR, in its own
+// process group, output captured (last `keep_bytes`), killed with its whole
+// group when it overruns `timeout_ms`.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/status.h"
+
+namespace skyport::drone {
+
+struct CommandResult {
+  int exit_code = -1;    // 128+N when killed by signal N
+  bool timed_out = false;
+  std::string output;    // stdout and stderr, interleaved, the tail only
+};
+
+Result<CommandResult> RunCommand(const std::string& command, const std::string& dir,
+                                 const std::map<std::string, std::string>& env, int64_t timeout_ms,
+                                 size_t keep_bytes = 4096);
+
+}  // namespace skyport::drone

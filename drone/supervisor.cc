@@ -1,0 +1,708 @@
+// The owner thread holds every process (Proc) and is the only one to touch
+// them; other threads post commands and read the published snapshots
+// (statuses_, tails_) under mu_. Callbacks run on the owner thread with no
+// lock held.
+#include "drone/supervisor.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/names.h"
+#include "drone/log_file.h"
+#include "drone/proc_stat.h"
+#include "drone/readiness.h"
+#include "drone/restart_policy.h"
+#include "drone/spawn.h"
+#include "drone/state_file.h"
+
+namespace skyport::drone {
+
+std::string InstanceKey::ToString() const { return fmt::format("{}@{}/{}.{}", app, commit, role, instance); }
+
+const char* ProcStateName(ProcState s) {
+  switch (s) {
+    case ProcState::kStarting: return "starting";
+    case ProcState::kReady: return "ready";
+    case ProcState::kBackoff: return "backoff";
+    case ProcState::kStopping: return "stopping";
+    case ProcState::kStopped: return "stopped";
+    case ProcState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// No SIGCHLD wakeup (a library must not own process-wide signals), so the
+// loop wakes at least this often to reap: it bounds crash-report latency.
+constexpr int64_t kMaxPollMs = 50;
+constexpr int64_t kProbeIntervalMs = 100;
+constexpr int64_t kProbeAttemptMs = 1'000;
+constexpr int64_t kAfterKillMs = 2'000;  // a SIGKILLed group is gone within this
+constexpr size_t kReadBudget = 256 * 1024;  // per stream per wakeup, so one chatty app cannot starve the rest
+
+struct Stream {
+  const char* name;
+  int fd = -1;
+  LineSplitter split;
+};
+
+struct Proc {
+  ProcessSpec spec;
+  ProcStatus status;
+  pid_t pid = 0;   // the leader while it is not reaped
+  pid_t pgid = 0;  // of the latest run, kept while members may live on
+  uint64_t start_time = 0;
+  Stream out{"stdout", -1, LineSplitter()}, err{"stderr", -1, LineSplitter()};
+  std::unique_ptr<LogFile> log;
+  bool log_failed = false;  // said once, not per line
+  int64_t started_mono = 0;
+  bool spawn_pending = true;
+  int64_t spawn_at = 0;
+  bool old_group_killed = false;  // before a respawn
+  int64_t old_group_deadline = 0;
+  std::unique_ptr<ReadyProbe> probe;
+  int64_t probe_deadline = 0, next_probe_at = 0;
+  bool killed_not_ready = false;
+  int quick_crashes = 0;
+  bool stopping = false, term_sent = false, kill_sent = false;
+  int64_t drain_until = 0, kill_at = 0, give_up_at = 0;
+  std::vector<std::shared_ptr<std::promise<void>>> waiters;
+};
+
+struct Command {
+  enum Kind { kRun, kStop, kQuit } kind;
+  ProcessSpec spec;  // kRun
+  InstanceKey key;   // kStop
+  int64_t drain_ms = 0;
+  std::shared_ptr<std::promise<void>> done;
+};
+
+// Signals a group we started. pgid 0 would mean our own group (and 1 init's):
+// never, whatever state bug led here.
+void SignalGroup(pid_t pgid, int sig) {
+  if (pgid > 1) kill(-pgid, sig);
+}
+
+bool Matches(const InstanceKey& k, const std::string& app, const std::string& commit, const std::string& role) {
+  return (app.empty() || k.app == app) && (commit.empty() || k.commit.starts_with(commit)) &&
+         (role.empty() || k.role == role);
+}
+
+class SupervisorImpl final : public Supervisor {
+ public:
+  SupervisorImpl(SupervisorOptions opts, OnChange on_change, int wake_fd)
+      : opts_(std::move(opts)), on_change_(std::move(on_change)), wake_fd_(wake_fd), rng_(std::random_device{}()) {
+    policy_.backoff = opts_.restart_backoff;
+    policy_.stable_after_ms = opts_.stable_after_ms;
+    policy_.max_quick_restarts = opts_.max_quick_restarts;
+    policy_.crash_loop_after = opts_.crash_loop_after;
+    owner_ = std::thread([this] { Loop(); });
+  }
+
+  ~SupervisorImpl() override {
+    if (!opts_.leave_running_on_destroy) StopAll(0);
+    Post(Command{Command::kQuit, {}, {}, 0, nullptr});
+    owner_.join();
+    close(wake_fd_);
+  }
+
+  Status Run(ProcessSpec spec) override {
+    const InstanceKey& k = spec.key;
+    for (Status s : {ValidateName("key.app", k.app), ValidateCommitPrefix("key.commit", k.commit),
+                     ValidateName("key.role", k.role)})
+      if (!s.ok()) return s;
+    if (spec.command.empty()) return Status::InvalidArgument("command: empty");
+    if (spec.port > 65535) return Status::InvalidArgument("port: above 65535");
+    if (spec.port != 0 && spec.ready_timeout_ms <= 0) return Status::InvalidArgument("ready_timeout_ms: must be > 0");
+    {
+      std::lock_guard lock(mu_);
+      if (statuses_.count(k) != 0) return Status::AlreadyExists(k.ToString() + " is already supervised");
+      ProcStatus st;
+      st.key = k;
+      st.port = spec.port;
+      statuses_[k] = st;
+      tails_.emplace(k, TailRing<LogLine>(opts_.tail_lines));
+    }
+    Post(Command{Command::kRun, std::move(spec), {}, 0, nullptr});
+    return Status::Ok();
+  }
+
+  Status Stop(const InstanceKey& key, int64_t drain_ms) override {
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    {
+      std::lock_guard lock(mu_);
+      if (statuses_.count(key) == 0) return Status::NotFound(key.ToString() + " is not supervised");
+    }
+    Post(Command{Command::kStop, {}, key, drain_ms, done});
+    fut.wait();
+    return Status::Ok();
+  }
+
+  void StopAll(int64_t drain_ms) override {
+    std::vector<std::future<void>> futs;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [key, st] : statuses_) {
+        auto done = std::make_shared<std::promise<void>>();
+        futs.push_back(done->get_future());
+        commands_.push_back(Command{Command::kStop, {}, key, drain_ms, done});
+      }
+    }
+    Wake();
+    for (auto& f : futs) f.wait();  // the drains overlap
+  }
+
+  std::vector<ProcStatus> List() const override {
+    std::lock_guard lock(mu_);
+    std::vector<ProcStatus> out;
+    for (const auto& [key, st] : statuses_) out.push_back(st);
+    return out;
+  }
+
+  std::vector<LogLine> Tail(const std::string& app, const std::string& commit, const std::string& role,
+                            size_t n) const override {
+    std::vector<LogLine> out;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [key, ring] : tails_) {
+        if (!Matches(key, app, commit, role)) continue;
+        auto lines = ring.Last(n);
+        out.insert(out.end(), lines.begin(), lines.end());
+      }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const LogLine& a, const LogLine& b) { return a.unix_ms < b.unix_ms; });
+    return out;
+  }
+
+  uint64_t Subscribe(OnLog on_log) override {
+    std::lock_guard lock(subs_mu_);
+    subs_[++next_sub_] = std::move(on_log);
+    return next_sub_;
+  }
+
+  // Once this returns the callback is not running and will not run again
+  // (so it must not be called from inside the callback).
+  void Unsubscribe(uint64_t id) override {
+    std::lock_guard lock(subs_mu_);
+    subs_.erase(id);
+  }
+
+ private:
+  static int64_t Now() { return SystemClock::Get()->MonoMs(); }
+  static int64_t WallNow() { return SystemClock::Get()->WallMs(); }
+
+  void Post(Command c) {
+    {
+      std::lock_guard lock(mu_);
+      commands_.push_back(std::move(c));
+    }
+    Wake();
+  }
+  void Wake() {
+    uint64_t one = 1;
+    ssize_t n = write(wake_fd_, &one, sizeof one);
+    (void)n;  // EAGAIN: a wakeup is already pending
+  }
+
+  // ---- owner thread only below ----
+
+  void Loop() {
+    for (;;) {
+      std::deque<Command> cmds;
+      {
+        std::lock_guard lock(mu_);
+        cmds.swap(commands_);
+      }
+      bool quit = false;
+      for (auto& c : cmds) {
+        if (c.kind == Command::kQuit) quit = true;
+        else if (c.kind == Command::kRun) AddProc(std::move(c.spec));
+        else BeginStop(c.key, c.drain_ms, std::move(c.done));
+      }
+      if (quit) break;
+      Publish();  // kStopping reaches the caller before any signal is sent
+      Reap();
+      const int64_t now = Now();
+      std::vector<InstanceKey> done;
+      for (auto& [key, p] : procs_)
+        if (Advance(*p, now)) done.push_back(key);
+      for (const auto& key : done) FinishStop(key);
+      Publish();
+      PollOnce(NextDeadline(Now()));
+      Publish();
+    }
+    // Left running on purpose (leave_running_on_destroy): just let go.
+    for (auto& [key, p] : procs_) CloseStreams(*p);
+  }
+
+  void AddProc(ProcessSpec spec) {
+    auto p = std::make_unique<Proc>();
+    p->status.key = spec.key;
+    p->status.port = spec.port;
+    p->spec = std::move(spec);
+    p->spawn_at = Now();
+    InstanceKey key = p->spec.key;
+    procs_[key] = std::move(p);
+  }
+
+  void BeginStop(const InstanceKey& key, int64_t drain_ms, std::shared_ptr<std::promise<void>> done) {
+    auto it = procs_.find(key);
+    if (it == procs_.end()) {  // already stopped by an earlier command
+      done->set_value();
+      return;
+    }
+    Proc& p = *it->second;
+    p.waiters.push_back(std::move(done));
+    if (p.stopping) return;
+    p.stopping = true;
+    p.spawn_pending = false;
+    p.probe.reset();
+    p.drain_until = Now() + std::max<int64_t>(drain_ms, 0);
+    p.status.state = ProcState::kStopping;
+    p.status.next_restart_unix_ms = 0;
+    Report(p);
+    log::Info("stopping", {{"instance", key.ToString()}, {"pid", p.pid}, {"drain_ms", drain_ms}});
+  }
+
+  // Timers of one instance. True when its stop is complete.
+  bool Advance(Proc& p, int64_t now) {
+    if (p.stopping) return AdvanceStop(p, now);
+    if (p.pid == 0 && p.spawn_pending && now >= p.spawn_at) {
+      if (!OldGroupGone(p, now)) return false;
+      Spawn(p, now);
+      return false;
+    }
+    if (p.pid != 0 && p.status.state == ProcState::kStarting) AdvanceReadiness(p, now);
+    // A run that lasted is healthy again: the crash loop is over.
+    if (p.pid != 0 && p.status.state == ProcState::kReady && now - p.started_mono >= opts_.stable_after_ms &&
+        (p.status.crash_loop || p.quick_crashes != 0)) {
+      p.quick_crashes = 0;
+      if (p.status.crash_loop) {
+        p.status.crash_loop = false;
+        Report(p);
+      }
+    }
+    return false;
+  }
+
+  // Before a respawn the previous run's group (SIGTERMed when its leader
+  // died) must be gone: leftovers would hold the port or the files.
+  bool OldGroupGone(Proc& p, int64_t now) {
+    if (p.pgid == 0 || !GroupHasLiveMembers(p.pgid)) return true;
+    if (!p.old_group_killed) {
+      SignalGroup(p.pgid, SIGKILL);
+      p.old_group_killed = true;
+      p.old_group_deadline = now + kAfterKillMs;
+    }
+    if (now < p.old_group_deadline) return false;
+    log::Warn("old process group survives SIGKILL; starting anyway",
+              {{"instance", p.spec.key.ToString()}, {"pgid", p.pgid}});
+    return true;
+  }
+
+  void Spawn(Proc& p, int64_t now) {
+    p.spawn_pending = false;
+    CloseStreams(p);
+    if (!p.log && !opts_.log_dir.empty()) {
+      const InstanceKey& k = p.spec.key;
+      auto f = LogFile::Open(fmt::format("{}/{}/{}/{}.{}.log", opts_.log_dir, k.app, k.commit, k.role, k.instance),
+                             opts_.log_max_bytes, opts_.log_keep);
+      if (f.ok())
+        p.log = std::move(f).value();
+      else if (!p.log_failed) {
+        p.log_failed = true;
+        log::Error("cannot open log file", {{"instance", k.ToString()}, {"error", f.status().ToString()}});
+      }
+    }
+    const bool restart = p.started_mono != 0 || !p.status.last_error.empty();
+    p.started_mono = now;
+    p.status.started_unix_ms = WallNow();
+    p.status.next_restart_unix_ms = 0;
+    if (restart) ++p.status.restarts;
+    auto r = SpawnShell({p.spec.command, p.spec.cwd, p.spec.env});
+    if (!r.ok()) {
+      RunOutcome o;
+      o.spawn_error = r.status().message();
+      o.quick_crashes = p.quick_crashes;
+      ApplyDecision(p, DecideRestart(policy_, o, now, Uniform()), now);
+      return;
+    }
+    p.pid = p.pgid = r->pid;
+    auto st = ReadProcStat(p.pid);
+    p.start_time = st.ok() ? st->start_time : 0;
+    p.out.fd = r->stdout_fd;
+    p.err.fd = r->stderr_fd;
+    p.old_group_killed = false;
+    p.killed_not_ready = false;
+    p.next_probe_at = now;
+    p.status.pid = p.pid;
+    // A worker has nothing to probe: running is ready.
+    p.status.state = p.spec.port == 0 ? ProcState::kReady : ProcState::kStarting;
+    Report(p);
+    state_dirty_ = true;
+    log::Info("started", {{"instance", p.spec.key.ToString()}, {"pid", p.pid}, {"restarts", p.status.restarts}});
+  }
+
+  void AdvanceReadiness(Proc& p, int64_t now) {
+    if (p.killed_not_ready) return;  // waiting for the reap
+    if (now >= p.started_mono + p.spec.ready_timeout_ms) {
+      p.probe.reset();
+      p.killed_not_ready = true;
+      SignalGroup(p.pgid, SIGKILL);
+      return;
+    }
+    if (p.probe && now >= p.probe_deadline) {
+      p.probe.reset();
+      p.next_probe_at = now + kProbeIntervalMs;
+    }
+    if (!p.probe && now >= p.next_probe_at) {
+      p.probe = ReadyProbe::Begin(p.spec.ready_host, p.spec.port, p.spec.health_path);
+      p.probe_deadline = now + kProbeAttemptMs;
+      OnProbeProgress(p, now);
+    }
+  }
+
+  void OnProbeProgress(Proc& p, int64_t now) {
+    if (!p.probe || p.probe->state() == ProbeState::kPending) return;
+    bool ready = p.probe->state() == ProbeState::kReady;
+    p.probe.reset();
+    if (!ready) {
+      p.next_probe_at = now + kProbeIntervalMs;
+      return;
+    }
+    p.status.state = ProcState::kReady;
+    Report(p);
+    log::Info("ready", {{"instance", p.spec.key.ToString()}, {"pid", p.pid}, {"after_ms", now - p.started_mono}});
+  }
+
+  // Stop phases: drain, SIGTERM to the group, SIGKILL after the timeout.
+  bool AdvanceStop(Proc& p, int64_t now) {
+    auto gone = [&] { return p.pid == 0 && !GroupHasLiveMembers(p.pgid); };
+    if (!p.term_sent) {
+      if (gone()) return true;  // nothing left to drain
+      if (now < p.drain_until) return false;
+      SignalGroup(p.pgid, SIGTERM);
+      p.term_sent = true;
+      p.kill_at = now + opts_.term_timeout_ms;
+      return false;
+    }
+    if (gone()) return true;
+    if (!p.kill_sent && now >= p.kill_at) {
+      SignalGroup(p.pgid, SIGKILL);
+      p.kill_sent = true;
+      p.give_up_at = now + kAfterKillMs;
+      log::Warn("SIGKILL after the term timeout", {{"instance", p.spec.key.ToString()}, {"pgid", p.pgid}});
+    }
+    if (p.kill_sent && now >= p.give_up_at) {
+      log::Error("process group survives SIGKILL", {{"instance", p.spec.key.ToString()}, {"pgid", p.pgid}});
+      return true;
+    }
+    return false;
+  }
+
+  void FinishStop(const InstanceKey& key) {
+    auto it = procs_.find(key);
+    Proc& p = *it->second;
+    DrainStreams(p);
+    CloseStreams(p);
+    if (p.pid != 0) state_dirty_ = true;
+    p.status.state = ProcState::kStopped;
+    p.status.pid = 0;
+    Report(p);
+    log::Info("stopped", {{"instance", key.ToString()}});
+    finished_.emplace_back(key, std::move(p.waiters));
+    procs_.erase(it);
+  }
+
+  void Reap() {
+    for (;;) {
+      int st = 0;
+      pid_t pid;
+      if (opts_.reap_all_children) {
+        pid = waitpid(-1, &st, WNOHANG);
+        if (pid <= 0) break;
+      } else {
+        pid = 0;
+        for (auto& [key, p] : procs_)
+          if (p->pid != 0 && waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            pid = p->pid;
+            break;
+          }
+        if (pid == 0) break;
+      }
+      // Orphans reparented to us are reaped and otherwise ignored.
+      for (auto& [key, p] : procs_)
+        if (p->pid == pid) {
+          OnLeaderExit(*p, st);
+          break;
+        }
+    }
+  }
+
+  void OnLeaderExit(Proc& p, int wait_status) {
+    const int64_t now = Now();
+    DrainStreams(p);
+    p.pid = 0;
+    p.status.pid = 0;
+    p.probe.reset();
+    state_dirty_ = true;
+    if (p.stopping) return;  // AdvanceStop sees it
+    // The rest of the group must not outlive its leader; SIGKILL follows
+    // before the respawn if needed.
+    if (GroupHasLiveMembers(p.pgid)) SignalGroup(p.pgid, SIGTERM);
+    RunOutcome o;
+    o.run_ms = now - p.started_mono;
+    o.wait_status = wait_status;
+    o.not_ready = p.killed_not_ready;
+    o.ready_timeout_ms = p.spec.ready_timeout_ms;
+    o.quick_crashes = p.quick_crashes;
+    ApplyDecision(p, DecideRestart(policy_, o, now, Uniform()), now);
+  }
+
+  void ApplyDecision(Proc& p, const RestartDecision& d, int64_t now) {
+    p.quick_crashes = d.quick_crashes;
+    p.killed_not_ready = false;
+    p.status.last_error = d.cause;
+    p.status.crash_loop = d.crash_loop;
+    if (d.failed) {
+      p.status.state = ProcState::kFailed;
+      if (p.pgid != 0 && GroupHasLiveMembers(p.pgid)) SignalGroup(p.pgid, SIGKILL);
+      log::Error("giving up", {{"instance", p.spec.key.ToString()}, {"reason", d.reason}});
+    } else {
+      p.status.state = ProcState::kBackoff;
+      p.spawn_pending = true;
+      p.spawn_at = d.restart_at_ms;
+      p.status.next_restart_unix_ms = WallNow() + (d.restart_at_ms - now);
+      log::Warn("crashed", {{"instance", p.spec.key.ToString()}, {"reason", d.reason}});
+    }
+    Report(p);
+  }
+
+  int64_t NextDeadline(int64_t now) const {
+    int64_t next = now + kMaxPollMs;
+    for (const auto& [key, pp] : procs_) {
+      const Proc& p = *pp;
+      if (p.stopping) {
+        next = std::min(next, !p.term_sent ? p.drain_until : !p.kill_sent ? p.kill_at : p.give_up_at);
+      } else if (p.spawn_pending) {
+        next = std::min(next, p.spawn_at);
+      } else if (p.pid != 0 && p.status.state == ProcState::kStarting) {
+        next = std::min({next, p.started_mono + p.spec.ready_timeout_ms, p.probe ? p.probe_deadline : p.next_probe_at});
+      }
+    }
+    return next;
+  }
+
+  void PollOnce(int64_t deadline) {
+    struct Target {
+      Proc* proc;
+      int what;  // 0 wake, 1 stdout, 2 stderr, 3 probe
+    };
+    std::vector<pollfd> fds{{wake_fd_, POLLIN, 0}};
+    std::vector<Target> targets{{nullptr, 0}};
+    for (auto& [key, p] : procs_) {
+      if (p->out.fd >= 0) fds.push_back({p->out.fd, POLLIN, 0}), targets.push_back({p.get(), 1});
+      if (p->err.fd >= 0) fds.push_back({p->err.fd, POLLIN, 0}), targets.push_back({p.get(), 2});
+      if (p->probe && p->probe->state() == ProbeState::kPending)
+        fds.push_back({p->probe->fd(), p->probe->events(), 0}), targets.push_back({p.get(), 3});
+    }
+    int timeout = static_cast<int>(std::clamp<int64_t>(deadline - Now(), 0, kMaxPollMs));
+    if (poll(fds.data(), fds.size(), timeout) <= 0) return;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      Target t = targets[i];
+      if (t.what == 0) {
+        uint64_t v;
+        ssize_t n = read(wake_fd_, &v, sizeof v);
+        (void)n;
+      } else if (t.what == 3) {
+        t.proc->probe->OnEvents(fds[i].revents);
+        OnProbeProgress(*t.proc, Now());
+      } else {
+        ReadStream(*t.proc, t.what == 1 ? t.proc->out : t.proc->err);
+      }
+    }
+  }
+
+  // Reads what is there (up to a budget); closes the stream at EOF.
+  void ReadStream(Proc& p, Stream& s) {
+    if (s.fd < 0) return;
+    char buf[16 * 1024];
+    std::vector<std::string> lines;
+    size_t total = 0;
+    bool eof = false;
+    while (total < kReadBudget) {
+      ssize_t n = read(s.fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) {
+        eof = true;
+        break;
+      }
+      total += static_cast<size_t>(n);
+      s.split.Feed(std::string_view(buf, static_cast<size_t>(n)), lines);
+    }
+    if (eof) {
+      s.split.Flush(lines);
+      close(s.fd);
+      s.fd = -1;
+    }
+    EmitLines(p, s.name, lines);
+  }
+
+  void EmitLines(Proc& p, const char* stream, std::vector<std::string>& lines) {
+    if (lines.empty()) return;
+    const int64_t wall = WallNow();
+    std::string bytes;
+    for (auto& text : lines) bytes += FormatLogLine(wall, stream, text);
+    if (p.log) {
+      Status s = p.log->Append(bytes);
+      if (!s.ok() && !p.log_failed) {
+        p.log_failed = true;
+        log::Error("cannot write log file", {{"instance", p.spec.key.ToString()}, {"error", s.ToString()}});
+      }
+    }
+    std::lock_guard lock(mu_);
+    auto& ring = tails_.at(p.spec.key);
+    for (auto& text : lines) {
+      LogLine l{p.spec.key, stream, std::move(text), wall};
+      ring.Push(l);
+      pending_logs_.push_back(std::move(l));
+    }
+  }
+
+  void DrainStreams(Proc& p) {
+    ReadStream(p, p.out);
+    ReadStream(p, p.err);
+  }
+
+  // A grandchild may hold the pipe open forever: we stop reading at the
+  // next run or at stop, keeping the unterminated rest as a line.
+  void CloseStreams(Proc& p) {
+    for (Stream* s : {&p.out, &p.err}) {
+      if (s->fd < 0) continue;
+      close(s->fd);
+      s->fd = -1;
+      std::vector<std::string> lines;
+      s->split.Flush(lines);
+      EmitLines(p, s->name, lines);
+    }
+  }
+
+  void Report(const Proc& p) {
+    {
+      std::lock_guard lock(mu_);
+      statuses_[p.spec.key] = p.status;
+    }
+    pending_changes_.push_back(p.status);
+  }
+
+  // Delivers what the last steps produced, with no lock held around the
+  // callbacks or the state file write.
+  void Publish() {
+    if (state_dirty_) {
+      state_dirty_ = false;
+      WriteState();
+    }
+    std::vector<ProcStatus> changes;
+    changes.swap(pending_changes_);
+    for (const auto& st : changes)
+      if (on_change_) on_change_(st);
+    std::vector<LogLine> logs;
+    {
+      std::lock_guard lock(mu_);
+      logs.swap(pending_logs_);
+    }
+    if (!logs.empty()) {
+      std::lock_guard lock(subs_mu_);
+      for (const auto& l : logs)
+        for (const auto& [id, fn] : subs_) fn(l);
+    }
+    // Removed from List() only after the kStopped callback.
+    auto finished = std::move(finished_);
+    finished_.clear();
+    for (auto& [key, waiters] : finished) {
+      {
+        std::lock_guard lock(mu_);
+        statuses_.erase(key);
+        tails_.erase(key);
+      }
+      for (auto& w : waiters) w->set_value();
+    }
+  }
+
+  void WriteState() {
+    if (opts_.state_file.empty()) return;
+    std::vector<RunningEntry> entries;
+    for (const auto& [key, p] : procs_)
+      if (p->pid != 0) entries.push_back({key.ToString(), p->pid, p->pgid, p->start_time});
+    Status s = WriteStateFile(opts_.state_file, entries);
+    if (!s.ok()) log::Error("cannot write the state file", {{"error", s.ToString()}});
+  }
+
+  double Uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+  const SupervisorOptions opts_;
+  const OnChange on_change_;
+  const int wake_fd_;
+  RestartPolicy policy_;
+  std::thread owner_;
+
+  mutable std::mutex mu_;
+  std::deque<Command> commands_;                          // GUARDED_BY(mu_)
+  std::map<InstanceKey, ProcStatus> statuses_;            // GUARDED_BY(mu_)
+  std::map<InstanceKey, TailRing<LogLine>> tails_;        // GUARDED_BY(mu_)
+  std::vector<LogLine> pending_logs_;                     // GUARDED_BY(mu_)
+
+  std::mutex subs_mu_;  // held while callbacks run, so Unsubscribe waits for them
+  std::map<uint64_t, OnLog> subs_;
+  uint64_t next_sub_ = 0;
+
+  // Owner thread only.
+  std::map<InstanceKey, std::unique_ptr<Proc>> procs_;
+  std::vector<ProcStatus> pending_changes_;
+  std::vector<std::pair<InstanceKey, std::vector<std::shared_ptr<std::promise<void>>>>> finished_;
+  bool state_dirty_ = false;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Supervisor>> Supervisor::Start(SupervisorOptions opts, OnChange on_change) {
+  if (!opts.state_file.empty()) {
+    auto entries = ReadStateFile(opts.state_file);
+    if (!entries.ok()) {
+      // A torn or foreign file must not keep the drone down; nothing in it
+      // can be trusted, so nothing is killed.
+      log::Warn("ignoring the state file", {{"path", opts.state_file}, {"error", entries.status().ToString()}});
+    } else if (!entries->empty()) {
+      int n = StopLeftovers(*entries, opts.term_timeout_ms, [](const std::string& line) { log::Info(line); });
+      log::Info("left-over processes handled", {{"entries", entries->size()}, {"stopped", n}});
+    }
+    Status s = WriteStateFile(opts.state_file, {});
+    if (!s.ok()) return s;
+  }
+  int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake < 0) return Status::Internal(fmt::format("eventfd: {}", std::strerror(errno)));
+  return std::unique_ptr<Supervisor>(new SupervisorImpl(std::move(opts), std::move(on_change), wake));
+}
+
+}  // namespace skyport::drone

@@ -1,0 +1,128 @@
+#include "hub/daemon.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/files.h"
+#include "core/http_admin.h"
+#include "core/log.h"
+#include "core/token.h"
+#include "hub/git_http.h"
+#include "hub/service.h"
+
+namespace skyport::hub {
+namespace {
+
+int Fail(const Status& s) {
+  log::Error("cannot start", {{"error", s.message()}});
+  return 1;
+}
+
+std::string Metrics(const Hub& hub) {
+  size_t connected = 0, processes = 0;
+  auto drones = hub.Drones();
+  for (const auto& d : drones) {
+    connected += d.connected() ? 1 : 0;
+    processes += static_cast<size_t>(d.processes_size());
+  }
+  return fmt::format(
+      "# HELP skyport_hub_drones_connected Drones attached now.\n# TYPE skyport_hub_drones_connected gauge\n"
+      "skyport_hub_drones_connected {}\n"
+      "# HELP skyport_hub_drones_known Drones seen since start.\n# TYPE skyport_hub_drones_known gauge\n"
+      "skyport_hub_drones_known {}\n"
+      "# HELP skyport_hub_deployments Desired deployments.\n# TYPE skyport_hub_deployments gauge\n"
+      "skyport_hub_deployments {}\n"
+      "# HELP skyport_hub_processes Processes the drones report.\n# TYPE skyport_hub_processes gauge\n"
+      "skyport_hub_processes {}\n",
+      connected, drones.size(), hub.Desired().size(), processes);
+}
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& o) {
+  auto level = log::ParseLevel(o.log_level);
+  auto format = log::ParseFormat(o.log_format);
+  if (!level.ok()) return Fail(level.status());
+  if (!format.ok()) return Fail(format.status());
+  log::Init("hub", *level, *format);
+  const char* env_token = std::getenv("SKYPORT_TOKEN");
+  auto token = LoadToken(o.token_file, env_token ? env_token : "");
+  if (!token.ok()) return Fail(token.status());
+  if (o.deploy_timeout_s < 1) return Fail(Status::InvalidArgument("deploy-timeout: must be >= 1"));
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto hub = Hub::Open(o.data_dir, SystemClock::Get());
+  if (!hub.ok()) return Fail(hub.status());
+  auto repos = RepoStore::Open(o.data_dir + "/repos");
+  if (!repos.ok()) return Fail(repos.status());
+
+  GitHttpOptions go;
+  go.listen = o.git_listen;
+  go.token = *token;
+  std::vector<std::string> forced = o.allow_non_ff;
+  go.allow_non_ff = [forced](const std::string& app, const std::string&) {
+    return std::find(forced.begin(), forced.end(), "*") != forced.end() ||
+           std::find(forced.begin(), forced.end(), app) != forced.end();
+  };
+  go.on_push = [](const PushEvent& e) {
+    for (const auto& u : e.updates)
+      log::Info("push", {{"app", e.app}, {"ref", u.ref}, {"new", u.new_id.substr(0, 12)}, {"ok", u.ok},
+                         {"error", u.error}});
+  };
+  auto git = GitHttpServer::Start(repos->get(), go);
+  if (!git.ok()) return Fail(git.status());
+
+  auto creds = rpc::ServerCredentials(o.tls);
+  if (!creds.ok()) return Fail(creds.status());
+  ServiceOptions so;
+  so.token = *token;
+  so.deploy_timeout_ms = int64_t{o.deploy_timeout_s} * 1000;
+  HubService hub_service(hub->get(), repos->get(), so);
+  DroneControlService drone_service(hub->get(), repos->get(), *token);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(o.listen, *creds, &port);
+  builder.RegisterService(&hub_service);
+  builder.RegisterService(&drone_service);
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) return Fail(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
+
+  std::unique_ptr<AdminServer> admin;
+  if (!o.metrics_listen.empty()) {
+    Hub* h = hub->get();
+    auto a = AdminServer::Start(o.metrics_listen,
+                                {{"/metrics", [h] { return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h)}; }},
+                                 {"/healthz", [] { return AdminResponse{200, "text/plain", "ok\n"}; }}});
+    if (!a.ok()) return Fail(a.status());
+    admin = std::move(*a);
+  }
+  if (!o.port_file.empty())
+    if (Status s = WriteFileAtomic(o.port_file, fmt::format("{} {}\n", port, (*git)->port())); !s.ok()) return Fail(s);
+  log::Info("listening", {{"grpc_port", port},
+                          {"git_port", (*git)->port()},
+                          {"metrics_port", admin ? admin->port() : 0},
+                          {"tls", !o.tls.cert.empty()},
+                          {"data", o.data_dir}});
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::Info("stopping", {{"signal", sig}});
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return 0;
+}
+
+}  // namespace skyport::hub

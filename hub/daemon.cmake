@@ -1,0 +1,11 @@
+# The hub daemon (included from hub/CMakeLists.txt, below the git library).
+# Pure logic: desired state, reconcile diff, target choice.
+add_library(skyport_hub_logic STATIC desired.cc reconcile.cc targets.cc)
+target_link_libraries(skyport_hub_logic PUBLIC skyport_core skyport_proto nlohmann_json::nlohmann_json)
+
+# Shell: sessions and commands, gRPC services, the daemon.
+add_library(skyport_hub_shell STATIC hub.cc service.cc daemon.cc)
+target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_git skyport_rpc Threads::Threads)
+
+add_executable(skyport-hub main.cc)
+target_link_libraries(skyport-hub PRIVATE skyport_hub_shell skyport_flags)

@@ -1,0 +1,46 @@
+// What should run where: the hub's deployments, persisted so that a
+// restarted hub still knows. Pure data + JSON; the hub guards it with its lock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace skyport::hub {
+
+struct Deployment {
+  std::string app;
+  std::string commit;  // full hash
+  uint32_t instances = 1;
+  std::map<std::string, std::string> env;
+  std::set<std::string> drones;
+  int64_t created_unix_ms = 0;
+  bool operator==(const Deployment&) const = default;
+};
+
+class DesiredState {
+ public:
+  // Adds the deployment, or adds its drones to an existing one (instances and
+  // env are replaced by the newer request).
+  void Put(const Deployment& d);
+  // Takes one drone off a deployment; drops the deployment when none is left.
+  void RemoveDrone(const std::string& app, const std::string& commit, const std::string& drone);
+  // Removes the deployment on `drones` (all drones when empty); how many drones were removed.
+  size_t Remove(const std::string& app, const std::string& commit, const std::set<std::string>& drones);
+  const Deployment* Find(const std::string& app, const std::string& commit) const;
+  std::vector<Deployment> ForDrone(const std::string& drone) const;
+  std::vector<Deployment> All() const;
+
+  std::string ToJson() const;
+  static Result<DesiredState> FromJson(const std::string& text);
+
+ private:
+  std::map<std::pair<std::string, std::string>, Deployment> deployments_;
+};
+
+}  // namespace skyport::hub

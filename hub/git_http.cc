@@ -1,0 +1,265 @@
+// The only TU with Beast/Asio in the hub's git library (they are slow to compile).
+// Each connection is one coroutine on the server's io_context; libgit2 work runs
+// inline on the io thread, which is why opts.threads matters.
+#include <utility>  // before Asio: Boost 1.74 awaitable.hpp needs std::exchange in C++20
+
+#include "hub/git_http.h"
+
+#include <fcntl.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "core/http_admin.h"
+#include "core/log.h"
+#include "core/token.h"
+#include "hub/git_route.h"
+#include "hub/gunzip.h"
+#include "hub/push_apply.h"
+#include "hub/receive_pack.h"
+
+namespace skyport::hub {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Request = http::request<http::buffer_body>;
+using Response = http::response<http::string_body>;
+
+constexpr auto kIdleTimeout = std::chrono::seconds(60);   // between requests on a keep-alive connection
+constexpr auto kReadTimeout = std::chrono::seconds(300);  // per body read: a client may pause while packing
+constexpr char kCloneRefused[] = "fetch/clone is not served; push only\n";
+
+void SetCloexec(int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); }
+
+Response MakeResponse(http::status status, std::string body, const char* type = "text/plain; charset=utf-8") {
+  Response res{status, 11};
+  res.set(http::field::server, "skyport-hub");
+  res.set(http::field::content_type, type);
+  res.set(http::field::cache_control, "no-cache");
+  res.body() = std::move(body);
+  return res;
+}
+
+class Server final : public GitHttpServer {
+ public:
+  Server(RepoStore* repos, GitHttpOptions opts) : repos_(repos), opts_(std::move(opts)), acceptor_(ioc_) {}
+  ~Server() override {
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+  }
+  int port() const override { return port_; }
+
+  Status Listen();
+  void Run();
+
+ private:
+  asio::awaitable<void> Accept();
+  asio::awaitable<void> Serve(beast::tcp_stream stream);
+  // Produces the response for one request whose header is in `p`; may read the body.
+  asio::awaitable<Response> Handle(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                   http::request_parser<http::buffer_body>& p);
+  asio::awaitable<Response> ReceivePack(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                        http::request_parser<http::buffer_body>& p, const std::string& app);
+  Response InfoRefs(const GitRoute& route);
+  bool Authorized(const Request& req) const;
+
+  RepoStore* repos_;
+  const GitHttpOptions opts_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  int port_ = 0;
+};
+
+Status Server::Listen() {
+  auto hp = SplitHostPort(opts_.listen);
+  if (!hp.ok()) return hp.status();
+  boost::system::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto results = resolver.resolve(hp->first, std::to_string(hp->second), ec);
+  if (ec || results.empty()) return Status::InvalidArgument(fmt::format("listen {}: {}", opts_.listen, ec.message()));
+  tcp::endpoint ep = results.begin()->endpoint();
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable(fmt::format("listen {}: {}", opts_.listen, ec.message()));
+  SetCloexec(acceptor_.native_handle());  // children the hub spawns must not hold the port
+  port_ = acceptor_.local_endpoint().port();
+  return Status::Ok();
+}
+
+void Server::Run() {
+  asio::co_spawn(ioc_, Accept(), asio::detached);
+  for (int i = 0; i < std::max(1, opts_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+}
+
+asio::awaitable<void> Server::Accept() {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      log::Warn("git http accept failed", {{"error", ec.message()}});
+      continue;
+    }
+    SetCloexec(sock.native_handle());
+    asio::co_spawn(ioc_, Serve(beast::tcp_stream(std::move(sock))), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::Serve(beast::tcp_stream stream) {
+  beast::flat_buffer buf;
+  for (;;) {
+    http::request_parser<http::buffer_body> p;
+    p.body_limit(opts_.max_body_bytes);
+    p.header_limit(64 * 1024);
+    boost::system::error_code ec;
+    stream.expires_after(kIdleTimeout);
+    co_await http::async_read_header(stream, buf, p, asio::redirect_error(asio::use_awaitable, ec));
+    Response res;
+    bool keep_alive = false;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+        ec == asio::error::connection_reset) {
+      break;
+    } else if (ec == http::error::body_limit) {  // Content-Length above the limit
+      res = MakeResponse(http::status::payload_too_large, "push too large for this hub\n");
+    } else if (ec) {
+      res = MakeResponse(http::status::bad_request, "malformed HTTP request\n");
+    } else {
+      res = co_await Handle(stream, buf, p);
+      // A body we did not read would be parsed as the next request.
+      keep_alive = p.get().keep_alive() && p.is_done() && res.keep_alive();
+    }
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    stream.expires_after(kReadTimeout);
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+bool Server::Authorized(const Request& req) const {
+  auto it = req.find(http::field::authorization);
+  if (it == req.end()) return false;
+  auto password = BasicAuthPassword(std::string_view(it->value().data(), it->value().size()));
+  return password && ConstantTimeEquals(*password, opts_.token);
+}
+
+asio::awaitable<Response> Server::Handle(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                         http::request_parser<http::buffer_body>& p) {
+  const Request& req = p.get();
+  std::string_view target(req.target().data(), req.target().size());
+  auto route = ParseGitTarget(target);
+  if (!route.ok()) {
+    bool not_found = route.status().code() == Code::kNotFound;
+    co_return MakeResponse(not_found ? http::status::not_found : http::status::bad_request,
+                           route.status().message() + "\n");
+  }
+  // Refusing fetch needs no credentials and says why, so `git clone` shows a clear message.
+  bool upload = route->kind == GitRoute::Kind::kUploadPack ||
+                (route->kind == GitRoute::Kind::kInfoRefs && route->service != "git-receive-pack");
+  bool want_get = route->kind == GitRoute::Kind::kInfoRefs;
+  if (req.method() != (want_get ? http::verb::get : http::verb::post)) {
+    Response res = MakeResponse(http::status::method_not_allowed, "method not allowed\n");
+    res.set(http::field::allow, want_get ? "GET" : "POST");
+    co_return res;
+  }
+  if (upload) co_return MakeResponse(http::status::forbidden, kCloneRefused);
+  if (!Authorized(req)) {
+    Response res = MakeResponse(http::status::unauthorized, "authentication required: use the cluster token as the password\n");
+    res.set(http::field::www_authenticate, "Basic realm=\"skyport\"");
+    co_return res;
+  }
+  if (route->kind == GitRoute::Kind::kInfoRefs) co_return InfoRefs(*route);
+  co_return co_await ReceivePack(stream, buf, p, route->app);
+}
+
+Response Server::InfoRefs(const GitRoute& route) {
+  auto refs = ListRefs(repos_->RepoPath(route.app));
+  if (!refs.ok()) {
+    log::Error("git http: list refs", {{"app", route.app}, {"error", refs.status().message()}});
+    return MakeResponse(http::status::internal_server_error, "cannot read repository\n");
+  }
+  return MakeResponse(http::status::ok, BuildAdvertisement(*refs), "application/x-git-receive-pack-advertisement");
+}
+
+asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                              http::request_parser<http::buffer_body>& p, const std::string& app) {
+  std::optional<Gunzip> gunzip;
+  std::string encoding(p.get()[http::field::content_encoding]);
+  if (encoding == "gzip" || encoding == "x-gzip") {
+    gunzip.emplace(opts_.max_body_bytes);
+  } else if (!encoding.empty() && encoding != "identity") {
+    co_return MakeResponse(http::status::unsupported_media_type, "unsupported Content-Encoding\n");
+  }
+  boost::system::error_code ec;
+  if (beast::iequals(p.get()[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    stream.expires_after(kReadTimeout);
+    co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return MakeResponse(http::status::bad_request, "write failed\n");
+  }
+
+  PushSession session(repos_, app, opts_.allow_non_ff);
+  std::vector<char> chunk(64 * 1024);
+  std::string inflated;
+  while (!p.is_done()) {
+    p.get().body().data = chunk.data();
+    p.get().body().size = chunk.size();
+    stream.expires_after(kReadTimeout);
+    co_await http::async_read(stream, buf, p, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::body_limit) co_return MakeResponse(http::status::payload_too_large, "push too large for this hub\n");
+    if (ec) co_return MakeResponse(http::status::bad_request, "malformed or truncated body\n");
+    std::string_view data(chunk.data(), chunk.size() - p.get().body().size);
+    if (gunzip) {
+      inflated.clear();
+      Status s = gunzip->Feed(data, &inflated);
+      if (!s.ok()) {
+        co_return MakeResponse(s.code() == Code::kResourceExhausted ? http::status::payload_too_large
+                                                                     : http::status::bad_request,
+                               s.message() + "\n");
+      }
+      data = inflated;
+    }
+    if (Status s = session.Feed(data); !s.ok()) co_return MakeResponse(http::status::bad_request, s.message() + "\n");
+  }
+  if (gunzip) {
+    if (Status s = gunzip->Finish(); !s.ok()) co_return MakeResponse(http::status::bad_request, s.message() + "\n");
+  }
+  auto outcome = session.Finish();
+  if (!outcome.ok()) co_return MakeResponse(http::status::bad_request, outcome.status().message() + "\n");
+  if (!outcome->event.updates.empty() && opts_.on_push) opts_.on_push(outcome->event);
+  co_return MakeResponse(http::status::ok, std::move(outcome->body), "application/x-git-receive-pack-result");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<GitHttpServer>> GitHttpServer::Start(RepoStore* repos, GitHttpOptions opts) {
+  if (repos == nullptr) return Status::InvalidArgument("git http: no repo store");
+  if (opts.token.empty()) return Status::InvalidArgument("git http: a token is required (pushes are never anonymous)");
+  auto server = std::make_unique<Server>(repos, std::move(opts));
+  if (Status s = server->Listen(); !s.ok()) return s;
+  server->Run();
+  log::Info("git http listening", {{"port", server->port()}});
+  return std::unique_ptr<GitHttpServer>(std::move(server));
+}
+
+}  // namespace skyport::hub

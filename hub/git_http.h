@@ -1,0 +1,51 @@
+// git smart-HTTP push (receive-pack) for the hub, on Boost.Beast:
+//   GET  /<app>.git/info/refs?service=git-receive-pack
+//   POST /<app>.git/git-receive-pack
+// HTTP Basic auth: any user name, the cluster token as the password
+// (constant-time compare); 401 with WWW-Authenticate otherwise.
+// upload-pack (fetch/clone) is refused with 403 and a clear message.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "hub/repo_store.h"
+
+namespace skyport::hub {
+
+struct RefUpdate {
+  std::string ref;        // refs/heads/master
+  std::string old_id;     // 40 hex; all zeros = create
+  std::string new_id;     // 40 hex; all zeros = delete
+  bool ok = false;
+  std::string error;      // the `ng` reason when !ok
+};
+
+struct PushEvent {
+  std::string app;
+  std::vector<RefUpdate> updates;
+};
+
+struct GitHttpOptions {
+  std::string listen = "127.0.0.1:6002";   // HOST:PORT, port 0 = any free port
+  std::string token;
+  uint64_t max_body_bytes = 2ull << 30;      // larger pushes get 413
+  int threads = 2;
+  // Whether a non-fast-forward update of `ref` in `app` is allowed.
+  std::function<bool(const std::string& app, const std::string& ref)> allow_non_ff;
+  // Called after a push, with what was accepted and refused.
+  std::function<void(const PushEvent&)> on_push;
+};
+
+class GitHttpServer {
+ public:
+  static Result<std::unique_ptr<GitHttpServer>> Start(RepoStore* repos, GitHttpOptions opts);
+  virtual ~GitHttpServer() = default;
+  virtual int port() const = 0;
+};
+
+}  // namespace skyport::hub

@@ -1,0 +1,53 @@
+// The hub's gRPC services: Hub (for the CLI) and DroneControl (for drones).
+// Synchronous handlers: each call has its own thread, so waiting for drones
+// is plain blocking code. Every call checks the cluster token first.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "hub/hub.h"
+#include "hub/repo_store.h"
+#include "skyport/v1/hub.grpc.pb.h"
+
+namespace skyport::hub {
+
+struct ServiceOptions {
+  std::string token;
+  int64_t deploy_timeout_ms = 300'000;
+  int64_t stop_timeout_ms = 60'000;
+};
+
+class HubService final : public v1::Hub::Service {
+ public:
+  HubService(Hub* hub, RepoStore* repos, ServiceOptions o) : hub_(hub), repos_(repos), o_(std::move(o)) {}
+  grpc::Status Deploy(grpc::ServerContext*, const v1::DeployRequest*, grpc::ServerWriter<v1::DeployProgress>*) override;
+  grpc::Status Stop(grpc::ServerContext*, const v1::StopRequest*, v1::StopResponse*) override;
+  grpc::Status Ps(grpc::ServerContext*, const v1::PsRequest*, v1::PsResponse*) override;
+  grpc::Status Drones(grpc::ServerContext*, const v1::DronesRequest*, v1::DronesResponse*) override;
+  grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogLine>*) override;
+
+ private:
+  // The full commit a Stop means: one the drones know by that prefix, else the repository's answer.
+  Result<std::string> ResolveForStop(const std::string& app, const std::string& commitish) const;
+
+  Hub* hub_;
+  RepoStore* repos_;
+  ServiceOptions o_;
+};
+
+class DroneControlService final : public v1::DroneControl::Service {
+ public:
+  DroneControlService(Hub* hub, RepoStore* repos, std::string token)
+      : hub_(hub), repos_(repos), token_(std::move(token)) {}
+  grpc::Status Attach(grpc::ServerContext*, grpc::ServerReaderWriter<v1::HubCommand, v1::DroneMessage>*) override;
+  grpc::Status FetchCommit(grpc::ServerContext*, const v1::FetchCommitRequest*,
+                           grpc::ServerWriter<v1::PackChunk>*) override;
+
+ private:
+  Hub* hub_;
+  RepoStore* repos_;
+  std::string token_;
+};
+
+}  // namespace skyport::hub
