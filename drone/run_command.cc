@@ -12,10 +12,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "core/children.h"
+
+extern char** environ;
 
 namespace skyport::drone {
 namespace {
@@ -30,6 +33,23 @@ int64_t NowMs() {
 Result<CommandResult> RunCommand(const std::string& command, const std::string& dir,
                                  const std::map<std::string, std::string>& env, int64_t timeout_ms,
                                  size_t keep_bytes) {
+  // Everything the child needs is built before fork: between fork and exec
+  // a multithreaded process may only make async-signal-safe calls.
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : env) merged[k] = v;
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& kv : env_strings) envp.push_back(kv.data());
+  envp.push_back(nullptr);
+  std::string sh = "sh", dash_c = "-c", cmd = command;
+  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+
   int fds[2], go[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Internal(fmt::format("pipe: {}", std::strerror(errno)));
   if (::pipe2(go, O_CLOEXEC) != 0) {
@@ -43,7 +63,9 @@ Result<CommandResult> RunCommand(const std::string& command, const std::string& 
     return Status::Internal(fmt::format("fork: {}", std::strerror(errno)));
   }
   if (pid == 0) {
-    // Wait until the parent has claimed our pid, so no reaper steals our status.
+    // Wait until the parent has claimed our pid, so no reaper steals our
+    // status. EOF comes only once every write end is closed, ours included.
+    ::close(go[1]);
     char c;
     while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
     }
@@ -58,8 +80,7 @@ Result<CommandResult> RunCommand(const std::string& command, const std::string& 
     ::dup2(fds[1], 2);
     ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
     if (::chdir(dir.c_str()) != 0) _exit(126);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::execve("/bin/sh", argv, envp.data());
     _exit(127);
   }
   children::Claim(pid);

@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "core/children.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/names.h"
@@ -433,28 +434,53 @@ class SupervisorImpl final : public Supervisor {
   }
 
   void Reap() {
-    for (;;) {
-      int st = 0;
-      pid_t pid;
-      if (opts_.reap_all_children) {
-        pid = waitpid(-1, &st, WNOHANG);
-        if (pid <= 0) break;
-      } else {
-        pid = 0;
-        for (auto& [key, p] : procs_)
-          if (p->pid != 0 && waitpid(p->pid, &st, WNOHANG) == p->pid) {
-            pid = p->pid;
-            break;
-          }
-        if (pid == 0) break;
-      }
-      // Orphans reparented to us are reaped and otherwise ignored.
-      for (auto& [key, p] : procs_)
-        if (p->pid == pid) {
-          OnLeaderExit(*p, st);
-          break;
-        }
+    if (!opts_.reap_all_children) {
+      ReapOwnLeaders();
+      return;
     }
+    for (;;) {
+      // Peek first: a child claimed by another waiter (core/children.h, e.g.
+      // a build step) keeps its status for that waiter.
+      siginfo_t si{};
+      if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) return;
+      if (children::IsClaimed(si.si_pid)) {
+        ReapAroundClaimed();
+        return;
+      }
+      int st = 0;
+      if (waitpid(si.si_pid, &st, WNOHANG) != si.si_pid) return;
+      Dispatch(si.si_pid, st);
+    }
+  }
+
+  void ReapOwnLeaders() {
+    std::vector<std::pair<pid_t, int>> exited;
+    for (auto& [key, p] : procs_) {
+      int st = 0;
+      if (p->pid != 0 && waitpid(p->pid, &st, WNOHANG) == p->pid) exited.emplace_back(p->pid, st);
+    }
+    for (auto [pid, st] : exited) Dispatch(pid, st);
+  }
+
+  // A claimed zombie hides the others from waitid(P_ALL): reap ours and the
+  // unclaimed orphans one by one until its waiter has collected it.
+  void ReapAroundClaimed() {
+    ReapOwnLeaders();
+    for (const auto& ps : ListProcesses()) {
+      int st = 0;
+      if (ps.ppid == getpid() && ps.state == 'Z' && !children::IsClaimed(ps.pid) &&
+          waitpid(ps.pid, &st, WNOHANG) == ps.pid)
+        Dispatch(ps.pid, st);
+    }
+  }
+
+  // Orphans reparented to us are reaped and otherwise ignored.
+  void Dispatch(pid_t pid, int wait_status) {
+    for (auto& [key, p] : procs_)
+      if (p->pid == pid) {
+        OnLeaderExit(*p, wait_status);
+        return;
+      }
   }
 
   void OnLeaderExit(Proc& p, int wait_status) {

@@ -79,9 +79,9 @@ struct SupervisorOptions {
   int64_t term_timeout_ms = 5'000;      // SIGTERM -> SIGKILL
   std::string state_file;               // pids/pgids of running processes, for the next run
   int crash_loop_after = 3;             // quick crashes in a row that set crash_loop
-  // true: the owner thread reaps every child of the process (waitpid(-1)),
-  // which a child subreaper must do for orphans; false: only the pids it
-  // started (when other code in the process waits for its own children).
+  // true: the owner thread reaps every child of the process (orphans come
+  // to a child subreaper), except pids claimed in core/children.h by their
+  // own waiter; false: only the pids it started.
   bool reap_all_children = true;
   // Test hook: the destructor leaves every process running and the state
   // file as it is, as a crashed drone would.

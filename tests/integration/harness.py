@@ -150,3 +150,148 @@ class ClusterTest(unittest.TestCase):
 
     def show(self, *args):
         return self.cli_json("registry", "show", *args)
+
+
+class Hub:
+    """One skyport-hub process; restartable on the same data and ports."""
+
+    def __init__(self, tmp, token_file, registry):
+        self.tmp = tmp
+        self.data = os.path.join(tmp, "hub-data")
+        self.token_file = token_file
+        self.registry = registry
+        self.port = 0
+        self.git_port = 0
+        self.proc = None
+        self.log_path = os.path.join(tmp, "hub.log")
+
+    def start(self):
+        port_file = os.path.join(self.tmp, "hub.port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        args = [binary("skyport-hub"), "--listen", f"127.0.0.1:{self.port}", "--git-listen",
+                f"127.0.0.1:{self.git_port}", "--data", self.data, "--token-file", self.token_file,
+                "--port-file", port_file, "--metrics-listen", "", "--deploy-timeout", "60"]
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        wait_until(lambda: os.path.exists(port_file) or self.proc.poll() is not None, 15, what="hub port file")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"hub exited with {self.proc.returncode}: {open(self.log_path).read()}")
+        with open(port_file) as f:
+            self.port, self.git_port = (int(x) for x in f.read().split())
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=15)
+
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def git_url(self, app, token):
+        return f"http://skyport:{token}@127.0.0.1:{self.git_port}/{app}.git"
+
+
+class Drone:
+    """One skyport-drone process with its own data dir."""
+
+    def __init__(self, tmp, token_file, name, hub, registry, extra=()):
+        self.name = name
+        self.data = os.path.join(tmp, f"drone-{name}")
+        self.token_file = token_file
+        self.hub = hub
+        self.registry = registry
+        self.extra = list(extra)
+        self.proc = None
+        self.log_path = os.path.join(tmp, f"drone-{name}.log")
+
+    def start(self):
+        args = [binary("skyport-drone"), "--hub", self.hub.address(), "--registry", self.registry.address(),
+                "--name", self.name, "--advertise", "127.0.0.1", "--data", self.data,
+                "--token-file", self.token_file, "--lease-ttl", "2", "--drain-ms", "100",
+                "--ready-timeout", "10", *self.extra]
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+def children_of(pid):
+    """Pids whose parent is `pid` (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().split(") ", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+        except OSError:
+            continue
+    return out
+
+
+class DeployTest(ClusterTest):
+    """A registry, a hub and drones on 127.0.0.1, plus a git work tree for the app."""
+
+    DRONES = ("d1", "d2")
+
+    def setUp(self):
+        super().setUp()
+        with open(self.token_file) as f:
+            self.token = f.read().strip()
+        self.hub = Hub(self.tmp, self.token_file, self.registry).start()
+        self.drones = {n: Drone(self.tmp, self.token_file, n, self.hub, self.registry).start() for n in self.DRONES}
+        self.addCleanup(self._stop_cluster)
+        self.work = os.path.join(self.tmp, "work")
+        os.makedirs(self.work)
+        self.git("init", "-q", "-b", "master")
+        wait_until(lambda: self.connected_drones() == set(self.DRONES), 15, what="drones attached")
+
+    def _stop_cluster(self):
+        # Drones first (gracefully: they stop their apps), then the hub.
+        for d in self.drones.values():
+            d.kill(signal.SIGTERM)
+        self.hub.kill()
+
+    def env(self, token_file=None):
+        env = super().env(token_file)
+        env["SKYPORT_HUB"] = self.hub.address() if hasattr(self, "hub") else ""
+        return env
+
+    def git(self, *args, check=True):
+        env = {"HOME": self.tmp, "GIT_TERMINAL_PROMPT": "0", "PATH": os.environ["PATH"],
+               "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+        r = subprocess.run(["git", *args], cwd=self.work, capture_output=True, text=True, env=env, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)}: {r.stderr}")
+        return r
+
+    def commit(self, files, message="change"):
+        """Writes files into the work tree, commits them, and returns the full hash."""
+        for name, text in files.items():
+            with open(os.path.join(self.work, name), "w") as f:
+                f.write(text)
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def push(self, app="webapp", ref="master", token=None, check=True):
+        return self.git("push", "-q", self.hub.git_url(app, token or self.token), ref, check=check)
+
+    def connected_drones(self):
+        r = self.cli("drones", "--json", check=False)
+        if r.returncode != 0:
+            return set()
+        return {d["name"] for d in json.loads(r.stdout) if d.get("connected")}

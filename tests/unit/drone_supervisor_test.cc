@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -21,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include "core/children.h"
 #include "core/clock.h"
 #include "drone/proc_stat.h"
 #include "drone/readiness.h"
@@ -533,4 +535,36 @@ TEST_CASE("Supervisor: the next run stops what a crashed one left, by the state 
   waitpid(bystander, &st, 0);  // ECHILD if sup2 reaped it first: fine
   cleanup.bystander = 0;
   CHECK(WaitUntil([&] { return !Exists(bystander); }));
+}
+
+TEST_CASE("Supervisor: a child claimed by another waiter keeps its status", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto sup = StartSupervisor(Options(dir), rec);
+  // As drone/run_command does: the child waits on a pipe until claimed.
+  int go[2];
+  REQUIRE(pipe2(go, O_CLOEXEC) == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    char c;
+    ssize_t n = read(go[0], &c, 1);
+    _exit(n == 0 ? 5 : 6);
+  }
+  REQUIRE(child > 0);
+  children::Claim(child);
+  close(go[0]);
+  close(go[1]);  // the child exits 5 now
+  REQUIRE(WaitUntil([&] { return ReadProcStat(child).ok() && ReadProcStat(child)->state == 'Z'; }));
+  // While that zombie waits for its owner, ours are still reaped.
+  auto spec = Spec("worker", "exit 2");
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] {
+    auto s = Find(*sup, spec.key);
+    return s && s->restarts >= 2;
+  }));
+  int st = 0;
+  CHECK(waitpid(child, &st, WNOHANG) == child);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 5);
+  children::Release(child);
 }
