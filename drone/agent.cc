@@ -510,6 +510,7 @@ void Agent::OnProcess(const ProcStatus& p) {
       std::lock_guard lock(mu_);
       endpoints_.erase(p.key);
     }
+    registry_->ReleasePort(o_.advertise, p.port);
     auto* g = m.mutable_gone();
     g->set_app(p.key.app);
     g->set_commit(p.key.commit);

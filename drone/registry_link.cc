@@ -110,6 +110,19 @@ void RegistryLink::Deregister(const InstanceKey& key) {
     log::Warn("deregister failed; the entry goes with the lease", {{"instance", key.ToString()}, {"error", s.error_message()}});
 }
 
+void RegistryLink::ReleasePort(const std::string& host, uint32_t port) {
+  uint64_t lease = this->lease();
+  if (lease == 0 || port == 0) return;
+  v1::ReleasePortRequest req;
+  req.set_host(host);
+  req.set_port(port);
+  req.set_lease_id(lease);
+  v1::ReleasePortResponse resp;
+  auto s = Call([&](grpc::ClientContext& c) { return stub_->ReleasePort(&c, req, &resp); });
+  if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND)
+    log::Warn("release port failed; the lease frees it", {{"port", port}, {"error", s.error_message()}});
+}
+
 bool RegistryLink::IsRegistered(const InstanceKey& key) const {
   std::lock_guard lock(mu_);
   auto it = wants_.find(key);

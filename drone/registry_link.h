@@ -35,6 +35,8 @@ class RegistryLink {
   void WantRegistered(const InstanceKey& key, v1::Endpoint ep);
   // Deregisters now (best effort) and stops wanting it.
   void Deregister(const InstanceKey& key);
+  // Gives back an instance's port (best effort; the lease frees it anyway).
+  void ReleasePort(const std::string& host, uint32_t port);
   bool IsRegistered(const InstanceKey& key) const;
   uint64_t lease() const;
 

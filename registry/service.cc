@@ -167,6 +167,14 @@ grpc::ServerUnaryReactor* RegistryService::Allocate(grpc::CallbackServerContext*
   });
 }
 
+grpc::ServerUnaryReactor* RegistryService::ReleasePort(grpc::CallbackServerContext* ctx,
+                                                       const v1::ReleasePortRequest* req,
+                                                       v1::ReleasePortResponse*) {
+  return Run(ctx, [req](RegistryState& st, Changes& ch, const Now&) {
+    return st.ReleasePort(req->host(), req->port(), req->lease_id(), ch);
+  });
+}
+
 grpc::ServerUnaryReactor* RegistryService::Register(grpc::CallbackServerContext* ctx,
                                                     const v1::RegisterRequest* req, v1::RegisterResponse* resp) {
   return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now& now) {

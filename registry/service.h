@@ -23,6 +23,8 @@ class RegistryService final : public v1::Registry::CallbackService {
   grpc::ServerUnaryReactor* Revoke(grpc::CallbackServerContext*, const v1::RevokeRequest*, v1::RevokeResponse*) override;
   grpc::ServerUnaryReactor* Allocate(grpc::CallbackServerContext*, const v1::AllocateRequest*,
                                      v1::AllocateResponse*) override;
+  grpc::ServerUnaryReactor* ReleasePort(grpc::CallbackServerContext*, const v1::ReleasePortRequest*,
+                                        v1::ReleasePortResponse*) override;
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext*, const v1::RegisterRequest*,
                                      v1::RegisterResponse*) override;
   grpc::ServerUnaryReactor* Deregister(grpc::CallbackServerContext*, const v1::DeregisterRequest*,

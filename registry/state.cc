@@ -140,6 +140,21 @@ Result<uint32_t> RegistryState::Allocate(const v1::AllocateRequest& req, uint64_
   return port;
 }
 
+Status RegistryState::ReleasePort(const std::string& host, uint32_t port, uint64_t lease_id, Changes& ch) {
+  if (Status s = ValidateHost("host", host); !s.ok()) return s;
+  if (Status s = ValidatePort("port", port); !s.ok()) return s;
+  const Allocation* a = ports_.Find({host, port});
+  if (a == nullptr || a->lease_id != lease_id)
+    return Status::NotFound(fmt::format("port: {}:{} is not allocated to lease {}", host, port, lease_id));
+  if (a->endpoint_id != 0)
+    return Status::FailedPrecondition(
+        fmt::format("port: {}:{} carries entry {}; deregister it instead", host, port, a->endpoint_id));
+  if (Lease* l = leases_.Find(lease_id)) l->allocations.erase({host, port});
+  ports_.Erase({host, port});
+  ch.allocations.insert({host, port});
+  return Status::Ok();
+}
+
 Result<uint64_t> RegistryState::Register(const v1::Endpoint& in, int64_t now_wall_ms, Changes& ch) {
   if (Status s = ValidateEndpoint(in); !s.ok()) return s;
   Lease* lease = leases_.Find(in.lease_id());

@@ -62,6 +62,8 @@ class RegistryState {
   Result<uint32_t> KeepAlive(uint64_t lease_id, int64_t now_ms);
   Result<uint32_t> Revoke(uint64_t lease_id, Changes& ch);  // -> entries removed
   Result<uint32_t> Allocate(const v1::AllocateRequest& req, uint64_t random, Changes& ch);
+  // Frees an unregistered allocation held by `lease_id`.
+  Status ReleasePort(const std::string& host, uint32_t port, uint64_t lease_id, Changes& ch);
   Result<uint64_t> Register(const v1::Endpoint& ep, int64_t now_wall_ms, Changes& ch);
   Status Deregister(uint64_t id, Changes& ch);
   // Removes every lease whose time is up; returns how many.

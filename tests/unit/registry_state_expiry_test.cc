@@ -171,3 +171,47 @@ TEST_CASE("State: Query by app, commit prefix and role", "[registry][state]") {
 
 }  // namespace
 }  // namespace skyport::registry
+
+namespace skyport::registry {
+namespace {
+
+using namespace testing;  // NOLINT: test fixtures
+
+TEST_CASE("State: ReleasePort frees an unregistered allocation of the same lease", "[registry][state]") {
+  StateOptions o = SmallRange();
+  o.port_hi = o.port_lo;  // a single port
+  RegistryState st(o);
+  uint64_t lease = GrantLease(st);
+  uint64_t other = GrantLease(st);
+  Changes ch;
+  auto port = st.Allocate(AllocReq(lease), 0, ch);
+  REQUIRE(port.ok());
+  Changes c1;
+  CHECK(st.ReleasePort("h1", *port, other, c1).code() == Code::kNotFound);
+  CHECK(c1.empty());
+  // While an entry sits on it, the port is the entry's.
+  MustRegister(st, Ep(lease, "h1", *port));
+  Changes c2;
+  CHECK(st.ReleasePort("h1", *port, lease, c2).code() == Code::kFailedPrecondition);
+  // Re-allocate on a fresh lease after the entry goes.
+  RegistryState st2(o);
+  uint64_t l2 = GrantLease(st2);
+  Changes c3;
+  auto p2 = st2.Allocate(AllocReq(l2), 0, c3);
+  REQUIRE(p2.ok());
+  Changes c4;
+  REQUIRE(st2.ReleasePort("h1", *p2, l2, c4).ok());
+  CHECK(c4.allocations.count({"h1", *p2}) == 1);
+  CHECK(st2.FindAllocation({"h1", *p2}) == nullptr);
+  CHECK(st2.FindLease(l2)->allocations.empty());
+  // The single port is free again, for another instance.
+  Changes c5;
+  auto again = st2.Allocate(AllocReq(l2, "h1", 1), 0, c5);
+  REQUIRE(again.ok());
+  CHECK(*again == *p2);
+  Changes c6;
+  CHECK(st2.ReleasePort("h1", 0, l2, c6).code() == Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace skyport::registry
