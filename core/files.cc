@@ -23,14 +23,23 @@ Status WriteFileAtomic(const std::string& path, std::string_view data) {
     if (n <= 0) {
       Status s = Status::Internal(fmt::format("write {}: {}", tmp, std::strerror(errno)));
       ::close(fd);
+      ::unlink(tmp.c_str());
       return s;
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0)
-    return Status::Internal(fmt::format("fsync {}: {}", tmp, std::strerror(errno)));
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return Status::Internal(fmt::format("rename {}: {}", path, std::strerror(errno)));
+  // A failed write leaves no temp file behind (and no open descriptor).
+  int synced = ::fsync(fd), sync_errno = errno;
+  int closed = ::close(fd), close_errno = errno;
+  if (synced != 0 || closed != 0) {
+    ::unlink(tmp.c_str());
+    return Status::Internal(fmt::format("fsync {}: {}", tmp, std::strerror(synced != 0 ? sync_errno : close_errno)));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = Status::Internal(fmt::format("rename {}: {}", path, std::strerror(errno)));
+    ::unlink(tmp.c_str());
+    return s;
+  }
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -54,8 +54,12 @@ Status ApplySkyportJson(const std::string& text, AppSpec& spec) {
       if (!value.is_string()) return Status::InvalidArgument("skyport.json: release: must be a string");
       spec.release = value.get<std::string>();
     } else if (key == "release_timeout_s") {
-      if (!value.is_number_unsigned()) return Status::InvalidArgument("skyport.json: release_timeout_s: must be a positive integer");
-      spec.release_timeout_ms = value.get<int64_t>() * 1000;
+      // Bounded so that the milliseconds (and a deadline from now) cannot overflow.
+      constexpr uint64_t kMaxTimeoutS = 365ULL * 24 * 3600;
+      if (!value.is_number_unsigned() || value.get<uint64_t>() == 0 || value.get<uint64_t>() > kMaxTimeoutS)
+        return Status::InvalidArgument(
+            fmt::format("skyport.json: release_timeout_s: must be an integer from 1 to {}", kMaxTimeoutS));
+      spec.release_timeout_ms = static_cast<int64_t>(value.get<uint64_t>()) * 1000;
     } else if (key == "roles") {
       if (!value.is_object()) return Status::InvalidArgument("skyport.json: roles: must be an object");
       for (const auto& [role, opts] : value.items()) {

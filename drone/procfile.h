@@ -29,7 +29,8 @@ Result<AppSpec> ParseProcfile(const std::string& text);
 
 // skyport.json (optional): {"release": "make", "release_timeout_s": 600,
 //   "roles": {"worker": {"port": false}, "web": {"health": "/healthz"}}}
-// Options for roles the Procfile lacks are an error; unknown keys too.
+// release_timeout_s: 1 second to 365 days. Options for roles the Procfile
+// lacks are an error; unknown keys too.
 Status ApplySkyportJson(const std::string& text, AppSpec& spec);
 
 }  // namespace skyport::drone

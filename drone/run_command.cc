@@ -92,29 +92,45 @@ Result<CommandResult> RunCommand(const std::string& command, const std::string& 
   const int64_t deadline = NowMs() + timeout_ms;
   char buf[4096];
   int status = 0;
-  bool reaped = false;
+  bool reaped = false, eof = false;
+  auto append = [&](ssize_t got) {
+    r.output.append(buf, static_cast<size_t>(got));
+    if (r.output.size() > 2 * keep_bytes) r.output.erase(0, r.output.size() - keep_bytes);
+  };
+  // The step is over when its shell exits, not at EOF: a background child
+  // may hold the pipe (even keep writing to it), and a step that closed its
+  // output may still be running and must still time out.
   for (;;) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      reaped = true;
+      break;
+    }
     int64_t left = deadline - NowMs();
     if (left <= 0) {
       r.timed_out = true;
       ::kill(-pid, SIGKILL);
       break;
     }
-    pollfd p{fds[0], POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100)));
-    if (n > 0) {
-      ssize_t got = ::read(fds[0], buf, sizeof buf);
-      if (got <= 0) break;  // every writer is gone
-      r.output.append(buf, static_cast<size_t>(got));
-      if (r.output.size() > 2 * keep_bytes) r.output.erase(0, r.output.size() - keep_bytes);
+    if (eof) {
+      ::poll(nullptr, 0, static_cast<int>(std::min<int64_t>(left, 10)));
       continue;
     }
-    // The step is over when its shell exits, even if a background child
-    // still holds the pipe.
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      reaped = true;
-      break;
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100))) > 0) {
+      ssize_t got = ::read(fds[0], buf, sizeof buf);
+      if (got <= 0) eof = true;  // every writer is gone
+      else append(got);
     }
+  }
+  // What the shell wrote before it exited is still in the pipe; a chatty
+  // grandchild must not keep us here, hence no waiting and a bound.
+  for (size_t drained = 0; !eof && drained < (size_t{1} << 20);) {
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) break;
+    ssize_t got = ::read(fds[0], buf, sizeof buf);
+    if (got <= 0) break;
+    append(got);
+    drained += static_cast<size_t>(got);
   }
   ::close(fds[0]);
   while (!reaped && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {

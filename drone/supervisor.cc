@@ -53,7 +53,7 @@ namespace {
 // No SIGCHLD wakeup (a library must not own process-wide signals), so the
 // loop wakes at least this often to reap: it bounds crash-report latency.
 constexpr int64_t kMaxPollMs = 50;
-constexpr int64_t kProbeIntervalMs = 100;
+constexpr int64_t kProbeIntervalMs = 20;  // readiness shows in deploy latency
 constexpr int64_t kProbeAttemptMs = 1'000;
 constexpr int64_t kAfterKillMs = 2'000;  // a SIGKILLed group is gone within this
 constexpr size_t kReadBudget = 256 * 1024;  // per stream per wakeup, so one chatty app cannot starve the rest
@@ -283,8 +283,18 @@ class SupervisorImpl final : public Supervisor {
     log::Info("stopping", {{"instance", key.ToString()}, {"pid", p.pid}, {"drain_ms", drain_ms}});
   }
 
+  // True when the last run's group has no live member. Then the pgid is
+  // forgotten for good: once empty, the kernel may hand that number to an
+  // unrelated process (pids wrap at pid_max), and a stale killpg would hit it.
+  bool GroupGone(Proc& p) {
+    if (p.pid != 0) return false;  // an unreaped leader pins the pgid
+    if (p.pgid != 0 && !GroupHasLiveMembers(p.pgid)) p.pgid = 0;
+    return p.pgid == 0;
+  }
+
   // Timers of one instance. True when its stop is complete.
   bool Advance(Proc& p, int64_t now) {
+    GroupGone(p);
     if (p.stopping) return AdvanceStop(p, now);
     if (p.pid == 0 && p.spawn_pending && now >= p.spawn_at) {
       if (!OldGroupGone(p, now)) return false;
@@ -307,7 +317,7 @@ class SupervisorImpl final : public Supervisor {
   // Before a respawn the previous run's group (SIGTERMed when its leader
   // died) must be gone: leftovers would hold the port or the files.
   bool OldGroupGone(Proc& p, int64_t now) {
-    if (p.pgid == 0 || !GroupHasLiveMembers(p.pgid)) return true;
+    if (GroupGone(p)) return true;
     if (!p.old_group_killed) {
       SignalGroup(p.pgid, SIGKILL);
       p.old_group_killed = true;
@@ -396,7 +406,7 @@ class SupervisorImpl final : public Supervisor {
 
   // Stop phases: drain, SIGTERM to the group, SIGKILL after the timeout.
   bool AdvanceStop(Proc& p, int64_t now) {
-    auto gone = [&] { return p.pid == 0 && !GroupHasLiveMembers(p.pgid); };
+    auto gone = [&] { return GroupGone(p); };
     if (!p.term_sent) {
       if (gone()) return true;  // nothing left to drain
       if (now < p.drain_until) return false;
@@ -493,7 +503,7 @@ class SupervisorImpl final : public Supervisor {
     if (p.stopping) return;  // AdvanceStop sees it
     // The rest of the group must not outlive its leader; SIGKILL follows
     // before the respawn if needed.
-    if (GroupHasLiveMembers(p.pgid)) SignalGroup(p.pgid, SIGTERM);
+    if (!GroupGone(p)) SignalGroup(p.pgid, SIGTERM);
     RunOutcome o;
     o.run_ms = now - p.started_mono;
     o.wait_status = wait_status;
@@ -510,7 +520,7 @@ class SupervisorImpl final : public Supervisor {
     p.status.crash_loop = d.crash_loop;
     if (d.failed) {
       p.status.state = ProcState::kFailed;
-      if (p.pgid != 0 && GroupHasLiveMembers(p.pgid)) SignalGroup(p.pgid, SIGKILL);
+      if (!GroupGone(p)) SignalGroup(p.pgid, SIGKILL);
       log::Error("giving up", {{"instance", p.spec.key.ToString()}, {"reason", d.reason}});
     } else {
       p.status.state = ProcState::kBackoff;

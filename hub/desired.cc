@@ -73,6 +73,11 @@ Result<DesiredState> DesiredState::FromJson(const std::string& text) {
       Deployment d;
       d.app = e.at("app").get<std::string>();
       d.commit = e.at("commit").get<std::string>();
+      // get<> converts numbers silently (-1 would become 4294967295).
+      if (e.contains("instances") && !(e.at("instances").is_number_unsigned() && e.at("instances").get<uint64_t>() <= UINT32_MAX))
+        return Status::DataLoss("deployments file: instances must be an unsigned 32-bit integer");
+      if (e.contains("created_unix_ms") && !e.at("created_unix_ms").is_number_integer())
+        return Status::DataLoss("deployments file: created_unix_ms must be an integer");
       d.instances = e.value("instances", 1u);
       d.env = e.value("env", std::map<std::string, std::string>{});
       d.drones = e.value("drones", std::set<std::string>{});

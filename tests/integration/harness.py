@@ -220,6 +220,30 @@ class Drone:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
 
+    def kill_orphaned_apps(self):
+        """After a SIGKILL the drone's apps outlive it (by design). The test started
+        them through this drone, so it stops them: the groups in the drone's state
+        file whose leader is still the same process (same start time)."""
+        try:
+            with open(os.path.join(self.data, "processes.json")) as f:
+                entries = json.load(f).get("processes", [])
+        except (OSError, ValueError):
+            return
+        for e in entries:
+            pid, pgid, start = e.get("pid", 0), e.get("pgid", 0), e.get("start_time")
+            if pid <= 1 or pgid <= 1:
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    same = int(f.read().split(") ", 1)[1].split()[19]) == start
+            except (OSError, ValueError, IndexError):
+                continue
+            if same:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
     def log(self):
         with open(self.log_path) as f:
             return f.read()
@@ -262,6 +286,7 @@ class DeployTest(ClusterTest):
         # Drones first (gracefully: they stop their apps), then the hub.
         for d in self.drones.values():
             d.kill(signal.SIGTERM)
+            d.kill_orphaned_apps()
         self.hub.kill()
 
     def env(self, token_file=None):

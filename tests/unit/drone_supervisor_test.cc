@@ -546,6 +546,7 @@ TEST_CASE("Supervisor: a child claimed by another waiter keeps its status", "[dr
   REQUIRE(pipe2(go, O_CLOEXEC) == 0);
   pid_t child = fork();
   if (child == 0) {
+    close(go[1]);
     char c;
     ssize_t n = read(go[0], &c, 1);
     _exit(n == 0 ? 5 : 6);
