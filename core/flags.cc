@@ -47,6 +47,21 @@ void EnableEnvAndConfig(CLI::App& app, const std::string& default_config, EnvLoo
   app.preparse_callback([&app](size_t) { AddEnvNames(app); });
 }
 
+void AddCommonDaemonFlags(CLI::App& app, CommonDaemonFlags& f, bool serves) {
+  app.add_option("--token-file", f.token_file, "File holding the cluster token (else env SKYPORT_TOKEN)");
+  if (serves) {
+    app.add_option("--tls-cert", f.tls.cert, "PEM certificate: serve gRPC over TLS");
+    app.add_option("--tls-key", f.tls.key, "PEM private key for --tls-cert");
+    app.add_option("--tls-ca", f.tls.ca, "PEM CA: require client certificates signed by it");
+  } else {
+    app.add_option("--tls-ca", f.tls.ca, "PEM roots: talk TLS and verify the servers");
+    app.add_option("--tls-cert", f.tls.cert, "PEM client certificate (mTLS)");
+    app.add_option("--tls-key", f.tls.key, "PEM client key (mTLS)");
+  }
+  app.add_option("--log-level", f.log_level, "debug|info|warn|error")->capture_default_str();
+  app.add_option("--log-format", f.log_format, "text|json")->capture_default_str();
+}
+
 bool ParseOrExit(CLI::App& app, int argc, char** argv, int& exit_code) {
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/daemon.h"
 
 namespace CLI {
 class App;
@@ -17,6 +18,10 @@ namespace skyport {
 // `--config FILE` (also SKYPORT_CONFIG; default `default_config`, which may
 // be missing) whose entries lose to the environment and to flags.
 void EnableEnvAndConfig(CLI::App& app, const std::string& default_config, EnvLookup env = ProcessEnv());
+
+// --token-file, --log-level, --log-format and the --tls-* flags of a daemon
+// that serves TLS (`serves` true) or only dials out (false).
+void AddCommonDaemonFlags(CLI::App& app, CommonDaemonFlags& flags, bool serves);
 
 // Parses argv; prints help or the error and returns the exit code to use
 // (0 for --help) in `exit_code`, and false when the caller should exit.

@@ -9,15 +9,9 @@
 
 #include "core/log.h"
 #include "core/names.h"
-#include "core/token.h"
 
 namespace skyport::drone {
 namespace {
-
-int Fail(const Status& s) {
-  log::Error("cannot start", {{"error", s.message()}});
-  return 1;
-}
 
 // Joins argv into one shell command line, quoting what needs it.
 std::string ShellJoin(const std::vector<std::string>& args) {
@@ -40,49 +34,38 @@ std::string ShellJoin(const std::vector<std::string>& args) {
 }  // namespace
 
 int RunDaemon(DaemonOptions o) {
-  auto level = log::ParseLevel(o.log_level);
-  auto format = log::ParseFormat(o.log_format);
-  if (!level.ok()) return Fail(level.status());
-  if (!format.ok()) return Fail(format.status());
-  log::Init("drone", *level, *format);
-  const char* env_token = std::getenv("SKYPORT_TOKEN");
-  auto token = LoadToken(o.token_file, env_token ? env_token : "");
-  if (!token.ok()) return Fail(token.status());
+  auto token = StartDaemon("drone", o.common);
+  if (!token.ok()) return FailStart(token.status());
   AgentOptions& a = o.agent;
   a.token = *token;
+  a.tls = o.common.tls;
   if (a.name.empty()) {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
     a.name = host;
   }
-  if (Status s = ValidateDroneName("name", a.name); !s.ok()) return Fail(s);
-  if (Status s = ValidateHost("advertise", a.advertise); !s.ok()) return Fail(s);
-  if (Status s = ValidateName("role", a.fixed_role); !s.ok()) return Fail(s);
+  if (Status s = ValidateDroneName("name", a.name); !s.ok()) return FailStart(s);
+  if (Status s = ValidateHost("advertise", a.advertise); !s.ok()) return FailStart(s);
+  if (Status s = ValidateName("role", a.fixed_role); !s.ok()) return FailStart(s);
   for (const auto& l : o.labels) {
     auto eq = l.find('=');
-    if (eq == std::string::npos || eq == 0) return Fail(Status::InvalidArgument(fmt::format("label: \"{}\" must be KEY=VALUE", l)));
+    if (eq == std::string::npos || eq == 0) return FailStart(Status::InvalidArgument(fmt::format("label: \"{}\" must be KEY=VALUE", l)));
     a.labels[l.substr(0, eq)] = l.substr(eq + 1);
   }
   a.fixed_command = ShellJoin(o.command);
   a.drain_ms = o.drain_ms;
   a.ready_timeout_ms = int64_t{o.ready_timeout_s} * 1000;
-  if (a.lease_ttl_s < 1) return Fail(Status::InvalidArgument("lease-ttl: must be >= 1"));
+  if (a.lease_ttl_s < 1) return FailStart(Status::InvalidArgument("lease-ttl: must be >= 1"));
 
   // Orphaned grandchildren of our apps come to us to be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  StopSignals stop_signals;  // before any thread starts
 
   Agent agent(a);
-  if (Status s = agent.Start(); !s.ok()) return Fail(s);
+  if (Status s = agent.Start(); !s.ok()) return FailStart(s);
   log::Info("drone running", {{"name", a.name}, {"advertise", a.advertise}, {"hub", a.hub}, {"registry", a.registry},
                               {"data", a.data_dir}, {"fixed_command", a.fixed_command}});
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log::Info("stopping: apps are stopped and deregistered", {{"signal", sig}});
+  log::Info("stopping: apps are stopped and deregistered", {{"signal", stop_signals.Wait()}});
   agent.Shutdown();
   return 0;
 }

@@ -4,19 +4,18 @@
 #include <string>
 #include <vector>
 
+#include "core/daemon.h"
 #include "drone/agent.h"
 
 namespace skyport::drone {
 
 struct DaemonOptions {
   AgentOptions agent;
-  std::string token_file;
+  CommonDaemonFlags common;
   std::vector<std::string> labels;   // KEY=VALUE
   std::vector<std::string> command;  // after `--`
   int drain_ms = 500;
   int ready_timeout_s = 30;
-  std::string log_level = "info";
-  std::string log_format = "text";
 };
 
 int RunDaemon(DaemonOptions o);

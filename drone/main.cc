@@ -18,18 +18,13 @@ int main(int argc, char** argv) {
   app.add_option("--name", a.name, "Drone name (default: the host name)");
   app.add_option("--advertise", a.advertise, "Address other machines reach this drone's apps on")->capture_default_str();
   app.add_option("--data", a.data_dir, "Data directory (checkouts, logs, state)")->required();
-  app.add_option("--token-file", o.token_file, "File holding the cluster token (else env SKYPORT_TOKEN)");
   app.add_option("--label", o.labels, "KEY=VALUE label for deploy targeting (repeatable)");
   app.add_option("--role", a.fixed_role, "Role name of the fixed command")->capture_default_str();
   app.add_option("--drain-ms", o.drain_ms, "Milliseconds between deregistering and SIGTERM on stop")->capture_default_str();
   app.add_option("--ready-timeout", o.ready_timeout_s, "Seconds an instance has to answer on its port")->capture_default_str();
   app.add_option("--lease-ttl", a.lease_ttl_s, "Registry lease TTL in seconds (entries vanish this long after a crash)")
       ->capture_default_str();
-  app.add_option("--tls-ca", a.tls.ca, "PEM roots: talk TLS to the hub and registry");
-  app.add_option("--tls-cert", a.tls.cert, "PEM client certificate (mTLS)");
-  app.add_option("--tls-key", a.tls.key, "PEM client key (mTLS)");
-  app.add_option("--log-level", o.log_level, "debug|info|warn|error")->capture_default_str();
-  app.add_option("--log-format", o.log_format, "text|json")->capture_default_str();
+  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/false);
   app.add_option("command", o.command, "Fixed command (after --)");
   skyport::EnableEnvAndConfig(app, "");
   int code = 0;

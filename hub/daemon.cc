@@ -10,17 +10,12 @@
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
-#include "core/token.h"
 #include "hub/git_http.h"
 #include "hub/service.h"
+#include "rpc/channel.h"
 
 namespace skyport::hub {
 namespace {
-
-int Fail(const Status& s) {
-  log::Error("cannot start", {{"error", s.message()}});
-  return 1;
-}
 
 std::string Metrics(const Hub& hub) {
   size_t connected = 0, processes = 0;
@@ -44,26 +39,16 @@ std::string Metrics(const Hub& hub) {
 }  // namespace
 
 int RunDaemon(const DaemonOptions& o) {
-  auto level = log::ParseLevel(o.log_level);
-  auto format = log::ParseFormat(o.log_format);
-  if (!level.ok()) return Fail(level.status());
-  if (!format.ok()) return Fail(format.status());
-  log::Init("hub", *level, *format);
-  const char* env_token = std::getenv("SKYPORT_TOKEN");
-  auto token = LoadToken(o.token_file, env_token ? env_token : "");
-  if (!token.ok()) return Fail(token.status());
-  if (o.deploy_timeout_s < 1) return Fail(Status::InvalidArgument("deploy-timeout: must be >= 1"));
+  auto token = StartDaemon("hub", o.common);
+  if (!token.ok()) return FailStart(token.status());
+  if (o.deploy_timeout_s < 1) return FailStart(Status::InvalidArgument("deploy-timeout: must be >= 1"));
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  StopSignals stop_signals;  // before any thread starts
 
   auto hub = Hub::Open(o.data_dir, SystemClock::Get());
-  if (!hub.ok()) return Fail(hub.status());
+  if (!hub.ok()) return FailStart(hub.status());
   auto repos = RepoStore::Open(o.data_dir + "/repos");
-  if (!repos.ok()) return Fail(repos.status());
+  if (!repos.ok()) return FailStart(repos.status());
 
   GitHttpOptions go;
   go.listen = o.git_listen;
@@ -79,10 +64,10 @@ int RunDaemon(const DaemonOptions& o) {
                          {"error", u.error}});
   };
   auto git = GitHttpServer::Start(repos->get(), go);
-  if (!git.ok()) return Fail(git.status());
+  if (!git.ok()) return FailStart(git.status());
 
-  auto creds = rpc::ServerCredentials(o.tls);
-  if (!creds.ok()) return Fail(creds.status());
+  auto creds = rpc::ServerCredentials(o.common.tls);
+  if (!creds.ok()) return FailStart(creds.status());
   ServiceOptions so;
   so.token = *token;
   so.deploy_timeout_ms = int64_t{o.deploy_timeout_s} * 1000;
@@ -100,7 +85,7 @@ int RunDaemon(const DaemonOptions& o) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   auto server = builder.BuildAndStart();
-  if (!server || port == 0) return Fail(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
+  if (!server || port == 0) return FailStart(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
@@ -108,19 +93,17 @@ int RunDaemon(const DaemonOptions& o) {
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics", [h] { return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h)}; }},
                                  {"/healthz", [] { return AdminResponse{200, "text/plain", "ok\n"}; }}});
-    if (!a.ok()) return Fail(a.status());
+    if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
   }
   if (!o.port_file.empty())
-    if (Status s = WriteFileAtomic(o.port_file, fmt::format("{} {}\n", port, (*git)->port())); !s.ok()) return Fail(s);
+    if (Status s = WriteFileAtomic(o.port_file, fmt::format("{} {}\n", port, (*git)->port())); !s.ok()) return FailStart(s);
   log::Info("listening", {{"grpc_port", port},
                           {"git_port", (*git)->port()},
                           {"metrics_port", admin ? admin->port() : 0},
-                          {"tls", !o.tls.cert.empty()},
+                          {"tls", !o.common.tls.cert.empty()},
                           {"data", o.data_dir}});
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log::Info("stopping", {{"signal", sig}});
+  log::Info("stopping", {{"signal", stop_signals.Wait()}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;
 }

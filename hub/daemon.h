@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "rpc/channel.h"
+#include "core/daemon.h"
 
 namespace skyport::hub {
 
@@ -13,14 +13,11 @@ struct DaemonOptions {
   std::string listen = "127.0.0.1:6001";
   std::string git_listen = "127.0.0.1:6002";
   std::string data_dir;
-  std::string token_file;
   std::vector<std::string> allow_non_ff;  // apps ("*" = all) that accept forced pushes
   int deploy_timeout_s = 300;
   std::string metrics_listen = "127.0.0.1:6011";
   std::string port_file;      // "GRPC_PORT GIT_PORT" once listening
-  rpc::TlsFiles tls;
-  std::string log_level = "info";
-  std::string log_format = "text";
+  CommonDaemonFlags common;
 };
 
 int RunDaemon(const DaemonOptions& o);

@@ -9,8 +9,8 @@
 
 #include "core/http_admin.h"
 #include "core/log.h"
-#include "core/token.h"
 #include "registry/service.h"
+#include "rpc/channel.h"
 
 namespace skyport::registry {
 namespace {
@@ -23,37 +23,19 @@ Result<std::pair<uint32_t, uint32_t>> ParseRange(const std::string& s) {
   return std::make_pair(static_cast<uint32_t>(lo), static_cast<uint32_t>(hi));
 }
 
-int Fail(const Status& s) {
-  log::Error("cannot start", {{"error", s.message()}});
-  return 1;
-}
-
 }  // namespace
 
 int RunDaemon(const DaemonOptions& o) {
-  auto level = log::ParseLevel(o.log_level);
-  auto format = log::ParseFormat(o.log_format);
-  if (!level.ok()) return Fail(level.status());
-  if (!format.ok()) return Fail(format.status());
-  log::Init("registry", *level, *format);
-
-  const char* env_token = std::getenv("SKYPORT_TOKEN");
-  auto token = LoadToken(o.token_file, env_token ? env_token : "");
-  if (!token.ok()) return Fail(token.status());
+  auto token = StartDaemon("registry", o.common);
+  if (!token.ok()) return FailStart(token.status());
   auto range = ParseRange(o.port_range);
-  if (!range.ok()) return Fail(range.status());
-  if (o.history < 1) return Fail(Status::InvalidArgument("history: must be >= 1"));
+  if (!range.ok()) return FailStart(range.status());
+  if (o.history < 1) return FailStart(Status::InvalidArgument("history: must be >= 1"));
   if (o.sync != "full" && o.sync != "normal")
-    return Fail(Status::InvalidArgument(fmt::format("sync: \"{}\" is not one of full|normal", o.sync)));
-  if (o.lease_grace_s < 0) return Fail(Status::InvalidArgument("lease-grace: must be >= 0"));
-  if (!o.tls.cert.empty() && o.tls.key.empty()) return Fail(Status::InvalidArgument("tls-key: required with --tls-cert"));
+    return FailStart(Status::InvalidArgument(fmt::format("sync: \"{}\" is not one of full|normal", o.sync)));
+  if (o.lease_grace_s < 0) return FailStart(Status::InvalidArgument("lease-grace: must be >= 0"));
 
-  // Block the stop signals before any thread starts, then wait for them here.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  StopSignals stop_signals;  // before any thread starts
 
   OwnerOptions oo;
   oo.state.port_lo = range->first;
@@ -64,10 +46,10 @@ int RunDaemon(const DaemonOptions& o) {
   oo.lease_grace_ms = int64_t{o.lease_grace_s} * 1000;
   SystemRandom random;
   auto owner = Owner::Start(oo, SystemClock::Get(), &random);
-  if (!owner.ok()) return Fail(owner.status());
+  if (!owner.ok()) return FailStart(owner.status());
 
-  auto creds = rpc::ServerCredentials(o.tls);
-  if (!creds.ok()) return Fail(creds.status());
+  auto creds = rpc::ServerCredentials(o.common.tls);
+  if (!creds.ok()) return FailStart(creds.status());
   RegistryService service(owner->get(), *token);
   grpc::ServerBuilder builder;
   int port = 0;
@@ -81,7 +63,7 @@ int RunDaemon(const DaemonOptions& o) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) return Fail(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
+  if (!server || port == 0) return FailStart(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
@@ -91,7 +73,7 @@ int RunDaemon(const DaemonOptions& o) {
                                     return AdminResponse{200, "text/plain; version=0.0.4", RenderMetrics(own->Stats())};
                                   }},
                                  {"/healthz", [] { return AdminResponse{200, "text/plain", "ok\n"}; }}});
-    if (!a.ok()) return Fail(a.status());
+    if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
   }
   if (!o.port_file.empty()) {
@@ -101,14 +83,12 @@ int RunDaemon(const DaemonOptions& o) {
   }
   log::Info("listening", {{"address", o.listen},
                           {"port", port},
-                          {"tls", !o.tls.cert.empty()},
+                          {"tls", !o.common.tls.cert.empty()},
                           {"metrics_port", admin ? admin->port() : 0},
                           {"data", o.data_dir},
                           {"port_range", o.port_range}});
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log::Info("stopping", {{"signal", sig}});
+  log::Info("stopping", {{"signal", stop_signals.Wait()}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   (*owner)->Stop();
   return 0;

@@ -4,23 +4,20 @@
 
 #include <string>
 
-#include "rpc/channel.h"
+#include "core/daemon.h"
 
 namespace skyport::registry {
 
 struct DaemonOptions {
   std::string listen = "127.0.0.1:6000";
   std::string data_dir;
-  std::string token_file;
   std::string port_range = "10000-20000";
   std::string sync = "full";  // full: fsync every commit; normal: survive process crashes only
   int lease_grace_s = 10;
   int64_t history = 10000;
   std::string metrics_listen = "127.0.0.1:6010";
   std::string port_file;
-  rpc::TlsFiles tls;
-  std::string log_level = "info";
-  std::string log_format = "text";
+  CommonDaemonFlags common;
 };
 
 // Returns the process exit code.

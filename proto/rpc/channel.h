@@ -6,15 +6,12 @@
 #include <memory>
 #include <string>
 
+#include "core/daemon.h"
 #include "core/status.h"
 
 namespace skyport::rpc {
 
-struct TlsFiles {
-  std::string cert;  // PEM certificate chain (servers; clients for mTLS)
-  std::string key;   // PEM private key
-  std::string ca;    // PEM roots to verify the peer (clients; servers for mTLS)
-};
+using TlsFiles = skyport::TlsFiles;  // PEM paths, see core/daemon.h
 
 // TLS when `tls.cert` is set, else insecure (for loopback and private nets).
 Result<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsFiles& tls);

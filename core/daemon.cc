@@ -1,0 +1,42 @@
+#include "core/daemon.h"
+
+#include <pthread.h>
+
+#include <cstdlib>
+
+#include "core/log.h"
+#include "core/token.h"
+
+namespace skyport {
+
+Result<std::string> StartDaemon(std::string_view component, const CommonDaemonFlags& f) {
+  auto level = log::ParseLevel(f.log_level);
+  if (!level.ok()) return level.status();
+  auto format = log::ParseFormat(f.log_format);
+  if (!format.ok()) return format.status();
+  log::Init(component, *level, *format);
+  if (!f.tls.cert.empty() && f.tls.key.empty()) return Status::InvalidArgument("tls-key: required with --tls-cert");
+  if (f.tls.cert.empty() && !f.tls.key.empty()) return Status::InvalidArgument("tls-cert: required with --tls-key");
+  const char* env_token = std::getenv("SKYPORT_TOKEN");
+  return LoadToken(f.token_file, env_token ? env_token : "");
+}
+
+int FailStart(const Status& s) {
+  log::Error("cannot start", {{"error", s.message()}});
+  return 1;
+}
+
+StopSignals::StopSignals() {
+  sigemptyset(&set_);
+  sigaddset(&set_, SIGINT);
+  sigaddset(&set_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+}
+
+int StopSignals::Wait() {
+  int sig = 0;
+  sigwait(&set_, &sig);
+  return sig;
+}
+
+}  // namespace skyport

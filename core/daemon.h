@@ -1,0 +1,48 @@
+// Start-up glue every daemon shares: logging, the cluster token, TLS file
+// paths, and waiting for SIGINT/SIGTERM.
+#pragma once
+
+#include <signal.h>
+
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace skyport {
+
+// PEM files for TLS. Servers: cert + key (+ ca to require client certs).
+// Clients: ca to verify the server (+ cert + key for mTLS).
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+  std::string ca;
+};
+
+struct CommonDaemonFlags {
+  std::string token_file;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  TlsFiles tls;
+};
+
+// Sets up structured logging for `component`, checks the TLS flags, and
+// loads the cluster token (--token-file, else SKYPORT_TOKEN).
+Result<std::string> StartDaemon(std::string_view component, const CommonDaemonFlags& flags);
+
+// Logs why the daemon cannot start; returns the exit code to use.
+int FailStart(const Status& s);
+
+// Blocks SIGINT and SIGTERM for this thread and every thread started after
+// it (construct before any thread), so that Wait() gets them.
+class StopSignals {
+ public:
+  StopSignals();
+  // Blocks until SIGINT or SIGTERM; returns the signal number.
+  int Wait();
+
+ private:
+  sigset_t set_;
+};
+
+}  // namespace skyport
