@@ -45,6 +45,8 @@ SEAPORT_DIR=${SEAPORT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/skyport-bench-node}
 SEAPORT_VERSION=2.0.9
 SEAPORT_PORT=${SEAPORT_PORT:-18611}
 QUIET_WAIT_S=${QUIET_WAIT_S:-60}
+SKYPORT_SYNC=${SKYPORT_SYNC:-full}   # skyport-registry --sync: full (fsync each batch) | normal
+ONLY=${ONLY:-}                       # e.g. ONLY=fanout: run just these metrics
 NOISE_PCT=${NOISE_PCT:-10}
 RETRY_NOISY=${RETRY_NOISY:-1}
 OUT_DIR=${OUT_DIR:-}
@@ -249,7 +251,7 @@ start_skyport() {
   local d=$TMP/skyport-data
   rm -rf "$d" "$TMP/skyport.port"; mkdir -p "$d"
   pinned "$SERVER_CPUS" "$REGISTRY_BIN" --listen 127.0.0.1:0 --port-file "$TMP/skyport.port" --data "$d" \
-    --token-file "$TMP/token" --metrics-listen '' --log-level warn >"$TMP/skyport.log" 2>&1 </dev/null 9>&- &
+    --token-file "$TMP/token" --metrics-listen '' --log-level warn --sync "$SKYPORT_SYNC" >"$TMP/skyport.log" 2>&1 </dev/null 9>&- &
   SERVER_PID=$!; STARTED_PIDS+=("$SERVER_PID")
   local i
   for ((i = 0; i < 100; i++)); do
@@ -332,10 +334,11 @@ METRICS=()
 for c in $CONCURRENCY; do METRICS+=("register@$c"); done
 if [[ $REGISTER_ONLY == 1 ]]; then for c in $CONCURRENCY; do METRICS+=("register-only@$c"); done; fi
 METRICS+=(fanout fill)
+[[ -n $ONLY ]] && read -r -a METRICS <<<"$ONLY"
 
 echo "== run_registry_bench $(date -u +%FT%TZ) on $(hostname)"
 echo "machine: nproc=$(nproc) cpu='$(awk -F': *' '/^model name/{print $2; exit}' /proc/cpuinfo)' kernel=$(uname -r) load=$(cut -d' ' -f1-3 /proc/loadavg)"
-echo "data dir: $TMP on $(df -T "$TMP" | awk 'NR==2{print $2" ("$1")"}') - skyport fsyncs there (SQLite WAL, synchronous=FULL)"
+echo "data dir: $TMP on $(df -T "$TMP" | awk 'NR==2{print $2" ("$1")"}') - skyport --sync $SKYPORT_SYNC (full: SQLite WAL fsync per batch)"
 echo "versions: skyport-registry $REGISTRY_BIN (built $(date -r "$REGISTRY_BIN" +%FT%T)), node $(node --version 2>/dev/null || echo none), seaport $( ((HAVE_SEAPORT)) && node -p "require('$SEAPORT_DIR/node_modules/seaport/package.json').version" || echo none)"
 echo "layout: servers pinned to cpu $SERVER_CPUS, load generators to cpu $LOAD_CPUS (PIN=$PIN), nice $NICE; $ROUNDS rounds, fresh server per run"
 echo "runs: register ${SECONDS_PER_RUN}s (+${WARMUP}s warm-up) at concurrency {$CONCURRENCY}; fanout $WATCHERS watchers x $CHANGES changes; fill $FILL_COUNT with $FILL_CONC clients"

@@ -4,8 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "rpc/auth.h"
-#include "rpc/convert.h"
+#include "rpc/call.h"
 #include "skyport/v1/hub.grpc.pb.h"
 
 namespace skyport::cli {
@@ -19,20 +18,11 @@ struct HubClient::Impl {
   grpc::ClientContext* active = nullptr;  // the streaming call Cancel() reaches
   bool cancelled = false;
 
-  void Prepare(grpc::ClientContext& ctx, int64_t timeout_ms) const {
-    rpc::AttachToken(ctx, token);
-    if (timeout_ms > 0)
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
-  }
+  void Prepare(grpc::ClientContext& ctx, int64_t timeout_ms) const { rpc::PrepareContext(ctx, token, timeout_ms); }
 
   template <class Resp, class Req, class Method>
   Result<Resp> Unary(Method method, const Req& req, int64_t timeout_ms) {
-    grpc::ClientContext ctx;
-    Prepare(ctx, timeout_ms);
-    Resp resp;
-    grpc::Status st = ((*stub).*method)(&ctx, req, &resp);
-    if (!st.ok()) return rpc::FromGrpc(st);
-    return resp;
+    return rpc::UnaryCall<Resp>(*stub, method, req, token, timeout_ms);
   }
 
   // Makes `ctx` the target of Cancel() while a stream runs; false if Cancel()

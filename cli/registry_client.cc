@@ -2,8 +2,7 @@
 
 #include <chrono>
 
-#include "rpc/auth.h"
-#include "rpc/convert.h"
+#include "rpc/call.h"
 #include "skyport/v1/registry.grpc.pb.h"
 
 namespace skyport::cli {
@@ -12,21 +11,11 @@ struct RegistryClient::Impl {
   std::string token;
   std::unique_ptr<v1::Registry::Stub> stub;
 
-  void Prepare(grpc::ClientContext& ctx, int64_t timeout_ms) const {
-    rpc::AttachToken(ctx, token);
-    if (timeout_ms > 0)
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
-  }
+  void Prepare(grpc::ClientContext& ctx, int64_t timeout_ms) const { rpc::PrepareContext(ctx, token, timeout_ms); }
 
-  // One unary call with token and deadline; the gRPC status becomes a Status.
   template <class Resp, class Req, class Method>
   Result<Resp> Unary(Method method, const Req& req, int64_t timeout_ms) {
-    grpc::ClientContext ctx;
-    Prepare(ctx, timeout_ms);
-    Resp resp;
-    grpc::Status st = ((*stub).*method)(&ctx, req, &resp);
-    if (!st.ok()) return rpc::FromGrpc(st);
-    return resp;
+    return rpc::UnaryCall<Resp>(*stub, method, req, token, timeout_ms);
   }
 };
 

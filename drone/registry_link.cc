@@ -8,7 +8,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
-#include "rpc/auth.h"
+#include "rpc/call.h"
 
 namespace skyport::drone {
 
@@ -26,8 +26,7 @@ RegistryLink::~RegistryLink() {
 
 grpc::Status RegistryLink::Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms) const {
   grpc::ClientContext ctx;
-  rpc::AttachToken(ctx, token_);
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  rpc::PrepareContext(ctx, token_, timeout_ms);
   return fn(ctx);
 }
 
