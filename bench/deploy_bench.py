@@ -66,6 +66,53 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
 '''
 
+# The same app in node (APP_LANG=node): it starts in ~40 ms instead of
+# Python's ~70-190 ms, so the deploy path itself shows.
+APP_JS = r'''const http = require("http"), net = require("net"), fs = require("fs"), crypto = require("crypto");
+let port = process.env.PORT;
+if (port === undefined) {
+  port = 10000 + Math.floor(Math.random() * 55000);
+  const [host, sp] = process.env.SEAPORT.split(":");
+  const sea = net.connect(Number(sp), host);
+  const rid = crypto.randomBytes(8).toString("hex");
+  const meta = {role: "webapp", version: "0.0.0", commit: process.env.COMMIT, host: "127.0.0.1", port: Number(port), id: rid};
+  sea.write(JSON.stringify(["register", rid, meta]) + "\n");
+  setInterval(() => sea.write('["heartbeat"]\n'), 15000);
+}
+const body = fs.readFileSync("greeting.txt");
+http.createServer((req, res) => { res.writeHead(200, {"Content-Length": body.length}); res.end(body); })
+  .listen(Number(port), "127.0.0.1");
+'''
+# APP_LANG=minimal: the most trivial app there is — a raw socket answering
+# 200, on python3 -S (no site import), so start-up is a few ms and what is
+# measured is the deploy path.
+APP_MIN = r'''import json, os, random, socket
+port = os.environ.get("PORT")
+if port is None:
+    port = 10000 + random.randrange(55000)
+    host, sp = os.environ["SEAPORT"].rsplit(":", 1)
+    sea = socket.create_connection((host, int(sp)))
+    rid = os.urandom(8).hex()
+    meta = {"role": "webapp", "version": "0.0.0", "commit": os.environ["COMMIT"],
+            "host": "127.0.0.1", "port": int(port), "id": rid}
+    sea.sendall((json.dumps(["register", rid, meta]) + "\n").encode())
+body = open("greeting.txt", "rb").read()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(port)))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    c.recv(65536)
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    c.close()
+'''
+APP_LANG = os.environ.get("APP_LANG", "python")
+APP_FILE, APP_SRC, APP_CMD = {
+    "node": ("app.js", APP_JS, ["node", "app.js"]),
+    "minimal": ("app.py", APP_MIN, ["python3", "-S", "app.py"]),
+}.get(APP_LANG, ("app.py", APP, ["python3", "app.py"]))
+
 GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
            "GIT_TERMINAL_PROMPT": "0"}
@@ -133,10 +180,10 @@ def git(work, *args):
 def new_commit(work, n):
     if not os.path.exists(os.path.join(work, ".git")):
         git(work, "init", "-q", "-b", "master")
-        with open(os.path.join(work, "app.py"), "w") as f:
-            f.write(APP)
+        with open(os.path.join(work, APP_FILE), "w") as f:
+            f.write(APP_SRC)
         with open(os.path.join(work, "Procfile"), "w") as f:
-            f.write("web: python3 app.py\n")
+            f.write(f"web: {' '.join(APP_CMD)}\n")
     with open(os.path.join(work, "greeting.txt"), "w") as f:
         f.write(f"hello from round {n}\n")
     git(work, "add", "-A")
@@ -236,7 +283,7 @@ def run_propagit(commit, drones, probe_ms, timeout_s, observer):
     cmd = json.loads(os.environ["NODE_CMD"]) + [
         os.environ["PROPAGIT_CLIENT"], "deploy", "--hub", os.environ["PROPAGIT_HUB"],
         "--secret", os.environ["PROPAGIT_SECRET"], "--repo", "webapp", "--commit", commit,
-        "--seaport", os.environ["SEAPORT_ADDR"], "--", "python3", "app.py"]
+        "--seaport", os.environ["SEAPORT_ADDR"], "--", *APP_CMD]
     p = subprocess.Popen(client_cmd(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          stdin=subprocess.DEVNULL)
     stages, procs = {}, {}

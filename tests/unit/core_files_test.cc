@@ -11,25 +11,12 @@
 
 #include "core/children.h"
 #include "core/files.h"
+#include "tests/unit/test_util.h"
 
 namespace skyport {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/skyport-files-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 std::vector<std::string> Listing(const std::string& dir) {
   std::vector<std::string> out;

@@ -7,30 +7,14 @@
 #include <sstream>
 
 #include "drone/log_file.h"
+#include "tests/unit/test_util.h"
 
 using namespace skyport;
 using namespace skyport::drone;
 namespace fs = std::filesystem;
+using skyport::testing::Slurp;
+using skyport::testing::TempDir;
 
-namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/skyport-logfile-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 TEST_CASE("FormatLogLine", "[drone]") {
   CHECK(FormatLogLine(1'780'000'000'123, "stdout", "hello world") ==
@@ -59,7 +43,7 @@ TEST_CASE("LineSplitter", "[drone]") {
 
 TEST_CASE("LogFile rotates at the size limit and keeps N files", "[drone]") {
   TempDir dir;
-  const fs::path log = dir.path / "app" / "abc" / "web.0.log";
+  const fs::path log = fs::path(dir.path()) / "app" / "abc" / "web.0.log";
   auto f = LogFile::Open(log.string(), 10, 2);
   REQUIRE(f.ok());
   REQUIRE((*f)->Append("12345\n").ok());  // 6 bytes
@@ -81,7 +65,7 @@ TEST_CASE("LogFile rotates at the size limit and keeps N files", "[drone]") {
 
 TEST_CASE("LogFile appends to an existing file and counts its size", "[drone]") {
   TempDir dir;
-  const fs::path log = dir.path / "x.log";
+  const fs::path log = fs::path(dir.path()) / "x.log";
   {
     auto f = LogFile::Open(log.string(), 100, 1);
     REQUIRE(f.ok());
@@ -97,7 +81,7 @@ TEST_CASE("LogFile appends to an existing file and counts its size", "[drone]") 
 
 TEST_CASE("LogFile with keep 0 just starts over", "[drone]") {
   TempDir dir;
-  const fs::path log = dir.path / "x.log";
+  const fs::path log = fs::path(dir.path()) / "x.log";
   auto f = LogFile::Open(log.string(), 5, 0);
   REQUIRE(f.ok());
   REQUIRE((*f)->Append("1234\n").ok());

@@ -12,27 +12,14 @@
 
 #include "core/children.h"
 #include "drone/run_command.h"
+#include "tests/unit/test_util.h"
 
 namespace skyport::drone {
 namespace {
 
+using skyport::testing::TempDir;
+
 using Clock = std::chrono::steady_clock;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/skyport-run-command-test-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 int64_t MsSince(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();

@@ -28,10 +28,13 @@
 #include "drone/readiness.h"
 #include "drone/state_file.h"
 #include "drone/supervisor.h"
+#include "tests/unit/test_util.h"
 
 using namespace skyport;
 using namespace skyport::drone;
 namespace fs = std::filesystem;
+using skyport::testing::Slurp;
+using skyport::testing::TempDir;
 
 namespace {
 
@@ -57,22 +60,6 @@ uint32_t FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   close(fd);
   return ntohs(a.sin_port);
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/skyport-sup-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Alive = exists and is not a zombie.
@@ -123,11 +110,11 @@ struct Recorder {
 
 SupervisorOptions Options(const TempDir& dir) {
   SupervisorOptions o;
-  o.log_dir = (dir.path / "logs").string();
+  o.log_dir = (fs::path(dir.path()) / "logs").string();
   o.restart_backoff = {20, 200, 2.0, 0.0};
   o.stable_after_ms = 10'000;
   o.term_timeout_ms = 2'000;
-  o.state_file = (dir.path / "state.json").string();
+  o.state_file = (fs::path(dir.path()) / "state.json").string();
   return o;
 }
 
@@ -212,7 +199,7 @@ TEST_CASE("Supervisor: HTTP health path", "[drone]") {
   const uint32_t port = FreePort();
   auto ok = Spec("web", "exec python3 -m http.server $PORT --bind 127.0.0.1", port);
   ok.health_path = "/";
-  ok.cwd = dir.path.string();
+  ok.cwd = fs::path(dir.path()).string();
   REQUIRE(sup->Run(ok).ok());
   REQUIRE(WaitUntil([&] { return StateOf(*sup, ok.key) == ProcState::kReady; }));
   // The GET reached the app: http.server logs it on stderr.
@@ -226,7 +213,7 @@ TEST_CASE("Supervisor: HTTP health path", "[drone]") {
   const uint32_t port2 = FreePort();
   auto bad = Spec("api", "exec python3 -m http.server $PORT --bind 127.0.0.1", port2);
   bad.health_path = "/missing";
-  bad.cwd = dir.path.string();
+  bad.cwd = fs::path(dir.path()).string();
   bad.ready_timeout_ms = 700;
   REQUIRE(sup->Run(bad).ok());
   REQUIRE(WaitUntil([&] { return rec.Saw(ProcState::kBackoff); }));
@@ -328,7 +315,7 @@ TEST_CASE("Supervisor: Stop sends SIGTERM to the group", "[drone]") {
   TempDir dir;
   Recorder rec;
   auto sup = StartSupervisor(Options(dir), rec);
-  const fs::path marker = dir.path / "got-term";
+  const fs::path marker = fs::path(dir.path()) / "got-term";
   auto spec = Spec("worker", "trap 'echo term > " + marker.string() +
                                  "; exit 0' TERM; echo armed; while :; do sleep 0.05; done");
   REQUIRE(sup->Run(spec).ok());
@@ -382,7 +369,7 @@ TEST_CASE("Supervisor: a crash kills the rest of the old group before the restar
   TempDir dir;
   Recorder rec;
   auto sup = StartSupervisor(Options(dir), rec);
-  const fs::path flag = dir.path / "ran-once";
+  const fs::path flag = fs::path(dir.path()) / "ran-once";
   // The first run leaves a grandchild behind and dies; later runs stay up.
   auto spec = Spec("worker", "if [ -e " + flag.string() + " ]; then exec sleep 1000; fi; touch " + flag.string() +
                                  "; sleep 1000 & echo grandchild $!; exit 7");
@@ -454,7 +441,7 @@ TEST_CASE("Supervisor: logs go to the file, the tail and subscribers", "[drone]"
   CHECK(std::count_if(tail.begin(), tail.end(), [](const LogLine& l) { return l.text == "out3"; }) == 1);
   CHECK(sup->Tail("other", "", "", 100).empty());
   CHECK(sup->Tail("", "abc", "", 1).size() == 1);
-  const fs::path log = dir.path / "logs" / "webapp" / "abc123" / "worker.2.log";
+  const fs::path log = fs::path(dir.path()) / "logs" / "webapp" / "abc123" / "worker.2.log";
   REQUIRE(WaitUntil([&] { return Slurp(log).find(" stdout out3\n") != std::string::npos; }));
   std::string text = Slurp(log);
   CHECK(text.find(" stdout out1\n") != std::string::npos);

@@ -10,24 +10,11 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include "tests/unit/test_util.h"
 
 namespace skyport::hub::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/skyport-hub-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using skyport::testing::TempDir;
 
 struct RunResult {
   int exit = -1;
