@@ -1,4 +1,5 @@
 #include "cli/process.h"
+#include "core/exec_child.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -27,22 +28,8 @@ namespace {
   // ever kill us, so give up now.
   if (getppid() != parent) _exit(127);
 
-  // Dispositions set to "ignore" (gRPC ignores SIGPIPE) and the blocked mask
-  // of the supervisor survive exec; CMD must start clean.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  // Sockets and files of this process (gRPC's included) must not leak into CMD.
-  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536) max = 65536;
-    for (int fd = 3; fd < max; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
-  }
+  // CMD starts clean: default signals, nothing blocked, none of our fds.
+  PrepareChildForExec();
 
   execvpe(argv[0], argv, envp);
   int err = errno;

@@ -6,8 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/close_range.h>
-#include <sys/syscall.h>
 
 #include <cerrno>
 #include <chrono>
@@ -17,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "core/children.h"
+#include "core/exec_child.h"
 
 extern char** environ;
 
@@ -70,15 +69,11 @@ Result<CommandResult> RunCommand(const std::string& command, const std::string& 
     while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
     }
     ::setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int s = 1; s < NSIG; ++s) ::signal(s, SIG_DFL);
+    PrepareChildForExec();
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
-    ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
     if (::chdir(dir.c_str()) != 0) _exit(126);
     ::execve("/bin/sh", argv, envp.data());
     _exit(127);

@@ -1,7 +1,7 @@
 #include "drone/spawn.h"
+#include "core/exec_child.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,24 +41,9 @@ constexpr const char* kStages[] = {"setpgid", "chdir", "open /dev/null", "dup2",
   // dup2 clears close-on-exec on the target, which is what 0..2 need.
   if (dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) fail(3);
 
-  // Ignored dispositions (SIGPIPE in gRPC servers) and the drone's blocked
-  // mask would survive exec; the app must start clean or SIGTERM may not
-  // reach it.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  // Listening sockets of the drone (Asio's are not CLOEXEC) must not leak
-  // into the app: it would keep our ports busy after we die.
-  if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536) max = 65536;
-    for (int fd = 3; fd < max; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
-  }
+  // The app starts clean: default signals (or SIGTERM may not reach it),
+  // none of the drone's fds (they would keep our ports busy after we die).
+  PrepareChildForExec();
   execve("/bin/sh", argv, envp);
   fail(4);
   _exit(127);  // not reached
