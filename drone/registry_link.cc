@@ -92,34 +92,61 @@ void RegistryLink::WantRegistered(const InstanceKey& key, v1::Endpoint ep) {
 }
 
 void RegistryLink::Deregister(const InstanceKey& key) {
-  uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
     auto it = wants_.find(key);
     if (it == wants_.end()) return;
-    id = it->second.id;
+    if (it->second.id != 0) deregister_.push_back(it->second.id);
     wants_.erase(it);
   }
-  if (id == 0) return;
-  v1::DeregisterRequest req;
-  req.set_id(id);
-  v1::DeregisterResponse resp;
-  auto s = Call([&](grpc::ClientContext& c) { return stub_->Deregister(&c, req, &resp); });
-  if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND)
-    log::Warn("deregister failed; the entry goes with the lease", {{"instance", key.ToString()}, {"error", s.error_message()}});
+  cv_.notify_all();
 }
 
 void RegistryLink::ReleasePort(const std::string& host, uint32_t port) {
-  uint64_t lease = this->lease();
-  if (lease == 0 || port == 0) return;
-  v1::ReleasePortRequest req;
-  req.set_host(host);
-  req.set_port(port);
-  req.set_lease_id(lease);
-  v1::ReleasePortResponse resp;
-  auto s = Call([&](grpc::ClientContext& c) { return stub_->ReleasePort(&c, req, &resp); });
-  if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND)
-    log::Warn("release port failed; the lease frees it", {{"port", port}, {"error", s.error_message()}});
+  if (port == 0) return;
+  {
+    std::lock_guard lock(mu_);
+    release_.emplace_back(host, port);
+  }
+  cv_.notify_all();
+}
+
+bool RegistryLink::FlushQueued(uint64_t lease) {
+  std::vector<uint64_t> ids;
+  std::vector<std::pair<std::string, uint32_t>> ports;
+  {
+    std::lock_guard lock(mu_);
+    ids.swap(deregister_);
+    ports.swap(release_);
+  }
+  auto retry = [](const grpc::Status& s) { return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                                                  s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED; };
+  std::vector<uint64_t> ids_left;
+  std::vector<std::pair<std::string, uint32_t>> ports_left;
+  for (uint64_t id : ids) {
+    v1::DeregisterRequest req;
+    req.set_id(id);
+    v1::DeregisterResponse resp;
+    auto s = Call([&](grpc::ClientContext& c) { return stub_->Deregister(&c, req, &resp); });
+    if (retry(s)) ids_left.push_back(id);
+    else if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND)
+      log::Warn("deregister failed; the entry goes with the lease", {{"id", id}, {"error", s.error_message()}});
+  }
+  for (const auto& [host, port] : ports) {
+    if (lease == 0) break;  // a lost lease took its ports with it
+    v1::ReleasePortRequest req;
+    req.set_host(host);
+    req.set_port(port);
+    req.set_lease_id(lease);
+    v1::ReleasePortResponse resp;
+    auto s = Call([&](grpc::ClientContext& c) { return stub_->ReleasePort(&c, req, &resp); });
+    if (retry(s)) ports_left.emplace_back(host, port);
+  }
+  if (ids_left.empty() && ports_left.empty()) return true;
+  std::lock_guard lock(mu_);
+  deregister_.insert(deregister_.end(), ids_left.begin(), ids_left.end());
+  release_.insert(release_.end(), ports_left.begin(), ports_left.end());
+  return false;
 }
 
 bool RegistryLink::IsRegistered(const InstanceKey& key) const {
@@ -148,7 +175,9 @@ void RegistryLink::Loop() {
                                         : std::max<int64_t>(0, next_keepalive - SystemClock::Get()->MonoMs());
       cv_.wait_for(lock, std::chrono::milliseconds(std::min<int64_t>(wait, interval)), [&] {
         if (stop_) return true;
-        if (lease_ == 0 || failures > 0) return false;
+        if (failures > 0) return false;
+        if (!deregister_.empty() || !release_.empty()) return true;
+        if (lease_ == 0) return false;
         for (const auto& [k, w] : wants_)
           if (w.id == 0) return true;
         return false;
@@ -158,6 +187,11 @@ void RegistryLink::Loop() {
       if (lease != 0)
         for (const auto& [k, w] : wants_)
           if (w.id == 0) to_register.emplace_back(k, w.ep);
+    }
+    // Removals first: a crashed instance must leave the registry at once.
+    if (!FlushQueued(lease)) {
+      ++failures;
+      continue;
     }
     const int64_t now = SystemClock::Get()->MonoMs();
     if (lease == 0) {

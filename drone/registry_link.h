@@ -1,7 +1,9 @@
 // The drone's side of the registry: one lease for the whole drone, kept
 // alive by a thread; the endpoints the drone wants registered are registered
 // (and re-registered after the lease or the registry was lost) by that
-// thread; deregistrations are sent at once. Thread-safe.
+// thread; deregistrations and port releases are queued to it and sent at
+// once, so callers (the supervisor's thread) never wait on the network.
+// Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -11,6 +13,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "drone/supervisor.h"
@@ -33,9 +37,10 @@ class RegistryLink {
   Result<uint32_t> Allocate(const std::string& host, const InstanceKey& key, int64_t timeout_ms);
   // Wants `ep` registered (done by the thread, at once if possible).
   void WantRegistered(const InstanceKey& key, v1::Endpoint ep);
-  // Deregisters now (best effort) and stops wanting it.
+  // Stops wanting it registered; the entry is removed right away by the
+  // thread (retried while the registry is unreachable). Never blocks.
   void Deregister(const InstanceKey& key);
-  // Gives back an instance's port (best effort; the lease frees it anyway).
+  // Gives back an instance's port, the same way (the lease frees it anyway).
   void ReleasePort(const std::string& host, uint32_t port);
   bool IsRegistered(const InstanceKey& key) const;
   uint64_t lease() const;
@@ -46,6 +51,9 @@ class RegistryLink {
     uint64_t id = 0;  // 0: not registered under the current lease
   };
   void Loop();
+  // Sends the queued deregistrations and releases; keeps the ones that failed
+  // for a reason worth retrying. Returns false if the registry was unreachable.
+  bool FlushQueued(uint64_t lease);
   grpc::Status Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms = 3000) const;
 
   std::unique_ptr<v1::Registry::Stub> stub_;
@@ -56,6 +64,8 @@ class RegistryLink {
   std::condition_variable cv_;
   uint64_t lease_ = 0;                 // guarded by mu_
   std::map<InstanceKey, Want> wants_;  // guarded by mu_
+  std::vector<uint64_t> deregister_;   // entry ids to remove; guarded by mu_
+  std::vector<std::pair<std::string, uint32_t>> release_;  // host, port; guarded by mu_
   bool stop_ = false;                  // guarded by mu_
   std::thread thread_;
 };

@@ -140,6 +140,39 @@ class DeployFlowTest(DeployTest):
         [(_, e)] = self.entries(a)
         self.assertIn(" d1 ", get(e["port"]))
 
+    def test_registry_down_does_not_stall_supervision_and_converges(self):
+        a = self.first_commit()
+        self.push()
+        self.cli("deploy", "webapp", "master", "--drones", "d1")
+        [(_, e)] = self.entries(a)
+        port, old_pid = e["port"], int(get(e["port"]).split()[-1])
+        [old_proc] = json.loads(self.cli("ps", "--json").stdout)
+        self.registry.kill(signal.SIGKILL)
+        try:
+            get(port, "/crash")
+        except Exception:  # noqa: BLE001 - the process dies mid-request
+            pass
+
+        def restarted():
+            try:
+                return int(get(port).split()[-1]) != old_pid
+            except OSError:
+                return False
+
+        # The restart does not wait on the unreachable registry.
+        wait_until(restarted, 2, what="app restarted while the registry is down")
+        self.registry.start()
+
+        def converged():
+            # Exactly one entry, on the same port, naming the process the drone runs now.
+            wide = self.cli_json("registry", "show", "--wide", "webapp")
+            entries = [(x["port"], x["pid"]) for roles in wide.values() for x in roles["web"]]
+            [proc] = json.loads(self.cli("ps", "--json").stdout)
+            return (proc["pid"] != old_proc["pid"] and proc["state"] == "running"
+                    and entries == [(port, proc["pid"])])
+
+        wait_until(converged, 15, what="one entry with the new pid after the registry came back")
+
     def test_hub_restart_loses_nothing(self):
         a = self.first_commit()
         self.push()
