@@ -24,17 +24,8 @@ namespace {
 
 int64_t NowMs() { return SystemClock::Get()->MonoMs(); }
 
-std::string StateName(ProcState s) {
-  switch (s) {
-    case ProcState::kStarting: return "starting";
-    case ProcState::kReady: return "running";
-    case ProcState::kBackoff: return "backoff";
-    case ProcState::kStopping: return "stopping";
-    case ProcState::kStopped: return "stopped";
-    case ProcState::kFailed: return "failed";
-  }
-  return "unknown";
-}
+// What the hub and `skyport ps` call a state; "running" reads better than "ready".
+std::string StateName(ProcState s) { return s == ProcState::kReady ? "running" : ProcStateName(s); }
 
 }  // namespace
 

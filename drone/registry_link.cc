@@ -244,19 +244,10 @@ void RegistryLink::Loop() {
         break;
       }
       failures = 0;
-      bool unwanted;
-      {
-        std::lock_guard lock(mu_);
-        auto it = wants_.find(key);
-        unwanted = it == wants_.end();
-        if (!unwanted && lease_ == lease) it->second.id = resp.id();
-      }
-      if (unwanted) {  // deregistered while this Register was in flight
-        v1::DeregisterRequest dreq;
-        dreq.set_id(resp.id());
-        v1::DeregisterResponse dresp;
-        (void)Call([&](grpc::ClientContext& c) { return stub_->Deregister(&c, dreq, &dresp); });
-      }
+      std::lock_guard lock(mu_);
+      auto it = wants_.find(key);
+      if (it == wants_.end()) deregister_.push_back(resp.id());  // deregistered while in flight
+      else if (lease_ == lease) it->second.id = resp.id();
     }
   }
 }

@@ -31,6 +31,18 @@ bool EnvNameOk(const std::string& k) {
 
 int64_t NowMs() { return SystemClock::Get()->MonoMs(); }
 
+// Routes a command's answers into `box`, for the handler waiting on it.
+Answer Into(std::shared_ptr<Answers> box) {
+  return [box](const std::string& drone, const v1::DroneMessage& m) { box->Push({drone, m}); };
+}
+
+// "d1: reason; d2: reason".
+std::string JoinFailures(const std::map<std::string, std::string>& failed) {
+  std::string out;
+  for (const auto& [drone, err] : failed) out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", drone, err);
+  return out;
+}
+
 // The Attach stream as a DroneLink: writes are serialized, and never touch
 // the stream once its handler has returned.
 class StreamLink final : public DroneLink {
@@ -91,7 +103,7 @@ grpc::Status HubService::Deploy(grpc::ServerContext* ctx, const v1::DeployReques
     *cmd.mutable_deploy() = *req;
     cmd.mutable_deploy()->set_commitish(d.commit);
     cmd.mutable_deploy()->set_instances(d.instances);
-    auto id = hub_->Send(drone, cmd, [box](const std::string& dr, const v1::DroneMessage& m) { box->Push({dr, m}); });
+    auto id = hub_->Send(drone, cmd, Into(box));
     if (id.ok()) waiting.insert(drone);
     else failed[drone] = id.status().message();
   }
@@ -124,10 +136,9 @@ grpc::Status HubService::Deploy(grpc::ServerContext* ctx, const v1::DeployReques
 
   // A failed target keeps nothing of this deploy, so reconcile won't retry it.
   std::set<std::string> failed_drones;
-  std::string summary;
+  const std::string summary = JoinFailures(failed);
   for (const auto& [dr, err] : failed) {
     failed_drones.insert(dr);
-    summary += fmt::format("{}{}: {}", summary.empty() ? "" : "; ", dr, err);
     v1::DeployProgress p;
     p.set_drone(dr);
     p.set_commit(d.commit);
@@ -172,7 +183,7 @@ grpc::Status HubService::Stop(grpc::ServerContext* ctx, const v1::StopRequest* r
     v1::HubCommand cmd;
     cmd.mutable_stop()->set_app(req->app());
     cmd.mutable_stop()->set_commitish(*commit);
-    auto id = hub_->Send(dr, cmd, [box](const std::string& d, const v1::DroneMessage& m) { box->Push({d, m}); });
+    auto id = hub_->Send(dr, cmd, Into(box));
     // A detached drone stops it when it comes back (reconcile).
     if (id.ok()) waiting.insert(dr);
   }
@@ -186,9 +197,7 @@ grpc::Status HubService::Stop(grpc::ServerContext* ctx, const v1::StopRequest* r
   }
   for (const auto& dr : waiting) failed[dr] = "no answer before the timeout";
   if (failed.empty()) return grpc::Status::OK;
-  std::string summary;
-  for (const auto& [dr, err] : failed) summary += fmt::format("{}{}: {}", summary.empty() ? "" : "; ", dr, err);
-  return {grpc::StatusCode::ABORTED, "stop failed on " + summary};
+  return {grpc::StatusCode::ABORTED, "stop failed on " + JoinFailures(failed)};
 }
 
 grpc::Status HubService::Ps(grpc::ServerContext* ctx, const v1::PsRequest* req, v1::PsResponse* resp) {
@@ -218,7 +227,7 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
   for (const auto& dr : hub_->ConnectedDrones()) {
     v1::HubCommand cmd;
     *cmd.mutable_logs() = *req;
-    auto id = hub_->Send(dr, cmd, [box](const std::string& d, const v1::DroneMessage& m) { box->Push({d, m}); });
+    auto id = hub_->Send(dr, cmd, Into(box));
     if (id.ok()) ids[dr] = *id;
   }
   size_t done = 0;

@@ -3,10 +3,10 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <fstream>
 
 #include <fmt/format.h>
 
+#include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
 #include "registry/service.h"
@@ -57,11 +57,7 @@ int RunDaemon(const DaemonOptions& o) {
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(4 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  rpc::ConfigureServer(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return FailStart(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
 
@@ -76,11 +72,8 @@ int RunDaemon(const DaemonOptions& o) {
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
   }
-  if (!o.port_file.empty()) {
-    std::string tmp = o.port_file + ".tmp";
-    std::ofstream(tmp) << port << "\n";
-    std::rename(tmp.c_str(), o.port_file.c_str());
-  }
+  if (!o.port_file.empty())
+    if (Status s = WriteFileAtomic(o.port_file, fmt::format("{}\n", port)); !s.ok()) return FailStart(s);
   log::Info("listening", {{"address", o.listen},
                           {"port", port},
                           {"tls", !o.common.tls.cert.empty()},

@@ -15,7 +15,10 @@ using TlsFiles = skyport::TlsFiles;  // PEM paths, see core/daemon.h
 
 // TLS when `tls.cert` is set, else insecure (for loopback and private nets).
 Result<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsFiles& tls);
-// TLS when `tls.ca` is set (or `use_tls`), else insecure.
+// Server settings every daemon shares: keepalive pings both ways, so dead
+// peers (a drone, a watcher) are noticed and clients' pings are welcome.
+void ConfigureServer(grpc::ServerBuilder& builder);
+// TLS when `tls.ca` is set, else insecure.
 Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls);
 
 }  // namespace skyport::rpc
