@@ -1,0 +1,1 @@
+#include "router/http1.h"

@@ -1,0 +1,1 @@
+#include "router/route_table.h"

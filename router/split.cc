@@ -1,0 +1,1 @@
+#include "router/split.h"

@@ -1,0 +1,91 @@
+// Per-arm traffic statistics: a per-second ring for the last hour per
+// (app, commit), fed by the proxy workers. Pure apart from one mutex:
+// time comes in as an argument.
+//
+// Workers never share counters on the hot path: each has a StatsShard that
+// accumulates the current second and hands it to the StatsStore when the
+// second changes (or on Flush). Readers (admin /stats, /metrics) ask the store.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace skyport::router {
+
+// Latency histogram upper bounds in microseconds; one more bucket for +Inf.
+inline constexpr std::array<uint64_t, 15> kLatencyBoundsUs = {
+    250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
+    1'000'000, 2'500'000, 5'000'000, 10'000'000};
+inline constexpr size_t kLatencyBuckets = kLatencyBoundsUs.size() + 1;
+
+struct Counters {
+  uint64_t requests = 0;
+  uint64_t status_1xx = 0, status_2xx = 0, status_3xx = 0, status_4xx = 0, status_5xx = 0;
+  uint64_t users_assigned = 0;  // first visits and re-deals (new split id)
+  uint64_t latency_sum_us = 0;
+  std::array<uint64_t, kLatencyBuckets> latency{};
+
+  void Record(int status, uint64_t latency_us, bool new_user);
+  void Merge(const Counters& other);
+  // Estimated quantile (0..1) from the histogram, in microseconds (linear
+  // inside a bucket); 0 when empty.
+  double QuantileUs(double q) const;
+};
+
+class StatsStore {
+ public:
+  explicit StatsStore(int window_seconds = 3600);
+
+  // Stable id for (app, commit); thread-safe; called when route tables are built.
+  uint32_t Intern(const std::string& app, const std::string& commit);
+
+  // Adds one second's counters of one arm (from a shard).
+  void Add(int64_t unix_s, uint32_t id, const Counters& c);
+
+  // {"window_seconds": W, "unix_s": now, "apps": {APP: {"arms": {COMMIT: {
+  //    "requests", "status": {"1xx".."5xx"}, "users_assigned", "requests_last_minute",
+  //    "latency_us": {"mean","p50","p90","p99"}, "latency_histogram": {"bounds_us": [...], "counts": [...]}}}}}}
+  // over the last `window_s` seconds ending at now_unix_s; app_filter "" = all.
+  nlohmann::json Json(std::string_view app_filter, int window_s, int64_t now_unix_s) const;
+
+  // Prometheus text: cumulative since start, per app and commit:
+  // skyport_router_requests_total{app,commit,code="2xx"}, skyport_router_users_assigned_total,
+  // skyport_router_request_duration_seconds_{bucket,sum,count}.
+  std::string Prometheus() const;
+
+ private:
+  struct Series;
+  mutable std::mutex mu_;
+  int window_;
+  std::map<std::pair<std::string, std::string>, uint32_t> ids_;
+  std::vector<std::unique_ptr<Series>> series_;  // by id
+};
+
+// One per worker thread; not thread-safe.
+class StatsShard {
+ public:
+  explicit StatsShard(StatsStore* store) : store_(store) {}
+  void Record(int64_t unix_s, uint32_t id, int status, uint64_t latency_us, bool new_user);
+  // Hands over the current second if it is older than `unix_s` (call ~4x a second).
+  void Flush(int64_t unix_s);
+
+ private:
+  StatsStore* store_;
+  int64_t second_ = 0;
+  std::vector<Counters> current_;  // by id
+  std::vector<uint32_t> touched_;
+};
+
+// Merging /stats documents from several routers (for `skyport stats`): sums
+// every counter and histogram, recomputes mean and quantiles.
+nlohmann::json MergeStatsJson(const std::vector<nlohmann::json>& docs);
+
+}  // namespace skyport::router
