@@ -15,6 +15,8 @@
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/hub_commands.h"
+#include "cli/split_cmd.h"
+#include "cli/stats_cmd.h"
 #include "core/flags.h"
 
 namespace sc = skyport::cli;
@@ -176,6 +178,56 @@ void AddHubCommands(CLI::App& app, const sc::GlobalOptions& g, Commands& command
   commands.emplace_back(logs, [&g, l] { return sc::RunLogs(g, *l); });
 }
 
+// `skyport stats`: per-arm traffic merged from the routers (stats_cmd.h).
+void AddStatsCommand(CLI::App& app, const sc::GlobalOptions& g, Commands& commands) {
+  auto o = std::make_shared<sc::StatsOptions>();
+  auto* stats = app.add_subcommand("stats", "Per-commit traffic of APP, merged from the routers");
+  stats->add_option("app", o->app, "App")->required();
+  stats->add_option("--window", o->window_s, "Seconds of history (the routers keep up to an hour)")
+      ->capture_default_str();
+  stats->add_option("--router", o->routers, "Ask this router's admin HOST:PORT (repeatable; default: all registered)")
+      ->allow_extra_args(false);
+  stats->footer(
+      "Routers that do not answer are named on stderr and left out; exits 1 only if none answered.\n"
+      "--json prints the merged /stats document.");
+  commands.emplace_back(stats, [&g, o] { return sc::RunStats(g, *o); });
+}
+
+// `skyport split`: an app's split test (split_cmd.h).
+void AddSplitCommand(CLI::App& app, const sc::GlobalOptions& g, Commands& commands) {
+  auto o = std::make_shared<sc::SplitOptions>();
+  auto hosts = std::make_shared<std::vector<std::string>>();
+  auto prefixes = std::make_shared<std::vector<std::string>>();
+  auto* split = app.add_subcommand("split", "Split APP's traffic between commits by weight, sticky per user");
+  split->add_option("app", o->app, "App")->required();
+  split->add_option("weights", o->weights, "COMMIT=WEIGHT (COMMIT: a prefix of a running commit)");
+  auto* new_test = split->add_option("--new-test", o->new_test_id,
+                                     "Start a new test: a new split id (ID, else random); every user is dealt again")
+                       ->expected(0, 1)
+                       ->type_name("[ID]");
+  auto allow = std::make_shared<bool>(false), deny = std::make_shared<bool>(false);
+  auto* allow_opt = split->add_flag("--allow-override", *allow, "Let the X-Skyport-Commit header pin a commit");
+  split->add_flag("--no-allow-override", *deny, "Ignore X-Skyport-Commit")->excludes(allow_opt);
+  auto* host_opt = split->add_option("--host", *hosts, "Host name that selects APP (repeatable; replaces the list)")
+                       ->allow_extra_args(false);
+  auto* prefix_opt =
+      split->add_option("--path-prefix", *prefixes, "Request path prefix that selects APP (repeatable; replaces)")
+          ->allow_extra_args(false);
+  split->add_flag("--show", o->show, "Print APP's current split");
+  split->footer(
+      "Weights are relative. Changing them moves only the users whose share changes hands\n"
+      "(e.g. 90/10 -> 80/20 moves 10% of users, all to the second commit); --new-test re-deals everyone.\n"
+      "Commits left out of the list get no traffic. --json prints the route config written.");
+  commands.emplace_back(split, [&g, o, hosts, prefixes, new_test, allow, deny, host_opt, prefix_opt] {
+    o->new_test = new_test->count() > 0;
+    if (*allow) o->allow_override = true;
+    if (*deny) o->allow_override = false;
+    if (host_opt->count()) o->hosts = *hosts;
+    if (prefix_opt->count()) o->path_prefixes = *prefixes;
+    return sc::RunSplit(g, *o);
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,6 +246,8 @@ int main(int argc, char** argv) {
   Commands commands;
   CLI::App* register_cmd = AddRegistryCommands(app, g, split, commands);
   AddHubCommands(app, g, commands);
+  AddStatsCommand(app, g, commands);
+  AddSplitCommand(app, g, commands);
 
   int code = 0;
   if (!skyport::ParseOrExit(app, static_cast<int>(head.size()), head.data(), code)) return code;

@@ -9,7 +9,7 @@
 
 namespace skyport {
 
-Result<std::string> StartDaemon(std::string_view component, const CommonDaemonFlags& f) {
+Result<std::string> StartDaemon(std::string_view component, const CommonDaemonFlags& f, bool token_required) {
   auto level = log::ParseLevel(f.log_level);
   if (!level.ok()) return level.status();
   auto format = log::ParseFormat(f.log_format);
@@ -18,6 +18,7 @@ Result<std::string> StartDaemon(std::string_view component, const CommonDaemonFl
   if (!f.tls.cert.empty() && f.tls.key.empty()) return Status::InvalidArgument("tls-key: required with --tls-cert");
   if (f.tls.cert.empty() && !f.tls.key.empty()) return Status::InvalidArgument("tls-cert: required with --tls-key");
   const char* env_token = std::getenv("SKYPORT_TOKEN");
+  if (!token_required && f.token_file.empty() && (!env_token || !*env_token)) return std::string();
   return LoadToken(f.token_file, env_token ? env_token : "");
 }
 
@@ -26,10 +27,11 @@ int FailStart(const Status& s) {
   return 1;
 }
 
-StopSignals::StopSignals() {
+StopSignals::StopSignals(bool with_hup) {
   sigemptyset(&set_);
   sigaddset(&set_, SIGINT);
   sigaddset(&set_, SIGTERM);
+  if (with_hup) sigaddset(&set_, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
 }
 

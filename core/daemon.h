@@ -28,7 +28,10 @@ struct CommonDaemonFlags {
 
 // Sets up structured logging for `component`, checks the TLS flags, and
 // loads the cluster token (--token-file, else SKYPORT_TOKEN).
-Result<std::string> StartDaemon(std::string_view component, const CommonDaemonFlags& flags);
+// With `token_required` false and no token given, returns "" (a daemon that
+// accepts no commands, e.g. a static-mode router without an admin port).
+Result<std::string> StartDaemon(std::string_view component, const CommonDaemonFlags& flags,
+                                bool token_required = true);
 
 // Logs why the daemon cannot start; returns the exit code to use.
 int FailStart(const Status& s);
@@ -37,8 +40,9 @@ int FailStart(const Status& s);
 // it (construct before any thread), so that Wait() gets them.
 class StopSignals {
  public:
-  StopSignals();
-  // Blocks until SIGINT or SIGTERM; returns the signal number.
+  // `with_hup`: SIGHUP is caught too (Wait returns it; the caller reloads).
+  explicit StopSignals(bool with_hup = false);
+  // Blocks until SIGINT or SIGTERM (or SIGHUP); returns the signal number.
   int Wait();
 
  private:

@@ -87,8 +87,12 @@ int RunDaemon(const DaemonOptions& o) {
   if (!o.metrics_listen.empty()) {
     Hub* h = hub->get();
     auto a = AdminServer::Start(o.metrics_listen,
-                                {{"/metrics", [h] { return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h)}; }},
-                                 {"/healthz", [] { return AdminResponse{200, "text/plain", "ok\n"}; }}});
+                                {{"/metrics",
+                                  [h](const AdminRequest&) {
+                                    return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h)};
+                                  }},
+                                 {"/healthz",
+                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}});
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
   }

@@ -65,10 +65,11 @@ int RunDaemon(const DaemonOptions& o) {
   if (!o.metrics_listen.empty()) {
     Owner* own = owner->get();
     auto a = AdminServer::Start(o.metrics_listen,
-                                {{"/metrics", [own] {
+                                {{"/metrics", [own](const AdminRequest&) {
                                     return AdminResponse{200, "text/plain; version=0.0.4", RenderMetrics(own->Stats())};
                                   }},
-                                 {"/healthz", [] { return AdminResponse{200, "text/plain", "ok\n"}; }}});
+                                 {"/healthz",
+                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}});
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
   }

@@ -1,5 +1,8 @@
 #include "registry/validate.h"
 
+#include <algorithm>
+#include <set>
+
 #include <google/protobuf/unknown_field_set.h>
 
 #include <fmt/format.h>
@@ -13,6 +16,9 @@ constexpr uint32_t kMaxWeight = 1'000'000;
 constexpr size_t kMaxMeta = 64;
 constexpr size_t kMaxMetaKey = 128;
 constexpr size_t kMaxMetaValue = 4096;
+constexpr uint32_t kSliceUnits = 1'000'000;  // router/split.h; not linked here (the registry stays pure)
+constexpr int kMaxPathPrefixes = 32;
+constexpr size_t kMaxPathPrefix = 256;
 
 // Accumulates problems; Done() joins them.
 class Problems {
@@ -35,6 +41,44 @@ bool SplitIdOk(std::string_view s) {
   for (char c : s)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
   return true;
+}
+
+// The structure router/split.h's ValidateLayout checks (there the first
+// problem; here every one), plus: each slice's commit has weight > 0.
+void CheckSlices(const v1::RouteConfig& r, Problems& p) {
+  uint32_t at = 0;
+  for (int i = 0; i < r.slices_size(); ++i) {
+    const v1::RouteSlice& s = r.slices(i);
+    auto w = r.weights().find(s.commit());
+    if (w == r.weights().end() || w->second == 0)
+      p.Add(fmt::format("route.slices[{}]: commit \"{}\" needs a weight > 0 in route.weights", i, s.commit()));
+    if (s.ge() != at) p.Add(fmt::format("route.slices[{}]: starts at {}, expected {}", i, s.ge(), at));
+    if (s.lt() <= s.ge() || s.lt() > kSliceUnits)
+      p.Add(fmt::format("route.slices[{}]: [{}, {}) is empty or goes past {}", i, s.ge(), s.lt(), kSliceUnits));
+    at = s.lt();
+  }
+  if (r.slices_size() > 0 && at != kSliceUnits)
+    p.Add(fmt::format("route.slices: end at {}, expected {} (slices must cover [0, {}) in order)", at, kSliceUnits,
+                      kSliceUnits));
+}
+
+void CheckPathPrefixes(const v1::RouteConfig& r, Problems& p) {
+  if (r.path_prefixes_size() > kMaxPathPrefixes)
+    p.Add(fmt::format("route.path_prefixes: {} entries, at most {}", r.path_prefixes_size(), kMaxPathPrefixes));
+  std::set<std::string_view> seen;
+  for (int i = 0; i < r.path_prefixes_size(); ++i) {
+    std::string_view v = r.path_prefixes(i);
+    const std::string field = fmt::format("route.path_prefixes[{}]", i);
+    if (v.empty() || v.front() != '/') {
+      p.Add(fmt::format("{}: \"{}\" must start with '/'", field, v));
+    } else if (v.size() > kMaxPathPrefix) {
+      p.Add(fmt::format("{}: longer than {} bytes", field, kMaxPathPrefix));
+    } else if (std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
+      p.Add(fmt::format("{}: \"{}\" holds a space or control character", field, v));
+    } else if (!seen.insert(v).second) {
+      p.Add(fmt::format("{}: \"{}\" is listed twice", field, v));
+    }
+  }
 }
 
 void CheckUnknown(const google::protobuf::Message& msg, const std::string& path, Problems& p) {
@@ -100,6 +144,8 @@ Status ValidateRoute(const v1::RouteConfig& r) {
   if (!SplitIdOk(r.split_id()))
     p.Add(fmt::format("route.split_id: \"{}\" must be at most 64 of [A-Za-z0-9._-]", r.split_id()));
   for (int i = 0; i < r.hosts_size(); ++i) p.Add(ValidateHost(fmt::format("route.hosts[{}]", i), r.hosts(i)));
+  CheckSlices(r, p);
+  CheckPathPrefixes(r, p);
   return p.Done();
 }
 

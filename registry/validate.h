@@ -13,6 +13,10 @@ namespace skyport::registry {
 
 // Fields a caller may set on Register (id, revision and times are ours).
 Status ValidateEndpoint(const v1::Endpoint& ep);
+// Routes: slices, if any, tile [0, 1000000) in order (router/split.h's
+// ValidateLayout), each of a commit with weight > 0; at most 32 path
+// prefixes, each starting with '/', at most 256 bytes, without blanks,
+// control characters or repeats.
 Status ValidateRoute(const v1::RouteConfig& route);
 Status ValidateAllocate(const v1::AllocateRequest& req);
 // Fields the client knows and we do not (a newer or mistaken client).

@@ -14,6 +14,32 @@
 //   - HTTP/1.1 without Host, or more than one Host -> 400
 //   - a version other than HTTP/1.0 or HTTP/1.1 -> 505
 //   - a head larger than `max_head_bytes`, or more than kMaxHeaders fields -> 431
+//
+// Details where the RFC leaves room (requests):
+//   - the version must read "HTTP/" DIGIT "." DIGIT (else 400); any such
+//     version other than 1.0 and 1.1 -> 505, so HTTP/1.2 too
+//   - Content-Length: 1..19 decimal digits and nothing else ("+5", "5, 5",
+//     "5 5" -> 400); "Content-Length: 0" gives kLength with 0, no field kNone
+//   - Transfer-Encoding fields are one combined list; empty list elements are
+//     ignored, an element that is not a bare token or "chunked" twice -> 400;
+//     in HTTP/1.0 any Transfer-Encoding -> 400 (RFC 9112 6.1: faulty framing)
+//   - the request-target must be origin-form ("/..."), "*", absolute-form
+//     ("scheme://authority[/path][?query]", path "/" when empty) or, for
+//     CONNECT, authority-form (path ""); else 400. Its bytes may be anything
+//     but controls, SP and DEL (raw UTF-8 passes through)
+//   - field values may hold obs-text (bytes >= 0x80)
+//   - a Connection element that is not a token -> 400 (502 in responses);
+//     a Connection header never makes Content-Length, Transfer-Encoding or
+//     Host hop (stripping them while forwarding the body would desync)
+//   - X-Forwarded-For, X-Request-Id, X-Skyport-Commit, Upgrade: when repeated,
+//     the first field's value is reported; expect_continue only for HTTP/1.1
+//   - leading empty lines must be CRLF; a bare LF or CR there -> 400
+// Responses: every error is 502; no leading empty lines; Content-Length
+// repeated with byte-identical values is accepted; a Transfer-Encoding whose
+// final coding is chunked gives kChunked (other codings pass through
+// untouched) with keep_alive=false when Content-Length is also present or the
+// version is 1.0; Content-Length and Transfer-Encoding are validated even
+// when the status or a HEAD request means no body follows.
 #pragma once
 
 #include <cstddef>
@@ -102,7 +128,8 @@ Parse ParseResponse(std::string_view buf, size_t max_head_bytes, bool request_wa
                     ParseError& err);
 
 // Finds a cookie's value across every Cookie field of the request ("" if
-// absent). Cookie pairs are separated by ';' with optional spaces.
+// absent). Cookie pairs are separated by ';' with optional spaces; names are
+// case-sensitive and the first match wins.
 std::string_view FindCookie(const RequestHead& req, std::string_view name);
 
 // Case-insensitive ASCII comparison, for field names and tokens.
@@ -110,8 +137,12 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Walks a chunked body as it streams through, to find where it ends. Bytes are
 // not changed: the proxy forwards exactly what it fed. Limits: a chunk-size
-// line (with extensions) at most 4096 bytes, at most 16 hex digits, trailers
-// at most 32 KiB in total.
+// line (with extensions) at most 4096 bytes, at most 16 hex digits (leading
+// zeros count, so the size cannot overflow), trailers at most 32 KiB in total.
+// Whitespace after the size is accepted only before a ";" extension (BWS);
+// extensions and trailer values may not hold control characters other than
+// HTAB; trailer lines must be "token:value". After an error every Feed
+// reports the same error with consumed 0; after done, done with consumed 0.
 class ChunkedScanner {
  public:
   struct Step {
@@ -125,9 +156,12 @@ class ChunkedScanner {
   void Reset() { *this = ChunkedScanner(); }
 
  private:
-  enum class State : uint8_t { kSize, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart, kTrailerLine,
-                               kTrailerLf, kFinalLf, kDone, kError };
+  // Order matters: Feed counts bytes in states from kTrailerStart on against
+  // the trailer limit.
+  enum class State : uint8_t { kSize, kSizeWs, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart,
+                               kTrailerName, kTrailerValue, kTrailerLf, kFinalLf, kDone, kError };
   State state_ = State::kSize;
+  const char* error_ = "";   // the message, repeated by Feed after an error
   uint64_t remaining_ = 0;   // data bytes left in the current chunk
   int size_digits_ = 0;
   size_t line_bytes_ = 0;    // bytes in the current size line / trailer line

@@ -1,1 +1,205 @@
 #include "router/route_table.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "router/route_build.h"
+
+namespace skyport::router {
+namespace {
+
+using internal::AppDraft;
+using internal::ArmDraft;
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (Lower(s[i]) != Lower(prefix[i])) return false;
+  return true;
+}
+
+// The Host header's host: no port, no brackets, no surrounding blanks.
+std::string_view HostPart(std::string_view h) {
+  while (!h.empty() && (h.front() == ' ' || h.front() == '\t')) h.remove_prefix(1);
+  while (!h.empty() && (h.back() == ' ' || h.back() == '\t')) h.remove_suffix(1);
+  if (!h.empty() && h.front() == '[') {
+    size_t close = h.find(']');
+    return close == std::string_view::npos ? h.substr(1) : h.substr(1, close - 1);
+  }
+  size_t colon = h.find(':');
+  if (colon != std::string_view::npos && h.find(':', colon + 1) == std::string_view::npos) h = h.substr(0, colon);
+  return h;  // a bare IPv6 address (several ':') stays whole
+}
+
+// Everything BuildFromRegistry knows about one app.
+struct AppInput {
+  std::set<std::string> commits;  // of any endpoint: what weight keys may abbreviate
+  std::map<std::string, ArmDraft> live;
+  bool has_role = false;
+  const v1::RouteConfig* route = nullptr;
+};
+
+// `key` itself if an endpoint has it, else the one commit it abbreviates,
+// else `key` unchanged.
+std::string ResolveCommit(const std::string& key, const std::set<std::string>& commits) {
+  if (commits.count(key)) return key;
+  std::string found;
+  for (auto it = commits.lower_bound(key); it != commits.end() && it->starts_with(key); ++it) {
+    if (!found.empty()) return key;  // ambiguous
+    found = *it;
+  }
+  return found.empty() ? key : found;
+}
+
+// The slices routers use for `route`: its own if valid and every slice's
+// commit has weight, else LayoutFresh over the weights in commit order.
+std::vector<Slice> LayoutOf(const v1::RouteConfig& route) {
+  const std::map<std::string, uint32_t> weights(route.weights().begin(), route.weights().end());
+  std::vector<Slice> given;
+  bool usable = route.slices_size() > 0;
+  for (const auto& s : route.slices()) {
+    auto w = weights.find(s.commit());
+    if (w == weights.end() || w->second == 0) usable = false;
+    given.push_back({s.commit(), s.ge(), s.lt()});
+  }
+  if (usable && ValidateLayout(given).ok()) return given;
+  return LayoutFresh({weights.begin(), weights.end()});
+}
+
+AppDraft DraftFromRegistry(const std::string& name, AppInput& in) {
+  AppDraft d;
+  d.name = name;
+  d.arms = std::move(in.live);
+  if (!in.route) return d;
+  const v1::RouteConfig& r = *in.route;
+  d.split_id = r.split_id();
+  d.allow_override = r.allow_override();
+  d.hosts.assign(r.hosts().begin(), r.hosts().end());
+  d.path_prefixes.assign(r.path_prefixes().begin(), r.path_prefixes().end());
+  for (const auto& [key, w] : r.weights()) {
+    uint32_t& weight = d.arms[ResolveCommit(key, in.commits)].weight;
+    weight = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{weight} + w, UINT32_MAX));
+  }
+  d.layout = LayoutOf(r);
+  for (Slice& s : d.layout) s.commit = ResolveCommit(s.commit, in.commits);
+  return d;
+}
+
+}  // namespace
+
+std::vector<Slice> EffectiveLayout(const v1::RouteConfig& route) { return LayoutOf(route); }
+
+int AppRoute::ArmFor(uint32_t position) const {
+  if (slices.empty()) return default_arm;
+  auto it = std::upper_bound(slices.begin(), slices.end(), position,
+                             [](uint32_t p, const std::pair<uint32_t, int>& s) { return p < s.first; });
+  return it == slices.end() ? slices.back().second : it->second;
+}
+
+int AppRoute::ArmByCommitPrefix(std::string_view prefix) const {
+  if (prefix.empty()) return -1;
+  for (size_t i = 0; i < arms.size(); ++i)
+    if (arms[i].commit.size() == prefix.size() && StartsWithNoCase(arms[i].commit, prefix)) return static_cast<int>(i);
+  if (prefix.size() < 4) return -1;
+  int found = -1;
+  for (size_t i = 0; i < arms.size(); ++i)
+    if (StartsWithNoCase(arms[i].commit, prefix)) {
+      if (found >= 0) return -1;
+      found = static_cast<int>(i);
+    }
+  return found;
+}
+
+const AppRoute* RouteTable::Match(std::string_view host_header, std::string_view path) const {
+  std::string host = internal::NormalizeHost(HostPart(host_header));
+  if (!host.empty()) {
+    auto it = by_host.find(host);
+    if (it != by_host.end()) return &apps[static_cast<size_t>(it->second)];
+  }
+  for (const auto& [prefix, app] : by_prefix)
+    if (path.starts_with(prefix)) return &apps[static_cast<size_t>(app)];
+  return default_app >= 0 ? &apps[static_cast<size_t>(default_app)] : nullptr;
+}
+
+std::shared_ptr<const RouteTable> BuildFromRegistry(const std::vector<v1::Endpoint>& endpoints,
+                                                    const std::vector<v1::RouteConfig>& routes, int64_t revision,
+                                                    const TableOptions& options, const StatsIdFn& stats_id) {
+  std::map<std::string, AppInput> inputs;
+  std::map<std::string, std::optional<std::string>> resolved;  // one lookup per host name per build
+  for (const v1::Endpoint& ep : endpoints) {
+    AppInput& in = inputs[ep.app()];
+    in.commits.insert(ep.commit());
+    if (ep.role() != options.role) continue;
+    in.has_role = true;
+    if (ep.health() == v1::HEALTH_CRITICAL || ep.port() == 0 || ep.port() > 65535) continue;
+    auto [at, fresh] = resolved.try_emplace(ep.host());
+    if (fresh) {
+      auto r = internal::ResolveHost(ep.host());
+      if (r.ok()) at->second = *r;
+    }
+    if (!at->second) continue;
+    ArmDraft& arm = in.live[ep.commit()];
+    arm.instances.push_back(
+        {*at->second, static_cast<uint16_t>(ep.port()), internal::InstanceLabel(ep.host(), static_cast<int>(ep.port()))});
+    // rank = the commit's earliest registration: the latest-deployed commit ranks highest.
+    if (arm.rank == INT64_MIN || ep.registered_unix_ms() < arm.rank) arm.rank = ep.registered_unix_ms();
+  }
+  for (const v1::RouteConfig& r : routes) inputs[r.app()].route = &r;
+
+  auto table = std::make_shared<RouteTable>();
+  table->revision = revision;
+  for (auto& [name, in] : inputs) {
+    if (!in.route && !in.has_role) continue;
+    table->apps.push_back(internal::FinishApp(DraftFromRegistry(name, in), stats_id));
+  }
+  internal::IndexTable(*table, options.domain, options.default_app);
+  return table;
+}
+
+std::string RoutesJson(const RouteTable& table) {
+  using Json = nlohmann::ordered_json;
+  Json apps = Json::object();
+  for (const AppRoute& app : table.apps) {
+    std::vector<Json> slices(app.arms.size(), Json::array());
+    std::vector<uint32_t> units(app.arms.size(), 0);
+    uint32_t ge = 0;
+    for (const auto& [lt, arm] : app.slices) {
+      if (arm >= 0 && static_cast<size_t>(arm) < app.arms.size()) {
+        slices[static_cast<size_t>(arm)].push_back(Json::array({ge, lt}));
+        units[static_cast<size_t>(arm)] += lt - ge;
+      }
+      ge = lt;
+    }
+    Json arms = Json::array();
+    for (size_t i = 0; i < app.arms.size(); ++i) {
+      const Arm& a = app.arms[i];
+      Json instances = Json::array();
+      for (const Instance& inst : a.instances) instances.push_back(inst.label);
+      arms.push_back(Json{{"commit", a.commit},
+                          {"weight", a.weight},
+                          {"share", static_cast<double>(units[i]) / kSliceUnits},
+                          {"slices", std::move(slices[i])},
+                          {"instances", std::move(instances)},
+                          {"stats_id", a.stats_id}});
+    }
+    Json default_commit = nullptr;
+    if (app.default_arm >= 0 && static_cast<size_t>(app.default_arm) < app.arms.size())
+      default_commit = app.arms[static_cast<size_t>(app.default_arm)].commit;
+    apps[app.name] = Json{{"split_id", app.split_id},        {"allow_override", app.allow_override},
+                          {"hosts", app.hosts},              {"path_prefixes", app.path_prefixes},
+                          {"default_commit", default_commit}, {"arms", std::move(arms)}};
+  }
+  Json default_app = nullptr;
+  if (table.default_app >= 0 && static_cast<size_t>(table.default_app) < table.apps.size())
+    default_app = table.apps[static_cast<size_t>(table.default_app)].name;
+  Json doc{{"revision", table.revision}, {"default_app", default_app}, {"apps", std::move(apps)}};
+  return doc.dump();
+}
+
+}  // namespace skyport::router

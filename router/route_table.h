@@ -19,13 +19,17 @@
 namespace skyport::router {
 
 struct Instance {
-  std::string host;      // numeric IPv4/IPv6 or a name resolved at build time
+  std::string host;      // always a numeric IPv4/IPv6 address (names are resolved at build time)
   uint16_t port = 0;
-  std::string label;     // "host:port"; sent as X-Skyport-Instance
+  std::string label;     // "host:port" as registered or written ("[v6]:port"); sent as X-Skyport-Instance
 };
 
 struct Arm {
-  std::string commit;    // full hash as registered (static mode: as written)
+  // Full hash as registered (static mode: as written). A weight key of the
+  // route config that abbreviates exactly one commit of the app's endpoints
+  // is that commit; one that abbreviates none (or several) stays as written,
+  // an arm without instances.
+  std::string commit;
   uint32_t weight = 0;   // 0: reachable only by override
   std::vector<Instance> instances;  // sorted by label; may be empty (then 503 for its users)
   uint32_t stats_id = 0; // from the StatsIdFn given to the builder
@@ -33,29 +37,37 @@ struct Arm {
 
 struct AppRoute {
   std::string name;
-  std::string split_id;          // "" -> "default"
+  std::string split_id;          // never "": a config's "" is "default"
   bool allow_override = false;   // X-Skyport-Commit may pin a commit
   std::vector<Arm> arms;         // every commit with instances, plus weighted commits; sorted by commit
   // Slice upper bounds (exclusive), ascending, the last == kSliceUnits, each
-  // with the arm index that owns [previous lt, lt). Empty when no arm has weight.
+  // with the arm index that owns [previous lt, lt); adjacent slices of one
+  // arm are merged. Empty when no arm has weight.
   std::vector<std::pair<uint32_t, int>> slices;
-  int default_arm = -1;          // used when `slices` is empty: the most recently deployed commit
+  // Used when `slices` is empty; -1 when no arm has instances. Registry: the
+  // most recently deployed commit with instances. Static: the first arm of
+  // the file that has upstreams.
+  int default_arm = -1;
+  std::vector<std::string> hosts;          // lowercase Host names that select this app (APP.<domain> too), sorted
+  std::vector<std::string> path_prefixes;  // path prefixes that select this app, as configured
 
   // The arm for a user position; -1 if the app has no arm at all.
   int ArmFor(uint32_t position) const;
-  // The arm whose commit starts with `prefix` (>= 4 hex chars); -1 if none or ambiguous.
+  // The arm whose commit equals `prefix`, else the one arm whose commit
+  // starts with it (>= 4 chars); ASCII case-insensitive. -1 if none or ambiguous.
   int ArmByCommitPrefix(std::string_view prefix) const;
 };
 
 struct RouteTable {
   int64_t revision = 0;   // registry revision it was built from (static mode: reload count)
-  std::vector<AppRoute> apps;
+  std::vector<AppRoute> apps;  // registry: sorted by name; static: in file order
   std::unordered_map<std::string, int> by_host;       // lowercase host, no port -> app index
   std::vector<std::pair<std::string, int>> by_prefix; // path prefixes, longest first
   int default_app = -1;
 
-  // Host first (port stripped, case-insensitive), then the longest path prefix
-  // of `path`, then the default app; nullptr if none matches.
+  // Host first (port stripped, "[v6]:port" too, case-insensitive, a trailing
+  // '.' ignored), then the longest path prefix of `path`, then the default
+  // app; nullptr if none matches.
   const AppRoute* Match(std::string_view host_header, std::string_view path) const;
 };
 
@@ -68,15 +80,25 @@ struct TableOptions {
 // Returns the stats id of (app, commit); stable for the router's lifetime.
 using StatsIdFn = std::function<uint32_t(const std::string& app, const std::string& commit)>;
 
-// From registry state. Per app: arms from RouteConfig (slices if valid, else
-// LayoutFresh over weights in commit order) plus every commit with live
-// endpoints of `role` (HEALTH_CRITICAL skipped). With no weights, default_arm
-// is the commit whose earliest registered_unix_ms is the latest (ties: larger
-// commit string). Hosts: APP.<domain> plus RouteConfig.hosts; prefixes from
-// RouteConfig.path_prefixes.
+// From registry state. Apps: every app with a RouteConfig or an endpoint of
+// `role`. Per app: arms from RouteConfig (slices if valid, else LayoutFresh
+// over weights in commit order) plus every commit with live endpoints of
+// `role` (HEALTH_CRITICAL skipped). Weight and slice keys may abbreviate a
+// commit (see Arm::commit; matched against all the app's endpoints, any role
+// or health). With no weights, default_arm is the commit whose earliest
+// registered_unix_ms is the latest (ties: larger commit string). Endpoint
+// hosts that are names are resolved here (getaddrinfo, IPv4 preferred; an
+// unresolvable one is left out). Hosts: APP.<domain> plus RouteConfig.hosts;
+// prefixes from RouteConfig.path_prefixes; when apps claim the same host or
+// prefix, APP.<domain> wins, then the first app by name.
 std::shared_ptr<const RouteTable> BuildFromRegistry(const std::vector<v1::Endpoint>& endpoints,
                                                     const std::vector<v1::RouteConfig>& routes, int64_t revision,
                                                     const TableOptions& options, const StatsIdFn& stats_id);
+
+// The layout routers use for `route`, commits as written in it: its own
+// slices if ValidateLayout passes and every slice's commit has weight > 0,
+// else LayoutFresh over the weights in commit order (empty if none > 0).
+std::vector<Slice> EffectiveLayout(const v1::RouteConfig& route);
 
 // Static mode. JSON:
 // {"default_app": "web",                       (optional)
@@ -84,11 +106,25 @@ std::shared_ptr<const RouteTable> BuildFromRegistry(const std::vector<v1::Endpoi
 //            "split_id": "s1", "allow_override": false,
 //            "arms": [{"commit": "aaaa", "weight": 90, "upstreams": ["127.0.0.1:18101"]},
 //                     {"commit": "bbbb", "weight": 10, "upstreams": ["127.0.0.1:18102"]}]}]}
-// Every problem is reported with its JSON path (INVALID_ARGUMENT).
+// "hosts", "path_prefixes", "split_id" ("" = "default"), "allow_override",
+// "weight" (default 0) and "upstreams" (default none) are optional; at least
+// one arm per app. Commits are any [A-Za-z0-9._-]{1,64} label (so benchmarks
+// can use "a"/"b"). Slices are laid out in the file's arm order; with every
+// weight 0 the first arm with upstreams takes all traffic. Upstreams are
+// "HOST:PORT" / "[v6]:PORT"; names are resolved now (IPv4 preferred), and
+// one that does not resolve is an error. A host or prefix may select one app
+// only. "default_app" overrides options.default_app; either must name an app
+// of the file. Unknown fields are errors. Every problem is reported with its
+// JSON path (INVALID_ARGUMENT), e.g. "apps[0].arms[1].weight: must be an
+// integer 0..1000000", joined by "; ".
 Result<std::shared_ptr<const RouteTable>> LoadStaticRoutes(std::string_view json_text, int64_t revision,
                                                            const TableOptions& options, const StatsIdFn& stats_id);
 
-// JSON for the admin's GET /routes.
+// JSON for the admin's GET /routes:
+// {"revision": N, "default_app": APP|null, "apps": {APP: {"split_id", "allow_override",
+//   "hosts": [...], "path_prefixes": [...], "default_commit": COMMIT|null,
+//   "arms": [{"commit", "weight", "share" (of traffic, 0..1), "slices": [[ge, lt], ...],
+//             "instances": [label, ...], "stats_id"}]}}}
 std::string RoutesJson(const RouteTable& table);
 
 }  // namespace skyport::router

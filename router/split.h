@@ -51,11 +51,22 @@ Status ValidateLayout(const std::vector<Slice>& slices);
 // Share of each commit in a layout, in slice units.
 std::map<std::string, uint32_t> LayoutShares(const std::vector<Slice>& slices);
 
-// Stable position of a user in [0, kSliceUnits).
+// Share of [0, kSliceUnits) whose owner differs between two layouts, in
+// [0, 1]: the users a change of layout moves to another arm (same split id).
+// A position owned in one layout and not in the other (e.g. `old` empty)
+// counts as moved.
+double MovedFraction(const std::vector<Slice>& old_layout, const std::vector<Slice>& new_layout);
+
+// Stable position of a user in [0, kSliceUnits). Frozen (golden values in
+// tests/unit/router_split_test.cc): h = 64-bit FNV-1a over the bytes of
+// split_id, one 0x1f byte, then user_id; h = murmur3 fmix64(h); the position
+// is (h * kSliceUnits) >> 64 in 128-bit arithmetic.
 uint32_t UserPosition(std::string_view user_id, std::string_view split_id);
 
-// The router's cookie value: "<user id>.<split id>". User ids are 32 lowercase
-// hex characters; split ids are [A-Za-z0-9_-]{1,64}.
+// The router's cookie value: "<user id>.<split id>", cut at the first '.'.
+// User ids are 32 lowercase hex characters; split ids are
+// [A-Za-z0-9._-]{1,64} (the registry's rule; '.' is allowed since user ids
+// never hold one).
 struct UserCookie {
   std::string_view user_id;
   std::string_view split_id;

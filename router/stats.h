@@ -33,8 +33,10 @@ struct Counters {
   uint64_t latency_sum_us = 0;
   std::array<uint64_t, kLatencyBuckets> latency{};
 
+  // Statuses outside 100..599 count as 5xx (the engine records what it sent).
   void Record(int status, uint64_t latency_us, bool new_user);
   void Merge(const Counters& other);
+  bool empty() const { return requests == 0; }
   // Estimated quantile (0..1) from the histogram, in microseconds (linear
   // inside a bucket); 0 when empty.
   double QuantileUs(double q) const;
@@ -43,17 +45,26 @@ struct Counters {
 class StatsStore {
  public:
   explicit StatsStore(int window_seconds = 3600);
+  ~StatsStore();  // Series is private to stats.cc
 
   // Stable id for (app, commit); thread-safe; called when route tables are built.
   uint32_t Intern(const std::string& app, const std::string& commit);
 
-  // Adds one second's counters of one arm (from a shard).
+  // Adds one second's counters of one arm (from a shard). Unknown ids are
+  // ignored; a second too old for its ring slot (already reused by a newer
+  // second) only counts in the cumulative totals.
   void Add(int64_t unix_s, uint32_t id, const Counters& c);
+  // Add for every id in `ids` (counters looked up in `by_id`), under one lock.
+  void AddSecond(int64_t unix_s, const std::vector<uint32_t>& ids, const std::vector<Counters>& by_id);
 
   // {"window_seconds": W, "unix_s": now, "apps": {APP: {"arms": {COMMIT: {
   //    "requests", "status": {"1xx".."5xx"}, "users_assigned", "requests_last_minute",
   //    "latency_us": {"mean","p50","p90","p99"}, "latency_histogram": {"bounds_us": [...], "counts": [...]}}}}}}
-  // over the last `window_s` seconds ending at now_unix_s; app_filter "" = all.
+  // over the last `window_s` seconds ending at now_unix_s (the seconds in
+  // (now - window_s, now]; window_s is clamped to 1..window); app_filter "" = all.
+  // "requests_last_minute" always covers the last 60 s (or the whole ring if shorter).
+  // Every interned arm of a listed app appears, with zeros if it had no traffic.
+  // Each arm also has "latency_sum_us" so that merged means stay exact.
   nlohmann::json Json(std::string_view app_filter, int window_s, int64_t now_unix_s) const;
 
   // Prometheus text: cumulative since start, per app and commit:
@@ -63,10 +74,12 @@ class StatsStore {
 
  private:
   struct Series;
+  void AddLocked(int64_t unix_s, uint32_t id, const Counters& c);
+
   mutable std::mutex mu_;
-  int window_;
-  std::map<std::pair<std::string, std::string>, uint32_t> ids_;
-  std::vector<std::unique_ptr<Series>> series_;  // by id
+  const int window_;
+  std::map<std::pair<std::string, std::string>, uint32_t> ids_;  // guarded by mu_
+  std::vector<std::unique_ptr<Series>> series_;                   // by id; guarded by mu_
 };
 
 // One per worker thread; not thread-safe.
@@ -78,14 +91,19 @@ class StatsShard {
   void Flush(int64_t unix_s);
 
  private:
+  void HandOver();
+
   StatsStore* store_;
-  int64_t second_ = 0;
+  int64_t second_ = 0;             // records of older seconds land here too
   std::vector<Counters> current_;  // by id
-  std::vector<uint32_t> touched_;
+  std::vector<uint32_t> touched_;  // ids with records in current_
 };
 
 // Merging /stats documents from several routers (for `skyport stats`): sums
-// every counter and histogram, recomputes mean and quantiles.
+// every counter and histogram (counts summed by position: the routers share
+// kLatencyBoundsUs), recomputes mean and quantiles; "routers" = docs.size(),
+// "window_seconds" and "unix_s" the largest seen. Missing or mistyped fields
+// count as zero.
 nlohmann::json MergeStatsJson(const std::vector<nlohmann::json>& docs);
 
 }  // namespace skyport::router

@@ -4,10 +4,13 @@ Every process is started by the test and stopped by its pid; ports are free
 ones the daemons pick themselves (port 0 + --port-file); data lives in a
 temp dir; waits poll with a deadline and never sleep a fixed time.
 """
+import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -320,3 +323,241 @@ class DeployTest(ClusterTest):
         if r.returncode != 0:
             return set()
         return {d["name"] for d in json.loads(r.stdout) if d.get("connected")}
+
+
+# ---------------------------------------------------------------- router
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_port_file(path, proc, what, timeout=15):
+    """Waits for a port file a child writes once listening; returns its whitespace-separated ints."""
+    def ready():
+        if proc.poll() is not None:
+            return True
+        try:
+            with open(path) as f:
+                return f.read().endswith("\n")
+        except FileNotFoundError:
+            return False
+    wait_until(ready, timeout, what=f"{what} port file")
+    if proc.poll() is not None:
+        raise AssertionError(f"{what} exited with {proc.returncode}")
+    with open(path) as f:
+        return [int(x) for x in f.read().split()]
+
+
+class Router:
+    """One skyport-router process: static mode (routes=FILE) or registry mode (registry=Registry).
+
+    Listens on 127.0.0.1 (port 0 unless restarted), admin on 127.0.0.1, two
+    event-loop threads; ports come from its port file ("LISTEN_PORT ADMIN_PORT")."""
+
+    def __init__(self, tmp, token_file, registry=None, routes=None, extra=(), name="r1"):
+        assert (registry is None) != (routes is None), "give registry or routes"
+        self.tmp = tmp
+        self.token_file = token_file
+        self.registry = registry
+        self.routes = routes
+        self.extra = list(extra)
+        self.name = name
+        self.port = 0
+        self.admin_port = 0
+        self.proc = None
+        self.log_path = os.path.join(tmp, f"router-{name}.log")
+
+    def start(self):
+        port_file = os.path.join(self.tmp, f"router-{self.name}.port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        args = [binary("skyport-router"), "--listen", f"127.0.0.1:{self.port}", "--admin",
+                f"127.0.0.1:{self.admin_port}", "--port-file", port_file, "--token-file", self.token_file,
+                "--threads", "2", "--name", self.name, "--drain-ms", "200"]
+        if self.registry is not None:
+            args += ["--registry", self.registry.address()]
+        else:
+            args += ["--routes", self.routes]
+        args += self.extra
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        try:
+            self.port, self.admin_port = read_port_file(port_file, self.proc, "router")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: {self.log()}") from None
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        """Sends `sig`; waits for the exit unless it is SIGHUP (reload)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            if sig != signal.SIGHUP:
+                self.proc.wait(timeout=15)
+
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def admin_address(self):
+        return f"127.0.0.1:{self.admin_port}"
+
+    def token(self):
+        with open(self.token_file) as f:
+            return f.read().strip()
+
+    def admin_get(self, path, token=True, timeout=5):
+        """GET on the admin listener; returns (status, body text)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=timeout)
+        try:
+            headers = {"Authorization": f"Bearer {self.token()}"} if token else {}
+            conn.request("GET", path, headers=headers)
+            r = conn.getresponse()
+            return r.status, r.read().decode()
+        finally:
+            conn.close()
+
+    def admin_json(self, path):
+        status, body = self.admin_get(path)
+        if status != 200:
+            raise AssertionError(f"GET {path}: {status} {body}")
+        return json.loads(body)
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Backend:
+    """tests/integration/router_backend.py (or ws_echo_server.py): a local HTTP upstream
+    that reports its name and port; port 0 + port file unless `port` is given."""
+
+    def __init__(self, tmp, name, script="router_backend.py", port=0):
+        self.tmp = tmp
+        self.name = name
+        self.script = os.path.join(HERE, script)
+        self.port = port
+        self.proc = None
+        self.log_path = os.path.join(tmp, f"backend-{name}.log")
+
+    def start(self):
+        port_file = os.path.join(self.tmp, f"backend-{self.name}.port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        with open(self.log_path, "a") as log:
+            self.proc = subprocess.Popen([sys.executable, self.script, "--name", self.name, "--port", str(self.port),
+                                          "--port-file", port_file],
+                                         stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        [self.port] = read_port_file(port_file, self.proc, f"backend {self.name}")
+        return self
+
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+
+
+def dead_port():
+    """A port on 127.0.0.1 where nothing listens and that nobody else is handed while
+    the returned socket stays open: bound, never listening, so connects are refused."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    return s, s.getsockname()[1]
+
+
+class RawConn:
+    """A client connection that sends bytes as given and parses responses by hand
+    (for what http.client will not send: smuggling attempts, pipelining, interim responses)."""
+
+    def __init__(self, port, timeout=5):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_head(self):
+        """(status, {lowercase name: [values]}) of the next response head, interim ones too."""
+        status_line = self._line().decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+            raise AssertionError(f"bad status line {status_line!r}")
+        headers = {}
+        while True:
+            line = self._line()
+            if not line:
+                break
+            k, v = line.decode("latin-1").split(":", 1)
+            headers.setdefault(k.strip().lower(), []).append(v.strip())
+        return int(parts[1]), headers
+
+    def read_response(self, head_request=False):
+        """(status, headers, body) of the next final response (interim ones skipped)."""
+        while True:
+            status, headers = self.read_head()
+            if status >= 200 or status == 101:
+                break
+        if head_request or status in (101, 204, 304):
+            return status, headers, b""
+        if "transfer-encoding" in headers:
+            body = b""
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    while self._line():
+                        pass
+                    return status, headers, body
+                body += self._take(size)
+                self._line()
+        if "content-length" in headers:
+            return status, headers, self._take(int(headers["content-length"][0]))
+        body = self.buf
+        self.buf = b""
+        while True:
+            try:
+                self._fill()
+            except EOFError:
+                break
+            body += self.buf
+            self.buf = b""
+        return status, headers, body
+
+    def rest_until_close(self, timeout=5):
+        """Everything the peer still sends before it closes (b"" if nothing); raises
+        AssertionError if it keeps the connection open past `timeout`."""
+        self.sock.settimeout(timeout)
+        data, self.buf = self.buf, b""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return data
+                data += chunk
+        except ConnectionResetError:
+            return data
+        except socket.timeout:
+            raise AssertionError(f"connection still open after {timeout}s (got {data[:200]!r})") from None
+
+    def close(self):
+        self.sock.close()

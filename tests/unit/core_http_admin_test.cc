@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "core/http_admin.h"
 
@@ -94,12 +97,12 @@ std::string Exchange(int port, const std::string& request) {
 TEST_CASE("AdminServer: serves routes, 404 for others, 405 for non-GET", "[core][http_admin]") {
   std::atomic<int> calls{0};
   std::map<std::string, AdminServer::Handler> routes;
-  routes["/healthz"] = [&] {
+  routes["/healthz"] = [&](const AdminRequest&) {
     ++calls;
     return AdminResponse{200, "text/plain; charset=utf-8", "ok\n"};
   };
-  routes["/metrics"] = [] { return AdminResponse{200, "text/plain; version=0.0.4", "m 1\n"}; };
-  routes["/busy"] = [] { return AdminResponse{503, "text/plain", "busy\n"}; };
+  routes["/metrics"] = [](const AdminRequest&) { return AdminResponse{200, "text/plain; version=0.0.4", "m 1\n"}; };
+  routes["/busy"] = [](const AdminRequest&) { return AdminResponse{503, "text/plain", "busy\n"}; };
   auto server = AdminServer::Start("127.0.0.1:0", routes);
   REQUIRE(server.ok());
   const int port = (*server)->port();
@@ -126,16 +129,16 @@ TEST_CASE("AdminServer: serves routes, 404 for others, 405 for non-GET", "[core]
        "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
        "Connection: close\r\n\r\nnot found\n"},
       {"POST /healthz HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
-       "HTTP/1.0 405 Error\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
-       "Connection: close\r\n\r\nonly GET is served here\n"},
+       "HTTP/1.0 405 Method Not Allowed\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
+       "Allow: GET\r\nConnection: close\r\n\r\nonly GET is served here\n"},
       {"GETX /healthz HTTP/1.0\r\n\r\n",
-       "HTTP/1.0 405 Error\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
-       "Connection: close\r\n\r\nonly GET is served here\n"},
+       "HTTP/1.0 405 Method Not Allowed\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
+       "Allow: GET\r\nConnection: close\r\n\r\nonly GET is served here\n"},
       {"garbage\r\n\r\n",
-       "HTTP/1.0 400 Error\r\nContent-Type: text/plain\r\nContent-Length: 18\r\n"
+       "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 18\r\n"
        "Connection: close\r\n\r\nmalformed request\n"},
       {"GET /busy HTTP/1.0\r\n\r\n",
-       "HTTP/1.0 503 Error\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+       "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
        "Connection: close\r\n\r\nbusy\n"},
   };
   for (const Row& r : rows) {
@@ -152,7 +155,7 @@ TEST_CASE("AdminServer: oversized request headers get 431", "[core][http_admin]"
   // answers and closes (unread data would turn the close into a reset).
   std::string req = "GET /" + std::string(8192 - 5, 'a');
   std::string got = Exchange((*server)->port(), req);
-  CHECK_THAT(got, Catch::StartsWith("HTTP/1.0 431 Error\r\n"));
+  CHECK_THAT(got, Catch::StartsWith("HTTP/1.0 431 Request Header Fields Too Large\r\n"));
 }
 
 TEST_CASE("AdminServer: bad addresses fail to start", "[core][http_admin]") {
@@ -166,6 +169,223 @@ TEST_CASE("AdminServer: bad addresses fail to start", "[core][http_admin]") {
   auto taken = AdminServer::Start("127.0.0.1:" + std::to_string((*first)->port()), {});
   REQUIRE_FALSE(taken.ok());
   CHECK(taken.status().code() == Code::kUnavailable);
+}
+
+TEST_CASE("ParseQuery: decoding", "[core][http_admin]") {
+  struct Row {
+    std::string in;
+    std::map<std::string, std::string> want;
+  };
+  const Row rows[] = {
+      {"", {}},
+      {"app=shop&window=60", {{"app", "shop"}, {"window", "60"}}},
+      {"a=x%20y+z&b=%2F%3d%C3%A9", {{"a", "x y z"}, {"b", "/=\xC3\xA9"}}},
+      {"flag&empty=&=v", {{"flag", ""}, {"empty", ""}, {"", "v"}}},
+      {"a=1&&a=2&", {{"a", "2"}}},  // empty pairs skipped, the last repeat wins
+      {"k%3Dx=1=2", {{"k=x", "1=2"}}},
+  };
+  for (const Row& r : rows) {
+    INFO(r.in);
+    auto got = ParseQuery(r.in);
+    REQUIRE(got.ok());
+    CHECK(*got == r.want);
+  }
+  for (std::string bad : {"a=%", "a=%2", "a=%zz", "%g0=1"}) {
+    INFO(bad);
+    auto got = ParseQuery(bad);
+    REQUIRE_FALSE(got.ok());
+    CHECK(got.status().code() == Code::kInvalidArgument);
+  }
+}
+
+TEST_CASE("AdminServer: handlers get the method, path and decoded query", "[core][http_admin]") {
+  std::map<std::string, AdminServer::Handler> routes;
+  routes["/echo"] = [](const AdminRequest& r) {
+    std::string body = r.method + " " + r.path + "\n";
+    for (const auto& [k, v] : r.query) body += k + "=" + v + "\n";
+    return AdminResponse{200, "text/plain", body};
+  };
+  auto server = AdminServer::Start("127.0.0.1:0", routes);
+  REQUIRE(server.ok());
+  const int port = (*server)->port();
+  CHECK_THAT(Exchange(port, "GET /echo?app=shop&window=60&x=a%26b+c HTTP/1.0\r\n\r\n"),
+             Catch::EndsWith("\r\n\r\nGET /echo\napp=shop\nwindow=60\nx=a&b c\n"));
+  CHECK_THAT(Exchange(port, "GET /echo HTTP/1.0\r\n\r\n"), Catch::EndsWith("\r\n\r\nGET /echo\n"));
+  CHECK_THAT(Exchange(port, "GET /echo?x=%q1 HTTP/1.0\r\n\r\n"), Catch::StartsWith("HTTP/1.0 400 Bad Request\r\n"));
+}
+
+TEST_CASE("AdminServer: bearer token for all but the open paths", "[core][http_admin]") {
+  std::atomic<int> calls{0};
+  std::map<std::string, AdminServer::Handler> routes;
+  auto ok = [&](const AdminRequest&) {
+    ++calls;
+    return AdminResponse{200, "text/plain", "ok\n"};
+  };
+  routes["/healthz"] = ok;
+  routes["/metrics"] = ok;
+  routes["/stats"] = ok;
+  AdminOptions opts;
+  opts.token = "s3cret";
+  auto server = AdminServer::Start("127.0.0.1:0", routes, opts);
+  REQUIRE(server.ok());
+  const int port = (*server)->port();
+  const std::string unauthorized =
+      "HTTP/1.0 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 30\r\n"
+      "WWW-Authenticate: Bearer\r\nConnection: close\r\n\r\nmissing or wrong bearer token\n";
+
+  struct Row {
+    std::string request;
+    bool served;
+  };
+  const Row rows[] = {
+      {"GET /healthz HTTP/1.0\r\n\r\n", true},
+      {"GET /metrics HTTP/1.0\r\n\r\n", true},
+      {"GET /stats HTTP/1.0\r\n\r\n", false},
+      {"GET /stats HTTP/1.0\r\nAuthorization: Bearer s3cret\r\n\r\n", true},
+      {"GET /stats?app=x HTTP/1.0\r\nHost: h\r\nauthorization:   bearer s3cret  \r\n\r\n", true},
+      {"GET /stats HTTP/1.0\r\nAuthorization: Bearer s3cre\r\n\r\n", false},
+      {"GET /stats HTTP/1.0\r\nAuthorization: Bearer s3crett\r\n\r\n", false},
+      {"GET /stats HTTP/1.0\r\nAuthorization: Basic s3cret\r\n\r\n", false},
+      {"GET /stats HTTP/1.0\r\nAuthorization: s3cret\r\n\r\n", false},
+      {"GET /stats HTTP/1.0\r\nX-Authorization: Bearer s3cret\r\n\r\n", false},
+      {"GET /stats HTTP/1.0\r\nAuthorization: Bearer \r\n\r\n", false},
+      // Unknown paths need the token too: no probing for what exists.
+      {"GET /nope HTTP/1.0\r\n\r\n", false},
+  };
+  int served = 0;
+  for (const Row& r : rows) {
+    INFO(r.request);
+    std::string got = Exchange(port, r.request);
+    if (r.served) {
+      ++served;
+      CHECK_THAT(got, Catch::StartsWith("HTTP/1.0 200 OK\r\n"));
+    } else {
+      CHECK(got == unauthorized);
+    }
+  }
+  CHECK(calls.load() == served);
+  CHECK_THAT(Exchange(port, "GET /nope HTTP/1.0\r\nAuthorization: Bearer s3cret\r\n\r\n"),
+             Catch::StartsWith("HTTP/1.0 404 Not Found\r\n"));
+
+  // Open paths are configurable.
+  AdminOptions closed;
+  closed.token = "s3cret";
+  closed.open_paths = {};
+  auto strict = AdminServer::Start("127.0.0.1:0", routes, closed);
+  REQUIRE(strict.ok());
+  CHECK(Exchange((*strict)->port(), "GET /healthz HTTP/1.0\r\n\r\n") == unauthorized);
+}
+
+TEST_CASE("AdminServer: a trickling client is cut off at the read deadline", "[core][http_admin]") {
+  auto server = AdminServer::Start("127.0.0.1:0", {});
+  REQUIRE(server.ok());
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>((*server)->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const auto start = std::chrono::steady_clock::now();
+  std::string got;
+  bool ended = false;  // answered or hung up
+  ::send(fd, "GET /x HTTP/1.0\r\n", 17, MSG_NOSIGNAL);
+  // One header line every 200 ms, never the blank line that ends the head.
+  while (!ended && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    char buf[512];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+    ended = n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+            ::send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) <= 0;
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  CHECK(ended);
+  CHECK(elapsed < std::chrono::milliseconds(3500));
+  // Served with what came in time (unless a late line turned the close into a reset).
+  if (!got.empty()) CHECK_THAT(got, Catch::StartsWith("HTTP/1.0 404 Not Found\r\n"));
+}
+
+TEST_CASE("AdminGet: status, content type and body from AdminServer", "[core][http_admin]") {
+  std::map<std::string, AdminServer::Handler> routes;
+  routes["/stats"] = [](const AdminRequest& r) {
+    auto it = r.query.find("app");
+    return AdminResponse{200, "application/json", "{\"app\":\"" + (it == r.query.end() ? "" : it->second) + "\"}"};
+  };
+  routes["/big"] = [](const AdminRequest&) { return AdminResponse{200, "text/plain", std::string(17 << 20, 'x')}; };
+  routes["/large"] = [](const AdminRequest&) { return AdminResponse{200, "text/plain", std::string(1 << 20, 'y')}; };
+  AdminOptions opts;
+  opts.token = "tok";
+  auto server = AdminServer::Start("127.0.0.1:0", routes, opts);
+  REQUIRE(server.ok());
+  const std::string address = "127.0.0.1:" + std::to_string((*server)->port());
+
+  auto got = AdminGet(address, "/stats?app=sh%6Fp&window=60", "tok", 5000);
+  REQUIRE(got.ok());
+  CHECK(got->status == 200);
+  CHECK(got->content_type == "application/json");
+  CHECK(got->body == "{\"app\":\"shop\"}");
+
+  auto large = AdminGet(address, "/large", "tok", 5000);
+  REQUIRE(large.ok());
+  CHECK(large->body == std::string(1 << 20, 'y'));
+
+  // HTTP errors are responses; the caller judges them.
+  auto denied = AdminGet(address, "/stats", "wrong", 5000);
+  REQUIRE(denied.ok());
+  CHECK(denied->status == 401);
+  CHECK(denied->body == "missing or wrong bearer token\n");
+  auto missing = AdminGet(address, "/nope", "tok", 5000);
+  REQUIRE(missing.ok());
+  CHECK(missing->status == 404);
+  auto open = AdminGet(address, "/healthz", "", 5000);
+  REQUIRE(open.ok());
+  CHECK(open->status == 404);  // open (no token needed) but not routed
+
+  auto big = AdminGet(address, "/big", "tok", 10000);
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.status().code() == Code::kResourceExhausted);
+
+  CHECK(AdminGet(address, "stats", "tok", 1000).status().code() == Code::kInvalidArgument);
+  CHECK(AdminGet(address, "/a b", "tok", 1000).status().code() == Code::kInvalidArgument);
+  CHECK(AdminGet(address, "/stats", "t\r\nX: y", 1000).status().code() == Code::kInvalidArgument);
+  CHECK(AdminGet("127.0.0.1", "/stats", "tok", 1000).status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("AdminGet: UNAVAILABLE when nobody listens or answers", "[core][http_admin]") {
+  // A port that was just free: connection refused.
+  int free_port = 0;
+  {
+    auto s = AdminServer::Start("127.0.0.1:0", {});
+    REQUIRE(s.ok());
+    free_port = (*s)->port();
+  }
+  auto refused = AdminGet("127.0.0.1:" + std::to_string(free_port), "/stats", "", 2000);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == Code::kUnavailable);
+  CHECK_THAT(refused.status().message(), Catch::StartsWith("cannot connect to 127.0.0.1:" + std::to_string(free_port)));
+
+  // A listener that accepts (in the kernel) but never answers: the deadline.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string silent = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const auto start = std::chrono::steady_clock::now();
+  auto timed_out = AdminGet(silent, "/stats", "", 300);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  REQUIRE_FALSE(timed_out.ok());
+  CHECK(timed_out.status().code() == Code::kUnavailable);
+  CHECK(timed_out.status().message() == silent + ": no answer within 300 ms");
+  CHECK(elapsed >= std::chrono::milliseconds(250));
+  CHECK(elapsed < std::chrono::seconds(2));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <tuple>
 
 #include "registry/validate.h"
 
@@ -159,6 +160,93 @@ TEST_CASE("ValidateRoute: each bad field is named; all reported", "[registry][va
   (*max.mutable_weights())["abcd"] = 1'000'000;
   max.set_split_id(std::string(64, 's'));
   CHECK(ValidateRoute(max).ok());
+}
+
+v1::RouteConfig SplitRoute(std::initializer_list<std::tuple<const char*, uint32_t, uint32_t>> slices) {
+  v1::RouteConfig r = GoodRoute();  // abcd: 90, beef: 10
+  for (const auto& [commit, ge, lt] : slices) {
+    auto* s = r.add_slices();
+    s->set_commit(commit);
+    s->set_ge(ge);
+    s->set_lt(lt);
+  }
+  return r;
+}
+
+TEST_CASE("ValidateRoute: slices tile [0, 1000000) in order, each of a weighted commit", "[registry][validate]") {
+  CHECK(ValidateRoute(SplitRoute({{"abcd", 0, 900'000}, {"beef", 900'000, 1'000'000}})).ok());
+  CHECK(ValidateRoute(SplitRoute({{"beef", 0, 50'000}, {"abcd", 50'000, 950'000}, {"beef", 950'000, 1'000'000}})).ok());
+  CHECK(ValidateRoute(SplitRoute({{"abcd", 0, 1'000'000}})).ok());  // beef weighted but sliceless: allowed
+
+  struct Row {
+    const char* what;
+    v1::RouteConfig route;
+    std::string message;
+  };
+  v1::RouteConfig zero = SplitRoute({{"abcd", 0, 900'000}, {"beef", 900'000, 1'000'000}});
+  (*zero.mutable_weights())["beef"] = 0;
+  const Row rows[] = {
+      {"gap", SplitRoute({{"abcd", 0, 10}, {"beef", 11, 1'000'000}}), "route.slices[1]: starts at 11, expected 10"},
+      {"overlap", SplitRoute({{"abcd", 0, 10}, {"beef", 5, 1'000'000}}), "route.slices[1]: starts at 5, expected 10"},
+      {"not from 0", SplitRoute({{"abcd", 3, 1'000'000}}), "route.slices[0]: starts at 3, expected 0"},
+      {"short", SplitRoute({{"abcd", 0, 999'999}}),
+       "route.slices: end at 999999, expected 1000000 (slices must cover [0, 1000000) in order)"},
+      {"empty slice", SplitRoute({{"abcd", 0, 0}, {"beef", 0, 1'000'000}}),
+       "route.slices[0]: [0, 0) is empty or goes past 1000000"},
+      {"past the end", SplitRoute({{"abcd", 0, 1'000'001}}),
+       "route.slices[0]: [0, 1000001) is empty or goes past 1000000; "
+       "route.slices: end at 1000001, expected 1000000 (slices must cover [0, 1000000) in order)"},
+      {"unweighted commit", SplitRoute({{"abcd", 0, 10}, {"cafe", 10, 1'000'000}}),
+       "route.slices[1]: commit \"cafe\" needs a weight > 0 in route.weights"},
+      {"zero weight", zero, "route.slices[1]: commit \"beef\" needs a weight > 0 in route.weights"},
+      {"unsorted", SplitRoute({{"beef", 900'000, 1'000'000}, {"abcd", 0, 900'000}}),
+       "route.slices[0]: starts at 900000, expected 0; route.slices[1]: starts at 0, expected 1000000; "
+       "route.slices: end at 900000, expected 1000000 (slices must cover [0, 1000000) in order)"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.what);
+    Status s = ValidateRoute(r.route);
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(s.message() == r.message);
+  }
+}
+
+TEST_CASE("ValidateRoute: path prefixes", "[registry][validate]") {
+  v1::RouteConfig good = GoodRoute();
+  good.add_path_prefixes("/");
+  good.add_path_prefixes("/shop/");
+  good.add_path_prefixes("/" + std::string(255, 'p'));
+  CHECK(ValidateRoute(good).ok());
+
+  struct Row {
+    const char* what;
+    std::string prefix;
+    std::string message;
+  };
+  const Row rows[] = {
+      {"empty", "", "route.path_prefixes[0]: \"\" must start with '/'"},
+      {"relative", "shop/", "route.path_prefixes[0]: \"shop/\" must start with '/'"},
+      {"long", "/" + std::string(256, 'p'), "route.path_prefixes[0]: longer than 256 bytes"},
+      {"space", "/a b", "route.path_prefixes[0]: \"/a b\" holds a space or control character"},
+      {"tab", "/a\tb", "route.path_prefixes[0]: \"/a\tb\" holds a space or control character"},
+      {"del", "/a\x7f", "route.path_prefixes[0]: \"/a\x7f\" holds a space or control character"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.what);
+    v1::RouteConfig route = GoodRoute();
+    route.add_path_prefixes(r.prefix);
+    CHECK(ValidateRoute(route).message() == r.message);
+  }
+  v1::RouteConfig twice = GoodRoute();
+  twice.add_path_prefixes("/a/");
+  twice.add_path_prefixes("/a/");
+  CHECK(ValidateRoute(twice).message() == "route.path_prefixes[1]: \"/a/\" is listed twice");
+
+  v1::RouteConfig many = GoodRoute();
+  for (int i = 0; i < 32; ++i) many.add_path_prefixes("/p" + std::to_string(i));
+  CHECK(ValidateRoute(many).ok());
+  many.add_path_prefixes("/p32");
+  CHECK(ValidateRoute(many).message() == "route.path_prefixes: 33 entries, at most 32");
 }
 
 TEST_CASE("ValidateAllocate: each field named; all reported", "[registry][validate]") {

@@ -1,0 +1,118 @@
+// skyport split: read the endpoints and the route, plan, compare-and-swap.
+#include "cli/split_cmd.h"
+
+#include <iostream>
+
+#include "cli/errors.h"
+#include "cli/route_json.h"
+#include "cli/split_args.h"
+#include "cli/split_plan.h"
+#include "core/ids.h"
+#include "core/names.h"
+
+namespace skyport::cli {
+namespace {
+
+constexpr int kCasRetries = 3;
+
+int RunShowSplit(const GlobalOptions& g, const SplitOptions& o, RegistryClient& client) {
+  auto route = client.GetRoute(o.app);
+  if (!route.ok() && route.status().code() == Code::kNotFound) {
+    if (g.json)
+      std::cout << "null" << std::endl;
+    else
+      std::cout << "no route config for " << o.app << ": routers send everyone to its most recently deployed commit"
+                << std::endl;
+    return kExitOk;
+  }
+  if (!route.ok()) return ReportRpcError(g, "get route for " + o.app, route.status());
+  std::cout << (g.json ? RouteToJson(*route) : ShowSplit(*route)) << std::flush;
+  return kExitOk;
+}
+
+// Usage problems found before dialling: exit 2.
+Status CheckArguments(SplitOptions& o, std::vector<WeightArg>& weights) {
+  if (Status s = ValidateName("app", o.app); !s.ok()) return s;
+  if (o.show) {
+    if (!o.weights.empty() || o.new_test || o.allow_override || o.hosts || o.path_prefixes)
+      return Status::InvalidArgument("--show takes no COMMIT=WEIGHT arguments or other options");
+    return Status::Ok();
+  }
+  if (o.new_test)
+    if (Status s = ReclaimNewTestWord(o.new_test_id, o.weights); !s.ok()) return s;
+  if (o.hosts)
+    for (const std::string& host : *o.hosts)
+      if (Status s = ValidateHost("--host", host); !s.ok()) return s;
+  auto parsed = ParseWeightArgs(o.weights);
+  if (!parsed.ok()) return parsed.status();
+  weights = std::move(*parsed);
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunSplit(const GlobalOptions& g, SplitOptions o) {
+  std::vector<WeightArg> args;
+  if (Status s = CheckArguments(o, args); !s.ok()) return ReportUsage(s);
+  int code = kExitOk;
+  auto client = ConnectOrReport(g, code);
+  if (!client) return code;
+  if (o.show) return RunShowSplit(g, o, *client);
+
+  v1::QueryRequest query;
+  query.set_app(o.app);
+  auto live = client->Query(query);
+  if (!live.ok()) return ReportRpcError(g, "query " + o.app, live.status());
+  std::vector<std::string> running;
+  for (const auto& ep : live->endpoints()) running.push_back(ep.commit());
+  auto weights = ResolveWeights(o.app, args, running);
+  if (!weights.ok()) {
+    std::cerr << "skyport: " << weights.status().message() << std::endl;
+    return kExitFailure;
+  }
+
+  SplitRequest req;
+  req.app = o.app;
+  req.weights = std::move(*weights);
+  req.new_test = o.new_test;
+  if (!o.new_test_id.empty()) {
+    req.new_split_id = o.new_test_id;
+  } else {
+    SystemRandom random;
+    req.new_split_id = SplitIdFrom(NewHexId(random));
+  }
+  req.allow_override = o.allow_override;
+  req.hosts = o.hosts;
+  req.path_prefixes = o.path_prefixes;
+
+  // Compare-and-swap: someone else may write the route between our read and
+  // our write; then read it again and rebalance from what they wrote.
+  for (int attempt = 0;; ++attempt) {
+    std::optional<v1::RouteConfig> current;
+    auto got = client->GetRoute(o.app);
+    if (got.ok())
+      current = std::move(*got);
+    else if (got.status().code() != Code::kNotFound)
+      return ReportRpcError(g, "get route for " + o.app, got.status());
+    auto plan = PlanSplit(current, req, running);
+    if (!plan.ok()) {
+      std::cerr << "skyport: " << plan.status().message() << std::endl;
+      return kExitFailure;
+    }
+    auto put = client->PutRoute(plan->route, plan->expected_revision);
+    if (!put.ok()) {
+      const Code c = put.status().code();
+      if ((c == Code::kAborted || c == Code::kFailedPrecondition) && attempt < kCasRetries) continue;
+      return ReportRpcError(g, "set route for " + o.app, put.status());
+    }
+    if (g.json) {
+      plan->route.set_revision(put->revision());
+      std::cout << RouteToJson(plan->route) << std::flush;
+    } else {
+      std::cout << SplitSummary(*plan, put->revision()) << std::flush;
+    }
+    return kExitOk;
+  }
+}
+
+}  // namespace skyport::cli

@@ -1,0 +1,189 @@
+#include "router/daemon.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "core/files.h"
+#include "core/http_admin.h"
+#include "core/log.h"
+#include "router/proxy.h"
+#include "router/registry_watch.h"
+#include "rpc/channel.h"
+
+namespace skyport::router {
+namespace {
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "router";
+  return buf;
+}
+
+// Static mode: (re)load the routes file; a bad file keeps the last good table.
+Status LoadRoutesFile(const DaemonOptions& o, const TableOptions& topts, int64_t generation, RouteHolder* holder,
+                      StatsStore* stats) {
+  auto text = ReadFile(o.routes_file);
+  if (!text.ok()) return text.status();
+  auto table = LoadStaticRoutes(*text, generation, topts, [stats](const std::string& app, const std::string& commit) {
+    return stats->Intern(app, commit);
+  });
+  if (!table.ok()) return Status(table.status().code(), fmt::format("{}: {}", o.routes_file, table.status().message()));
+  holder->Publish(*table);
+  return Status::Ok();
+}
+
+int ParseWindow(const AdminRequest& r, int fallback) {
+  auto it = r.query.find("window");
+  if (it == r.query.end()) return fallback;
+  int v = 0;
+  for (char ch : it->second) {
+    if (ch < '0' || ch > '9' || v > 1'000'000) return -1;
+    v = v * 10 + (ch - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& o) {
+  // Static mode without an admin listener takes no commands: no token needed.
+  auto token = StartDaemon("router", o.common, /*token_required=*/o.routes_file.empty() || !o.admin.empty());
+  if (!token.ok()) return FailStart(token.status());
+  if (o.threads < 0) return FailStart(Status::InvalidArgument("threads: must be >= 0"));
+  if (o.max_header_bytes < 1024 || o.max_header_bytes > 1024 * 1024)
+    return FailStart(Status::InvalidArgument("max-header-bytes: must be within 1024..1048576"));
+  if (o.stats_window_s < 60 || o.stats_window_s > 7 * 24 * 3600)
+    return FailStart(Status::InvalidArgument("stats-window: must be within 60..604800 seconds"));
+  if (o.routes_file.empty() && o.registry.empty())
+    return FailStart(Status::InvalidArgument("give --registry ADDRESS to watch, or --routes FILE for static mode"));
+
+  StopSignals signals(/*with_hup=*/true);  // before any thread starts
+
+  TableOptions topts;
+  topts.domain = o.domain;
+  topts.role = o.role;
+  topts.default_app = o.default_app;
+  RouteHolder holder;
+  StatsStore stats(o.stats_window_s);
+  std::string name = o.name.empty() ? HostName() : o.name;
+
+  int64_t generation = 1;
+  if (!o.routes_file.empty()) {
+    if (Status s = LoadRoutesFile(o, topts, generation, &holder, &stats); !s.ok()) return FailStart(s);
+  }
+
+  ProxyOptions po;
+  po.listen = o.listen;
+  po.threads = o.threads;
+  po.balance = o.balance == "least-outstanding" ? Balance::kLeastOutstanding : Balance::kRoundRobin;
+  po.connect_timeout_ms = o.connect_timeout_ms;
+  po.response_timeout_ms = o.response_timeout_ms;
+  po.client_idle_timeout_ms = o.idle_timeout_ms;
+  po.max_head_bytes = static_cast<size_t>(o.max_header_bytes);
+  po.cookie_name = o.cookie_name;
+  auto proxy = Proxy::Start(po, &holder, &stats);
+  if (!proxy.ok()) return FailStart(proxy.status());
+
+  std::unique_ptr<RegistryWatch> watch;
+  std::unique_ptr<RegistryPresence> presence;
+  std::shared_ptr<grpc::Channel> channel;
+  if (o.routes_file.empty()) {
+    auto ch = rpc::Dial(o.registry, o.common.tls);
+    if (!ch.ok()) return FailStart(ch.status());
+    channel = *ch;
+    watch = std::make_unique<RegistryWatch>(channel, *token, topts, &holder, &stats);
+    watch->Start();
+  }
+
+  std::unique_ptr<AdminServer> admin;
+  if (!o.admin.empty()) {
+    Proxy* p = proxy->get();
+    RegistryWatch* w = watch.get();
+    std::map<std::string, AdminServer::Handler> routes;
+    routes["/healthz"] = [&holder](const AdminRequest&) {
+      return holder.Get() ? AdminResponse{200, "text/plain", "ok\n"}
+                          : AdminResponse{503, "text/plain", "no route table yet\n"};
+    };
+    routes["/routes"] = [&holder](const AdminRequest&) {
+      auto t = holder.Get();
+      if (!t) return AdminResponse{503, "application/json", "{\"error\":\"no route table yet\"}\n"};
+      return AdminResponse{200, "application/json", RoutesJson(*t) + "\n"};
+    };
+    int window_default = o.stats_window_s;
+    routes["/stats"] = [&stats, name, window_default](const AdminRequest& r) {
+      int window = ParseWindow(r, window_default);
+      if (window <= 0) return AdminResponse{400, "text/plain", "window: must be a positive number of seconds\n"};
+      auto app = r.query.count("app") ? r.query.at("app") : std::string();
+      auto doc = stats.Json(app, std::min(window, window_default), ::time(nullptr));
+      doc["router"] = name;
+      return AdminResponse{200, "application/json", doc.dump() + "\n"};
+    };
+    routes["/metrics"] = [&stats, &holder, p, w](const AdminRequest&) {
+      std::string out = p->MetricsText() + stats.Prometheus();
+      auto t = holder.Get();
+      out += fmt::format("# HELP skyport_router_table_revision Registry revision of the route table in use.\n"
+                         "# TYPE skyport_router_table_revision gauge\nskyport_router_table_revision {}\n",
+                         t ? t->revision : 0);
+      if (w)
+        out += fmt::format(
+            "# HELP skyport_router_registry_connected 1 while the registry watch stream is up.\n"
+            "# TYPE skyport_router_registry_connected gauge\nskyport_router_registry_connected {}\n"
+            "# HELP skyport_router_tables_built_total Route tables built from registry changes.\n"
+            "# TYPE skyport_router_tables_built_total counter\nskyport_router_tables_built_total {}\n"
+            "# HELP skyport_router_registry_reconnects_total Times the watch stream was opened again.\n"
+            "# TYPE skyport_router_registry_reconnects_total counter\nskyport_router_registry_reconnects_total {}\n",
+            w->connected() ? 1 : 0, w->tables_built(), w->reconnects());
+      return AdminResponse{200, "text/plain; version=0.0.4", out};
+    };
+    AdminOptions aopts;
+    aopts.token = *token;
+    auto a = AdminServer::Start(o.admin, std::move(routes), aopts);
+    if (!a.ok()) return FailStart(a.status());
+    admin = std::move(*a);
+    if (channel) {
+      PresenceInfo info;
+      info.name = name;
+      auto hp = SplitHostPort(o.admin);
+      std::string host = o.advertise.empty() && hp.ok() ? hp->first : o.advertise;
+      if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+      info.host = host;
+      info.admin_port = static_cast<uint32_t>(admin->port());
+      info.listen = fmt::format("{}:{}", SplitHostPort(o.listen).ok() ? SplitHostPort(o.listen)->first : "", (*proxy)->port());
+      presence = std::make_unique<RegistryPresence>(channel, *token, info);
+      presence->Start();
+    }
+  }
+
+  if (!o.port_file.empty())
+    if (Status s = WriteFileAtomic(o.port_file, fmt::format("{} {}\n", (*proxy)->port(), admin ? admin->port() : 0));
+        !s.ok())
+      return FailStart(s);
+  log::Info("listening", {{"port", (*proxy)->port()},
+                          {"admin_port", admin ? admin->port() : 0},
+                          {"threads", (*proxy)->threads()},
+                          {"mode", o.routes_file.empty() ? "registry" : "static"},
+                          {"name", name}});
+  for (;;) {
+    int sig = signals.Wait();
+    if (sig != SIGHUP) {
+      log::Info("stopping", {{"signal", sig}, {"drain_ms", o.drain_ms}});
+      break;
+    }
+    if (o.routes_file.empty()) {
+      log::Info("SIGHUP ignored: routes come from the registry");
+      continue;
+    }
+    Status s = LoadRoutesFile(o, topts, ++generation, &holder, &stats);
+    if (s.ok())
+      log::Info("routes reloaded", {{"file", o.routes_file}, {"generation", generation}});
+    else
+      log::Error("routes reload failed; keeping the last good table", {{"error", s.message()}});
+  }
+  if (presence) presence->Stop();  // leave the registry first, so `skyport stats` stops asking
+  (*proxy)->Stop(o.drain_ms);
+  if (watch) watch->Stop();
+  return 0;
+}
+
+}  // namespace skyport::router

@@ -1,0 +1,36 @@
+// skyport-router start-up: flags, the route source (registry or static file),
+// the proxy, the admin listener, self-registration, signals.
+#pragma once
+
+#include <string>
+
+#include "core/daemon.h"
+
+namespace skyport::router {
+
+struct DaemonOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string admin = "127.0.0.1:6003";
+  std::string registry = "127.0.0.1:6000";
+  std::string routes_file;        // static mode when set
+  std::string domain = "localhost";
+  std::string role = "web";
+  std::string default_app;
+  int threads = 0;
+  std::string balance = "round-robin";
+  int connect_timeout_ms = 2000;
+  int response_timeout_ms = 60000;
+  int idle_timeout_ms = 60000;
+  int max_header_bytes = 32 * 1024;
+  std::string cookie_name = "skyport";
+  std::string name;               // default: hostname
+  std::string advertise;          // admin host others reach; default: the admin listen host (127.0.0.1 if wildcard)
+  std::string port_file;          // "LISTEN_PORT ADMIN_PORT"
+  int drain_ms = 5000;
+  int stats_window_s = 3600;
+  CommonDaemonFlags common;
+};
+
+int RunDaemon(const DaemonOptions& options);
+
+}  // namespace skyport::router

@@ -1,0 +1,597 @@
+#include "router/worker.h"
+
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "router/split.h"
+
+namespace skyport::router {
+namespace {
+
+int LocalErrorIndex(int status) {
+  switch (status) {
+    case 400: return 0;
+    case 404: return 1;
+    case 408: return 2;
+    case 431: return 3;
+    case 501: return 4;
+    case 502: return 5;
+    case 503: return 6;
+    case 504: return 7;
+    default: return 8;  // 505
+  }
+}
+
+const char* Reason(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+  }
+}
+
+bool Idempotent(std::string_view m) {
+  return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "PUT" || m == "DELETE" || m == "TRACE";
+}
+
+// A request id the router passes on: printable, short.
+bool UsableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (unsigned char ch : id)
+    if (ch <= 0x20 || ch >= 0x7f) return false;
+  return true;
+}
+
+void AppendHex(std::string& out, uint64_t v) {
+  static const char* kHex = "0123456789abcdef";
+  char buf[16];
+  for (int i = 15; i >= 0; --i, v >>= 4) buf[i] = kHex[v & 15];
+  out.append(buf, 16);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- the state machine
+
+void Worker::Pump(Client* c) {
+  for (int guard = 0; guard < 64 && !c->dead; ++guard) {
+    bool progress = false;
+    switch (c->state) {
+      case Client::State::kHead: {
+        if (!c->out.empty()) {
+          size_t w;
+          FlushClient(c, nullptr, 0, w);
+          if (c->dead) return;
+        }
+        if (c->in.empty() && c->rdhup && !c->readable) {
+          CloseClient(c);
+          return;
+        }
+        if (!c->in.empty()) {
+          http1::ParseError err;
+          auto r = http1::ParseRequest(c->in.view(), o_.max_head_bytes, req_, err);
+          if (r == http1::Parse::kDone) {
+            progress = StartExchange(c);
+            break;
+          }
+          if (r == http1::Parse::kError) {
+            LocalError(c, err.status, err.message, false);
+            return;
+          }
+          if (c->in.size() >= c->in.capacity() && c->in.capacity() < o_.max_head_bytes + 1) {
+            c->in.Grow(o_.max_head_bytes + 1);
+          }
+        }
+        bool eof = false;
+        progress = ReadInto(c, c->in, eof);
+        if (eof) {
+          CloseClient(c);
+          return;
+        }
+        break;
+      }
+      case Client::State::kExchange:
+        progress = PumpRequest(c);
+        if (c->dead || c->state != Client::State::kExchange) {
+          progress = !c->dead;
+          break;
+        }
+        progress |= PumpResponse(c);
+        break;
+      case Client::State::kTunnel:
+        progress = PumpTunnel(c);
+        break;
+      case Client::State::kClosing: {
+        size_t w;
+        FlushClient(c, nullptr, 0, w);
+        if (!c->dead && c->out_off >= c->out.size()) {
+          ::shutdown(c->fd, SHUT_WR);
+          CloseClient(c);
+        }
+        return;
+      }
+    }
+    if (!progress) return;
+  }
+}
+
+bool Worker::StartExchange(Client* c) {
+  const http1::RequestHead& r = req_;
+  c_->requests.fetch_add(1, std::memory_order_relaxed);
+  c->start_us = now_us_;
+  c->table = table_;
+  c->keep_alive = r.keep_alive;
+  c->minor = r.minor_version;
+  c->up_keep = true;
+  c->is_head = r.is_head;
+  c->upgrade = r.upgrade;
+  c->idempotent = Idempotent(r.method);
+  c->req_body = r.body;
+  c->req_left = r.body == http1::BodyKind::kLength ? r.content_length : 0;
+  c->req_chunks.Reset();
+  c->req_ready = 0;
+  c->req_scanned = r.body == http1::BodyKind::kNone || (r.body == http1::BodyKind::kLength && r.content_length == 0);
+  c->resp_started = c->resp_head_done = c->resp_scanned = false;
+  c->close_after = !r.keep_alive;
+  c->resp_ready = 0;
+  c->status = 0;
+  c->attempts = 0;
+  c->tried = 0;
+  c->new_user = false;
+  c->cookie.clear();
+  c->app = nullptr;
+  c->arm = nullptr;
+  c->inst = nullptr;
+
+  const RouteTable* table = c->table.get();
+  const AppRoute* app = table ? table->Match(r.host, r.path) : nullptr;
+  if (!app) {
+    size_t head_len = r.head_len;
+    c->in.Consume(head_len);
+    c->state = Client::State::kExchange;  // LocalError needs to know the body situation
+    LocalError(c, 404, fmt::format("no app is routed for host \"{}\"", r.host), true);
+    return !c->dead;
+  }
+  c->app = app;
+
+  // The user: a valid cookie of this split keeps its arm; anything else is a new assignment.
+  std::string_view split_id = app->split_id.empty() ? std::string_view("default") : std::string_view(app->split_id);
+  std::string_view cookie = http1::FindCookie(r, o_.cookie_name);
+  std::string_view user_id;
+  char fresh[32];
+  auto parsed = cookie.empty() ? std::nullopt : ParseUserCookie(cookie);
+  if (parsed && ValidUserId(parsed->user_id)) user_id = parsed->user_id;
+  if (!parsed || parsed->split_id != split_id) c->new_user = true;
+  if (user_id.empty()) {
+    static const char* kHex = "0123456789abcdef";
+    uint64_t a = rng_.Next(), b = rng_.Next();
+    for (int i = 0; i < 16; ++i) {
+      fresh[i] = kHex[(a >> (i * 4)) & 15];
+      fresh[16 + i] = kHex[(b >> (i * 4)) & 15];
+    }
+    user_id = std::string_view(fresh, 32);
+    c->new_user = true;
+  }
+  if (c->new_user) {
+    std::string& k = c->cookie;
+    k.append(o_.cookie_name).append("=").append(user_id).append(".").append(split_id);
+    k.append(cookie_attrs_);
+  }
+
+  int arm = -1;
+  if (app->allow_override && !r.x_skyport_commit.empty()) arm = app->ArmByCommitPrefix(r.x_skyport_commit);
+  if (arm < 0) {
+    if (app->slices.size() > 1)
+      arm = app->ArmFor(UserPosition(user_id, split_id));
+    else
+      arm = app->ArmFor(0);
+  }
+  if (arm >= 0 && app->arms[static_cast<size_t>(arm)].instances.empty()) {
+    // The user's commit has nothing running: serve them from the heaviest arm that can.
+    int best = -1;
+    for (size_t i = 0; i < app->arms.size(); ++i)
+      if (!app->arms[i].instances.empty() && (best < 0 || app->arms[i].weight > app->arms[static_cast<size_t>(best)].weight))
+        best = static_cast<int>(i);
+    arm = best;
+  }
+  if (arm < 0) {
+    c->in.Consume(r.head_len);
+    c->state = Client::State::kExchange;
+    LocalError(c, 503, fmt::format("no instance of app \"{}\" is running", app->name), true);
+    return !c->dead;
+  }
+  c->arm = &app->arms[static_cast<size_t>(arm)];
+
+  // The forwarded head: request line and end-to-end fields as sent, then ours.
+  std::string& f = c->fwd;
+  f.clear();
+  f.reserve(r.head_len + 256);
+  const char* base = c->in.data();
+  size_t line_begin = static_cast<size_t>(r.method.data() - base);
+  size_t line_end = r.header_count > 0 ? r.headers[0].line_begin : r.head_len - 2;
+  f.append(base + line_begin, line_end - line_begin);
+  size_t run_begin = line_end, run_end = line_end;
+  for (int i = 0; i < r.header_count; ++i) {
+    const auto& h = r.headers[i];
+    if (h.hop) {
+      f.append(base + run_begin, run_end - run_begin);
+      run_begin = run_end = h.line_end;
+    } else {
+      run_end = h.line_end;
+    }
+  }
+  f.append(base + run_begin, run_end - run_begin);
+  f.append("X-Forwarded-For: ");
+  if (!r.x_forwarded_for.empty()) {
+    f.append(r.x_forwarded_for);
+    f.append(", ");
+  }
+  f.append(c->peer);
+  f.append("\r\nX-Forwarded-Proto: ");
+  f.append(o_.forwarded_proto);
+  if (!r.host.empty()) {
+    f.append("\r\nX-Forwarded-Host: ");
+    f.append(r.host);
+  }
+  f.append("\r\nX-Request-Id: ");
+  if (UsableRequestId(r.x_request_id)) {
+    f.append(r.x_request_id);
+  } else {
+    AppendHex(f, rng_.Next());
+    AppendHex(f, rng_.Next());
+  }
+  f.append("\r\nX-Skyport-User: ");
+  f.append(user_id);
+  if (r.upgrade) {
+    f.append("\r\nConnection: upgrade\r\nUpgrade: ");
+    f.append(r.upgrade_proto);
+  } else if (r.minor_version == 0) {
+    f.append("\r\nConnection: keep-alive");
+  }
+  f.append("\r\n\r\n");
+  c->fwd_off = 0;
+  c->in.Consume(r.head_len);
+  c->state = Client::State::kExchange;
+  c->last_ms = now_ms_;
+  if (!PickAndConnect(c)) return !c->dead;
+  return true;
+}
+
+bool Worker::PumpRequest(Client* c) {
+  Upstream* u = c->up;
+  bool progress = false;
+  // Scan newly arrived body bytes.
+  if (!c->req_scanned) {
+    size_t avail = c->in.size() - c->req_ready;
+    if (avail > 0) {
+      if (c->req_body == http1::BodyKind::kLength) {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(avail, c->req_left));
+        c->req_ready += take;
+        c->req_left -= take;
+        if (c->req_left == 0) c->req_scanned = true;
+      } else if (c->req_body == http1::BodyKind::kChunked) {
+        auto step = c->req_chunks.Feed(std::string_view(c->in.data() + c->req_ready, avail));
+        if (step.error) {
+          if (!c->resp_started) {
+            ReleaseUpstream(c, false);
+            LocalError(c, 400, step.message, false);
+          } else {
+            AbortExchange(c);
+          }
+          return false;
+        }
+        c->req_ready += step.consumed;
+        if (step.done) c->req_scanned = true;
+      }
+    }
+  }
+  if (!u || u->connecting) return false;
+  // Write the head and scanned body bytes.
+  size_t head_left = c->fwd.size() - c->fwd_off;
+  if (u->writable && (head_left || c->req_ready)) {
+    iovec iov[2];
+    int cnt = 0;
+    if (head_left) iov[cnt++] = {c->fwd.data() + c->fwd_off, head_left};
+    if (c->req_ready) iov[cnt++] = {const_cast<char*>(c->in.data()), c->req_ready};
+    ssize_t n = ::writev(u->fd, iov, cnt);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        u->writable = false;
+      } else if (errno != EINTR) {
+        UpstreamFailed(c, false, std::strerror(errno));
+        return false;
+      }
+    } else {
+      size_t w = static_cast<size_t>(n);
+      if (w < head_left + c->req_ready) u->writable = false;
+      size_t h = std::min(w, head_left);
+      c->fwd_off += h;
+      size_t b = w - h;
+      c->in.Consume(b);
+      c->req_ready -= b;
+      u->last_ms = now_ms_;
+      progress = w > 0;
+    }
+  }
+  // More body from the client, if there is room.
+  if (!c->req_scanned && c->req_ready < c->in.capacity()) {
+    bool eof = false;
+    if (ReadInto(c, c->in, eof)) progress = true;
+    if (eof) {
+      AbortExchange(c);
+      return false;
+    }
+  }
+  return progress;
+}
+
+void Worker::OnResponseHead(Client* c, const http1::ResponseHead& h) {
+  const char* base = c->up->in.data();
+  std::string& o = c->out;
+  size_t line_end = h.header_count > 0 ? h.headers[0].line_begin : h.head_len - 2;
+  o.append(base, line_end);
+  size_t run_begin = line_end, run_end = line_end;
+  std::string_view upgrade_value;
+  for (int i = 0; i < h.header_count; ++i) {
+    const auto& f = h.headers[i];
+    if (f.hop) {
+      if (h.status == 101 && http1::EqualsIgnoreCase(f.name, "upgrade")) upgrade_value = f.value;
+      o.append(base + run_begin, run_end - run_begin);
+      run_begin = run_end = f.line_end;
+    } else {
+      run_end = f.line_end;
+    }
+  }
+  o.append(base + run_begin, run_end - run_begin);
+  o.append("X-Skyport-Commit: ");
+  o.append(c->arm->commit);
+  o.append("\r\nX-Skyport-Instance: ");
+  o.append(c->inst->label);
+  if (!c->cookie.empty()) {
+    o.append("\r\nSet-Cookie: ");
+    o.append(c->cookie);
+  }
+  if (h.status == 101) {
+    o.append("\r\nConnection: upgrade\r\nUpgrade: ");
+    o.append(upgrade_value);
+  } else if (c->close_after) {
+    o.append("\r\nConnection: close");
+  } else if (c->minor == 0) {
+    o.append("\r\nConnection: keep-alive");
+  }
+  o.append("\r\n\r\n");
+}
+
+bool Worker::PumpResponse(Client* c) {
+  Upstream* u = c->up;
+  if (!u || u->connecting) return false;
+  bool progress = false;
+  bool eof = false;
+  // Read only when the client has taken what we had (back-pressure).
+  if (c->out.empty()) {
+    if (ReadInto(u, u->in, eof)) {
+      progress = true;
+      c->resp_started = true;
+    }
+  }
+  while (!c->resp_head_done && !u->in.empty()) {
+    http1::ParseError err;
+    auto r = http1::ParseResponse(u->in.view(), o_.max_head_bytes, c->is_head, resp_, err);
+    if (r == http1::Parse::kIncomplete) {
+      if (u->in.space() == 0 && u->in.capacity() < o_.max_head_bytes + 1) u->in.Grow(o_.max_head_bytes + 1);
+      break;
+    }
+    if (r == http1::Parse::kError) {
+      ReleaseUpstream(c, false);
+      LocalError(c, 502, fmt::format("invalid response from {}: {}", c->inst->label, err.message), false);
+      return false;
+    }
+    if (resp_.status >= 100 && resp_.status < 200 && resp_.status != 101) {
+      c->out.append(u->in.data(), resp_.head_len);  // interim (100 Continue, 103): as is
+      u->in.Consume(resp_.head_len);
+      continue;
+    }
+    c->status = resp_.status;
+    if (resp_.status == 101) {
+      if (!c->upgrade) {
+        ReleaseUpstream(c, false);
+        LocalError(c, 502, "upstream switched protocols without an upgrade request", false);
+        return false;
+      }
+      OnResponseHead(c, resp_);
+      u->in.Consume(resp_.head_len);
+      c->resp_head_done = true;
+      c->state = Client::State::kTunnel;
+      c_->tunnels.fetch_add(1, std::memory_order_relaxed);
+      shard_.Record(now_s_, c->arm->stats_id, 101, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+      return true;
+    }
+    c->resp_body = resp_.body;
+    c->resp_left = resp_.body == http1::BodyKind::kLength ? resp_.content_length : 0;
+    c->resp_chunks.Reset();
+    c->resp_ready = 0;
+    c->resp_scanned =
+        resp_.body == http1::BodyKind::kNone || (resp_.body == http1::BodyKind::kLength && resp_.content_length == 0);
+    if (resp_.body == http1::BodyKind::kUntilClose || !resp_.keep_alive) u->reused = false;
+    if (resp_.body == http1::BodyKind::kUntilClose || !c->req_scanned) c->close_after = true;
+    if (!resp_.keep_alive) c->up_keep = false;
+    OnResponseHead(c, resp_);
+    u->in.Consume(resp_.head_len);
+    c->resp_head_done = true;
+    progress = true;
+  }
+  if (!c->resp_head_done) {
+    if (eof) UpstreamFailed(c, false, c->resp_started ? "closed mid-head" : "closed without answering");
+    return progress;
+  }
+  // Scan body bytes.
+  if (!c->resp_scanned) {
+    size_t avail = u->in.size() - c->resp_ready;
+    if (avail > 0) {
+      switch (c->resp_body) {
+        case http1::BodyKind::kLength: {
+          size_t take = static_cast<size_t>(std::min<uint64_t>(avail, c->resp_left));
+          c->resp_ready += take;
+          c->resp_left -= take;
+          if (c->resp_left == 0) c->resp_scanned = true;
+          break;
+        }
+        case http1::BodyKind::kChunked: {
+          auto step = c->resp_chunks.Feed(std::string_view(u->in.data() + c->resp_ready, avail));
+          if (step.error) {
+            AbortExchange(c);
+            return false;
+          }
+          c->resp_ready += step.consumed;
+          if (step.done) c->resp_scanned = true;
+          break;
+        }
+        case http1::BodyKind::kUntilClose:
+          c->resp_ready += avail;
+          break;
+        case http1::BodyKind::kNone:
+          break;
+      }
+    }
+    if (eof) {
+      if (c->resp_body == http1::BodyKind::kUntilClose) {
+        c->resp_scanned = true;
+      } else {
+        AbortExchange(c);  // truncated body: the client must see the connection end
+        return false;
+      }
+    }
+  }
+  size_t written = 0;
+  if (FlushClient(c, u->in.data(), c->resp_ready, written)) progress = true;
+  if (c->dead || c->state != Client::State::kExchange) return false;
+  if (written) {
+    u->in.Consume(written);
+    c->resp_ready -= written;
+  }
+  if (c->resp_scanned && c->resp_ready == 0 && c->out.empty()) {
+    FinishExchange(c);
+    return true;
+  }
+  return progress;
+}
+
+void Worker::FinishExchange(Client* c) {
+  shard_.Record(now_s_, c->arm->stats_id, c->status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+  bool req_done = c->req_scanned && c->req_ready == 0 && c->fwd_off == c->fwd.size();
+  Upstream* u = c->up;
+  bool reuse = req_done && c->up_keep && c->resp_body != http1::BodyKind::kUntilClose && u && u->in.empty();
+  ReleaseUpstream(c, reuse);
+  ResetExchange(c);
+  if (c->close_after || !req_done) {
+    CloseClient(c);
+    return;
+  }
+  c->state = Client::State::kHead;
+}
+
+void Worker::ResetExchange(Client* c) {
+  c->app = nullptr;
+  c->arm = nullptr;
+  c->inst = nullptr;
+  c->table.reset();
+  c->fwd.clear();
+  c->fwd_off = 0;
+  c->up_keep = true;
+}
+
+bool Worker::PumpTunnel(Client* c) {
+  Upstream* u = c->up;
+  if (!u) {
+    CloseClient(c);
+    return false;
+  }
+  bool progress = false;
+  bool eof_c = false, eof_u = false;
+  // client -> upstream (whatever followed the request head, then frames)
+  if (ReadInto(c, c->in, eof_c)) progress = true;
+  if (!c->in.empty() && u->writable) {
+    ssize_t n = ::send(u->fd, c->in.data(), c->in.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      if (static_cast<size_t>(n) < c->in.size()) u->writable = false;
+      c->in.Consume(static_cast<size_t>(n));
+      u->last_ms = now_ms_;
+      progress = true;
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      eof_u = true;
+    } else if (n < 0) {
+      u->writable = false;
+    }
+  }
+  // upstream -> client
+  if (c->out.empty() && ReadInto(u, u->in, eof_u)) progress = true;
+  size_t written = 0;
+  if (FlushClient(c, u->in.data(), u->in.size(), written)) progress = true;
+  if (c->dead) return false;
+  u->in.Consume(written);
+  if ((eof_c && c->in.empty()) || (eof_u && u->in.empty() && c->out.empty())) {
+    AbortExchange(c);
+    return false;
+  }
+  return progress;
+}
+
+void Worker::LocalError(Client* c, int status, std::string_view message, bool keep_alive) {
+  c_->local_errors[LocalErrorIndex(status)].fetch_add(1, std::memory_order_relaxed);
+  if (c->arm) shard_.Record(now_s_, c->arm->stats_id, status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+  // Keep the connection only when the request was read completely.
+  bool body_done = c->state == Client::State::kHead ? false : (c->req_scanned && c->req_ready == 0);
+  bool keep = keep_alive && body_done && c->keep_alive;
+  std::string body = fmt::format("{} {}: {}\n", status, Reason(status), message);
+  c->out.append(fmt::format("HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n",
+                            status, Reason(status), body.size(), keep ? "" : "Connection: close\r\n"));
+  if (!c->is_head || c->state == Client::State::kHead) c->out.append(body);
+  if (c->up) ReleaseUpstream(c, false);
+  ResetExchange(c);
+  if (keep) {
+    // Discard any body the client already sent for this request.
+    if (c->req_ready) c->in.Consume(c->req_ready);
+    c->req_ready = 0;
+    c->state = Client::State::kHead;
+    size_t w;
+    FlushClient(c, nullptr, 0, w);  // what does not fit now, kHead writes first
+    return;
+  }
+  c->state = Client::State::kClosing;
+  c->last_ms = now_ms_;
+  size_t w;
+  FlushClient(c, nullptr, 0, w);
+  if (!c->dead && c->out.empty()) {
+    ::shutdown(c->fd, SHUT_WR);
+    CloseClient(c);
+  }
+}
+
+void Worker::AbortExchange(Client* c) {
+  if (c->arm && c->state == Client::State::kExchange && c->resp_head_done)
+    shard_.Record(now_s_, c->arm->stats_id, c->status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+  ReleaseUpstream(c, false);
+  CloseClient(c);
+}
+
+}  // namespace skyport::router

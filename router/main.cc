@@ -1,0 +1,41 @@
+// skyport-router: the HTTP data plane that splits each app's traffic between
+// commits, sticky per user.
+#include <CLI/CLI.hpp>
+
+#include "core/flags.h"
+#include "router/daemon.h"
+
+int main(int argc, char** argv) {
+  skyport::router::DaemonOptions o;
+  CLI::App app{"skyport-router: HTTP reverse proxy with weighted, sticky splits between commits.\n"
+               "Every setting is also read from SKYPORT_<FLAG> and from --config FILE."};
+  app.add_option("--listen", o.listen, "HTTP traffic address (port 0 = any)")->capture_default_str();
+  app.add_option("--admin", o.admin, "Admin HTTP address: /routes /stats /metrics /healthz ('' = off)")
+      ->capture_default_str();
+  app.add_option("--registry", o.registry, "Registry gRPC address to watch")->capture_default_str();
+  app.add_option("--routes", o.routes_file, "Static mode: routes JSON file (no registry); re-read on SIGHUP");
+  app.add_option("--domain", o.domain, "Host APP.<domain> selects APP")->capture_default_str();
+  app.add_option("--role", o.role, "Registry role that carries HTTP traffic")->capture_default_str();
+  app.add_option("--default-app", o.default_app, "App for requests no host or path prefix matches");
+  app.add_option("--threads", o.threads, "Event-loop threads (0 = one per core)")->capture_default_str();
+  app.add_option("--balance", o.balance, "Within an arm: round-robin | least-outstanding")
+      ->check(CLI::IsMember({"round-robin", "least-outstanding"}))
+      ->capture_default_str();
+  app.add_option("--connect-timeout-ms", o.connect_timeout_ms, "Upstream connect timeout")->capture_default_str();
+  app.add_option("--response-timeout-ms", o.response_timeout_ms, "Upstream silence before 504")->capture_default_str();
+  app.add_option("--idle-timeout-ms", o.idle_timeout_ms, "Idle keep-alive client connections close after this")
+      ->capture_default_str();
+  app.add_option("--max-header-bytes", o.max_header_bytes, "Largest request/response head (431 above)")
+      ->capture_default_str();
+  app.add_option("--cookie-name", o.cookie_name, "Sticky user cookie")->capture_default_str();
+  app.add_option("--name", o.name, "Router name in the registry and /stats (default: host name)");
+  app.add_option("--advertise", o.advertise, "Admin host to register in the registry");
+  app.add_option("--port-file", o.port_file, "Write \"LISTEN_PORT ADMIN_PORT\" here once listening");
+  app.add_option("--drain-ms", o.drain_ms, "On SIGTERM, let requests in flight finish this long")->capture_default_str();
+  app.add_option("--stats-window", o.stats_window_s, "Seconds of per-second stats kept")->capture_default_str();
+  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/false);
+  skyport::EnableEnvAndConfig(app, "");
+  int code = 0;
+  if (!skyport::ParseOrExit(app, argc, argv, code)) return code;
+  return skyport::router::RunDaemon(o);
+}

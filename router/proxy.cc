@@ -1,0 +1,119 @@
+#include "router/proxy.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/http_admin.h"
+#include "router/worker.h"
+
+namespace skyport::router {
+
+// ---------------------------------------------------------------- Proxy
+
+Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHolder* routes, StatsStore* stats) {
+  auto hp = SplitHostPort(options.listen);
+  if (!hp.ok()) return hp.status();
+  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (::inet_pton(AF_INET, hp->first.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    len = sizeof *v4;
+  } else if (::inet_pton(AF_INET6, hp->first.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    len = sizeof *v6;
+  } else {
+    return Status::InvalidArgument(fmt::format("listen \"{}\": host must be a numeric IP address", options.listen));
+  }
+  auto proxy = std::unique_ptr<Proxy>(new Proxy());
+  int port = hp->second;
+  std::vector<int> fds;
+  for (int i = 0; i < threads; ++i) {
+    if (ss.ss_family == AF_INET)
+      v4->sin_port = htons(static_cast<uint16_t>(port));
+    else
+      v6->sin6_port = htons(static_cast<uint16_t>(port));
+    int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 4096) != 0) {
+      std::string err = std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      for (int f : fds) ::close(f);
+      return Status::Unavailable(fmt::format("cannot listen on {}: {}", options.listen, err));
+    }
+    if (port == 0) {
+      sockaddr_storage got{};
+      socklen_t gl = sizeof got;
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&got), &gl);
+      port = got.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&got)->sin6_port)
+                                       : ntohs(reinterpret_cast<sockaddr_in*>(&got)->sin_port);
+    }
+    fds.push_back(fd);
+  }
+  proxy->port_ = port;
+  proxy->counters_ = std::make_unique<ProxyCounters>();
+  for (int fd : fds)
+    proxy->workers_.push_back(std::make_unique<Worker>(options, routes, stats, proxy->counters_.get(), fd));
+  for (auto& w : proxy->workers_) proxy->threads_.emplace_back([wp = w.get()] { wp->Run(); });
+  return proxy;
+}
+
+Proxy::~Proxy() { Stop(0); }
+
+void Proxy::Stop(int drain_ms) {
+  if (stopped_) return;
+  stopped_ = true;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t deadline = (int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000) + drain_ms;
+  for (auto& w : workers_) w->RequestStop(deadline);
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+}
+
+std::string Proxy::MetricsText() const {
+  const ProxyCounters& c = *counters_;
+  auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  std::string out = fmt::format(
+      "# HELP skyport_router_connections_accepted_total Client connections accepted.\n"
+      "# TYPE skyport_router_connections_accepted_total counter\nskyport_router_connections_accepted_total {}\n"
+      "# HELP skyport_router_connections_open Client connections open now.\n"
+      "# TYPE skyport_router_connections_open gauge\nskyport_router_connections_open {}\n"
+      "# HELP skyport_router_http_requests_total Request heads parsed.\n"
+      "# TYPE skyport_router_http_requests_total counter\nskyport_router_http_requests_total {}\n"
+      "# HELP skyport_router_upstream_connects_total New upstream connections started.\n"
+      "# TYPE skyport_router_upstream_connects_total counter\nskyport_router_upstream_connects_total {}\n"
+      "# HELP skyport_router_upstream_connect_failures_total Upstream connections that failed.\n"
+      "# TYPE skyport_router_upstream_connect_failures_total counter\nskyport_router_upstream_connect_failures_total {}\n"
+      "# HELP skyport_router_retries_total Requests sent again to another connection or instance.\n"
+      "# TYPE skyport_router_retries_total counter\nskyport_router_retries_total {}\n"
+      "# HELP skyport_router_tunnels_total WebSocket (upgrade) tunnels opened.\n"
+      "# TYPE skyport_router_tunnels_total counter\nskyport_router_tunnels_total {}\n"
+      "# HELP skyport_router_upstream_idle Pooled idle upstream connections.\n"
+      "# TYPE skyport_router_upstream_idle gauge\nskyport_router_upstream_idle {}\n"
+      "# HELP skyport_router_local_responses_total Error responses the router made itself, by status.\n"
+      "# TYPE skyport_router_local_responses_total counter\n",
+      v(c.accepted), v(c.open_clients), v(c.requests), v(c.upstream_connects), v(c.connect_failures), v(c.retries),
+      v(c.tunnels), v(c.pooled_idle));
+  static const char* kCodes[9] = {"400", "404", "408", "431", "501", "502", "503", "504", "505"};
+  for (int i = 0; i < 9; ++i)
+    out += fmt::format("skyport_router_local_responses_total{{code=\"{}\"}} {}\n", kCodes[i], v(c.local_errors[i]));
+  out += fmt::format("# HELP skyport_router_threads Proxy event-loop threads.\n# TYPE skyport_router_threads gauge\n"
+                     "skyport_router_threads {}\n", workers_.size());
+  return out;
+}
+
+}  // namespace skyport::router

@@ -1,0 +1,216 @@
+#include "router/registry_watch.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "core/backoff.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "rpc/call.h"
+
+namespace skyport::router {
+
+RegistryWatch::RegistryWatch(std::shared_ptr<grpc::Channel> channel, std::string token, TableOptions options,
+                             RouteHolder* holder, StatsStore* stats)
+    : stub_(v1::Registry::NewStub(channel)),
+      token_(std::move(token)),
+      options_(std::move(options)),
+      holder_(holder),
+      stats_(stats) {}
+
+RegistryWatch::~RegistryWatch() { Stop(); }
+
+void RegistryWatch::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void RegistryWatch::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    if (active_) active_->TryCancel();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RegistryWatch::Loop() {
+  SystemRandom rng;
+  BackoffPolicy policy{100, 2000, 2.0, 0.2};
+  int attempt = 0;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+    }
+    if (RunStream()) attempt = 0;
+    connected_ = false;
+    std::unique_lock lock(mu_);
+    if (stop_) return;
+    ++reconnects_;
+    cv_.wait_for(lock, std::chrono::milliseconds(BackoffDelayMs(policy, attempt++, rng.Uniform01())),
+                 [this] { return stop_; });
+  }
+}
+
+bool RegistryWatch::RunStream() {
+  grpc::ClientContext ctx;
+  rpc::PrepareContext(ctx, token_, 0);
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return false;
+    active_ = &ctx;
+  }
+  v1::WatchRequest req;
+  req.set_from_revision(local_revision_);
+  auto reader = stub_->Watch(&ctx, req);
+  v1::WatchResponse msg;
+  bool got_any = false;
+  bool in_snapshot = false;
+  while (reader->Read(&msg)) {
+    if (!got_any) {
+      got_any = true;
+      connected_ = true;
+      log::Info("registry watch", {{"from_revision", local_revision_}, {"resumed", msg.resumed()}});
+    }
+    if (msg.kind() == v1::WatchResponse::SNAPSHOT) {
+      if (!in_snapshot) {
+        endpoints_.clear();
+        routes_.clear();
+        in_snapshot = true;
+      }
+      for (auto& ep : *msg.mutable_endpoints()) endpoints_[ep.id()] = std::move(ep);
+      for (auto& r : *msg.mutable_routes()) routes_[r.app()] = std::move(r);
+      if (msg.more()) continue;
+      in_snapshot = false;
+    } else {
+      for (auto& ev : *msg.mutable_events()) {
+        switch (ev.type()) {
+          case v1::Event::ENDPOINT_PUT:
+            endpoints_[ev.endpoint().id()] = std::move(*ev.mutable_endpoint());
+            break;
+          case v1::Event::ENDPOINT_DELETE:
+            endpoints_.erase(ev.endpoint().id());
+            break;
+          case v1::Event::ROUTE_PUT:
+            routes_[ev.route().app()] = std::move(*ev.mutable_route());
+            break;
+          case v1::Event::ROUTE_DELETE:
+            routes_.erase(ev.route().app());
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    local_revision_ = msg.revision();
+    Publish();
+  }
+  grpc::Status st = reader->Finish();
+  {
+    std::lock_guard lock(mu_);
+    active_ = nullptr;
+    if (stop_) return got_any;
+  }
+  log::Warn("registry watch ended; serving the last table",
+            {{"revision", local_revision_}, {"code", static_cast<int>(st.error_code())}, {"error", st.error_message()}});
+  return got_any;
+}
+
+void RegistryWatch::Publish() {
+  std::vector<v1::Endpoint> eps;
+  eps.reserve(endpoints_.size());
+  for (const auto& [id, ep] : endpoints_) eps.push_back(ep);
+  std::vector<v1::RouteConfig> routes;
+  routes.reserve(routes_.size());
+  for (const auto& [app, r] : routes_) routes.push_back(r);
+  StatsStore* stats = stats_;
+  auto table = BuildFromRegistry(eps, routes, local_revision_, options_,
+                                 [stats](const std::string& app, const std::string& commit) {
+                                   return stats->Intern(app, commit);
+                                 });
+  holder_->Publish(std::move(table));
+  revision_ = local_revision_;
+  ++tables_built_;
+}
+
+// ---------------------------------------------------------------- presence
+
+RegistryPresence::RegistryPresence(std::shared_ptr<grpc::Channel> channel, std::string token, PresenceInfo info)
+    : stub_(v1::Registry::NewStub(channel)), token_(std::move(token)), info_(std::move(info)) {
+  SystemRandom rng;
+  commit_ = NewHexId(rng).substr(0, 12);
+}
+
+RegistryPresence::~RegistryPresence() { Stop(); }
+
+void RegistryPresence::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void RegistryPresence::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_ && !thread_.joinable()) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (lease_ != 0) {
+    v1::RevokeRequest req;
+    req.set_lease_id(lease_);
+    (void)rpc::UnaryCall<v1::RevokeResponse>(*stub_, &v1::Registry::Stub::Revoke, req, token_, 2000);
+    lease_ = 0;
+  }
+}
+
+void RegistryPresence::Loop() {
+  SystemRandom rng;
+  BackoffPolicy policy{200, 3000, 2.0, 0.2};
+  int attempt = 0;
+  const int64_t kTimeout = 3000;
+  for (;;) {
+    int64_t wait_ms;
+    if (lease_ == 0) {
+      v1::GrantRequest g;
+      g.set_ttl_seconds(info_.ttl_s);
+      auto granted = rpc::UnaryCall<v1::GrantResponse>(*stub_, &v1::Registry::Stub::Grant, g, token_, kTimeout);
+      Status st = granted.status();
+      if (granted.ok()) {
+        v1::RegisterRequest r;
+        auto* ep = r.mutable_endpoint();
+        ep->set_app("skyport-router");
+        ep->set_commit(commit_);
+        ep->set_role("admin");
+        ep->set_host(info_.host);
+        ep->set_port(info_.admin_port);
+        ep->set_lease_id(granted->lease_id());
+        ep->set_pid(static_cast<int64_t>(::getpid()));
+        (*ep->mutable_meta())["name"] = info_.name;
+        (*ep->mutable_meta())["listen"] = info_.listen;
+        auto reg = rpc::UnaryCall<v1::RegisterResponse>(*stub_, &v1::Registry::Stub::Register, r, token_, kTimeout);
+        st = reg.status();
+        if (reg.ok()) {
+          lease_ = granted->lease_id();
+          registered_ = true;
+          attempt = 0;
+          log::Info("registered in the registry", {{"app", "skyport-router"}, {"commit", commit_}, {"admin_port", info_.admin_port}});
+        }
+      }
+      if (!st.ok()) log::Warn("cannot register in the registry", {{"error", st.message()}});
+      wait_ms = lease_ ? info_.ttl_s * 1000 / 3 : BackoffDelayMs(policy, attempt++, rng.Uniform01());
+    } else {
+      v1::KeepAliveRequest k;
+      k.set_lease_id(lease_);
+      auto kept = rpc::UnaryCall<v1::KeepAliveResponse>(*stub_, &v1::Registry::Stub::KeepAlive, k, token_, kTimeout);
+      if (!kept.ok() && kept.status().code() == Code::kNotFound) {
+        lease_ = 0;  // expired (registry was away too long): register again at once
+        registered_ = false;
+        wait_ms = 0;
+      } else {
+        wait_ms = kept.ok() ? info_.ttl_s * 1000 / 3 : 500;
+      }
+    }
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_; })) return;
+  }
+}
+
+}  // namespace skyport::router

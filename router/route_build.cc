@@ -1,0 +1,139 @@
+#include "router/route_build.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace skyport::router::internal {
+
+AppRoute FinishApp(AppDraft d, const StatsIdFn& stats_id) {
+  AppRoute app;
+  app.name = std::move(d.name);
+  app.split_id = d.split_id.empty() ? "default" : std::move(d.split_id);
+  app.allow_override = d.allow_override;
+  std::map<std::string, int> index;
+  int64_t best_rank = INT64_MIN;
+  for (auto& [commit, draft] : d.arms) {  // commit order: ties in rank go to the larger commit
+    Arm arm;
+    arm.commit = commit;
+    arm.weight = draft.weight;
+    arm.instances = std::move(draft.instances);
+    std::sort(arm.instances.begin(), arm.instances.end(),
+              [](const Instance& a, const Instance& b) { return a.label < b.label; });
+    arm.instances.erase(std::unique(arm.instances.begin(), arm.instances.end(),
+                                    [](const Instance& a, const Instance& b) { return a.label == b.label; }),
+                        arm.instances.end());
+    arm.stats_id = stats_id ? stats_id(app.name, commit) : 0;
+    const int i = static_cast<int>(app.arms.size());
+    index[commit] = i;
+    if (!arm.instances.empty() && (app.default_arm < 0 || draft.rank >= best_rank)) {
+      app.default_arm = i;
+      best_rank = draft.rank;
+    }
+    app.arms.push_back(std::move(arm));
+  }
+  uint32_t prev_lt = 0;
+  for (const Slice& s : d.layout) {
+    auto it = index.find(s.commit);
+    if (it == index.end()) continue;  // callers name only known arms
+    if (!app.slices.empty() && app.slices.back().second == it->second && prev_lt == s.ge)
+      app.slices.back().first = s.lt;
+    else
+      app.slices.emplace_back(s.lt, it->second);
+    prev_lt = s.lt;
+  }
+  app.hosts = std::move(d.hosts);
+  app.path_prefixes = std::move(d.path_prefixes);
+  return app;
+}
+
+void IndexTable(RouteTable& table, std::string_view domain, std::string_view default_app) {
+  table.by_host.clear();
+  table.by_prefix.clear();
+  std::vector<std::vector<std::string>> won_hosts(table.apps.size()), won_prefixes(table.apps.size());
+  auto claim = [&](const std::string& host, size_t i) {
+    if (!host.empty() && table.by_host.emplace(host, static_cast<int>(i)).second) won_hosts[i].push_back(host);
+  };
+  const std::string dom = NormalizeHost(domain);
+  if (!dom.empty())
+    for (size_t i = 0; i < table.apps.size(); ++i) claim(table.apps[i].name + "." + dom, i);
+  for (size_t i = 0; i < table.apps.size(); ++i)
+    for (const std::string& h : table.apps[i].hosts) claim(NormalizeHost(h), i);
+
+  std::set<std::string> prefixes;
+  for (size_t i = 0; i < table.apps.size(); ++i)
+    for (const std::string& p : table.apps[i].path_prefixes)
+      if (!p.empty() && prefixes.insert(p).second) {
+        table.by_prefix.emplace_back(p, static_cast<int>(i));
+        won_prefixes[i].push_back(p);
+      }
+  std::stable_sort(table.by_prefix.begin(), table.by_prefix.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+
+  table.default_app = -1;
+  for (size_t i = 0; i < table.apps.size(); ++i) {
+    std::sort(won_hosts[i].begin(), won_hosts[i].end());
+    table.apps[i].hosts = std::move(won_hosts[i]);
+    table.apps[i].path_prefixes = std::move(won_prefixes[i]);
+    if (!default_app.empty() && table.apps[i].name == default_app) table.default_app = static_cast<int>(i);
+  }
+}
+
+std::string NormalizeHost(std::string_view host) {
+  std::string out(host);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+std::string InstanceLabel(std::string_view host, int port) {
+  if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+Result<std::string> ResolveHost(const std::string& host) {
+  in_addr v4;
+  in6_addr v6;
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &v6) == 1) return host;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res); rc != 0)
+    return Status::NotFound(fmt::format("cannot resolve \"{}\": {}", host, gai_strerror(rc)));
+  const addrinfo* pick = nullptr;
+  for (const addrinfo* ai = res; ai; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET) {
+      pick = ai;
+      break;
+    }
+    if (ai->ai_family == AF_INET6 && !pick) pick = ai;
+  }
+  char buf[INET6_ADDRSTRLEN] = {};
+  const char* ok = nullptr;
+  if (pick && pick->ai_family == AF_INET)
+    ok = ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(pick->ai_addr)->sin_addr, buf, sizeof buf);
+  else if (pick)
+    ok = ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(pick->ai_addr)->sin6_addr, buf, sizeof buf);
+  ::freeaddrinfo(res);
+  if (!ok) return Status::NotFound(fmt::format("cannot resolve \"{}\": no IPv4 or IPv6 address", host));
+  return std::string(buf);
+}
+
+Status ValidatePathPrefix(std::string_view field, std::string_view p) {
+  if (p.empty() || p.front() != '/')
+    return Status::InvalidArgument(fmt::format("{}: \"{}\" must start with '/'", field, p));
+  if (p.size() > 256) return Status::InvalidArgument(fmt::format("{}: longer than 256 bytes", field));
+  for (char c : p)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      return Status::InvalidArgument(fmt::format("{}: \"{}\" holds a space or control character", field, p));
+  return Status::Ok();
+}
+
+}  // namespace skyport::router::internal

@@ -1,0 +1,156 @@
+#include "router/worker.h"
+
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "router/split.h"
+
+namespace skyport::router {
+
+const Instance* Worker::Choose(Client* c) {
+  const auto& insts = c->arm->instances;
+  size_t n = insts.size();
+  if (n == 1) return (c->tried & 1) ? nullptr : &insts[0];
+  // Candidates: not yet tried for this request; ejected ones only if nothing else is left.
+  const Instance* best = nullptr;
+  int best_load = 0;
+  bool best_ejected = true;
+  uint32_t& rr = rr_[c->arm];
+  uint32_t start = rr++;
+  for (size_t k = 0; k < n; ++k) {
+    size_t i = (start + k) % n;
+    if (i < 64 && (c->tried >> i) & 1) continue;
+    auto it = pools_.find(insts[i].label);
+    bool ejected = it != pools_.end() && it->second.ejected_until_ms > now_ms_;
+    int load = it != pools_.end() ? it->second.outstanding : 0;
+    bool better = !best || (best_ejected && !ejected) ||
+                  (o_.balance == Balance::kLeastOutstanding && ejected == best_ejected && load < best_load);
+    if (better) {
+      best = &insts[i];
+      best_load = load;
+      best_ejected = ejected;
+      if (!ejected && o_.balance == Balance::kRoundRobin) break;
+    }
+  }
+  return best;
+}
+
+bool Worker::PickAndConnect(Client* c) {
+  while (c->attempts < o_.max_attempts) {
+    const Instance* inst = Choose(c);
+    if (!inst) break;
+    size_t idx = static_cast<size_t>(inst - c->arm->instances.data());
+    if (idx < 64) c->tried |= uint64_t{1} << idx;
+    ++c->attempts;
+    c->inst = inst;
+    if (Connect(c, *inst)) return true;
+    if (c->dead) return false;
+  }
+  LocalError(c, 502,
+             fmt::format("cannot connect to any instance of {}@{}", c->app->name, c->arm->commit.substr(0, 12)),
+             c->req_scanned && c->req_ready == 0);
+  return false;
+}
+
+// Binds `c` to a pooled connection to `inst`, or starts a new one. False if
+// a new connection failed at once.
+bool Worker::Connect(Client* c, const Instance& inst) {
+  Pool& pool = pools_[inst.label];
+  ++pool.outstanding;
+  while (!pool.idle.empty()) {
+    Upstream* u = pool.idle.back();
+    pool.idle.pop_back();
+    c_->pooled_idle.fetch_sub(1, std::memory_order_relaxed);
+    u->idle = false;
+    if (u->dead) continue;
+    u->client = c;
+    u->pool = &pool;
+    u->last_ms = now_ms_;
+    c->up = u;
+    return true;
+  }
+  c_->upstream_connects.fetch_add(1, std::memory_order_relaxed);
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (::inet_pton(AF_INET, inst.host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(inst.port);
+    len = sizeof *v4;
+  } else if (::inet_pton(AF_INET6, inst.host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(inst.port);
+    len = sizeof *v6;
+  }
+  int fd = len ? ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
+  bool started = fd >= 0 && (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 || errno == EINPROGRESS);
+  if (!started) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    --pool.outstanding;
+    Eject(pool, inst.label, len ? std::strerror(err) : "bad address");
+    return false;
+  }
+  SetNoDelay(fd);
+  auto* u = new Upstream(fd, inst.label);
+  u->pool = &pool;
+  u->client = c;
+  u->connecting = true;
+  u->last_ms = now_ms_;
+  c->up = u;
+  Add(u, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+  return true;
+}
+
+void Worker::Eject(Pool& pool, const std::string& label, const char* why) {
+  c_->connect_failures.fetch_add(1, std::memory_order_relaxed);
+  // Log when an instance starts being skipped, not on every refused request.
+  if (pool.ejected_until_ms <= now_ms_) log::Warn("upstream connect failed", {{"instance", label}, {"error", why}});
+  pool.ejected_until_ms = now_ms_ + o_.eject_ms;
+}
+
+void Worker::UpstreamFailed(Client* c, bool connect_failure, const char* why) {
+  Upstream* u = c->up;
+  std::string label = u ? u->label : std::string();
+  bool reused = u && u->reused;
+  if (connect_failure && u) Eject(*u->pool, label, why);
+  ReleaseUpstream(c, false);
+  // Safe to send again: nothing was sent (connect failed), or a reused
+  // keep-alive connection closed before answering an idempotent request
+  // whose body we still hold (none).
+  bool nothing_sent = connect_failure;
+  bool replayable = reused && !c->resp_started && c->idempotent && c->req_body == http1::BodyKind::kNone;
+  if ((nothing_sent || replayable) && !c->resp_started) {
+    c_->retries.fetch_add(1, std::memory_order_relaxed);
+    c->fwd_off = 0;
+    if (replayable && !connect_failure) {
+      // Same instance is fine: the pool handed us a stale connection.
+      size_t idx = static_cast<size_t>(c->inst - c->arm->instances.data());
+      if (idx < 64) c->tried &= ~(uint64_t{1} << idx);
+      --c->attempts;
+    }
+    if (PickAndConnect(c)) Pump(c);
+    return;
+  }
+  if (!c->resp_started) {
+    LocalError(c, 502, fmt::format("upstream {} failed: {}", label, why), false);
+  } else {
+    AbortExchange(c);
+  }
+}
+
+}  // namespace skyport::router

@@ -1,0 +1,207 @@
+// One proxy event loop (see proxy.h): its connections, pools and the
+// request state machine. Internal to the router's shell; worker.cc runs the
+// loop and owns connections, upstream.cc picks and connects instances,
+// exchange.cc moves one request/response through.
+#pragma once
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/ids.h"
+#include "router/http1.h"
+#include "router/io_buf.h"
+#include "router/proxy.h"
+
+namespace skyport::router {
+
+inline constexpr size_t kClientBuf = 16 * 1024;
+inline constexpr size_t kUpstreamBuf = 16 * 1024;
+
+inline void SetNoDelay(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+struct Conn {
+  enum class Kind : uint8_t { kListener, kWake, kClient, kUpstream };
+  explicit Conn(Kind k, int f) : kind(k), fd(f) {}
+  Kind kind;
+  int fd;
+  bool readable = false;
+  bool writable = false;
+  bool dead = false;
+  int64_t last_ms = 0;  // last progress, for timeouts
+};
+
+struct Client;
+
+// Per worker and instance: idle keep-alive connections, requests in flight,
+// and how long the instance is skipped after a refused connect.
+struct Pool {
+  std::vector<struct Upstream*> idle;
+  int outstanding = 0;
+  int64_t ejected_until_ms = 0;
+};
+
+struct Upstream : Conn {
+  Upstream(int f, std::string l) : Conn(Kind::kUpstream, f), in(kUpstreamBuf), label(std::move(l)) {}
+  IoBuf in;
+  std::string label;  // instance "host:port": the pool key
+  Client* client = nullptr;
+  Pool* pool = nullptr;  // stable: a pool with requests in flight is never erased
+  bool connecting = false;
+  bool reused = false;
+  bool idle = false;
+};
+
+struct Client : Conn {
+  enum class State : uint8_t { kHead, kExchange, kTunnel, kClosing };
+  Client(int f) : Conn(Kind::kClient, f), in(kClientBuf) {}
+  IoBuf in;
+  std::string out;  // heads and local responses waiting to be written
+  size_t out_off = 0;
+  State state = State::kHead;
+  size_t index = 0;  // in Worker::clients_
+  char peer[INET6_ADDRSTRLEN] = {0};
+
+  // The exchange in flight.
+  std::shared_ptr<const RouteTable> table;
+  const AppRoute* app = nullptr;
+  const Arm* arm = nullptr;
+  const Instance* inst = nullptr;
+  Upstream* up = nullptr;
+  std::string fwd;  // the request head as forwarded
+  size_t fwd_off = 0;
+  http1::BodyKind req_body = http1::BodyKind::kNone;
+  uint64_t req_left = 0;       // kLength: bytes not yet scanned
+  http1::ChunkedScanner req_chunks;
+  size_t req_ready = 0;        // body bytes at the front of `in`, scanned, not yet written
+  bool req_scanned = false;    // the whole body has been scanned
+  bool is_head = false;
+  bool keep_alive = true;
+  bool upgrade = false;
+  bool idempotent = false;
+  bool new_user = false;
+  bool resp_started = false;   // a byte of the response arrived
+  bool resp_head_done = false;
+  bool resp_scanned = false;
+  bool close_after = false;    // close the client after this response
+  bool up_keep = true;         // the upstream may be reused after this response
+  bool rdhup = false;          // the client shut its sending side
+  int minor = 1;               // the request's HTTP/1.x minor version
+  http1::BodyKind resp_body = http1::BodyKind::kNone;
+  uint64_t resp_left = 0;
+  http1::ChunkedScanner resp_chunks;
+  size_t resp_ready = 0;       // body bytes at the front of up->in, scanned, not yet written
+  int status = 0;
+  int attempts = 0;
+  uint64_t tried = 0;          // bitmask of instance indexes tried (first 64)
+  int64_t start_us = 0;
+  std::string cookie;          // Set-Cookie value for a newly assigned user
+};
+
+class Worker {
+ public:
+  Worker(const ProxyOptions& o, RouteHolder* routes, StatsStore* stats, ProxyCounters* counters, int listen_fd)
+      : o_(o), routes_(routes), shard_(stats), c_(counters) {
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    listener_ = new Conn(Conn::Kind::kListener, listen_fd);
+    wake_ = new Conn(Conn::Kind::kWake, wake_fd_);
+    Add(listener_, EPOLLIN | EPOLLET);
+    Add(wake_, EPOLLIN | EPOLLET);
+  }
+  ~Worker() {
+    for (Client* cl : clients_) Destroy(cl);
+    for (auto& [label, pool] : pools_)
+      for (Upstream* u : pool.idle) Destroy(u);
+    FreeDead();
+    if (listener_->fd >= 0) ::close(listener_->fd);
+    ::close(wake_fd_);
+    ::close(ep_);
+    delete listener_;
+    delete wake_;
+  }
+
+  void Run();
+  void RequestStop(int64_t deadline_ms) {
+    stop_deadline_ms_.store(deadline_ms);
+    stopping_.store(true);
+    uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  }
+
+ private:
+  void Add(Conn* c, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = c;
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, c->fd, &ev);
+  }
+  void Accept();
+  void RefreshTable();
+  void Scan();
+  void Pump(Client* c);
+  bool StartExchange(Client* c);
+  bool PickAndConnect(Client* c);
+  bool Connect(Client* c, const Instance& inst);
+  bool PumpRequest(Client* c);
+  bool PumpResponse(Client* c);
+  bool PumpTunnel(Client* c);
+  bool ReadInto(Conn* conn, IoBuf& buf, bool& eof);
+  bool FlushClient(Client* c, const char* body, size_t body_len, size_t& body_written);
+  void OnResponseHead(Client* c, const http1::ResponseHead& h);
+  void FinishExchange(Client* c);
+  void UpstreamFailed(Client* c, bool connect_failure, const char* why);
+  void LocalError(Client* c, int status, std::string_view message, bool keep_alive);
+  void AbortExchange(Client* c);
+  void ReleaseUpstream(Client* c, bool reuse);
+  void ResetExchange(Client* c);
+  void CloseClient(Client* c);
+  void Destroy(Conn* c);
+  void FreeDead();
+  void OnIdleUpstreamEvent(Upstream* u);
+  void RemoveIdle(Upstream* u);
+  const Instance* Choose(Client* c);
+  void Eject(Pool& pool, const std::string& label, const char* why);
+
+  ProxyOptions o_;
+  RouteHolder* routes_;
+  StatsShard shard_;
+  ProxyCounters* c_;
+  int ep_ = -1;
+  int wake_fd_ = -1;
+  Conn* listener_;
+  Conn* wake_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> stop_deadline_ms_{0};
+  bool stop_seen_ = false;
+
+  uint64_t table_version_ = ~uint64_t{0};
+  std::shared_ptr<const RouteTable> table_;
+  std::vector<Client*> clients_;
+  std::unordered_map<std::string, Pool> pools_;
+  std::unordered_map<const Arm*, uint32_t> rr_;
+  std::vector<Conn*> dead_;
+  SystemRandom rng_;
+  int64_t now_ms_ = 0;
+  int64_t now_us_ = 0;
+  int64_t now_s_ = 0;
+  int64_t last_scan_ms_ = 0;
+  std::string cookie_attrs_ = "; Path=/; Max-Age=" + std::to_string(o_.cookie_max_age_s) + "; HttpOnly; SameSite=Lax";
+  http1::RequestHead req_;   // scratch: parsed heads are used at once
+  http1::ResponseHead resp_;
+};
+
+}  // namespace skyport::router
