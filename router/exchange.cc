@@ -166,10 +166,12 @@ bool Worker::StartExchange(Client* c) {
   const RouteTable* table = c->table.get();
   const AppRoute* app = table ? table->Match(r.host, r.path) : nullptr;
   if (!app) {
-    size_t head_len = r.head_len;
-    c->in.Consume(head_len);
+    c->in.Consume(r.head_len);
     c->state = Client::State::kExchange;  // LocalError needs to know the body situation
-    LocalError(c, 404, fmt::format("no app is routed for host \"{}\"", r.host), true);
+    if (!table)
+      LocalError(c, 503, "the router has no route table yet (registry not reached)", true);
+    else
+      LocalError(c, 404, fmt::format("no app is routed for host \"{}\"", r.host), true);
     return !c->dead;
   }
   c->app = app;
@@ -441,7 +443,14 @@ bool Worker::PumpResponse(Client* c) {
     progress = true;
   }
   if (!c->resp_head_done) {
-    if (eof) UpstreamFailed(c, false, c->resp_started ? "closed mid-head" : "closed without answering");
+    if (eof) {
+      UpstreamFailed(c, false, c->resp_started ? "closed mid-head" : "closed without answering");
+      return false;
+    }
+    if (!c->out.empty()) {  // interim responses (100 Continue, 103) go out now
+      size_t w;
+      if (FlushClient(c, nullptr, 0, w)) progress = true;
+    }
     return progress;
   }
   // Scan body bytes.

@@ -63,7 +63,7 @@ void Worker::Run() {
           auto* cl = static_cast<Client*>(c);
           if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) cl->readable = true;
           if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) cl->writable = true;
-          if (ev & EPOLLRDHUP) cl->rdhup = true;
+          if (ev & (EPOLLRDHUP | EPOLLHUP)) cl->rdhup = true;
           if ((ev & (EPOLLHUP | EPOLLERR)) && cl->state == Client::State::kExchange) {
             // The client is gone (reset) while its exchange runs: stop the upstream work too.
             AbortExchange(cl);
@@ -75,6 +75,7 @@ void Worker::Run() {
         case Conn::Kind::kUpstream: {
           auto* u = static_cast<Upstream*>(c);
           if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) u->readable = true;
+          if (ev & (EPOLLRDHUP | EPOLLHUP)) u->rdhup = true;
           if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) u->writable = true;
           if (u->idle) {
             OnIdleUpstreamEvent(u);
@@ -289,7 +290,7 @@ void Worker::ReleaseUpstream(Client* c, bool reuse) {
   Pool& pool = *u->pool;
   if (pool.outstanding > 0) --pool.outstanding;
   if (reuse && !stopping_.load(std::memory_order_relaxed) && static_cast<int>(pool.idle.size()) < o_.pool_per_instance &&
-      u->in.empty()) {
+      u->in.empty() && !u->rdhup) {
     u->idle = true;
     u->reused = true;
     u->last_ms = now_ms_;
@@ -312,7 +313,9 @@ bool Worker::ReadInto(Conn* conn, IoBuf& buf, bool& eof) {
   if (n > 0) {
     buf.Commit(static_cast<size_t>(n));
     // A short read drained the socket; edge-triggered epoll reports new data.
-    if (static_cast<size_t>(n) < room) conn->readable = false;
+    // But once the peer has shut down no further edge comes: keep reading
+    // until recv says 0, or the end of the stream would go unnoticed.
+    if (static_cast<size_t>(n) < room && !conn->rdhup) conn->readable = false;
     conn->last_ms = now_ms_;
     return true;
   }

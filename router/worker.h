@@ -41,6 +41,7 @@ struct Conn {
   bool readable = false;
   bool writable = false;
   bool dead = false;
+  bool rdhup = false;   // the peer shut its sending side: reads go on until they return 0
   int64_t last_ms = 0;  // last progress, for timeouts
 };
 
@@ -98,7 +99,6 @@ struct Client : Conn {
   bool resp_scanned = false;
   bool close_after = false;    // close the client after this response
   bool up_keep = true;         // the upstream may be reused after this response
-  bool rdhup = false;          // the client shut its sending side
   int minor = 1;               // the request's HTTP/1.x minor version
   http1::BodyKind resp_body = http1::BodyKind::kNone;
   uint64_t resp_left = 0;

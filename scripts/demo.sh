@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, on loopback: sets up, starts a local cluster (skyport-registry,
-# skyport-hub, two skyport-drone), pushes examples/webapp in two commits with
-# the real git client, deploys both side by side on both drones, prints
-# `skyport registry show` and curls every instance.
+# skyport-hub, two skyport-drone, skyport-router), pushes examples/webapp in two
+# commits with the real git client, deploys both side by side on both drones,
+# prints `skyport registry show`, splits traffic 90/10 between the commits with
+# `skyport split`, and sends requests through the router (sticky per user).
 # Leaves everything running; `scripts/demo.sh stop` stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,8 +61,12 @@ for d in drone-1 drone-2; do
   start "$d" "$BIN/drone/skyport-drone" --hub "$SKYPORT_HUB" --registry "$SKYPORT_REGISTRY" --name "$d" \
     --advertise 127.0.0.1 --data "$STATE/$d" --token-file "$STATE/token"
 done
+start router "$BIN/router/skyport-router" --registry "$SKYPORT_REGISTRY" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
+  --port-file "$STATE/router.port" --token-file "$STATE/token" --name router-1
+wait_file "$STATE/router.port" 20
+read -r ROUTER_PORT ADMIN_PORT < "$STATE/router.port"
 SKY=$BIN/cli/skyport
-echo "registry $SKYPORT_REGISTRY, hub $SKYPORT_HUB, git http://127.0.0.1:$GIT_PORT (logs in $STATE)"
+echo "registry $SKYPORT_REGISTRY, hub $SKYPORT_HUB, git http://127.0.0.1:$GIT_PORT, router http://127.0.0.1:$ROUTER_PORT (logs in $STATE)"
 deadline=$((SECONDS + 20))
 until [[ $("$SKY" drones --json | python3 -c 'import json,sys; print(sum(d["connected"] for d in json.load(sys.stdin)))') == 2 ]]; do
   ((SECONDS < deadline)) || { echo "demo: drones did not attach" >&2; exit 1; }
@@ -104,7 +109,41 @@ done
 echo "\$ curl 127.0.0.1:$port/HUG"
 curl -s "127.0.0.1:$port/HUG"
 echo
-echo "The cluster keeps running (the router that splits traffic between the commits comes next)."
+ROUTER=http://127.0.0.1:$ROUTER_PORT
+echo "\$ curl -H 'Host: webapp.localhost' $ROUTER/     # no split yet: the newest commit takes all traffic"
+curl -s -D "$STATE/headers" -H 'Host: webapp.localhost' "$ROUTER/"
+grep -i '^x-skyport-commit' "$STATE/headers"
+echo
+echo "\$ skyport split webapp ${A:0:7}=90 ${B:0:7}=10"
+"$SKY" split webapp "${A:0:7}=90" "${B:0:7}=10"
+# The router sees the new route config through its registry watch within milliseconds.
+deadline=$((SECONDS + 10))
+until curl -s -H "Authorization: Bearer $(cat "$STATE/token")" "http://127.0.0.1:$ADMIN_PORT/routes" | grep -q '"weight":90'; do
+  ((SECONDS < deadline)) || { echo "demo: the router did not pick up the split" >&2; exit 1; }
+  sleep 0.05
+done
+echo
+echo "# 1000 first visits (no cookie) through the router: which commit answered"
+for _ in $(seq 1000); do echo "url = \"$ROUTER/\""; echo 'header = "Host: webapp.localhost"'; echo 'output = /dev/null'; echo 'dump-header = -'; done |
+  curl -s --parallel --parallel-max 16 -K - 2>/dev/null | grep -i '^x-skyport-commit' | tr -d '\r' | sort | uniq -c
+echo
+echo "# one user (cookie jar) keeps their commit:"
+rm -f "$STATE/jar"
+for _ in 1 2 3 4 5; do
+  curl -s -o /dev/null -D - -b "$STATE/jar" -c "$STATE/jar" -H 'Host: webapp.localhost' "$ROUTER/" | grep -i '^x-skyport-commit' | tr -d '\r'
+done
+echo
+echo "\$ skyport stats webapp"
+# Stats are handed from the proxy threads once a second: wait until all 1006 requests show.
+deadline=$((SECONDS + 10))
+until [[ $("$SKY" stats webapp --json 2>/dev/null | python3 -c 'import json,sys
+d=json.load(sys.stdin); print(sum(a.get("requests",0) for app in d.get("apps",{}).values() for a in app.get("arms",{}).values()))' 2>/dev/null || echo 0) -ge 1006 ]]; do
+  ((SECONDS < deadline)) || break
+  sleep 0.2
+done
+"$SKY" stats webapp
+echo
+echo "The cluster keeps running. Router: curl -H 'Host: webapp.localhost' $ROUTER/"
 echo "Try: export SKYPORT_REGISTRY=$SKYPORT_REGISTRY SKYPORT_HUB=$SKYPORT_HUB SKYPORT_TOKEN_FILE=$STATE/token"
 echo "     $SKY logs webapp -f    |    $SKY registry watch"
 echo "Stop it with: scripts/demo.sh stop"

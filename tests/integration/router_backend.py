@@ -3,6 +3,7 @@
   GET/POST/... /anything -> 200 JSON {"name", "port", "method", "path",
                             "headers": [[name, value], ...], "body_len", "body_sha256"}
   POST /echo             -> 200 with the request body as the response body
+  GET /until-close       -> 200 without Content-Length; the body ends when the backend closes
 Every response carries X-Backend: NAME. Request bodies may come with
 Content-Length or chunked (decoded here; http.server does not); Expect:
 100-continue is answered by http.server itself (protocol HTTP/1.1).
@@ -39,6 +40,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         body = self.read_body()
+        if self.path.startswith("/until-close"):
+            # HTTP/1.0 style: no Content-Length, the body ends when the connection closes.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("X-Backend", self.server.name)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"body until close\n" * 100)
+            self.close_connection = True
+            return
         if self.path.startswith("/echo"):
             out, ctype = body, "application/octet-stream"
         else:

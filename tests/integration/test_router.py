@@ -344,7 +344,7 @@ class StaticRouterTest(unittest.TestCase):
         s4, _, b4 = c.read_response()
         self.assertEqual(json.loads(b4)["path"], "/p4")
 
-    def test_bodies_chunked_large_and_expect_continue(self):
+    def test_bodies_chunked_and_large(self):
         r = self.start_router()
         # Chunked request body: de-chunked by the backend, so the bytes arrived intact.
         c = RawConn(r.port)
@@ -363,13 +363,38 @@ class StaticRouterTest(unittest.TestCase):
         self.assertEqual(len(body), len(big))
         self.assertEqual(hashlib.sha256(body).digest(), hashlib.sha256(big).digest())
 
-        # Expect: 100-continue: the client sees 100 before sending the body, then 200.
+        # Same connection, plain request afterwards.
+        c.send(b"GET /after HTTP/1.1\r\nHost: web.localhost\r\n\r\n")
+        status, _, body = c.read_response()
+        self.assertEqual(json.loads(body)["path"], "/after")
+
+    def test_close_delimited_response(self):
+        # A response without Content-Length or chunking ends when the upstream closes;
+        # the router must pass the close on (HTTP/1.0-style backends).
+        r = self.start_router()
+        for i in range(30):
+            c = RawConn(r.port, timeout=3)
+            try:
+                c.send(b"GET /until-close HTTP/1.1\r\nHost: web.localhost\r\n\r\n")
+                status, headers, body = c.read_response()
+            except (TimeoutError, OSError) as e:
+                self.fail(f"request {i}: no complete response: {e!r}")
+            finally:
+                c.close()
+            self.assertEqual((status, body), (200, b"body until close\n" * 100))
+
+    def test_expect_100_continue(self):
+        r = self.start_router()
+        c = RawConn(r.port, timeout=3)
+        self.addCleanup(c.close)
+        # The backend answers 100 Continue; the client sees it before sending the body, then 200.
         c.send(b"POST /echo HTTP/1.1\r\nHost: web.localhost\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n")
         status, _ = c.read_head()
         self.assertEqual(status, 100)
         c.send(b"hello there")
         status, headers, body = c.read_response()
         self.assertEqual((status, body), (200, b"hello there"))
+        self.assertIn("x-skyport-commit", headers)
         # Same connection, plain request afterwards.
         c.send(b"GET /after HTTP/1.1\r\nHost: web.localhost\r\n\r\n")
         status, _, body = c.read_response()

@@ -155,7 +155,7 @@ class RouterRegistryTest(ClusterTest):
                 json.dump({"app": "webapp", "weights": weights, "split_id": split_id,
                            "slices": [{"commit": c, "ge": ge, "lt": lt} for c, ge, lt in fallback_slices]}, f)
             self.cli("registry", "route", "set", "webapp", path)
-        rev = self.cli_json("registry", "route", "get", "webapp")["revision"]
+        rev = int(self.cli_json("registry", "route", "get", "webapp")["revision"])
         wait_until(lambda: self.table_revision(r) >= rev, 10, what=f"router table at route revision {rev}")
         return rev
 
