@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   std::thread backend(Backend, lfd, &stop);
 
   v1::GrantRequest g;
-  g.set_ttl_seconds(0);
+  g.set_ttl_seconds(60);  // the run takes seconds; no keep-alive needed
   v1::GrantResponse gr;
   if (!call([&](grpc::ClientContext& c) { return stub->Grant(&c, g, &gr); }).ok()) {
     std::fprintf(stderr, "Grant failed\n");
@@ -177,8 +177,11 @@ int main(int argc, char** argv) {
     ep->set_lease_id(gr.lease_id());
     v1::RegisterResponse resp;
     auto t0 = Clock::now();
-    if (!call([&](grpc::ClientContext& c) { return stub->Register(&c, rr, &resp); }).ok()) {
-      std::fprintf(stderr, "Register failed\n");
+    if (auto st = call([&](grpc::ClientContext& c) { return stub->Register(&c, rr, &resp); }); !st.ok()) {
+      std::fprintf(stderr, "Register failed: %s\n", st.error_message().c_str());
+      stop = true;
+      ::shutdown(lfd, SHUT_RDWR);
+      backend.join();
       return 1;
     }
     bool seen = false;
