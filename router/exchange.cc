@@ -62,6 +62,21 @@ bool UsableRequestId(std::string_view id) {
   return true;
 }
 
+// Appends the field lines of a head that are not hop-by-hop, as they were
+// sent, in as few appends as runs allow. `from` is where the first field starts.
+void AppendEndToEnd(std::string& out, const char* base, size_t from, const http1::HeaderField* fields, int count) {
+  size_t run_begin = from, run_end = from;
+  for (int i = 0; i < count; ++i) {
+    if (fields[i].hop) {
+      out.append(base + run_begin, run_end - run_begin);
+      run_begin = run_end = fields[i].line_end;
+    } else {
+      run_end = fields[i].line_end;
+    }
+  }
+  out.append(base + run_begin, run_end - run_begin);
+}
+
 void AppendHex(std::string& out, uint64_t v) {
   static const char* kHex = "0123456789abcdef";
   char buf[16];
@@ -232,17 +247,7 @@ bool Worker::StartExchange(Client* c) {
   size_t line_begin = static_cast<size_t>(r.method.data() - base);
   size_t line_end = r.header_count > 0 ? r.headers[0].line_begin : r.head_len - 2;
   f.append(base + line_begin, line_end - line_begin);
-  size_t run_begin = line_end, run_end = line_end;
-  for (int i = 0; i < r.header_count; ++i) {
-    const auto& h = r.headers[i];
-    if (h.hop) {
-      f.append(base + run_begin, run_end - run_begin);
-      run_begin = run_end = h.line_end;
-    } else {
-      run_end = h.line_end;
-    }
-  }
-  f.append(base + run_begin, run_end - run_begin);
+  AppendEndToEnd(f, base, line_end, r.headers, r.header_count);
   f.append("X-Forwarded-For: ");
   if (!r.x_forwarded_for.empty()) {
     f.append(r.x_forwarded_for);
@@ -352,19 +357,11 @@ void Worker::OnResponseHead(Client* c, const http1::ResponseHead& h) {
   std::string& o = c->out;
   size_t line_end = h.header_count > 0 ? h.headers[0].line_begin : h.head_len - 2;
   o.append(base, line_end);
-  size_t run_begin = line_end, run_end = line_end;
+  AppendEndToEnd(o, base, line_end, h.headers, h.header_count);
   std::string_view upgrade_value;
-  for (int i = 0; i < h.header_count; ++i) {
-    const auto& f = h.headers[i];
-    if (f.hop) {
-      if (h.status == 101 && http1::EqualsIgnoreCase(f.name, "upgrade")) upgrade_value = f.value;
-      o.append(base + run_begin, run_end - run_begin);
-      run_begin = run_end = f.line_end;
-    } else {
-      run_end = f.line_end;
-    }
-  }
-  o.append(base + run_begin, run_end - run_begin);
+  if (h.status == 101)
+    for (int i = 0; i < h.header_count; ++i)
+      if (http1::EqualsIgnoreCase(h.headers[i].name, "upgrade")) upgrade_value = h.headers[i].value;
   o.append("X-Skyport-Commit: ");
   o.append(c->arm->commit);
   o.append("\r\nX-Skyport-Instance: ");
