@@ -1,5 +1,6 @@
 #include "router/daemon.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -58,6 +59,8 @@ int RunDaemon(const DaemonOptions& o) {
   if (o.routes_file.empty() && o.registry.empty())
     return FailStart(Status::InvalidArgument("give --registry ADDRESS to watch, or --routes FILE for static mode"));
 
+  // A peer that resets is an error value on the data plane, never a signal.
+  ::signal(SIGPIPE, SIG_IGN);
   StopSignals signals(/*with_hup=*/true);  // before any thread starts
 
   TableOptions topts;

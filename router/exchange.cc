@@ -89,7 +89,13 @@ void AppendHex(std::string& out, uint64_t v) {
 // ---------------------------------------------------------------- the state machine
 
 void Worker::Pump(Client* c) {
-  for (int guard = 0; guard < 64 && !c->dead; ++guard) {
+  for (int guard = 0; !c->dead; ++guard) {
+    if (guard == 64) {
+      // Fairness: let other connections run. Nothing may be left waiting for
+      // an edge that already came, so this one goes on the ready queue.
+      Schedule(c);
+      return;
+    }
     bool progress = false;
     switch (c->state) {
       case Client::State::kHead: {
@@ -97,10 +103,9 @@ void Worker::Pump(Client* c) {
           size_t w;
           FlushClient(c, nullptr, 0, w);
           if (c->dead) return;
-        }
-        if (c->in.empty() && c->rdhup && !c->readable) {
-          CloseClient(c);
-          return;
+          // Answers not yet taken by the client: read no further requests
+          // (back-pressure on pipelining clients that do not read).
+          if (!c->out.empty()) return;
         }
         if (!c->in.empty()) {
           http1::ParseError err;
@@ -113,16 +118,22 @@ void Worker::Pump(Client* c) {
             LocalError(c, err.status, err.message, false);
             return;
           }
+          if (c->eof) {  // a partial head and the client is gone
+            CloseClient(c);
+            return;
+          }
           if (c->in.size() >= c->in.capacity() && c->in.capacity() < o_.max_head_bytes + 1) {
             c->in.Grow(o_.max_head_bytes + 1);
           }
-        }
-        bool eof = false;
-        progress = ReadInto(c, c->in, eof);
-        if (eof) {
+        } else if (c->eof) {
           CloseClient(c);
           return;
         }
+        bool eof = false;
+        bool was_empty = c->in.empty();
+        progress = ReadInto(c, c->in, eof);
+        if (progress && was_empty) c->head_start_ms = now_ms_;
+        if (eof) progress = true;  // the next turn parses what is left, or closes
         break;
       }
       case Client::State::kExchange:
@@ -132,19 +143,14 @@ void Worker::Pump(Client* c) {
           break;
         }
         progress |= PumpResponse(c);
+        if (c->dead || c->state != Client::State::kExchange) progress = !c->dead;
         break;
       case Client::State::kTunnel:
         progress = PumpTunnel(c);
         break;
-      case Client::State::kClosing: {
-        size_t w;
-        FlushClient(c, nullptr, 0, w);
-        if (!c->dead && c->out_off >= c->out.size()) {
-          ::shutdown(c->fd, SHUT_WR);
-          CloseClient(c);
-        }
+      case Client::State::kClosing:
+        LingerClose(c);
         return;
-      }
     }
     if (!progress) return;
   }
@@ -167,10 +173,12 @@ bool Worker::StartExchange(Client* c) {
   c->req_ready = 0;
   c->req_scanned = r.body == http1::BodyKind::kNone || (r.body == http1::BodyKind::kLength && r.content_length == 0);
   c->resp_started = c->resp_head_done = c->resp_scanned = false;
+  c->req_write_dead = false;
   c->close_after = !r.keep_alive;
   c->resp_ready = 0;
   c->status = 0;
   c->attempts = 0;
+  c->retrying = false;
   c->tried = 0;
   c->new_user = false;
   c->cookie.clear();
@@ -179,6 +187,12 @@ bool Worker::StartExchange(Client* c) {
   c->inst = nullptr;
 
   const RouteTable* table = c->table.get();
+  if (r.method == "CONNECT") {
+    c->in.Consume(r.head_len);
+    c->state = Client::State::kExchange;
+    LocalError(c, 501, "CONNECT is not supported: this is a reverse proxy", false);
+    return !c->dead;
+  }
   const AppRoute* app = table ? table->Match(r.host, r.path) : nullptr;
   if (!app) {
     c->in.Consume(r.head_len);
@@ -315,18 +329,24 @@ bool Worker::PumpRequest(Client* c) {
   if (!u || u->connecting) return false;
   // Write the head and scanned body bytes.
   size_t head_left = c->fwd.size() - c->fwd_off;
-  if (u->writable && (head_left || c->req_ready)) {
+  if (u->writable && !c->req_write_dead && (head_left || c->req_ready)) {
     iovec iov[2];
     int cnt = 0;
     if (head_left) iov[cnt++] = {c->fwd.data() + c->fwd_off, head_left};
     if (c->req_ready) iov[cnt++] = {const_cast<char*>(c->in.data()), c->req_ready};
-    ssize_t n = ::writev(u->fd, iov, cnt);
+    ssize_t n = SendV(u->fd, iov, cnt);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         u->writable = false;
       } else if (errno != EINTR) {
-        UpstreamFailed(c, false, std::strerror(errno));
-        return false;
+        // The upstream stopped reading: it may have answered early (413, 401)
+        // and closed, or it is gone. Stop sending; the response side decides
+        // (forward the answer, or 502 / a replay when there is none).
+        c->req_write_dead = true;
+        c->close_after = true;
+        c->up_keep = false;
+        u->readable = true;
+        return true;
       }
     } else {
       size_t w = static_cast<size_t>(n);
@@ -341,7 +361,7 @@ bool Worker::PumpRequest(Client* c) {
     }
   }
   // More body from the client, if there is room.
-  if (!c->req_scanned && c->req_ready < c->in.capacity()) {
+  if (!c->req_scanned && !c->req_write_dead && c->req_ready < c->in.capacity()) {
     bool eof = false;
     if (ReadInto(c, c->in, eof)) progress = true;
     if (eof) {
@@ -370,6 +390,7 @@ void Worker::OnResponseHead(Client* c, const http1::ResponseHead& h) {
     o.append("\r\nSet-Cookie: ");
     o.append(c->cookie);
   }
+  if (stopping_.load(std::memory_order_relaxed)) c->close_after = true;  // draining: no reuse
   if (h.status == 101) {
     o.append("\r\nConnection: upgrade\r\nUpgrade: ");
     o.append(upgrade_value);
@@ -406,7 +427,8 @@ bool Worker::PumpResponse(Client* c) {
       return false;
     }
     if (resp_.status >= 100 && resp_.status < 200 && resp_.status != 101) {
-      c->out.append(u->in.data(), resp_.head_len);  // interim (100 Continue, 103): as is
+      // Interim (100 Continue, 103) as is; HTTP/1.0 clients know none.
+      if (c->minor > 0) c->out.append(u->in.data(), resp_.head_len);
       u->in.Consume(resp_.head_len);
       continue;
     }
@@ -510,10 +532,13 @@ void Worker::FinishExchange(Client* c) {
   ReleaseUpstream(c, reuse);
   ResetExchange(c);
   if (c->close_after || !req_done) {
-    CloseClient(c);
+    c->state = Client::State::kClosing;
+    c->last_ms = now_ms_;
+    LingerClose(c);
     return;
   }
   c->state = Client::State::kHead;
+  c->head_start_ms = now_ms_;
 }
 
 void Worker::ResetExchange(Client* c) {
@@ -533,9 +558,9 @@ bool Worker::PumpTunnel(Client* c) {
     return false;
   }
   bool progress = false;
-  bool eof_c = false, eof_u = false;
+  bool ignored = false;
   // client -> upstream (whatever followed the request head, then frames)
-  if (ReadInto(c, c->in, eof_c)) progress = true;
+  if (ReadInto(c, c->in, ignored)) progress = true;
   if (!c->in.empty() && u->writable) {
     ssize_t n = ::send(u->fd, c->in.data(), c->in.size(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -543,19 +568,21 @@ bool Worker::PumpTunnel(Client* c) {
       c->in.Consume(static_cast<size_t>(n));
       u->last_ms = now_ms_;
       progress = true;
-    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-      eof_u = true;
-    } else if (n < 0) {
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       u->writable = false;
+    } else if (n < 0 && errno != EINTR) {
+      u->eof = true;  // the upstream is gone: nothing more can pass either way
+      c->in.Consume(c->in.size());
     }
   }
   // upstream -> client
-  if (c->out.empty() && ReadInto(u, u->in, eof_u)) progress = true;
+  if (c->out.empty() && ReadInto(u, u->in, ignored)) progress = true;
   size_t written = 0;
   if (FlushClient(c, u->in.data(), u->in.size(), written)) progress = true;
   if (c->dead) return false;
   u->in.Consume(written);
-  if ((eof_c && c->in.empty()) || (eof_u && u->in.empty() && c->out.empty())) {
+  // End of stream is sticky (Conn::eof): close once the other way is flushed.
+  if ((c->eof && c->in.empty()) || (u->eof && u->in.empty() && c->out.empty())) {
     AbortExchange(c);
     return false;
   }
@@ -567,7 +594,7 @@ void Worker::LocalError(Client* c, int status, std::string_view message, bool ke
   if (c->arm) shard_.Record(now_s_, c->arm->stats_id, status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
   // Keep the connection only when the request was read completely.
   bool body_done = c->state == Client::State::kHead ? false : (c->req_scanned && c->req_ready == 0);
-  bool keep = keep_alive && body_done && c->keep_alive;
+  bool keep = keep_alive && body_done && c->keep_alive && !stopping_.load(std::memory_order_relaxed);
   std::string body = fmt::format("{} {}: {}\n", status, Reason(status), message);
   c->out.append(fmt::format("HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n",
                             status, Reason(status), body.size(), keep ? "" : "Connection: close\r\n"));
@@ -579,18 +606,39 @@ void Worker::LocalError(Client* c, int status, std::string_view message, bool ke
     if (c->req_ready) c->in.Consume(c->req_ready);
     c->req_ready = 0;
     c->state = Client::State::kHead;
-    size_t w;
-    FlushClient(c, nullptr, 0, w);  // what does not fit now, kHead writes first
+    c->head_start_ms = now_ms_;
+    Schedule(c);  // write the answer and serve pipelined requests, also when called outside Pump
     return;
   }
   c->state = Client::State::kClosing;
   c->last_ms = now_ms_;
+  LingerClose(c);
+}
+
+// Closes without losing the answer: write what is pending, shut our side,
+// then read and drop what the client still sends until it closes (a close()
+// with unread bytes would send a reset, which can destroy the answer in
+// flight). Scan ends a linger that takes more than 5 s.
+void Worker::LingerClose(Client* c) {
   size_t w;
   FlushClient(c, nullptr, 0, w);
-  if (!c->dead && c->out.empty()) {
+  if (c->dead || !c->out.empty()) return;  // the rest when the socket is writable
+  if (!c->wr_shut) {
     ::shutdown(c->fd, SHUT_WR);
-    CloseClient(c);
+    c->wr_shut = true;
   }
+  char sink[16384];
+  for (int i = 0; i < 64; ++i) {
+    ssize_t n = ::recv(c->fd, sink, sizeof sink, 0);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      c->readable = false;
+      return;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  CloseClient(c);
 }
 
 void Worker::AbortExchange(Client* c) {

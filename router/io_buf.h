@@ -22,7 +22,7 @@ class IoBuf {
   // Room to read into, after moving the bytes to the front if that helps.
   char* write_ptr() { return mem_.get() + e_; }
   size_t space() {
-    if (b_ > 0 && e_ == cap_) Compact();
+    if (b_ > cap_ / 2 || (b_ > 0 && e_ == cap_)) Compact();  // no tiny reads into the tail
     return cap_ - e_;
   }
   void Commit(size_t n) { e_ += n; }

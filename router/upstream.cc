@@ -54,6 +54,8 @@ bool Worker::PickAndConnect(Client* c) {
     if (!inst) break;
     size_t idx = static_cast<size_t>(inst - c->arm->instances.data());
     if (idx < 64) c->tried |= uint64_t{1} << idx;
+    if (c->attempts > 0 || c->retrying) c_->retries.fetch_add(1, std::memory_order_relaxed);
+    c->retrying = false;
     ++c->attempts;
     c->inst = inst;
     if (Connect(c, *inst)) return true;
@@ -129,21 +131,28 @@ void Worker::UpstreamFailed(Client* c, bool connect_failure, const char* why) {
   bool reused = u && u->reused;
   if (connect_failure && u) Eject(*u->pool, label, why);
   ReleaseUpstream(c, false);
-  // Safe to send again: nothing was sent (connect failed), or a reused
-  // keep-alive connection closed before answering an idempotent request
-  // whose body we still hold (none).
+  // Safe to send again: nothing was sent (connect failed), or the connection
+  // closed before a byte of the answer to an idempotent request whose body we
+  // still hold (none; RFC 9110 9.2.2). A reused keep-alive connection that
+  // turned out closed may go to the same instance again; a fresh one means
+  // the instance went away with the request in flight (process or machine
+  // killed): another instance takes it, within the attempts left.
   bool nothing_sent = connect_failure;
-  bool replayable = reused && !c->resp_started && c->idempotent && c->req_body == http1::BodyKind::kNone;
+  bool replayable = !c->resp_started && c->idempotent && c->req_body == http1::BodyKind::kNone;
   if ((nothing_sent || replayable) && !c->resp_started) {
-    c_->retries.fetch_add(1, std::memory_order_relaxed);
+    c->retrying = true;
     c->fwd_off = 0;
-    if (replayable && !connect_failure) {
+    c->req_write_dead = false;
+    c->up_keep = true;
+    c->close_after = !c->keep_alive;
+    if (replayable && !connect_failure && reused) {
       // Same instance is fine: the pool handed us a stale connection.
       size_t idx = static_cast<size_t>(c->inst - c->arm->instances.data());
       if (idx < 64) c->tried &= ~(uint64_t{1} << idx);
       --c->attempts;
     }
-    if (PickAndConnect(c)) Pump(c);
+    PickAndConnect(c);  // on failure it answers 502 itself
+    Schedule(c);        // go on from the Run loop, whoever called us
     return;
   }
   if (!c->resp_started) {

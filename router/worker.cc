@@ -40,7 +40,7 @@ int64_t WallS() {
 void Worker::Run() {
   epoll_event events[256];
   for (;;) {
-    int timeout = kScanIntervalMs;
+    int timeout = ready_.empty() ? kScanIntervalMs : 0;
     int n = ::epoll_wait(ep_, events, 256, timeout);
     now_us_ = MonoUs();
     now_ms_ = now_us_ / 1000;
@@ -64,7 +64,8 @@ void Worker::Run() {
           if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) cl->readable = true;
           if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) cl->writable = true;
           if (ev & (EPOLLRDHUP | EPOLLHUP)) cl->rdhup = true;
-          if ((ev & (EPOLLHUP | EPOLLERR)) && cl->state == Client::State::kExchange) {
+          if ((ev & (EPOLLHUP | EPOLLERR)) &&
+              (cl->state == Client::State::kExchange || cl->state == Client::State::kTunnel)) {
             // The client is gone (reset) while its exchange runs: stop the upstream work too.
             AbortExchange(cl);
             break;
@@ -95,6 +96,15 @@ void Worker::Run() {
           }
           break;
         }
+      }
+    }
+    // Connections that still have work but no event to come (see Pump).
+    if (!ready_.empty()) {
+      std::vector<Client*> batch;
+      batch.swap(ready_);
+      for (Client* cl : batch) {
+        cl->queued = false;
+        if (!cl->dead) Pump(cl);
       }
     }
     FreeDead();
@@ -185,7 +195,8 @@ void Worker::Scan() {
     int64_t idle = now_ms_ - cl->last_ms;
     switch (cl->state) {
       case Client::State::kHead:
-        if (cl->in.empty() ? idle >= o_.client_idle_timeout_ms : idle >= o_.header_timeout_ms) {
+        if (cl->in.empty() ? idle >= o_.client_idle_timeout_ms
+                           : now_ms_ - cl->head_start_ms >= o_.header_timeout_ms) {
           if (cl->in.empty())
             CloseClient(cl);
           else
@@ -250,6 +261,10 @@ void Worker::FreeDead() {
 void Worker::CloseClient(Client* c) {
   if (c->dead) return;
   if (c->up) ReleaseUpstream(c, false);
+  if (c->queued) {  // not in ready_ while its batch runs; freed only after the batch
+    auto it = std::find(ready_.begin(), ready_.end(), c);
+    if (it != ready_.end()) ready_.erase(it);
+  }
   Client* last = clients_.back();
   clients_[c->index] = last;
   last->index = c->index;
@@ -289,6 +304,16 @@ void Worker::ReleaseUpstream(Client* c, bool reuse) {
   u->client = nullptr;
   Pool& pool = *u->pool;
   if (pool.outstanding > 0) --pool.outstanding;
+  if (reuse && u->readable) {
+    // An edge may have been consumed with bytes still queued: an upstream
+    // that says more than its response is not reusable.
+    char probe;
+    ssize_t n = ::recv(u->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      u->readable = false;
+    else
+      reuse = false;
+  }
   if (reuse && !stopping_.load(std::memory_order_relaxed) && static_cast<int>(pool.idle.size()) < o_.pool_per_instance &&
       u->in.empty() && !u->rdhup) {
     u->idle = true;
@@ -320,7 +345,7 @@ bool Worker::ReadInto(Conn* conn, IoBuf& buf, bool& eof) {
     return true;
   }
   if (n == 0) {
-    eof = true;
+    eof = conn->eof = true;
     conn->readable = false;
     return false;
   }
@@ -329,7 +354,7 @@ bool Worker::ReadInto(Conn* conn, IoBuf& buf, bool& eof) {
     return false;
   }
   if (errno == EINTR) return false;
-  eof = true;
+  eof = conn->eof = true;
   conn->readable = false;
   return false;
 }
@@ -344,7 +369,7 @@ bool Worker::FlushClient(Client* c, const char* body, size_t body_len, size_t& b
   int cnt = 0;
   if (out_len) iov[cnt++] = {c->out.data() + c->out_off, out_len};
   if (body_len) iov[cnt++] = {const_cast<char*>(body), body_len};
-  ssize_t n = ::writev(c->fd, iov, cnt);
+  ssize_t n = SendV(c->fd, iov, cnt);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       c->writable = false;

@@ -28,6 +28,14 @@ namespace skyport::router {
 inline constexpr size_t kClientBuf = 16 * 1024;
 inline constexpr size_t kUpstreamBuf = 16 * 1024;
 
+// writev that never raises SIGPIPE (a peer that reset is an error value).
+inline ssize_t SendV(int fd, iovec* iov, int count) {
+  msghdr m{};
+  m.msg_iov = iov;
+  m.msg_iovlen = static_cast<size_t>(count);
+  return ::sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+
 inline void SetNoDelay(int fd) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -42,6 +50,7 @@ struct Conn {
   bool writable = false;
   bool dead = false;
   bool rdhup = false;   // the peer shut its sending side: reads go on until they return 0
+  bool eof = false;     // a read returned 0 or failed: nothing more will come
   int64_t last_ms = 0;  // last progress, for timeouts
 };
 
@@ -99,6 +108,11 @@ struct Client : Conn {
   bool resp_scanned = false;
   bool close_after = false;    // close the client after this response
   bool up_keep = true;         // the upstream may be reused after this response
+  bool req_write_dead = false; // the upstream stopped taking the request (it may still answer)
+  bool queued = false;         // on Worker::ready_
+  bool retrying = false;       // the next connect attempt is a retry (for the counter)
+  bool wr_shut = false;        // kClosing: our side is shut, draining what the client still sends
+  int64_t head_start_ms = 0;   // when the first byte of the current head arrived
   int minor = 1;               // the request's HTTP/1.x minor version
   http1::BodyKind resp_body = http1::BodyKind::kNone;
   uint64_t resp_left = 0;
@@ -123,7 +137,10 @@ class Worker {
     Add(wake_, EPOLLIN | EPOLLET);
   }
   ~Worker() {
-    for (Client* cl : clients_) Destroy(cl);
+    for (Client* cl : clients_) {
+      if (cl->up) ReleaseUpstream(cl, false);
+      Destroy(cl);
+    }
     for (auto& [label, pool] : pools_)
       for (Upstream* u : pool.idle) Destroy(u);
     FreeDead();
@@ -171,6 +188,13 @@ class Worker {
   void CloseClient(Client* c);
   void Destroy(Conn* c);
   void FreeDead();
+  // Pump `c` again on this loop turn's ready pass (no event will come for it).
+  void Schedule(Client* c) {
+    if (c->queued || c->dead) return;
+    c->queued = true;
+    ready_.push_back(c);
+  }
+  void LingerClose(Client* c);
   void OnIdleUpstreamEvent(Upstream* u);
   void RemoveIdle(Upstream* u);
   const Instance* Choose(Client* c);
@@ -194,6 +218,7 @@ class Worker {
   std::unordered_map<std::string, Pool> pools_;
   std::unordered_map<const Arm*, uint32_t> rr_;
   std::vector<Conn*> dead_;
+  std::vector<Client*> ready_;
   SystemRandom rng_;
   int64_t now_ms_ = 0;
   int64_t now_us_ = 0;

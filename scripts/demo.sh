@@ -2,7 +2,7 @@
 # The main job, on loopback: sets up, starts a local cluster (skyport-registry,
 # skyport-hub, two skyport-drone, skyport-router), pushes examples/webapp in two
 # commits with the real git client, deploys both side by side on both drones,
-# prints `skyport registry show`, splits traffic 90/10 between the commits with
+# prints `skyport registry show`, splits traffic 50/50 between the commits with
 # `skyport split`, and sends requests through the router (sticky per user).
 # Leaves everything running; `scripts/demo.sh stop` stops what it started.
 set -euo pipefail
@@ -114,11 +114,11 @@ echo "\$ curl -H 'Host: webapp.localhost' $ROUTER/     # no split yet: the newes
 curl -s -D "$STATE/headers" -H 'Host: webapp.localhost' "$ROUTER/"
 grep -i '^x-skyport-commit' "$STATE/headers"
 echo
-echo "\$ skyport split webapp ${A:0:7}=90 ${B:0:7}=10"
-"$SKY" split webapp "${A:0:7}=90" "${B:0:7}=10"
+echo "\$ skyport split webapp ${A:0:7}=50 ${B:0:7}=50"
+"$SKY" split webapp "${A:0:7}=50" "${B:0:7}=50"
 # The router sees the new route config through its registry watch within milliseconds.
 deadline=$((SECONDS + 10))
-until curl -s -H "Authorization: Bearer $(cat "$STATE/token")" "http://127.0.0.1:$ADMIN_PORT/routes" | grep -q '"weight":90'; do
+until curl -s -H "Authorization: Bearer $(cat "$STATE/token")" "http://127.0.0.1:$ADMIN_PORT/routes" | grep -q "\"weight\":50"; do
   ((SECONDS < deadline)) || { echo "demo: the router did not pick up the split" >&2; exit 1; }
   sleep 0.05
 done

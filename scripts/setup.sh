@@ -10,9 +10,11 @@ PKGS=(build-essential cmake ninja-build pkg-config git ccache
       libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 catch2
       libgit2-dev libboost-dev libboost-filesystem-dev zlib1g-dev
       python3 curl openssl iproute2 procps)
+# Only the tests need these (docker-compose v1 validates docker-compose.yml without an engine).
+TEST_PKGS=(docker-compose)
 
 missing=()
-for p in "${PKGS[@]}"; do
+for p in "${PKGS[@]}" "${TEST_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import socket
 import tempfile
 import threading
 import unittest
@@ -27,6 +28,7 @@ B = "bbbb" + "0" * 36
 W = "cccc" + "0" * 36  # app "ws"
 F = "dddd" + "0" * 36  # app "flaky": one live, one dead upstream
 D = "eeee" + "0" * 36  # app "down": nothing listening
+M = "ffff" + "0" * 36  # app "mute": one upstream closes without answering
 N = 2000
 TOLERANCE = 0.025
 COOKIE_RE = re.compile(r"^skyport=([0-9a-f]{32})\.([A-Za-z0-9._-]+)$")
@@ -480,6 +482,57 @@ class StaticRouterTest(unittest.TestCase):
         self.check_identity(*get(r.port))
         status, metrics = r.admin_get("/metrics", token=False)
         self.assertEqual(status, 200)
+
+    def test_request_in_flight_when_an_instance_dies_goes_to_another(self):
+        # "mute" reads each request head and closes without answering, as an
+        # instance killed with the request in flight does. A GET (idempotent, no
+        # body) goes to another instance; a POST is never sent twice: 502.
+        mute = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(64)
+        seen = []
+
+        def serve():
+            while True:
+                try:
+                    s, _ = mute.accept()
+                except OSError:
+                    return
+                with s:
+                    s.settimeout(5)
+                    data = b""
+                    try:
+                        while b"\r\n\r\n" not in data:
+                            chunk = s.recv(65536)
+                            if not chunk:
+                                break
+                            data += chunk
+                    except OSError:
+                        pass
+                    seen.append(data.split(b" ", 1)[0])
+
+        def stop():
+            mute.shutdown(socket.SHUT_RDWR)
+            mute.close()
+        threading.Thread(target=serve, daemon=True).start()
+        self.addCleanup(stop)
+        doc = self.routes()
+        doc["apps"].append({"name": "mute", "arms": [{"commit": M, "weight": 100, "upstreams": [
+            f"127.0.0.1:{mute.getsockname()[1]}", self.c.address()]}]})
+        r = self.start_router(doc)
+        for method in ("GET", "HEAD"):
+            for _ in range(10):
+                status, headers, body = get(r.port, host="mute.localhost", method=method)
+                self.assertEqual(status, 200, body)
+                self.assertEqual(headers["x-skyport-instance"], self.c.address())
+        self.assertIn(b"GET", seen)  # the mute instance was tried, and lost those requests
+        self.assertIn(b"HEAD", seen)
+        # Two router threads with their own round robin: 10 POSTs put at least
+        # one on the mute instance first.
+        posts = [get(r.port, host="mute.localhost", method="POST", body=b"x")[0] for _ in range(10)]
+        self.assertIn(502, posts)
+        self.assertEqual({s for s in posts if s != 502}, {200})
+        self.assertEqual(seen.count(b"POST"), posts.count(502))
 
     # ------------------------------------------------------------ admin
 

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Container entrypoint: copies the cluster token (a compose secret, readable by root
+# only when the host file is 0600) to a file the `skyport` user owns, makes sure the
+# data directory is that user's, and runs the command as `skyport`.
+# Run as another user (docker run --user), it just runs the command.
+set -eu
+
+if [ "$(id -u)" -ne 0 ]; then
+  exec "$@"
+fi
+
+secret=${SKYPORT_TOKEN_FILE:-/run/secrets/skyport_token}
+if [ ! -f "$secret" ] || [ ! -s "$secret" ]; then
+  echo "skyport-entrypoint: no cluster token at $secret." >&2
+  echo "  On the host, run docker/make-token.sh (writes docker/secrets/token), then docker compose up again." >&2
+  exit 1
+fi
+install -d -m 0700 -o skyport -g skyport /run/skyport
+install -m 0600 -o skyport -g skyport "$secret" /run/skyport/token
+export SKYPORT_TOKEN_FILE=/run/skyport/token HOME=/var/lib/skyport
+
+# A named volume is created with the image's ownership; a bind mount may not be.
+for d in /var/lib/skyport /var/lib/skyport/*; do
+  if [ -d "$d" ] && [ "$(stat -c %U "$d")" != skyport ]; then chown skyport:skyport "$d"; fi
+done
+
+exec setpriv --reuid=skyport --regid=skyport --init-groups -- "$@"
