@@ -195,9 +195,11 @@ void Worker::Scan() {
     int64_t idle = now_ms_ - cl->last_ms;
     switch (cl->state) {
       case Client::State::kHead:
-        if (cl->in.empty() ? idle >= o_.client_idle_timeout_ms
-                           : now_ms_ - cl->head_start_ms >= o_.header_timeout_ms) {
-          if (cl->in.empty())
+        // Answers the client does not read (pipelining, back-pressure) count
+        // as idle time, not as a slow head.
+        if (cl->in.empty() || !cl->out.empty() ? idle >= o_.client_idle_timeout_ms
+                                               : now_ms_ - cl->head_start_ms >= o_.header_timeout_ms) {
+          if (cl->in.empty() || !cl->out.empty())
             CloseClient(cl);
           else
             LocalError(cl, 408, "request head not received in time", false);
