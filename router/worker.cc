@@ -119,7 +119,7 @@ void Worker::Run() {
       // Idle keep-alive clients go now; exchanges in flight may finish.
       for (size_t i = clients_.size(); i-- > 0;) {
         Client* cl = clients_[i];
-        if (cl->state == Client::State::kHead && cl->in.empty()) CloseClient(cl);
+        if (cl->state == Client::State::kHead && cl->in.empty() && cl->out.empty()) CloseClient(cl);
       }
       FreeDead();
       if (clients_.empty() || now_ms_ >= stop_deadline_ms_.load()) break;

@@ -534,6 +534,84 @@ class StaticRouterTest(unittest.TestCase):
         self.assertEqual({s for s in posts if s != 502}, {200})
         self.assertEqual(seen.count(b"POST"), posts.count(502))
 
+    def test_thousands_of_pipelined_requests_all_answered(self):
+        # More pipelined requests than one event-loop turn serves, local 404s and
+        # proxied ones mixed, while the client reads slowly: every one is answered.
+        r = self.start_router()
+        c = RawConn(r.port, timeout=20)
+        self.addCleanup(c.close)
+        batch = (b"GET /x HTTP/1.1\r\nHost: nosuch.localhost\r\n\r\n" * 4 +
+                 b"GET /p HTTP/1.1\r\nHost: web.localhost\r\n\r\n")
+        rounds = 600
+        sender = threading.Thread(target=lambda: c.send(batch * rounds), daemon=True)
+        sender.start()
+        statuses = [c.read_response()[0] for _ in range(5 * rounds)]
+        sender.join(10)
+        self.assertEqual(statuses.count(404), 4 * rounds)
+        self.assertEqual(statuses.count(200), rounds)
+
+    def test_early_answer_of_an_upstream_reaches_the_client(self):
+        # An upstream that answers 413 to a large upload without reading it, then
+        # closes: the client gets the 413, not a 502 or a reset.
+        early = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        early.bind(("127.0.0.1", 0))
+        early.listen(16)
+
+        def serve():
+            while True:
+                try:
+                    s, _ = early.accept()
+                except OSError:
+                    return
+                with s:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    s.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large")
+        threading.Thread(target=serve, daemon=True).start()
+        self.addCleanup(early.close)
+        doc = self.routes()
+        doc["apps"].append({"name": "early", "arms": [{"commit": M, "weight": 100, "upstreams": [
+            f"127.0.0.1:{early.getsockname()[1]}"]}]})
+        r = self.start_router(doc)
+        for _ in range(3):
+            c = RawConn(r.port, timeout=10)
+            body = os.urandom(4 << 20)
+            c.send(b"POST /upload HTTP/1.1\r\nHost: early.localhost\r\nContent-Length: %d\r\n\r\n" % len(body))
+
+            def upload():
+                try:
+                    c.send(body)
+                except OSError:
+                    pass  # the router may stop reading once the answer is out
+            t = threading.Thread(target=upload, daemon=True)
+            t.start()
+            status, _, got = c.read_response()
+            self.assertEqual((status, got), (413, b"too large"))
+            t.join(10)
+            c.close()
+
+    def test_client_reset_in_a_websocket_tunnel_does_not_hurt_the_router(self):
+        from ws_echo_server import encode_frame
+        r = self.start_router()
+        for _ in range(5):
+            c = RawConn(r.port)
+            key = "dGhlIHNhbXBsZSBub25jZQ=="
+            c.send(("GET /chat HTTP/1.1\r\nHost: ws.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+            self.assertEqual(c.read_head()[0], 101)
+            # Ask for 4 MiB of echo, read none of it, and reset the connection.
+            for _ in range(4):
+                c.send(encode_frame(0x2, os.urandom(1 << 20), b"\x01\x02\x03\x04"))
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            c.sock.close()
+        status, _, _ = get(r.port, "/after-resets")
+        self.assertEqual(status, 200)
+        self.assertIsNone(r.proc.poll(), "the router died")
+
     # ------------------------------------------------------------ admin
 
     def test_admin_routes_stats_metrics_auth(self):
