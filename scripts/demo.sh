@@ -94,8 +94,8 @@ echo
 echo "\$ skyport deploy webapp ${B:0:7}"
 "$SKY" deploy webapp "${B:0:7}"
 echo
-echo "\$ skyport registry show"
-"$SKY" registry show
+echo "\$ skyport registry show webapp      # (the router registers itself too: app skyport-router)"
+"$SKY" registry show webapp
 echo
 echo "\$ skyport ps"
 "$SKY" ps
