@@ -187,7 +187,7 @@ class RouterRegistryTest(ClusterTest):
         self.assertEqual({self.arm_of(x, backends) for x in res}, {C2})
 
         # 90/10. Fresh layout in commit order: C2 [0, .1), C1 [.1, 1).
-        self.split(r, {C1: 90, C2: 10}, [(C2, 0, 100_000), (C1, 100_000, 1_000_000)])
+        rev = self.split(r, {C1: 90, C2: 10}, [(C2, 0, 100_000), (C1, 100_000, 1_000_000)])
         res = run_requests(r.port, [{}] * N, host=HOST)
         arms = [self.arm_of(x, backends) for x in res]
         pairs = []
@@ -205,6 +205,14 @@ class RouterRegistryTest(ClusterTest):
                 x = get(r.port, host=HOST, headers={"Cookie": pair})
                 self.assertEqual(self.arm_of(x, backends), arm)
                 self.assertNotIn("set-cookie", x[1])
+
+        # Any router of the cluster (here a second one, which knows nothing but
+        # the registry) sends each cookie to the same commit.
+        r2 = Router(self.tmp, self.token_file, registry=self.registry, name="r2").start()
+        self.addCleanup(r2.kill)
+        wait_until(lambda: self.table_revision(r2) >= rev, 10, what="second router has the split")
+        res_r2 = run_requests(r2.port, [{"Cookie": p} for p in pairs[:400]], host=HOST)
+        self.assertEqual([self.arm_of(x, backends) for x in res_r2], arms[:400])
 
         # 90/10 -> 80/20: only C1 users whose slice changed hands move (to C2); ~10% of all.
         self.split(r, {C1: 80, C2: 20},
