@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "hub/git_http.h"
 #include "hub/service.h"
+#include "hub/stats_service.h"
 #include "rpc/channel.h"
 
 namespace skyport::hub {
@@ -73,11 +74,15 @@ int RunDaemon(const DaemonOptions& o) {
   so.deploy_timeout_ms = int64_t{o.deploy_timeout_s} * 1000;
   HubService hub_service(hub->get(), repos->get(), so);
   DroneControlService drone_service(hub->get(), repos->get(), *token);
+  auto stats = StatsStore::Open(o.data_dir + "/stats.db");
+  if (!stats.ok()) return FailStart(stats.status());
+  StatsSinkService stats_service(stats->get(), *token);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(o.listen, *creds, &port);
   builder.RegisterService(&hub_service);
   builder.RegisterService(&drone_service);
+  builder.RegisterService(&stats_service);
   builder.SetMaxReceiveMessageSize(16 << 20);
   rpc::ConfigureServer(builder);
   auto server = builder.BuildAndStart();

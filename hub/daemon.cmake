@@ -6,8 +6,12 @@ target_link_libraries(skyport_hub_logic PUBLIC skyport_core skyport_proto nlohma
   PRIVATE Boost::headers)
 
 # Shell: sessions and commands, gRPC services, the daemon.
-add_library(skyport_hub_shell STATIC hub.cc service.cc daemon.cc)
-target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_git skyport_rpc Threads::Threads)
+# Durable experiment data (SQLite).
+add_library(skyport_hub_stats STATIC stats_store.cc)
+target_link_libraries(skyport_hub_stats PUBLIC skyport_core skyport_proto PRIVATE SQLite::SQLite3)
+
+add_library(skyport_hub_shell STATIC hub.cc service.cc daemon.cc stats_service.cc)
+target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_git skyport_hub_stats skyport_rpc Threads::Threads)
 
 add_executable(skyport-hub main.cc)
 target_link_libraries(skyport-hub PRIVATE skyport_hub_shell skyport_flags)

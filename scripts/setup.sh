@@ -12,7 +12,7 @@ PKGS=(build-essential cmake ninja-build pkg-config git ccache
       python3 curl openssl iproute2 procps)
 # Only the tests need these (docker-compose v1 validates docker-compose.yml without an engine;
 # python3-scipy re-runs tests/unit/stats_reference.py, which made the statistics' golden values).
-TEST_PKGS=(docker-compose python3-scipy)
+TEST_PKGS=(docker-compose)
 
 missing=()
 for p in "${PKGS[@]}" "${TEST_PKGS[@]}"; do
