@@ -50,7 +50,7 @@ void Measure(const char* name, double seconds, F batch) {
     for (int i = 0; i < 64; ++i) events += batch();
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   } while (elapsed < seconds);
-  std::printf("%-44s %12.0f events/s  (%.0f ns/event)\n", name, events / elapsed, 1e9 * elapsed / events);
+  std::printf("%-50s %12.0f events/s  (%.0f ns/event)\n", name, events / elapsed, 1e9 * elapsed / events);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "rpc/call.h"
 #include "skyport/v1/hub.grpc.pb.h"
+#include "skyport/v1/router.grpc.pb.h"
 
 namespace skyport::cli {
 
@@ -13,6 +14,7 @@ struct HubClient::Impl {
   std::string token;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Hub::Stub> stub;
+  std::unique_ptr<v1::StatsSink::Stub> stats_stub;  // same channel
 
   std::mutex mu;
   grpc::ClientContext* active = nullptr;  // the streaming call Cancel() reaches
@@ -66,6 +68,7 @@ Result<std::unique_ptr<HubClient>> HubClient::Connect(const ConnectOptions& opts
   impl->token = opts.token;
   impl->channel = *channel;
   impl->stub = v1::Hub::NewStub(*channel);
+  impl->stats_stub = v1::StatsSink::NewStub(*channel);
   return std::unique_ptr<HubClient>(new HubClient(std::move(impl), opts.target, opts.timeout_ms));
 }
 
@@ -99,6 +102,11 @@ Result<v1::PsResponse> HubClient::Ps(const std::string& app) {
 
 Result<v1::DronesResponse> HubClient::Drones() {
   return impl_->Unary<v1::DronesResponse>(&v1::Hub::Stub::Drones, v1::DronesRequest(), timeout_ms_);
+}
+
+Result<v1::StatsReport> HubClient::QueryStats(const v1::StatsQuery& q) {
+  return rpc::UnaryCall<v1::StatsReport>(*impl_->stats_stub, &v1::StatsSink::Stub::Query, q, impl_->token,
+                                         timeout_ms_);
 }
 
 Status HubClient::Logs(const v1::LogsRequest& req, const std::function<bool(const v1::LogLine&)>& on_line,

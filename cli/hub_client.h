@@ -1,8 +1,9 @@
-// A thin client for the Hub service: one method per RPC, each with the
-// cluster token attached, returning values or a Status that carries the gRPC
-// code and message unchanged. Unary calls (Ps, Drones) have the per-RPC
-// deadline; the others run as long as the hub takes (the hub bounds deploys
-// and stops itself), so callers first WaitConnected.
+// A thin client for the hub's Hub and StatsSink services: one method per RPC,
+// each with the cluster token attached, returning values or a Status that
+// carries the gRPC code and message unchanged. Unary calls (Ps, Drones,
+// QueryStats) have the per-RPC deadline; the others run as long as the hub
+// takes (the hub bounds deploys and stops itself), so callers first
+// WaitConnected.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "cli/registry_client.h"  // ConnectOptions
 #include "core/status.h"
 #include "skyport/v1/hub.pb.h"
+#include "skyport/v1/router.pb.h"
 
 namespace skyport::cli {
 
@@ -33,6 +35,8 @@ class HubClient {
   Result<v1::StopResponse> Stop(const v1::StopRequest& req);
   Result<v1::PsResponse> Ps(const std::string& app);
   Result<v1::DronesResponse> Drones();
+  // StatsSink.Query: per-arm experiment aggregates.
+  Result<v1::StatsReport> QueryStats(const v1::StatsQuery& q);
   // Calls `on_line` for each line until the stream ends, `on_line` returns
   // false or Cancel() is called (both end it with CANCELLED). `timeout_ms` 0:
   // no deadline.

@@ -178,18 +178,29 @@ void AddHubCommands(CLI::App& app, const sc::GlobalOptions& g, Commands& command
   commands.emplace_back(logs, [&g, l] { return sc::RunLogs(g, *l); });
 }
 
-// `skyport stats`: per-arm traffic merged from the routers (stats_cmd.h).
+// `skyport stats`: per-arm traffic merged from the routers and experiment
+// statistics from the hub (stats_cmd.h).
 void AddStatsCommand(CLI::App& app, const sc::GlobalOptions& g, Commands& commands) {
   auto o = std::make_shared<sc::StatsOptions>();
-  auto* stats = app.add_subcommand("stats", "Per-commit traffic of APP, merged from the routers");
+  auto* stats =
+      app.add_subcommand("stats", "Per-commit traffic of APP from the routers, experiment stats from the hub");
   stats->add_option("app", o->app, "App")->required();
-  stats->add_option("--window", o->window_s, "Seconds of history (the routers keep up to an hour)")
+  stats->add_option("--window", o->window_s, "Seconds of router history (the routers keep up to an hour)")
       ->capture_default_str();
   stats->add_option("--router", o->routers, "Ask this router's admin HOST:PORT (repeatable; default: all registered)")
       ->allow_extra_args(false);
+  stats->add_option("--event", o->experiment.event, "Conversion/value event to compare (default: exposures only)");
+  stats->add_option("--flight", o->experiment.flight, "This flight's arms (default: traffic outside flights)");
+  stats->add_option("--by", o->experiment.by, "One experiment table per hour, day, week or month (default: one)");
+  stats->add_option("--since", o->experiment.since,
+                    "Experiment range start: 24h, 7d, RFC 3339 time or date (default: all)");
+  stats->add_option("--control", o->experiment.control,
+                    "Control arm (a prefix; default: highest weight in the route, else most users)");
   stats->footer(
-      "Routers that do not answer are named on stderr and left out; exits 1 only if none answered.\n"
-      "--json prints the merged /stats document.");
+      "Sources that do not answer (routers, the hub) are named on stderr and left out; exits 1 only if\n"
+      "neither answered. Experiment table: users, exposures and, with --event, conversion and mean per arm\n"
+      "with their difference from control (95% CI, p), and a sample-ratio check against the route's weights.\n"
+      "--json prints the merged /stats document with the hub's part under \"experiment\".");
   commands.emplace_back(stats, [&g, o] { return sc::RunStats(g, *o); });
 }
 

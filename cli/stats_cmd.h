@@ -1,10 +1,12 @@
-// `skyport stats APP`: per-arm traffic statistics, merged from the routers.
+// `skyport stats APP`: per-arm traffic statistics merged from the routers,
+// and the experiment statistics the hub keeps.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/experiment_query.h"
 
 namespace skyport::cli {
 
@@ -12,12 +14,16 @@ struct StatsOptions {
   std::string app;
   int window_s = 3600;
   std::vector<std::string> routers;  // HOST:PORT; empty = the registered ones
+  ExperimentOptions experiment;      // --event, --flight, --by, --since, --control
 };
 
-// Asks every router (those registered as skyport-router/admin unless
-// o.routers names them) for /stats, warns on stderr about the ones that fail
-// and prints the merged statistics (a table, or the document with --json).
-// Exit 1 when no router is registered or none answered.
+// Asks, at the same time, every router (those registered as
+// skyport-router/admin unless o.routers names them) for /stats and the hub
+// (--hub; an empty --hub leaves it out) for the experiment rows. Prints the
+// merged router table, then the experiment table (experiment_table.h); with
+// --json the merged /stats document with the experiment under "experiment".
+// A source that does not answer is named on stderr and left out; exit 1 only
+// when neither answered, 2 for bad flags (and an unknown --control).
 int RunStats(const GlobalOptions& g, const StatsOptions& o);
 
 }  // namespace skyport::cli

@@ -101,7 +101,8 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
            "INSERT INTO user_events(app, flight, event, arm, user, hour, count, sum, sum_sq) "
            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
            "ON CONFLICT(app, flight, event, hour, arm, user) DO UPDATE SET "
-           "count = count + excluded.count, sum = sum + excluded.sum, sum_sq = sum_sq + excluded.sum_sq");
+           "count = CASE WHEN excluded.event = '$exposure' THEN max(count, excluded.count) ELSE count + excluded.count END, "
+           "sum = sum + excluded.sum, sum_sq = sum_sq + excluded.sum_sq");
   if (!add.ok()) return rollback(DbError(db_, "prepare"));
   for (const auto& r : req.rows()) {
     add.Bind(1, r.app()).Bind(2, r.flight()).Bind(3, r.event()).Bind(4, r.arm()).Bind(5, r.user());

@@ -7,6 +7,7 @@
 
 #include "core/files.h"
 #include "core/http_admin.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "router/proxy.h"
 #include "router/registry_watch.h"
@@ -85,7 +86,17 @@ int RunDaemon(const DaemonOptions& o) {
   po.client_idle_timeout_ms = o.idle_timeout_ms;
   po.max_head_bytes = static_cast<size_t>(o.max_header_bytes);
   po.cookie_name = o.cookie_name;
-  auto proxy = Proxy::Start(po, &holder, &stats);
+  po.token = *token;
+  std::unique_ptr<StatsShipper> shipper;
+  if (!o.hub.empty()) {
+    auto hub = rpc::Dial(o.hub, o.common.tls);
+    if (!hub.ok()) return FailStart(hub.status());
+    // A per-run suffix: batch ids restart with the process, the hub must not take them for retries.
+    SystemRandom rng;
+    shipper = std::make_unique<StatsShipper>(*hub, *token, name + "/" + NewHexId(rng).substr(0, 12));
+    shipper->Start();
+  }
+  auto proxy = Proxy::Start(po, &holder, &stats, shipper.get());
   if (!proxy.ok()) return FailStart(proxy.status());
 
   std::unique_ptr<RegistryWatch> watch;
@@ -122,8 +133,20 @@ int RunDaemon(const DaemonOptions& o) {
       doc["router"] = name;
       return AdminResponse{200, "application/json", doc.dump() + "\n"};
     };
-    routes["/metrics"] = [&stats, &holder, p, w](const AdminRequest&) {
+    StatsShipper* sh = shipper.get();
+    routes["/metrics"] = [&stats, &holder, p, w, sh](const AdminRequest&) {
       std::string out = p->MetricsText() + stats.Prometheus();
+      if (sh)
+        out += fmt::format(
+            "# HELP skyport_router_stats_shipped_rows_total Experiment rows the hub took.\n"
+            "# TYPE skyport_router_stats_shipped_rows_total counter\nskyport_router_stats_shipped_rows_total {}\n"
+            "# HELP skyport_router_stats_pending_rows Experiment rows waiting for the hub.\n"
+            "# TYPE skyport_router_stats_pending_rows gauge\nskyport_router_stats_pending_rows {}\n"
+            "# HELP skyport_router_stats_dropped_rows_total Experiment rows dropped (buffer full or refused).\n"
+            "# TYPE skyport_router_stats_dropped_rows_total counter\nskyport_router_stats_dropped_rows_total {}\n"
+            "# HELP skyport_router_stats_hub_up 1 while the last shipment reached the hub.\n"
+            "# TYPE skyport_router_stats_hub_up gauge\nskyport_router_stats_hub_up {}\n",
+            sh->shipped_rows(), sh->pending_rows(), sh->dropped_rows(), sh->hub_ok() ? 1 : 0);
       auto t = holder.Get();
       out += fmt::format("# HELP skyport_router_table_revision Registry revision of the route table in use.\n"
                          "# TYPE skyport_router_table_revision gauge\nskyport_router_table_revision {}\n",
@@ -184,7 +207,8 @@ int RunDaemon(const DaemonOptions& o) {
       log::Error("routes reload failed; keeping the last good table", {{"error", s.message()}});
   }
   if (presence) presence->Stop();  // leave the registry first, so `skyport stats` stops asking
-  (*proxy)->Stop(o.drain_ms);
+  (*proxy)->Stop(o.drain_ms);  // workers hand over their last rows
+  if (shipper) shipper->Stop(2000);
   if (watch) watch->Stop();
   return 0;
 }

@@ -12,6 +12,7 @@ struct DaemonOptions {
   std::string listen = "127.0.0.1:8080";
   std::string admin = "127.0.0.1:6003";
   std::string registry = "127.0.0.1:6000";
+  std::string hub;                // StatsSink for exposures and events ('' = not collected)
   std::string routes_file;        // static mode when set
   std::string domain = "localhost";
   std::string role = "web";

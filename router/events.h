@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,13 +87,14 @@ std::string_view GranularityName(Granularity g);
 
 inline constexpr std::string_view kExposureEvent = "$exposure";
 
-// What a router ships: totals of one event for one user in one hour.
+// What a router ships: totals of one event for one user in one hour (field
+// for field the proto's skyport.v1.UserEventRow).
 struct UserEventRow {
   std::string app, flight, arm, event, user;
-  int64_t hour_start = 0;  // BucketStart(time, kHour)
+  int64_t hour_unix_s = 0;  // BucketStart(time, kHour)
   uint64_t count = 0;
-  double sum = 0;     // of values
-  double sum_sq = 0;  // of squared values
+  double sum = 0;           // of values
+  double sum_squares = 0;   // of squared values
   bool operator==(const UserEventRow&) const = default;
 };
 
@@ -117,9 +119,10 @@ struct AggregatorLimits {
 // or routers may still each send one: MergeRows takes the maximum of
 // exposure counts, so the merged count stays 1.
 //
-// Memory is bounded: when a new key would exceed max_keys, Add/AddExposure
-// return false and record nothing; the caller counts the drop (a Drain makes
-// room again).
+// Add/AddExposure return false and record nothing (the caller counts the
+// drop) when a new key would exceed max_keys — a Drain makes room again —
+// or when app, arm, event or user is empty: the hub refuses a batch holding
+// such a row, so one must never be shipped. flight may be empty.
 class EventAggregator {
  public:
   using ScopeId = uint32_t;
@@ -130,9 +133,9 @@ class EventAggregator {
   // request, not longer). None of the three may contain a NUL byte.
   ScopeId Scope(std::string_view app, std::string_view flight, std::string_view arm);
 
-  // Adds one event: count += 1, sum += value, sum_sq += value^2, in the hour
-  // of unix_s (which must lie within ±200000 years of 1970). `user` is kept
-  // verbatim; 32 lowercase hex (the router's cookie ids) cost no memory.
+  // Adds one event: count += 1, sum += value, sum_squares += value^2, in the
+  // hour of unix_s (which must lie within ±200000 years of 1970). `user` is
+  // kept verbatim; 32 lowercase hex (the router's cookie ids) cost no memory.
   bool Add(ScopeId scope, std::string_view event, std::string_view user, double value, int64_t unix_s);
   bool Add(std::string_view app, std::string_view flight, std::string_view arm, std::string_view event,
            std::string_view user, double value, int64_t unix_s) {
@@ -176,7 +179,7 @@ class EventAggregator {
   };
   struct Totals {
     uint64_t count = 0;
-    double sum = 0, sum_sq = 0;
+    double sum = 0, sum_squares = 0;
   };
   struct KeyHash {
     size_t operator()(const Key& k) const;
@@ -190,6 +193,7 @@ class EventAggregator {
   struct ScopeEntry {
     std::string app, flight, arm;
     uint64_t fp;
+    bool complete;  // app and arm non-empty
   };
 
   // Id of `s` in `table` (names[id] == s); inserts when `may_insert`, else
@@ -213,7 +217,7 @@ class EventAggregator {
   std::unordered_set<ExposureKey, KeyHash> exposed_now_, exposed_before_;
 };
 
-// Combines rows of equal (app, flight, arm, event, user, hour_start): counts,
+// Combines rows of equal (app, flight, arm, event, user, hour_unix_s): counts,
 // sums and sums of squares add up — except for kExposureEvent, whose count is
 // the maximum. Associative and commutative (sums up to floating-point
 // rounding). Returns the rows sorted by that key.

@@ -92,7 +92,8 @@ EventAggregator::ScopeId EventAggregator::Scope(std::string_view app, std::strin
   scope_buf_.assign(app).append(1, '\0').append(flight).append(1, '\0').append(arm);
   if (auto it = scope_ids_.find(scope_buf_); it != scope_ids_.end()) return it->second;
   auto id = static_cast<ScopeId>(scopes_.size());
-  scopes_.push_back({std::string(app), std::string(flight), std::string(arm), Fnv1a(scope_buf_)});
+  scopes_.push_back({std::string(app), std::string(flight), std::string(arm), Fnv1a(scope_buf_),
+                     !app.empty() && !arm.empty()});
   scope_ids_.emplace(scope_buf_, id);
   return id;
 }
@@ -114,6 +115,7 @@ EventAggregator::Totals* EventAggregator::Row(const Key& key) {
 
 bool EventAggregator::Add(ScopeId scope, std::string_view event, std::string_view user, double value,
                           int64_t unix_s) {
+  if (!scopes_[scope].complete || event.empty() || user.empty()) return false;
   // A string is interned only when its key may be new, so when full the
   // intern tables stop growing too.
   const bool room = rows_.size() < limits_.max_keys;
@@ -124,11 +126,12 @@ bool EventAggregator::Add(ScopeId scope, std::string_view event, std::string_vie
   if (t == nullptr) return false;
   t->count += 1;
   t->sum += value;
-  t->sum_sq += value * value;
+  t->sum_squares += value * value;
   return true;
 }
 
 bool EventAggregator::AddExposure(ScopeId scope, std::string_view user, int64_t unix_s) {
+  if (!scopes_[scope].complete || user.empty()) return false;
   const int32_t hour = HourOf(unix_s);
   ExposureKey memo{0, 0, scopes_[scope].fp, kHexUser};
   if (!ParseHex128(user, memo.user_hi, memo.user_lo)) {
@@ -161,13 +164,13 @@ bool EventAggregator::AddExposure(ScopeId scope, std::string_view user, int64_t 
 }
 
 void EventAggregator::Drain(std::vector<UserEventRow>& out) {
-  out.reserve(out.size() + rows_.size());
+  if (out.empty()) out.reserve(rows_.size());  // appending to a full vector: let it grow geometrically
   for (const auto& [k, t] : rows_) {
     const ScopeEntry& s = scopes_[k.scope];
     out.push_back(UserEventRow{
         s.app, s.flight, s.arm, event_names_[k.event],
         k.user_kind == kHexUser ? FormatHex128(k.user_hi, k.user_lo) : user_names_[k.user_lo],
-        int64_t{k.hour} * 3600, t.count, t.sum, t.sum_sq});
+        int64_t{k.hour} * 3600, t.count, t.sum, t.sum_squares});
   }
   rows_.clear();
   events_.clear();
@@ -180,7 +183,7 @@ void EventAggregator::Drain(std::vector<UserEventRow>& out) {
 }
 
 std::vector<UserEventRow> MergeRows(std::vector<UserEventRow> rows) {
-  auto key = [](const UserEventRow& r) { return std::tie(r.app, r.flight, r.arm, r.event, r.user, r.hour_start); };
+  auto key = [](const UserEventRow& r) { return std::tie(r.app, r.flight, r.arm, r.event, r.user, r.hour_unix_s); };
   std::sort(rows.begin(), rows.end(), [&](const UserEventRow& a, const UserEventRow& b) { return key(a) < key(b); });
   std::vector<UserEventRow> out;
   for (UserEventRow& r : rows) {
@@ -191,7 +194,7 @@ std::vector<UserEventRow> MergeRows(std::vector<UserEventRow> rows) {
     UserEventRow& into = out.back();
     into.count = r.event == kExposureEvent ? std::max(into.count, r.count) : into.count + r.count;
     into.sum += r.sum;
-    into.sum_sq += r.sum_sq;
+    into.sum_squares += r.sum_squares;
   }
   return out;
 }

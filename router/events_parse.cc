@@ -1,6 +1,8 @@
 // A strict scanner for exactly the events schema: no DOM, no allocation once
-// `out` is warm. nlohmann::json parsed a 100-event batch at ~0.7M events/s,
-// a third of the time budget of the whole request path (bench/events_bench.cc).
+// `out` is warm. On a 100-event batch (bench/events_bench.cc) nlohmann::json
+// builds its DOM alone at 0.7-1.5M events/s (~700 ns an event, before any
+// check), this scanner parses and checks at ~12M events/s (~80 ns); the
+// budget of the whole request path is 5 us an event (200k events/s a core).
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -183,7 +185,8 @@ EventsStatus ParseObject(Scanner& in, const Context& cx, int index, ParsedEvent&
     if (!in.Eat(':')) return in.NotJson("expected ':'");
     Field f = FieldOf(key, escaped);
     if (f == 0)
-      return Bad(400, fmt::format("{}{}: unknown field (allowed: event, value, user, time)", Path(index), Shorten(key)));
+      return Bad(400, fmt::format("{}{}: unknown field (allowed: event, value, user, time)", Path(index),
+                                  Shorten(key)));
     if (seen & f) return Bad(400, fmt::format("{}{}: given twice", Path(index), key));
     seen |= f;
     char c = in.Peek();

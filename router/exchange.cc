@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "core/token.h"
 #include "router/split.h"
 
 namespace skyport::router {
@@ -37,7 +38,12 @@ int LocalErrorIndex(int status) {
 
 const char* Reason(int status) {
   switch (status) {
+    case 202: return "Accepted";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 405: return "Method Not Allowed";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
     case 404: return "Not Found";
     case 408: return "Request Timeout";
     case 431: return "Request Header Fields Too Large";
@@ -111,14 +117,15 @@ void Worker::Pump(Client* c) {
           http1::ParseError err;
           auto r = http1::ParseRequest(c->in.view(), o_.max_head_bytes, req_, err);
           if (r == http1::Parse::kDone) {
-            progress = StartExchange(c);
-            break;
-          }
-          if (r == http1::Parse::kError) {
+            if (!WaitingForEventsBody(c, req_)) {
+              progress = StartExchange(c);
+              break;
+            }
+          } else if (r == http1::Parse::kError) {
             LocalError(c, err.status, err.message, false);
             return;
           }
-          if (c->eof) {  // a partial head and the client is gone
+          if (c->eof) {  // a partial request and the client is gone
             CloseClient(c);
             return;
           }
@@ -252,6 +259,12 @@ bool Worker::StartExchange(Client* c) {
     return !c->dead;
   }
   c->arm = &app->arms[static_cast<size_t>(arm)];
+  if (r.path == o_.events_path) {
+    HandleEvents(c, r, user_id);
+    return !c->dead;
+  }
+  if (shipper_ && !agg_.AddExposure(app->name, "", c->arm->commit, user_id, now_s_))
+    c_->events_dropped.fetch_add(1, std::memory_order_relaxed);
 
   // The forwarded head: request line and end-to-end fields as sent, then ours.
   std::string& f = c->fwd;
@@ -542,6 +555,7 @@ void Worker::FinishExchange(Client* c) {
 }
 
 void Worker::ResetExchange(Client* c) {
+  c->cookie.clear();
   c->app = nullptr;
   c->arm = nullptr;
   c->inst = nullptr;
@@ -592,12 +606,18 @@ bool Worker::PumpTunnel(Client* c) {
 void Worker::LocalError(Client* c, int status, std::string_view message, bool keep_alive) {
   c_->local_errors[LocalErrorIndex(status)].fetch_add(1, std::memory_order_relaxed);
   if (c->arm) shard_.Record(now_s_, c->arm->stats_id, status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+  LocalResponse(c, status, "text/plain; charset=utf-8", fmt::format("{} {}: {}\n", status, Reason(status), message),
+                keep_alive);
+}
+
+void Worker::LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body,
+                           bool keep_alive) {
   // Keep the connection only when the request was read completely.
   bool body_done = c->state == Client::State::kHead ? false : (c->req_scanned && c->req_ready == 0);
   bool keep = keep_alive && body_done && c->keep_alive && !stopping_.load(std::memory_order_relaxed);
-  std::string body = fmt::format("{} {}: {}\n", status, Reason(status), message);
-  c->out.append(fmt::format("HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}\r\n",
-                            status, Reason(status), body.size(), keep ? "" : "Connection: close\r\n"));
+  c->out.append(fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n", status,
+                            Reason(status), content_type, body.size(), c->cookie.empty() ? "" : "Set-Cookie: " + c->cookie + "\r\n",
+                            keep ? "" : "Connection: close\r\n"));
   if (!c->is_head || c->state == Client::State::kHead) c->out.append(body);
   if (c->up) ReleaseUpstream(c, false);
   ResetExchange(c);
@@ -613,6 +633,97 @@ void Worker::LocalError(Client* c, int status, std::string_view message, bool ke
   c->state = Client::State::kClosing;
   c->last_ms = now_ms_;
   LingerClose(c);
+}
+
+// An event post is answered by the router itself, so its whole body must be
+// in `c->in` first (it is small: at most max_events_body).
+bool Worker::WaitingForEventsBody(Client* c, const http1::RequestHead& r) {
+  if (r.path != o_.events_path || r.body != http1::BodyKind::kLength || r.content_length > o_.max_events_body)
+    return false;
+  size_t need = r.head_len + static_cast<size_t>(r.content_length);
+  if (c->in.size() >= need) return false;
+  if (c->in.capacity() < need) c->in.Grow(need);
+  return true;
+}
+
+void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_view user_id) {
+  auto refuse = [&](int status, std::string_view why) {
+    c->in.Consume(r.head_len);
+    c->state = Client::State::kExchange;
+    LocalError(c, status, why, true);
+  };
+  if (!shipper_) return refuse(503, "event collection is off (start the router with --hub)");
+  if (r.method != "POST") return refuse(405, "events are posted (POST)");
+  if (r.body == http1::BodyKind::kChunked) return refuse(411, "send events with a Content-Length");
+  if (r.body == http1::BodyKind::kNone || r.content_length == 0) return refuse(400, "body: no events");
+  if (r.content_length > o_.max_events_body)
+    return refuse(413, fmt::format("body: larger than {} bytes", o_.max_events_body));
+  // Server-side posts with the cluster token may name the user of each event.
+  bool trusted = false;
+  for (int i = 0; i < r.header_count; ++i)
+    if (http1::EqualsIgnoreCase(r.headers[i].name, "authorization")) {
+      std::string_view v = r.headers[i].value;
+      trusted = !o_.token.empty() && v.size() > 7 && http1::EqualsIgnoreCase(v.substr(0, 7), "Bearer ") &&
+                ConstantTimeEquals(v.substr(7), o_.token);
+    }
+  std::string_view body(c->in.data() + r.head_len, static_cast<size_t>(r.content_length));
+  EventLimits limits;
+  limits.max_body_bytes = o_.max_events_body;
+  EventsStatus st = ParseEvents(body, limits, trusted, now_s_, parsed_);
+  // The body is consumed with the head, answered or not.
+  c->req_scanned = true;
+  c->req_ready = 0;
+  auto done = [&](int status, std::string_view content_type, std::string_view text) {
+    c->in.Consume(r.head_len + static_cast<size_t>(r.content_length));
+    c->state = Client::State::kExchange;
+    if (status >= 400) c_->local_errors[LocalErrorIndex(status)].fetch_add(1, std::memory_order_relaxed);
+    LocalResponse(c, status, content_type, text, true);
+  };
+  if (!st.ok())
+    return done(st.http_status, "text/plain; charset=utf-8",
+                fmt::format("{} {}: {}\n", st.http_status, Reason(st.http_status), st.message));
+  // Without a cookie of this app (and no user named by a trusted caller) an
+  // event cannot be tied to an arm's user: refuse rather than invent one.
+  uint64_t accepted = 0, dropped = 0;
+  for (const auto& ev : parsed_.events) {
+    std::string_view user = !ev.user.empty() ? ev.user : (c->new_user ? std::string_view() : user_id);
+    if (user.empty())
+      return done(400, "text/plain; charset=utf-8",
+                  "400 Bad Request: no user: send the skyport cookie, or (server-side, with the token) a user field\n");
+    if (agg_.Add(c->app->name, "", c->arm->commit, ev.name, user, ev.value, ev.unix_s ? ev.unix_s : now_s_))
+      ++accepted;
+    else
+      ++dropped;
+  }
+  c_->events_accepted.fetch_add(accepted, std::memory_order_relaxed);
+  c_->events_dropped.fetch_add(dropped, std::memory_order_relaxed);
+  done(202, "application/json", fmt::format("{{\"accepted\":{},\"dropped\":{},\"commit\":\"{}\"}}\n", accepted,
+                                            dropped, c->arm->commit));
+}
+
+// Hands the aggregated rows to the shipper (once a second, from Scan).
+void Worker::ShipAggregates() {
+  if (!shipper_ || now_s_ == last_ship_s_) return;
+  last_ship_s_ = now_s_;
+  std::vector<UserEventRow> rows;
+  agg_.Drain(rows);
+  if (rows.empty()) return;
+  std::vector<v1::UserEventRow> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) {
+    v1::UserEventRow p;
+    p.set_app(std::move(r.app));
+    p.set_flight(std::move(r.flight));
+    p.set_arm(std::move(r.arm));
+    p.set_event(std::move(r.event));
+    p.set_user(std::move(r.user));
+    p.set_hour_unix_s(r.hour_unix_s);
+    p.set_count(r.count);
+    p.set_sum(r.sum);
+    p.set_sum_squares(r.sum_squares);
+    out.push_back(std::move(p));
+  }
+  shipper_->Offer(std::move(out));
 }
 
 // Closes without losing the answer: write what is pending, shut our side,

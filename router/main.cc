@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.add_option("--admin", o.admin, "Admin HTTP address: /routes /stats /metrics /healthz ('' = off)")
       ->capture_default_str();
   app.add_option("--registry", o.registry, "Registry gRPC address to watch")->capture_default_str();
+  app.add_option("--hub", o.hub, "Hub gRPC address: ship exposures and posted events there ('' = off)");
   app.add_option("--routes", o.routes_file, "Static mode: routes JSON file (no registry); re-read on SIGHUP");
   app.add_option("--domain", o.domain, "Host APP.<domain> selects APP")->capture_default_str();
   app.add_option("--role", o.role, "Registry role that carries HTTP traffic")->capture_default_str();

@@ -18,7 +18,8 @@ namespace skyport::router {
 
 // ---------------------------------------------------------------- Proxy
 
-Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHolder* routes, StatsStore* stats) {
+Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHolder* routes, StatsStore* stats,
+                                            StatsShipper* shipper) {
   auto hp = SplitHostPort(options.listen);
   if (!hp.ok()) return hp.status();
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -65,7 +66,7 @@ Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHo
   proxy->port_ = port;
   proxy->counters_ = std::make_unique<ProxyCounters>();
   for (int fd : fds)
-    proxy->workers_.push_back(std::make_unique<Worker>(options, routes, stats, proxy->counters_.get(), fd));
+    proxy->workers_.push_back(std::make_unique<Worker>(options, routes, stats, shipper, proxy->counters_.get(), fd));
   for (auto& w : proxy->workers_) proxy->threads_.emplace_back([wp = w.get()] { wp->Run(); });
   return proxy;
 }
@@ -111,6 +112,12 @@ std::string Proxy::MetricsText() const {
   static const char* kCodes[9] = {"400", "404", "408", "431", "501", "502", "503", "504", "505"};
   for (int i = 0; i < 9; ++i)
     out += fmt::format("skyport_router_local_responses_total{{code=\"{}\"}} {}\n", kCodes[i], v(c.local_errors[i]));
+  out += fmt::format(
+      "# HELP skyport_router_events_accepted_total Posted events recorded.\n"
+      "# TYPE skyport_router_events_accepted_total counter\nskyport_router_events_accepted_total {}\n"
+      "# HELP skyport_router_events_dropped_total Events and exposures not recorded (aggregator full).\n"
+      "# TYPE skyport_router_events_dropped_total counter\nskyport_router_events_dropped_total {}\n",
+      v(c.events_accepted), v(c.events_dropped));
   out += fmt::format("# HELP skyport_router_threads Proxy event-loop threads.\n# TYPE skyport_router_threads gauge\n"
                      "skyport_router_threads {}\n", workers_.size());
   return out;

@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "router/route_holder.h"
 #include "router/stats.h"
+#include "router/stats_shipper.h"
 
 namespace skyport::router {
 
@@ -44,6 +45,9 @@ struct ProxyOptions {
   std::string cookie_name = "skyport";
   int cookie_max_age_s = 365 * 24 * 3600;
   std::string forwarded_proto = "http";   // X-Forwarded-Proto
+  std::string events_path = "/_skyport/events";  // POST events here (needs a shipper)
+  size_t max_events_body = 64 * 1024;     // larger event bodies -> 413
+  std::string token;                      // a Bearer token here lets event posts name their user
 };
 
 // Counters for /metrics, summed over workers (relaxed atomics, written by
@@ -57,6 +61,8 @@ struct ProxyCounters {
   std::atomic<uint64_t> retries{0};
   std::atomic<uint64_t> tunnels{0};
   std::atomic<uint64_t> pooled_idle{0};
+  std::atomic<uint64_t> events_accepted{0};
+  std::atomic<uint64_t> events_dropped{0};  // aggregator full or unattributable
   std::atomic<uint64_t> local_errors[9]{};  // 400 404 408 431 501 502 503 504 505
 };
 
@@ -65,7 +71,10 @@ class Worker;
 class Proxy {
  public:
   // Binds `options.listen` (port 0 = any) and starts the workers.
-  static Result<std::unique_ptr<Proxy>> Start(const ProxyOptions& options, RouteHolder* routes, StatsStore* stats);
+  // `shipper` (may be null): where exposures and posted events go; without
+  // one the router records neither and answers event posts with 503.
+  static Result<std::unique_ptr<Proxy>> Start(const ProxyOptions& options, RouteHolder* routes, StatsStore* stats,
+                                              StatsShipper* shipper = nullptr);
   ~Proxy();
 
   int port() const { return port_; }

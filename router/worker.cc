@@ -126,6 +126,8 @@ void Worker::Run() {
     }
   }
   shard_.Flush(now_s_ + 1);
+  last_ship_s_ = 0;
+  ShipAggregates();
 }
 
 void Worker::RefreshTable() {
@@ -189,6 +191,7 @@ void Worker::Accept() {
 void Worker::Scan() {
   last_scan_ms_ = now_ms_;
   shard_.Flush(now_s_);
+  ShipAggregates();
   for (size_t i = clients_.size(); i-- > 0;) {
     Client* cl = clients_[i];
     if (cl->dead) continue;

@@ -21,6 +21,7 @@
 #include "core/ids.h"
 #include "router/http1.h"
 #include "router/io_buf.h"
+#include "router/events.h"
 #include "router/proxy.h"
 
 namespace skyport::router {
@@ -127,8 +128,9 @@ struct Client : Conn {
 
 class Worker {
  public:
-  Worker(const ProxyOptions& o, RouteHolder* routes, StatsStore* stats, ProxyCounters* counters, int listen_fd)
-      : o_(o), routes_(routes), shard_(stats), c_(counters) {
+  Worker(const ProxyOptions& o, RouteHolder* routes, StatsStore* stats, StatsShipper* shipper, ProxyCounters* counters,
+         int listen_fd)
+      : o_(o), routes_(routes), shard_(stats), shipper_(shipper), c_(counters) {
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     listener_ = new Conn(Conn::Kind::kListener, listen_fd);
@@ -182,6 +184,12 @@ class Worker {
   void FinishExchange(Client* c);
   void UpstreamFailed(Client* c, bool connect_failure, const char* why);
   void LocalError(Client* c, int status, std::string_view message, bool keep_alive);
+  // Answers the request itself (status, type, body); keeps the connection when it may.
+  void LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body, bool keep_alive);
+  // Event posts: true while the body of one is still arriving (see Pump).
+  bool WaitingForEventsBody(Client* c, const http1::RequestHead& r);
+  void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view user_id);
+  void ShipAggregates();
   void AbortExchange(Client* c);
   void ReleaseUpstream(Client* c, bool reuse);
   void ResetExchange(Client* c);
@@ -203,6 +211,10 @@ class Worker {
   ProxyOptions o_;
   RouteHolder* routes_;
   StatsShard shard_;
+  StatsShipper* shipper_;   // null: no exposures or events are recorded
+  EventAggregator agg_;
+  ParsedEvents parsed_;     // scratch for event posts
+  int64_t last_ship_s_ = 0;
   ProxyCounters* c_;
   int ep_ = -1;
   int wake_fd_ = -1;

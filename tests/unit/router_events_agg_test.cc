@@ -23,9 +23,9 @@ std::vector<UserEventRow> DrainSorted(EventAggregator& agg) {
   return MergeRows(std::move(rows));
 }
 
-UserEventRow Row(std::string event, std::string user, int64_t hour, uint64_t count, double sum, double sum_sq,
+UserEventRow Row(std::string event, std::string user, int64_t hour, uint64_t count, double sum, double sum_squares,
                  std::string arm = "c1") {
-  return {"shop", "f1", std::move(arm), std::move(event), std::move(user), hour, count, sum, sum_sq};
+  return {"shop", "f1", std::move(arm), std::move(event), std::move(user), hour, count, sum, sum_squares};
 }
 
 // ---------------------------------------------------------------- time buckets
@@ -185,6 +185,19 @@ TEST_CASE("EventAggregator: max_keys bounds the rows; the caller counts refusals
   CHECK(rows[1] == Row("a", kAlice, kHour0, 2, 3, 5));
   scope = agg.Scope("shop", "f1", "c1");
   CHECK(agg.AddExposure(scope, kAlice, kHour0));  // room again after the drain
+  CHECK(agg.size() == 1);
+}
+
+TEST_CASE("EventAggregator: rows the hub would refuse are never made", "[router][events]") {
+  EventAggregator agg;
+  CHECK(!agg.Add("shop", "f1", "c1", "buy", "", 1, kHour0));
+  CHECK(!agg.Add("shop", "f1", "c1", "", kAlice, 1, kHour0));
+  CHECK(!agg.Add("", "f1", "c1", "buy", kAlice, 1, kHour0));
+  CHECK(!agg.Add("shop", "f1", "", "buy", kAlice, 1, kHour0));
+  CHECK(!agg.AddExposure("shop", "f1", "c1", "", kHour0));
+  CHECK(!agg.AddExposure("shop", "f1", "", kAlice, kHour0));
+  CHECK(agg.size() == 0);
+  CHECK(agg.Add("shop", "", "c1", "buy", kAlice, 1, kHour0));  // outside flights
   CHECK(agg.size() == 1);
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "router/events.h"
 
@@ -48,7 +49,8 @@ TEST_CASE("ParseEvents: arrays and {\"events\": [...]} keep order; views point i
   CHECK(out.events[0].name.data() >= bare.data());
   CHECK(out.events[0].name.data() < bare.data() + bare.size());
 
-  REQUIRE(Parse(R"({"events": [{"event": "x"}, {"event": "y", "value": 1e12}, {"event": "z", "value": -1e12}]})", out).ok());
+  REQUIRE(Parse(R"({"events": [{"event": "x"}, {"event": "y", "value": 1e12}, {"event": "z", "value": -1e12}]})", out)
+              .ok());
   REQUIRE(out.events.size() == 3);
   CHECK(out.events[2].name == "z");
   CHECK(out.events[2].value == -1e12);
@@ -111,7 +113,8 @@ TEST_CASE("ParseEvents: limits answer 413; exactly at the limit is fine", "[rout
   EventLimits limits;
   limits.max_events = 3;
   CHECK(Parse(R"([{"event": "a"}, {"event": "a"}, {"event": "a"}])", out, false, limits).ok());
-  EventsStatus s = Parse(R"({"events": [{"event": "a"}, {"event": "a"}, {"event": "a"}, {"event": "a"}]})", out, false, limits);
+  EventsStatus s =
+      Parse(R"({"events": [{"event": "a"}, {"event": "a"}, {"event": "a"}, {"event": "a"}]})", out, false, limits);
   CHECK(s.http_status == 413);
   CHECK(s.message == "events: more than 3 in one batch");
   CHECK(out.events.empty());
@@ -229,6 +232,40 @@ TEST_CASE("ParseEvents: the name and user rules at their edges", "[router][event
     CHECK(Parse(fmt::format(R"({{"event": "a", "user": "{}"}})", ok), out, true).ok());
   }
   CHECK(!Parse(R"({"event": "a@b"})", out).ok());  // '@' only in user ids
+}
+
+// Mutated bodies (fixed seed): whatever ParseEvents accepts is JSON, and a
+// refusal is a 400 or 413 with no events left behind.
+TEST_CASE("ParseEvents: never accepts a body that is not JSON", "[router][events]") {
+  std::mt19937_64 rng(1);
+  const std::string seeds[] = {
+      R"({"events": [{"event": "a.b", "value": -1.5e3, "time": 1700000000}, {"event": "x", "user": "u@x"}]})",
+      R"([{"event":"a","value":0.25},{"event":"b"}])", R"({"event": "s", "value": 12, "time": 1699999999.5})"};
+  const std::string alphabet = "{}[]\":,.-+eE0123456789 \\u\"abtx$@";
+  ParsedEvents out;
+  int accepted = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    std::string body = seeds[rng() % 3];
+    for (int m = 1 + rng() % 4; m > 0 && !body.empty(); --m) {
+      size_t pos = rng() % body.size();
+      switch (rng() % 4) {
+        case 0: body[pos] = alphabet[rng() % alphabet.size()]; break;
+        case 1: body.erase(pos, 1 + rng() % 3); break;
+        case 2: body.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        default: body.resize(pos);
+      }
+    }
+    EventsStatus s = ParseEvents(body, EventLimits{}, rng() % 2 == 0, kNow, out);
+    INFO(body);
+    if (s.ok()) {
+      ++accepted;
+      REQUIRE(nlohmann::json::accept(body));
+    } else {
+      REQUIRE((s.http_status == 400 || s.http_status == 413));
+      REQUIRE(out.events.empty());
+    }
+  }
+  CHECK(accepted > 100);  // the mutations leave some bodies valid
 }
 
 }  // namespace

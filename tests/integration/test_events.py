@@ -1,0 +1,137 @@
+"""Events and experiment data end to end on 127.0.0.1: a registry, a hub and a
+router (registry mode, --hub); two commits of webapp split 50/50; users get
+their cookie through the router and post events to POST /_skyport/events;
+the router aggregates exposures and events per user, arm and hour and ships
+them to the hub, which stores them durably; `skyport stats --event` reads
+them back. Also: what the endpoint refuses, server-side posts that name
+their user with the token, and a hub outage that loses nothing.
+"""
+import http.client
+import json
+import re
+import signal
+import unittest
+
+from harness import Backend, ClusterTest, Hub, Router, wait_until
+from test_router import cookie_pair, get
+
+C1 = "aaaa" + "1" * 36
+C2 = "bbbb" + "2" * 36
+HOST = "webapp.localhost"
+
+
+def post(port, body, headers=None, path="/_skyport/events", method="POST"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers={"Host": HOST, "Content-Type": "application/json", **(headers or {})})
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        conn.close()
+
+
+class EventsTest(ClusterTest):
+    def setUp(self):
+        super().setUp()
+        self.hub = Hub(self.tmp, self.token_file, self.registry).start()
+        self.addCleanup(self.hub.kill)
+        self.b1 = Backend(self.tmp, "one").start()
+        self.addCleanup(self.b1.kill)
+        self.b2 = Backend(self.tmp, "two").start()
+        self.addCleanup(self.b2.kill)
+        self.router = Router(self.tmp, self.token_file, registry=self.registry,
+                             extra=["--hub", self.hub.address()]).start()
+        self.addCleanup(self.router.kill)
+        for commit, b in ((C1, self.b1), (C2, self.b2)):
+            self.cli("registry", "register", f"webapp@{commit}", "web", "--host", "127.0.0.1", "--port", str(b.port))
+        wait_until(lambda: get(self.router.port, host=HOST)[0] == 200, 10, what="webapp routed")
+        self.cli("split", "webapp", f"{C1}=50", f"{C2}=50")
+        rev = int(self.cli_json("registry", "route", "get", "webapp")["revision"])
+        wait_until(lambda: self.metric("skyport_router_table_revision") >= rev, 10, what="split in the router")
+        with open(self.token_file) as f:
+            self.token = f.read().strip()
+
+    def metric(self, name):
+        _, text = self.router.admin_get("/metrics", token=False)
+        m = re.search(rf"^{name} (\d+)$", text, re.M)
+        return int(m.group(1)) if m else -1
+
+    def user(self):
+        """A first visit through the router: (cookie pair, commit)."""
+        status, headers, _ = get(self.router.port, host=HOST)
+        self.assertEqual(status, 200)
+        return cookie_pair(headers["set-cookie"]), headers["x-skyport-commit"]
+
+    def test_refusals(self):
+        cookie, _ = self.user()
+        h = {"Cookie": cookie}
+        cases = [
+            (b"not json", 400, "body"),
+            ({"event": "$exposure"}, 400, "reserved"),
+            ({"event": "buy", "value": "12"}, 400, "value"),
+            ({"event": "buy", "user": "0" * 32}, 400, "user"),   # naming a user needs the token
+            ({"event": "buy", "colour": "red"}, 400, "colour"),
+            ([{"event": "buy"}] * 1001, 413, ""),
+            (b"[" + b",".join([b'{"event":"buy","value":1}'] * 3000) + b"]", 413, ""),
+        ]
+        for body, status, words in cases:
+            got, text = post(self.router.port, body, h)
+            self.assertEqual(got, status, f"{body!r:.60}: {text}")
+            self.assertIn(words, text)
+        self.assertEqual(post(self.router.port, None, h, method="GET")[0], 405)
+        # No cookie and no user named: the event belongs to nobody.
+        got, text = post(self.router.port, {"event": "buy"})
+        self.assertEqual(got, 400, text)
+        self.assertIn("no user", text)
+        # The router still serves (nothing of the above disturbed it).
+        self.assertEqual(get(self.router.port, host=HOST)[0], 200)
+
+    def test_events_reach_the_hub_and_survive_its_outage(self):
+        users = [self.user() for _ in range(60)]
+        for cookie, commit in users:
+            got, text = post(self.router.port, [{"event": "purchase", "value": 10}], {"Cookie": cookie})
+            self.assertEqual(got, 202, text)
+            self.assertEqual(json.loads(text)["commit"], commit, "an event is attributed to the user's arm")
+        # Server-side: the token lets a post name its user.
+        uid = users[0][0].split("=", 1)[1].split(".")[0]
+        got, text = post(self.router.port, {"event": "refund", "value": 3, "user": uid},
+                         {"Authorization": f"Bearer {self.token}"})
+        self.assertEqual(got, 202, text)
+        wait_until(lambda: self.metric("skyport_router_stats_shipped_rows_total") >= 121, 10,
+                   what="exposures + events shipped")
+        # Hub away: rows wait in the router; hub back: they arrive, none lost.
+        self.hub.kill(signal.SIGKILL)
+        more = [self.user() for _ in range(20)]
+        for cookie, _ in more:
+            self.assertEqual(post(self.router.port, {"event": "purchase", "value": 5}, {"Cookie": cookie})[0], 202)
+        wait_until(lambda: self.metric("skyport_router_stats_pending_rows") >= 40, 10, what="rows held while the hub is down")
+        wait_until(lambda: self.metric("skyport_router_stats_hub_up") == 0, 10, what="the router notices the hub is gone")
+        self.hub.start()
+        wait_until(lambda: self.metric("skyport_router_stats_pending_rows") == 0, 20, what="held rows shipped")
+        self.assertEqual(self.metric("skyport_router_stats_dropped_rows_total"), 0)
+        self.check_hub_totals(users=80, purchases=80, purchase_sum=60 * 10 + 20 * 5)
+
+    def check_hub_totals(self, users, purchases, purchase_sum):
+        """What the hub stored, through `skyport stats --event purchase --json`."""
+        r = self.cli("stats", "webapp", "--event", "purchase", "--json", env={**self.env(),
+                                                                            "SKYPORT_HUB": self.hub.address()})
+        doc = json.loads(r.stdout)
+        rows = [a for a in doc_arms(doc)]
+        # setUp's probes were first visits too: they are exposed users without events.
+        self.assertGreaterEqual(sum(a["users"] for a in rows), users, doc)
+        self.assertEqual(sum(a["converted"] for a in rows), users, doc)
+        self.assertEqual(sum(a["events"] for a in rows), purchases, doc)
+        self.assertAlmostEqual(sum(a["sum"] for a in rows), purchase_sum, places=6)
+
+
+def doc_arms(doc):
+    """The per-arm experiment rows of `skyport stats --json` (whole range)."""
+    exp = doc["experiment"]
+    for bucket in exp["buckets"]:
+        for arm in bucket["arms"]:
+            yield arm
+
+
+if __name__ == "__main__":
+    unittest.main()
