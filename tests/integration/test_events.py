@@ -112,6 +112,44 @@ class EventsTest(ClusterTest):
         self.assertEqual(self.metric("skyport_router_stats_dropped_rows_total"), 0)
         self.check_hub_totals(users=80, purchases=80, purchase_sum=60 * 10 + 20 * 5)
 
+    def test_a_known_difference_shows_in_skyport_stats(self):
+        # C2's users convert 40% of the time, C1's 10%: skyport stats must see
+        # +30 points with a tiny p-value, and no sample ratio mismatch at 50/50.
+        per_arm = {C1: [], C2: []}
+        for i in range(300):
+            cookie, commit = self.user()
+            rate = 4 if commit == C2 else 1
+            bought = i % 10 < rate
+            if bought:
+                got, text = post(self.router.port, {"event": "purchase", "value": 20 if commit == C2 else 10},
+                                 {"Cookie": cookie})
+                self.assertEqual(got, 202, text)
+            per_arm[commit].append(bought)
+        expected_converted = sum(sum(v) for v in per_arm.values())
+        env = {**self.env(), "SKYPORT_HUB": self.hub.address()}
+
+        def experiment():
+            doc = json.loads(self.cli("stats", "webapp", "--event", "purchase", "--control", C1[:8], "--json",
+                                      env=env).stdout)
+            return {a["arm"]: a for a in doc_arms(doc)}, doc
+        wait_until(lambda: sum(a["converted"] for a in experiment()[0].values()) == expected_converted, 15,
+                   what="every purchase at the hub")
+        arms, doc = experiment()
+        c1, c2 = arms[C1], arms[C2]
+        self.assertEqual(c1["converted"], sum(per_arm[C1]))
+        self.assertEqual(c2["converted"], sum(per_arm[C2]))
+        delta = c2["delta_conversion"]
+        self.assertGreater(delta["difference"], 0.2, doc)
+        self.assertLess(delta["p"], 1e-4, doc)
+        lo, hi = delta["ci"]
+        self.assertTrue(0.1 < lo < delta["difference"] < hi < 0.5, doc)
+        self.assertIsNone(c1["delta_conversion"], "control has no delta")
+        self.assertAlmostEqual(c2["mean"], 20.0, places=9)
+        self.assertAlmostEqual(c1["mean"], 10.0, places=9)
+        srm = doc["experiment"]["buckets"][0]["srm"]
+        self.assertIsNotNone(srm)
+        self.assertFalse(srm["mismatch"], srm)
+
     def check_hub_totals(self, users, purchases, purchase_sum):
         """What the hub stored, through `skyport stats --event purchase --json`."""
         r = self.cli("stats", "webapp", "--event", "purchase", "--json", env={**self.env(),
