@@ -2,6 +2,7 @@
 #include <climits>
 #include <tuple>
 
+#include "core/hash.h"
 #include "router/events.h"
 
 namespace skyport::router {
@@ -11,22 +12,13 @@ constexpr uint32_t kNone = UINT32_MAX;
 constexpr uint32_t kExposureId = 0;  // event id of "$exposure", interned first
 enum UserKind : uint32_t { kHexUser = 0, kInternedUser = 1, kHashedUser = 2 };
 
-// murmur3's fmix64.
-uint64_t Mix(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
 
 uint64_t Fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL) {
   for (unsigned char c : s) {
     h ^= c;
     h *= 0x100000001b3ULL;
   }
-  return Mix(h);
+  return Fmix64(h);
 }
 
 int HexDigit(char c) {
@@ -66,11 +58,11 @@ int32_t HourOf(int64_t unix_s) {
 size_t EventAggregator::KeyHash::operator()(const Key& k) const {
   uint64_t a = (uint64_t{k.scope} << 32) | k.event;
   uint64_t b = (uint64_t{static_cast<uint32_t>(k.hour)} << 32) | k.user_kind;
-  return Mix(k.user_hi ^ Mix(k.user_lo ^ Mix(a ^ Mix(b))));
+  return Fmix64(k.user_hi ^ Fmix64(k.user_lo ^ Fmix64(a ^ Fmix64(b))));
 }
 
 size_t EventAggregator::KeyHash::operator()(const ExposureKey& k) const {
-  return Mix(k.user_hi ^ Mix(k.user_lo ^ Mix(k.scope_fp + k.user_kind)));
+  return Fmix64(k.user_hi ^ Fmix64(k.user_lo ^ Fmix64(k.scope_fp + k.user_kind)));
 }
 
 EventAggregator::EventAggregator(AggregatorLimits limits) : limits_(limits), exposure_hour_(INT32_MIN) {

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/hash.h"
+
 namespace skyport::router {
 namespace {
 
@@ -53,15 +55,6 @@ uint64_t Fnv1a(uint64_t h, std::string_view bytes) {
   return h;
 }
 
-// murmur3's fmix64: FNV-1a alone mixes its last bytes poorly into the high bits.
-uint64_t Fmix64(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
 
 bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
