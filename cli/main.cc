@@ -3,6 +3,8 @@
 // hub_commands.h.
 #include <CLI/CLI.hpp>
 
+#include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -16,6 +18,7 @@
 #include "cli/errors.h"
 #include "cli/hub_commands.h"
 #include "cli/split_cmd.h"
+#include "cli/gate_cmd.h"
 #include "cli/stats_cmd.h"
 #include "core/flags.h"
 
@@ -204,6 +207,43 @@ void AddStatsCommand(CLI::App& app, const sc::GlobalOptions& g, Commands& comman
   commands.emplace_back(stats, [&g, o] { return sc::RunStats(g, *o); });
 }
 
+// `skyport gate`: one look at a flight gate on APP's arms (gate_cmd.h).
+void AddGateCommand(CLI::App& app, const sc::GlobalOptions& g, Commands& commands) {
+  auto o = std::make_shared<sc::GateOptions>();
+  auto num = std::make_shared<std::array<double, 3>>();  // max_increase, alpha, tau_squared
+  auto min_samples = std::make_shared<uint64_t>(0);
+  auto* gate = app.add_subcommand("gate", "Judge a flight gate on APP: treatment vs control, pass/fail/wait");
+  gate->add_option("app", o->stats.app, "App")->required();
+  gate->add_option("--metric", o->metric, "error_rate, latency_p99, conversion or mean")->required();
+  gate->add_option("--arm", o->arm, "Treatment arm (a prefix; default: the only arm besides control)");
+  gate->add_option("--control", o->stats.experiment.control,
+                   "Control arm (a prefix; default: highest weight in the route, else most users)");
+  gate->add_option("--event", o->stats.experiment.event, "The event (conversion, mean)");
+  auto* max_inc = gate->add_option("--max-increase", (*num)[0],
+                                   "error_rate: absolute (0.01 = +1 point); latency_p99: relative (0.2 = +20%)");
+  auto* min_opt = gate->add_option("--min-samples", *min_samples, "Wait until each arm has this many (default 100)");
+  gate->add_option("--test", o->test, "conversion, mean: sequential (default) or fixed");
+  auto* alpha = gate->add_option("--alpha", (*num)[1], "conversion, mean: significance level (default 0.05)");
+  auto* tau = gate->add_option("--tau-squared", (*num)[2], "sequential: mixing variance (default from the data)");
+  gate->add_option("--since", o->stats.experiment.since, "Hub data from: 24h, 7d, RFC 3339 time or date (default: all)");
+  gate->add_option("--flight", o->stats.experiment.flight, "This flight's arms (default: traffic outside flights)");
+  gate->add_option("--window", o->stats.window_s, "Seconds of router history (error_rate, latency_p99)")
+      ->capture_default_str();
+  gate->add_option("--router", o->stats.routers, "Ask this router's admin HOST:PORT (repeatable)")
+      ->allow_extra_args(false);
+  gate->footer(
+      "error_rate and latency_p99 use the routers' /stats, conversion and mean the hub's experiment rows.\n"
+      "Exit: 0 pass, 1 fail (or the data source did not answer), 3 wait for more data, 2 usage.\n"
+      "--json prints {app, metric, control, treatment, verdict, reason, numbers}.");
+  commands.emplace_back(gate, [&g, o, num, min_samples, max_inc, min_opt, alpha, tau] {
+    if (max_inc->count()) o->max_increase = (*num)[0];
+    if (alpha->count()) o->alpha = (*num)[1];
+    if (tau->count()) o->tau_squared = (*num)[2];
+    if (min_opt->count()) o->min_samples = *min_samples;
+    return sc::RunGate(g, *o);
+  });
+}
+
 // `skyport split`: an app's split test (split_cmd.h).
 void AddSplitCommand(CLI::App& app, const sc::GlobalOptions& g, Commands& commands) {
   auto o = std::make_shared<sc::SplitOptions>();
@@ -258,6 +298,7 @@ int main(int argc, char** argv) {
   CLI::App* register_cmd = AddRegistryCommands(app, g, split, commands);
   AddHubCommands(app, g, commands);
   AddStatsCommand(app, g, commands);
+  AddGateCommand(app, g, commands);
   AddSplitCommand(app, g, commands);
 
   int code = 0;

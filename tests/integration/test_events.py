@@ -150,6 +150,21 @@ class EventsTest(ClusterTest):
         self.assertIsNotNone(srm)
         self.assertFalse(srm["mismatch"], srm)
 
+        # The flight gate on the same data: the sequential test sees C2 better (exit 0, pass);
+        # asked the other way round (C2 as control), C1 is worse: fail (exit 1).
+        gate = ["gate", "webapp", "--metric", "conversion", "--event", "purchase", "--test", "sequential",
+                "--alpha", "0.05", "--json"]
+        r = self.cli(*gate, "--control", C1[:8], "--arm", C2[:8], env=env, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["verdict"], "pass")
+        r = self.cli(*gate, "--control", C2[:8], "--arm", C1[:8], env=env, check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["verdict"], "fail")
+        # Too few users for the minimum sample: wait (exit 3).
+        r = self.cli(*gate, "--control", C1[:8], "--arm", C2[:8], "--min-samples", "100000", env=env, check=False)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["verdict"], "wait")
+
     def check_hub_totals(self, users, purchases, purchase_sum):
         """What the hub stored, through `skyport stats --event purchase --json`."""
         r = self.cli("stats", "webapp", "--event", "purchase", "--json", env={**self.env(),

@@ -1,0 +1,44 @@
+// What `skyport stats` and `skyport gate` gather: every router's /stats merged,
+// the hub's experiment rows and the route config's weights, asked at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/stats_cmd.h"
+#include "skyport/v1/router.pb.h"
+
+namespace skyport::cli {
+
+// Why a source gave nothing: "skyport: [warning: ]MESSAGE" and a hint line.
+struct SourceProblem {
+  std::string message;
+  std::string hint;  // "" or a whole "skyport: hint: ..." line
+};
+void PrintSourceProblem(const SourceProblem& p, bool warning);
+
+struct GatheredStats {
+  std::optional<nlohmann::json> routers;  // MergeStatsJson of the routers that answered
+  std::optional<v1::StatsReport> report;  // the hub's rows for `query`
+  std::map<std::string, uint32_t> weights;  // the route config's; empty when unknown
+  std::optional<SourceProblem> router_problem, hub_problem;
+};
+
+// APP a valid name, the window 1..86400 s, every --router HOST:PORT.
+Status CheckStatsOptions(const StatsOptions& o);
+
+// Asks the routers (o.routers, else those registered as skyport-router/admin)
+// for /stats over o.window_s and, unless --hub is "", the hub for `query`,
+// at the same time; then the registry for APP's route weights. A router that
+// does not answer is named on stderr; a source with nothing is left empty with
+// its problem. None, with `code` set, when a connection cannot even be made
+// (bad flags, token).
+std::optional<GatheredStats> GatherStats(const GlobalOptions& g, const StatsOptions& o, const v1::StatsQuery& query,
+                                         int& code);
+
+}  // namespace skyport::cli
