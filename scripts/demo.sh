@@ -61,7 +61,7 @@ for d in drone-1 drone-2; do
   start "$d" "$BIN/drone/skyport-drone" --hub "$SKYPORT_HUB" --registry "$SKYPORT_REGISTRY" --name "$d" \
     --advertise 127.0.0.1 --data "$STATE/$d" --token-file "$STATE/token"
 done
-start router "$BIN/router/skyport-router" --registry "$SKYPORT_REGISTRY" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
+start router "$BIN/router/skyport-router" --registry "$SKYPORT_REGISTRY" --hub "$SKYPORT_HUB" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
   --port-file "$STATE/router.port" --token-file "$STATE/token" --name router-1
 wait_file "$STATE/router.port" 20
 read -r ROUTER_PORT ADMIN_PORT < "$STATE/router.port"
@@ -133,15 +133,32 @@ for _ in 1 2 3 4 5; do
   curl -s -o /dev/null -D - -b "$STATE/jar" -c "$STATE/jar" -H 'Host: webapp.localhost' "$ROUTER/" | grep -i '^x-skyport-commit' | tr -d '\r'
 done
 echo
-echo "\$ skyport stats webapp"
-# Stats are handed from the proxy threads once a second: wait until all 1006 requests show.
+echo "# 200 more users: each visits, every fourth buys (POST /_skyport/events with the user's cookie)"
+for i in $(seq 200); do
+  rm -f "$STATE/user.jar"
+  curl -s -o /dev/null -c "$STATE/user.jar" -H 'Host: webapp.localhost' "$ROUTER/"
+  if ((i % 4 == 0)); then
+    curl -s -o /dev/null -b "$STATE/user.jar" -H 'Host: webapp.localhost' -H 'Content-Type: application/json' \
+      -d '{"event": "purchase", "value": 20}' "$ROUTER/_skyport/events"
+  fi
+done
+# The router ships exposures and events to the hub about once a second.
 deadline=$((SECONDS + 10))
-until [[ $("$SKY" stats webapp --json 2>/dev/null | python3 -c 'import json,sys
-d=json.load(sys.stdin); print(sum(a.get("requests",0) for app in d.get("apps",{}).values() for a in app.get("arms",{}).values()))' 2>/dev/null || echo 0) -ge 1006 ]]; do
+until [[ $("$SKY" stats webapp --event purchase --json 2>/dev/null | python3 -c 'import json,sys
+d=json.load(sys.stdin); print(sum(a.get("converted",0) for b in d.get("experiment",{}).get("buckets",[]) for a in b["arms"]))' 2>/dev/null || echo 0) -ge 50 ]]; do
   ((SECONDS < deadline)) || break
   sleep 0.2
 done
-"$SKY" stats webapp
+echo
+echo "\$ skyport stats webapp --event purchase"
+# Stats are handed from the proxy threads once a second: wait until all requests show.
+deadline=$((SECONDS + 10))
+until [[ $("$SKY" stats webapp --json 2>/dev/null | python3 -c 'import json,sys
+d=json.load(sys.stdin); print(sum(a.get("requests",0) for app in d.get("apps",{}).values() for a in app.get("arms",{}).values()))' 2>/dev/null || echo 0) -ge 1206 ]]; do
+  ((SECONDS < deadline)) || break
+  sleep 0.2
+done
+"$SKY" stats webapp --event purchase
 echo
 echo "The cluster keeps running. Router: curl -H 'Host: webapp.localhost' $ROUTER/"
 echo "Try: export SKYPORT_REGISTRY=$SKYPORT_REGISTRY SKYPORT_HUB=$SKYPORT_HUB SKYPORT_TOKEN_FILE=$STATE/token"
