@@ -123,7 +123,8 @@ json IntervalJson(const hub::Interval& ci) { return json::array({Finite(ci.low),
 
 json ArmJson(const ArmResult& a, bool with_event) {
   const v1::ArmBucket& r = a.row;
-  json out = {{"arm", r.arm()}, {"control", a.control}, {"users", r.users_exposed()}, {"exposures", r.exposures()}};
+  json out = {{"arm", r.arm()},           {"control", a.control},         {"users", r.users_exposed()},
+              {"exposures", r.exposures()}, {"requests", r.requests()}, {"errors_5xx", r.errors_5xx()}};
   if (!with_event) return out;
   const hub::Moments m{r.event_count(), r.sum(), r.sum_squares()};
   out["converted"] = r.users_with_event();
@@ -243,7 +244,11 @@ std::string RenderExperimentTable(const ExperimentResult& r) {
     out += "\n";
     if (!q.by().empty()) out += BucketLabel(q.by(), b.bucket_unix_s) + "\n";
     std::vector<std::vector<std::string>> rows;
+    // Request counts come from routers that ship them; older data has none.
+    bool with_requests = false;
+    for (const ArmResult& a : b.arms) with_requests |= a.row.requests() > 0;
     rows.push_back({"ARM", "USERS", "EXPOSURES"});
+    if (with_requests) rows.back().insert(rows.back().end(), {"REQUESTS", "5XX%"});
     if (with_event)
       for (const char* h :
            {"CONVERTED", "CONV%", "EVENTS", "MEAN", "STDDEV", "ΔCONV (95% CI)", "P", "ΔMEAN (95% CI)", "P"})
@@ -252,6 +257,12 @@ std::string RenderExperimentTable(const ExperimentResult& r) {
       const v1::ArmBucket& row = a.row;
       std::vector<std::string> cells = {ArmLabel(row.arm()) + (a.control ? " (control)" : ""),
                                         std::to_string(row.users_exposed()), std::to_string(row.exposures())};
+      if (with_requests) {
+        cells.push_back(std::to_string(row.requests()));
+        cells.push_back(row.requests() == 0 ? "-"
+                                            : fmt::format("{:.2f}%", 100.0 * static_cast<double>(row.errors_5xx()) /
+                                                                         static_cast<double>(row.requests())));
+      }
       if (with_event) {
         const hub::Moments m{row.event_count(), row.sum(), row.sum_squares()};
         cells.push_back(std::to_string(row.users_with_event()));

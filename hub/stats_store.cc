@@ -11,6 +11,7 @@ namespace skyport::hub {
 namespace {
 
 constexpr char kExposure[] = "$exposure";
+constexpr char kRequests[] = "$requests";  // per arm and hour, user "*": count = requests, sum = 5xx
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS user_events(
@@ -131,8 +132,10 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
       "COUNT(DISTINCT CASE WHEN event = ?6 THEN user END), "
       "SUM(CASE WHEN event = ?6 THEN count ELSE 0 END), "
       "SUM(CASE WHEN event = ?6 THEN sum ELSE 0 END), "
-      "SUM(CASE WHEN event = ?6 THEN sum_sq ELSE 0 END) "
-      "FROM user_events WHERE app = ?1 AND flight = ?2 AND hour >= ?3 AND hour < ?4 AND event IN (?5, ?6) "
+      "SUM(CASE WHEN event = ?6 THEN sum_sq ELSE 0 END), "
+      "SUM(CASE WHEN event = ?7 THEN count ELSE 0 END), "
+      "SUM(CASE WHEN event = ?7 THEN sum ELSE 0 END) "
+      "FROM user_events WHERE app = ?1 AND flight = ?2 AND hour >= ?3 AND hour < ?4 AND event IN (?5, ?6, ?7) "
       "GROUP BY arm, bucket ORDER BY bucket, arm",
       *bucket);
   std::lock_guard lock(mu_);
@@ -142,6 +145,7 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
   int64_t from = q.from_unix_s() > 0 ? q.from_unix_s() : 0;
   s.Bind(1, q.app()).Bind(2, q.flight()).Bind(3, from).Bind(4, to).Bind(5, std::string(kExposure));
   s.Bind(6, q.event().empty() ? std::string(kExposure) : q.event());
+  s.Bind(7, std::string(kRequests));
   v1::StatsReport report;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
@@ -150,6 +154,8 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
     row->set_bucket_unix_s(s.Int(1));
     row->set_users_exposed(static_cast<uint64_t>(s.Int(2)));
     row->set_exposures(static_cast<uint64_t>(s.Int(3)));
+    row->set_requests(static_cast<uint64_t>(s.Int(8)));
+    row->set_errors_5xx(static_cast<uint64_t>(s.Double(9) + 0.5));
     if (!q.event().empty()) {
       row->set_users_with_event(static_cast<uint64_t>(s.Int(4)));
       row->set_event_count(static_cast<uint64_t>(s.Int(5)));

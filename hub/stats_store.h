@@ -35,7 +35,8 @@ class StatsStore {
 
   // Per arm (and bucket when q.by is hour/day/week/month: UTC; weeks start on
   // Monday): users exposed and exposures ("$exposure" rows), users with
-  // q.event and its count, sum and sum of squares. Rows sorted by bucket, arm.
+  // q.event and its count, sum and sum of squares, requests and 5xx
+  // ("$requests" rows). Rows sorted by bucket, arm.
   // `now_unix_s` stands for a to_unix_s of 0.
   Result<v1::StatsReport> Query(const v1::StatsQuery& q, int64_t now_unix_s);
 

@@ -457,7 +457,7 @@ bool Worker::PumpResponse(Client* c) {
       c->resp_head_done = true;
       c->state = Client::State::kTunnel;
       c_->tunnels.fetch_add(1, std::memory_order_relaxed);
-      shard_.Record(now_s_, c->arm->stats_id, 101, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+      RecordOutcome(c, 101);
       return true;
     }
     c->resp_body = resp_.body;
@@ -538,7 +538,7 @@ bool Worker::PumpResponse(Client* c) {
 }
 
 void Worker::FinishExchange(Client* c) {
-  shard_.Record(now_s_, c->arm->stats_id, c->status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+  RecordOutcome(c, c->status);
   bool req_done = c->req_scanned && c->req_ready == 0 && c->fwd_off == c->fwd.size();
   Upstream* u = c->up;
   bool reuse = req_done && c->up_keep && c->resp_body != http1::BodyKind::kUntilClose && u && u->in.empty();
@@ -605,7 +605,7 @@ bool Worker::PumpTunnel(Client* c) {
 
 void Worker::LocalError(Client* c, int status, std::string_view message, bool keep_alive) {
   c_->local_errors[LocalErrorIndex(status)].fetch_add(1, std::memory_order_relaxed);
-  if (c->arm) shard_.Record(now_s_, c->arm->stats_id, status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+  if (c->arm) RecordOutcome(c, status);
   LocalResponse(c, status, "text/plain; charset=utf-8", fmt::format("{} {}: {}\n", status, Reason(status), message),
                 keep_alive);
 }
@@ -701,6 +701,15 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
                                             dropped, c->arm->commit));
 }
 
+// One finished exchange of an arm: the per-second ring (admin /stats) and,
+// with a hub, the durable per-hour request and 5xx counts (user "*").
+void Worker::RecordOutcome(Client* c, int status) {
+  shard_.Record(now_s_, c->arm->stats_id, status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+  if (shipper_ && c->app &&
+      !agg_.Add(c->app->name, "", c->arm->commit, kRequestsEvent, "*", status >= 500 ? 1.0 : 0.0, now_s_))
+    c_->events_dropped.fetch_add(1, std::memory_order_relaxed);
+}
+
 // Hands the aggregated rows to the shipper (once a second, from Scan).
 void Worker::ShipAggregates() {
   if (!shipper_ || now_s_ == last_ship_s_) return;
@@ -754,7 +763,7 @@ void Worker::LingerClose(Client* c) {
 
 void Worker::AbortExchange(Client* c) {
   if (c->arm && c->state == Client::State::kExchange && c->resp_head_done)
-    shard_.Record(now_s_, c->arm->stats_id, c->status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
+    RecordOutcome(c, c->status);
   ReleaseUpstream(c, false);
   CloseClient(c);
 }

@@ -190,6 +190,7 @@ class Worker {
   bool WaitingForEventsBody(Client* c, const http1::RequestHead& r);
   void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view user_id);
   void ShipAggregates();
+  void RecordOutcome(Client* c, int status);
   void AbortExchange(Client* c);
   void ReleaseUpstream(Client* c, bool reuse);
   void ResetExchange(Client* c);

@@ -144,6 +144,9 @@ class EventsTest(ClusterTest):
         lo, hi = delta["ci"]
         self.assertTrue(0.1 < lo < delta["difference"] < hi < 0.5, doc)
         self.assertIsNone(c1["delta_conversion"], "control has no delta")
+        # Requests are kept at the hub too (durable, by bucket): every first visit was one.
+        self.assertGreaterEqual(c1["requests"] + c2["requests"], 300, doc)
+        self.assertEqual(c1["errors_5xx"] + c2["errors_5xx"], 0, doc)
         self.assertAlmostEqual(c2["mean"], 20.0, places=9)
         self.assertAlmostEqual(c1["mean"], 10.0, places=9)
         srm = doc["experiment"]["buckets"][0]["srm"]

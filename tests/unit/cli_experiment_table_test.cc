@@ -267,6 +267,22 @@ TEST_CASE("RenderExperimentTable: without an event, users and exposures only", "
   CHECK_FALSE(r.buckets[0].arms[1].mean);
 }
 
+TEST_CASE("RenderExperimentTable: request and 5xx counts when routers shipped them", "[cli][experiment]") {
+  v1::StatsReport rep = Report({Row(kB, 4900, 20000), Row(kA, 5100, 21000)});
+  rep.mutable_rows(0)->set_requests(20000);
+  rep.mutable_rows(0)->set_errors_5xx(200);
+  rep.mutable_rows(1)->set_requests(21000);
+  auto r = Analyze(Query(""), rep, {});
+  CHECK(RenderExperimentTable(r) ==
+        "shop: exposures only, outside flights, all time; control aaaaaaaaaaaa (most users)\n"
+        "\n"
+        "ARM                     USERS  EXPOSURES  REQUESTS  5XX%\n"
+        "aaaaaaaaaaaa (control)  5100   21000      21000     0.00%\n"
+        "bbbbbbbbbbbb            4900   20000      20000     1.00%\n");
+  auto doc = ExperimentJson(r);
+  CHECK(doc["buckets"][0]["arms"][1]["errors_5xx"] == 200);
+}
+
 TEST_CASE("RenderExperimentTable: the sample-ratio warning", "[cli][experiment]") {
   SECTION("flagged below p 0.001") {
     auto r = Analyze(Query(""), Report({Row(kA, 6000, 6000), Row(kB, 4000, 4000)}), {{kA, 50}, {kB, 50}});
@@ -420,7 +436,7 @@ TEST_CASE("ExperimentJson: the documented shape", "[cli][experiment]") {
     CHECK(plain["buckets"][0]["bucket"].is_null());
     CHECK(plain["buckets"][0]["srm"].is_null());
     CHECK(plain["buckets"][0]["arms"][0] ==
-          json{{"arm", kA}, {"control", true}, {"users", 2}, {"exposures", 3}});
+          json{{"arm", kA}, {"control", true}, {"users", 2}, {"exposures", 3}, {"requests", 0}, {"errors_5xx", 0}});
   }
   SECTION("no data: no control, no buckets") {
     json empty = ExperimentJson(Analyze(Query(""), {}, {}));

@@ -72,6 +72,9 @@ TEST_CASE("stats store: exposures, conversions and moments per arm; retried batc
   REQUIRE(again.ok());
   CHECK(again->duplicate);
   CHECK(again->accepted == 0);
+  // Requests per arm and hour (user "*"): count = requests, sum = 5xx.
+  REQUIRE((*store)->Ship(Batch("r1/run-a", 3, {Row("a", "$requests", "*", kMon, 40, 2, 2),
+                                              Row("a", "$requests", "*", kMon + kHour, 10, 1, 1)})).ok());
   // A later batch of the same user and hour adds up.
   REQUIRE((*store)->Ship(Batch("r1/run-a", 2, {Row("a", "purchase", "u1", kMon, 1, 10, 100)})).ok());
   // Another router's batch 1 is its own; the same user-hour exposure from two routers is one.
@@ -89,6 +92,9 @@ TEST_CASE("stats store: exposures, conversions and moments per arm; retried batc
   CHECK(a.event_count() == 3);
   CHECK(a.sum() == Approx(40));
   CHECK(a.sum_squares() == Approx(600));
+  CHECK(a.requests() == 50);
+  CHECK(a.errors_5xx() == 3);
+  CHECK(rows[{"b", 0}].requests() == 0);
   const auto& b = rows[{"b", 0}];
   CHECK(b.users_exposed() == 1);
   CHECK(b.users_with_event() == 1);
