@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -62,6 +63,44 @@ class Stmt {
 
 inline Status DbError(sqlite3* db, std::string_view what) {
   return Status::Internal(fmt::format("storage: {}: {}", what, sqlite3_errmsg(db)));
+}
+
+// Runs SQL that returns no rows; a failure reads "<what>: <sqlite's message>".
+inline Status ExecSql(sqlite3* db, const char* sql, std::string_view what) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    Status s = Status::Internal(fmt::format("{}: {}", what, err ? err : "unknown error"));
+    sqlite3_free(err);
+    return s;
+  }
+  return Status::Ok();
+}
+
+// Opens (creating it and its directory) the database at `path` in WAL mode,
+// synchronous FULL (`fsync`) or NORMAL, and runs `schema`. Errors opening say
+// "<open_what>: cannot …"; errors in the SQL "<sql_what>: …". The caller owns
+// the handle (sqlite3_close).
+inline Result<sqlite3*> OpenSqlite(const std::string& path, bool fsync, const char* schema, std::string_view open_what,
+                                   std::string_view sql_what) {
+  std::error_code ec;
+  auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::InvalidArgument(fmt::format("{}: cannot create {}: {}", open_what, dir.string(), ec.message()));
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status::InvalidArgument(fmt::format("{}: cannot open {}: {}", open_what, path, msg));
+  }
+  for (const char* sql : {"PRAGMA journal_mode=WAL", fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                          schema}) {
+    if (Status s = ExecSql(db, sql, sql_what); !s.ok()) {
+      sqlite3_close(db);
+      return s;
+    }
+  }
+  return db;
 }
 
 }  // namespace skyport

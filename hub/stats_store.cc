@@ -1,7 +1,6 @@
 #include "hub/stats_store.h"
 
 #include <cmath>
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -52,27 +51,9 @@ Status CheckRow(const v1::UserEventRow& r, int i) {
 }  // namespace
 
 Result<std::unique_ptr<StatsStore>> StatsStore::Open(const std::string& path, bool fsync) {
-  std::error_code ec;
-  auto dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-      SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Status::InvalidArgument(fmt::format("stats: cannot open {}: {}", path, msg));
-  }
-  std::unique_ptr<StatsStore> store(new StatsStore(db));
-  for (const char* sql : {"PRAGMA journal_mode=WAL", fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                          kSchema}) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      Status s = Status::Internal(fmt::format("stats: {}", err ? err : "schema"));
-      sqlite3_free(err);
-      return s;
-    }
-  }
-  return store;
+  auto db = OpenSqlite(path, fsync, kSchema, "stats", "stats");
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<StatsStore>(new StatsStore(*db));
 }
 
 StatsStore::~StatsStore() { sqlite3_close(db_); }
@@ -82,9 +63,9 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
   for (int i = 0; i < req.rows_size(); ++i)
     if (Status s = CheckRow(req.rows(i), i); !s.ok()) return s;
   std::lock_guard lock(mu_);
-  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return DbError(db_, "begin");
+  if (Status s = ExecSql(db_, "BEGIN IMMEDIATE", "stats"); !s.ok()) return s;
   auto rollback = [this](Status s) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    (void)ExecSql(db_, "ROLLBACK", "stats");
     return s;
   };
   ShipOutcome out;
@@ -94,7 +75,7 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
     if (seen.Run() != SQLITE_OK) return rollback(DbError(db_, "batch"));
     if (sqlite3_changes(db_) == 0) {
       out.duplicate = true;
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      (void)ExecSql(db_, "ROLLBACK", "stats");
       return out;
     }
   }
@@ -116,7 +97,7 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
   Stmt prune(db_, "DELETE FROM batches WHERE router = ?1 AND batch_id < ?2");
   prune.Bind(1, req.router()).Bind(2, static_cast<int64_t>(req.batch_id()) - 100000);
   if (prune.Run() != SQLITE_OK) return rollback(DbError(db_, "prune"));
-  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return rollback(DbError(db_, "commit"));
+  if (Status s = ExecSql(db_, "COMMIT", "stats"); !s.ok()) return rollback(s);
   return out;
 }
 

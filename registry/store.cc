@@ -2,7 +2,6 @@
 
 #include <sqlite3.h>
 
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -28,35 +27,14 @@ CREATE INDEX IF NOT EXISTS events_revision ON events(revision);
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, bool fsync) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::InvalidArgument(fmt::format("data: cannot create {}: {}", dir, ec.message()));
-  std::string path = dir + "/registry.db";
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Status::InvalidArgument(fmt::format("data: cannot open {}: {}", path, msg));
-  }
-  std::unique_ptr<Store> store(new Store(db));
-  for (const char* sql : {"PRAGMA journal_mode=WAL", fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"})
-    if (Status s = store->Exec(sql); !s.ok()) return s;
-  if (Status s = store->Exec(kSchema); !s.ok()) return s;
-  return store;
+  auto db = OpenSqlite(dir + "/registry.db", fsync, kSchema, "data", "storage");
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<Store>(new Store(*db));
 }
 
 Store::~Store() { sqlite3_close(db_); }
 
-Status Store::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    Status s = Status::Internal(fmt::format("storage: {}", err ? err : "unknown error"));
-    sqlite3_free(err);
-    return s;
-  }
-  return Status::Ok();
-}
+Status Store::Exec(const char* sql) { return ExecSql(db_, sql, "storage"); }
 
 Result<Persisted> Store::Load(int64_t history) {
   Persisted p;

@@ -46,7 +46,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from harness import binary, pid_alive, wait_until  # noqa: E402
+from harness import binary, pid_alive, read_port_file, wait_until  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 CLIENT = os.path.join(HERE, "client.py")
@@ -326,17 +326,10 @@ class Rig:
                 p.wait(timeout=10)
 
     def wait_port_file(self, path, proc, what, timeout=20):
-        def ready():
-            if proc.poll() is not None:
-                return True
-            try:
-                with open(path) as f:
-                    return f.read().endswith("\n")
-            except FileNotFoundError:
-                return False
-        wait_until(ready, timeout, what=f"{what} port file")
-        if proc.poll() is not None:
-            raise AssertionError(f"{what} exited with {proc.returncode}:\n{self.log(what)}")
+        try:
+            read_port_file(path, proc, what, timeout)
+        except AssertionError as e:
+            raise AssertionError(f"{e}:\n{self.log(what)}") from None
 
     def log(self, name):
         try:
