@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace skyport {
 
@@ -14,6 +15,17 @@ inline uint64_t Fmix64(uint64_t k) {
   k *= 0xc4ceb9fe1a85ec53ULL;
   k ^= k >> 33;
   return k;
+}
+
+// 64-bit FNV-1a of `bytes`, continuing from `h` (the offset basis to start).
+// Frozen like Fmix64. Its high bits mix poorly: finish with Fmix64.
+inline constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+inline uint64_t Fnv1a(std::string_view bytes, uint64_t h = kFnvOffset) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
 }
 
 }  // namespace skyport

@@ -13,13 +13,8 @@ constexpr uint32_t kExposureId = 0;  // event id of "$exposure", interned first
 enum UserKind : uint32_t { kHexUser = 0, kInternedUser = 1, kHashedUser = 2 };
 
 
-uint64_t Fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return Fmix64(h);
-}
+// FNV-1a finished with fmix64, for hashing interned strings and user ids.
+uint64_t MixedFnv(std::string_view s, uint64_t h = kFnvOffset) { return Fmix64(Fnv1a(s, h)); }
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -84,7 +79,7 @@ EventAggregator::ScopeId EventAggregator::Scope(std::string_view app, std::strin
   scope_buf_.assign(app).append(1, '\0').append(flight).append(1, '\0').append(arm);
   if (auto it = scope_ids_.find(scope_buf_); it != scope_ids_.end()) return it->second;
   auto id = static_cast<ScopeId>(scopes_.size());
-  scopes_.push_back({std::string(app), std::string(flight), std::string(arm), Fnv1a(scope_buf_),
+  scopes_.push_back({std::string(app), std::string(flight), std::string(arm), MixedFnv(scope_buf_),
                      !app.empty() && !arm.empty()});
   scope_ids_.emplace(scope_buf_, id);
   return id;
@@ -127,8 +122,8 @@ bool EventAggregator::AddExposure(ScopeId scope, std::string_view user, int64_t 
   const int32_t hour = HourOf(unix_s);
   ExposureKey memo{0, 0, scopes_[scope].fp, kHexUser};
   if (!ParseHex128(user, memo.user_hi, memo.user_lo)) {
-    memo.user_hi = Fnv1a(user);
-    memo.user_lo = Fnv1a(user, 0x84222325cbf29ce4ULL);
+    memo.user_hi = MixedFnv(user);
+    memo.user_lo = MixedFnv(user, 0x84222325cbf29ce4ULL);
     memo.user_kind = kHashedUser;
   }
   std::unordered_set<ExposureKey, KeyHash>* memory = nullptr;

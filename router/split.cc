@@ -44,16 +44,6 @@ std::vector<Slice> Normalize(std::vector<Slice> slices) {
   return out;
 }
 
-constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
-constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
-
-uint64_t Fnv1a(uint64_t h, std::string_view bytes) {
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= kFnvPrime;
-  }
-  return h;
-}
 
 
 bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
@@ -176,9 +166,9 @@ double MovedFraction(const std::vector<Slice>& old_layout, const std::vector<Sli
 }
 
 uint32_t UserPosition(std::string_view user_id, std::string_view split_id) {
-  uint64_t h = Fnv1a(kFnvOffset, split_id);
-  h = Fnv1a(h, std::string_view("\x1f", 1));
-  h = Fnv1a(h, user_id);
+  uint64_t h = Fnv1a(split_id);
+  h = Fnv1a(std::string_view("\x1f", 1), h);
+  h = Fnv1a(user_id, h);
   h = Fmix64(h);
   return static_cast<uint32_t>((static_cast<unsigned __int128>(h) * kSliceUnits) >> 64);
 }
