@@ -15,6 +15,8 @@ import socketserver
 import struct
 import sys
 
+from router_backend import write_port_file
+
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -110,10 +112,7 @@ def main():
     srv = Server(("127.0.0.1", a.port), Handler)
     srv.name = a.name
     if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(f"{srv.server_address[1]}\n")
-        os.rename(tmp, a.port_file)
+        write_port_file(a.port_file, srv.server_address[1])
     print("listening", srv.server_address[1], flush=True, file=sys.stderr)
     srv.serve_forever()
 
