@@ -175,7 +175,8 @@ int RunDaemon(const DaemonOptions& o) {
       if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
       info.host = host;
       info.admin_port = static_cast<uint32_t>(admin->port());
-      info.listen = fmt::format("{}:{}", SplitHostPort(o.listen).ok() ? SplitHostPort(o.listen)->first : "", (*proxy)->port());
+      auto listen = SplitHostPort(o.listen);  // valid: the proxy bound it
+      info.listen = fmt::format("{}:{}", listen.ok() ? listen->first : "", (*proxy)->port());
       presence = std::make_unique<RegistryPresence>(channel, *token, info);
       presence->Start();
     }
