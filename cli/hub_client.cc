@@ -15,6 +15,7 @@ struct HubClient::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Hub::Stub> stub;
   std::unique_ptr<v1::StatsSink::Stub> stats_stub;  // same channel
+  std::unique_ptr<v1::Flights::Stub> flights_stub;  // same channel
 
   std::mutex mu;
   grpc::ClientContext* active = nullptr;  // the streaming call Cancel() reaches
@@ -69,6 +70,7 @@ Result<std::unique_ptr<HubClient>> HubClient::Connect(const ConnectOptions& opts
   impl->channel = *channel;
   impl->stub = v1::Hub::NewStub(*channel);
   impl->stats_stub = v1::StatsSink::NewStub(*channel);
+  impl->flights_stub = v1::Flights::NewStub(*channel);
   return std::unique_ptr<HubClient>(new HubClient(std::move(impl), opts.target, opts.timeout_ms));
 }
 
@@ -122,6 +124,42 @@ void HubClient::Cancel() {
   std::lock_guard lock(impl_->mu);
   impl_->cancelled = true;
   if (impl_->active) impl_->active->TryCancel();
+}
+
+Result<v1::FlightStatus> HubClient::FlightStart(const std::string& spec_json) {
+  v1::FlightStartRequest req;
+  req.set_spec_json(spec_json);
+  return rpc::UnaryCall<v1::FlightStatus>(*impl_->flights_stub, &v1::Flights::Stub::Start, req, impl_->token,
+                                          timeout_ms_);
+}
+
+Result<v1::FlightStatus> HubClient::FlightKill(const std::string& name, const std::string& reason) {
+  v1::FlightKillRequest req;
+  req.set_name(name);
+  req.set_reason(reason);
+  return rpc::UnaryCall<v1::FlightStatus>(*impl_->flights_stub, &v1::Flights::Stub::Kill, req, impl_->token,
+                                          timeout_ms_);
+}
+
+Result<v1::FlightListResponse> HubClient::FlightList(bool all) {
+  v1::FlightListRequest req;
+  req.set_all(all);
+  return rpc::UnaryCall<v1::FlightListResponse>(*impl_->flights_stub, &v1::Flights::Stub::List, req, impl_->token,
+                                                timeout_ms_);
+}
+
+Result<v1::FlightStatus> HubClient::FlightStatus(const std::string& name) {
+  v1::FlightStatusRequest req;
+  req.set_name(name);
+  return rpc::UnaryCall<v1::FlightStatus>(*impl_->flights_stub, &v1::Flights::Stub::Status, req, impl_->token,
+                                          timeout_ms_);
+}
+
+Result<v1::FlightLogResponse> HubClient::FlightLog(const std::string& name) {
+  v1::FlightLogRequest req;
+  req.set_name(name);
+  return rpc::UnaryCall<v1::FlightLogResponse>(*impl_->flights_stub, &v1::Flights::Stub::Log, req, impl_->token,
+                                               timeout_ms_);
 }
 
 }  // namespace skyport::cli

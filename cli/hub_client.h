@@ -37,6 +37,12 @@ class HubClient {
   Result<v1::DronesResponse> Drones();
   // StatsSink.Query: per-arm experiment aggregates.
   Result<v1::StatsReport> QueryStats(const v1::StatsQuery& q);
+  // Flights (the hub's control tower).
+  Result<v1::FlightStatus> FlightStart(const std::string& spec_json);
+  Result<v1::FlightStatus> FlightKill(const std::string& name, const std::string& reason);
+  Result<v1::FlightListResponse> FlightList(bool all);
+  Result<v1::FlightStatus> FlightStatus(const std::string& name);
+  Result<v1::FlightLogResponse> FlightLog(const std::string& name);
   // Calls `on_line` for each line until the stream ends, `on_line` returns
   // false or Cancel() is called (both end it with CANCELLED). `timeout_ms` 0:
   // no deadline.

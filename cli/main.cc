@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/errors.h"
+#include "cli/flight_cmd.h"
 #include "cli/hub_commands.h"
 #include "cli/split_cmd.h"
 #include "cli/gate_cmd.h"
@@ -244,6 +245,33 @@ void AddGateCommand(CLI::App& app, const sc::GlobalOptions& g, Commands& command
   });
 }
 
+// `skyport flight ...`: flights run by the hub's control tower (flight_cmd.h).
+void AddFlightCommands(CLI::App& app, const sc::GlobalOptions& g, Commands& commands) {
+  auto o = std::make_shared<sc::FlightOptions>();
+  auto* flight = app.add_subcommand("flight", "Experiments and progressive rollouts run by the hub");
+  flight->require_subcommand(1);
+  auto* start = flight->add_subcommand("start", "Validate FILE (JSON or YAML) and start the flight it describes");
+  start->add_option("file", o->file, "Flight spec")->required();
+  start->footer("A spec with \"kill\": true kills the running flight of that name. Spec format: docs/flights.md.");
+  commands.emplace_back(start, [&g, o] { return sc::RunFlightStart(g, *o); });
+  auto* validate = flight->add_subcommand("validate", "Check FILE offline; every problem is named with its field");
+  validate->add_option("file", o->file, "Flight spec")->required();
+  commands.emplace_back(validate, [&g, o] { return sc::RunFlightValidate(g, *o); });
+  auto* kill = flight->add_subcommand("kill", "Send all of NAME's traffic back to control and stop what it started");
+  kill->add_option("name", o->name, "Flight")->required();
+  kill->add_option("--reason", o->reason, "Recorded in the flight's log");
+  commands.emplace_back(kill, [&g, o] { return sc::RunFlightKill(g, *o); });
+  auto* list = flight->add_subcommand("list", "Active flights (--all: finished ones too)");
+  list->add_flag("--all", o->all, "Include finished flights");
+  commands.emplace_back(list, [&g, o] { return sc::RunFlightList(g, *o); });
+  auto* status = flight->add_subcommand("status", "NAME's step, weights, enrolled users and time left");
+  status->add_option("name", o->name, "Flight")->required();
+  commands.emplace_back(status, [&g, o] { return sc::RunFlightStatus(g, *o); });
+  auto* log = flight->add_subcommand("log", "NAME's timeline: steps, weights, gate verdicts, pings, kill");
+  log->add_option("name", o->name, "Flight")->required();
+  commands.emplace_back(log, [&g, o] { return sc::RunFlightLog(g, *o); });
+}
+
 // `skyport split`: an app's split test (split_cmd.h).
 void AddSplitCommand(CLI::App& app, const sc::GlobalOptions& g, Commands& commands) {
   auto o = std::make_shared<sc::SplitOptions>();
@@ -300,6 +328,7 @@ int main(int argc, char** argv) {
   AddStatsCommand(app, g, commands);
   AddGateCommand(app, g, commands);
   AddSplitCommand(app, g, commands);
+  AddFlightCommands(app, g, commands);
 
   int code = 0;
   if (!skyport::ParseOrExit(app, static_cast<int>(head.size()), head.data(), code)) return code;

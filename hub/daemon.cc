@@ -10,15 +10,17 @@
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
+#include "hub/flight_service.h"
 #include "hub/git_http.h"
 #include "hub/service.h"
 #include "hub/stats_service.h"
+#include "hub/tower_io.h"
 #include "rpc/channel.h"
 
 namespace skyport::hub {
 namespace {
 
-std::string Metrics(const Hub& hub) {
+std::string Metrics(const Hub& hub, ControlTower& tower) {
   size_t connected = 0, processes = 0;
   auto drones = hub.Drones();
   for (const auto& d : drones) {
@@ -34,7 +36,7 @@ std::string Metrics(const Hub& hub) {
       "skyport_hub_deployments {}\n"
       "# HELP skyport_hub_processes Processes the drones report.\n# TYPE skyport_hub_processes gauge\n"
       "skyport_hub_processes {}\n",
-      connected, drones.size(), hub.Desired().size(), processes);
+      connected, drones.size(), hub.Desired().size(), processes) + tower.Metrics();
 }
 
 }  // namespace
@@ -77,12 +79,27 @@ int RunDaemon(const DaemonOptions& o) {
   auto stats = StatsStore::Open(o.data_dir + "/stats.db");
   if (!stats.ok()) return FailStart(stats.status());
   StatsSinkService stats_service(stats->get(), *token);
+
+  auto flight_store = FlightStore::Open(o.data_dir + "/flights.db");
+  if (!flight_store.ok()) return FailStart(flight_store.status());
+  TowerIoOptions tio;
+  tio.registry = o.registry;
+  tio.token = *token;
+  tio.tls = o.common.tls;
+  tio.deploy_timeout_ms = so.deploy_timeout_ms;
+  auto tower_io = MakeTowerIo(hub->get(), repos->get(), stats->get(), tio);
+  PlanTimings timings;
+  timings.gate_interval_ms = o.gate_interval_ms;
+  auto tower = ControlTower::Open(flight_store->get(), tower_io.get(), SystemClock::Get(), timings);
+  if (!tower.ok()) return FailStart(tower.status());
+  FlightService flight_service(tower->get(), *token);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(o.listen, *creds, &port);
   builder.RegisterService(&hub_service);
   builder.RegisterService(&drone_service);
   builder.RegisterService(&stats_service);
+  builder.RegisterService(&flight_service);
   builder.SetMaxReceiveMessageSize(16 << 20);
   rpc::ConfigureServer(builder);
   auto server = builder.BuildAndStart();
@@ -91,10 +108,11 @@ int RunDaemon(const DaemonOptions& o) {
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
     Hub* h = hub->get();
+    ControlTower* t = tower->get();
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
-                                  [h](const AdminRequest&) {
-                                    return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h)};
+                                  [h, t](const AdminRequest&) {
+                                    return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h, *t)};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}});
@@ -107,7 +125,8 @@ int RunDaemon(const DaemonOptions& o) {
                           {"git_port", (*git)->port()},
                           {"metrics_port", admin ? admin->port() : 0},
                           {"tls", !o.common.tls.cert.empty()},
-                          {"data", o.data_dir}});
+                          {"data", o.data_dir},
+                          {"registry", o.registry}});
   log::Info("stopping", {{"signal", stop_signals.Wait()}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   return 0;

@@ -17,6 +17,8 @@ struct DaemonOptions {
   int deploy_timeout_s = 300;
   std::string metrics_listen = "127.0.0.1:6011";
   std::string port_file;      // "GRPC_PORT GIT_PORT" once listening
+  std::string registry = "127.0.0.1:6000";  // flights write route configs here ("" = flights off)
+  int gate_interval_ms = 10'000;  // between looks of a waiting flight gate
   CommonDaemonFlags common;
 };
 

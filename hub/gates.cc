@@ -306,4 +306,27 @@ GateVerdict EvaluateGate(const GateSpec& spec, const ArmTraffic& control, const 
   return Verdict(GateVerdict::kWait, fmt::format("unknown metric \"{}\"", spec.metric), n);
 }
 
+ArmOutcome OutcomeFromReport(const v1::StatsReport& report, const std::string& arm) {
+  ArmOutcome o;
+  for (const auto& row : report.rows()) {
+    if (row.arm() != arm) continue;
+    o.users.users += row.users_exposed();
+    o.users.converted += row.users_with_event();
+    o.values.n += row.event_count();
+    o.values.sum += row.sum();
+    o.values.sum_sq += row.sum_squares();
+  }
+  return o;
+}
+
+ArmTraffic TrafficFromReport(const v1::StatsReport& report, const std::string& arm) {
+  ArmTraffic t;
+  for (const auto& row : report.rows()) {
+    if (row.arm() != arm) continue;
+    t.requests += row.requests();
+    t.errors += row.errors_5xx();
+  }
+  return t;
+}
+
 }  // namespace skyport::hub

@@ -37,6 +37,7 @@
 
 #include "core/status.h"
 #include "hub/stats_math.h"
+#include "skyport/v1/router.pb.h"
 
 namespace skyport::hub {
 
@@ -96,7 +97,13 @@ struct GateVerdict {
   nlohmann::json numbers;
 };
 
-const char* GateKindName(GateVerdict::Kind kind);  // "pass" | "fail" | "wait"
+const char* GateKindName(GateVerdict::Kind kind);
+
+// `arm`'s rows of a StatsSink report (hub/stats_store.h) summed over buckets:
+// users exposed / with the event, and the event's count, sum and sum of squares.
+ArmOutcome OutcomeFromReport(const v1::StatsReport& report, const std::string& arm);
+// `arm`'s requests and 5xx summed over buckets, and its latency p99.
+ArmTraffic TrafficFromReport(const v1::StatsReport& report, const std::string& arm);  // "pass" | "fail" | "wait"
 
 // The verdict of `spec` on the data. `spec` must have passed ParseGateSpec;
 // previous_p: the running p of the previous look (sequential only), 1 at first.

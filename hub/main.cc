@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   app.add_option("--deploy-timeout", o.deploy_timeout_s, "Seconds a deploy may take per drone")->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off)")
       ->capture_default_str();
+  app.add_option("--registry", o.registry, "Registry gRPC address: flights write route configs there ('' = no flights)")
+      ->capture_default_str();
+  app.add_option("--gate-interval-ms", o.gate_interval_ms, "Milliseconds between looks of a flight gate waiting for data")
+      ->capture_default_str()->check(CLI::Range(100, 3'600'000));
   app.add_option("--port-file", o.port_file, "Write \"GRPC_PORT GIT_PORT\" here once listening");
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
   skyport::EnableEnvAndConfig(app, "");

@@ -28,9 +28,6 @@ class HubService final : public v1::Hub::Service {
   grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogLine>*) override;
 
  private:
-  // The full commit a Stop means: one the drones know by that prefix, else the repository's answer.
-  Result<std::string> ResolveForStop(const std::string& app, const std::string& commitish) const;
-
   Hub* hub_;
   RepoStore* repos_;
   ServiceOptions o_;

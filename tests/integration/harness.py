@@ -158,8 +158,9 @@ class ClusterTest(unittest.TestCase):
 class Hub:
     """One skyport-hub process; restartable on the same data and ports."""
 
-    def __init__(self, tmp, token_file, registry):
+    def __init__(self, tmp, token_file, registry, extra=()):
         self.tmp = tmp
+        self.extra = list(extra)
         self.data = os.path.join(tmp, "hub-data")
         self.token_file = token_file
         self.registry = registry
@@ -174,7 +175,8 @@ class Hub:
             os.unlink(port_file)
         args = [binary("skyport-hub"), "--listen", f"127.0.0.1:{self.port}", "--git-listen",
                 f"127.0.0.1:{self.git_port}", "--data", self.data, "--token-file", self.token_file,
-                "--port-file", port_file, "--metrics-listen", "", "--deploy-timeout", "60"]
+                "--port-file", port_file, "--metrics-listen", "", "--deploy-timeout", "60",
+                "--registry", self.registry.address(), *self.extra]
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         wait_until(lambda: os.path.exists(port_file) or self.proc.poll() is not None, 15, what="hub port file")
@@ -272,12 +274,13 @@ class DeployTest(ClusterTest):
     """A registry, a hub and drones on 127.0.0.1, plus a git work tree for the app."""
 
     DRONES = ("d1", "d2")
+    HUB_EXTRA = ()
 
     def setUp(self):
         super().setUp()
         with open(self.token_file) as f:
             self.token = f.read().strip()
-        self.hub = Hub(self.tmp, self.token_file, self.registry).start()
+        self.hub = Hub(self.tmp, self.token_file, self.registry, extra=self.HUB_EXTRA).start()
         self.drones = {n: Drone(self.tmp, self.token_file, n, self.hub, self.registry).start() for n in self.DRONES}
         self.addCleanup(self._stop_cluster)
         self.work = os.path.join(self.tmp, "work")

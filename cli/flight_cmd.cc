@@ -1,0 +1,117 @@
+#include "cli/flight_cmd.h"
+
+#include <chrono>
+#include <iostream>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "cli/errors.h"
+#include "cli/flight_view.h"
+#include "cli/hub_commands.h"
+#include "cli/spec_file.h"
+#include "core/names.h"
+#include "hub/flight_spec.h"
+
+namespace skyport::cli {
+namespace {
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The spec as JSON text, validated; prints the problems and sets `code` when not.
+std::optional<std::string> LoadSpec(const std::string& file, int& code) {
+  auto json = SpecFileToJson(file);
+  if (!json.ok()) {
+    code = ReportUsage(json.status());
+    return std::nullopt;
+  }
+  auto spec = hub::ParseFlightSpecText(*json);
+  if (!spec.ok()) {
+    code = ReportUsage(Status::InvalidArgument(fmt::format("{}: {}", file, spec.status().message())));
+    return std::nullopt;
+  }
+  return *json;
+}
+
+int PrintStatus(const GlobalOptions& g, const v1::FlightStatus& s) {
+  if (g.json) std::cout << FlightStatusJson(s).dump(2) << std::endl;
+  else std::cout << RenderFlightStatus(s, WallMs()) << std::flush;
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunFlightValidate(const GlobalOptions& g, const FlightOptions& o) {
+  int code = kExitOk;
+  auto json = LoadSpec(o.file, code);
+  if (!json) return code;
+  if (g.json) std::cout << nlohmann::json::parse(*json).dump(2) << std::endl;
+  else std::cout << o.file << ": ok\n";
+  return kExitOk;
+}
+
+int RunFlightStart(const GlobalOptions& g, const FlightOptions& o) {
+  int code = kExitOk;
+  auto json = LoadSpec(o.file, code);
+  if (!json) return code;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  auto st = client->FlightStart(*json);
+  if (!st.ok()) return ReportHubError(g, "flight start", st.status());
+  return PrintStatus(g, *st);
+}
+
+int RunFlightKill(const GlobalOptions& g, const FlightOptions& o) {
+  if (Status s = ValidateName("name", o.name); !s.ok()) return ReportUsage(s);
+  int code = kExitOk;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  auto st = client->FlightKill(o.name, o.reason);
+  if (!st.ok()) return ReportHubError(g, "flight kill", st.status());
+  return PrintStatus(g, *st);
+}
+
+int RunFlightList(const GlobalOptions& g, const FlightOptions& o) {
+  int code = kExitOk;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  auto list = client->FlightList(o.all);
+  if (!list.ok()) return ReportHubError(g, "flight list", list.status());
+  std::vector<v1::FlightStatus> flights(list->flights().begin(), list->flights().end());
+  if (g.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& f : flights) out.push_back(FlightStatusJson(f));
+    std::cout << out.dump(2) << std::endl;
+  } else {
+    std::cout << RenderFlightList(flights, WallMs()) << std::flush;
+  }
+  return kExitOk;
+}
+
+int RunFlightStatus(const GlobalOptions& g, const FlightOptions& o) {
+  if (Status s = ValidateName("name", o.name); !s.ok()) return ReportUsage(s);
+  int code = kExitOk;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  auto st = client->FlightStatus(o.name);
+  if (!st.ok()) return ReportHubError(g, "flight status", st.status());
+  return PrintStatus(g, *st);
+}
+
+int RunFlightLog(const GlobalOptions& g, const FlightOptions& o) {
+  if (Status s = ValidateName("name", o.name); !s.ok()) return ReportUsage(s);
+  int code = kExitOk;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  auto log = client->FlightLog(o.name);
+  if (!log.ok()) return ReportHubError(g, "flight log", log.status());
+  std::vector<v1::FlightLogEntry> entries(log->entries().begin(), log->entries().end());
+  if (g.json) std::cout << FlightLogJson(entries).dump(2) << std::endl;
+  else std::cout << RenderFlightLog(entries) << std::flush;
+  return kExitOk;
+}
+
+}  // namespace skyport::cli
