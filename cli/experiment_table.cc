@@ -124,7 +124,11 @@ json IntervalJson(const hub::Interval& ci) { return json::array({Finite(ci.low),
 json ArmJson(const ArmResult& a, bool with_event) {
   const v1::ArmBucket& r = a.row;
   json out = {{"arm", r.arm()},           {"control", a.control},         {"users", r.users_exposed()},
-              {"exposures", r.exposures()}, {"requests", r.requests()}, {"errors_5xx", r.errors_5xx()}};
+              {"exposures", r.exposures()}, {"requests", r.requests()}, {"errors_5xx", r.errors_5xx()},
+              {"status", {{"1xx", r.status_1xx()}, {"2xx", r.status_2xx()}, {"3xx", r.status_3xx()},
+                          {"4xx", r.status_4xx()}, {"5xx", r.errors_5xx()}}},
+              {"latency_p50_us", r.latency_counts_size() ? json(r.latency_p50_us()) : json(nullptr)},
+              {"latency_p99_us", r.latency_counts_size() ? json(r.latency_p99_us()) : json(nullptr)}};
   if (!with_event) return out;
   const hub::Moments m{r.event_count(), r.sum(), r.sum_squares()};
   out["converted"] = r.users_with_event();
@@ -244,11 +248,16 @@ std::string RenderExperimentTable(const ExperimentResult& r) {
     out += "\n";
     if (!q.by().empty()) out += BucketLabel(q.by(), b.bucket_unix_s) + "\n";
     std::vector<std::vector<std::string>> rows;
-    // Request counts come from routers that ship them; older data has none.
-    bool with_requests = false;
-    for (const ArmResult& a : b.arms) with_requests |= a.row.requests() > 0;
+    // Request counts come from routers that ship them; older data has none,
+    // nor latencies (the hourly rows of older routers).
+    bool with_requests = false, with_latency = false;
+    for (const ArmResult& a : b.arms) {
+      with_requests |= a.row.requests() > 0;
+      with_latency |= a.row.latency_counts_size() > 0;
+    }
     rows.push_back({"ARM", "USERS", "EXPOSURES"});
     if (with_requests) rows.back().insert(rows.back().end(), {"REQUESTS", "5XX%"});
+    if (with_latency) rows.back().push_back("P99-MS");
     if (with_event)
       for (const char* h :
            {"CONVERTED", "CONV%", "EVENTS", "MEAN", "STDDEV", "ΔCONV (95% CI)", "P", "ΔMEAN (95% CI)", "P"})
@@ -263,6 +272,8 @@ std::string RenderExperimentTable(const ExperimentResult& r) {
                                             : fmt::format("{:.2f}%", 100.0 * static_cast<double>(row.errors_5xx()) /
                                                                          static_cast<double>(row.requests())));
       }
+      if (with_latency)
+        cells.push_back(row.latency_counts_size() ? fmt::format("{:.1f}", row.latency_p99_us() / 1000) : "-");
       if (with_event) {
         const hub::Moments m{row.event_count(), row.sum(), row.sum_squares()};
         cells.push_back(std::to_string(row.users_with_event()));

@@ -98,7 +98,9 @@ ExperimentResult AnalyzeExperiment(const v1::StatsQuery& query, const v1::StatsR
 // control aaaaaaaaaaaa (highest weight)"), then per bucket a label line (with
 // --by: "day 2024-05-01"), the table and the SRM line, buckets a blank line
 // apart. Columns: ARM (commits cut to 12 characters, "(control)" marked),
-// USERS, EXPOSURES, and with an event CONVERTED, CONV%, EVENTS, MEAN, STDDEV,
+// USERS, EXPOSURES, REQUESTS and 5XX% (when any arm has requests), P99-MS
+// (when any has latencies: routers' per-minute traffic rows; "-" for an arm
+// without), and with an event CONVERTED, CONV%, EVENTS, MEAN, STDDEV,
 // ΔCONV (95% CI) in points, P, ΔMEAN (95% CI), P. SRM line:
 //   sample ratio mismatch: p=0.812 (users 5012/4988 vs weights 50/50)
 // or, when p < kSrmThreshold, the same line starting with "WARNING: " and
@@ -111,7 +113,8 @@ std::string RenderExperimentTable(const ExperimentResult& r);
 //    "control": ARM or null, "control_source": "flag"|"weight"|"users"|null,
 //    "weights": {ARM: WEIGHT} ({} when unknown),
 //    "buckets": [{"bucket_unix_s", "bucket": "2024-05-01T00:00:00Z" or null without --by,
-//                 "arms": [{"arm", "control": bool, "users", "exposures",
+//                 "arms": [{"arm", "control": bool, "users", "exposures", "requests", "errors_5xx",
+//                           "status": {"1xx".."5xx"}, "latency_p50_us", "latency_p99_us" (null without latencies),
 //                           with an event also: "converted", "conversion_rate" (0..1),
 //                             "events", "sum", "sum_squares",
 //                             "mean" (null without events), "stddev" (null below 2 events),

@@ -1,4 +1,4 @@
-// skyport gate: gather like `skyport stats`, then judge one gate.
+// skyport gate: ask the hub like `skyport stats`, then judge one gate.
 #include "cli/gate_cmd.h"
 
 #include <cctype>
@@ -61,34 +61,29 @@ int RunGate(const GlobalOptions& g, const GateOptions& o) {
   if (Status s = CheckStatsOptions(o.stats); !s.ok()) return ReportUsage(s);
   auto spec = hub::ParseGateSpec(StepJson(o));
   if (!spec.ok()) return ReportUsage(spec.status());
-  const bool traffic = spec->metric == "error_rate" || spec->metric == "latency_p99";
   auto query = MakeStatsQuery(o.stats.app, o.stats.experiment, SystemClock::Get()->WallMs() / 1000);
   if (!query.ok()) return ReportUsage(query.status());
 
+  // Every metric is judged on the hub's durable rows (traffic per minute,
+  // outcomes per hour) over the range: the routers are not asked.
   int code = kExitOk;
-  auto gathered = GatherStats(g, o.stats, *query, code);
+  auto gathered = GatherStats(g, o.stats, *query, code, /*ask_routers=*/false);
   if (!gathered) return code;
-  const auto& needed_problem = traffic ? gathered->router_problem : gathered->hub_problem;
-  if (traffic ? !gathered->routers : !gathered->report) {
-    if (needed_problem) PrintSourceProblem(*needed_problem, false);
-    else std::cerr << "skyport: gate: " << (traffic ? "no router" : "no hub (--hub is empty)") << std::endl;
+  if (!gathered->report) {
+    if (gathered->hub_problem) PrintSourceProblem(*gathered->hub_problem, false);
+    else std::cerr << "skyport: gate: no hub (--hub is empty)" << std::endl;
     return kExitGateFail;
   }
-  const json routers = gathered->routers ? *gathered->routers : json::object();
-  const v1::StatsReport report = gathered->report ? *gathered->report : v1::StatsReport{};
+  const v1::StatsReport& report = *gathered->report;
   // Outside flights the route's weights say which arm is control; in a flight they do not.
   const auto weights = o.stats.experiment.flight.empty() ? gathered->weights : std::map<std::string, uint32_t>{};
-  auto arms = ChooseGateArms(GateArmNames(routers, o.stats.app, report, weights), report, weights,
+  auto arms = ChooseGateArms(GateArmNames(json::object(), o.stats.app, report, weights), report, weights,
                              spec->control, spec->arm);
   if (!arms.ok()) return ReportUsage(arms.status());
 
   const hub::GateVerdict v =
-      hub::EvaluateGate(*spec, TrafficOf(routers, o.stats.app, arms->control),
-                        TrafficOf(routers, o.stats.app, arms->treatment), OutcomeOf(report, arms->control),
-                        OutcomeOf(report, arms->treatment));
-  // The other source is only a warning: the verdict did not need it.
-  if (!traffic && gathered->router_problem) PrintSourceProblem(*gathered->router_problem, true);
-  if (traffic && gathered->hub_problem) PrintSourceProblem(*gathered->hub_problem, true);
+      hub::EvaluateGate(*spec, TrafficOf(report, arms->control), TrafficOf(report, arms->treatment),
+                        OutcomeOf(report, arms->control), OutcomeOf(report, arms->treatment));
 
   if (g.json) {
     json doc = {{"app", o.stats.app},      {"metric", spec->metric},       {"control", arms->control},

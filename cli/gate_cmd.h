@@ -26,13 +26,16 @@ struct GateOptions {
 };
 
 // Checks the flags as a flight gate step (hub::ParseGateSpec, errors naming the
-// step's fields: max_increase for --max-increase, ...), gathers like `skyport
-// stats` (GatherStats), picks the arms (ChooseGateArms) and evaluates once
-// (previous_p = 1). Prints "gate APP METRIC: PASS|FAIL|WAIT", the arms, the
-// reason and every number; with --json {"app", "metric", "control",
-// "treatment", "verdict", "reason", "numbers"}.
-// Exit: 0 pass, 1 fail (or the routers, for error_rate/latency_p99, or the
-// hub, for conversion/mean, did not answer), 3 wait, 2 usage.
+// step's fields: max_increase for --max-increase, ...), asks the hub for its
+// durable rows over the range (--flight, --since: StatsSink.Query; the
+// routers are not asked, --window and --router do not matter) and the
+// registry for the route's weights, picks the arms (ChooseGateArms) and
+// evaluates once (previous_p = 1): error_rate and latency_p99 on the
+// per-minute traffic rows, conversion and mean on the experiment rows.
+// Prints "gate APP METRIC: PASS|FAIL|WAIT", the arms, the reason and every
+// number; with --json {"app", "metric", "control", "treatment", "verdict",
+// "reason", "numbers"}.
+// Exit: 0 pass, 1 fail (or the hub did not answer), 3 wait, 2 usage.
 int RunGate(const GlobalOptions& g, const GateOptions& o);
 
 }  // namespace skyport::cli

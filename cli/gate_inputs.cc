@@ -1,10 +1,12 @@
 #include "cli/gate_inputs.h"
 
+#include <array>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "cli/experiment_table.h"
+#include "core/latency_histogram.h"
 
 namespace skyport::cli {
 namespace {
@@ -17,8 +19,6 @@ const json& Member(const json& j, const char* key) {
   auto it = j.find(key);
   return it == j.end() ? kNull : *it;
 }
-
-uint64_t U64(const json& j) { return j.is_number_unsigned() || j.is_number_integer() ? j.get<uint64_t>() : 0; }
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
@@ -84,13 +84,17 @@ Result<GateArms> ChooseGateArms(const std::vector<std::string>& arms, const v1::
   return out;
 }
 
-hub::ArmTraffic TrafficOf(const json& merged, const std::string& app, const std::string& arm) {
-  const json& a = Member(Member(Member(Member(merged, "apps"), app.c_str()), "arms"), arm.c_str());
+hub::ArmTraffic TrafficOf(const v1::StatsReport& report, const std::string& arm) {
   hub::ArmTraffic t;
-  t.requests = U64(Member(a, "requests"));
-  t.errors = U64(Member(Member(a, "status"), "5xx"));
-  const json& p99 = Member(Member(a, "latency_us"), "p99");
-  t.p99_us = p99.is_number() ? p99.get<double>() : 0;
+  std::array<uint64_t, kLatencyBuckets> hist{};
+  for (const auto& row : report.rows()) {
+    if (row.arm() != arm) continue;
+    t.requests += row.requests();
+    t.errors += row.errors_5xx();
+    for (size_t i = 0; i < kLatencyBuckets && i < static_cast<size_t>(row.latency_counts_size()); ++i)
+      hist[i] += row.latency_counts(static_cast<int>(i));
+  }
+  t.p99_us = LatencyQuantileUs(hist, 0.99);
   return t;
 }
 

@@ -1,6 +1,6 @@
 // What `skyport gate` feeds hub::EvaluateGate: which two arms to compare and
-// their figures, taken from the merged router /stats document and the hub's
-// experiment rows. Pure.
+// their figures, all from the hub's durable rows (StatsSink.Query): traffic
+// (requests, 5xx, latency) and experiment outcomes. Pure.
 #pragma once
 
 #include <cstdint>
@@ -36,10 +36,10 @@ Result<GateArms> ChooseGateArms(const std::vector<std::string>& arms, const v1::
                                 const std::map<std::string, uint32_t>& weights, const std::string& control_prefix,
                                 const std::string& arm_prefix);
 
-// `arm` of `app` in the merged /stats document: requests, status 5xx and
-// "latency_us"."p99" (MergeStatsJson recomputes it from the summed
-// histograms). Zeros when absent.
-hub::ArmTraffic TrafficOf(const nlohmann::json& merged, const std::string& app, const std::string& arm);
+// `arm`'s traffic summed over the report's buckets: requests, 5xx, and the
+// p99 of the summed latency histograms (core/latency_histogram.h); p99 0
+// without any histogram. Zeros for an arm without rows.
+hub::ArmTraffic TrafficOf(const v1::StatsReport& report, const std::string& arm);
 
 // `arm`'s rows summed over buckets: users exposed / with the event, and the
 // event's count, sum and sum of squares.

@@ -228,12 +228,13 @@ void AddGateCommand(CLI::App& app, const sc::GlobalOptions& g, Commands& command
   auto* tau = gate->add_option("--tau-squared", (*num)[2], "sequential: mixing variance (default from the data)");
   gate->add_option("--since", o->stats.experiment.since, "Hub data from: 24h, 7d, RFC 3339 time or date (default: all)");
   gate->add_option("--flight", o->stats.experiment.flight, "This flight's arms (default: traffic outside flights)");
-  gate->add_option("--window", o->stats.window_s, "Seconds of router history (error_rate, latency_p99)")
+  gate->add_option("--window", o->stats.window_s, "Ignored (kept for old scripts): the hub's rows cover --since")
       ->capture_default_str();
-  gate->add_option("--router", o->stats.routers, "Ask this router's admin HOST:PORT (repeatable)")
+  gate->add_option("--router", o->stats.routers, "Ignored (kept for old scripts): routers are not asked")
       ->allow_extra_args(false);
   gate->footer(
-      "error_rate and latency_p99 use the routers' /stats, conversion and mean the hub's experiment rows.\n"
+      "Every metric uses the hub's durable rows over --since (all of --flight's by default): error_rate and\n"
+      "latency_p99 the routers' per-minute request counters, conversion and mean the experiment rows.\n"
       "Exit: 0 pass, 1 fail (or the data source did not answer), 3 wait for more data, 2 usage.\n"
       "--json prints {app, metric, control, treatment, verdict, reason, numbers}.");
   commands.emplace_back(gate, [&g, o, num, min_samples, max_inc, min_opt, alpha, tau] {

@@ -102,7 +102,7 @@ void PrintSourceProblem(const SourceProblem& p, bool warning) {
 }
 
 std::optional<GatheredStats> GatherStats(const GlobalOptions& g, const StatsOptions& o, const v1::StatsQuery& query,
-                                         int& code) {
+                                         int& code, bool ask_routers) {
   auto opts = ConnectOptionsOrReport(g, g.registry, code);
   if (!opts) return std::nullopt;
 
@@ -116,20 +116,31 @@ std::optional<GatheredStats> GatherStats(const GlobalOptions& g, const StatsOpti
       code = ReportUsage(hub.status());
       return std::nullopt;
     }
-    hub_answer = std::async(std::launch::async,
-                            [client = std::move(*hub), q = query] { return client->QueryStats(q); });
+    hub_answer = std::async(std::launch::async, [client = std::move(*hub), q = query]() mutable {
+      // Routers attribute a flight's data to its id (unique per start); a
+      // name (ids hold a '.', names never do) means the hub's latest flight of
+      // that name, else it is taken as given.
+      if (!q.flight().empty() && q.flight().find('.') == std::string::npos) {
+        auto st = client->FlightStatus(q.flight());
+        if (st.ok() && st->app() == q.app()) q.set_flight(st->id());
+      }
+      return client->QueryStats(q);
+    });
   }
 
   auto registry = ConnectOrReport(g, code);
   if (!registry) return std::nullopt;
   GatheredStats out;
-  RouterSide routers = AskRouters(g, o, *opts, *registry);
-  out.routers = std::move(routers.merged);
-  out.router_problem = std::move(routers.problem);
+  RouterSide routers;
+  if (ask_routers) {
+    routers = AskRouters(g, o, *opts, *registry);
+    out.routers = std::move(routers.merged);
+    out.router_problem = std::move(routers.problem);
+  }
   // The route config's weights: the router table's WEIGHT column, the default
   // control and the sample-ratio check. They describe the split outside
   // flights only; unknown when the registry has none or does not answer.
-  if (routers.registry_answered || !o.routers.empty()) {
+  if (routers.registry_answered || !o.routers.empty() || !ask_routers) {
     auto route = registry->GetRoute(o.app);
     if (route.ok()) out.weights = {route->weights().begin(), route->weights().end()};
   }

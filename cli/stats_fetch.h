@@ -38,7 +38,8 @@ Status CheckStatsOptions(const StatsOptions& o);
 // does not answer is named on stderr; a source with nothing is left empty with
 // its problem. None, with `code` set, when a connection cannot even be made
 // (bad flags, token).
+// `ask_routers` false: only the hub and the weights (the gate).
 std::optional<GatheredStats> GatherStats(const GlobalOptions& g, const StatsOptions& o, const v1::StatsQuery& query,
-                                         int& code);
+                                         int& code, bool ask_routers = true);
 
 }  // namespace skyport::cli

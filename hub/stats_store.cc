@@ -1,16 +1,27 @@
 #include "hub/stats_store.h"
 
+#include <array>
 #include <cmath>
+#include <iterator>
+#include <map>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include "core/latency_histogram.h"
 #include "core/sqlite.h"
 
 namespace skyport::hub {
 namespace {
 
 constexpr char kExposure[] = "$exposure";
-constexpr char kRequests[] = "$requests";  // per arm and hour, user "*": count = requests, sum = 5xx
+// Rows of routers from before TrafficRow: per arm and hour, user "*":
+// count = requests, sum = 5xx. Still counted in ArmBucket.requests/errors_5xx.
+constexpr char kRequests[] = "$requests";
+
+// A router's batch ids are remembered this far below the largest seen (see
+// ShipStatsRequest in router.proto): 2^17 segments of 2^10 parts.
+constexpr int64_t kBatchIdWindow = int64_t{1} << 27;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS user_events(
@@ -21,15 +32,46 @@ CREATE TABLE IF NOT EXISTS batches(router TEXT NOT NULL, batch_id INTEGER NOT NU
   PRIMARY KEY(router, batch_id)) WITHOUT ROWID;
 )sql";
 
-// SQL for the start of the bucket holding `hour` (unix seconds, UTC).
-Result<std::string> BucketExpr(const std::string& by) {
+// Per arm and minute: requests, status classes, latency sum and histogram
+// (l0..l15, the buckets of core/latency_histogram.h).
+constexpr const char* kTrafficCounts[] = {"requests", "s1xx", "s2xx", "s3xx", "s4xx", "s5xx", "latency_sum_us"};
+constexpr size_t kTrafficCountCols = std::size(kTrafficCounts) + kLatencyBuckets;
+
+std::string TrafficCol(size_t i) {
+  return i < std::size(kTrafficCounts) ? std::string(kTrafficCounts[i])
+                                       : fmt::format("l{}", i - std::size(kTrafficCounts));
+}
+
+std::string TrafficSchema() {
+  std::string cols;
+  for (size_t i = 0; i < kTrafficCountCols; ++i) cols += TrafficCol(i) + " INTEGER NOT NULL, ";
+  return "CREATE TABLE IF NOT EXISTS traffic(app TEXT NOT NULL, flight TEXT NOT NULL, arm TEXT NOT NULL, "
+         "minute INTEGER NOT NULL, " + cols + "PRIMARY KEY(app, flight, minute, arm)) WITHOUT ROWID;\n";
+}
+
+// Adds a row's counts to those stored (by key): the merge of TrafficRows.
+std::string TrafficInsertSql() {
+  std::string cols, params, updates;
+  for (size_t i = 0; i < kTrafficCountCols; ++i) {
+    const std::string c = TrafficCol(i);
+    cols += ", " + c;
+    params += fmt::format(", ?{}", i + 5);
+    updates += fmt::format("{}{} = {} + excluded.{}", i ? ", " : "", c, c, c);
+  }
+  return fmt::format("INSERT INTO traffic(app, flight, arm, minute{}) VALUES(?1, ?2, ?3, ?4{}) "
+                     "ON CONFLICT(app, flight, minute, arm) DO UPDATE SET {}",
+                     cols, params, updates);
+}
+
+// SQL for the start of the bucket holding `col` (unix seconds, UTC, >= 0).
+Result<std::string> BucketExpr(const std::string& by, const char* col) {
   if (by.empty()) return std::string("0");
-  if (by == "hour") return std::string("hour");
-  if (by == "day") return std::string("CAST(strftime('%s', hour, 'unixepoch', 'start of day') AS INTEGER)");
+  if (by == "hour") return fmt::format("({0} - {0} % 3600)", col);
+  if (by == "day") return fmt::format("CAST(strftime('%s', {}, 'unixepoch', 'start of day') AS INTEGER)", col);
   if (by == "week")  // Monday 00:00: to the next Sunday (or today), then back 6 days
-    return std::string(
-        "CAST(strftime('%s', hour, 'unixepoch', 'start of day', 'weekday 0', '-6 days') AS INTEGER)");
-  if (by == "month") return std::string("CAST(strftime('%s', hour, 'unixepoch', 'start of month') AS INTEGER)");
+    return fmt::format(
+        "CAST(strftime('%s', {}, 'unixepoch', 'start of day', 'weekday 0', '-6 days') AS INTEGER)", col);
+  if (by == "month") return fmt::format("CAST(strftime('%s', {}, 'unixepoch', 'start of month') AS INTEGER)", col);
   return Status::InvalidArgument(fmt::format("by: \"{}\" is not one of hour, day, week, month", by));
 }
 
@@ -48,10 +90,25 @@ Status CheckRow(const v1::UserEventRow& r, int i) {
   return Status::Ok();
 }
 
+Status CheckTraffic(const v1::TrafficRow& t, int i) {
+  auto bad = [i](const char* field, const char* why) {
+    return Status::InvalidArgument(fmt::format("traffic[{}].{}: {}", i, field, why));
+  };
+  if (t.app().empty()) return bad("app", "required");
+  if (t.arm().empty()) return bad("arm", "required");
+  if (t.minute_unix_s() < 0 || t.minute_unix_s() % 60 != 0) return bad("minute_unix_s", "must start a UTC minute");
+  if (t.status_1xx() + t.status_2xx() + t.status_3xx() + t.status_4xx() + t.status_5xx() != t.requests())
+    return bad("requests", "must equal the status classes summed");
+  if (static_cast<size_t>(t.latency_counts_size()) > kLatencyBuckets)
+    return bad("latency_counts", fmt::format("at most {} buckets", kLatencyBuckets).c_str());
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<StatsStore>> StatsStore::Open(const std::string& path, bool fsync) {
-  auto db = OpenSqlite(path, fsync, kSchema, "stats", "stats");
+  const std::string schema = std::string(kSchema) + TrafficSchema();
+  auto db = OpenSqlite(path, fsync, schema.c_str(), "stats", "stats");
   if (!db.ok()) return db.status();
   return std::unique_ptr<StatsStore>(new StatsStore(*db));
 }
@@ -62,6 +119,8 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
   if (req.router().empty()) return Status::InvalidArgument("router: required");
   for (int i = 0; i < req.rows_size(); ++i)
     if (Status s = CheckRow(req.rows(i), i); !s.ok()) return s;
+  for (int i = 0; i < req.traffic_size(); ++i)
+    if (Status s = CheckTraffic(req.traffic(i), i); !s.ok()) return s;
   std::lock_guard lock(mu_);
   if (Status s = ExecSql(db_, "BEGIN IMMEDIATE", "stats"); !s.ok()) return s;
   auto rollback = [this](Status s) {
@@ -93,9 +152,28 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
     if (add.Run() != SQLITE_OK) return rollback(DbError(db_, "add"));
     ++out.accepted;
   }
-  // Batch ids only need remembering as long as a router may retry one.
+  if (req.traffic_size() > 0) {
+    const std::string sql = TrafficInsertSql();
+    Stmt traffic(db_, sql.c_str());
+    if (!traffic.ok()) return rollback(DbError(db_, "prepare"));
+    for (const auto& t : req.traffic()) {
+      traffic.Bind(1, t.app()).Bind(2, t.flight()).Bind(3, t.arm()).Bind(4, t.minute_unix_s());
+      const uint64_t counts[] = {t.requests(),   t.status_1xx(), t.status_2xx(),    t.status_3xx(),
+                                 t.status_4xx(), t.status_5xx(), t.latency_sum_us()};
+      int col = 5;
+      for (uint64_t c : counts) traffic.Bind(col++, static_cast<int64_t>(c));
+      for (size_t b = 0; b < kLatencyBuckets; ++b)
+        traffic.Bind(col++, b < static_cast<size_t>(t.latency_counts_size())
+                                ? static_cast<int64_t>(t.latency_counts(static_cast<int>(b)))
+                                : 0);
+      if (traffic.Run() != SQLITE_OK) return rollback(DbError(db_, "add traffic"));
+      ++out.accepted;
+    }
+  }
+  // Batch ids only need remembering as long as a router may send one again;
+  // it sends them in increasing order (router.proto).
   Stmt prune(db_, "DELETE FROM batches WHERE router = ?1 AND batch_id < ?2");
-  prune.Bind(1, req.router()).Bind(2, static_cast<int64_t>(req.batch_id()) - 100000);
+  prune.Bind(1, req.router()).Bind(2, static_cast<int64_t>(req.batch_id()) - kBatchIdWindow);
   if (prune.Run() != SQLITE_OK) return rollback(DbError(db_, "prune"));
   if (Status s = ExecSql(db_, "COMMIT", "stats"); !s.ok()) return rollback(s);
   return out;
@@ -103,10 +181,22 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
 
 Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_unix_s) {
   if (q.app().empty()) return Status::InvalidArgument("app: required");
-  auto bucket = BucketExpr(q.by());
-  if (!bucket.ok()) return bucket.status();
-  int64_t to = q.to_unix_s() > 0 ? q.to_unix_s() : now_unix_s + 1;
-  std::string sql = fmt::format(
+  auto hour_bucket = BucketExpr(q.by(), "hour");
+  if (!hour_bucket.ok()) return hour_bucket.status();
+  auto minute_bucket = BucketExpr(q.by(), "minute");
+  if (!minute_bucket.ok()) return minute_bucket.status();
+  const int64_t to = q.to_unix_s() > 0 ? q.to_unix_s() : now_unix_s + 1;
+  // Hours and minutes are bucket starts: one that begins before `from` is not in the range.
+  const int64_t from = q.from_unix_s() > 0 ? q.from_unix_s() : 0;
+  std::map<std::pair<int64_t, std::string>, v1::ArmBucket> rows;  // by bucket, arm: the report's order
+  auto row = [&rows](const std::string& arm, int64_t bucket) -> v1::ArmBucket& {
+    v1::ArmBucket& r = rows[{bucket, arm}];
+    r.set_arm(arm);
+    r.set_bucket_unix_s(bucket);
+    return r;
+  };
+
+  const std::string sql = fmt::format(
       "SELECT arm, {} AS bucket, "
       "COUNT(DISTINCT CASE WHEN event = ?5 THEN user END), "
       "SUM(CASE WHEN event = ?5 THEN count ELSE 0 END), "
@@ -117,34 +207,60 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
       "SUM(CASE WHEN event = ?7 THEN count ELSE 0 END), "
       "SUM(CASE WHEN event = ?7 THEN sum ELSE 0 END) "
       "FROM user_events WHERE app = ?1 AND flight = ?2 AND hour >= ?3 AND hour < ?4 AND event IN (?5, ?6, ?7) "
-      "GROUP BY arm, bucket ORDER BY bucket, arm",
-      *bucket);
+      "GROUP BY arm, bucket",
+      *hour_bucket);
+  std::string traffic_sql = fmt::format("SELECT arm, {} AS bucket", *minute_bucket);
+  for (size_t i = 0; i < kTrafficCountCols; ++i) traffic_sql += fmt::format(", SUM({})", TrafficCol(i));
+  traffic_sql += " FROM traffic WHERE app = ?1 AND flight = ?2 AND minute >= ?3 AND minute < ?4 GROUP BY arm, bucket";
+
   std::lock_guard lock(mu_);
   Stmt s(db_, sql.c_str());
   if (!s.ok()) return DbError(db_, "query");
-  // Hours are bucket starts: an hour that begins before `from` is not in the range.
-  int64_t from = q.from_unix_s() > 0 ? q.from_unix_s() : 0;
   s.Bind(1, q.app()).Bind(2, q.flight()).Bind(3, from).Bind(4, to).Bind(5, std::string(kExposure));
   s.Bind(6, q.event().empty() ? std::string(kExposure) : q.event());
   s.Bind(7, std::string(kRequests));
-  v1::StatsReport report;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
-    auto* row = report.add_rows();
-    row->set_arm(s.Text(0));
-    row->set_bucket_unix_s(s.Int(1));
-    row->set_users_exposed(static_cast<uint64_t>(s.Int(2)));
-    row->set_exposures(static_cast<uint64_t>(s.Int(3)));
-    row->set_requests(static_cast<uint64_t>(s.Int(8)));
-    row->set_errors_5xx(static_cast<uint64_t>(s.Double(9) + 0.5));
+    v1::ArmBucket& r = row(s.Text(0), s.Int(1));
+    r.set_users_exposed(static_cast<uint64_t>(s.Int(2)));
+    r.set_exposures(static_cast<uint64_t>(s.Int(3)));
+    r.set_requests(static_cast<uint64_t>(s.Int(8)));
+    r.set_errors_5xx(static_cast<uint64_t>(s.Double(9) + 0.5));
     if (!q.event().empty()) {
-      row->set_users_with_event(static_cast<uint64_t>(s.Int(4)));
-      row->set_event_count(static_cast<uint64_t>(s.Int(5)));
-      row->set_sum(s.Double(6));
-      row->set_sum_squares(s.Double(7));
+      r.set_users_with_event(static_cast<uint64_t>(s.Int(4)));
+      r.set_event_count(static_cast<uint64_t>(s.Int(5)));
+      r.set_sum(s.Double(6));
+      r.set_sum_squares(s.Double(7));
     }
   }
   if (rc != SQLITE_DONE) return DbError(db_, "query");
+
+  Stmt t(db_, traffic_sql.c_str());
+  if (!t.ok()) return DbError(db_, "query traffic");
+  t.Bind(1, q.app()).Bind(2, q.flight()).Bind(3, from).Bind(4, to);
+  while ((rc = t.Step()) == SQLITE_ROW) {
+    v1::ArmBucket& r = row(t.Text(0), t.Int(1));
+    auto count = [&t](int col) { return static_cast<uint64_t>(t.Int(col)); };
+    r.set_requests(r.requests() + count(2));
+    r.set_status_1xx(count(3));
+    r.set_status_2xx(count(4));
+    r.set_status_3xx(count(5));
+    r.set_status_4xx(count(6));
+    r.set_errors_5xx(r.errors_5xx() + count(7));
+    r.set_latency_sum_us(count(8));
+    std::array<uint64_t, kLatencyBuckets> hist{};
+    uint64_t with_latency = 0;
+    for (size_t b = 0; b < kLatencyBuckets; ++b) with_latency += hist[b] = count(9 + static_cast<int>(b));
+    if (with_latency == 0) continue;
+    for (uint64_t bound : kLatencyBoundsUs) r.add_latency_bounds_us(bound);
+    for (uint64_t c : hist) r.add_latency_counts(c);
+    r.set_latency_p50_us(LatencyQuantileUs(hist, 0.5));
+    r.set_latency_p99_us(LatencyQuantileUs(hist, 0.99));
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, "query traffic");
+
+  v1::StatsReport report;
+  for (auto& [key, r] : rows) *report.add_rows() = std::move(r);
   return report;
 }
 

@@ -141,7 +141,8 @@ std::vector<Effect> ControlTower::StepLocked(Flight& f, int64_t now) {
 void ControlTower::Dispatch(const std::string& id, const FlightSpec& spec, const FlightState& state, Effect e) {
   ++effects_running_;
   // Copies: the thread must not touch the flight map without the lock.
-  std::thread([this, id, app = spec.app, flight = spec.name, intent = DesiredRoute(spec, state),
+  // Routers attribute a flight's traffic and events to its id (unique per start).
+  std::thread([this, id, app = spec.app, flight = state.id, intent = DesiredRoute(spec, state),
                e = std::move(e)]() mutable {
     Observation o;
     o.step = e.step;
@@ -391,7 +392,7 @@ v1::FlightStatus ControlTower::StatusLocked(const Flight& f, int64_t now) const 
 }
 
 void ControlTower::AddEnrolled(v1::FlightStatus& s) {
-  auto enrolled = io_->Enrolled(s.app(), s.name());
+  auto enrolled = io_->Enrolled(s.app(), s.id());
   for (auto& a : *s.mutable_arms()) {
     auto it = enrolled.find(a.commit());
     a.set_users_enrolled(it == enrolled.end() ? 0 : it->second);

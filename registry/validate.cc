@@ -1,6 +1,8 @@
 #include "registry/validate.h"
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 #include <set>
 
 #include <google/protobuf/unknown_field_set.h>
@@ -81,6 +83,143 @@ void CheckPathPrefixes(const v1::RouteConfig& r, Problems& p) {
   }
 }
 
+// ---- flights (RouteConfig.flight); the rules of hub/flight_spec.h where they overlap
+
+constexpr size_t kMaxFilterEntries = 32;
+constexpr int kMaxFlightArms = 16;
+constexpr size_t kMaxChannel = 64;
+constexpr size_t kMaxHeaderValue = 1024;
+constexpr std::string_view kOses[] = {"android", "ios", "chromeos", "windows", "mac", "linux"};  // router/flight_match.h
+
+bool LowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool Alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool Printable(char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; }
+
+// [a-z0-9][a-z0-9_-]{0,31}
+bool ArmNameOk(std::string_view s) {
+  if (s.empty() || s.size() > 32 || !LowerAlnum(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return LowerAlnum(c) || c == '_' || c == '-'; });
+}
+
+// [A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*
+bool LanguageTagOk(std::string_view s) {
+  size_t run = 0, subtags = 0;
+  for (char c : s) {
+    if (c == '-') {
+      if (run == 0 || (subtags == 0 && run < 2)) return false;
+      run = 0;
+      ++subtags;
+    } else if (!(subtags == 0 ? std::isalpha(static_cast<unsigned char>(c)) : Alnum(c)) || ++run > 8) {
+      return false;
+    }
+  }
+  return run > 0 && (subtags > 0 || run >= 2);
+}
+
+// RFC 9110 token, lowercase (the router compares names case-insensitively;
+// one spelling keeps the map's keys unique).
+bool LowerTokenOk(std::string_view s) {
+  static constexpr std::string_view kSpecial = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return LowerAlnum(c) || kSpecial.find(c) != std::string_view::npos;
+  });
+}
+
+// [A-Za-z0-9_-]{1,64}: a cookie or header name the router reads the range key from.
+bool RangeKeyOk(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return Alnum(c) || c == '_' || c == '-';
+  });
+}
+
+// `a` equals `b` or abbreviates it, either way round (weight keys may abbreviate).
+bool SameCommit(std::string_view a, std::string_view b) {
+  return a.size() <= b.size() ? b.starts_with(a) : a.starts_with(b);
+}
+
+void CheckFilter(const v1::FlightFilter& f, Problems& p) {
+  const std::string path = "route.flight.filter";
+  auto count = [&](const char* field, int n) {
+    if (n > static_cast<int>(kMaxFilterEntries))
+      p.Add(fmt::format("{}.{}: {} entries, at most {}", path, field, n, kMaxFilterEntries));
+  };
+  count("channels", f.channels_size());
+  count("oses", f.oses_size());
+  count("locales", f.locales_size());
+  count("headers", f.headers_size());
+  for (int i = 0; i < f.channels_size(); ++i) {
+    std::string_view c = f.channels(i);
+    if (c.empty() || c.size() > kMaxChannel || !std::all_of(c.begin(), c.end(), Printable))
+      p.Add(fmt::format("{}.channels[{}]: \"{}\" must be 1 to {} characters without spaces or control characters",
+                        path, i, c, kMaxChannel));
+  }
+  for (int i = 0; i < f.oses_size(); ++i)
+    if (std::find(std::begin(kOses), std::end(kOses), f.oses(i)) == std::end(kOses))
+      p.Add(fmt::format("{}.oses[{}]: \"{}\" must be one of android, ios, chromeos, windows, mac, linux", path, i,
+                        f.oses(i)));
+  for (int i = 0; i < f.locales_size(); ++i)
+    if (!LanguageTagOk(f.locales(i)))
+      p.Add(fmt::format("{}.locales[{}]: \"{}\" must be a language tag like \"de\" or \"en-US\" "
+                        "([A-Za-z]{{2,8}}(-[A-Za-z0-9]{{1,8}})*)",
+                        path, i, f.locales(i)));
+  const std::map<std::string, std::string> headers(f.headers().begin(), f.headers().end());  // sorted: stable messages
+  for (const auto& [name, value] : headers) {
+    if (!LowerTokenOk(name)) p.Add(fmt::format("{}.headers: name \"{}\" must be a lowercase HTTP token", path, name));
+    const bool trimmed = value.empty() || (value.front() != ' ' && value.front() != '\t' && value.back() != ' ' &&
+                                           value.back() != '\t');
+    const bool clean = std::none_of(value.begin(), value.end(), [](char c) {
+      return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+    });
+    if (value.size() > kMaxHeaderValue || !trimmed || !clean)
+      p.Add(fmt::format("{}.headers[{}]: the value must be at most {} bytes, without control characters or "
+                        "surrounding blanks",
+                        path, name, kMaxHeaderValue));
+  }
+}
+
+void CheckFlight(const v1::RouteConfig& r, Problems& p) {
+  if (!r.has_flight()) return;
+  const v1::FlightRoute& f = r.flight();
+  p.Add(ValidateName("route.flight.name", f.name()));
+  if (f.id().empty() || !SplitIdOk(f.id()))
+    p.Add(fmt::format("route.flight.id: \"{}\" must be 1 to 64 of [A-Za-z0-9._-]", f.id()));
+  else if (f.id() != r.split_id())
+    p.Add(fmt::format("route.flight.id: \"{}\" must equal route.split_id (\"{}\"): enrolled users are split by it",
+                      f.id(), r.split_id()));
+  p.Add(ValidateCommit("route.flight.control", f.control()));
+  if (f.arms_size() < 2 || f.arms_size() > kMaxFlightArms)
+    p.Add(fmt::format("route.flight.arms: {} arms; a flight has 2 to {}, its control's included", f.arms_size(),
+                      kMaxFlightArms));
+  const std::map<std::string, std::string> arms(f.arms().begin(), f.arms().end());
+  std::set<std::string> commits;
+  for (const auto& [name, commit] : arms) {
+    if (!ArmNameOk(name))
+      p.Add(fmt::format("route.flight.arms: name \"{}\" must match [a-z0-9][a-z0-9_-]{{0,31}}", name));
+    p.Add(ValidateCommit(fmt::format("route.flight.arms[{}]", name), commit));
+    commits.insert(commit);
+  }
+  if (ValidateCommit("", f.control()).ok() && !commits.count(f.control()))
+    p.Add(fmt::format("route.flight.control: \"{}\" is not the commit of any of route.flight.arms", f.control()));
+  // The weights split the enrolled users: over the flight's arms only.
+  if (r.weights_size() == 0) p.Add("route.weights: a flight needs weights over its arms");
+  const std::map<std::string, uint32_t> weights(r.weights().begin(), r.weights().end());
+  for (const auto& [key, w] : weights)
+    if (w > 0 && std::none_of(commits.begin(), commits.end(), [&](const std::string& c) { return SameCommit(key, c); }))
+      p.Add(fmt::format("route.weights[{}]: not the commit of any of route.flight.arms (a flight splits its users "
+                        "over its arms)",
+                        key));
+  CheckFilter(f.filter(), p);
+  if (!f.range_key().empty() && !RangeKeyOk(f.range_key()))
+    p.Add(fmt::format("route.flight.range_key: \"{}\" must be \"uid\" or 1 to 64 of [A-Za-z0-9_-] (a cookie or "
+                      "header name)",
+                      f.range_key()));
+  if (f.range_ge() >= f.range_lt() || f.range_lt() > kSliceUnits)
+    p.Add(fmt::format("route.flight.range_lt: [{}, {}) must satisfy 0 <= range_ge < range_lt <= {}", f.range_ge(),
+                      f.range_lt(), kSliceUnits));
+  if (f.end_by_unix_ms() < 0)
+    p.Add(fmt::format("route.flight.end_by_unix_ms: {} is negative (0 = no end)", f.end_by_unix_ms()));
+}
+
 void CheckUnknown(const google::protobuf::Message& msg, const std::string& path, Problems& p) {
   const auto* refl = msg.GetReflection();
   const auto& unknown = refl->GetUnknownFields(msg);
@@ -146,6 +285,7 @@ Status ValidateRoute(const v1::RouteConfig& r) {
   for (int i = 0; i < r.hosts_size(); ++i) p.Add(ValidateHost(fmt::format("route.hosts[{}]", i), r.hosts(i)));
   CheckSlices(r, p);
   CheckPathPrefixes(r, p);
+  CheckFlight(r, p);
   return p.Done();
 }
 

@@ -16,7 +16,15 @@ Status ValidateEndpoint(const v1::Endpoint& ep);
 // Routes: slices, if any, tile [0, 1000000) in order (router/split.h's
 // ValidateLayout), each of a commit with weight > 0; at most 32 path
 // prefixes, each starting with '/', at most 256 bytes, without blanks,
-// control characters or repeats.
+// control characters or repeats. A flight, when present: name as an app
+// name; id a split id equal to split_id; 2..16 arms named
+// [a-z0-9][a-z0-9_-]{0,31}, each a commit; control one of the arms' commits;
+// weights present, every weighted key one of the arms' commits (or an
+// abbreviation); filter: at most 32 of each, channels 1..64 printable, oses
+// from router/flight_match.h's six, locales language tags, header names
+// lowercase HTTP tokens with clean values; range_key "" / "uid" / a cookie or
+// header name [A-Za-z0-9_-]{1,64}; 0 <= range_ge < range_lt <= 1000000;
+// end_by_unix_ms >= 0.
 Status ValidateRoute(const v1::RouteConfig& route);
 Status ValidateAllocate(const v1::AllocateRequest& req);
 // Fields the client knows and we do not (a newer or mistaken client).

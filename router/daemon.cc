@@ -59,6 +59,9 @@ int RunDaemon(const DaemonOptions& o) {
     return FailStart(Status::InvalidArgument("stats-window: must be within 60..604800 seconds"));
   if (o.routes_file.empty() && o.registry.empty())
     return FailStart(Status::InvalidArgument("give --registry ADDRESS to watch, or --routes FILE for static mode"));
+  if (!o.data_dir.empty() && o.hub.empty())
+    return FailStart(Status::InvalidArgument("data: needs --hub (the data dir keeps what is shipped there)"));
+  if (o.data_max_mb < 1) return FailStart(Status::InvalidArgument("data-max-mb: must be at least 1"));
 
   // A peer that resets is an error value on the data plane, never a signal.
   ::signal(SIGPIPE, SIG_IGN);
@@ -87,16 +90,30 @@ int RunDaemon(const DaemonOptions& o) {
   po.max_head_bytes = static_cast<size_t>(o.max_header_bytes);
   po.cookie_name = o.cookie_name;
   po.token = *token;
+  std::unique_ptr<EventJournal> journal;
   std::unique_ptr<StatsShipper> shipper;
   if (!o.hub.empty()) {
     auto hub = rpc::Dial(o.hub, o.common.tls);
     if (!hub.ok()) return FailStart(hub.status());
-    // A per-run suffix: batch ids restart with the process, the hub must not take them for retries.
-    SystemRandom rng;
-    shipper = std::make_unique<StatsShipper>(*hub, *token, name + "/" + NewHexId(rng).substr(0, 12));
+    if (!o.data_dir.empty()) {
+      // The router id lives in the data dir: batches left by an earlier run
+      // keep their ids, so the hub counts each once.
+      auto j = EventJournal::Open(o.data_dir, name, static_cast<uint64_t>(o.data_max_mb) << 20);
+      if (!j.ok()) return FailStart(j.status());
+      journal = std::move(*j);
+      shipper = std::make_unique<StatsShipper>(*hub, *token, journal->router_id(), journal.get());
+      auto left = journal->Recover();
+      if (!left.empty())
+        log::Info("unshipped batches from the last run", {{"batches", left.size()}, {"bytes", journal->bytes()}});
+      shipper->OfferSealed(std::move(left));
+    } else {
+      // A per-run suffix: batch ids restart with the process, the hub must not take them for retries.
+      SystemRandom rng;
+      shipper = std::make_unique<StatsShipper>(*hub, *token, name + "/" + NewHexId(rng).substr(0, 12));
+    }
     shipper->Start();
   }
-  auto proxy = Proxy::Start(po, &holder, &stats, shipper.get());
+  auto proxy = Proxy::Start(po, &holder, &stats, shipper.get(), journal.get());
   if (!proxy.ok()) return FailStart(proxy.status());
 
   std::unique_ptr<RegistryWatch> watch;
@@ -134,7 +151,8 @@ int RunDaemon(const DaemonOptions& o) {
       return AdminResponse{200, "application/json", doc.dump() + "\n"};
     };
     StatsShipper* sh = shipper.get();
-    routes["/metrics"] = [&stats, &holder, p, w, sh](const AdminRequest&) {
+    EventJournal* jr = journal.get();
+    routes["/metrics"] = [&stats, &holder, p, w, sh, jr](const AdminRequest&) {
       std::string out = p->MetricsText() + stats.Prometheus();
       if (sh)
         out += fmt::format(
@@ -147,6 +165,14 @@ int RunDaemon(const DaemonOptions& o) {
             "# HELP skyport_router_stats_hub_up 1 while the last shipment reached the hub.\n"
             "# TYPE skyport_router_stats_hub_up gauge\nskyport_router_stats_hub_up {}\n",
             sh->shipped_rows(), sh->pending_rows(), sh->dropped_rows(), sh->hub_ok() ? 1 : 0);
+      if (jr)
+        out += fmt::format(
+            "# HELP skyport_router_journal_bytes Event journal and unshipped batches on disk (--data).\n"
+            "# TYPE skyport_router_journal_bytes gauge\nskyport_router_journal_bytes {}\n"
+            "# HELP skyport_router_journal_dropped_batches_total Unshipped batches dropped: over --data-max-mb.\n"
+            "# TYPE skyport_router_journal_dropped_batches_total counter\n"
+            "skyport_router_journal_dropped_batches_total {}\n",
+            jr->bytes(), sh->dropped_segments());
       auto t = holder.Get();
       out += fmt::format("# HELP skyport_router_table_revision Registry revision of the route table in use.\n"
                          "# TYPE skyport_router_table_revision gauge\nskyport_router_table_revision {}\n",

@@ -13,6 +13,8 @@ struct DaemonOptions {
   std::string admin = "127.0.0.1:6003";
   std::string registry = "127.0.0.1:6000";
   std::string hub;                // StatsSink for exposures and events ('' = not collected)
+  std::string data_dir;           // event journal and unshipped batches (router/journal.h); '' = memory only
+  int data_max_mb = 1024;         // the journal's disk budget
   std::string routes_file;        // static mode when set
   std::string domain = "localhost";
   std::string role = "web";

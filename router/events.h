@@ -86,8 +86,6 @@ std::string_view GranularityName(Granularity g);
 // ---------------------------------------------------------------- aggregation
 
 inline constexpr std::string_view kExposureEvent = "$exposure";
-// Per arm and hour (user "*"): count = requests answered, sum = how many were 5xx.
-inline constexpr std::string_view kRequestsEvent = "$requests";
 
 // What a router ships: totals of one event for one user in one hour (field
 // for field the proto's skyport.v1.UserEventRow).

@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "core/token.h"
+#include "router/ship_batch.h"
 #include "router/split.h"
 
 namespace skyport::router {
@@ -81,6 +82,12 @@ void AppendEndToEnd(std::string& out, const char* base, size_t from, const http1
     }
   }
   out.append(base + run_begin, run_end - run_begin);
+}
+
+int64_t WallMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
 }
 
 void AppendHex(std::string& out, uint64_t v) {
@@ -192,6 +199,7 @@ bool Worker::StartExchange(Client* c) {
   c->app = nullptr;
   c->arm = nullptr;
   c->inst = nullptr;
+  c->flight = {};
 
   const RouteTable* table = c->table.get();
   if (r.method == "CONNECT") {
@@ -237,20 +245,34 @@ bool Worker::StartExchange(Client* c) {
   }
 
   int arm = -1;
+  const Flight* flight = app->flight.get();
   if (app->allow_override && !r.x_skyport_commit.empty()) arm = app->ArmByCommitPrefix(r.x_skyport_commit);
   if (arm < 0) {
-    if (app->slices.size() > 1)
+    // In a flight only enrolled users are split (and carry its id);
+    // everyone else, and everyone once it is past end_by by this router's
+    // own clock, gets the control. A pinned commit (above) is outside it.
+    if (flight && !flight->Over(flight->end_by_unix_ms ? WallMs() : 0) && flight->Enrolls(RequestView(r), user_id))
+      c->flight = flight->id;  // unique per start: a rerun of a name starts afresh
+    if (flight && c->flight.empty())
+      arm = flight->control_arm;
+    else if (app->slices.size() > 1)
       arm = app->ArmFor(UserPosition(user_id, split_id));
     else
       arm = app->ArmFor(0);
   }
   if (arm >= 0 && app->arms[static_cast<size_t>(arm)].instances.empty()) {
-    // The user's commit has nothing running: serve them from the heaviest arm that can.
+    // The user's commit has nothing running: serve them from the heaviest arm
+    // that can (in a flight: its control if it can), outside any flight.
     int best = -1;
-    for (size_t i = 0; i < app->arms.size(); ++i)
-      if (!app->arms[i].instances.empty() && (best < 0 || app->arms[i].weight > app->arms[static_cast<size_t>(best)].weight))
-        best = static_cast<int>(i);
+    if (flight && flight->control_arm >= 0 && !app->arms[static_cast<size_t>(flight->control_arm)].instances.empty())
+      best = flight->control_arm;
+    else
+      for (size_t i = 0; i < app->arms.size(); ++i)
+        if (!app->arms[i].instances.empty() &&
+            (best < 0 || app->arms[i].weight > app->arms[static_cast<size_t>(best)].weight))
+          best = static_cast<int>(i);
     arm = best;
+    c->flight = {};
   }
   if (arm < 0) {
     c->in.Consume(r.head_len);
@@ -263,7 +285,7 @@ bool Worker::StartExchange(Client* c) {
     HandleEvents(c, r, user_id);
     return !c->dead;
   }
-  if (shipper_ && !agg_.AddExposure(app->name, "", c->arm->commit, user_id, now_s_))
+  if (shipper_ && !agg_.AddExposure(app->name, c->flight, c->arm->commit, user_id, now_s_))
     c_->events_dropped.fetch_add(1, std::memory_order_relaxed);
 
   // The forwarded head: request line and end-to-end fields as sent, then ours.
@@ -296,6 +318,10 @@ bool Worker::StartExchange(Client* c) {
   }
   f.append("\r\nX-Skyport-User: ");
   f.append(user_id);
+  if (!c->flight.empty()) {
+    f.append("\r\nX-Skyport-Flight: ");
+    f.append(app->flight->name);
+  }
   if (r.upgrade) {
     f.append("\r\nConnection: upgrade\r\nUpgrade: ");
     f.append(r.upgrade_proto);
@@ -558,6 +584,7 @@ void Worker::ResetExchange(Client* c) {
   c->cookie.clear();
   c->app = nullptr;
   c->arm = nullptr;
+  c->flight = {};
   c->inst = nullptr;
   c->table.reset();
   c->fwd.clear();
@@ -683,18 +710,42 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
     return done(st.http_status, "text/plain; charset=utf-8",
                 fmt::format("{} {}: {}\n", st.http_status, Reason(st.http_status), st.message));
   // Without a cookie of this app (and no user named by a trusted caller) an
-  // event cannot be tied to an arm's user: refuse rather than invent one.
-  uint64_t accepted = 0, dropped = 0;
-  for (const auto& ev : parsed_.events) {
-    std::string_view user = !ev.user.empty() ? ev.user : (c->new_user ? std::string_view() : user_id);
-    if (user.empty())
-      return done(400, "text/plain; charset=utf-8",
-                  "400 Bad Request: no user: send the skyport cookie, or (server-side, with the token) a user field\n");
-    if (agg_.Add(c->app->name, "", c->arm->commit, ev.name, user, ev.value, ev.unix_s ? ev.unix_s : now_s_))
-      ++accepted;
-    else
-      ++dropped;
+  // event cannot be tied to an arm's user: refuse rather than invent one —
+  // the whole post, before anything of it is recorded.
+  const std::string_view cookie_user = c->new_user ? std::string_view() : user_id;
+  if (cookie_user.empty())
+    for (const auto& ev : parsed_.events)
+      if (ev.user.empty())
+        return done(400, "text/plain; charset=utf-8",
+                    "400 Bad Request: no user: send the skyport cookie, or (server-side, with the token) a user field\n");
+  // With a data dir the post is in the journal before it is answered 202.
+  if (journal_) {
+    Status js = journal_->AppendPost({now_s_, trusted, c->app->name, c->flight, c->arm->commit, cookie_user, body});
+    if (!js.ok()) {
+      c_->events_dropped.fetch_add(parsed_.events.size(), std::memory_order_relaxed);
+      if (now_ms_ - last_journal_warn_ms_ >= 10'000) {
+        last_journal_warn_ms_ = now_ms_;
+        log::Warn("event posts refused: cannot journal them", {{"error", js.message()}});
+      }
+      return done(503, "text/plain; charset=utf-8",
+                  fmt::format("503 Service Unavailable: events not recorded: {}\n", js.message()));
+    }
   }
+  uint64_t accepted = 0, dropped = 0;
+  std::vector<uint32_t> dropped_at;  // allocates only when the aggregator is full
+  auto scope = agg_.Scope(c->app->name, c->flight, c->arm->commit);
+  for (size_t i = 0; i < parsed_.events.size(); ++i) {
+    const ParsedEvent& ev = parsed_.events[i];
+    if (agg_.Add(scope, ev.name, ev.user.empty() ? cookie_user : ev.user, ev.value, ev.unix_s ? ev.unix_s : now_s_)) {
+      ++accepted;
+    } else {
+      ++dropped;
+      if (journal_) dropped_at.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  // Replay must not count what the answer calls dropped. (Should this write
+  // fail, a replay after a crash would count them: only when full and failing.)
+  if (!dropped_at.empty()) (void)journal_->AppendDrops(dropped_at);
   c_->events_accepted.fetch_add(accepted, std::memory_order_relaxed);
   c_->events_dropped.fetch_add(dropped, std::memory_order_relaxed);
   done(202, "application/json", fmt::format("{{\"accepted\":{},\"dropped\":{},\"commit\":\"{}\"}}\n", accepted,
@@ -702,37 +753,42 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
 }
 
 // One finished exchange of an arm: the per-second ring (admin /stats) and,
-// with a hub, the durable per-hour request and 5xx counts (user "*").
+// with a hub, the durable per-minute counters (requests, status classes,
+// latency histogram) of its (app, flight, arm).
 void Worker::RecordOutcome(Client* c, int status) {
-  shard_.Record(now_s_, c->arm->stats_id, status, static_cast<uint64_t>(now_us_ - c->start_us), c->new_user);
-  if (shipper_ && c->app &&
-      !agg_.Add(c->app->name, "", c->arm->commit, kRequestsEvent, "*", status >= 500 ? 1.0 : 0.0, now_s_))
+  const auto latency_us = static_cast<uint64_t>(now_us_ - c->start_us);
+  shard_.Record(now_s_, c->arm->stats_id, status, latency_us, c->new_user);
+  if (shipper_ && c->app && !traffic_.Record(c->app->name, c->flight, c->arm->commit, now_s_, status, latency_us))
     c_->events_dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Hands the aggregated rows to the shipper (once a second, from Scan).
-void Worker::ShipAggregates() {
-  if (!shipper_ || now_s_ == last_ship_s_) return;
-  last_ship_s_ = now_s_;
-  std::vector<UserEventRow> rows;
-  agg_.Drain(rows);
-  if (rows.empty()) return;
-  std::vector<v1::UserEventRow> out;
-  out.reserve(rows.size());
-  for (auto& r : rows) {
-    v1::UserEventRow p;
-    p.set_app(std::move(r.app));
-    p.set_flight(std::move(r.flight));
-    p.set_arm(std::move(r.arm));
-    p.set_event(std::move(r.event));
-    p.set_user(std::move(r.user));
-    p.set_hour_unix_s(r.hour_unix_s);
-    p.set_count(r.count);
-    p.set_sum(r.sum);
-    p.set_sum_squares(r.sum_squares);
-    out.push_back(std::move(p));
+// From Scan (every 100 ms) and when the worker stops. With a journal: seals
+// the worker's segment once the journal has moved on (about once a second)
+// and hands what that completed to the shipper. Without: hands the rows of
+// the last second to the shipper.
+void Worker::ShipAggregates(bool last) {
+  if (!shipper_) return;
+  if (journal_) {
+    if (!last) {
+      journal_->MaybeAdvance(now_ms_);
+      if (!journal_->Behind()) return;
+    }
+  } else {
+    if (!last && now_s_ == last_ship_s_) return;
+    last_ship_s_ = now_s_;
   }
-  shipper_->Offer(std::move(out));
+  std::vector<UserEventRow> rows;
+  std::vector<TrafficRow> traffic;
+  agg_.Drain(rows);
+  traffic_.Drain(traffic);
+  v1::ShipStatsRequest batch;
+  AppendRows(std::move(rows), std::move(traffic), batch);
+  if (journal_) {
+    auto sealed = last ? journal_->Close(std::move(batch)) : journal_->Seal(std::move(batch));
+    if (!sealed.empty()) shipper_->OfferSealed(std::move(sealed));
+    return;
+  }
+  shipper_->Offer(std::move(batch));
 }
 
 // Closes without losing the answer: write what is pending, shut our side,

@@ -14,6 +14,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--registry", o.registry, "Registry gRPC address to watch")->capture_default_str();
   app.add_option("--hub", o.hub, "Hub gRPC address: ship exposures and posted events there ('' = off)");
+  app.add_option("--data", o.data_dir,
+                 "Data dir (with --hub): journal accepted events and keep unshipped batches there, so that a "
+                 "restart (even kill -9) loses none ('' = in memory only)");
+  app.add_option("--data-max-mb", o.data_max_mb, "Disk budget of --data; beyond it the oldest unshipped batches go")
+      ->capture_default_str();
   app.add_option("--routes", o.routes_file, "Static mode: routes JSON file (no registry); re-read on SIGHUP");
   app.add_option("--domain", o.domain, "Host APP.<domain> selects APP")->capture_default_str();
   app.add_option("--role", o.role, "Registry role that carries HTTP traffic")->capture_default_str();

@@ -19,7 +19,7 @@ namespace skyport::router {
 // ---------------------------------------------------------------- Proxy
 
 Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHolder* routes, StatsStore* stats,
-                                            StatsShipper* shipper) {
+                                            StatsShipper* shipper, EventJournal* journal) {
   auto hp = SplitHostPort(options.listen);
   if (!hp.ok()) return hp.status();
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -66,7 +66,8 @@ Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHo
   proxy->port_ = port;
   proxy->counters_ = std::make_unique<ProxyCounters>();
   for (int fd : fds)
-    proxy->workers_.push_back(std::make_unique<Worker>(options, routes, stats, shipper, proxy->counters_.get(), fd));
+    proxy->workers_.push_back(std::make_unique<Worker>(options, routes, stats, shipper, proxy->counters_.get(), fd,
+                                                       shipper && journal ? journal->NewWriter() : nullptr));
   for (auto& w : proxy->workers_) proxy->threads_.emplace_back([wp = w.get()] { wp->Run(); });
   return proxy;
 }
@@ -115,7 +116,8 @@ std::string Proxy::MetricsText() const {
   out += fmt::format(
       "# HELP skyport_router_events_accepted_total Posted events recorded.\n"
       "# TYPE skyport_router_events_accepted_total counter\nskyport_router_events_accepted_total {}\n"
-      "# HELP skyport_router_events_dropped_total Events and exposures not recorded (aggregator full).\n"
+      "# HELP skyport_router_events_dropped_total Events, exposures and request counts not recorded (aggregator or "
+      "journal full).\n"
       "# TYPE skyport_router_events_dropped_total counter\nskyport_router_events_dropped_total {}\n",
       v(c.events_accepted), v(c.events_dropped));
   out += fmt::format("# HELP skyport_router_threads Proxy event-loop threads.\n# TYPE skyport_router_threads gauge\n"

@@ -71,10 +71,12 @@ class Worker;
 class Proxy {
  public:
   // Binds `options.listen` (port 0 = any) and starts the workers.
-  // `shipper` (may be null): where exposures and posted events go; without
-  // one the router records neither and answers event posts with 503.
+  // `shipper` (may be null): where exposures, posted events and per-minute
+  // traffic go; without one the router records none of them and answers
+  // event posts with 503. `journal` (may be null; only with a shipper): the
+  // data dir's event journal, one writer per worker (router/journal.h).
   static Result<std::unique_ptr<Proxy>> Start(const ProxyOptions& options, RouteHolder* routes, StatsStore* stats,
-                                              StatsShipper* shipper = nullptr);
+                                              StatsShipper* shipper = nullptr, EventJournal* journal = nullptr);
   ~Proxy();
 
   int port() const { return port_; }

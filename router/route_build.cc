@@ -49,6 +49,11 @@ AppRoute FinishApp(AppDraft d, const StatsIdFn& stats_id) {
   }
   app.hosts = std::move(d.hosts);
   app.path_prefixes = std::move(d.path_prefixes);
+  if (d.flight) {
+    auto control = index.find(d.flight_control);
+    app.flight = std::make_shared<const Flight>(
+        CompileFlight(*d.flight, control == index.end() ? -1 : control->second));
+  }
   return app;
 }
 

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,11 +32,13 @@ struct AppDraft {
   std::vector<Slice> layout;               // each slice's commit is a key of `arms`
   std::vector<std::string> hosts;          // extra hosts, as configured
   std::vector<std::string> path_prefixes;  // as configured
+  std::optional<v1::FlightRoute> flight;
+  std::string flight_control;              // the control's commit: a key of `arms`
 };
 
 // Sorts instances, drops duplicates, asks for stats ids and turns the layout
-// into ArmFor's slice table. Hosts and prefixes are copied; IndexTable
-// decides which of them the app wins.
+// into ArmFor's slice table, and compiles the flight. Hosts and prefixes are
+// copied; IndexTable decides which of them the app wins.
 AppRoute FinishApp(AppDraft draft, const StatsIdFn& stats_id);
 
 // Fills by_host (APP.<domain> of every app first, then each app's extra

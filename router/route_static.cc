@@ -1,10 +1,12 @@
 // LoadStaticRoutes: the routes file of static mode, checked field by field.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
 #include "core/http_admin.h"
@@ -153,6 +155,41 @@ void ParseArms(const Json& app, const std::string& path, AppDraft& d, Problems& 
   d.layout = LayoutFresh(order);
 }
 
+// "flight": a v1::FlightRoute in protobuf JSON (proto or lowerCamel names).
+// Its control is one of the app's arms (by commit as written); its id is the
+// app's split id (which it becomes when "split_id" is not given).
+void ParseFlight(const Json& j, const std::string& path, AppDraft& d, Problems& p) {
+  if (!j.is_object()) {
+    p.Add(path + ": must be an object");
+    return;
+  }
+  v1::FlightRoute f;
+  const std::string text = j.dump();
+  if (auto st = google::protobuf::util::JsonStringToMessage(text, &f, {}); !st.ok()) {
+    p.Add(fmt::format("{}: {}", path, std::string(st.message())));
+    return;
+  }
+  p.Add(ValidateName(path + ".name", f.name()));
+  if (!ValidSplitId(f.id()))
+    p.Add(fmt::format("{}.id: \"{}\" must be 1..64 of [A-Za-z0-9._-]", path, f.id()));
+  else if (d.split_id.empty())
+    d.split_id = f.id();
+  else if (d.split_id != f.id())
+    p.Add(fmt::format("{}.id: \"{}\" must equal the app's split_id (\"{}\")", path, f.id(), d.split_id));
+  if (!d.arms.count(f.control()))
+    p.Add(fmt::format("{}.control: \"{}\" is not one of the app's arms", path, f.control()));
+  for (int i = 0; i < f.filter().oses_size(); ++i)
+    if (std::find(std::begin(kOsNames), std::end(kOsNames), f.filter().oses(i)) == std::end(kOsNames))
+      p.Add(fmt::format("{}.filter.oses[{}]: \"{}\" must be one of android, ios, chromeos, windows, mac, linux", path,
+                        i, f.filter().oses(i)));
+  if (f.range_ge() >= f.range_lt() || f.range_lt() > kSliceUnits)
+    p.Add(fmt::format("{}.range_lt: [{}, {}) must satisfy 0 <= range_ge < range_lt <= {}", path, f.range_ge(),
+                      f.range_lt(), kSliceUnits));
+  if (f.end_by_unix_ms() < 0) p.Add(fmt::format("{}.end_by_unix_ms: {} is negative", path, f.end_by_unix_ms()));
+  d.flight_control = f.control();
+  d.flight = std::move(f);
+}
+
 // One app; `claimed` maps hosts and prefixes taken so far to their app.
 std::optional<AppDraft> ParseApp(const Json& app, size_t i, std::map<std::string, std::string>& claimed,
                                  Problems& p) {
@@ -161,7 +198,7 @@ std::optional<AppDraft> ParseApp(const Json& app, size_t i, std::map<std::string
     p.Add(path + ": must be an object");
     return std::nullopt;
   }
-  CheckKeys(app, path, {"name", "hosts", "path_prefixes", "split_id", "allow_override", "arms"}, p);
+  CheckKeys(app, path, {"name", "hosts", "path_prefixes", "split_id", "allow_override", "arms", "flight"}, p);
   AppDraft d;
   auto name = app.find("name");
   // Who claims this app's hosts and prefixes, even when the name is bad.
@@ -212,6 +249,7 @@ std::optional<AppDraft> ParseApp(const Json& app, size_t i, std::map<std::string
       d.allow_override = o->get<bool>();
   }
   ParseArms(app, path, d, p);
+  if (auto f = app.find("flight"); f != app.end()) ParseFlight(*f, path + ".flight", d, p);
   if (d.name.empty()) return std::nullopt;
   return d;
 }

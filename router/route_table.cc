@@ -88,7 +88,35 @@ AppDraft DraftFromRegistry(const std::string& name, AppInput& in) {
   }
   d.layout = LayoutOf(r);
   for (Slice& s : d.layout) s.commit = ResolveCommit(s.commit, in.commits);
+  if (r.has_flight()) {
+    d.flight = r.flight();
+    d.flight_control = ResolveCommit(r.flight().control(), in.commits);
+    d.arms[d.flight_control];  // an arm even without weight: everyone outside the flight goes there
+  }
   return d;
+}
+
+nlohmann::ordered_json FlightJson(const AppRoute& app, const Flight& f) {
+  using Json = nlohmann::ordered_json;
+  const v1::FlightFilter& filter = f.matcher.filter();
+  Json headers = Json::object();
+  for (const auto& [name, value] : std::map<std::string, std::string>(filter.headers().begin(), filter.headers().end()))
+    headers[name] = value;
+  Json control = nullptr;
+  if (f.control_arm >= 0 && static_cast<size_t>(f.control_arm) < app.arms.size())
+    control = app.arms[static_cast<size_t>(f.control_arm)].commit;
+  return Json{{"name", f.name},
+              {"id", f.id},
+              {"control", std::move(control)},
+              {"filter",
+               Json{{"channels", std::vector<std::string>(filter.channels().begin(), filter.channels().end())},
+                    {"oses", std::vector<std::string>(filter.oses().begin(), filter.oses().end())},
+                    {"locales", std::vector<std::string>(filter.locales().begin(), filter.locales().end())},
+                    {"headers", std::move(headers)}}},
+              {"range", Json{{"key", f.range_key.empty() ? std::string("uid") : f.range_key},
+                             {"ge", f.range_ge},
+                             {"lt", f.range_lt}}},
+              {"end_by_unix_ms", f.end_by_unix_ms}};
 }
 
 }  // namespace
@@ -193,7 +221,8 @@ std::string RoutesJson(const RouteTable& table) {
       default_commit = app.arms[static_cast<size_t>(app.default_arm)].commit;
     apps[app.name] = Json{{"split_id", app.split_id},        {"allow_override", app.allow_override},
                           {"hosts", app.hosts},              {"path_prefixes", app.path_prefixes},
-                          {"default_commit", default_commit}, {"arms", std::move(arms)}};
+                          {"default_commit", default_commit}, {"arms", std::move(arms)},
+                          {"flight", app.flight ? FlightJson(app, *app.flight) : Json(nullptr)}};
   }
   Json default_app = nullptr;
   if (table.default_app >= 0 && static_cast<size_t>(table.default_app) < table.apps.size())

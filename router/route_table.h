@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "router/flight_match.h"
 #include "router/split.h"
 #include "skyport/v1/registry.pb.h"
 
@@ -50,6 +51,9 @@ struct AppRoute {
   int default_arm = -1;
   std::vector<std::string> hosts;          // lowercase Host names that select this app (APP.<domain> too), sorted
   std::vector<std::string> path_prefixes;  // path prefixes that select this app, as configured
+  // The flight running on the app (RouteConfig.flight), null when none. Its
+  // control_arm is always an arm of the app (weight 0 if unweighted).
+  std::shared_ptr<const Flight> flight;
 
   // The arm for a user position; -1 if the app has no arm at all.
   int ArmFor(uint32_t position) const;
@@ -90,7 +94,9 @@ using StatsIdFn = std::function<uint32_t(const std::string& app, const std::stri
 // hosts that are names are resolved here (getaddrinfo, IPv4 preferred; an
 // unresolvable one is left out). Hosts: APP.<domain> plus RouteConfig.hosts;
 // prefixes from RouteConfig.path_prefixes; when apps claim the same host or
-// prefix, APP.<domain> wins, then the first app by name.
+// prefix, APP.<domain> wins, then the first app by name. RouteConfig.flight
+// becomes AppRoute::flight; its control commit (which may abbreviate, like a
+// weight key) is made an arm of the app.
 std::shared_ptr<const RouteTable> BuildFromRegistry(const std::vector<v1::Endpoint>& endpoints,
                                                     const std::vector<v1::RouteConfig>& routes, int64_t revision,
                                                     const TableOptions& options, const StatsIdFn& stats_id);
@@ -107,6 +113,8 @@ std::vector<Slice> EffectiveLayout(const v1::RouteConfig& route);
 //            "arms": [{"commit": "aaaa", "weight": 90, "upstreams": ["127.0.0.1:18101"]},
 //                     {"commit": "bbbb", "weight": 10, "upstreams": ["127.0.0.1:18102"]}]}]}
 // "hosts", "path_prefixes", "split_id" ("" = "default"), "allow_override",
+// "flight" (a v1::FlightRoute in protobuf JSON: "control" names an arm's
+// commit, "id" is the split id — taken as it when "split_id" is absent),
 // "weight" (default 0) and "upstreams" (default none) are optional; at least
 // one arm per app. Commits are any [A-Za-z0-9._-]{1,64} label (so benchmarks
 // can use "a"/"b"). Slices are laid out in the file's arm order; with every
@@ -124,7 +132,10 @@ Result<std::shared_ptr<const RouteTable>> LoadStaticRoutes(std::string_view json
 // {"revision": N, "default_app": APP|null, "apps": {APP: {"split_id", "allow_override",
 //   "hosts": [...], "path_prefixes": [...], "default_commit": COMMIT|null,
 //   "arms": [{"commit", "weight", "share" (of traffic, 0..1), "slices": [[ge, lt], ...],
-//             "instances": [label, ...], "stats_id"}]}}}
+//             "instances": [label, ...], "stats_id"}],
+//   "flight": null | {"name", "id", "control" (commit), "filter": {"channels", "oses",
+//             "locales", "headers"}, "range": {"key" ("uid" for the user id), "ge", "lt"},
+//             "end_by_unix_ms" (0 = none)}}}}
 std::string RoutesJson(const RouteTable& table);
 
 }  // namespace skyport::router

@@ -24,8 +24,7 @@ void Counters::Record(int status, uint64_t latency_us, bool new_user) {
     ++status_5xx;
   if (new_user) ++users_assigned;
   latency_sum_us += latency_us;
-  size_t b = std::lower_bound(kLatencyBoundsUs.begin(), kLatencyBoundsUs.end(), latency_us) - kLatencyBoundsUs.begin();
-  ++latency[b];
+  ++latency[LatencyBucket(latency_us)];
 }
 
 void Counters::Merge(const Counters& o) {
@@ -40,28 +39,7 @@ void Counters::Merge(const Counters& o) {
   for (size_t i = 0; i < kLatencyBuckets; ++i) latency[i] += o.latency[i];
 }
 
-double Counters::QuantileUs(double q) const {
-  uint64_t total = 0;
-  for (uint64_t c : latency) total += c;
-  if (total == 0) return 0;
-  q = std::clamp(q, 0.0, 1.0);
-  // As Prometheus' histogram_quantile: the rank's bucket, linear inside it;
-  // the +Inf bucket answers with the largest finite bound.
-  const double rank = q * static_cast<double>(total);
-  uint64_t before = 0;
-  for (size_t i = 0; i < kLatencyBuckets; ++i) {
-    const uint64_t in = latency[i];
-    if (in == 0 || static_cast<double>(before + in) < rank) {
-      before += in;
-      continue;
-    }
-    if (i == kLatencyBoundsUs.size()) return static_cast<double>(kLatencyBoundsUs.back());
-    const double lo = i == 0 ? 0.0 : static_cast<double>(kLatencyBoundsUs[i - 1]);
-    const double hi = static_cast<double>(kLatencyBoundsUs[i]);
-    return lo + (hi - lo) * (rank - static_cast<double>(before)) / static_cast<double>(in);
-  }
-  return static_cast<double>(kLatencyBoundsUs.back());  // not reached: rank <= total
-}
+double Counters::QuantileUs(double q) const { return LatencyQuantileUs(latency, q); }
 
 // ---- StatsStore ----
 

@@ -18,13 +18,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/latency_histogram.h"
+
 namespace skyport::router {
 
-// Latency histogram upper bounds in microseconds; one more bucket for +Inf.
-inline constexpr std::array<uint64_t, 15> kLatencyBoundsUs = {
-    250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
-    1'000'000, 2'500'000, 5'000'000, 10'000'000};
-inline constexpr size_t kLatencyBuckets = kLatencyBoundsUs.size() + 1;
+// Latency histogram upper bounds in microseconds; one more bucket for +Inf
+// (shared with the hub, which stores per-minute counts of the same buckets).
+using skyport::kLatencyBoundsUs;
+using skyport::kLatencyBuckets;
 
 struct Counters {
   uint64_t requests = 0;

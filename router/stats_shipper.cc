@@ -2,18 +2,29 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "core/log.h"
+#include "router/ship_batch.h"
 #include "rpc/call.h"
 
 namespace skyport::router {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 StatsShipper::StatsShipper(std::shared_ptr<grpc::Channel> hub, std::string token, std::string router_id,
-                           size_t max_rows, size_t batch_rows)
+                           EventJournal* journal, ShipperOptions options)
     : stub_(v1::StatsSink::NewStub(hub)),
       token_(std::move(token)),
       router_id_(std::move(router_id)),
-      max_rows_(max_rows),
-      batch_rows_(batch_rows) {}
+      journal_(journal),
+      o_(options) {}
 
 StatsShipper::~StatsShipper() { Stop(0); }
 
@@ -28,57 +39,146 @@ void StatsShipper::Stop(int deadline_ms) {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (deadline_ms > 0) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
-    while (std::chrono::steady_clock::now() < end && (!in_flight_.empty() || pending_rows() > 0))
-      if (!ShipOnce(deadline_ms)) break;
+    const int64_t end = SteadyMs() + deadline_ms;
+    while (SteadyMs() < end && HasWork())
+      if (!ShipOnce(std::max<int64_t>(1, end - SteadyMs()))) break;
   }
 }
 
-void StatsShipper::Offer(std::vector<v1::UserEventRow>&& rows) {
-  if (rows.empty()) return;
+void StatsShipper::Offer(v1::ShipStatsRequest&& batch) {
+  if (RowCount(batch) == 0) return;
   std::lock_guard lock(mu_);
-  for (auto& r : rows) pending_.push_back(std::move(r));
-  while (pending_.size() > max_rows_) {
-    pending_.pop_front();
+  for (auto& r : *batch.mutable_rows()) rows_.push_back(std::move(r));
+  for (auto& t : *batch.mutable_traffic()) traffic_.push_back(std::move(t));
+  while (rows_.size() + traffic_.size() > o_.max_rows) {
+    if (!rows_.empty())
+      rows_.pop_front();
+    else
+      traffic_.pop_front();
     ++dropped_;
+  }
+}
+
+void StatsShipper::OfferSealed(std::vector<SealedSegment>&& segments) {
+  std::lock_guard lock(mu_);
+  for (SealedSegment& s : segments) {
+    sealed_rows_ += s.rows;
+    const uint64_t id = s.segment;
+    sealed_.emplace(id, std::move(s));
+  }
+  DropOverflowLocked();
+}
+
+void StatsShipper::DropOverflowLocked() {
+  if (!journal_) return;
+  while (journal_->bytes() > journal_->max_bytes()) {
+    auto it = sealed_.begin();
+    if (it != sealed_.end() && it->first == in_flight_segment_) ++it;
+    if (it == sealed_.end()) return;
+    const SealedSegment& s = it->second;
+    journal_->Remove(s);
+    sealed_rows_ -= s.rows;
+    dropped_ += s.rows;
+    ++dropped_segments_;
+    const int64_t now = SteadyMs();
+    if (dropped_segments_ == 1 || now - static_cast<int64_t>(last_drop_log_ms_) >= 10'000) {
+      last_drop_log_ms_ = static_cast<uint64_t>(now);
+      log::Warn("event journal over its size (hub away?): dropping the oldest sealed batches",
+                {{"segment", fmt::format("{:016x}", s.segment)}, {"rows", s.rows},
+                 {"dropped_batches_total", dropped_segments_.load()}, {"dropped_rows_total", dropped_.load()},
+                 {"max_bytes", journal_->max_bytes()}});
+    }
+    sealed_.erase(it);
   }
 }
 
 size_t StatsShipper::pending_rows() const {
   std::lock_guard lock(mu_);
-  return pending_.size() + in_flight_.size();
+  return rows_.size() + traffic_.size() + sealed_rows_ + in_flight_rows_.load();
+}
+
+bool StatsShipper::HasWork() const {
+  if (next_part_ < parts_.size()) return true;
+  std::lock_guard lock(mu_);
+  return !rows_.empty() || !traffic_.empty() || !sealed_.empty();
+}
+
+bool StatsShipper::NextParts() {
+  parts_.clear();
+  next_part_ = 0;
+  if (journal_) {
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (sealed_.empty()) return false;
+        current_ = sealed_.begin()->second;
+        in_flight_segment_ = current_.segment;
+      }
+      auto batch = journal_->Load(current_);
+      if (batch.ok()) {
+        parts_ = SplitBatch(*batch, current_.segment, o_.batch_rows);
+        return true;
+      }
+      log::Warn("cannot read a sealed batch; dropping it", {{"error", batch.status().message()}});
+      std::lock_guard lock(mu_);
+      journal_->Remove(current_);
+      sealed_rows_ -= current_.rows;
+      dropped_ += current_.rows;
+      ++dropped_segments_;
+      sealed_.erase(current_.segment);
+      in_flight_segment_ = 0;
+    }
+  }
+  v1::ShipStatsRequest req;
+  {
+    std::lock_guard lock(mu_);
+    size_t n = 0;
+    for (; n < o_.batch_rows && !rows_.empty(); ++n) {
+      *req.add_rows() = std::move(rows_.front());
+      rows_.pop_front();
+    }
+    for (; n < o_.batch_rows && !traffic_.empty(); ++n) {
+      *req.add_traffic() = std::move(traffic_.front());
+      traffic_.pop_front();
+    }
+    if (n == 0) return false;
+    in_flight_rows_ = n;
+  }
+  req.set_router(router_id_);
+  req.set_batch_id(BatchId(++memory_segment_, 0));
+  parts_.push_back(std::move(req));
+  return true;
 }
 
 bool StatsShipper::ShipOnce(int64_t timeout_ms) {
-  if (in_flight_.empty()) {
-    std::lock_guard lock(mu_);
-    size_t n = std::min(batch_rows_, pending_.size());
-    if (n == 0) return true;
-    in_flight_.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.begin() + n));
-    pending_.erase(pending_.begin(), pending_.begin() + n);
-    ++batch_id_;
-  }
-  v1::ShipStatsRequest req;
-  req.set_router(router_id_);
-  req.set_batch_id(batch_id_);
-  for (const auto& r : in_flight_) *req.add_rows() = r;
+  if (next_part_ >= parts_.size() && !NextParts()) return true;
+  const v1::ShipStatsRequest& req = parts_[next_part_];
   auto resp = rpc::UnaryCall<v1::ShipStatsResponse>(*stub_, &v1::StatsSink::Stub::Ship, req, token_, timeout_ms);
+  const uint64_t rows = RowCount(req);
   if (!resp.ok()) {
     ++failures_;
     if (hub_ok_.exchange(false) || failures_ == 1)
       log::Warn("cannot ship stats to the hub; keeping them", {{"error", resp.status().message()},
                                                                 {"pending_rows", pending_rows()}});
-    // A batch the hub refuses as invalid would be refused forever: drop it.
-    if (resp.status().code() == Code::kInvalidArgument) {
-      dropped_ += in_flight_.size();
-      in_flight_.clear();
-    }
-    return false;
+    if (resp.status().code() != Code::kInvalidArgument) return false;
+    log::Error("the hub refused a stats batch; dropping it",
+               {{"batch_id", req.batch_id()}, {"rows", rows}, {"error", resp.status().message()}});
+    dropped_ += rows;
+  } else {
+    if (!hub_ok_.exchange(true)) log::Info("shipping stats to the hub", {{"router", router_id_}});
+    shipped_ += rows;  // a duplicate was shipped before: done either way
   }
-  if (!hub_ok_.exchange(true)) log::Info("shipping stats to the hub", {{"router", router_id_}});
-  shipped_ += in_flight_.size();  // a duplicate was shipped before: done either way
-  in_flight_.clear();
-  return true;
+  ++next_part_;
+  if (journal_ == nullptr) {
+    in_flight_rows_ = 0;
+  } else if (next_part_ == parts_.size()) {
+    journal_->Remove(current_);  // the hub has every part: the segment is done
+    std::lock_guard lock(mu_);
+    sealed_rows_ -= current_.rows;
+    sealed_.erase(current_.segment);
+    in_flight_segment_ = 0;
+  }
+  return resp.ok();
 }
 
 void StatsShipper::Loop() {
@@ -89,7 +189,7 @@ void StatsShipper::Loop() {
       if (cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [this] { return stop_; })) return;
     }
     bool ok = true;
-    while (ok && (!in_flight_.empty() || pending_rows() > 0)) ok = ShipOnce(3000);
+    while (ok && HasWork()) ok = ShipOnce(3000);
     backoff_ms = ok ? 1000 : std::min(backoff_ms * 2, 8000);
   }
 }

@@ -126,8 +126,7 @@ void Worker::Run() {
     }
   }
   shard_.Flush(now_s_ + 1);
-  last_ship_s_ = 0;
-  ShipAggregates();
+  ShipAggregates(/*last=*/true);
 }
 
 void Worker::RefreshTable() {

@@ -22,7 +22,9 @@
 #include "router/http1.h"
 #include "router/io_buf.h"
 #include "router/events.h"
+#include "router/journal.h"
 #include "router/proxy.h"
+#include "router/traffic.h"
 
 namespace skyport::router {
 
@@ -124,13 +126,17 @@ struct Client : Conn {
   uint64_t tried = 0;          // bitmask of instance indexes tried (first 64)
   int64_t start_us = 0;
   std::string cookie;          // Set-Cookie value for a newly assigned user
+  // The flight the user is enrolled in (a view of the table's Flight::name),
+  // "" outside flights: exposures, events and request rows carry it.
+  std::string_view flight;
 };
 
 class Worker {
  public:
+  // `journal` (with a data dir; needs a shipper): this worker's event journal writer.
   Worker(const ProxyOptions& o, RouteHolder* routes, StatsStore* stats, StatsShipper* shipper, ProxyCounters* counters,
-         int listen_fd)
-      : o_(o), routes_(routes), shard_(stats), shipper_(shipper), c_(counters) {
+         int listen_fd, std::unique_ptr<EventJournal::Writer> journal = nullptr)
+      : o_(o), routes_(routes), shard_(stats), shipper_(shipper), journal_(std::move(journal)), c_(counters) {
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     listener_ = new Conn(Conn::Kind::kListener, listen_fd);
@@ -189,7 +195,9 @@ class Worker {
   // Event posts: true while the body of one is still arriving (see Pump).
   bool WaitingForEventsBody(Client* c, const http1::RequestHead& r);
   void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view user_id);
-  void ShipAggregates();
+  // Hands the aggregated rows over about once a second: to the journal
+  // (sealing the worker's segment) or to the shipper. `last`: the worker stops.
+  void ShipAggregates(bool last = false);
   void RecordOutcome(Client* c, int status);
   void AbortExchange(Client* c);
   void ReleaseUpstream(Client* c, bool reuse);
@@ -212,8 +220,11 @@ class Worker {
   ProxyOptions o_;
   RouteHolder* routes_;
   StatsShard shard_;
-  StatsShipper* shipper_;   // null: no exposures or events are recorded
+  StatsShipper* shipper_;   // null: no exposures, events or traffic rows are recorded
+  std::unique_ptr<EventJournal::Writer> journal_;  // null: rows go to the shipper in memory
   EventAggregator agg_;
+  TrafficAggregator traffic_;  // per arm and minute, for the hub
+  int64_t last_journal_warn_ms_ = -1'000'000;
   ParsedEvents parsed_;     // scratch for event posts
   int64_t last_ship_s_ = 0;
   ProxyCounters* c_;

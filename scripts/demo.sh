@@ -53,7 +53,8 @@ start registry "$BIN/registry/skyport-registry" --listen 127.0.0.1:0 --port-file
 wait_file "$STATE/registry.port" 20
 export SKYPORT_REGISTRY=127.0.0.1:$(cat "$STATE/registry.port")
 start hub "$BIN/hub/skyport-hub" --listen 127.0.0.1:0 --git-listen 127.0.0.1:0 --port-file "$STATE/hub.port" \
-  --data "$STATE/hub" --token-file "$STATE/token" --metrics-listen 127.0.0.1:0
+  --data "$STATE/hub" --token-file "$STATE/token" --metrics-listen 127.0.0.1:0 \
+  --registry "$SKYPORT_REGISTRY" --gate-interval-ms 1000
 wait_file "$STATE/hub.port" 20
 read -r HUB_PORT GIT_PORT < "$STATE/hub.port"
 export SKYPORT_HUB=127.0.0.1:$HUB_PORT SKYPORT_TOKEN_FILE=$STATE/token
@@ -159,6 +160,25 @@ d=json.load(sys.stdin); print(sum(a.get("requests",0) for app in d.get("apps",{}
   sleep 0.2
 done
 "$SKY" stats webapp --event purchase
+echo
+echo "# A flight (examples/webapp/flight.yaml): ${B:0:7} to 20% of Linux users, gated on error rate, 50%, promoted"
+sed -e "s/CONTROL_COMMIT/${A:0:7}/" -e "s/TREATMENT_COMMIT/${B:0:7}/" "$ROOT/examples/webapp/flight.yaml" > "$STATE/flight.yaml"
+echo "\$ skyport flight start flight.yaml"
+"$SKY" flight start "$STATE/flight.yaml"
+LINUX_UA='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36'
+flight_state() { "$SKY" flight status beepity-rollout --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
+deadline=$((SECONDS + 90))
+while [[ $(flight_state) == running ]] && ((SECONDS < deadline)); do
+  # Linux visitors for the gate to judge (each a new user).
+  for _ in $(seq 100); do echo "url = \"$ROUTER/\""; echo 'header = "Host: webapp.localhost"'; echo 'output = /dev/null'; done |
+    curl -s --parallel --parallel-max 8 -A "$LINUX_UA" -K - 2>/dev/null || true
+done
+echo
+echo "\$ skyport flight status beepity-rollout"
+"$SKY" flight status beepity-rollout
+echo
+echo "\$ skyport flight log beepity-rollout"
+"$SKY" flight log beepity-rollout
 echo
 echo "The cluster keeps running. Router: curl -H 'Host: webapp.localhost' $ROUTER/"
 echo "Try: export SKYPORT_REGISTRY=$SKYPORT_REGISTRY SKYPORT_HUB=$SKYPORT_HUB SKYPORT_TOKEN_FILE=$STATE/token"

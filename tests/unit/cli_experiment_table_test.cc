@@ -283,6 +283,27 @@ TEST_CASE("RenderExperimentTable: request and 5xx counts when routers shipped th
   CHECK(doc["buckets"][0]["arms"][1]["errors_5xx"] == 200);
 }
 
+TEST_CASE("RenderExperimentTable: p99 from the hub's latency histograms", "[cli][experiment]") {
+  v1::StatsReport rep = Report({Row(kA, 10, 10), Row(kB, 10, 10)});
+  rep.mutable_rows(0)->set_requests(100);
+  rep.mutable_rows(0)->set_status_2xx(100);
+  rep.mutable_rows(0)->add_latency_counts(100);
+  rep.mutable_rows(0)->set_latency_p50_us(125);
+  rep.mutable_rows(0)->set_latency_p99_us(247.5);
+  rep.mutable_rows(1)->set_requests(10);  // hourly rows of an older router: no latencies
+  auto r = Analyze(Query(""), rep, {}, kA);
+  CHECK(RenderExperimentTable(r) ==
+        "shop: exposures only, outside flights, all time; control aaaaaaaaaaaa (--control)\n"
+        "\n"
+        "ARM                     USERS  EXPOSURES  REQUESTS  5XX%   P99-MS\n"
+        "aaaaaaaaaaaa (control)  10     10         100       0.00%  0.2\n"
+        "bbbbbbbbbbbb            10     10         10        0.00%  -\n");
+  auto doc = ExperimentJson(r);
+  CHECK(doc["buckets"][0]["arms"][0]["latency_p99_us"] == 247.5);
+  CHECK(doc["buckets"][0]["arms"][0]["status"]["2xx"] == 100);
+  CHECK(doc["buckets"][0]["arms"][1]["latency_p99_us"].is_null());
+}
+
 TEST_CASE("RenderExperimentTable: the sample-ratio warning", "[cli][experiment]") {
   SECTION("flagged below p 0.001") {
     auto r = Analyze(Query(""), Report({Row(kA, 6000, 6000), Row(kB, 4000, 4000)}), {{kA, 50}, {kB, 50}});
@@ -436,7 +457,15 @@ TEST_CASE("ExperimentJson: the documented shape", "[cli][experiment]") {
     CHECK(plain["buckets"][0]["bucket"].is_null());
     CHECK(plain["buckets"][0]["srm"].is_null());
     CHECK(plain["buckets"][0]["arms"][0] ==
-          json{{"arm", kA}, {"control", true}, {"users", 2}, {"exposures", 3}, {"requests", 0}, {"errors_5xx", 0}});
+          json{{"arm", kA},
+               {"control", true},
+               {"users", 2},
+               {"exposures", 3},
+               {"requests", 0},
+               {"errors_5xx", 0},
+               {"status", {{"1xx", 0}, {"2xx", 0}, {"3xx", 0}, {"4xx", 0}, {"5xx", 0}}},
+               {"latency_p50_us", nullptr},
+               {"latency_p99_us", nullptr}});
   }
   SECTION("no data: no control, no buckets") {
     json empty = ExperimentJson(Analyze(Query(""), {}, {}));

@@ -25,18 +25,28 @@ const json kMerged = json::parse(R"({"apps": {"shop": {"arms": {
   "aaaa1111": {"requests": 1200, "status": {"2xx": 1190, "5xx": 10}, "latency_us": {"p99": 2400.5}},
   "bbbb2222": {"requests": 300, "status": {"5xx": 6}}}}}})");
 
-TEST_CASE("TrafficOf reads requests, 5xx and p99 of the merged /stats", "[cli][gate]") {
-  auto a = TrafficOf(kMerged, "shop", "aaaa1111");
-  CHECK(a.requests == 1200);
+TEST_CASE("TrafficOf sums an arm's requests, 5xx and latency histograms over buckets", "[cli][gate]") {
+  v1::StatsReport r;
+  auto add = [&r](const std::string& arm, uint64_t requests, uint64_t errors, std::vector<uint64_t> hist) {
+    auto* row = r.add_rows();
+    row->set_arm(arm);
+    row->set_requests(requests);
+    row->set_errors_5xx(errors);
+    for (uint64_t c : hist) row->add_latency_counts(c);
+  };
+  // a: 100 requests at <= 250 us in one bucket, 100 at 1-2.5 ms in the next.
+  add("a", 100, 1, {100});
+  add("a", 100, 9, {0, 0, 0, 100});
+  add("b", 50, 0, {});  // hourly rows of an older router: no latencies
+  auto a = TrafficOf(r, "a");
+  CHECK(a.requests == 200);
   CHECK(a.errors == 10);
-  CHECK(a.p99_us == 2400.5);
-  auto b = TrafficOf(kMerged, "shop", "bbbb2222");
-  CHECK(b.requests == 300);
-  CHECK(b.errors == 6);
+  // rank 198 of 200: the 98th of 100 in the 1000..2500 us bucket.
+  CHECK(a.p99_us == Approx(1000 + 1500 * 0.98));
+  auto b = TrafficOf(r, "b");
+  CHECK(b.requests == 50);
   CHECK(b.p99_us == 0);
-  auto none = TrafficOf(kMerged, "other", "aaaa1111");
-  CHECK(none.requests == 0);
-  CHECK(TrafficOf(json(), "shop", "x").requests == 0);
+  CHECK(TrafficOf(r, "c").requests == 0);
 }
 
 TEST_CASE("OutcomeOf sums an arm's rows over buckets", "[cli][gate]") {

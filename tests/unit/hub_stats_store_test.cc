@@ -177,3 +177,134 @@ TEST_CASE("stats store: bad rows are refused whole, with the row named; data sur
   REQUIRE(r2.ok());
   CHECK(r2->rows(0).users_exposed() == 2);
 }
+
+namespace {
+
+v1::TrafficRow Traffic(const std::string& arm, int64_t minute, uint64_t s2xx, uint64_t s3xx, uint64_t s4xx,
+                       uint64_t s5xx, std::vector<uint64_t> latency) {
+  v1::TrafficRow t;
+  t.set_app("webapp");
+  t.set_arm(arm);
+  t.set_minute_unix_s(minute);
+  t.set_status_2xx(s2xx);
+  t.set_status_3xx(s3xx);
+  t.set_status_4xx(s4xx);
+  t.set_status_5xx(s5xx);
+  t.set_requests(s2xx + s3xx + s4xx + s5xx);
+  for (uint64_t c : latency) t.add_latency_counts(c);
+  return t;
+}
+
+v1::ShipStatsRequest TrafficBatch(const std::string& router, uint64_t id, std::vector<v1::TrafficRow> rows) {
+  v1::ShipStatsRequest req;
+  req.set_router(router);
+  req.set_batch_id(id);
+  for (auto& t : rows) *req.add_traffic() = std::move(t);
+  return req;
+}
+
+}  // namespace
+
+TEST_CASE("stats store: traffic per minute adds up across routers; p50/p99 from the merged histogram",
+          "[hub][stats]") {
+  TempDir dir;
+  auto store = StatsStore::Open(dir.path() + "/stats.db");
+  REQUIRE(store.ok());
+  // Two routers in the same minute: 10 requests at <= 250 us (one 5xx), 10 at 1-2.5 ms.
+  auto first = (*store)->Ship(TrafficBatch("r1", 1, {Traffic("a", kMon, 9, 0, 0, 1, {10})}));
+  REQUIRE(first.ok());
+  CHECK(first->accepted == 1);
+  REQUIRE((*store)->Ship(TrafficBatch("r2", 1, {Traffic("a", kMon, 10, 0, 0, 0, {0, 0, 0, 10})})).ok());
+  // A retry of r2's batch counts once.
+  auto again = (*store)->Ship(TrafficBatch("r2", 1, {Traffic("a", kMon, 10, 0, 0, 0, {0, 0, 0, 10})}));
+  REQUIRE(again.ok());
+  CHECK(again->duplicate);
+  // An hour and a half later: 5 4xx at 250-500 us. Arm b has traffic but no exposures.
+  REQUIRE((*store)->Ship(TrafficBatch("r1", 2, {Traffic("a", kMon + 90 * 60, 0, 0, 5, 0, {0, 5}),
+                                                Traffic("b", kMon, 0, 4, 0, 0, {})}))
+              .ok());
+  // An older router's hourly request counts still count (no classes, no latencies).
+  REQUIRE((*store)->Ship(Batch("r0", 1, {Row("a", "$requests", "*", kMon, 40, 2, 2)})).ok());
+
+  auto report = (*store)->Query(Query(""), kMon + kDay);
+  REQUIRE(report.ok());
+  auto rows = ByArmBucket(*report);
+  REQUIRE(rows.size() == 2);
+  const auto& a = rows[{"a", 0}];
+  CHECK(a.requests() == 65);
+  CHECK(a.errors_5xx() == 3);
+  CHECK(a.status_2xx() == 19);
+  CHECK(a.status_4xx() == 5);
+  REQUIRE(a.latency_counts_size() == 16);
+  CHECK(a.latency_bounds_us_size() == 15);
+  CHECK(a.latency_counts(0) == 10);
+  CHECK(a.latency_counts(1) == 5);
+  CHECK(a.latency_counts(3) == 10);
+  // 25 latencies: rank 12.5 lies in 250..500 (2.5 of 5), rank 24.75 in 1000..2500 (9.75 of 10).
+  CHECK(a.latency_p50_us() == Approx(250 + 250 * 2.5 / 5));
+  CHECK(a.latency_p99_us() == Approx(1000 + 1500 * 9.75 / 10));
+  const auto& b = rows[{"b", 0}];
+  CHECK(b.requests() == 4);
+  CHECK(b.status_3xx() == 4);
+  CHECK(b.users_exposed() == 0);
+  CHECK(b.latency_counts_size() == 0);
+  CHECK(b.latency_p99_us() == 0);
+
+  // By hour: minutes fall into their hour.
+  auto hourly = (*store)->Query(Query("", "hour"), kMon + kDay);
+  REQUIRE(hourly.ok());
+  auto by_hour = ByArmBucket(*hourly);
+  CHECK(by_hour[{"a", kMon}].requests() == 60);
+  CHECK(by_hour[{"a", kMon + kHour}].requests() == 5);
+  CHECK(by_hour[{"a", kMon + kHour}].latency_p99_us() == Approx(250 + 250 * 4.95 / 5));
+
+  // From a minute on: the minute (and the hour of user rows) starting before it is out.
+  v1::StatsQuery q = Query("");
+  q.set_from_unix_s(kMon + 60);
+  auto later = (*store)->Query(q, kMon + kDay);
+  REQUIRE(later.ok());
+  REQUIRE(later->rows_size() == 1);
+  CHECK(later->rows(0).arm() == "a");
+  CHECK(later->rows(0).requests() == 5);
+}
+
+TEST_CASE("stats store: bad traffic rows are refused whole, naming the row", "[hub][stats]") {
+  TempDir dir;
+  auto store = StatsStore::Open(dir.path() + "/stats.db");
+  REQUIRE(store.ok());
+  auto not_minute = (*store)->Ship(TrafficBatch("r", 1, {Traffic("a", kMon, 1, 0, 0, 0, {}),
+                                                         Traffic("a", kMon + 30, 1, 0, 0, 0, {})}));
+  REQUIRE_FALSE(not_minute.ok());
+  CHECK(not_minute.status().message() == "traffic[1].minute_unix_s: must start a UTC minute");
+  v1::TrafficRow wrong_sum = Traffic("a", kMon, 1, 0, 0, 0, {});
+  wrong_sum.set_requests(3);
+  auto sum = (*store)->Ship(TrafficBatch("r", 2, {wrong_sum}));
+  REQUIRE_FALSE(sum.ok());
+  CHECK(sum.status().message().find("traffic[0].requests") != std::string::npos);
+  auto buckets = (*store)->Ship(TrafficBatch("r", 3, {Traffic("a", kMon, 1, 0, 0, 0, std::vector<uint64_t>(17, 0))}));
+  REQUIRE_FALSE(buckets.ok());
+  CHECK(buckets.status().message().find("traffic[0].latency_counts") != std::string::npos);
+  auto no_arm = (*store)->Ship(TrafficBatch("r", 4, {Traffic("", kMon, 1, 0, 0, 0, {})}));
+  REQUIRE_FALSE(no_arm.ok());
+  auto r = (*store)->Query(Query(""), kMon + kDay);
+  REQUIRE(r.ok());
+  CHECK(r->rows_size() == 0);
+}
+
+TEST_CASE("stats store: batch ids are remembered far below a router's newest", "[hub][stats]") {
+  TempDir dir;
+  auto store = StatsStore::Open(dir.path() + "/stats.db");
+  REQUIRE(store.ok());
+  // Routers number batches segment << 10 | part: a thousand segments later,
+  // a segment sent again (a restart replaying its journal) is still known.
+  REQUIRE((*store)->Ship(TrafficBatch("r", 1 << 10, {Traffic("a", kMon, 1, 0, 0, 0, {})})).ok());
+  REQUIRE((*store)->Ship(TrafficBatch("r", 1000 << 10, {Traffic("a", kMon, 1, 0, 0, 0, {})})).ok());
+  auto replayed = (*store)->Ship(TrafficBatch("r", 1 << 10, {Traffic("a", kMon, 1, 0, 0, 0, {})}));
+  REQUIRE(replayed.ok());
+  CHECK(replayed->duplicate);
+  // 2^27 beyond, the oldest is forgotten.
+  REQUIRE((*store)->Ship(TrafficBatch("r", (1 << 10) + (int64_t{1} << 27) + 1, {})).ok());
+  auto forgotten = (*store)->Ship(TrafficBatch("r", 1 << 10, {}));
+  REQUIRE(forgotten.ok());
+  CHECK_FALSE(forgotten->duplicate);
+}

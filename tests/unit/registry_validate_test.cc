@@ -249,6 +249,155 @@ TEST_CASE("ValidateRoute: path prefixes", "[registry][validate]") {
   CHECK(ValidateRoute(many).message() == "route.path_prefixes: 33 entries, at most 32");
 }
 
+const std::string kControl = "aaaa1111";
+const std::string kTreatment = "bbbb2222";
+
+// A route as the hub's control tower writes it while a flight runs.
+v1::RouteConfig FlightRoute() {
+  v1::RouteConfig r;
+  r.set_app("web");
+  r.set_split_id("checkout-v2.1");
+  (*r.mutable_weights())[kControl] = 50;
+  (*r.mutable_weights())[kTreatment] = 50;
+  v1::FlightRoute* f = r.mutable_flight();
+  f->set_name("checkout-v2");
+  f->set_id("checkout-v2.1");
+  f->set_control(kControl);
+  (*f->mutable_arms())["control"] = kControl;
+  (*f->mutable_arms())["treatment"] = kTreatment;
+  f->mutable_filter()->add_channels("beta");
+  f->mutable_filter()->add_oses("linux");
+  f->mutable_filter()->add_oses("mac");
+  f->mutable_filter()->add_locales("en-US");
+  f->mutable_filter()->add_locales("de");
+  (*f->mutable_filter()->mutable_headers())["x-beta"] = "1";
+  f->set_range_key("uid");
+  f->set_range_ge(0);
+  f->set_range_lt(200'000);
+  f->set_end_by_unix_ms(1'900'000'000'000);
+  return r;
+}
+
+TEST_CASE("ValidateRoute: a flight", "[registry][validate]") {
+  CHECK(ValidateRoute(FlightRoute()).ok());
+  v1::RouteConfig minimal = FlightRoute();
+  minimal.mutable_flight()->clear_filter();
+  minimal.mutable_flight()->clear_range_key();  // "" = uid
+  minimal.mutable_flight()->set_range_lt(1'000'000);
+  minimal.mutable_flight()->clear_end_by_unix_ms();
+  (*minimal.mutable_weights())[kControl] = 0;   // everyone enrolled in the treatment: allowed
+  CHECK(ValidateRoute(minimal).ok());
+  v1::RouteConfig abbreviated = FlightRoute();  // weight keys may abbreviate the arms' commits
+  abbreviated.clear_weights();
+  (*abbreviated.mutable_weights())["aaaa"] = 1;
+  (*abbreviated.mutable_weights())["bbbb2222"] = 1;
+  CHECK(ValidateRoute(abbreviated).ok());
+  v1::RouteConfig by_cookie = FlightRoute();
+  by_cookie.mutable_flight()->set_range_key("session_id");
+  CHECK(ValidateRoute(by_cookie).ok());
+
+  struct Row {
+    const char* what;
+    std::function<void(v1::RouteConfig&)> mutate;
+    std::string message;
+  };
+  const Row rows[] = {
+      {"name", [](v1::RouteConfig& r) { r.mutable_flight()->set_name("Checkout"); },
+       "route.flight.name: \"Checkout\" must match [a-z0-9][a-z0-9-]{0,62}"},
+      {"no id", [](v1::RouteConfig& r) { r.mutable_flight()->clear_id(); },
+       "route.flight.id: \"\" must be 1 to 64 of [A-Za-z0-9._-]"},
+      {"id syntax", [](v1::RouteConfig& r) { r.mutable_flight()->set_id("a b"); },
+       "route.flight.id: \"a b\" must be 1 to 64 of [A-Za-z0-9._-]"},
+      {"id != split id", [](v1::RouteConfig& r) { r.set_split_id("other"); },
+       "route.flight.id: \"checkout-v2.1\" must equal route.split_id (\"other\"): enrolled users are split by it"},
+      {"control syntax",
+       [](v1::RouteConfig& r) { r.mutable_flight()->set_control("AAAA1111"); },
+       "route.flight.control: \"AAAA1111\" must be a commit hash: 4 to 64 lowercase hex characters"},
+      {"control not an arm", [](v1::RouteConfig& r) { r.mutable_flight()->set_control("cccc3333"); },
+       "route.flight.control: \"cccc3333\" is not the commit of any of route.flight.arms"},
+      {"one arm", [](v1::RouteConfig& r) {
+         r.mutable_flight()->mutable_arms()->erase("treatment");
+         r.mutable_weights()->erase(kTreatment);
+       },
+       "route.flight.arms: 1 arms; a flight has 2 to 16, its control's included"},
+      {"arm name", [](v1::RouteConfig& r) { (*r.mutable_flight()->mutable_arms())["Big"] = kTreatment; },
+       "route.flight.arms: name \"Big\" must match [a-z0-9][a-z0-9_-]{0,31}"},
+      {"arm commit", [](v1::RouteConfig& r) { (*r.mutable_flight()->mutable_arms())["treatment"] = "main"; },
+       "route.flight.arms[treatment]: \"main\" must be a commit hash: 4 to 64 lowercase hex characters; "
+       "route.weights[bbbb2222]: not the commit of any of route.flight.arms (a flight splits its users over its "
+       "arms)"},
+      {"no weights", [](v1::RouteConfig& r) { r.clear_weights(); },
+       "route.weights: a flight needs weights over its arms"},
+      {"weight outside the flight", [](v1::RouteConfig& r) { (*r.mutable_weights())["cccc3333"] = 5; },
+       "route.weights[cccc3333]: not the commit of any of route.flight.arms (a flight splits its users over its "
+       "arms)"},
+      {"channel", [](v1::RouteConfig& r) { r.mutable_flight()->mutable_filter()->add_channels("a b"); },
+       "route.flight.filter.channels[1]: \"a b\" must be 1 to 64 characters without spaces or control characters"},
+      {"empty channel", [](v1::RouteConfig& r) { r.mutable_flight()->mutable_filter()->add_channels(""); },
+       "route.flight.filter.channels[1]: \"\" must be 1 to 64 characters without spaces or control characters"},
+      {"os", [](v1::RouteConfig& r) { r.mutable_flight()->mutable_filter()->add_oses("macos"); },
+       "route.flight.filter.oses[2]: \"macos\" must be one of android, ios, chromeos, windows, mac, linux"},
+      {"locale", [](v1::RouteConfig& r) { r.mutable_flight()->mutable_filter()->add_locales("en_US"); },
+       "route.flight.filter.locales[2]: \"en_US\" must be a language tag like \"de\" or \"en-US\" "
+       "([A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*)"},
+      {"locale star", [](v1::RouteConfig& r) { r.mutable_flight()->mutable_filter()->add_locales("*"); },
+       "route.flight.filter.locales[2]: \"*\" must be a language tag like \"de\" or \"en-US\" "
+       "([A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*)"},
+      {"header name", [](v1::RouteConfig& r) { (*r.mutable_flight()->mutable_filter()->mutable_headers())["X-Beta"] = "1"; },
+       "route.flight.filter.headers: name \"X-Beta\" must be a lowercase HTTP token"},
+      {"header name syntax",
+       [](v1::RouteConfig& r) { (*r.mutable_flight()->mutable_filter()->mutable_headers())["x beta"] = "1"; },
+       "route.flight.filter.headers: name \"x beta\" must be a lowercase HTTP token"},
+      {"header value",
+       [](v1::RouteConfig& r) { (*r.mutable_flight()->mutable_filter()->mutable_headers())["x-beta"] = "1\r\n"; },
+       "route.flight.filter.headers[x-beta]: the value must be at most 1024 bytes, without control characters or "
+       "surrounding blanks"},
+      {"range key", [](v1::RouteConfig& r) { r.mutable_flight()->set_range_key("a;b"); },
+       "route.flight.range_key: \"a;b\" must be \"uid\" or 1 to 64 of [A-Za-z0-9_-] (a cookie or header name)"},
+      {"empty range", [](v1::RouteConfig& r) { r.mutable_flight()->set_range_ge(200'000); },
+       "route.flight.range_lt: [200000, 200000) must satisfy 0 <= range_ge < range_lt <= 1000000"},
+      {"unset range", [](v1::RouteConfig& r) { r.mutable_flight()->clear_range_lt(); },
+       "route.flight.range_lt: [0, 0) must satisfy 0 <= range_ge < range_lt <= 1000000"},
+      {"range past the end", [](v1::RouteConfig& r) { r.mutable_flight()->set_range_lt(1'000'001); },
+       "route.flight.range_lt: [0, 1000001) must satisfy 0 <= range_ge < range_lt <= 1000000"},
+      {"end by", [](v1::RouteConfig& r) { r.mutable_flight()->set_end_by_unix_ms(-1); },
+       "route.flight.end_by_unix_ms: -1 is negative (0 = no end)"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.what);
+    v1::RouteConfig route = FlightRoute();
+    r.mutate(route);
+    Status s = ValidateRoute(route);
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(s.message() == r.message);
+  }
+
+  // Everything wrong at once: every problem, each with its field.
+  v1::RouteConfig bad = FlightRoute();
+  v1::FlightRoute* f = bad.mutable_flight();
+  f->set_name("");
+  f->set_id("x");
+  f->mutable_filter()->add_oses("beos");
+  f->set_range_ge(5);
+  f->set_range_lt(4);
+  f->set_end_by_unix_ms(-5);
+  const std::string m = ValidateRoute(bad).message();
+  CHECK_THAT(m, Catch::Contains("route.flight.name:") && Catch::Contains("route.flight.id:") &&
+                    Catch::Contains("route.flight.filter.oses[2]:") && Catch::Contains("route.flight.range_lt:") &&
+                    Catch::Contains("route.flight.end_by_unix_ms:"));
+
+  // Limits on the filter's lists.
+  v1::RouteConfig many = FlightRoute();
+  for (int i = 0; i < 32; ++i) many.mutable_flight()->mutable_filter()->add_channels("c" + std::to_string(i));
+  CHECK(ValidateRoute(many).message() == "route.flight.filter.channels: 33 entries, at most 32");
+
+  // A flight's unknown fields are named with their path.
+  v1::RouteConfig unknown = FlightRoute();
+  auto* nested = unknown.mutable_flight()->mutable_filter();
+  nested->GetReflection()->MutableUnknownFields(nested)->AddVarint(40, 1);
+  CHECK(ValidateRoute(unknown).message() == "route.flight.filter: unknown field #40");
+}
+
 TEST_CASE("ValidateAllocate: each field named; all reported", "[registry][validate]") {
   v1::AllocateRequest a;
   Status s = ValidateAllocate(a);
