@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "hub/flight_spec.h"
+
 namespace skyport::cli {
 namespace {
 
@@ -63,6 +65,10 @@ Result<nlohmann::json> ToJson(const YAML::Node& n, const std::string& name) {
 }  // namespace
 
 Result<std::string> SpecTextToJson(std::string_view text, bool yaml, const std::string& name) {
+  // Both parsers' trees are walked recursively: refuse absurd nesting first
+  // (YAML flow collections use the same brackets; block nesting is bounded by the 1 MiB limit).
+  if (!hub::JsonDepthWithin(text, hub::kMaxSpecDepth))
+    return Status::InvalidArgument(fmt::format("{}: nested deeper than {} levels", name, hub::kMaxSpecDepth));
   if (!yaml) {
     auto doc = nlohmann::json::parse(text, nullptr, false);
     if (doc.is_discarded()) {
@@ -83,6 +89,8 @@ Result<std::string> SpecTextToJson(std::string_view text, bool yaml, const std::
     return j->dump();
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(fmt::format("{}: not valid YAML: line {}: {}", name, e.mark.line + 1, e.msg));
+  } catch (const nlohmann::json::exception& e) {  // e.g. invalid UTF-8 in a scalar
+    return Status::InvalidArgument(fmt::format("{}: cannot be read as JSON: {}", name, e.what()));
   }
 }
 

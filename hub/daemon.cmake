@@ -14,7 +14,7 @@ target_link_libraries(skyport_hub_stats PUBLIC skyport_core skyport_proto PRIVAT
 add_library(skyport_hub_shell STATIC hub.cc service.cc operations.cc daemon.cc stats_service.cc
   flight_store.cc tower.cc tower_io.cc ping_http.cc flight_service.cc)
 target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_git skyport_hub_stats skyport_rpc Threads::Threads
-  PRIVATE skyport_router_logic SQLite::SQLite3 Boost::headers)
+  PRIVATE skyport_router_logic skyport_registry_logic SQLite::SQLite3 Boost::headers)
 
 add_executable(skyport-hub main.cc)
 target_link_libraries(skyport-hub PRIVATE skyport_hub_shell skyport_flags)

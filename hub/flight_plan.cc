@@ -166,6 +166,8 @@ class Stepper {
     const std::string pos = Pos(spec_, st_.group, i);
     st_.runs[st_.group][i].outstanding = false;
     if (!o.ok) {
+      // It may have worked on some drones: the cleanup stops it (stop is idempotent).
+      st_.deployed.insert(s.arm);
       Log("deploy", fmt::format("{}: deploy of {} failed: {}", pos, s.arm, o.message), nullptr, pos);
       return Fail(i, fmt::format("deploy {} failed: {}", s.arm, o.message));
     }

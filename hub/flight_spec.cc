@@ -464,6 +464,9 @@ void SpecParser::Ping(const json& j, const std::string& path, PlanStep& s) {
       p_.Add(path + ".url", "https is not supported (use http://)");
     else if (s.url.rfind("http://", 0) != 0 || s.url.size() <= 7)
       p_.Add(path + ".url", fmt::format("\"{}\" is not an http:// URL", s.url));
+    else if (std::any_of(s.url.begin(), s.url.end(),
+                         [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
+      p_.Add(path + ".url", "must not contain spaces or control characters (percent-encode them)");
     else
       CheckTemplate(s.url, path + ".url", p_);
   }
@@ -568,7 +571,27 @@ Result<FlightSpec> ParseFlightSpec(const json& doc) {
   return spec;
 }
 
+bool JsonDepthWithin(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if ((c == '[' || c == '{') && ++depth > max_depth) return false;
+    else if (c == ']' || c == '}') --depth;
+  }
+  return true;
+}
+
 Result<FlightSpec> ParseFlightSpecText(std::string_view json_text) {
+  // Copying and printing JSON recurse: refuse absurd nesting before either.
+  if (!JsonDepthWithin(json_text, kMaxSpecDepth))
+    return Status::InvalidArgument(fmt::format("spec: nested deeper than {} levels", kMaxSpecDepth));
   json doc;
   try {
     doc = json::parse(json_text);

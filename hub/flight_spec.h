@@ -114,7 +114,12 @@ struct FlightSpec {
 // its path.
 Result<FlightSpec> ParseFlightSpec(const nlohmann::json& doc);
 
-// JSON text -> ParseFlightSpec. Not JSON: INVALID_ARGUMENT "spec: not valid JSON: …".
+inline constexpr int kMaxSpecDepth = 32;
+// Whether `text`'s arrays/objects nest at most `max_depth` deep (strings skipped).
+bool JsonDepthWithin(std::string_view text, int max_depth);
+
+// JSON text -> ParseFlightSpec. Not JSON: INVALID_ARGUMENT "spec: not valid JSON: …";
+// nested deeper than kMaxSpecDepth: INVALID_ARGUMENT.
 Result<FlightSpec> ParseFlightSpecText(std::string_view json_text);
 
 // Replaces {{var}} with vars[var] ("" if absent). With url_encode the values

@@ -16,8 +16,18 @@ constexpr int64_t kRouteRetryMs = 500;  // between route writes while the regist
 
 bool Active(const FlightState& s) { return !FlightFinished(s); }
 
-// Running or cleaning up: the flight owns the app's route.
-bool OwnsRoute(const FlightState& s) { return s.status == "running" || s.status == "cleanup"; }
+// Running, cleaning up, or promoted with the promotion not yet written: the
+// flight owns the app's route.
+bool OwnsRoute(const FlightState& s) {
+  return s.status == "running" || s.status == "cleanup" ||
+         (s.status == "promoted" && s.route_written < s.route_version);
+}
+
+// Registry refusals that retrying will not change.
+bool Permanent(const Status& s) {
+  return s.code() == Code::kInvalidArgument || s.code() == Code::kPermissionDenied ||
+         s.code() == Code::kUnauthenticated;
+}
 
 StoredFlight ToStored(const std::string& id, const FlightSpec& spec, const FlightState& state, int64_t created) {
   StoredFlight s;
@@ -44,12 +54,26 @@ Result<std::unique_ptr<ControlTower>> ControlTower::Open(FlightStore* store, Tow
   if (!stored.ok()) return stored.status();
   std::unique_ptr<ControlTower> t(new ControlTower(store, io, clock, timings));
   for (const auto& s : *stored) {
+    // A stored flight this version cannot read (e.g. validation rules tightened
+    // since) is left out, loudly, rather than keeping the hub from starting.
+    auto skip = [&](const std::string& why) {
+      log::Error("flight not loaded", {{"id", s.id}, {"finished", s.finished}, {"error", why}});
+    };
     auto spec = ParseFlightSpecText(s.spec_json);
-    if (!spec.ok()) return Status::DataLoss(fmt::format("flights: stored spec of {}: {}", s.id, spec.status().message()));
+    if (!spec.ok()) {
+      skip("stored spec: " + spec.status().message());
+      continue;
+    }
     auto doc = nlohmann::json::parse(s.state_json, nullptr, false);
-    if (doc.is_discarded()) return Status::DataLoss(fmt::format("flights: stored state of {} is not JSON", s.id));
+    if (doc.is_discarded()) {
+      skip("stored state is not JSON");
+      continue;
+    }
     auto state = FlightStateFromJson(doc);
-    if (!state.ok()) return Status::DataLoss(fmt::format("flights: stored state of {}: {}", s.id, state.status().message()));
+    if (!state.ok()) {
+      skip("stored state: " + state.status().message());
+      continue;
+    }
     Flight f;
     f.spec = std::move(*spec);
     f.state = FlightFinished(*state) ? std::move(*state) : ResumeAfterRestart(std::move(*state));
@@ -67,10 +91,17 @@ ControlTower::~ControlTower() {
   std::unique_lock lock(mu_);
   stop_ = true;
   wake_.notify_all();
+  changed_.notify_all();
   lock.unlock();
   if (loop_.joinable()) loop_.join();
   lock.lock();
-  changed_.wait_for(lock, std::chrono::seconds(3), [&] { return effects_running_ == 0; });
+  if (changed_.wait_for(lock, std::chrono::seconds(3), [&] { return effects_running_ == 0; })) return;
+  // A deploy or stop may take minutes; its thread would outlive the tower and
+  // what it calls. Every flight's state is durable and effects still out are
+  // re-issued on restart, so leaving now is as safe as a kill -9 (tested).
+  log::Warn("stopping with flight effects still running; they resume on restart",
+            {{"effects", static_cast<int64_t>(effects_running_)}});
+  std::_Exit(0);
 }
 
 void ControlTower::Loop() {
@@ -138,12 +169,28 @@ std::vector<Effect> ControlTower::StepLocked(Flight& f, int64_t now) {
   return work;
 }
 
+bool ControlTower::CommitUsedElsewhereLocked(const std::string& id, const std::string& app,
+                                             const std::string& commit) const {
+  for (const auto& [other, f] : flights_) {
+    if (other == id || f.spec.app != app || !Active(f.state)) continue;
+    for (const auto& [arm, c] : f.state.commits)
+      if (c == commit && (OwnsRoute(f.state) || arm == f.state.promoted_arm)) return true;
+  }
+  return false;
+}
+
 void ControlTower::Dispatch(const std::string& id, const FlightSpec& spec, const FlightState& state, Effect e) {
   ++effects_running_;
+  const std::string deploy_key = spec.app + "@" + e.commit;
+  bool used_elsewhere = false;
+  if (e.kind == Effect::Kind::kDeploy) ++deploying_[deploy_key];
+  if (e.kind == Effect::Kind::kStop) used_elsewhere = CommitUsedElsewhereLocked(id, spec.app, e.commit);
+  const int route_failures = flights_.at(id).route_failures;
   // Copies: the thread must not touch the flight map without the lock.
   // Routers attribute a flight's traffic and events to its id (unique per start).
-  std::thread([this, id, app = spec.app, flight = state.id, intent = DesiredRoute(spec, state),
-               e = std::move(e)]() mutable {
+  std::thread([this, id, app = spec.app, flight = state.id, intent = DesiredRoute(spec, state), deploy_key,
+               used_elsewhere, route_failures, e = std::move(e)]() mutable {
+    bool refused = false;  // a route the registry will never take
     Observation o;
     o.step = e.step;
     o.arm = e.arm;
@@ -154,20 +201,36 @@ void ControlTower::Dispatch(const std::string& id, const FlightSpec& spec, const
         Status s = io_->WriteRoute(app, intent);
         o.ok = s.ok();
         o.message = s.message();
-        // The stepper re-issues a failed write at once: pace it while the registry is away.
-        if (!s.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(kRouteRetryMs));
+        refused = !s.ok() && Permanent(s);
+        // The stepper re-issues a failed write at once: back off while the registry is away.
+        if (!s.ok())
+          std::this_thread::sleep_for(
+              std::chrono::milliseconds(std::min<int64_t>(kRouteRetryMs << std::min(route_failures, 6), 30'000)));
         break;
       }
       case Effect::Kind::kDeploy: {
         o.kind = Observation::Kind::kDeployDone;
         Status s = io_->Deploy(app, e.commit, e.instances);
+        {
+          std::lock_guard lock(mu_);
+          if (--deploying_[deploy_key] == 0) deploying_.erase(deploy_key);
+          changed_.notify_all();
+        }
         o.ok = s.ok();
         o.message = s.ok() ? fmt::format("{} x{} deployed", e.commit.substr(0, 12), e.instances) : s.message();
         break;
       }
       case Effect::Kind::kStop: {
         o.kind = Observation::Kind::kStopDone;
-        Status s = io_->Stop(app, e.commit);
+        // A deploy of it still running (e.g. killed mid-deploy) would bring it
+        // back after the stop: let it land first.
+        {
+          std::unique_lock lock(mu_);
+          changed_.wait(lock, [&] { return stop_ || deploying_.count(deploy_key) == 0; });
+        }
+        Status s = used_elsewhere
+                       ? Status::FailedPrecondition("another flight of the app uses this commit")
+                       : io_->Stop(app, e.commit);
         o.ok = s.ok();
         o.message = s.ok() ? fmt::format("{} stopped", e.commit.substr(0, 12)) : s.message();
         break;
@@ -191,15 +254,25 @@ void ControlTower::Dispatch(const std::string& id, const FlightSpec& spec, const
       case Effect::Kind::kLog:
         break;
     }
-    Deliver(id, std::move(o));
+    Deliver(id, std::move(o), refused);
   }).detach();
 }
 
-void ControlTower::Deliver(const std::string& id, Observation o) {
+void ControlTower::Deliver(const std::string& id, Observation o, bool route_refused) {
   std::lock_guard lock(mu_);
   --effects_running_;
   auto it = flights_.find(id);
-  if (it != flights_.end()) it->second.inbox.push_back(std::move(o));
+  if (it != flights_.end()) {
+    Flight& f = it->second;
+    if (o.kind == Observation::Kind::kRouteWritten) {
+      f.route_failures = o.ok ? 0 : f.route_failures + 1;
+      // A running flight whose route the registry refuses can never take
+      // effect: end it (its cleanup route, control only, is a plain one).
+      if (route_refused && f.state.status == "running" && !f.kill)
+        f.kill = "the registry refuses the flight's route: " + o.message;
+    }
+    f.inbox.push_back(std::move(o));
+  }
   wake_.notify_all();
   changed_.notify_all();
 }
@@ -256,6 +329,12 @@ Result<v1::FlightStatus> ControlTower::Start(const std::string& spec_json) {
     for (const auto& p : problems) m += (m.empty() ? "" : "; ") + p;
     return Status::InvalidArgument(m);
   }
+  {
+    // The route it will write must be one the registry takes.
+    FlightState probe = NewFlightState(*spec, NewFlightId(spec->name, now), commits, now);
+    if (Status s = io_->CheckRoute(spec->app, DesiredRoute(*spec, probe)); !s.ok())
+      return Status::InvalidArgument("the flight's route would be refused by the registry: " + s.message());
+  }
 
   std::unique_lock lock(mu_);
   // Checked again under the lock: another Start may have raced us.
@@ -284,15 +363,25 @@ Result<v1::FlightStatus> ControlTower::Kill(const std::string& name, const std::
   if (!f) return Status::NotFound(fmt::format("no flight named \"{}\"", name));
   if (!Active(f->state))
     return Status::FailedPrecondition(fmt::format("flight \"{}\" has already ended ({})", name, f->state.status));
+  if (f->state.status == "promoted")
+    return Status::FailedPrecondition(fmt::format(
+        "flight \"{}\" has promoted {}; roll back with `skyport split {} COMMIT=100` (the previous commit runs "
+        "until its grace ends)",
+        name, f->state.promoted_arm, f->spec.app));
   const std::string id = f->state.id;
   if (f->state.status == "running") f->kill = reason.empty() ? std::string("killed by an operator") : reason;
   wake_.notify_all();
   // Wait until traffic is back on control (the route written) or the time is up.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  changed_.wait_until(lock, deadline, [&] {
+  const bool back_on_control = changed_.wait_until(lock, deadline, [&] {
     const FlightState& s = flights_.at(id).state;
     return s.status != "running" && s.route_written >= s.route_version;
   });
+  if (!back_on_control)
+    return Status::DeadlineExceeded(fmt::format(
+        "flight \"{}\" is being killed, but the registry has not taken the control-only route within {} ms; "
+        "the tower keeps trying (see `skyport flight log {}`)",
+        name, wait_ms, name));
   v1::FlightStatus st = StatusLocked(flights_.at(id), clock_->WallMs());
   lock.unlock();
   AddEnrolled(st);

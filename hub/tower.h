@@ -47,6 +47,8 @@ class TowerIo {
   // Brings the app's route config in line with `intent` (compare-and-swap,
   // moving the fewest users: router/split.h Rebalance).
   virtual Status WriteRoute(const std::string& app, const RouteIntent& intent) = 0;
+  // Whether the registry's validation would accept the route WriteRoute would write.
+  virtual Status CheckRoute(const std::string& app, const RouteIntent& intent) = 0;
   virtual PingResult Ping(const std::string& method, const std::string& url, const std::string& body) = 0;
   // Evaluates `gate` (arm/control are full commits) on the flight's data since `since_unix_ms`.
   virtual Result<GateVerdict> Gate(const std::string& app, const std::string& flight, const GateSpec& gate,
@@ -60,7 +62,8 @@ class ControlTower {
   // Loads the stored flights (unfinished ones resume) and starts the loop.
   static Result<std::unique_ptr<ControlTower>> Open(FlightStore* store, TowerIo* io, Clock* clock,
                                                     PlanTimings timings);
-  // Stops the loop; waits up to 3 s for effects still running.
+  // Stops the loop; waits up to 3 s for effects still running, then exits the
+  // process (_Exit) rather than let their threads outlive the tower.
   ~ControlTower();
 
   // Validates (every problem with its field path: INVALID_ARGUMENT), resolves
@@ -70,8 +73,9 @@ class ControlTower {
   // flight or flights cannot run. Nothing changes on an error.
   Result<v1::FlightStatus> Start(const std::string& spec_json);
   // Sends the flight back to control and stops what it started. Waits up to
-  // `wait_ms` until the registry has the control-only route. NOT_FOUND /
-  // FAILED_PRECONDITION (already finished).
+  // `wait_ms` until the registry has the control-only route (else
+  // DEADLINE_EXCEEDED; the tower keeps trying). NOT_FOUND; FAILED_PRECONDITION
+  // when it already ended or has promoted (roll back with a split instead).
   Result<v1::FlightStatus> Kill(const std::string& name, const std::string& reason, int64_t wait_ms = 5000);
   // Active flights (all: also finished ones), oldest first.
   std::vector<v1::FlightStatus> List(bool all);
@@ -89,6 +93,7 @@ class ControlTower {
     std::optional<std::string> kill;
     int64_t wake_unix_ms = 0;
     int64_t created_unix_ms = 0;
+    int route_failures = 0;  // consecutive failed route writes (paces retries)
   };
 
   ControlTower(FlightStore* store, TowerIo* io, Clock* clock, PlanTimings timings)
@@ -97,7 +102,8 @@ class ControlTower {
   // Steps one flight; returns the effects to carry out. Saves first.
   std::vector<Effect> StepLocked(Flight& f, int64_t now);
   void Dispatch(const std::string& id, const FlightSpec& spec, const FlightState& state, Effect e);
-  void Deliver(const std::string& id, Observation o);
+  void Deliver(const std::string& id, Observation o, bool route_refused);
+  bool CommitUsedElsewhereLocked(const std::string& id, const std::string& app, const std::string& commit) const;
   // The latest flight named `name` (an active one first); nullptr if none.
   Flight* FindLocked(const std::string& name);
   v1::FlightStatus StatusLocked(const Flight& f, int64_t now) const;
@@ -114,6 +120,7 @@ class ControlTower {
   std::map<std::string, Flight> flights_;  // by id; guarded by mu_
   bool stop_ = false;                      // guarded by mu_
   int effects_running_ = 0;                // guarded by mu_
+  std::map<std::string, int> deploying_;   // "app@commit" -> deploys running; guarded by mu_
   std::thread loop_;
 };
 

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "hub/operations.h"
 #include "hub/ping_http.h"
+#include "registry/validate.h"
 #include "router/route_table.h"
 #include "router/split.h"
 #include "rpc/call.h"
@@ -77,6 +78,20 @@ class RealTowerIo final : public TowerIo {
   }
 
   Status Stop(const std::string& app, const std::string& commit) override {
+    // The route may send it traffic again (e.g. rolled back by hand with
+    // `skyport split` during a promotion's grace): then it stays.
+    if (registry_) {
+      v1::GetRouteRequest get;
+      get.set_app(app);
+      auto cur = rpc::UnaryCall<v1::RouteConfig>(*registry_, &v1::Registry::Stub::GetRoute, get, o_.token,
+                                                 o_.rpc_timeout_ms);
+      if (cur.ok()) {
+        auto w = cur->weights().find(commit);
+        if (w != cur->weights().end() && w->second > 0)
+          return Status::FailedPrecondition(
+              fmt::format("the app's route still gives {} weight {}", commit.substr(0, 12), w->second));
+      }
+    }
     v1::StopRequest req;
     req.set_app(app);
     req.set_commitish(commit);
@@ -108,6 +123,12 @@ class RealTowerIo final : public TowerIo {
       if (last.code() != Code::kFailedPrecondition) return last;  // only a lost race is retried here
     }
     return last;
+  }
+
+  Status CheckRoute(const std::string& app, const RouteIntent& intent) override {
+    auto route = PlanRoute(app, std::nullopt, intent);
+    if (!route.ok()) return route.status();
+    return registry::ValidateRoute(*route);
   }
 
   PingResult Ping(const std::string& method, const std::string& url, const std::string& body) override {

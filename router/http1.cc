@@ -175,6 +175,7 @@ bool HasBlankLine(std::string_view buf) {
 enum class Known : uint8_t {
   kOther, kHost, kContentLength, kTransferEncoding, kConnection, kKeepAlive, kProxyConnection, kTe,
   kUpgrade, kExpect, kXForwardedFor, kXForwardedProto, kXForwardedHost, kXRequestId, kXSkyportCommit,
+  kXSkyportOwn,  // X-Skyport-User / X-Skyport-Flight: only the router may set them
 };
 
 // `n` is a validated token.
@@ -188,11 +189,14 @@ Known Classify(std::string_view n) {
       if (LowerIs(n, "connection")) return Known::kConnection;
       return LowerIs(n, "keep-alive") ? Known::kKeepAlive : Known::kOther;
     case 12: return LowerIs(n, "x-request-id") ? Known::kXRequestId : Known::kOther;
-    case 14: return LowerIs(n, "content-length") ? Known::kContentLength : Known::kOther;
+    case 14:
+      if (LowerIs(n, "x-skyport-user")) return Known::kXSkyportOwn;
+      return LowerIs(n, "content-length") ? Known::kContentLength : Known::kOther;
     case 15: return LowerIs(n, "x-forwarded-for") ? Known::kXForwardedFor : Known::kOther;
     case 16:
       if (LowerIs(n, "proxy-connection")) return Known::kProxyConnection;
       if (LowerIs(n, "x-forwarded-host")) return Known::kXForwardedHost;
+      if (LowerIs(n, "x-skyport-flight")) return Known::kXSkyportOwn;
       return LowerIs(n, "x-skyport-commit") ? Known::kXSkyportCommit : Known::kOther;
     case 17:
       if (LowerIs(n, "transfer-encoding")) return Known::kTransferEncoding;
@@ -356,6 +360,7 @@ Parse WalkFields(std::string_view buf, size_t pos, size_t max_head_bytes, bool r
       case Known::kXSkyportCommit:
         if (f.commit.data() == nullptr) f.commit = value;
         break;
+      case Known::kXSkyportOwn: h.hop = request; break;
     }
     pos = next;
   }

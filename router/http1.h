@@ -80,7 +80,8 @@ struct HeaderField {
 // every field named in a Connection header's tokens; on requests also on
 // X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id (the
 // router writes its own, keeping the client's values where that is right:
-// see x_forwarded_for / x_request_id). Transfer-Encoding and Content-Length
+// see x_forwarded_for / x_request_id), and X-Skyport-User / X-Skyport-Flight
+// (only the router may tell the app who the user is and which flight they are in). Transfer-Encoding and Content-Length
 // are NOT hop: the router forwards bodies with their original framing.
 
 struct RequestHead {

@@ -200,8 +200,26 @@ class FlightTest(DeployTest):
         wait_until(lambda: self.status()["state"] == "promoted", 60, what="promoted")
         self.assertEqual(self.share_of_b(MAC, 50), 1.0, "everyone on the promoted commit")
         self.assertIn(self.a, self.commits_running(), "the old commit keeps running during the grace")
+        r = self.cli("flight", "kill", "checkout-v2", check=False)
+        self.assertEqual(r.returncode, 1, "a promoted flight is rolled back with a split, not killed")
+        self.assertIn("promoted", r.stderr)
         wait_until(lambda: self.a not in self.commits_running(), 30, what="old commit retired")
         self.assertEqual(self.share_of_b(LINUX, 20), 1.0)
+
+    def test_a_rollback_during_the_grace_keeps_the_old_commit(self):
+        doc = self.spec([
+            {"action": "deploy", "arm": "treatment"},
+            {"action": "promote", "arm": "treatment", "grace": "2s"},
+        ])
+        self.start_flight(doc)
+        wait_until(lambda: self.status()["state"] == "promoted", 60, what="promoted")
+        # Something is wrong with the new commit: the instant rollback is a weight flip.
+        self.cli("split", "webapp", f"{self.a[:8]}=100")
+        self.assertEqual(self.share_of_b(LINUX, 20), 0.0)
+        wait_until(lambda: any("left running" in e["message"] for e in self.log()), 30,
+                   what="the retirement skipping the commit the route uses")
+        self.assertIn(self.a, self.commits_running(), "the rolled-back-to commit keeps running")
+        self.assertEqual(self.share_of_b(LINUX, 20), 0.0)
 
     def test_end_by_expires_the_flight(self):
         end_by = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 4))

@@ -270,7 +270,8 @@ TEST_CASE("Deploy ok records the arm; deploy failure cleans up", "[hub][flight]"
 
   f.now += kSec;
   f.Step({Deployed("2.1", "treatment"), Deployed("2.2", "other", false, "no drone")});
-  CHECK(f.state.deployed == std::set<std::string>{"control", "treatment"});
+  // A failed deploy may have worked on some drones: it is stopped too.
+  CHECK(f.state.deployed == std::set<std::string>{"control", "other", "treatment"});
   CHECK(f.state.status == "cleanup");
   CHECK(f.state.end_status == "failed");
   CHECK(f.state.reason == "deploy other failed: no drone");
@@ -284,13 +285,14 @@ TEST_CASE("Deploy ok records the arm; deploy failure cleans up", "[hub][flight]"
   REQUIRE(f.Of(K::kWriteRoute).size() == 1);
   f.WriteRoute();
   auto s = f.Of(K::kStop);
-  REQUIRE(s.size() == 1);  // the control stays
-  CHECK(s[0].arm == "treatment");
-  CHECK(s[0].commit == "7e7e7e7e");
-  CHECK(s[0].step == "");
+  REQUIRE(s.size() == 2);  // the control stays
+  CHECK(s[0].arm == "other");
+  CHECK(s[1].arm == "treatment");
+  CHECK(s[1].commit == "7e7e7e7e");
+  CHECK(s[1].step == "");
   f.Step();
   CHECK(f.Of(K::kStop).empty());
-  f.Step({Stopped("treatment")});
+  f.Step({Stopped("treatment"), Stopped("other")});
   CHECK(f.state.status == "failed");
   CHECK(f.state.deployed == std::set<std::string>{"control"});
   CHECK(f.Logged("stop", "stopped treatment"));

@@ -297,3 +297,16 @@ TEST_CASE("RenderTemplate substitutes variables, encoding them for URLs", "[hub]
 
 }  // namespace
 }  // namespace skyport::hub
+
+TEST_CASE("absurdly nested specs and URLs with blanks are refused", "[hub][flight]") {
+  std::string deep = "{\"name\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  auto r = skyport::hub::ParseFlightSpecText(deep);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("nested deeper than") != std::string::npos);
+  CHECK(skyport::hub::JsonDepthWithin(R"({"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["})", 2));
+  CHECK_FALSE(skyport::hub::JsonDepthWithin("[[[", 2));
+  auto spec = skyport::hub::ParseFlightSpecText(R"({"name": "f", "app": "web", "arms": {"control": "aaaa", "t": "bbbb"},
+    "control": "control", "flightplan": [{"action": "ping", "url": "http://h/x?a=1 HTTP/1.1\r\nX-Evil: 1"}]})");
+  REQUIRE_FALSE(spec.ok());
+  CHECK(spec.status().message().find("flightplan[0].url: must not contain spaces") != std::string::npos);
+}

@@ -492,6 +492,8 @@ TEST_CASE("ParseRequest: hop-by-hop fields", "[router][http1]") {
       "X-Other: 2\r\n"
       "Accept: */*\r\n"
       "X-Skyport-Commit: 74336bc1\r\n"
+      "x-skyport-user: forged\r\n"
+      "X-Skyport-Flight: forged\r\n"
       "\r\n";
   Req r;
   REQUIRE(r.Run(text) == Parse::kDone);
@@ -505,6 +507,7 @@ TEST_CASE("ParseRequest: hop-by-hop fields", "[router][http1]") {
       {"X-Forwarded-For", true}, {"X-Forwarded-Proto", true}, {"X-Forwarded-Host", true},
       {"X-Request-Id", true},   {"x-secret", true},          {"X-Other", false},
       {"Accept", false},        {"X-Skyport-Commit", false},
+      {"x-skyport-user", true},  {"X-Skyport-Flight", true},  // only the router sets these
   };
   REQUIRE(h.header_count == static_cast<int>(std::size(wants)));
   for (const auto& w : wants) {
