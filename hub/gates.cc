@@ -1,12 +1,15 @@
 #include "hub/gates.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <set>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "core/latency_histogram.h"
 
 namespace skyport::hub {
 namespace {
@@ -321,11 +324,15 @@ ArmOutcome OutcomeFromReport(const v1::StatsReport& report, const std::string& a
 
 ArmTraffic TrafficFromReport(const v1::StatsReport& report, const std::string& arm) {
   ArmTraffic t;
+  std::array<uint64_t, kLatencyBuckets> merged{};
   for (const auto& row : report.rows()) {
     if (row.arm() != arm) continue;
     t.requests += row.requests();
     t.errors += row.errors_5xx();
+    for (int i = 0; i < row.latency_counts_size() && static_cast<size_t>(i) < merged.size(); ++i)
+      merged[static_cast<size_t>(i)] += row.latency_counts(i);
   }
+  t.p99_us = LatencyQuantileUs(merged, 0.99);
   return t;
 }
 

@@ -5,9 +5,11 @@ time, enrolls only the users its filter and range admit, and cleans up on
 kill, a failed gate, or endBy. A hub kill -9 mid-plan resumes the flight at
 its step; a bad spec is refused with its field named and changes nothing.
 """
+import http.server
 import json
 import os
 import signal
+import threading
 import time
 
 from harness import DeployTest, Router, wait_until
@@ -33,6 +35,37 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve
 HOST = "webapp.localhost"
 LINUX = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15"
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1 for the plan's pings: records (method, path, body)."""
+
+    def __init__(self):
+        got = self.got = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                got.append(("GET", self.path, ""))
+                self.send_response(204)
+                self.end_headers()
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                got.append(("POST", self.path, self.rfile.read(n).decode()))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class FlightTest(DeployTest):
@@ -191,13 +224,25 @@ class FlightTest(DeployTest):
         self.assertEqual(set(self.commits_running()), {self.a})
 
     def test_promote_keeps_the_old_commit_for_its_grace_then_retires_it(self):
+        hook = Hook()
+        self.addCleanup(hook.close)
         doc = self.spec([
             {"action": "deploy", "arm": "treatment"},
-            {"action": "weight", "arms": {"treatment": 50}},
+            [{"action": "weight", "arms": {"treatment": 50}},
+             {"action": "ping", "url": f"http://127.0.0.1:{hook.port}/hook?flight={{{{name}}}}&step={{{{step}}}}"}],
             {"action": "promote", "arm": "treatment", "grace": "3s"},
+            {"action": "ping", "method": "POST", "url": f"http://127.0.0.1:{hook.port}/done",
+             "body": '{"flight": "{{name}}", "status": "{{status}}", "arm": "{{arm}}"}'},
         ])
         self.start_flight(doc)
         wait_until(lambda: self.status()["state"] == "promoted", 60, what="promoted")
+        wait_until(lambda: len(hook.got) == 2, 10, what="both pings")
+        self.assertEqual(hook.got[0][:2], ("GET", "/hook?flight=checkout-v2&step=2.2"))
+        method, path, body = hook.got[1]
+        self.assertEqual((method, path), ("POST", "/done"))
+        self.assertEqual(json.loads(body), {"flight": "checkout-v2", "status": "promoted", "arm": "treatment"})
+        pings = [e for e in self.log() if e["kind"] == "ping"]
+        self.assertTrue(any("204" in e["message"] for e in pings), pings)
         self.assertEqual(self.share_of_b(MAC, 50), 1.0, "everyone on the promoted commit")
         self.assertIn(self.a, self.commits_running(), "the old commit keeps running during the grace")
         r = self.cli("flight", "kill", "checkout-v2", check=False)

@@ -270,3 +270,35 @@ TEST_CASE("GateKindName", "[hub][gates]") {
 
 }  // namespace
 }  // namespace skyport::hub
+
+TEST_CASE("gate inputs from the hub's report: sums over buckets, p99 from the merged histogram", "[hub]") {
+  skyport::v1::StatsReport report;
+  auto add = [&](const std::string& arm, uint64_t requests, uint64_t errors, size_t bucket, uint64_t n) {
+    auto* row = report.add_rows();
+    row->set_arm(arm);
+    row->set_requests(requests);
+    row->set_errors_5xx(errors);
+    row->set_users_exposed(requests / 2);
+    row->set_users_with_event(errors);
+    row->set_event_count(errors);
+    row->set_sum(2.0 * static_cast<double>(errors));
+    row->set_sum_squares(4.0 * static_cast<double>(errors));
+    for (size_t i = 0; i <= bucket; ++i) row->add_latency_counts(i == bucket ? n : 0);
+  };
+  add("t", 100, 5, 2, 100);   // 100 requests in (500, 1000] us
+  add("t", 100, 1, 6, 100);   // 100 in (10000, 25000] us
+  add("c", 50, 0, 0, 50);
+  auto t = skyport::hub::TrafficFromReport(report, "t");
+  CHECK(t.requests == 200);
+  CHECK(t.errors == 6);
+  // Rank 198 of 200 falls in the (10000, 25000] bucket, 98/100 of the way.
+  CHECK(t.p99_us == Approx(10000 + 15000 * 0.98));
+  auto c = skyport::hub::TrafficFromReport(report, "c");
+  CHECK(c.p99_us == Approx(250 * 0.99));
+  CHECK(skyport::hub::TrafficFromReport(report, "none").p99_us == 0);
+  auto o = skyport::hub::OutcomeFromReport(report, "t");
+  CHECK(o.users.users == 100);
+  CHECK(o.users.converted == 6);
+  CHECK(o.values.n == 6);
+  CHECK(o.values.sum == 12);
+}
