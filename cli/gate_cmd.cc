@@ -82,8 +82,8 @@ int RunGate(const GlobalOptions& g, const GateOptions& o) {
   if (!arms.ok()) return ReportUsage(arms.status());
 
   const hub::GateVerdict v =
-      hub::EvaluateGate(*spec, TrafficOf(report, arms->control), TrafficOf(report, arms->treatment),
-                        OutcomeOf(report, arms->control), OutcomeOf(report, arms->treatment));
+      hub::EvaluateGate(*spec, hub::TrafficFromReport(report, arms->control), hub::TrafficFromReport(report, arms->treatment),
+                        hub::OutcomeFromReport(report, arms->control), hub::OutcomeFromReport(report, arms->treatment));
 
   if (g.json) {
     json doc = {{"app", o.stats.app},      {"metric", spec->metric},       {"control", arms->control},

@@ -1,12 +1,10 @@
 #include "cli/gate_inputs.h"
 
-#include <array>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "cli/experiment_table.h"
-#include "core/latency_histogram.h"
 
 namespace skyport::cli {
 namespace {
@@ -82,33 +80,6 @@ Result<GateArms> ChooseGateArms(const std::vector<std::string>& arms, const v1::
                                                Join(others)));
   }
   return out;
-}
-
-hub::ArmTraffic TrafficOf(const v1::StatsReport& report, const std::string& arm) {
-  hub::ArmTraffic t;
-  std::array<uint64_t, kLatencyBuckets> hist{};
-  for (const auto& row : report.rows()) {
-    if (row.arm() != arm) continue;
-    t.requests += row.requests();
-    t.errors += row.errors_5xx();
-    for (size_t i = 0; i < kLatencyBuckets && i < static_cast<size_t>(row.latency_counts_size()); ++i)
-      hist[i] += row.latency_counts(static_cast<int>(i));
-  }
-  t.p99_us = LatencyQuantileUs(hist, 0.99);
-  return t;
-}
-
-hub::ArmOutcome OutcomeOf(const v1::StatsReport& report, const std::string& arm) {
-  hub::ArmOutcome o;
-  for (const auto& row : report.rows()) {
-    if (row.arm() != arm) continue;
-    o.users.users += row.users_exposed();
-    o.users.converted += row.users_with_event();
-    o.values.n += row.event_count();
-    o.values.sum += row.sum();
-    o.values.sum_sq += row.sum_squares();
-  }
-  return o;
 }
 
 }  // namespace skyport::cli

@@ -36,13 +36,7 @@ Result<GateArms> ChooseGateArms(const std::vector<std::string>& arms, const v1::
                                 const std::map<std::string, uint32_t>& weights, const std::string& control_prefix,
                                 const std::string& arm_prefix);
 
-// `arm`'s traffic summed over the report's buckets: requests, 5xx, and the
-// p99 of the summed latency histograms (core/latency_histogram.h); p99 0
-// without any histogram. Zeros for an arm without rows.
-hub::ArmTraffic TrafficOf(const v1::StatsReport& report, const std::string& arm);
-
-// `arm`'s rows summed over buckets: users exposed / with the event, and the
-// event's count, sum and sum of squares.
-hub::ArmOutcome OutcomeOf(const v1::StatsReport& report, const std::string& arm);
+// The arms' figures come from the hub's report: hub::TrafficFromReport and
+// hub::OutcomeFromReport (hub/gates.h).
 
 }  // namespace skyport::cli

@@ -6,23 +6,11 @@
 #include <fmt/format.h>
 
 #include "core/names.h"
+#include "core/problems.h"
 
 namespace skyport::cli {
 namespace {
 
-// Collects every problem; one INVALID_ARGUMENT joining them with "; ".
-class Problems {
- public:
-  void Add(const Status& s) {
-    if (!s.ok()) Add(s.message());
-  }
-  void Add(const std::string& message) { text_ += (text_.empty() ? "" : "; ") + message; }
-  bool empty() const { return text_.empty(); }
-  Status status() const { return text_.empty() ? Status::Ok() : Status::InvalidArgument(text_); }
-
- private:
-  std::string text_;
-};
 
 bool EnvName(std::string_view k) {
   if (k.empty() || std::isdigit(static_cast<unsigned char>(k[0]))) return false;
@@ -71,7 +59,7 @@ Result<std::vector<std::string>> ParseDroneList(const std::vector<std::string>& 
       start = comma + 1;
     }
   }
-  if (!p.empty()) return p.status();
+  if (!p.empty()) return p.ToStatus();
   return out;
 }
 
@@ -93,7 +81,7 @@ Result<std::map<std::string, std::string>> ParseKeyValues(std::string_view field
     if (!out.emplace(key, item.substr(eq + 1)).second)
       p.Add(fmt::format("{}: \"{}\" given twice", field, key));
   }
-  if (!p.empty()) return p.status();
+  if (!p.empty()) return p.ToStatus();
   return out;
 }
 
@@ -104,7 +92,7 @@ Result<v1::DeployRequest> MakeDeployRequest(const DeployOptions& o) {
   auto drones = Take(ParseDroneList(o.drones), p);
   auto labels = Take(ParseKeyValues("label", KeyKind::kLabel, o.labels), p);
   auto env = Take(ParseKeyValues("env", KeyKind::kEnv, o.env), p);
-  if (!p.empty()) return p.status();
+  if (!p.empty()) return p.ToStatus();
 
   v1::DeployRequest req;
   req.set_app(o.app);
@@ -122,7 +110,7 @@ Result<v1::StopRequest> MakeStopRequest(const StopOptions& o) {
   p.Add(ValidateName("app", o.app));
   CheckCommitish(p, o.commitish);
   auto drones = Take(ParseDroneList(o.drones), p);
-  if (!p.empty()) return p.status();
+  if (!p.empty()) return p.ToStatus();
   v1::StopRequest req;
   req.set_app(o.app);
   req.set_commitish(o.commitish);
@@ -138,7 +126,7 @@ Result<v1::LogsRequest> MakeLogsRequest(const LogsOptions& o) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (!commit.empty()) p.Add(ValidateCommitPrefix("commit", commit));
   if (!o.role.empty()) p.Add(ValidateName("role", o.role));
-  if (!p.empty()) return p.status();
+  if (!p.empty()) return p.ToStatus();
   v1::LogsRequest req;
   req.set_app(o.app);
   req.set_commit(commit);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/names.h"
+#include "core/problems.h"
 #include "core/timefmt.h"
 
 namespace skyport::hub {
@@ -19,22 +20,6 @@ using nlohmann::json;
 constexpr const char* kTemplateVars[] = {"name", "app",    "id",      "step",    "status",
                                          "arm",  "commit", "control", "weights", "time"};
 
-class Problems {
- public:
-  void Add(const std::string& path, const std::string& what) { list_.push_back(path + ": " + what); }
-  void Add(const Status& s) {
-    if (!s.ok()) list_.push_back(s.message());
-  }
-  Status ToStatus() const {
-    if (list_.empty()) return Status::Ok();
-    std::string all;
-    for (const auto& p : list_) all += (all.empty() ? "" : "; ") + p;
-    return Status::InvalidArgument(all);
-  }
-
- private:
-  std::vector<std::string> list_;
-};
 
 std::string Field(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);

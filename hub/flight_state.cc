@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/problems.h"
 #include "core/timefmt.h"
 #include "hub/flight_plan.h"
 
@@ -66,14 +67,14 @@ std::vector<uint32_t> Apportion(const std::vector<double>& exact) {
 
 class Reader {
  public:
-  explicit Reader(std::vector<std::string>& problems) : problems_(problems) {}
+  explicit Reader(Problems& problems) : problems_(problems) {}
 
   const json* Get(const json& obj, const char* key, const std::string& path, bool (json::*is)() const noexcept,
                   const char* what) {
     if (!obj.contains(key)) return nullptr;
     const json& v = obj[key];
     if (!(v.*is)()) {
-      problems_.push_back(fmt::format("{}{}: must be {}", path, key, what));
+      problems_.Add(fmt::format("{}{}: must be {}", path, key, what));
       return nullptr;
     }
     return &v;
@@ -88,7 +89,7 @@ class Reader {
   void Unsigned(const json& o, const char* k, const std::string& p, U& out) {
     if (auto v = Get(o, k, p, &json::is_number_integer, "an integer")) {
       if (!v->is_number_unsigned() && v->get<int64_t>() < 0)
-        problems_.push_back(fmt::format("{}{}: must not be negative", p, k));
+        problems_.Add(fmt::format("{}{}: must not be negative", p, k));
       else
         out = static_cast<U>(v->get<uint64_t>());
     }
@@ -105,13 +106,13 @@ class Reader {
         if (e.is_string())
           out.insert(e.get<std::string>());
         else
-          problems_.push_back(fmt::format("{}: must hold strings", k));
+          problems_.Add(fmt::format("{}: must hold strings", k));
       }
   }
-  void Problem(std::string p) { problems_.push_back(std::move(p)); }
+  void Problem(std::string p) { problems_.Add(std::move(p)); }
 
  private:
-  std::vector<std::string>& problems_;
+  Problems& problems_;
 };
 
 json RunToJson(const StepRun& r) {
@@ -278,15 +279,15 @@ json FlightStateToJson(const FlightState& s) {
 
 Result<FlightState> FlightStateFromJson(const json& doc) {
   if (!doc.is_object()) return Status::InvalidArgument("flight state: must be a JSON object");
-  std::vector<std::string> problems;
+  Problems problems;
   Reader rd(problems);
   FlightState s;
-  if (!doc.contains("id") || !doc.contains("status")) problems.push_back("id, status: required");
+  if (!doc.contains("id") || !doc.contains("status")) problems.Add("id, status: required");
   rd.Str(doc, "id", "", s.id);
   rd.Str(doc, "status", "", s.status);
   static const std::set<std::string> kStatuses = {"running", "cleanup", "promoted", "done",
                                                   "killed",  "expired", "failed"};
-  if (!kStatuses.count(s.status)) problems.push_back(fmt::format("status: \"{}\" is not a flight status", s.status));
+  if (!kStatuses.count(s.status)) problems.Add(fmt::format("status: \"{}\" is not a flight status", s.status));
   rd.Str(doc, "end_status", "", s.end_status);
   rd.Str(doc, "reason", "", s.reason);
   if (auto c = rd.Get(doc, "commits", "", &json::is_object, "an object"))
@@ -294,14 +295,14 @@ Result<FlightState> FlightStateFromJson(const json& doc) {
       if (commit.is_string())
         s.commits[arm] = commit.get<std::string>();
       else
-        problems.push_back(fmt::format("commits.{}: must be a string", arm));
+        problems.Add(fmt::format("commits.{}: must be a string", arm));
     }
   if (auto w = rd.Get(doc, "weights", "", &json::is_object, "an object"))
     for (const auto& [arm, pct] : w->items()) {
       if (pct.is_number())
         s.weights[arm] = pct.get<double>();
       else
-        problems.push_back(fmt::format("weights.{}: must be a number", arm));
+        problems.Add(fmt::format("weights.{}: must be a number", arm));
     }
   rd.Unsigned(doc, "group", "", s.group);
   if (auto runs = rd.Get(doc, "runs", "", &json::is_array, "a list of lists"))
@@ -310,7 +311,7 @@ Result<FlightState> FlightStateFromJson(const json& doc) {
       const std::string path = fmt::format("runs[{}]", g);
       s.runs.emplace_back();
       if (!group.is_array()) {
-        problems.push_back(path + ": must be a list");
+        problems.Add(path + ": must be a list");
         continue;
       }
       for (size_t i = 0; i < group.size(); ++i)
@@ -326,11 +327,7 @@ Result<FlightState> FlightStateFromJson(const json& doc) {
   rd.Str(doc, "promoted_arm", "", s.promoted_arm);
   rd.Int(doc, "retire_at_unix_ms", "", s.retire_at_unix_ms);
   rd.Bool(doc, "retired", "", s.retired);
-  if (!problems.empty()) {
-    std::string all;
-    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
-    return Status::InvalidArgument("flight state: " + all);
-  }
+  if (!problems.empty()) return problems.ToStatus("flight state: ");
   return s;
 }
 

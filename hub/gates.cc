@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/latency_histogram.h"
+#include "core/problems.h"
 
 namespace skyport::hub {
 namespace {
@@ -30,22 +31,18 @@ bool ValidEvent(const std::string& e) {
 // Null for ±∞ and NaN: JSON has no such numbers.
 json Num(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
 
-class Problems {
+// The problems of one step, each named "<path>.<field>".
+class FieldProblems {
  public:
-  explicit Problems(std::string path) : path_(std::move(path)) {}
+  explicit FieldProblems(std::string path) : path_(std::move(path)) {}
   void Add(const std::string& field, const std::string& what) {
-    list_.push_back(fmt::format("{}: {}", path_.empty() ? field : path_ + "." + field, what));
+    all_.Add(path_.empty() ? field : path_ + "." + field, what);
   }
-  Status ToStatus() const {
-    if (list_.empty()) return Status::Ok();
-    std::string all;
-    for (const auto& p : list_) all += (all.empty() ? "" : "; ") + p;
-    return Status::InvalidArgument(all);
-  }
+  Status ToStatus() const { return all_.ToStatus(); }
 
  private:
   std::string path_;
-  std::vector<std::string> list_;
+  Problems all_;
 };
 
 GateVerdict Verdict(GateVerdict::Kind kind, std::string reason, json numbers) {
@@ -214,7 +211,7 @@ const char* GateKindName(GateVerdict::Kind kind) {
 Result<GateSpec> ParseGateSpec(const json& step, const std::string& path) {
   if (!step.is_object())
     return Status::InvalidArgument(fmt::format("{}: must be an object", path.empty() ? "gate" : path));
-  Problems problems(path);
+  FieldProblems problems(path);
   GateSpec spec;
   static const std::set<std::string> kKnown = {"action", "metric", "arm", "control", "max_increase", "min_samples",
                                                "event",  "test",   "alpha", "tau_squared"};

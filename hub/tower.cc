@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "core/problems.h"
 #include "core/timefmt.h"
 
 namespace skyport::hub {
@@ -311,24 +312,20 @@ Result<v1::FlightStatus> ControlTower::Start(const std::string& spec_json) {
   }
   // Resolve every arm before anything changes.
   std::map<std::string, std::string> commits;
-  std::vector<std::string> problems;
+  Problems problems;
   std::map<std::string, std::string> arm_of_commit;
   for (const auto& [arm, commitish] : spec->arms) {
     auto c = io_->Resolve(spec->app, commitish);
     if (!c.ok()) {
-      problems.push_back(fmt::format("arms.{}: {}", arm, c.status().message()));
+      problems.Add(fmt::format("arms.{}: {}", arm, c.status().message()));
       continue;
     }
     if (auto [it, fresh] = arm_of_commit.emplace(*c, arm); !fresh)
-      problems.push_back(fmt::format("arms.{}: {} is also arm \"{}\"; arms need different commits", arm,
+      problems.Add(fmt::format("arms.{}: {} is also arm \"{}\"; arms need different commits", arm,
                                      c->substr(0, 12), it->second));
     commits[arm] = *c;
   }
-  if (!problems.empty()) {
-    std::string m;
-    for (const auto& p : problems) m += (m.empty() ? "" : "; ") + p;
-    return Status::InvalidArgument(m);
-  }
+  if (!problems.empty()) return problems.ToStatus();
   {
     // The route it will write must be one the registry takes.
     FlightState probe = NewFlightState(*spec, NewFlightId(spec->name, now), commits, now);

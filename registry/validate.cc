@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/names.h"
+#include "core/problems.h"
 
 namespace skyport::registry {
 namespace {
@@ -22,21 +23,6 @@ constexpr uint32_t kSliceUnits = 1'000'000;  // router/split.h; not linked here 
 constexpr int kMaxPathPrefixes = 32;
 constexpr size_t kMaxPathPrefix = 256;
 
-// Accumulates problems; Done() joins them.
-class Problems {
- public:
-  void Add(const Status& s) {
-    if (!s.ok()) Add(s.message());
-  }
-  void Add(std::string m) {
-    if (!text_.empty()) text_ += "; ";
-    text_ += m;
-  }
-  Status Done() const { return text_.empty() ? Status::Ok() : Status::InvalidArgument(text_); }
-
- private:
-  std::string text_;
-};
 
 bool SplitIdOk(std::string_view s) {
   if (s.size() > 64) return false;
@@ -243,7 +229,7 @@ void CheckUnknown(const google::protobuf::Message& msg, const std::string& path,
 Status RejectUnknownFields(const google::protobuf::Message& msg, std::string_view path) {
   Problems p;
   CheckUnknown(msg, std::string(path), p);
-  return p.Done();
+  return p.ToStatus();
 }
 
 Status ValidateEndpoint(const v1::Endpoint& ep) {
@@ -266,7 +252,7 @@ Status ValidateEndpoint(const v1::Endpoint& ep) {
     if (v.size() > kMaxMetaValue)
       p.Add(fmt::format("endpoint.meta[{}]: value longer than {} bytes", k, kMaxMetaValue));
   }
-  return p.Done();
+  return p.ToStatus();
 }
 
 Status ValidateRoute(const v1::RouteConfig& r) {
@@ -286,7 +272,7 @@ Status ValidateRoute(const v1::RouteConfig& r) {
   CheckSlices(r, p);
   CheckPathPrefixes(r, p);
   CheckFlight(r, p);
-  return p.Done();
+  return p.ToStatus();
 }
 
 Status ValidateAllocate(const v1::AllocateRequest& req) {
@@ -298,7 +284,7 @@ Status ValidateAllocate(const v1::AllocateRequest& req) {
   p.Add(ValidateName("role", req.role()));
   if (req.lease_id() == 0) p.Add("lease_id: required (Grant a lease first)");
   if (req.port() != 0) p.Add(ValidatePort("port", req.port()));
-  return p.Done();
+  return p.ToStatus();
 }
 
 }  // namespace skyport::registry

@@ -11,6 +11,7 @@
 
 #include "core/http_admin.h"
 #include "core/names.h"
+#include "core/problems.h"
 #include "router/route_build.h"
 #include "router/route_table.h"
 
@@ -22,22 +23,6 @@ using Json = nlohmann::json;
 
 constexpr uint32_t kMaxWeight = 1'000'000;
 
-class Problems {
- public:
-  void Add(std::string m) { list_.push_back(std::move(m)); }
-  void Add(const Status& s) {
-    if (!s.ok()) Add(s.message());
-  }
-  bool empty() const { return list_.empty(); }
-  Status Done() const {
-    std::string text;
-    for (const std::string& m : list_) text += (text.empty() ? "" : "; ") + m;
-    return Status::InvalidArgument(text);
-  }
-
- private:
-  std::vector<std::string> list_;
-};
 
 bool ValidLabel(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
@@ -302,7 +287,7 @@ Result<std::shared_ptr<const RouteTable>> LoadStaticRoutes(std::string_view json
     if (!default_app.empty() && !names.count(default_app))
       p.Add(fmt::format("default_app: \"{}\" is not one of the apps", default_app));
   }
-  if (!p.empty()) return p.Done();
+  if (!p.empty()) return p.ToStatus();
 
   auto table = std::make_shared<RouteTable>();
   table->revision = revision;

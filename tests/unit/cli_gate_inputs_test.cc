@@ -38,26 +38,26 @@ TEST_CASE("TrafficOf sums an arm's requests, 5xx and latency histograms over buc
   add("a", 100, 1, {100});
   add("a", 100, 9, {0, 0, 0, 100});
   add("b", 50, 0, {});  // hourly rows of an older router: no latencies
-  auto a = TrafficOf(r, "a");
+  auto a = hub::TrafficFromReport(r, "a");
   CHECK(a.requests == 200);
   CHECK(a.errors == 10);
   // rank 198 of 200: the 98th of 100 in the 1000..2500 us bucket.
   CHECK(a.p99_us == Approx(1000 + 1500 * 0.98));
-  auto b = TrafficOf(r, "b");
+  auto b = hub::TrafficFromReport(r, "b");
   CHECK(b.requests == 50);
   CHECK(b.p99_us == 0);
-  CHECK(TrafficOf(r, "c").requests == 0);
+  CHECK(hub::TrafficFromReport(r, "c").requests == 0);
 }
 
 TEST_CASE("OutcomeOf sums an arm's rows over buckets", "[cli][gate]") {
   auto r = Report({{"a", 100, 10, 12, 30.0, 90.0}, {"b", 50, 1, 1, 2.0, 4.0}, {"a", 20, 2, 3, 6.0, 12.0}});
-  auto a = OutcomeOf(r, "a");
+  auto a = hub::OutcomeFromReport(r, "a");
   CHECK(a.users.users == 120);
   CHECK(a.users.converted == 12);
   CHECK(a.values.n == 15);
   CHECK(a.values.sum == 36.0);
   CHECK(a.values.sum_sq == 102.0);
-  CHECK(OutcomeOf(r, "c").users.users == 0);
+  CHECK(hub::OutcomeFromReport(r, "c").users.users == 0);
 }
 
 TEST_CASE("GateArmNames unites routers, hub rows and weights", "[cli][gate]") {
