@@ -7,6 +7,7 @@
 # Usage: BUILD=/work/main/build bash bench/run_events_bench.sh
 #   (needs $BUILD/router/skyport-router and $BUILD/hub/skyport-hub)
 # Knobs: BATCHES="1 10 100" DURATION=10s CONNS=64 PIN=1 LOAD_CPUS=0 ROUTER_CPUS=1
+#        DATA=1 (the router journals every post in a data dir, --data; default 0: in memory)
 # Safety: loopback only, temp dir, kills only what it started.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,6 +18,7 @@ CONNS=${CONNS:-64}
 PIN=${PIN:-1}
 LOAD_CPUS=${LOAD_CPUS:-0}
 ROUTER_CPUS=${ROUTER_CPUS:-1}
+DATA=${DATA:-0}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 pin() { local cpus=$1; shift; if [[ $PIN == 1 ]]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi; }  # exec: keeps the pid
 
@@ -35,14 +37,17 @@ wait_file "$TMP/hub.port"
 HUB=127.0.0.1:$(cut -d' ' -f1 "$TMP/hub.port")
 # The arm needs an instance to be routable; events never reach it (the router answers them).
 printf '{"default_app":"bench","apps":[{"name":"bench","split_id":"bench","arms":[{"commit":"a","weight":100,"upstreams":["127.0.0.1:9"]}]}]}' >"$TMP/routes.json"
+DATA_ARGS=()
+[[ $DATA == 1 ]] && DATA_ARGS=(--data "$TMP/router-data")
 pin "$ROUTER_CPUS" "$BUILD/router/skyport-router" --routes "$TMP/routes.json" --hub "$HUB" --listen 127.0.0.1:0 \
-  --admin 127.0.0.1:0 --port-file "$TMP/router.port" --token-file "$TMP/token" --threads 1 --log-level warn &
+  --admin 127.0.0.1:0 --port-file "$TMP/router.port" --token-file "$TMP/token" --threads 1 --log-level warn \
+  "${DATA_ARGS[@]}" &
 RPID=$!
 PIDS+=($RPID)
 wait_file "$TMP/router.port"
 read -r RPORT APORT <"$TMP/router.port"
 
-echo "== events ingested by one router core (wrk -c$CONNS -d$DURATION, router pinned to cpu $ROUTER_CPUS, wrk to cpu $LOAD_CPUS)"
+echo "== events ingested by one router core (wrk -c$CONNS -d$DURATION, router pinned to cpu $ROUTER_CPUS, wrk to cpu $LOAD_CPUS$([[ $DATA == 1 ]] && echo ', --data: journaled'))"
 printf '%-8s %12s %14s %12s %14s\n' batch "posts/s" "events/s" "router cpu%" "us/event"
 for batch in $BATCHES; do
   python3 - "$batch" >"$TMP/post.lua" <<'PY'
@@ -66,4 +71,4 @@ PY
     printf "%-8d %12.0f %14.0f %12.1f %14.3f\n", b, r / s, ev / s, 100 * t / hz / s, 1e6 * t / hz / ev }'
 done
 sleep 2
-curl -s "http://127.0.0.1:$APORT/metrics" | grep -E '^skyport_router_(events_accepted_total|events_dropped_total|stats_shipped_rows_total|stats_pending_rows) '
+curl -s "http://127.0.0.1:$APORT/metrics" | grep -E '^skyport_router_(events_accepted_total|events_dropped_total|stats_shipped_rows_total|stats_pending_rows|journal_bytes) '

@@ -303,12 +303,8 @@ std::vector<SealedSegment> EventJournal::Recover() {
     log::Info("event journal: recovered the events of an unsealed segment",
               {{"segment", fmt::format("{:016x}", segment)}, {"posts", total.posts}, {"events", total.events},
                {"dropped", total.dropped}, {"torn_tail", total.torn}});
-    SealedSegment s = Finish(segment, std::move(p));
-    if (s.segment == 0) continue;
-    if (!s.path.empty())
-      batches[segment] = s.path;
-    else
-      out.push_back(std::move(s));
+    SealedSegment s = Finish(segment, std::move(p));  // counts its bytes
+    if (s.segment != 0) out.push_back(std::move(s));
   }
   for (const auto& [segment, path] : batches) {
     char head[kBatchHead];

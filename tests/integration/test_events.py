@@ -168,6 +168,46 @@ class EventsTest(ClusterTest):
         self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
         self.assertEqual(json.loads(r.stdout)["verdict"], "wait")
 
+    def test_error_rate_and_latency_gates_read_the_hub(self):
+        # Everyone visits once (200 on both arms); then C2's backend dies and
+        # its users' second visits get the router's 502.
+        users = [self.user() for _ in range(60)]
+        self.b2.kill()
+        for cookie, commit in users:
+            status, _, _ = get(self.router.port, host=HOST, headers={"Cookie": cookie})
+            self.assertEqual(status, 200 if commit == C1 else 502)
+        n1 = sum(1 for _, c in users if c == C1)
+        n2 = len(users) - n1
+        self.assertGreater(min(n1, n2), 10, "both arms got users")
+        env = {**self.env(), "SKYPORT_HUB": self.hub.address()}
+
+        def hub_arms():
+            doc = json.loads(self.cli("stats", "webapp", "--json", env=env).stdout)
+            return {a["arm"]: a for a in doc_arms(doc)}
+        wait_until(lambda: hub_arms()[C2]["errors_5xx"] == n2 and hub_arms()[C1]["requests"] >= 2 * n1, 15,
+                   what="every request's outcome at the hub")
+        arms = hub_arms()
+        self.assertEqual(arms[C1]["errors_5xx"], 0)
+        self.assertEqual(arms[C2]["status"]["5xx"], n2)
+        self.assertGreaterEqual(arms[C1]["status"]["2xx"], 2 * n1)
+        self.assertGreater(arms[C1]["latency_p99_us"], 0)
+        # The routers are not asked: the gate judges the hub's durable numbers.
+        self.router.kill()
+        gate = ["gate", "webapp", "--control", C1[:8], "--arm", C2[:8], "--min-samples", "10", "--json"]
+        r = self.cli(*gate, "--metric", "error_rate", "--max-increase", "0.01", env=env, check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["verdict"], "fail")
+        self.assertEqual(doc["numbers"]["treatment"]["errors"], n2)
+        self.assertEqual(doc["numbers"]["control"]["errors"], 0)
+        self.assertGreaterEqual(doc["numbers"]["control"]["requests"], 2 * n1)
+        self.assertNotIn("router", r.stderr)
+        r = self.cli(*gate, "--metric", "latency_p99", "--max-increase", "1000", env=env, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertGreater(doc["numbers"]["control"]["p99_us"], 0)
+        self.assertGreater(doc["numbers"]["treatment"]["p99_us"], 0)
+
     def check_hub_totals(self, users, purchases, purchase_sum):
         """What the hub stored, through `skyport stats --event purchase --json`."""
         r = self.cli("stats", "webapp", "--event", "purchase", "--json", env={**self.env(),
