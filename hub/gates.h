@@ -1,8 +1,9 @@
 // Gates of a flight plan: is the treatment arm good enough to go on? A gate
 // compares one metric of the treatment with the control and answers pass,
 // fail or wait (for more data), with a reason and every number it used.
-// Pure: the caller gathers the traffic (router /stats) and the outcomes (hub
-// StatsSink.Query) and keeps the sequential p-value between looks.
+// Pure: the caller gathers the traffic and the outcomes (both from the hub's
+// durable store, StatsSink.Query: TrafficFromReport / OutcomeFromReport) and
+// keeps the sequential p-value between looks (flights persist it).
 //
 // Metrics and decisions ("n" is per arm; both arms need n ≥ min_samples, else wait):
 // - error_rate: n = requests, rate = 5xx / requests. Fail when treatment rate −
