@@ -19,7 +19,9 @@ and deploy it beside A; `skyport split webapp A=50 B=50`; 400 cookie-less reques
 see each arm 50% +- 10 points (binomial sd at n=400 is 2.5 points: 4 sd), and a cookie
 keeps its arm over 20 requests; under a load loop, d3 dies (kill -9 of every process
 in its namespace, then its link is deleted): its entries leave the registry within
-the lease TTL and the load loop sees no failed request.
+the lease TTL and the load loop sees no failed request. Last, a flight started from
+the CLI on the hub machine sends every user to B through the router machine, and
+`skyport flight kill` puts them all back on A at once.
 
 Cleanup: a try/finally around the whole scenario (also reached on Ctrl-C, SIGTERM,
 SIGHUP and the built-in watchdog, which fires before ctest's TIMEOUT) kills every
@@ -508,7 +510,8 @@ class NetnsRigTest(unittest.TestCase):
         hub = rig.spawn("hub", "hub", [
             binary("skyport-hub"), "--listen", f"{hub_ip}:6001", "--git-listen", f"{hub_ip}:6002",
             "--data", os.path.join(rig.tmp, "hub"), "--token-file", rig.token_file,
-            "--port-file", os.path.join(rig.tmp, "hub.port"), "--metrics-listen", "", "--deploy-timeout", "60"])
+            "--port-file", os.path.join(rig.tmp, "hub.port"), "--metrics-listen", "", "--deploy-timeout", "60",
+            "--registry", f"{hub_ip}:6000"])
         rig.wait_port_file(os.path.join(rig.tmp, "registry.port"), reg, "registry")
         rig.wait_port_file(os.path.join(rig.tmp, "hub.port"), hub, "hub")
         drones = {}
@@ -681,6 +684,27 @@ class NetnsRigTest(unittest.TestCase):
         self.assertEqual({x[3] for x in after}, {a, b}, "both arms keep serving after the kill")
         during = [x for x in oks if t_kill < float(x[1]) <= t_gone]
         step(f"load loop: {len(oks)} ok, 0 failed ({len(during)} between the kill and the entries leaving)")
+
+        step("a flight from the hub machine: every user to B through the router machine, then kill")
+        spec = {"name": "rig-flight", "app": "webapp", "arms": {"control": a[:12], "treatment": b[:12]},
+                "control": "control", "flightplan": [{"action": "weight", "arms": {"treatment": 100}},
+                                                     {"action": "wait", "for": "1h"}]}
+        spec_path = os.path.join(rig.tmp, "flight.json")
+        with open(spec_path, "w") as f:
+            json.dump(spec, f)
+        self.cli("flight", "start", spec_path)
+
+        def burst_commits(n=100):
+            r = self.client("burst", f"{router_ip}:8080", "--host", HOST, "--count", str(n), "--conns", "4")
+            self.assertEqual(r["failures"], [])
+            return r["commits"]
+        wait_until(lambda: burst_commits(40) == {b: 40}, 15, interval=0.1, what="the flight's users all on B")
+        killed = self.cli_json("flight", "kill", "rig-flight", "--json")
+        self.assertIn(killed["state"], ("cleanup", "killed"))
+        self.assertEqual(burst_commits(), {a: 100}, "kill: every user back on control at once")
+        wait_until(lambda: self.cli_json("flight", "status", "rig-flight", "--json")["state"] == "killed", 15,
+                   what="the flight marked killed")
+        step("flight: 40/40 on B while it ran; kill put 100/100 back on A")
         step("teardown")
 
 
