@@ -160,7 +160,9 @@ class FlightTest(DeployTest):
         t0 = time.monotonic()
         killed = self.cli_json("flight", "kill", "checkout-v2", "--reason", "test says so", "--json")
         self.assertIn(killed["state"], ("cleanup", "killed"))
-        self.assertEqual(self.visit(LINUX, cookie)[1], self.a)
+        # The registry has the control-only route; routers follow within milliseconds.
+        wait_until(lambda: self.visit(LINUX, cookie)[1] == self.a, 1.0, interval=0.01,
+                   what="the user back on control within a second of the kill")
         self.assertEqual(self.share_of_b(LINUX, 100), 0.0)
         self.assertLess(time.monotonic() - t0, 3.0)
         wait_until(lambda: self.status()["state"] == "killed", 30, what="flight killed")

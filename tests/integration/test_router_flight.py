@@ -240,11 +240,14 @@ class RouterFlightTest(ClusterTest):
         self.assertIn(B, {h["x-skyport-commit"] for _, h, _ in res})
 
         def all_control():
+            start_ms = time.time() * 1000
             out = run_requests(self.router.port, [{"User-Agent": LINUX_UA, "Cookie": c} for c in cookies], host=HOST)
             done_ms = time.time() * 1000
             if {h["x-skyport-commit"] for _, h, _ in out} != {A}:
                 return None
-            return done_ms, out
+            if done_ms >= end_by and start_ms < end_by:
+                return None  # the batch straddled end_by: its early answers were still in the flight
+            return done_ms, out  # (all on control before end_by fails the assertion below)
         done_ms, out = wait_until(all_control, 15, interval=0.1, what="every enrolled user back on control")
         self.assertGreaterEqual(done_ms, end_by, "users went back to control before end_by")
         for _, _, body in out:
