@@ -175,20 +175,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 TMP=$(mktemp -d "$TMPROOT/deploy_bench.XXXXXX")
 
-cat >"$TMP/prio-exec.sh" <<'EOF'
-#!/usr/bin/env bash
-# nice (the session's autogroup too, else plain nice does not beat other sessions) + taskset
-n=$1 cpus=$2; shift 2
-[[ -w /proc/self/autogroup ]] && echo "$n" >/proc/self/autogroup 2>/dev/null
-if [[ $cpus == - ]]; then exec nice -n "$n" "$@"; else exec nice -n "$n" taskset -c "$cpus" "$@"; fi
-EOF
-chmod +x "$TMP/prio-exec.sh"
+PRIO_EXEC=$HERE/prio-exec.sh  # nice (and the session's autogroup) + taskset
 
 # daemon NAME DIR CMD... : in its own session on SERVER_CPUS, output to $TMP/NAME.log
 daemon() {
   local name=$1 dir=$2 cpus=$SERVER_CPUS; shift 2
   [[ $PIN == 1 ]] || cpus=-
-  (cd "$dir" && exec setsid "$TMP/prio-exec.sh" "$NICE" "$cpus" "$@") >"$TMP/$name.log" 2>&1 </dev/null 9>&- &
+  (cd "$dir" && exec setsid "$PRIO_EXEC" "$NICE" "$cpus" "$@") >"$TMP/$name.log" 2>&1 </dev/null 9>&- &
   STARTED_PIDS+=("$!")
   LAST_PID=$!
 }

@@ -70,22 +70,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 TMP=$(mktemp -d "$TMPROOT/push_bench.XXXXXX")
 
-cat >"$TMP/prio-exec.sh" <<'EOF'
-#!/usr/bin/env bash
-n=$1 cpus=$2; shift 2
-[[ -w /proc/self/autogroup ]] && echo "$n" >/proc/self/autogroup 2>/dev/null
-if [[ $cpus == - ]]; then exec nice -n "$n" "$@"; else exec nice -n "$n" taskset -c "$cpus" "$@"; fi
-EOF
-chmod +x "$TMP/prio-exec.sh"
+PRIO_EXEC=$HERE/prio-exec.sh  # nice (and the session's autogroup) + taskset
 server() {  # NAME CMD... : own session, SERVER_CPUS
   local name=$1 cpus=$SERVER_CPUS; shift
   [[ $PIN == 1 ]] || cpus=-
-  setsid "$TMP/prio-exec.sh" "$NICE" "$cpus" "$@" >"$TMP/$name.log" 2>&1 </dev/null 9>&- &
+  setsid "$PRIO_EXEC" "$NICE" "$cpus" "$@" >"$TMP/$name.log" 2>&1 </dev/null 9>&- &
   STARTED_PIDS+=("$!")
   LAST_PID=$!
 }
 client() {  # CMD... on LOAD_CPUS
-  if [[ $PIN == 1 ]]; then "$TMP/prio-exec.sh" "$NICE" "$LOAD_CPUS" "$@"; else "$@"; fi
+  if [[ $PIN == 1 ]]; then "$PRIO_EXEC" "$NICE" "$LOAD_CPUS" "$@"; else "$@"; fi
 }
 wait_file() {
   local i

@@ -181,14 +181,7 @@ stop_pid() {  # a pid we started (its own session via setsid); TERM, then KILL a
   STARTED_PIDS=("${keep[@]}")
 }
 
-cat >"$TMP/prio-exec.sh" <<'EOF'
-#!/usr/bin/env bash
-# nice (the session's autogroup too, else plain nice does not beat other sessions) + taskset
-n=$1 cpus=$2; shift 2
-[[ -w /proc/self/autogroup ]] && echo "$n" >/proc/self/autogroup 2>/dev/null
-if [[ $cpus == - ]]; then exec nice -n "$n" "$@"; else exec nice -n "$n" taskset -c "$cpus" "$@"; fi
-EOF
-chmod +x "$TMP/prio-exec.sh"
+PRIO_EXEC=$HERE/prio-exec.sh  # nice (and the session's autogroup) + taskset
 cat >"$TMP/augment.py" <<'EOF'
 # augment.py TOOL_JSON key=value... -> the tool's JSON plus run facts, one line
 import json, sys
@@ -225,7 +218,7 @@ print(s + ", errors %s, other cpu %s%%" % (r.get("errors", {}).get("total"), r["
 EOF
 # pinned CPUS CMD... : execs CMD in its own session, so call it only in a subshell (`&` or $(...));
 # the pid the caller sees ($!) is then CMD itself (every wrapper execs).
-pinned() { local cpus=$1; shift; [[ $PIN == 1 ]] || cpus=-; exec setsid "$TMP/prio-exec.sh" "$NICE" "$cpus" "$@"; }
+pinned() { local cpus=$1; shift; [[ $PIN == 1 ]] || cpus=-; exec setsid "$PRIO_EXEC" "$NICE" "$cpus" "$@"; }
 
 # ---------------------------------------------------------------- CPU accounting (noise)
 # busy jiffies of the whole machine, and of this shell's waited-for children (every process we
