@@ -1,6 +1,5 @@
 #include "cli/flight_cmd.h"
 
-#include <chrono>
 #include <iostream>
 #include <optional>
 
@@ -10,16 +9,12 @@
 #include "cli/flight_view.h"
 #include "cli/hub_commands.h"
 #include "cli/spec_file.h"
+#include "core/clock.h"
 #include "core/names.h"
 #include "hub/flight_spec.h"
 
 namespace skyport::cli {
 namespace {
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The spec as JSON text, validated; prints the problems and sets `code` when not.
 std::optional<std::string> LoadSpec(const std::string& file, int& code) {
@@ -38,7 +33,7 @@ std::optional<std::string> LoadSpec(const std::string& file, int& code) {
 
 int PrintStatus(const GlobalOptions& g, const v1::FlightStatus& s) {
   if (g.json) std::cout << FlightStatusJson(s).dump(2) << std::endl;
-  else std::cout << RenderFlightStatus(s, WallMs()) << std::flush;
+  else std::cout << RenderFlightStatus(s, SystemClock::Get()->WallMs()) << std::flush;
   return kExitOk;
 }
 
@@ -86,7 +81,7 @@ int RunFlightList(const GlobalOptions& g, const FlightOptions& o) {
     for (const auto& f : flights) out.push_back(FlightStatusJson(f));
     std::cout << out.dump(2) << std::endl;
   } else {
-    std::cout << RenderFlightList(flights, WallMs()) << std::flush;
+    std::cout << RenderFlightList(flights, SystemClock::Get()->WallMs()) << std::flush;
   }
   return kExitOk;
 }

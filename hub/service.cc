@@ -1,13 +1,8 @@
 #include "hub/service.h"
 
-#include <chrono>
 #include <map>
 #include <mutex>
 
-#include <fmt/format.h>
-
-#include "core/clock.h"
-#include "core/log.h"
 #include "core/names.h"
 #include "hub/operations.h"
 #include "rpc/auth.h"

@@ -110,18 +110,19 @@ void ControlTower::Loop() {
   while (!stop_) {
     const int64_t now = clock_->WallMs();
     int64_t next = now + kIdleTickMs;
-    std::vector<std::tuple<std::string, const FlightSpec*, FlightState, Effect>> todo;
+    bool dispatched = false;
     for (auto& [id, f] : flights_) {
       if (!Active(f.state)) continue;
       bool due = !f.inbox.empty() || f.kill || f.wake_unix_ms == 0 || now >= f.wake_unix_ms;
       if (due) {
-        for (auto& e : StepLocked(f, now)) todo.emplace_back(id, &f.spec, f.state, std::move(e));
+        for (auto& e : StepLocked(f, now)) {
+          Dispatch(id, f, std::move(e));
+          dispatched = true;
+        }
       }
       if (Active(f.state) && f.wake_unix_ms > 0) next = std::min(next, f.wake_unix_ms);
     }
-    // Flights are never erased, so the spec pointers stay valid.
-    for (auto& [id, spec, state, e] : todo) Dispatch(id, *spec, state, std::move(e));
-    if (!todo.empty()) continue;  // outcomes of instant effects may already be in
+    if (dispatched) continue;  // outcomes of instant effects may already be in
     const int64_t wait = std::max<int64_t>(1, next - clock_->WallMs());
     wake_.wait_for(lock, std::chrono::milliseconds(wait));
   }
@@ -180,17 +181,19 @@ bool ControlTower::CommitUsedElsewhereLocked(const std::string& id, const std::s
   return false;
 }
 
-void ControlTower::Dispatch(const std::string& id, const FlightSpec& spec, const FlightState& state, Effect e) {
+void ControlTower::Dispatch(const std::string& id, const Flight& f, Effect e) {
   ++effects_running_;
-  const std::string deploy_key = spec.app + "@" + e.commit;
+  const std::string& app = f.spec.app;
+  const std::string deploy_key = app + "@" + e.commit;
   bool used_elsewhere = false;
   if (e.kind == Effect::Kind::kDeploy) ++deploying_[deploy_key];
-  if (e.kind == Effect::Kind::kStop) used_elsewhere = CommitUsedElsewhereLocked(id, spec.app, e.commit);
-  const int route_failures = flights_.at(id).route_failures;
+  if (e.kind == Effect::Kind::kStop) used_elsewhere = CommitUsedElsewhereLocked(id, app, e.commit);
+  RouteIntent intent;
+  if (e.kind == Effect::Kind::kWriteRoute) intent = DesiredRoute(f.spec, f.state);
   // Copies: the thread must not touch the flight map without the lock.
   // Routers attribute a flight's traffic and events to its id (unique per start).
-  std::thread([this, id, app = spec.app, flight = state.id, intent = DesiredRoute(spec, state), deploy_key,
-               used_elsewhere, route_failures, e = std::move(e)]() mutable {
+  std::thread([this, id, app, flight = f.state.id, intent = std::move(intent), deploy_key, used_elsewhere,
+               route_failures = f.route_failures, e = std::move(e)]() mutable {
     bool refused = false;  // a route the registry will never take
     Observation o;
     o.step = e.step;

@@ -101,7 +101,8 @@ class ControlTower {
   void Loop();
   // Steps one flight; returns the effects to carry out. Saves first.
   std::vector<Effect> StepLocked(Flight& f, int64_t now);
-  void Dispatch(const std::string& id, const FlightSpec& spec, const FlightState& state, Effect e);
+  // Carries out `e` of flight `f` (whose state produced it) on a thread of its own.
+  void Dispatch(const std::string& id, const Flight& f, Effect e);
   void Deliver(const std::string& id, Observation o, bool route_refused);
   bool CommitUsedElsewhereLocked(const std::string& id, const std::string& app, const std::string& commit) const;
   // The latest flight named `name` (an active one first); nullptr if none.

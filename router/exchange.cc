@@ -5,7 +5,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,12 +81,6 @@ void AppendEndToEnd(std::string& out, const char* base, size_t from, const http1
     }
   }
   out.append(base + run_begin, run_end - run_begin);
-}
-
-int64_t WallMs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
 }
 
 void AppendHex(std::string& out, uint64_t v) {
@@ -251,7 +244,7 @@ bool Worker::StartExchange(Client* c) {
     // In a flight only enrolled users are split (and carry its id);
     // everyone else, and everyone once it is past end_by by this router's
     // own clock, gets the control. A pinned commit (above) is outside it.
-    if (flight && !flight->Over(flight->end_by_unix_ms ? WallMs() : 0) && flight->Enrolls(RequestView(r), user_id))
+    if (flight && !flight->Over(wall_ms_) && flight->Enrolls(RequestView(r), user_id))
       c->flight = flight->id;  // unique per start: a rerun of a name starts afresh
     if (flight && c->flight.empty())
       arm = flight->control_arm;

@@ -28,10 +28,10 @@ int64_t MonoUs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1'000'000 + ts.tv_nsec / 1000;
 }
-int64_t WallS() {
+int64_t WallMs() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return ts.tv_sec;
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
 }
 }  // namespace
 
@@ -44,7 +44,8 @@ void Worker::Run() {
     int n = ::epoll_wait(ep_, events, 256, timeout);
     now_us_ = MonoUs();
     now_ms_ = now_us_ / 1000;
-    now_s_ = WallS();
+    wall_ms_ = WallMs();
+    now_s_ = wall_ms_ / 1000;
     if (routes_->version() != table_version_) RefreshTable();
     for (int i = 0; i < n; ++i) {
       Conn* c = static_cast<Conn*>(events[i].data.ptr);

@@ -246,7 +246,8 @@ class Worker {
   SystemRandom rng_;
   int64_t now_ms_ = 0;
   int64_t now_us_ = 0;
-  int64_t now_s_ = 0;
+  int64_t now_s_ = 0;    // wall clock, seconds (stats buckets)
+  int64_t wall_ms_ = 0;  // wall clock, ms (a coarse clock: it may lag by a tick, never run ahead)
   int64_t last_scan_ms_ = 0;
   std::string cookie_attrs_ = "; Path=/; Max-Age=" + std::to_string(o_.cookie_max_age_s) + "; HttpOnly; SameSite=Lax";
   http1::RequestHead req_;   // scratch: parsed heads are used at once
