@@ -3,10 +3,12 @@
 #include <cctype>
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include "core/timefmt.h"
 #include "router/events.h"
 
 namespace skyport::cli {
@@ -48,62 +50,21 @@ std::optional<uint64_t> ParseDuration(std::string_view s) {
   return total;
 }
 
-// `n` digits at s[pos], advancing pos; -1 if they are not there.
-int Digits(std::string_view s, size_t& pos, size_t n) {
-  if (pos + n > s.size()) return -1;
-  int v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    char c = s[pos + i];
-    if (!std::isdigit(static_cast<unsigned char>(c))) return -1;
-    v = v * 10 + (c - '0');
-  }
-  pos += n;
-  return v;
-}
-
-bool Expect(std::string_view s, size_t& pos, std::string_view chars) {
-  if (pos >= s.size() || chars.find(s[pos]) == std::string_view::npos) return false;
-  ++pos;
-  return true;
-}
-
-// YYYY-MM-DD, optionally followed by [Tt ]HH:MM:SS[.frac](Z|±HH:MM).
+// YYYY-MM-DD, optionally followed by [Tt ]HH:MM:SS[.frac](Z|±HH:MM): core's
+// RFC 3339 parser, plus a bare UTC date, a space for the 'T' and a leap second.
 std::optional<int64_t> ParseTime(std::string_view s) {
-  size_t pos = 0;
-  const int y = Digits(s, pos, 4);
-  if (y < 0 || !Expect(s, pos, "-")) return std::nullopt;
-  const int mo = Digits(s, pos, 2);
-  if (mo < 0 || !Expect(s, pos, "-")) return std::nullopt;
-  const int d = Digits(s, pos, 2);
-  if (d < 0) return std::nullopt;
-  const std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(static_cast<unsigned>(mo)),
-                                         std::chrono::day(static_cast<unsigned>(d))};
-  if (!date.ok()) return std::nullopt;
-  int64_t t = int64_t{std::chrono::sys_days(date).time_since_epoch().count()} * 86400;
-  if (pos == s.size()) return t;
-
-  if (!Expect(s, pos, "Tt ")) return std::nullopt;
-  const int h = Digits(s, pos, 2);
-  if (h < 0 || h > 23 || !Expect(s, pos, ":")) return std::nullopt;
-  const int mi = Digits(s, pos, 2);
-  if (mi < 0 || mi > 59 || !Expect(s, pos, ":")) return std::nullopt;
-  const int sec = Digits(s, pos, 2);
-  if (sec < 0 || sec > 60) return std::nullopt;  // 60: a leap second
-  t += h * kHour + mi * 60 + sec;
-  if (Expect(s, pos, ".")) {  // fractions of a second do not matter at hourly rows
-    const size_t start = pos;
-    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) ++pos;
-    if (pos == start) return std::nullopt;
+  std::string text(s);
+  if (text.size() == 10) text += "T00:00:00Z";  // a UTC date
+  if (text.size() > 10 && text[10] == ' ') text[10] = 'T';
+  int64_t leap = 0;  // RFC 3339 allows second 60; core does not: count it as the next second
+  if (text.size() > 18 && text.compare(17, 2, "60") == 0) {
+    text.replace(17, 2, "59");
+    leap = 1;
   }
-  if (Expect(s, pos, "Zz")) return pos == s.size() ? std::optional<int64_t>(t) : std::nullopt;
-  if (pos >= s.size()) return std::nullopt;
-  const int sign = s[pos] == '-' ? -1 : 1;
-  if (!Expect(s, pos, "+-")) return std::nullopt;
-  const int oh = Digits(s, pos, 2);
-  if (oh < 0 || oh > 23 || !Expect(s, pos, ":")) return std::nullopt;
-  const int om = Digits(s, pos, 2);
-  if (om < 0 || om > 59 || pos != s.size()) return std::nullopt;
-  return t - sign * (oh * kHour + om * 60);
+  auto ms = ParseRfc3339Ms(text);
+  if (!ms.ok()) return std::nullopt;
+  // Fractions of a second do not matter at hourly rows: floor to the second.
+  return (*ms >= 0 ? *ms / 1000 : -((-*ms + 999) / 1000)) + leap;
 }
 
 bool ValidEventName(std::string_view name) {

@@ -91,6 +91,7 @@ TEST_CASE("ParseSince: durations, RFC 3339 times and dates, rounded down to the 
       {"2024-05-01T10:59:59Z", kMay1 + 10 * 3600},
       {"2024-05-01t10:00:00z", kMay1 + 10 * 3600},
       {"2024-05-01 10:00:00Z", kMay1 + 10 * 3600},
+      {"2024-05-01T10:59:60Z", kMay1 + 11 * 3600},  // a leap second: the next hour's first second
       {"2024-05-01T12:30:00.123+02:00", kMay1 + 10 * 3600},
       {"2024-04-30T23:00:00-01:00", kMay1},
       {"1970-01-01T00:00:00Z", 0},
