@@ -1,5 +1,8 @@
 #include "core/names.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace skyport {
@@ -13,6 +16,36 @@ Status Invalid(std::string_view field, std::string_view value, std::string_view 
 }
 
 }  // namespace
+
+bool IsOsName(std::string_view s) { return std::find(std::begin(kOsNames), std::end(kOsNames), s) != std::end(kOsNames); }
+
+bool IsArmName(std::string_view s) {
+  if (s.empty() || s.size() > 32 || !LowerAlnum(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return LowerAlnum(c) || c == '_' || c == '-'; });
+}
+
+bool IsLanguageTag(std::string_view s) {
+  size_t i = 0, n = 0;
+  while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i, ++n;
+  if (n < 2 || n > 8) return false;
+  while (i < s.size()) {
+    if (s[i++] != '-') return false;
+    for (n = 0; i < s.size() && Alnum(s[i]); ++i) ++n;
+    if (n < 1 || n > 8) return false;
+  }
+  return true;
+}
+
+bool IsHttpToken(std::string_view s) {
+  static constexpr std::string_view kSpecial = "!#$%&'*+-.^_`|~";
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return Alnum(c) || kSpecial.find(c) != std::string_view::npos; });
+}
+
+bool IsRangeKey(std::string_view s) {
+  return !s.empty() && s.size() <= 64 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return Alnum(c) || c == '_' || c == '-'; });
+}
 
 bool IsHex(std::string_view s) {
   for (char c : s)

@@ -23,4 +23,17 @@ Status ValidatePort(std::string_view field, int64_t value);
 
 bool IsHex(std::string_view s);
 
+// Flight fields, as hub specs, the registry's route configs and routers read them.
+// OS families routers tell from a User-Agent (router/flight_match.h).
+inline constexpr std::string_view kOsNames[] = {"android", "ios", "chromeos", "windows", "mac", "linux"};
+bool IsOsName(std::string_view s);
+// Arm names: [a-z0-9][a-z0-9_-]{0,31}.
+bool IsArmName(std::string_view s);
+// Language tags: [A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*.
+bool IsLanguageTag(std::string_view s);
+// RFC 9110 token (header names), any case.
+bool IsHttpToken(std::string_view s);
+// Cookie or header names a flight's range key is read from: [A-Za-z0-9_-]{1,64}.
+bool IsRangeKey(std::string_view s);
+
 }  // namespace skyport

@@ -4,7 +4,6 @@
 #include <cctype>
 #include <cmath>
 #include <functional>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -20,47 +19,17 @@ using nlohmann::json;
 constexpr const char* kTemplateVars[] = {"name", "app",    "id",      "step",    "status",
                                          "arm",  "commit", "control", "weights", "time"};
 
-
 std::string Field(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
 }
 std::string Index(const std::string& path, size_t i) { return fmt::format("{}[{}]", path, i); }
 
 bool Alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
-bool LowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-bool ValidArmName(const std::string& s) {
-  if (s.empty() || s.size() > 32 || !LowerAlnum(s[0])) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return LowerAlnum(c) || c == '_' || c == '-'; });
-}
 
 bool ValidCommitish(const std::string& s) {
   if (s.empty() || s.size() > 255 || s.find("..") != std::string::npos) return false;
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return Alnum(c) || c == '.' || c == '_' || c == '/' || c == '-'; });
-}
-
-bool ValidLocale(const std::string& s) {
-  size_t i = 0, n = 0;
-  while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i, ++n;
-  if (n < 2 || n > 8) return false;
-  while (i < s.size()) {
-    if (s[i++] != '-') return false;
-    for (n = 0; i < s.size() && Alnum(s[i]); ++i) ++n;
-    if (n < 1 || n > 8) return false;
-  }
-  return true;
-}
-
-bool ValidHeaderName(const std::string& s) {
-  static constexpr std::string_view kTchar = "!#$%&'*+-.^_`|~";
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](char c) { return Alnum(c) || kTchar.find(c) != std::string_view::npos; });
-}
-
-bool ValidRangeKey(const std::string& s) {
-  return !s.empty() && s.size() <= 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return Alnum(c) || c == '_' || c == '-'; });
 }
 
 std::string Lower(std::string s) {
@@ -189,7 +158,7 @@ class SpecParser {
       arms_ok_ = true;
       for (const auto& [name, commitish] : doc_["arms"].items()) {
         const std::string path = "arms." + name;
-        if (!ValidArmName(name)) {
+        if (!IsArmName(name)) {
           p_.Add(path, "arm name must match [a-z0-9][a-z0-9_-]{0,31}");
           arms_ok_ = false;
         } else if (!commitish.is_string() || !ValidCommitish(commitish.get<std::string>())) {
@@ -240,17 +209,16 @@ class SpecParser {
     StringList(f, "channels", out.channels,
                [](const std::string& s) { return s.empty() || s.size() > 64 ? "must be 1 to 64 characters" : ""; });
     StringList(f, "oses", out.oses, [](const std::string& s) -> std::string {
-      static const std::set<std::string> kOses = {"android", "ios", "chromeos", "windows", "mac", "linux"};
-      return kOses.count(s) ? "" : fmt::format("\"{}\" is not android, ios, chromeos, windows, mac or linux", s);
+      return IsOsName(s) ? "" : fmt::format("\"{}\" is not android, ios, chromeos, windows, mac or linux", s);
     });
     StringList(f, "locales", out.locales, [](const std::string& s) -> std::string {
-      return ValidLocale(s) ? "" : fmt::format("\"{}\" is not a language tag like en or en-US", s);
+      return IsLanguageTag(s) ? "" : fmt::format("\"{}\" is not a language tag like en or en-US", s);
     });
     if (!f.contains("headers")) return;
     if (!f["headers"].is_object()) return p_.Add("filter.headers", "must be an object of header name -> value");
     for (const auto& [name, value] : f["headers"].items()) {
       const std::string path = "filter.headers." + name;
-      if (!ValidHeaderName(name))
+      if (!IsHttpToken(name))
         p_.Add(path, "not an HTTP header name");
       else if (!value.is_string())
         p_.Add(path, "must be a string");
@@ -264,7 +232,7 @@ class SpecParser {
     const json& r = doc_["randomDeploy"];
     if (!r.is_object()) return p_.Add("randomDeploy", "must be an object");
     CheckKnown(r, "randomDeploy", {"keyname", "ge", "lt"}, p_);
-    if (GetString(r, "keyname", "randomDeploy", spec_.range_key, p_) && !ValidRangeKey(spec_.range_key))
+    if (GetString(r, "keyname", "randomDeploy", spec_.range_key, p_) && !IsRangeKey(spec_.range_key))
       p_.Add("randomDeploy.keyname", fmt::format("\"{}\" must match [A-Za-z0-9_-]{{1,64}}", spec_.range_key));
     const bool ge = GetNumber(r, "ge", "randomDeploy", spec_.range_ge, p_);
     const bool lt = GetNumber(r, "lt", "randomDeploy", spec_.range_lt, p_);

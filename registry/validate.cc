@@ -75,47 +75,13 @@ constexpr size_t kMaxFilterEntries = 32;
 constexpr int kMaxFlightArms = 16;
 constexpr size_t kMaxChannel = 64;
 constexpr size_t kMaxHeaderValue = 1024;
-constexpr std::string_view kOses[] = {"android", "ios", "chromeos", "windows", "mac", "linux"};  // router/flight_match.h
 
-bool LowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool Alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 bool Printable(char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; }
 
-// [a-z0-9][a-z0-9_-]{0,31}
-bool ArmNameOk(std::string_view s) {
-  if (s.empty() || s.size() > 32 || !LowerAlnum(s[0])) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return LowerAlnum(c) || c == '_' || c == '-'; });
-}
-
-// [A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*
-bool LanguageTagOk(std::string_view s) {
-  size_t run = 0, subtags = 0;
-  for (char c : s) {
-    if (c == '-') {
-      if (run == 0 || (subtags == 0 && run < 2)) return false;
-      run = 0;
-      ++subtags;
-    } else if (!(subtags == 0 ? std::isalpha(static_cast<unsigned char>(c)) : Alnum(c)) || ++run > 8) {
-      return false;
-    }
-  }
-  return run > 0 && (subtags > 0 || run >= 2);
-}
-
-// RFC 9110 token, lowercase (the router compares names case-insensitively;
+// An RFC 9110 token in lowercase (the router compares names case-insensitively;
 // one spelling keeps the map's keys unique).
 bool LowerTokenOk(std::string_view s) {
-  static constexpr std::string_view kSpecial = "!#$%&'*+-.^_`|~";
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return LowerAlnum(c) || kSpecial.find(c) != std::string_view::npos;
-  });
-}
-
-// [A-Za-z0-9_-]{1,64}: a cookie or header name the router reads the range key from.
-bool RangeKeyOk(std::string_view s) {
-  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return Alnum(c) || c == '_' || c == '-';
-  });
+  return IsHttpToken(s) && std::none_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
 // `a` equals `b` or abbreviates it, either way round (weight keys may abbreviate).
@@ -140,11 +106,11 @@ void CheckFilter(const v1::FlightFilter& f, Problems& p) {
                         path, i, c, kMaxChannel));
   }
   for (int i = 0; i < f.oses_size(); ++i)
-    if (std::find(std::begin(kOses), std::end(kOses), f.oses(i)) == std::end(kOses))
+    if (!IsOsName(f.oses(i)))
       p.Add(fmt::format("{}.oses[{}]: \"{}\" must be one of android, ios, chromeos, windows, mac, linux", path, i,
                         f.oses(i)));
   for (int i = 0; i < f.locales_size(); ++i)
-    if (!LanguageTagOk(f.locales(i)))
+    if (!IsLanguageTag(f.locales(i)))
       p.Add(fmt::format("{}.locales[{}]: \"{}\" must be a language tag like \"de\" or \"en-US\" "
                         "([A-Za-z]{{2,8}}(-[A-Za-z0-9]{{1,8}})*)",
                         path, i, f.locales(i)));
@@ -179,7 +145,7 @@ void CheckFlight(const v1::RouteConfig& r, Problems& p) {
   const std::map<std::string, std::string> arms(f.arms().begin(), f.arms().end());
   std::set<std::string> commits;
   for (const auto& [name, commit] : arms) {
-    if (!ArmNameOk(name))
+    if (!IsArmName(name))
       p.Add(fmt::format("route.flight.arms: name \"{}\" must match [a-z0-9][a-z0-9_-]{{0,31}}", name));
     p.Add(ValidateCommit(fmt::format("route.flight.arms[{}]", name), commit));
     commits.insert(commit);
@@ -195,7 +161,7 @@ void CheckFlight(const v1::RouteConfig& r, Problems& p) {
                         "over its arms)",
                         key));
   CheckFilter(f.filter(), p);
-  if (!f.range_key().empty() && !RangeKeyOk(f.range_key()))
+  if (!f.range_key().empty() && !IsRangeKey(f.range_key()))
     p.Add(fmt::format("route.flight.range_key: \"{}\" must be \"uid\" or 1 to 64 of [A-Za-z0-9_-] (a cookie or "
                       "header name)",
                       f.range_key()));

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/names.h"  // kOsNames
 #include "router/http1.h"
 #include "router/split.h"
 #include "skyport/v1/registry.pb.h"
@@ -24,8 +25,7 @@ namespace skyport::router {
 // request cannot be told apart from a Mac).
 std::string_view OsFromUserAgent(std::string_view user_agent);
 
-// The six names OsFromUserAgent returns (the registry's allowed filter values).
-inline constexpr std::string_view kOsNames[] = {"android", "ios", "chromeos", "windows", "mac", "linux"};
+// The names it returns are core/names.h's kOsNames (the allowed filter values).
 
 // The language tag an Accept-Language value prefers: the one with the highest
 // q (default 1; ties go to the first), '_' written as '-', case as sent.

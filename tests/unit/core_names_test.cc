@@ -143,3 +143,30 @@ TEST_CASE("IsHex: lowercase hex only; empty is vacuously hex", "[core][names]") 
 
 }  // namespace
 }  // namespace skyport
+
+TEST_CASE("flight field names: OS, arm, language tag, HTTP token, range key", "[core]") {
+  for (auto os : skyport::kOsNames) CHECK(skyport::IsOsName(os));
+  CHECK_FALSE(skyport::IsOsName("beos"));
+  CHECK_FALSE(skyport::IsOsName("Linux"));
+  CHECK(skyport::IsArmName("treatment_2"));
+  CHECK(skyport::IsArmName(std::string(32, 'a')));
+  CHECK_FALSE(skyport::IsArmName(std::string(33, 'a')));
+  CHECK_FALSE(skyport::IsArmName("-x"));
+  CHECK_FALSE(skyport::IsArmName("Control"));
+  CHECK(skyport::IsLanguageTag("de"));
+  CHECK(skyport::IsLanguageTag("en-US"));
+  CHECK(skyport::IsLanguageTag("zh-Hant-TW"));
+  CHECK_FALSE(skyport::IsLanguageTag("e"));
+  CHECK_FALSE(skyport::IsLanguageTag("en-"));
+  CHECK_FALSE(skyport::IsLanguageTag("1e-US"));
+  CHECK_FALSE(skyport::IsLanguageTag("en-toolongsub"));
+  CHECK(skyport::IsHttpToken("X-Beta"));
+  CHECK(skyport::IsHttpToken("a!#$%&'*+-.^_`|~z"));
+  CHECK_FALSE(skyport::IsHttpToken(""));
+  CHECK_FALSE(skyport::IsHttpToken("x beta"));
+  CHECK_FALSE(skyport::IsHttpToken("x:y"));
+  CHECK(skyport::IsRangeKey("uid"));
+  CHECK(skyport::IsRangeKey("Session_Id-2"));
+  CHECK_FALSE(skyport::IsRangeKey(std::string(65, 'k')));
+  CHECK_FALSE(skyport::IsRangeKey("a.b"));
+}
