@@ -164,7 +164,7 @@ void ParseFlight(const Json& j, const std::string& path, AppDraft& d, Problems& 
   if (!d.arms.count(f.control()))
     p.Add(fmt::format("{}.control: \"{}\" is not one of the app's arms", path, f.control()));
   for (int i = 0; i < f.filter().oses_size(); ++i)
-    if (std::find(std::begin(kOsNames), std::end(kOsNames), f.filter().oses(i)) == std::end(kOsNames))
+    if (!IsOsName(f.filter().oses(i)))
       p.Add(fmt::format("{}.filter.oses[{}]: \"{}\" must be one of android, ios, chromeos, windows, mac, linux", path,
                         i, f.filter().oses(i)));
   if (f.range_ge() >= f.range_lt() || f.range_lt() > kSliceUnits)
