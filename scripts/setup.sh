@@ -36,6 +36,8 @@ if [[ $(id -u) -eq 0 ]]; then
 else
   export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/skyport-ccache}
 fi
+# Paths relative to the clone, so fresh clones elsewhere (CI) hit the same cache entries.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 mkdir -p "$CCACHE_DIR"
 ccache --max-size=5G >/dev/null 2>&1 || true
 
