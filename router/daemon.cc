@@ -89,6 +89,9 @@ int RunDaemon(const DaemonOptions& o) {
   po.client_idle_timeout_ms = o.idle_timeout_ms;
   po.max_head_bytes = static_cast<size_t>(o.max_header_bytes);
   po.cookie_name = o.cookie_name;
+  po.reuse_after_body = o.reuse_after_body;
+  po.allow_underscore_headers = o.allow_underscore_headers;
+  po.unescape_slashes = o.escaped_slashes == "unescape";
   po.token = *token;
   std::unique_ptr<EventJournal> journal;
   std::unique_ptr<StatsShipper> shipper;

@@ -31,6 +31,9 @@ struct DaemonOptions {
   std::string port_file;          // "LISTEN_PORT ADMIN_PORT"
   int drain_ms = 5000;
   int stats_window_s = 3600;
+  bool reuse_after_body = false;           // ProxyOptions::reuse_after_body
+  bool allow_underscore_headers = false;   // ProxyOptions::allow_underscore_headers
+  std::string escaped_slashes = "reject";  // reject | unescape (ProxyOptions::unescape_slashes)
   CommonDaemonFlags common;
 };
 

@@ -179,6 +179,9 @@ bool Worker::StartExchange(Client* c) {
   c->req_chunks.Reset();
   c->req_ready = 0;
   c->req_scanned = r.body == http1::BodyKind::kNone || (r.body == http1::BodyKind::kLength && r.content_length == 0);
+  c->req_had_body = !c->req_scanned;
+  c->body_method = r.method == "POST" || r.method == "PUT" || r.method == "PATCH";
+  c->early_response = false;
   c->resp_started = c->resp_head_done = c->resp_scanned = false;
   c->req_write_dead = false;
   c->close_after = !r.keep_alive;
@@ -479,6 +482,7 @@ bool Worker::PumpResponse(Client* c) {
       RecordOutcome(c, 101);
       return true;
     }
+    c->early_response = !c->req_scanned || c->req_ready != 0 || c->fwd_off != c->fwd.size();
     c->resp_body = resp_.body;
     c->resp_left = resp_.body == http1::BodyKind::kLength ? resp_.content_length : 0;
     c->resp_chunks.Reset();
@@ -560,7 +564,24 @@ void Worker::FinishExchange(Client* c) {
   RecordOutcome(c, c->status);
   bool req_done = c->req_scanned && c->req_ready == 0 && c->fwd_off == c->fwd.size();
   Upstream* u = c->up;
-  bool reuse = req_done && c->up_keep && c->resp_body != http1::BodyKind::kUntilClose && u && u->in.empty();
+  bool reuse = req_done && c->up_keep && c->resp_body != http1::BodyKind::kUntilClose && u;
+  if (reuse && !u->in.empty()) {
+    // Bytes after a complete response: the upstream answered more than it
+    // was asked (a body it took for a request). Never handed to anyone.
+    reuse = false;
+    c_->unpooled_extra.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Whether the upstream read the request body cannot be seen from here: an
+  // upstream that ignores a body (GET to python's http.server, an error
+  // path) parses it as the next request and answers it on this connection,
+  // to whoever sends the next request (response desync). So the connection
+  // is not pooled, unless trusted for POST/PUT/PATCH answered after the
+  // whole body went out (nginx keeps such connections; HAProxy too).
+  if (reuse && c->req_had_body &&
+      !(o_.reuse_after_body && c->body_method && !c->early_response && c->status < 400)) {
+    reuse = false;
+    c_->unpooled_body.fetch_add(1, std::memory_order_relaxed);
+  }
   ReleaseUpstream(c, reuse);
   ResetExchange(c);
   if (c->close_after || !req_done) {

@@ -33,6 +33,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-header-bytes", o.max_header_bytes, "Largest request/response head (431 above)")
       ->capture_default_str();
+  app.add_flag("--allow-underscore-headers", o.allow_underscore_headers,
+               "Forward request header names with '_' (dropped by default: CGI/WSGI read them as '-'); names that "
+               "fold into a field the router owns are dropped anyway");
+  app.add_option("--escaped-slashes", o.escaped_slashes,
+                 "Request paths with %2F or %5C: reject (400) | unescape (decode, then normalise and route)")
+      ->check(CLI::IsMember({"reject", "unescape"}))
+      ->capture_default_str();
+  app.add_flag("--reuse-upstream-after-body", o.reuse_after_body,
+               "Pool upstream connections after POST/PUT/PATCH bodies sent whole before a non-error answer "
+               "(only if every app reads every body it answers; default: close after any request body)");
   app.add_option("--cookie-name", o.cookie_name, "Sticky user cookie")->capture_default_str();
   app.add_option("--name", o.name, "Router name in the registry and /stats (default: host name)");
   app.add_option("--advertise", o.advertise, "Admin host to register in the registry");

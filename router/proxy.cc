@@ -120,6 +120,25 @@ std::string Proxy::MetricsText() const {
       "journal full).\n"
       "# TYPE skyport_router_events_dropped_total counter\nskyport_router_events_dropped_total {}\n",
       v(c.events_accepted), v(c.events_dropped));
+  out += fmt::format(
+      "# HELP skyport_router_upstream_not_reused_total Upstream connections closed instead of reused, by reason.\n"
+      "# TYPE skyport_router_upstream_not_reused_total counter\n"
+      "skyport_router_upstream_not_reused_total{{reason=\"request_body\"}} {}\n"
+      "skyport_router_upstream_not_reused_total{{reason=\"unexpected_bytes\"}} {}\n"
+      "# HELP skyport_router_upstream_invalid_responses_total Upstream response heads refused with 502 "
+      "(ambiguous or malformed framing).\n"
+      "# TYPE skyport_router_upstream_invalid_responses_total counter\n"
+      "skyport_router_upstream_invalid_responses_total {}\n"
+      "# HELP skyport_router_underscore_headers_dropped_total Request header fields named with '_' not forwarded.\n"
+      "# TYPE skyport_router_underscore_headers_dropped_total counter\n"
+      "skyport_router_underscore_headers_dropped_total {}\n"
+      "# HELP skyport_router_paths_normalized_total Request paths rewritten by normalisation (RFC 3986 6.2.2).\n"
+      "# TYPE skyport_router_paths_normalized_total counter\nskyport_router_paths_normalized_total {}\n"
+      "# HELP skyport_router_paths_refused_total Requests refused (400) for their path: encoded slash, bad or "
+      "NUL percent-encoding.\n"
+      "# TYPE skyport_router_paths_refused_total counter\nskyport_router_paths_refused_total {}\n",
+      v(c.unpooled_body), v(c.unpooled_extra), v(c.invalid_responses), v(c.underscore_dropped), v(c.paths_rewritten),
+      v(c.paths_refused));
   out += fmt::format("# HELP skyport_router_threads Proxy event-loop threads.\n# TYPE skyport_router_threads gauge\n"
                      "skyport_router_threads {}\n", workers_.size());
   return out;

@@ -48,6 +48,21 @@ struct ProxyOptions {
   std::string events_path = "/_skyport/events";  // POST events here (needs a shipper)
   size_t max_events_body = 64 * 1024;     // larger event bodies -> 413
   std::string token;                      // a Bearer token here lets event posts name their user
+  // After a request that carried a body (Content-Length > 0 or chunked) the
+  // upstream connection is closed, never pooled: an upstream that answered
+  // without reading the body (python's http.server on GET, many error paths)
+  // would take the body for the next request and its answer would reach the
+  // next user of the connection (response desync). True: pool it anyway after
+  // POST/PUT/PATCH whose body was sent whole before the answer began and whose
+  // answer is not an error (trusts every app to read the bodies it answers).
+  bool reuse_after_body = false;
+  // Request header names with '_' are dropped (nginx's underscores_in_headers
+  // off: CGI/WSGI fold '_' into '-'); true keeps them, except names that fold
+  // into a field the router owns or frames with (Transfer_Encoding, Host, ...).
+  bool allow_underscore_headers = false;
+  // Paths with %2F / %5C: rejected (400) or decoded to '/' and '\' before
+  // dot-segment removal and routing (router/uri.h).
+  bool unescape_slashes = false;
 };
 
 // Counters for /metrics, summed over workers (relaxed atomics, written by
@@ -64,6 +79,13 @@ struct ProxyCounters {
   std::atomic<uint64_t> events_accepted{0};
   std::atomic<uint64_t> events_dropped{0};  // aggregator full or unattributable
   std::atomic<uint64_t> local_errors[9]{};  // 400 404 408 431 501 502 503 504 505
+  // Upstream connections closed instead of pooled (or taken from the pool):
+  std::atomic<uint64_t> unpooled_body{0};   // after a request with a body
+  std::atomic<uint64_t> unpooled_extra{0};  // bytes arrived after a complete response, or on an idle connection
+  std::atomic<uint64_t> invalid_responses{0};   // upstream response heads refused (502)
+  std::atomic<uint64_t> underscore_dropped{0};  // request fields named with '_' not forwarded
+  std::atomic<uint64_t> paths_rewritten{0};     // request paths normalised before routing and forwarding
+  std::atomic<uint64_t> paths_refused{0};       // 400: encoded slash, bad or NUL percent-encoding
 };
 
 class Worker;

@@ -78,6 +78,17 @@ bool Worker::Connect(Client* c, const Instance& inst) {
     c_->pooled_idle.fetch_sub(1, std::memory_order_relaxed);
     u->idle = false;
     if (u->dead) continue;
+    // Check before reuse: an idle connection has nothing to say. Bytes (an
+    // answer to a request nobody sent now) or an end of stream that came
+    // after the last loop turn's events mean it goes, never to a client.
+    char probe;
+    ssize_t n = ::recv(u->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+      if (n > 0) c_->unpooled_extra.fetch_add(1, std::memory_order_relaxed);
+      Destroy(u);
+      continue;
+    }
+    u->readable = false;
     u->client = c;
     u->pool = &pool;
     u->last_ms = now_ms_;

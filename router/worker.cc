@@ -298,6 +298,7 @@ void Worker::OnIdleUpstreamEvent(Upstream* u) {
     u->readable = false;
     return;
   }
+  if (n > 0) c_->unpooled_extra.fetch_add(1, std::memory_order_relaxed);
   RemoveIdle(u);
   Destroy(u);
 }
@@ -314,10 +315,12 @@ void Worker::ReleaseUpstream(Client* c, bool reuse) {
     // that says more than its response is not reusable.
     char probe;
     ssize_t n = ::recv(u->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       u->readable = false;
-    else
+    } else {
+      if (n > 0) c_->unpooled_extra.fetch_add(1, std::memory_order_relaxed);
       reuse = false;
+    }
   }
   if (reuse && !stopping_.load(std::memory_order_relaxed) && static_cast<int>(pool.idle.size()) < o_.pool_per_instance &&
       u->in.empty() && !u->rdhup) {

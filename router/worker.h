@@ -105,6 +105,9 @@ struct Client : Conn {
   bool keep_alive = true;
   bool upgrade = false;
   bool idempotent = false;
+  bool req_had_body = false;   // Content-Length > 0 or chunked: the upstream may not have read it (see FinishExchange)
+  bool body_method = false;    // POST, PUT or PATCH: methods whose bodies servers read
+  bool early_response = false; // the response head came before the request was sent whole
   bool new_user = false;
   bool resp_started = false;   // a byte of the response arrived
   bool resp_head_done = false;
@@ -250,6 +253,7 @@ class Worker {
   int64_t wall_ms_ = 0;  // wall clock, ms (a coarse clock: it may lag by a tick, never run ahead)
   int64_t last_scan_ms_ = 0;
   std::string cookie_attrs_ = "; Path=/; Max-Age=" + std::to_string(o_.cookie_max_age_s) + "; HttpOnly; SameSite=Lax";
+  std::string path_;         // scratch: the normalised path of the request being started
   http1::RequestHead req_;   // scratch: parsed heads are used at once
   http1::ResponseHead resp_;
 };
