@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 #include "core/token.h"
 #include "router/ship_batch.h"
 #include "router/split.h"
+#include "router/uri.h"
 
 namespace skyport::router {
 namespace {
@@ -117,6 +119,7 @@ void Worker::Pump(Client* c) {
           http1::ParseError err;
           auto r = http1::ParseRequest(c->in.view(), o_.max_head_bytes, req_, err);
           if (r == http1::Parse::kDone) {
+            if (!PrepareRequest(c)) return;
             if (!WaitingForEventsBody(c, req_)) {
               progress = StartExchange(c);
               break;
@@ -161,6 +164,33 @@ void Worker::Pump(Client* c) {
     }
     if (!progress) return;
   }
+}
+
+bool Worker::PrepareRequest(Client* c) {
+  http1::RequestHead& r = req_;
+  auto norm = uri::NormalizePath(r.path, o_.unescape_slashes, path_);
+  if (norm.verdict == uri::PathVerdict::kRefused) {
+    c_->paths_refused.fetch_add(1, std::memory_order_relaxed);
+    LocalError(c, 400, norm.reason, false);
+    return false;
+  }
+  if (norm.verdict == uri::PathVerdict::kRewritten) {
+    c_->paths_rewritten.fetch_add(1, std::memory_order_relaxed);
+    r.path = path_;
+  }
+  if (r.underscore_fields > 0) {
+    // nginx's underscores_in_headers off: CGI/WSGI read '_' as '-', so such a
+    // name can pose as another field behind the router's back.
+    uint64_t dropped = 0;
+    for (int i = 0; i < r.header_count; ++i) {
+      http1::HeaderField& h = r.headers[i];
+      if (!h.underscore || !(h.hop || !o_.allow_underscore_headers)) continue;
+      h.hop = true;
+      ++dropped;
+    }
+    c_->underscore_dropped.fetch_add(dropped, std::memory_order_relaxed);
+  }
+  return true;
 }
 
 bool Worker::StartExchange(Client* c) {
@@ -291,8 +321,23 @@ bool Worker::StartExchange(Client* c) {
   const char* base = c->in.data();
   size_t line_begin = static_cast<size_t>(r.method.data() - base);
   size_t line_end = r.header_count > 0 ? r.headers[0].line_begin : r.head_len - 2;
-  f.append(base + line_begin, line_end - line_begin);
+  if (r.path.data() == path_.data() || r.target[0] != '/') {
+    // A normalised path, or an absolute-form target: origin-form with the
+    // path routed on, so that the upstream sees what the router matched.
+    size_t q = r.target.find('?');
+    f.append(r.method).append(" ").append(r.path);
+    if (q != std::string_view::npos) f.append(r.target.substr(q));
+    f.append(r.minor_version == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  } else {
+    f.append(base + line_begin, line_end - line_begin);
+  }
   AppendEndToEnd(f, base, line_end, r.headers, r.header_count);
+  // Framing of our own, never the client's bytes (see http1.h).
+  if (r.body == http1::BodyKind::kLength) {
+    fmt::format_to(std::back_inserter(f), "Content-Length: {}\r\n", r.content_length);
+  } else if (r.body == http1::BodyKind::kChunked) {
+    f.append("Transfer-Encoding: chunked\r\n");
+  }
   f.append("X-Forwarded-For: ");
   if (!r.x_forwarded_for.empty()) {
     f.append(r.x_forwarded_for);
@@ -413,6 +458,14 @@ void Worker::OnResponseHead(Client* c, const http1::ResponseHead& h) {
   size_t line_end = h.header_count > 0 ? h.headers[0].line_begin : h.head_len - 2;
   o.append(base, line_end);
   AppendEndToEnd(o, base, line_end, h.headers, h.header_count);
+  // Framing of our own (see http1.h). A HEAD or 304 answer keeps the length
+  // or coding its GET would have had; 1xx and 204 have none.
+  const bool meta_only = c->is_head || h.status == 304;
+  if (h.body == http1::BodyKind::kLength || (h.body == http1::BodyKind::kNone && meta_only && h.has_content_length)) {
+    fmt::format_to(std::back_inserter(o), "Content-Length: {}\r\n", h.content_length);
+  } else if (h.body == http1::BodyKind::kChunked || (h.body == http1::BodyKind::kNone && meta_only && h.chunked)) {
+    o.append("Transfer-Encoding: chunked\r\n");
+  }
   std::string_view upgrade_value;
   if (h.status == 101)
     for (int i = 0; i < h.header_count; ++i)
@@ -457,6 +510,7 @@ bool Worker::PumpResponse(Client* c) {
       break;
     }
     if (r == http1::Parse::kError) {
+      c_->invalid_responses.fetch_add(1, std::memory_order_relaxed);
       ReleaseUpstream(c, false);
       LocalError(c, 502, fmt::format("invalid response from {}: {}", c->inst->label, err.message), false);
       return false;

@@ -5,6 +5,8 @@
 #include <bit>
 #include <cstring>
 
+#include "router/uri.h"
+
 namespace skyport::router::http1 {
 namespace {
 
@@ -223,8 +225,13 @@ struct Fields {
   bool conn_bad = false;
   bool has_upgrade = false;
   bool expect_continue = false;
+  int underscores = 0;        // request field names with '_'
   std::string_view host, cl_value, upgrade, xff, xrid, commit;
 };
+
+// A field name with '_' that CGI/WSGI would read as a name the router owns
+// or frames with ("Transfer_Encoding" is HTTP_TRANSFER_ENCODING there).
+bool FoldsIntoKnown(std::string_view name);
 
 void ScanCodings(std::string_view value, Fields& f) {
   f.te = true;
@@ -319,19 +326,30 @@ Parse WalkFields(std::string_view buf, size_t pos, size_t max_head_bytes, bool r
     h.line_begin = static_cast<uint32_t>(pos);
     h.line_end = static_cast<uint32_t>(next);
     h.hop = false;
+    h.underscore = false;
     switch (Classify(name)) {
-      case Known::kOther: break;
+      case Known::kOther:
+        if (request && std::memchr(name.data(), '_', name.size()) != nullptr) {
+          h.underscore = true;
+          h.hop = FoldsIntoKnown(name);
+          ++f.underscores;
+        }
+        break;
       case Known::kHost:
         if (f.host_count++ == 0) f.host = value;
         break;
       case Known::kContentLength:
+        h.hop = true;  // the router writes the framing it uses
         if (f.cl_count++ == 0) {
           f.cl_value = value;
         } else if (value != f.cl_value) {
           f.cl_differs = true;
         }
         break;
-      case Known::kTransferEncoding: ScanCodings(value, f); break;
+      case Known::kTransferEncoding:
+        h.hop = true;
+        ScanCodings(value, f);
+        break;
       case Known::kConnection:
         h.hop = true;
         ScanConnection(value, f);
@@ -364,6 +382,13 @@ Parse WalkFields(std::string_view buf, size_t pos, size_t max_head_bytes, bool r
     }
     pos = next;
   }
+}
+
+bool FoldsIntoKnown(std::string_view name) {
+  char folded[32];
+  if (name.size() > sizeof folded) return false;  // longer than any name Classify knows
+  for (size_t i = 0; i < name.size(); ++i) folded[i] = name[i] == '_' ? '-' : name[i];
+  return Classify(std::string_view(folded, name.size())) != Known::kOther;
 }
 
 // Second pass, only when Connection names fields: mark them hop-by-hop. A
@@ -513,6 +538,12 @@ Parse ParseRequest(std::string_view buf, size_t max_head_bytes, RequestHead& out
   if (f.cl_count > 1) return Fail(err, 400, "duplicate Content-Length");
   if (f.cl_count == 1 && f.te) return Fail(err, 400, "Content-Length with Transfer-Encoding");
   if (f.conn_bad) return Fail(err, 400, "invalid Connection header");
+  if (!uri::ValidHost(f.host)) return Fail(err, 400, "invalid Host");
+  if (out.target[0] != '/' && out.target != "*" && out.method != "CONNECT") {
+    std::string_view scheme, authority;
+    if (!uri::SplitAbsolute(out.target, scheme, authority) || !uri::SameAuthority(scheme, authority, f.host))
+      return Fail(err, 400, "request-target authority does not match Host");
+  }
 
   out.body = BodyKind::kNone;
   out.content_length = 0;
@@ -537,6 +568,7 @@ Parse ParseRequest(std::string_view buf, size_t max_head_bytes, RequestHead& out
   out.x_skyport_commit = f.commit;
   out.x_forwarded_for = f.xff;
   out.x_request_id = f.xrid;
+  out.underscore_fields = f.underscores;
   return Parse::kDone;
 }
 
@@ -567,7 +599,14 @@ Parse ParseResponse(std::string_view buf, size_t max_head_bytes, bool request_wa
     return Fail(err, 502, "invalid Content-Length");
   }
   if (f.te_bad) return Fail(err, 502, "malformed Transfer-Encoding");
+  // Ambiguous framing is refused, not repaired: the upstream that wrote it
+  // and whatever sits between may disagree on where the message ends.
+  if (f.te && f.cl_count > 0) return Fail(err, 502, "Content-Length with Transfer-Encoding");
+  if (f.te && (f.te_other || !f.te_last_chunked)) return Fail(err, 502, "transfer coding other than chunked");
+  if (f.te && out.minor_version == 0) return Fail(err, 502, "Transfer-Encoding in HTTP/1.0");
   if (f.conn_bad) return Fail(err, 502, "invalid Connection header");
+  out.has_content_length = f.cl_count > 0;
+  out.chunked = f.te;
 
   if (f.conn_named) MarkConnectionNamed(out.headers, out.header_count);
   out.keep_alive = out.minor_version == 1 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close);
@@ -576,10 +615,7 @@ Parse ParseResponse(std::string_view buf, size_t max_head_bytes, bool request_wa
   if (request_was_head || out.status < 200 || out.status == 204 || out.status == 304) {
     out.body = BodyKind::kNone;
   } else if (f.te) {
-    out.body = f.te_last_chunked ? BodyKind::kChunked : BodyKind::kUntilClose;
-    // A message with both was made by something we should not reuse; an
-    // HTTP/1.0 message with Transfer-Encoding has faulty framing (6.1).
-    if (!f.te_last_chunked || f.cl_count > 0 || out.minor_version == 0) out.keep_alive = false;
+    out.body = BodyKind::kChunked;
   } else if (f.cl_count > 0) {
     out.body = BodyKind::kLength;
   } else {

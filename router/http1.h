@@ -34,12 +34,19 @@
 //   - X-Forwarded-For, X-Request-Id, X-Skyport-Commit, Upgrade: when repeated,
 //     the first field's value is reported; expect_continue only for HTTP/1.1
 //   - leading empty lines must be CRLF; a bare LF or CR there -> 400
+//   - Host must be a valid host[:port] (router/uri.h: "a:80@evil" -> 400); an
+//     absolute-form target must name the same origin as Host (http/https,
+//     same name ignoring case, same port with the scheme's default) -> else 400
+//   - field names with '_' are flagged (HeaderField::underscore, counted in
+//     underscore_fields) for the proxy to drop; those that fold ('_' -> '-')
+//     into a name classified here (Transfer_Encoding, X_Skyport_User, Host...)
+//     are hop as well, so they never travel even when underscores are allowed
 // Responses: every error is 502; no leading empty lines; Content-Length
-// repeated with byte-identical values is accepted; a Transfer-Encoding whose
-// final coding is chunked gives kChunked (other codings pass through
-// untouched) with keep_alive=false when Content-Length is also present or the
-// version is 1.0; Content-Length and Transfer-Encoding are validated even
-// when the status or a HEAD request means no body follows.
+// repeated with byte-identical values is accepted; Transfer-Encoding must be
+// exactly chunked (one "chunked" coding), in HTTP/1.1, without Content-Length
+// (anything else is ambiguous or a coding the router cannot forward: 502);
+// Content-Length and Transfer-Encoding are validated even when the status or
+// a HEAD request means no body follows.
 #pragma once
 
 #include <cstddef>
@@ -74,6 +81,7 @@ struct HeaderField {
   uint32_t line_begin = 0;  // offset of the line in the head buffer
   uint32_t line_end = 0;    // one past its CRLF
   bool hop = false;         // the proxy must not forward this field (see below)
+  bool underscore = false;  // requests: the name holds '_' (dropped unless allowed)
 };
 
 // `hop` is set on: Connection, Keep-Alive, Proxy-Connection, TE, Upgrade, and
@@ -82,7 +90,10 @@ struct HeaderField {
 // router writes its own, keeping the client's values where that is right:
 // see x_forwarded_for / x_request_id), and X-Skyport-User / X-Skyport-Flight
 // (only the router may tell the app who the user is and which flight they are in). Transfer-Encoding and Content-Length
-// are NOT hop: the router forwards bodies with their original framing.
+// are hop too, in requests and responses: the router never forwards framing
+// as sent, it writes one "Content-Length: N" or "Transfer-Encoding: chunked"
+// of its own from `body` / `content_length` (and has_content_length /
+// chunked for bodiless responses).
 
 struct RequestHead {
   std::string_view method;     // token, e.g. "GET"
@@ -101,6 +112,7 @@ struct RequestHead {
   std::string_view x_skyport_commit;  // X-Skyport-Commit value, "" if absent
   std::string_view x_forwarded_for;   // client's X-Forwarded-For, "" if absent (router appends the peer)
   std::string_view x_request_id;      // client's X-Request-Id, "" if absent
+  int underscore_fields = 0;          // fields whose name holds '_'
   HeaderField headers[kMaxHeaders];
   int header_count = 0;
 };
@@ -113,6 +125,8 @@ struct ResponseHead {
   BodyKind body = BodyKind::kNone;  // 1xx/204/304 and responses to HEAD: kNone
   uint64_t content_length = 0;
   bool keep_alive = true;      // the upstream connection may be reused after this response
+  bool has_content_length = false;  // the head had Content-Length (content_length), even if body is kNone
+  bool chunked = false;             // the head had Transfer-Encoding: chunked, even if body is kNone
   HeaderField headers[kMaxHeaders];
   int header_count = 0;
 };

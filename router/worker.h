@@ -182,6 +182,9 @@ class Worker {
   void Scan();
   void Pump(Client* c);
   bool StartExchange(Client* c);
+  // Normalises req_'s path (into path_) and drops fields named with '_';
+  // false when it answered the request itself (400).
+  bool PrepareRequest(Client* c);
   bool PickAndConnect(Client* c);
   bool Connect(Client* c, const Instance& inst);
   bool PumpRequest(Client* c);

@@ -1,0 +1,182 @@
+#include "router/uri.h"
+
+#include <cstring>
+
+namespace skyport::router::uri {
+namespace {
+
+inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+inline bool IsAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+inline bool IsUnreserved(char c) { return IsAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
+inline int HexValue(char c) {
+  if (IsDigit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+inline char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+// 1..5 digits, at most 65535.
+bool ParsePort(std::string_view s, int& port) {
+  if (s.empty() || s.size() > 5) return false;
+  int v = 0;
+  for (char c : s) {
+    if (!IsDigit(c)) return false;
+    v = v * 10 + (c - '0');
+  }
+  if (v > 65535) return false;
+  port = v;
+  return true;
+}
+
+// Splits a Host value into name and port (-1 when absent); false if invalid.
+bool SplitHost(std::string_view h, std::string_view& name, int& port) {
+  port = -1;
+  std::string_view rest;
+  if (!h.empty() && h.front() == '[') {
+    size_t close = h.find(']');
+    if (close == std::string_view::npos || close < 3) return false;  // "[::]" at least
+    name = h.substr(1, close - 1);
+    bool colon = false;
+    for (char c : name) {
+      if (c == ':') {
+        colon = true;
+      } else if (HexValue(c) < 0 && c != '.') {
+        return false;
+      }
+    }
+    if (!colon) return false;
+    rest = h.substr(close + 1);
+  } else {
+    size_t colon = h.find(':');
+    name = h.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view() : h.substr(colon);
+    if (name.empty() || name.size() > 253 || name.front() == '.') return false;
+    char prev = 0;
+    for (char c : name) {
+      if (!IsUnreserved(c) || (c == '.' && prev == '.')) return false;
+      prev = c;
+    }
+  }
+  if (rest.empty()) return true;
+  return rest.front() == ':' && ParsePort(rest.substr(1), port);
+}
+
+bool EqualNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  return true;
+}
+
+// RFC 3986 5.2.4 over a path that starts with '/', in place.
+void RemoveDotSegments(std::string& s) {
+  char* d = s.data();
+  const size_t n = s.size();
+  size_t w = 0, i = 0;
+  while (i < n) {  // d[i] == '/'
+    size_t j = i + 1;
+    while (j < n && d[j] != '/') ++j;
+    const size_t len = j - i - 1;
+    const bool last = j == n;
+    if (len == 1 && d[i + 1] == '.') {
+      if (last) d[w++] = '/';
+    } else if (len == 2 && d[i + 1] == '.' && d[i + 2] == '.') {
+      while (w > 0 && d[w - 1] != '/') --w;  // the last segment
+      if (w > 0) --w;                        // and its '/'
+      if (last) d[w++] = '/';
+    } else {
+      std::memmove(d + w, d + i, j - i);
+      w += j - i;
+    }
+    i = j;
+  }
+  if (w == 0) d[w++] = '/';
+  s.resize(w);
+}
+
+}  // namespace
+
+PathResult NormalizePath(std::string_view path, bool unescape_slashes, std::string& out) {
+  PathResult res;
+  if (path.empty() || path.front() != '/') return res;
+  // Most paths have neither: nothing to decode, no segment that starts with '.'.
+  if (std::memchr(path.data(), '%', path.size()) == nullptr && path.find("/.") == std::string_view::npos) return res;
+  static const char* kHexUpper = "0123456789ABCDEF";
+  out.clear();
+  out.reserve(path.size());
+  const size_t n = path.size();
+  for (size_t i = 0; i < n; ++i) {
+    const char c = path[i];
+    if (c != '%') {
+      out.push_back(c);
+      continue;
+    }
+    const int hi = i + 2 < n ? HexValue(path[i + 1]) : -1;
+    const int lo = hi >= 0 ? HexValue(path[i + 2]) : -1;
+    if (lo < 0) {
+      res.verdict = PathVerdict::kRefused;
+      res.reason = "invalid percent-encoding in path";
+      return res;
+    }
+    const char v = static_cast<char>(hi * 16 + lo);
+    if (v == 0) {
+      res.verdict = PathVerdict::kRefused;
+      res.reason = "NUL (%00) in path";
+      return res;
+    }
+    if (v == '/' || v == '\\') {
+      if (!unescape_slashes) {
+        res.verdict = PathVerdict::kRefused;
+        res.reason = "encoded slash (%2F or %5C) in path";
+        return res;
+      }
+      out.push_back(v);
+    } else if (IsUnreserved(v)) {
+      out.push_back(v);
+    } else {
+      out.push_back('%');
+      out.push_back(kHexUpper[hi]);
+      out.push_back(kHexUpper[lo]);
+    }
+    i += 2;
+  }
+  RemoveDotSegments(out);
+  res.verdict = std::string_view(out) == path ? PathVerdict::kSame : PathVerdict::kRewritten;
+  return res;
+}
+
+bool ValidHost(std::string_view host) {
+  if (host.empty()) return true;
+  std::string_view name;
+  int port;
+  return SplitHost(host, name, port);
+}
+
+bool SplitAbsolute(std::string_view target, std::string_view& scheme, std::string_view& authority) {
+  size_t sep = target.find("://");
+  if (sep == std::string_view::npos || sep == 0) return false;
+  scheme = target.substr(0, sep);
+  size_t end = target.find_first_of("/?#", sep + 3);
+  authority = target.substr(sep + 3, end == std::string_view::npos ? std::string_view::npos : end - sep - 3);
+  return true;
+}
+
+bool SameAuthority(std::string_view scheme, std::string_view authority, std::string_view host) {
+  int default_port;
+  if (EqualNoCase(scheme, "http")) {
+    default_port = 80;
+  } else if (EqualNoCase(scheme, "https")) {
+    default_port = 443;
+  } else {
+    return false;
+  }
+  std::string_view an, hn;
+  int ap, hp;
+  if (authority.empty() || host.empty() || !SplitHost(authority, an, ap) || !SplitHost(host, hn, hp)) return false;
+  if (an.size() > 1 && an.back() == '.') an.remove_suffix(1);
+  if (hn.size() > 1 && hn.back() == '.') hn.remove_suffix(1);
+  return EqualNoCase(an, hn) && (ap < 0 ? default_port : ap) == (hp < 0 ? default_port : hp);
+}
+
+}  // namespace skyport::router::uri
