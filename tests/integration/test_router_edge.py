@@ -77,6 +77,50 @@ def raw_upstream(response):
     return srv
 
 
+def chatty_upstream():
+    """A keep-alive upstream that says more than it is asked: after each answer it sends
+    an unsolicited second one, in the same write or a few ms later (while the connection
+    idles in the router's pool)."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    extra = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nPWNED"
+
+    def conn(s):
+        with s:
+            data, n = b"", 0
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, data = data.split(b"\r\n\r\n", 1)
+                path = head.split(b" ")[1]
+                body = b"you asked for " + path
+                answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+                try:
+                    if n % 2 == 0:
+                        s.sendall(answer + extra)
+                    else:
+                        s.sendall(answer)
+                        time.sleep(0.005)
+                        s.sendall(extra)
+                except OSError:
+                    return
+                n += 1
+
+    def serve():
+        while True:
+            try:
+                s, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=conn, args=(s,), daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
 class RouterEdgeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -89,6 +133,7 @@ class RouterEdgeTest(unittest.TestCase):
         threading.Thread(target=cls.lazy.serve_forever, daemon=True).start()
         cls.ambiguous = raw_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
                                      b"0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPWNED!")
+        cls.chatty = chatty_upstream()
         cls.backends = []
         try:
             cls.shop = cls._backend("shop")
@@ -108,6 +153,7 @@ class RouterEdgeTest(unittest.TestCase):
         cls.lazy.shutdown()
         cls.lazy.server_close()
         cls.ambiguous.close()
+        cls.chatty.close()
         for b in cls.backends:
             b.kill()
         cls._tmp.cleanup()
@@ -128,6 +174,8 @@ class RouterEdgeTest(unittest.TestCase):
             {"name": "web", "arms": [{"commit": W, "weight": 100, "upstreams": [self.web.address()]}]},
             {"name": "ambiguous", "arms": [{"commit": X, "weight": 100,
                                             "upstreams": [f"127.0.0.1:{self.ambiguous.getsockname()[1]}"]}]},
+            {"name": "chatty", "arms": [{"commit": X, "weight": 100,
+                                         "upstreams": [f"127.0.0.1:{self.chatty.getsockname()[1]}"]}]},
         ]}
         routes = os.path.join(self.dir, "routes.json")
         with open(routes, "w") as f:
@@ -214,6 +262,29 @@ class RouterEdgeTest(unittest.TestCase):
         self.assertEqual(errors[:5], [])
         self.assertEqual(served[0], 4 * 150)
         self.assertGreater(self.metric(r, 'skyport_router_upstream_not_reused_total{reason="request_body"}'), 0)
+
+    def test_bytes_after_a_complete_response_are_never_handed_out(self):
+        r = self.start_router()
+        wrong = []
+
+        def client(k):
+            conn = http.client.HTTPConnection("127.0.0.1", r.port, timeout=10)
+            try:
+                for i in range(40):
+                    path = f"/c/{k}/{i}"
+                    conn.request("GET", path, headers={"Host": "chatty.localhost"})
+                    body = conn.getresponse().read()
+                    if body != f"you asked for {path}".encode():
+                        wrong.append((path, body))
+            finally:
+                conn.close()
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(wrong[:5], [], f"{len(wrong)} of 120 answers were not to their request")
+        self.assertGreater(self.metric(r, 'skyport_router_upstream_not_reused_total{reason="unexpected_bytes"}'), 0)
 
     # ------------------------------------------------------------ framing
 
