@@ -1,4 +1,5 @@
 #include "router/route_build.h"
+#include "router/uri.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -70,13 +71,20 @@ void IndexTable(RouteTable& table, std::string_view domain, std::string_view def
   for (size_t i = 0; i < table.apps.size(); ++i)
     for (const std::string& h : table.apps[i].hosts) claim(NormalizeHost(h), i);
 
+  // Requests are matched by their normalised path (router/uri.h), so a
+  // prefix is indexed in that form too ("/a/./b/" matches as "/a/b/").
   std::set<std::string> prefixes;
+  std::string normal;
   for (size_t i = 0; i < table.apps.size(); ++i)
-    for (const std::string& p : table.apps[i].path_prefixes)
-      if (!p.empty() && prefixes.insert(p).second) {
-        table.by_prefix.emplace_back(p, static_cast<int>(i));
+    for (const std::string& p : table.apps[i].path_prefixes) {
+      if (p.empty()) continue;
+      const bool rewritten = uri::NormalizePath(p, false, normal).verdict == uri::PathVerdict::kRewritten;
+      const std::string& key = rewritten ? normal : p;
+      if (prefixes.insert(key).second) {
+        table.by_prefix.emplace_back(key, static_cast<int>(i));
         won_prefixes[i].push_back(p);
       }
+    }
   std::stable_sort(table.by_prefix.begin(), table.by_prefix.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 

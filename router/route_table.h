@@ -71,7 +71,9 @@ struct RouteTable {
 
   // Host first (port stripped, "[v6]:port" too, case-insensitive, a trailing
   // '.' ignored), then the longest path prefix of `path`, then the default
-  // app; nullptr if none matches.
+  // app; nullptr if none matches. `path` must be normalised (router/uri.h:
+  // the proxy does so before matching; prefixes are indexed normalised), so
+  // that "/shop/../admin" is "/admin" here.
   const AppRoute* Match(std::string_view host_header, std::string_view path) const;
 };
 

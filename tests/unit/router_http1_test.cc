@@ -401,11 +401,10 @@ TEST_CASE("ParseRequest: request-target forms and the path", "[router][http1]") 
       {"GET", "/%20x", "/%20x"},
       {"OPTIONS", "*", "*"},
       {"GET", "http://h/p?q", "/p"},
-      {"GET", "http://h:8080/a/b", "/a/b"},
+      {"GET", "http://h:80/a/b", "/a/b"},  // the port agrees with Host's default
       {"GET", "https://h", "/"},
       {"GET", "http://h?q=1", "/"},
       {"GET", "HTTP://h/x", "/x"},
-      {"GET", "web+x.y-z://h/x", "/x"},
       {"CONNECT", "example.com:443", ""},
   };
   for (const auto& c : cases) {
@@ -417,7 +416,9 @@ TEST_CASE("ParseRequest: request-target forms and the path", "[router][http1]") 
     CHECK(r.head->target == c.target);
     CHECK(r.head->path == c.path);
   }
-  for (const char* bad : {"example.com:443", "1http://h/", "ht^tp://h/", "://h/", "a"}) {
+  // (Schemes other than http/https, ports other than Host's: see "absolute-form target and Host".)
+  for (const char* bad : {"example.com:443", "1http://h/", "ht^tp://h/", "://h/", "a", "web+x.y-z://h/x",
+                          "http://h:8080/a/b"}) {
     std::string text = std::string("GET ") + bad + " HTTP/1.1\r\nHost: h\r\n\r\n";
     INFO(text);
     Req r;
@@ -524,18 +525,145 @@ TEST_CASE("ParseRequest: hop-by-hop fields", "[router][http1]") {
   CHECK(h.keep_alive);
 }
 
-TEST_CASE("ParseRequest: Connection cannot make framing or Host hop", "[router][http1]") {
+TEST_CASE("ParseRequest: Connection cannot strip framing or Host", "[router][http1]") {
+  // Content-Length and Transfer-Encoding are always hop (the router writes its
+  // own from `body`); what matters is that Connection cannot change the framing.
   Req r;
   REQUIRE(r.Run("POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, host, x-a\r\nContent-Length: 3\r\n"
                 "X-A: 1\r\n\r\n") == Parse::kDone);
-  CHECK_FALSE(Field(*r.head, "Content-Length")->hop);
+  CHECK(Field(*r.head, "Content-Length")->hop);
   CHECK_FALSE(Field(*r.head, "Host")->hop);
   CHECK(Field(*r.head, "X-A")->hop);
   CHECK(r.head->body == BodyKind::kLength);
+  CHECK(r.head->content_length == 3);
   REQUIRE(r.Run("POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n"
                 "\r\n") == Parse::kDone);
-  CHECK_FALSE(Field(*r.head, "Transfer-Encoding")->hop);
+  CHECK(Field(*r.head, "Transfer-Encoding")->hop);
   CHECK(r.head->body == BodyKind::kChunked);
+}
+
+TEST_CASE("ParseRequest: framing fields are never forwarded as sent", "[router][http1]") {
+  // Whatever the spelling, the proxy drops the field and writes its own.
+  const char* cases[] = {
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \tchunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked,\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  7 \r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nCONTENT-LENGTH: 7\r\n\r\n",
+  };
+  for (const char* text : cases) {
+    INFO(Escaped(text));
+    Req r;
+    REQUIRE(r.Run(text) == Parse::kDone);
+    for (int i = 0; i < r.head->header_count; ++i) {
+      const HeaderField& f = r.head->headers[i];
+      if (EqualsIgnoreCase(f.name, "content-length") || EqualsIgnoreCase(f.name, "transfer-encoding")) CHECK(f.hop);
+    }
+    CHECK(r.head->body != BodyKind::kNone);
+  }
+}
+
+TEST_CASE("ParseRequest: field names with underscores", "[router][http1]") {
+  Req r;
+  REQUIRE(r.Run("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer_Encoding: chunked\r\n"
+                "X_Skyport_User: u\r\nx_forwarded_for: 1.2.3.4\r\nHOST_: b\r\nX_Custom: 1\r\nX-Plain: 2\r\n"
+                "\r\n") == Parse::kDone);
+  const RequestHead& h = *r.head;
+  CHECK(h.underscore_fields == 5);
+  CHECK(h.body == BodyKind::kLength);  // Transfer_Encoding is not Transfer-Encoding here
+  CHECK(h.content_length == 5);
+  CHECK(h.x_forwarded_for.empty());
+  struct Want {
+    const char* name;
+    bool underscore;
+    bool hop;  // hop whatever the proxy's underscore setting: folds into a field the router owns
+  } wants[] = {
+      {"Transfer_Encoding", true, true}, {"X_Skyport_User", true, true}, {"x_forwarded_for", true, true},
+      {"HOST_", true, false},  // "HOST-" is no field the router knows
+      {"X_Custom", true, false}, {"X-Plain", false, false}, {"Host", false, false},
+  };
+  for (const auto& w : wants) {
+    INFO(w.name);
+    const HeaderField* f = Field(h, w.name);
+    REQUIRE(f != nullptr);
+    CHECK(f->underscore == w.underscore);
+    CHECK(f->hop == w.hop);
+  }
+  // A name longer than any known one, and reuse of the head, clear the flags.
+  REQUIRE(r.Run("GET / HTTP/1.1\r\nHost: a\r\nX-Plain: 2\r\n\r\n") == Parse::kDone);
+  CHECK(r.head->underscore_fields == 0);
+  CHECK_FALSE(r.head->headers[1].underscore);
+  std::string long_name = "X_" + std::string(40, 'a');
+  REQUIRE(r.Run("GET / HTTP/1.1\r\nHost: a\r\n" + long_name + ": 2\r\n\r\n") == Parse::kDone);
+  CHECK(r.head->headers[1].underscore);
+  CHECK_FALSE(r.head->headers[1].hop);
+}
+
+TEST_CASE("ParseRequest: Host must be a valid host[:port]", "[router][http1]") {
+  struct Case {
+    const char* host;
+    bool ok;
+  } cases[] = {
+      {"app.localhost", true},        {"app.localhost:80", true},  {"APP.LocalHost.", true},
+      {"127.0.0.1:8080", true},       {"[::1]:8080", true},        {"[2001:db8::1]", true},
+      {"a_b-c~d", true},              {"app.localhost:80@evil", false}, {"user@app.localhost", false},
+      {"app.localhost/x", false},     {"app.localhost:", false},   {"app.localhost:99999", false},
+      {"app.localhost:8o", false},    {"a..b", false},             {".a", false},
+      {"[::1", false},                {"[zz::1]", false},          {"[1.2.3.4]", false},
+      {"a%2eb", false},               {"a,b", false},              {"a:1:2", false},
+      {"::1", false},                 {"a\\b", false},
+  };
+  for (const auto& c : cases) {
+    INFO(c.host);
+    Req r;
+    std::string text = std::string("GET / HTTP/1.1\r\nHost: ") + c.host + "\r\n\r\n";
+    if (c.ok) {
+      CHECK(r.Run(text) == Parse::kDone);
+    } else {
+      REQUIRE(r.Run(text) == Parse::kError);
+      CHECK(r.err.status == 400);
+      CHECK(std::string_view(r.err.message) == "invalid Host");
+    }
+  }
+  Req r;
+  CHECK(r.Run("GET / HTTP/1.1\r\nHost:\r\n\r\n") == Parse::kDone);  // empty: RFC 9112 3.2
+  CHECK(r.Run("GET / HTTP/1.0\r\n\r\n") == Parse::kDone);
+}
+
+TEST_CASE("ParseRequest: an absolute-form target and Host must agree", "[router][http1]") {
+  struct Case {
+    const char* target;
+    const char* host;
+    bool ok;
+  } cases[] = {
+      {"http://a.example/x", "a.example", true},
+      {"http://A.Example/x", "a.example", true},
+      {"http://a.example:80/x", "a.example", true},
+      {"http://a.example/x", "a.example:80", true},
+      {"https://a.example/x", "a.example:443", true},
+      {"HTTP://a.example.?q", "a.example", true},
+      {"http://[::1]:8080/", "[::1]:8080", true},
+      {"http://a.example/x", "b.example", false},
+      {"http://a.example:8080/x", "a.example", false},
+      {"https://a.example/x", "a.example:80", false},
+      {"http://user@a.example/x", "a.example", false},
+      {"http://a.example@b.example/x", "b.example", false},
+      {"http:///x", "a.example", false},
+      {"ftp://a.example/x", "a.example", false},
+      {"http://a.example/x", "", false},
+  };
+  for (const auto& c : cases) {
+    INFO(c.target << " Host: " << c.host);
+    Req r;
+    std::string text = std::string("GET ") + c.target + " HTTP/1.1\r\nHost: " + c.host + "\r\n\r\n";
+    if (c.ok) {
+      CHECK(r.Run(text) == Parse::kDone);
+    } else {
+      REQUIRE(r.Run(text) == Parse::kError);
+      CHECK(r.err.status == 400);
+    }
+  }
 }
 
 TEST_CASE("ParseRequest: upgrade needs both the token and the field", "[router][http1]") {
@@ -767,22 +895,12 @@ TEST_CASE("ParseResponse: framing per RFC 9112 6.3", "[router][http1]") {
       {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, BodyKind::kLength, 0, true},
       {"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n", false, BodyKind::kLength, 7, true},
       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, BodyKind::kChunked, 0, true},
-      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false, BodyKind::kChunked, 0, true},
-      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", false,
-       BodyKind::kChunked, 0, true},
-      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false, BodyKind::kUntilClose, 0, false},
-      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", false, BodyKind::kUntilClose, 0, false},
-      {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", false, BodyKind::kChunked,
-       5, false},
-      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", false, BodyKind::kChunked,
-       5, false},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: CHUNKED,\r\n\r\n", false, BodyKind::kChunked, 0, true},
       {"HTTP/1.1 200 OK\r\n\r\n", false, BodyKind::kUntilClose, 0, false},
       {"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n", false, BodyKind::kUntilClose, 0, false},
       {"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n", false, BodyKind::kLength, 3, false},
       {"HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n", false, BodyKind::kLength, 3,
        true},
-      {"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n", false,
-       BodyKind::kChunked, 0, false},
       {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n", false, BodyKind::kLength, 3, false},
       // No body whatever the fields say.
       {"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", true, BodyKind::kNone, 12, true},
@@ -861,6 +979,15 @@ TEST_CASE("ParseResponse: errors are 502", "[router][http1]") {
       "HTTP/1.1 204 No Content\r\nContent-Length: x\r\n\r\n",
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked;x\r\n\r\n",
+      // Ambiguous framing, or codings the router cannot forward: refused.
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+      "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+      "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n",
       "HTTP/1.1 200 OK\r\nConnection: close;x\r\nContent-Length: 0\r\n\r\n",
       "HTTP/1.1 200 OK\r\nX: 1\r\n folded\r\n\r\n",
       "HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n",
@@ -913,7 +1040,7 @@ TEST_CASE("ParseResponse: hop-by-hop fields", "[router][http1]") {
   } wants[] = {
       {"Connection", true},      {"Keep-Alive", true},       {"Proxy-Connection", true},
       {"TE", true},              {"Upgrade", true},          {"X-Internal", true},
-      {"Transfer-Encoding", false}, {"X-Forwarded-For", false}, {"X-Request-Id", false},
+      {"Transfer-Encoding", true}, {"X-Forwarded-For", false}, {"X-Request-Id", false},
       {"Set-Cookie", false},
   };
   REQUIRE(r.head->header_count == static_cast<int>(std::size(wants)));
@@ -924,7 +1051,25 @@ TEST_CASE("ParseResponse: hop-by-hop fields", "[router][http1]") {
     CHECK(f->hop == w.hop);
   }
   CHECK(r.head->body == BodyKind::kChunked);
+  CHECK(r.head->chunked);
+  CHECK_FALSE(r.head->has_content_length);
   CHECK(r.head->keep_alive);
+}
+
+TEST_CASE("ParseResponse: framing present on bodiless answers is reported", "[router][http1]") {
+  Resp r;
+  REQUIRE(r.Run("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", true) == Parse::kDone);
+  CHECK(r.head->body == BodyKind::kNone);
+  CHECK(r.head->has_content_length);
+  CHECK(r.head->content_length == 12);
+  CHECK(Field(*r.head, "Content-Length")->hop);
+  REQUIRE(r.Run("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n") == Parse::kDone);
+  CHECK(r.head->body == BodyKind::kNone);
+  CHECK(r.head->chunked);
+  CHECK_FALSE(r.head->has_content_length);
+  REQUIRE(r.Run("HTTP/1.1 204 No Content\r\n\r\n") == Parse::kDone);
+  CHECK_FALSE(r.head->chunked);
+  CHECK_FALSE(r.head->has_content_length);
 }
 
 TEST_CASE("ParseResponse: every proper prefix is incomplete; body bytes are not head", "[router][http1]") {

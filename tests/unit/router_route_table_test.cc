@@ -472,5 +472,17 @@ TEST_CASE("EffectiveLayout: the config's slices if usable, else fresh in commit 
   CHECK(EffectiveLayout(Route("web", {})).empty());
 }
 
+TEST_CASE("Path prefixes are indexed in normal form and shown as configured", "[router][route_table]") {
+  // Requests are matched by their normalised path (router/uri.h), so a prefix
+  // written with dot segments or encoded unreserved characters must be too.
+  v1::RouteConfig shop = Route("shop", {});
+  shop.add_path_prefixes("/shop/./%7eitems/");
+  auto t = BuildFromRegistry({Ep("shop", kA, "10.0.0.1", 1)}, {shop}, 1, TableOptions{}, nullptr);
+  REQUIRE(t->apps.size() == 1);
+  CHECK(t->by_prefix == std::vector<std::pair<std::string, int>>{{"/shop/~items/", 0}});
+  CHECK(t->apps[0].path_prefixes == std::vector<std::string>{"/shop/./%7eitems/"});
+  CHECK(t->Match("x.example", "/shop/~items/1") == &t->apps[0]);
+}
+
 }  // namespace
 }  // namespace skyport::router
