@@ -510,7 +510,7 @@ bool Worker::PumpResponse(Client* c) {
       break;
     }
     if (r == http1::Parse::kError) {
-      c_->invalid_responses.fetch_add(1, std::memory_order_relaxed);
+      UpstreamMisbehaved(c_->invalid_responses, c->inst->label, err.message);
       ReleaseUpstream(c, false);
       LocalError(c, 502, fmt::format("invalid response from {}: {}", c->inst->label, err.message), false);
       return false;
@@ -623,7 +623,7 @@ void Worker::FinishExchange(Client* c) {
     // Bytes after a complete response: the upstream answered more than it
     // was asked (a body it took for a request). Never handed to anyone.
     reuse = false;
-    c_->unpooled_extra.fetch_add(1, std::memory_order_relaxed);
+    UpstreamMisbehaved(c_->unpooled_extra, u->label, "bytes after a complete response");
   }
   // Whether the upstream read the request body cannot be seen from here: an
   // upstream that ignores a body (GET to python's http.server, an error

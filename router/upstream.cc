@@ -84,7 +84,7 @@ bool Worker::Connect(Client* c, const Instance& inst) {
     char probe;
     ssize_t n = ::recv(u->fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
     if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
-      if (n > 0) c_->unpooled_extra.fetch_add(1, std::memory_order_relaxed);
+      if (n > 0) UpstreamMisbehaved(c_->unpooled_extra, u->label, "bytes on an idle pooled connection");
       Destroy(u);
       continue;
     }

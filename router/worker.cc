@@ -298,9 +298,16 @@ void Worker::OnIdleUpstreamEvent(Upstream* u) {
     u->readable = false;
     return;
   }
-  if (n > 0) c_->unpooled_extra.fetch_add(1, std::memory_order_relaxed);
+  if (n > 0) UpstreamMisbehaved(c_->unpooled_extra, u->label, "bytes on an idle pooled connection");
   RemoveIdle(u);
   Destroy(u);
+}
+
+void Worker::UpstreamMisbehaved(std::atomic<uint64_t>& counter, const std::string& label, const char* what) {
+  counter.fetch_add(1, std::memory_order_relaxed);
+  if (now_ms_ - last_upstream_warn_ms_ < 10'000) return;
+  last_upstream_warn_ms_ = now_ms_;
+  log::Warn("upstream connection closed", {{"instance", label}, {"why", what}});
 }
 
 void Worker::ReleaseUpstream(Client* c, bool reuse) {
@@ -318,7 +325,7 @@ void Worker::ReleaseUpstream(Client* c, bool reuse) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       u->readable = false;
     } else {
-      if (n > 0) c_->unpooled_extra.fetch_add(1, std::memory_order_relaxed);
+      if (n > 0) UpstreamMisbehaved(c_->unpooled_extra, u->label, "bytes after a complete response");
       reuse = false;
     }
   }

@@ -219,6 +219,9 @@ class Worker {
   }
   void LingerClose(Client* c);
   void OnIdleUpstreamEvent(Upstream* u);
+  // An upstream said something nobody asked for, or framed an answer
+  // ambiguously: counted, and logged at most every 10 s per worker.
+  void UpstreamMisbehaved(std::atomic<uint64_t>& counter, const std::string& label, const char* what);
   void RemoveIdle(Upstream* u);
   const Instance* Choose(Client* c);
   void Eject(Pool& pool, const std::string& label, const char* why);
@@ -231,6 +234,7 @@ class Worker {
   EventAggregator agg_;
   TrafficAggregator traffic_;  // per arm and minute, for the hub
   int64_t last_journal_warn_ms_ = -1'000'000;
+  int64_t last_upstream_warn_ms_ = -1'000'000;
   ParsedEvents parsed_;     // scratch for event posts
   int64_t last_ship_s_ = 0;
   ProxyCounters* c_;
