@@ -202,18 +202,23 @@ class RouterEdgeTest(unittest.TestCase):
 
     # ------------------------------------------------------------ desync
 
-    def test_bodies_the_upstream_ignores_never_reach_another_user(self):
-        r = self.start_router()
-        attacks = [
-            b"GET /attack HTTP/1.1\r\nHost: lazy.localhost\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED,
-            b"POST /attack HTTP/1.1\r\nHost: lazy.localhost\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED) + SMUGGLED,
-            b"OPTIONS /attack HTTP/1.1\r\nHost: lazy.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + b"%x\r\n" % len(SMUGGLED) + SMUGGLED + b"\r\n0\r\n\r\n",
-        ]
+    ATTACKS = {
+        "GET": b"GET /attack HTTP/1.1\r\nHost: lazy.localhost\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+               + SMUGGLED,
+        "POST": b"POST /attack HTTP/1.1\r\nHost: lazy.localhost\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+                + SMUGGLED,
+        "OPTIONS": b"OPTIONS /attack HTTP/1.1\r\nHost: lazy.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   + b"%x\r\n" % len(SMUGGLED) + SMUGGLED + b"\r\n0\r\n\r\n",
+    }
+
+    def desync_attempt(self, r, attacks, victims=4, per_victim=150):
+        """Attacker loops sending `attacks` (bodies that are requests) and victims sending GETs over
+        keep-alive connections, in parallel; fails on any answer that is not to its own request."""
         wrong, stolen, errors, served = [], [], [], [0]
         stop = threading.Event()
 
         def attacker(k):
+            c = None
             try:
                 c = RawConn(r.port)
                 while not stop.is_set():
@@ -224,7 +229,8 @@ class RouterEdgeTest(unittest.TestCase):
             except (OSError, EOFError, AssertionError):
                 pass  # an attacker's connection may be closed: a new one goes on
             finally:
-                c.close()
+                if c:
+                    c.close()
 
         def attackers(k):
             while not stop.is_set():
@@ -232,7 +238,7 @@ class RouterEdgeTest(unittest.TestCase):
 
         def victim(k):
             conn = http.client.HTTPConnection("127.0.0.1", r.port, timeout=10)
-            for i in range(150):
+            for i in range(per_victim):
                 path = f"/victim/{k}/{i}"
                 try:
                     conn.request("GET", path, headers={"Host": "lazy.localhost"})
@@ -249,7 +255,7 @@ class RouterEdgeTest(unittest.TestCase):
             conn.close()
 
         ats = [threading.Thread(target=attackers, args=(k,), daemon=True) for k in range(3)]
-        vts = [threading.Thread(target=victim, args=(k,)) for k in range(4)]
+        vts = [threading.Thread(target=victim, args=(k,)) for k in range(victims)]
         for t in ats + vts:
             t.start()
         for t in vts:
@@ -257,11 +263,33 @@ class RouterEdgeTest(unittest.TestCase):
         stop.set()
         for t in ats:
             t.join(10)
-        self.assertEqual(wrong[:5], [], f"{len(wrong)} of 600 victims' responses answered another request")
+        n = victims * per_victim
+        self.assertEqual(wrong[:5], [], f"{len(wrong)} of {n} victims' responses answered another request")
         self.assertEqual(stolen[:5], [], f"{len(stolen)} attackers' responses answered another request")
         self.assertEqual(errors[:5], [])
-        self.assertEqual(served[0], 4 * 150)
+        self.assertEqual(served[0], n)
+
+    def test_bodies_the_upstream_ignores_never_reach_another_user(self):
+        r = self.start_router()
+        self.desync_attempt(r, list(self.ATTACKS.values()))
         self.assertGreater(self.metric(r, 'skyport_router_upstream_not_reused_total{reason="request_body"}'), 0)
+
+    def test_reuse_after_body_flag_still_closes_after_get_and_options_bodies(self):
+        # The flag trusts apps to read POST/PUT/PATCH bodies (this one does not: no POSTs here);
+        # bodies of other methods still never keep the connection.
+        r = self.start_router(extra=["--reuse-upstream-after-body"])
+        self.desync_attempt(r, [self.ATTACKS["GET"], self.ATTACKS["OPTIONS"]], victims=3, per_victim=100)
+        # A POST the app reads keeps its pooled connection: no new upstream connections.
+        conn = http.client.HTTPConnection("127.0.0.1", r.port, timeout=10)
+        self.addCleanup(conn.close)
+        for _ in range(3):
+            conn.request("POST", "/echo", body=b"x" * 100, headers={"Host": "web.localhost"})
+            self.assertEqual(conn.getresponse().read(), b"x" * 100)
+        before = self.metric(r, "skyport_router_upstream_connects_total")
+        for _ in range(20):
+            conn.request("POST", "/echo", body=b"y" * 100, headers={"Host": "web.localhost"})
+            self.assertEqual(conn.getresponse().read(), b"y" * 100)
+        self.assertEqual(self.metric(r, "skyport_router_upstream_connects_total"), before)
 
     def test_bytes_after_a_complete_response_are_never_handed_out(self):
         r = self.start_router()
