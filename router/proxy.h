@@ -6,7 +6,10 @@
 // Per request: the app by Host / path prefix, the arm from the user's sticky
 // cookie (or the X-Skyport-Commit override where allowed), an instance of the
 // arm by round robin or least outstanding requests, skipping instances that
-// just refused connections; a pooled keep-alive connection to it or a new one.
+// just refused connections; a pooled keep-alive connection to it or a new one
+// (a connection goes back to the pool only when nothing on it can be meant for
+// someone else: see ProxyOptions::reuse_after_body). Framing is rewritten,
+// paths normalised and Host checked before routing (router/http1.h, uri.h).
 // Bodies stream both ways with back-pressure; WebSocket upgrades become
 // tunnels. Connect failures are retried on another instance; errors the router
 // makes itself are 400/404/408/431/501/502/503/504/505 with a text body.
