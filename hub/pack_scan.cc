@@ -103,6 +103,7 @@ std::string_view PackBoundName(PackBound b) {
     case PackBound::kObjects: return "objects";
     case PackBound::kObjectSize: return "object_size";
     case PackBound::kDeltaDepth: return "delta_depth";
+    case PackBound::kInflateBytes: return "inflate_bytes";
     case PackBound::kNone: break;
   }
   return "";
@@ -130,9 +131,13 @@ struct PackScanner::Impl {
   std::string delta_head;     // first bytes of a delta's data
   bool delta_sizes_known = false;
 
-  // Offsets of every object so far (increasing) and their delta depth.
+  // Offsets of every object so far (increasing), their delta depth, and the
+  // bytes of their chain (their own inflated size plus their base's chain).
   std::vector<uint64_t> offsets;
   std::vector<uint16_t> depths;
+  std::vector<uint64_t> chains;
+  uint64_t base_chain = 0;    // the current delta's base's chain (REF_DELTA: filled from the delta header)
+  uint64_t work = 0;
 
   z_stream z{};
   bool z_ready = false;
@@ -151,6 +156,16 @@ struct PackScanner::Impl {
     return Fail(Status::InvalidArgument(fmt::format("bad pack at offset {}: {}", obj_offset, why)));
   }
   Status Limit(PackBound b, std::string why) { return Fail(Status::ResourceExhausted(std::move(why)), b); }
+  // The current object rebuilds `bytes` (its chain): add it to the work.
+  Status AddWork(uint64_t bytes) {
+    chains.back() = bytes;
+    work += bytes;
+    if (work > limits.max_inflate_bytes) {
+      return Limit(PackBound::kInflateBytes, fmt::format("resolving this pack means inflating over {} bytes; the hub's limit is {}",
+                                                 work, limits.max_inflate_bytes));
+    }
+    return Status::Ok();
+  }
 
   Status Feed(std::string_view bytes);
   Status StartObject();
@@ -172,12 +187,14 @@ Status PackScanner::Impl::Feed(std::string_view in) {
         hdr.append(in.substr(0, n));
         in.remove_prefix(n);
         pos += n;
+        if (hdr.compare(0, 4, std::string_view("PACK").substr(0, std::min<size_t>(4, hdr.size()))) != 0) {
+          return Bad("no PACK signature");
+        }
         if (hdr.size() < 12) break;
         auto u32 = [&](size_t at) {
           return (uint32_t{static_cast<uint8_t>(hdr[at])} << 24) | (uint32_t{static_cast<uint8_t>(hdr[at + 1])} << 16) |
                  (uint32_t{static_cast<uint8_t>(hdr[at + 2])} << 8) | uint32_t{static_cast<uint8_t>(hdr[at + 3])};
         };
-        if (hdr.compare(0, 4, "PACK") != 0) return Bad("no PACK signature");
         uint32_t version = u32(4);
         if (version != 2 && version != 3) return Bad(fmt::format("unsupported pack version {}", version));
         total = u32(8);
@@ -187,6 +204,7 @@ Status PackScanner::Impl::Feed(std::string_view in) {
         }
         offsets.reserve(total);
         depths.reserve(total);
+        chains.reserve(total);
         hdr.clear();
         state = total == 0 ? State::kTrailer : State::kObjHeader;
         break;
@@ -239,6 +257,7 @@ Status PackScanner::Impl::StartObject() {
     auto it = std::lower_bound(offsets.begin(), offsets.end(), base);
     if (it == offsets.end() || *it != base) return Bad("ofs-delta base is not an object");
     depth = uint32_t{depths[static_cast<size_t>(it - offsets.begin())]} + 1;
+    base_chain = chains[static_cast<size_t>(it - offsets.begin())];
   } else if (obj.type == kRefDelta) {
     // git sends REF_DELTA only against objects the receiver has (thin packs)
     // once ofs-delta is offered; a chain through the pack would be unbounded here.
@@ -247,6 +266,7 @@ Status PackScanner::Impl::StartObject() {
                              "as git sends them)", Hex(obj.ref)));
     }
     depth = 1;
+    base_chain = 0;  // the base's size comes with the delta header
   }
   if (depth > limits.max_delta_depth) {
     return Limit(PackBound::kDeltaDepth,
@@ -256,6 +276,10 @@ Status PackScanner::Impl::StartObject() {
   max_depth = std::max(max_depth, depth);
   offsets.push_back(obj_offset);
   depths.push_back(static_cast<uint16_t>(std::min<uint32_t>(depth, UINT16_MAX)));
+  chains.push_back(0);
+  if (!delta) {
+    if (Status s = AddWork(obj.size); !s.ok()) return s;
+  }
   inflated = 0;
   delta_head.clear();
   delta_sizes_known = !delta;
@@ -284,7 +308,8 @@ Status PackScanner::Impl::CheckDeltaSizes(bool stream_ended) {
                  fmt::format("delta at pack offset {} makes an object of {} bytes (base {}); the hub's limit is {} bytes",
                              obj_offset, result, base, limits.max_object_bytes));
   }
-  return Status::Ok();
+  // Sizes are capped above, so the sum cannot overflow before the work bound bites.
+  return AddWork(result + (obj.type == kRefDelta ? base : base_chain));
 }
 
 Status PackScanner::Impl::Inflate(std::string_view* in) {
@@ -337,6 +362,7 @@ Status PackScanner::Feed(std::string_view bytes) {
   bound_ = impl_->bound;
   objects_done_ = impl_->done;
   max_depth_seen_ = impl_->max_depth;
+  work_ = impl_->work;
   return s;
 }
 

@@ -17,12 +17,18 @@
 //                                                        followed; a REF_DELTA
 //                                                        must name an object
 //                                                        the repository has)
+//   inflated work   > max_inflate_bytes  -> kInflateBytes (inflated bytes of every
+//                                                        object plus, for each
+//                                                        delta, the bytes of its
+//                                                        whole chain: what the
+//                                                        indexer may rebuild when
+//                                                        its base cache misses)
 //
 // A malformed pack (bad magic, version, type, varint, zlib stream, an object
 // whose inflated data is longer or shorter than declared, a base offset that is
 // not an object, bytes after the trailer) is INVALID_ARGUMENT; a bound is
 // RESOURCE_EXHAUSTED with bound() saying which. After the first error the
-// scanner stays failed. Memory: one zlib stream plus 10 bytes per object.
+// scanner stays failed. Memory: one zlib stream plus 18 bytes per object.
 // The trailer checksum is left to the indexer.
 #pragma once
 
@@ -41,10 +47,11 @@ struct PackLimits {
   uint64_t max_objects = 1'000'000;
   uint64_t max_object_bytes = 100ull << 20;   // GitHub's file limit
   uint32_t max_delta_depth = 50;              // git's default pack.depth
+  uint64_t max_inflate_bytes = 32ull << 30;
 };
 
-enum class PackBound { kNone, kPackSize, kObjects, kObjectSize, kDeltaDepth };
-// "pack_size", "objects", "object_size", "delta_depth" (metric labels); "" for kNone.
+enum class PackBound { kNone, kPackSize, kObjects, kObjectSize, kDeltaDepth, kInflateBytes };
+// "pack_size", "objects", "object_size", "delta_depth", "inflate_bytes" (metric labels); "" for kNone.
 std::string_view PackBoundName(PackBound b);
 
 class PackScanner {
@@ -67,6 +74,7 @@ class PackScanner {
   PackBound bound() const { return bound_; }
   uint64_t objects_seen() const { return objects_done_; }
   uint32_t max_depth_seen() const { return max_depth_seen_; }
+  uint64_t inflate_bytes() const { return work_; }
 
  private:
   struct Impl;
@@ -74,6 +82,7 @@ class PackScanner {
   PackBound bound_ = PackBound::kNone;
   uint64_t objects_done_ = 0;
   uint32_t max_depth_seen_ = 0;
+  uint64_t work_ = 0;
 };
 
 // The whole pack at once (for tests and the fuzzer): Feed + Finish.
