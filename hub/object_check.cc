@@ -11,7 +11,7 @@ namespace {
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsHexLower(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f'); }
+bool IsHex(char c) { return IsDigit(c) || (Lower(c) >= 'a' && Lower(c) <= 'f'); }
 
 // Case-insensitive "does `s` start with `prefix`" (prefix is lowercase ASCII).
 bool StartsNoCase(std::string_view s, std::string_view prefix) {
@@ -142,11 +142,11 @@ bool Consume(std::string_view* s, std::string_view prefix) {
   return true;
 }
 
-// "<40 lowercase hex>\n" at the start of `*s`.
+// "<40 hex>\n" at the start of `*s` (git's parse_oid_hex takes either case).
 bool ConsumeIdLine(std::string_view* s) {
   if (s->size() < 41 || (*s)[40] != '\n') return false;
   for (size_t i = 0; i < 40; ++i) {
-    if (!IsHexLower((*s)[i])) return false;
+    if (!IsHex((*s)[i])) return false;
   }
   s->remove_prefix(41);
   return true;
