@@ -61,6 +61,7 @@ int RunDaemon(const DaemonOptions& o) {
   go.limits.pack.max_object_bytes = o.git_max_object_size;
   go.limits.pack.max_delta_depth = o.git_max_delta_depth;
   go.limits.pack.max_objects = o.git_max_objects;
+  go.limits.pack.max_inflate_bytes = o.git_max_inflate_bytes;
   go.limits.max_refs = o.git_max_refs_per_push;
   go.max_concurrent_pushes = o.git_max_concurrent_pushes;
   std::vector<std::string> forced = o.allow_non_ff;

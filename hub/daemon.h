@@ -24,6 +24,7 @@ struct DaemonOptions {
   uint64_t git_max_object_size = 100ull << 20;
   uint32_t git_max_delta_depth = 50;
   uint64_t git_max_objects = 1'000'000;
+  uint64_t git_max_inflate_bytes = 32ull << 30;
   uint32_t git_max_refs_per_push = 1000;
   int git_max_concurrent_pushes = 4;
   CommonDaemonFlags common;

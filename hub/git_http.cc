@@ -100,6 +100,7 @@ struct PushCounters {
   std::atomic<uint64_t> objects{0};
   std::atomic<uint64_t> object_size{0};
   std::atomic<uint64_t> delta_depth{0};
+  std::atomic<uint64_t> inflate_bytes{0};
   std::atomic<uint64_t> corrupt{0};       // other unpack errors
 
   std::atomic<uint64_t>* ForCause(const std::string& cause) {
@@ -109,6 +110,7 @@ struct PushCounters {
     if (cause == "objects") return &objects;
     if (cause == "object_size") return &object_size;
     if (cause == "delta_depth") return &delta_depth;
+    if (cause == "inflate_bytes") return &inflate_bytes;
     return &corrupt;
   }
 };
@@ -119,6 +121,7 @@ class Server final : public GitHttpServer {
       : repos_(repos), opts_(std::move(opts)), acceptor_(ioc_),
         pool_(static_cast<size_t>(std::max(1, opts_.max_concurrent_pushes))) {}
   ~Server() override {
+    stopping_ = true;  // a push indexing now gives up at its next progress report
     ioc_.stop();
     for (auto& t : threads_) t.join();
     pool_.join();  // push work still running refers to coroutine frames the io_context owns
@@ -151,6 +154,7 @@ class Server final : public GitHttpServer {
   std::vector<std::thread> threads_;
   asio::thread_pool pool_;  // libgit2 work of pushes: one thread per allowed concurrent push
   mutable PushCounters counters_;
+  std::atomic<bool> stopping_{false};
   LogThrottle log_throttle_;
   int port_ = 0;
 };
@@ -185,6 +189,7 @@ std::string Server::Metrics() const {
   for (auto [cause, v] : {std::pair<const char*, uint64_t>{"fsck", c.fsck.load()}, {"refs", c.refs.load()},
                           {"pack_size", c.pack_size.load()}, {"objects", c.objects.load()},
                           {"object_size", c.object_size.load()}, {"delta_depth", c.delta_depth.load()},
+                          {"inflate_bytes", c.inflate_bytes.load()},
                           {"corrupt", c.corrupt.load()}}) {
     out += fmt::format("skyport_hub_git_push_refused_total{{cause=\"{}\"}} {}\n", cause, v);
   }
@@ -355,6 +360,7 @@ asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::
   }
 
   PushSession session(repos_, app, opts_.allow_non_ff, opts_.limits);
+  session.set_stop_flag(&stopping_);
   std::vector<char> chunk(64 * 1024);
   std::string inflated;
   while (!p.is_done()) {
@@ -366,18 +372,20 @@ asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::
     if (ec == http::error::body_limit) co_return MakeResponse(http::status::payload_too_large, "push too large for this hub\n");
     if (ec) co_return MakeResponse(http::status::bad_request, "malformed or truncated body\n");
     std::string_view data(chunk.data(), chunk.size() - p.get().body().size);
-    if (gunzip) {
-      inflated.clear();
-      Status s = gunzip->Feed(data, &inflated);
-      if (!s.ok()) {
-        co_return MakeResponse(s.code() == Code::kResourceExhausted ? http::status::payload_too_large
-                                                                     : http::status::bad_request,
-                               s.message() + "\n");
+    // Gunzip too: 64 KiB of gzip can be 64 MiB of output, CPU the io threads must not spend.
+    Status fed = co_await OnPool<Status>([&session, &gunzip, &inflated, data]() mutable {
+      if (gunzip) {
+        inflated.clear();
+        if (Status s = gunzip->Feed(data, &inflated); !s.ok()) return s;
+        data = inflated;
       }
-      data = inflated;
+      return session.Feed(data);  // never RESOURCE_EXHAUSTED: pack bounds become the unpack status
+    });
+    if (!fed.ok()) {
+      co_return MakeResponse(fed.code() == Code::kResourceExhausted ? http::status::payload_too_large
+                                                                     : http::status::bad_request,
+                             fed.message() + "\n");
     }
-    Status fed = co_await OnPool<Status>([&session, data] { return session.Feed(data); });
-    if (!fed.ok()) co_return MakeResponse(http::status::bad_request, fed.message() + "\n");
   }
   if (gunzip) {
     if (Status s = gunzip->Finish(); !s.ok()) co_return MakeResponse(http::status::bad_request, s.message() + "\n");

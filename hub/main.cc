@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   app.add_option("--git-max-delta-depth", o.git_max_delta_depth, "Longest delta chain in a pushed pack")
       ->capture_default_str()->check(CLI::Range(1, 4095));
   app.add_option("--git-max-objects", o.git_max_objects, "Most objects in one pushed pack")->capture_default_str();
+  app.add_option("--git-max-inflate-bytes", o.git_max_inflate_bytes,
+                 "Most bytes indexing one push may inflate: every object, plus each delta's whole chain (32GiB)")
+      ->capture_default_str()->transform(CLI::AsSizeValue(false));
   app.add_option("--git-max-refs-per-push", o.git_max_refs_per_push, "Most ref updates in one push")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));
   app.add_option("--git-max-concurrent-pushes", o.git_max_concurrent_pushes,

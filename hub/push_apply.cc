@@ -39,6 +39,7 @@ struct PushSession::Impl {
   GitPtr<git_indexer> indexer;
   git_indexer_progress stats{};
   std::unique_ptr<PackScanner> scanner;  // sees every pack byte before the indexer
+  const std::atomic<bool>* stop = nullptr;
   std::string pack_name;               // "pack-<name>" once committed with objects in it
   std::string unpack_error;            // first pack failure; later bytes are drained
   std::string refused_by;              // PushOutcome::refused_by
@@ -68,6 +69,8 @@ PushSession::~PushSession() {
     fs::remove_all(impl_->qdir, ec);
   }
 }
+
+void PushSession::set_stop_flag(const std::atomic<bool>* stop) { impl_->stop = stop; }
 
 Status PushSession::Feed(std::string_view bytes) {
   if (!impl_->commands_done) return impl_->FeedCommands(bytes);
@@ -143,6 +146,12 @@ Status PushSession::Impl::StartIndexer() {
   }
   git_indexer_options o = GIT_INDEXER_OPTIONS_INIT;
   o.verify = 1;  // connectivity: every object the pack references is in it or in the repo
+  if (stop) {
+    o.progress_cb = [](const git_indexer_progress*, void* flag) {
+      return static_cast<const std::atomic<bool>*>(flag)->load() ? -1 : 0;
+    };
+    o.progress_cb_payload = const_cast<std::atomic<bool>*>(stop);
+  }
   git_indexer* idx = nullptr;
   if (int rc = git_indexer_new(&idx, (qdir + "/pack").c_str(), 0, base_odb.get(), &o); rc != 0) {
     return GitStatus(rc, "indexer");
@@ -259,8 +268,7 @@ Result<PushOutcome> PushSession::Finish() {
     messages = s.fsck_messages;
     out.refused_by = s.refused_by;
     out.unpack_error = s.unpack_error;
-    // Refusals by a bound or fsck are logged by the server, rate-limited.
-    if (s.refused_by.empty()) log::Warn("push unpack failed", {{"app", s.app}, {"error", s.unpack_error}});
+    // The server counts and logs refusals (rate-limited).
   } else {
     out.event.updates = s.Apply(&messages);
   }

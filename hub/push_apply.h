@@ -16,6 +16,7 @@
 // other requests.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -48,6 +49,11 @@ class PushSession {
   ~PushSession();
   PushSession(const PushSession&) = delete;
   PushSession& operator=(const PushSession&) = delete;
+
+  // While *stop is true, indexing gives up at its next progress report (the
+  // push ends as an unpack error): lets a server stop without waiting for a
+  // long delta resolution. `stop` must outlive the session.
+  void set_stop_flag(const std::atomic<bool>* stop);
 
   // INVALID_ARGUMENT for a malformed command list (answer 400). Pack errors
   // are not returned here: they become "unpack <error>" in the report.
