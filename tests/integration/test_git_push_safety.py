@@ -309,8 +309,8 @@ class GitPushSafetyTest(ClusterTest):
 
     def test_slow_pushes_do_not_stall_other_apps(self):
         # Two pushes whose packs are chains of large deltas: libgit2 rebuilds each
-        # 16 MiB object from the chain's base, which keeps a core busy for a while.
-        size, depth = 16 << 20, 40
+        # 8 MiB object from the chain's base, which keeps a core busy for a while.
+        size, depth = 8 << 20, 30
         base = bytes(size)
         w = PackWriter()
         at = w.blob(base)
