@@ -103,7 +103,8 @@ def pkt(line):
 
 class GitPushSafetyTest(ClusterTest):
     HUB_EXTRA = ("--metrics-listen", "127.0.0.1:0")
-    HUB_EXTRA_BY_TEST = {"test_too_many_concurrent_pushes_are_answered_503": ("--git-max-concurrent-pushes", "1")}
+    HUB_EXTRA_BY_TEST = {"test_too_many_concurrent_pushes_are_answered_503": ("--git-max-concurrent-pushes", "1"),
+                         "test_deep_and_costly_delta_chains_are_refused": ("--git-max-inflate-bytes", "1GiB")}
 
     def setUp(self):
         super().setUp()
@@ -285,6 +286,34 @@ class GitPushSafetyTest(ClusterTest):
             peak_kb = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
         self.assertLess(peak_kb, 300 * 1024, "the hub never builds the bomb's result")
         self.assertFalse(os.path.exists(self.repo_path("bomb")))
+
+    def test_deep_and_costly_delta_chains_are_refused(self):
+        base = bytes(0x10000)
+        # 60 small deltas in a chain: deeper than the default 50.
+        w = PackWriter()
+        at = w.blob(base)
+        for k in range(60):
+            tag = struct.pack(">I", k + 1)
+            at = w.ofs_delta(at, varint(len(base)) + varint(len(base)) + bytes([4]) + tag + copy_ops(len(base) - 4))
+        status, body = self.raw_push("deep", [f"{ZERO} {blob_id(base)} refs/tags/deep\0report-status\n"], w.bytes())
+        self.assertEqual(status, 200)
+        self.assertIn(b"delta chain of depth 51", body)
+        self.assertIn(b"ng refs/tags/deep unpacker error", body)
+        # A chain within the depth whose rebuild work (~4 GiB) is over --git-max-inflate-bytes 1GiB.
+        size = 8 << 20
+        w = PackWriter()
+        at = w.blob(bytes(size))
+        for k in range(30):
+            tag = struct.pack(">I", k + 1)
+            at = w.ofs_delta(at, varint(size) + varint(size) + bytes([4]) + tag + copy_ops(size - 4))
+        status, body = self.raw_push("costly", [f"{ZERO} {blob_id(bytes(size))} refs/tags/c\0report-status\n"],
+                                     w.bytes())
+        self.assertEqual(status, 200)
+        self.assertIn(b"the hub's limit is 1073741824", body)
+        self.assertFalse(os.path.exists(self.repo_path("deep")))
+        self.assertFalse(os.path.exists(self.repo_path("costly")))
+        self.assertEqual(self.metric('skyport_hub_git_push_refused_total{cause="delta_depth"}'), 1)
+        self.assertEqual(self.metric('skyport_hub_git_push_refused_total{cause="inflate_bytes"}'), 1)
 
     # -- (c) refs per push
 
