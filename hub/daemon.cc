@@ -56,6 +56,14 @@ int RunDaemon(const DaemonOptions& o) {
   GitHttpOptions go;
   go.listen = o.git_listen;
   go.token = *token;
+  go.max_body_bytes = o.git_max_pack_size;
+  go.limits.pack.max_pack_bytes = o.git_max_pack_size;
+  go.limits.pack.max_object_bytes = o.git_max_object_size;
+  go.limits.pack.max_delta_depth = o.git_max_delta_depth;
+  go.limits.pack.max_objects = o.git_max_objects;
+  go.limits.pack.max_inflate_bytes = o.git_max_inflate_bytes;
+  go.limits.max_refs = o.git_max_refs_per_push;
+  go.max_concurrent_pushes = o.git_max_concurrent_pushes;
   std::vector<std::string> forced = o.allow_non_ff;
   go.allow_non_ff = [forced](const std::string& app, const std::string&) {
     return std::find(forced.begin(), forced.end(), "*") != forced.end() ||
@@ -109,10 +117,11 @@ int RunDaemon(const DaemonOptions& o) {
   if (!o.metrics_listen.empty()) {
     Hub* h = hub->get();
     ControlTower* t = tower->get();
+    GitHttpServer* g = git->get();
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
-                                  [h, t](const AdminRequest&) {
-                                    return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h, *t)};
+                                  [h, t, g](const AdminRequest&) {
+                                    return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h, *t) + g->Metrics()};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}});

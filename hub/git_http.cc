@@ -1,6 +1,9 @@
 // The only TU with Beast/Asio in the hub's git library (they are slow to compile).
-// Each connection is one coroutine on the server's io_context; libgit2 work runs
-// inline on the io thread, which is why opts.threads matters.
+// Each connection is one coroutine on the server's io_context (opts.threads).
+// The libgit2 work of a push (indexing, delta resolution, fsck, ref updates)
+// runs on a separate pool with one thread per allowed concurrent push, so a
+// slow push never holds an io thread: other apps' pushes and info/refs are
+// answered meanwhile, and pushes to one app serialize only on its write lock.
 #include <utility>  // before Asio: Boost 1.74 awaitable.hpp needs std::exchange in C++20
 
 #include "hub/git_http.h"
@@ -11,13 +14,19 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -54,14 +63,71 @@ Response MakeResponse(http::status status, std::string body, const char* type = 
   return res;
 }
 
+// At most one log line per cause every 10 s; the rest are counted in the next one.
+class LogThrottle {
+ public:
+  // Returns how many were suppressed since the last line, or -1 to stay quiet.
+  int64_t Allow(const std::string& cause, std::chrono::steady_clock::time_point now) {
+    std::lock_guard<std::mutex> l(mu_);
+    Slot& s = slots_[cause];
+    if (s.logged && now - s.last < std::chrono::seconds(10)) {
+      ++s.suppressed;
+      return -1;
+    }
+    int64_t n = s.suppressed;
+    s = Slot{now, 0, true};
+    return n;
+  }
+
+ private:
+  struct Slot {
+    std::chrono::steady_clock::time_point last;
+    int64_t suppressed = 0;
+    bool logged = false;
+  };
+  std::mutex mu_;
+  std::map<std::string, Slot> slots_;  // GUARDED_BY(mu_); a handful of fixed causes
+};
+
+// Push counters for /metrics.
+struct PushCounters {
+  std::atomic<uint64_t> pushes{0};        // receive-pack POSTs answered (probes included)
+  std::atomic<uint64_t> in_flight{0};
+  std::atomic<uint64_t> busy{0};          // 503: too many at once
+  std::atomic<uint64_t> fsck{0};
+  std::atomic<uint64_t> refs{0};
+  std::atomic<uint64_t> pack_size{0};
+  std::atomic<uint64_t> objects{0};
+  std::atomic<uint64_t> object_size{0};
+  std::atomic<uint64_t> delta_depth{0};
+  std::atomic<uint64_t> inflate_bytes{0};
+  std::atomic<uint64_t> corrupt{0};       // other unpack errors
+
+  std::atomic<uint64_t>* ForCause(const std::string& cause) {
+    if (cause == "fsck") return &fsck;
+    if (cause == "refs") return &refs;
+    if (cause == "pack_size") return &pack_size;
+    if (cause == "objects") return &objects;
+    if (cause == "object_size") return &object_size;
+    if (cause == "delta_depth") return &delta_depth;
+    if (cause == "inflate_bytes") return &inflate_bytes;
+    return &corrupt;
+  }
+};
+
 class Server final : public GitHttpServer {
  public:
-  Server(RepoStore* repos, GitHttpOptions opts) : repos_(repos), opts_(std::move(opts)), acceptor_(ioc_) {}
+  Server(RepoStore* repos, GitHttpOptions opts)
+      : repos_(repos), opts_(std::move(opts)), acceptor_(ioc_),
+        pool_(static_cast<size_t>(std::max(1, opts_.max_concurrent_pushes))) {}
   ~Server() override {
+    stopping_ = true;  // a push indexing now gives up at its next progress report
     ioc_.stop();
     for (auto& t : threads_) t.join();
+    pool_.join();  // push work still running refers to coroutine frames the io_context owns
   }
   int port() const override { return port_; }
+  std::string Metrics() const override;
 
   Status Listen();
   void Run();
@@ -76,14 +142,70 @@ class Server final : public GitHttpServer {
                                         http::request_parser<http::buffer_body>& p, const std::string& app);
   Response InfoRefs(const GitRoute& route);
   bool Authorized(const Request& req) const;
+  // Runs fn() on the push pool and resumes the calling coroutine with its result.
+  template <class R, class F>
+  asio::awaitable<R> OnPool(F fn);
+  void CountRefusal(const std::string& app, const PushOutcome& outcome);
 
   RepoStore* repos_;
   const GitHttpOptions opts_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
+  asio::thread_pool pool_;  // libgit2 work of pushes: one thread per allowed concurrent push
+  mutable PushCounters counters_;
+  std::atomic<bool> stopping_{false};
+  LogThrottle log_throttle_;
   int port_ = 0;
 };
+
+template <class R, class F>
+asio::awaitable<R> Server::OnPool(F fn) {
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+      [this, ex, fn = std::move(fn)](auto handler) mutable {
+        asio::post(pool_, [ex, fn = std::move(fn), handler = std::move(handler)]() mutable {
+          R result = fn();
+          asio::post(ex, [result = std::move(result), handler = std::move(handler)]() mutable {
+            std::move(handler)(std::move(result));
+          });
+        });
+      },
+      asio::use_awaitable);
+}
+
+std::string Server::Metrics() const {
+  auto& c = counters_;
+  std::string out = fmt::format(
+      "# HELP skyport_hub_git_pushes_total receive-pack requests answered.\n# TYPE skyport_hub_git_pushes_total counter\n"
+      "skyport_hub_git_pushes_total {}\n"
+      "# HELP skyport_hub_git_pushes_in_flight receive-pack requests being processed.\n"
+      "# TYPE skyport_hub_git_pushes_in_flight gauge\nskyport_hub_git_pushes_in_flight {}\n"
+      "# HELP skyport_hub_git_pushes_busy_total Pushes answered 503 because --git-max-concurrent-pushes were running.\n"
+      "# TYPE skyport_hub_git_pushes_busy_total counter\nskyport_hub_git_pushes_busy_total {}\n"
+      "# HELP skyport_hub_git_push_refused_total Pushes refused whole, by cause (fsck, a bound, or a corrupt pack).\n"
+      "# TYPE skyport_hub_git_push_refused_total counter\n",
+      c.pushes.load(), c.in_flight.load(), c.busy.load());
+  for (auto [cause, v] : {std::pair<const char*, uint64_t>{"fsck", c.fsck.load()}, {"refs", c.refs.load()},
+                          {"pack_size", c.pack_size.load()}, {"objects", c.objects.load()},
+                          {"object_size", c.object_size.load()}, {"delta_depth", c.delta_depth.load()},
+                          {"inflate_bytes", c.inflate_bytes.load()},
+                          {"corrupt", c.corrupt.load()}}) {
+    out += fmt::format("skyport_hub_git_push_refused_total{{cause=\"{}\"}} {}\n", cause, v);
+  }
+  return out;
+}
+
+void Server::CountRefusal(const std::string& app, const PushOutcome& outcome) {
+  if (outcome.unpack_error.empty()) return;
+  const std::string cause = outcome.refused_by.empty() ? "corrupt" : outcome.refused_by;
+  counters_.ForCause(cause)->fetch_add(1);
+  int64_t suppressed = log_throttle_.Allow(cause, std::chrono::steady_clock::now());
+  if (suppressed >= 0) {
+    log::Warn("push refused", {{"app", app}, {"cause", cause}, {"error", outcome.unpack_error},
+                               {"suppressed_since_last", suppressed}});
+  }
+}
 
 Status Server::Listen() {
   auto hp = SplitHostPort(opts_.listen);
@@ -202,6 +324,26 @@ Response Server::InfoRefs(const GitRoute& route) {
 
 asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::flat_buffer& buf,
                                               http::request_parser<http::buffer_body>& p, const std::string& app) {
+  // Admission: the pool has one thread per allowed push, so an admitted push never waits for another's work.
+  if (counters_.in_flight.fetch_add(1) >= static_cast<uint64_t>(std::max(1, opts_.max_concurrent_pushes))) {
+    counters_.in_flight.fetch_sub(1);
+    counters_.busy.fetch_add(1);
+    int64_t suppressed = log_throttle_.Allow("busy", std::chrono::steady_clock::now());
+    if (suppressed >= 0) {
+      log::Warn("push refused", {{"app", app}, {"cause", "busy"}, {"limit", opts_.max_concurrent_pushes},
+                                 {"suppressed_since_last", suppressed}});
+    }
+    Response res = MakeResponse(http::status::service_unavailable,
+                                "the hub is busy with other pushes; try again in a few seconds\n");
+    res.set(http::field::retry_after, "5");
+    co_return res;
+  }
+  struct InFlight {
+    std::atomic<uint64_t>& n;
+    ~InFlight() { n.fetch_sub(1); }
+  } in_flight{counters_.in_flight};
+  counters_.pushes.fetch_add(1);
+
   std::optional<Gunzip> gunzip;
   std::string encoding(p.get()[http::field::content_encoding]);
   if (encoding == "gzip" || encoding == "x-gzip") {
@@ -217,7 +359,8 @@ asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::
     if (ec) co_return MakeResponse(http::status::bad_request, "write failed\n");
   }
 
-  PushSession session(repos_, app, opts_.allow_non_ff);
+  PushSession session(repos_, app, opts_.allow_non_ff, opts_.limits);
+  session.set_stop_flag(&stopping_);
   std::vector<char> chunk(64 * 1024);
   std::string inflated;
   while (!p.is_done()) {
@@ -229,23 +372,27 @@ asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::
     if (ec == http::error::body_limit) co_return MakeResponse(http::status::payload_too_large, "push too large for this hub\n");
     if (ec) co_return MakeResponse(http::status::bad_request, "malformed or truncated body\n");
     std::string_view data(chunk.data(), chunk.size() - p.get().body().size);
-    if (gunzip) {
-      inflated.clear();
-      Status s = gunzip->Feed(data, &inflated);
-      if (!s.ok()) {
-        co_return MakeResponse(s.code() == Code::kResourceExhausted ? http::status::payload_too_large
-                                                                     : http::status::bad_request,
-                               s.message() + "\n");
+    // Gunzip too: 64 KiB of gzip can be 64 MiB of output, CPU the io threads must not spend.
+    Status fed = co_await OnPool<Status>([&session, &gunzip, &inflated, data]() mutable {
+      if (gunzip) {
+        inflated.clear();
+        if (Status s = gunzip->Feed(data, &inflated); !s.ok()) return s;
+        data = inflated;
       }
-      data = inflated;
+      return session.Feed(data);  // never RESOURCE_EXHAUSTED: pack bounds become the unpack status
+    });
+    if (!fed.ok()) {
+      co_return MakeResponse(fed.code() == Code::kResourceExhausted ? http::status::payload_too_large
+                                                                     : http::status::bad_request,
+                             fed.message() + "\n");
     }
-    if (Status s = session.Feed(data); !s.ok()) co_return MakeResponse(http::status::bad_request, s.message() + "\n");
   }
   if (gunzip) {
     if (Status s = gunzip->Finish(); !s.ok()) co_return MakeResponse(http::status::bad_request, s.message() + "\n");
   }
-  auto outcome = session.Finish();
+  auto outcome = co_await OnPool<Result<PushOutcome>>([&session] { return session.Finish(); });
   if (!outcome.ok()) co_return MakeResponse(http::status::bad_request, outcome.status().message() + "\n");
+  CountRefusal(app, *outcome);
   if (!outcome->event.updates.empty() && opts_.on_push) opts_.on_push(outcome->event);
   co_return MakeResponse(http::status::ok, std::move(outcome->body), "application/x-git-receive-pack-result");
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "hub/pack_scan.h"
 #include "hub/repo_store.h"
 
 namespace skyport::hub {
@@ -30,11 +31,22 @@ struct PushEvent {
   std::vector<RefUpdate> updates;
 };
 
+// Bounds on one push (receive-pack POST). Defaults follow git and GitHub;
+// docs/operations.md lists the flags.
+struct PushLimits {
+  PackLimits pack;
+  uint32_t max_refs = 1000;  // ref updates in one push
+};
+
 struct GitHttpOptions {
   std::string listen = "127.0.0.1:6002";   // HOST:PORT, port 0 = any free port
   std::string token;
   uint64_t max_body_bytes = 2ull << 30;      // larger pushes get 413
-  int threads = 2;
+  int threads = 2;           // answer requests; they never run libgit2 work that can take long
+  PushLimits limits;
+  // Pushes processed at once (each gets its own worker thread for libgit2);
+  // the next one is answered 503 with Retry-After.
+  int max_concurrent_pushes = 4;
   // Whether a non-fast-forward update of `ref` in `app` is allowed.
   std::function<bool(const std::string& app, const std::string& ref)> allow_non_ff;
   // Called after a push, with what was accepted and refused.
@@ -46,6 +58,8 @@ class GitHttpServer {
   static Result<std::unique_ptr<GitHttpServer>> Start(RepoStore* repos, GitHttpOptions opts);
   virtual ~GitHttpServer() = default;
   virtual int port() const = 0;
+  // Prometheus text: pushes, refusals by cause, pushes in flight.
+  virtual std::string Metrics() const = 0;
 };
 
 }  // namespace skyport::hub

@@ -21,6 +21,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--gate-interval-ms", o.gate_interval_ms, "Milliseconds between looks of a flight gate waiting for data")
       ->capture_default_str()->check(CLI::Range(100, 3'600'000));
+  app.add_option("--git-max-pack-size", o.git_max_pack_size,
+                 "Largest push (HTTP body and packfile), bytes or with a unit (2GiB)")
+      ->capture_default_str()->transform(CLI::AsSizeValue(false));
+  app.add_option("--git-max-object-size", o.git_max_object_size,
+                 "Largest object a push may carry, inflated or as a delta result (100MiB)")
+      ->capture_default_str()->transform(CLI::AsSizeValue(false));
+  app.add_option("--git-max-delta-depth", o.git_max_delta_depth, "Longest delta chain in a pushed pack")
+      ->capture_default_str()->check(CLI::Range(1, 4095));
+  app.add_option("--git-max-objects", o.git_max_objects, "Most objects in one pushed pack")->capture_default_str();
+  app.add_option("--git-max-inflate-bytes", o.git_max_inflate_bytes,
+                 "Most bytes indexing one push may inflate: every object, plus each delta's whole chain (32GiB)")
+      ->capture_default_str()->transform(CLI::AsSizeValue(false));
+  app.add_option("--git-max-refs-per-push", o.git_max_refs_per_push, "Most ref updates in one push")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--git-max-concurrent-pushes", o.git_max_concurrent_pushes,
+                 "Pushes processed at once; more are answered 503")
+      ->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--port-file", o.port_file, "Write \"GRPC_PORT GIT_PORT\" here once listening");
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
   skyport::EnableEnvAndConfig(app, "");

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "hub/git_util.h"
+#include "hub/object_check.h"
 #include "hub/pktline.h"
 #include "hub/receive_pack.h"
 
@@ -17,15 +18,18 @@ namespace skyport::hub {
 namespace fs = std::filesystem;
 
 struct PushSession::Impl {
-  Impl(RepoStore* s, std::string a, std::function<bool(const std::string&, const std::string&)> f)
-      : store(s), app(std::move(a)), allow_non_ff(std::move(f)) {}
+  Impl(RepoStore* s, std::string a, std::function<bool(const std::string&, const std::string&)> f, PushLimits l)
+      : store(s), app(std::move(a)), allow_non_ff(std::move(f)), limits(l) {}
 
   RepoStore* store;
   std::string app;
   std::function<bool(const std::string&, const std::string&)> allow_non_ff;
+  const PushLimits limits;
 
   pkt::Decoder decoder;
   std::vector<std::string> payloads;
+  uint64_t command_lines = 0;          // all of them, also those past the limit (not kept)
+  uint64_t command_bytes = 0;
   bool commands_done = false;
   PushCommands request;
 
@@ -34,29 +38,39 @@ struct PushSession::Impl {
   GitPtr<git_odb> base_odb;
   GitPtr<git_indexer> indexer;
   git_indexer_progress stats{};
+  std::unique_ptr<PackScanner> scanner;  // sees every pack byte before the indexer
+  const std::atomic<bool>* stop = nullptr;
   std::string pack_name;               // "pack-<name>" once committed with objects in it
   std::string unpack_error;            // first pack failure; later bytes are drained
+  std::string refused_by;              // PushOutcome::refused_by
+  std::vector<std::string> fsck_messages;  // band-2 lines for an fsck refusal
 
+  // Bytes of command lines a push may send: plenty for max_refs real ref names.
+  uint64_t MaxCommandBytes() const { return uint64_t{limits.max_refs} * 4096 + 65536; }
   Status FeedCommands(std::string_view bytes);
   void FeedPack(std::string_view bytes);
   Status StartIndexer();
   void CommitPack();
+  void FsckPack();
   std::vector<RefUpdate> Apply(std::vector<std::string>* messages);
   Status CheckCommand(git_repository* repo, const PushCommand& c);
   Status StorePack(git_repository* repo);
 };
 
 PushSession::PushSession(RepoStore* store, std::string app,
-                         std::function<bool(const std::string&, const std::string&)> allow_non_ff)
-    : impl_(std::make_unique<Impl>(store, std::move(app), std::move(allow_non_ff))) {}
+                         std::function<bool(const std::string&, const std::string&)> allow_non_ff, PushLimits limits)
+    : impl_(std::make_unique<Impl>(store, std::move(app), std::move(allow_non_ff), limits)) {}
 
 PushSession::~PushSession() {
   impl_->indexer.reset();  // closes its temp files before the directory goes
+  impl_->scanner.reset();
   if (!impl_->qdir.empty()) {
     std::error_code ec;
     fs::remove_all(impl_->qdir, ec);
   }
 }
+
+void PushSession::set_stop_flag(const std::atomic<bool>* stop) { impl_->stop = stop; }
 
 Status PushSession::Feed(std::string_view bytes) {
   if (!impl_->commands_done) return impl_->FeedCommands(bytes);
@@ -72,13 +86,22 @@ Status PushSession::Impl::FeedCommands(std::string_view bytes) {
     if (!next->has_value()) return Status::Ok();
     pkt::Packet& p = **next;
     if (!p.flush) {
-      payloads.push_back(std::move(p.payload));
+      // Past the limit, lines are counted but not kept: the report answers the
+      // first max_refs, the client marks the rest as not reported.
+      ++command_lines;
+      command_bytes += p.payload.size();
+      if (command_lines <= limits.max_refs && command_bytes <= MaxCommandBytes()) payloads.push_back(std::move(p.payload));
       continue;
     }
     commands_done = true;
     auto parsed = ParseCommands(payloads);
     if (!parsed.ok()) return parsed.status();
     request = std::move(*parsed);
+    if (command_lines > limits.max_refs || command_bytes > MaxCommandBytes()) {
+      unpack_error = fmt::format("push updates {} refs ({} bytes of commands); the hub's limit is {} refs per push",
+                                 command_lines, command_bytes, limits.max_refs);
+      refused_by = "refs";
+    }
     std::string rest = decoder.TakeRest();
     if (!rest.empty()) FeedPack(rest);
     return Status::Ok();
@@ -96,6 +119,11 @@ void PushSession::Impl::FeedPack(std::string_view bytes) {
       unpack_error = s.message();
       return;
     }
+  }
+  if (Status s = scanner->Feed(bytes); !s.ok()) {
+    unpack_error = s.message();
+    if (scanner->bound() != PackBound::kNone) refused_by = std::string(PackBoundName(scanner->bound()));
+    return;
   }
   if (git_indexer_append(indexer.get(), bytes.data(), bytes.size(), &stats) != 0) {
     unpack_error = GitStatus(-1, "index pack").message();
@@ -118,16 +146,34 @@ Status PushSession::Impl::StartIndexer() {
   }
   git_indexer_options o = GIT_INDEXER_OPTIONS_INIT;
   o.verify = 1;  // connectivity: every object the pack references is in it or in the repo
+  if (stop) {
+    o.progress_cb = [](const git_indexer_progress*, void* flag) {
+      return static_cast<const std::atomic<bool>*>(flag)->load() ? -1 : 0;
+    };
+    o.progress_cb_payload = const_cast<std::atomic<bool>*>(stop);
+  }
   git_indexer* idx = nullptr;
   if (int rc = git_indexer_new(&idx, (qdir + "/pack").c_str(), 0, base_odb.get(), &o); rc != 0) {
     return GitStatus(rc, "indexer");
   }
   indexer.reset(idx);
+  git_odb* odb = base_odb.get();
+  scanner = std::make_unique<PackScanner>(limits.pack, [odb](std::string_view raw) {
+    git_oid oid;
+    return odb != nullptr && raw.size() == GIT_OID_RAWSZ &&
+           git_oid_fromraw(&oid, reinterpret_cast<const unsigned char*>(raw.data())) == 0 &&
+           git_odb_exists(odb, &oid) == 1;
+  });
   return Status::Ok();
 }
 
 void PushSession::Impl::CommitPack() {
   if (!indexer || !unpack_error.empty()) return;
+  // Deltas are resolved in the commit: the scanner must have seen the whole pack.
+  if (Status s = scanner->Finish(); !s.ok()) {
+    unpack_error = s.message();
+    return;
+  }
   if (git_indexer_commit(indexer.get(), &stats) != 0) {
     unpack_error = GitStatus(-1, "index pack").message();
     return;
@@ -136,6 +182,70 @@ void PushSession::Impl::CommitPack() {
   indexer.reset();
   base_odb.reset();
   base_repo.reset();
+  if (!pack_name.empty()) FsckPack();
+}
+
+namespace {
+
+int CollectOid(const git_oid* id, void* payload) {
+  static_cast<std::vector<git_oid>*>(payload)->push_back(*id);
+  return 0;
+}
+
+}  // namespace
+
+// receive.fsckObjects: every tree, commit and tag of the new pack (thin-pack
+// bases the indexer appended included) against git's fsck checks.
+void PushSession::Impl::FsckPack() {
+  git_odb* raw_odb = nullptr;
+  git_odb_backend* backend = nullptr;
+  if (git_odb_new(&raw_odb) != 0) {
+    unpack_error = GitStatus(-1, "fsck").message();
+    return;
+  }
+  GitPtr<git_odb> odb(raw_odb);
+  std::string idx_path = qdir + "/pack/" + pack_name + ".idx";
+  if (git_odb_backend_one_pack(&backend, idx_path.c_str()) != 0 || git_odb_add_backend(odb.get(), backend, 1) != 0) {
+    unpack_error = GitStatus(-1, "fsck: open pack").message();
+    return;
+  }
+  std::vector<git_oid> ids;
+  if (git_odb_foreach(odb.get(), CollectOid, &ids) != 0) {
+    unpack_error = GitStatus(-1, "fsck: list objects").message();
+    return;
+  }
+  for (const git_oid& id : ids) {
+    size_t len = 0;
+    git_object_t type = GIT_OBJECT_INVALID;
+    if (git_odb_read_header(&len, &type, odb.get(), &id) != 0) {
+      unpack_error = GitStatus(-1, "fsck: read " + OidHex(id)).message();
+      return;
+    }
+    if (type != GIT_OBJECT_TREE && type != GIT_OBJECT_COMMIT && type != GIT_OBJECT_TAG) continue;
+    git_odb_object* obj = nullptr;
+    if (git_odb_read(&obj, odb.get(), &id) != 0) {
+      unpack_error = GitStatus(-1, "fsck: read " + OidHex(id)).message();
+      return;
+    }
+    std::string_view body(static_cast<const char*>(git_odb_object_data(obj)), git_odb_object_size(obj));
+    std::vector<FsckIssue> issues = type == GIT_OBJECT_TREE     ? CheckTree(body)
+                                    : type == GIT_OBJECT_COMMIT ? CheckCommit(body)
+                                                                : CheckTag(body);
+    git_odb_object_free(obj);
+    for (const FsckIssue& i : issues) {
+      // git's own words, so the pusher can look them up (git help fsck, FSCK MESSAGES).
+      if (fsck_messages.size() < 20) {
+        fsck_messages.push_back(fmt::format("error: object {}: {}: {}", OidHex(id), i.id, i.message));
+      }
+      if (unpack_error.empty()) {
+        unpack_error = fmt::format("fsck error in packed object {}: {}: {}", OidHex(id), i.id, i.message);
+      }
+    }
+  }
+  if (!unpack_error.empty()) {
+    fsck_messages.push_back("fatal: fsck error in packed object");
+    refused_by = "fsck";
+  }
 }
 
 Result<PushOutcome> PushSession::Finish() {
@@ -155,7 +265,10 @@ Result<PushOutcome> PushSession::Finish() {
     for (const PushCommand& c : s.request.commands) {
       out.event.updates.push_back({c.ref, c.old_id, c.new_id, false, "unpacker error"});
     }
-    log::Warn("push unpack failed", {{"app", s.app}, {"error", s.unpack_error}});
+    messages = s.fsck_messages;
+    out.refused_by = s.refused_by;
+    out.unpack_error = s.unpack_error;
+    // The server counts and logs refusals (rate-limited).
   } else {
     out.event.updates = s.Apply(&messages);
   }

@@ -196,5 +196,26 @@ TEST_CASE("PushSession: probe, truncated command list, stale and missing objects
   CHECK(Trim(Run(Git(f.tmp.path(), f.store->RepoPath("app")) + "rev-parse master").out) == f.head);
 }
 
+TEST_CASE("PushSession: more refs than allowed is an unpack error naming the limit", "[hub][receive-pack]") {
+  SessionFixture f;
+  std::string before = f.Refs();
+  PushLimits limits;
+  limits.max_refs = 2;
+  PushSession s(f.store.get(), "app", nullptr, limits);
+  std::string caps = std::string(1, '\0') + "report-status";
+  REQUIRE(s.Feed(pkt::EncodeShort(kZ + " " + f.head + " refs/heads/a" + caps + "\n") +
+                 pkt::EncodeShort(kZ + " " + f.head + " refs/heads/b\n") +
+                 pkt::EncodeShort(kZ + " " + f.head + " refs/heads/c\n") + "0000")
+              .ok());
+  auto out = s.Finish();
+  REQUIRE(out.ok());
+  CHECK(out->refused_by == "refs");
+  CHECK(out->body.find("unpack push updates 3 refs") != std::string::npos);
+  CHECK(out->body.find("limit is 2 refs per push") != std::string::npos);
+  REQUIRE(out->event.updates.size() == 2);  // the first max_refs are answered
+  CHECK(out->event.updates[0].error == "unpacker error");
+  CHECK(f.Refs() == before);
+}
+
 }  // namespace
 }  // namespace skyport::hub
