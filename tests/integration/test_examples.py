@@ -7,6 +7,7 @@ fake clock. Needs only python3 (no Skyport binaries).
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -29,9 +30,18 @@ import app as pageviews  # noqa: E402
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # Outside the kernel's ephemeral range (where other tests' outgoing connections take
+    # ports) and the registries' default 10000-20000 range, so a port found free here is not
+    # taken again before the app binds it (0.0.0.0, like a drone's app).
+    for _ in range(200):
+        port = random.randint(21000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 21000-32000")
 
 
 class FakeClock:
@@ -110,6 +120,17 @@ class AppProcess:
     """One example app started like a drone starts it: `python3 FILE` in its directory, PORT set."""
 
     def __init__(self, directory, script, env=None):
+        # A port can still be taken between the check and the app's bind: then the app
+        # exits with EADDRINUSE and starts again on another port.
+        for attempt in range(5):
+            self._start(directory, script, env)
+            if self.proc.poll() is None or "Errno 98" not in self.output() or attempt == 4:
+                break
+            self.log.close()
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{script} exited {self.proc.returncode}: {self.output()}")
+
+    def _start(self, directory, script, env):
         self.port = free_port()
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SKYPORT_", "SAY_URL", "WEBAPP_"))}
         full_env.update(env or {})
@@ -119,8 +140,6 @@ class AppProcess:
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         wait_until(lambda: self.proc.poll() is not None or self.get("/healthz")[0] == 200, 10,
                    what=f"{script} on port {self.port}")
-        if self.proc.poll() is not None:
-            raise AssertionError(f"{script} exited {self.proc.returncode}: {self.output()}")
 
     def get(self, path, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
