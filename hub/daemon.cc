@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/exclusive.h"
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
@@ -47,6 +48,10 @@ int RunDaemon(const DaemonOptions& o) {
   if (o.deploy_timeout_s < 1) return FailStart(Status::InvalidArgument("deploy-timeout: must be >= 1"));
 
   StopSignals stop_signals;  // before any thread starts
+
+  // One hub per data dir: before any database or repository is opened.
+  auto lock = DataDirLock::Acquire(o.data_dir);
+  if (!lock.ok()) return FailStart(lock.status());
 
   auto hub = Hub::Open(o.data_dir, SystemClock::Get());
   if (!hub.ok()) return FailStart(hub.status());
@@ -103,7 +108,7 @@ int RunDaemon(const DaemonOptions& o) {
   builder.SetMaxReceiveMessageSize(16 << 20);
   rpc::ConfigureServer(builder);
   auto server = builder.BuildAndStart();
-  if (!server || port == 0) return FailStart(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
+  if (!server || port == 0) return FailStart(rpc::ListenFailure(o.listen));
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {

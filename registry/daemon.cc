@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/exclusive.h"
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
@@ -37,6 +38,10 @@ int RunDaemon(const DaemonOptions& o) {
 
   StopSignals stop_signals;  // before any thread starts
 
+  // One registry per data dir: before the database is opened.
+  auto lock = DataDirLock::Acquire(o.data_dir);
+  if (!lock.ok()) return FailStart(lock.status());
+
   OwnerOptions oo;
   oo.state.port_lo = range->first;
   oo.state.port_hi = range->second;
@@ -59,7 +64,7 @@ int RunDaemon(const DaemonOptions& o) {
   builder.SetMaxSendMessageSize(64 << 20);
   rpc::ConfigureServer(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) return FailStart(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
+  if (!server || port == 0) return FailStart(rpc::ListenFailure(o.listen));
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {

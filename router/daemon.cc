@@ -90,7 +90,7 @@ int RunDaemon(const DaemonOptions& o) {
   po.max_head_bytes = static_cast<size_t>(o.max_header_bytes);
   po.cookie_name = o.cookie_name;
   po.token = *token;
-  std::unique_ptr<EventJournal> journal;
+  std::unique_ptr<EventJournal> journal;  // holds DATA/LOCK: one router per data dir
   std::unique_ptr<StatsShipper> shipper;
   if (!o.hub.empty()) {
     auto hub = rpc::Dial(o.hub, o.common.tls);

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/exclusive.h"
+
 namespace skyport::rpc {
 namespace {
 
@@ -39,6 +41,12 @@ void ConfigureServer(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+}
+
+Status ListenFailure(const std::string& address) {
+  if (Status s = ProbeListen(address); !s.ok()) return s;
+  return Status::Unavailable("cannot listen on " + address + " (see the gRPC error above)");
 }
 
 Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls) {
