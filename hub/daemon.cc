@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -112,6 +113,9 @@ int RunDaemon(const DaemonOptions& o) {
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
+    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
+    auto aopts = AdminOptionsFromFlags(o.admin, "", env_metrics_token ? env_metrics_token : "");
+    if (!aopts.ok()) return FailStart(aopts.status());
     Hub* h = hub->get();
     ControlTower* t = tower->get();
     auto a = AdminServer::Start(o.metrics_listen,
@@ -120,7 +124,8 @@ int RunDaemon(const DaemonOptions& o) {
                                     return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h, *t)};
                                   }},
                                  {"/healthz",
-                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}});
+                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
+                                *aopts);
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
   }

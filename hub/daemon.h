@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/daemon.h"
+#include "core/http_admin.h"
 
 namespace skyport::hub {
 
@@ -19,6 +20,7 @@ struct DaemonOptions {
   std::string port_file;      // "GRPC_PORT GIT_PORT" once listening
   std::string registry = "127.0.0.1:6000";  // flights write route configs here ("" = flights off)
   int gate_interval_ms = 10'000;  // between looks of a waiting flight gate
+  AdminFlags admin;  // the metrics listener's token and bounds
   CommonDaemonFlags common;
 };
 

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstdlib>
+
 
 #include <fmt/format.h>
 
@@ -68,13 +70,17 @@ int RunDaemon(const DaemonOptions& o) {
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
+    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
+    auto aopts = AdminOptionsFromFlags(o.admin, "", env_metrics_token ? env_metrics_token : "");
+    if (!aopts.ok()) return FailStart(aopts.status());
     Owner* own = owner->get();
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics", [own](const AdminRequest&) {
                                     return AdminResponse{200, "text/plain; version=0.0.4", RenderMetrics(own->Stats())};
                                   }},
                                  {"/healthz",
-                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}});
+                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
+                                *aopts);
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
   }

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "core/files.h"
@@ -188,9 +190,10 @@ int RunDaemon(const DaemonOptions& o) {
             w->connected() ? 1 : 0, w->tables_built(), w->reconnects());
       return AdminResponse{200, "text/plain; version=0.0.4", out};
     };
-    AdminOptions aopts;
-    aopts.token = *token;
-    auto a = AdminServer::Start(o.admin, std::move(routes), aopts);
+    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
+    auto aopts = AdminOptionsFromFlags(o.admin_flags, *token, env_metrics_token ? env_metrics_token : "");
+    if (!aopts.ok()) return FailStart(aopts.status());
+    auto a = AdminServer::Start(o.admin, std::move(routes), *aopts);
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
     if (channel) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/daemon.h"
+#include "core/http_admin.h"
 
 namespace skyport::router {
 
@@ -31,6 +32,7 @@ struct DaemonOptions {
   std::string port_file;          // "LISTEN_PORT ADMIN_PORT"
   int drain_ms = 5000;
   int stats_window_s = 3600;
+  AdminFlags admin_flags;  // the admin listener's metrics token and bounds
   CommonDaemonFlags common;
 };
 
