@@ -25,6 +25,11 @@ C1 = "1111" + "a" * 36
 FOLLOW_LIMIT_S = 1.5  # the promise is 1 s; the rest is CI margin
 
 
+def metrics_port(registry):
+    """The registry's metrics port, from its log (the line may come just after the port file)."""
+    return wait_until(registry.metrics_port, 10, what="metrics_port in the registry log")
+
+
 def run_daemon(args, timeout=15):
     """Runs a daemon that is expected to refuse to start; returns (exit code, output)."""
     r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -49,7 +54,7 @@ class SecondDaemonTest(ClusterTest):
                       "(another skyport-registry?)", out)
 
         # The metrics listener too.
-        metrics = f"127.0.0.1:{self.registry.metrics_port()}"
+        metrics = f"127.0.0.1:{metrics_port(self.registry)}"
         args = self.registry_args("127.0.0.1:0", os.path.join(self.tmp, "third-data"))
         args[args.index("--metrics-listen") + 1] = metrics
         code, out = run_daemon(args)
@@ -81,8 +86,8 @@ class SecondDaemonTest(ClusterTest):
             (hub_args("127.0.0.1:0", f"127.0.0.1:{hub.git_port}", other + "2"),
              f"address 127.0.0.1:{hub.git_port} is in use"),
             (hub_args("127.0.0.1:0", "127.0.0.1:0", hub.data), f"data dir {hub.data} is in use by pid {hub.proc.pid}"),
-            (hub_args("127.0.0.1:0", "127.0.0.1:0", other + "3", f"127.0.0.1:{self.registry.metrics_port()}"),
-             f"address 127.0.0.1:{self.registry.metrics_port()} is in use"),
+            (hub_args("127.0.0.1:0", "127.0.0.1:0", other + "3", f"127.0.0.1:{metrics_port(self.registry)}"),
+             f"address 127.0.0.1:{metrics_port(self.registry)} is in use"),
         ]:
             code, out = run_daemon(args)
             self.assertNotEqual(code, 0, out)
@@ -233,8 +238,10 @@ class AdminListenerTest(ClusterTest):
         reg.start()
         self.addCleanup(reg.kill)
 
+        port = metrics_port(reg)
+
         def get(path, token=None):
-            conn = http.client.HTTPConnection("127.0.0.1", reg.metrics_port(), timeout=5)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             try:
                 conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
                 resp = conn.getresponse()
