@@ -96,7 +96,9 @@ Result<v1::PutRouteResponse> RegistryClient::PutRoute(const v1::RouteConfig& rou
 Status RegistryClient::Watch(const v1::WatchRequest& req,
                              const std::function<bool(const v1::WatchResponse&)>& on_message) {
   grpc::ClientContext ctx;
-  impl_->Prepare(ctx, 0);  // a watch lasts as long as the caller wants
+  // A watch lasts as long as the caller wants, and while the registry is
+  // away it waits for it: the stream resumes as soon as it is back.
+  rpc::PrepareContext(ctx, impl_->token, 0, /*wait_for_peer=*/true);
   auto reader = impl_->stub->Watch(&ctx, req);
   v1::WatchResponse msg;
   while (reader->Read(&msg)) {

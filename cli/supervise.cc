@@ -323,7 +323,7 @@ class Supervisor {
   int64_t next_try_ = 0;  // next Grant/Register attempt
   int attempt_ = 0;       // consecutive failures, for backoff
   Code last_code_ = Code::kOk;
-  BackoffPolicy backoff_;
+  BackoffPolicy backoff_ = kReconnectBackoff;
   SystemRandom random_;
 };
 

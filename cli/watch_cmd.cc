@@ -33,9 +33,7 @@ int RunWatch(const GlobalOptions& g, const WatchOptions& o) {
   if (!client) return code;
 
   WatchPrinter printer(o.from.value_or(0));
-  BackoffPolicy policy;
-  policy.initial_ms = 200;
-  policy.max_ms = 5'000;
+  const BackoffPolicy policy = kReconnectBackoff;  // the stream itself waits for the registry
   SystemRandom random;
   int attempt = 0;
   Code last_code = Code::kOk;

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/http_admin.h"
+
 namespace skyport {
 namespace {
 
@@ -60,6 +62,18 @@ void AddCommonDaemonFlags(CLI::App& app, CommonDaemonFlags& f, bool serves) {
   }
   app.add_option("--log-level", f.log_level, "debug|info|warn|error")->capture_default_str();
   app.add_option("--log-format", f.log_format, "text|json")->capture_default_str();
+}
+
+void AddAdminFlags(CLI::App& app, AdminFlags& f) {
+  app.add_option("--metrics-token-file", f.metrics_token_file,
+                 "File with a bearer token that /metrics then requires (else env SKYPORT_METRICS_TOKEN; "
+                 "unset: /metrics is open, which is meant for a loopback listener)");
+  app.add_option("--admin-max-connections", f.max_connections,
+                 "Admin/metrics connections served at once (the oldest idle one is shed beyond it)")
+      ->capture_default_str();
+  app.add_option("--admin-read-timeout-ms", f.read_timeout_ms,
+                 "Time an admin/metrics client has to send its request head")
+      ->capture_default_str();
 }
 
 bool ParseOrExit(CLI::App& app, int argc, char** argv, int& exit_code) {

@@ -13,6 +13,8 @@ class App;
 
 namespace skyport {
 
+struct AdminFlags;
+
 // Gives every top-level option of `app` (visited at parse time) an
 // environment variable SKYPORT_<NAME>, and adds
 // `--config FILE` (also SKYPORT_CONFIG; default `default_config`, which may
@@ -22,6 +24,10 @@ void EnableEnvAndConfig(CLI::App& app, const std::string& default_config, EnvLoo
 // --token-file, --log-level, --log-format and the --tls-* flags of a daemon
 // that serves TLS (`serves` true) or only dials out (false).
 void AddCommonDaemonFlags(CLI::App& app, CommonDaemonFlags& flags, bool serves);
+
+// --metrics-token-file, --admin-max-connections and --admin-read-timeout-ms
+// of a daemon with an admin/metrics listener (core/http_admin.h).
+void AddAdminFlags(CLI::App& app, AdminFlags& flags);
 
 // Parses argv; prints help or the error and returns the exit code to use
 // (0 for --help) in `exit_code`, and false when the caller should exit.

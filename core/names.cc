@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/problems.h"
+
 namespace skyport {
 namespace {
 
@@ -12,7 +14,7 @@ bool LowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'
 bool Alnum(char c) { return LowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
 
 Status Invalid(std::string_view field, std::string_view value, std::string_view rule) {
-  return Status::InvalidArgument(fmt::format("{}: \"{}\" {}", field, value, rule));
+  return Status::InvalidArgument(fmt::format("{}: \"{}\" {}", field, ClipEcho(value, 128), rule));
 }
 
 }  // namespace

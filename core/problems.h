@@ -3,6 +3,7 @@
 // the messages joined by "; ", or OK when there were none.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,11 +12,51 @@
 
 namespace skyport {
 
+// Messages echo what a client sent ("control: \"<value>\" is not an arm"),
+// and a client may send megabytes or terminal escapes: every message that
+// goes back or into a log passes through here. Control characters become
+// \xNN; beyond `max` bytes (and 32 more, so that a cut always shortens) the
+// middle is cut ("…[N bytes cut]…"), so that the field path at the start and
+// the rule at the end both stay.
+inline constexpr size_t kMaxEchoBytes = 256;
+// `escape_controls` false keeps newlines (multi-line command output).
+inline std::string ClipEcho(std::string_view message, size_t max = kMaxEchoBytes, bool escape_controls = true) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(message.size(), max + 32));
+  auto put = [&out, escape_controls](std::string_view part) {
+    for (char c : part) {
+      const auto u = static_cast<unsigned char>(c);
+      if (escape_controls && (u < 0x20 || u == 0x7f)) {
+        out += "\\x";
+        out += kHex[u >> 4];
+        out += kHex[u & 15];
+      } else {
+        out += c;
+      }
+    }
+  };
+  if (message.size() <= max + 32) {
+    put(message);
+    return out;
+  }
+  const size_t tail = max / 3, head = max - tail;
+  put(message.substr(0, head));
+  out += "…[" + std::to_string(message.size() - head - tail) + " bytes cut]…";
+  put(message.substr(message.size() - tail));
+  return out;
+}
+
 class Problems {
  public:
+  // At most kMaxProblems messages are kept (then "… and N more problems"),
+  // each clipped by ClipEcho: the answer to a hostile document stays small.
+  static constexpr int kMaxProblems = 32;
+
   void Add(std::string message) {
+    if (count_++ >= kMaxProblems) return;
     if (!text_.empty()) text_ += "; ";
-    text_ += message;
+    text_ += ClipEcho(message);
   }
   void Add(std::string_view path, std::string_view what) {
     Add(path.empty() ? std::string(what) : std::string(path) + ": " + std::string(what));
@@ -26,11 +67,14 @@ class Problems {
   bool empty() const { return text_.empty(); }
   // OK when empty; else INVALID_ARGUMENT "<prefix><problems>".
   Status ToStatus(std::string_view prefix = "") const {
-    return text_.empty() ? Status::Ok() : Status::InvalidArgument(std::string(prefix) + text_);
+    if (text_.empty()) return Status::Ok();
+    std::string more = count_ > kMaxProblems ? "; … and " + std::to_string(count_ - kMaxProblems) + " more problems" : "";
+    return Status::InvalidArgument(std::string(prefix) + text_ + more);
   }
 
  private:
   std::string text_;
+  int count_ = 0;
 };
 
 }  // namespace skyport

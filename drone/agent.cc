@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/files.h"
 #include "core/ids.h"
+#include "core/log_limiter.h"
 #include "core/log.h"
 #include "drone/checkout.h"
 #include "drone/run_command.h"
@@ -145,11 +146,16 @@ void Agent::Progress(uint64_t id, const std::string& commit, v1::DeployProgress:
 
 void Agent::AttachLoop() {
   SystemRandom random;
-  BackoffPolicy policy{200, 5000, 2.0, 0.2};
+  // The stream waits for the hub while it is away (wait_for_ready), and is
+  // attached within the channel's reconnect backoff of its return; this
+  // backoff only spaces out streams the hub itself ends.
+  const BackoffPolicy policy = kReconnectBackoff;
+  LogLimiter retry_log;
   int attempt = 0;
   for (;;) {
     grpc::ClientContext ctx;
     rpc::AttachToken(ctx, o_.token);
+    ctx.set_wait_for_ready(true);
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
@@ -187,9 +193,11 @@ void Agent::AttachLoop() {
       if (stopping_) return;
     }
     int64_t delay = BackoffDelayMs(policy, attempt++, random.Uniform01());
-    log::Warn("not attached to the hub; retrying",
-              {{"hub", o_.hub}, {"error", s.error_message()}, {"code", static_cast<int>(s.error_code())},
-               {"retry_ms", delay}});
+    uint64_t held = 0;
+    if (got_any || retry_log.Allow(NowMs(), &held))
+      log::Warn("not attached to the hub; retrying",
+                {{"hub", o_.hub}, {"error", s.error_message()}, {"code", static_cast<int>(s.error_code())},
+                 {"retry_ms", delay}, {"more_since_last_line", held}});
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(delay), [&] { return stopping_; });
   }

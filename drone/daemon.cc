@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/exclusive.h"
 #include "core/log.h"
 #include "core/names.h"
 
@@ -60,6 +61,10 @@ int RunDaemon(DaemonOptions o) {
   // Orphaned grandchildren of our apps come to us to be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   StopSignals stop_signals;  // before any thread starts
+
+  // One drone per data dir: two would adopt and stop each other's apps.
+  auto lock = DataDirLock::Acquire(a.data_dir);
+  if (!lock.ok()) return FailStart(lock.status());
 
   Agent agent(a);
   if (Status s = agent.Start(); !s.ok()) return FailStart(s);

@@ -24,9 +24,10 @@ RegistryLink::~RegistryLink() {
   if (thread_.joinable()) thread_.join();
 }
 
-grpc::Status RegistryLink::Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms) const {
+grpc::Status RegistryLink::Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms,
+                                bool wait_for_peer) const {
   grpc::ClientContext ctx;
-  rpc::PrepareContext(ctx, token_, timeout_ms);
+  rpc::PrepareContext(ctx, token_, timeout_ms, wait_for_peer);
   return fn(ctx);
 }
 
@@ -35,7 +36,7 @@ void RegistryLink::Start(uint64_t stale_lease) {
     v1::RevokeRequest req;
     req.set_lease_id(stale_lease);
     v1::RevokeResponse resp;
-    auto s = Call([&](grpc::ClientContext& c) { return stub_->Revoke(&c, req, &resp); });
+    auto s = Call([&](grpc::ClientContext& c) { return stub_->Revoke(&c, req, &resp); }, 3000, false);
     log::Info("revoked the previous run's lease", {{"lease", stale_lease}, {"ok", s.ok()}, {"removed", resp.removed()}});
   }
   thread_ = std::thread([this] { Loop(); });
@@ -56,7 +57,7 @@ void RegistryLink::Shutdown() {
     v1::RevokeRequest req;
     req.set_lease_id(lease);
     v1::RevokeResponse resp;
-    (void)Call([&](grpc::ClientContext& c) { return stub_->Revoke(&c, req, &resp); });
+    (void)Call([&](grpc::ClientContext& c) { return stub_->Revoke(&c, req, &resp); }, 3000, false);
   }
 }
 
@@ -123,24 +124,39 @@ bool RegistryLink::FlushQueued(uint64_t lease) {
                                                   s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED; };
   std::vector<uint64_t> ids_left;
   std::vector<std::pair<std::string, uint32_t>> ports_left;
+  bool away = false;  // once a call found the registry away, the rest wait for the next round
   for (uint64_t id : ids) {
+    if (away) {
+      ids_left.push_back(id);
+      continue;
+    }
     v1::DeregisterRequest req;
     req.set_id(id);
     v1::DeregisterResponse resp;
     auto s = Call([&](grpc::ClientContext& c) { return stub_->Deregister(&c, req, &resp); });
-    if (retry(s)) ids_left.push_back(id);
+    if (retry(s)) {
+      ids_left.push_back(id);
+      away = true;
+    }
     else if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND)
       log::Warn("deregister failed; the entry goes with the lease", {{"id", id}, {"error", s.error_message()}});
   }
   for (const auto& [host, port] : ports) {
     if (lease == 0) break;  // a lost lease took its ports with it
+    if (away) {
+      ports_left.emplace_back(host, port);
+      continue;
+    }
     v1::ReleasePortRequest req;
     req.set_host(host);
     req.set_port(port);
     req.set_lease_id(lease);
     v1::ReleasePortResponse resp;
     auto s = Call([&](grpc::ClientContext& c) { return stub_->ReleasePort(&c, req, &resp); });
-    if (retry(s)) ports_left.emplace_back(host, port);
+    if (retry(s)) {
+      ports_left.emplace_back(host, port);
+      away = true;
+    }
   }
   if (ids_left.empty() && ports_left.empty()) return true;
   std::lock_guard lock(mu_);
@@ -162,7 +178,7 @@ uint64_t RegistryLink::lease() const {
 
 void RegistryLink::Loop() {
   SystemRandom random;
-  BackoffPolicy policy{100, 2000, 2.0, 0.2};
+  const BackoffPolicy policy = kReconnectBackoff;  // the calls themselves wait for the registry
   int failures = 0;
   int64_t next_keepalive = 0;
   const int64_t interval = std::max<int64_t>(200, int64_t{ttl_s_} * 1000 / 3);

@@ -54,7 +54,10 @@ class RegistryLink {
   // Sends the queued deregistrations and releases; keeps the ones that failed
   // for a reason worth retrying. Returns false if the registry was unreachable.
   bool FlushQueued(uint64_t lease);
-  grpc::Status Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms = 3000) const;
+  // `wait_for_peer` (rpc/call.h): the loop's calls wait for the registry to
+  // come back; start-up and shutdown do not.
+  grpc::Status Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms = 3000,
+                    bool wait_for_peer = true) const;
 
   std::unique_ptr<v1::Registry::Stub> stub_;
   std::string token_;

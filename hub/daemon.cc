@@ -4,9 +4,11 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
+#include "core/exclusive.h"
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
@@ -47,6 +49,10 @@ int RunDaemon(const DaemonOptions& o) {
   if (o.deploy_timeout_s < 1) return FailStart(Status::InvalidArgument("deploy-timeout: must be >= 1"));
 
   StopSignals stop_signals;  // before any thread starts
+
+  // One hub per data dir: before any database or repository is opened.
+  auto lock = DataDirLock::Acquire(o.data_dir);
+  if (!lock.ok()) return FailStart(lock.status());
 
   auto hub = Hub::Open(o.data_dir, SystemClock::Get());
   if (!hub.ok()) return FailStart(hub.status());
@@ -111,10 +117,13 @@ int RunDaemon(const DaemonOptions& o) {
   builder.SetMaxReceiveMessageSize(16 << 20);
   rpc::ConfigureServer(builder);
   auto server = builder.BuildAndStart();
-  if (!server || port == 0) return FailStart(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
+  if (!server || port == 0) return FailStart(rpc::ListenFailure(o.listen));
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
+    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
+    auto aopts = AdminOptionsFromFlags(o.admin, "", env_metrics_token ? env_metrics_token : "");
+    if (!aopts.ok()) return FailStart(aopts.status());
     Hub* h = hub->get();
     ControlTower* t = tower->get();
     GitHttpServer* g = git->get();
@@ -124,7 +133,8 @@ int RunDaemon(const DaemonOptions& o) {
                                     return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h, *t) + g->Metrics()};
                                   }},
                                  {"/healthz",
-                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}});
+                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
+                                *aopts);
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/daemon.h"
+#include "core/http_admin.h"
 
 namespace skyport::hub {
 
@@ -27,6 +28,7 @@ struct DaemonOptions {
   uint64_t git_max_inflate_bytes = 32ull << 30;
   uint32_t git_max_refs_per_push = 1000;
   int git_max_concurrent_pushes = 4;
+  AdminFlags admin;  // the metrics listener's token and bounds
   CommonDaemonFlags common;
 };
 

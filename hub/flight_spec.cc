@@ -549,7 +549,7 @@ Result<FlightSpec> ParseFlightSpecText(std::string_view json_text) {
   try {
     doc = json::parse(json_text);
   } catch (const json::exception& e) {
-    return Status::InvalidArgument(fmt::format("spec: not valid JSON: {}", e.what()));
+    return Status::InvalidArgument(ClipEcho(fmt::format("spec: not valid JSON: {}", e.what())));  // quotes input
   }
   return ParseFlightSpec(doc);
 }

@@ -31,6 +31,7 @@
 #include <thread>
 
 #include "core/http_admin.h"
+#include "core/exclusive.h"
 #include "core/log.h"
 #include "core/token.h"
 #include "hub/git_route.h"
@@ -219,7 +220,7 @@ Status Server::Listen() {
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::Unavailable(fmt::format("listen {}: {}", opts_.listen, ec.message()));
+  if (ec) return ListenError(opts_.listen, ec.value());  // "address … is in use (another skyport-hub?)"
   SetCloexec(acceptor_.native_handle());  // children the hub spawns must not hold the port
   port_ = acceptor_.local_endpoint().port();
   return Status::Ok();

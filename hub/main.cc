@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--port-file", o.port_file, "Write \"GRPC_PORT GIT_PORT\" here once listening");
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
+  skyport::AddAdminFlags(app, o.admin);
   skyport::EnableEnvAndConfig(app, "");
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/backoff.h"
 #include "core/log.h"
 #include "core/problems.h"
 #include "core/timefmt.h"
@@ -13,7 +14,6 @@ namespace skyport::hub {
 namespace {
 
 constexpr int64_t kIdleTickMs = 1000;  // steps at least this often (endBy, retire, timers)
-constexpr int64_t kRouteRetryMs = 500;  // between route writes while the registry refuses them
 
 bool Active(const FlightState& s) { return !FlightFinished(s); }
 
@@ -206,10 +206,11 @@ void ControlTower::Dispatch(const std::string& id, const Flight& f, Effect e) {
         o.ok = s.ok();
         o.message = s.message();
         refused = !s.ok() && Permanent(s);
-        // The stepper re-issues a failed write at once: back off while the registry is away.
+        // The stepper re-issues a failed write at once: back off while the registry is away
+        // (briefly: the write itself waited for the registry, and must follow it within a second of its return).
         if (!s.ok())
-          std::this_thread::sleep_for(
-              std::chrono::milliseconds(std::min<int64_t>(kRouteRetryMs << std::min(route_failures, 6), 30'000)));
+          std::this_thread::sleep_for(std::chrono::milliseconds(
+              BackoffDelayMs(kReconnectBackoff, std::min(route_failures, 16), 0.5)));
         break;
       }
       case Effect::Kind::kDeploy: {

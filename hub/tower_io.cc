@@ -84,7 +84,7 @@ class RealTowerIo final : public TowerIo {
       v1::GetRouteRequest get;
       get.set_app(app);
       auto cur = rpc::UnaryCall<v1::RouteConfig>(*registry_, &v1::Registry::Stub::GetRoute, get, o_.token,
-                                                 o_.rpc_timeout_ms);
+                                                 o_.rpc_timeout_ms, /*wait_for_peer=*/true);
       if (cur.ok()) {
         auto w = cur->weights().find(commit);
         if (w != cur->weights().end() && w->second > 0)
@@ -107,7 +107,7 @@ class RealTowerIo final : public TowerIo {
       v1::GetRouteRequest get;
       get.set_app(app);
       auto cur = rpc::UnaryCall<v1::RouteConfig>(*registry_, &v1::Registry::Stub::GetRoute, get, o_.token,
-                                                 o_.rpc_timeout_ms);
+                                                 o_.rpc_timeout_ms, /*wait_for_peer=*/true);
       std::optional<v1::RouteConfig> current;
       if (cur.ok()) current = *cur;
       else if (cur.status().code() != Code::kNotFound) return cur.status();
@@ -117,7 +117,7 @@ class RealTowerIo final : public TowerIo {
       *put.mutable_route() = *next;
       put.set_expected_revision(current ? current->revision() : 0);
       auto r = rpc::UnaryCall<v1::PutRouteResponse>(*registry_, &v1::Registry::Stub::PutRoute, put, o_.token,
-                                                    o_.rpc_timeout_ms);
+                                                    o_.rpc_timeout_ms, /*wait_for_peer=*/true);
       if (r.ok()) return Status::Ok();
       last = r.status();
       if (last.code() != Code::kFailedPrecondition) return last;  // only a lost race is retried here

@@ -3,9 +3,12 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstdlib>
+
 
 #include <fmt/format.h>
 
+#include "core/exclusive.h"
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
@@ -37,6 +40,10 @@ int RunDaemon(const DaemonOptions& o) {
 
   StopSignals stop_signals;  // before any thread starts
 
+  // One registry per data dir: before the database is opened.
+  auto lock = DataDirLock::Acquire(o.data_dir);
+  if (!lock.ok()) return FailStart(lock.status());
+
   OwnerOptions oo;
   oo.state.port_lo = range->first;
   oo.state.port_hi = range->second;
@@ -59,17 +66,21 @@ int RunDaemon(const DaemonOptions& o) {
   builder.SetMaxSendMessageSize(64 << 20);
   rpc::ConfigureServer(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) return FailStart(Status::Unavailable(fmt::format("listen: cannot bind {}", o.listen)));
+  if (!server || port == 0) return FailStart(rpc::ListenFailure(o.listen));
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
+    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
+    auto aopts = AdminOptionsFromFlags(o.admin, "", env_metrics_token ? env_metrics_token : "");
+    if (!aopts.ok()) return FailStart(aopts.status());
     Owner* own = owner->get();
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics", [own](const AdminRequest&) {
                                     return AdminResponse{200, "text/plain; version=0.0.4", RenderMetrics(own->Stats())};
                                   }},
                                  {"/healthz",
-                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}});
+                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
+                                *aopts);
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
   }

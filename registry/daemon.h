@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/daemon.h"
+#include "core/http_admin.h"
 
 namespace skyport::registry {
 
@@ -17,6 +18,7 @@ struct DaemonOptions {
   int64_t history = 10000;
   std::string metrics_listen = "127.0.0.1:6010";
   std::string port_file;
+  AdminFlags admin;  // the metrics listener's token and bounds
   CommonDaemonFlags common;
 };
 

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--port-file", o.port_file, "Write the bound gRPC port here once listening");
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
+  skyport::AddAdminFlags(app, o.admin);
   skyport::EnableEnvAndConfig(app, "");
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;

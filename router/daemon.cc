@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "core/files.h"
@@ -93,7 +95,7 @@ int RunDaemon(const DaemonOptions& o) {
   po.allow_underscore_headers = o.allow_underscore_headers;
   po.unescape_slashes = o.escaped_slashes == "unescape";
   po.token = *token;
-  std::unique_ptr<EventJournal> journal;
+  std::unique_ptr<EventJournal> journal;  // holds DATA/LOCK: one router per data dir
   std::unique_ptr<StatsShipper> shipper;
   if (!o.hub.empty()) {
     auto hub = rpc::Dial(o.hub, o.common.tls);
@@ -191,9 +193,10 @@ int RunDaemon(const DaemonOptions& o) {
             w->connected() ? 1 : 0, w->tables_built(), w->reconnects());
       return AdminResponse{200, "text/plain; version=0.0.4", out};
     };
-    AdminOptions aopts;
-    aopts.token = *token;
-    auto a = AdminServer::Start(o.admin, std::move(routes), aopts);
+    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
+    auto aopts = AdminOptionsFromFlags(o.admin_flags, *token, env_metrics_token ? env_metrics_token : "");
+    if (!aopts.ok()) return FailStart(aopts.status());
+    auto a = AdminServer::Start(o.admin, std::move(routes), *aopts);
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
     if (channel) {

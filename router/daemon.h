@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/daemon.h"
+#include "core/http_admin.h"
 
 namespace skyport::router {
 
@@ -34,6 +35,7 @@ struct DaemonOptions {
   bool reuse_after_body = false;           // ProxyOptions::reuse_after_body
   bool allow_underscore_headers = false;   // ProxyOptions::allow_underscore_headers
   std::string escaped_slashes = "reject";  // reject | unescape (ProxyOptions::unescape_slashes)
+  AdminFlags admin_flags;  // the admin listener's metrics token and bounds
   CommonDaemonFlags common;
 };
 

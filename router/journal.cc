@@ -1,7 +1,6 @@
 #include "router/journal.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -100,53 +99,45 @@ uint64_t FileSize(const std::string& path) {
 
 // ---------------------------------------------------------------- the journal
 
-EventJournal::EventJournal(std::string dir, std::string router_id, uint64_t epoch, uint64_t max_bytes, int lock_fd)
+EventJournal::EventJournal(std::string dir, std::string router_id, uint64_t epoch, uint64_t max_bytes,
+                           std::unique_ptr<DataDirLock> lock)
     : dir_(std::move(dir)),
       router_id_(std::move(router_id)),
       max_bytes_(max_bytes),
-      lock_fd_(lock_fd),
+      lock_(std::move(lock)),
       segment_(epoch << kSequenceBits | 1) {}
 
-EventJournal::~EventJournal() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
-}
+EventJournal::~EventJournal() = default;  // releases DIR/LOCK
 
 Result<std::unique_ptr<EventJournal>> EventJournal::Open(const std::string& dir, const std::string& name,
                                                          uint64_t max_bytes) {
   std::error_code ec;
   fs::create_directories(dir + "/journal", ec);
   if (ec) return Status::Internal(fmt::format("data dir {}: {}", dir, ec.message()));
-  const std::string lock_path = dir + "/lock";
-  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd < 0) return Status::Internal(Errno("open", lock_path));
-  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock_fd);
-    return Status::FailedPrecondition(fmt::format("data dir {} is in use by another router", dir));
-  }
-  auto fail = [lock_fd](Status s) {
-    ::close(lock_fd);
-    return s;
-  };
+  // One router per data dir: "data dir DIR is in use by pid N (another skyport-router?)".
+  auto lock = DataDirLock::Acquire(dir);
+  if (!lock.ok()) return lock.status();
 
   std::string router_id;
   if (auto text = ReadFile(dir + "/router-id"); text.ok()) router_id = Trim(*text);
   if (router_id.empty()) {
     SystemRandom rng;
     router_id = name + "/" + NewHexId(rng).substr(0, 12);
-    if (Status s = WriteFileAtomic(dir + "/router-id", router_id + "\n"); !s.ok()) return fail(s);
+    if (Status s = WriteFileAtomic(dir + "/router-id", router_id + "\n"); !s.ok()) return s;
   }
 
   uint64_t epoch = 0;
   if (auto text = ReadFile(dir + "/epoch"); text.ok()) {
     for (char c : Trim(*text)) {
-      if (c < '0' || c > '9' || epoch > kMaxEpoch) return fail(Status::DataLoss(fmt::format("{}/epoch: not a number", dir)));
+      if (c < '0' || c > '9' || epoch > kMaxEpoch) return Status::DataLoss(fmt::format("{}/epoch: not a number", dir));
       epoch = epoch * 10 + static_cast<uint64_t>(c - '0');
     }
   }
-  if (++epoch > kMaxEpoch) return fail(Status::ResourceExhausted(fmt::format("{}/epoch: too many starts", dir)));
+  if (++epoch > kMaxEpoch) return Status::ResourceExhausted(fmt::format("{}/epoch: too many starts", dir));
   // Durable before any segment of the new epoch exists: segment ids must never repeat.
-  if (Status s = WriteFileAtomic(dir + "/epoch", fmt::format("{}\n", epoch)); !s.ok()) return fail(s);
-  return std::unique_ptr<EventJournal>(new EventJournal(dir + "/journal", router_id, epoch, max_bytes, lock_fd));
+  if (Status s = WriteFileAtomic(dir + "/epoch", fmt::format("{}\n", epoch)); !s.ok()) return s;
+  return std::unique_ptr<EventJournal>(
+      new EventJournal(dir + "/journal", router_id, epoch, max_bytes, std::move(*lock)));
 }
 
 std::string EventJournal::LogPath(uint64_t segment, int writer) const {

@@ -46,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "core/exclusive.h"
 #include "core/status.h"
 #include "router/journal_format.h"
 #include "skyport/v1/router.pb.h"
@@ -103,7 +104,8 @@ class EventJournal {
     uint64_t log_bytes = 0;
   };
 
-  EventJournal(std::string dir, std::string router_id, uint64_t epoch, uint64_t max_bytes, int lock_fd);
+  EventJournal(std::string dir, std::string router_id, uint64_t epoch, uint64_t max_bytes,
+               std::unique_ptr<DataDirLock> lock);
   std::string LogPath(uint64_t segment, int writer) const;
   std::string BatchPath(uint64_t segment) const;
   // Writes a completed segment's batch and deletes its logs; a segment with
@@ -118,7 +120,7 @@ class EventJournal {
   const std::string dir_;         // DIR/journal
   const std::string router_id_;
   const uint64_t max_bytes_;
-  const int lock_fd_;
+  const std::unique_ptr<DataDirLock> lock_;  // DIR/LOCK: one router per data dir
   std::atomic<uint64_t> segment_;
   std::atomic<int64_t> last_advance_ms_{0};
   std::atomic<uint64_t> log_bytes_{0}, batch_bytes_{0};

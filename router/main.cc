@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   app.add_option("--drain-ms", o.drain_ms, "On SIGTERM, let requests in flight finish this long")->capture_default_str();
   app.add_option("--stats-window", o.stats_window_s, "Seconds of per-second stats kept")->capture_default_str();
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/false);
+  skyport::AddAdminFlags(app, o.admin_flags);
   skyport::EnableEnvAndConfig(app, "");
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/exclusive.h"
 #include "core/http_admin.h"
 #include "router/worker.h"
 
@@ -36,6 +37,12 @@ Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHo
   } else {
     return Status::InvalidArgument(fmt::format("listen \"{}\": host must be a numeric IP address", options.listen));
   }
+  // Each thread gets its own SO_REUSEPORT listener (the kernel spreads
+  // connections between them without a shared accept lock), but a group like
+  // that would also take in a second router's sockets and share the clients
+  // with it: a split brain. So first bind the address the ordinary way; a
+  // router (or anything else) already listening there makes that fail.
+  if (Status s = ProbeListen(options.listen); !s.ok()) return s;
   auto proxy = std::unique_ptr<Proxy>(new Proxy());
   int port = hp->second;
   std::vector<int> fds;
@@ -49,10 +56,10 @@ Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHo
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 4096) != 0) {
-      std::string err = std::strerror(errno);
+      const int err = errno;
       if (fd >= 0) ::close(fd);
       for (int f : fds) ::close(f);
-      return Status::Unavailable(fmt::format("cannot listen on {}: {}", options.listen, err));
+      return ListenError(options.listen, err);
     }
     if (port == 0) {
       sockaddr_storage got{};

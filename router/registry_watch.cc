@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "core/backoff.h"
+#include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "rpc/call.h"
@@ -35,7 +36,9 @@ void RegistryWatch::Stop() {
 
 void RegistryWatch::Loop() {
   SystemRandom rng;
-  BackoffPolicy policy{100, 2000, 2.0, 0.2};
+  // The stream waits for the registry while it is away (wait_for_peer), so
+  // this backoff only spaces out streams the registry itself ends.
+  const BackoffPolicy policy = kReconnectBackoff;
   int attempt = 0;
   for (;;) {
     {
@@ -54,7 +57,7 @@ void RegistryWatch::Loop() {
 
 bool RegistryWatch::RunStream() {
   grpc::ClientContext ctx;
-  rpc::PrepareContext(ctx, token_, 0);
+  rpc::PrepareContext(ctx, token_, 0, /*wait_for_peer=*/true);
   {
     std::lock_guard lock(mu_);
     if (stop_) return false;
@@ -111,8 +114,11 @@ bool RegistryWatch::RunStream() {
     active_ = nullptr;
     if (stop_) return got_any;
   }
-  log::Warn("registry watch ended; serving the last table",
-            {{"revision", local_revision_}, {"code", static_cast<int>(st.error_code())}, {"error", st.error_message()}});
+  uint64_t held = 0;
+  if (got_any || end_log_.Allow(SystemClock::Get()->MonoMs(), &held))
+    log::Warn("registry watch ended; serving the last table",
+              {{"revision", local_revision_}, {"code", static_cast<int>(st.error_code())},
+               {"error", st.error_message()}, {"more_since_last_line", held}});
   return got_any;
 }
 
@@ -163,7 +169,7 @@ void RegistryPresence::Stop() {
 
 void RegistryPresence::Loop() {
   SystemRandom rng;
-  BackoffPolicy policy{200, 3000, 2.0, 0.2};
+  const BackoffPolicy policy = kReconnectBackoff;  // calls wait for the registry (wait_for_peer)
   int attempt = 0;
   const int64_t kTimeout = 3000;
   for (;;) {
@@ -171,7 +177,8 @@ void RegistryPresence::Loop() {
     if (lease_ == 0) {
       v1::GrantRequest g;
       g.set_ttl_seconds(info_.ttl_s);
-      auto granted = rpc::UnaryCall<v1::GrantResponse>(*stub_, &v1::Registry::Stub::Grant, g, token_, kTimeout);
+      auto granted =
+          rpc::UnaryCall<v1::GrantResponse>(*stub_, &v1::Registry::Stub::Grant, g, token_, kTimeout, true);
       Status st = granted.status();
       if (granted.ok()) {
         v1::RegisterRequest r;
@@ -185,7 +192,8 @@ void RegistryPresence::Loop() {
         ep->set_pid(static_cast<int64_t>(::getpid()));
         (*ep->mutable_meta())["name"] = info_.name;
         (*ep->mutable_meta())["listen"] = info_.listen;
-        auto reg = rpc::UnaryCall<v1::RegisterResponse>(*stub_, &v1::Registry::Stub::Register, r, token_, kTimeout);
+        auto reg =
+            rpc::UnaryCall<v1::RegisterResponse>(*stub_, &v1::Registry::Stub::Register, r, token_, kTimeout, true);
         st = reg.status();
         if (reg.ok()) {
           lease_ = granted->lease_id();
@@ -199,7 +207,8 @@ void RegistryPresence::Loop() {
     } else {
       v1::KeepAliveRequest k;
       k.set_lease_id(lease_);
-      auto kept = rpc::UnaryCall<v1::KeepAliveResponse>(*stub_, &v1::Registry::Stub::KeepAlive, k, token_, kTimeout);
+      auto kept =
+          rpc::UnaryCall<v1::KeepAliveResponse>(*stub_, &v1::Registry::Stub::KeepAlive, k, token_, kTimeout, true);
       if (!kept.ok() && kept.status().code() == Code::kNotFound) {
         lease_ = 0;  // expired (registry was away too long): register again at once
         registered_ = false;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/log_limiter.h"
 #include "router/route_holder.h"
 #include "router/stats.h"
 #include "skyport/v1/registry.grpc.pb.h"
@@ -51,6 +52,8 @@ class RegistryWatch {
   std::unordered_map<uint64_t, v1::Endpoint> endpoints_;
   std::map<std::string, v1::RouteConfig> routes_;
   int64_t local_revision_ = 0;
+
+  LogLimiter end_log_;  // loop thread: streams the registry refuses at once
 
   std::atomic<bool> connected_{false};
   std::atomic<int64_t> revision_{0};

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/backoff.h"
 #include "core/log.h"
 #include "router/ship_batch.h"
 #include "rpc/call.h"
@@ -182,15 +183,20 @@ bool StatsShipper::ShipOnce(int64_t timeout_ms) {
 }
 
 void StatsShipper::Loop() {
-  int backoff_ms = 1000;
+  int64_t wait_ms = 1000;
+  int failures = 0;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [this] { return stop_; })) return;
+      if (cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_; })) return;
     }
     bool ok = true;
     while (ok && HasWork()) ok = ShipOnce(3000);
-    backoff_ms = ok ? 1000 : std::min(backoff_ms * 2, 8000);
+    // Try again soon after a failure, so that shipping resumes within a
+    // second of the hub's return (the channel reconnects as fast; the calls
+    // fail fast, so that a stop is never held up by an absent hub).
+    failures = ok ? 0 : failures + 1;
+    wait_ms = ok ? 1000 : BackoffDelayMs(kReconnectBackoff, failures - 1, 0.5);
   }
 }
 

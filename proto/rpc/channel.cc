@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/exclusive.h"
+
 namespace skyport::rpc {
 namespace {
 
@@ -39,6 +41,12 @@ void ConfigureServer(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+}
+
+Status ListenFailure(const std::string& address) {
+  if (Status s = ProbeListen(address); !s.ok()) return s;
+  return Status::Unavailable("cannot listen on " + address + " (see the gRPC error above)");
 }
 
 Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls) {
@@ -46,8 +54,13 @@ Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const Tls
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
+  // gRPC's defaults (1 s initial, 120 s max, 20 s connect timeout, 30 s
+  // between DNS resolutions) would leave a daemon blind for up to two
+  // minutes after its peer is back.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kConnectTimeoutMs);  // gRPC's name for the connect timeout
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, kMinResolveIntervalMs);
   if (tls.ca.empty()) return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   grpc::SslCredentialsOptions opts;
   auto ca = ReadPem("tls-ca", tls.ca);

@@ -16,9 +16,22 @@ using TlsFiles = skyport::TlsFiles;  // PEM paths, see core/daemon.h
 // TLS when `tls.cert` is set, else insecure (for loopback and private nets).
 Result<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsFiles& tls);
 // Server settings every daemon shares: keepalive pings both ways, so dead
-// peers (a drone, a watcher) are noticed and clients' pings are welcome.
+// peers (a drone, a watcher) are noticed and clients' pings are welcome; and
+// no SO_REUSEPORT (gRPC's default), so that a second daemon cannot listen
+// beside the first on the same address (core/exclusive.h).
 void ConfigureServer(grpc::ServerBuilder& builder);
-// TLS when `tls.ca` is set, else insecure.
+// Why BuildAndStart could not listen on `address`: "address … is in use
+// (another skyport-hub?)" when it is taken, else the bind error.
+Status ListenFailure(const std::string& address);
+// TLS when `tls.ca` is set, else insecure. The channel reconnects by itself
+// with a bounded backoff (kMaxReconnectBackoffMs, +-20 % jitter; each
+// attempt gives up after kConnectTimeoutMs; names are resolved again at most
+// every kMinResolveIntervalMs), so that a peer back after an outage of any
+// length is reached again within a second.
 Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls);
+inline constexpr int kInitialReconnectBackoffMs = 100;
+inline constexpr int kMaxReconnectBackoffMs = 500;
+inline constexpr int kConnectTimeoutMs = 1000;
+inline constexpr int kMinResolveIntervalMs = 1000;
 
 }  // namespace skyport::rpc

@@ -136,7 +136,8 @@ class DurableEventsTest(ClusterTest):
                        extra=["--hub", self.hub.address(), "--data", self.data])
         with self.assertRaises(AssertionError) as e:
             other.start()
-        self.assertIn("in use by another router", str(e.exception))
+        self.assertIn(f"data dir {self.data} is in use by pid {self.router.proc.pid} (another skyport-router?)",
+                      str(e.exception))
 
 
 if __name__ == "__main__":

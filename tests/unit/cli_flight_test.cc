@@ -103,3 +103,60 @@ TEST_CASE("flight status and log render for people and scripts", "[cli][flight]"
   CHECK(log.find(R"(    {"verdict":"pass"})") != std::string::npos);
   CHECK(sc::FlightLogJson({e})[0]["data"]["verdict"] == "pass");
 }
+
+namespace {
+
+// "Billion laughs": each level repeats the one before nine times; 9^9 strings from ~350 bytes.
+std::string LaughBomb() {
+  std::string doc = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    std::string prev(1, static_cast<char>(c - 1));
+    doc += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 9; ++i) doc += (i ? ",*" : "*") + prev;
+    doc += "]\n";
+  }
+  return doc;
+}
+
+}  // namespace
+
+TEST_CASE("YAML alias bombs fail fast with a clear error", "[cli][flight]") {
+  const std::string bomb = LaughBomb();
+  REQUIRE(bomb.size() < 500);
+  auto j = sc::SpecTextToJson(bomb, true, "bomb.yaml");
+  REQUIRE_FALSE(j.ok());
+  CHECK(j.status().message() ==
+        "bomb.yaml: expands to more than 100000 values (aliases repeating anchors?): a flight spec is far smaller");
+
+  // Few values, each a long string repeated.
+  std::string wide = "s: &s \"" + std::string(600'000, 'x') + "\"\nt: [*s, *s, *s, *s, *s, *s, *s, *s]\n";
+  auto w = sc::SpecTextToJson(wide, true, "wide.yaml");
+  REQUIRE_FALSE(w.ok());
+  CHECK_THAT(w.status().message(), Catch::StartsWith("wide.yaml: expands to more than 4194304 bytes of strings"));
+
+  // An alias inside its own anchor, and plain deep nesting in block style.
+  auto self = sc::SpecTextToJson("a: &a\n  b: *a\n", true, "self.yaml");
+  if (!self.ok()) CHECK_THAT(self.status().message(), Catch::StartsWith("self.yaml: "));
+  std::string deep;
+  for (int i = 0; i < 40; ++i) deep += std::string(static_cast<size_t>(2 * i), ' ') + "k:\n";
+  auto d = sc::SpecTextToJson(deep, true, "deep.yaml");
+  REQUIRE_FALSE(d.ok());
+  CHECK_THAT(d.status().message(), Catch::StartsWith("deep.yaml: nested deeper than 32 levels"));
+
+  // Aliases within the budget still work.
+  auto ok = sc::SpecTextToJson("base: &b {weight: 5}\narms: [*b, *b]\n", true, "ok.yaml");
+  REQUIRE(ok.ok());
+  CHECK(nlohmann::json::parse(*ok)["arms"][1]["weight"] == 5);
+}
+
+TEST_CASE("spec text over the size cap is refused before parsing; errors echo little", "[cli][flight]") {
+  auto big = sc::SpecTextToJson(std::string(sc::kMaxSpecFileBytes + 1, ' '), true, "big.yaml");
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.status().message() == "big.yaml: larger than 1024 KiB");
+
+  // A malformed document made of one huge token: the error does not repeat it.
+  auto junk = sc::SpecTextToJson("{\"a\": \"" + std::string(500'000, 'r') + "\x01\"}", false, "junk.json");
+  REQUIRE_FALSE(junk.ok());
+  CHECK_THAT(junk.status().message(), Catch::StartsWith("junk.json: not valid JSON"));
+  CHECK(junk.status().message().size() < 400);
+}

@@ -5,11 +5,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/http_admin.h"
 
@@ -119,9 +122,6 @@ TEST_CASE("AdminServer: serves routes, 404 for others, 405 for non-GET", "[core]
       {"GET /healthz?verbose=1 HTTP/1.1\r\nHost: x\r\n\r\n",
        "HTTP/1.0 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n"
        "Connection: close\r\n\r\nok\n"},
-      {"GET /metrics HTTP/1.0\r\n\r\n",
-       "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 4\r\n"
-       "Connection: close\r\n\r\nm 1\n"},
       {"GET /nope HTTP/1.0\r\n\r\n",
        "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
        "Connection: close\r\n\r\nnot found\n"},
@@ -146,6 +146,11 @@ TEST_CASE("AdminServer: serves routes, 404 for others, 405 for non-GET", "[core]
     CHECK(Exchange(port, r.request) == r.response);
   }
   CHECK(calls.load() == 2);  // POST never reaches the handler
+  // /metrics: the route's text, then the listener's own counters.
+  const std::string metrics = Exchange(port, "GET /metrics HTTP/1.0\r\n\r\n");
+  CHECK_THAT(metrics, Catch::StartsWith("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"));
+  CHECK_THAT(metrics, Catch::Contains("\r\n\r\nm 1\n# HELP skyport_admin_connections_open "));
+  CHECK_THAT(metrics, Catch::Contains("\nskyport_admin_connections_total 9\n"));
 }
 
 TEST_CASE("AdminServer: oversized request headers get 431", "[core][http_admin]") {
@@ -303,8 +308,8 @@ TEST_CASE("AdminServer: a trickling client is cut off at the read deadline", "[c
   ::close(fd);
   CHECK(ended);
   CHECK(elapsed < std::chrono::milliseconds(3500));
-  // Served with what came in time (unless a late line turned the close into a reset).
-  if (!got.empty()) CHECK_THAT(got, Catch::StartsWith("HTTP/1.0 404 Not Found\r\n"));
+  // Told why (unless a late line turned the close into a reset).
+  if (!got.empty()) CHECK_THAT(got, Catch::StartsWith("HTTP/1.0 408 Request Timeout\r\n"));
 }
 
 TEST_CASE("AdminGet: status, content type and body from AdminServer", "[core][http_admin]") {
@@ -386,6 +391,147 @@ TEST_CASE("AdminGet: UNAVAILABLE when nobody listens or answers", "[core][http_a
   CHECK(timed_out.status().message() == silent + ": no answer within 300 ms");
   CHECK(elapsed >= std::chrono::milliseconds(250));
   CHECK(elapsed < std::chrono::seconds(2));
+}
+
+// A connected client socket to 127.0.0.1:port (closed by the caller).
+int Connect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+std::map<std::string, AdminServer::Handler> HealthRoutes() {
+  std::map<std::string, AdminServer::Handler> routes;
+  routes["/healthz"] = [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; };
+  routes["/metrics"] = [](const AdminRequest&) { return AdminResponse{200, "text/plain", "app_metric 1\n"}; };
+  return routes;
+}
+
+TEST_CASE("AdminServer: idle and slow clients do not delay others", "[core][http_admin]") {
+  auto server = AdminServer::Start("127.0.0.1:0", HealthRoutes());
+  REQUIRE(server.ok());
+  const int port = (*server)->port();
+  std::vector<int> held;
+  for (int i = 0; i < 20; ++i) {
+    held.push_back(Connect(port));
+    if (i % 2) ::send(held.back(), "GET /hea", 8, MSG_NOSIGNAL);  // a head that trickles and never ends
+  }
+  for (int round = 0; round < 5; ++round) {
+    const auto start = std::chrono::steady_clock::now();
+    std::string got = Exchange(port, "GET /healthz HTTP/1.0\r\n\r\n");
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK_THAT(got, Catch::EndsWith("\r\n\r\nok\n"));
+    CHECK(took < std::chrono::milliseconds(300));  // the serial server took 2 s per idle client ahead
+    for (size_t i = 1; i < held.size(); i += 2) ::send(held[i], "l", 1, MSG_NOSIGNAL);
+  }
+  CHECK_THAT((*server)->MetricsText(), Catch::Contains("skyport_admin_connections_open 20\n"));
+  for (int fd : held) ::close(fd);
+}
+
+TEST_CASE("AdminServer: at the connection cap the oldest idle client is shed", "[core][http_admin]") {
+  AdminOptions opts;
+  opts.max_connections = 4;
+  auto server = AdminServer::Start("127.0.0.1:0", HealthRoutes(), opts);
+  REQUIRE(server.ok());
+  const int port = (*server)->port();
+  std::vector<int> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(Connect(port));
+  // Let the server accept them all before the next one comes.
+  for (int i = 0; i < 100 && (*server)->MetricsText().find("skyport_admin_connections_open 4\n") == std::string::npos;
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK_THAT(Exchange(port, "GET /healthz HTTP/1.0\r\n\r\n"), Catch::EndsWith("\r\n\r\nok\n"));
+  char c;
+  CHECK(::recv(idle[0], &c, 1, 0) == 0);  // the oldest was closed
+  const std::string metrics = Exchange(port, "GET /metrics HTTP/1.0\r\n\r\n");
+  CHECK_THAT(metrics, Catch::Contains("app_metric 1\n"));
+  CHECK_THAT(metrics, Catch::Contains("skyport_admin_connections_shed_total 1\n"));
+  for (int fd : idle) ::close(fd);
+}
+
+TEST_CASE("AdminServer: a head not complete in time gets 408 and counts", "[core][http_admin]") {
+  AdminOptions opts;
+  opts.read_timeout_ms = 200;
+  auto server = AdminServer::Start("127.0.0.1:0", HealthRoutes(), opts);
+  REQUIRE(server.ok());
+  int fd = Connect((*server)->port());
+  const auto start = std::chrono::steady_clock::now();
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  CHECK_THAT(got, Catch::StartsWith("HTTP/1.0 408 Request Timeout\r\n"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  CHECK_THAT((*server)->MetricsText(), Catch::Contains("skyport_admin_timeouts_total 1\n"));
+}
+
+TEST_CASE("AdminServer: /metrics behind its own token", "[core][http_admin]") {
+  AdminOptions opts;
+  opts.token = "admin-tok";
+  opts.metrics_token = "m3trics";
+  auto server = AdminServer::Start("127.0.0.1:0", HealthRoutes(), opts);
+  REQUIRE(server.ok());
+  const int port = (*server)->port();
+  auto get = [&](const std::string& auth) {
+    return Exchange(port, "GET /metrics HTTP/1.0\r\n" + (auth.empty() ? "" : "Authorization: " + auth + "\r\n") +
+                              "\r\n");
+  };
+  CHECK_THAT(get(""), Catch::StartsWith("HTTP/1.0 401 Unauthorized\r\n"));
+  CHECK_THAT(get("Bearer m3tric"), Catch::StartsWith("HTTP/1.0 401 Unauthorized\r\n"));
+  CHECK_THAT(get("Basic m3trics"), Catch::StartsWith("HTTP/1.0 401 Unauthorized\r\n"));
+  CHECK_THAT(get("Bearer m3trics"), Catch::StartsWith("HTTP/1.0 200 OK\r\n"));
+  CHECK_THAT(get("Bearer admin-tok"), Catch::StartsWith("HTTP/1.0 200 OK\r\n"));  // the admin token opens all
+  CHECK_THAT(Exchange(port, "GET /healthz HTTP/1.0\r\n\r\n"), Catch::StartsWith("HTTP/1.0 200 OK\r\n"));
+
+  // Without an admin token the metrics token still guards /metrics (registry, hub).
+  AdminOptions only_metrics;
+  only_metrics.metrics_token = "m3trics";
+  auto open = AdminServer::Start("127.0.0.1:0", HealthRoutes(), only_metrics);
+  REQUIRE(open.ok());
+  CHECK_THAT(Exchange((*open)->port(), "GET /metrics HTTP/1.0\r\n\r\n"), Catch::StartsWith("HTTP/1.0 401 "));
+  CHECK_THAT(Exchange((*open)->port(), "GET /healthz HTTP/1.0\r\n\r\n"), Catch::StartsWith("HTTP/1.0 200 "));
+}
+
+TEST_CASE("AdminOptionsFromFlags: token from file or env, bounds checked", "[core][http_admin]") {
+  AdminFlags f;
+  auto none = AdminOptionsFromFlags(f, "adm", "");
+  REQUIRE(none.ok());
+  CHECK(none->token == "adm");
+  CHECK(none->metrics_token.empty());
+  CHECK(none->max_connections == 64);
+  CHECK(none->read_timeout_ms == 2000);
+
+  auto env = AdminOptionsFromFlags(f, "", "  from-env \n");
+  REQUIRE(env.ok());
+  CHECK(env->metrics_token == "from-env");
+
+  char path[] = "/tmp/skyport-metrics-token-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, "from-file\n", 10) == 10);
+  ::close(fd);
+  f.metrics_token_file = path;
+  auto file = AdminOptionsFromFlags(f, "", "from-env");
+  REQUIRE(file.ok());
+  CHECK(file->metrics_token == "from-file");  // the file wins
+  ::unlink(path);
+  auto missing = AdminOptionsFromFlags(f, "", "");
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.status().message(), Catch::StartsWith("metrics-token-file: cannot read"));
+
+  AdminFlags bad;
+  bad.max_connections = 0;
+  CHECK_FALSE(AdminOptionsFromFlags(bad, "", "").ok());
+  bad.max_connections = 1;
+  bad.read_timeout_ms = 10;
+  CHECK_FALSE(AdminOptionsFromFlags(bad, "", "").ok());
 }
 
 }  // namespace

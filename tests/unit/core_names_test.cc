@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/names.h"
+#include "core/problems.h"
 
 namespace skyport {
 namespace {
@@ -20,8 +21,8 @@ void CheckRows(Status (*fn)(std::string_view, std::string_view), const char* fie
     CHECK(s.ok() == r.ok);
     if (!r.ok) {
       CHECK(s.code() == Code::kInvalidArgument);
-      // The message starts with the field path and quotes the value.
-      CHECK(s.message().rfind(std::string(field) + ": \"" + r.value + "\"", 0) == 0);
+      // The message starts with the field path and quotes the value (clipped when huge).
+      CHECK(s.message().rfind(std::string(field) + ": \"" + ClipEcho(r.value, 128) + "\"", 0) == 0);
     }
   }
 }

@@ -278,6 +278,10 @@ TEST_CASE("ParseFlightSpecText refuses text that is not JSON", "[hub][flight]") 
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().code() == Code::kInvalidArgument);
   CHECK_THAT(bad.status().message(), Catch::StartsWith("spec: not valid JSON: "));
+  // The parser's message quotes the offending token: never megabytes of it, nor raw control characters.
+  auto huge = ParseFlightSpecText("{\"a\": \"" + std::string(500'000, 'r') + "\x1b[2J\"}");
+  REQUIRE_FALSE(huge.ok());
+  CHECK(huge.status().message().size() < 400);
   auto good = ParseFlightSpecText(kExample);
   REQUIRE(good.ok());
   CHECK(good->name == "checkout-v2");

@@ -228,8 +228,9 @@ TEST_CASE("ValidateRoute: path prefixes", "[registry][validate]") {
       {"relative", "shop/", "route.path_prefixes[0]: \"shop/\" must start with '/'"},
       {"long", "/" + std::string(256, 'p'), "route.path_prefixes[0]: longer than 256 bytes"},
       {"space", "/a b", "route.path_prefixes[0]: \"/a b\" holds a space or control character"},
-      {"tab", "/a\tb", "route.path_prefixes[0]: \"/a\tb\" holds a space or control character"},
-      {"del", "/a\x7f", "route.path_prefixes[0]: \"/a\x7f\" holds a space or control character"},
+      // Echoed control characters are escaped (core/problems.h: ClipEcho).
+      {"tab", "/a\tb", "route.path_prefixes[0]: \"/a\\x09b\" holds a space or control character"},
+      {"del", "/a\x7f", "route.path_prefixes[0]: \"/a\\x7f\" holds a space or control character"},
   };
   for (const Row& r : rows) {
     INFO(r.what);
