@@ -25,6 +25,7 @@
 #include "router/journal.h"
 #include "router/proxy.h"
 #include "router/traffic.h"
+#include "router/user_cookie.h"
 
 namespace skyport::router {
 
@@ -194,7 +195,11 @@ class Worker {
   void LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body, bool keep_alive);
   // Event posts: true while the body of one is still arriving (see Pump).
   bool WaitingForEventsBody(Client* c, const http1::RequestHead& r);
-  void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view user_id);
+  // `cookie_user`: the id of a valid user cookie sent with the post (any
+  // split id), "" without one.
+  void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view cookie_user);
+  // Counts a refused user cookie; logs at most every 10 s (never the value).
+  void RejectedCookie(CookieVerdict verdict);
   // Hands the aggregated rows over about once a second: to the journal
   // (sealing the worker's segment) or to the shipper. `last`: the worker stops.
   void ShipAggregates(bool last = false);
@@ -250,6 +255,11 @@ class Worker {
   int64_t wall_ms_ = 0;  // wall clock, ms (a coarse clock: it may lag by a tick, never run ahead)
   int64_t last_scan_ms_ = 0;
   std::string cookie_attrs_ = "; Path=/; Max-Age=" + std::to_string(o_.cookie_max_age_s) + "; HttpOnly; SameSite=Lax";
+  // This worker's own keys (a CookieKey is not thread-safe).
+  std::unique_ptr<CookieKey> cookie_key_ = std::make_unique<CookieKey>(o_.cookie_secret);
+  std::unique_ptr<CookieKey> cookie_prev_ =
+      o_.cookie_secret_previous.empty() ? nullptr : std::make_unique<CookieKey>(o_.cookie_secret_previous);
+  int64_t last_cookie_warn_ms_ = -1'000'000;
   http1::RequestHead req_;   // scratch: parsed heads are used at once
   http1::ResponseHead resp_;
 };
