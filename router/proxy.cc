@@ -113,13 +113,6 @@ std::string Proxy::MetricsText() const {
   static const char* kCodes[9] = {"400", "404", "408", "431", "501", "502", "503", "504", "505"};
   for (int i = 0; i < 9; ++i)
     out += fmt::format("skyport_router_local_responses_total{{code=\"{}\"}} {}\n", kCodes[i], v(c.local_errors[i]));
-  out += fmt::format(
-      "# HELP skyport_router_events_accepted_total Posted events recorded.\n"
-      "# TYPE skyport_router_events_accepted_total counter\nskyport_router_events_accepted_total {}\n"
-      "# HELP skyport_router_events_dropped_total Events, exposures and request counts not recorded (aggregator or "
-      "journal full).\n"
-      "# TYPE skyport_router_events_dropped_total counter\nskyport_router_events_dropped_total {}\n",
-      v(c.events_accepted), v(c.events_dropped));
   out += "# HELP skyport_router_cookies_rejected_total User cookies refused (a new user id was issued), by reason.\n"
          "# TYPE skyport_router_cookies_rejected_total counter\n";
   static const char* kReasons[3] = {"malformed", "bad_signature", "unsigned"};
@@ -134,6 +127,13 @@ std::string Proxy::MetricsText() const {
       "current one.\n"
       "# TYPE skyport_router_cookies_rotated_total counter\nskyport_router_cookies_rotated_total {}\n",
       v(c.cookies_migrated), v(c.cookies_rotated));
+  out += fmt::format(
+      "# HELP skyport_router_events_accepted_total Posted events recorded.\n"
+      "# TYPE skyport_router_events_accepted_total counter\nskyport_router_events_accepted_total {}\n"
+      "# HELP skyport_router_events_dropped_total Events, exposures and request counts not recorded (aggregator or "
+      "journal full).\n"
+      "# TYPE skyport_router_events_dropped_total counter\nskyport_router_events_dropped_total {}\n",
+      v(c.events_accepted), v(c.events_dropped));
   out += fmt::format("# HELP skyport_router_threads Proxy event-loop threads.\n# TYPE skyport_router_threads gauge\n"
                      "skyport_router_threads {}\n", workers_.size());
   return out;

@@ -232,6 +232,11 @@ class Worker {
   int64_t last_journal_warn_ms_ = -1'000'000;
   ParsedEvents parsed_;     // scratch for event posts
   int64_t last_ship_s_ = 0;
+  // This worker's own keys (a CookieKey is not thread-safe).
+  std::unique_ptr<CookieKey> cookie_key_ = std::make_unique<CookieKey>(o_.cookie_secret);
+  std::unique_ptr<CookieKey> cookie_prev_ =
+      o_.cookie_secret_previous.empty() ? nullptr : std::make_unique<CookieKey>(o_.cookie_secret_previous);
+  int64_t last_cookie_warn_ms_ = -1'000'000;
   ProxyCounters* c_;
   int ep_ = -1;
   int wake_fd_ = -1;
@@ -255,11 +260,6 @@ class Worker {
   int64_t wall_ms_ = 0;  // wall clock, ms (a coarse clock: it may lag by a tick, never run ahead)
   int64_t last_scan_ms_ = 0;
   std::string cookie_attrs_ = "; Path=/; Max-Age=" + std::to_string(o_.cookie_max_age_s) + "; HttpOnly; SameSite=Lax";
-  // This worker's own keys (a CookieKey is not thread-safe).
-  std::unique_ptr<CookieKey> cookie_key_ = std::make_unique<CookieKey>(o_.cookie_secret);
-  std::unique_ptr<CookieKey> cookie_prev_ =
-      o_.cookie_secret_previous.empty() ? nullptr : std::make_unique<CookieKey>(o_.cookie_secret_previous);
-  int64_t last_cookie_warn_ms_ = -1'000'000;
   http1::RequestHead req_;   // scratch: parsed heads are used at once
   http1::ResponseHead resp_;
 };
