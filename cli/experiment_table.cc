@@ -199,7 +199,7 @@ Result<ControlChoice> ChooseControl(const v1::StatsReport& report, const std::ma
 
 ExperimentResult AnalyzeExperiment(const v1::StatsQuery& query, const v1::StatsReport& report,
                                    const std::map<std::string, uint32_t>& weights, const ControlChoice& control) {
-  ExperimentResult out{query, control, weights, {}};
+  ExperimentResult out{query, control, weights, {}, report.unattributed_users(), report.unattributed_events()};
   std::map<int64_t, std::vector<v1::ArmBucket>> buckets;
   for (const auto& row : report.rows()) buckets[row.bucket_unix_s()].push_back(row);
   const bool with_event = !query.event().empty();
@@ -241,7 +241,12 @@ std::string RenderExperimentTable(const ExperimentResult& r) {
   if (r.control.source != ControlSource::kNone)
     out += fmt::format("; control {} ({})", ArmLabel(r.control.arm), SourceReason(r.control.source));
   out += "\n";
-  if (r.buckets.empty()) return out + "no experiment data on the hub\n";
+  const std::string unattributed =
+      with_event && r.unattributed_events > 0
+          ? fmt::format("unattributed: {} events of {} users with no exposure here (counted for no arm)\n",
+                        r.unattributed_events, r.unattributed_users)
+          : "";
+  if (r.buckets.empty()) return out + "no experiment data on the hub\n" + unattributed;
 
   for (size_t i = 0; i < r.buckets.size(); ++i) {
     const BucketResult& b = r.buckets[i];
@@ -300,6 +305,7 @@ std::string RenderExperimentTable(const ExperimentResult& r) {
     out += AlignColumns(rows);
     if (b.srm) out += SrmLine(*b.srm) + "\n";
   }
+  if (!unattributed.empty()) out += "\n" + unattributed;
   return out;
 }
 
@@ -334,6 +340,7 @@ nlohmann::json ExperimentJson(const ExperimentResult& r) {
     }
     out["buckets"].push_back(std::move(bucket));
   }
+  if (with_event) out["unattributed"] = {{"users", r.unattributed_users}, {"events", r.unattributed_events}};
   return out;
 }
 

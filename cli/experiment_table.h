@@ -87,6 +87,10 @@ struct ExperimentResult {
   ControlChoice control;
   std::map<std::string, uint32_t> weights;  // empty: unknown
   std::vector<BucketResult> buckets;        // by bucket start
+  // With an event: events of users with no exposure in this (app, flight),
+  // counted for no arm (StatsReport.unattributed_*).
+  uint64_t unattributed_users = 0;
+  uint64_t unattributed_events = 0;
 };
 
 // Groups `report` by bucket and runs the tests against `control`. `weights`:
@@ -104,7 +108,9 @@ ExperimentResult AnalyzeExperiment(const v1::StatsQuery& query, const v1::StatsR
 // ΔCONV (95% CI) in points, P, ΔMEAN (95% CI), P. SRM line:
 //   sample ratio mismatch: p=0.812 (users 5012/4988 vs weights 50/50)
 // or, when p < kSrmThreshold, the same line starting with "WARNING: " and
-// ending with why it matters. Ends with a newline.
+// ending with why it matters. With an event and unattributed events, a last
+// line "unattributed: N events of M users with no exposure here (counted for
+// no arm)". Ends with a newline.
 std::string RenderExperimentTable(const ExperimentResult& r);
 
 // The JSON form (`skyport stats --json` puts it under "experiment"):
@@ -122,7 +128,8 @@ std::string RenderExperimentTable(const ExperimentResult& r);
 //                                 "p", "z", "relative_lift" (null when control's rate is 0)},
 //                             "delta_mean": null | {"difference", "ci": [low, high], "p", "t", "df"}}],
 //                 "srm": null | {"p", "chi_square", "df", "mismatch": bool,
-//                                "arms": [...], "users": [...], "weights": [...]}}]}
+//                                "arms": [...], "users": [...], "weights": [...]}}],
+//    with an event also "unattributed": {"users", "events"}}
 // Rates and differences are fractions (0.0123, not points); arms and buckets
 // in table order; non-finite numbers (an infinite z) are null.
 nlohmann::json ExperimentJson(const ExperimentResult& r);

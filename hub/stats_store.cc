@@ -15,6 +15,9 @@ namespace skyport::hub {
 namespace {
 
 constexpr char kExposure[] = "$exposure";
+// The arm of posted events: counted for the arm of the user's exposure
+// (UserEventRow in router.proto; router/events.h kByExposureArm).
+constexpr char kByExposureArm[] = "$by-exposure";
 // Rows of routers from before TrafficRow: per arm and hour, user "*":
 // count = requests, sum = 5xx. Still counted in ArmBucket.requests/errors_5xx.
 constexpr char kRequests[] = "$requests";
@@ -28,6 +31,8 @@ CREATE TABLE IF NOT EXISTS user_events(
   app TEXT NOT NULL, flight TEXT NOT NULL, event TEXT NOT NULL, arm TEXT NOT NULL, user TEXT NOT NULL,
   hour INTEGER NOT NULL, count INTEGER NOT NULL, sum REAL NOT NULL, sum_sq REAL NOT NULL,
   PRIMARY KEY(app, flight, event, hour, arm, user)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS exposures_by_user ON user_events(app, flight, user, hour, arm)
+  WHERE event = '$exposure';
 CREATE TABLE IF NOT EXISTS batches(router TEXT NOT NULL, batch_id INTEGER NOT NULL,
   PRIMARY KEY(router, batch_id)) WITHOUT ROWID;
 )sql";
@@ -200,15 +205,28 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
       "SELECT arm, {} AS bucket, "
       "COUNT(DISTINCT CASE WHEN event = ?5 THEN user END), "
       "SUM(CASE WHEN event = ?5 THEN count ELSE 0 END), "
-      "COUNT(DISTINCT CASE WHEN event = ?6 THEN user END), "
       "SUM(CASE WHEN event = ?6 THEN count ELSE 0 END), "
-      "SUM(CASE WHEN event = ?6 THEN sum ELSE 0 END), "
-      "SUM(CASE WHEN event = ?6 THEN sum_sq ELSE 0 END), "
-      "SUM(CASE WHEN event = ?7 THEN count ELSE 0 END), "
-      "SUM(CASE WHEN event = ?7 THEN sum ELSE 0 END) "
-      "FROM user_events WHERE app = ?1 AND flight = ?2 AND hour >= ?3 AND hour < ?4 AND event IN (?5, ?6, ?7) "
+      "SUM(CASE WHEN event = ?6 THEN sum ELSE 0 END) "
+      "FROM user_events WHERE app = ?1 AND flight = ?2 AND hour >= ?3 AND hour < ?4 AND event IN (?5, ?6) "
       "GROUP BY arm, bucket",
       *hour_bucket);
+  // Events: rows with their arm (routers before attribution by exposure),
+  // and posted events joined to the arm of the user's latest exposure in
+  // (app, flight) at or before their hour (ties: the arm first by name);
+  // arm NULL = unattributed.
+  auto event_bucket = BucketExpr(q.by(), "e.hour");
+  if (!event_bucket.ok()) return event_bucket.status();
+  const std::string events_sql = fmt::format(
+      "SELECT arm, bucket, arm IS NULL, COUNT(DISTINCT user), SUM(count), SUM(sum), SUM(sum_sq) FROM ("
+      "SELECT arm, {0} AS bucket, user, count, sum, sum_sq FROM user_events "
+      "WHERE app = ?1 AND flight = ?2 AND event = ?5 AND hour >= ?3 AND hour < ?4 AND arm != ?6 "
+      "UNION ALL "
+      "SELECT (SELECT x.arm FROM user_events x WHERE x.app = ?1 AND x.flight = ?2 AND x.event = '{2}' "
+      "AND x.user = e.user AND x.hour <= e.hour ORDER BY x.hour DESC, x.arm LIMIT 1), "
+      "{1}, e.user, e.count, e.sum, e.sum_sq FROM user_events e "
+      "WHERE e.app = ?1 AND e.flight = '' AND e.event = ?5 AND e.arm = ?6 AND e.hour >= ?3 AND e.hour < ?4"
+      ") GROUP BY arm, bucket",
+      *hour_bucket, *event_bucket, kExposure);
   std::string traffic_sql = fmt::format("SELECT arm, {} AS bucket", *minute_bucket);
   for (size_t i = 0; i < kTrafficCountCols; ++i) traffic_sql += fmt::format(", SUM({})", TrafficCol(i));
   traffic_sql += " FROM traffic WHERE app = ?1 AND flight = ?2 AND minute >= ?3 AND minute < ?4 GROUP BY arm, bucket";
@@ -217,23 +235,37 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
   Stmt s(db_, sql.c_str());
   if (!s.ok()) return DbError(db_, "query");
   s.Bind(1, q.app()).Bind(2, q.flight()).Bind(3, from).Bind(4, to).Bind(5, std::string(kExposure));
-  s.Bind(6, q.event().empty() ? std::string(kExposure) : q.event());
-  s.Bind(7, std::string(kRequests));
+  s.Bind(6, std::string(kRequests));
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
     v1::ArmBucket& r = row(s.Text(0), s.Int(1));
     r.set_users_exposed(static_cast<uint64_t>(s.Int(2)));
     r.set_exposures(static_cast<uint64_t>(s.Int(3)));
-    r.set_requests(static_cast<uint64_t>(s.Int(8)));
-    r.set_errors_5xx(static_cast<uint64_t>(s.Double(9) + 0.5));
-    if (!q.event().empty()) {
-      r.set_users_with_event(static_cast<uint64_t>(s.Int(4)));
-      r.set_event_count(static_cast<uint64_t>(s.Int(5)));
-      r.set_sum(s.Double(6));
-      r.set_sum_squares(s.Double(7));
-    }
+    r.set_requests(static_cast<uint64_t>(s.Int(4)));
+    r.set_errors_5xx(static_cast<uint64_t>(s.Double(5) + 0.5));
   }
   if (rc != SQLITE_DONE) return DbError(db_, "query");
+
+  v1::StatsReport report;
+  if (!q.event().empty()) {
+    Stmt e(db_, events_sql.c_str());
+    if (!e.ok()) return DbError(db_, "query events");
+    e.Bind(1, q.app()).Bind(2, q.flight()).Bind(3, from).Bind(4, to).Bind(5, q.event());
+    e.Bind(6, std::string(kByExposureArm));
+    while ((rc = e.Step()) == SQLITE_ROW) {
+      if (e.Int(2) != 0) {  // no exposure: counted for no arm
+        report.set_unattributed_users(report.unattributed_users() + static_cast<uint64_t>(e.Int(3)));
+        report.set_unattributed_events(report.unattributed_events() + static_cast<uint64_t>(e.Int(4)));
+        continue;
+      }
+      v1::ArmBucket& r = row(e.Text(0), e.Int(1));
+      r.set_users_with_event(static_cast<uint64_t>(e.Int(3)));
+      r.set_event_count(static_cast<uint64_t>(e.Int(4)));
+      r.set_sum(e.Double(5));
+      r.set_sum_squares(e.Double(6));
+    }
+    if (rc != SQLITE_DONE) return DbError(db_, "query events");
+  }
 
   Stmt t(db_, traffic_sql.c_str());
   if (!t.ok()) return DbError(db_, "query traffic");
@@ -259,7 +291,6 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
   }
   if (rc != SQLITE_DONE) return DbError(db_, "query traffic");
 
-  v1::StatsReport report;
   for (auto& [key, r] : rows) *report.add_rows() = std::move(r);
   return report;
 }

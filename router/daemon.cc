@@ -7,10 +7,13 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/timefmt.h"
+#include "router/user_cookie.h"
 #include "router/proxy.h"
 #include "router/registry_watch.h"
 #include "rpc/channel.h"
@@ -34,6 +37,55 @@ Status LoadRoutesFile(const DaemonOptions& o, const TableOptions& topts, int64_t
   });
   if (!table.ok()) return Status(table.status().code(), fmt::format("{}: {}", o.routes_file, table.status().message()));
   holder->Publish(*table);
+  return Status::Ok();
+}
+
+// A cookie secret from a file: surrounding whitespace trimmed, at least 32 bytes.
+Result<std::string> LoadCookieSecret(const std::string& file, std::string_view flag) {
+  auto text = ReadFile(file);
+  if (!text.ok()) return Status::InvalidArgument(fmt::format("{}: {}", flag, text.status().message()));
+  std::string s = *text;
+  const char* ws = " \t\r\n";
+  s.erase(0, std::min(s.size(), s.find_first_not_of(ws)));
+  s.erase(s.find_last_not_of(ws) + 1);
+  if (s.size() < 32)
+    return Status::InvalidArgument(fmt::format("{}: {} holds {} bytes, at least 32 are needed (e.g. `openssl rand "
+                                               "-hex 32 > {}`, the same file on every router)",
+                                               flag, file, s.size(), file));
+  return s;
+}
+
+// The user cookie's secrets and migration window into `po`.
+Status SetUpCookies(const DaemonOptions& o, const std::string& token, int64_t now_ms, ProxyOptions& po) {
+  if (!o.cookie_secret_file.empty()) {
+    auto s = LoadCookieSecret(o.cookie_secret_file, "cookie-secret-file");
+    if (!s.ok()) return s.status();
+    po.cookie_secret = std::move(*s);
+  } else if (!token.empty()) {
+    po.cookie_secret = DeriveCookieSecret(token);
+  } else {
+    // No token (static mode without admin) and no file: nothing shared to
+    // derive from. A random secret is safe, but only this process knows it.
+    SystemRandom rng;
+    po.cookie_secret = NewHexId(rng) + NewHexId(rng);
+    log::Warn("user cookies are signed with a random per-process secret: users get new ids (and arms) when this "
+              "router restarts, and other routers refuse its cookies; give --cookie-secret-file");
+  }
+  if (!o.cookie_secret_previous_file.empty()) {
+    auto s = LoadCookieSecret(o.cookie_secret_previous_file, "cookie-secret-previous-file");
+    if (!s.ok()) return s.status();
+    po.cookie_secret_previous = std::move(*s);
+  }
+  if (!o.legacy_cookies_until.empty()) {
+    auto until = ParseRfc3339Ms(o.legacy_cookies_until);
+    if (!until.ok())
+      return Status::InvalidArgument(fmt::format("legacy-cookies-until: {}", until.status().message()));
+    po.legacy_cookies_until_ms = *until;
+    if (*until > now_ms)
+      log::Warn("unsigned legacy user cookies are accepted (and re-issued signed) until the migration window ends; "
+                "anyone can write one, so keep the window short",
+                {{"legacy_cookies_until", FormatRfc3339(*until)}});
+  }
   return Status::Ok();
 }
 
@@ -95,6 +147,7 @@ int RunDaemon(const DaemonOptions& o) {
   po.allow_underscore_headers = o.allow_underscore_headers;
   po.unescape_slashes = o.escaped_slashes == "unescape";
   po.token = *token;
+  if (Status s = SetUpCookies(o, *token, SystemClock::Get()->WallMs(), po); !s.ok()) return FailStart(s);
   std::unique_ptr<EventJournal> journal;  // holds DATA/LOCK: one router per data dir
   std::unique_ptr<StatsShipper> shipper;
   if (!o.hub.empty()) {

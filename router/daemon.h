@@ -27,6 +27,9 @@ struct DaemonOptions {
   int idle_timeout_ms = 60000;
   int max_header_bytes = 32 * 1024;
   std::string cookie_name = "skyport";
+  std::string cookie_secret_file;           // the cookie HMAC secret; '' = derived from the cluster token
+  std::string cookie_secret_previous_file;  // during a rotation: the secret before, still accepted
+  std::string legacy_cookies_until;         // RFC 3339: unsigned cookies keep their id until then ('' = never)
   std::string name;               // default: hostname
   std::string advertise;          // admin host others reach; default: the admin listen host (127.0.0.1 if wildcard)
   std::string port_file;          // "LISTEN_PORT ADMIN_PORT"

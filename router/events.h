@@ -86,6 +86,10 @@ std::string_view GranularityName(Granularity g);
 // ---------------------------------------------------------------- aggregation
 
 inline constexpr std::string_view kExposureEvent = "$exposure";
+// The arm of posted events: not known to the router; the hub counts each
+// event for the arm of its user's exposure (see UserEventRow in router.proto).
+// Such rows have flight "".
+inline constexpr std::string_view kByExposureArm = "$by-exposure";
 
 // What a router ships: totals of one event for one user in one hour (field
 // for field the proto's skyport.v1.UserEventRow).

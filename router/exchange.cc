@@ -246,14 +246,30 @@ bool Worker::StartExchange(Client* c) {
   }
   c->app = app;
 
-  // The user: a valid cookie of this split keeps its arm; anything else is a new assignment.
+  // The user: a cookie that verifies (router/user_cookie.h) keeps its id, and
+  // its arm when it is of this split (else the known user is dealt again);
+  // anything else — none, forged, tampered, unsigned — is a new visitor with
+  // a fresh id, so no client chooses its id or its arm.
   std::string_view split_id = app->split_id.empty() ? std::string_view("default") : std::string_view(app->split_id);
   std::string_view cookie = http1::FindCookie(r, o_.cookie_name);
   std::string_view user_id;
+  bool reissue = false;  // valid, but re-signed: legacy (migration window) or the previous secret
   char fresh[32];
-  auto parsed = cookie.empty() ? std::nullopt : ParseUserCookie(cookie);
-  if (parsed && ValidUserId(parsed->user_id)) user_id = parsed->user_id;
-  if (!parsed || parsed->split_id != split_id) c->new_user = true;
+  if (!cookie.empty()) {
+    CookieCheck check = CheckUserCookie(cookie, *cookie_key_, cookie_prev_.get(),
+                                        wall_ms_ < o_.legacy_cookies_until_ms);
+    if (CookieAccepted(check.verdict)) {
+      user_id = check.user_id;
+      reissue = check.verdict != CookieVerdict::kSigned;
+      if (check.verdict == CookieVerdict::kLegacy) c_->cookies_migrated.fetch_add(1, std::memory_order_relaxed);
+      if (check.verdict == CookieVerdict::kSignedPrevious) c_->cookies_rotated.fetch_add(1, std::memory_order_relaxed);
+      if (check.split_id != split_id) c->new_user = true;
+    } else {
+      RejectedCookie(check.verdict);
+    }
+  }
+  // The id of a known user (whatever the split): events posted with the cookie count for them.
+  const std::string_view cookie_user = user_id;
   if (user_id.empty()) {
     static const char* kHex = "0123456789abcdef";
     uint64_t a = rng_.Next(), b = rng_.Next();
@@ -264,9 +280,10 @@ bool Worker::StartExchange(Client* c) {
     user_id = std::string_view(fresh, 32);
     c->new_user = true;
   }
-  if (c->new_user) {
+  if (c->new_user || reissue) {
     std::string& k = c->cookie;
-    k.append(o_.cookie_name).append("=").append(user_id).append(".").append(split_id);
+    k.append(o_.cookie_name).append("=");
+    AppendSignedCookie(k, *cookie_key_, user_id, split_id);
     k.append(cookie_attrs_);
   }
 
@@ -308,7 +325,7 @@ bool Worker::StartExchange(Client* c) {
   }
   c->arm = &app->arms[static_cast<size_t>(arm)];
   if (r.path == o_.events_path) {
-    HandleEvents(c, r, user_id);
+    HandleEvents(c, r, cookie_user);
     return !c->dead;
   }
   if (shipper_ && !agg_.AddExposure(app->name, c->flight, c->arm->commit, user_id, now_s_))
@@ -741,7 +758,21 @@ bool Worker::WaitingForEventsBody(Client* c, const http1::RequestHead& r) {
   return true;
 }
 
-void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_view user_id) {
+void Worker::RejectedCookie(CookieVerdict verdict) {
+  const int reason = verdict == CookieVerdict::kBadSignature ? 1 : verdict == CookieVerdict::kUnsigned ? 2 : 0;
+  static const char* kReasons[] = {"malformed", "bad_signature", "unsigned"};
+  c_->cookies_rejected[reason].fetch_add(1, std::memory_order_relaxed);
+  if (now_ms_ - last_cookie_warn_ms_ < 10'000) return;
+  last_cookie_warn_ms_ = now_ms_;
+  log::Warn("user cookie refused: a new user id was issued (forged, tampered, or unsigned outside "
+            "--legacy-cookies-until)",
+            {{"reason", kReasons[reason]},
+             {"rejected_total", c_->cookies_rejected[0].load(std::memory_order_relaxed) +
+                                    c_->cookies_rejected[1].load(std::memory_order_relaxed) +
+                                    c_->cookies_rejected[2].load(std::memory_order_relaxed)}});
+}
+
+void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_view cookie_user) {
   auto refuse = [&](int status, std::string_view why) {
     c->in.Consume(r.head_len);
     c->state = Client::State::kExchange;
@@ -777,18 +808,21 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
   if (!st.ok())
     return done(st.http_status, "text/plain; charset=utf-8",
                 fmt::format("{} {}: {}\n", st.http_status, Reason(st.http_status), st.message));
-  // Without a cookie of this app (and no user named by a trusted caller) an
-  // event cannot be tied to an arm's user: refuse rather than invent one —
-  // the whole post, before anything of it is recorded.
-  const std::string_view cookie_user = c->new_user ? std::string_view() : user_id;
+  // Without a valid cookie (of any split id: a known user) and no user named
+  // by a trusted caller, an event cannot be tied to a user: refuse rather
+  // than invent one — the whole post, before anything of it is recorded.
   if (cookie_user.empty())
     for (const auto& ev : parsed_.events)
       if (ev.user.empty())
         return done(400, "text/plain; charset=utf-8",
                     "400 Bad Request: no user: send the skyport cookie, or (server-side, with the token) a user field\n");
+  // An event counts for the arm its user was assigned to, whoever posts it:
+  // the hub joins it to the user's exposures (router.proto, kByExposureArm).
+  // The arm of this request is not the user's when a server posts for them,
+  // and flights enrol by request headers a server-side post does not carry.
   // With a data dir the post is in the journal before it is answered 202.
   if (journal_) {
-    Status js = journal_->AppendPost({now_s_, trusted, c->app->name, c->flight, c->arm->commit, cookie_user, body});
+    Status js = journal_->AppendPost({now_s_, trusted, c->app->name, "", kByExposureArm, cookie_user, body});
     if (!js.ok()) {
       c_->events_dropped.fetch_add(parsed_.events.size(), std::memory_order_relaxed);
       if (now_ms_ - last_journal_warn_ms_ >= 10'000) {
@@ -801,7 +835,7 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
   }
   uint64_t accepted = 0, dropped = 0;
   std::vector<uint32_t> dropped_at;  // allocates only when the aggregator is full
-  auto scope = agg_.Scope(c->app->name, c->flight, c->arm->commit);
+  auto scope = agg_.Scope(c->app->name, "", kByExposureArm);
   for (size_t i = 0; i < parsed_.events.size(); ++i) {
     const ParsedEvent& ev = parsed_.events[i];
     if (agg_.Add(scope, ev.name, ev.user.empty() ? cookie_user : ev.user, ev.value, ev.unix_s ? ev.unix_s : now_s_)) {
@@ -816,6 +850,10 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
   if (!dropped_at.empty()) (void)journal_->AppendDrops(dropped_at);
   c_->events_accepted.fetch_add(accepted, std::memory_order_relaxed);
   c_->events_dropped.fetch_add(dropped, std::memory_order_relaxed);
+  // "commit": the arm the cookie's user is served now (informative; a post
+  // without a cookie has none).
+  if (cookie_user.empty())
+    return done(202, "application/json", fmt::format("{{\"accepted\":{},\"dropped\":{}}}\n", accepted, dropped));
   done(202, "application/json", fmt::format("{{\"accepted\":{},\"dropped\":{},\"commit\":\"{}\"}}\n", accepted,
                                             dropped, c->arm->commit));
 }

@@ -44,6 +44,14 @@ int main(int argc, char** argv) {
                "Pool upstream connections after POST/PUT/PATCH bodies sent whole before a non-error answer "
                "(only if every app reads every body it answers; default: close after any request body)");
   app.add_option("--cookie-name", o.cookie_name, "Sticky user cookie")->capture_default_str();
+  app.add_option("--cookie-secret-file", o.cookie_secret_file,
+                 "HMAC secret that signs user cookies, the same on every router (>= 32 bytes; '' = derived from "
+                 "the cluster token)");
+  app.add_option("--cookie-secret-previous-file", o.cookie_secret_previous_file,
+                 "Rotation: the previous cookie secret; cookies it signed are accepted and re-signed");
+  app.add_option("--legacy-cookies-until", o.legacy_cookies_until,
+                 "Migration: until this RFC 3339 time, unsigned cookies of older routers keep their user id and "
+                 "are re-issued signed ('' = refused: anyone could write one)");
   app.add_option("--name", o.name, "Router name in the registry and /stats (default: host name)");
   app.add_option("--advertise", o.advertise, "Admin host to register in the registry");
   app.add_option("--port-file", o.port_file, "Write \"LISTEN_PORT ADMIN_PORT\" here once listening");

@@ -120,6 +120,20 @@ std::string Proxy::MetricsText() const {
   static const char* kCodes[9] = {"400", "404", "408", "431", "501", "502", "503", "504", "505"};
   for (int i = 0; i < 9; ++i)
     out += fmt::format("skyport_router_local_responses_total{{code=\"{}\"}} {}\n", kCodes[i], v(c.local_errors[i]));
+  out += "# HELP skyport_router_cookies_rejected_total User cookies refused (a new user id was issued), by reason.\n"
+         "# TYPE skyport_router_cookies_rejected_total counter\n";
+  static const char* kReasons[3] = {"malformed", "bad_signature", "unsigned"};
+  for (int i = 0; i < 3; ++i)
+    out += fmt::format("skyport_router_cookies_rejected_total{{reason=\"{}\"}} {}\n", kReasons[i],
+                       v(c.cookies_rejected[i]));
+  out += fmt::format(
+      "# HELP skyport_router_cookies_migrated_total Unsigned legacy cookies accepted (migration window) and re-issued "
+      "signed.\n"
+      "# TYPE skyport_router_cookies_migrated_total counter\nskyport_router_cookies_migrated_total {}\n"
+      "# HELP skyport_router_cookies_rotated_total Cookies signed with the previous secret, re-issued with the "
+      "current one.\n"
+      "# TYPE skyport_router_cookies_rotated_total counter\nskyport_router_cookies_rotated_total {}\n",
+      v(c.cookies_migrated), v(c.cookies_rotated));
   out += fmt::format(
       "# HELP skyport_router_events_accepted_total Posted events recorded.\n"
       "# TYPE skyport_router_events_accepted_total counter\nskyport_router_events_accepted_total {}\n"

@@ -47,6 +47,14 @@ struct ProxyOptions {
   size_t max_head_bytes = 32 * 1024;      // request and response heads; larger -> 431 / 502
   std::string cookie_name = "skyport";
   int cookie_max_age_s = 365 * 24 * 3600;
+  // The user cookie's HMAC secret (router/user_cookie.h): required (the
+  // daemon derives it from the cluster token when no file gives one), and a
+  // previous secret still accepted during a rotation ("" = none).
+  std::string cookie_secret;
+  std::string cookie_secret_previous;
+  // Unsigned legacy cookies keep their user id until this wall time (unix
+  // ms); 0 = never (they are refused: a new id).
+  int64_t legacy_cookies_until_ms = 0;
   std::string forwarded_proto = "http";   // X-Forwarded-Proto
   std::string events_path = "/_skyport/events";  // POST events here (needs a shipper)
   size_t max_events_body = 64 * 1024;     // larger event bodies -> 413
@@ -79,6 +87,11 @@ struct ProxyCounters {
   std::atomic<uint64_t> retries{0};
   std::atomic<uint64_t> tunnels{0};
   std::atomic<uint64_t> pooled_idle{0};
+  // User cookies refused (a new id was issued), by reason: malformed, bad
+  // signature (forged or tampered), unsigned legacy outside the window.
+  std::atomic<uint64_t> cookies_rejected[3]{};
+  std::atomic<uint64_t> cookies_migrated{0};  // legacy cookies accepted in the window, re-issued signed
+  std::atomic<uint64_t> cookies_rotated{0};   // signed with the previous secret, re-issued
   std::atomic<uint64_t> events_accepted{0};
   std::atomic<uint64_t> events_dropped{0};  // aggregator full or unattributable
   std::atomic<uint64_t> local_errors[9]{};  // 400 404 408 431 501 502 503 504 505

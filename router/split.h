@@ -63,7 +63,9 @@ double MovedFraction(const std::vector<Slice>& old_layout, const std::vector<Sli
 // is (h * kSliceUnits) >> 64 in 128-bit arithmetic.
 uint32_t UserPosition(std::string_view user_id, std::string_view split_id);
 
-// The router's cookie value: "<user id>.<split id>", cut at the first '.'.
+// The legacy (unsigned) cookie value: "<user id>.<split id>", cut at the
+// first '.'. Routers now issue signed values (router/user_cookie.h) and
+// accept this form only during a migration window.
 // User ids are 32 lowercase hex characters; split ids are
 // [A-Za-z0-9._-]{1,64} (the registry's rule; '.' is allowed since user ids
 // never hold one).

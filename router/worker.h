@@ -25,6 +25,7 @@
 #include "router/journal.h"
 #include "router/proxy.h"
 #include "router/traffic.h"
+#include "router/user_cookie.h"
 
 namespace skyport::router {
 
@@ -200,7 +201,11 @@ class Worker {
   void LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body, bool keep_alive);
   // Event posts: true while the body of one is still arriving (see Pump).
   bool WaitingForEventsBody(Client* c, const http1::RequestHead& r);
-  void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view user_id);
+  // `cookie_user`: the id of a valid user cookie sent with the post (any
+  // split id), "" without one.
+  void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view cookie_user);
+  // Counts a refused user cookie; logs at most every 10 s (never the value).
+  void RejectedCookie(CookieVerdict verdict);
   // Hands the aggregated rows over about once a second: to the journal
   // (sealing the worker's segment) or to the shipper. `last`: the worker stops.
   void ShipAggregates(bool last = false);
@@ -237,6 +242,11 @@ class Worker {
   int64_t last_upstream_warn_ms_ = -1'000'000;
   ParsedEvents parsed_;     // scratch for event posts
   int64_t last_ship_s_ = 0;
+  // This worker's own keys (a CookieKey is not thread-safe).
+  std::unique_ptr<CookieKey> cookie_key_ = std::make_unique<CookieKey>(o_.cookie_secret);
+  std::unique_ptr<CookieKey> cookie_prev_ =
+      o_.cookie_secret_previous.empty() ? nullptr : std::make_unique<CookieKey>(o_.cookie_secret_previous);
+  int64_t last_cookie_warn_ms_ = -1'000'000;
   ProxyCounters* c_;
   int ep_ = -1;
   int wake_fd_ = -1;

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake ninja-build pkg-config git ccache
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
       libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 catch2
-      libgit2-dev libyaml-cpp-dev libboost-dev libboost-filesystem-dev zlib1g-dev
+      libgit2-dev libyaml-cpp-dev libboost-dev libboost-filesystem-dev zlib1g-dev libssl-dev
       python3 curl openssl iproute2 procps)
 # Only the tests need these (docker-compose v1 validates docker-compose.yml without an engine;
 # python3-scipy re-runs tests/unit/stats_reference.py, which made the statistics' golden values).

@@ -13,7 +13,7 @@ import signal
 import unittest
 
 from harness import Backend, ClusterTest, Hub, Router, wait_until
-from test_router import cookie_pair, get
+from test_router import COOKIE_RE, cookie_pair, get
 
 C1 = "aaaa" + "1" * 36
 C2 = "bbbb" + "2" * 36
@@ -94,7 +94,7 @@ class EventsTest(ClusterTest):
             self.assertEqual(got, 202, text)
             self.assertEqual(json.loads(text)["commit"], commit, "an event is attributed to the user's arm")
         # Server-side: the token lets a post name its user.
-        uid = users[0][0].split("=", 1)[1].split(".")[0]
+        uid = COOKIE_RE.match(users[0][0]).group(1)
         got, text = post(self.router.port, {"event": "refund", "value": 3, "user": uid},
                          {"Authorization": f"Bearer {self.token}"})
         self.assertEqual(got, 202, text)

@@ -38,6 +38,14 @@ class DurableEventsTest(ClusterTest):
         status, headers, _ = get(self.router.port, host=HOST)
         self.assertEqual(status, 200)
         self.cookie = cookie_pair(headers["set-cookie"])
+        # Posted events count for the arm of their user's exposure at the hub.
+        # Exposures are durable once sealed (about a second); the tests below
+        # kill the router at once, so the user's visit must be at the hub first.
+        wait_until(lambda: self.exposed_users() >= 1, 15, what="the user's exposure at the hub")
+
+    def exposed_users(self):
+        r = self.cli("stats", "webapp", "--json", env={**self.env(), "SKYPORT_HUB": self.hub.address()})
+        return sum(a["users"] for a in doc_arms(json.loads(r.stdout)))
 
     def metric(self, name):
         _, text = self.router.admin_get("/metrics", token=False)

@@ -31,7 +31,8 @@ D = "eeee" + "0" * 36  # app "down": nothing listening
 M = "ffff" + "0" * 36  # app "mute": one upstream closes without answering
 N = 2000
 TOLERANCE = 0.025
-COOKIE_RE = re.compile(r"^skyport=([0-9a-f]{32})\.([A-Za-z0-9._-]+)$")
+# The router's signed cookie (router/user_cookie.h): v1.<user id>.<mac>.<split id>.
+COOKIE_RE = re.compile(r"^skyport=v1\.([0-9a-f]{32})\.[A-Za-z0-9_-]{16}\.([A-Za-z0-9._-]+)$")
 
 
 def run_requests(port, reqs, conns=4, host="web.localhost", path="/"):
@@ -222,7 +223,8 @@ class StaticRouterTest(unittest.TestCase):
             arms3.append(self.check_identity(status, headers, body))
             m = COOKIE_RE.match(cookie_pair(headers.get("set-cookie", "")))
             self.assertIsNotNone(m, f"no new cookie for a new split id: {headers}")
-            self.assertEqual(m.group(0), pair.replace(".s1", ".s2"), "user id kept, split id replaced")
+            self.assertEqual((m.group(1), m.group(2)), (COOKIE_RE.match(pair).group(1), "s2"),
+                             "user id kept, split id replaced")
         changed = sum(1 for x, y in zip(arms2, arms3) if x != y)
         self.assertGreater(changed, 0.15 * N, f"only {changed} of {N} users changed arm with a new split id")
         self.assertLess(changed, 0.50 * N)

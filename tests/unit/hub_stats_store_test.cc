@@ -308,3 +308,78 @@ TEST_CASE("stats store: batch ids are remembered far below a router's newest", "
   REQUIRE(forgotten.ok());
   CHECK_FALSE(forgotten->duplicate);
 }
+
+namespace {
+
+v1::UserEventRow InFlight(v1::UserEventRow r, const std::string& flight) {
+  r.set_flight(flight);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("stats store: posted events count for the arm of their user's exposure, whoever posted them",
+          "[hub][stats]") {
+  TempDir dir;
+  auto store = StatsStore::Open(dir.path() + "/stats.db");
+  REQUIRE(store.ok());
+  const std::string kBy = "$by-exposure";  // router/events.h kByExposureArm
+  // u1 on a, u2 on b (outside flights); u3 enrolled in flight F on arm t;
+  // u4 moved from a to b at kMon+2h (weights changed); u5 never served.
+  REQUIRE((*store)->Ship(Batch("r1", 1,
+                               {Row("a", "$exposure", "u1", kMon, 1), Row("b", "$exposure", "u2", kMon, 1),
+                                InFlight(Row("t", "$exposure", "u3", kMon, 1), "F"),
+                                Row("a", "$exposure", "u4", kMon, 1), Row("b", "$exposure", "u4", kMon + 2 * kHour, 1)}))
+              .ok());
+  // Events as routers ship them now: no arm of their own. Another router
+  // (r2) ships them, as when a server posts for the user elsewhere.
+  REQUIRE((*store)->Ship(Batch("r2", 1,
+                               {Row(kBy, "buy", "u1", kMon, 1, 10, 100), Row(kBy, "buy", "u2", kMon + kHour, 2, 40, 800),
+                                Row(kBy, "buy", "u3", kMon, 1, 7, 49), Row(kBy, "buy", "u4", kMon + kHour, 1, 1, 1),
+                                Row(kBy, "buy", "u4", kMon + 3 * kHour, 1, 2, 4),
+                                Row(kBy, "buy", "u5", kMon, 3, 3, 3)}))
+              .ok());
+  // A row of an older router, with its arm: still counted for that arm.
+  REQUIRE((*store)->Ship(Batch("r3", 1, {Row("a", "buy", "u9", kMon, 1, 5, 25)})).ok());
+
+  auto report = (*store)->Query(Query("buy"), kMon + kDay);
+  REQUIRE(report.ok());
+  auto rows = ByArmBucket(*report);
+  CHECK(rows.count({kBy, 0}) == 0);  // never an arm of its own
+  const auto& a = rows[{"a", 0}];
+  const auto& b = rows[{"b", 0}];
+  CHECK(a.users_with_event() == 3);  // u1, u4 (before the move), u9 (old row)
+  CHECK(a.event_count() == 3);
+  CHECK(a.sum() == Approx(10 + 1 + 5));
+  CHECK(b.users_with_event() == 2);  // u2, u4 (after the move)
+  CHECK(b.event_count() == 3);
+  CHECK(b.sum() == Approx(40 + 2));
+  CHECK(b.sum_squares() == Approx(800 + 4));
+  // u3 is in flight F, u5 was never served: neither is given to an arm here.
+  CHECK(report->unattributed_users() == 2);
+  CHECK(report->unattributed_events() == 4);
+
+  // The flight's report: u3's event counts for t; everyone else is unattributed there.
+  auto q = Query("buy");
+  q.set_flight("F");
+  auto flight = (*store)->Query(q, kMon + kDay);
+  REQUIRE(flight.ok());
+  auto frows = ByArmBucket(*flight);
+  CHECK(frows[{"t", 0}].users_with_event() == 1);
+  CHECK(frows[{"t", 0}].sum() == Approx(7));
+  CHECK(flight->unattributed_users() == 4);  // u1, u2, u4, u5
+
+  // An event before the user's first exposure is not theirs to count.
+  REQUIRE((*store)->Ship(Batch("r2", 2, {Row(kBy, "buy", "u2", kMon - kHour, 1, 100, 100)})).ok());
+  auto early = (*store)->Query(Query("buy"), kMon + kDay);
+  REQUIRE(early.ok());
+  CHECK(ByArmBucket(*early)[{"b", 0}].sum() == Approx(42));
+  CHECK(early->unattributed_events() == 5);
+
+  // By hour: each event in its own bucket, attributed as above.
+  auto hourly = (*store)->Query(Query("buy", "hour"), kMon + kDay);
+  REQUIRE(hourly.ok());
+  auto hrows = ByArmBucket(*hourly);
+  CHECK(hrows[{"b", kMon + 3 * kHour}].sum() == Approx(2));
+  CHECK(hrows[{"a", kMon + kHour}].sum() == Approx(1));
+}
