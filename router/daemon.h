@@ -31,6 +31,12 @@ struct DaemonOptions {
   std::string port_file;          // "LISTEN_PORT ADMIN_PORT"
   int drain_ms = 5000;
   int stats_window_s = 3600;
+  // POST /_skyport/events rate limits (router/rate_limit.h): events a second and burst.
+  double events_user_rate = 100, events_user_burst = 1000;
+  double events_address_rate = 1000, events_address_burst = 10000;
+  double events_trusted_rate = 20000, events_trusted_burst = 100000;
+  int events_limiter_entries = 65536;  // buckets kept per limit (least recently used go)
+  bool trust_x_forwarded_for = false;  // limit by X-Forwarded-For's last hop (behind a trusted proxy only)
   CommonDaemonFlags common;
 };
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "router/rate_limit.h"
 #include "router/route_holder.h"
 #include "router/stats.h"
 #include "router/stats_shipper.h"
@@ -48,6 +49,8 @@ struct ProxyOptions {
   std::string events_path = "/_skyport/events";  // POST events here (needs a shipper)
   size_t max_events_body = 64 * 1024;     // larger event bodies -> 413
   std::string token;                      // a Bearer token here lets event posts name their user
+  EventRateOptions events_rate;           // event posts beyond these get 429 + Retry-After
+  std::shared_ptr<EventRateLimiter> events_limiter;  // made by Start from events_rate, shared by the workers
 };
 
 // Counters for /metrics, summed over workers (relaxed atomics, written by
@@ -63,6 +66,7 @@ struct ProxyCounters {
   std::atomic<uint64_t> pooled_idle{0};
   std::atomic<uint64_t> events_accepted{0};
   std::atomic<uint64_t> events_dropped{0};  // aggregator full or unattributable
+  std::atomic<uint64_t> events_journal_full{0};  // event posts refused 503: the journal at --data-max-mb
   std::atomic<uint64_t> local_errors[9]{};  // 400 404 408 431 501 502 503 504 505
 };
 
@@ -93,6 +97,7 @@ class Proxy {
   Proxy() = default;
   int port_ = 0;
   std::unique_ptr<ProxyCounters> counters_;
+  std::shared_ptr<EventRateLimiter> limiter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   bool stopped_ = false;

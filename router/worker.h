@@ -191,7 +191,8 @@ class Worker {
   void UpstreamFailed(Client* c, bool connect_failure, const char* why);
   void LocalError(Client* c, int status, std::string_view message, bool keep_alive);
   // Answers the request itself (status, type, body); keeps the connection when it may.
-  void LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body, bool keep_alive);
+  void LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body, bool keep_alive,
+                     std::string_view extra_headers = {});
   // Event posts: true while the body of one is still arriving (see Pump).
   bool WaitingForEventsBody(Client* c, const http1::RequestHead& r);
   void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view user_id);
@@ -225,6 +226,8 @@ class Worker {
   EventAggregator agg_;
   TrafficAggregator traffic_;  // per arm and minute, for the hub
   int64_t last_journal_warn_ms_ = -1'000'000;
+  int64_t last_limit_warn_ms_ = -1'000'000;
+  int64_t last_agg_warn_ms_ = -1'000'000;
   ParsedEvents parsed_;     // scratch for event posts
   int64_t last_ship_s_ = 0;
   ProxyCounters* c_;
