@@ -281,6 +281,7 @@ std::vector<SealedSegment> EventJournal::Recover() {
     }
     AggregatorLimits limits;
     limits.max_keys = size_t{1} << 22;  // every worker's part of the segment in one aggregator
+    limits.reserve_for_exposed = false;  // the live aggregators already chose what to drop
     EventAggregator agg(limits);
     ReplayStats total;
     Pending p;
@@ -366,7 +367,7 @@ Status EventJournal::Writer::AppendDrops(std::span<const uint32_t> indexes) {
 
 Status EventJournal::Writer::Write(std::string_view a, std::string_view b) {
   const uint64_t n = a.size() + b.size();
-  if (journal_->log_bytes_.load(std::memory_order_relaxed) + n > journal_->max_bytes_)
+  if (journal_->bytes() + n > journal_->max_bytes_)
     return Status::ResourceExhausted("the event journal is full (see --data-max-mb)");
   if (fd_ < 0) {
     path_ = journal_->LogPath(segment_, index_);

@@ -29,9 +29,12 @@
 // count twice. Exposures and request counters are written at the seal: a
 // kill -9 loses those of the segment in progress (about the last second).
 //
-// Disk: logs and batches together stay near max_bytes: AppendPost refuses
-// (RESOURCE_EXHAUSTED: the post gets 503) when the logs alone would exceed
-// it, and the shipper drops the oldest batches when all of it does.
+// Disk: logs and batches together stay near max_bytes. AppendPost refuses
+// (RESOURCE_EXHAUSTED: the post gets 503 with Retry-After) when logs and
+// unshipped batches together would exceed it: what was answered 202 is kept
+// rather than new posts taken. Sealing may outgrow that (a batch can be
+// larger than its logs); only beyond hard_max_bytes (max_bytes + 1/4) does
+// the shipper drop the oldest batches, counted and logged.
 //
 // Thread-safety: Open, Recover and NewWriter before the workers start; a
 // Writer belongs to one worker thread; the rest is thread-safe.
@@ -74,6 +77,7 @@ class EventJournal {
 
   const std::string& router_id() const { return router_id_; }
   uint64_t max_bytes() const { return max_bytes_; }
+  uint64_t hard_max_bytes() const { return max_bytes_ + max_bytes_ / 4; }
   uint64_t bytes() const { return log_bytes_.load() + batch_bytes_.load(); }
 
   // Makes batches of the logs a previous run left (their events aggregated
