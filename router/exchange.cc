@@ -732,7 +732,13 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
                     "400 Bad Request: no user: send the skyport cookie, or (server-side, with the token) a user field\n");
   // With a data dir the post is in the journal before it is answered 202.
   if (journal_) {
-    Status js = journal_->AppendPost({now_s_, trusted, c->app->name, c->flight, c->arm->commit, cookie_user, body});
+    // The rows these events may add to the sealed batch are reserved with the post (router/journal.h).
+    uint64_t estimate = 0;
+    for (const auto& ev : parsed_.events)
+      estimate += EventJournal::RowBytesEstimate(c->app->name.size(), c->flight.size(), c->arm->commit.size(),
+                                                 ev.name.size(), ev.user.empty() ? cookie_user.size() : ev.user.size());
+    Status js = journal_->AppendPost({now_s_, trusted, c->app->name, c->flight, c->arm->commit, cookie_user, body},
+                                     estimate);
     if (!js.ok()) {
       c_->events_dropped.fetch_add(parsed_.events.size(), std::memory_order_relaxed);
       const bool full = js.code() == Code::kResourceExhausted;
