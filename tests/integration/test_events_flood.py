@@ -9,9 +9,10 @@ purchases while two flooders post in parallel: one from 127.0.0.9 with a
 forged cookie and random event names on every post, one server-side caller
 (the cluster token) from 127.0.0.10 naming a new forged user in every event.
 Expected: the flooders get 429 with Retry-After; every purchase a real user
-had answered 202 is counted at the hub; the journal stays under its hard
-bound (125% of --data-max-mb) and the hub's live data under its budget
-(plus one batch); the hub keeps at most the capped number of event names.
+had answered 202 is counted at the hub; the journal stays near its budget
+(1 MB; under 1.25 MB) and drops no acknowledged batch, the hub's live data
+stays under its budget (plus one batch) and keeps at most the capped number
+of event names.
 """
 import http.client
 import json
@@ -186,6 +187,8 @@ class EventsFloodTest(ClusterTest):
         # Bounded disks: the journal under its hard bound; the hub's live data under its budget plus
         # one batch (<= 5000 rows), the event names capped, the flood mostly not stored.
         self.assertLessEqual(seen["journal_max"], 1.25 * MB, seen)
+        self.assertEqual(self.metric("skyport_router_journal_dropped_batches_total"), 0)
+        self.assertEqual(self.metric("skyport_router_stats_dropped_rows_total"), 0)
         journal_dir = os.path.join(self.data, "journal")
         self.assertLessEqual(sum(os.path.getsize(os.path.join(journal_dir, f)) for f in os.listdir(journal_dir)),
                              1.25 * MB)
