@@ -70,6 +70,7 @@ int RunDaemon(const DaemonOptions& o) {
                                    std::tuple{"events-trusted", o.events_trusted_rate, o.events_trusted_burst}})
     if (!(rate > 0) || !(burst >= 1) || rate > 1e9 || burst > 1e9)
       return FailStart(Status::InvalidArgument(fmt::format("{}-rate and -burst: rate > 0 and burst >= 1 (at most 1e9)", flag)));
+  if (o.stats_buffer_rows < 1000) return FailStart(Status::InvalidArgument("stats-buffer-rows: must be at least 1000"));
   if (o.events_limiter_entries < 16) return FailStart(Status::InvalidArgument("events-limiter-entries: must be at least 16"));
 
   // A peer that resets is an error value on the data plane, never a signal.
@@ -123,7 +124,9 @@ int RunDaemon(const DaemonOptions& o) {
     } else {
       // A per-run suffix: batch ids restart with the process, the hub must not take them for retries.
       SystemRandom rng;
-      shipper = std::make_unique<StatsShipper>(*hub, *token, name + "/" + NewHexId(rng).substr(0, 12));
+      ShipperOptions so;
+      so.max_rows = static_cast<size_t>(o.stats_buffer_rows);
+      shipper = std::make_unique<StatsShipper>(*hub, *token, name + "/" + NewHexId(rng).substr(0, 12), nullptr, so);
     }
     shipper->Start();
   }

@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
   app.add_option("--events-limiter-entries", o.events_limiter_entries,
                  "Rate-limit buckets kept per limit (users, addresses); the least recently used go")
       ->capture_default_str();
+  app.add_option("--stats-buffer-rows", o.stats_buffer_rows,
+                 "Without --data: experiment rows kept in memory while the hub is away; beyond it the oldest go")
+      ->capture_default_str();
   app.add_flag("--trust-x-forwarded-for", o.trust_x_forwarded_for,
                "Rate-limit by the last X-Forwarded-For hop, not the TCP peer (only behind a proxy you trust)");
   app.add_option("--routes", o.routes_file, "Static mode: routes JSON file (no registry); re-read on SIGHUP");
