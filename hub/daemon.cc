@@ -5,6 +5,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -40,6 +46,60 @@ std::string Metrics(const Hub& hub, ControlTower& tower) {
       "skyport_hub_processes {}\n",
       connected, drones.size(), hub.Desired().size(), processes) + tower.Metrics();
 }
+
+// Enforces the stats store's retention every `interval_s` (first at start)
+// on its own thread; counts what it deleted.
+class StatsJanitor {
+ public:
+  StatsJanitor(StatsStore* store, int64_t user_retention_s, int64_t traffic_retention_s, int interval_s)
+      : store_(store), user_s_(user_retention_s), traffic_s_(traffic_retention_s), interval_s_(interval_s) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~StatsJanitor() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  std::string MetricsText() const {
+    return fmt::format(
+        "# HELP skyport_hub_stats_pruned_rows_total Stats rows deleted by retention (--stats-retention).\n"
+        "# TYPE skyport_hub_stats_pruned_rows_total counter\n"
+        "skyport_hub_stats_pruned_rows_total{{table=\"user_events\"}} {}\n"
+        "skyport_hub_stats_pruned_rows_total{{table=\"traffic\"}} {}\n"
+        "# HELP skyport_hub_stats_live_bytes Bytes of live data in stats.db (--stats-max-mb bounds it).\n"
+        "# TYPE skyport_hub_stats_live_bytes gauge\nskyport_hub_stats_live_bytes {}\n",
+        user_rows_.load(), traffic_rows_.load(), store_->LiveBytes());
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    do {
+      lock.unlock();
+      auto r = store_->Prune(static_cast<int64_t>(::time(nullptr)), user_s_, traffic_s_);
+      if (!r.ok()) {
+        log::Warn("stats retention failed; trying again later", {{"error", r.status().message()}});
+      } else if (r->user_rows + r->traffic_rows > 0) {
+        user_rows_ += r->user_rows;
+        traffic_rows_ += r->traffic_rows;
+        log::Info("stats retention: old rows deleted", {{"user_rows", r->user_rows}, {"traffic_rows", r->traffic_rows}});
+      }
+      lock.lock();
+    } while (!cv_.wait_for(lock, std::chrono::seconds(interval_s_), [this] { return stop_; }));
+  }
+
+  StatsStore* store_;
+  const int64_t user_s_, traffic_s_;
+  const int interval_s_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::atomic<uint64_t> user_rows_{0}, traffic_rows_{0};
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -90,9 +150,17 @@ int RunDaemon(const DaemonOptions& o) {
   so.deploy_timeout_ms = int64_t{o.deploy_timeout_s} * 1000;
   HubService hub_service(hub->get(), repos->get(), so);
   DroneControlService drone_service(hub->get(), repos->get(), *token);
-  auto stats = StatsStore::Open(o.data_dir + "/stats.db");
+  StatsStoreLimits store_limits;
+  store_limits.max_bytes = static_cast<uint64_t>(o.stats_max_mb) << 20;
+  store_limits.max_event_names_per_app = static_cast<size_t>(o.stats_max_event_names);
+  auto stats = StatsStore::Open(o.data_dir + "/stats.db", /*fsync=*/true, store_limits);
   if (!stats.ok()) return FailStart(stats.status());
-  StatsSinkService stats_service(stats->get(), *token);
+  ShipLimits ship_limits;
+  ship_limits.max_rows = static_cast<size_t>(o.stats_max_batch_rows);
+  ship_limits.max_past_s = int64_t{o.stats_max_age_days} * 86400;
+  StatsSinkService stats_service(stats->get(), *token, ship_limits);
+  StatsJanitor janitor(stats->get(), int64_t{o.stats_retention_days} * 86400,
+                       int64_t{o.stats_traffic_retention_days} * 86400, o.stats_prune_interval_s);
 
   auto flight_store = FlightStore::Open(o.data_dir + "/flights.db");
   if (!flight_store.ok()) return FailStart(flight_store.status());
@@ -127,10 +195,13 @@ int RunDaemon(const DaemonOptions& o) {
     Hub* h = hub->get();
     ControlTower* t = tower->get();
     GitHttpServer* g = git->get();
+    StatsSinkService* ss = &stats_service;
+    StatsJanitor* sj = &janitor;
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
-                                  [h, t, g](const AdminRequest&) {
-                                    return AdminResponse{200, "text/plain; version=0.0.4", Metrics(*h, *t) + g->Metrics()};
+                                  [h, t, g, ss, sj](const AdminRequest&) {
+                                    return AdminResponse{200, "text/plain; version=0.0.4",
+                                                         Metrics(*h, *t) + g->Metrics() + ss->MetricsText() + sj->MetricsText()};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},

@@ -29,6 +29,14 @@ struct DaemonOptions {
   uint32_t git_max_refs_per_push = 1000;
   int git_max_concurrent_pushes = 4;
   AdminFlags admin;  // the metrics listener's token and bounds
+  // Experiment data (stats.db): retention, bounds, and the checks of shipped batches.
+  int stats_retention_days = 400;          // hourly user rows; 0 = forever
+  int stats_traffic_retention_days = 90;   // per-minute traffic rows; 0 = forever
+  int stats_max_mb = 4096;                 // live data; beyond it rows of new keys are dropped
+  int stats_max_event_names = 1000;        // distinct event names per app
+  int stats_prune_interval_s = 600;        // between retention runs
+  int stats_max_batch_rows = 50'000;       // rows in one shipped batch
+  int stats_max_age_days = 40;             // a shipped row's hour at most this old
   CommonDaemonFlags common;
 };
 

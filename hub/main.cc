@@ -38,6 +38,24 @@ int main(int argc, char** argv) {
   app.add_option("--git-max-concurrent-pushes", o.git_max_concurrent_pushes,
                  "Pushes processed at once; more are answered 503")
       ->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--stats-retention", o.stats_retention_days,
+                 "Days of hourly experiment rows (per user, event, hour) kept in stats.db (0 = forever)")
+      ->capture_default_str()->check(CLI::Range(0, 100'000));
+  app.add_option("--stats-traffic-retention", o.stats_traffic_retention_days,
+                 "Days of per-minute traffic rows kept in stats.db (0 = forever)")
+      ->capture_default_str()->check(CLI::Range(0, 100'000));
+  app.add_option("--stats-max-mb", o.stats_max_mb,
+                 "Live size of stats.db beyond which rows of new users/keys are dropped (existing keys still count)")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--stats-max-event-names", o.stats_max_event_names,
+                 "Distinct event names per app; rows of further names are dropped")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--stats-prune-interval", o.stats_prune_interval_s, "Seconds between retention runs")
+      ->capture_default_str()->check(CLI::Range(1, 86'400));
+  app.add_option("--stats-max-batch-rows", o.stats_max_batch_rows, "Rows in one shipped stats batch; more: refused")
+      ->capture_default_str()->check(CLI::Range(1, 10'000'000));
+  app.add_option("--stats-max-age", o.stats_max_age_days, "Days a shipped row's hour may lie in the past; older: refused")
+      ->capture_default_str()->check(CLI::Range(1, 100'000));
   app.add_option("--port-file", o.port_file, "Write \"GRPC_PORT GIT_PORT\" here once listening");
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
   skyport::AddAdminFlags(app, o.admin);

@@ -2,16 +2,42 @@
 
 #include <ctime>
 
+#include <fmt/format.h>
+
+#include "core/log.h"
 #include "rpc/auth.h"
 #include "rpc/convert.h"
 
 namespace skyport::hub {
+namespace {
+
+// One log line per 10 s per kind.
+bool Due(std::atomic<int64_t>& last_s, int64_t now_s) {
+  int64_t last = last_s.load();
+  return now_s - last >= 10 && last_s.compare_exchange_strong(last, now_s);
+}
+
+}  // namespace
 
 grpc::Status StatsSinkService::Ship(grpc::ServerContext* ctx, const v1::ShipStatsRequest* req,
                                     v1::ShipStatsResponse* resp) {
   if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  if (Status bad = CheckShipBatch(*req, limits_, now); !bad.ok()) {
+    ++refused_batches_;
+    if (Due(last_refusal_log_s_, now))
+      log::Warn("stats batch refused", {{"error", bad.message()}, {"refused_total", refused_batches_.load()}});
+    return rpc::ToGrpc(bad);
+  }
   auto out = store_->Ship(*req);
   if (!out.ok()) return rpc::ToGrpc(out.status());
+  if (out->dropped_event_names + out->dropped_full > 0) {
+    dropped_event_names_ += out->dropped_event_names;
+    dropped_full_ += out->dropped_full;
+    if (Due(last_drop_log_s_, now))
+      log::Warn("stats rows dropped: the store is at a bound (--stats-max-event-names, --stats-max-mb)",
+                {{"event_names_total", dropped_event_names_.load()}, {"full_total", dropped_full_.load()}});
+  }
   resp->set_accepted(out->accepted);
   resp->set_duplicate(out->duplicate);
   return grpc::Status::OK;
@@ -23,6 +49,17 @@ grpc::Status StatsSinkService::Query(grpc::ServerContext* ctx, const v1::StatsQu
   if (!report.ok()) return rpc::ToGrpc(report.status());
   *resp = std::move(*report);
   return grpc::Status::OK;
+}
+
+std::string StatsSinkService::MetricsText() const {
+  return fmt::format(
+      "# HELP skyport_hub_stats_refused_batches_total Stats batches refused INVALID_ARGUMENT (bad rows).\n"
+      "# TYPE skyport_hub_stats_refused_batches_total counter\nskyport_hub_stats_refused_batches_total {}\n"
+      "# HELP skyport_hub_stats_dropped_rows_total Stats rows dropped at a bound of the store.\n"
+      "# TYPE skyport_hub_stats_dropped_rows_total counter\n"
+      "skyport_hub_stats_dropped_rows_total{{reason=\"event_names\"}} {}\n"
+      "skyport_hub_stats_dropped_rows_total{{reason=\"max_bytes\"}} {}\n",
+      refused_batches_.load(), dropped_event_names_.load(), dropped_full_.load());
 }
 
 }  // namespace skyport::hub

@@ -1,5 +1,6 @@
 #include "hub/stats_store.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <iterator>
@@ -35,7 +36,11 @@ CREATE INDEX IF NOT EXISTS exposures_by_user ON user_events(app, flight, user, h
   WHERE event = '$exposure';
 CREATE TABLE IF NOT EXISTS batches(router TEXT NOT NULL, batch_id INTEGER NOT NULL,
   PRIMARY KEY(router, batch_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_names(app TEXT NOT NULL, event TEXT NOT NULL, PRIMARY KEY(app, event)) WITHOUT ROWID;
 )sql";
+
+// Rows deleted per transaction by Prune.
+constexpr int kPruneChunk = 5000;
 
 // Per arm and minute: requests, status classes, latency sum and histogram
 // (l0..l15, the buckets of core/latency_histogram.h).
@@ -111,11 +116,63 @@ Status CheckTraffic(const v1::TrafficRow& t, int i) {
 
 }  // namespace
 
-Result<std::unique_ptr<StatsStore>> StatsStore::Open(const std::string& path, bool fsync) {
+Result<std::unique_ptr<StatsStore>> StatsStore::Open(const std::string& path, bool fsync, StatsStoreLimits limits) {
   const std::string schema = std::string(kSchema) + TrafficSchema();
   auto db = OpenSqlite(path, fsync, schema.c_str(), "stats", "stats");
   if (!db.ok()) return db.status();
-  return std::unique_ptr<StatsStore>(new StatsStore(*db));
+  // A store from before event_names: the names it holds are known (once; they may exceed the cap).
+  {
+    Stmt any_name(*db, "SELECT 1 FROM event_names LIMIT 1");
+    if (any_name.ok() && any_name.Step() != SQLITE_ROW) {
+      Status s = ExecSql(*db,
+                         "INSERT OR IGNORE INTO event_names(app, event) SELECT DISTINCT app, event FROM user_events "
+                         "WHERE event NOT IN ('$exposure', '$requests')",
+                         "stats: event names");
+      if (!s.ok()) {
+        sqlite3_close(*db);
+        return s;
+      }
+    }
+  }
+  return std::unique_ptr<StatsStore>(new StatsStore(*db, limits));
+}
+
+uint64_t StatsStore::LiveBytes() {
+  std::lock_guard lock(mu_);
+  return LiveBytesLocked();
+}
+
+uint64_t StatsStore::LiveBytesLocked() {
+  auto pragma = [this](const char* sql) -> int64_t {
+    Stmt s(db_, sql);
+    return s.ok() && s.Step() == SQLITE_ROW ? s.Int(0) : 0;
+  };
+  const int64_t pages = pragma("PRAGMA page_count") - pragma("PRAGMA freelist_count");
+  return static_cast<uint64_t>(std::max<int64_t>(0, pages) * pragma("PRAGMA page_size"));
+}
+
+Result<bool> StatsStore::EventNameAllowedLocked(const std::string& app, const std::string& event) {
+  if (event == kExposure || event == kRequests) return true;
+  auto it = event_names_.find(app);
+  if (it == event_names_.end()) {
+    if (event_names_.size() >= 10'000) event_names_.clear();  // a cache: the table is the truth
+    it = event_names_.emplace(app, std::set<std::string>{}).first;
+    Stmt q(db_, "SELECT event FROM event_names WHERE app = ?1");
+    q.Bind(1, app);
+    int rc;
+    while ((rc = q.Step()) == SQLITE_ROW) it->second.insert(q.Text(0));
+    if (rc != SQLITE_DONE) {
+      event_names_.erase(it);
+      return DbError(db_, "event names");
+    }
+  }
+  if (it->second.count(event)) return true;
+  if (it->second.size() >= limits_.max_event_names_per_app) return false;
+  Stmt add(db_, "INSERT OR IGNORE INTO event_names(app, event) VALUES(?1, ?2)");
+  add.Bind(1, app).Bind(2, event);
+  if (add.Run() != SQLITE_OK) return DbError(db_, "event names");
+  it->second.insert(event);  // rolled back with the batch? then it is only a cache entry too many: harmless
+  return true;
 }
 
 StatsStore::~StatsStore() { sqlite3_close(db_); }
@@ -143,21 +200,42 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
       return out;
     }
   }
+  // At max_bytes only keys that exist take rows (UPDATE; no new key).
+  const bool full = LiveBytesLocked() >= limits_.max_bytes;
+  Stmt update(db_,
+              "UPDATE user_events SET "
+              "count = CASE WHEN event = '$exposure' THEN max(count, ?7) ELSE count + ?7 END, "
+              "sum = sum + ?8, sum_sq = sum_sq + ?9 "
+              "WHERE app = ?1 AND flight = ?2 AND event = ?3 AND hour = ?6 AND arm = ?4 AND user = ?5");
   Stmt add(db_,
            "INSERT INTO user_events(app, flight, event, arm, user, hour, count, sum, sum_sq) "
            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
            "ON CONFLICT(app, flight, event, hour, arm, user) DO UPDATE SET "
            "count = CASE WHEN excluded.event = '$exposure' THEN max(count, excluded.count) ELSE count + excluded.count END, "
            "sum = sum + excluded.sum, sum_sq = sum_sq + excluded.sum_sq");
-  if (!add.ok()) return rollback(DbError(db_, "prepare"));
+  if (!add.ok() || !update.ok()) return rollback(DbError(db_, "prepare"));
   for (const auto& r : req.rows()) {
-    add.Bind(1, r.app()).Bind(2, r.flight()).Bind(3, r.event()).Bind(4, r.arm()).Bind(5, r.user());
-    add.Bind(6, r.hour_unix_s()).Bind(7, static_cast<int64_t>(r.count())).BindDouble(8, r.sum());
-    add.BindDouble(9, r.sum_squares());
-    if (add.Run() != SQLITE_OK) return rollback(DbError(db_, "add"));
+    auto allowed = EventNameAllowedLocked(r.app(), r.event());
+    if (!allowed.ok()) return rollback(allowed.status());
+    if (!*allowed) {
+      ++out.dropped_event_names;
+      continue;
+    }
+    Stmt& st = full ? update : add;
+    st.Bind(1, r.app()).Bind(2, r.flight()).Bind(3, r.event()).Bind(4, r.arm()).Bind(5, r.user());
+    st.Bind(6, r.hour_unix_s()).Bind(7, static_cast<int64_t>(r.count())).BindDouble(8, r.sum());
+    st.BindDouble(9, r.sum_squares());
+    if (st.Run() != SQLITE_OK) return rollback(DbError(db_, "add"));
+    if (full && sqlite3_changes(db_) == 0) {
+      ++out.dropped_full;
+      continue;
+    }
     ++out.accepted;
   }
-  if (req.traffic_size() > 0) {
+  if (req.traffic_size() > 0 && full) {
+    // Traffic rows are few (per arm and minute); at max_bytes they wait for retention like new user keys.
+    out.dropped_full += static_cast<uint64_t>(req.traffic_size());
+  } else if (req.traffic_size() > 0) {
     const std::string sql = TrafficInsertSql();
     Stmt traffic(db_, sql.c_str());
     if (!traffic.ok()) return rollback(DbError(db_, "prepare"));
@@ -181,6 +259,38 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
   prune.Bind(1, req.router()).Bind(2, static_cast<int64_t>(req.batch_id()) - kBatchIdWindow);
   if (prune.Run() != SQLITE_OK) return rollback(DbError(db_, "prune"));
   if (Status s = ExecSql(db_, "COMMIT", "stats"); !s.ok()) return rollback(s);
+  return out;
+}
+
+Result<PruneOutcome> StatsStore::Prune(int64_t now_unix_s, int64_t user_retention_s, int64_t traffic_retention_s) {
+  PruneOutcome out;
+  // Chunks by key, each its own transaction: Ship and Query interleave.
+  auto prune = [this](const std::string& sql, int64_t before, uint64_t& deleted) -> Status {
+    for (;;) {
+      std::lock_guard lock(mu_);
+      Stmt del(db_, sql.c_str());
+      if (!del.ok()) return DbError(db_, "prune");
+      del.Bind(1, before).Bind(2, int64_t{kPruneChunk});
+      if (del.Run() != SQLITE_OK) return DbError(db_, "prune");
+      const auto n = static_cast<uint64_t>(sqlite3_changes(db_));
+      deleted += n;
+      if (n < static_cast<uint64_t>(kPruneChunk)) return Status::Ok();
+    }
+  };
+  if (user_retention_s > 0) {
+    Status s = prune(
+        "DELETE FROM user_events WHERE (app, flight, event, hour, arm, user) IN (SELECT app, flight, event, hour, "
+        "arm, user FROM user_events WHERE hour < ?1 LIMIT ?2)",
+        now_unix_s - user_retention_s, out.user_rows);
+    if (!s.ok()) return s;
+  }
+  if (traffic_retention_s > 0) {
+    Status s = prune(
+        "DELETE FROM traffic WHERE (app, flight, minute, arm) IN (SELECT app, flight, minute, arm FROM traffic "
+        "WHERE minute < ?1 LIMIT ?2)",
+        now_unix_s - traffic_retention_s, out.traffic_rows);
+    if (!s.ok()) return s;
+  }
   return out;
 }
 

@@ -10,8 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "core/status.h"
@@ -24,12 +26,31 @@ namespace skyport::hub {
 struct ShipOutcome {
   uint64_t accepted = 0;   // rows added
   bool duplicate = false;  // (router, batch_id) was stored before: nothing added
+  uint64_t dropped_event_names = 0;  // rows of an event name beyond max_event_names_per_app
+  uint64_t dropped_full = 0;         // rows of new keys while the store is at max_bytes
+};
+
+// Bounds of the store, so that forged ids or names cannot grow it without
+// limit (as Statsig and GrowthBook cap event names and cardinality): rows
+// of an app's event name beyond the first max_event_names_per_app are
+// dropped; once the live data reaches max_bytes rows of new keys (users,
+// hours, arms) are dropped while rows of existing keys still add up. Both
+// are counted; retention (Prune) makes room again.
+struct StatsStoreLimits {
+  size_t max_event_names_per_app = 1000;   // "$exposure" and "$requests" not counted
+  uint64_t max_bytes = uint64_t{4} << 30;  // live pages (the file keeps freed pages for reuse)
+};
+
+struct PruneOutcome {
+  uint64_t user_rows = 0;     // hourly user rows older than the retention
+  uint64_t traffic_rows = 0;  // per-minute traffic rows older than theirs
 };
 
 class StatsStore {
  public:
   // Opens (creating) PATH. `fsync`: synchronous=FULL, else NORMAL.
-  static Result<std::unique_ptr<StatsStore>> Open(const std::string& path, bool fsync = true);
+  static Result<std::unique_ptr<StatsStore>> Open(const std::string& path, bool fsync = true,
+                                                  StatsStoreLimits limits = {});
   ~StatsStore();
 
   // INVALID_ARGUMENT (naming the row: "rows[3].user", "traffic[0].minute_unix_s")
@@ -50,10 +71,25 @@ class StatsStore {
   // to_unix_s of 0. The flight tower and the CLI read gates from this.
   Result<v1::StatsReport> Query(const v1::StatsQuery& q, int64_t now_unix_s);
 
+  // Retention: deletes user rows whose hour starts before
+  // now - user_retention_s and traffic rows whose minute starts before
+  // now - traffic_retention_s (<= 0: kept forever), in small transactions
+  // so that shipments wait little. The freed pages are reused.
+  Result<PruneOutcome> Prune(int64_t now_unix_s, int64_t user_retention_s, int64_t traffic_retention_s);
+
+  // Live bytes (pages in use times the page size).
+  uint64_t LiveBytes();
+
  private:
-  explicit StatsStore(sqlite3* db) : db_(db) {}
+  StatsStore(sqlite3* db, StatsStoreLimits limits) : db_(db), limits_(limits) {}
+  // Whether rows of `event` may be stored for `app` (adding it to the known names).
+  Result<bool> EventNameAllowedLocked(const std::string& app, const std::string& event);
+  uint64_t LiveBytesLocked();
+
   std::mutex mu_;
   sqlite3* db_;  // guarded by mu_
+  const StatsStoreLimits limits_;
+  std::map<std::string, std::set<std::string>, std::less<>> event_names_;  // guarded by mu_: by app, loaded lazily
 };
 
 }  // namespace skyport::hub

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <algorithm>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -116,6 +118,13 @@ int RunDaemon(const DaemonOptions& o) {
   if (!o.data_dir.empty() && o.hub.empty())
     return FailStart(Status::InvalidArgument("data: needs --hub (the data dir keeps what is shipped there)"));
   if (o.data_max_mb < 1) return FailStart(Status::InvalidArgument("data-max-mb: must be at least 1"));
+  for (auto [flag, rate, burst] : {std::tuple{"events-user", o.events_user_rate, o.events_user_burst},
+                                   std::tuple{"events-address", o.events_address_rate, o.events_address_burst},
+                                   std::tuple{"events-trusted", o.events_trusted_rate, o.events_trusted_burst}})
+    if (!(rate > 0) || !(burst >= 1) || rate > 1e9 || burst > 1e9)
+      return FailStart(Status::InvalidArgument(fmt::format("{}-rate and -burst: rate > 0 and burst >= 1 (at most 1e9)", flag)));
+  if (o.stats_buffer_rows < 1000) return FailStart(Status::InvalidArgument("stats-buffer-rows: must be at least 1000"));
+  if (o.events_limiter_entries < 16) return FailStart(Status::InvalidArgument("events-limiter-entries: must be at least 16"));
 
   // A peer that resets is an error value on the data plane, never a signal.
   ::signal(SIGPIPE, SIG_IGN);
@@ -149,6 +158,11 @@ int RunDaemon(const DaemonOptions& o) {
   po.token = *token;
   if (Status s = SetUpCookies(o, *token, SystemClock::Get()->WallMs(), po); !s.ok()) return FailStart(s);
   std::unique_ptr<EventJournal> journal;  // holds DATA/LOCK: one router per data dir
+  const auto entries = static_cast<size_t>(o.events_limiter_entries);
+  po.events_rate.user = {o.events_user_rate, o.events_user_burst, entries};
+  po.events_rate.address = {o.events_address_rate, o.events_address_burst, entries};
+  po.events_rate.trusted = {o.events_trusted_rate, o.events_trusted_burst, std::max<size_t>(16, entries / 16)};
+  po.events_rate.trust_forwarded_for = o.trust_x_forwarded_for;
   std::unique_ptr<StatsShipper> shipper;
   if (!o.hub.empty()) {
     auto hub = rpc::Dial(o.hub, o.common.tls);
@@ -167,7 +181,9 @@ int RunDaemon(const DaemonOptions& o) {
     } else {
       // A per-run suffix: batch ids restart with the process, the hub must not take them for retries.
       SystemRandom rng;
-      shipper = std::make_unique<StatsShipper>(*hub, *token, name + "/" + NewHexId(rng).substr(0, 12));
+      ShipperOptions so;
+      so.max_rows = static_cast<size_t>(o.stats_buffer_rows);
+      shipper = std::make_unique<StatsShipper>(*hub, *token, name + "/" + NewHexId(rng).substr(0, 12), nullptr, so);
     }
     shipper->Start();
   }

@@ -39,6 +39,13 @@ struct DaemonOptions {
   bool allow_underscore_headers = false;   // ProxyOptions::allow_underscore_headers
   std::string escaped_slashes = "reject";  // reject | unescape (ProxyOptions::unescape_slashes)
   AdminFlags admin_flags;  // the admin listener's metrics token and bounds
+  // POST /_skyport/events rate limits (router/rate_limit.h): events a second and burst.
+  double events_user_rate = 100, events_user_burst = 1000;
+  double events_address_rate = 1000, events_address_burst = 10000;
+  double events_trusted_rate = 20000, events_trusted_burst = 100000;
+  int events_limiter_entries = 65536;  // buckets kept per limit (least recently used go)
+  int stats_buffer_rows = 1'000'000;   // without --data: rows waiting for the hub in memory (oldest dropped)
+  bool trust_x_forwarded_for = false;  // limit by X-Forwarded-For's last hop (behind a trusted proxy only)
   CommonDaemonFlags common;
 };
 

@@ -111,6 +111,12 @@ struct AggregatorLimits {
   // current and previous hour (~70 MB when full). Beyond it exposures are
   // still recorded, only no longer deduplicated across drains.
   size_t max_exposure_memory = 1 << 20;
+  // The last quarter of max_keys is kept for users the router has served
+  // (in the exposure memory): once rows reach 3/4 of max_keys, a new key of
+  // any other user (a forged id, a user never seen on a page) is dropped, so
+  // that a flood of new ids cannot crowd out real users' events. Off for a
+  // journal replay, which has no exposure memory.
+  bool reserve_for_exposed = true;
 };
 
 // Accumulates events and exposures between drains. One per worker thread;
@@ -124,7 +130,8 @@ struct AggregatorLimits {
 // exposure counts, so the merged count stays 1.
 //
 // Add/AddExposure return false and record nothing (the caller counts the
-// drop) when a new key would exceed max_keys — a Drain makes room again —
+// drop) when a new key would exceed max_keys (3/4 of it for a user not in the
+// exposure memory, see reserve_for_exposed) — a Drain makes room again —
 // or when app, arm, event or user is empty: the hub refuses a batch holding
 // such a row, so one must never be shipped. flight may be empty.
 class EventAggregator {
@@ -203,8 +210,14 @@ class EventAggregator {
   // Id of `s` in `table` (names[id] == s); inserts when `may_insert`, else
   // returns kNone for an unknown string.
   static uint32_t Intern(Interned& table, std::vector<std::string>& names, std::string_view s, bool may_insert);
-  // Finds or (room permitting) creates the row of `key`; nullptr when full.
-  Totals* Row(const Key& key);
+  // Finds or (while fewer than `cap` rows) creates the row of `key`; nullptr when full.
+  Totals* Row(const Key& key, size_t cap);
+  // The key of `user` in the exposure memory.
+  ExposureKey MemoKey(ScopeId scope, std::string_view user) const;
+  // How many keys a new row of `user` may find: max_keys for users in the
+  // exposure memory, max_keys - reserved_keys for others.
+  size_t CapFor(ScopeId scope, std::string_view user) const;
+  size_t SoftCap() const { return limits_.reserve_for_exposed ? limits_.max_keys - limits_.max_keys / 4 : limits_.max_keys; }
   // False when `user` is not 32-hex, unknown and !may_insert.
   bool UserKeyFor(std::string_view user, bool may_insert, UserBits& out);
   void RememberExposure(const ExposureKey& key, int32_t hour);

@@ -94,10 +94,26 @@ bool EventAggregator::UserKeyFor(std::string_view user, bool may_insert, UserBit
   return out.lo != kNone;
 }
 
-EventAggregator::Totals* EventAggregator::Row(const Key& key) {
+EventAggregator::Totals* EventAggregator::Row(const Key& key, size_t cap) {
   if (auto it = rows_.find(key); it != rows_.end()) return &it->second;
-  if (rows_.size() >= limits_.max_keys) return nullptr;
+  if (rows_.size() >= cap) return nullptr;
   return &rows_.emplace(key, Totals{}).first->second;
+}
+
+EventAggregator::ExposureKey EventAggregator::MemoKey(ScopeId scope, std::string_view user) const {
+  ExposureKey memo{0, 0, scopes_[scope].fp, kHexUser};
+  if (!ParseHex128(user, memo.user_hi, memo.user_lo)) {
+    memo.user_hi = MixedFnv(user);
+    memo.user_lo = MixedFnv(user, 0x84222325cbf29ce4ULL);
+    memo.user_kind = kHashedUser;
+  }
+  return memo;
+}
+
+size_t EventAggregator::CapFor(ScopeId scope, std::string_view user) const {
+  if (rows_.size() < SoftCap()) return limits_.max_keys;  // no pressure: skip the lookup
+  const ExposureKey memo = MemoKey(scope, user);
+  return exposed_now_.contains(memo) || exposed_before_.contains(memo) ? limits_.max_keys : SoftCap();
 }
 
 bool EventAggregator::Add(ScopeId scope, std::string_view event, std::string_view user, double value,
@@ -105,11 +121,12 @@ bool EventAggregator::Add(ScopeId scope, std::string_view event, std::string_vie
   if (!scopes_[scope].complete || event.empty() || user.empty()) return false;
   // A string is interned only when its key may be new, so when full the
   // intern tables stop growing too.
-  const bool room = rows_.size() < limits_.max_keys;
+  const size_t cap = CapFor(scope, user);
+  const bool room = rows_.size() < cap;
   uint32_t event_id = Intern(events_, event_names_, event, room);
   UserBits u;
   if (event_id == kNone || !UserKeyFor(user, room, u)) return false;
-  Totals* t = Row(Key{u.hi, u.lo, scope, event_id, HourOf(unix_s), u.kind});
+  Totals* t = Row(Key{u.hi, u.lo, scope, event_id, HourOf(unix_s), u.kind}, cap);
   if (t == nullptr) return false;
   t->count += 1;
   t->sum += value;
@@ -120,12 +137,7 @@ bool EventAggregator::Add(ScopeId scope, std::string_view event, std::string_vie
 bool EventAggregator::AddExposure(ScopeId scope, std::string_view user, int64_t unix_s) {
   if (!scopes_[scope].complete || user.empty()) return false;
   const int32_t hour = HourOf(unix_s);
-  ExposureKey memo{0, 0, scopes_[scope].fp, kHexUser};
-  if (!ParseHex128(user, memo.user_hi, memo.user_lo)) {
-    memo.user_hi = MixedFnv(user);
-    memo.user_lo = MixedFnv(user, 0x84222325cbf29ce4ULL);
-    memo.user_kind = kHashedUser;
-  }
+  const ExposureKey memo = MemoKey(scope, user);
   std::unordered_set<ExposureKey, KeyHash>* memory = nullptr;
   if (hour > exposure_hour_) {
     if (hour == exposure_hour_ + 1) {
@@ -140,9 +152,11 @@ bool EventAggregator::AddExposure(ScopeId scope, std::string_view user, int64_t 
   if (hour == exposure_hour_ - 1) memory = &exposed_before_;  // older hours: rows_ alone dedups
   if (memory != nullptr && memory->contains(memo)) return true;
 
+  // A user new to the memory is not served from the reserve.
+  const size_t cap = exposed_now_.contains(memo) || exposed_before_.contains(memo) ? limits_.max_keys : SoftCap();
   UserBits u;
-  if (!UserKeyFor(user, rows_.size() < limits_.max_keys, u)) return false;
-  Totals* t = Row(Key{u.hi, u.lo, scope, kExposureId, hour, u.kind});
+  if (!UserKeyFor(user, rows_.size() < cap, u)) return false;
+  Totals* t = Row(Key{u.hi, u.lo, scope, kExposureId, hour, u.kind}, cap);
   if (t == nullptr) return false;
   t->count = 1;
   if (memory != nullptr && exposed_now_.size() + exposed_before_.size() < limits_.max_exposure_memory)

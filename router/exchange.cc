@@ -46,6 +46,7 @@ const char* Reason(int status) {
     case 405: return "Method Not Allowed";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
+    case 429: return "Too Many Requests";
     case 404: return "Not Found";
     case 408: return "Request Timeout";
     case 431: return "Request Header Fields Too Large";
@@ -723,13 +724,13 @@ void Worker::LocalError(Client* c, int status, std::string_view message, bool ke
 }
 
 void Worker::LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body,
-                           bool keep_alive) {
+                           bool keep_alive, std::string_view extra_headers) {
   // Keep the connection only when the request was read completely.
   bool body_done = c->state == Client::State::kHead ? false : (c->req_scanned && c->req_ready == 0);
   bool keep = keep_alive && body_done && c->keep_alive && !stopping_.load(std::memory_order_relaxed);
-  c->out.append(fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n", status,
+  c->out.append(fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}{}\r\n", status,
                             Reason(status), content_type, body.size(), c->cookie.empty() ? "" : "Set-Cookie: " + c->cookie + "\r\n",
-                            keep ? "" : "Connection: close\r\n"));
+                            keep ? "" : "Connection: close\r\n", extra_headers));
   if (!c->is_head || c->state == Client::State::kHead) c->out.append(body);
   if (c->up) ReleaseUpstream(c, false);
   ResetExchange(c);
@@ -799,15 +800,33 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
   // The body is consumed with the head, answered or not.
   c->req_scanned = true;
   c->req_ready = 0;
-  auto done = [&](int status, std::string_view content_type, std::string_view text) {
+  auto done = [&](int status, std::string_view content_type, std::string_view text, std::string_view extra = {}) {
     c->in.Consume(r.head_len + static_cast<size_t>(r.content_length));
     c->state = Client::State::kExchange;
-    if (status >= 400) c_->local_errors[LocalErrorIndex(status)].fetch_add(1, std::memory_order_relaxed);
-    LocalResponse(c, status, content_type, text, true);
+    if (status >= 400 && status != 429) c_->local_errors[LocalErrorIndex(status)].fetch_add(1, std::memory_order_relaxed);
+    LocalResponse(c, status, content_type, text, true, extra);
   };
   if (!st.ok())
     return done(st.http_status, "text/plain; charset=utf-8",
                 fmt::format("{} {}: {}\n", st.http_status, Reason(st.http_status), st.message));
+  // Rate limits (per address, per cookie user; the trusted caller its own), before anything is recorded.
+  if (EventRateLimiter* limiter = o_.events_limiter.get()) {
+    const std::string_view address = ClientAddress(c->peer, r.x_forwarded_for, limiter->trust_forwarded_for());
+    const auto d = limiter->Take(trusted, address, cookie_user,
+                                 static_cast<double>(parsed_.events.size()), now_ms_);
+    if (d.by != LimitedBy::kNone) {
+      const char* by = d.by == LimitedBy::kUser ? "user" : d.by == LimitedBy::kAddress ? "address" : "trusted caller";
+      if (now_ms_ - last_limit_warn_ms_ >= 10'000) {
+        last_limit_warn_ms_ = now_ms_;
+        log::Warn("event posts refused: rate limit", {{"by", by}, {"address", AddressKey(address)},
+                                                      {"limited_total", limiter->limited(d.by)}});
+      }
+      return done(429, "text/plain; charset=utf-8",
+                  fmt::format("429 Too Many Requests: events over the {} rate limit; retry after {} s\n", by,
+                              d.retry_after_s),
+                  fmt::format("Retry-After: {}\r\n", d.retry_after_s));
+    }
+  }
   // Without a valid cookie (of any split id: a known user) and no user named
   // by a trusted caller, an event cannot be tied to a user: refuse rather
   // than invent one — the whole post, before anything of it is recorded.
@@ -822,15 +841,24 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
   // and flights enrol by request headers a server-side post does not carry.
   // With a data dir the post is in the journal before it is answered 202.
   if (journal_) {
-    Status js = journal_->AppendPost({now_s_, trusted, c->app->name, "", kByExposureArm, cookie_user, body});
+    // The rows these events may add to the sealed batch are reserved with the post (router/journal.h).
+    uint64_t estimate = 0;
+    for (const auto& ev : parsed_.events)
+      estimate += EventJournal::RowBytesEstimate(c->app->name.size(), 0, kByExposureArm.size(), ev.name.size(),
+                                                 ev.user.empty() ? cookie_user.size() : ev.user.size());
+    Status js = journal_->AppendPost({now_s_, trusted, c->app->name, "", kByExposureArm, cookie_user, body}, estimate);
     if (!js.ok()) {
       c_->events_dropped.fetch_add(parsed_.events.size(), std::memory_order_relaxed);
+      const bool full = js.code() == Code::kResourceExhausted;
+      if (full) c_->events_journal_full.fetch_add(1, std::memory_order_relaxed);
       if (now_ms_ - last_journal_warn_ms_ >= 10'000) {
         last_journal_warn_ms_ = now_ms_;
         log::Warn("event posts refused: cannot journal them", {{"error", js.message()}});
       }
+      // Full: room comes back as the shipper empties the journal (about a second per segment).
       return done(503, "text/plain; charset=utf-8",
-                  fmt::format("503 Service Unavailable: events not recorded: {}\n", js.message()));
+                  fmt::format("503 Service Unavailable: events not recorded: {}\n", js.message()),
+                  full ? "Retry-After: 5\r\n" : "");
     }
   }
   uint64_t accepted = 0, dropped = 0;
@@ -850,6 +878,11 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
   if (!dropped_at.empty()) (void)journal_->AppendDrops(dropped_at);
   c_->events_accepted.fetch_add(accepted, std::memory_order_relaxed);
   c_->events_dropped.fetch_add(dropped, std::memory_order_relaxed);
+  if (dropped > 0 && now_ms_ - last_agg_warn_ms_ >= 10'000) {
+    last_agg_warn_ms_ = now_ms_;
+    log::Warn("events dropped: the aggregator is full until the next drain (new users first)",
+              {{"dropped", dropped}, {"dropped_total", c_->events_dropped.load(std::memory_order_relaxed)}});
+  }
   // "commit": the arm the cookie's user is served now (informative; a post
   // without a cookie has none).
   if (cookie_user.empty())

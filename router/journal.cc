@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -166,7 +167,7 @@ void EventJournal::MaybeAdvance(int64_t now_ms) {
 }
 
 std::vector<SealedSegment> EventJournal::Contribute(uint64_t& segment, v1::ShipStatsRequest&& rows, std::string log,
-                                                    uint64_t log_bytes, SealMode mode) {
+                                                    uint64_t log_bytes, uint64_t reserved, SealMode mode) {
   std::vector<std::pair<uint64_t, Pending>> done;
   {
     std::lock_guard lock(mu_);
@@ -199,6 +200,7 @@ std::vector<SealedSegment> EventJournal::Contribute(uint64_t& segment, v1::ShipS
         add_rows(p);
         if (!log.empty()) p.logs.push_back(std::move(log));
         p.log_bytes += log_bytes;
+        p.reserved += reserved;
       }
       if (++p.sealed == writers_) {
         done.emplace_back(t, std::move(p));
@@ -216,6 +218,12 @@ std::vector<SealedSegment> EventJournal::Contribute(uint64_t& segment, v1::ShipS
 }
 
 SealedSegment EventJournal::Finish(uint64_t segment, Pending&& p) {
+  // The batch is on disk (or dropped) when this returns: its reservation ends.
+  struct Release {
+    std::atomic<uint64_t>& counter;
+    uint64_t n;
+    ~Release() { counter.fetch_sub(n); }
+  } release{reserved_bytes_, p.reserved};
   const uint64_t rows = RowCount(p.batch);
   auto drop_logs = [&] {
     for (const auto& f : p.logs) ::unlink(f.c_str());
@@ -272,6 +280,7 @@ std::vector<SealedSegment> EventJournal::Recover() {
     }
     AggregatorLimits limits;
     limits.max_keys = size_t{1} << 22;  // every worker's part of the segment in one aggregator
+    limits.reserve_for_exposed = false;  // the live aggregators already chose what to drop
     EventAggregator agg(limits);
     ReplayStats total;
     Pending p;
@@ -345,9 +354,9 @@ EventJournal::Writer::~Writer() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Status EventJournal::Writer::AppendPost(const JournaledPost& post) {
+Status EventJournal::Writer::AppendPost(const JournaledPost& post, uint64_t batch_estimate) {
   EncodePostHead(post, head_);
-  return Write(head_, post.body);
+  return Write(head_, post.body, batch_estimate);
 }
 
 Status EventJournal::Writer::AppendDrops(std::span<const uint32_t> indexes) {
@@ -355,9 +364,9 @@ Status EventJournal::Writer::AppendDrops(std::span<const uint32_t> indexes) {
   return Write(head_, {});
 }
 
-Status EventJournal::Writer::Write(std::string_view a, std::string_view b) {
+Status EventJournal::Writer::Write(std::string_view a, std::string_view b, uint64_t reserve) {
   const uint64_t n = a.size() + b.size();
-  if (journal_->log_bytes_.load(std::memory_order_relaxed) + n > journal_->max_bytes_)
+  if (journal_->bytes() + journal_->reserved_bytes_.load(std::memory_order_relaxed) + n + reserve > journal_->max_bytes_)
     return Status::ResourceExhausted("the event journal is full (see --data-max-mb)");
   if (fd_ < 0) {
     path_ = journal_->LogPath(segment_, index_);
@@ -383,6 +392,8 @@ Status EventJournal::Writer::Write(std::string_view a, std::string_view b) {
   }
   size_ += n;
   journal_->log_bytes_.fetch_add(n, std::memory_order_relaxed);
+  reserved_ += reserve;
+  journal_->reserved_bytes_.fetch_add(reserve, std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -398,18 +409,20 @@ void EventJournal::Writer::CloseLog(std::string& path, uint64_t& bytes) {
 }
 
 std::vector<SealedSegment> EventJournal::Writer::Seal(v1::ShipStatsRequest&& rows) {
-  if (!Behind()) return journal_->Contribute(segment_, std::move(rows), {}, 0, SealMode::kKeep);
+  if (!Behind()) return journal_->Contribute(segment_, std::move(rows), {}, 0, 0, SealMode::kKeep);
   std::string log;
   uint64_t bytes = 0;
   CloseLog(log, bytes);
-  return journal_->Contribute(segment_, std::move(rows), std::move(log), bytes, SealMode::kSeal);
+  return journal_->Contribute(segment_, std::move(rows), std::move(log), bytes, std::exchange(reserved_, 0),
+                              SealMode::kSeal);
 }
 
 std::vector<SealedSegment> EventJournal::Writer::Close(v1::ShipStatsRequest&& rows) {
   std::string log;
   uint64_t bytes = 0;
   CloseLog(log, bytes);
-  return journal_->Contribute(segment_, std::move(rows), std::move(log), bytes, SealMode::kClose);
+  return journal_->Contribute(segment_, std::move(rows), std::move(log), bytes, std::exchange(reserved_, 0),
+                              SealMode::kClose);
 }
 
 }  // namespace skyport::router

@@ -29,9 +29,15 @@
 // count twice. Exposures and request counters are written at the seal: a
 // kill -9 loses those of the segment in progress (about the last second).
 //
-// Disk: logs and batches together stay near max_bytes: AppendPost refuses
-// (RESOURCE_EXHAUSTED: the post gets 503) when the logs alone would exceed
-// it, and the shipper drops the oldest batches when all of it does.
+// Disk: logs and batches together stay under max_bytes. A batch can be
+// larger than the logs it comes from (a row per user and event), so each
+// post also reserves an estimate of the rows it may add (RowBytesEstimate,
+// an upper bound) until its segment's batch is written. AppendPost refuses
+// (RESOURCE_EXHAUSTED: the post gets 503 with Retry-After) when logs,
+// reservations and unshipped batches together would exceed max_bytes: what
+// was answered 202 is kept rather than new posts taken. Only beyond
+// hard_max_bytes (twice max_bytes: exposures and request counters are not
+// reserved) does the shipper drop the oldest batches, counted and logged.
 //
 // Thread-safety: Open, Recover and NewWriter before the workers start; a
 // Writer belongs to one worker thread; the rest is thread-safe.
@@ -75,6 +81,15 @@ class EventJournal {
 
   const std::string& router_id() const { return router_id_; }
   uint64_t max_bytes() const { return max_bytes_; }
+  uint64_t hard_max_bytes() const { return 2 * max_bytes_; }
+  // Bytes posts reserved for the rows of batches not yet written.
+  uint64_t reserved_bytes() const { return reserved_bytes_.load(); }
+
+  // An upper bound of the bytes one event adds to a sealed batch (a row of
+  // its own; fewer when events share a key).
+  static uint64_t RowBytesEstimate(size_t app, size_t flight, size_t arm, size_t event, size_t user) {
+    return app + flight + arm + event + user + 48;  // field tags, lengths, numbers, the row's own head
+  }
   uint64_t bytes() const { return log_bytes_.load() + batch_bytes_.load(); }
 
   // Makes batches of the logs a previous run left (their events aggregated
@@ -102,6 +117,7 @@ class EventJournal {
     v1::ShipStatsRequest batch;
     std::vector<std::string> logs;
     uint64_t log_bytes = 0;
+    uint64_t reserved = 0;  // the writers' reservations for this segment's rows
   };
 
   EventJournal(std::string dir, std::string router_id, uint64_t epoch, uint64_t max_bytes,
@@ -115,7 +131,7 @@ class EventJournal {
   // kKeep only parks rows in the segment (the writer is not behind).
   enum class SealMode { kKeep, kSeal, kClose };
   std::vector<SealedSegment> Contribute(uint64_t& segment, v1::ShipStatsRequest&& rows, std::string log,
-                                        uint64_t log_bytes, SealMode mode);
+                                        uint64_t log_bytes, uint64_t reserved, SealMode mode);
 
   const std::string dir_;         // DIR/journal
   const std::string router_id_;
@@ -123,7 +139,7 @@ class EventJournal {
   const std::unique_ptr<DataDirLock> lock_;  // DIR/LOCK: one router per data dir
   std::atomic<uint64_t> segment_;
   std::atomic<int64_t> last_advance_ms_{0};
-  std::atomic<uint64_t> log_bytes_{0}, batch_bytes_{0};
+  std::atomic<uint64_t> log_bytes_{0}, batch_bytes_{0}, reserved_bytes_{0};
 
   std::mutex mu_;
   int writers_ = 0;                        // guarded by mu_
@@ -138,7 +154,9 @@ class EventJournal::Writer {
   // Appends an accepted events post to this worker's log, creating the log
   // on the segment's first post. On error nothing is appended (a partial
   // write is cut off again) and the post must not be answered 202.
-  Status AppendPost(const JournaledPost& post);
+  // `batch_estimate`: the RowBytesEstimate of its events, reserved until
+  // the segment's batch is written.
+  Status AppendPost(const JournaledPost& post, uint64_t batch_estimate = 0);
   // After AppendPost: the post's events the aggregator did not take.
   Status AppendDrops(std::span<const uint32_t> indexes);
 
@@ -159,7 +177,7 @@ class EventJournal::Writer {
  private:
   friend class EventJournal;
   Writer(EventJournal* journal, int index, uint64_t segment) : journal_(journal), index_(index), segment_(segment) {}
-  Status Write(std::string_view a, std::string_view b);
+  Status Write(std::string_view a, std::string_view b, uint64_t reserve = 0);
   void CloseLog(std::string& path, uint64_t& bytes);
 
   EventJournal* journal_;
@@ -168,6 +186,7 @@ class EventJournal::Writer {
   int fd_ = -1;
   std::string path_;  // the open log
   uint64_t size_ = 0;  // its length
+  uint64_t reserved_ = 0;  // reserved by this segment's posts
   std::string head_;   // scratch for frame heads
 };
 

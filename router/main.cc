@@ -17,8 +17,31 @@ int main(int argc, char** argv) {
   app.add_option("--data", o.data_dir,
                  "Data dir (with --hub): journal accepted events and keep unshipped batches there, so that a "
                  "restart (even kill -9) loses none ('' = in memory only)");
-  app.add_option("--data-max-mb", o.data_max_mb, "Disk budget of --data; beyond it the oldest unshipped batches go")
+  app.add_option("--data-max-mb", o.data_max_mb,
+                 "Disk budget of --data: event posts get 503 + Retry-After while logs and unshipped batches fill it; "
+                 "only beyond 125% of it do the oldest unshipped batches go")
       ->capture_default_str();
+  app.add_option("--events-user-rate", o.events_user_rate, "Events a second one user (cookie) may post; more: 429")
+      ->capture_default_str();
+  app.add_option("--events-user-burst", o.events_user_burst, "Events one user may post at once")->capture_default_str();
+  app.add_option("--events-address-rate", o.events_address_rate,
+                 "Events a second one client address (IPv6: one /64) may post; more: 429")
+      ->capture_default_str();
+  app.add_option("--events-address-burst", o.events_address_burst, "Events one client address may post at once")
+      ->capture_default_str();
+  app.add_option("--events-trusted-rate", o.events_trusted_rate,
+                 "Events a second a server-side caller (with the cluster token) may post from one address")
+      ->capture_default_str();
+  app.add_option("--events-trusted-burst", o.events_trusted_burst, "Events a server-side caller may post at once")
+      ->capture_default_str();
+  app.add_option("--events-limiter-entries", o.events_limiter_entries,
+                 "Rate-limit buckets kept per limit (users, addresses); the least recently used go")
+      ->capture_default_str();
+  app.add_option("--stats-buffer-rows", o.stats_buffer_rows,
+                 "Without --data: experiment rows kept in memory while the hub is away; beyond it the oldest go")
+      ->capture_default_str();
+  app.add_flag("--trust-x-forwarded-for", o.trust_x_forwarded_for,
+               "Rate-limit by the last X-Forwarded-For hop, not the TCP peer (only behind a proxy you trust)");
   app.add_option("--routes", o.routes_file, "Static mode: routes JSON file (no registry); re-read on SIGHUP");
   app.add_option("--domain", o.domain, "Host APP.<domain> selects APP")->capture_default_str();
   app.add_option("--role", o.role, "Registry role that carries HTTP traffic")->capture_default_str();

@@ -72,8 +72,10 @@ Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHo
   }
   proxy->port_ = port;
   proxy->counters_ = std::make_unique<ProxyCounters>();
+  ProxyOptions wo = options;
+  wo.events_limiter = proxy->limiter_ = std::make_shared<EventRateLimiter>(options.events_rate);
   for (int fd : fds)
-    proxy->workers_.push_back(std::make_unique<Worker>(options, routes, stats, shipper, proxy->counters_.get(), fd,
+    proxy->workers_.push_back(std::make_unique<Worker>(wo, routes, stats, shipper, proxy->counters_.get(), fd,
                                                        shipper && journal ? journal->NewWriter() : nullptr));
   for (auto& w : proxy->workers_) proxy->threads_.emplace_back([wp = w.get()] { wp->Run(); });
   return proxy;
@@ -160,6 +162,17 @@ std::string Proxy::MetricsText() const {
       "# TYPE skyport_router_paths_refused_total counter\nskyport_router_paths_refused_total {}\n",
       v(c.unpooled_body), v(c.unpooled_extra), v(c.invalid_responses), v(c.underscore_dropped), v(c.paths_rewritten),
       v(c.paths_refused));
+  out += fmt::format(
+      "# HELP skyport_router_events_limited_total Event posts refused 429 by a rate limit (--events-*-rate).\n"
+      "# TYPE skyport_router_events_limited_total counter\n"
+      "skyport_router_events_limited_total{{by=\"user\"}} {}\nskyport_router_events_limited_total{{by=\"address\"}} {}\n"
+      "skyport_router_events_limited_total{{by=\"trusted\"}} {}\n"
+      "# HELP skyport_router_events_limiter_evictions_total Rate-limit buckets forgotten: the table was full.\n"
+      "# TYPE skyport_router_events_limiter_evictions_total counter\nskyport_router_events_limiter_evictions_total {}\n"
+      "# HELP skyport_router_events_journal_full_total Event posts refused 503: the journal reached --data-max-mb.\n"
+      "# TYPE skyport_router_events_journal_full_total counter\nskyport_router_events_journal_full_total {}\n",
+      limiter_->limited(LimitedBy::kUser), limiter_->limited(LimitedBy::kAddress),
+      limiter_->limited(LimitedBy::kTrusted), limiter_->evictions(), v(c.events_journal_full));
   out += fmt::format("# HELP skyport_router_threads Proxy event-loop threads.\n# TYPE skyport_router_threads gauge\n"
                      "skyport_router_threads {}\n", workers_.size());
   return out;

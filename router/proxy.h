@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "router/rate_limit.h"
 #include "router/route_holder.h"
 #include "router/stats.h"
 #include "router/stats_shipper.h"
@@ -74,6 +75,8 @@ struct ProxyOptions {
   // Paths with %2F / %5C: rejected (400) or decoded to '/' and '\' before
   // dot-segment removal and routing (router/uri.h).
   bool unescape_slashes = false;
+  EventRateOptions events_rate;           // event posts beyond these get 429 + Retry-After
+  std::shared_ptr<EventRateLimiter> events_limiter;  // made by Start from events_rate, shared by the workers
 };
 
 // Counters for /metrics, summed over workers (relaxed atomics, written by
@@ -94,6 +97,7 @@ struct ProxyCounters {
   std::atomic<uint64_t> cookies_rotated{0};   // signed with the previous secret, re-issued
   std::atomic<uint64_t> events_accepted{0};
   std::atomic<uint64_t> events_dropped{0};  // aggregator full or unattributable
+  std::atomic<uint64_t> events_journal_full{0};  // event posts refused 503: the journal at --data-max-mb
   std::atomic<uint64_t> local_errors[9]{};  // 400 404 408 431 501 502 503 504 505
   // Upstream connections closed instead of pooled (or taken from the pool):
   std::atomic<uint64_t> unpooled_body{0};   // after a request with a body
@@ -131,6 +135,7 @@ class Proxy {
   Proxy() = default;
   int port_ = 0;
   std::unique_ptr<ProxyCounters> counters_;
+  std::shared_ptr<EventRateLimiter> limiter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   bool stopped_ = false;

@@ -51,12 +51,21 @@ void StatsShipper::Offer(v1::ShipStatsRequest&& batch) {
   std::lock_guard lock(mu_);
   for (auto& r : *batch.mutable_rows()) rows_.push_back(std::move(r));
   for (auto& t : *batch.mutable_traffic()) traffic_.push_back(std::move(t));
+  uint64_t dropped = 0;
   while (rows_.size() + traffic_.size() > o_.max_rows) {
     if (!rows_.empty())
       rows_.pop_front();
     else
       traffic_.pop_front();
-    ++dropped_;
+    ++dropped;
+  }
+  if (dropped == 0) return;
+  dropped_ += dropped;
+  const int64_t now = SteadyMs();
+  if (now - static_cast<int64_t>(last_drop_log_ms_) >= 10'000) {
+    last_drop_log_ms_ = static_cast<uint64_t>(now);
+    log::Warn("stats rows waiting for the hub over their bound (hub away?): dropping the oldest",
+              {{"dropped_rows_total", dropped_.load()}, {"max_rows", o_.max_rows}});
   }
 }
 
@@ -72,7 +81,7 @@ void StatsShipper::OfferSealed(std::vector<SealedSegment>&& segments) {
 
 void StatsShipper::DropOverflowLocked() {
   if (!journal_) return;
-  while (journal_->bytes() > journal_->max_bytes()) {
+  while (journal_->bytes() > journal_->hard_max_bytes()) {
     auto it = sealed_.begin();
     if (it != sealed_.end() && it->first == in_flight_segment_) ++it;
     if (it == sealed_.end()) return;

@@ -198,7 +198,8 @@ class Worker {
   void UpstreamFailed(Client* c, bool connect_failure, const char* why);
   void LocalError(Client* c, int status, std::string_view message, bool keep_alive);
   // Answers the request itself (status, type, body); keeps the connection when it may.
-  void LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body, bool keep_alive);
+  void LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body, bool keep_alive,
+                     std::string_view extra_headers = {});
   // Event posts: true while the body of one is still arriving (see Pump).
   bool WaitingForEventsBody(Client* c, const http1::RequestHead& r);
   // `cookie_user`: the id of a valid user cookie sent with the post (any
@@ -240,6 +241,8 @@ class Worker {
   TrafficAggregator traffic_;  // per arm and minute, for the hub
   int64_t last_journal_warn_ms_ = -1'000'000;
   int64_t last_upstream_warn_ms_ = -1'000'000;
+  int64_t last_limit_warn_ms_ = -1'000'000;
+  int64_t last_agg_warn_ms_ = -1'000'000;
   ParsedEvents parsed_;     // scratch for event posts
   int64_t last_ship_s_ = 0;
   // This worker's own keys (a CookieKey is not thread-safe).

@@ -188,6 +188,30 @@ TEST_CASE("EventAggregator: max_keys bounds the rows; the caller counts refusals
   CHECK(agg.size() == 1);
 }
 
+TEST_CASE("EventAggregator: the last quarter of max_keys is kept for users it has served", "[router][events]") {
+  AggregatorLimits limits;
+  limits.max_keys = 8;  // 6 for anyone, the last 2 for users in the exposure memory
+  EventAggregator agg(limits);
+  auto scope = agg.Scope("shop", "f1", "c1");
+  CHECK(agg.AddExposure(scope, kAlice, kHour0));  // a real user, served a page
+  int forged = 0;
+  for (int i = 0; i < 100; ++i) forged += agg.Add(scope, "buy", fmt::format("forged-{}", i), 1, kHour0) ? 1 : 0;
+  CHECK(forged == 5);  // up to 6 keys with Alice's exposure
+  CHECK(!agg.AddExposure(scope, kBob, kHour0));      // a new user's exposure: not from the reserve
+  CHECK(!agg.Add(scope, "buy", kBob, 1, kHour0));    // nor a user never served
+  CHECK(agg.Add(scope, "buy", kAlice, 3, kHour0));   // Alice still counts
+  CHECK(agg.Add(scope, "cart", kAlice, 1, kHour0));
+  CHECK(!agg.Add(scope, "view", kAlice, 1, kHour0));  // max_keys is the hard bound
+  CHECK(agg.size() == 8);
+  // Without the reserve (a journal replay) every key counts alike.
+  limits.reserve_for_exposed = false;
+  EventAggregator replay(limits);
+  scope = replay.Scope("shop", "f1", "c1");
+  forged = 0;
+  for (int i = 0; i < 100; ++i) forged += replay.Add(scope, "buy", fmt::format("forged-{}", i), 1, kHour0) ? 1 : 0;
+  CHECK(forged == 8);
+}
+
 TEST_CASE("EventAggregator: rows the hub would refuse are never made", "[router][events]") {
   EventAggregator agg;
   CHECK(!agg.Add("shop", "f1", "c1", "buy", "", 1, kHour0));

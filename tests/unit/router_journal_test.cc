@@ -339,5 +339,60 @@ TEST_CASE("journal: posts are refused once the logs would pass the size", "[rout
   CHECK(ReplayJournal(file, agg).events == static_cast<uint64_t>(taken));
 }
 
+TEST_CASE("journal: unshipped batches count too: posts are refused, acknowledged data is kept", "[router][journal]") {
+  TempDir dir;
+  auto j = EventJournal::Open(dir.path(), "r1", 400);
+  REQUIRE(j.ok());
+  EventJournal& journal = **j;
+  auto w = journal.NewWriter();
+  REQUIRE(w->AppendPost(Post(R"({"event":"buy","value":1})")).ok());
+  journal.MaybeAdvance(1000);
+  journal.MaybeAdvance(2000);
+  REQUIRE(w->Behind());
+  v1::ShipStatsRequest rows;
+  for (int i = 0; i < 6; ++i) rows.MergeFrom(Exposure(fmt::format("user-{}", i)));
+  auto sealed = w->Seal(std::move(rows));  // the hub is away: the batch waits on disk
+  REQUIRE(sealed.size() == 1);
+  CHECK(sealed[0].bytes > 0);
+  const uint64_t held = journal.bytes();
+  CHECK(held == sealed[0].bytes);
+  // The logs are empty now, but the batch fills the budget: no new post is taken.
+  Status last;
+  int taken = 0;
+  for (int i = 0; i < 20 && last.ok(); ++i) {
+    last = w->AppendPost(Post(R"({"event":"buy","value":1})"));
+    if (last.ok()) ++taken;
+  }
+  CHECK(last.code() == Code::kResourceExhausted);
+  CHECK(journal.bytes() <= 400);
+  CHECK(taken < 20);
+  CHECK(journal.hard_max_bytes() == 800);
+  // Shipped (removed), the room is back.
+  journal.Remove(sealed[0]);
+  CHECK(w->AppendPost(Post(R"({"event":"buy","value":1})")).ok());
+}
+
+TEST_CASE("journal: a post reserves room for the rows it adds until its batch is written", "[router][journal]") {
+  TempDir dir;
+  auto j = EventJournal::Open(dir.path(), "r1", 1000);
+  REQUIRE(j.ok());
+  EventJournal& journal = **j;
+  auto w = journal.NewWriter();
+  const std::string body = R"({"event":"buy","value":1})";
+  REQUIRE(w->AppendPost(Post(body), 600).ok());
+  CHECK(journal.reserved_bytes() == 600);
+  CHECK(w->AppendPost(Post(body), 600).code() == Code::kResourceExhausted);  // its rows would not fit
+  REQUIRE(w->AppendPost(Post(body), 100).ok());
+  CHECK(journal.reserved_bytes() == 700);
+  // The segment's batch written, the reservation ends; the batch's real size counts instead.
+  journal.MaybeAdvance(1000);
+  journal.MaybeAdvance(2000);
+  auto sealed = w->Seal(Exposure("u1"));
+  REQUIRE(sealed.size() == 1);
+  CHECK(journal.reserved_bytes() == 0);
+  CHECK(journal.bytes() == sealed[0].bytes);
+  CHECK(EventJournal::RowBytesEstimate(4, 0, 40, 3, 32) == 127);
+}
+
 }  // namespace
 }  // namespace skyport::router
