@@ -459,11 +459,14 @@ void Worker::OnResponseHead(Client* c, const http1::ResponseHead& h) {
   o.append(base, line_end);
   AppendEndToEnd(o, base, line_end, h.headers, h.header_count);
   // Framing of our own (see http1.h). A HEAD or 304 answer keeps the length
-  // or coding its GET would have had; 1xx and 204 have none.
+  // or coding its GET would have had; 1xx and 204 have none. An HTTP/1.0
+  // client knows no chunked coding (RFC 9112 6.1: never send it one): its
+  // body goes out decoded (c->dechunk), ended by the close, as nginx does.
   const bool meta_only = c->is_head || h.status == 304;
   if (h.body == http1::BodyKind::kLength || (h.body == http1::BodyKind::kNone && meta_only && h.has_content_length)) {
     fmt::format_to(std::back_inserter(o), "Content-Length: {}\r\n", h.content_length);
-  } else if (h.body == http1::BodyKind::kChunked || (h.body == http1::BodyKind::kNone && meta_only && h.chunked)) {
+  } else if (c->minor > 0 &&
+             (h.body == http1::BodyKind::kChunked || (h.body == http1::BodyKind::kNone && meta_only && h.chunked))) {
     o.append("Transfer-Encoding: chunked\r\n");
   }
   std::string_view upgrade_value;
@@ -546,6 +549,11 @@ bool Worker::PumpResponse(Client* c) {
     if (resp_.body == http1::BodyKind::kUntilClose || !resp_.keep_alive) u->reused = false;
     if (resp_.body == http1::BodyKind::kUntilClose || !c->req_scanned) c->close_after = true;
     if (!resp_.keep_alive) c->up_keep = false;
+    c->dechunk = resp_.body == http1::BodyKind::kChunked && c->minor == 0;
+    if (c->dechunk) {
+      c->close_after = true;  // the close is the only end an HTTP/1.0 client can see
+      c_->dechunked.fetch_add(1, std::memory_order_relaxed);
+    }
     OnResponseHead(c, resp_);
     u->in.Consume(resp_.head_len);
     c->resp_head_done = true;
@@ -575,6 +583,19 @@ bool Worker::PumpResponse(Client* c) {
           break;
         }
         case http1::BodyKind::kChunked: {
+          if (c->dechunk) {
+            // The chunks' data moves to the front, the framing between goes.
+            size_t payload = 0;
+            auto step = c->resp_chunks.Decode(u->in.mutable_data() + c->resp_ready, avail, payload);
+            if (step.error) {
+              AbortExchange(c);
+              return false;
+            }
+            if (step.consumed > payload) u->in.Erase(c->resp_ready + payload, step.consumed - payload);
+            c->resp_ready += payload;
+            if (step.done) c->resp_scanned = true;
+            break;
+          }
           auto step = c->resp_chunks.Feed(std::string_view(u->in.data() + c->resp_ready, avail));
           if (step.error) {
             AbortExchange(c);
