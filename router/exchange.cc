@@ -909,6 +909,12 @@ void Worker::LingerClose(Client* c) {
 void Worker::AbortExchange(Client* c) {
   if (c->arm && c->state == Client::State::kExchange && c->resp_head_done)
     RecordOutcome(c, c->status);
+  if (c->dechunk && c->resp_head_done && !c->resp_scanned && c->state == Client::State::kExchange) {
+    // A decoded body ends with the close: a plain close would make a
+    // truncated one look whole to the HTTP/1.0 client. Reset instead.
+    linger l{1, 0};
+    ::setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
   ReleaseUpstream(c, false);
   CloseClient(c);
 }

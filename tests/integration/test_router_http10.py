@@ -89,6 +89,9 @@ class Upstream:
                         time.sleep(0.002)
                     s.sendall(piece[cut:])
                 s.sendall(b"0\r\n\r\n")
+        elif path == b"/truncated":
+            s.sendall(ok + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            return False
         elif path == b"/close":
             s.sendall(ok + b"\r\n" + (b"" if head else b"until the close"))
             return False
@@ -179,6 +182,12 @@ class RouterHttp10Test(unittest.TestCase):
                 self.assertEqual(headers.get("connection"), ["close"])
                 self.assertEqual(body, b"hello, world")  # no chunk framing, no trailer
         self.assertEqual(self.metric(r, "skyport_router_responses_dechunked_total"), 2)
+
+    def test_truncated_chunked_answer_resets_the_http10_client(self):
+        # A close would make "hello" look like the whole body: the router resets the connection.
+        r = self.start_router()
+        with self.assertRaises(ConnectionResetError):
+            read_to_close(r.port, b"GET /truncated HTTP/1.0\r\n\r\n")
 
     def test_many_chunks_across_reads_are_decoded_whole(self):
         r = self.start_router()
