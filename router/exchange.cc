@@ -728,12 +728,13 @@ void Worker::LocalError(Client* c, int status, std::string_view message, bool ke
 
 void Worker::LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body,
                            bool keep_alive) {
-  // Keep the connection only when the request was read completely.
+  // Keep the connection only when the request was read completely (and say
+  // so to an HTTP/1.0 client, which otherwise takes the answer as the last).
   bool body_done = c->state == Client::State::kHead ? false : (c->req_scanned && c->req_ready == 0);
   bool keep = keep_alive && body_done && c->keep_alive && !stopping_.load(std::memory_order_relaxed);
   c->out.append(fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n", status,
                             Reason(status), content_type, body.size(), c->cookie.empty() ? "" : "Set-Cookie: " + c->cookie + "\r\n",
-                            keep ? "" : "Connection: close\r\n"));
+                            keep ? (c->minor == 0 ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n"));
   if (!c->is_head || c->state == Client::State::kHead) c->out.append(body);
   if (c->up) ReleaseUpstream(c, false);
   ResetExchange(c);

@@ -242,6 +242,20 @@ class RouterHttp10Test(unittest.TestCase):
         self.assertEqual(headers.get("connection"), ["keep-alive"])
         self.assertEqual(c.buf, b"")
 
+    def test_http10_keep_alive_kept_after_the_routers_own_answers(self):
+        # An answer of the router itself (here 503: no event collection) that keeps the
+        # connection must say so to an HTTP/1.0 client.
+        r = self.start_router()
+        c = RawConn(r.port)
+        self.addCleanup(c.close)
+        c.send(b"GET /_skyport/events HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+               b"GET /length HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        status, headers, _ = c.read_response()
+        self.assertEqual(status, 503)
+        self.assertEqual(headers.get("connection"), ["keep-alive"])
+        status, headers, body = c.read_response()
+        self.assertEqual((status, body), (200, b"you asked for /length"))
+
     def test_http10_keep_alive_with_close_delimited_answer_is_closed(self):
         r = self.start_router()
         raw = read_to_close(r.port, b"GET /close HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
