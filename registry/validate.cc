@@ -11,6 +11,7 @@
 
 #include "core/names.h"
 #include "core/problems.h"
+#include "core/uri_path.h"
 
 namespace skyport::registry {
 namespace {
@@ -21,8 +22,6 @@ constexpr size_t kMaxMetaKey = 128;
 constexpr size_t kMaxMetaValue = 4096;
 constexpr uint32_t kSliceUnits = 1'000'000;  // router/split.h; not linked here (the registry stays pure)
 constexpr int kMaxPathPrefixes = 32;
-constexpr size_t kMaxPathPrefix = 256;
-
 
 bool SplitIdOk(std::string_view s) {
   if (s.size() > 64) return false;
@@ -57,12 +56,8 @@ void CheckPathPrefixes(const v1::RouteConfig& r, Problems& p) {
   for (int i = 0; i < r.path_prefixes_size(); ++i) {
     std::string_view v = r.path_prefixes(i);
     const std::string field = fmt::format("route.path_prefixes[{}]", i);
-    if (v.empty() || v.front() != '/') {
-      p.Add(fmt::format("{}: \"{}\" must start with '/'", field, v));
-    } else if (v.size() > kMaxPathPrefix) {
-      p.Add(fmt::format("{}: longer than {} bytes", field, kMaxPathPrefix));
-    } else if (std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
-      p.Add(fmt::format("{}: \"{}\" holds a space or control character", field, v));
+    if (Status s = uri::ValidatePathPrefix(field, v); !s.ok()) {
+      p.Add(s);
     } else if (!seen.insert(v).second) {
       p.Add(fmt::format("{}: \"{}\" is listed twice", field, v));
     }

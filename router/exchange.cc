@@ -477,11 +477,14 @@ void Worker::OnResponseHead(Client* c, const http1::ResponseHead& h) {
   o.append(base, line_end);
   AppendEndToEnd(o, base, line_end, h.headers, h.header_count);
   // Framing of our own (see http1.h). A HEAD or 304 answer keeps the length
-  // or coding its GET would have had; 1xx and 204 have none.
+  // or coding its GET would have had; 1xx and 204 have none. An HTTP/1.0
+  // client knows no chunked coding (RFC 9112 6.1: never send it one): its
+  // body goes out decoded (c->dechunk), ended by the close, as nginx does.
   const bool meta_only = c->is_head || h.status == 304;
   if (h.body == http1::BodyKind::kLength || (h.body == http1::BodyKind::kNone && meta_only && h.has_content_length)) {
     fmt::format_to(std::back_inserter(o), "Content-Length: {}\r\n", h.content_length);
-  } else if (h.body == http1::BodyKind::kChunked || (h.body == http1::BodyKind::kNone && meta_only && h.chunked)) {
+  } else if (c->minor > 0 &&
+             (h.body == http1::BodyKind::kChunked || (h.body == http1::BodyKind::kNone && meta_only && h.chunked))) {
     o.append("Transfer-Encoding: chunked\r\n");
   }
   std::string_view upgrade_value;
@@ -564,6 +567,11 @@ bool Worker::PumpResponse(Client* c) {
     if (resp_.body == http1::BodyKind::kUntilClose || !resp_.keep_alive) u->reused = false;
     if (resp_.body == http1::BodyKind::kUntilClose || !c->req_scanned) c->close_after = true;
     if (!resp_.keep_alive) c->up_keep = false;
+    c->dechunk = resp_.body == http1::BodyKind::kChunked && c->minor == 0;
+    if (c->dechunk) {
+      c->close_after = true;  // the close is the only end an HTTP/1.0 client can see
+      c_->dechunked.fetch_add(1, std::memory_order_relaxed);
+    }
     OnResponseHead(c, resp_);
     u->in.Consume(resp_.head_len);
     c->resp_head_done = true;
@@ -593,6 +601,19 @@ bool Worker::PumpResponse(Client* c) {
           break;
         }
         case http1::BodyKind::kChunked: {
+          if (c->dechunk) {
+            // The chunks' data moves to the front, the framing between goes.
+            size_t payload = 0;
+            auto step = c->resp_chunks.Decode(u->in.mutable_data() + c->resp_ready, avail, payload);
+            if (step.error) {
+              AbortExchange(c);
+              return false;
+            }
+            if (step.consumed > payload) u->in.Erase(c->resp_ready + payload, step.consumed - payload);
+            c->resp_ready += payload;
+            if (step.done) c->resp_scanned = true;
+            break;
+          }
           auto step = c->resp_chunks.Feed(std::string_view(u->in.data() + c->resp_ready, avail));
           if (step.error) {
             AbortExchange(c);
@@ -725,12 +746,14 @@ void Worker::LocalError(Client* c, int status, std::string_view message, bool ke
 
 void Worker::LocalResponse(Client* c, int status, std::string_view content_type, std::string_view body,
                            bool keep_alive, std::string_view extra_headers) {
-  // Keep the connection only when the request was read completely.
+  // Keep the connection only when the request was read completely (and say
+  // so to an HTTP/1.0 client, which otherwise takes the answer as the last).
   bool body_done = c->state == Client::State::kHead ? false : (c->req_scanned && c->req_ready == 0);
   bool keep = keep_alive && body_done && c->keep_alive && !stopping_.load(std::memory_order_relaxed);
   c->out.append(fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}{}\r\n", status,
                             Reason(status), content_type, body.size(), c->cookie.empty() ? "" : "Set-Cookie: " + c->cookie + "\r\n",
-                            keep ? "" : "Connection: close\r\n", extra_headers));
+                            keep ? (c->minor == 0 ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n",
+                            extra_headers));
   if (!c->is_head || c->state == Client::State::kHead) c->out.append(body);
   if (c->up) ReleaseUpstream(c, false);
   ResetExchange(c);
@@ -959,6 +982,12 @@ void Worker::LingerClose(Client* c) {
 void Worker::AbortExchange(Client* c) {
   if (c->arm && c->state == Client::State::kExchange && c->resp_head_done)
     RecordOutcome(c, c->status);
+  if (c->dechunk && c->resp_head_done && !c->resp_scanned && c->state == Client::State::kExchange) {
+    // A decoded body ends with the close: a plain close would make a
+    // truncated one look whole to the HTTP/1.0 client. Reset instead.
+    linger l{1, 0};
+    ::setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
   ReleaseUpstream(c, false);
   CloseClient(c);
 }

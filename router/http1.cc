@@ -658,13 +658,20 @@ inline int HexValue(char c) {
 }  // namespace
 
 ChunkedScanner::Step ChunkedScanner::Feed(std::string_view data) {
+  return Scan(data.data(), data.size(), nullptr, nullptr);
+}
+
+ChunkedScanner::Step ChunkedScanner::Decode(char* data, size_t n, size_t& payload) {
+  payload = 0;
+  return Scan(data, n, data, &payload);
+}
+
+ChunkedScanner::Step ChunkedScanner::Scan(const char* p, const size_t n, char* out, size_t* payload) {
   Step step;
   if (state_ == State::kDone) {
     step.done = true;
     return step;
   }
-  const char* p = data.data();
-  const size_t n = data.size();
   size_t i = 0;
   auto fail = [&](const char* message) {
     state_ = State::kError;
@@ -717,6 +724,10 @@ ChunkedScanner::Step ChunkedScanner::Feed(std::string_view data) {
         continue;
       case State::kData: {
         const size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, n - i));
+        if (out) {  // Decode: the data moves down over the framing before it (*payload <= i)
+          if (out + *payload != p + i) std::memmove(out + *payload, p + i, take);
+          *payload += take;
+        }
         i += take;
         remaining_ -= take;
         if (remaining_ == 0) state_ = State::kDataCr;

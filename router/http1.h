@@ -167,10 +167,16 @@ class ChunkedScanner {
     const char* message = "";
   };
   Step Feed(std::string_view data);
+  // Feed that also removes the framing: the chunks' data of the `consumed`
+  // bytes is moved, in place, to the front of `data`; `payload` is its length
+  // (for clients that cannot read chunked: HTTP/1.0). Trailers are dropped.
+  Step Decode(char* data, size_t n, size_t& payload);
   bool done() const { return state_ == State::kDone; }
   void Reset() { *this = ChunkedScanner(); }
 
  private:
+  // Feed and Decode; with `out`, data bytes are copied to out[*payload...].
+  Step Scan(const char* p, size_t n, char* out, size_t* payload);
   // Order matters: Feed counts bytes in states from kTrailerStart on against
   // the trailer limit.
   enum class State : uint8_t { kSize, kSizeWs, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart,

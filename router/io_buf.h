@@ -14,6 +14,7 @@ class IoBuf {
   explicit IoBuf(size_t capacity) : mem_(new char[capacity]), cap_(capacity) {}
 
   const char* data() const { return mem_.get() + b_; }
+  char* mutable_data() { return mem_.get() + b_; }
   size_t size() const { return e_ - b_; }
   bool empty() const { return e_ == b_; }
   std::string_view view() const { return {data(), size()}; }
@@ -28,6 +29,13 @@ class IoBuf {
   void Commit(size_t n) { e_ += n; }
   void Consume(size_t n) {
     b_ += n;
+    if (b_ == e_) b_ = e_ = 0;
+  }
+  // Removes `n` bytes at `offset` (from data()), keeping the bytes after them.
+  void Erase(size_t offset, size_t n) {
+    char* at = mem_.get() + b_ + offset;
+    std::memmove(at, at + n, size() - offset - n);
+    e_ -= n;
     if (b_ == e_) b_ = e_ = 0;
   }
   void Compact() {

@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
                "Forward request header names with '_' (dropped by default: CGI/WSGI read them as '-'); names that "
                "fold into a field the router owns are dropped anyway");
   app.add_option("--escaped-slashes", o.escaped_slashes,
-                 "Request paths with %2F or %5C: reject (400) | unescape (decode, then normalise and route)")
+                 "Request paths with %2F, %5C or a raw '\\': reject (400) | unescape (read all three as '/', then "
+                 "normalise and route)")
       ->check(CLI::IsMember({"reject", "unescape"}))
       ->capture_default_str();
   app.add_flag("--reuse-upstream-after-body", o.reuse_after_body,

@@ -157,8 +157,8 @@ std::string Proxy::MetricsText() const {
       "skyport_router_underscore_headers_dropped_total {}\n"
       "# HELP skyport_router_paths_normalized_total Request paths rewritten by normalisation (RFC 3986 6.2.2).\n"
       "# TYPE skyport_router_paths_normalized_total counter\nskyport_router_paths_normalized_total {}\n"
-      "# HELP skyport_router_paths_refused_total Requests refused (400) for their path: encoded slash, bad or "
-      "NUL percent-encoding.\n"
+      "# HELP skyport_router_paths_refused_total Requests refused (400) for their path: encoded slash, "
+      "backslash, bad or NUL percent-encoding.\n"
       "# TYPE skyport_router_paths_refused_total counter\nskyport_router_paths_refused_total {}\n",
       v(c.unpooled_body), v(c.unpooled_extra), v(c.invalid_responses), v(c.underscore_dropped), v(c.paths_rewritten),
       v(c.paths_refused));
@@ -173,6 +173,11 @@ std::string Proxy::MetricsText() const {
       "# TYPE skyport_router_events_journal_full_total counter\nskyport_router_events_journal_full_total {}\n",
       limiter_->limited(LimitedBy::kUser), limiter_->limited(LimitedBy::kAddress),
       limiter_->limited(LimitedBy::kTrusted), limiter_->evictions(), v(c.events_journal_full));
+  out += fmt::format(
+      "# HELP skyport_router_responses_dechunked_total Chunked upstream answers sent to HTTP/1.0 clients without "
+      "the chunked coding, ended by closing the connection.\n"
+      "# TYPE skyport_router_responses_dechunked_total counter\nskyport_router_responses_dechunked_total {}\n",
+      v(c.dechunked));
   out += fmt::format("# HELP skyport_router_threads Proxy event-loop threads.\n# TYPE skyport_router_threads gauge\n"
                      "skyport_router_threads {}\n", workers_.size());
   return out;

@@ -104,8 +104,9 @@ struct ProxyCounters {
   std::atomic<uint64_t> unpooled_extra{0};  // bytes arrived after a complete response, or on an idle connection
   std::atomic<uint64_t> invalid_responses{0};   // upstream response heads refused (502)
   std::atomic<uint64_t> underscore_dropped{0};  // request fields named with '_' not forwarded
+  std::atomic<uint64_t> dechunked{0};           // chunked answers sent unchunked to HTTP/1.0 clients
   std::atomic<uint64_t> paths_rewritten{0};     // request paths normalised before routing and forwarding
-  std::atomic<uint64_t> paths_refused{0};       // 400: encoded slash, bad or NUL percent-encoding
+  std::atomic<uint64_t> paths_refused{0};       // 400: encoded slash, backslash, bad or NUL percent-encoding
 };
 
 class Worker;

@@ -139,14 +139,4 @@ Result<std::string> ResolveHost(const std::string& host) {
   return std::string(buf);
 }
 
-Status ValidatePathPrefix(std::string_view field, std::string_view p) {
-  if (p.empty() || p.front() != '/')
-    return Status::InvalidArgument(fmt::format("{}: \"{}\" must start with '/'", field, p));
-  if (p.size() > 256) return Status::InvalidArgument(fmt::format("{}: longer than 256 bytes", field));
-  for (char c : p)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-      return Status::InvalidArgument(fmt::format("{}: \"{}\" holds a space or control character", field, p));
-  return Status::Ok();
-}
-
 }  // namespace skyport::router::internal

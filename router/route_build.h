@@ -58,9 +58,7 @@ std::string InstanceLabel(std::string_view host, int port);
 // it does not resolve.
 Result<std::string> ResolveHost(const std::string& host);
 
-// A request path prefix: starts with '/', at most 256 bytes, no spaces or
-// control characters. The message starts with `field`.
-Status ValidatePathPrefix(std::string_view field, std::string_view prefix);
+// A request path prefix: skyport::uri::ValidatePathPrefix (core/uri_path.h).
 inline constexpr size_t kMaxPathPrefixes = 32;
 
 }  // namespace skyport::router::internal

@@ -12,6 +12,7 @@
 #include "core/http_admin.h"
 #include "core/names.h"
 #include "core/problems.h"
+#include "core/uri_path.h"
 #include "router/route_build.h"
 #include "router/route_table.h"
 
@@ -212,7 +213,7 @@ std::optional<AppDraft> ParseApp(const Json& app, size_t i, std::map<std::string
     p.Add(fmt::format("{}.path_prefixes: {} entries, at most {}", path, prefixes.size(), internal::kMaxPathPrefixes));
   for (size_t k = 0; k < prefixes.size(); ++k) {
     const std::string field = fmt::format("{}.path_prefixes[{}]", path, k);
-    if (Status s = internal::ValidatePathPrefix(field, prefixes[k]); !s.ok()) {
+    if (Status s = skyport::uri::ValidatePathPrefix(field, prefixes[k]); !s.ok()) {
       p.Add(s);
       continue;
     }

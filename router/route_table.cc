@@ -145,8 +145,21 @@ int AppRoute::ArmByCommitPrefix(std::string_view prefix) const {
 }
 
 const AppRoute* RouteTable::Match(std::string_view host_header, std::string_view path) const {
-  std::string host = internal::NormalizeHost(HostPart(host_header));
-  if (!host.empty()) {
+  // internal::NormalizeHost without the allocation: lowercase into the stack
+  // (a valid Host name is at most 253 bytes; longer ones take the slow way).
+  std::string_view h = HostPart(host_header);
+  if (!h.empty() && h.back() == '.') h.remove_suffix(1);
+  if (!h.empty()) {
+    char buf[256];
+    std::string long_host;
+    std::string_view host;
+    if (h.size() <= sizeof buf) {
+      for (size_t i = 0; i < h.size(); ++i) buf[i] = Lower(h[i]);
+      host = std::string_view(buf, h.size());
+    } else {
+      long_host = internal::NormalizeHost(HostPart(host_header));
+      host = long_host;
+    }
     auto it = by_host.find(host);
     if (it != by_host.end()) return &apps[static_cast<size_t>(it->second)];
   }

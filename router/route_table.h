@@ -65,7 +65,12 @@ struct AppRoute {
 struct RouteTable {
   int64_t revision = 0;   // registry revision it was built from (static mode: reload count)
   std::vector<AppRoute> apps;  // registry: sorted by name; static: in file order
-  std::unordered_map<std::string, int> by_host;       // lowercase host, no port -> app index
+  // Looked up by string_view (no std::string per request).
+  struct HostHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int, HostHash, std::equal_to<>> by_host;  // lowercase host, no port -> app index
   std::vector<std::pair<std::string, int>> by_prefix; // path prefixes, longest first
   int default_app = -1;
 

@@ -2,19 +2,8 @@
 // them. Pure functions: no sockets, no allocation unless a path has to be
 // rewritten (then into the caller's string, whose capacity is reused).
 //
-// Paths (NormalizePath), in the spirit of Envoy's `normalize_path` with
-// `path_with_escaped_slashes_action` REJECT_REQUEST (or UNESCAPE_AND_FORWARD):
-//   1. percent-encodings are checked: '%' must be followed by two hex digits
-//      and %00 is refused; encoded unreserved characters (ALPHA DIGIT - . _ ~)
-//      are decoded, every other encoding is kept with uppercase hex
-//      (RFC 3986 6.2.2.1, 6.2.2.2);
-//   2. %2F and %5C (encoded '/' and '\'): refused, or with `unescape_slashes`
-//      decoded like the rest, so that "/shop/..%2fadmin" can never be routed
-//      to /shop/ while an upstream that decodes slashes serves /admin;
-//   3. dot segments are removed (RFC 3986 5.2.4): "/shop/../admin" is "/admin",
-//      "/a/." is "/a/", ".." above the root stays at the root.
-// Empty segments ("//") stay. The router matches path prefixes against the
-// result and forwards the result, so router and upstream see one path.
+// Paths: NormalizePath and its rules live in core/uri_path.h (route configs
+// are validated against the same normal form); named here for the router.
 //
 // Hosts (ValidHost): host [":" port], where host is a reg-name of ALPHA DIGIT
 // "-" "." "_" "~" (no empty labels) or an IPv6 literal "[...]", and port is
@@ -26,22 +15,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/uri_path.h"
+
 namespace skyport::router::uri {
 
-enum class PathVerdict : uint8_t {
-  kSame,       // already normal: use the path as sent (`out` untouched)
-  kRewritten,  // `out` holds the normal form, which differs
-  kRefused,    // 400; `reason` says why
-};
-
-struct PathResult {
-  PathVerdict verdict = PathVerdict::kSame;
-  const char* reason = "";  // static text, for kRefused
-};
-
-// `path`: the path of a request-target, without the query. Paths that do not
-// start with '/' ("*", CONNECT's "") are kSame.
-PathResult NormalizePath(std::string_view path, bool unescape_slashes, std::string& out);
+using skyport::uri::NormalizePath;
+using skyport::uri::PathResult;
+using skyport::uri::PathVerdict;
 
 // A Host field value (or an absolute-form authority); "" is valid (RFC 9112
 // 3.2: the Host of a target without authority is empty).

@@ -114,6 +114,7 @@ struct Client : Conn {
   bool resp_head_done = false;
   bool resp_scanned = false;
   bool close_after = false;    // close the client after this response
+  bool dechunk = false;        // HTTP/1.0 client, chunked answer: sent unchunked, ended by the close
   bool up_keep = true;         // the upstream may be reused after this response
   bool req_write_dead = false; // the upstream stopped taking the request (it may still answer)
   bool queued = false;         // on Worker::ready_

@@ -250,6 +250,45 @@ TEST_CASE("ValidateRoute: path prefixes", "[registry][validate]") {
   CHECK(ValidateRoute(many).message() == "route.path_prefixes: 33 entries, at most 32");
 }
 
+TEST_CASE("ValidateRoute: path prefixes must be in the normal form requests are matched in", "[registry][validate]") {
+  v1::RouteConfig good = GoodRoute();
+  good.add_path_prefixes("/%C3%A9/a%20b/.well-known/x..y");  // normal form: kept encodings, dots inside segments
+  CHECK(ValidateRoute(good).ok());
+
+  struct Row {
+    const char* what;
+    std::string prefix;
+    std::string message;
+  };
+  const Row rows[] = {
+      // Not in the normal form requests are matched in (core/uri_path.h): never matches as written.
+      {"dotdot", "/shop/../admin/",
+       "route.path_prefixes[0]: \"/shop/../admin/\" is not in normal form (requests are matched normalised: "
+       "\"/admin/\"); write that"},
+      {"dot", "/a/./b", "route.path_prefixes[0]: \"/a/./b\" is not in normal form (requests are matched normalised: "
+                       "\"/a/b\"); write that"},
+      {"unreserved", "/%7Euser/", "route.path_prefixes[0]: \"/%7Euser/\" is not in normal form (requests are matched "
+                                  "normalised: \"/~user/\"); write that"},
+      {"lowercase hex", "/%c3%a9/", "route.path_prefixes[0]: \"/%c3%a9/\" is not in normal form (requests are matched "
+                                    "normalised: \"/%C3%A9/\"); write that"},
+      {"encoded slash", "/a%2Fb/", "route.path_prefixes[0]: \"/a%2Fb/\" is refused in request paths (encoded slash "
+                                   "(%2F or %5C) in path), so it can never match"},
+      {"backslash", "/a\\b/", "route.path_prefixes[0]: \"/a\\b/\" is refused in request paths (backslash in path), so "
+                             "it can never match"},
+      {"bad encoding", "/a%zz", "route.path_prefixes[0]: \"/a%zz\" is refused in request paths (invalid "
+                                "percent-encoding in path), so it can never match"},
+      {"empty segment", "/a//b/", "route.path_prefixes[0]: \"/a//b/\" holds an empty segment (\"//\")"},
+      {"query", "/a?b=1", "route.path_prefixes[0]: \"/a?b=1\" holds '?' or '#': a prefix matches the path, without "
+                          "query or fragment"},
+  };
+  for (const Row& r : rows) {
+    INFO(r.what);
+    v1::RouteConfig route = GoodRoute();
+    route.add_path_prefixes(r.prefix);
+    CHECK(ValidateRoute(route).message() == r.message);
+  }
+}
+
 const std::string kControl = "aaaa1111";
 const std::string kTreatment = "bbbb2222";
 

@@ -350,7 +350,7 @@ TEST_CASE("LoadStaticRoutes: every problem is listed with its JSON path", "[rout
     "default_app": "nope",
     "extra": 1,
     "apps": [
-      {"name": "Web", "hosts": ["bad host", 3], "path_prefixes": ["shop", "/ok", "/a b"], "split_id": "a b",
+      {"name": "Web", "hosts": ["bad host", 3], "path_prefixes": ["shop", "/ok", "/a b", "/x/../y/", "/a\\b"], "split_id": "a b",
        "allow_override": "yes", "colour": "red",
        "arms": [{"commit": "a", "weight": 1000001, "upstreams": ["127.0.0.1"]},
                 {"commit": "a", "weight": -1, "upstreams": ["127.0.0.1:0", ":80", "no-such-host.invalid:80"]},
@@ -372,6 +372,9 @@ TEST_CASE("LoadStaticRoutes: every problem is listed with its JSON path", "[rout
       "apps[0].hosts[0]: \"bad host\" must be a host name or IP address",
       "apps[0].path_prefixes[0]: \"shop\" must start with '/'",
       "apps[0].path_prefixes[2]: \"/a b\" holds a space or control character",
+      "apps[0].path_prefixes[3]: \"/x/../y/\" is not in normal form (requests are matched normalised: \"/y/\"); "
+      "write that",
+      "apps[0].path_prefixes[4]: \"/a\\b\" is refused in request paths (backslash in path), so it can never match",
       "apps[0].split_id: must be a string of 1..64 of [A-Za-z0-9._-]",
       "apps[0].allow_override: must be true or false",
       "apps[0].arms[0].weight: must be an integer 0..1000000",

@@ -67,6 +67,11 @@ TEST_CASE("NormalizePath: RFC 3986 normal form, encoded slashes refused", "[rout
       {"/a%2", PathVerdict::kRefused, "invalid percent-encoding in path"},
       {"/a%", PathVerdict::kRefused, "invalid percent-encoding in path"},
       {"/a%g1", PathVerdict::kRefused, "invalid percent-encoding in path"},
+      // A raw backslash is no URI character; some upstreams read it as '/'.
+      {"/shop\\..\\admin", PathVerdict::kRefused, "backslash in path"},
+      {"/a\\b", PathVerdict::kRefused, "backslash in path"},
+      {"/\\", PathVerdict::kRefused, "backslash in path"},
+      {"/shop/..\\admin", PathVerdict::kRefused, "backslash in path"},
   };
   std::string out = "stale";
   for (const auto& c : cases) {
@@ -78,7 +83,7 @@ TEST_CASE("NormalizePath: RFC 3986 normal form, encoded slashes refused", "[rout
   }
 }
 
-TEST_CASE("NormalizePath: with unescape_slashes, %2F and %5C are decoded before dot segments", "[router]") {
+TEST_CASE("NormalizePath: with unescape_slashes, %2F, %5C and '\\' are '/' before dot segments", "[router]") {
   struct Case {
     const char* in;
     PathVerdict verdict;
@@ -86,7 +91,11 @@ TEST_CASE("NormalizePath: with unescape_slashes, %2F and %5C are decoded before 
   } cases[] = {
       {"/shop/..%2fadmin", PathVerdict::kRewritten, "/admin"},
       {"/shop/a%2Fb", PathVerdict::kRewritten, "/shop/a/b"},
-      {"/shop/a%5Cb", PathVerdict::kRewritten, "/shop/a\\b"},
+      {"/shop/a%5Cb", PathVerdict::kRewritten, "/shop/a/b"},
+      {"/shop/..%5cadmin", PathVerdict::kRewritten, "/admin"},
+      {"/shop\\..\\admin", PathVerdict::kRewritten, "/admin"},
+      {"/shop/..\\admin", PathVerdict::kRewritten, "/admin"},
+      {"/a\\b", PathVerdict::kRewritten, "/a/b"},
       {"/%2e%2e%2f%2e%2e%2fetc", PathVerdict::kRewritten, "/etc"},
       {"/a%00", PathVerdict::kRefused, ""},
       {"/ok", PathVerdict::kSame, ""},
