@@ -14,6 +14,9 @@
 namespace skyport::cli {
 namespace {
 
+// What alias expansion may add to a YAML spec (nodes plus scalar bytes).
+constexpr size_t kAliasSlack = 64 * 1024;
+
 bool EndsWith(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -30,7 +33,24 @@ nlohmann::json Scalar(const YAML::Node& n) {
   return v;
 }
 
-Result<nlohmann::json> ToJson(const YAML::Node& n, const std::string& name) {
+// Aliases share nodes, so a small file can stand for an exponentially large
+// document ("billion laughs"). `budget` counts what the conversion may still
+// produce, in nodes plus scalar bytes, aliases expanded; SpecTextToJson sets it
+// to twice the text plus some slack, which a file without aliases never uses up.
+bool Spend(size_t cost, size_t& budget) {
+  if (cost > budget) return false;
+  budget -= cost;
+  return true;
+}
+
+Status TooLarge(const std::string& name) {
+  return Status::InvalidArgument(
+      fmt::format("{}: aliases expand the document too far (more than twice its size plus {} nodes and bytes)", name,
+                  kAliasSlack));
+}
+
+Result<nlohmann::json> ToJson(const YAML::Node& n, const std::string& name, size_t& budget) {
+  if (!Spend(1 + (n.IsScalar() ? n.Scalar().size() : 0), budget)) return TooLarge(name);
   switch (n.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -40,7 +60,7 @@ Result<nlohmann::json> ToJson(const YAML::Node& n, const std::string& name) {
     case YAML::NodeType::Sequence: {
       auto out = nlohmann::json::array();
       for (const auto& item : n) {
-        auto j = ToJson(item, name);
+        auto j = ToJson(item, name, budget);
         if (!j.ok()) return j;
         out.push_back(std::move(*j));
       }
@@ -52,7 +72,8 @@ Result<nlohmann::json> ToJson(const YAML::Node& n, const std::string& name) {
         if (!kv.first.IsScalar())
           return Status::InvalidArgument(fmt::format("{}: line {}: map keys must be plain strings", name,
                                                      kv.first.Mark().line + 1));
-        auto j = ToJson(kv.second, name);
+        if (!Spend(kv.first.Scalar().size(), budget)) return TooLarge(name);
+        auto j = ToJson(kv.second, name, budget);
         if (!j.ok()) return j;
         out[kv.first.Scalar()] = std::move(*j);
       }
@@ -84,7 +105,8 @@ Result<std::string> SpecTextToJson(std::string_view text, bool yaml, const std::
   }
   try {
     YAML::Node root = YAML::Load(std::string(text));
-    auto j = ToJson(root, name);
+    size_t budget = 2 * text.size() + kAliasSlack;
+    auto j = ToJson(root, name, budget);
     if (!j.ok()) return j.status();
     return j->dump();
   } catch (const YAML::Exception& e) {
