@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "fuzz/check.h"
 #include "hub/flight_spec.h"
 
@@ -14,6 +16,9 @@ using namespace skyport::hub;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  // Most mutations are not JSON, and nlohmann reports that by exception, which
+  // is slow under ASan and not our code: one such input in 16 goes on.
+  if (!nlohmann::json::accept(text) && size % 16 != 0) return 0;
   auto spec = ParseFlightSpecText(text);
   if (!spec.ok()) {
     CHECK(!spec.status().message().empty());

@@ -17,6 +17,9 @@ extern "C" int __wrap_getaddrinfo(const char*, const char*, const addrinfo*, add
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  // Most mutations are not JSON, and nlohmann reports that by exception, which
+  // is slow under ASan and not our code: one such input in 16 goes on.
+  if (!nlohmann::json::accept(text) && size % 16 != 0) return 0;
   skyport::router::TableOptions options;
   options.default_app = "";
   uint32_t next_id = 1;
