@@ -37,7 +37,7 @@ for t in "${targets[@]}"; do
   fi
   secs=$(($(date +%s) - start))
   stat() { sed -n "s/^stat::$1: *//p" "$work/log"; }
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$work/log" | tail -1)
+  done_line=$({ grep -E '^#[0-9]+[[:space:]]+DONE' "$work/log" || true; } | tail -1)
   cov=$(sed -E 's/.*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+)\/([0-9a-zA-Z]+).*/\1 \/ \2|\3 \/ \4/' <<<"$done_line")
   echo "| $t | $(stat number_of_executed_units) | $secs | $(stat average_exec_per_sec) | ${cov#*|} | ${cov%%|*} | $(stat peak_rss_mb) |"
 done

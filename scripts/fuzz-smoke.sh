@@ -36,4 +36,4 @@ if ! "$bin" "${args[@]}" "$work/new" "$src/fuzz/$t/corpus" 2>"$work/log"; then
   done
   exit 1
 fi
-grep -E "^(INFO: seed corpus|#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec)" "$work/log" || true
+grep -E "^(INFO: seed corpus|#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec)" "$work/log" || true
