@@ -151,7 +151,7 @@ void CheckFlight(const v1::RouteConfig& r, Problems& p) {
   if (r.weights_size() == 0) p.Add("route.weights: a flight needs weights over its arms");
   const std::map<std::string, uint32_t> weights(r.weights().begin(), r.weights().end());
   for (const auto& [key, w] : weights)
-    if (w > 0 && std::none_of(commits.begin(), commits.end(), [&](const std::string& c) { return SameCommit(key, c); }))
+    if (w > 0 && std::none_of(commits.begin(), commits.end(), [&key = key](const std::string& c) { return SameCommit(key, c); }))
       p.Add(fmt::format("route.weights[{}]: not the commit of any of route.flight.arms (a flight splits its users "
                         "over its arms)",
                         key));

@@ -1,0 +1,15 @@
+# The libFuzzer targets: fuzz/<name>.cc with fuzz/<name>/corpus/ (seeds) and,
+# where it helps, fuzz/<name>.dict. Read by fuzz/CMakeLists.txt (the clang
+# build, -DSKYPORT_FUZZ=ON) and fuzz/smoke.cmake (the ctest smoke entries).
+set(SKYPORT_FUZZ_TARGETS
+  http1_request     # router/http1.h ParseRequest
+  http1_response    # router/http1.h ParseResponse
+  chunked           # router/http1.h ChunkedScanner
+  events            # router/events.h ParseEvents
+  pktline           # hub/pktline.h Decoder
+  receive_pack      # hub/receive_pack.h ParseCommands (after pkt-line decoding)
+  flight_spec_json  # hub/flight_spec.h ParseFlightSpecText
+  flight_spec_yaml  # cli/spec_file.h SpecTextToJson (YAML) -> ParseFlightSpecText
+  route_json        # cli/route_json.h RouteFromJson -> registry/validate.h ValidateRoute
+  static_routes     # router/route_table.h LoadStaticRoutes (the router's --routes file)
+)
