@@ -6,7 +6,7 @@
 // commit; latency = just before Register is sent -> that response read.
 // Then the previous commit is deregistered. Prints one JSON line.
 //
-//   router_propagation --registry 127.0.0.1:6000 --router 127.0.0.1:8080 \
+//   router_propagation --registry 127.0.0.1:6000 --router 127.0.0.1:8080
 //       --token-file FILE --changes 200
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,6 +31,7 @@
 #include "core/http_admin.h"
 #include "core/token.h"
 #include "rpc/auth.h"
+#include "rpc/channel.h"
 #include "skyport/v1/registry.grpc.pb.h"
 
 namespace {
@@ -137,7 +138,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad --token-file or --router\n");
     return 2;
   }
-  auto stub = v1::Registry::NewStub(grpc::CreateChannel(registry, grpc::InsecureChannelCredentials()));
+  // rpc::Dial: the daemons' reconnect settings (bounded backoff), not gRPC's default of up to 120 s.
+  auto channel = skyport::rpc::Dial(registry, skyport::rpc::TlsFiles{});
+  if (!channel.ok()) {
+    std::fprintf(stderr, "dial %s: %s\n", registry.c_str(), channel.status().message().c_str());
+    return 2;
+  }
+  auto stub = v1::Registry::NewStub(*channel);
   auto call = [&](auto fn) {
     grpc::ClientContext ctx;
     skyport::rpc::AttachToken(ctx, *token);

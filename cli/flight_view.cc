@@ -36,7 +36,7 @@ nlohmann::json ParsedOrString(const std::string& text) {
 
 }  // namespace
 
-std::string RenderFlightList(const std::vector<v1::FlightStatus>& flights, int64_t now_ms) {
+std::string RenderFlightList(const std::vector<v1::FlightStatus>& flights, int64_t /*now_ms*/) {
   if (flights.empty()) return "no flights\n";
   std::vector<std::vector<std::string>> rows{{"NAME", "APP", "STATE", "STEP", "ARMS", "STARTED", "ENDS/ENDED"}};
   for (const auto& f : flights) {

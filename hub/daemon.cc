@@ -130,6 +130,13 @@ int RunDaemon(const DaemonOptions& o) {
   go.limits.pack.max_inflate_bytes = o.git_max_inflate_bytes;
   go.limits.max_refs = o.git_max_refs_per_push;
   go.max_concurrent_pushes = o.git_max_concurrent_pushes;
+  go.idle_timeout_s = o.git_idle_timeout_s;
+  go.header_timeout_s = o.git_header_timeout_s;
+  go.body_timeout_s = o.git_body_timeout_s;
+  go.min_rate = o.git_min_rate;
+  go.min_rate_window_s = o.git_min_rate_window_s;
+  go.max_connections = o.git_max_connections;
+  go.max_connections_per_client = o.git_max_connections_per_client;
   std::vector<std::string> forced = o.allow_non_ff;
   go.allow_non_ff = [forced](const std::string& app, const std::string&) {
     return std::find(forced.begin(), forced.end(), "*") != forced.end() ||

@@ -28,6 +28,14 @@ struct DaemonOptions {
   uint64_t git_max_inflate_bytes = 32ull << 30;
   uint32_t git_max_refs_per_push = 1000;
   int git_max_concurrent_pushes = 4;
+  // Slow and greedy git clients (hub/git_http.h GitHttpOptions).
+  int git_idle_timeout_s = 60;
+  int git_header_timeout_s = 10;
+  int git_body_timeout_s = 600;
+  uint64_t git_min_rate = 1024;
+  int git_min_rate_window_s = 20;
+  int git_max_connections = 512;
+  int git_max_connections_per_client = 32;
   AdminFlags admin;  // the metrics listener's token and bounds
   // Experiment data (stats.db): retention, bounds, and the checks of shipped batches.
   int stats_retention_days = 400;          // hourly user rows; 0 = forever

@@ -23,6 +23,7 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -49,8 +50,7 @@ using tcp = asio::ip::tcp;
 using Request = http::request<http::buffer_body>;
 using Response = http::response<http::string_body>;
 
-constexpr auto kIdleTimeout = std::chrono::seconds(60);   // between requests on a keep-alive connection
-constexpr auto kReadTimeout = std::chrono::seconds(300);  // per body read: a client may pause while packing
+using Clock = std::chrono::steady_clock;
 constexpr char kCloneRefused[] = "fetch/clone is not served; push only\n";
 
 void SetCloexec(int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); }
@@ -103,6 +103,13 @@ struct PushCounters {
   std::atomic<uint64_t> delta_depth{0};
   std::atomic<uint64_t> inflate_bytes{0};
   std::atomic<uint64_t> corrupt{0};       // other unpack errors
+  // Connections and slow clients.
+  std::atomic<uint64_t> connections_open{0};
+  std::atomic<uint64_t> conn_refused_server{0};   // --git-max-connections
+  std::atomic<uint64_t> conn_refused_client{0};   // --git-max-connections-per-client
+  std::atomic<uint64_t> slow_header{0};           // --git-header-timeout
+  std::atomic<uint64_t> slow_body_timeout{0};     // --git-body-timeout
+  std::atomic<uint64_t> slow_min_rate{0};         // --git-min-rate
 
   std::atomic<uint64_t>* ForCause(const std::string& cause) {
     if (cause == "fsck") return &fsck;
@@ -135,26 +142,35 @@ class Server final : public GitHttpServer {
 
  private:
   asio::awaitable<void> Accept();
-  asio::awaitable<void> Serve(beast::tcp_stream stream);
+  asio::awaitable<void> Serve(beast::tcp_stream stream, std::string peer);
   // Produces the response for one request whose header is in `p`; may read the body.
   asio::awaitable<Response> Handle(beast::tcp_stream& stream, beast::flat_buffer& buf,
-                                   http::request_parser<http::buffer_body>& p);
+                                   http::request_parser<http::buffer_body>& p, const std::string& peer);
   asio::awaitable<Response> ReceivePack(beast::tcp_stream& stream, beast::flat_buffer& buf,
-                                        http::request_parser<http::buffer_body>& p, const std::string& app);
+                                        http::request_parser<http::buffer_body>& p, const std::string& app,
+                                        const std::string& peer);
   Response InfoRefs(const GitRoute& route);
   bool Authorized(const Request& req) const;
   // Runs fn() on the push pool and resumes the calling coroutine with its result.
   template <class R, class F>
   asio::awaitable<R> OnPool(F fn);
   void CountRefusal(const std::string& app, const PushOutcome& outcome);
+  // Counts and logs (rate-limited) a client cut off for being slow.
+  void CutSlow(const char* cause, const std::string& peer, const std::string& app, uint64_t bytes);
+  // Connection admission per server and per client address; Release undoes an admitted one.
+  bool Admit(const std::string& peer);
+  void Release(const std::string& peer);
 
   RepoStore* repos_;
   const GitHttpOptions opts_;
+  // Before ioc_: coroutine frames still pending when it is destroyed release their connection here.
+  mutable PushCounters counters_;
+  std::mutex conn_mu_;
+  std::map<std::string, int> conns_by_client_;  // GUARDED_BY(conn_mu_); only addresses with open connections
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   asio::thread_pool pool_;  // libgit2 work of pushes: one thread per allowed concurrent push
-  mutable PushCounters counters_;
   std::atomic<bool> stopping_{false};
   LogThrottle log_throttle_;
   int port_ = 0;
@@ -194,6 +210,22 @@ std::string Server::Metrics() const {
                           {"corrupt", c.corrupt.load()}}) {
     out += fmt::format("skyport_hub_git_push_refused_total{{cause=\"{}\"}} {}\n", cause, v);
   }
+  out += fmt::format(
+      "# HELP skyport_hub_git_connections_open Connections open to the git listener.\n"
+      "# TYPE skyport_hub_git_connections_open gauge\nskyport_hub_git_connections_open {}\n"
+      "# HELP skyport_hub_git_connections_refused_total Connections closed at accept: --git-max-connections (server) "
+      "or --git-max-connections-per-client (client).\n"
+      "# TYPE skyport_hub_git_connections_refused_total counter\n"
+      "skyport_hub_git_connections_refused_total{{cause=\"server\"}} {}\n"
+      "skyport_hub_git_connections_refused_total{{cause=\"client\"}} {}\n"
+      "# HELP skyport_hub_git_slow_clients_total Requests cut off for being slow: header (--git-header-timeout), "
+      "body_timeout (--git-body-timeout), min_rate (--git-min-rate).\n"
+      "# TYPE skyport_hub_git_slow_clients_total counter\n"
+      "skyport_hub_git_slow_clients_total{{cause=\"header\"}} {}\n"
+      "skyport_hub_git_slow_clients_total{{cause=\"body_timeout\"}} {}\n"
+      "skyport_hub_git_slow_clients_total{{cause=\"min_rate\"}} {}\n",
+      c.connections_open.load(), c.conn_refused_server.load(), c.conn_refused_client.load(), c.slow_header.load(),
+      c.slow_body_timeout.load(), c.slow_min_rate.load());
   return out;
 }
 
@@ -206,6 +238,51 @@ void Server::CountRefusal(const std::string& app, const PushOutcome& outcome) {
     log::Warn("push refused", {{"app", app}, {"cause", cause}, {"error", outcome.unpack_error},
                                {"suppressed_since_last", suppressed}});
   }
+}
+
+void Server::CutSlow(const char* cause, const std::string& peer, const std::string& app, uint64_t bytes) {
+  std::string c = cause;
+  (c == "header" ? counters_.slow_header : c == "body_timeout" ? counters_.slow_body_timeout : counters_.slow_min_rate)
+      .fetch_add(1);
+  int64_t suppressed = log_throttle_.Allow("slow_" + c, Clock::now());
+  if (suppressed >= 0) {
+    log::Warn("git client cut off: too slow", {{"cause", c}, {"peer", peer}, {"app", app}, {"body_bytes", bytes},
+                                               {"suppressed_since_last", suppressed}});
+  }
+}
+
+bool Server::Admit(const std::string& peer) {
+  const char* refused = nullptr;
+  {
+    std::lock_guard<std::mutex> l(conn_mu_);
+    int& mine = conns_by_client_[peer];
+    if (counters_.connections_open.load() >= static_cast<uint64_t>(std::max(1, opts_.max_connections))) {
+      refused = "server";
+    } else if (mine >= std::max(1, opts_.max_connections_per_client)) {
+      refused = "client";
+    } else {
+      ++mine;
+      counters_.connections_open.fetch_add(1);
+    }
+    if (mine == 0) conns_by_client_.erase(peer);
+  }
+  if (refused == nullptr) return true;
+  bool server = std::string_view(refused) == "server";
+  (server ? counters_.conn_refused_server : counters_.conn_refused_client).fetch_add(1);
+  int64_t suppressed = log_throttle_.Allow(std::string("conn_") + refused, Clock::now());
+  if (suppressed >= 0) {
+    log::Warn("git connection refused", {{"cause", refused}, {"peer", peer},
+                                         {"limit", server ? opts_.max_connections : opts_.max_connections_per_client},
+                                         {"suppressed_since_last", suppressed}});
+  }
+  return false;
+}
+
+void Server::Release(const std::string& peer) {
+  std::lock_guard<std::mutex> l(conn_mu_);
+  auto it = conns_by_client_.find(peer);
+  if (it != conns_by_client_.end() && --it->second <= 0) conns_by_client_.erase(it);
+  counters_.connections_open.fetch_sub(1);
 }
 
 Status Server::Listen() {
@@ -241,36 +318,61 @@ asio::awaitable<void> Server::Accept() {
       continue;
     }
     SetCloexec(sock.native_handle());
-    asio::co_spawn(ioc_, Serve(beast::tcp_stream(std::move(sock))), asio::detached);
+    boost::system::error_code pec;
+    auto remote = sock.remote_endpoint(pec);
+    if (pec) continue;  // already gone
+    std::string peer = remote.address().to_string();
+    // Like nginx limit_conn / HAProxy maxconn: beyond the bounds the connection is closed at once,
+    // before a byte is read, so that neither a flood nor one address can starve the others.
+    if (!Admit(peer)) {
+      sock.close(pec);
+      continue;
+    }
+    asio::co_spawn(ioc_, Serve(beast::tcp_stream(std::move(sock)), std::move(peer)), asio::detached);
   }
 }
 
-asio::awaitable<void> Server::Serve(beast::tcp_stream stream) {
-  beast::flat_buffer buf;
+asio::awaitable<void> Server::Serve(beast::tcp_stream stream, std::string peer) {
+  struct Admitted {
+    Server* s;
+    const std::string& peer;
+    ~Admitted() { s->Release(peer); }
+  } admitted{this, peer};
+  // Bounded: a header (64 KiB) or a chunk-size line that never ends is an error, not a growing buffer.
+  beast::flat_buffer buf(256 * 1024);
   for (;;) {
     http::request_parser<http::buffer_body> p;
     p.body_limit(opts_.max_body_bytes);
     p.header_limit(64 * 1024);
     boost::system::error_code ec;
-    stream.expires_after(kIdleTimeout);
+    if (buf.size() == 0) {  // keep-alive idle: wait for the first byte of the next request
+      stream.expires_after(std::chrono::seconds(opts_.idle_timeout_s));
+      size_t n = co_await stream.async_read_some(buf.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+      buf.commit(n);
+      if (ec) break;
+    }
+    // The whole header within --git-header-timeout of its first byte (slowloris).
+    stream.expires_after(std::chrono::seconds(opts_.header_timeout_s));
     co_await http::async_read_header(stream, buf, p, asio::redirect_error(asio::use_awaitable, ec));
     Response res;
     bool keep_alive = false;
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-        ec == asio::error::connection_reset) {
+    if (ec == beast::error::timeout) {
+      CutSlow("header", peer, "", 0);
+      break;
+    } else if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) {
       break;
     } else if (ec == http::error::body_limit) {  // Content-Length above the limit
       res = MakeResponse(http::status::payload_too_large, "push too large for this hub\n");
     } else if (ec) {
       res = MakeResponse(http::status::bad_request, "malformed HTTP request\n");
     } else {
-      res = co_await Handle(stream, buf, p);
+      res = co_await Handle(stream, buf, p, peer);
       // A body we did not read would be parsed as the next request.
       keep_alive = p.get().keep_alive() && p.is_done() && res.keep_alive();
     }
     res.keep_alive(keep_alive);
     res.prepare_payload();
-    stream.expires_after(kReadTimeout);
+    stream.expires_after(std::chrono::seconds(opts_.write_timeout_s));
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep_alive) break;
   }
@@ -286,7 +388,7 @@ bool Server::Authorized(const Request& req) const {
 }
 
 asio::awaitable<Response> Server::Handle(beast::tcp_stream& stream, beast::flat_buffer& buf,
-                                         http::request_parser<http::buffer_body>& p) {
+                                         http::request_parser<http::buffer_body>& p, const std::string& peer) {
   const Request& req = p.get();
   std::string_view target(req.target().data(), req.target().size());
   auto route = ParseGitTarget(target);
@@ -311,7 +413,7 @@ asio::awaitable<Response> Server::Handle(beast::tcp_stream& stream, beast::flat_
     co_return res;
   }
   if (route->kind == GitRoute::Kind::kInfoRefs) co_return InfoRefs(*route);
-  co_return co_await ReceivePack(stream, buf, p, route->app);
+  co_return co_await ReceivePack(stream, buf, p, route->app, peer);
 }
 
 Response Server::InfoRefs(const GitRoute& route) {
@@ -324,7 +426,8 @@ Response Server::InfoRefs(const GitRoute& route) {
 }
 
 asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::flat_buffer& buf,
-                                              http::request_parser<http::buffer_body>& p, const std::string& app) {
+                                              http::request_parser<http::buffer_body>& p, const std::string& app,
+                                              const std::string& peer) {
   // Admission: the pool has one thread per allowed push, so an admitted push never waits for another's work.
   if (counters_.in_flight.fetch_add(1) >= static_cast<uint64_t>(std::max(1, opts_.max_concurrent_pushes))) {
     counters_.in_flight.fetch_sub(1);
@@ -355,7 +458,7 @@ asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::
   boost::system::error_code ec;
   if (beast::iequals(p.get()[http::field::expect], "100-continue")) {
     http::response<http::empty_body> cont{http::status::continue_, 11};
-    stream.expires_after(kReadTimeout);
+    stream.expires_after(std::chrono::seconds(opts_.write_timeout_s));
     co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return MakeResponse(http::status::bad_request, "write failed\n");
   }
@@ -363,25 +466,53 @@ asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::
   PushSession session(repos_, app, opts_.allow_non_ff, opts_.limits);
   session.set_stop_flag(&stopping_);
   std::vector<char> chunk(64 * 1024);
-  std::string inflated;
+  // The body: all of it within --git-body-timeout, and each window of --git-min-rate-window seconds must
+  // carry --git-min-rate bytes/s (a window's bytes are counted up to the read that closes it; once a
+  // window's quota is met, the next read may wait until the end of the following window, so the slowest
+  // client kept averages at least half the rate). A read that hits its deadline closes the connection.
+  const auto start = Clock::now();
+  auto body_deadline = start + std::chrono::seconds(opts_.body_timeout_s);
+  const auto window = std::chrono::seconds(std::max(1, opts_.min_rate_window_s));
+  const uint64_t quota = opts_.min_rate * static_cast<uint64_t>(window.count());
+  auto window_start = start;
+  uint64_t window_bytes = 0, body_bytes = 0;
+  auto too_slow = [&](const char* cause) {
+    CutSlow(cause, peer, app, body_bytes);
+    return MakeResponse(http::status::request_timeout, "request body too slow\n");
+  };
   while (!p.is_done()) {
     p.get().body().data = chunk.data();
     p.get().body().size = chunk.size();
-    stream.expires_after(kReadTimeout);
-    co_await http::async_read(stream, buf, p, asio::redirect_error(asio::use_awaitable, ec));
+    auto until = body_deadline;
+    if (opts_.min_rate > 0) until = std::min(until, window_start + (window_bytes >= quota ? 2 : 1) * window);
+    auto now = Clock::now();
+    if (until <= now) co_return too_slow(now >= body_deadline ? "body_timeout" : "min_rate");
+    stream.expires_after(until - now);
+    co_await http::async_read_some(stream, buf, p, asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
+    if (ec == beast::error::timeout) co_return too_slow(Clock::now() >= body_deadline ? "body_timeout" : "min_rate");
     if (ec == http::error::body_limit) co_return MakeResponse(http::status::payload_too_large, "push too large for this hub\n");
     if (ec) co_return MakeResponse(http::status::bad_request, "malformed or truncated body\n");
     std::string_view data(chunk.data(), chunk.size() - p.get().body().size);
+    body_bytes += data.size();
+    window_bytes += data.size();
+    now = Clock::now();
+    if (opts_.min_rate > 0 && now - window_start >= window) {
+      if (window_bytes < quota) co_return too_slow("min_rate");
+      window_start = now;  // the next window starts here
+      window_bytes = 0;
+    }
+    if (data.empty()) continue;
     // Gunzip too: 64 KiB of gzip can be 64 MiB of output, CPU the io threads must not spend.
-    Status fed = co_await OnPool<Status>([&session, &gunzip, &inflated, data]() mutable {
-      if (gunzip) {
-        inflated.clear();
-        if (Status s = gunzip->Feed(data, &inflated); !s.ok()) return s;
-        data = inflated;
-      }
+    // Decoded output reaches the session in pieces of at most Gunzip::kMaxPiece bytes.
+    Status fed = co_await OnPool<Status>([&session, &gunzip, data]() mutable {
+      if (gunzip) return gunzip->Feed(data, [&session](std::string_view piece) { return session.Feed(piece); });
       return session.Feed(data);  // never RESOURCE_EXHAUSTED: pack bounds become the unpack status
     });
+    // The hub's own work is not the client's slowness: the clocks of both bounds stop meanwhile.
+    auto ours = Clock::now() - now;
+    body_deadline += ours;
+    window_start += ours;
     if (!fed.ok()) {
       co_return MakeResponse(fed.code() == Code::kResourceExhausted ? http::status::payload_too_large
                                                                      : http::status::bad_request,

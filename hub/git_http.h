@@ -47,6 +47,17 @@ struct GitHttpOptions {
   // Pushes processed at once (each gets its own worker thread for libgit2);
   // the next one is answered 503 with Retry-After.
   int max_concurrent_pushes = 4;
+  // Slow and greedy clients (nginx client_header_timeout, client_body_timeout
+  // and limit_conn; HAProxy timeout http-request and maxconn; Apache
+  // mod_reqtimeout's minrate). docs/security-parts/git.md has the reasoning.
+  int idle_timeout_s = 60;          // keep-alive wait for the first byte of the next request
+  int header_timeout_s = 10;        // a request header, from its first byte to its end
+  int body_timeout_s = 600;         // a push's whole body
+  uint64_t min_rate = 1024;         // body bytes/s, over each window of min_rate_window_s; 0 = off
+  int min_rate_window_s = 20;
+  int write_timeout_s = 60;         // writing one response
+  int max_connections = 512;        // open connections to the git listener
+  int max_connections_per_client = 32;  // of them from one client address
   // Whether a non-fast-forward update of `ref` in `app` is allowed.
   std::function<bool(const std::string& app, const std::string& ref)> allow_non_ff;
   // Called after a push, with what was accepted and refused.

@@ -24,7 +24,7 @@ Gunzip::~Gunzip() {
   if (s_->init) inflateEnd(&s_->z);
 }
 
-Status Gunzip::Feed(std::string_view in, std::string* out) {
+Status Gunzip::Feed(std::string_view in, const Sink& sink) {
   if (!s_->failed.ok()) return s_->failed;
   if (s_->done) {
     if (!in.empty()) s_->failed = Status::InvalidArgument("gzip: data after the end of the stream");
@@ -33,7 +33,7 @@ Status Gunzip::Feed(std::string_view in, std::string* out) {
   z_stream& z = s_->z;
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   z.avail_in = static_cast<uInt>(in.size());
-  char buf[64 * 1024];
+  char buf[kMaxPiece];
   // Loop while input remains or the last round filled the buffer (zlib may hold more output).
   bool full = true;
   while ((z.avail_in > 0 || full) && !s_->done) {
@@ -51,7 +51,12 @@ Status Gunzip::Feed(std::string_view in, std::string* out) {
       s_->failed = Status::ResourceExhausted("gzip: decoded body exceeds the limit");
       return s_->failed;
     }
-    out->append(buf, n);
+    if (n > 0) {
+      if (Status s = sink(std::string_view(buf, n)); !s.ok()) {
+        s_->failed = s;
+        return s;
+      }
+    }
     if (rc == Z_STREAM_END) s_->done = true;
     if (rc == Z_BUF_ERROR && n == 0) break;  // needs more input
   }

@@ -38,6 +38,25 @@ int main(int argc, char** argv) {
   app.add_option("--git-max-concurrent-pushes", o.git_max_concurrent_pushes,
                  "Pushes processed at once; more are answered 503")
       ->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--git-idle-timeout", o.git_idle_timeout_s,
+                 "Seconds a git connection may wait for the first byte of a request (also between keep-alive requests)")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--git-header-timeout", o.git_header_timeout_s,
+                 "Seconds a git request header may take from its first byte (slowloris)")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--git-body-timeout", o.git_body_timeout_s, "Seconds a push's whole body may take")
+      ->capture_default_str()->check(CLI::Range(1, 86'400));
+  app.add_option("--git-min-rate", o.git_min_rate,
+                 "Slowest push body kept, bytes/s over each --git-min-rate-window (0 = no minimum)")
+      ->capture_default_str()->transform(CLI::AsSizeValue(false));
+  app.add_option("--git-min-rate-window", o.git_min_rate_window_s, "Seconds over which --git-min-rate is measured")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--git-max-connections", o.git_max_connections,
+                 "Connections open to the git listener at once; more are closed at accept")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--git-max-connections-per-client", o.git_max_connections_per_client,
+                 "Connections open to the git listener from one client address; more are closed at accept")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
   app.add_option("--stats-retention", o.stats_retention_days,
                  "Days of hourly experiment rows (per user, event, hour) kept in stats.db (0 = forever)")
       ->capture_default_str()->check(CLI::Range(0, 100'000));

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <string>
 
 #include "hub/git_route.h"
@@ -65,6 +66,13 @@ std::string GzipOf(const std::string& in) {
   return out;
 }
 
+Gunzip::Sink Into(std::string* out) {
+  return [out](std::string_view piece) {
+    out->append(piece);
+    return Status::Ok();
+  };
+}
+
 TEST_CASE("Gunzip: streams, limits, rejects garbage and truncation", "[hub][gunzip]") {
   std::string plain;
   for (int i = 0; i < 200000; ++i) plain += static_cast<char>('a' + i % 7);
@@ -72,25 +80,74 @@ TEST_CASE("Gunzip: streams, limits, rejects garbage and truncation", "[hub][gunz
   {
     Gunzip g(1 << 20);
     std::string out;
-    for (size_t i = 0; i < gz.size(); i += 333) REQUIRE(g.Feed(std::string_view(gz).substr(i, 333), &out).ok());
+    for (size_t i = 0; i < gz.size(); i += 333) REQUIRE(g.Feed(std::string_view(gz).substr(i, 333), Into(&out)).ok());
     CHECK(g.Finish().ok());
     CHECK(out == plain);
   }
   {
     Gunzip g(1000);
     std::string out;
-    CHECK(g.Feed(gz, &out).code() == Code::kResourceExhausted);
+    CHECK(g.Feed(gz, Into(&out)).code() == Code::kResourceExhausted);
   }
   {
     Gunzip g(1 << 20);
     std::string out;
-    CHECK(g.Feed("not gzip at all", &out).code() == Code::kInvalidArgument);
+    CHECK(g.Feed("not gzip at all", Into(&out)).code() == Code::kInvalidArgument);
   }
   {
     Gunzip g(1 << 20);
     std::string out;
-    REQUIRE(g.Feed(std::string_view(gz).substr(0, gz.size() / 2), &out).ok());
+    REQUIRE(g.Feed(std::string_view(gz).substr(0, gz.size() / 2), Into(&out)).ok());
     CHECK(g.Finish().code() == Code::kInvalidArgument);
+  }
+}
+
+TEST_CASE("Gunzip: a bomb chunk is handed over in bounded pieces, the total bound holds", "[hub][gunzip]") {
+  // 64 MiB of zeros compress to ~64 KiB: one network read of the body.
+  std::string gz = GzipOf(std::string(64u << 20, '\0'));
+  REQUIRE(gz.size() < 100 * 1024);
+  {
+    Gunzip g(128u << 20);
+    size_t largest = 0, total = 0, calls = 0;
+    REQUIRE(g.Feed(gz, [&](std::string_view piece) {
+                  largest = std::max(largest, piece.size());
+                  total += piece.size();
+                  ++calls;
+                  return Status::Ok();
+                }).ok());
+    CHECK(g.Finish().ok());
+    CHECK(total == (64u << 20));
+    CHECK(largest <= Gunzip::kMaxPiece);  // the memory one call holds, whatever the ratio
+    CHECK(calls >= (64u << 20) / Gunzip::kMaxPiece);
+  }
+  {
+    Gunzip g(1u << 20);  // total bound still bites, after at most 1 MiB + one piece
+    size_t total = 0;
+    CHECK(g.Feed(gz, [&](std::string_view piece) {
+             total += piece.size();
+             return Status::Ok();
+           }).code() == Code::kResourceExhausted);
+    CHECK(total <= (1u << 20) + Gunzip::kMaxPiece);
+  }
+  {
+    Gunzip g(128u << 20);  // the consumer's error stops decoding and sticks
+    int calls = 0;
+    CHECK(g.Feed(gz, [&](std::string_view) {
+             ++calls;
+             return Status::InvalidArgument("consumer refused");
+           }).code() == Code::kInvalidArgument);
+    CHECK(calls == 1);
+    CHECK(!g.Finish().ok());
+  }
+}
+
+TEST_CASE("ParseGitTarget: encoded dots, traversal and over-long names are refused", "[hub][route]") {
+  for (std::string t : {std::string("/%2e%2e.git/info/refs"), std::string("/%2E%2E/x.git/git-receive-pack"),
+                        std::string("/../x.git/git-receive-pack"), std::string("/x/../../y.git/info/refs"),
+                        "/" + std::string(300, 'a') + ".git/git-receive-pack", std::string("/a%00.git/info/refs")}) {
+    INFO(t);
+    auto r = ParseGitTarget(t);
+    CHECK(!r.ok());
   }
 }
 
