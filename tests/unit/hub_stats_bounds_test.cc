@@ -70,6 +70,27 @@ TEST_CASE("CheckShipBatch: a router's ordinary batch passes", "[hub][stats]") {
   CHECK(CheckShipBatch(req, {}, kNow + 120).ok());
 }
 
+TEST_CASE("CheckShipBatch: posted events under the arm $by-exposure pass; no other $ arm", "[hub][stats]") {
+  // What routers ship for POST /_skyport/events (router/events.h kByExposureArm).
+  v1::UserEventRow ev = Row("purchase", "0123456789abcdef0123456789abcdef", kNow, 1, 9.5, 90.25);
+  ev.set_flight("");
+  ev.set_arm("$by-exposure");
+  CHECK(CheckShipBatch(Batch(1, {ev}), {}, kNow).ok());
+  // Only for posted events: not an exposure's arm, not a traffic arm, no other '$' name.
+  v1::UserEventRow exposure = Row("$exposure", "u1");
+  exposure.set_arm("$by-exposure");
+  CHECK(CheckShipBatch(Batch(1, {exposure}), {}, kNow).message().rfind("rows[0].arm", 0) == 0);
+  v1::UserEventRow other = ev;
+  other.set_arm("$by-exposurex");
+  CHECK(CheckShipBatch(Batch(1, {other}), {}, kNow).message().rfind("rows[0].arm", 0) == 0);
+  auto req = Batch(1, {});
+  v1::TrafficRow* t = req.add_traffic();
+  t->set_app("webapp");
+  t->set_arm("$by-exposure");
+  t->set_minute_unix_s(kNow);
+  CHECK(CheckShipBatch(req, {}, kNow).message().rfind("traffic[0].arm", 0) == 0);
+}
+
 TEST_CASE("CheckShipBatch: bad rows are refused, naming the row and the problem, echo capped", "[hub][stats]") {
   struct Case {
     v1::UserEventRow row;
