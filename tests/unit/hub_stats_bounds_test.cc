@@ -3,11 +3,13 @@
 // grow without limit (event names per app, max bytes, retention).
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "core/sqlite.h"
 #include "hub/stats_check.h"
 #include "hub/stats_store.h"
 #include "test_util.h"
@@ -155,6 +157,20 @@ TEST_CASE("CheckShipBatch: bad rows are refused, naming the row and the problem,
   t->add_latency_counts(1);
   t->add_latency_counts(1'000'000);
   CHECK(CheckShipBatch(req, {}, kNow).message().rfind("traffic[0].latency_counts", 0) == 0);
+}
+
+TEST_CASE("sqlite stores: the WAL is cut back to its limit after a large transaction", "[hub][stats]") {
+  // stats.db (and registry.db, flights.db) open through OpenSqlite: a large
+  // transaction must not leave its -wal file at the high-water mark.
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto db = OpenSqlite(path, /*fsync=*/false, "CREATE TABLE IF NOT EXISTS t(b BLOB)", "t", "t");
+  REQUIRE(db.ok());
+  REQUIRE(ExecSql(*db, "INSERT INTO t VALUES(randomblob(3 * 8 * 1024 * 1024))", "big").ok());
+  CHECK(std::filesystem::file_size(path + "-wal") > static_cast<uintmax_t>(2 * kSqliteWalLimitBytes));
+  for (int i = 0; i < 3; ++i) REQUIRE(ExecSql(*db, "INSERT INTO t VALUES(1)", "small").ok());
+  CHECK(std::filesystem::file_size(path + "-wal") <= static_cast<uintmax_t>(kSqliteWalLimitBytes));
+  sqlite3_close(*db);
 }
 
 TEST_CASE("stats store: event names per app are capped; rows of further names are dropped", "[hub][stats]") {
