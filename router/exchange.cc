@@ -24,20 +24,6 @@
 namespace skyport::router {
 namespace {
 
-int LocalErrorIndex(int status) {
-  switch (status) {
-    case 400: return 0;
-    case 404: return 1;
-    case 408: return 2;
-    case 431: return 3;
-    case 501: return 4;
-    case 502: return 5;
-    case 503: return 6;
-    case 504: return 7;
-    default: return 8;  // 505
-  }
-}
-
 const char* Reason(int status) {
   switch (status) {
     case 202: return "Accepted";
