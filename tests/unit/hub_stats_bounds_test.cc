@@ -257,5 +257,38 @@ TEST_CASE("stats store: retention deletes old rows in chunks and frees their roo
   CHECK(Count(**store, "buy") == 1);
 }
 
+TEST_CASE("stats store: router ids are capped; ids not seen for the retention are forgotten", "[hub][stats]") {
+  // A token holder inventing a router id per batch must not grow the dedup table for good.
+  TempDir dir;
+  StatsStoreLimits limits;
+  limits.max_routers = 3;
+  auto store = StatsStore::Open(dir.path() + "/stats.db", false, limits);
+  REQUIRE(store.ok());
+  auto from = [](const std::string& router, uint64_t id) {
+    v1::ShipStatsRequest req = Batch(id, {Row("buy", "u1")});
+    req.set_router(router);
+    return req;
+  };
+  REQUIRE((*store)->Ship(from("r-old", 1), kNow - 40 * kDay).ok());
+  REQUIRE((*store)->Ship(from("r-a", 1), kNow).ok());
+  REQUIRE((*store)->Ship(from("r-b", 1), kNow).ok());
+  auto refused = (*store)->Ship(from("invented-1", 1), kNow);
+  REQUIRE(refused.status().code() == Code::kResourceExhausted);
+  CHECK(refused.status().message().find("--stats-max-routers") != std::string::npos);
+  CHECK(Count(**store, "buy") == 3);  // nothing of the refused batch stored
+  // Known routers still ship (and still deduplicate).
+  REQUIRE((*store)->Ship(from("r-a", 2), kNow).ok());
+  CHECK((*store)->Ship(from("r-a", 2), kNow)->duplicate);
+  // Retention forgets the router not seen for 30 days, with its batch ids: room for a new one.
+  auto pruned = (*store)->Prune(kNow, 0, 0, 30 * kDay);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->routers == 1);
+  REQUIRE((*store)->Ship(from("r-c", 1), kNow).ok());
+  CHECK((*store)->Ship(from("r-d", 1), kNow).status().code() == Code::kResourceExhausted);
+  pruned = (*store)->Prune(kNow, 0, 0, 30 * kDay);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->routers == 0);
+}
+
 }  // namespace
 }  // namespace skyport::hub
