@@ -287,6 +287,7 @@ std::vector<SealedSegment> EventJournal::Recover(const AggregatorLimits& live_li
     ReplayStats total;
     Pending p;
     p.sealed = 0;
+    std::vector<UserEventRow> rows;
     for (const auto& f : files) {
       auto data = ReadFile(f);
       if (!data.ok()) continue;
@@ -297,10 +298,9 @@ std::vector<SealedSegment> EventJournal::Recover(const AggregatorLimits& live_li
       total.events += st.events;
       total.dropped += st.dropped + st.bad_posts;
       total.torn |= st.torn;
-      std::vector<UserEventRow> rows;
-      agg.Drain(rows);
-      AppendRows(std::move(rows), {}, p.batch);
+      agg.Drain(rows);  // appends
     }
+    AppendRows(MergeRows(std::move(rows)), {}, p.batch);  // rows of equal key across the workers as one
     p.logs = files;
     log_bytes_.fetch_add(p.log_bytes);
     log::Info("event journal: recovered the events of an unsealed segment",
