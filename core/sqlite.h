@@ -76,7 +76,14 @@ inline Status ExecSql(sqlite3* db, const char* sql, std::string_view what) {
   return Status::Ok();
 }
 
-// Opens (creating it and its directory) the database at `path` in WAL mode,
+// The size the write-ahead log (`<db>-wal`) is cut back to once a checkpoint
+// has copied it into the database: a large transaction (a big batch, a
+// retention run) grows it, and without a limit it keeps its high-water mark
+// on disk for good, outside any bound on the database itself.
+inline constexpr int64_t kSqliteWalLimitBytes = int64_t{8} << 20;
+
+// Opens (creating it and its directory) the database at `path` in WAL mode
+// (checkpoints every 1000 pages, the log cut back to kSqliteWalLimitBytes),
 // synchronous FULL (`fsync`) or NORMAL, and runs `schema`. Errors opening say
 // "<open_what>: cannot …"; errors in the SQL "<sql_what>: …". The caller owns
 // the handle (sqlite3_close).
@@ -93,8 +100,9 @@ inline Result<sqlite3*> OpenSqlite(const std::string& path, bool fsync, const ch
     sqlite3_close(db);
     return Status::InvalidArgument(fmt::format("{}: cannot open {}: {}", open_what, path, msg));
   }
-  for (const char* sql : {"PRAGMA journal_mode=WAL", fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                          schema}) {
+  const std::string wal_limit = fmt::format("PRAGMA journal_size_limit={}", kSqliteWalLimitBytes);
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA wal_autocheckpoint=1000", wal_limit.c_str(),
+                          fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", schema}) {
     if (Status s = ExecSql(db, sql, sql_what); !s.ok()) {
       sqlite3_close(db);
       return s;

@@ -51,8 +51,13 @@ std::string Metrics(const Hub& hub, ControlTower& tower) {
 // on its own thread; counts what it deleted.
 class StatsJanitor {
  public:
-  StatsJanitor(StatsStore* store, int64_t user_retention_s, int64_t traffic_retention_s, int interval_s)
-      : store_(store), user_s_(user_retention_s), traffic_s_(traffic_retention_s), interval_s_(interval_s) {
+  StatsJanitor(StatsStore* store, int64_t user_retention_s, int64_t traffic_retention_s,
+               int64_t router_retention_s, int interval_s)
+      : store_(store),
+        user_s_(user_retention_s),
+        traffic_s_(traffic_retention_s),
+        router_s_(router_retention_s),
+        interval_s_(interval_s) {
     thread_ = std::thread([this] { Loop(); });
   }
   ~StatsJanitor() {
@@ -69,9 +74,10 @@ class StatsJanitor {
         "# TYPE skyport_hub_stats_pruned_rows_total counter\n"
         "skyport_hub_stats_pruned_rows_total{{table=\"user_events\"}} {}\n"
         "skyport_hub_stats_pruned_rows_total{{table=\"traffic\"}} {}\n"
+        "skyport_hub_stats_pruned_rows_total{{table=\"routers\"}} {}\n"
         "# HELP skyport_hub_stats_live_bytes Bytes of live data in stats.db (--stats-max-mb bounds it).\n"
         "# TYPE skyport_hub_stats_live_bytes gauge\nskyport_hub_stats_live_bytes {}\n",
-        user_rows_.load(), traffic_rows_.load(), store_->LiveBytes());
+        user_rows_.load(), traffic_rows_.load(), routers_.load(), store_->LiveBytes());
   }
 
  private:
@@ -79,25 +85,27 @@ class StatsJanitor {
     std::unique_lock lock(mu_);
     do {
       lock.unlock();
-      auto r = store_->Prune(static_cast<int64_t>(::time(nullptr)), user_s_, traffic_s_);
+      auto r = store_->Prune(static_cast<int64_t>(::time(nullptr)), user_s_, traffic_s_, router_s_);
       if (!r.ok()) {
         log::Warn("stats retention failed; trying again later", {{"error", r.status().message()}});
-      } else if (r->user_rows + r->traffic_rows > 0) {
+      } else if (r->user_rows + r->traffic_rows + r->routers > 0) {
         user_rows_ += r->user_rows;
         traffic_rows_ += r->traffic_rows;
-        log::Info("stats retention: old rows deleted", {{"user_rows", r->user_rows}, {"traffic_rows", r->traffic_rows}});
+        routers_ += r->routers;
+        log::Info("stats retention: old rows deleted",
+                  {{"user_rows", r->user_rows}, {"traffic_rows", r->traffic_rows}, {"routers", r->routers}});
       }
       lock.lock();
     } while (!cv_.wait_for(lock, std::chrono::seconds(interval_s_), [this] { return stop_; }));
   }
 
   StatsStore* store_;
-  const int64_t user_s_, traffic_s_;
+  const int64_t user_s_, traffic_s_, router_s_;
   const int interval_s_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
-  std::atomic<uint64_t> user_rows_{0}, traffic_rows_{0};
+  std::atomic<uint64_t> user_rows_{0}, traffic_rows_{0}, routers_{0};
   std::thread thread_;
 };
 
@@ -160,6 +168,7 @@ int RunDaemon(const DaemonOptions& o) {
   StatsStoreLimits store_limits;
   store_limits.max_bytes = static_cast<uint64_t>(o.stats_max_mb) << 20;
   store_limits.max_event_names_per_app = static_cast<size_t>(o.stats_max_event_names);
+  store_limits.max_routers = static_cast<size_t>(o.stats_max_routers);
   auto stats = StatsStore::Open(o.data_dir + "/stats.db", /*fsync=*/true, store_limits);
   if (!stats.ok()) return FailStart(stats.status());
   ShipLimits ship_limits;
@@ -167,7 +176,8 @@ int RunDaemon(const DaemonOptions& o) {
   ship_limits.max_past_s = int64_t{o.stats_max_age_days} * 86400;
   StatsSinkService stats_service(stats->get(), *token, ship_limits);
   StatsJanitor janitor(stats->get(), int64_t{o.stats_retention_days} * 86400,
-                       int64_t{o.stats_traffic_retention_days} * 86400, o.stats_prune_interval_s);
+                       int64_t{o.stats_traffic_retention_days} * 86400, int64_t{o.stats_router_retention_days} * 86400,
+                       o.stats_prune_interval_s);
 
   auto flight_store = FlightStore::Open(o.data_dir + "/flights.db");
   if (!flight_store.ok()) return FailStart(flight_store.status());

@@ -43,6 +43,8 @@ struct DaemonOptions {
   int stats_max_mb = 4096;                 // live data; beyond it rows of new keys are dropped
   int stats_max_event_names = 1000;        // distinct event names per app
   int stats_prune_interval_s = 600;        // between retention runs
+  int stats_max_routers = 10'000;          // router ids whose batch ids are remembered (dedup)
+  int stats_router_retention_days = 30;    // a router id not seen this long is forgotten
   int stats_max_batch_rows = 50'000;       // rows in one shipped batch
   int stats_max_age_days = 40;             // a shipped row's hour at most this old
   CommonDaemonFlags common;

@@ -69,6 +69,12 @@ int main(int argc, char** argv) {
   app.add_option("--stats-max-event-names", o.stats_max_event_names,
                  "Distinct event names per app; rows of further names are dropped")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--stats-max-routers", o.stats_max_routers,
+                 "Router ids whose stats batch ids the hub remembers; batches of further new ids are refused")
+      ->capture_default_str()->check(CLI::Range(1, 10'000'000));
+  app.add_option("--stats-router-retention", o.stats_router_retention_days,
+                 "Days after which a router id not seen (and its batch ids) is forgotten")
+      ->capture_default_str()->check(CLI::Range(1, 100'000));
   app.add_option("--stats-prune-interval", o.stats_prune_interval_s, "Seconds between retention runs")
       ->capture_default_str()->check(CLI::Range(1, 86'400));
   app.add_option("--stats-max-batch-rows", o.stats_max_batch_rows, "Rows in one shipped stats batch; more: refused")

@@ -40,6 +40,10 @@ bool IsFlightId(std::string_view v) { return v.empty() || Matches(v, 1, 64, "._-
 bool IsArm(std::string_view v) { return Matches(v, 1, 64, "._-"); }
 bool IsEvent(std::string_view v) { return v == "$exposure" || v == "$requests" || Matches(v, 1, 64, "_.:-"); }
 bool IsUser(std::string_view v) { return Matches(v, 1, 128, "_.:@-"); }
+// The arm routers ship posted events under, outside any flight, for the hub
+// to count for the arm of the user's exposure (router/events.h kByExposureArm,
+// hub/stats_store.cc): the one arm name starting with '$'.
+constexpr std::string_view kByExposureArm = "$by-exposure";
 
 class Checker {
  public:
@@ -47,7 +51,10 @@ class Checker {
 
   Status Row(const v1::UserEventRow& r, int i) {
     const std::string at = fmt::format("rows[{}]", i);
-    if (Status s = Common(at, r.app(), r.flight(), r.arm()); !s.ok()) return s;
+    // Posted events (not exposures, not the old "$requests") of no flight may be "$by-exposure".
+    const bool by_exposure = r.arm() == kByExposureArm && r.flight().empty() && r.event() != "$exposure" &&
+                             r.event() != "$requests";
+    if (Status s = Common(at, r.app(), r.flight(), r.arm(), by_exposure); !s.ok()) return s;
     if (!IsEvent(r.event()))
       return Bad(at, "event", fmt::format("must match [A-Za-z0-9_.:-]{{1,64}} (got {})", Echo(r.event())));
     // Rows of routers from before TrafficRow: "$requests" of user "*".
@@ -90,12 +97,15 @@ class Checker {
     return Status::InvalidArgument(fmt::format("{}.{}: {}", at, field, why));
   }
 
-  Status Common(const std::string& at, const std::string& app, const std::string& flight, const std::string& arm) {
+  Status Common(const std::string& at, const std::string& app, const std::string& flight, const std::string& arm,
+                bool by_exposure = false) {
     if (Status s = ValidateName("app", app); !s.ok())
       return Bad(at, "app", fmt::format("must match [a-z0-9][a-z0-9-]{{0,62}} (got {})", Echo(app)));
     if (!IsFlightId(flight))
       return Bad(at, "flight", fmt::format("must be \"\" or match [A-Za-z0-9._-]{{1,64}} (got {})", Echo(flight)));
-    if (!IsArm(arm)) return Bad(at, "arm", fmt::format("must match [A-Za-z0-9._-]{{1,64}} (got {})", Echo(arm)));
+    if (!by_exposure && !IsArm(arm))
+      return Bad(at, "arm", fmt::format("must match [A-Za-z0-9._-]{{1,64}}, or be \"$by-exposure\" for a posted "
+                                        "event of no flight (got {})", Echo(arm)));
     return Status::Ok();
   }
 

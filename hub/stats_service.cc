@@ -29,8 +29,16 @@ grpc::Status StatsSinkService::Ship(grpc::ServerContext* ctx, const v1::ShipStat
       log::Warn("stats batch refused", {{"error", bad.message()}, {"refused_total", refused_batches_.load()}});
     return rpc::ToGrpc(bad);
   }
-  auto out = store_->Ship(*req);
-  if (!out.ok()) return rpc::ToGrpc(out.status());
+  auto out = store_->Ship(*req, now);
+  if (!out.ok()) {
+    if (out.status().code() == Code::kResourceExhausted) {
+      ++refused_routers_;
+      if (Due(last_router_log_s_, now))
+        log::Warn("stats batch refused: too many router ids (--stats-max-routers)",
+                  {{"router", req->router().substr(0, 64)}, {"refused_total", refused_routers_.load()}});
+    }
+    return rpc::ToGrpc(out.status());
+  }
   if (out->dropped_event_names + out->dropped_full > 0) {
     dropped_event_names_ += out->dropped_event_names;
     dropped_full_ += out->dropped_full;
@@ -58,8 +66,11 @@ std::string StatsSinkService::MetricsText() const {
       "# HELP skyport_hub_stats_dropped_rows_total Stats rows dropped at a bound of the store.\n"
       "# TYPE skyport_hub_stats_dropped_rows_total counter\n"
       "skyport_hub_stats_dropped_rows_total{{reason=\"event_names\"}} {}\n"
-      "skyport_hub_stats_dropped_rows_total{{reason=\"max_bytes\"}} {}\n",
-      refused_batches_.load(), dropped_event_names_.load(), dropped_full_.load());
+      "skyport_hub_stats_dropped_rows_total{{reason=\"max_bytes\"}} {}\n"
+      "# HELP skyport_hub_stats_refused_routers_total Stats batches of a new router id refused at "
+      "--stats-max-routers.\n"
+      "# TYPE skyport_hub_stats_refused_routers_total counter\nskyport_hub_stats_refused_routers_total {}\n",
+      refused_batches_.load(), dropped_event_names_.load(), dropped_full_.load(), refused_routers_.load());
 }
 
 }  // namespace skyport::hub

@@ -36,6 +36,7 @@ CREATE INDEX IF NOT EXISTS exposures_by_user ON user_events(app, flight, user, h
   WHERE event = '$exposure';
 CREATE TABLE IF NOT EXISTS batches(router TEXT NOT NULL, batch_id INTEGER NOT NULL,
   PRIMARY KEY(router, batch_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS routers(router TEXT PRIMARY KEY, last_seen INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_names(app TEXT NOT NULL, event TEXT NOT NULL, PRIMARY KEY(app, event)) WITHOUT ROWID;
 )sql";
 
@@ -134,6 +135,16 @@ Result<std::unique_ptr<StatsStore>> StatsStore::Open(const std::string& path, bo
       }
     }
   }
+  // A store from before the routers table: its routers count as seen now (once).
+  if (Status s = ExecSql(*db,
+                         "INSERT OR IGNORE INTO routers(router, last_seen) "
+                         "SELECT DISTINCT router, CAST(strftime('%s', 'now') AS INTEGER) FROM batches "
+                         "WHERE NOT EXISTS (SELECT 1 FROM routers LIMIT 1)",
+                         "stats: routers");
+      !s.ok()) {
+    sqlite3_close(*db);
+    return s;
+  }
   return std::unique_ptr<StatsStore>(new StatsStore(*db, limits));
 }
 
@@ -177,7 +188,7 @@ Result<bool> StatsStore::EventNameAllowedLocked(const std::string& app, const st
 
 StatsStore::~StatsStore() { sqlite3_close(db_); }
 
-Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
+Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req, int64_t now_unix_s) {
   if (req.router().empty()) return Status::InvalidArgument("router: required");
   for (int i = 0; i < req.rows_size(); ++i)
     if (Status s = CheckRow(req.rows(i), i); !s.ok()) return s;
@@ -190,6 +201,26 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
     return s;
   };
   ShipOutcome out;
+  {
+    // Router ids are bounded: a token holder could invent one per batch.
+    Stmt known(db_, "SELECT 1 FROM routers WHERE router = ?1");
+    known.Bind(1, req.router());
+    int rc = known.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rollback(DbError(db_, "routers"));
+    if (rc == SQLITE_DONE) {
+      Stmt count(db_, "SELECT COUNT(*) FROM routers");
+      if (!count.ok() || count.Step() != SQLITE_ROW) return rollback(DbError(db_, "routers"));
+      if (static_cast<uint64_t>(count.Int(0)) >= limits_.max_routers)
+        return rollback(Status::ResourceExhausted(
+            fmt::format("router: the hub knows {} router ids already (--stats-max-routers); ids not seen for "
+                        "--stats-router-retention days are forgotten",
+                        limits_.max_routers)));
+    }
+    Stmt touch(db_, "INSERT INTO routers(router, last_seen) VALUES(?1, ?2) "
+                    "ON CONFLICT(router) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)");
+    touch.Bind(1, req.router()).Bind(2, now_unix_s);
+    if (touch.Run() != SQLITE_OK) return rollback(DbError(db_, "routers"));
+  }
   {
     Stmt seen(db_, "INSERT OR IGNORE INTO batches(router, batch_id) VALUES(?, ?)");
     seen.Bind(1, req.router()).Bind(2, static_cast<int64_t>(req.batch_id()));
@@ -262,7 +293,8 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req) {
   return out;
 }
 
-Result<PruneOutcome> StatsStore::Prune(int64_t now_unix_s, int64_t user_retention_s, int64_t traffic_retention_s) {
+Result<PruneOutcome> StatsStore::Prune(int64_t now_unix_s, int64_t user_retention_s, int64_t traffic_retention_s,
+                                       int64_t router_retention_s) {
   PruneOutcome out;
   // Chunks by key, each its own transaction: Ship and Query interleave.
   auto prune = [this](const std::string& sql, int64_t before, uint64_t& deleted) -> Status {
@@ -290,6 +322,36 @@ Result<PruneOutcome> StatsStore::Prune(int64_t now_unix_s, int64_t user_retentio
         "WHERE minute < ?1 LIMIT ?2)",
         now_unix_s - traffic_retention_s, out.traffic_rows);
     if (!s.ok()) return s;
+  }
+  if (router_retention_s > 0) {
+    // One stale router id at a time with its batch ids (each a transaction).
+    for (;;) {
+      std::lock_guard lock(mu_);
+      std::string router;
+      {
+        Stmt stale(db_, "SELECT router FROM routers WHERE last_seen < ?1 LIMIT 1");
+        stale.Bind(1, now_unix_s - router_retention_s);
+        const int rc = stale.Step();
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) return DbError(db_, "prune routers");
+        router = stale.Text(0);
+      }
+      if (Status s = ExecSql(db_, "BEGIN IMMEDIATE", "stats"); !s.ok()) return s;
+      Stmt del_batches(db_, "DELETE FROM batches WHERE router = ?1");
+      Stmt del_router(db_, "DELETE FROM routers WHERE router = ?1");
+      del_batches.Bind(1, router);
+      del_router.Bind(1, router);
+      if (del_batches.Run() != SQLITE_OK || del_router.Run() != SQLITE_OK) {
+        Status s = DbError(db_, "prune routers");
+        (void)ExecSql(db_, "ROLLBACK", "stats");
+        return s;
+      }
+      if (Status s = ExecSql(db_, "COMMIT", "stats"); !s.ok()) {
+        (void)ExecSql(db_, "ROLLBACK", "stats");
+        return s;
+      }
+      ++out.routers;
+    }
   }
   return out;
 }

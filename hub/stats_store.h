@@ -39,11 +39,16 @@ struct ShipOutcome {
 struct StatsStoreLimits {
   size_t max_event_names_per_app = 1000;   // "$exposure" and "$requests" not counted
   uint64_t max_bytes = uint64_t{4} << 30;  // live pages (the file keeps freed pages for reuse)
+  // Router ids whose batch ids are remembered (dedup): a batch of a further
+  // new id is refused RESOURCE_EXHAUSTED (the router keeps it and retries)
+  // until retention (Prune, router_retention_s) forgets ids not seen lately.
+  size_t max_routers = 10'000;
 };
 
 struct PruneOutcome {
   uint64_t user_rows = 0;     // hourly user rows older than the retention
   uint64_t traffic_rows = 0;  // per-minute traffic rows older than theirs
+  uint64_t routers = 0;       // router ids (and their batch ids) not seen for router_retention_s
 };
 
 class StatsStore {
@@ -58,7 +63,9 @@ class StatsStore {
   // non-finite sums; traffic rows without app/arm, with a minute not aligned,
   // requests other than the status classes summed or over 16 latency buckets.
   // Nothing is stored then. `accepted` counts user and traffic rows.
-  Result<ShipOutcome> Ship(const v1::ShipStatsRequest& req);
+  // RESOURCE_EXHAUSTED, nothing stored: the batch of a router id not known
+  // while max_routers are. `now_unix_s`: when its router was last seen.
+  Result<ShipOutcome> Ship(const v1::ShipStatsRequest& req, int64_t now_unix_s = 0);
 
   // Per arm (and bucket when q.by is hour/day/week/month: UTC; weeks start on
   // Monday), over the rows whose hour (user rows) or minute (traffic) starts
@@ -74,8 +81,11 @@ class StatsStore {
   // Retention: deletes user rows whose hour starts before
   // now - user_retention_s and traffic rows whose minute starts before
   // now - traffic_retention_s (<= 0: kept forever), in small transactions
-  // so that shipments wait little. The freed pages are reused.
-  Result<PruneOutcome> Prune(int64_t now_unix_s, int64_t user_retention_s, int64_t traffic_retention_s);
+  // so that shipments wait little. The freed pages are reused. Router ids
+  // last seen before now - router_retention_s (> 0) are forgotten with their
+  // batch ids: a router away that long sends no batch it sent before again.
+  Result<PruneOutcome> Prune(int64_t now_unix_s, int64_t user_retention_s, int64_t traffic_retention_s,
+                             int64_t router_retention_s = 0);
 
   // Live bytes (pages in use times the page size).
   uint64_t LiveBytes();

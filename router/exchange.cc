@@ -24,20 +24,6 @@
 namespace skyport::router {
 namespace {
 
-int LocalErrorIndex(int status) {
-  switch (status) {
-    case 400: return 0;
-    case 404: return 1;
-    case 408: return 2;
-    case 431: return 3;
-    case 501: return 4;
-    case 502: return 5;
-    case 503: return 6;
-    case 504: return 7;
-    default: return 8;  // 505
-  }
-}
-
 const char* Reason(int status) {
   switch (status) {
     case 202: return "Accepted";
@@ -318,15 +304,17 @@ bool Worker::StartExchange(Client* c) {
     arm = best;
     c->flight = {};
   }
+  if (arm >= 0) c->arm = &app->arms[static_cast<size_t>(arm)];
+  // Event posts are the router's own to answer, whether or not an instance
+  // runs: they count by the user's exposure (c->arm is null when none runs).
+  if (r.path == o_.events_path) {
+    HandleEvents(c, r, cookie_user);
+    return !c->dead;
+  }
   if (arm < 0) {
     c->in.Consume(r.head_len);
     c->state = Client::State::kExchange;
     LocalError(c, 503, fmt::format("no instance of app \"{}\" is running", app->name), true);
-    return !c->dead;
-  }
-  c->arm = &app->arms[static_cast<size_t>(arm)];
-  if (r.path == o_.events_path) {
-    HandleEvents(c, r, cookie_user);
     return !c->dead;
   }
   if (shipper_ && !agg_.AddExposure(app->name, c->flight, c->arm->commit, user_id, now_s_))
@@ -808,18 +796,6 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
   if (r.body == http1::BodyKind::kNone || r.content_length == 0) return refuse(400, "body: no events");
   if (r.content_length > o_.max_events_body)
     return refuse(413, fmt::format("body: larger than {} bytes", o_.max_events_body));
-  // Server-side posts with the cluster token may name the user of each event.
-  bool trusted = false;
-  for (int i = 0; i < r.header_count; ++i)
-    if (http1::EqualsIgnoreCase(r.headers[i].name, "authorization")) {
-      std::string_view v = r.headers[i].value;
-      trusted = !o_.token.empty() && v.size() > 7 && http1::EqualsIgnoreCase(v.substr(0, 7), "Bearer ") &&
-                ConstantTimeEquals(v.substr(7), o_.token);
-    }
-  std::string_view body(c->in.data() + r.head_len, static_cast<size_t>(r.content_length));
-  EventLimits limits;
-  limits.max_body_bytes = o_.max_events_body;
-  EventsStatus st = ParseEvents(body, limits, trusted, now_s_, parsed_);
   // The body is consumed with the head, answered or not.
   c->req_scanned = true;
   c->req_ready = 0;
@@ -829,6 +805,24 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
     if (status >= 400 && status != 429) c_->local_errors[LocalErrorIndex(status)].fetch_add(1, std::memory_order_relaxed);
     LocalResponse(c, status, content_type, text, true, extra);
   };
+  // Server-side posts with the cluster token may name the user of each event.
+  // One Authorization field at most: with two, which one a proxy in front
+  // checked and which one we would read could differ.
+  bool trusted = false;
+  int authorizations = 0;
+  for (int i = 0; i < r.header_count; ++i)
+    if (http1::EqualsIgnoreCase(r.headers[i].name, "authorization")) {
+      ++authorizations;
+      std::string_view v = r.headers[i].value;
+      trusted = !o_.token.empty() && v.size() > 7 && http1::EqualsIgnoreCase(v.substr(0, 7), "Bearer ") &&
+                ConstantTimeEquals(v.substr(7), o_.token);
+    }
+  if (authorizations > 1)
+    return done(400, "text/plain; charset=utf-8", "400 Bad Request: more than one Authorization field\n");
+  std::string_view body(c->in.data() + r.head_len, static_cast<size_t>(r.content_length));
+  EventLimits limits;
+  limits.max_body_bytes = o_.max_events_body;
+  EventsStatus st = ParseEvents(body, limits, trusted, now_s_, parsed_);
   if (!st.ok())
     return done(st.http_status, "text/plain; charset=utf-8",
                 fmt::format("{} {}: {}\n", st.http_status, Reason(st.http_status), st.message));
@@ -907,8 +901,8 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
               {{"dropped", dropped}, {"dropped_total", c_->events_dropped.load(std::memory_order_relaxed)}});
   }
   // "commit": the arm the cookie's user is served now (informative; a post
-  // without a cookie has none).
-  if (cookie_user.empty())
+  // without a cookie has none, nor one while no instance of the app runs).
+  if (cookie_user.empty() || !c->arm)
     return done(202, "application/json", fmt::format("{{\"accepted\":{},\"dropped\":{}}}\n", accepted, dropped));
   done(202, "application/json", fmt::format("{{\"accepted\":{},\"dropped\":{},\"commit\":\"{}\"}}\n", accepted,
                                             dropped, c->arm->commit));

@@ -254,7 +254,7 @@ SealedSegment EventJournal::Finish(uint64_t segment, Pending&& p) {
   return SealedSegment{segment, path, nullptr, {}, bytes, rows};
 }
 
-std::vector<SealedSegment> EventJournal::Recover() {
+std::vector<SealedSegment> EventJournal::Recover(const AggregatorLimits& live_limits) {
   std::map<uint64_t, std::vector<std::string>> logs;
   std::map<uint64_t, std::string> batches;
   std::error_code ec;
@@ -278,26 +278,29 @@ std::vector<SealedSegment> EventJournal::Recover() {
       for (const auto& f : files) ::unlink(f.c_str());
       continue;
     }
+    // Each worker's log in an aggregator of its own, bounded as that worker's
+    // live one was (live_limits.max_keys): a replay holds no more than the
+    // router did while running, whatever a flood left in the logs.
     AggregatorLimits limits;
-    limits.max_keys = size_t{1} << 22;  // every worker's part of the segment in one aggregator
+    limits.max_keys = live_limits.max_keys;
     limits.reserve_for_exposed = false;  // the live aggregators already chose what to drop
-    EventAggregator agg(limits);
     ReplayStats total;
     Pending p;
     p.sealed = 0;
+    std::vector<UserEventRow> rows;
     for (const auto& f : files) {
       auto data = ReadFile(f);
       if (!data.ok()) continue;
       p.log_bytes += data->size();
+      EventAggregator agg(limits);
       ReplayStats st = ReplayJournal(*data, agg);
       total.posts += st.posts;
       total.events += st.events;
       total.dropped += st.dropped + st.bad_posts;
       total.torn |= st.torn;
+      agg.Drain(rows);  // appends
     }
-    std::vector<UserEventRow> rows;
-    agg.Drain(rows);
-    AppendRows(std::move(rows), {}, p.batch);
+    AppendRows(MergeRows(std::move(rows)), {}, p.batch);  // rows of equal key across the workers as one
     p.logs = files;
     log_bytes_.fetch_add(p.log_bytes);
     log::Info("event journal: recovered the events of an unsealed segment",

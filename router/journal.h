@@ -93,9 +93,10 @@ class EventJournal {
   uint64_t bytes() const { return log_bytes_.load() + batch_bytes_.load(); }
 
   // Makes batches of the logs a previous run left (their events aggregated
-  // again) and returns every batch on disk, oldest segment first. Before
-  // any Writer exists.
-  std::vector<SealedSegment> Recover();
+  // again, each worker's log bounded by `live_limits.max_keys` as its live
+  // aggregator was) and returns every batch on disk, oldest segment first.
+  // Before any Writer exists.
+  std::vector<SealedSegment> Recover(const AggregatorLimits& live_limits = {});
 
   // The batch to send (from its file, or in memory).
   Result<v1::ShipStatsRequest> Load(const SealedSegment& s) const;

@@ -119,9 +119,9 @@ std::string Proxy::MetricsText() const {
       "# TYPE skyport_router_local_responses_total counter\n",
       v(c.accepted), v(c.open_clients), v(c.requests), v(c.upstream_connects), v(c.connect_failures), v(c.retries),
       v(c.tunnels), v(c.pooled_idle));
-  static const char* kCodes[9] = {"400", "404", "408", "431", "501", "502", "503", "504", "505"};
-  for (int i = 0; i < 9; ++i)
-    out += fmt::format("skyport_router_local_responses_total{{code=\"{}\"}} {}\n", kCodes[i], v(c.local_errors[i]));
+  for (int i = 0; i < kLocalErrorLabels; ++i)
+    out += fmt::format("skyport_router_local_responses_total{{code=\"{}\"}} {}\n", kLocalErrorCodes[i],
+                       v(c.local_errors[i]));
   out += "# HELP skyport_router_cookies_rejected_total User cookies refused (a new user id was issued), by reason.\n"
          "# TYPE skyport_router_cookies_rejected_total counter\n";
   static const char* kReasons[3] = {"malformed", "bad_signature", "unsigned"};

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,6 +32,21 @@
 namespace skyport::router {
 
 enum class Balance { kRoundRobin, kLeastOutstanding };
+
+// The labels of skyport_router_local_responses_total: every error status the
+// router answers itself has its own; anything else counts as "other".
+inline constexpr const char* kLocalErrorCodes[] = {"400", "401", "404", "405", "408", "411", "413", "431",
+                                                   "501", "502", "503", "504", "505", "other"};
+inline constexpr int kLocalErrorLabels = static_cast<int>(std::size(kLocalErrorCodes));
+// The index of `status` in kLocalErrorCodes (the last, "other", when not listed).
+constexpr int LocalErrorIndex(int status) {
+  for (int i = 0; i + 1 < kLocalErrorLabels; ++i) {
+    int code = 0;
+    for (const char* p = kLocalErrorCodes[i]; *p; ++p) code = code * 10 + (*p - '0');
+    if (code == status) return i;
+  }
+  return kLocalErrorLabels - 1;
+}
 
 struct ProxyOptions {
   std::string listen = "127.0.0.1:8080";
@@ -98,7 +114,7 @@ struct ProxyCounters {
   std::atomic<uint64_t> events_accepted{0};
   std::atomic<uint64_t> events_dropped{0};  // aggregator full or unattributable
   std::atomic<uint64_t> events_journal_full{0};  // event posts refused 503: the journal at --data-max-mb
-  std::atomic<uint64_t> local_errors[9]{};  // 400 404 408 431 501 502 503 504 505
+  std::atomic<uint64_t> local_errors[kLocalErrorLabels]{};  // by LocalErrorIndex
   // Upstream connections closed instead of pooled (or taken from the pool):
   std::atomic<uint64_t> unpooled_body{0};   // after a request with a body
   std::atomic<uint64_t> unpooled_extra{0};  // bytes arrived after a complete response, or on an idle connection

@@ -208,6 +208,69 @@ class EventsTest(ClusterTest):
         self.assertGreater(doc["numbers"]["control"]["p99_us"], 0)
         self.assertGreater(doc["numbers"]["treatment"]["p99_us"], 0)
 
+    def local_responses(self):
+        _, text = self.router.admin_get("/metrics", token=False)
+        return {m.group(1): int(m.group(2))
+                for m in re.finditer(r'^skyport_router_local_responses_total\{code="([^"]+)"\} (\d+)$', text, re.M)}
+
+    def test_local_responses_are_counted_by_their_own_status(self):
+        cookie, _ = self.user()
+        before = self.local_responses()
+        self.assertEqual(post(self.router.port, None, {"Cookie": cookie}, method="GET")[0], 405)
+        conn = http.client.HTTPConnection("127.0.0.1", self.router.port, timeout=10)
+        try:  # chunked: 411
+            conn.request("POST", "/_skyport/events", body=iter([b'{"event":"buy"}']),
+                         headers={"Host": HOST, "Cookie": cookie, "Transfer-Encoding": "chunked"})
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 411)
+        finally:
+            conn.close()
+        self.assertEqual(post(self.router.port, [{"event": "buy"}] * 1001, {"Cookie": cookie})[0], 413)
+        after = self.local_responses()
+        for code in ("405", "411", "413"):
+            self.assertEqual(after.get(code, 0) - before.get(code, 0), 1, f"{code}: {after}")
+        self.assertEqual(after.get("505", 0), before.get("505", 0), after)
+
+    def test_duplicate_authorization_is_refused(self):
+        uid = "0123456789abcdef0123456789abcdef"
+        body = json.dumps({"event": "refund", "value": 3, "user": uid}).encode()
+        for values in ((f"Bearer {self.token}", "Bearer wrong"), ("Bearer wrong", f"Bearer {self.token}"),
+                       (f"Bearer {self.token}", f"Bearer {self.token}")):
+            conn = http.client.HTTPConnection("127.0.0.1", self.router.port, timeout=10)
+            try:
+                conn.putrequest("POST", "/_skyport/events", skip_host=True, skip_accept_encoding=True)
+                conn.putheader("Host", HOST)
+                conn.putheader("Content-Type", "application/json")
+                conn.putheader("Content-Length", str(len(body)))
+                for v in values:
+                    conn.putheader("Authorization", v)
+                conn.endheaders(body)
+                r = conn.getresponse()
+                text = r.read().decode()
+                self.assertEqual(r.status, 400, text)
+                self.assertIn("Authorization", text)
+            finally:
+                conn.close()
+        # One header still works.
+        got, text = post(self.router.port, {"event": "refund", "value": 3, "user": uid},
+                         {"Authorization": f"Bearer {self.token}"})
+        self.assertEqual(got, 202, text)
+
+    def test_events_are_accepted_with_no_instance_running(self):
+        cookie, _ = self.user()
+        for _, roles in self.cli_json("registry", "show", "--wide").items():
+            for _, entries in roles.items():
+                for e in entries:
+                    self.cli("registry", "free", str(e["id"]))
+        wait_until(lambda: get(self.router.port, host=HOST)[0] == 503, 10, what="no instance of webapp in the router")
+        got, text = post(self.router.port, [{"event": "purchase", "value": 7}], {"Cookie": cookie})
+        self.assertEqual(got, 202, text)
+        self.assertEqual(json.loads(text)["accepted"], 1)
+        self.assertNotIn("commit", json.loads(text), "no arm serves the user now")
+        # Refusals still apply.
+        self.assertEqual(post(self.router.port, {"event": "purchase"})[0], 400)
+
     def check_hub_totals(self, users, purchases, purchase_sum):
         """What the hub stored, through `skyport stats --event purchase --json`."""
         r = self.cli("stats", "webapp", "--event", "purchase", "--json", env={**self.env(),

@@ -27,7 +27,7 @@ import unittest
 
 from harness import Backend, ClusterTest, Hub, Router, wait_until
 from test_events import HOST
-from test_router import cookie_pair
+from test_router import COOKIE_RE, cookie_pair
 
 C1 = "aaaa" + "1" * 36
 MB = 1 << 20
@@ -99,7 +99,7 @@ class EventsFloodTest(ClusterTest):
             status, headers, _ = request(self.router.port, "GET", "/", source=addr)
             self.assertEqual(status, 200)
             cookie = cookie_pair(headers["set-cookie"])
-            users[addr] = (cookie, cookie.split("=", 1)[1].split(".")[0])
+            users[addr] = (cookie, COOKIE_RE.match(cookie).group(1))  # v1.<user id>.<mac>.<split>
         accepted = {uid: 0 for _, uid in users.values()}
 
         def real_post(addr):

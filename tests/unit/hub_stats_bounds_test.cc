@@ -3,11 +3,13 @@
 // grow without limit (event names per app, max bytes, retention).
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "core/sqlite.h"
 #include "hub/stats_check.h"
 #include "hub/stats_store.h"
 #include "test_util.h"
@@ -68,6 +70,27 @@ TEST_CASE("CheckShipBatch: a router's ordinary batch passes", "[hub][stats]") {
   t->add_latency_counts(5);
   t->set_latency_sum_us(1000);
   CHECK(CheckShipBatch(req, {}, kNow + 120).ok());
+}
+
+TEST_CASE("CheckShipBatch: posted events under the arm $by-exposure pass; no other $ arm", "[hub][stats]") {
+  // What routers ship for POST /_skyport/events (router/events.h kByExposureArm).
+  v1::UserEventRow ev = Row("purchase", "0123456789abcdef0123456789abcdef", kNow, 1, 9.5, 90.25);
+  ev.set_flight("");
+  ev.set_arm("$by-exposure");
+  CHECK(CheckShipBatch(Batch(1, {ev}), {}, kNow).ok());
+  // Only for posted events: not an exposure's arm, not a traffic arm, no other '$' name.
+  v1::UserEventRow exposure = Row("$exposure", "u1");
+  exposure.set_arm("$by-exposure");
+  CHECK(CheckShipBatch(Batch(1, {exposure}), {}, kNow).message().rfind("rows[0].arm", 0) == 0);
+  v1::UserEventRow other = ev;
+  other.set_arm("$by-exposurex");
+  CHECK(CheckShipBatch(Batch(1, {other}), {}, kNow).message().rfind("rows[0].arm", 0) == 0);
+  auto req = Batch(1, {});
+  v1::TrafficRow* t = req.add_traffic();
+  t->set_app("webapp");
+  t->set_arm("$by-exposure");
+  t->set_minute_unix_s(kNow);
+  CHECK(CheckShipBatch(req, {}, kNow).message().rfind("traffic[0].arm", 0) == 0);
 }
 
 TEST_CASE("CheckShipBatch: bad rows are refused, naming the row and the problem, echo capped", "[hub][stats]") {
@@ -134,6 +157,20 @@ TEST_CASE("CheckShipBatch: bad rows are refused, naming the row and the problem,
   t->add_latency_counts(1);
   t->add_latency_counts(1'000'000);
   CHECK(CheckShipBatch(req, {}, kNow).message().rfind("traffic[0].latency_counts", 0) == 0);
+}
+
+TEST_CASE("sqlite stores: the WAL is cut back to its limit after a large transaction", "[hub][stats]") {
+  // stats.db (and registry.db, flights.db) open through OpenSqlite: a large
+  // transaction must not leave its -wal file at the high-water mark.
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto db = OpenSqlite(path, /*fsync=*/false, "CREATE TABLE IF NOT EXISTS t(b BLOB)", "t", "t");
+  REQUIRE(db.ok());
+  REQUIRE(ExecSql(*db, "INSERT INTO t VALUES(randomblob(3 * 8 * 1024 * 1024))", "big").ok());
+  CHECK(std::filesystem::file_size(path + "-wal") > static_cast<uintmax_t>(2 * kSqliteWalLimitBytes));
+  for (int i = 0; i < 3; ++i) REQUIRE(ExecSql(*db, "INSERT INTO t VALUES(1)", "small").ok());
+  CHECK(std::filesystem::file_size(path + "-wal") <= static_cast<uintmax_t>(kSqliteWalLimitBytes));
+  sqlite3_close(*db);
 }
 
 TEST_CASE("stats store: event names per app are capped; rows of further names are dropped", "[hub][stats]") {
@@ -218,6 +255,39 @@ TEST_CASE("stats store: retention deletes old rows in chunks and frees their roo
   pruned = (*store)->Prune(kNow + 1000 * kDay, 0, 0);
   REQUIRE(pruned.ok());
   CHECK(Count(**store, "buy") == 1);
+}
+
+TEST_CASE("stats store: router ids are capped; ids not seen for the retention are forgotten", "[hub][stats]") {
+  // A token holder inventing a router id per batch must not grow the dedup table for good.
+  TempDir dir;
+  StatsStoreLimits limits;
+  limits.max_routers = 3;
+  auto store = StatsStore::Open(dir.path() + "/stats.db", false, limits);
+  REQUIRE(store.ok());
+  auto from = [](const std::string& router, uint64_t id) {
+    v1::ShipStatsRequest req = Batch(id, {Row("buy", "u1")});
+    req.set_router(router);
+    return req;
+  };
+  REQUIRE((*store)->Ship(from("r-old", 1), kNow - 40 * kDay).ok());
+  REQUIRE((*store)->Ship(from("r-a", 1), kNow).ok());
+  REQUIRE((*store)->Ship(from("r-b", 1), kNow).ok());
+  auto refused = (*store)->Ship(from("invented-1", 1), kNow);
+  REQUIRE(refused.status().code() == Code::kResourceExhausted);
+  CHECK(refused.status().message().find("--stats-max-routers") != std::string::npos);
+  CHECK(Count(**store, "buy") == 3);  // nothing of the refused batch stored
+  // Known routers still ship (and still deduplicate).
+  REQUIRE((*store)->Ship(from("r-a", 2), kNow).ok());
+  CHECK((*store)->Ship(from("r-a", 2), kNow)->duplicate);
+  // Retention forgets the router not seen for 30 days, with its batch ids: room for a new one.
+  auto pruned = (*store)->Prune(kNow, 0, 0, 30 * kDay);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->routers == 1);
+  REQUIRE((*store)->Ship(from("r-c", 1), kNow).ok());
+  CHECK((*store)->Ship(from("r-d", 1), kNow).status().code() == Code::kResourceExhausted);
+  pruned = (*store)->Prune(kNow, 0, 0, 30 * kDay);
+  REQUIRE(pruned.ok());
+  CHECK(pruned->routers == 0);
 }
 
 }  // namespace

@@ -287,6 +287,32 @@ TEST_CASE("journal: after a kill the logs of an unsealed segment become its batc
   CHECK(Files(dir.path()).empty());
 }
 
+TEST_CASE("journal: replay after a kill is bounded like the live aggregator, per worker log", "[router][journal]") {
+  // A flood of distinct users in one worker's log of an unsealed segment: the
+  // live aggregator held at most AggregatorLimits::max_keys keys of it (the
+  // rest answered as dropped), so the replay must not hold more either.
+  const size_t max_keys = AggregatorLimits{}.max_keys;
+  TempDir dir;
+  {
+    auto j = EventJournal::Open(dir.path(), "r1", uint64_t{1} << 30);
+    REQUIRE(j.ok());
+    auto w = (*j)->NewWriter();
+    size_t user = 0;
+    while (user < max_keys + 2000) {
+      std::string body = "[";
+      for (int i = 0; i < 1000; ++i, ++user) body += fmt::format(R"({}{{"event":"buy","user":"u{}"}})", i ? "," : "", user);
+      body += "]";
+      REQUIRE(w->AppendPost(Post(body, "", /*trusted=*/true)).ok());
+    }
+    // ... killed: no seal.
+  }
+  auto j = EventJournal::Open(dir.path(), "r1", uint64_t{1} << 30);
+  REQUIRE(j.ok());
+  auto left = (*j)->Recover();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].rows == max_keys);
+}
+
 TEST_CASE("journal: logs left beside their segment's batch are not counted again", "[router][journal]") {
   TempDir dir;
   uint64_t seg = 0;

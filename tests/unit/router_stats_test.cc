@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "router/proxy.h"
 #include "router/stats.h"
 
 namespace skyport::router {
@@ -323,6 +324,14 @@ TEST_CASE("MergeStatsJson: tolerates missing and mistyped fields", "[router][sta
   CHECK(arm["latency_us"]["p50"] == 0.0);
   CHECK(merged["apps"]["shop"]["arms"]["bbbb"]["requests"] == 0);
   CHECK(MergeStatsJson({})["apps"] == json::object());
+}
+
+TEST_CASE("local responses: each status the router answers has its own label, others count as \"other\"", "[router]") {
+  // The event endpoint's 401/405/411/413 were once counted as 505.
+  for (int status : {400, 401, 404, 405, 408, 411, 413, 431, 501, 502, 503, 504, 505})
+    CHECK(std::string(kLocalErrorCodes[LocalErrorIndex(status)]) == std::to_string(status));
+  for (int status : {402, 418, 500, 599})
+    CHECK(std::string(kLocalErrorCodes[LocalErrorIndex(status)]) == "other");
 }
 
 }  // namespace
