@@ -273,7 +273,7 @@ bool Worker::StartExchange(Client* c) {
   // dealt as usual) but no id is minted and no exposure is recorded; the
   // client gets a cookie on a later visit.
   bool record_exposure = true;
-  if (c->new_user && r.path != o_.events_path) {
+  if (c->new_user && shipper_ && r.path != o_.events_path) {  // without a hub nothing is recorded
     if (EventRateLimiter* limiter = o_.events_limiter.get()) {
       const std::string_view address = ClientAddress(c->peer, r.x_forwarded_for, limiter->trust_forwarded_for());
       if (!limiter->TakeNewUser(address, now_ms_)) {
