@@ -120,9 +120,12 @@ int RunDaemon(const DaemonOptions& o) {
   if (o.data_max_mb < 1) return FailStart(Status::InvalidArgument("data-max-mb: must be at least 1"));
   for (auto [flag, rate, burst] : {std::tuple{"events-user", o.events_user_rate, o.events_user_burst},
                                    std::tuple{"events-address", o.events_address_rate, o.events_address_burst},
-                                   std::tuple{"events-trusted", o.events_trusted_rate, o.events_trusted_burst}})
+                                   std::tuple{"events-trusted", o.events_trusted_rate, o.events_trusted_burst},
+                                   std::tuple{"new-users-address", o.new_users_address_rate, o.new_users_address_burst}})
     if (!(rate > 0) || !(burst >= 1) || rate > 1e9 || burst > 1e9)
       return FailStart(Status::InvalidArgument(fmt::format("{}-rate and -burst: rate > 0 and burst >= 1 (at most 1e9)", flag)));
+  if (!(o.events_max_value > 0) || o.events_max_value > 1e12)
+    return FailStart(Status::InvalidArgument("events-max-value: must lie within (0, 1e12]"));
   if (o.stats_buffer_rows < 1000) return FailStart(Status::InvalidArgument("stats-buffer-rows: must be at least 1000"));
   if (o.events_limiter_entries < 16) return FailStart(Status::InvalidArgument("events-limiter-entries: must be at least 16"));
 
@@ -163,6 +166,8 @@ int RunDaemon(const DaemonOptions& o) {
   po.events_rate.address = {o.events_address_rate, o.events_address_burst, entries};
   po.events_rate.trusted = {o.events_trusted_rate, o.events_trusted_burst, std::max<size_t>(16, entries / 16)};
   po.events_rate.trust_forwarded_for = o.trust_x_forwarded_for;
+  po.events_rate.new_users = {o.new_users_address_rate, o.new_users_address_burst, entries};
+  po.events_max_value = o.events_max_value;
   std::unique_ptr<StatsShipper> shipper;
   if (!o.hub.empty()) {
     auto hub = rpc::Dial(o.hub, o.common.tls);

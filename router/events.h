@@ -26,6 +26,10 @@ struct EventLimits {
   size_t max_events = 1000;           // more events in one batch -> 413
   int64_t max_future_s = 3600;        // "time" later than now + this -> 400
   int64_t max_past_s = 31 * 86400;    // "time" earlier than now - this -> 400
+  // |value| of an event posted without the token (a browser) is capped to
+  // this (winsorised, as GrowthBook's capping): one client cannot decide an
+  // arm's mean with one huge value. Trusted (server-side) posts keep theirs.
+  double max_value = 1e12;
 };
 
 // One event. The views point into the body given to ParseEvents: they are
@@ -40,6 +44,7 @@ struct ParsedEvent {
 // Reused across requests by a worker, so that parsing allocates nothing once warm.
 struct ParsedEvents {
   std::vector<ParsedEvent> events;
+  size_t capped = 0;  // events whose value was capped to max_value
 };
 
 struct EventsStatus {

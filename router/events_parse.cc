@@ -275,12 +275,19 @@ EventsStatus ParseBody(Scanner& in, const Context& cx, ParsedEvents& out) {
 EventsStatus ParseEvents(std::string_view body, const EventLimits& limits, bool trusted, int64_t now_unix_s,
                          ParsedEvents& out) {
   out.events.clear();
+  out.capped = 0;
   if (body.size() > limits.max_body_bytes)
     return Bad(413, fmt::format("body: {} bytes, more than the limit of {}", body.size(), limits.max_body_bytes));
   Scanner in(body);
   EventsStatus s = ParseBody(in, Context{limits, trusted, now_unix_s}, out);
   if (s.ok() && (in.SkipWs(), !in.AtEnd())) s = in.NotJson("trailing characters");
   if (!s.ok()) out.events.clear();
+  if (!trusted)
+    for (ParsedEvent& ev : out.events)
+      if (std::fabs(ev.value) > limits.max_value) {
+        ev.value = std::copysign(limits.max_value, ev.value);
+        ++out.capped;
+      }
   return s;
 }
 

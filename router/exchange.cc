@@ -267,7 +267,27 @@ bool Worker::StartExchange(Client* c) {
     user_id = std::string_view(fresh, 32);
     c->new_user = true;
   }
-  if (c->new_user || reissue) {
+  // New ids are budgeted per client address (--new-users-address-*): a flood
+  // of cookie-less page views must not fill the hub's stats store with
+  // exposures of forged users. Beyond it the page is still served (an arm is
+  // dealt as usual) but no id is minted and no exposure is recorded; the
+  // client gets a cookie on a later visit.
+  bool record_exposure = true;
+  if (c->new_user && shipper_ && r.path != o_.events_path) {  // without a hub nothing is recorded
+    if (EventRateLimiter* limiter = o_.events_limiter.get()) {
+      const std::string_view address = ClientAddress(c->peer, r.x_forwarded_for, limiter->trust_forwarded_for());
+      if (!limiter->TakeNewUser(address, now_ms_)) {
+        record_exposure = false;
+        c->new_user = false;
+        if (now_ms_ - last_new_user_warn_ms_ >= 10'000) {
+          last_new_user_warn_ms_ = now_ms_;
+          log::Warn("new users not recorded: rate limit per address",
+                    {{"address", AddressKey(address)}, {"exposures_limited_total", limiter->exposures_limited()}});
+        }
+      }
+    }
+  }
+  if (record_exposure && (c->new_user || reissue)) {
     std::string& k = c->cookie;
     k.append(o_.cookie_name).append("=");
     AppendSignedCookie(k, *cookie_key_, user_id, split_id);
@@ -317,7 +337,7 @@ bool Worker::StartExchange(Client* c) {
     LocalError(c, 503, fmt::format("no instance of app \"{}\" is running", app->name), true);
     return !c->dead;
   }
-  if (shipper_ && !agg_.AddExposure(app->name, c->flight, c->arm->commit, user_id, now_s_))
+  if (shipper_ && record_exposure && !agg_.AddExposure(app->name, c->flight, c->arm->commit, user_id, now_s_))
     c_->events_dropped.fetch_add(1, std::memory_order_relaxed);
 
   // The forwarded head: request line and end-to-end fields as sent, then ours.
@@ -822,7 +842,9 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
   std::string_view body(c->in.data() + r.head_len, static_cast<size_t>(r.content_length));
   EventLimits limits;
   limits.max_body_bytes = o_.max_events_body;
+  limits.max_value = o_.events_max_value;
   EventsStatus st = ParseEvents(body, limits, trusted, now_s_, parsed_);
+  if (st.ok() && parsed_.capped > 0) c_->events_values_capped.fetch_add(parsed_.capped, std::memory_order_relaxed);
   if (!st.ok())
     return done(st.http_status, "text/plain; charset=utf-8",
                 fmt::format("{} {}: {}\n", st.http_status, Reason(st.http_status), st.message));

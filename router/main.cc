@@ -34,6 +34,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--events-trusted-burst", o.events_trusted_burst, "Events a server-side caller may post at once")
       ->capture_default_str();
+  app.add_option("--new-users-address-rate", o.new_users_address_rate,
+                 "New user ids (cookies) minted and exposures recorded a second per client address; beyond it pages "
+                 "are served without a new id or exposure")
+      ->capture_default_str();
+  app.add_option("--new-users-address-burst", o.new_users_address_burst,
+                 "New user ids one client address may get at once")
+      ->capture_default_str();
+  app.add_option("--events-max-value", o.events_max_value,
+                 "An event value posted without the cluster token counts at most this much (|value| capped)")
+      ->capture_default_str();
   app.add_option("--events-limiter-entries", o.events_limiter_entries,
                  "Rate-limit buckets kept per limit (users, addresses); the least recently used go")
       ->capture_default_str();

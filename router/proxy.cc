@@ -141,8 +141,14 @@ std::string Proxy::MetricsText() const {
       "# TYPE skyport_router_events_accepted_total counter\nskyport_router_events_accepted_total {}\n"
       "# HELP skyport_router_events_dropped_total Events, exposures and request counts not recorded (aggregator or "
       "journal full).\n"
-      "# TYPE skyport_router_events_dropped_total counter\nskyport_router_events_dropped_total {}\n",
-      v(c.events_accepted), v(c.events_dropped));
+      "# TYPE skyport_router_events_dropped_total counter\nskyport_router_events_dropped_total {}\n"
+      "# HELP skyport_router_events_values_capped_total Events posted without the token whose |value| was capped "
+      "to --events-max-value.\n"
+      "# TYPE skyport_router_events_values_capped_total counter\nskyport_router_events_values_capped_total {}\n"
+      "# HELP skyport_router_exposures_limited_total Page views of new users over --new-users-address-rate: served "
+      "without a new id or an exposure.\n"
+      "# TYPE skyport_router_exposures_limited_total counter\nskyport_router_exposures_limited_total {}\n",
+      v(c.events_accepted), v(c.events_dropped), v(c.events_values_capped), limiter_->exposures_limited());
   out += fmt::format(
       "# HELP skyport_router_upstream_not_reused_total Upstream connections closed instead of reused, by reason.\n"
       "# TYPE skyport_router_upstream_not_reused_total counter\n"

@@ -75,6 +75,7 @@ struct ProxyOptions {
   std::string forwarded_proto = "http";   // X-Forwarded-Proto
   std::string events_path = "/_skyport/events";  // POST events here (needs a shipper)
   size_t max_events_body = 64 * 1024;     // larger event bodies -> 413
+  double events_max_value = 1e6;          // |value| of an event posted without the token is capped to this
   std::string token;                      // a Bearer token here lets event posts name their user
   // After a request that carried a body (Content-Length > 0 or chunked) the
   // upstream connection is closed, never pooled: an upstream that answered
@@ -113,6 +114,7 @@ struct ProxyCounters {
   std::atomic<uint64_t> cookies_rotated{0};   // signed with the previous secret, re-issued
   std::atomic<uint64_t> events_accepted{0};
   std::atomic<uint64_t> events_dropped{0};  // aggregator full or unattributable
+  std::atomic<uint64_t> events_values_capped{0};  // browser event values capped to --events-max-value
   std::atomic<uint64_t> events_journal_full{0};  // event posts refused 503: the journal at --data-max-mb
   std::atomic<uint64_t> local_errors[kLocalErrorLabels]{};  // by LocalErrorIndex
   // Upstream connections closed instead of pooled (or taken from the pool):

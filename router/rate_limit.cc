@@ -86,6 +86,12 @@ EventRateLimiter::Decision EventRateLimiter::Take(bool trusted, std::string_view
   return d;
 }
 
+bool EventRateLimiter::TakeNewUser(std::string_view address, int64_t now_ms) {
+  if (new_users_.Take(AddressKey(address), 1, now_ms).allowed) return true;
+  exposures_limited_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
 std::string AddressKey(std::string_view address) {
   std::string a(address);
   in6_addr v6{};

@@ -88,6 +88,10 @@ struct EventRateOptions {
   BucketLimits user{100, 1000, 65536};        // per user id (the cookie's)
   BucketLimits address{1000, 10000, 65536};   // per client address (IPv6: per /64)
   BucketLimits trusted{20000, 100000, 4096};  // per address of callers with the cluster token
+  // New user ids minted (and exposures recorded for them) per client address
+  // (--new-users-address-rate/-burst): page views without a cookie beyond it
+  // are served, but no id is minted and no exposure is recorded.
+  BucketLimits new_users{20, 200, 65536};
   bool trust_forwarded_for = false;           // limit by X-Forwarded-For's last hop instead of the peer
 };
 
@@ -97,7 +101,11 @@ enum class LimitedBy { kNone, kUser, kAddress, kTrusted };
 class EventRateLimiter {
  public:
   explicit EventRateLimiter(const EventRateOptions& o)
-      : user_(o.user), address_(o.address), trusted_(o.trusted), trust_forwarded_for_(o.trust_forwarded_for) {}
+      : user_(o.user),
+        address_(o.address),
+        trusted_(o.trusted),
+        new_users_(o.new_users),
+        trust_forwarded_for_(o.trust_forwarded_for) {}
 
   struct Decision {
     LimitedBy by = LimitedBy::kNone;  // kNone: allowed
@@ -109,12 +117,21 @@ class EventRateLimiter {
   // (ClientAddress). Counts refusals.
   Decision Take(bool trusted, std::string_view address, std::string_view user, double events, int64_t now_ms);
 
+  // A page view without a usable cookie from `address` (ClientAddress): may
+  // the router mint a new user id and record its exposure? One token of the
+  // address's new-user bucket; a refusal is counted (exposures_limited).
+  bool TakeNewUser(std::string_view address, int64_t now_ms);
+  uint64_t exposures_limited() const { return exposures_limited_.load(std::memory_order_relaxed); }
+
   bool trust_forwarded_for() const { return trust_forwarded_for_; }
   uint64_t limited(LimitedBy by) const { return limited_[static_cast<int>(by)].load(std::memory_order_relaxed); }
-  uint64_t evictions() const { return user_.evictions() + address_.evictions() + trusted_.evictions(); }
+  uint64_t evictions() const {
+    return user_.evictions() + address_.evictions() + trusted_.evictions() + new_users_.evictions();
+  }
 
  private:
-  ShardedRateLimiter user_, address_, trusted_;
+  ShardedRateLimiter user_, address_, trusted_, new_users_;
+  std::atomic<uint64_t> exposures_limited_{0};
   const bool trust_forwarded_for_;
   std::atomic<uint64_t> limited_[4]{};
 };

@@ -243,6 +243,7 @@ class Worker {
   int64_t last_journal_warn_ms_ = -1'000'000;
   int64_t last_upstream_warn_ms_ = -1'000'000;
   int64_t last_limit_warn_ms_ = -1'000'000;
+  int64_t last_new_user_warn_ms_ = -1'000'000;
   int64_t last_agg_warn_ms_ = -1'000'000;
   ParsedEvents parsed_;     // scratch for event posts
   int64_t last_ship_s_ = 0;

@@ -40,8 +40,10 @@ class EventsTest(ClusterTest):
         self.addCleanup(self.b1.kill)
         self.b2 = Backend(self.tmp, "two").start()
         self.addCleanup(self.b2.kill)
+        # Many simulated users from one address: above the default new-user budget per address.
         self.router = Router(self.tmp, self.token_file, registry=self.registry,
-                             extra=["--hub", self.hub.address()]).start()
+                             extra=["--hub", self.hub.address(),
+                                    "--new-users-address-burst", "100000"]).start()
         self.addCleanup(self.router.kill)
         for commit, b in ((C1, self.b1), (C2, self.b2)):
             self.cli("registry", "register", f"webapp@{commit}", "web", "--host", "127.0.0.1", "--port", str(b.port))

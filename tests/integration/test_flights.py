@@ -78,8 +78,10 @@ class FlightTest(DeployTest):
         self.cli("deploy", "webapp", self.a[:8])
         self.b = self.commit({"app.py": APP + "# treatment\n"}, "treatment")
         self.push()
+        # Many simulated users from one address: above the default new-user budget per address.
         self.router = Router(self.tmp, self.token_file, registry=self.registry,
-                             extra=["--hub", self.hub.address()]).start()
+                             extra=["--hub", self.hub.address(),
+                                    "--new-users-address-burst", "100000"]).start()
         self.addCleanup(self.router.kill)
         wait_until(lambda: self.visit(LINUX)[1] == self.a, 15, what="webapp routed to the control")
 

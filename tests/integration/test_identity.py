@@ -66,7 +66,7 @@ class IdentityTest(ClusterTest):
 
     def start_router(self, name, extra=()):
         r = Router(self.tmp, self.token_file, registry=self.registry, name=name,
-                   extra=["--hub", self.hub.address(), *extra]).start()
+                   extra=["--hub", self.hub.address(), "--new-users-address-burst", "100000", *extra]).start()
         self.addCleanup(r.kill)
         return r
 

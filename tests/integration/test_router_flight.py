@@ -80,8 +80,10 @@ class RouterFlightTest(ClusterTest):
         self.addCleanup(self.a.kill)
         self.b = Backend(self.tmp, "b").start()
         self.addCleanup(self.b.kill)
+        # Many simulated users from one address: above the default new-user budget per address.
         self.router = Router(self.tmp, self.token_file, registry=self.registry,
-                             extra=["--hub", self.hub.address()]).start()
+                             extra=["--hub", self.hub.address(),
+                                    "--new-users-address-burst", "100000"]).start()
         self.addCleanup(self.router.kill)
         for commit, backend in ((A, self.a), (B, self.b)):
             self.cli("registry", "register", f"webapp@{commit}", "web", "--host", "127.0.0.1", "--port",

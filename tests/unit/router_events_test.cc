@@ -236,6 +236,27 @@ TEST_CASE("ParseEvents: the name and user rules at their edges", "[router][event
 
 // Mutated bodies (fixed seed): whatever ParseEvents accepts is JSON, and a
 // refusal is a 400 or 413 with no events left behind.
+TEST_CASE("ParseEvents: a browser's value is capped to max_value; one huge value cannot decide an arm's mean",
+          "[router][events]") {
+  EventLimits limits;
+  limits.max_value = 1e6;
+  ParsedEvents out;
+  REQUIRE(Parse(R"([{"event":"purchase","value":1e12},{"event":"purchase","value":-5e9},)"
+                R"({"event":"purchase","value":10}])", out, false, limits).ok());
+  REQUIRE(out.events.size() == 3);
+  CHECK(out.events[0].value == 1e6);
+  CHECK(out.events[1].value == -1e6);
+  CHECK(out.events[2].value == 10);
+  CHECK(out.capped == 2);
+  // An arm of 1000 users buying for 10 each, and one attacker posting 1e12: the mean moves by the cap's effect only.
+  double sum = 1000 * 10.0 + out.events[0].value;
+  CHECK(sum / 1001 < 10 + 1e6 / 1001 + 1e-9);
+  // A server-side caller (the token) keeps its values: it is trusted to report real amounts.
+  REQUIRE(Parse(R"({"event":"purchase","value":1e12,"user":"u1"})", out, true, limits).ok());
+  CHECK(out.events[0].value == 1e12);
+  CHECK(out.capped == 0);
+}
+
 TEST_CASE("ParseEvents: never accepts a body that is not JSON", "[router][events]") {
   std::mt19937_64 rng(1);
   const std::string seeds[] = {

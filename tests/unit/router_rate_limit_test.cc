@@ -116,5 +116,26 @@ TEST_CASE("EventRateLimiter: per address, per user, and its own budget for the t
   CHECK(l.Take(false, "2001:db8::ffff", "", 1, 0).by == LimitedBy::kAddress);
 }
 
+TEST_CASE("EventRateLimiter: new user ids per address (a GET flood mints no exposures), others unaffected",
+          "[router][ratelimit]") {
+  EventRateOptions o;
+  o.new_users = {5, 20, 100};
+  EventRateLimiter l(o);
+  int minted = 0;
+  for (int i = 0; i < 1000; ++i) minted += l.TakeNewUser("127.0.0.9", 0);
+  CHECK(minted == 20);  // the burst, then nothing
+  CHECK(l.exposures_limited() == 980);
+  // A real user on another address still gets an id; the flooder's events budget is separate.
+  CHECK(l.TakeNewUser("127.0.0.2", 0));
+  CHECK(l.Take(false, "127.0.0.9", "", 1, 0).by == LimitedBy::kNone);
+  // A second later: the rate (5) again.
+  minted = 0;
+  for (int i = 0; i < 100; ++i) minted += l.TakeNewUser("127.0.0.9", 1000);
+  CHECK(minted == 5);
+  // IPv6 by /64.
+  for (int i = 0; i < 20; ++i) CHECK(l.TakeNewUser(fmt::format("2001:db8::{:x}", i + 1), 0));
+  CHECK_FALSE(l.TakeNewUser("2001:db8::ffff", 0));
+}
+
 }  // namespace
 }  // namespace skyport::router
