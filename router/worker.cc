@@ -171,8 +171,7 @@ void Worker::Accept() {
       return;  // EAGAIN: drained
     }
     if (o_.max_connections > 0 && clients_.size() >= static_cast<size_t>(o_.max_connections) && !ShedOne()) {
-      // Every connection is busy with a request: the new one waits for none.
-      c_->connections_shed.fetch_add(1, std::memory_order_relaxed);
+      // Every connection is busy with a request: the new one goes (counted by ShedOne).
       ::close(fd);
       continue;
     }
