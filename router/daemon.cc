@@ -153,6 +153,10 @@ int RunDaemon(const DaemonOptions& o) {
   po.connect_timeout_ms = o.connect_timeout_ms;
   po.response_timeout_ms = o.response_timeout_ms;
   po.client_idle_timeout_ms = o.idle_timeout_ms;
+  po.header_timeout_ms = o.header_timeout_ms;
+  po.max_connections = o.max_connections;
+  po.body_timeout_ms = o.body_timeout_ms;
+  po.min_body_rate = o.min_body_rate;
   po.max_head_bytes = static_cast<size_t>(o.max_header_bytes);
   po.cookie_name = o.cookie_name;
   po.reuse_after_body = o.reuse_after_body;

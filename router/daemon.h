@@ -25,6 +25,10 @@ struct DaemonOptions {
   int connect_timeout_ms = 2000;
   int response_timeout_ms = 60000;
   int idle_timeout_ms = 60000;
+  int header_timeout_ms = 10000;  // also the first-byte timeout of a new connection
+  int max_connections = 0;        // ProxyOptions::max_connections (0 = from RLIMIT_NOFILE)
+  int body_timeout_ms = 60000;    // ProxyOptions::body_timeout_ms
+  int min_body_rate = 0;          // ProxyOptions::min_body_rate
   int max_header_bytes = 32 * 1024;
   std::string cookie_name = "skyport";
   std::string cookie_secret_file;           // the cookie HMAC secret; '' = derived from the cluster token

@@ -183,6 +183,9 @@ bool Worker::PrepareRequest(Client* c) {
 bool Worker::StartExchange(Client* c) {
   const http1::RequestHead& r = req_;
   c_->requests.fetch_add(1, std::memory_order_relaxed);
+  c->head_seen = true;
+  c->body_start_ms = now_ms_;
+  c->body_start_bytes = c->read_bytes;
   c->start_us = now_us_;
   c->table = table_;
   c->keep_alive = r.keep_alive;

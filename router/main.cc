@@ -64,6 +64,24 @@ int main(int argc, char** argv) {
   app.add_option("--response-timeout-ms", o.response_timeout_ms, "Upstream silence before 504")->capture_default_str();
   app.add_option("--idle-timeout-ms", o.idle_timeout_ms, "Idle keep-alive client connections close after this")
       ->capture_default_str();
+  app.add_option("--header-timeout-ms", o.header_timeout_ms,
+                 "A request head (and a new connection's first request) must arrive within this, else 408/close")
+      ->check(CLI::Range(1, 3'600'000))
+      ->capture_default_str();
+  app.add_option("--max-connections", o.max_connections,
+                 "Client connections open at once over all threads; at the cap the oldest without a request head "
+                 "(else the oldest idle) is closed (0 = half of RLIMIT_NOFILE)")
+      ->check(CLI::Range(0, 10'000'000))
+      ->capture_default_str();
+  app.add_option("--body-timeout-ms", o.body_timeout_ms,
+                 "A request body must arrive within this (or, with --min-body-rate, keep that average after it), "
+                 "else 408/close")
+      ->check(CLI::Range(1, 86'400'000))
+      ->capture_default_str();
+  app.add_option("--min-body-rate", o.min_body_rate,
+                 "Bytes/s a request body must average once --body-timeout-ms has passed (0 = that is a deadline)")
+      ->check(CLI::Range(0, 1'000'000'000))
+      ->capture_default_str();
   app.add_option("--max-header-bytes", o.max_header_bytes, "Largest request/response head (431 above)")
       ->capture_default_str();
   app.add_flag("--allow-underscore-headers", o.allow_underscore_headers,

@@ -1,6 +1,7 @@
 #include "router/proxy.h"
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,16 @@
 namespace skyport::router {
 
 // ---------------------------------------------------------------- Proxy
+
+int MaxConnections(int flag) {
+  if (flag > 0) return flag;
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 10000;
+  // Each client may hold an upstream connection as well; keep some fds for
+  // the listeners, the admin server, the journal and the registry/hub links.
+  const auto n = static_cast<int64_t>(rl.rlim_cur);
+  return static_cast<int>(std::clamp<int64_t>((n - 256) / 2, 64, 1'000'000));
+}
 
 Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHolder* routes, StatsStore* stats,
                                             StatsShipper* shipper, EventJournal* journal) {
@@ -73,6 +84,10 @@ Result<std::unique_ptr<Proxy>> Proxy::Start(const ProxyOptions& options, RouteHo
   proxy->port_ = port;
   proxy->counters_ = std::make_unique<ProxyCounters>();
   ProxyOptions wo = options;
+  proxy->max_connections_ = MaxConnections(options.max_connections);
+  // Each worker holds its share of the cap (the kernel spreads connections
+  // over the SO_REUSEPORT listeners about evenly).
+  wo.max_connections = (proxy->max_connections_ + threads - 1) / threads;
   wo.events_limiter = proxy->limiter_ = std::make_shared<EventRateLimiter>(options.events_rate);
   for (int fd : fds)
     proxy->workers_.push_back(std::make_unique<Worker>(wo, routes, stats, shipper, proxy->counters_.get(), fd,
@@ -184,6 +199,21 @@ std::string Proxy::MetricsText() const {
       "the chunked coding, ended by closing the connection.\n"
       "# TYPE skyport_router_responses_dechunked_total counter\nskyport_router_responses_dechunked_total {}\n",
       v(c.dechunked));
+  out += fmt::format(
+      "# HELP skyport_router_max_connections Client connections allowed open at once (--max-connections).\n"
+      "# TYPE skyport_router_max_connections gauge\nskyport_router_max_connections {}\n"
+      "# HELP skyport_router_connections_shed_total Client connections closed or refused at --max-connections.\n"
+      "# TYPE skyport_router_connections_shed_total counter\nskyport_router_connections_shed_total {}\n"
+      "# HELP skyport_router_accept_errors_total accept() failures, by errno (EMFILE/ENFILE pause accepting).\n"
+      "# TYPE skyport_router_accept_errors_total counter\n"
+      "skyport_router_accept_errors_total{{errno=\"EMFILE\"}} {}\n"
+      "skyport_router_accept_errors_total{{errno=\"ENFILE\"}} {}\n"
+      "skyport_router_accept_errors_total{{errno=\"other\"}} {}\n"
+      "# HELP skyport_router_slow_bodies_total Exchanges cut: the request body did not arrive within "
+      "--body-timeout-ms (or below --min-body-rate).\n"
+      "# TYPE skyport_router_slow_bodies_total counter\nskyport_router_slow_bodies_total {}\n",
+      max_connections_, v(c.connections_shed), v(c.accept_errors[0]), v(c.accept_errors[1]), v(c.accept_errors[2]),
+      v(c.slow_bodies));
   out += fmt::format("# HELP skyport_router_threads Proxy event-loop threads.\n# TYPE skyport_router_threads gauge\n"
                      "skyport_router_threads {}\n", workers_.size());
   return out;

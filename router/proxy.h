@@ -58,6 +58,17 @@ struct ProxyOptions {
   int header_timeout_ms = 10000;          // a request head still incomplete after this -> 408
   int tunnel_idle_timeout_ms = 600000;    // WebSocket tunnels
   int upstream_idle_timeout_ms = 30000;   // pooled idle upstream connections
+  // Client connections open at once, over all threads (each gets its share);
+  // at the cap the oldest connection that has not sent a whole request head
+  // (else the oldest idle keep-alive one) is closed for the new one, or the
+  // new one is refused. 0 = derived from RLIMIT_NOFILE (about half of it:
+  // each client may need an upstream connection too).
+  int max_connections = 0;
+  // A request body must arrive within this (from its head) or, with
+  // min_body_rate > 0, average at least min_body_rate bytes/s once this has
+  // passed; else the exchange is cut (408 if nothing was answered yet).
+  int body_timeout_ms = 60000;
+  int min_body_rate = 0;                  // bytes/s; 0 = body_timeout_ms is a whole-body deadline
   int pool_per_instance = 256;            // idle upstream connections kept per instance and thread
   int max_attempts = 3;                   // connect attempts (distinct instances) per request
   int eject_ms = 2000;                    // an instance that refused a connect is skipped this long
@@ -125,9 +136,16 @@ struct ProxyCounters {
   std::atomic<uint64_t> dechunked{0};           // chunked answers sent unchunked to HTTP/1.0 clients
   std::atomic<uint64_t> paths_rewritten{0};     // request paths normalised before routing and forwarding
   std::atomic<uint64_t> paths_refused{0};       // 400: encoded slash, backslash, bad or NUL percent-encoding
+  std::atomic<uint64_t> connections_shed{0};    // closed (or refused) at max_connections
+  std::atomic<uint64_t> accept_errors[3]{};     // EMFILE, ENFILE, other
+  std::atomic<uint64_t> slow_bodies{0};         // exchanges cut: request body too slow (body_timeout_ms)
 };
 
 class Worker;
+
+// The total connection cap for `flag` (ProxyOptions::max_connections): the
+// flag when > 0, else about half of RLIMIT_NOFILE.
+int MaxConnections(int flag);
 
 class Proxy {
  public:
@@ -153,6 +171,7 @@ class Proxy {
  private:
   Proxy() = default;
   int port_ = 0;
+  int max_connections_ = 0;
   std::unique_ptr<ProxyCounters> counters_;
   std::shared_ptr<EventRateLimiter> limiter_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -160,15 +160,20 @@ void Worker::RefreshTable() {
 }
 
 void Worker::Accept() {
+  if (accept_paused_until_ms_ > 0) return;  // Scan resumes it
   for (;;) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = ::accept4(listener_->fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE)
-        log::Warn("accept", {{"error", std::strerror(errno)}});
+      if (errno != EAGAIN && errno != EWOULDBLOCK) AcceptFailed(errno);
       return;  // EAGAIN: drained
+    }
+    if (o_.max_connections > 0 && clients_.size() >= static_cast<size_t>(o_.max_connections) && !ShedOne()) {
+      // Every connection is busy with a request: the new one goes (counted by ShedOne).
+      ::close(fd);
+      continue;
     }
     SetNoDelay(fd);
     auto* cl = new Client(fd);
@@ -177,6 +182,7 @@ void Worker::Accept() {
     else if (ss.ss_family == AF_INET6)
       ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, cl->peer, sizeof cl->peer);
     cl->last_ms = now_ms_;
+    cl->accepted_ms = now_ms_;
     cl->index = clients_.size();
     clients_.push_back(cl);
     c_->accepted.fetch_add(1, std::memory_order_relaxed);
@@ -188,8 +194,60 @@ void Worker::Accept() {
   }
 }
 
+bool Worker::ShedOne() {
+  // nginx/HAProxy practice: under a connection flood the ones that never sent
+  // a request go first, then keep-alive connections between requests.
+  Client* fresh = nullptr;  // no whole request head yet
+  Client* idle = nullptr;   // between requests, nothing buffered either way
+  for (Client* cl : clients_) {
+    if (cl->dead || cl->state != Client::State::kHead) continue;
+    if (!cl->head_seen) {
+      if (!fresh || cl->accepted_ms < fresh->accepted_ms) fresh = cl;
+    } else if (cl->in.empty() && cl->out.empty()) {
+      if (!idle || cl->last_ms < idle->last_ms) idle = cl;
+    }
+  }
+  Client* victim = fresh ? fresh : idle;
+  c_->connections_shed.fetch_add(1, std::memory_order_relaxed);
+  if (now_ms_ - last_shed_warn_ms_ >= 10'000) {
+    last_shed_warn_ms_ = now_ms_;
+    log::Warn("client connections at --max-connections: shedding",
+              {{"per_thread_cap", std::to_string(o_.max_connections)},
+               {"shed", victim ? (fresh ? "oldest without a request" : "oldest idle") : "the new connection"}});
+  }
+  if (!victim) return false;
+  CloseClient(victim);
+  return true;
+}
+
+void Worker::AcceptFailed(int err) {
+  const int slot = err == EMFILE ? 0 : err == ENFILE ? 1 : 2;
+  c_->accept_errors[slot].fetch_add(1, std::memory_order_relaxed);
+  if (now_ms_ - last_accept_warn_ms_ >= 10'000) {
+    last_accept_warn_ms_ = now_ms_;
+    log::Warn("accept failed: pausing accepts for 100 ms", {{"error", std::strerror(err)}});
+  }
+  if (slot < 2 && spare_fd_ >= 0) {
+    // Out of fds: give up the spare one to take a pending connection off the
+    // queue and close it (the client learns at once), then take it back.
+    ::close(spare_fd_);
+    int fd = ::accept4(listener_->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      c_->connections_shed.fetch_add(1, std::memory_order_relaxed);
+      ::close(fd);
+    }
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  // Not spinning on a listener that stays readable: Scan resumes accepting.
+  accept_paused_until_ms_ = now_ms_ + 100;
+}
+
 void Worker::Scan() {
   last_scan_ms_ = now_ms_;
+  if (accept_paused_until_ms_ > 0 && now_ms_ >= accept_paused_until_ms_ && listener_->fd >= 0) {
+    accept_paused_until_ms_ = 0;
+    Accept();  // the listener is edge-triggered: drain what queued meanwhile
+  }
   shard_.Flush(now_s_);
   ShipAggregates();
   for (size_t i = clients_.size(); i-- > 0;) {
@@ -199,8 +257,11 @@ void Worker::Scan() {
     switch (cl->state) {
       case Client::State::kHead:
         // Answers the client does not read (pipelining, back-pressure) count
-        // as idle time, not as a slow head.
-        if (cl->in.empty() || !cl->out.empty() ? idle >= o_.client_idle_timeout_ms
+        // as idle time, not as a slow head. A new connection gets the head
+        // timeout for its first byte too (nginx client_header_timeout).
+        if (!cl->head_seen && cl->in.empty() && cl->out.empty()) {
+          if (now_ms_ - cl->accepted_ms >= o_.header_timeout_ms) CloseClient(cl);
+        } else if (cl->in.empty() || !cl->out.empty() ? idle >= o_.client_idle_timeout_ms
                                                : now_ms_ - cl->head_start_ms >= o_.header_timeout_ms) {
           if (cl->in.empty() || !cl->out.empty())
             CloseClient(cl);
@@ -210,7 +271,19 @@ void Worker::Scan() {
         break;
       case Client::State::kExchange: {
         Upstream* u = cl->up;
-        if (u && u->connecting) {
+        if (SlowBody(*cl, now_ms_, o_.body_timeout_ms, o_.min_body_rate)) {
+          c_->slow_bodies.fetch_add(1, std::memory_order_relaxed);
+          if (now_ms_ - last_slow_body_warn_ms_ >= 10'000) {
+            last_slow_body_warn_ms_ = now_ms_;
+            log::Warn("request body too slow: exchange cut", {{"peer", cl->peer}});
+          }
+          if (!cl->resp_started) {
+            if (cl->up) ReleaseUpstream(cl, false);
+            LocalError(cl, 408, "request body not received in time", false);
+          } else {
+            AbortExchange(cl);
+          }
+        } else if (u && u->connecting) {
           if (now_ms_ - u->last_ms >= o_.connect_timeout_ms) UpstreamFailed(cl, true, "connect timed out");
         } else if (u && now_ms_ - std::max(u->last_ms, cl->last_ms) >= o_.response_timeout_ms) {
           if (!cl->resp_started) {
@@ -352,6 +425,7 @@ bool Worker::ReadInto(Conn* conn, IoBuf& buf, bool& eof) {
   ssize_t n = ::recv(conn->fd, buf.write_ptr(), room, 0);
   if (n > 0) {
     buf.Commit(static_cast<size_t>(n));
+    conn->read_bytes += static_cast<uint64_t>(n);
     // A short read drained the socket; edge-triggered epoll reports new data.
     // But once the peer has shut down no further edge comes: keep reading
     // until recv says 0, or the end of the stream would go unnoticed.

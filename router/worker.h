@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -56,6 +57,7 @@ struct Conn {
   bool rdhup = false;   // the peer shut its sending side: reads go on until they return 0
   bool eof = false;     // a read returned 0 or failed: nothing more will come
   int64_t last_ms = 0;  // last progress, for timeouts
+  uint64_t read_bytes = 0;  // bytes received so far
 };
 
 struct Client;
@@ -121,6 +123,10 @@ struct Client : Conn {
   bool retrying = false;       // the next connect attempt is a retry (for the counter)
   bool wr_shut = false;        // kClosing: our side is shut, draining what the client still sends
   int64_t head_start_ms = 0;   // when the first byte of the current head arrived
+  int64_t accepted_ms = 0;     // when the connection was accepted
+  bool head_seen = false;      // a whole request head arrived on this connection
+  int64_t body_start_ms = 0;   // the current request's head was parsed (body timeout)
+  uint64_t body_start_bytes = 0;  // read_bytes then
   int minor = 1;               // the request's HTTP/1.x minor version
   http1::BodyKind resp_body = http1::BodyKind::kNone;
   uint64_t resp_left = 0;
@@ -136,6 +142,20 @@ struct Client : Conn {
   std::string_view flight;
 };
 
+// True when `c`'s request body is too slow (nginx client_body_timeout taken
+// over the whole body, HAProxy timeout http-request): still arriving
+// `body_timeout_ms` after its head and, with `min_rate` > 0 (bytes/s), below
+// that average since the head. A full buffer (the upstream not reading) is
+// back-pressure, not the client's slowness.
+inline bool SlowBody(const Client& c, int64_t now_ms, int body_timeout_ms, int min_rate) {
+  if (c.state != Client::State::kExchange || c.req_scanned || c.in.size() >= c.in.capacity()) return false;
+  const int64_t elapsed = now_ms - c.body_start_ms;
+  if (elapsed < body_timeout_ms) return false;
+  if (min_rate <= 0) return true;
+  const uint64_t got = c.read_bytes - c.body_start_bytes;
+  return got * 1000 < static_cast<uint64_t>(min_rate) * static_cast<uint64_t>(elapsed);
+}
+
 class Worker {
  public:
   // `journal` (with a data dir; needs a shipper): this worker's event journal writer.
@@ -150,6 +170,7 @@ class Worker {
     Add(wake_, EPOLLIN | EPOLLET);
   }
   ~Worker() {
+    if (spare_fd_ >= 0) ::close(spare_fd_);
     for (Client* cl : clients_) {
       if (cl->up) ReleaseUpstream(cl, false);
       Destroy(cl);
@@ -180,6 +201,12 @@ class Worker {
     ::epoll_ctl(ep_, EPOLL_CTL_ADD, c->fd, &ev);
   }
   void Accept();
+  // At max_connections: closes the oldest connection without a whole request
+  // head (else the oldest idle one); false when none may go.
+  bool ShedOne();
+  // EMFILE/ENFILE: refuses one pending connection with the spare fd, pauses
+  // accepting for a while; counted, logged at most every 10 s.
+  void AcceptFailed(int err);
   void RefreshTable();
   void Scan();
   void Pump(Client* c);
@@ -253,6 +280,11 @@ class Worker {
       o_.cookie_secret_previous.empty() ? nullptr : std::make_unique<CookieKey>(o_.cookie_secret_previous);
   int64_t last_cookie_warn_ms_ = -1'000'000;
   ProxyCounters* c_;
+  int spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // given up to refuse a connection at EMFILE
+  int64_t accept_paused_until_ms_ = 0;  // > 0: accepting resumes then
+  int64_t last_accept_warn_ms_ = -1'000'000;
+  int64_t last_shed_warn_ms_ = -1'000'000;
+  int64_t last_slow_body_warn_ms_ = -1'000'000;
   int ep_ = -1;
   int wake_fd_ = -1;
   Conn* listener_;
