@@ -94,8 +94,6 @@ TEST_CASE("DataDirLock: a stale LOCK file of a dead holder is no obstacle", "[co
   CHECK(Slurp(tmp.path() + "/LOCK") == std::to_string(::getpid()) + "\n");
 }
 
-}  // namespace
-}  // namespace skyport
 
 TEST_CASE("ProbeListen: loopback and wildcard are taken on the other family too", "[core][exclusive]") {
   // A listener on [::1]:P; skipped where the host has no IPv6 loopback.
@@ -128,3 +126,6 @@ TEST_CASE("ProbeListen: loopback and wildcard are taken on the other family too"
   CHECK(s.code() == Code::kUnavailable);
   CHECK_THAT(s.message(), Catch::Contains("127.0.0.1:" + std::to_string(v4.port)));
 }
+
+}  // namespace
+}  // namespace skyport
