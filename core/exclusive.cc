@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +22,50 @@ namespace {
 std::string ProgramName() {
   const char* name = program_invocation_short_name;  // glibc: basename of argv[0]
   return name && *name ? name : "skyport daemon";
+}
+
+// Binds (SO_REUSEADDR) and closes: 0, or the errno. EAFNOSUPPORT and
+// EADDRNOTAVAIL (no IPv6, or no such local address) count as free.
+int ProbeBind(const sockaddr* sa, socklen_t len) {
+  int fd = ::socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno == EAFNOSUPPORT ? 0 : errno;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int err = ::bind(fd, sa, len) != 0 && errno != EADDRNOTAVAIL ? errno : 0;
+  ::close(fd);
+  return err;
+}
+
+// For a loopback or wildcard address, the same kind on the other family
+// (127.0.0.1 <-> ::1, 0.0.0.0 <-> ::), same port; false for any other address.
+bool OtherFamily(const sockaddr* sa, sockaddr_storage& other, socklen_t& len, std::string& text) {
+  other = {};
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    const uint32_t a = ntohl(in->sin_addr.s_addr);
+    const bool loopback = (a >> 24) == 127;
+    if (!loopback && a != INADDR_ANY) return false;
+    auto* o = reinterpret_cast<sockaddr_in6*>(&other);
+    o->sin6_family = AF_INET6;
+    o->sin6_port = in->sin_port;
+    o->sin6_addr = loopback ? in6addr_loopback : in6addr_any;
+    len = sizeof *o;
+    text = fmt::format("[{}]:{}", loopback ? "::1" : "::", ntohs(in->sin_port));
+    return true;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    const bool loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    if (!loopback && !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) return false;
+    auto* o = reinterpret_cast<sockaddr_in*>(&other);
+    o->sin_family = AF_INET;
+    o->sin_port = in6->sin6_port;
+    o->sin_addr.s_addr = htonl(loopback ? INADDR_LOOPBACK : INADDR_ANY);
+    len = sizeof *o;
+    text = fmt::format("{}:{}", loopback ? "127.0.0.1" : "0.0.0.0", ntohs(in6->sin6_port));
+    return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -45,16 +91,22 @@ Status ProbeListen(const std::string& address) {
   Status out;
   // Every address the name stands for (localhost: 127.0.0.1 and ::1), as gRPC binds them all.
   for (addrinfo* ai = res; ai && out.ok(); ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      if (errno == EAFNOSUPPORT) continue;  // no IPv6 on this host: nothing can listen there either
-      out = ListenError(address, errno);
+    // No IPv6 on this host (EAFNOSUPPORT, EADDRNOTAVAIL): nothing can listen there either.
+    if (int err = ProbeBind(ai->ai_addr, ai->ai_addrlen); err != 0) {
+      out = ListenError(address, err);
       break;
     }
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EADDRNOTAVAIL) out = ListenError(address, errno);
-    ::close(fd);
+    // A daemon on 127.0.0.1:P and another on [::1]:P (or 0.0.0.0 and [::])
+    // would both be "localhost:P": clients would reach either, a split brain.
+    sockaddr_storage other;
+    socklen_t other_len = 0;
+    std::string other_text;
+    if (!OtherFamily(ai->ai_addr, other, other_len, other_text)) continue;
+    if (int err = ProbeBind(reinterpret_cast<const sockaddr*>(&other), other_len); err == EADDRINUSE) {
+      out = Status::Unavailable(fmt::format("address {} is in use (another {}?): clients of "
+                                            "localhost:{} would reach either",
+                                            other_text, ProgramName(), hp->second));
+    }
   }
   ::freeaddrinfo(res);
   return out;

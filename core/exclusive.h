@@ -23,7 +23,10 @@ Status ListenError(std::string_view address, int err);
 // count, and never SO_REUSEPORT) and closes it. OK when nothing listens
 // there now; else ListenError. Port 0 is always OK. For listeners that
 // themselves use SO_REUSEPORT (a group another process could join) and to
-// explain why a library's bind failed.
+// explain why a library's bind failed. For a loopback or wildcard address the
+// other family's loopback or wildcard on the same port must be free too
+// (127.0.0.1 <-> [::1], 0.0.0.0 <-> [::]): "localhost:P" reaches both, so a
+// second daemon there would share the clients; hosts without IPv6 skip it.
 Status ProbeListen(const std::string& address);
 
 // An exclusive lock on DIR/LOCK (flock, as etcd, Consul and Prometheus

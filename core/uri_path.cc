@@ -100,6 +100,16 @@ PathResult NormalizePath(std::string_view path, bool unescape_slashes, std::stri
     }
     i += 2;
   }
+  // "/..;x/": Tomcat, Jetty and Spring drop ";x" from a segment and then see
+  // "..": refuse rather than route on a path the upstream resolves elsewhere.
+  for (size_t k = out.find("/."); k != std::string::npos; k = out.find("/.", k + 1)) {
+    const size_t d = out.compare(k + 1, 2, "..") == 0 ? 2 : 1;
+    if (k + 1 + d < out.size() && out[k + 1 + d] == ';') {
+      res.verdict = PathVerdict::kRefused;
+      res.reason = "dot segment with ;parameters in path";
+      return res;
+    }
+  }
   RemoveDotSegments(out);
   res.verdict = std::string_view(out) == path ? PathVerdict::kSame : PathVerdict::kRewritten;
   return res;

@@ -14,7 +14,10 @@
 //      `unescape_slashes` all three become '/', so that "/shop/..%2fadmin" or
 //      "/shop\..\admin" can never be routed to /shop/ while an upstream that
 //      decodes slashes (or reads '\' as '/') serves /admin;
-//   3. dot segments are removed (RFC 3986 5.2.4): "/shop/../admin" is "/admin",
+//   3. a "." or ".." segment followed by ';' (after step 1: "%2e%2e;" too) is
+//      refused: Tomcat/Jetty/Spring strip ";params" and would resolve
+//      "/shop/..;/admin" to /admin while the router routes it to /shop/;
+//   4. dot segments are removed (RFC 3986 5.2.4): "/shop/../admin" is "/admin",
 //      "/a/." is "/a/", ".." above the root stays at the root.
 // Empty segments ("//") stay. The router matches path prefixes against the
 // result and forwards the result, so router and upstream see one path.

@@ -194,6 +194,8 @@ int RunDaemon(const DaemonOptions& o) {
   FlightService flight_service(tower->get(), *token);
   grpc::ServerBuilder builder;
   int port = 0;
+  // The other address family's loopback/wildcard twin too (ProbeListen): gRPC binds only what it is given.
+  if (Status s = ProbeListen(o.listen); !s.ok()) return FailStart(s);
   builder.AddListeningPort(o.listen, *creds, &port);
   builder.RegisterService(&hub_service);
   builder.RegisterService(&drone_service);

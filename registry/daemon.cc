@@ -60,6 +60,8 @@ int RunDaemon(const DaemonOptions& o) {
   RegistryService service(owner->get(), *token);
   grpc::ServerBuilder builder;
   int port = 0;
+  // The other address family's loopback/wildcard twin too (ProbeListen): gRPC binds only what it is given.
+  if (Status s = ProbeListen(o.listen); !s.ok()) return FailStart(s);
   builder.AddListeningPort(o.listen, *creds, &port);
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(4 << 20);

@@ -165,6 +165,7 @@ bool Worker::PrepareRequest(Client* c) {
     c_->paths_rewritten.fetch_add(1, std::memory_order_relaxed);
     r.path = path_;
   }
+  if (r.forwarding_fields > 0) c_->forwarding_dropped.fetch_add(r.forwarding_fields, std::memory_order_relaxed);
   if (r.underscore_fields > 0) {
     // nginx's underscores_in_headers off: CGI/WSGI read '_' as '-', so such a
     // name can pose as another field behind the router's back.
@@ -368,7 +369,15 @@ bool Worker::StartExchange(Client* c) {
     f.append("Transfer-Encoding: chunked\r\n");
   }
   f.append("X-Forwarded-For: ");
-  if (!r.x_forwarded_for.empty()) {
+  if (r.x_forwarded_for_lines > 1) {
+    // RFC 9110 5.3: the lines are one list; forward it joined, in order.
+    for (int i = 0; i < r.header_count; ++i) {
+      const http1::HeaderField& h = r.headers[i];
+      if (h.value.empty() || !http1::EqualsIgnoreCase(h.name, "x-forwarded-for")) continue;
+      f.append(h.value);
+      f.append(", ");
+    }
+  } else if (!r.x_forwarded_for.empty()) {
     f.append(r.x_forwarded_for);
     f.append(", ");
   }
@@ -420,7 +429,10 @@ bool Worker::PumpRequest(Client* c) {
         c->req_left -= take;
         if (c->req_left == 0) c->req_scanned = true;
       } else if (c->req_body == http1::BodyKind::kChunked) {
-        auto step = c->req_chunks.Feed(std::string_view(c->in.data() + c->req_ready, avail));
+        // Trailer fields are dropped (nginx): an app could read a trailer
+        // "X-Skyport-User" or "Content-Length" as if it were a header.
+        size_t kept = 0;
+        auto step = c->req_chunks.StripTrailers(c->in.mutable_data() + c->req_ready, avail, kept);
         if (step.error) {
           if (!c->resp_started) {
             ReleaseUpstream(c, false);
@@ -430,7 +442,11 @@ bool Worker::PumpRequest(Client* c) {
           }
           return false;
         }
-        c->req_ready += step.consumed;
+        if (kept < step.consumed) {
+          c->in.Erase(c->req_ready + kept, step.consumed - kept);
+          c_->trailer_bytes_dropped.fetch_add(step.consumed - kept, std::memory_order_relaxed);
+        }
+        c->req_ready += kept;
         if (step.done) c->req_scanned = true;
       }
     }

@@ -178,6 +178,7 @@ enum class Known : uint8_t {
   kOther, kHost, kContentLength, kTransferEncoding, kConnection, kKeepAlive, kProxyConnection, kTe,
   kUpgrade, kExpect, kXForwardedFor, kXForwardedProto, kXForwardedHost, kXRequestId, kXSkyportCommit,
   kXSkyportOwn,  // X-Skyport-User / X-Skyport-Flight: only the router may set them
+  kClientForwarding,  // Forwarded, X-Real-IP, X-Original-URL, ...: frameworks trust them, only a proxy may set them
 };
 
 // `n` is a validated token.
@@ -187,22 +188,29 @@ Known Classify(std::string_view n) {
     case 4: return LowerIs(n, "host") ? Known::kHost : Known::kOther;
     case 6: return LowerIs(n, "expect") ? Known::kExpect : Known::kOther;
     case 7: return LowerIs(n, "upgrade") ? Known::kUpgrade : Known::kOther;
+    case 9:
+      if (LowerIs(n, "forwarded")) return Known::kClientForwarding;
+      return LowerIs(n, "x-real-ip") ? Known::kClientForwarding : Known::kOther;
     case 10:
       if (LowerIs(n, "connection")) return Known::kConnection;
       return LowerIs(n, "keep-alive") ? Known::kKeepAlive : Known::kOther;
     case 12: return LowerIs(n, "x-request-id") ? Known::kXRequestId : Known::kOther;
+    case 13: return LowerIs(n, "x-rewrite-url") ? Known::kClientForwarding : Known::kOther;
     case 14:
       if (LowerIs(n, "x-skyport-user")) return Known::kXSkyportOwn;
+      if (LowerIs(n, "x-original-url")) return Known::kClientForwarding;
       return LowerIs(n, "content-length") ? Known::kContentLength : Known::kOther;
     case 15: return LowerIs(n, "x-forwarded-for") ? Known::kXForwardedFor : Known::kOther;
     case 16:
       if (LowerIs(n, "proxy-connection")) return Known::kProxyConnection;
       if (LowerIs(n, "x-forwarded-host")) return Known::kXForwardedHost;
       if (LowerIs(n, "x-skyport-flight")) return Known::kXSkyportOwn;
+      if (LowerIs(n, "x-forwarded-port")) return Known::kClientForwarding;
       return LowerIs(n, "x-skyport-commit") ? Known::kXSkyportCommit : Known::kOther;
     case 17:
       if (LowerIs(n, "transfer-encoding")) return Known::kTransferEncoding;
       return LowerIs(n, "x-forwarded-proto") ? Known::kXForwardedProto : Known::kOther;
+    case 18: return LowerIs(n, "x-forwarded-prefix") ? Known::kClientForwarding : Known::kOther;
     default: return Known::kOther;
   }
 }
@@ -226,6 +234,8 @@ struct Fields {
   bool has_upgrade = false;
   bool expect_continue = false;
   int underscores = 0;        // request field names with '_'
+  int forwarding = 0;         // request fields of kClientForwarding (dropped)
+  int xff_lines = 0;          // X-Forwarded-For field lines
   std::string_view host, cl_value, upgrade, xff, xrid, commit;
 };
 
@@ -366,8 +376,12 @@ Parse WalkFields(std::string_view buf, size_t pos, size_t max_head_bytes, bool r
         if (LowerIs(value, "100-continue")) f.expect_continue = true;
         break;
       case Known::kXForwardedFor:
+        // RFC 9110 5.3: several lines are one comma-joined list; a proxy in
+        // front appends its line after the client's, so the last hop is in
+        // the last non-empty line.
         h.hop = request;
-        if (f.xff.data() == nullptr) f.xff = value;
+        ++f.xff_lines;
+        if (!value.empty()) f.xff = value;
         break;
       case Known::kXForwardedProto:
       case Known::kXForwardedHost: h.hop = request; break;
@@ -379,6 +393,10 @@ Parse WalkFields(std::string_view buf, size_t pos, size_t max_head_bytes, bool r
         if (f.commit.data() == nullptr) f.commit = value;
         break;
       case Known::kXSkyportOwn: h.hop = request; break;
+      case Known::kClientForwarding:
+        h.hop = request;
+        if (request) ++f.forwarding;
+        break;
     }
     pos = next;
   }
@@ -567,6 +585,8 @@ Parse ParseRequest(std::string_view buf, size_t max_head_bytes, RequestHead& out
   out.upgrade_proto = f.upgrade;
   out.x_skyport_commit = f.commit;
   out.x_forwarded_for = f.xff;
+  out.x_forwarded_for_lines = f.xff_lines;
+  out.forwarding_fields = f.forwarding;
   out.x_request_id = f.xrid;
   out.underscore_fields = f.underscores;
   return Parse::kDone;
@@ -666,7 +686,13 @@ ChunkedScanner::Step ChunkedScanner::Decode(char* data, size_t n, size_t& payloa
   return Scan(data, n, data, &payload);
 }
 
-ChunkedScanner::Step ChunkedScanner::Scan(const char* p, const size_t n, char* out, size_t* payload) {
+ChunkedScanner::Step ChunkedScanner::StripTrailers(char* data, size_t n, size_t& kept) {
+  kept = 0;
+  return Scan(data, n, data, &kept, /*keep_framing=*/true);
+}
+
+ChunkedScanner::Step ChunkedScanner::Scan(const char* p, const size_t n, char* out, size_t* payload,
+                                          bool keep_framing) {
   Step step;
   if (state_ == State::kDone) {
     step.done = true;
@@ -685,6 +711,13 @@ ChunkedScanner::Step ChunkedScanner::Scan(const char* p, const size_t n, char* o
 
   while (i < n) {
     const char c = p[i];
+    if (keep_framing && state_ != State::kData) {
+      // StripTrailers: every byte but those of trailer field lines moves down
+      // (*payload <= i); the last chunk then ends with an empty trailer section.
+      const bool field = state_ == State::kTrailerName || state_ == State::kTrailerValue ||
+                         state_ == State::kTrailerLf || (state_ == State::kTrailerStart && c != '\r');
+      if (!field) out[(*payload)++] = c;
+    }
     switch (state_) {
       case State::kSize:
         if (InClass(c, kHex)) {

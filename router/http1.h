@@ -89,7 +89,9 @@ struct HeaderField {
 // X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and X-Request-Id (the
 // router writes its own, keeping the client's values where that is right:
 // see x_forwarded_for / x_request_id), and X-Skyport-User / X-Skyport-Flight
-// (only the router may tell the app who the user is and which flight they are in). Transfer-Encoding and Content-Length
+// (only the router may tell the app who the user is and which flight they are in),
+// and Forwarded, X-Real-IP, X-Original-URL, X-Rewrite-URL, X-Forwarded-Port,
+// X-Forwarded-Prefix (frameworks route or identify by them). Transfer-Encoding and Content-Length
 // are hop too, in requests and responses: the router never forwards framing
 // as sent, it writes one "Content-Length: N" or "Transfer-Encoding: chunked"
 // of its own from `body` / `content_length` (and has_content_length /
@@ -110,7 +112,9 @@ struct RequestHead {
   std::string_view host;       // Host field value ("" when absent in HTTP/1.0)
   std::string_view upgrade_proto;     // Upgrade field value
   std::string_view x_skyport_commit;  // X-Skyport-Commit value, "" if absent
-  std::string_view x_forwarded_for;   // client's X-Forwarded-For, "" if absent (router appends the peer)
+  std::string_view x_forwarded_for;   // last non-empty X-Forwarded-For line, "" if none (its last element is the last hop)
+  int x_forwarded_for_lines = 0;      // X-Forwarded-For lines: forwarded joined in order, then the peer
+  int forwarding_fields = 0;          // Forwarded, X-Real-IP, X-Original-URL, X-Rewrite-URL, X-Forwarded-Port/-Prefix (hop)
   std::string_view x_request_id;      // client's X-Request-Id, "" if absent
   int underscore_fields = 0;          // fields whose name holds '_'
   HeaderField headers[kMaxHeaders];
@@ -171,12 +175,17 @@ class ChunkedScanner {
   // bytes is moved, in place, to the front of `data`; `payload` is its length
   // (for clients that cannot read chunked: HTTP/1.0). Trailers are dropped.
   Step Decode(char* data, size_t n, size_t& payload);
+  // Feed that removes the trailer field lines, in place: the `consumed` bytes
+  // become the first `kept` bytes of `data`, framing kept, the last chunk
+  // ending in an empty trailer section (requests: nginx forwards no trailers).
+  Step StripTrailers(char* data, size_t n, size_t& kept);
   bool done() const { return state_ == State::kDone; }
   void Reset() { *this = ChunkedScanner(); }
 
  private:
   // Feed and Decode; with `out`, data bytes are copied to out[*payload...].
-  Step Scan(const char* p, size_t n, char* out, size_t* payload);
+  // keep_framing (StripTrailers): all bytes but trailer fields are copied.
+  Step Scan(const char* p, size_t n, char* out, size_t* payload, bool keep_framing = false);
   // Order matters: Feed counts bytes in states from kTrailerStart on against
   // the trailer limit.
   enum class State : uint8_t { kSize, kSizeWs, kExt, kSizeLf, kData, kDataCr, kDataLf, kTrailerStart,

@@ -184,6 +184,16 @@ std::string Proxy::MetricsText() const {
       v(c.unpooled_body), v(c.unpooled_extra), v(c.invalid_responses), v(c.underscore_dropped), v(c.paths_rewritten),
       v(c.paths_refused));
   out += fmt::format(
+      "# HELP skyport_router_forwarding_headers_dropped_total Client request fields only a proxy may set "
+      "(Forwarded, X-Real-IP, X-Original-URL, X-Rewrite-URL, X-Forwarded-Port, X-Forwarded-Prefix) not forwarded.\n"
+      "# TYPE skyport_router_forwarding_headers_dropped_total counter\n"
+      "skyport_router_forwarding_headers_dropped_total {}\n"
+      "# HELP skyport_router_request_trailer_bytes_dropped_total Bytes of request trailer fields (chunked bodies) "
+      "not forwarded.\n"
+      "# TYPE skyport_router_request_trailer_bytes_dropped_total counter\n"
+      "skyport_router_request_trailer_bytes_dropped_total {}\n",
+      v(c.forwarding_dropped), v(c.trailer_bytes_dropped));
+  out += fmt::format(
       "# HELP skyport_router_events_limited_total Event posts refused 429 by a rate limit (--events-*-rate).\n"
       "# TYPE skyport_router_events_limited_total counter\n"
       "skyport_router_events_limited_total{{by=\"user\"}} {}\nskyport_router_events_limited_total{{by=\"address\"}} {}\n"

@@ -133,6 +133,8 @@ struct ProxyCounters {
   std::atomic<uint64_t> unpooled_extra{0};  // bytes arrived after a complete response, or on an idle connection
   std::atomic<uint64_t> invalid_responses{0};   // upstream response heads refused (502)
   std::atomic<uint64_t> underscore_dropped{0};  // request fields named with '_' not forwarded
+  std::atomic<uint64_t> forwarding_dropped{0};  // client Forwarded/X-Real-IP/X-Original-URL/... not forwarded
+  std::atomic<uint64_t> trailer_bytes_dropped{0};  // request trailer field bytes not forwarded
   std::atomic<uint64_t> dechunked{0};           // chunked answers sent unchunked to HTTP/1.0 clients
   std::atomic<uint64_t> paths_rewritten{0};     // request paths normalised before routing and forwarding
   std::atomic<uint64_t> paths_refused{0};       // 400: encoded slash, backslash, bad or NUL percent-encoding

@@ -66,6 +66,24 @@ class SecondDaemonTest(ClusterTest):
         for _ in range(20):
             self.show()
 
+    def test_second_registry_on_the_other_loopback_family_refuses_to_start(self):
+        # 127.0.0.1:P taken: [::1]:P would share "localhost:P" with it.
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback")
+        finally:
+            probe.close()
+        port = self.registry.address().rsplit(":", 1)[1]
+        try:
+            code, out = run_daemon(self.registry_args(f"[::1]:{port}", os.path.join(self.tmp, "v6-data")), timeout=5)
+        except subprocess.TimeoutExpired:
+            self.fail(f"a second registry started on [::1]:{port} beside 127.0.0.1:{port}")
+        self.assertNotEqual(code, 0, out)
+        self.assertIn(f"address 127.0.0.1:{port} is in use (another skyport-registry?)", out)
+        self.assertIsNone(self.registry.proc.poll())
+
     def test_restart_after_kill9_takes_the_lock_and_port_back(self):
         self.registry.kill(signal.SIGKILL)
         self.registry.start()  # same port, same data dir: the kernel dropped the lock with the process

@@ -121,6 +121,40 @@ def chatty_upstream():
     return srv
 
 
+def capturing_upstream():
+    """Records each request's bytes (head and chunked body through its end) and answers 200, closing."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    seen = []
+
+    def serve():
+        while True:
+            try:
+                s, _ = srv.accept()
+            except OSError:
+                return
+            with s:
+                s.settimeout(5)
+                data = b""
+                try:
+                    while True:
+                        head_end = data.find(b"\r\n\r\n")
+                        last = data.find(b"\r\n0\r\n", head_end) if head_end >= 0 else -1
+                        if last >= 0 and data.find(b"\r\n\r\n", last + 2) >= 0:
+                            break
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    seen.append(data)
+                    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                except OSError:
+                    pass
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, seen
+
+
 class RouterEdgeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -134,6 +168,7 @@ class RouterEdgeTest(unittest.TestCase):
         cls.ambiguous = raw_upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
                                      b"0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPWNED!")
         cls.chatty = chatty_upstream()
+        cls.capture, cls.captured = capturing_upstream()
         cls.backends = []
         try:
             cls.shop = cls._backend("shop")
@@ -154,6 +189,7 @@ class RouterEdgeTest(unittest.TestCase):
         cls.lazy.server_close()
         cls.ambiguous.close()
         cls.chatty.close()
+        cls.capture.close()
         for b in cls.backends:
             b.kill()
         cls._tmp.cleanup()
@@ -176,6 +212,8 @@ class RouterEdgeTest(unittest.TestCase):
                                             "upstreams": [f"127.0.0.1:{self.ambiguous.getsockname()[1]}"]}]},
             {"name": "chatty", "arms": [{"commit": X, "weight": 100,
                                          "upstreams": [f"127.0.0.1:{self.chatty.getsockname()[1]}"]}]},
+            {"name": "capture", "arms": [{"commit": X, "weight": 100,
+                                          "upstreams": [f"127.0.0.1:{self.capture.getsockname()[1]}"]}]},
         ]}
         routes = os.path.join(self.dir, "routes.json")
         with open(routes, "w") as f:
@@ -357,6 +395,39 @@ class RouterEdgeTest(unittest.TestCase):
         self.assertNotIn("x_skyport_user", names)
         self.assertIn("x_custom", names)
 
+    def test_x_forwarded_for_lines_are_one_list(self):
+        # A front proxy (HAProxy option forwardfor) appends its own line after the client's.
+        r = self.start_router()
+        doc, seen = self.backend_view(
+            r, b"GET /x HTTP/1.1\r\nHost: web.localhost\r\nX-Forwarded-For: 6.6.6.6, 7.7.7.7\r\n"
+               b"X-Forwarded-For: 10.0.0.7\r\n\r\n")
+        self.assertEqual([v for k, v in seen if k == "x-forwarded-for"], ["6.6.6.6, 7.7.7.7, 10.0.0.7, 127.0.0.1"])
+
+    def test_client_forwarding_and_rewrite_headers_are_dropped(self):
+        r = self.start_router()
+        fields = [b"Forwarded: for=6.6.6.6;host=admin.example", b"X-Original-URL: /admin", b"X-Rewrite-URL: /admin",
+                  b"X-Real-IP: 6.6.6.6", b"X-Forwarded-Port: 1", b"X-Forwarded-Prefix: /admin"]
+        doc, seen = self.backend_view(
+            r, b"GET /x HTTP/1.1\r\nHost: web.localhost\r\n" + b"\r\n".join(fields) + b"\r\nX-Plain: 2\r\n\r\n")
+        names = [k for k, _ in seen]
+        for f in fields:
+            self.assertNotIn(f.split(b":")[0].decode().lower(), names)
+        self.assertIn("x-plain", names)
+        self.assertEqual(self.metric(r, "skyport_router_forwarding_headers_dropped_total"), len(fields))
+
+    def test_request_trailers_are_dropped(self):
+        r = self.start_router()
+        before = len(self.captured)
+        status, _, body = self.raw(
+            r, b"POST /t HTTP/1.1\r\nHost: capture.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\nhello\r\n0\r\nX-Skyport-User: victim\r\nContent-Length: 99\r\n\r\n")
+        self.assertEqual(status, 200, body)
+        wait_until(lambda: len(self.captured) > before, timeout=5)
+        sent = self.captured[-1]
+        self.assertNotIn(b"victim", sent)
+        self.assertTrue(sent.endswith(b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), sent)
+        self.assertGreater(self.metric(r, "skyport_router_request_trailer_bytes_dropped_total"), 0)
+
     def test_ambiguous_upstream_response_is_502(self):
         r = self.start_router()
         status, _, body = self.raw(r, b"GET / HTTP/1.1\r\nHost: ambiguous.localhost\r\n\r\n")
@@ -384,6 +455,11 @@ class RouterEdgeTest(unittest.TestCase):
         self.assertEqual(who(b"/shop/..%2fadmin"), (400, None))
         self.assertEqual(who(b"/shop/..%5Cadmin"), (400, None))
         self.assertEqual(who(b"/shop/%zz"), (400, None))
+        # ";params" on a dot segment: Tomcat/Jetty/Spring would serve /admin.
+        self.assertEqual(who(b"/shop/..;/admin"), (400, None))
+        self.assertEqual(who(b"/shop/%2e%2e;jsessionid=1/admin"), (400, None))
+        self.assertEqual(who(b"/shop/.;/admin"), (400, None))
+        self.assertEqual(who(b"/shop/cart;v=1"), ("shop", "/shop/cart;v=1"))
 
     def test_host_and_absolute_form_must_agree(self):
         r = self.start_router()

@@ -94,5 +94,38 @@ TEST_CASE("DataDirLock: a stale LOCK file of a dead holder is no obstacle", "[co
   CHECK(Slurp(tmp.path() + "/LOCK") == std::to_string(::getpid()) + "\n");
 }
 
+
+TEST_CASE("ProbeListen: loopback and wildcard are taken on the other family too", "[core][exclusive]") {
+  // A listener on [::1]:P; skipped where the host has no IPv6 loopback.
+  int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return;
+  }
+  REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string port = std::to_string(ntohs(a.sin6_port));
+  for (const std::string& address : {"127.0.0.1:" + port, "0.0.0.0:" + port, "[::1]:" + port}) {
+    INFO(address);
+    Status s = ProbeListen(address);
+    CHECK(s.code() == Code::kUnavailable);
+    CHECK_THAT(s.message(), Catch::Contains("is in use (another "));
+  }
+  CHECK_THAT(ProbeListen("127.0.0.1:" + port).message(), Catch::Contains("[::1]:" + port));
+  ::close(fd);
+  CHECK(ProbeListen("127.0.0.1:" + port).ok());
+
+  // And the other way: 127.0.0.1:P taken refuses [::1]:P.
+  Listener v4(false);
+  Status s = ProbeListen("[::1]:" + std::to_string(v4.port));
+  CHECK(s.code() == Code::kUnavailable);
+  CHECK_THAT(s.message(), Catch::Contains("127.0.0.1:" + std::to_string(v4.port)));
+}
+
 }  // namespace
 }  // namespace skyport

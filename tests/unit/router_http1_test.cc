@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "router/http1.h"
+#include "router/rate_limit.h"
 
 using namespace skyport::router::http1;
 
@@ -707,12 +708,15 @@ TEST_CASE("ParseRequest: Expect: 100-continue", "[router][http1]") {
   }
 }
 
-TEST_CASE("ParseRequest: repeated informational fields report the first", "[router][http1]") {
+TEST_CASE("ParseRequest: repeated informational fields report the first, X-Forwarded-For the last line", "[router][http1]") {
   Req r;
   REQUIRE(r.Run("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\n"
                 "X-Request-Id: one\r\nX-Request-Id: two\r\nX-Skyport-Commit: aaa\r\nX-Skyport-Commit: bbb\r\n"
                 "\r\n") == Parse::kDone);
-  CHECK(r.head->x_forwarded_for == "1.1.1.1");
+  // RFC 9110 5.3: one list "1.1.1.1, 2.2.2.2"; a front proxy appends its line
+  // after the client's, so the last hop is in the last line.
+  CHECK(r.head->x_forwarded_for == "2.2.2.2");
+  CHECK(r.head->x_forwarded_for_lines == 2);
   CHECK(r.head->x_request_id == "one");
   CHECK(r.head->x_skyport_commit == "aaa");
   CHECK(Field(*r.head, "X-Forwarded-For")->hop);
@@ -1313,4 +1317,85 @@ TEST_CASE("ChunkedScanner: done sticks, Reset starts over, empty feeds are harml
   st = s.Feed("2\r\nok\r\n0\r\n\r\n");
   CHECK(st.done);
   CHECK(st.consumed == 12);
+}
+
+TEST_CASE("ParseRequest: X-Forwarded-For lines give the last hop to the rate limit", "[router][http1]") {
+  struct Case {
+    const char* fields;
+    const char* last_line;
+    int lines;
+  } cases[] = {
+      {"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-For: 10.0.0.7\r\n", "10.0.0.7", 2},
+      {"X-Forwarded-For: 6.6.6.6, 7.7.7.7\r\nx-forwarded-for: 9.9.9.9, 10.0.0.7\r\n", "9.9.9.9, 10.0.0.7", 2},
+      {"X-Forwarded-For: 10.0.0.7\r\nX-Forwarded-For:\r\n", "10.0.0.7", 2},  // an empty line adds no element
+      {"X-Forwarded-For: 10.0.0.7\r\n", "10.0.0.7", 1},
+  };
+  for (const auto& c : cases) {
+    INFO(Escaped(c.fields));
+    Req r;
+    REQUIRE(r.Run(std::string("GET / HTTP/1.1\r\nHost: a\r\n") + c.fields + "\r\n") == Parse::kDone);
+    CHECK(r.head->x_forwarded_for == c.last_line);
+    CHECK(r.head->x_forwarded_for_lines == c.lines);
+    CHECK(skyport::router::ClientAddress("127.0.0.1", r.head->x_forwarded_for, true) == "10.0.0.7");
+  }
+}
+
+TEST_CASE("ParseRequest: client forwarding and rewrite fields are never forwarded", "[router][http1]") {
+  struct Case {
+    const char* name;
+    bool hop;
+  } cases[] = {
+      {"Forwarded", true},          {"forwarded", true},          {"X-Real-IP", true},
+      {"X-Original-URL", true},     {"x-original-url", true},     {"X-Rewrite-URL", true},
+      {"X-Forwarded-Port", true},   {"X-Forwarded-Prefix", true}, {"X-Forwarded-Server", false},
+      {"X-Original-Host-Name", false}, {"Forwarded-X", false},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    Req r;
+    REQUIRE(r.Run(std::string("GET / HTTP/1.1\r\nHost: a\r\n") + c.name + ": /admin\r\n\r\n") == Parse::kDone);
+    const HeaderField* f = Field(*r.head, c.name);
+    REQUIRE(f != nullptr);
+    CHECK(f->hop == c.hop);
+    CHECK(r.head->forwarding_fields == (c.hop ? 1 : 0));
+  }
+  // Responses keep them (they are request routing fields only).
+  Resp p;
+  REQUIRE(p.Run("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nForwarded: for=1.2.3.4\r\n\r\n") == Parse::kDone);
+  CHECK_FALSE(p.head->headers[1].hop);
+}
+
+TEST_CASE("ChunkedScanner: StripTrailers forwards the body with an empty trailer section", "[router][http1][chunked]") {
+  struct Case {
+    std::string in, out;
+  } cases[] = {
+      {"5\r\nhello\r\n0\r\nX-Skyport-User: victim\r\nContent-Length: 99\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n"},
+      {"5;e=1\r\nhello\r\n0;last\r\nX-Empty:\r\n\r\n", "5;e=1\r\nhello\r\n0;last\r\n\r\n"},
+      {"0\r\nA:b\r\n\r\n", "0\r\n\r\n"},
+      {"5\r\nhello\r\n0\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n"},
+      {"3\r\n\r\n\r\r\n0\r\nT: v\r\n\r\n", "3\r\n\r\n\r\r\n0\r\n\r\n"},
+  };
+  const std::string tail = "GET /next HTTP/1.1\r\n";
+  for (const auto& c : cases) {
+    INFO(Escaped(c.in));
+    // Every two-piece split: the kept bytes of both pieces are the stripped body.
+    for (size_t cut = 0; cut <= c.in.size(); ++cut) {
+      INFO("cut " << cut);
+      ChunkedScanner s;
+      std::string a = c.in.substr(0, cut), b = c.in.substr(cut) + tail;
+      size_t ka = 0, kb = 0;
+      ChunkedScanner::Step sa = s.StripTrailers(a.data(), a.size(), ka);
+      REQUIRE_FALSE(sa.error);
+      std::string got = a.substr(0, ka);
+      if (!sa.done) {
+        CHECK(sa.consumed == a.size());
+        ChunkedScanner::Step sb = s.StripTrailers(b.data(), b.size(), kb);
+        REQUIRE_FALSE(sb.error);
+        CHECK(sb.done);
+        CHECK(sb.consumed == c.in.size() - cut);
+        got += b.substr(0, kb);
+      }
+      CHECK(Escaped(got) == Escaped(c.out));
+    }
+  }
 }

@@ -146,3 +146,40 @@ TEST_CASE("ValidHost and SameAuthority", "[router]") {
   CHECK_FALSE(SameAuthority("ws", "a.example", "a.example"));
   CHECK_FALSE(SameAuthority("http", "u@a.example", "a.example"));
 }
+
+TEST_CASE("NormalizePath: '.' and '..' segments with ;parameters are refused", "[router]") {
+  // Tomcat, Jetty and Spring strip ";params" from a segment before dot
+  // removal: "/shop/..;/admin" is /admin to them, but a "/shop/" route here.
+  struct Case {
+    const char* in;
+    PathVerdict verdict;
+  } cases[] = {
+      {"/shop/..;/admin", PathVerdict::kRefused},
+      {"/shop/..;jsessionid=1/admin", PathVerdict::kRefused},
+      {"/shop/.;/admin", PathVerdict::kRefused},
+      {"/shop/%2e%2e;/admin", PathVerdict::kRefused},
+      {"/shop/.%2E;x/admin", PathVerdict::kRefused},
+      {"/shop/%2e;/admin", PathVerdict::kRefused},
+      {"/..;", PathVerdict::kRefused},
+      {"/shop/..;", PathVerdict::kRefused},
+      // Ordinary ';' elsewhere is data.
+      {"/shop;v=1/cart", PathVerdict::kSame},
+      {"/shop/cart;jsessionid=1", PathVerdict::kSame},
+      {"/shop/a..;/b", PathVerdict::kSame},
+      {"/shop/...;/b", PathVerdict::kSame},
+      {"/shop/.x;/b", PathVerdict::kSame},
+      {"/shop/..%3B/admin", PathVerdict::kSame},  // an encoded ';' is no parameter delimiter
+      {"/shop/;/admin", PathVerdict::kSame},
+  };
+  for (bool unescape : {false, true}) {
+    std::string out;
+    for (const auto& c : cases) {
+      INFO(c.in << " unescape=" << unescape);
+      PathResult res = NormalizePath(c.in, unescape, out);
+      CHECK(VerdictName(res.verdict) == std::string_view(VerdictName(c.verdict)));
+      if (c.verdict == PathVerdict::kRefused)
+        CHECK(std::string_view(res.reason) == "dot segment with ;parameters in path");
+    }
+  }
+  CHECK_FALSE(skyport::uri::ValidatePathPrefix("p", "/shop/..;/").ok());
+}
