@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long fuzz run (docs/security-parts/fuzz.md): each libFuzzer target, one
+# The long fuzz run (docs/security.md): each libFuzzer target, one
 # at a time and niced, for SKYPORT_FUZZ_RUNS executions (default 10 million)
 # starting from its seed corpus; the corpus it grows is kept under
 # $SKYPORT_FUZZ_DIR/long/<target>/ for the next run. Prints one table row per

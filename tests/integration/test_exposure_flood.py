@@ -1,5 +1,5 @@
 """Cookie-less page views from one address must not fill the hub's stats
-store with exposures of new users (docs/security-parts/events3.md).
+store with exposures of new users (docs/security.md).
 
 On 127.0.0.1: a hub with --stats-max-mb 1, one backend and a static-routes
 router with --hub and a small new-user budget per address

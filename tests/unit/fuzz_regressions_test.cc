@@ -1,6 +1,6 @@
 // Inputs the fuzz targets (fuzz/) found, each kept as a test so that the
 // problem cannot come back unnoticed. The long run's figures are in
-// docs/security-parts/fuzz.md.
+// docs/security.md.
 #include <catch2/catch.hpp>
 
 #include <string>
