@@ -49,7 +49,7 @@ struct GitHttpOptions {
   int max_concurrent_pushes = 4;
   // Slow and greedy clients (nginx client_header_timeout, client_body_timeout
   // and limit_conn; HAProxy timeout http-request and maxconn; Apache
-  // mod_reqtimeout's minrate). docs/security-parts/git.md has the reasoning.
+  // mod_reqtimeout's minrate). docs/security.md has the reasoning.
   int idle_timeout_s = 60;          // keep-alive wait for the first byte of the next request
   int header_timeout_s = 10;        // a request header, from its first byte to its end
   int body_timeout_s = 600;         // a push's whole body
