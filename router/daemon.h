@@ -47,7 +47,7 @@ struct DaemonOptions {
   double events_user_rate = 100, events_user_burst = 1000;
   double events_address_rate = 1000, events_address_burst = 10000;
   double events_trusted_rate = 20000, events_trusted_burst = 100000;
-  double new_users_address_rate = 20, new_users_address_burst = 200;  // new ids + exposures per address
+  double new_users_address_rate = 50, new_users_address_burst = 2000;  // new ids + exposures per address
   double events_max_value = 1e6;  // |value| of a browser-posted event counted at most this (capped)
   int events_limiter_entries = 65536;  // buckets kept per limit (least recently used go)
   int stats_buffer_rows = 1'000'000;   // without --data: rows waiting for the hub in memory (oldest dropped)

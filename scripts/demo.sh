@@ -63,7 +63,8 @@ for d in drone-1 drone-2; do
     --advertise 127.0.0.1 --data "$STATE/$d" --token-file "$STATE/token"
 done
 start router "$BIN/router/skyport-router" --registry "$SKYPORT_REGISTRY" --hub "$SKYPORT_HUB" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
-  --port-file "$STATE/router.port" --token-file "$STATE/token" --name router-1
+  --port-file "$STATE/router.port" --token-file "$STATE/token" --name router-1 \
+  --new-users-address-burst 100000   # the demo's curl loops stand for many users on one address
 wait_file "$STATE/router.port" 20
 read -r ROUTER_PORT ADMIN_PORT < "$STATE/router.port"
 SKY=$BIN/cli/skyport

@@ -524,7 +524,9 @@ class NetnsRigTest(unittest.TestCase):
         router = rig.spawn("router", "router", [
             binary("skyport-router"), "--registry", f"{hub_ip}:6000", "--listen", f"{router_ip}:8080",
             "--admin", "127.0.0.1:6003", "--port-file", os.path.join(rig.tmp, "router.port"),
-            "--token-file", rig.token_file, "--threads", "2", "--name", "router-1", "--drain-ms", "200"])
+            "--token-file", rig.token_file, "--threads", "2", "--name", "router-1", "--drain-ms", "200",
+            # The client machine stands for thousands of users: no new-user budget per address.
+            "--new-users-address-burst", "1000000"])
         rig.wait_port_file(os.path.join(rig.tmp, "router.port"), router, "router")
 
         def connected():
