@@ -7,6 +7,7 @@ temp dir; waits poll with a deadline and never sleep a fixed time.
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -195,6 +196,22 @@ class Hub:
 
     def address(self):
         return f"127.0.0.1:{self.port}"
+
+    def metrics(self):
+        """The hub's /metrics text (started with --metrics-listen 127.0.0.1:0 in extra)."""
+        port = None
+        with open(self.log_path) as f:
+            for line in f:
+                if "listening" in line and "metrics_port=" in line:
+                    port = int(line.split("metrics_port=")[1].split()[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/metrics")
+        return conn.getresponse().read().decode()
+
+    def metric(self, name):
+        """One unlabelled counter or gauge of the hub's /metrics, or None."""
+        m = re.search(r"^" + re.escape(name) + r" (\d+)$", self.metrics(), re.M)
+        return int(m.group(1)) if m else None
 
     def git_url(self, app, token):
         return f"http://skyport:{token}@127.0.0.1:{self.git_port}/{app}.git"

@@ -158,18 +158,10 @@ class GitPushSafetyTest(ClusterTest):
         return self.hub_git(app, "for-each-ref", "--format=%(refname) %(objectname)").stdout.split("\n")
 
     def metrics(self):
-        port = None
-        with open(self.hub.log_path) as f:
-            for line in f:
-                if "listening" in line and "metrics_port=" in line:
-                    port = int(line.split("metrics_port=")[1].split()[0])
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("GET", "/metrics")
-        return conn.getresponse().read().decode()
+        return self.hub.metrics()
 
     def metric(self, name):
-        m = re.search(r"^" + re.escape(name) + r" (\d+)$", self.metrics(), re.M)
-        return int(m.group(1)) if m else None
+        return self.hub.metric(name)
 
     def raw_push(self, app, commands, pack, timeout=120):
         """POSTs a receive-pack body; returns (status, body)."""

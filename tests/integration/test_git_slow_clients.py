@@ -57,18 +57,10 @@ class GitListenerBase(ClusterTest):
         return r
 
     def metrics(self):
-        port = None
-        with open(self.hub.log_path) as f:
-            for line in f:
-                if "listening" in line and "metrics_port=" in line:
-                    port = int(line.split("metrics_port=")[1].split()[0])
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("GET", "/metrics")
-        return conn.getresponse().read().decode()
+        return self.hub.metrics()
 
     def metric(self, name):
-        m = re.search(r"^" + re.escape(name) + r" (\d+)$", self.metrics(), re.M)
-        return int(m.group(1)) if m else None
+        return self.hub.metric(name)
 
     def connect(self, source="127.0.0.1"):
         s = socket.create_connection(("127.0.0.1", self.hub.git_port), timeout=10, source_address=(source, 0))
