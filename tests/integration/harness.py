@@ -436,6 +436,17 @@ class Router:
         finally:
             conn.close()
 
+    def metric(self, name, labels=""):
+        """One sample of /metrics (`labels` as written inside the braces); fails when absent."""
+        status, text = self.admin_get("/metrics")
+        if status != 200:
+            raise AssertionError(f"/metrics answered {status}")
+        key = name + ("{" + labels + "}" if labels else "") + " "
+        for line in text.splitlines():
+            if line.startswith(key):
+                return int(float(line.split()[1]))
+        raise AssertionError(f"{key.strip()} not in /metrics")
+
     def admin_json(self, path):
         status, body = self.admin_get(path)
         if status != 200:

@@ -223,12 +223,7 @@ class RouterEdgeTest(unittest.TestCase):
         return r
 
     def metric(self, r, name):
-        status, text = r.admin_get("/metrics")
-        self.assertEqual(status, 200)
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return int(float(line.split()[1]))
-        self.fail(f"{name} not in /metrics")
+        return r.metric(name)
 
     def raw(self, r, data):
         c = RawConn(r.port)

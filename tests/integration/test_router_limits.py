@@ -140,12 +140,7 @@ class RouterLimitsTest(unittest.TestCase):
         return r
 
     def metric(self, r, name):
-        status, text = r.admin_get("/metrics")
-        self.assertEqual(status, 200)
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return int(float(line.split()[1]))
-        self.fail(f"{name} not in /metrics")
+        return r.metric(name)
 
     def hold(self, port, n):
         socks = []
@@ -209,12 +204,7 @@ class RouterLimitsTest(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, "the router never answered again")
 
     def metric_labeled(self, r, name, label):
-        status, text = r.admin_get("/metrics")
-        self.assertEqual(status, 200)
-        for line in text.splitlines():
-            if line.startswith(name + "{" + label + "}"):
-                return int(float(line.split()[1]))
-        self.fail(f"{name}{{{label}}} not in /metrics")
+        return r.metric(name, label)
 
     # ------------------------------------------------------------ slow bodies
 
