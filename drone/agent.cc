@@ -48,14 +48,6 @@ Status Agent::Start() {
     for (const auto& entry : fs::directory_iterator(app.path(), ec))
       if (entry.path().filename().string().starts_with(".tmp-")) fs::remove_all(entry.path(), ec);
 
-  SupervisorOptions so;
-  so.log_dir = o_.data_dir + "/logs";
-  so.state_file = o_.data_dir + "/processes.json";
-  so.term_timeout_ms = o_.term_timeout_ms;
-  auto sup = Supervisor::Start(so, [this](const ProcStatus& p) { OnProcess(p); });
-  if (!sup.ok()) return sup.status();
-  supervisor_ = std::move(*sup);
-
   auto reg_channel = rpc::Dial(o_.registry, o_.tls);
   if (!reg_channel.ok()) return reg_channel.status();
   registry_ = std::make_unique<RegistryLink>(*reg_channel, o_.token, o_.lease_ttl_s);
@@ -64,7 +56,24 @@ Status Agent::Start() {
     auto j = nlohmann::json::parse(*text, nullptr, false);
     if (j.is_object()) stale_lease = j.value("lease", uint64_t{0});
   }
-  registry_->Start(stale_lease);
+  const int64_t removed = registry_->Start(stale_lease);
+  // A previous run killed with SIGKILL left its apps running and registered.
+  // Their entries go first (the revoke above), then a drain while routers
+  // catch up, and only then does the supervisor stop the left-over processes:
+  // never a registered instance killed under a router's feet.
+  if (removed > 0) {
+    log::Info("draining the previous run's instances before stopping them", {{"entries", removed}, {"drain_ms", o_.drain_ms}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(o_.drain_ms));
+  }
+
+  SupervisorOptions so;
+  so.log_dir = o_.data_dir + "/logs";
+  so.state_file = o_.data_dir + "/processes.json";
+  so.term_timeout_ms = o_.term_timeout_ms;
+  auto sup = Supervisor::Start(so, [this](const ProcStatus& p) { OnProcess(p); });
+  if (!sup.ok()) return sup.status();
+  supervisor_ = std::move(*sup);
+
 
   auto hub_channel = rpc::Dial(o_.hub, o_.tls);
   if (!hub_channel.ok()) return hub_channel.status();
@@ -88,6 +97,8 @@ void Agent::Shutdown() {
     workers.swap(workers_);
   }
   for (auto& [id, t] : workers) t.join();
+  if (supervisor_ && registry_)
+    for (const auto& p : supervisor_->List()) DeregisterForStop(p.key);
   if (supervisor_) supervisor_->StopAll(o_.drain_ms);
   if (registry_) registry_->Shutdown();
   (void)WriteFileAtomic(o_.data_dir + "/drone.json", nlohmann::json{{"lease", 0}}.dump());
@@ -424,11 +435,21 @@ void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
   Done(id, s);
 }
 
+void Agent::DeregisterForStop(const InstanceKey& key) {
+  // The drain before SIGTERM counts from the entry's removal, which routers see.
+  if (!registry_->DeregisterAndWait(key, kDeregisterWaitMs))
+    log::Warn("registry did not confirm the deregistration; draining anyway",
+              {{"instance", key.ToString()}, {"waited_ms", kDeregisterWaitMs}});
+}
+
 void Agent::StopDeployment(const std::string& app, const std::string& commit) {
   std::vector<std::thread> stops;
   for (const auto& p : supervisor_->List())
     if (p.key.app == app && p.key.commit == commit)
-      stops.emplace_back([this, key = p.key] { (void)supervisor_->Stop(key, o_.drain_ms); });
+      stops.emplace_back([this, key = p.key] {
+        DeregisterForStop(key);
+        (void)supervisor_->Stop(key, o_.drain_ms);
+      });
   for (auto& t : stops) t.join();
 }
 

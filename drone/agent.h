@@ -67,6 +67,10 @@ class Agent {
                         std::set<InstanceKey>* started);
   Status AwaitReady(uint64_t id, const std::string& commit, const std::set<InstanceKey>& keys);
   void StopDeployment(const std::string& app, const std::string& commit);
+  // Removes the instance's registry entry and waits for the registry's ack
+  // (at most kDeregisterWaitMs), so the drain starts once routers can see it.
+  void DeregisterForStop(const InstanceKey& key);
+  static constexpr int64_t kDeregisterWaitMs = 3000;
   void Stop(uint64_t id, const v1::StopRequest& req);
   void Logs(uint64_t id, const v1::LogsRequest& req);
 

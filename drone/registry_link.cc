@@ -31,15 +31,18 @@ grpc::Status RegistryLink::Call(std::function<grpc::Status(grpc::ClientContext&)
   return fn(ctx);
 }
 
-void RegistryLink::Start(uint64_t stale_lease) {
+int64_t RegistryLink::Start(uint64_t stale_lease) {
+  int64_t removed = 0;
   if (stale_lease != 0) {
     v1::RevokeRequest req;
     req.set_lease_id(stale_lease);
     v1::RevokeResponse resp;
     auto s = Call([&](grpc::ClientContext& c) { return stub_->Revoke(&c, req, &resp); }, 3000, false);
     log::Info("revoked the previous run's lease", {{"lease", stale_lease}, {"ok", s.ok()}, {"removed", resp.removed()}});
+    removed = s.ok() ? static_cast<int64_t>(resp.removed()) : 0;
   }
   thread_ = std::thread([this] { Loop(); });
+  return removed;
 }
 
 void RegistryLink::Shutdown() {
@@ -97,10 +100,27 @@ void RegistryLink::Deregister(const InstanceKey& key) {
     std::lock_guard lock(mu_);
     auto it = wants_.find(key);
     if (it == wants_.end()) return;
-    if (it->second.id != 0) deregister_.push_back(it->second.id);
+    if (it->second.id != 0) {
+      deregister_.push_back(it->second.id);
+      ++queued_gen_;
+    }
     wants_.erase(it);
   }
   cv_.notify_all();
+}
+
+bool RegistryLink::DeregisterAndWait(const InstanceKey& key, int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  auto it = wants_.find(key);
+  if (it == wants_.end()) return true;
+  const bool registered = it->second.id != 0;
+  if (registered) deregister_.push_back(it->second.id);
+  wants_.erase(it);
+  if (!registered) return true;
+  const uint64_t gen = ++queued_gen_;
+  cv_.notify_all();
+  return cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)),
+                      [&] { return stop_ || lease_ == 0 || acked_gen_ >= gen; });
 }
 
 void RegistryLink::ReleasePort(const std::string& host, uint32_t port) {
@@ -115,10 +135,12 @@ void RegistryLink::ReleasePort(const std::string& host, uint32_t port) {
 bool RegistryLink::FlushQueued(uint64_t lease) {
   std::vector<uint64_t> ids;
   std::vector<std::pair<std::string, uint32_t>> ports;
+  uint64_t gen;
   {
     std::lock_guard lock(mu_);
     ids.swap(deregister_);
     ports.swap(release_);
+    gen = queued_gen_;
   }
   auto retry = [](const grpc::Status& s) { return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
                                                   s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED; };
@@ -158,8 +180,12 @@ bool RegistryLink::FlushQueued(uint64_t lease) {
       away = true;
     }
   }
-  if (ids_left.empty() && ports_left.empty()) return true;
   std::lock_guard lock(mu_);
+  if (ids_left.empty()) {
+    acked_gen_ = std::max(acked_gen_, gen);
+    cv_.notify_all();
+  }
+  if (ids_left.empty() && ports_left.empty()) return true;
   deregister_.insert(deregister_.end(), ids_left.begin(), ids_left.end());
   release_.insert(release_.end(), ports_left.begin(), ports_left.end());
   return false;
@@ -239,6 +265,7 @@ void RegistryLink::Loop() {
         log::Warn("registry lease lost; registering again", {{"lease", lease}});
         std::lock_guard lock(mu_);
         lease_ = 0;
+        cv_.notify_all();  // the entries went with the lease: nobody waits for their removal
         continue;
       }
       if (!s.ok()) {

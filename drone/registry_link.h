@@ -28,7 +28,8 @@ class RegistryLink {
   ~RegistryLink();
 
   // Revokes `stale_lease` (a previous run's, 0 = none), then starts the thread.
-  void Start(uint64_t stale_lease);
+  // Returns how many entries the revoke removed.
+  int64_t Start(uint64_t stale_lease);
   // Deregisters everything and revokes the lease.
   void Shutdown();
 
@@ -40,6 +41,11 @@ class RegistryLink {
   // Stops wanting it registered; the entry is removed right away by the
   // thread (retried while the registry is unreachable). Never blocks.
   void Deregister(const InstanceKey& key);
+  // Deregisters `key` and waits until the registry has removed the entry (or
+  // it was never registered, or the lease is gone), at most `timeout_ms`.
+  // Routers stop sending to an instance only once its entry is gone, so a stop
+  // drains from there, not from when the removal was queued. False on timeout.
+  bool DeregisterAndWait(const InstanceKey& key, int64_t timeout_ms);
   // Gives back an instance's port, the same way (the lease frees it anyway).
   void ReleasePort(const std::string& host, uint32_t port);
   bool IsRegistered(const InstanceKey& key) const;
@@ -70,6 +76,8 @@ class RegistryLink {
   std::vector<uint64_t> deregister_;   // entry ids to remove; guarded by mu_
   std::vector<std::pair<std::string, uint32_t>> release_;  // host, port; guarded by mu_
   bool stop_ = false;                  // guarded by mu_
+  uint64_t queued_gen_ = 0;            // deregistrations queued so far; guarded by mu_
+  uint64_t acked_gen_ = 0;             // of those, how many the registry has acknowledged; guarded by mu_
   std::thread thread_;
 };
 

@@ -209,6 +209,7 @@ bool Worker::StartExchange(Client* c) {
   c->resp_ready = 0;
   c->status = 0;
   c->attempts = 0;
+  c->table_moves = 0;
   c->retrying = false;
   c->tried = 0;
   c->new_user = false;
@@ -317,15 +318,7 @@ bool Worker::StartExchange(Client* c) {
   if (arm >= 0 && app->arms[static_cast<size_t>(arm)].instances.empty()) {
     // The user's commit has nothing running: serve them from the heaviest arm
     // that can (in a flight: its control if it can), outside any flight.
-    int best = -1;
-    if (flight && flight->control_arm >= 0 && !app->arms[static_cast<size_t>(flight->control_arm)].instances.empty())
-      best = flight->control_arm;
-    else
-      for (size_t i = 0; i < app->arms.size(); ++i)
-        if (!app->arms[i].instances.empty() &&
-            (best < 0 || app->arms[i].weight > app->arms[static_cast<size_t>(best)].weight))
-          best = static_cast<int>(i);
-    arm = best;
+    arm = app->FallbackArm();
     c->flight = {};
   }
   if (arm >= 0) c->arm = &app->arms[static_cast<size_t>(arm)];

@@ -126,6 +126,8 @@ std::string Proxy::MetricsText() const {
       "# TYPE skyport_router_upstream_connect_failures_total counter\nskyport_router_upstream_connect_failures_total {}\n"
       "# HELP skyport_router_retries_total Requests sent again to another connection or instance.\n"
       "# TYPE skyport_router_retries_total counter\nskyport_router_retries_total {}\n"
+      "# HELP skyport_router_retries_new_table_total Requests whose arm had no reachable instance, sent on in a newer route table.\n"
+      "# TYPE skyport_router_retries_new_table_total counter\nskyport_router_retries_new_table_total {}\n"
       "# HELP skyport_router_tunnels_total WebSocket (upgrade) tunnels opened.\n"
       "# TYPE skyport_router_tunnels_total counter\nskyport_router_tunnels_total {}\n"
       "# HELP skyport_router_upstream_idle Pooled idle upstream connections.\n"
@@ -133,7 +135,7 @@ std::string Proxy::MetricsText() const {
       "# HELP skyport_router_local_responses_total Error responses the router made itself, by status.\n"
       "# TYPE skyport_router_local_responses_total counter\n",
       v(c.accepted), v(c.open_clients), v(c.requests), v(c.upstream_connects), v(c.connect_failures), v(c.retries),
-      v(c.tunnels), v(c.pooled_idle));
+      v(c.table_moves), v(c.tunnels), v(c.pooled_idle));
   for (int i = 0; i < kLocalErrorLabels; ++i)
     out += fmt::format("skyport_router_local_responses_total{{code=\"{}\"}} {}\n", kLocalErrorCodes[i],
                        v(c.local_errors[i]));

@@ -116,6 +116,7 @@ struct ProxyCounters {
   std::atomic<uint64_t> upstream_connects{0};
   std::atomic<uint64_t> connect_failures{0};
   std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> table_moves{0};  // requests that went on in a newer table (Worker::MoveToNewerTable)
   std::atomic<uint64_t> tunnels{0};
   std::atomic<uint64_t> pooled_idle{0};
   // User cookies refused (a new id was issued), by reason: malformed, bad

@@ -130,6 +130,27 @@ int AppRoute::ArmFor(uint32_t position) const {
   return it == slices.end() ? slices.back().second : it->second;
 }
 
+int AppRoute::FallbackArm() const {
+  if (flight && flight->control_arm >= 0 && !arms[static_cast<size_t>(flight->control_arm)].instances.empty())
+    return flight->control_arm;
+  int best = -1;
+  for (size_t i = 0; i < arms.size(); ++i)
+    if (!arms[i].instances.empty() && (best < 0 || arms[i].weight > arms[static_cast<size_t>(best)].weight))
+      best = static_cast<int>(i);
+  return best;
+}
+
+int AppRoute::RetryArm(std::string_view commit, bool in_flight) const {
+  for (size_t i = 0; i < arms.size(); ++i)
+    if (arms[i].commit == commit) {
+      if (!arms[i].instances.empty()) return static_cast<int>(i);
+      break;
+    }
+  if (in_flight) return -1;  // its arm is the experiment's to choose: never another one behind its back
+  if (slices.empty() && default_arm >= 0) return default_arm;
+  return FallbackArm();
+}
+
 int AppRoute::ArmByCommitPrefix(std::string_view prefix) const {
   if (prefix.empty()) return -1;
   for (size_t i = 0; i < arms.size(); ++i)

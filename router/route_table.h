@@ -60,6 +60,16 @@ struct AppRoute {
   // The arm whose commit equals `prefix`, else the one arm whose commit
   // starts with it (>= 4 chars); ASCII case-insensitive. -1 if none or ambiguous.
   int ArmByCommitPrefix(std::string_view prefix) const;
+  // The arm that serves a user whose own arm has nothing running: the
+  // flight's control when it can, else the heaviest arm with instances (the
+  // first of equals); -1 when no arm has any.
+  int FallbackArm() const;
+  // For a request whose arm (`commit`, taken from an older table) had no
+  // instance it could reach, the arm of this table to try next: the same
+  // commit when it has instances here; else, outside flights (`in_flight`
+  // false), the arm a request gets now when its own has nothing running (the
+  // default arm without a split, else FallbackArm). -1: nowhere to go.
+  int RetryArm(std::string_view commit, bool in_flight) const;
 };
 
 struct RouteTable {

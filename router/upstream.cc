@@ -49,22 +49,58 @@ const Instance* Worker::Choose(Client* c) {
 }
 
 bool Worker::PickAndConnect(Client* c) {
-  while (c->attempts < o_.max_attempts) {
-    const Instance* inst = Choose(c);
-    if (!inst) break;
-    size_t idx = static_cast<size_t>(inst - c->arm->instances.data());
-    if (idx < 64) c->tried |= uint64_t{1} << idx;
-    if (c->attempts > 0 || c->retrying) c_->retries.fetch_add(1, std::memory_order_relaxed);
-    c->retrying = false;
-    ++c->attempts;
-    c->inst = inst;
-    if (Connect(c, *inst)) return true;
-    if (c->dead) return false;
-  }
+  do {
+    while (c->attempts < o_.max_attempts) {
+      const Instance* inst = Choose(c);
+      if (!inst) break;
+      size_t idx = static_cast<size_t>(inst - c->arm->instances.data());
+      if (idx < 64) c->tried |= uint64_t{1} << idx;
+      if (c->attempts > 0 || c->retrying) c_->retries.fetch_add(1, std::memory_order_relaxed);
+      c->retrying = false;
+      ++c->attempts;
+      c->inst = inst;
+      if (Connect(c, *inst)) return true;
+      if (c->dead) return false;
+    }
+  } while (MoveToNewerTable(c));
   LocalError(c, 502,
              fmt::format("cannot connect to any instance of {}@{}", c->app->name, c->arm->commit.substr(0, 12)),
              c->req_scanned && c->req_ready == 0);
   return false;
+}
+
+// The request's table predates the current one and none of its arm's
+// instances could be reached (typically: a stop or a redeploy removed them,
+// and the request was dealt just before the router heard). Nothing of the
+// answer has arrived, so the request goes on in the current table, to the
+// arm RetryArm names, with a fresh set of attempts: Envoy likewise picks each
+// retry's host from the cluster's current membership. At most
+// kMaxTableMoves times per request.
+bool Worker::MoveToNewerTable(Client* c) {
+  if (!table_ || c->table == table_ || !c->app || !c->arm || c->resp_started || c->table_moves >= kMaxTableMoves)
+    return false;
+  const AppRoute* app = nullptr;
+  for (const AppRoute& a : table_->apps)
+    if (a.name == c->app->name) {
+      app = &a;
+      break;
+    }
+  if (!app) return false;
+  const bool in_flight = !c->flight.empty();
+  // A flight's user stays in the same flight or not at all (c->flight views the old table).
+  if (in_flight && (!app->flight || app->flight->id != c->flight)) return false;
+  const int arm = app->RetryArm(c->arm->commit, in_flight);
+  if (arm < 0) return false;
+  ++c->table_moves;
+  c_->table_moves.fetch_add(1, std::memory_order_relaxed);
+  c->table = table_;  // keeps `app` and the arm alive
+  c->app = app;
+  c->arm = &app->arms[static_cast<size_t>(arm)];
+  if (in_flight) c->flight = app->flight->id;
+  c->tried = 0;
+  c->attempts = 0;
+  c->retrying = true;
+  return true;
 }
 
 // Binds `c` to a pooled connection to `inst`, or starts a new one. False if

@@ -134,6 +134,7 @@ struct Client : Conn {
   size_t resp_ready = 0;       // body bytes at the front of up->in, scanned, not yet written
   int status = 0;
   int attempts = 0;
+  int table_moves = 0;         // times the request went on in a newer table (Worker::MoveToNewerTable)
   uint64_t tried = 0;          // bitmask of instance indexes tried (first 64)
   int64_t start_us = 0;
   std::string cookie;          // Set-Cookie value for a newly assigned user
@@ -208,6 +209,8 @@ class Worker {
   // accepting for a while; counted, logged at most every 10 s.
   void AcceptFailed(int err);
   void RefreshTable();
+  bool MoveToNewerTable(Client* c);
+  static constexpr int kMaxTableMoves = 2;
   void Scan();
   void Pump(Client* c);
   bool StartExchange(Client* c);

@@ -487,5 +487,60 @@ TEST_CASE("Path prefixes are indexed in normal form and shown as configured", "[
   CHECK(t->Match("x.example", "/shop/~items/1") == &t->apps[0]);
 }
 
+AppRoute ArmsWith(std::vector<std::pair<std::string, int>> commits_and_instances) {
+  AppRoute app;
+  for (auto& [commit, n] : commits_and_instances) {
+    Arm arm;
+    arm.commit = commit;
+    for (int i = 0; i < n; ++i) {
+      Instance inst;
+      inst.host = "127.0.0.1";
+      inst.port = 1000 + i;
+      inst.label = "127.0.0.1:" + std::to_string(1000 + i);
+      arm.instances.push_back(inst);
+    }
+    app.arms.push_back(arm);
+  }
+  return app;
+}
+
+TEST_CASE("RetryArm: a request whose arm vanished goes on where a new request would", "[router][route_table]") {
+  // The newer table of a rolling redeploy: the old commit's entries are gone, the new one runs.
+  AppRoute app = ArmsWith({{"aaaa", 0}, {"bbbb", 2}});
+  app.default_arm = 1;
+  CHECK(app.RetryArm("bbbb", false) == 1);  // same commit, still running: always that one
+  CHECK(app.RetryArm("aaaa", false) == 1);  // gone: the default (newest running) arm
+  CHECK(app.RetryArm("cccc", false) == 1);  // not in the table at all
+  CHECK(app.RetryArm("aaaa", true) == -1);  // in a flight: never another arm behind the experiment's back
+  CHECK(app.RetryArm("bbbb", true) == 1);
+
+  // With a split: the same commit if it runs, else the heaviest running arm.
+  AppRoute split = ArmsWith({{"aaaa", 0}, {"bbbb", 1}, {"cccc", 1}});
+  split.arms[1].weight = 10;
+  split.arms[2].weight = 90;
+  split.slices = {{100'000, 1}, {1'000'000, 2}};
+  split.default_arm = 2;
+  CHECK(split.RetryArm("aaaa", false) == 2);
+  CHECK(split.RetryArm("bbbb", false) == 1);
+
+  AppRoute dead = ArmsWith({{"aaaa", 0}});
+  CHECK(dead.RetryArm("aaaa", false) == -1);
+  CHECK(dead.FallbackArm() == -1);
+}
+
+TEST_CASE("FallbackArm: the flight's control if it runs, else the heaviest running arm", "[router][route_table]") {
+  AppRoute app = ArmsWith({{"aaaa", 1}, {"bbbb", 1}, {"cccc", 0}});
+  app.arms[0].weight = 10;
+  app.arms[1].weight = 20;
+  app.arms[2].weight = 70;
+  CHECK(app.FallbackArm() == 1);  // cccc is heavier but has nothing running
+  auto flight = std::make_shared<Flight>();
+  flight->control_arm = 0;
+  app.flight = flight;
+  CHECK(app.FallbackArm() == 0);
+  app.arms[0].instances.clear();
+  CHECK(app.FallbackArm() == 1);
+}
+
 }  // namespace
 }  // namespace skyport::router
