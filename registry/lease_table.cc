@@ -55,6 +55,21 @@ std::vector<uint64_t> LeaseTable::Expired(int64_t now_ms) const {
   return out;
 }
 
+int64_t StalledMs(int64_t planned_wake_ms, int64_t now_ms, int64_t last_batch_ms) {
+  const int64_t late = planned_wake_ms > 0 ? now_ms - planned_wake_ms : 0;
+  return (late > kStallSlackMs ? late : 0) + (last_batch_ms > kStallSlackMs ? last_batch_ms : 0);
+}
+
+void LeaseTable::Postpone(int64_t delta_ms) {
+  if (delta_ms <= 0) return;
+  by_expiry_.clear();
+  for (auto& [id, l] : leases_)
+    if (l.ttl_s > 0) {
+      l.expires_ms += delta_ms;
+      by_expiry_.insert({l.expires_ms, id});
+    }
+}
+
 std::optional<int64_t> LeaseTable::NextExpiryMs() const {
   if (by_expiry_.empty()) return std::nullopt;
   return by_expiry_.begin()->first;

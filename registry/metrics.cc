@@ -21,6 +21,9 @@ std::string RenderMetrics(const OwnerStats& s) {
          static_cast<double>(s.commit_us_total) / 1e6);
   Metric(out, "skyport_registry_leases_expired_total", "counter", "Leases removed because their TTL lapsed.",
          static_cast<double>(s.leases_expired));
+  Metric(out, "skyport_registry_stalls_total", "counter",
+         "Times the registry found it had not been running (stopped, paused, stalled disk) and postponed every lease by that long.",
+         static_cast<double>(s.stalls));
   Metric(out, "skyport_registry_revision", "gauge", "Current revision.", static_cast<double>(s.revision));
   Metric(out, "skyport_registry_endpoints", "gauge", "Registered endpoints.", static_cast<double>(s.endpoints));
   Metric(out, "skyport_registry_leases", "gauge", "Live leases.", static_cast<double>(s.leases));

@@ -11,6 +11,7 @@ struct OwnerStats {
   uint64_t calls = 0;
   uint64_t commit_failures = 0;
   uint64_t leases_expired = 0;
+  uint64_t stalls = 0;  // loop turns late enough that every lease was postponed (lease_table.h StalledMs)
   uint64_t commit_us_total = 0;
   int64_t revision = 0;
   uint64_t endpoints = 0;

@@ -72,12 +72,12 @@ void Owner::Loop() {
       std::unique_lock lock(mu_);
       auto next = state_.NextExpiryMs();
       auto ready = [&] { return stop_ || !queue_.empty() || !joining_.empty(); };
-      if (next) {
-        int64_t wait_ms = std::max<int64_t>(0, *next - clock_->MonoMs());
-        cv_.wait_for(lock, std::chrono::milliseconds(std::min<int64_t>(wait_ms + 1, 1000)), ready);
-      } else {
-        cv_.wait_for(lock, std::chrono::seconds(1), ready);
-      }
+      // Short waits even when idle: a turn that comes much later than planned
+      // tells that the registry was not running (StalledMs).
+      const int64_t now = clock_->MonoMs();
+      const int64_t wait_ms = next ? std::clamp<int64_t>(*next - now + 1, 0, kLoopMaxIdleMs) : kLoopMaxIdleMs;
+      planned_wake_ms_ = now + wait_ms;
+      cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), ready);
       if (stop_) break;
       size_t n = std::min(queue_.size(), opts_.max_batch);
       for (size_t i = 0; i < n; ++i) {
@@ -101,8 +101,15 @@ void Owner::Loop() {
 
 void Owner::RunBatch(std::vector<Call>& calls, std::vector<Watcher>& joining) {
   Changes ch;
+  const int64_t turn_ms = clock_->MonoMs();
+  const int64_t stalled = StalledMs(planned_wake_ms_, turn_ms, last_batch_ms_);
+  if (stalled > 0) {
+    state_.PostponeLeases(stalled);
+    log::Warn("the registry was not running for a while; leases postponed by that long",
+              {{"stalled_ms", stalled}, {"leases", static_cast<int64_t>(state_.lease_count())}});
+  }
   // Expire first, so that no call in this batch can use a lease that lapsed.
-  size_t expired = state_.ExpireLeases(clock_->MonoMs(), ch);
+  size_t expired = state_.ExpireLeases(turn_ms, ch);
   std::vector<Status> results;
   results.reserve(calls.size());
   for (auto& c : calls) {
@@ -134,12 +141,14 @@ void Owner::RunBatch(std::vector<Call>& calls, std::vector<Watcher>& joining) {
   else
     for (auto& w : joining) Greet(w), watchers_.push_back(std::move(w));
   for (size_t i = 0; i < calls.size(); ++i) calls[i].done(results[i]);
+  last_batch_ms_ = clock_->MonoMs() - turn_ms;
 
   std::lock_guard lock(mu_);
   stats_.batches += ch.empty() ? 0 : 1;
   stats_.calls += calls.size();
   stats_.commit_failures += committed ? 0 : 1;
   stats_.leases_expired += expired;
+  stats_.stalls += stalled > 0 ? 1 : 0;
   stats_.commit_us_total += commit_us;
   stats_.revision = state_.revision();
   stats_.endpoints = state_.endpoint_count();

@@ -89,6 +89,8 @@ class Owner {
 
   OwnerOptions opts_;
   Clock* clock_;
+  int64_t planned_wake_ms_ = 0;  // owner thread: the latest the current turn should begin (StalledMs)
+  int64_t last_batch_ms_ = 0;    // owner thread: how long the last batch took
   Random* random_;
   std::unique_ptr<Store> store_;
   RegistryState state_;  // owner thread only

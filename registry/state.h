@@ -68,6 +68,7 @@ class RegistryState {
   Status Deregister(uint64_t id, Changes& ch);
   // Removes every lease whose time is up; returns how many.
   size_t ExpireLeases(int64_t now_ms, Changes& ch);
+  void PostponeLeases(int64_t delta_ms) { leases_.Postpone(delta_ms); }
   std::optional<int64_t> NextExpiryMs() const { return leases_.NextExpiryMs(); }
 
   Result<v1::RouteConfig> GetRoute(const std::string& app) const;

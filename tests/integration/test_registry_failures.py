@@ -69,3 +69,36 @@ class TlsTest(ClusterTest):
         r = self.cli("--timeout", "3", "registry", "show", check=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("UNAVAILABLE", r.stderr)
+
+
+class StallTest(ClusterTest):
+    """A registry that stops running for a while (SIGSTOP here; a paused VM, a swap storm or a
+    stalled disk in production) must not expire every lease the moment it resumes: its holders
+    could not renew while it was away, and their keep-alives are queued behind the expiry."""
+
+    def test_a_stopped_registry_keeps_its_holders_leases_when_it_resumes(self):
+        held = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "1",
+                          "--", sys.executable, ECHO)
+        wait_until(lambda: len(flat(self.show())) == 1, 15, what="entry registered")
+        # Another holder that dies while the registry is stopped still goes, within its TTL of the resume.
+        dying = self.spawn("registry", "register", f"webapp@{A}", "say", "--host", "127.0.0.1", "--ttl", "1",
+                           "--", sys.executable, ECHO)
+        wait_until(lambda: len(flat(self.show())) == 2, 15, what="second entry registered")
+        [http] = [e for _, r, e in flat(self.cli_json("registry", "show", "--wide")) if r == "http"]
+
+        os.kill(self.registry.proc.pid, signal.SIGSTOP)
+        try:
+            dying.kill()
+            dying.wait(timeout=10)
+            # The attack itself lasts a while: three TTLs with no keep-alive reaching the registry.
+            time.sleep(3.5)
+        finally:
+            os.kill(self.registry.proc.pid, signal.SIGCONT)
+        # The held entry never left: ask right away, then again after a few TTLs.
+        table = self.cli_json("registry", "show", "--wide")
+        self.assertIn("http", [r for _, r, _ in flat(table)], "the held entry went the moment the registry resumed")
+        wait_until(lambda: [r for _, r, _ in flat(self.show())] == ["http"], 5, what="the dead holder's entry expired")
+        [(_, _, e)] = flat(self.cli_json("registry", "show", "--wide"))
+        self.assertEqual((e["id"], e["port"]), (http["id"], http["port"]))
+        self.assertIsNone(held.poll())
+        self.assertIn("leases postponed", self.registry.log())

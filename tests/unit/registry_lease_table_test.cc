@@ -132,5 +132,34 @@ TEST_CASE("LeaseTable: Find/Erase/All", "[registry][lease]") {
   CHECK(t.All()[0]->id == 2);
 }
 
+TEST_CASE("StalledMs: a turn far later than planned, or a slow batch, counts as a stall", "[registry][lease]") {
+  CHECK(StalledMs(0, kT0, 0) == 0);  // first turn
+  CHECK(StalledMs(kT0, kT0 - 50, 3) == 0);  // woken early by a call
+  CHECK(StalledMs(kT0, kT0 + kStallSlackMs, kStallSlackMs) == 0);  // scheduling slack
+  CHECK(StalledMs(kT0, kT0 + 9'000, 0) == 9'000);  // stopped for 9 s while idle
+  CHECK(StalledMs(kT0, kT0, 4'000) == 4'000);  // a commit that stalled 4 s
+  CHECK(StalledMs(kT0, kT0 + 1'000, 2'000) == 3'000);
+}
+
+TEST_CASE("LeaseTable: Postpone moves every expiring lease, not the permanent ones", "[registry][lease]") {
+  LeaseTable t;
+  t.Add(1, 2, kT0);  // expires kT0 + 2000
+  t.Add(2, 5, kT0);  // kT0 + 5000
+  t.Add(3, 0, kT0);  // never
+  // The registry was stopped from kT0 + 500 to kT0 + 10'500: everything would lapse at once.
+  CHECK(t.Expired(kT0 + 10'500).size() == 2);
+  t.Postpone(StalledMs(kT0 + 1'500, kT0 + 10'500, 0));  // 9 s
+  CHECK(t.Expired(kT0 + 10'500).empty());
+  CHECK(t.Find(1)->expires_ms == kT0 + 11'000);
+  CHECK(t.NextExpiryMs() == kT0 + 11'000);
+  CHECK(t.Expired(kT0 + 11'000) == std::vector<uint64_t>{1});
+  // A keep-alive that comes in now renews as usual.
+  REQUIRE(t.KeepAlive(1, kT0 + 10'600).ok());
+  CHECK(t.Find(1)->expires_ms == kT0 + 12'600);
+  t.Postpone(0);
+  t.Postpone(-5);
+  CHECK(t.Find(2)->expires_ms == kT0 + 14'000);
+}
+
 }  // namespace
 }  // namespace skyport::registry
