@@ -294,6 +294,9 @@ void Server::Release(const std::string& peer) {
 Status Server::Listen() {
   auto hp = SplitHostPort(opts_.listen);
   if (!hp.ok()) return hp.status();
+  // The address and its other-family twin (127.0.0.1 <-> [::1]) must be free, as for gRPC:
+  // "localhost:P" reaching this hub or another program would be a split brain.
+  if (Status probe = ProbeListen(opts_.listen); !probe.ok()) return probe;
   boost::system::error_code ec;
   tcp::resolver resolver(ioc_);
   auto results = resolver.resolve(hp->first, std::to_string(hp->second), ec);
