@@ -321,6 +321,27 @@ def packs():
     at = p.add(3, 0x10000, bytes(0x10000))
     p.ofs_delta(at, varint(0x10000) + varint(512 << 20) + b"\x80" * 64)
     out["delta_bomb"] = b"\x3f\x7f" + p.bytes()
+    # The same objects as records the target deflates itself (first byte bit 7; see fuzz/pack_scan.cc).
+    def small_deflate(data):  # what the target's Deflate writes
+        z = zlib.compressobj(1, zlib.DEFLATED, 9, 1)
+        return z.compress(data) + z.flush()
+
+    def records(objs):
+        return b"".join(bytes([len(h)]) + h + bytes([len(b)]) + b for h, b in objs)
+    out["built_four_kinds"] = b"\x87\x7f" + records(
+        [(obj_header(k, len(b)), b) for k, b in ((3, HELLO), (2, TREE), (1, COMMIT[:255]), (4, TAG))])
+    objs, at, size = [(obj_header(3, len(HELLO)), HELLO)], 12, 12
+    size += len(objs[0][0]) + len(small_deflate(HELLO))
+    for k in range(3):
+        n = len(HELLO) + 1 + k
+        delta = varint(n - 1) + varint(n) + bytes([0x90, n - 1]) + b"\x01" + bytes([0x41 + k])
+        h = obj_header(6, len(delta)) + ofs_encode(size - at)
+        objs.append((h, delta))
+        at, size = size, size + len(h) + len(small_deflate(delta))
+    out["built_ofs_chain"] = b"\x83\x7f" + records(objs)
+    out["built_ref_delta"] = b"\x90\x7f" + records([(obj_header(7, 4) + b"\x02" + b"\x11" * 19, varint(48) + varint(12)
+                                                      + bytes([0x90, 12]))])
+    out["built_overflow"] = b"\x83\x7f" + records([(obj_header(3, 5), b"more than five")])
     out["tight_limits"] = b"\x05\x00" + out["four_kinds"][2:]
     out["count_too_big"] = b"\x01\x7f" + Pack().bytes(count=0xFFFFFFFF)
     out["bad_version"] = b"\x00\x7f" + b"PACK\0\0\0\x09\0\0\0\0" + bytes(20)
