@@ -55,8 +55,11 @@ std::string DeployPrinter::Json(const v1::DeployProgress& p) {
 
 std::string DeployPrinter::Summary() const {
   std::string names;
-  for (const auto& d : drones_) names += (names.empty() ? "" : ", ") + d;
-  std::string commit = commit_.empty() ? "" : " " + commit_.substr(0, 12);
+  for (const auto& d : drones_) {
+    if (!names.empty()) names += ", ";
+    names += d;
+  }
+  const std::string commit = commit_.empty() ? "" : fmt::format(" {}", std::string_view(commit_).substr(0, 12));
   if (drones_.empty()) return fmt::format("deployed {}{}", app_, commit);
   return fmt::format("deployed {}{} on {} drone{}: {}", app_, commit, drones_.size(),
                      drones_.size() == 1 ? "" : "s", names);

@@ -106,7 +106,7 @@ Result<std::string> SpecTextToJson(std::string_view text, bool yaml, const std::
     if (doc.is_discarded()) {
       // Parse again with exceptions for the position; nothing escapes.
       try {
-        (void)nlohmann::json::parse(text);
+        doc = nlohmann::json::parse(text);
       } catch (const nlohmann::json::parse_error& e) {
         return Status::InvalidArgument(ClipEcho(fmt::format("{}: not valid JSON: {}", name, e.what())));
       }

@@ -129,9 +129,10 @@ Result<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const std::string& dir
     ::close(fd);
     if (err != EWOULDBLOCK)
       return Status::Internal(fmt::format("data: cannot lock {}: {}", path, std::strerror(err)));
-    std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-    pid.erase(pid.find_last_not_of(" \n") + 1);
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) pid = "?";
+    std::string_view text(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    text = text.substr(0, text.find_last_not_of(" \n") + 1);  // npos + 1 = 0: all blank
+    const bool numeric = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+    const std::string_view pid = numeric ? text : "?";
     return Status::FailedPrecondition(
         fmt::format("data dir {} is in use by pid {} (another {}?): stop it, or give this one another --data", dir,
                     pid, ProgramName()));

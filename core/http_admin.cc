@@ -185,6 +185,9 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& addre
   auto hp = SplitHostPort(address);
   if (!hp.ok()) return hp.status();
   if (opts.max_connections < 1) return Status::InvalidArgument("admin: max_connections must be >= 1");
+  // As the gRPC and traffic listeners: refuse when the address, or its twin on the other
+  // loopback/wildcard family, is taken ("localhost:P" would reach either: a split brain).
+  if (Status probe = ProbeListen(address); !probe.ok()) return probe;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -3,10 +3,16 @@
 record of what each seed is. Rerun after changing it; the files are committed.
 Seeds are small, real inputs: requests and responses as browsers, curl and the
 integration tests send them, chunked bodies, events posts, a real push's
-pkt-lines (git 2.39.5), the examples' flight specs, route configs."""
+pkt-lines (git 2.39.5), the examples' flight specs, route configs, packs and
+git objects as git writes them, request paths, signed cookies."""
+import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
+import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 A = "aaaa" + "1" * 36
@@ -213,6 +219,201 @@ STATIC = {
                        "extra": 1}),
 }
 
+# -- packs (first byte: piece size 1 + b % 64; second: limits, 0x7F = depth 8, 8 KiB objects,
+# 64 objects, 1 MiB inflated; 0x00 = depth 1, 64 B objects, 1 object, 1 MiB)
+
+def obj_header(kind, size):
+    first = (kind << 4) | (size & 15)
+    size >>= 4
+    out = bytearray()
+    while size:
+        out.append(first | 0x80)
+        first = size & 0x7F
+        size >>= 7
+    out.append(first)
+    return bytes(out)
+
+
+def ofs_encode(distance):
+    out = [distance & 0x7F]
+    distance >>= 7
+    while distance:
+        distance -= 1
+        out.insert(0, 0x80 | (distance & 0x7F))
+        distance >>= 7
+    return bytes(out)
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def git_id(kind, body):
+    return hashlib.sha1(b"%s %d\0" % (kind, len(body)) + body).digest()
+
+
+class Pack:
+    def __init__(self):
+        self.parts, self.size = [], 12
+
+    def add(self, kind, raw_size, data, prefix=b""):
+        offset = self.size
+        blob = obj_header(kind, raw_size) + prefix + zlib.compress(data)
+        self.parts.append(blob)
+        self.size += len(blob)
+        return offset
+
+    def ofs_delta(self, base_offset, delta):
+        return self.add(6, len(delta), delta, prefix=ofs_encode(self.size - base_offset))
+
+    def ref_delta(self, base_id, delta):
+        return self.add(7, len(delta), delta, prefix=base_id)
+
+    def bytes(self, count=None):
+        body = b"PACK" + struct.pack(">II", 2, len(self.parts) if count is None else count) + b"".join(self.parts)
+        return body + hashlib.sha1(body).digest()
+
+
+def tree_body(entries):
+    return b"".join(mode + b" " + name + b"\0" + oid for mode, name, oid in entries)
+
+
+HELLO = b"hello world\n" * 4
+HELLO_ID = git_id(b"blob", HELLO)
+TREE = tree_body([(b"100644", b"app.py", HELLO_ID), (b"40000", b"static", git_id(b"tree", b"")),
+                  (b"100755", b"start.sh", HELLO_ID)])
+IDENT = b"Ana <ana@example.com> 1764547200 +0100"
+COMMIT = (b"tree " + git_id(b"tree", TREE).hex().encode() + b"\nparent " + ("4b825dc6" * 5).encode() + b"\nauthor " +
+          IDENT + b"\ncommitter " + IDENT + b"\n\nfirst\n")
+TAG = (b"object " + git_id(b"commit", COMMIT).hex().encode() + b"\ntype commit\ntag v1\ntagger " + IDENT +
+       b"\n\nrelease\n")
+
+
+def packs():
+    out = {}
+    p = Pack()
+    p.add(3, len(HELLO), HELLO)
+    p.add(2, len(TREE), TREE)
+    p.add(1, len(COMMIT), COMMIT)
+    p.add(4, len(TAG), TAG)
+    out["four_kinds"] = b"\x07\x7f" + p.bytes()
+    # A delta copying the base and appending a line; then a chain of 8 of them.
+    p = Pack()
+    at = p.add(3, len(HELLO), HELLO)
+    for k in range(8):
+        size = len(HELLO) + 1 + k
+        delta = varint(size - 1) + varint(size) + bytes([0x90, size - 1]) + b"\x01" + bytes([0x41 + k])
+        at = p.ofs_delta(at, delta)
+    out["ofs_chain"] = b"\x03\x7f" + p.bytes()
+    # A thin pack: a REF_DELTA against an object the "repository" has (even first byte) or not.
+    for name, base in (("ref_delta_known", b"\x02" + b"\x11" * 19), ("ref_delta_unknown", b"\x01" + b"\x11" * 19)):
+        p = Pack()
+        p.ref_delta(base, varint(48) + varint(12) + bytes([0x90, 12]))
+        out[name] = b"\x10\x7f" + p.bytes()
+    # The delta bomb: 20 bytes claiming 512 MiB of copies.
+    p = Pack()
+    at = p.add(3, 0x10000, bytes(0x10000))
+    p.ofs_delta(at, varint(0x10000) + varint(512 << 20) + b"\x80" * 64)
+    out["delta_bomb"] = b"\x3f\x7f" + p.bytes()
+    # The same objects as records the target deflates itself (first byte bit 7; see fuzz/pack_scan.cc).
+    def small_deflate(data):  # what the target's Deflate writes
+        z = zlib.compressobj(1, zlib.DEFLATED, 9, 1)
+        return z.compress(data) + z.flush()
+
+    def records(objs):
+        return b"".join(bytes([len(h)]) + h + bytes([len(b)]) + b for h, b in objs)
+    out["built_four_kinds"] = b"\x87\x7f" + records(
+        [(obj_header(k, len(b)), b) for k, b in ((3, HELLO), (2, TREE), (1, COMMIT[:255]), (4, TAG))])
+    objs, at, size = [(obj_header(3, len(HELLO)), HELLO)], 12, 12
+    size += len(objs[0][0]) + len(small_deflate(HELLO))
+    for k in range(3):
+        n = len(HELLO) + 1 + k
+        delta = varint(n - 1) + varint(n) + bytes([0x90, n - 1]) + b"\x01" + bytes([0x41 + k])
+        h = obj_header(6, len(delta)) + ofs_encode(size - at)
+        objs.append((h, delta))
+        at, size = size, size + len(h) + len(small_deflate(delta))
+    out["built_ofs_chain"] = b"\x83\x7f" + records(objs)
+    out["built_ref_delta"] = b"\x90\x7f" + records([(obj_header(7, 4) + b"\x02" + b"\x11" * 19, varint(48) + varint(12)
+                                                      + bytes([0x90, 12]))])
+    out["built_overflow"] = b"\x83\x7f" + records([(obj_header(3, 5), b"more than five")])
+    out["tight_limits"] = b"\x05\x00" + out["four_kinds"][2:]
+    out["count_too_big"] = b"\x01\x7f" + Pack().bytes(count=0xFFFFFFFF)
+    out["bad_version"] = b"\x00\x7f" + b"PACK\0\0\0\x09\0\0\0\0" + bytes(20)
+    out["trailing"] = b"\x09\x7f" + Pack().bytes() + b"junk"
+    return out
+
+
+def entry(mode, name, oid=HELLO_ID):
+    return (mode, name, oid)
+
+
+OBJECTS = {
+    "tree": TREE,
+    "tree_dotgit": tree_body([entry(b"40000", b".git")]),
+    "tree_dotgit_ntfs": tree_body([entry(b"100644", b"GIT~1"), entry(b"100644", b"a\\.git. ")]),
+    "tree_dotgit_hfs": tree_body([entry(b"40000", ".\u200cgIt".encode())]),
+    "tree_gitmodules_link": tree_body([entry(b"120000", b".gitmodules")]),
+    "tree_dotdot": tree_body([entry(b"40000", b".."), entry(b"100644", b"a/b")]),
+    "tree_dups": tree_body([entry(b"100644", b"a"), entry(b"100644", b"a.b"), entry(b"40000", b"a")]),
+    "tree_unsorted": tree_body([entry(b"100644", b"b"), entry(b"100644", b"a")]),
+    "tree_modes": tree_body([entry(b"040000", b"z"), entry(b"100664", b"y"), entry(b"160000", b"x"),
+                             entry(b"100600", b"w")]),
+    "tree_null": tree_body([entry(b"100644", b"n", bytes(20))]),
+    "commit": COMMIT,
+    "commit_bad_ident": COMMIT.replace(b"<ana@example.com>", b"ana@example.com"),
+    "commit_nul": COMMIT.replace(b"\nauthor", b"\0\nauthor"),
+    "commit_date": COMMIT.replace(b"1764547200", b"99999999999999999999"),
+    "tag": TAG,
+    "tag_bad_type": TAG.replace(b"type commit", b"type branch"),
+    "name_dotgit_upper": b".GIT",
+}
+
+PATHS = {  # first byte: bit 0 = unescape_slashes
+    "plain": "\0/shop/cart/item-3",
+    "dotdot": "\0/shop/../admin",
+    "encoded_slash": "\0/shop/..%2fadmin",
+    "encoded_slash_unescaped": "\1/shop/..%2Fadmin",
+    "backslash": "\1/shop\\..\\admin",
+    "dot_segments": "\0/a/./b/../../../c/.",
+    "empty_segments": "\0//a//b/",
+    "unreserved": "\0/%7Euser/%41%2d%2E%5f/%e2%82%ac",
+    "encoded_dots": "\0/a/%2e%2E/%2e",
+    "semicolon": "\0/shop/..;/admin",
+    "encoded_semicolon": "\0/shop/%2e%2e;jsessionid=1/x",
+    "bad_escape": "\0/a%2",
+    "nul": "\0/a%00b",
+    "star": "\0*",
+    "root": "\0/",
+    "prefix_like": "\0/api/v2/",
+}
+
+COOKIE_TOKEN = b"fuzz-cluster-token"  # the target's key: DeriveCookieSecret(this)
+COOKIE_KEY = hmac.new(b"skyport/router-cookie-secret/v1", COOKIE_TOKEN, hashlib.sha256).digest()
+USER = "0123456789abcdef0123456789abcdef"
+
+
+def signed_cookie(user, split, key=COOKIE_KEY):
+    mac = hmac.new(key, b"v1." + user.encode() + b"." + split.encode(), hashlib.sha256).digest()[:12]
+    return "v1.%s.%s.%s" % (user, base64.urlsafe_b64encode(mac).decode().rstrip("="), split)
+
+
+COOKIES = {  # first byte: bit 0 = mint then edit, bit 1 = legacy window open
+    "signed": "\0" + signed_cookie(USER, "checkout-v2.1"),
+    "signed_other_key": "\0" + signed_cookie(USER, "s1", key=b"not the cluster's"),
+    "tampered_user": "\0" + signed_cookie(USER, "s1").replace("0123", "3210", 1),
+    "legacy_closed": "\0" + USER + ".s1",
+    "legacy_open": "\2" + USER + ".checkout-v2.1",
+    "malformed": "\2v1." + USER + "..s1",
+    "mint_edit": "\1" + "".join(chr(i) for i in range(16)) + "\x0csplit-id.v1" + "\0\x05\x10\x02\x20\x01",
+    "mint_previous": "\1" + "u" * 16 + "\x02ab" + "\x01\x30\x03",
+}
+
 HTTP_WORDS = ["GET", "HEAD", "POST", "CONNECT", "OPTIONS", "HTTP/1.1", "HTTP/1.0", "HTTP/", "\r\n", "\r\n\r\n",
               "Host:", "Content-Length:", "Transfer-Encoding:", "chunked", "gzip", "identity", "Connection:",
               "close", "keep-alive", "Upgrade", "Upgrade:", "websocket", "Expect:", "100-continue", "Cookie:",
@@ -237,6 +438,12 @@ ROUTE_WORDS = ['"app"', '"weights"', '"split_id"', '"splitId"', '"hosts"', '"all
                '"slices"', '"commit"', '"ge"', '"lt"', '"path_prefixes"', '"flight"', '"name"', '"id"', '"control"',
                '"arms"', '"filter"', '"oses"', '"channels"', '"locales"', '"headers"', '"range_key"', '"range_ge"',
                '"range_lt"', '"end_by_unix_ms"', '"%s"' % A, "1000000", "4294967296", '"NaN"', "null"]
+PACK_WORDS = [b"PACK", b"\0\0\0\2", b"\0\0\0\3", b"\x78\x9c", b"\x78\x01", b"\x80", b"\xff\xff\xff\xff"]
+OBJECT_WORDS = ["tree ", "parent ", "author ", "committer ", "object ", "type ", "tag ", "tagger ", "commit", "blob",
+                "40000 ", "100644 ", "100755 ", "120000 ", "160000 ", ".git", ".gitmodules", "git~1", "gitmod~1",
+                "\u200c", " +0000\n", " <a@b> ", "\n\n", "\0"]
+PATH_WORDS = ["/", "..", ".", "%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "\\", ";", "%00", "%7e", "//", "?"]
+COOKIE_WORDS = ["v1.", ".", USER, "AAAAAAAAAAAAAAAA", "-", "_"]
 STATIC_WORDS = ['"default_app"', '"apps"', '"name"', '"hosts"', '"path_prefixes"', '"split_id"', '"allow_override"',
                 '"arms"', '"commit"', '"weight"', '"upstreams"', '"flight"', '"127.0.0.1:80"', '"[::1]:1"', '":80"',
                 "1000000", "null"]
@@ -244,7 +451,7 @@ STATIC_WORDS = ['"default_app"', '"apps"', '"name"', '"hosts"', '"path_prefixes"
 
 def dict_entry(word):
     out = ""
-    for b in word.encode():
+    for b in word if isinstance(word, bytes) else word.encode():
         c = chr(b)
         out += "\\" + c if c in '"\\' else c if 0x20 <= b < 0x7f else "\\x%02X" % b
     return '"%s"\n' % out
@@ -267,6 +474,11 @@ if __name__ == "__main__":
     write_dict("flight_spec_yaml", YAML_WORDS + [w.strip('"') + ":" for w in FLIGHT_WORDS if w.startswith('"')])
     write_dict("route_json", ROUTE_WORDS)
     write_dict("static_routes", STATIC_WORDS)
+    write_dict("chunked_rewrite", CHUNK_WORDS)
+    write_dict("pack_scan", PACK_WORDS)
+    write_dict("object_check", OBJECT_WORDS)
+    write_dict("uri_path", PATH_WORDS)
+    write_dict("user_cookie", COOKIE_WORDS)
     write("http1_request", REQUESTS)
     write("http1_response", RESPONSES)
     write("chunked", CHUNKED)
@@ -280,3 +492,8 @@ if __name__ == "__main__":
     write("flight_spec_yaml", FLIGHT_YAML)
     write("route_json", ROUTES)
     write("static_routes", STATIC)
+    write("chunked_rewrite", CHUNKED)
+    write("pack_scan", packs())
+    write("object_check", OBJECTS)
+    write("uri_path", PATHS)
+    write("user_cookie", COOKIES)

@@ -12,4 +12,9 @@ set(SKYPORT_FUZZ_TARGETS
   flight_spec_yaml  # cli/spec_file.h SpecTextToJson (YAML) -> ParseFlightSpecText
   route_json        # cli/route_json.h RouteFromJson -> registry/validate.h ValidateRoute
   static_routes     # router/route_table.h LoadStaticRoutes (the router's --routes file)
+  chunked_rewrite   # router/http1.h ChunkedScanner::Decode and ::StripTrailers
+  pack_scan         # hub/pack_scan.h PackScanner, whole and in pieces
+  object_check      # hub/object_check.h CheckTree / CheckCommit / CheckTag
+  uri_path          # core/uri_path.h NormalizePath, ValidatePathPrefix
+  user_cookie       # router/user_cookie.h CheckUserCookie (forged and edited cookies)
 )

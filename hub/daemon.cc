@@ -138,6 +138,7 @@ int RunDaemon(const DaemonOptions& o) {
   go.limits.pack.max_inflate_bytes = o.git_max_inflate_bytes;
   go.limits.max_refs = o.git_max_refs_per_push;
   go.max_concurrent_pushes = o.git_max_concurrent_pushes;
+  go.max_pushes_per_client = o.git_max_pushes_per_client;
   go.idle_timeout_s = o.git_idle_timeout_s;
   go.header_timeout_s = o.git_header_timeout_s;
   go.body_timeout_s = o.git_body_timeout_s;

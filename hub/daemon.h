@@ -28,6 +28,7 @@ struct DaemonOptions {
   uint64_t git_max_inflate_bytes = 32ull << 30;
   uint32_t git_max_refs_per_push = 1000;
   int git_max_concurrent_pushes = 4;
+  int git_max_pushes_per_client = 2;
   // Slow and greedy git clients (hub/git_http.h GitHttpOptions).
   int git_idle_timeout_s = 60;
   int git_header_timeout_s = 10;

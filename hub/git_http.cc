@@ -97,6 +97,7 @@ struct PushCounters {
   std::atomic<uint64_t> pushes{0};        // receive-pack POSTs answered (probes included)
   std::atomic<uint64_t> in_flight{0};
   std::atomic<uint64_t> busy{0};          // 503: too many at once
+  std::atomic<uint64_t> client_busy{0};   // 429: too many at once from one client address
   std::atomic<uint64_t> accept_errors{0};  // accept failed (EMFILE, ENFILE, ENOBUFS...): paused 100 ms
   std::atomic<uint64_t> fsck{0};
   std::atomic<uint64_t> refs{0};
@@ -164,6 +165,10 @@ class Server final : public GitHttpServer {
   // Connection admission per server and per client address; Release undoes an admitted one.
   bool Admit(const std::string& peer);
   void Release(const std::string& peer);
+  // Push slot admission, per client address first, then for the server: nullptr when admitted
+  // (ReleasePush undoes it), else the cause, "client_busy" or "busy".
+  const char* AdmitPush(const std::string& peer);
+  void ReleasePush(const std::string& peer);
 
   RepoStore* repos_;
   const GitHttpOptions opts_;
@@ -171,6 +176,7 @@ class Server final : public GitHttpServer {
   mutable PushCounters counters_;
   std::mutex conn_mu_;
   std::map<std::string, int> conns_by_client_;  // GUARDED_BY(conn_mu_); only addresses with open connections
+  std::map<std::string, int> pushes_by_client_;  // GUARDED_BY(conn_mu_); only addresses with pushes in flight
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
@@ -204,11 +210,14 @@ std::string Server::Metrics() const {
       "# TYPE skyport_hub_git_pushes_in_flight gauge\nskyport_hub_git_pushes_in_flight {}\n"
       "# HELP skyport_hub_git_pushes_busy_total Pushes answered 503 because --git-max-concurrent-pushes were running.\n"
       "# TYPE skyport_hub_git_pushes_busy_total counter\nskyport_hub_git_pushes_busy_total {}\n"
+      "# HELP skyport_hub_git_pushes_client_busy_total Pushes answered 429 because their client address had "
+      "--git-max-pushes-per-client running.\n"
+      "# TYPE skyport_hub_git_pushes_client_busy_total counter\nskyport_hub_git_pushes_client_busy_total {}\n"
       "# HELP skyport_hub_git_accept_errors_total Failed accepts on the git listener (out of descriptors...), each "
       "followed by a 100 ms pause.\n# TYPE skyport_hub_git_accept_errors_total counter\nskyport_hub_git_accept_errors_total {}\n"
       "# HELP skyport_hub_git_push_refused_total Pushes refused whole, by cause (fsck, a bound, or a corrupt pack).\n"
       "# TYPE skyport_hub_git_push_refused_total counter\n",
-      c.pushes.load(), c.in_flight.load(), c.busy.load(), c.accept_errors.load());
+      c.pushes.load(), c.in_flight.load(), c.busy.load(), c.client_busy.load(), c.accept_errors.load());
   for (auto [cause, v] : {std::pair<const char*, uint64_t>{"fsck", c.fsck.load()}, {"refs", c.refs.load()},
                           {"pack_size", c.pack_size.load()}, {"objects", c.objects.load()},
                           {"object_size", c.object_size.load()}, {"delta_depth", c.delta_depth.load()},
@@ -291,9 +300,35 @@ void Server::Release(const std::string& peer) {
   counters_.connections_open.fetch_sub(1);
 }
 
+const char* Server::AdmitPush(const std::string& peer) {
+  std::lock_guard<std::mutex> l(conn_mu_);
+  int& mine = pushes_by_client_[peer];
+  const char* refused = nullptr;
+  if (mine >= std::max(1, opts_.max_pushes_per_client)) {
+    refused = "client_busy";
+  } else if (counters_.in_flight.load() >= static_cast<uint64_t>(std::max(1, opts_.max_concurrent_pushes))) {
+    refused = "busy";
+  } else {
+    ++mine;
+    counters_.in_flight.fetch_add(1);
+  }
+  if (mine == 0) pushes_by_client_.erase(peer);
+  return refused;
+}
+
+void Server::ReleasePush(const std::string& peer) {
+  std::lock_guard<std::mutex> l(conn_mu_);
+  auto it = pushes_by_client_.find(peer);
+  if (it != pushes_by_client_.end() && --it->second <= 0) pushes_by_client_.erase(it);
+  counters_.in_flight.fetch_sub(1);
+}
+
 Status Server::Listen() {
   auto hp = SplitHostPort(opts_.listen);
   if (!hp.ok()) return hp.status();
+  // The address and its other-family twin (127.0.0.1 <-> [::1]) must be free, as for gRPC:
+  // "localhost:P" reaching this hub or another program would be a split brain.
+  if (Status probe = ProbeListen(opts_.listen); !probe.ok()) return probe;
   boost::system::error_code ec;
   tcp::resolver resolver(ioc_);
   auto results = resolver.resolve(hp->first, std::to_string(hp->second), ec);
@@ -442,24 +477,29 @@ Response Server::InfoRefs(const GitRoute& route) {
 asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::flat_buffer& buf,
                                               http::request_parser<http::buffer_body>& p, const std::string& app,
                                               const std::string& peer) {
-  // Admission: the pool has one thread per allowed push, so an admitted push never waits for another's work.
-  if (counters_.in_flight.fetch_add(1) >= static_cast<uint64_t>(std::max(1, opts_.max_concurrent_pushes))) {
-    counters_.in_flight.fetch_sub(1);
-    counters_.busy.fetch_add(1);
-    int64_t suppressed = log_throttle_.Allow("busy", std::chrono::steady_clock::now());
+  // Admission: the pool has one thread per allowed push, so an admitted push never waits for another's
+  // work; and one client address holds at most --git-max-pushes-per-client of the slots.
+  if (const char* refused = AdmitPush(peer)) {
+    const bool client = std::string_view(refused) == "client_busy";
+    (client ? counters_.client_busy : counters_.busy).fetch_add(1);
+    int64_t suppressed = log_throttle_.Allow(refused, std::chrono::steady_clock::now());
     if (suppressed >= 0) {
-      log::Warn("push refused", {{"app", app}, {"cause", "busy"}, {"limit", opts_.max_concurrent_pushes},
+      log::Warn("push refused", {{"app", app}, {"cause", refused}, {"peer", peer},
+                                 {"limit", client ? opts_.max_pushes_per_client : opts_.max_concurrent_pushes},
                                  {"suppressed_since_last", suppressed}});
     }
-    Response res = MakeResponse(http::status::service_unavailable,
-                                "the hub is busy with other pushes; try again in a few seconds\n");
+    Response res = client ? MakeResponse(http::status::too_many_requests,
+                                         "too many pushes at once from your address; try again in a few seconds\n")
+                          : MakeResponse(http::status::service_unavailable,
+                                         "the hub is busy with other pushes; try again in a few seconds\n");
     res.set(http::field::retry_after, "5");
     co_return res;
   }
   struct InFlight {
-    std::atomic<uint64_t>& n;
-    ~InFlight() { n.fetch_sub(1); }
-  } in_flight{counters_.in_flight};
+    Server* s;
+    const std::string& peer;
+    ~InFlight() { s->ReleasePush(peer); }
+  } in_flight{this, peer};
   counters_.pushes.fetch_add(1);
 
   std::optional<Gunzip> gunzip;

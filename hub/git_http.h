@@ -47,6 +47,11 @@ struct GitHttpOptions {
   // Pushes processed at once (each gets its own worker thread for libgit2);
   // the next one is answered 503 with Retry-After.
   int max_concurrent_pushes = 4;
+  // Of them, pushes from one client address (nginx limit_conn per
+  // $binary_remote_addr): a token holder reconnecting in a loop cannot keep
+  // every slot busy. The next one from that address is answered 429 with
+  // Retry-After.
+  int max_pushes_per_client = 2;
   // Slow and greedy clients (nginx client_header_timeout, client_body_timeout
   // and limit_conn; HAProxy timeout http-request and maxconn; Apache
   // mod_reqtimeout's minrate). docs/security.md has the reasoning.

@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
   app.add_option("--git-max-concurrent-pushes", o.git_max_concurrent_pushes,
                  "Pushes processed at once; more are answered 503")
       ->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--git-max-pushes-per-client", o.git_max_pushes_per_client,
+                 "Pushes processed at once from one client address; more are answered 429")
+      ->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--git-idle-timeout", o.git_idle_timeout_s,
                  "Seconds a git connection may wait for the first byte of a request (also between keep-alive requests)")
       ->capture_default_str()->check(CLI::Range(1, 3600));

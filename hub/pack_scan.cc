@@ -324,13 +324,16 @@ Status PackScanner::Impl::Inflate(std::string_view* in) {
     size_t produced = scratch.size() - z.avail_out;
     in->remove_prefix(used);
     pos += used;
-    inflated += produced;
-    if (inflated > obj.size) return Bad(fmt::format("object inflates beyond its declared {} bytes", obj.size));
-    if (!delta_sizes_known && produced > 0) {
-      size_t take = std::min<size_t>(produced, 20 - delta_head.size());
+    // A delta's sizes are read from its declared bytes only, and before the overflow check: how
+    // much one inflate call produces depends on how the pack was cut into reads, the verdict must not.
+    if (!delta_sizes_known && produced > 0 && inflated < obj.size) {
+      const uint64_t declared = std::min<uint64_t>(produced, obj.size - inflated);
+      size_t take = static_cast<size_t>(std::min<uint64_t>(declared, 20 - delta_head.size()));
       delta_head.append(reinterpret_cast<const char*>(scratch.data()), take);
       if (Status s = CheckDeltaSizes(false); !s.ok()) return s;
     }
+    inflated += produced;
+    if (inflated > obj.size) return Bad(fmt::format("object inflates beyond its declared {} bytes", obj.size));
     if (rc == Z_STREAM_END) {
       if (inflated != obj.size) return Bad(fmt::format("object inflates to {} bytes, not the declared {}", inflated, obj.size));
       if (!delta_sizes_known) {

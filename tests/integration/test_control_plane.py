@@ -84,6 +84,35 @@ class SecondDaemonTest(ClusterTest):
         self.assertIn(f"address 127.0.0.1:{port} is in use (another skyport-registry?)", out)
         self.assertIsNone(self.registry.proc.poll())
 
+    def test_admin_and_git_listeners_refuse_a_port_taken_on_the_other_loopback_family(self):
+        # Someone holds [::1]:P (or 127.0.0.1:P): a metrics/admin or git listener on the
+        # other family's loopback, same port, would share "localhost:P" with it.
+        for family, host, twin in ((socket.AF_INET6, "::1", "127.0.0.1"), (socket.AF_INET, "127.0.0.1", "[::1]")):
+            holder = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                holder.bind((host, 0))
+            except OSError:
+                holder.close()
+                self.skipTest("no IPv6 loopback")
+            self.addCleanup(holder.close)
+            holder.listen(4)
+            port = holder.getsockname()[1]
+            shown = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+            want = f"address {shown} is in use (another {{}}?): clients of localhost:{port} would reach either"
+
+            args = self.registry_args("127.0.0.1:0", os.path.join(self.tmp, f"reg-{port}"))
+            args[args.index("--metrics-listen") + 1] = f"{twin}:{port}"
+            hub = [binary("skyport-hub"), "--listen", "127.0.0.1:0", "--git-listen", f"{twin}:{port}",
+                   "--data", os.path.join(self.tmp, f"hub-{port}"), "--token-file", self.token_file,
+                   "--metrics-listen", "", "--registry", self.registry.address()]
+            for what, cmd in (("skyport-registry", args), ("skyport-hub", hub)):
+                try:
+                    code, out = run_daemon(cmd, timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.fail(f"{what} listened on {twin}:{port} while {shown} was taken")
+                self.assertNotEqual(code, 0, out)
+                self.assertIn(want.format(what), out)
+
     def test_restart_after_kill9_takes_the_lock_and_port_back(self):
         self.registry.kill(signal.SIGKILL)
         self.registry.start()  # same port, same data dir: the kernel dropped the lock with the process

@@ -345,7 +345,10 @@ class GitPushSafetyTest(ClusterTest):
         def slow(app):
             body = pkt(f"{ZERO} {blob_id(base)} refs/tags/slow\0report-status\n") + b"0000" + pack
             auth = base64.b64encode(f"x:{self.token}".encode()).decode()
-            conn = http.client.HTTPConnection("127.0.0.1", self.hub.git_port, timeout=300)
+            # From another address than the quick push: one address holds at most
+            # --git-max-pushes-per-client (2) slots.
+            conn = http.client.HTTPConnection("127.0.0.1", self.hub.git_port, timeout=300,
+                                              source_address=("127.0.0.2", 0))
             try:
                 conn.request("POST", f"/{app}.git/git-receive-pack", body=body,
                              headers={"Authorization": f"Basic {auth}",
@@ -398,6 +401,49 @@ class GitPushSafetyTest(ClusterTest):
         wait_until(lambda: self.metric("skyport_hub_git_pushes_in_flight") == 0, 10, what="the stalled push gone")
         r = self.push("webapp", "master")
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def stalled_push(self, app, source):
+        """A push from `source` (a loopback address) that sends its head and a little body, then stalls."""
+        auth = base64.b64encode(f"x:{self.token}".encode()).decode()
+        s = socket.create_connection(("127.0.0.1", self.hub.git_port), timeout=10, source_address=(source, 0))
+        self.addCleanup(s.close)
+        s.sendall(f"POST /{app}.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+                  "Content-Length: 100000\r\n\r\n0000".encode())
+        return s
+
+    def test_one_client_cannot_hold_every_push_slot(self):
+        # A token holder at 127.0.0.2 opens as many stalled pushes as the hub has slots (4 by
+        # default). Only --git-max-pushes-per-client (2 by default) are admitted; the others
+        # get 429 with Retry-After, and a push from another address still lands.
+        held = [self.stalled_push(f"hog{i}", "127.0.0.2") for i in range(2)]
+        wait_until(lambda: self.metric("skyport_hub_git_pushes_in_flight") == 2, 10, what="two stalled pushes admitted")
+        for i in range(2, 4):
+            s = self.stalled_push(f"hog{i}", "127.0.0.2")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            status_line, _, rest = head.partition(b"\r\n")
+            self.assertTrue(status_line.startswith(b"HTTP/1.1 429"), head)
+            self.assertIn(b"\r\nretry-after: 5\r\n", rest.lower())
+        self.assertEqual(self.metric("skyport_hub_git_pushes_in_flight"), 2)
+        self.assertEqual(self.metric("skyport_hub_git_pushes_client_busy_total"), 2)
+        self.assertEqual(self.metric("skyport_hub_git_pushes_busy_total"), 0)
+        with open(self.hub.log_path) as f:
+            self.assertRegex(f.read(), r"push refused.*cause=client_busy.*peer=127\.0\.0\.2")
+
+        # Another client (127.0.0.1, the real git client) still pushes.
+        self.write("a.txt", "a\n")
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", "a")
+        r = self.push("webapp", "master")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_fsck_clean("webapp")
+        for s in held:
+            s.close()
+        wait_until(lambda: self.metric("skyport_hub_git_pushes_in_flight") == 0, 10, what="the stalled pushes gone")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ TEST_CASE("PortTable --wide adds the details and the age", "[cli]") {
 
 TEST_CASE("EndpointList holds every field", "[cli]") {
   auto e = Ep(9, "web", kC1, "http", 2, "h", 80);
-  (*e.mutable_meta())["k"] = "v";
+  (*e.mutable_meta())["k"] = std::string("v");
   e.set_lease_id(77);
   auto j = EndpointList({e}, 0);
   REQUIRE(j.is_array());

@@ -176,6 +176,29 @@ TEST_CASE("AdminServer: bad addresses fail to start", "[core][http_admin]") {
   CHECK(taken.status().code() == Code::kUnavailable);
 }
 
+TEST_CASE("AdminServer: a port taken on the other loopback family fails to start", "[core][http_admin]") {
+  // Someone listens on [::1]:P: an admin listener on 127.0.0.1:P would share "localhost:P"
+  // with it. Skipped where the host has no IPv6 loopback.
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return;
+  }
+  REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string port = std::to_string(ntohs(a.sin6_port));
+  auto twin = AdminServer::Start("127.0.0.1:" + port, {});
+  ::close(fd);
+  REQUIRE_FALSE(twin.ok());
+  CHECK(twin.status().code() == Code::kUnavailable);
+  CHECK_THAT(twin.status().message(), Catch::Contains("address [::1]:" + port + " is in use"));
+}
+
 TEST_CASE("ParseQuery: decoding", "[core][http_admin]") {
   struct Row {
     std::string in;

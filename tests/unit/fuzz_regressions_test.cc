@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/spec_file.h"
@@ -16,8 +17,7 @@ namespace {
 std::string AliasBomb(int levels) {
   std::string text = "a: &n0 [x, x]\n";
   for (int i = 1; i <= levels; ++i)
-    text += "n" + std::to_string(i) + ": &n" + std::to_string(i) + " [*n" + std::to_string(i - 1) + ", *n" +
-            std::to_string(i - 1) + "]\n";
+    text += fmt::format("n{0}: &n{0} [*n{1}, *n{1}]\n", i, i - 1);
   return text;
 }
 

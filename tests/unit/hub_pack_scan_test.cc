@@ -337,5 +337,36 @@ TEST_CASE("PackScanner: a pack git wrote, with ofs-deltas", "[hub][pack-scan]") 
   CHECK(bound == PackBound::kDeltaDepth);
 }
 
+TEST_CASE("PackScanner: a delta that inflates past its declared size gets one verdict however it is cut",
+          "[hub][pack-scan]") {
+  // Found by fuzz/pack_scan: a delta declaring 6 bytes whose zlib stream inflates to more, and whose
+  // header (within the 6 bytes) claims a result over the object cap. Fed whole, one inflate call
+  // produced all of it and the overflow was reported (INVALID_ARGUMENT); fed in pieces, the sizes
+  // were checked first (RESOURCE_EXHAUSTED, object_size). Only the declared bytes count, sizes first.
+  PackBuilder p;
+  uint64_t base = p.Blob(std::string(48, 'b'));
+  std::string delta = Varint(48) + Varint(12387) + "\x90\x30" + std::string(20, 'x');
+  p.Add(ObjHeader(6, 6) + OfsEncode(p.size - base) + Deflate(delta));
+  PackLimits l = Small();
+  l.max_object_bytes = 8192;
+  for (size_t piece : {size_t{1}, size_t{3}, size_t{4}, size_t{7}}) {
+    const std::string pack = p.Bytes();
+    PackScanner cut(l);
+    Status s;
+    for (size_t at = 0; at < pack.size() && s.ok(); at += piece) s = cut.Feed(std::string_view(pack).substr(at, piece));
+    INFO("piece " << piece << ": " << s.message());
+    CHECK(s.code() == Code::kResourceExhausted);
+    CHECK(cut.bound() == PackBound::kObjectSize);
+  }
+  Scan both = ScanBoth(p.Bytes(), l);
+  CHECK(both.code == Code::kResourceExhausted);
+  CHECK(both.bound == PackBound::kObjectSize);
+
+  // Within the cap, the overflow itself is the error, whole or cut.
+  l.max_object_bytes = 100000;
+  both = ScanBoth(p.Bytes(), l);
+  CHECK(both.code == Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace skyport::hub

@@ -6,6 +6,8 @@
 #include <string>
 #include <tuple>
 
+#include <fmt/format.h>
+
 #include "registry/validate.h"
 
 namespace skyport::registry {
@@ -428,7 +430,7 @@ TEST_CASE("ValidateRoute: a flight", "[registry][validate]") {
 
   // Limits on the filter's lists.
   v1::RouteConfig many = FlightRoute();
-  for (int i = 0; i < 32; ++i) many.mutable_flight()->mutable_filter()->add_channels("c" + std::to_string(i));
+  for (int i = 0; i < 32; ++i) many.mutable_flight()->mutable_filter()->add_channels(fmt::format("c{}", i));
   CHECK(ValidateRoute(many).message() == "route.flight.filter.channels: 33 entries, at most 32");
 
   // A flight's unknown fields are named with their path.

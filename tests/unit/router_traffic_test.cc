@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "router/ship_batch.h"
 #include "router/traffic.h"
 
@@ -104,8 +106,8 @@ TEST_CASE("AppendRows converts rows and traffic; trailing empty latency buckets 
 TEST_CASE("SplitBatch: parts of max_rows, ids from the segment, the same every time", "[router][traffic]") {
   v1::ShipStatsRequest whole;
   whole.set_router("r1/abc");
-  for (int i = 0; i < 7; ++i) whole.add_rows()->set_user("u" + std::to_string(i));
-  for (int i = 0; i < 3; ++i) whole.add_traffic()->set_arm("c" + std::to_string(i));
+  for (int i = 0; i < 7; ++i) whole.add_rows()->set_user(fmt::format("u{}", i));
+  for (int i = 0; i < 3; ++i) whole.add_traffic()->set_arm(fmt::format("c{}", i));
   auto parts = SplitBatch(whole, 42, 4);
   REQUIRE(parts.size() == 3);
   CHECK(parts[0].batch_id() == (42u << 10 | 0));
