@@ -10,6 +10,9 @@
 #include "core/exclusive.h"
 #include "core/log.h"
 #include "core/names.h"
+#include "drone/app_env.h"
+#include "drone/cgroup.h"
+#include "drone/child_setup.h"
 
 namespace skyport::drone {
 namespace {
@@ -30,6 +33,53 @@ std::string ShellJoin(const std::vector<std::string>& args) {
     out += '\'';
   }
   return out;
+}
+
+// The app settings: user, limits, environment, cgroups. Checks that the
+// app user cannot read the token file.
+Status SetUpApps(const DaemonOptions& o, AgentOptions& a) {
+  if (Status s = ValidateEnvPass(o.app_env_pass); !s.ok()) return s;
+  a.app_env_pass = o.app_env_pass;
+  if (o.app_nice < 0 || o.app_nice > 19) return Status::InvalidArgument("app-nice: must be from 0 to 19");
+  if (o.stop_timeout_s < 1 || o.stop_timeout_s > 3600)
+    return Status::InvalidArgument("stop-timeout: must be from 1 to 3600 seconds");
+  if (!(o.app_cpu >= 0) || o.app_cpu > 1024) return Status::InvalidArgument("app-cpu: must be from 0 to 1024");
+  a.app.limits = {o.app_nofile, o.app_nproc, o.app_as_mb};
+  a.app.nice = AppNice(o.app_nice);
+  a.app.cgroup = {o.app_cpu, o.app_memory_mb};
+  a.app.stop_timeout_ms = int64_t{o.stop_timeout_s} * 1000;
+  a.term_timeout_ms = a.app.stop_timeout_ms;
+  if (!o.app_user.empty()) {
+    if (::geteuid() != 0)
+      return Status::FailedPrecondition("app-user: the drone must run as root to start apps as another user");
+    auto u = LookupAppUser(o.app_user);
+    if (!u.ok()) return u.status();
+    if (!o.common.token_file.empty() && ReadableBy(o.common.token_file, *u))
+      return Status::FailedPrecondition(fmt::format(
+          "token-file: {} is readable by the app user {}; make it the drone's alone (chmod 600, owned by root)",
+          o.common.token_file, u->name));
+    a.app.user = *u;
+  }
+  if (o.cgroups != "auto" && o.cgroups != "on" && o.cgroups != "off")
+    return Status::InvalidArgument("cgroups: must be auto, on or off");
+  if (o.cgroups != "off") {
+    auto tree = CgroupTree::Open(a.data_dir);
+    if (tree.ok()) {
+      a.cgroups = std::move(*tree);
+      log::Info("apps run in cgroups", {{"base", a.cgroups->base()}, {"cpu", a.cgroups->has_cpu()},
+                                        {"memory", a.cgroups->has_memory()}});
+    } else if (o.cgroups == "on") {
+      return Status::FailedPrecondition("cgroups: " + tree.status().message());
+    } else {
+      log::Info("no cgroups for apps; what escapes an app's process group is found through /proc",
+                {{"why", tree.status().message()}});
+    }
+  }
+  if ((o.app_cpu > 0 || o.app_memory_mb > 0) &&
+      !(a.cgroups && (o.app_cpu == 0 || a.cgroups->has_cpu()) && (o.app_memory_mb == 0 || a.cgroups->has_memory())))
+    log::Warn("app-cpu / app-memory-mb need the cgroup v2 cpu / memory controllers, which the drone does not have; "
+              "not enforced");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -57,6 +107,7 @@ int RunDaemon(DaemonOptions o) {
   a.drain_ms = o.drain_ms;
   a.ready_timeout_ms = int64_t{o.ready_timeout_s} * 1000;
   if (a.lease_ttl_s < 1) return FailStart(Status::InvalidArgument("lease-ttl: must be >= 1"));
+  if (Status s = SetUpApps(o, a); !s.ok()) return FailStart(s);
 
   // Orphaned grandchildren of our apps come to us to be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
