@@ -123,6 +123,8 @@ int RunDaemon(DaemonOptions o) {
                               {"data", a.data_dir}, {"fixed_command", a.fixed_command}});
   log::Info("stopping: apps are stopped and deregistered", {{"signal", stop_signals.Wait()}});
   agent.Shutdown();
+  // Every instance is stopped: the tree goes too (a crash leaves it for the next run).
+  if (a.cgroups) (void)CgroupTree::Remove(a.cgroups->base());
   return 0;
 }
 

@@ -220,8 +220,9 @@ class Hub:
 class Drone:
     """One skyport-drone process with its own data dir."""
 
-    def __init__(self, tmp, token_file, name, hub, registry, extra=()):
+    def __init__(self, tmp, token_file, name, hub, registry, extra=(), env=None):
         self.name = name
+        self.env = env  # None: the test's environment
         self.data = os.path.join(tmp, f"drone-{name}")
         self.token_file = token_file
         self.hub = hub
@@ -236,7 +237,7 @@ class Drone:
                 "--token-file", self.token_file, "--lease-ttl", "2", "--drain-ms", "100",
                 "--ready-timeout", "10", *self.extra]
         with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env)
         return self
 
     def kill(self, sig=signal.SIGKILL):
@@ -294,13 +295,15 @@ class DeployTest(ClusterTest):
 
     DRONES = ("d1", "d2")
     HUB_EXTRA = ()
+    DRONE_EXTRA = ()
 
     def setUp(self):
         super().setUp()
         with open(self.token_file) as f:
             self.token = f.read().strip()
         self.hub = Hub(self.tmp, self.token_file, self.registry, extra=self.HUB_EXTRA).start()
-        self.drones = {n: Drone(self.tmp, self.token_file, n, self.hub, self.registry).start() for n in self.DRONES}
+        self.drones = {n: Drone(self.tmp, self.token_file, n, self.hub, self.registry, extra=self.DRONE_EXTRA).start()
+                       for n in self.DRONES}
         self.addCleanup(self._stop_cluster)
         self.work = os.path.join(self.tmp, "work")
         os.makedirs(self.work)
