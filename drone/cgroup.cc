@@ -146,7 +146,8 @@ Result<int> CgroupTree::OpenProcs(const std::string& dir) {
 std::vector<pid_t> CgroupTree::Members(const std::string& dir) {
   std::vector<pid_t> out;
   std::function<void(const std::string&, int)> walk = [&](const std::string& d, int depth) {
-    for (auto line : Split(ReadSmall(d + "/cgroup.procs"), '\n'))
+    const std::string procs = ReadSmall(d + "/cgroup.procs");  // outlives the views into it
+    for (auto line : Split(procs, '\n'))
       if (!line.empty()) out.push_back(static_cast<pid_t>(std::atoi(std::string(line).c_str())));
     if (depth > 8) return;
     std::error_code ec;

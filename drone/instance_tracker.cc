@@ -14,6 +14,8 @@
 namespace skyport::drone {
 namespace {
 
+constexpr int kLoggedPerRefresh = 10;  // a fork bomb must not flood the log
+
 bool SameLiveProcess(pid_t pid, uint64_t start_time) {
   auto st = ReadProcStat(pid);
   return st.ok() && st->start_time == start_time && st->state != 'Z';
@@ -40,10 +42,12 @@ int InstanceTracker::Refresh(pid_t leader, pid_t pgid, const std::string& instan
     auto st = ReadProcStat(pid);
     if (!st.ok() || (pgid > 1 && st->pgid == pgid)) continue;  // the group is signalled as a group
     tracked_.emplace(pid, st->start_time);
-    ++added;
-    log::Warn("a process escaped its instance's process group; it is stopped with the instance",
-              {{"instance", instance}, {"process", DescribeProcess(pid)}, {"pgid", st->pgid}});
+    if (++added <= kLoggedPerRefresh)
+      log::Warn("a process escaped its instance's process group; it is stopped with the instance",
+                {{"instance", instance}, {"process", DescribeProcess(pid)}, {"pgid", st->pgid}});
   }
+  if (added > kLoggedPerRefresh)
+    log::Warn("more processes escaped the group", {{"instance", instance}, {"not_logged", added - kLoggedPerRefresh}});
   return added;
 }
 

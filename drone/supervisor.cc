@@ -24,6 +24,7 @@
 #include "core/children.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/log_limiter.h"
 #include "core/names.h"
 #include "drone/instance_tracker.h"
 #include "drone/log_file.h"
@@ -425,15 +426,24 @@ class SupervisorImpl final : public Supervisor {
       if (it != by_name.end()) {
         if (it->second->tracker.Track(a.pid, a.start_time)) {
           state_dirty_ = true;
-          log::Warn("a process escaped its instance's process group; it is stopped with the instance",
-                    {{"instance", a.instance}, {"process", fmt::format("pid {} ({})", a.pid, a.cmdline)}});
+          uint64_t held = 0;
+          if (escaped_log_.Allow(now, &held))
+            log::Warn("a process escaped its instance's process group; it is stopped with the instance",
+                      {{"instance", a.instance}, {"process", fmt::format("pid {} ({})", a.pid, a.cmdline)},
+                       {"more_since_last_line", held}});
           Proc& owner = *it->second;
           if (owner.stopping && owner.term_sent) owner.tracker.Signal(owner.kill_sent ? SIGKILL : SIGTERM);
         }
         continue;
       }
-      log::Warn("killing an orphaned process that belongs to no running instance",
-                {{"process", fmt::format("pid {} ({})", a.pid, a.cmdline)}, {"instance", a.instance}});
+      // A build step's helper daemon (a compiler cache server, say) lives
+      // until the step is over; then it goes too.
+      if (children::AnyClaimed()) continue;
+      uint64_t held = 0;
+      if (orphan_log_.Allow(now, &held))
+        log::Warn("killing an orphaned process that belongs to no running instance",
+                  {{"process", fmt::format("pid {} ({})", a.pid, a.cmdline)}, {"instance", a.instance},
+                   {"more_since_last_line", held}});
       kill(a.pid, SIGKILL);
     }
   }
@@ -791,6 +801,7 @@ class SupervisorImpl final : public Supervisor {
   std::mt19937_64 rng_;
   OrphanScanner orphans_{opts_.drone_name, opts_.cgroups ? opts_.cgroups->base() : std::string()};
   int64_t next_orphan_scan_ = 0;
+  LogLimiter escaped_log_{1'000}, orphan_log_{1'000};
 };
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/children.h"
 #include "core/clock.h"
@@ -712,10 +713,27 @@ TEST_CASE("Supervisor: with cgroups, everything an instance started is in its cg
   } guard{daemon};
   const std::string cg = cgroups->base() + "/webapp.abc123.worker.0";
   auto members = CgroupTree::Members(cg);
-  INFO("daemon cgroup: " << Slurp(fmt::format("/proc/{}/cgroup", daemon)) << " members: " << members.size()
+  INFO("daemon cgroup: " << Slurp(fmt::format("/proc/{}/cgroup", daemon)) << " members: " << fmt::format("{}", fmt::join(members, ",")) << " daemon: " << daemon
                          << " cg: " << cg);
   CHECK(std::find(members.begin(), members.end(), daemon) != members.end());
   REQUIRE(sup->Stop(spec.key, 0).ok());
   CHECK_FALSE(Alive(daemon));
   CHECK_FALSE(fs::exists(cg));  // removed with the instance
+}
+
+TEST_CASE("Supervisor: a spec's stop_timeout_ms overrides term_timeout_ms", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto opts = Options(dir);
+  opts.term_timeout_ms = 10'000;
+  auto sup = StartSupervisor(opts, rec);
+  auto spec = Spec("worker", "trap '' TERM; echo up; while :; do sleep 0.05; done");
+  spec.stop_timeout_ms = 300;
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return !sup->Tail("webapp", "", "", 10).empty(); }));
+  const int64_t t0 = Mono();
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+  const int64_t took = Mono() - t0;
+  CHECK(took >= 300);
+  CHECK(took < 3'000);
 }
