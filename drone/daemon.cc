@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/exclusive.h"
+#include "core/files.h"
 #include "core/log.h"
 #include "core/names.h"
 #include "drone/app_env.h"
@@ -119,6 +120,8 @@ int RunDaemon(DaemonOptions o) {
   // One drone per data dir: two would adopt and stop each other's apps.
   auto lock = DataDirLock::Acquire(a.data_dir);
   if (!lock.ok()) return FailStart(lock.status());
+  // Where this drone's instance cgroups are, for operators (and test clean-up).
+  if (a.cgroups) (void)WriteFileAtomic(a.data_dir + "/cgroup", a.cgroups->base() + "\n");
 
   Agent agent(a);
   if (Status s = agent.Start(); !s.ok()) return FailStart(s);

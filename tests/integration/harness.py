@@ -253,7 +253,7 @@ class Drone:
             with open(os.path.join(self.data, "processes.json")) as f:
                 entries = json.load(f).get("processes", [])
         except (OSError, ValueError):
-            return
+            entries = []
         for e in entries:
             pid, pgid, start = e.get("pid", 0), e.get("pgid", 0), e.get("start_time")
             if pid <= 1 or pgid <= 1:
@@ -268,6 +268,37 @@ class Drone:
                     os.killpg(pgid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        self.remove_cgroups()
+
+    def remove_cgroups(self):
+        """A drone with cgroups records its tree in DATA/cgroup: kill what is left in it (the
+        test's own apps) and remove it, as the drone does on a clean shutdown."""
+        try:
+            with open(os.path.join(self.data, "cgroup")) as f:
+                base = f.read().strip()
+        except OSError:
+            return
+        if "/skyport-drone." not in base or not os.path.isdir(base):
+            return
+        for name in os.listdir(base):
+            sub = os.path.join(base, name)
+            if not os.path.isdir(sub):
+                continue
+            try:
+                with open(os.path.join(sub, "cgroup.kill"), "w") as f:
+                    f.write("1")
+            except OSError:
+                pass
+            def empty():
+                with open(os.path.join(sub, "cgroup.events")) as f:
+                    return "populated 0" in f.read()
+            wait_until(empty, 5, what=f"{sub} empty")
+        for d in [os.path.join(base, n) for n in os.listdir(base)] + [base]:
+            try:
+                if os.path.isdir(d):
+                    os.rmdir(d)
+            except OSError:
+                pass
 
     def log(self):
         with open(self.log_path) as f:
