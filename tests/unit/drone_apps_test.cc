@@ -14,6 +14,7 @@
 #include "drone/app_runtime.h"
 #include "drone/cgroup.h"
 #include "drone/checkout_files.h"
+#include "drone/child_setup.h"
 #include "drone/proc_tree.h"
 #include "drone/procfile.h"
 #include "drone/run_command.h"
@@ -235,4 +236,46 @@ TEST_CASE("RunCommand: rlimits and nice are applied before exec", "[drone][run_c
   auto r = RunCommand("ulimit -n; ulimit -Hn; cut -d' ' -f19 /proc/self/stat", dir.path(), {}, 10'000, 4096, setup);
   REQUIRE(r.ok());
   CHECK(r->output == "64\n64\n" + std::to_string(AppNice(5)) + "\n");
+}
+
+TEST_CASE("LookupAppUser, ReadableBy, SearchableBy: the token-file check", "[drone]") {
+  CHECK(LookupAppUser("no-such-user-skyport").status().code() == Code::kNotFound);
+  CHECK(LookupAppUser("root").status().code() == Code::kInvalidArgument);
+  auto nobody = LookupAppUser("nobody");
+  if (!nobody.ok()) {
+    WARN("skipped: no user nobody");
+    return;
+  }
+  CHECK(nobody->uid != 0);
+  if (geteuid() != 0) {
+    WARN("skipped: the ownership cases need root (chown)");
+    return;
+  }
+  TempDir dir;
+  const std::string d = dir.path();
+  REQUIRE(chmod(d.c_str(), 0711) == 0);
+  const std::string token = d + "/token";
+  std::ofstream(token) << "secret\n";
+  struct Row {
+    mode_t mode;
+    bool other_group;  // file group = nobody's group
+    bool owned;        // file owned by nobody
+    bool readable;
+  };
+  const Row rows[] = {{0600, false, false, false}, {0640, false, false, false}, {0644, false, false, true},
+                      {0640, true, false, true},   {0600, false, true, true},   {0060, false, true, false}};
+  for (const Row& r : rows) {
+    INFO("mode " << std::oct << r.mode << " group " << r.other_group << " owned " << r.owned);
+    REQUIRE(chown(token.c_str(), r.owned ? nobody->uid : getuid(), r.other_group ? nobody->gid : getgid()) == 0);
+    REQUIRE(chmod(token.c_str(), r.mode) == 0);
+    CHECK(ReadableBy(token, *nobody) == r.readable);
+  }
+  // A world-readable file in a directory the user cannot enter is not readable.
+  REQUIRE(chown(token.c_str(), getuid(), getgid()) == 0);
+  REQUIRE(chmod(token.c_str(), 0644) == 0);
+  REQUIRE(chmod(d.c_str(), 0700) == 0);
+  CHECK_FALSE(ReadableBy(token, *nobody));
+  CHECK_FALSE(SearchableBy(d, *nobody));
+  REQUIRE(chmod(d.c_str(), 0711) == 0);
+  CHECK(SearchableBy(d, *nobody));
 }
