@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "drone/metrics.h"
+
 namespace skyport::drone {
 namespace {
 
@@ -37,14 +39,17 @@ Result<std::string> ReadCheckoutFile(const std::string& dir, const std::string& 
   close(dirfd);
   if (fd < 0) {
     if (err == ENOENT) return Status::NotFound(fmt::format("{}: no such file in the commit", name));
-    if (err == ELOOP || err == EXDEV)
+    if (err == ELOOP || err == EXDEV) {
+      metrics::CountCheckoutReject(metrics::Reject::kSymlink);
       return Status::FailedPrecondition(
           fmt::format("{}: is a symbolic link; it must be a regular file in the repository", name));
+    }
     return Status::FailedPrecondition(fmt::format("{}: cannot open: {}", name, std::strerror(err)));
   }
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
+    metrics::CountCheckoutReject(metrics::Reject::kNotRegular);
     return Status::FailedPrecondition(fmt::format("{}: must be a regular file in the repository", name));
   }
   std::string out;
@@ -60,6 +65,7 @@ Result<std::string> ReadCheckoutFile(const std::string& dir, const std::string& 
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > max_bytes) {
       close(fd);
+      metrics::CountCheckoutReject(metrics::Reject::kTooBig);
       return Status::FailedPrecondition(fmt::format("{}: larger than the {} byte limit", name, max_bytes));
     }
     out.append(buf, static_cast<size_t>(n));

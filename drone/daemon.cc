@@ -9,11 +9,13 @@
 
 #include "core/exclusive.h"
 #include "core/files.h"
+#include "core/http_admin.h"
 #include "core/log.h"
 #include "core/names.h"
 #include "drone/app_env.h"
 #include "drone/cgroup.h"
 #include "drone/child_setup.h"
+#include "drone/metrics.h"
 
 namespace skyport::drone {
 namespace {
@@ -122,6 +124,21 @@ int RunDaemon(DaemonOptions o) {
   if (!lock.ok()) return FailStart(lock.status());
   // Where this drone's instance cgroups are, for operators (and test clean-up).
   if (a.cgroups) (void)WriteFileAtomic(a.data_dir + "/cgroup", a.cgroups->base() + "\n");
+
+  std::unique_ptr<AdminServer> admin;
+  if (!o.metrics_listen.empty()) {
+    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
+    auto aopts = AdminOptionsFromFlags(o.admin, "", env_metrics_token ? env_metrics_token : "");
+    if (!aopts.ok()) return FailStart(aopts.status());
+    auto srv = AdminServer::Start(
+        o.metrics_listen,
+        {{"/metrics", [](const AdminRequest&) { return AdminResponse{200, "text/plain; version=0.0.4", metrics::Render()}; }},
+         {"/healthz", [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
+        *aopts);
+    if (!srv.ok()) return FailStart(srv.status());
+    admin = std::move(*srv);
+    log::Info("listening", {{"metrics_port", admin->port()}});
+  }
 
   Agent agent(a);
   if (Status s = agent.Start(); !s.ok()) return FailStart(s);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/daemon.h"
+#include "core/http_admin.h"
 #include "drone/agent.h"
 
 namespace skyport::drone {
@@ -27,6 +28,8 @@ struct DaemonOptions {
   uint64_t app_memory_mb = 0;
   int stop_timeout_s = 5;
   std::string cgroups = "auto";        // auto | on | off
+  std::string metrics_listen;          // "" = no metrics listener
+  AdminFlags admin;                    // its token and bounds
 };
 
 int RunDaemon(DaemonOptions o);

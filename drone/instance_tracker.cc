@@ -8,6 +8,7 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "drone/cgroup.h"
+#include "drone/metrics.h"
 #include "drone/proc_stat.h"
 #include "drone/proc_tree.h"
 
@@ -46,6 +47,7 @@ int InstanceTracker::Refresh(pid_t leader, pid_t pgid, const std::string& instan
       log::Warn("a process escaped its instance's process group; it is stopped with the instance",
                 {{"instance", instance}, {"process", DescribeProcess(pid)}, {"pgid", st->pgid}});
   }
+  metrics::CountEscaped(static_cast<uint64_t>(added));
   if (added > kLoggedPerRefresh)
     log::Warn("more processes escaped the group", {{"instance", instance}, {"not_logged", added - kLoggedPerRefresh}});
   return added;
@@ -79,8 +81,9 @@ void InstanceTracker::Release() {
   }
 }
 
-std::vector<Adopted> OrphanScanner::Scan(const std::set<pid_t>& known) {
-  std::map<pid_t, uint64_t> now_seen, now_quiet;
+std::vector<Adopted> OrphanScanner::Scan(const std::set<pid_t>& known, int64_t now_ms) {
+  std::map<pid_t, Sighting> now_seen;
+  std::map<pid_t, uint64_t> now_quiet;
   std::vector<Adopted> out;
   for (pid_t pid : OwnChildren()) {
     if (known.count(pid) || children::IsClaimed(pid)) continue;
@@ -90,10 +93,11 @@ std::vector<Adopted> OrphanScanner::Scan(const std::set<pid_t>& known) {
       now_quiet.emplace(pid, st->start_time);
       continue;
     }
-    now_seen[pid] = st->start_time;
     auto it = seen_.find(pid);
-    if (it == seen_.end() || it->second != st->start_time) continue;  // first sighting
+    const bool known_before = it != seen_.end() && it->second.start_time == st->start_time;
+    now_seen[pid] = known_before ? it->second : Sighting{st->start_time, now_ms};
     Adopted a;
+    a.seen_before = known_before && now_ms - it->second.first_ms >= kSettleMs;
     a.pid = pid;
     a.start_time = st->start_time;
     a.cmdline = ReadCmdline(pid);
@@ -105,6 +109,7 @@ std::vector<Adopted> OrphanScanner::Scan(const std::set<pid_t>& known) {
       if (a.in_cgroup) now_quiet.emplace(pid, st->start_time);
     }
     if (!a.in_cgroup) a.instance = InstanceFromEnviron(ParseEnviron(ReadEnviron(pid)), drone_);
+    if (!a.in_cgroup && a.instance.empty() && !a.seen_before) continue;  // maybe our fresh fork: next scan
     out.push_back(std::move(a));
   }
   seen_ = std::move(now_seen);

@@ -52,21 +52,29 @@ struct Adopted {
   uint64_t start_time = 0;
   std::string instance;  // from its environment ("" = unknown)
   bool in_cgroup = false;  // inside `cgroup_base`: its cgroup holds it already
+  bool seen_before = false;  // also on the previous scan (a fresh fork of the drone is claimed by then)
   std::string cmdline;
 };
 
-// Children of the drone that are not in `known` and not claimed
-// (core/children.h), seen on two scans in a row (a child the drone just
-// forked is claimed or recorded by then), not zombies.
+// Children of the drone that are not in `known`, not claimed
+// (core/children.h) and not zombies. Only one `seen_before` may be killed:
+// a child the drone has just forked is claimed or recorded within kSettleMs.
 class OrphanScanner {
  public:
   explicit OrphanScanner(std::string drone_name, std::string cgroup_base)
       : drone_(std::move(drone_name)), cgroup_base_(std::move(cgroup_base)) {}
-  std::vector<Adopted> Scan(const std::set<pid_t>& known);
+  // `now_ms`: monotonic; `seen_before` needs a sighting at least
+  // kSettleMs earlier.
+  std::vector<Adopted> Scan(const std::set<pid_t>& known, int64_t now_ms);
+  static constexpr int64_t kSettleMs = 100;
 
  private:
   std::string drone_, cgroup_base_;
-  std::map<pid_t, uint64_t> seen_;   // first sighting, by start time
+  struct Sighting {
+    uint64_t start_time;
+    int64_t first_ms;
+  };
+  std::map<pid_t, Sighting> seen_;   // first sighting (a pid is a process with its start time)
   std::map<pid_t, uint64_t> quiet_;  // in one of our cgroups: not reported again
 };
 

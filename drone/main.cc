@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
                  "default and ceiling; 0: unlimited)")->capture_default_str();
   app.add_option("--cgroups", o.cgroups, "One cgroup v2 per instance: auto (when the drone can make them), "
                  "on (required), off")->capture_default_str();
+  app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off; "
+                 "a drone has no other listener)")->capture_default_str();
+  skyport::AddAdminFlags(app, o.admin);
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/false);
   app.add_option("command", o.command, "Fixed command (after --)");
   skyport::EnableEnvAndConfig(app, "");

@@ -28,6 +28,7 @@
 #include "core/names.h"
 #include "drone/instance_tracker.h"
 #include "drone/log_file.h"
+#include "drone/metrics.h"
 #include "drone/proc_stat.h"
 #include "drone/readiness.h"
 #include "drone/restart_policy.h"
@@ -299,6 +300,7 @@ class SupervisorImpl final : public Supervisor {
 
   // The group, and whatever escaped it (setsid, double fork).
   void SignalInstance(Proc& p, int sig) {
+    AdoptOrphans(Now(), /*now_anyway=*/true);
     SignalGroup(p.pgid, sig);
     if (p.tracker.Refresh(p.pid, p.pgid, p.spec.key.ToString()) > 0) state_dirty_ = true;
     p.tracker.Signal(sig);
@@ -410,8 +412,9 @@ class SupervisorImpl final : public Supervisor {
   }
 
   // Orphans the kernel gave us: tracked with their instance, or killed.
-  void AdoptOrphans(int64_t now) {
-    if (opts_.drone_name.empty() || now < next_orphan_scan_) return;
+  // `now_anyway`: before a stop, so that what just escaped goes with it.
+  void AdoptOrphans(int64_t now, bool now_anyway = false) {
+    if (opts_.drone_name.empty() || (now < next_orphan_scan_ && !now_anyway)) return;
     next_orphan_scan_ = now + opts_.orphan_scan_ms;
     std::set<pid_t> known;
     std::map<std::string, Proc*> by_name;
@@ -420,12 +423,13 @@ class SupervisorImpl final : public Supervisor {
       for (const auto& [pid, start] : p->tracker.tracked()) known.insert(pid);
       by_name[key.ToString()] = p.get();
     }
-    for (const Adopted& a : orphans_.Scan(known)) {
+    for (const Adopted& a : orphans_.Scan(known, now)) {
       if (a.in_cgroup) continue;  // its instance's cgroup holds it
       auto it = a.instance.empty() ? by_name.end() : by_name.find(a.instance);
       if (it != by_name.end()) {
         if (it->second->tracker.Track(a.pid, a.start_time)) {
           state_dirty_ = true;
+          metrics::CountEscaped(1);
           uint64_t held = 0;
           if (escaped_log_.Allow(now, &held))
             log::Warn("a process escaped its instance's process group; it is stopped with the instance",
@@ -445,6 +449,7 @@ class SupervisorImpl final : public Supervisor {
                   {{"process", fmt::format("pid {} ({})", a.pid, a.cmdline)}, {"instance", a.instance},
                    {"more_since_last_line", held}});
       kill(a.pid, SIGKILL);
+      metrics::CountOrphanKilled();
     }
   }
 
@@ -820,9 +825,11 @@ Result<std::unique_ptr<Supervisor>> Supervisor::Start(SupervisorOptions opts, On
     Status s = WriteStateFile(opts.state_file, {});
     if (!s.ok()) return s;
   }
-  if (opts.cgroups)
-    for (const auto& name : opts.cgroups->KillLeftovers())
-      log::Warn("killed what a previous run left in an instance's cgroup", {{"cgroup", name}});
+  if (opts.cgroups) {
+    const auto left = opts.cgroups->KillLeftovers();
+    metrics::CountLeftoverCgroups(left.size());
+    for (const auto& name : left) log::Warn("killed what a previous run left in an instance's cgroup", {{"cgroup", name}});
+  }
   int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake < 0) return Status::Internal(fmt::format("eventfd: {}", std::strerror(errno)));
   return std::unique_ptr<Supervisor>(new SupervisorImpl(std::move(opts), std::move(on_change), wake));

@@ -13,6 +13,7 @@ small misbehaving app from the test's own repository.
 """
 import json
 import os
+import re
 import pwd
 import resource
 import signal
@@ -108,6 +109,15 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve
 def get(port, path):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
         return r.read()
+
+
+def drone_metric(drone, name):
+    """A counter of the drone's /metrics (it was started with --metrics-listen 127.0.0.1:0)."""
+    port = int(re.findall(r"metrics_port=(\d+)", drone.log())[-1])
+    for line in get(port, "/metrics").decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} in the drone's /metrics")
 
 
 def read(path):
@@ -209,6 +219,7 @@ class AppUserTest(AppTest):
 
 
 class CheckoutFilesTest(AppTest):
+    DRONE_EXTRA = ("--metrics-listen", "127.0.0.1:0")
     def assert_fails_cleanly(self, files, links, want):
         for name, target in links.items():
             path = os.path.join(self.work, name)
@@ -233,6 +244,7 @@ class CheckoutFilesTest(AppTest):
 
     def test_procfile_symlink_to_etc_passwd(self):
         self.assert_fails_cleanly({"app.py": "print(1)\n"}, {"Procfile": "/etc/passwd"}, "Procfile: is a symbolic link")
+        self.assertEqual(drone_metric(self.drones["d1"], 'skyport_drone_checkout_files_rejected_total{reason="symlink"}'), 1)
 
     def test_procfile_symlink_to_dev_zero(self):
         self.assert_fails_cleanly({"app.py": "print(1)\n"}, {"Procfile": "/dev/zero"}, "Procfile: is a symbolic link")
@@ -244,6 +256,7 @@ class CheckoutFilesTest(AppTest):
 
     def test_a_huge_procfile_names_the_cap(self):
         self.assert_fails_cleanly({"Procfile": "# padding\n" * 20000}, {}, "Procfile: larger than the 65536 byte limit")
+        self.assertEqual(drone_metric(self.drones["d1"], 'skyport_drone_checkout_files_rejected_total{reason="too_big"}'), 1)
 
 
 class EscapeTest(AppTest):
@@ -287,7 +300,11 @@ class EscapeTest(AppTest):
 
 
 class EscapeWithoutCgroupsTest(EscapeTest):
-    DRONE_EXTRA = ("--cgroups", "off")
+    DRONE_EXTRA = ("--cgroups", "off", "--metrics-listen", "127.0.0.1:0")
+
+    def test_stop_stops_a_double_forked_setsid_daemon(self):
+        super().test_stop_stops_a_double_forked_setsid_daemon()
+        self.assertGreaterEqual(drone_metric(self.drones["d1"], "skyport_drone_escaped_processes_total"), 1)
 
 
 class LimitsTest(AppTest):
