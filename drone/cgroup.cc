@@ -119,10 +119,25 @@ Result<std::unique_ptr<CgroupTree>> CgroupTree::Open(const std::string& data_dir
       (std::string_view(c) == "cpu" ? tree->cpu_ : tree->memory_) = true;
     }
   }
+  // Made again by the first instance: a drone that runs no app leaves nothing
+  // behind, even when killed. A tree with instances in it stays (leftovers).
+  rmdir(tree->base_.c_str());
   return tree;
 }
 
+Status CgroupTree::EnsureBase() {
+  if (mkdir(base_.c_str(), 0755) != 0) {
+    if (errno == EEXIST) return Status::Ok();
+    return Status::Unavailable(fmt::format("mkdir {}: {}", base_, std::strerror(errno)));
+  }
+  for (const char* c : {"cpu", "memory"})
+    if ((std::string_view(c) == "cpu" ? cpu_ : memory_))
+      if (Status s = WriteSmall(base_ + "/cgroup.subtree_control", fmt::format("+{}", c)); !s.ok()) return s;
+  return Status::Ok();
+}
+
 Result<std::string> CgroupTree::Create(const std::string& name, const CgroupLimits& limits) {
+  if (Status s = EnsureBase(); !s.ok()) return s;
   const std::string dir = base_ + "/" + name;
   if (mkdir(dir.c_str(), 0755) != 0) {
     if (errno != EEXIST) return Status::Unavailable(fmt::format("mkdir {}: {}", dir, std::strerror(errno)));

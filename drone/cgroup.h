@@ -36,7 +36,8 @@ struct CgroupLimits {
 
 class CgroupTree {
  public:
-  // The drone's tree for `data_dir`, created if missing; UNAVAILABLE when
+  // The drone's tree for `data_dir` (made when the first instance needs it,
+  // removed on a clean shutdown); UNAVAILABLE when
   // there is no writable cgroup v2 (not root, no delegation, cgroup v1 only).
   static Result<std::unique_ptr<CgroupTree>> Open(const std::string& data_dir);
 
@@ -64,6 +65,8 @@ class CgroupTree {
   std::vector<std::string> KillLeftovers();
 
  private:
+  Status EnsureBase();  // BASE itself, with the controllers enabled for its children
+
   std::string base_;
   bool cpu_ = false, memory_ = false;
 };
