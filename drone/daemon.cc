@@ -62,9 +62,9 @@ Status SetUpApps(const DaemonOptions& o, AgentOptions& a) {
           "token-file: {} is readable by the app user {}; make it the drone's alone (chmod 600, owned by root)",
           o.common.token_file, u->name));
     a.app.user = *u;
-  } else if (!o.common.token_file.empty()) {
-    log::Warn("apps run as the drone's own user and could read the token file; run the drone as root with "
-              "--app-user (docs/operations.md)", {{"token_file", o.common.token_file}});
+  } else {
+    log::Warn("apps run as the drone's own user: they could read its token file and its /proc files; run the "
+              "drone as root with --app-user (docs/operations.md)", {{"token_file", o.common.token_file}});
   }
   if (o.cgroups != "auto" && o.cgroups != "on" && o.cgroups != "off")
     return Status::InvalidArgument("cgroups: must be auto, on or off");
