@@ -29,4 +29,9 @@ bool IsClaimed(pid_t pid) {
   return Claimed().count(pid) > 0;
 }
 
+bool AnyClaimed() {
+  std::lock_guard lock(mu);
+  return !Claimed().empty();
+}
+
 }  // namespace skyport::children

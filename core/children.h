@@ -11,5 +11,7 @@ namespace skyport::children {
 void Claim(pid_t pid);
 void Release(pid_t pid);
 bool IsClaimed(pid_t pid);
+// True while any pid is claimed (e.g. a build step runs).
+bool AnyClaimed();
 
 }  // namespace skyport::children

@@ -14,7 +14,9 @@
 #include "core/ids.h"
 #include "core/log_limiter.h"
 #include "core/log.h"
+#include "drone/app_env.h"
 #include "drone/checkout.h"
+#include "drone/checkout_files.h"
 #include "drone/run_command.h"
 #include "rpc/auth.h"
 
@@ -24,6 +26,41 @@ namespace skyport::drone {
 namespace {
 
 int64_t NowMs() { return SystemClock::Get()->MonoMs(); }
+
+// The environment of an app's process or release step: nothing of the
+// drone's own but the names the operator passes (drone/app_env.h).
+std::map<std::string, std::string> AppEnv(const AgentOptions& o, const std::string& home,
+                                          const std::map<std::string, std::string>& config,
+                                          const std::map<std::string, std::string>& skyport) {
+  AppEnvInput in;
+  in.drone_environ = ProcessEnviron();
+  in.pass = o.app_env_pass;
+  in.home = home;
+  in.config = config;
+  in.skyport = skyport;
+  std::map<std::string, std::string> out;
+  for (const auto& kv : BuildAppEnv(in)) {
+    auto eq = kv.find('=');
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+// With --app-user the checkout is the app user's (a build writes into it).
+Status GiveCheckoutTo(const std::string& dir, const AppUser& u) {
+  std::error_code ec;
+  auto chown_one = [&](const fs::path& p) {
+    return ::lchown(p.c_str(), u.uid, u.gid) == 0
+               ? Status::Ok()
+               : Status::Internal(fmt::format("chown {} to {}: {}", p.string(), u.name, std::strerror(errno)));
+  };
+  if (Status s = chown_one(dir); !s.ok()) return s;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::none, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (Status s = chown_one(it->path()); !s.ok()) return s;
+  if (ec) return Status::Internal(fmt::format("chown {}: {}", dir, ec.message()));
+  return Status::Ok();
+}
 
 // What the hub and `skyport ps` call a state; "running" reads better than "ready".
 std::string StateName(ProcState s) { return s == ProcState::kReady ? "running" : ProcStateName(s); }
@@ -43,6 +80,16 @@ Status Agent::Start() {
   fs::create_directories(o_.data_dir + "/deploy", ec);
   fs::create_directories(o_.data_dir + "/repos", ec);
   if (ec) return Status::InvalidArgument(fmt::format("data: cannot create {}: {}", o_.data_dir, ec.message()));
+  if (o_.app.user) {
+    // Apps reach their checkout, not the repositories, the logs or the state.
+    fs::create_directories(o_.data_dir + "/logs", ec);
+    for (const char* d : {"/repos", "/logs"})
+      fs::permissions(o_.data_dir + d, fs::perms::owner_all, fs::perm_options::replace, ec);
+    if (!SearchableBy(o_.data_dir + "/deploy", *o_.app.user))
+      return Status::FailedPrecondition(fmt::format(
+          "app-user: {} cannot enter {}/deploy; let it search the directories above (e.g. chmod 711 {})",
+          o_.app.user->name, o_.data_dir, o_.data_dir));
+  }
   // Half-made checkouts of a previous run are never used.
   for (const auto& app : fs::directory_iterator(o_.data_dir + "/deploy", ec))
     for (const auto& entry : fs::directory_iterator(app.path(), ec))
@@ -70,10 +117,11 @@ Status Agent::Start() {
   so.log_dir = o_.data_dir + "/logs";
   so.state_file = o_.data_dir + "/processes.json";
   so.term_timeout_ms = o_.term_timeout_ms;
+  so.cgroups = o_.cgroups;
+  so.drone_name = o_.name;
   auto sup = Supervisor::Start(so, [this](const ProcStatus& p) { OnProcess(p); });
   if (!sup.ok()) return sup.status();
   supervisor_ = std::move(*sup);
-
 
   auto hub_channel = rpc::Dial(o_.hub, o_.tls);
   if (!hub_channel.ok()) return hub_channel.status();
@@ -266,7 +314,9 @@ Status Agent::Fetch(const std::string& app, const std::string& commit, const std
 
 Status Agent::RunRelease(const std::string& dir, const AppSpec& spec) {
   if (spec.release.empty()) return Status::Ok();
-  auto r = RunCommand(spec.release, dir, {}, spec.release_timeout_ms);
+  AppRuntime rt = ResolveAppRuntime(o_.app, spec.resources);
+  auto r = RunCommand(spec.release, dir, AppEnv(o_, dir, {}, {{"SKYPORT_DRONE", o_.name}}), spec.release_timeout_ms,
+                      4096, rt.setup);
   if (!r.ok()) return r.status();
   if (r->timed_out)
     return Status::FailedPrecondition(fmt::format("release step timed out after {} s; output:\n{}",
@@ -285,12 +335,19 @@ Result<AppSpec> Agent::Prepare(uint64_t id, const std::string& app, const std::s
       spec.roles[o_.fixed_role].command = o_.fixed_command;
       return spec;
     }
-    auto procfile = ReadFile(where + "/Procfile");
-    if (!procfile.ok()) return Status::FailedPrecondition("the commit has no Procfile (add `web: <command>`)");
+    // Never followed out of the checkout, never read past a cap (drone/checkout_files.h).
+    auto procfile = ReadCheckoutFile(where, "Procfile");
+    if (procfile.status().code() == Code::kNotFound)
+      return Status::FailedPrecondition("the commit has no Procfile (add `web: <command>`)");
+    if (!procfile.ok()) return procfile.status();
     auto parsed = ParseProcfile(*procfile);
     if (!parsed.ok()) return parsed.status();
-    if (auto extra = ReadFile(where + "/skyport.json"); extra.ok())
+    auto extra = ReadCheckoutFile(where, "skyport.json");
+    if (extra.ok()) {
       if (Status s = ApplySkyportJson(*extra, *parsed); !s.ok()) return s;
+    } else if (extra.status().code() != Code::kNotFound) {
+      return extra.status();
+    }
     return parsed;
   };
   *created = false;
@@ -311,6 +368,8 @@ Result<AppSpec> Agent::Prepare(uint64_t id, const std::string& app, const std::s
     return s;
   };
   if (Status s = CheckoutCommit(repo, commit, tmp); !s.ok()) return fail(s);
+  if (o_.app.user)
+    if (Status s = GiveCheckoutTo(tmp, *o_.app.user); !s.ok()) return fail(s);
   Progress(id, commit, v1::DeployProgress::CHECKED_OUT, "checked out");
   auto spec = load_spec(tmp);
   if (!spec.ok()) return fail(spec.status());
@@ -346,12 +405,14 @@ Status Agent::StartInstances(uint64_t id, const v1::DeployRequest& req, const Ap
       ps.cwd = dir;
       ps.health_path = rs.health_path;
       ps.ready_timeout_ms = o_.ready_timeout_ms;
-      ps.env.insert(req.env().begin(), req.env().end());
-      ps.env["SKYPORT_APP"] = req.app();
-      ps.env["SKYPORT_COMMIT"] = commit;
-      ps.env["SKYPORT_ROLE"] = role;
-      ps.env["SKYPORT_INSTANCE"] = std::to_string(i);
-      ps.env["SKYPORT_DRONE"] = o_.name;
+      const AppRuntime rt = ResolveAppRuntime(o_.app, spec.resources);
+      ps.setup = rt.setup;
+      ps.cgroup_limits = rt.cgroup;
+      ps.stop_timeout_ms = rt.stop_timeout_ms;
+      std::map<std::string, std::string> sky = {{"SKYPORT_APP", req.app()}, {"SKYPORT_COMMIT", commit},
+                                                {"SKYPORT_ROLE", role}, {"SKYPORT_INSTANCE", std::to_string(i)},
+                                                {"SKYPORT_DRONE", o_.name}};
+      ps.env = AppEnv(o_, dir, {req.env().begin(), req.env().end()}, sky);
       if (rs.port) {
         auto port = registry_->Allocate(o_.advertise, key, 10'000);
         if (!port.ok()) return port.status();

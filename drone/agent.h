@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/status.h"
+#include "drone/app_runtime.h"
 #include "drone/procfile.h"
 #include "drone/registry_link.h"
 #include "drone/supervisor.h"
@@ -40,6 +41,11 @@ struct AgentOptions {
   int64_t drain_ms = 500;
   int64_t ready_timeout_ms = 30'000;
   int64_t term_timeout_ms = 5'000;
+  // How apps run: user, rlimits, nice, cgroup limits (the drone's defaults
+  // and ceilings), and which of the drone's variables they get by name.
+  AppRuntimeDefaults app;
+  std::vector<std::string> app_env_pass;
+  std::shared_ptr<CgroupTree> cgroups;  // null: none
 };
 
 class Agent {

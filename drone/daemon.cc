@@ -8,8 +8,14 @@
 #include <fmt/format.h>
 
 #include "core/exclusive.h"
+#include "core/files.h"
+#include "core/http_admin.h"
 #include "core/log.h"
 #include "core/names.h"
+#include "drone/app_env.h"
+#include "drone/cgroup.h"
+#include "drone/child_setup.h"
+#include "drone/metrics.h"
 
 namespace skyport::drone {
 namespace {
@@ -30,6 +36,56 @@ std::string ShellJoin(const std::vector<std::string>& args) {
     out += '\'';
   }
   return out;
+}
+
+// The app settings: user, limits, environment, cgroups. Checks that the
+// app user cannot read the token file.
+Status SetUpApps(const DaemonOptions& o, AgentOptions& a) {
+  if (Status s = ValidateEnvPass(o.app_env_pass); !s.ok()) return s;
+  a.app_env_pass = o.app_env_pass;
+  if (o.app_nice < 0 || o.app_nice > 19) return Status::InvalidArgument("app-nice: must be from 0 to 19");
+  if (o.stop_timeout_s < 1 || o.stop_timeout_s > 3600)
+    return Status::InvalidArgument("stop-timeout: must be from 1 to 3600 seconds");
+  if (!(o.app_cpu >= 0) || o.app_cpu > 1024) return Status::InvalidArgument("app-cpu: must be from 0 to 1024");
+  a.app.limits = {o.app_nofile, o.app_nproc, o.app_as_mb};
+  a.app.nice = AppNice(o.app_nice);
+  a.app.cgroup = {o.app_cpu, o.app_memory_mb};
+  a.app.stop_timeout_ms = int64_t{o.stop_timeout_s} * 1000;
+  a.term_timeout_ms = a.app.stop_timeout_ms;
+  if (!o.app_user.empty()) {
+    if (::geteuid() != 0)
+      return Status::FailedPrecondition("app-user: the drone must run as root to start apps as another user");
+    auto u = LookupAppUser(o.app_user);
+    if (!u.ok()) return u.status();
+    if (!o.common.token_file.empty() && ReadableBy(o.common.token_file, *u))
+      return Status::FailedPrecondition(fmt::format(
+          "token-file: {} is readable by the app user {}; make it the drone's alone (chmod 600, owned by root)",
+          o.common.token_file, u->name));
+    a.app.user = *u;
+  } else {
+    log::Warn("apps run as the drone's own user: they could read its token file and its /proc files; run the "
+              "drone as root with --app-user (docs/operations.md)", {{"token_file", o.common.token_file}});
+  }
+  if (o.cgroups != "auto" && o.cgroups != "on" && o.cgroups != "off")
+    return Status::InvalidArgument("cgroups: must be auto, on or off");
+  if (o.cgroups != "off") {
+    auto tree = CgroupTree::Open(a.data_dir);
+    if (tree.ok()) {
+      a.cgroups = std::move(*tree);
+      log::Info("apps run in cgroups", {{"base", a.cgroups->base()}, {"cpu", a.cgroups->has_cpu()},
+                                        {"memory", a.cgroups->has_memory()}});
+    } else if (o.cgroups == "on") {
+      return Status::FailedPrecondition("cgroups: " + tree.status().message());
+    } else {
+      log::Info("no cgroups for apps; what escapes an app's process group is found through /proc",
+                {{"why", tree.status().message()}});
+    }
+  }
+  if ((o.app_cpu > 0 || o.app_memory_mb > 0) &&
+      !(a.cgroups && (o.app_cpu == 0 || a.cgroups->has_cpu()) && (o.app_memory_mb == 0 || a.cgroups->has_memory())))
+    log::Warn("app-cpu / app-memory-mb need the cgroup v2 cpu / memory controllers, which the drone does not have; "
+              "not enforced");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -57,6 +113,7 @@ int RunDaemon(DaemonOptions o) {
   a.drain_ms = o.drain_ms;
   a.ready_timeout_ms = int64_t{o.ready_timeout_s} * 1000;
   if (a.lease_ttl_s < 1) return FailStart(Status::InvalidArgument("lease-ttl: must be >= 1"));
+  if (Status s = SetUpApps(o, a); !s.ok()) return FailStart(s);
 
   // Orphaned grandchildren of our apps come to us to be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -65,6 +122,23 @@ int RunDaemon(DaemonOptions o) {
   // One drone per data dir: two would adopt and stop each other's apps.
   auto lock = DataDirLock::Acquire(a.data_dir);
   if (!lock.ok()) return FailStart(lock.status());
+  // Where this drone's instance cgroups are, for operators (and test clean-up).
+  if (a.cgroups) (void)WriteFileAtomic(a.data_dir + "/cgroup", a.cgroups->base() + "\n");
+
+  std::unique_ptr<AdminServer> admin;
+  if (!o.metrics_listen.empty()) {
+    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
+    auto aopts = AdminOptionsFromFlags(o.admin, "", env_metrics_token ? env_metrics_token : "");
+    if (!aopts.ok()) return FailStart(aopts.status());
+    auto srv = AdminServer::Start(
+        o.metrics_listen,
+        {{"/metrics", [](const AdminRequest&) { return AdminResponse{200, "text/plain; version=0.0.4", metrics::Render()}; }},
+         {"/healthz", [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
+        *aopts);
+    if (!srv.ok()) return FailStart(srv.status());
+    admin = std::move(*srv);
+    log::Info("listening", {{"metrics_port", admin->port()}});
+  }
 
   Agent agent(a);
   if (Status s = agent.Start(); !s.ok()) return FailStart(s);
@@ -72,6 +146,8 @@ int RunDaemon(DaemonOptions o) {
                               {"data", a.data_dir}, {"fixed_command", a.fixed_command}});
   log::Info("stopping: apps are stopped and deregistered", {{"signal", stop_signals.Wait()}});
   agent.Shutdown();
+  // Every instance is stopped: the tree goes too (a crash leaves it for the next run).
+  if (a.cgroups) (void)CgroupTree::Remove(a.cgroups->base());
   return 0;
 }
 

@@ -24,6 +24,29 @@ int main(int argc, char** argv) {
   app.add_option("--ready-timeout", o.ready_timeout_s, "Seconds an instance has to answer on its port")->capture_default_str();
   app.add_option("--lease-ttl", a.lease_ttl_s, "Registry lease TTL in seconds (entries vanish this long after a crash)")
       ->capture_default_str();
+  app.add_option("--stop-timeout", o.stop_timeout_s, "Seconds from SIGTERM to SIGKILL when an app stops "
+                 "(skyport.json stop_timeout_s overrides it per app)")->capture_default_str();
+  app.add_option("--app-user", o.app_user, "Run apps and release steps as this user (the drone must be root; "
+                 "the token file must not be readable by it)");
+  app.add_option("--app-env-pass", o.app_env_pass, "Names of the drone's environment variables apps get "
+                 "(comma-separated; apps get nothing else of the drone's environment)")->delimiter(',');
+  app.add_option("--app-nofile", o.app_nofile, "Open files per app process (RLIMIT_NOFILE; default and ceiling; "
+                 "0: unchanged)")->capture_default_str();
+  app.add_option("--app-nproc", o.app_nproc, "Processes and threads of the app's user (RLIMIT_NPROC; default "
+                 "and ceiling; 0: unchanged)")->capture_default_str();
+  app.add_option("--app-as-mb", o.app_as_mb, "Address space per app process in MiB (RLIMIT_AS; default and "
+                 "ceiling; 0: unlimited)")->capture_default_str();
+  app.add_option("--app-nice", o.app_nice, "How much lower than the drone's the apps' CPU priority is (nice "
+                 "increment, 0..19)")->capture_default_str();
+  app.add_option("--app-cpu", o.app_cpu, "CPUs per instance (cgroup v2 cpu.max; default and ceiling; 0: "
+                 "unlimited)")->capture_default_str();
+  app.add_option("--app-memory-mb", o.app_memory_mb, "Memory per instance in MiB (cgroup v2 memory.max; "
+                 "default and ceiling; 0: unlimited)")->capture_default_str();
+  app.add_option("--cgroups", o.cgroups, "One cgroup v2 per instance: auto (when the drone can make them), "
+                 "on (required), off")->capture_default_str();
+  app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off; "
+                 "a drone has no other listener)")->capture_default_str();
+  skyport::AddAdminFlags(app, o.admin);
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/false);
   app.add_option("command", o.command, "Fixed command (after --)");
   skyport::EnableEnvAndConfig(app, "");

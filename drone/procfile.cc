@@ -15,6 +15,28 @@ std::string Trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
+// An integer in [lo, hi], or the error naming the field and the range.
+Result<uint64_t> Bounded(const nlohmann::json& v, const std::string& field, uint64_t lo, uint64_t hi) {
+  if (!v.is_number_unsigned() || v.get<uint64_t>() < lo || v.get<uint64_t>() > hi)
+    return Status::InvalidArgument(fmt::format("skyport.json: {}: must be an integer from {} to {}", field, lo, hi));
+  return v.get<uint64_t>();
+}
+
+Status ApplyLimits(const nlohmann::json& value, AppResources& r) {
+  if (!value.is_object()) return Status::InvalidArgument("skyport.json: limits: must be an object");
+  for (const auto& [k, v] : value.items()) {
+    std::optional<uint64_t>* slot = k == "nofile" ? &r.nofile : k == "nproc" ? &r.nproc : k == "as_mb" ? &r.as_mb : nullptr;
+    if (slot == nullptr) return Status::InvalidArgument(fmt::format("skyport.json: limits.{}: unknown key", k));
+    // nofile: the kernel's default nr_open; as_mb: 16 TiB.
+    const uint64_t lo = k == "as_mb" ? 64 : k == "nofile" ? 16 : 1;
+    const uint64_t hi = k == "nofile" ? 1'048'576 : k == "nproc" ? 4'194'304 : uint64_t{1} << 24;
+    auto n = Bounded(v, "limits." + k, lo, hi);
+    if (!n.ok()) return n.status();
+    *slot = *n;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<AppSpec> ParseProcfile(const std::string& text) {
@@ -60,6 +82,20 @@ Status ApplySkyportJson(const std::string& text, AppSpec& spec) {
         return Status::InvalidArgument(
             fmt::format("skyport.json: release_timeout_s: must be an integer from 1 to {}", kMaxTimeoutS));
       spec.release_timeout_ms = static_cast<int64_t>(value.get<uint64_t>()) * 1000;
+    } else if (key == "limits") {
+      if (Status s = ApplyLimits(value, spec.resources); !s.ok()) return s;
+    } else if (key == "cpu") {
+      if (!value.is_number() || !(value.get<double>() >= 0.01) || value.get<double>() > 1024)
+        return Status::InvalidArgument("skyport.json: cpu: must be a number of CPUs from 0.01 to 1024");
+      spec.resources.cpu = value.get<double>();
+    } else if (key == "memory_mb") {
+      auto n = Bounded(value, "memory_mb", 16, uint64_t{1} << 24);
+      if (!n.ok()) return n.status();
+      spec.resources.memory_mb = *n;
+    } else if (key == "stop_timeout_s") {
+      auto n = Bounded(value, "stop_timeout_s", 1, 3600);
+      if (!n.ok()) return n.status();
+      spec.resources.stop_timeout_ms = static_cast<int64_t>(*n) * 1000;
     } else if (key == "roles") {
       if (!value.is_object()) return Status::InvalidArgument("skyport.json: roles: must be an object");
       for (const auto& [role, opts] : value.items()) {

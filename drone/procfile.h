@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -17,10 +18,20 @@ struct RoleSpec {
   std::string health_path;   // "": TCP readiness; else HTTP GET path
 };
 
+// What the app asks for; the drone's flags are the defaults and the
+// ceilings (an app may only lower them).
+struct AppResources {
+  std::optional<uint64_t> nofile, nproc, as_mb;  // rlimits
+  std::optional<double> cpu;                     // CPUs, cgroup cpu.max
+  std::optional<uint64_t> memory_mb;             // cgroup memory.max
+  std::optional<int64_t> stop_timeout_ms;        // SIGTERM -> SIGKILL
+};
+
 struct AppSpec {
   std::map<std::string, RoleSpec> roles;
   std::string release;                 // build step run in the checkout before starting ("" = none)
   int64_t release_timeout_ms = 600'000;
+  AppResources resources;
 };
 
 // Procfile: one `role: command` per line; blank lines and `#` comments
@@ -28,9 +39,12 @@ struct AppSpec {
 Result<AppSpec> ParseProcfile(const std::string& text);
 
 // skyport.json (optional): {"release": "make", "release_timeout_s": 600,
-//   "roles": {"worker": {"port": false}, "web": {"health": "/healthz"}}}
+//   "roles": {"worker": {"port": false}, "web": {"health": "/healthz"}},
+//   "limits": {"nofile": 1024, "nproc": 256, "as_mb": 2048},
+//   "cpu": 0.5, "memory_mb": 512, "stop_timeout_s": 10}
 // release_timeout_s: 1 second to 365 days. Options for roles the Procfile
-// lacks are an error; unknown keys too.
+// lacks are an error; unknown keys too; every number has a range (the
+// error names it).
 Status ApplySkyportJson(const std::string& text, AppSpec& spec);
 
 }  // namespace skyport::drone

@@ -17,8 +17,6 @@
 #include "core/children.h"
 #include "core/exec_child.h"
 
-extern char** environ;
-
 namespace skyport::drone {
 namespace {
 
@@ -31,18 +29,11 @@ int64_t NowMs() {
 
 Result<CommandResult> RunCommand(const std::string& command, const std::string& dir,
                                  const std::map<std::string, std::string>& env, int64_t timeout_ms,
-                                 size_t keep_bytes) {
+                                 size_t keep_bytes, const ChildSetup& setup) {
   // Everything the child needs is built before fork: between fork and exec
   // a multithreaded process may only make async-signal-safe calls.
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (const auto& [k, v] : env) merged[k] = v;
   std::vector<std::string> env_strings;
-  for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& kv : env_strings) envp.push_back(kv.data());
   envp.push_back(nullptr);
@@ -74,6 +65,14 @@ Result<CommandResult> RunCommand(const std::string& command, const std::string& 
     ::dup2(devnull, 0);
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
+    if (int step = ApplyInChild(setup, -1); step != kStepOk) {
+      const char* what = ChildStepName(step);
+      ssize_t n = ::write(1, "skyport: cannot ", 16);
+      n = ::write(1, what, ::strlen(what));
+      n = ::write(1, "\n", 1);
+      (void)n;
+      _exit(126);
+    }
     if (::chdir(dir.c_str()) != 0) _exit(126);
     ::execve("/bin/sh", argv, envp.data());
     _exit(127);

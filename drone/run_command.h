@@ -1,6 +1,8 @@
 // Runs a build step to completion: /bin/sh -c COMMAND in DIR, in its own
 // process group, output captured (last `keep_bytes`), killed with its whole
-// group when it overruns `timeout_ms`.
+// group when it overruns `timeout_ms`. `env` is its whole environment
+// (nothing of the drone's is inherited); `setup` is applied in the child
+// before exec (rlimits, nice, the app user).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "drone/child_setup.h"
 
 namespace skyport::drone {
 
@@ -19,6 +22,6 @@ struct CommandResult {
 
 Result<CommandResult> RunCommand(const std::string& command, const std::string& dir,
                                  const std::map<std::string, std::string>& env, int64_t timeout_ms,
-                                 size_t keep_bytes = 4096);
+                                 size_t keep_bytes = 4096, const ChildSetup& setup = {});
 
 }  // namespace skyport::drone

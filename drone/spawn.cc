@@ -11,8 +11,6 @@
 
 #include <fmt/format.h>
 
-extern char** environ;
-
 namespace skyport::drone {
 namespace {
 
@@ -22,11 +20,12 @@ struct ChildFailure {
   int err;
 };
 constexpr const char* kStages[] = {"setpgid", "chdir", "open /dev/null", "dup2", "exec /bin/sh"};
+constexpr int kSetupStage = 100;  // + a ChildStep
 
 // Runs in the forked child of a multi-threaded process: async-signal-safe
 // calls only, until exec.
 [[noreturn]] void ExecChild(const char* cwd, char* const* argv, char* const* envp, int out_w, int err_w,
-                            int report_fd) {
+                            int report_fd, const ChildSetup& setup, int cgroup_fd) {
   auto fail = [report_fd](int stage) {
     ChildFailure f{stage, errno};
     ssize_t n = write(report_fd, &f, sizeof f);
@@ -35,6 +34,8 @@ constexpr const char* kStages[] = {"setpgid", "chdir", "open /dev/null", "dup2",
   };
   // Our own group, so that a group signal reaches the app's children too.
   if (setpgid(0, 0) != 0) fail(0);
+  // Before the cwd: as the app user, it must be able to enter it itself.
+  if (int step = ApplyInChild(setup, cgroup_fd); step != kStepOk) fail(kSetupStage + step);
   if (cwd != nullptr && chdir(cwd) != 0) fail(1);
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull < 0) fail(2);
@@ -63,24 +64,10 @@ void CloseAll(std::initializer_list<int> fds) {
 
 }  // namespace
 
-std::vector<std::string> MergeEnv(const std::vector<std::string>& inherited,
-                                  const std::map<std::string, std::string>& set) {
-  std::vector<std::string> out;
-  for (const auto& kv : inherited) {
-    auto eq = kv.find('=');
-    if (eq != std::string::npos && set.count(kv.substr(0, eq)) != 0) continue;
-    out.push_back(kv);
-  }
-  for (const auto& [k, v] : set) out.push_back(k + "=" + v);
-  return out;
-}
-
 Result<Spawned> SpawnShell(const SpawnRequest& req) {
   if (req.command.empty()) return Status::InvalidArgument("empty command");
   // Everything the child needs is built before fork: it may not allocate.
-  std::vector<std::string> inherited;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) inherited.emplace_back(*e);
-  std::vector<std::string> env = MergeEnv(inherited, req.env);
+  std::vector<std::string> env = req.env;
   std::vector<std::string> args = {"sh", "-c", req.command};
   std::vector<char*> cenv = CStrings(env);
   std::vector<char*> cargv = CStrings(args);
@@ -98,7 +85,7 @@ Result<Spawned> SpawnShell(const SpawnRequest& req) {
     CloseAll({out[0], out[1], err[0], err[1], report[0], report[1]});
     return s;
   }
-  if (pid == 0) ExecChild(cwd, cargv.data(), cenv.data(), out[1], err[1], report[1]);
+  if (pid == 0) ExecChild(cwd, cargv.data(), cenv.data(), out[1], err[1], report[1], req.setup, req.cgroup_procs_fd);
 
   CloseAll({out[1], err[1], report[1]});
   // Also from this side, so that a group signal works even before the child
@@ -115,8 +102,14 @@ Result<Spawned> SpawnShell(const SpawnRequest& req) {
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
-    int stage = failure.stage >= 0 && failure.stage < 5 ? failure.stage : 4;
-    std::string what = kStages[stage];
+    std::string what;
+    if (failure.stage >= kSetupStage) {
+      what = ChildStepName(failure.stage - kSetupStage);
+    } else {
+      int stage = failure.stage >= 0 && failure.stage < 5 ? failure.stage : 4;
+      what = kStages[stage];
+    }
+    const int stage = failure.stage;
     if (stage == 1) what += " " + req.cwd;
     return Status::FailedPrecondition(fmt::format("{}: {}", what, std::strerror(failure.err)));
   }

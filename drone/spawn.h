@@ -9,13 +9,16 @@
 #include <vector>
 
 #include "core/status.h"
+#include "drone/child_setup.h"
 
 namespace skyport::drone {
 
 struct SpawnRequest {
   std::string command;                     // run as /bin/sh -c COMMAND
   std::string cwd;                         // "": the drone's cwd
-  std::map<std::string, std::string> env;  // added to (or replacing in) the drone's environment
+  std::vector<std::string> env;            // "K=V": the whole environment (nothing of the drone's)
+  ChildSetup setup;                        // cgroup, rlimits, nice, user: applied before exec
+  int cgroup_procs_fd = -1;                // the child writes itself into it; -1: no cgroup
 };
 
 struct Spawned {
@@ -24,7 +27,8 @@ struct Spawned {
   int stderr_fd = -1;
 };
 
-// Forks and execs. The child leads a new process group (setpgid), reads
+// Forks and execs. The child leads a new process group (setpgid), joins
+// the cgroup, applies `setup` (core of drone/child_setup.h), reads
 // stdin from /dev/null, inherits no fd >= 3 (all marked close-on-exec),
 // and starts with default signal dispositions and an empty signal mask.
 // There is no PR_SET_PDEATHSIG: the drone may restart without taking its
@@ -32,9 +36,5 @@ struct Spawned {
 // Errors (a missing cwd, a failed exec) are reported as values, through a
 // close-on-exec pipe from the child; the failed child is reaped here.
 Result<Spawned> SpawnShell(const SpawnRequest& req);
-
-// `inherited` ("K=V" entries) with every key of `set` replaced or added.
-std::vector<std::string> MergeEnv(const std::vector<std::string>& inherited,
-                                  const std::map<std::string, std::string>& set);
 
 }  // namespace skyport::drone

@@ -25,17 +25,30 @@ constexpr int64_t kAfterKillMs = 2'000;  // a SIGKILLed process is gone within t
 
 void SleepMs(int64_t ms) { poll(nullptr, 0, static_cast<int>(ms)); }
 
-bool SameProcess(const RunningEntry& e) {
-  auto st = ReadProcStat(e.pid);
-  return st.ok() && st->start_time == e.start_time && st->state != 'Z';
+bool SameProcess(pid_t pid, uint64_t start_time) {
+  auto st = ReadProcStat(pid);
+  return st.ok() && st->start_time == start_time && st->state != 'Z';
+}
+bool SameProcess(const RunningEntry& e) { return SameProcess(e.pid, e.start_time); }
+
+// An escaped process, and its group when it leads one (after setsid).
+void SignalOther(pid_t pid, int sig) {
+  kill(pid, sig);
+  if (auto st = ReadProcStat(pid); st.ok() && st->pgid == pid) kill(-pid, sig);
 }
 
 }  // namespace
 
 std::string EncodeState(const std::vector<RunningEntry>& entries) {
   nlohmann::json procs = nlohmann::json::array();
-  for (const auto& e : entries)
-    procs.push_back({{"key", e.key}, {"pid", e.pid}, {"pgid", e.pgid}, {"start_time", e.start_time}});
+  for (const auto& e : entries) {
+    nlohmann::json j = {{"key", e.key}, {"pid", e.pid}, {"pgid", e.pgid}, {"start_time", e.start_time}};
+    if (!e.others.empty()) {
+      j["others"] = nlohmann::json::array();
+      for (const auto& [pid, start] : e.others) j["others"].push_back({pid, start});
+    }
+    procs.push_back(std::move(j));
+  }
   return nlohmann::json{{"version", 1}, {"processes", procs}}.dump(2) + "\n";
 }
 
@@ -53,6 +66,15 @@ Result<std::vector<RunningEntry>> DecodeState(const std::string& text) {
     e.pid = p["pid"].get<pid_t>();
     e.pgid = p["pgid"].get<pid_t>();
     e.start_time = p["start_time"].get<uint64_t>();
+    if (p.contains("others")) {
+      const auto& o = p["others"];
+      if (!o.is_array()) return Status::DataLoss("state file: bad others");
+      for (const auto& x : o) {
+        if (!x.is_array() || x.size() != 2 || !x[0].is_number_integer() || !x[1].is_number_unsigned())
+          return Status::DataLoss("state file: bad others entry");
+        e.others.emplace_back(x[0].get<pid_t>(), x[1].get<uint64_t>());
+      }
+    }
     out.push_back(std::move(e));
   }
   return out;
@@ -95,6 +117,18 @@ Result<std::vector<RunningEntry>> ReadStateFile(const std::string& path) {
 int StopLeftovers(const std::vector<RunningEntry>& entries, int64_t term_timeout_ms,
                   const std::function<void(const std::string&)>& say) {
   std::vector<RunningEntry> alive;
+  std::vector<std::pair<pid_t, uint64_t>> others;
+  for (const auto& e : entries)
+    for (const auto& [pid, start] : e.others)
+      if (pid > 1 && SameProcess(pid, start)) {
+        say(fmt::format("{}: stopping left-over pid {} that had escaped the group", e.key, pid));
+        SignalOther(pid, SIGTERM);
+        others.emplace_back(pid, start);
+      }
+  auto others_alive = [&] {
+    std::erase_if(others, [](const auto& o) { return !SameProcess(o.first, o.second); });
+    return !others.empty();
+  };
   for (const auto& e : entries) {
     if (e.pid <= 0 || e.pgid <= 0) continue;
     if (!SameProcess(e)) {
@@ -111,10 +145,12 @@ int StopLeftovers(const std::vector<RunningEntry>& entries, int64_t term_timeout
   bool killed = false;
   for (;;) {
     std::erase_if(alive, [](const RunningEntry& e) { return !GroupHasLiveMembers(e.pgid); });
-    if (alive.empty()) break;
+    const bool more = others_alive();
+    if (alive.empty() && !more) break;
     int64_t now = clock->MonoMs();
     if (!killed && now >= kill_at) {
       for (const auto& e : alive) kill(-e.pgid, SIGKILL);
+      for (const auto& o : others) SignalOther(o.first, SIGKILL);
       killed = true;
     }
     if (killed && now >= kill_at + kAfterKillMs) {

@@ -20,6 +20,9 @@ struct RunningEntry {
   pid_t pid = 0;
   pid_t pgid = 0;
   uint64_t start_time = 0;  // /proc/PID/stat field 22
+  // Processes of the instance outside its group (setsid, double fork):
+  // pid and start time. pid may be 0 when only these are left.
+  std::vector<std::pair<pid_t, uint64_t>> others;
 };
 
 std::string EncodeState(const std::vector<RunningEntry>& entries);
@@ -31,7 +34,8 @@ Status WriteStateFile(const std::string& path, const std::vector<RunningEntry>& 
 Result<std::vector<RunningEntry>> ReadStateFile(const std::string& path);
 
 // For each entry whose pid is still the same process (same start time):
-// SIGTERM to its group, SIGKILL after `term_timeout_ms`, then waits (a
+// SIGTERM to its group (and to each of `others` that is still the same
+// process, and its group if it leads one), SIGKILL after `term_timeout_ms`, then waits (a
 // little longer) until the group has no live member. Zombies count as gone:
 // our owner thread reaps those that are our children. `say` gets one line
 // per stopped or skipped entry. Returns how many groups were signalled.

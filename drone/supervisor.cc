@@ -24,8 +24,11 @@
 #include "core/children.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/log_limiter.h"
 #include "core/names.h"
+#include "drone/instance_tracker.h"
 #include "drone/log_file.h"
+#include "drone/metrics.h"
 #include "drone/proc_stat.h"
 #include "drone/readiness.h"
 #include "drone/restart_policy.h"
@@ -85,6 +88,7 @@ struct Proc {
   bool stopping = false, term_sent = false, kill_sent = false;
   int64_t drain_until = 0, kill_at = 0, give_up_at = 0;
   std::vector<std::shared_ptr<std::promise<void>>> waiters;
+  InstanceTracker tracker;  // what escaped the group: its cgroup, or pids found in /proc
 };
 
 struct Command {
@@ -242,6 +246,7 @@ class SupervisorImpl final : public Supervisor {
       Publish();  // kStopping reaches the caller before any signal is sent
       Reap();
       const int64_t now = Now();
+      AdoptOrphans(now);
       std::vector<InstanceKey> done;
       for (auto& [key, p] : procs_)
         if (Advance(*p, now)) done.push_back(key);
@@ -289,7 +294,16 @@ class SupervisorImpl final : public Supervisor {
   bool GroupGone(Proc& p) {
     if (p.pid != 0) return false;  // an unreaped leader pins the pgid
     if (p.pgid != 0 && !GroupHasLiveMembers(p.pgid)) p.pgid = 0;
-    return p.pgid == 0;
+    const bool rest_gone = p.tracker.Gone();
+    return p.pgid == 0 && rest_gone;
+  }
+
+  // The group, and whatever escaped it (setsid, double fork).
+  void SignalInstance(Proc& p, int sig) {
+    AdoptOrphans(Now(), /*now_anyway=*/true);
+    SignalGroup(p.pgid, sig);
+    if (p.tracker.Refresh(p.pid, p.pgid, p.spec.key.ToString()) > 0) state_dirty_ = true;
+    p.tracker.Signal(sig);
   }
 
   // Timers of one instance. True when its stop is complete.
@@ -319,7 +333,7 @@ class SupervisorImpl final : public Supervisor {
   bool OldGroupGone(Proc& p, int64_t now) {
     if (GroupGone(p)) return true;
     if (!p.old_group_killed) {
-      SignalGroup(p.pgid, SIGKILL);
+      SignalInstance(p, SIGKILL);
       p.old_group_killed = true;
       p.old_group_deadline = now + kAfterKillMs;
     }
@@ -348,7 +362,7 @@ class SupervisorImpl final : public Supervisor {
     p.status.started_unix_ms = WallNow();
     p.status.next_restart_unix_ms = 0;
     if (restart) ++p.status.restarts;
-    auto r = SpawnShell({p.spec.command, p.spec.cwd, p.spec.env});
+    auto r = SpawnInstance(p);
     if (!r.ok()) {
       RunOutcome o;
       o.spawn_error = r.status().message();
@@ -372,12 +386,79 @@ class SupervisorImpl final : public Supervisor {
     log::Info("started", {{"instance", p.spec.key.ToString()}, {"pid", p.pid}, {"restarts", p.status.restarts}});
   }
 
+  Result<Spawned> SpawnInstance(Proc& p) {
+    SpawnRequest req;
+    req.command = p.spec.command;
+    req.cwd = p.spec.cwd;
+    for (const auto& [k, v] : p.spec.env) req.env.push_back(k + "=" + v);
+    req.setup = p.spec.setup;
+    if (opts_.cgroups && p.tracker.cgroup().empty()) {
+      const InstanceKey& k = p.spec.key;
+      auto dir = opts_.cgroups->Create(fmt::format("{}.{}.{}.{}", k.app, k.commit, k.role, k.instance),
+                                       p.spec.cgroup_limits);
+      if (!dir.ok()) return dir.status();
+      p.tracker.set_cgroup(*dir);
+    }
+    int fd = -1;
+    if (!p.tracker.cgroup().empty()) {
+      auto f = CgroupTree::OpenProcs(p.tracker.cgroup());
+      if (!f.ok()) return f.status();
+      fd = *f;
+    }
+    req.cgroup_procs_fd = fd;
+    auto r = SpawnShell(req);
+    if (fd >= 0) close(fd);
+    return r;
+  }
+
+  // Orphans the kernel gave us: tracked with their instance, or killed.
+  // `now_anyway`: before a stop, so that what just escaped goes with it.
+  void AdoptOrphans(int64_t now, bool now_anyway = false) {
+    if (opts_.drone_name.empty() || (now < next_orphan_scan_ && !now_anyway)) return;
+    next_orphan_scan_ = now + opts_.orphan_scan_ms;
+    std::set<pid_t> known;
+    std::map<std::string, Proc*> by_name;
+    for (auto& [key, p] : procs_) {
+      if (p->pid != 0) known.insert(p->pid);
+      for (const auto& [pid, start] : p->tracker.tracked()) known.insert(pid);
+      by_name[key.ToString()] = p.get();
+    }
+    for (const Adopted& a : orphans_.Scan(known, now)) {
+      if (a.in_cgroup) continue;  // its instance's cgroup holds it
+      auto it = a.instance.empty() ? by_name.end() : by_name.find(a.instance);
+      if (it != by_name.end()) {
+        if (it->second->tracker.Track(a.pid, a.start_time)) {
+          state_dirty_ = true;
+          metrics::CountEscaped(1);
+          uint64_t held = 0;
+          if (escaped_log_.Allow(now, &held))
+            log::Warn("a process escaped its instance's process group; it is stopped with the instance",
+                      {{"instance", a.instance}, {"process", fmt::format("pid {} ({})", a.pid, a.cmdline)},
+                       {"more_since_last_line", held}});
+          Proc& owner = *it->second;
+          if (owner.stopping && owner.term_sent) owner.tracker.Signal(owner.kill_sent ? SIGKILL : SIGTERM);
+        }
+        continue;
+      }
+      // A build step's helper daemon (a compiler cache server, say) lives
+      // until the step is over; then it goes too.
+      if (children::AnyClaimed()) continue;
+      uint64_t held = 0;
+      if (orphan_log_.Allow(now, &held))
+        log::Warn("killing an orphaned process that belongs to no running instance",
+                  {{"process", fmt::format("pid {} ({})", a.pid, a.cmdline)}, {"instance", a.instance},
+                   {"more_since_last_line", held}});
+      kill(a.pid, SIGKILL);
+      metrics::CountOrphanKilled();
+    }
+  }
+
   void AdvanceReadiness(Proc& p, int64_t now) {
     if (p.killed_not_ready) return;  // waiting for the reap
     if (now >= p.started_mono + p.spec.ready_timeout_ms) {
       p.probe.reset();
       p.killed_not_ready = true;
-      SignalGroup(p.pgid, SIGKILL);
+      SignalInstance(p, SIGKILL);
       return;
     }
     if (p.probe && now >= p.probe_deadline) {
@@ -410,14 +491,14 @@ class SupervisorImpl final : public Supervisor {
     if (!p.term_sent) {
       if (gone()) return true;  // nothing left to drain
       if (now < p.drain_until) return false;
-      SignalGroup(p.pgid, SIGTERM);
+      SignalInstance(p, SIGTERM);
       p.term_sent = true;
-      p.kill_at = now + opts_.term_timeout_ms;
+      p.kill_at = now + (p.spec.stop_timeout_ms > 0 ? p.spec.stop_timeout_ms : opts_.term_timeout_ms);
       return false;
     }
     if (gone()) return true;
     if (!p.kill_sent && now >= p.kill_at) {
-      SignalGroup(p.pgid, SIGKILL);
+      SignalInstance(p, SIGKILL);
       p.kill_sent = true;
       p.give_up_at = now + kAfterKillMs;
       log::Warn("SIGKILL after the term timeout", {{"instance", p.spec.key.ToString()}, {"pgid", p.pgid}});
@@ -434,6 +515,7 @@ class SupervisorImpl final : public Supervisor {
     Proc& p = *it->second;
     DrainStreams(p);
     CloseStreams(p);
+    p.tracker.Release();
     if (p.pid != 0) state_dirty_ = true;
     p.status.state = ProcState::kStopped;
     p.status.pid = 0;
@@ -503,7 +585,7 @@ class SupervisorImpl final : public Supervisor {
     if (p.stopping) return;  // AdvanceStop sees it
     // The rest of the group must not outlive its leader; SIGKILL follows
     // before the respawn if needed.
-    if (!GroupGone(p)) SignalGroup(p.pgid, SIGTERM);
+    if (!GroupGone(p)) SignalInstance(p, SIGTERM);
     RunOutcome o;
     o.run_ms = now - p.started_mono;
     o.wait_status = wait_status;
@@ -520,7 +602,7 @@ class SupervisorImpl final : public Supervisor {
     p.status.crash_loop = d.crash_loop;
     if (d.failed) {
       p.status.state = ProcState::kFailed;
-      if (!GroupGone(p)) SignalGroup(p.pgid, SIGKILL);
+      if (!GroupGone(p)) SignalInstance(p, SIGKILL);
       log::Error("giving up", {{"instance", p.spec.key.ToString()}, {"reason", d.reason}});
     } else {
       p.status.state = ProcState::kBackoff;
@@ -689,7 +771,11 @@ class SupervisorImpl final : public Supervisor {
     if (opts_.state_file.empty()) return;
     std::vector<RunningEntry> entries;
     for (const auto& [key, p] : procs_)
-      if (p->pid != 0) entries.push_back({key.ToString(), p->pid, p->pgid, p->start_time});
+      if (p->pid != 0 || !p->tracker.tracked().empty()) {
+        RunningEntry e{key.ToString(), p->pid, p->pgid, p->start_time};
+        e.others.assign(p->tracker.tracked().begin(), p->tracker.tracked().end());
+        entries.push_back(std::move(e));
+      }
     Status s = WriteStateFile(opts_.state_file, entries);
     if (!s.ok()) log::Error("cannot write the state file", {{"error", s.ToString()}});
   }
@@ -718,6 +804,9 @@ class SupervisorImpl final : public Supervisor {
   std::vector<std::pair<InstanceKey, std::vector<std::shared_ptr<std::promise<void>>>>> finished_;
   bool state_dirty_ = false;
   std::mt19937_64 rng_;
+  OrphanScanner orphans_{opts_.drone_name, opts_.cgroups ? opts_.cgroups->base() : std::string()};
+  int64_t next_orphan_scan_ = 0;
+  LogLimiter escaped_log_{1'000}, orphan_log_{1'000};
 };
 
 }  // namespace
@@ -735,6 +824,11 @@ Result<std::unique_ptr<Supervisor>> Supervisor::Start(SupervisorOptions opts, On
     }
     Status s = WriteStateFile(opts.state_file, {});
     if (!s.ok()) return s;
+  }
+  if (opts.cgroups) {
+    const auto left = opts.cgroups->KillLeftovers();
+    metrics::CountLeftoverCgroups(left.size());
+    for (const auto& name : left) log::Warn("killed what a previous run left in an instance's cgroup", {{"cgroup", name}});
   }
   int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake < 0) return Status::Internal(fmt::format("eventfd: {}", std::strerror(errno)));

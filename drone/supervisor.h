@@ -18,6 +18,8 @@
 
 #include "core/backoff.h"
 #include "core/status.h"
+#include "drone/cgroup.h"
+#include "drone/child_setup.h"
 
 namespace skyport::drone {
 
@@ -32,7 +34,10 @@ struct ProcessSpec {
   InstanceKey key;
   std::string command;  // a shell command line, run as /bin/sh -c COMMAND
   std::string cwd;
-  std::map<std::string, std::string> env;  // added to the drone's environment
+  std::map<std::string, std::string> env;  // the whole environment (drone/app_env.h builds it)
+  ChildSetup setup;                        // rlimits, nice, app user (drone/child_setup.h)
+  CgroupLimits cgroup_limits;              // cpu.max / memory.max, where the drone has cgroups
+  int64_t stop_timeout_ms = 0;             // SIGTERM -> SIGKILL; 0: SupervisorOptions::term_timeout_ms
   uint32_t port = 0;                       // 0: a worker, no readiness check
   std::string ready_host = "127.0.0.1";    // where the readiness check connects
   std::string health_path;                 // "": TCP connect; else GET must answer 2xx/3xx
@@ -83,6 +88,14 @@ struct SupervisorOptions {
   // to a child subreaper), except pids claimed in core/children.h by their
   // own waiter; false: only the pids it started.
   bool reap_all_children = true;
+  // Where instances get a cgroup each (null: none; what escapes the group
+  // is then found through /proc, see drone/instance_tracker.h).
+  std::shared_ptr<CgroupTree> cgroups;
+  // Adopted orphans are attributed to an instance by the SKYPORT_* of their
+  // environment, SKYPORT_DRONE included; others are killed. "": orphans are
+  // only reaped (a process with children of its own, e.g. a test binary).
+  std::string drone_name;
+  int64_t orphan_scan_ms = 200;
   // Test hook: the destructor leaves every process running and the state
   // file as it is, as a crashed drone would.
   bool leave_running_on_destroy = false;

@@ -220,8 +220,9 @@ class Hub:
 class Drone:
     """One skyport-drone process with its own data dir."""
 
-    def __init__(self, tmp, token_file, name, hub, registry, extra=()):
+    def __init__(self, tmp, token_file, name, hub, registry, extra=(), env=None):
         self.name = name
+        self.env = env  # None: the test's environment
         self.data = os.path.join(tmp, f"drone-{name}")
         self.token_file = token_file
         self.hub = hub
@@ -236,7 +237,7 @@ class Drone:
                 "--token-file", self.token_file, "--lease-ttl", "2", "--drain-ms", "100",
                 "--ready-timeout", "10", *self.extra]
         with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env)
         return self
 
     def kill(self, sig=signal.SIGKILL):
@@ -252,7 +253,7 @@ class Drone:
             with open(os.path.join(self.data, "processes.json")) as f:
                 entries = json.load(f).get("processes", [])
         except (OSError, ValueError):
-            return
+            entries = []
         for e in entries:
             pid, pgid, start = e.get("pid", 0), e.get("pgid", 0), e.get("start_time")
             if pid <= 1 or pgid <= 1:
@@ -267,6 +268,37 @@ class Drone:
                     os.killpg(pgid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        self.remove_cgroups()
+
+    def remove_cgroups(self):
+        """A drone with cgroups records its tree in DATA/cgroup: kill what is left in it (the
+        test's own apps) and remove it, as the drone does on a clean shutdown."""
+        try:
+            with open(os.path.join(self.data, "cgroup")) as f:
+                base = f.read().strip()
+        except OSError:
+            return
+        if "/skyport-drone." not in base or not os.path.isdir(base):
+            return
+        for name in os.listdir(base):
+            sub = os.path.join(base, name)
+            if not os.path.isdir(sub):
+                continue
+            try:
+                with open(os.path.join(sub, "cgroup.kill"), "w") as f:
+                    f.write("1")
+            except OSError:
+                pass
+            def empty():
+                with open(os.path.join(sub, "cgroup.events")) as f:
+                    return "populated 0" in f.read()
+            wait_until(empty, 5, what=f"{sub} empty")
+        for d in [os.path.join(base, n) for n in os.listdir(base)] + [base]:
+            try:
+                if os.path.isdir(d):
+                    os.rmdir(d)
+            except OSError:
+                pass
 
     def log(self):
         with open(self.log_path) as f:
@@ -294,13 +326,15 @@ class DeployTest(ClusterTest):
 
     DRONES = ("d1", "d2")
     HUB_EXTRA = ()
+    DRONE_EXTRA = ()
 
     def setUp(self):
         super().setUp()
         with open(self.token_file) as f:
             self.token = f.read().strip()
         self.hub = Hub(self.tmp, self.token_file, self.registry, extra=self.HUB_EXTRA).start()
-        self.drones = {n: Drone(self.tmp, self.token_file, n, self.hub, self.registry).start() for n in self.DRONES}
+        self.drones = {n: Drone(self.tmp, self.token_file, n, self.hub, self.registry, extra=self.DRONE_EXTRA).start()
+                       for n in self.DRONES}
         self.addCleanup(self._stop_cluster)
         self.work = os.path.join(self.tmp, "work")
         os.makedirs(self.work)

@@ -55,7 +55,13 @@ TEST_CASE("State file round trip", "[drone]") {
   CHECK(missing->empty());
 }
 
-TEST_CASE("MergeEnv replaces and adds", "[drone]") {
-  auto env = MergeEnv({"PATH=/bin", "PORT=1", "HOME=/root", "NOEQ"}, {{"PORT", "8080"}, {"APP", "web"}});
-  CHECK(env == std::vector<std::string>{"PATH=/bin", "HOME=/root", "NOEQ", "APP=web", "PORT=8080"});
+TEST_CASE("State file keeps the processes that escaped a group", "[drone]") {
+  RunningEntry e{"web@abc/web.0", 0, 0, 0};
+  e.others = {{300, 9}, {301, 10}};
+  auto out = DecodeState(EncodeState({e}));
+  REQUIRE(out.ok());
+  REQUIRE(out->size() == 1);
+  CHECK((*out)[0].others == e.others);
+  CHECK_FALSE(DecodeState(R"({"processes": [{"pid": 1, "pgid": 1, "start_time": 1, "others": [[1]]}]})").ok());
+  CHECK_FALSE(DecodeState(R"({"processes": [{"pid": 1, "pgid": 1, "start_time": 1, "others": 5}]})").ok());
 }

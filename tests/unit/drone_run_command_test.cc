@@ -148,7 +148,7 @@ TEST_CASE("RunCommand: only the tail of the output is kept", "[drone][run_comman
   }
 }
 
-TEST_CASE("RunCommand: env vars are passed and the rest of the environment kept", "[drone][run_command]") {
+TEST_CASE("RunCommand: env is the whole environment; nothing of the drone's is inherited", "[drone][run_command]") {
   TempDir dir;
   ::setenv("SKYPORT_RUN_COMMAND_TEST_INHERITED", "from-parent", 1);
   struct Row {
@@ -161,7 +161,8 @@ TEST_CASE("RunCommand: env vars are passed and the rest of the environment kept"
       {"printf '%s|%s' \"$A\" \"$B\"", {{"A", "1"}, {"B", "two words"}}, "1|two words"},
       {"printf %s \"$Q\"", {{"Q", "it's \"quoted\" $HOME"}}, "it's \"quoted\" $HOME"},
       {"printf %s \"${EMPTY-unset}\"", {{"EMPTY", ""}}, ""},
-      {"printf %s \"$SKYPORT_RUN_COMMAND_TEST_INHERITED\"", {}, "from-parent"},
+      // The drone's environment holds its token: a build step gets none of it.
+      {"printf %s \"${SKYPORT_RUN_COMMAND_TEST_INHERITED-unset}\"", {}, "unset"},
       {"printf %s \"$SKYPORT_RUN_COMMAND_TEST_INHERITED\"", {{"SKYPORT_RUN_COMMAND_TEST_INHERITED", "override"}},
        "override"},
   };

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/children.h"
 #include "core/clock.h"
@@ -555,4 +556,184 @@ TEST_CASE("Supervisor: a child claimed by another waiter keeps its status", "[dr
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 5);
   children::Release(child);
+}
+
+namespace {
+
+// An app that daemonizes the classic way: fork, setsid, fork again; the
+// daemon writes its pid to `pidfile` and lives on; the app's own process
+// waits (so the instance stays up).
+std::string DoubleForkApp(const std::string& pidfile) {
+  return "python3 -c 'import os,sys,time\n"
+         "if os.fork() == 0:\n"
+         "    os.setsid()\n"
+         "    if os.fork() == 0:\n"
+         "        open(\"" + pidfile + ".tmp\", \"w\").write(str(os.getpid())); os.rename(\"" + pidfile + ".tmp\", \"" + pidfile + "\")\n"
+         "        time.sleep(1000)\n"
+         "    os._exit(0)\n"
+         "time.sleep(1000)'";
+}
+
+pid_t ReadPid(const std::string& path) {
+  std::ifstream in(path);
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+ProcessSpec EscapingSpec(const std::string& pidfile) {
+  auto spec = Spec("worker", DoubleForkApp(pidfile));
+  // As the agent sets them: how an adopted orphan is attributed.
+  spec.env = {{"SKYPORT_APP", "webapp"}, {"SKYPORT_COMMIT", "abc123"}, {"SKYPORT_ROLE", "worker"},
+              {"SKYPORT_INSTANCE", "0"}, {"SKYPORT_DRONE", "d1"}};
+  return spec;
+}
+
+}  // namespace
+
+TEST_CASE("Supervisor: a double-forked, setsid daemon is stopped with its instance (no cgroup)", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto opts = Options(dir);
+  opts.drone_name = "d1";
+  opts.orphan_scan_ms = 20;
+  auto sup = StartSupervisor(opts, rec);
+  const std::string pidfile = dir.path() + "/daemon.pid";
+  auto spec = EscapingSpec(pidfile);
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return ReadPid(pidfile) > 0; }));
+  const pid_t daemon = ReadPid(pidfile);
+  struct Kill {
+    pid_t pid;
+    ~Kill() {
+      if (Alive(pid)) kill(pid, SIGKILL);
+    }
+  } guard{daemon};
+  REQUIRE(Alive(daemon));
+  const pid_t leader = static_cast<pid_t>(Find(*sup, spec.key)->pid);
+  CHECK(ReadProcStat(daemon)->pgid != leader);  // out of the group
+  // Adopted by us (the subreaper), attributed by its environment, recorded
+  // for the next run.
+  REQUIRE(WaitUntil([&] {
+    auto e = ReadStateFile(opts.state_file);
+    return e.ok() && e->size() == 1 && (*e)[0].others.size() == 1 && (*e)[0].others[0].first == daemon;
+  }));
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+  CHECK_FALSE(Alive(daemon));
+}
+
+TEST_CASE("Supervisor: an orphan that belongs to no instance is killed", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto opts = Options(dir);
+  opts.drone_name = "d1";
+  opts.orphan_scan_ms = 20;
+  auto sup = StartSupervisor(opts, rec);
+  const std::string pidfile = dir.path() + "/daemon.pid";
+  auto spec = EscapingSpec(pidfile);
+  spec.env.clear();  // a daemon that scrubbed its environment
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return ReadPid(pidfile) > 0; }));
+  const pid_t daemon = ReadPid(pidfile);
+  struct Kill {
+    pid_t pid;
+    ~Kill() {
+      if (Alive(pid)) kill(pid, SIGKILL);
+    }
+  } guard{daemon};
+  CHECK(WaitUntil([&] { return !Alive(daemon); }));
+  CHECK(StateOf(*sup, spec.key) == ProcState::kReady);  // the instance itself runs on
+}
+
+TEST_CASE("Supervisor: the next run stops an escaped daemon the crashed one recorded", "[drone]") {
+  TempDir dir;
+  auto opts = Options(dir);
+  opts.drone_name = "d1";
+  opts.orphan_scan_ms = 20;
+  opts.term_timeout_ms = 500;
+  const std::string pidfile = dir.path() + "/daemon.pid";
+  pid_t daemon = 0;
+  struct Cleanup {
+    std::string state_file;
+    ~Cleanup() {
+      auto left = ReadStateFile(state_file);
+      if (left.ok()) StopLeftovers(*left, 100, [](const std::string&) {});
+    }
+  } cleanup{opts.state_file};
+  {
+    Recorder rec;
+    auto abandon = opts;
+    abandon.leave_running_on_destroy = true;
+    auto sup = StartSupervisor(abandon, rec);
+    REQUIRE(sup->Run(EscapingSpec(pidfile)).ok());
+    REQUIRE(WaitUntil([&] { return ReadPid(pidfile) > 0; }));
+    daemon = ReadPid(pidfile);
+    REQUIRE(WaitUntil([&] {
+      auto e = ReadStateFile(opts.state_file);
+      return e.ok() && e->size() == 1 && (*e)[0].others.size() == 1;
+    }));
+  }
+  REQUIRE(Alive(daemon));
+  Recorder rec2;
+  auto sup2 = StartSupervisor(opts, rec2);
+  CHECK_FALSE(Alive(daemon));
+}
+
+TEST_CASE("Supervisor: with cgroups, everything an instance started is in its cgroup and stopped", "[drone]") {
+  if (geteuid() != 0) {
+    WARN("skipped: cgroups need root");
+    return;
+  }
+  TempDir dir;
+  auto tree = CgroupTree::Open(dir.path());
+  if (!tree.ok()) {
+    WARN("skipped: no writable cgroup v2 here: " << tree.status().message());
+    return;
+  }
+  std::shared_ptr<CgroupTree> cgroups = std::move(*tree);
+  struct RemoveBase {
+    std::string base;
+    ~RemoveBase() { (void)CgroupTree::Remove(base); }
+  } remove_base{cgroups->base()};
+  Recorder rec;
+  auto opts = Options(dir);
+  opts.cgroups = cgroups;
+  auto sup = StartSupervisor(opts, rec);
+  const std::string pidfile = dir.path() + "/daemon.pid";
+  auto spec = EscapingSpec(pidfile);
+  spec.env.clear();  // no environment to go by: the cgroup holds it anyway
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return ReadPid(pidfile) > 0; }));
+  const pid_t daemon = ReadPid(pidfile);
+  struct Kill {
+    pid_t pid;
+    ~Kill() {
+      if (Alive(pid)) kill(pid, SIGKILL);
+    }
+  } guard{daemon};
+  const std::string cg = cgroups->base() + "/webapp.abc123.worker.0";
+  auto members = CgroupTree::Members(cg);
+  INFO("daemon cgroup: " << Slurp(fmt::format("/proc/{}/cgroup", daemon)) << " members: " << fmt::format("{}", fmt::join(members, ",")) << " daemon: " << daemon
+                         << " cg: " << cg);
+  CHECK(std::find(members.begin(), members.end(), daemon) != members.end());
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+  CHECK_FALSE(Alive(daemon));
+  CHECK_FALSE(fs::exists(cg));  // removed with the instance
+}
+
+TEST_CASE("Supervisor: a spec's stop_timeout_ms overrides term_timeout_ms", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto opts = Options(dir);
+  opts.term_timeout_ms = 10'000;
+  auto sup = StartSupervisor(opts, rec);
+  auto spec = Spec("worker", "trap '' TERM; echo up; while :; do sleep 0.05; done");
+  spec.stop_timeout_ms = 300;
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return !sup->Tail("webapp", "", "", 10).empty(); }));
+  const int64_t t0 = Mono();
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+  const int64_t took = Mono() - t0;
+  CHECK(took >= 300);
+  CHECK(took < 3'000);
 }

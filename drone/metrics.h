@@ -1,0 +1,24 @@
+// The drone's counters for the bounds it puts on apps, process-wide (the
+// drone is one process), rendered as Prometheus text on its metrics
+// listener (--metrics-listen).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace skyport::drone::metrics {
+
+enum class Reject { kSymlink, kNotRegular, kTooBig };
+
+// A Procfile / skyport.json refused (drone/checkout_files.h).
+void CountCheckoutReject(Reject why);
+// Processes found outside their instance's group (tracked and stopped with it).
+void CountEscaped(uint64_t n);
+// Adopted orphans that belonged to no instance, killed.
+void CountOrphanKilled();
+// Instance cgroups a previous run left populated, killed at start.
+void CountLeftoverCgroups(uint64_t n);
+
+std::string Render();
+
+}  // namespace skyport::drone::metrics
