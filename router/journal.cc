@@ -296,6 +296,7 @@ std::vector<SealedSegment> EventJournal::Recover(const AggregatorLimits& live_li
       ReplayStats st = ReplayJournal(*data, agg);
       total.posts += st.posts;
       total.events += st.events;
+      total.exposures += st.exposures;
       total.dropped += st.dropped + st.bad_posts;
       total.torn |= st.torn;
       agg.Drain(rows);  // appends
@@ -305,6 +306,7 @@ std::vector<SealedSegment> EventJournal::Recover(const AggregatorLimits& live_li
     log_bytes_.fetch_add(p.log_bytes);
     log::Info("event journal: recovered the events of an unsealed segment",
               {{"segment", fmt::format("{:016x}", segment)}, {"posts", total.posts}, {"events", total.events},
+               {"exposures", total.exposures},
                {"dropped", total.dropped}, {"torn_tail", total.torn}});
     SealedSegment s = Finish(segment, std::move(p));  // counts its bytes
     if (s.segment != 0) out.push_back(std::move(s));
@@ -365,6 +367,12 @@ Status EventJournal::Writer::AppendPost(const JournaledPost& post, uint64_t batc
 Status EventJournal::Writer::AppendDrops(std::span<const uint32_t> indexes) {
   EncodeDrops(indexes, head_);
   return Write(head_, {});
+}
+
+Status EventJournal::Writer::AppendExposure(const JournaledExposure& e) {
+  EncodeExposure(e, head_);
+  return Write(head_, {},
+               RowBytesEstimate(e.app.size(), e.flight.size(), e.arm.size(), kExposureEvent.size(), e.user.size()));
 }
 
 Status EventJournal::Writer::Write(std::string_view a, std::string_view b, uint64_t reserve) {

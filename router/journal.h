@@ -24,10 +24,18 @@
 // into one (their events aggregated again) and lists every batch not yet
 // removed. Sent again with the same ids, they count once.
 //
+// Exposures: a worker appends a record for each exposure its aggregator
+// reports new (a user first served on an arm in an hour, router/events.h)
+// to the same log, right after the aggregator took it; the request itself
+// is not held up (the write goes to the page cache), and a failed write
+// (the journal full) only leaves that exposure to the seal.
+//
 // Guarantee: the events of a post answered 202 are in a log or a batch until
 // the hub has them; a kill -9 at any point loses none of them and makes none
-// count twice. Exposures and request counters are written at the seal: a
-// kill -9 loses those of the segment in progress (about the last second).
+// count twice. So are the exposures journaled before it (a replayed exposure
+// row merges with its twin as the maximum, here and at the hub: counted
+// once). Request counters are written at the seal: a kill -9 loses those of
+// the segment in progress (about the last second).
 //
 // Disk: logs and batches together stay under max_bytes. A batch can be
 // larger than the logs it comes from (a row per user and event), so each
@@ -160,6 +168,10 @@ class EventJournal::Writer {
   Status AppendPost(const JournaledPost& post, uint64_t batch_estimate = 0);
   // After AppendPost: the post's events the aggregator did not take.
   Status AppendDrops(std::span<const uint32_t> indexes);
+  // An exposure the worker's aggregator recorded as new; its row's
+  // RowBytesEstimate is reserved like a post's. On error nothing is
+  // appended (the exposure is then only in memory until the seal).
+  Status AppendExposure(const JournaledExposure& exposure);
 
   // The journal has moved past this writer's segment: time to Seal.
   bool Behind() const { return segment_ < journal_->segment(); }

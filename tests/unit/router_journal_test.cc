@@ -104,6 +104,74 @@ TEST_CASE("journal format: events the answer called dropped are not recovered", 
   CHECK(t[{"c", kAlice}].first == 1);
 }
 
+TEST_CASE("journal format: exposure records come back as exposure rows, once per user and hour", "[router][journal]") {
+  std::string alice, alice_again, bob, drops;
+  EncodeExposure({kNow, "shop", "f1", "c1", kAlice}, alice);
+  EncodeExposure({kNow + 5, "shop", "f1", "c1", kAlice}, alice_again);  // a second worker's twin
+  EncodeExposure({kNow, "shop", "f1", "c1", "bob"}, bob);
+  const uint32_t idx[] = {0};
+  EncodeDrops(idx, drops);
+  // An exposure between a post and its drops record leaves the drops to that post.
+  const std::string body = R"([{"event":"a"},{"event":"b"}])";
+  EventAggregator agg;
+  ReplayStats st = ReplayJournal(alice + Frame(Post(body)) + bob + drops + alice_again, agg);
+  CHECK(st.exposures == 3);
+  CHECK(st.events == 1);
+  CHECK(st.dropped == 1);
+  CHECK_FALSE(st.torn);
+  auto t = Totals(agg);
+  CHECK(t[{"$exposure", kAlice}] == std::pair<uint64_t, double>{1, 0.0});
+  CHECK(t[{"$exposure", "bob"}] == std::pair<uint64_t, double>{1, 0.0});
+  CHECK(t[{"b", kAlice}].first == 1);
+  CHECK(t.count({"a", kAlice}) == 0);
+}
+
+TEST_CASE("aggregator: AddExposure says which exposures are new (the ones to journal)", "[router][journal]") {
+  EventAggregator agg;
+  bool is_new = false;
+  CHECK(agg.AddExposure("shop", "f1", "c1", kAlice, kNow, &is_new));
+  CHECK(is_new);
+  CHECK(agg.AddExposure("shop", "f1", "c1", kAlice, kNow + 1, &is_new));
+  CHECK_FALSE(is_new);
+  std::vector<UserEventRow> rows;
+  agg.Drain(rows);
+  CHECK(agg.AddExposure("shop", "f1", "c1", kAlice, kNow + 2, &is_new));
+  CHECK_FALSE(is_new);  // remembered across the drain
+  CHECK(agg.AddExposure("shop", "f1", "c1", kAlice, kNow + 3600, &is_new));
+  CHECK(is_new);  // a new hour
+  CHECK(agg.AddExposure("shop", "f1", "c2", kAlice, kNow + 3600, &is_new));
+  CHECK(is_new);  // another arm
+  CHECK_FALSE(agg.AddExposure("shop", "f1", "c2", "", kNow, &is_new));
+  CHECK_FALSE(is_new);
+}
+
+TEST_CASE("journal: exposures journaled before a kill are in the recovered batch", "[router][journal]") {
+  TempDir dir;
+  uint64_t seg = 0;
+  {
+    auto j = EventJournal::Open(dir.path(), "r1", 1 << 20);
+    REQUIRE(j.ok());
+    auto w0 = (*j)->NewWriter();
+    auto w1 = (*j)->NewWriter();
+    seg = (*j)->segment();
+    REQUIRE(w0->AppendExposure({kNow, "shop", "f1", "c1", kAlice}).ok());
+    REQUIRE(w1->AppendExposure({kNow, "shop", "f1", "c1", kAlice}).ok());  // both workers served alice
+    REQUIRE(w1->AppendExposure({kNow, "shop", "f1", "c1", "bob"}).ok());
+    CHECK((*j)->reserved_bytes() > 0);  // the rows they add are reserved like a post's
+  }
+  auto j = EventJournal::Open(dir.path(), "r1", 1 << 20);
+  REQUIRE(j.ok());
+  auto left = (*j)->Recover();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].segment == seg);
+  CHECK(left[0].rows == 2);
+  auto batch = (*j)->Load(left[0]);
+  REQUIRE(batch.ok());
+  auto t = Totals(*batch);
+  CHECK(t[{"$exposure", kAlice}] == std::pair<uint64_t, double>{1, 0.0});  // the twins merged: counted once
+  CHECK(t[{"$exposure", "bob"}] == std::pair<uint64_t, double>{1, 0.0});
+}
+
 TEST_CASE("journal format: a torn or garbled tail ends the file; whole frames before it count", "[router][journal]") {
   std::vector<std::string> frames;
   for (int i = 0; i < 5; ++i) frames.push_back(Frame(Post(R"({"event":"e","value":)" + std::to_string(i + 1) + "}")));
