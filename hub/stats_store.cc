@@ -30,7 +30,7 @@ constexpr int64_t kBatchIdWindow = int64_t{1} << 27;
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS user_events(
   app TEXT NOT NULL, flight TEXT NOT NULL, event TEXT NOT NULL, arm TEXT NOT NULL, user TEXT NOT NULL,
-  hour INTEGER NOT NULL, count INTEGER NOT NULL, sum REAL NOT NULL, sum_sq REAL NOT NULL,
+  hour INTEGER NOT NULL, count INTEGER NOT NULL, sum REAL NOT NULL, sum_sq REAL NOT NULL, seq INTEGER,
   PRIMARY KEY(app, flight, event, hour, arm, user)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS exposures_by_user ON user_events(app, flight, user, hour, arm)
   WHERE event = '$exposure';
@@ -39,6 +39,18 @@ CREATE TABLE IF NOT EXISTS batches(router TEXT NOT NULL, batch_id INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS routers(router TEXT PRIMARY KEY, last_seen INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_names(app TEXT NOT NULL, event TEXT NOT NULL, PRIMARY KEY(app, event)) WITHOUT ROWID;
 )sql";
+
+// After kSchema and the migration that adds user_events.seq (stores from
+// before it): exposures in the order they arrived, while they may still be
+// evicted at max_bytes (seq NULL once their user is known to have events),
+// and each user's event rows, to tell those users.
+const char* kEvictionSchema = R"sql(
+CREATE INDEX IF NOT EXISTS exposures_by_seq ON user_events(seq) WHERE event = '$exposure' AND seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_user ON user_events(app, user) WHERE event != '$exposure';
+)sql";
+
+// Exposures examined per eviction query at max_bytes.
+constexpr int kEvictChunk = 64;
 
 // Rows deleted per transaction by Prune.
 constexpr int kPruneChunk = 5000;
@@ -145,7 +157,63 @@ Result<std::unique_ptr<StatsStore>> StatsStore::Open(const std::string& path, bo
     sqlite3_close(*db);
     return s;
   }
-  return std::unique_ptr<StatsStore>(new StatsStore(*db, limits));
+  // A store from before exposure eviction: user_events gets its seq column (NULL: oldest first).
+  {
+    Stmt has_seq(*db, "SELECT seq FROM user_events LIMIT 0");
+    Status s = has_seq.ok() ? Status::Ok()
+                            : ExecSql(*db, "ALTER TABLE user_events ADD COLUMN seq INTEGER", "stats: migrate");
+    if (s.ok()) s = ExecSql(*db, kEvictionSchema, "stats: schema");
+    if (!s.ok()) {
+      sqlite3_close(*db);
+      return s;
+    }
+  }
+  int64_t last_seq = 0;
+  {
+    Stmt max_seq(*db, "SELECT MAX(seq) FROM user_events WHERE event = '$exposure' AND seq IS NOT NULL");
+    if (max_seq.ok() && max_seq.Step() == SQLITE_ROW) last_seq = max_seq.Int(0);
+  }
+  auto store = std::unique_ptr<StatsStore>(new StatsStore(*db, limits));
+  store->next_seq_ = last_seq + 1;
+  return store;
+}
+
+uint64_t StatsStore::EvictBarrenExposuresLocked(uint64_t want) {
+  Stmt candidates(db_,
+                  "SELECT app, flight, hour, arm, user FROM user_events "
+                  "WHERE event = '$exposure' AND seq IS NOT NULL ORDER BY seq LIMIT ?1");
+  Stmt engaged(db_, "SELECT 1 FROM user_events WHERE app = ?1 AND user = ?2 AND event != '$exposure' LIMIT 1");
+  const char* key = " WHERE app = ?1 AND flight = ?2 AND event = '$exposure' AND hour = ?3 AND arm = ?4 AND user = ?5";
+  Stmt keep(db_, (std::string("UPDATE user_events SET seq = NULL") + key).c_str());
+  Stmt evict(db_, (std::string("DELETE FROM user_events") + key).c_str());
+  if (!candidates.ok() || !engaged.ok() || !keep.ok() || !evict.ok()) return 0;
+  struct Key {
+    std::string app, flight;
+    int64_t hour;
+    std::string arm, user;
+  };
+  uint64_t evicted = 0;
+  while (evicted < want) {
+    std::vector<Key> keys;
+    candidates.Bind(1, int64_t{kEvictChunk});
+    while (candidates.Step() == SQLITE_ROW)
+      keys.push_back({candidates.Text(0), candidates.Text(1), candidates.Int(2), candidates.Text(3), candidates.Text(4)});
+    candidates.Reset();
+    if (keys.empty()) break;
+    for (const Key& k : keys) {
+      if (evicted >= want) break;
+      engaged.Bind(1, k.app).Bind(2, k.user);
+      const bool has_events = engaged.Step() == SQLITE_ROW;
+      engaged.Reset();
+      // A user with events keeps the exposure for good (it leaves the order);
+      // one without has not shown to be a real user yet: the oldest go first.
+      Stmt& st = has_events ? keep : evict;
+      st.Bind(1, k.app).Bind(2, k.flight).Bind(3, k.hour).Bind(4, k.arm).Bind(5, k.user);
+      if (st.Run() != SQLITE_OK) return evicted;
+      if (!has_events) ++evicted;
+    }
+  }
+  return evicted;
 }
 
 uint64_t StatsStore::LiveBytes() {
@@ -231,16 +299,19 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req, int64_t no
       return out;
     }
   }
-  // At max_bytes only keys that exist take rows (UPDATE; no new key).
+  // At max_bytes keys that exist take rows (UPDATE); a new key takes the
+  // place of an evicted exposure of a user with no events (the oldest
+  // first), or is dropped when there is none.
   const bool full = LiveBytesLocked() >= limits_.max_bytes;
+  uint64_t room = 0;  // exposures evicted for new keys not yet stored
   Stmt update(db_,
               "UPDATE user_events SET "
               "count = CASE WHEN event = '$exposure' THEN max(count, ?7) ELSE count + ?7 END, "
               "sum = sum + ?8, sum_sq = sum_sq + ?9 "
               "WHERE app = ?1 AND flight = ?2 AND event = ?3 AND hour = ?6 AND arm = ?4 AND user = ?5");
   Stmt add(db_,
-           "INSERT INTO user_events(app, flight, event, arm, user, hour, count, sum, sum_sq) "
-           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+           "INSERT INTO user_events(app, flight, event, arm, user, hour, count, sum, sum_sq, seq) "
+           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
            "ON CONFLICT(app, flight, event, hour, arm, user) DO UPDATE SET "
            "count = CASE WHEN excluded.event = '$exposure' THEN max(count, excluded.count) ELSE count + excluded.count END, "
            "sum = sum + excluded.sum, sum_sq = sum_sq + excluded.sum_sq");
@@ -252,15 +323,31 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req, int64_t no
       ++out.dropped_event_names;
       continue;
     }
-    Stmt& st = full ? update : add;
-    st.Bind(1, r.app()).Bind(2, r.flight()).Bind(3, r.event()).Bind(4, r.arm()).Bind(5, r.user());
-    st.Bind(6, r.hour_unix_s()).Bind(7, static_cast<int64_t>(r.count())).BindDouble(8, r.sum());
-    st.BindDouble(9, r.sum_squares());
-    if (st.Run() != SQLITE_OK) return rollback(DbError(db_, "add"));
-    if (full && sqlite3_changes(db_) == 0) {
-      ++out.dropped_full;
-      continue;
+    auto bind = [&r](Stmt& st) {
+      st.Bind(1, r.app()).Bind(2, r.flight()).Bind(3, r.event()).Bind(4, r.arm()).Bind(5, r.user());
+      st.Bind(6, r.hour_unix_s()).Bind(7, static_cast<int64_t>(r.count())).BindDouble(8, r.sum());
+      st.BindDouble(9, r.sum_squares());
+    };
+    if (full) {
+      bind(update);
+      if (update.Run() != SQLITE_OK) return rollback(DbError(db_, "add"));
+      if (sqlite3_changes(db_) > 0) {
+        ++out.accepted;
+        continue;
+      }
+      if (room == 0) {
+        room = EvictBarrenExposuresLocked(kEvictChunk);
+        out.evicted_exposures += room;
+      }
+      if (room == 0) {
+        ++out.dropped_full;
+        continue;
+      }
+      --room;
     }
+    bind(add);
+    if (r.event() == kExposure) add.Bind(10, next_seq_++);
+    if (add.Run() != SQLITE_OK) return rollback(DbError(db_, "add"));
     ++out.accepted;
   }
   if (req.traffic_size() > 0 && full) {

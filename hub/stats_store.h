@@ -28,14 +28,22 @@ struct ShipOutcome {
   bool duplicate = false;  // (router, batch_id) was stored before: nothing added
   uint64_t dropped_event_names = 0;  // rows of an event name beyond max_event_names_per_app
   uint64_t dropped_full = 0;         // rows of new keys while the store is at max_bytes
+  uint64_t evicted_exposures = 0;    // exposures of users with no events evicted for new keys at max_bytes
 };
 
 // Bounds of the store, so that forged ids or names cannot grow it without
 // limit (as Statsig and GrowthBook cap event names and cardinality): rows
 // of an app's event name beyond the first max_event_names_per_app are
-// dropped; once the live data reaches max_bytes rows of new keys (users,
-// hours, arms) are dropped while rows of existing keys still add up. Both
-// are counted; retention (Prune) makes room again.
+// dropped; once the live data reaches max_bytes rows of existing keys still
+// add up, and a row of a new key (user, hour, arm) takes the place of an
+// exposure whose user has no event rows in its app — the oldest such
+// exposure first (by arrival) — or is dropped when there is none. So a
+// flood of new users (exposures never followed by an event) cannot crowd
+// out the exposures of users who post events: an exposure is kept once its
+// user has an event, and a new user's exposure outlives the flood's older
+// ones (a bounded cache's admission by evidence: the segmented-LRU idea of
+// keeping what was used again). Drops and evictions are counted; retention
+// (Prune) makes room again.
 struct StatsStoreLimits {
   size_t max_event_names_per_app = 1000;   // "$exposure" and "$requests" not counted
   uint64_t max_bytes = uint64_t{4} << 30;  // live pages (the file keeps freed pages for reuse)
@@ -95,10 +103,15 @@ class StatsStore {
   // Whether rows of `event` may be stored for `app` (adding it to the known names).
   Result<bool> EventNameAllowedLocked(const std::string& app, const std::string& event);
   uint64_t LiveBytesLocked();
+  // At max_bytes: deletes up to `want` exposures, oldest first, of users
+  // with no event rows in their app (marking those of users with events as
+  // kept); returns how many. Inside Ship's transaction.
+  uint64_t EvictBarrenExposuresLocked(uint64_t want);
 
   std::mutex mu_;
   sqlite3* db_;  // guarded by mu_
   const StatsStoreLimits limits_;
+  int64_t next_seq_ = 1;  // guarded by mu_: arrival order of exposures (user_events.seq)
   std::map<std::string, std::set<std::string>, std::less<>> event_names_;  // guarded by mu_: by app, loaded lazily
 };
 
