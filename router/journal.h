@@ -7,7 +7,10 @@
 //   epoch                  starts so far (fsynced): segment ids are epoch << 30 | sequence
 //   journal/SEG-wK.log     worker K's events posts in segment SEG (router/journal_format.h)
 //   journal/SEG.batch      segment SEG sealed: the ShipStatsRequest to send, with its row count
-// (SEG: 16 hex digits, so names sort by segment).
+//   quarantine/ID.batch    a batch the hub refused as invalid (INVALID_ARGUMENT: it would be
+//   quarantine/ID.txt      refused forever), kept for an operator: the ShipStatsRequest
+//                          (protobuf) and the hub's reason; never sent again
+// (SEG: 16 hex digits, so names sort by segment; ID: the batch id, 16 hex digits).
 //
 // Segments. The journal's segment moves on about once a second
 // (MaybeAdvance). A worker appends each events post it accepts to its own
@@ -98,7 +101,17 @@ class EventJournal {
   static uint64_t RowBytesEstimate(size_t app, size_t flight, size_t arm, size_t event, size_t user) {
     return app + flight + arm + event + user + 48;  // field tags, lengths, numbers, the row's own head
   }
-  uint64_t bytes() const { return log_bytes_.load() + batch_bytes_.load(); }
+  uint64_t bytes() const { return log_bytes_.load() + batch_bytes_.load() + quarantine_bytes_.load(); }
+  uint64_t quarantine_bytes() const { return quarantine_bytes_.load(); }
+  uint64_t quarantine_max_bytes() const { return max_bytes_ / 4; }
+
+  // Keeps `batch`, which the hub refused as invalid, in DIR/quarantine with
+  // `reason` (see above); returns the file's path. RESOURCE_EXHAUSTED, and
+  // nothing written, when the quarantine would pass quarantine_max_bytes (a
+  // quarter of max_bytes: refused batches never crowd out the journal for
+  // long; an operator inspects and deletes them). Its files count in
+  // bytes(). Thread-safe.
+  Result<std::string> Quarantine(const v1::ShipStatsRequest& batch, std::string_view reason);
 
   // Makes batches of the logs a previous run left (their events aggregated
   // again, each worker's log bounded by `live_limits.max_keys` as its live
@@ -143,12 +156,13 @@ class EventJournal {
                                         uint64_t log_bytes, uint64_t reserved, SealMode mode);
 
   const std::string dir_;         // DIR/journal
+  const std::string quarantine_dir_;  // DIR/quarantine
   const std::string router_id_;
   const uint64_t max_bytes_;
   const std::unique_ptr<DataDirLock> lock_;  // DIR/LOCK: one router per data dir
   std::atomic<uint64_t> segment_;
   std::atomic<int64_t> last_advance_ms_{0};
-  std::atomic<uint64_t> log_bytes_{0}, batch_bytes_{0}, reserved_bytes_{0};
+  std::atomic<uint64_t> log_bytes_{0}, batch_bytes_{0}, reserved_bytes_{0}, quarantine_bytes_{0};
 
   std::mutex mu_;
   int writers_ = 0;                        // guarded by mu_

@@ -490,3 +490,60 @@ TEST_CASE("journal: a post reserves room for the rows it adds until its batch is
 
 }  // namespace
 }  // namespace skyport::router
+
+namespace skyport::router {
+namespace {
+
+TEST_CASE("journal: a refused batch is quarantined with its reason, within a quarter of the budget", "[router][journal]") {
+  TempDir dir;
+  v1::ShipStatsRequest batch;
+  batch.set_router("r1/0123456789ab");
+  batch.set_batch_id(0x4000000100000401);
+  for (int i = 0; i < 20; ++i) {
+    auto* r = batch.add_rows();
+    r->set_app("shop");
+    r->set_arm("$by-exposure");
+    r->set_event("buy");
+    r->set_user(fmt::format("user-{}", i));
+    r->set_count(1);
+  }
+  uint64_t one = 0;
+  {
+    auto j = EventJournal::Open(dir.path(), "r1", 16 * 1024);  // a quarter: 4 KiB
+    REQUIRE(j.ok());
+    auto path = (*j)->Quarantine(batch, "rows[0].hour_unix_s: must start a UTC hour");
+    REQUIRE(path.ok());
+    CHECK(*path == dir.path() + "/quarantine/4000000100000401.batch");
+    v1::ShipStatsRequest back;
+    CHECK(back.ParseFromString(Slurp(*path)));
+    CHECK(back.rows_size() == 20);
+    const std::string reason = Slurp(dir.path() + "/quarantine/4000000100000401.txt");
+    CHECK(reason.find("refused: rows[0].hour_unix_s: must start a UTC hour") != std::string::npos);
+    CHECK(reason.find("batch_id 4611686022722356225") != std::string::npos);
+    one = (*j)->quarantine_bytes();
+    CHECK(one > 0);
+    CHECK((*j)->bytes() == one);  // the data dir's budget counts it
+    CHECK((*j)->Quarantine(batch, "again").ok());  // the same batch sent again after a restart: kept once
+    CHECK((*j)->quarantine_bytes() == one);
+    // Further refused batches until the quarter is used up; then refused, nothing written.
+    int kept = 1;
+    Status last = Status::Ok();
+    for (uint64_t id = 1; id < 100 && last.ok(); ++id) {
+      batch.set_batch_id(id);
+      auto r = (*j)->Quarantine(batch, "why");
+      last = r.status();
+      kept += r.ok();
+    }
+    CHECK(last.code() == Code::kResourceExhausted);
+    CHECK((*j)->quarantine_bytes() <= (*j)->quarantine_max_bytes());
+    CHECK(kept * one > (*j)->quarantine_max_bytes() - one);
+  }
+  // A restart counts what is there.
+  auto j = EventJournal::Open(dir.path(), "r1", 16 * 1024);
+  REQUIRE(j.ok());
+  CHECK((*j)->quarantine_bytes() > (*j)->quarantine_max_bytes() - one);
+  CHECK((*j)->bytes() == (*j)->quarantine_bytes());
+}
+
+}  // namespace
+}  // namespace skyport::router
