@@ -11,6 +11,7 @@
 
 #include "core/latency_histogram.h"
 #include "core/sqlite.h"
+#include "hub/user_cap.h"
 
 namespace skyport::hub {
 namespace {
@@ -476,7 +477,7 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
   auto event_bucket = BucketExpr(q.by(), "e.hour");
   if (!event_bucket.ok()) return event_bucket.status();
   const std::string events_sql = fmt::format(
-      "SELECT arm, bucket, arm IS NULL, COUNT(DISTINCT user), SUM(count), SUM(sum), SUM(sum_sq) FROM ("
+      "SELECT arm, bucket, arm IS NULL, SUM(count), SUM(sum), SUM(sum_sq) FROM ("
       "SELECT arm, {0} AS bucket, user, count, sum, sum_sq FROM user_events "
       "WHERE app = ?1 AND flight = ?2 AND event = ?5 AND hour >= ?3 AND hour < ?4 AND arm != ?6 "
       "UNION ALL "
@@ -484,7 +485,7 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
       "AND x.user = e.user AND x.hour <= e.hour ORDER BY x.hour DESC, x.arm LIMIT 1), "
       "{1}, e.user, e.count, e.sum, e.sum_sq FROM user_events e "
       "WHERE e.app = ?1 AND e.flight = '' AND e.event = ?5 AND e.arm = ?6 AND e.hour >= ?3 AND e.hour < ?4"
-      ") GROUP BY arm, bucket",
+      ") GROUP BY bucket, arm, user ORDER BY bucket",
       *hour_bucket, *event_bucket, kExposure);
   std::string traffic_sql = fmt::format("SELECT arm, {} AS bucket", *minute_bucket);
   for (size_t i = 0; i < kTrafficCountCols; ++i) traffic_sql += fmt::format(", SUM({})", TrafficCol(i));
@@ -506,24 +507,51 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
   if (rc != SQLITE_DONE) return DbError(db_, "query");
 
   v1::StatsReport report;
+  double cap_percentile = q.user_cap_percentile() > 0 ? q.user_cap_percentile() : limits_.user_cap_percentile;
+  if (!(cap_percentile > 0 && cap_percentile < 100)) cap_percentile = 100;
+  report.set_user_cap_percentile(cap_percentile);
   if (!q.event().empty()) {
     Stmt e(db_, events_sql.c_str());
     if (!e.ok()) return DbError(db_, "query events");
     e.Bind(1, q.app()).Bind(2, q.flight()).Bind(3, from).Bind(4, to).Bind(5, q.event());
     e.Bind(6, std::string(kByExposureArm));
+    // A row per bucket, arm and user: the users' totals, capped per bucket (hub/user_cap.h).
+    struct User {
+      v1::ArmBucket* arm;
+      UserTotals totals;
+    };
+    std::vector<User> users;
+    std::vector<double> magnitudes;
+    int64_t bucket = 0;
+    auto finish_bucket = [&] {
+      const double cap = UserCap(magnitudes, cap_percentile);
+      for (User& u : users) {
+        v1::ArmBucket& r = *u.arm;
+        r.set_users_with_event(r.users_with_event() + 1);
+        r.set_event_count(r.event_count() + u.totals.count);
+        r.set_raw_sum(r.raw_sum() + u.totals.sum);
+        if (CapUser(u.totals, cap)) r.set_users_capped(r.users_capped() + 1);
+        r.set_sum(r.sum() + u.totals.sum);
+        r.set_sum_squares(r.sum_squares() + u.totals.sum_sq);
+        r.set_user_cap(std::isfinite(cap) ? cap : 0);
+      }
+      users.clear();
+      magnitudes.clear();
+    };
     while ((rc = e.Step()) == SQLITE_ROW) {
       if (e.Int(2) != 0) {  // no exposure: counted for no arm
-        report.set_unattributed_users(report.unattributed_users() + static_cast<uint64_t>(e.Int(3)));
-        report.set_unattributed_events(report.unattributed_events() + static_cast<uint64_t>(e.Int(4)));
+        report.set_unattributed_users(report.unattributed_users() + 1);
+        report.set_unattributed_events(report.unattributed_events() + static_cast<uint64_t>(e.Int(3)));
         continue;
       }
-      v1::ArmBucket& r = row(e.Text(0), e.Int(1));
-      r.set_users_with_event(static_cast<uint64_t>(e.Int(3)));
-      r.set_event_count(static_cast<uint64_t>(e.Int(4)));
-      r.set_sum(e.Double(5));
-      r.set_sum_squares(e.Double(6));
+      if (e.Int(1) != bucket) finish_bucket();
+      bucket = e.Int(1);
+      User u{&row(e.Text(0), bucket), {static_cast<uint64_t>(e.Int(3)), e.Double(4), e.Double(5)}};
+      magnitudes.push_back(UserMagnitude(u.totals));
+      users.push_back(u);
     }
     if (rc != SQLITE_DONE) return DbError(db_, "query events");
+    finish_bucket();
   }
 
   Stmt t(db_, traffic_sql.c_str());

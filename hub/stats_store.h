@@ -51,6 +51,11 @@ struct StatsStoreLimits {
   // new id is refused RESOURCE_EXHAUSTED (the router keeps it and retries)
   // until retention (Prune, router_retention_s) forgets ids not seen lately.
   size_t max_routers = 10'000;
+  // Not a bound of the store but of what one user can do to the statistics:
+  // Query caps each user's total of the event at this percentile of the
+  // users' totals (hub/user_cap.h; StatsQuery.user_cap_percentile overrides
+  // it; 100 = no capping). Statsig's default.
+  double user_cap_percentile = 99.9;
 };
 
 struct PruneOutcome {
@@ -78,7 +83,9 @@ class StatsStore {
   // Per arm (and bucket when q.by is hour/day/week/month: UTC; weeks start on
   // Monday), over the rows whose hour (user rows) or minute (traffic) starts
   // in [from_unix_s, to_unix_s): users exposed and exposures ("$exposure"
-  // rows), users with q.event and its count, sum and sum of squares; the
+  // rows), users with q.event and its count, sum and sum of squares (each
+  // user's total capped at user_cap_percentile, per bucket: ArmBucket.sum,
+  // with the raw sum, the cap and the users capped beside it); the
   // traffic: requests, 5xx (errors_5xx), the other status classes, latency
   // sum, p50 and p99 from the merged histogram and the histogram itself
   // (v1::ArmBucket documents each field). Rows sorted by bucket, arm; an arm
