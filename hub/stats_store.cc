@@ -11,6 +11,7 @@
 
 #include "core/latency_histogram.h"
 #include "core/sqlite.h"
+#include "hub/stats_check.h"
 #include "hub/user_cap.h"
 
 namespace skyport::hub {
@@ -97,35 +98,6 @@ Result<std::string> BucketExpr(const std::string& by, const char* col) {
         "CAST(strftime('%s', {}, 'unixepoch', 'start of day', 'weekday 0', '-6 days') AS INTEGER)", col);
   if (by == "month") return fmt::format("CAST(strftime('%s', {}, 'unixepoch', 'start of month') AS INTEGER)", col);
   return Status::InvalidArgument(fmt::format("by: \"{}\" is not one of hour, day, week, month", by));
-}
-
-Status CheckRow(const v1::UserEventRow& r, int i) {
-  auto bad = [i](const char* field, const char* why) {
-    return Status::InvalidArgument(fmt::format("rows[{}].{}: {}", i, field, why));
-  };
-  if (r.app().empty()) return bad("app", "required");
-  if (r.arm().empty()) return bad("arm", "required");
-  if (r.event().empty()) return bad("event", "required");
-  if (r.user().empty()) return bad("user", "required");
-  if (r.hour_unix_s() < 0 || r.hour_unix_s() % 3600 != 0) return bad("hour_unix_s", "must start a UTC hour");
-  if (r.count() == 0) return bad("count", "must be at least 1");
-  if (!std::isfinite(r.sum()) || !std::isfinite(r.sum_squares()) || r.sum_squares() < 0)
-    return bad("sum", "sum and sum_squares must be finite, sum_squares >= 0");
-  return Status::Ok();
-}
-
-Status CheckTraffic(const v1::TrafficRow& t, int i) {
-  auto bad = [i](const char* field, const char* why) {
-    return Status::InvalidArgument(fmt::format("traffic[{}].{}: {}", i, field, why));
-  };
-  if (t.app().empty()) return bad("app", "required");
-  if (t.arm().empty()) return bad("arm", "required");
-  if (t.minute_unix_s() < 0 || t.minute_unix_s() % 60 != 0) return bad("minute_unix_s", "must start a UTC minute");
-  if (t.status_1xx() + t.status_2xx() + t.status_3xx() + t.status_4xx() + t.status_5xx() != t.requests())
-    return bad("requests", "must equal the status classes summed");
-  if (static_cast<size_t>(t.latency_counts_size()) > kLatencyBuckets)
-    return bad("latency_counts", fmt::format("at most {} buckets", kLatencyBuckets).c_str());
-  return Status::Ok();
 }
 
 }  // namespace
@@ -258,11 +230,7 @@ Result<bool> StatsStore::EventNameAllowedLocked(const std::string& app, const st
 StatsStore::~StatsStore() { sqlite3_close(db_); }
 
 Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req, int64_t now_unix_s) {
-  if (req.router().empty()) return Status::InvalidArgument("router: required");
-  for (int i = 0; i < req.rows_size(); ++i)
-    if (Status s = CheckRow(req.rows(i), i); !s.ok()) return s;
-  for (int i = 0; i < req.traffic_size(); ++i)
-    if (Status s = CheckTraffic(req.traffic(i), i); !s.ok()) return s;
+  if (Status s = CheckShipRows(req); !s.ok()) return s;
   std::lock_guard lock(mu_);
   if (Status s = ExecSql(db_, "BEGIN IMMEDIATE", "stats"); !s.ok()) return s;
   auto rollback = [this](Status s) {

@@ -72,9 +72,8 @@ class StatsStore {
   ~StatsStore();
 
   // INVALID_ARGUMENT (naming the row: "rows[3].user", "traffic[0].minute_unix_s")
-  // for rows without app/arm/event/user, a negative or non-hour-aligned hour,
-  // non-finite sums; traffic rows without app/arm, with a minute not aligned,
-  // requests other than the status classes summed or over 16 latency buckets.
+  // for a batch failing CheckShipRows (hub/stats_check.h: names, aligned
+  // hours and minutes, counts, finite sums, traffic classes and buckets).
   // Nothing is stored then. `accepted` counts user and traffic rows.
   // RESOURCE_EXHAUSTED, nothing stored: the batch of a router id not known
   // while max_routers are. `now_unix_s`: when its router was last seen.

@@ -158,6 +158,29 @@ TEST_CASE("CheckShipBatch: bad rows are refused, naming the row and the problem,
   t->add_latency_counts(1);
   t->add_latency_counts(1'000'000);
   CHECK(CheckShipBatch(req, {}, kNow).message().rfind("traffic[0].latency_counts", 0) == 0);
+  // Traffic: requests other than the classes summed; more buckets than there are.
+  t->clear_latency_counts();
+  t->set_requests(3);
+  CHECK(CheckShipBatch(req, {}, kNow).message() == "traffic[0].requests: must equal the status classes summed");
+  t->set_requests(1);
+  for (int i = 0; i < 17; ++i) t->add_latency_counts(0);
+  CHECK(CheckShipBatch(req, {}, kNow).message() == "traffic[0].latency_counts: at most 16 buckets");
+  t->clear_latency_counts();
+  CHECK(CheckShipBatch(req, {}, kNow).ok());
+}
+
+TEST_CASE("CheckShipRows: the same checks without the time window or the row count (the store's)", "[hub][stats]") {
+  // An hour of long ago passes (the store keeps what the service let in);
+  // the rest is checked as CheckShipBatch does.
+  auto old = Batch(1, {Row("purchase", "u1", 3600)});
+  CHECK_FALSE(CheckShipBatch(old, {}, kNow).ok());
+  CHECK(CheckShipRows(old).ok());
+  std::vector<v1::UserEventRow> many(60'000, Row("purchase", "u1"));
+  CHECK(CheckShipRows(Batch(1, many)).ok());
+  CHECK(CheckShipRows(Batch(1, {Row("purchase", "bad user")})).message().rfind("rows[0].user", 0) == 0);
+  CHECK(CheckShipRows(Batch(1, {Row("purchase", "u1", kNow + 7)})).message() ==
+        "rows[0].hour_unix_s: must start a UTC hour");
+  CHECK(CheckShipRows(Batch(1, {Row("$exposure", "u1", kNow, 2)})).message().rfind("rows[0].count", 0) == 0);
 }
 
 TEST_CASE("sqlite stores: the WAL is cut back to its limit after a large transaction", "[hub][stats]") {
