@@ -153,7 +153,7 @@ Result<std::string> EventJournal::Quarantine(const v1::ShipStatsRequest& batch, 
                                        batch.router(), batch.batch_id(), batch.rows_size(), batch.traffic_size(),
                                        reason);
   const uint64_t n = data.size() + text.size();
-  std::lock_guard lock(mu_);  // one at a time against the bound
+  std::lock_guard lock(quarantine_mu_);
   if (quarantine_bytes_.load() + n > quarantine_max_bytes())
     return Status::ResourceExhausted(fmt::format("the quarantine is full ({} of {} bytes; see {})",
                                                  quarantine_bytes_.load(), quarantine_max_bytes(), quarantine_dir_));

@@ -164,6 +164,7 @@ class EventJournal {
   std::atomic<int64_t> last_advance_ms_{0};
   std::atomic<uint64_t> log_bytes_{0}, batch_bytes_{0}, reserved_bytes_{0}, quarantine_bytes_{0};
 
+  std::mutex quarantine_mu_;  // one Quarantine at a time against its bound (not mu_: seals need not wait for it)
   std::mutex mu_;
   int writers_ = 0;                        // guarded by mu_
   bool frozen_ = false;                    // guarded by mu_: a writer closed; no more segments

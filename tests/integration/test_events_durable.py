@@ -40,8 +40,8 @@ class DurableEventsTest(ClusterTest):
         self.assertEqual(status, 200)
         self.cookie = cookie_pair(headers["set-cookie"])
         # Posted events count for the arm of their user's exposure at the hub.
-        # Exposures are durable once sealed (about a second); the tests below
-        # kill the router at once, so the user's visit must be at the hub first.
+        # The exposure is journaled too (DurableExposuresTest), but these tests
+        # count purchases only: start from a user whose visit is at the hub.
         wait_until(lambda: self.exposed_users() >= 1, 15, what="the user's exposure at the hub")
 
     def exposed_users(self):
