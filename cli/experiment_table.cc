@@ -134,8 +134,11 @@ json ArmJson(const ArmResult& a, bool with_event) {
   out["converted"] = r.users_with_event();
   out["conversion_rate"] = hub::Proportion{r.users_exposed(), r.users_with_event()}.Rate();
   out["events"] = r.event_count();
-  out["sum"] = Finite(r.sum());
+  out["sum"] = Finite(r.sum());  // after the per-user cap: what mean, stddev and the tests use
   out["sum_squares"] = Finite(r.sum_squares());
+  out["raw_sum"] = Finite(r.raw_sum());
+  out["users_capped"] = r.users_capped();
+  out["user_cap"] = r.user_cap() > 0 ? Finite(r.user_cap()) : json(nullptr);
   out["mean"] = m.n == 0 ? json(nullptr) : Finite(m.Mean());
   out["stddev"] = m.n < 2 ? json(nullptr) : Finite(std::sqrt(m.Variance()));
   out["delta_conversion"] = nullptr;
@@ -199,7 +202,8 @@ Result<ControlChoice> ChooseControl(const v1::StatsReport& report, const std::ma
 
 ExperimentResult AnalyzeExperiment(const v1::StatsQuery& query, const v1::StatsReport& report,
                                    const std::map<std::string, uint32_t>& weights, const ControlChoice& control) {
-  ExperimentResult out{query, control, weights, {}, report.unattributed_users(), report.unattributed_events()};
+  ExperimentResult out{query, control, weights, {}, report.unattributed_users(), report.unattributed_events(),
+                       report.user_cap_percentile() > 0 ? report.user_cap_percentile() : 100};
   std::map<int64_t, std::vector<v1::ArmBucket>> buckets;
   for (const auto& row : report.rows()) buckets[row.bucket_unix_s()].push_back(row);
   const bool with_event = !query.event().empty();
@@ -303,6 +307,18 @@ std::string RenderExperimentTable(const ExperimentResult& r) {
       rows.push_back(std::move(cells));
     }
     out += AlignColumns(rows);
+    if (with_event) {
+      // MEAN and STDDEV are of the capped values (StatsReport: ArmBucket.sum).
+      uint64_t capped = 0;
+      double cap = 0;
+      for (const ArmResult& a : b.arms) {
+        capped += a.row.users_capped();
+        cap = std::max(cap, a.row.user_cap());
+      }
+      if (capped > 0)
+        out += fmt::format("capped: {} users' values scaled down to a total of {} (the p{:g} of users' totals)\n",
+                           capped, Number(cap), r.user_cap_percentile);
+    }
     if (b.srm) out += SrmLine(*b.srm) + "\n";
   }
   if (!unattributed.empty()) out += "\n" + unattributed;
@@ -340,7 +356,10 @@ nlohmann::json ExperimentJson(const ExperimentResult& r) {
     }
     out["buckets"].push_back(std::move(bucket));
   }
-  if (with_event) out["unattributed"] = {{"users", r.unattributed_users}, {"events", r.unattributed_events}};
+  if (with_event) {
+    out["unattributed"] = {{"users", r.unattributed_users}, {"events", r.unattributed_events}};
+    out["user_cap_percentile"] = r.user_cap_percentile;
+  }
   return out;
 }
 

@@ -91,6 +91,9 @@ struct ExperimentResult {
   // counted for no arm (StatsReport.unattributed_*).
   uint64_t unattributed_users = 0;
   uint64_t unattributed_events = 0;
+  // The percentile each user's total of the event was capped at
+  // (StatsReport.user_cap_percentile; 100: not capped).
+  double user_cap_percentile = 100;
 };
 
 // Groups `report` by bucket and runs the tests against `control`. `weights`:

@@ -45,6 +45,11 @@ class Stmt {
     sqlite3_clear_bindings(s_);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
   }
+  // After Step()s of a query: ready to bind and step again.
+  void Reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
   int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
   double Double(int col) const { return sqlite3_column_double(s_, col); }
   std::string Text(int col) const {

@@ -170,6 +170,7 @@ int RunDaemon(const DaemonOptions& o) {
   store_limits.max_bytes = static_cast<uint64_t>(o.stats_max_mb) << 20;
   store_limits.max_event_names_per_app = static_cast<size_t>(o.stats_max_event_names);
   store_limits.max_routers = static_cast<size_t>(o.stats_max_routers);
+  store_limits.user_cap_percentile = o.stats_user_cap_percentile;
   auto stats = StatsStore::Open(o.data_dir + "/stats.db", /*fsync=*/true, store_limits);
   if (!stats.ok()) return FailStart(stats.status());
   ShipLimits ship_limits;

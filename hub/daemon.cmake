@@ -8,7 +8,7 @@ target_link_libraries(skyport_hub_logic PUBLIC skyport_core skyport_proto nlohma
 
 # Shell: sessions and commands, gRPC services, the daemon.
 # Durable experiment data (SQLite).
-add_library(skyport_hub_stats STATIC stats_store.cc stats_check.cc)
+add_library(skyport_hub_stats STATIC stats_store.cc stats_check.cc user_cap.cc)
 target_link_libraries(skyport_hub_stats PUBLIC skyport_core skyport_proto PRIVATE SQLite::SQLite3)
 
 add_library(skyport_hub_shell STATIC hub.cc service.cc operations.cc daemon.cc stats_service.cc

@@ -43,6 +43,7 @@ struct DaemonOptions {
   int stats_traffic_retention_days = 90;   // per-minute traffic rows; 0 = forever
   int stats_max_mb = 4096;                 // live data; beyond it rows of new keys are dropped
   int stats_max_event_names = 1000;        // distinct event names per app
+  double stats_user_cap_percentile = 99.9; // per-user cap of event totals in the statistics; 100 = none
   int stats_prune_interval_s = 600;        // between retention runs
   int stats_max_routers = 10'000;          // router ids whose batch ids are remembered (dedup)
   int stats_router_retention_days = 30;    // a router id not seen this long is forgotten

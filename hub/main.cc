@@ -67,8 +67,13 @@ int main(int argc, char** argv) {
                  "Days of per-minute traffic rows kept in stats.db (0 = forever)")
       ->capture_default_str()->check(CLI::Range(0, 100'000));
   app.add_option("--stats-max-mb", o.stats_max_mb,
-                 "Live size of stats.db beyond which rows of new users/keys are dropped (existing keys still count)")
+                 "Live size of stats.db beyond which a row of a new key takes the place of the oldest exposure of a "
+                 "user with no events, or is dropped when there is none (existing keys still count)")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--stats-user-cap-percentile", o.stats_user_cap_percentile,
+                 "Experiment statistics: each user's total of an event is capped (winsorized) at this percentile of "
+                 "the users' totals, so one user cannot move an arm's mean (100 = no capping)")
+      ->capture_default_str()->check(CLI::Range(50.0, 100.0));
   app.add_option("--stats-max-event-names", o.stats_max_event_names,
                  "Distinct event names per app; rows of further names are dropped")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));

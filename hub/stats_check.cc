@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include "core/latency_histogram.h"
 #include "core/names.h"
 
 namespace skyport::hub {
@@ -47,7 +49,8 @@ constexpr std::string_view kByExposureArm = "$by-exposure";
 
 class Checker {
  public:
-  Checker(const ShipLimits& l, int64_t now) : l_(l), now_(now) {}
+  // `window`: also check hours and minutes against now ± the limits.
+  Checker(const ShipLimits& l, int64_t now, bool window) : l_(l), now_(now), window_(window) {}
 
   Status Row(const v1::UserEventRow& r, int i) {
     const std::string at = fmt::format("rows[{}]", i);
@@ -80,6 +83,13 @@ class Checker {
     if (Status s = Time(at, "minute_unix_s", t.minute_unix_s(), 60); !s.ok()) return s;
     if (t.requests() > l_.max_count)
       return Bad(at, "requests", fmt::format("at most {} (got {})", l_.max_count, t.requests()));
+    // Each class at most max_count too, so the sum cannot wrap around.
+    if (t.status_1xx() > t.requests() || t.status_2xx() > t.requests() || t.status_3xx() > t.requests() ||
+        t.status_4xx() > t.requests() || t.status_5xx() > t.requests() ||
+        t.status_1xx() + t.status_2xx() + t.status_3xx() + t.status_4xx() + t.status_5xx() != t.requests())
+      return Bad(at, "requests", "must equal the status classes summed");
+    if (static_cast<size_t>(t.latency_counts_size()) > kLatencyBuckets)
+      return Bad(at, "latency_counts", fmt::format("at most {} buckets", kLatencyBuckets));
     uint64_t in_buckets = 0;
     for (uint64_t c : t.latency_counts()) {
       if (c > t.requests()) return Bad(at, "latency_counts", "more than the requests");
@@ -111,7 +121,7 @@ class Checker {
 
   Status Time(const std::string& at, const char* field, int64_t t, int64_t unit) {
     if (t < 0 || t % unit != 0) return Bad(at, field, fmt::format("must start a UTC {}", unit == 60 ? "minute" : "hour"));
-    if (t < now_ - l_.max_past_s || t > now_ + l_.max_future_s)
+    if (window_ && (t < now_ - l_.max_past_s || t > now_ + l_.max_future_s))
       return Bad(at, field,
                  fmt::format("{} is outside [now - {} s, now + {} s]", t, l_.max_past_s, l_.max_future_s));
     return Status::Ok();
@@ -119,11 +129,10 @@ class Checker {
 
   const ShipLimits& l_;
   const int64_t now_;
+  const bool window_;
 };
 
-}  // namespace
-
-Status CheckShipBatch(const v1::ShipStatsRequest& req, const ShipLimits& limits, int64_t now_unix_s) {
+Status Check(const v1::ShipStatsRequest& req, const ShipLimits& limits, int64_t now_unix_s, bool window) {
   const std::string& router = req.router();
   if (router.empty() || router.size() > 128 ||
       !std::all_of(router.begin(), router.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
@@ -131,12 +140,24 @@ Status CheckShipBatch(const v1::ShipStatsRequest& req, const ShipLimits& limits,
   const size_t n = static_cast<size_t>(req.rows_size()) + static_cast<size_t>(req.traffic_size());
   if (n > limits.max_rows)
     return Status::InvalidArgument(fmt::format("rows: {} rows in one batch, at most {}", n, limits.max_rows));
-  Checker check(limits, now_unix_s);
+  Checker check(limits, now_unix_s, window);
   for (int i = 0; i < req.rows_size(); ++i)
     if (Status s = check.Row(req.rows(i), i); !s.ok()) return s;
   for (int i = 0; i < req.traffic_size(); ++i)
     if (Status s = check.Traffic(req.traffic(i), i); !s.ok()) return s;
   return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckShipBatch(const v1::ShipStatsRequest& req, const ShipLimits& limits, int64_t now_unix_s) {
+  return Check(req, limits, now_unix_s, /*window=*/true);
+}
+
+Status CheckShipRows(const v1::ShipStatsRequest& req) {
+  ShipLimits limits;
+  limits.max_rows = SIZE_MAX;
+  return Check(req, limits, 0, /*window=*/false);
 }
 
 }  // namespace skyport::hub

@@ -26,6 +26,14 @@ struct ShipLimits {
 // [A-Za-z0-9._-]{1,64}; event [A-Za-z0-9_.:-]{1,64}, or "$exposure" /
 // "$requests"; user [A-Za-z0-9_.:@-]{1,128}; router id 1..128 printable
 // ASCII. Exposure rows have count 1 and no values.
+// Traffic rows: requests equal to the status classes summed, at most
+// kLatencyBuckets latency counts, none above the requests.
 Status CheckShipBatch(const v1::ShipStatsRequest& req, const ShipLimits& limits, int64_t now_unix_s);
+
+// The same checks without the time window and the row count (default
+// ShipLimits otherwise): what every stored row must be, whoever ships it.
+// StatsStore::Ship refuses a batch that fails them (the one copy of these
+// checks: the service runs CheckShipBatch first).
+Status CheckShipRows(const v1::ShipStatsRequest& req);
 
 }  // namespace skyport::hub

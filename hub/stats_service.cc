@@ -46,6 +46,12 @@ grpc::Status StatsSinkService::Ship(grpc::ServerContext* ctx, const v1::ShipStat
       log::Warn("stats rows dropped: the store is at a bound (--stats-max-event-names, --stats-max-mb)",
                 {{"event_names_total", dropped_event_names_.load()}, {"full_total", dropped_full_.load()}});
   }
+  if (out->evicted_exposures > 0) {
+    evicted_exposures_ += out->evicted_exposures;
+    if (Due(last_evict_log_s_, now))
+      log::Warn("stats store at --stats-max-mb: exposures of users with no events evicted for new rows",
+                {{"evicted_total", evicted_exposures_.load()}});
+  }
   resp->set_accepted(out->accepted);
   resp->set_duplicate(out->duplicate);
   return grpc::Status::OK;
@@ -69,8 +75,12 @@ std::string StatsSinkService::MetricsText() const {
       "skyport_hub_stats_dropped_rows_total{{reason=\"max_bytes\"}} {}\n"
       "# HELP skyport_hub_stats_refused_routers_total Stats batches of a new router id refused at "
       "--stats-max-routers.\n"
-      "# TYPE skyport_hub_stats_refused_routers_total counter\nskyport_hub_stats_refused_routers_total {}\n",
-      refused_batches_.load(), dropped_event_names_.load(), dropped_full_.load(), refused_routers_.load());
+      "# TYPE skyport_hub_stats_refused_routers_total counter\nskyport_hub_stats_refused_routers_total {}\n"
+      "# HELP skyport_hub_stats_evicted_exposures_total Exposures of users with no events evicted (oldest first) "
+      "for new rows at --stats-max-mb.\n"
+      "# TYPE skyport_hub_stats_evicted_exposures_total counter\nskyport_hub_stats_evicted_exposures_total {}\n",
+      refused_batches_.load(), dropped_event_names_.load(), dropped_full_.load(), refused_routers_.load(),
+      evicted_exposures_.load());
 }
 
 }  // namespace skyport::hub

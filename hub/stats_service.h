@@ -28,7 +28,8 @@ class StatsSinkService final : public v1::StatsSink::Service {
   std::string token_;
   const ShipLimits limits_;
   std::atomic<uint64_t> refused_batches_{0}, dropped_event_names_{0}, dropped_full_{0}, refused_routers_{0};
-  std::atomic<int64_t> last_refusal_log_s_{0}, last_drop_log_s_{0}, last_router_log_s_{0};
+  std::atomic<uint64_t> evicted_exposures_{0};
+  std::atomic<int64_t> last_refusal_log_s_{0}, last_drop_log_s_{0}, last_router_log_s_{0}, last_evict_log_s_{0};
 };
 
 }  // namespace skyport::hub

@@ -11,6 +11,8 @@
 
 #include "core/latency_histogram.h"
 #include "core/sqlite.h"
+#include "hub/stats_check.h"
+#include "hub/user_cap.h"
 
 namespace skyport::hub {
 namespace {
@@ -30,7 +32,7 @@ constexpr int64_t kBatchIdWindow = int64_t{1} << 27;
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS user_events(
   app TEXT NOT NULL, flight TEXT NOT NULL, event TEXT NOT NULL, arm TEXT NOT NULL, user TEXT NOT NULL,
-  hour INTEGER NOT NULL, count INTEGER NOT NULL, sum REAL NOT NULL, sum_sq REAL NOT NULL,
+  hour INTEGER NOT NULL, count INTEGER NOT NULL, sum REAL NOT NULL, sum_sq REAL NOT NULL, seq INTEGER,
   PRIMARY KEY(app, flight, event, hour, arm, user)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS exposures_by_user ON user_events(app, flight, user, hour, arm)
   WHERE event = '$exposure';
@@ -39,6 +41,18 @@ CREATE TABLE IF NOT EXISTS batches(router TEXT NOT NULL, batch_id INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS routers(router TEXT PRIMARY KEY, last_seen INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_names(app TEXT NOT NULL, event TEXT NOT NULL, PRIMARY KEY(app, event)) WITHOUT ROWID;
 )sql";
+
+// After kSchema and the migration that adds user_events.seq (stores from
+// before it): exposures in the order they arrived, while they may still be
+// evicted at max_bytes (seq NULL once their user is known to have events),
+// and each user's event rows, to tell those users.
+const char* kEvictionSchema = R"sql(
+CREATE INDEX IF NOT EXISTS exposures_by_seq ON user_events(seq) WHERE event = '$exposure' AND seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_user ON user_events(app, user) WHERE event != '$exposure';
+)sql";
+
+// Exposures examined per eviction query at max_bytes.
+constexpr int kEvictChunk = 64;
 
 // Rows deleted per transaction by Prune.
 constexpr int kPruneChunk = 5000;
@@ -86,35 +100,6 @@ Result<std::string> BucketExpr(const std::string& by, const char* col) {
   return Status::InvalidArgument(fmt::format("by: \"{}\" is not one of hour, day, week, month", by));
 }
 
-Status CheckRow(const v1::UserEventRow& r, int i) {
-  auto bad = [i](const char* field, const char* why) {
-    return Status::InvalidArgument(fmt::format("rows[{}].{}: {}", i, field, why));
-  };
-  if (r.app().empty()) return bad("app", "required");
-  if (r.arm().empty()) return bad("arm", "required");
-  if (r.event().empty()) return bad("event", "required");
-  if (r.user().empty()) return bad("user", "required");
-  if (r.hour_unix_s() < 0 || r.hour_unix_s() % 3600 != 0) return bad("hour_unix_s", "must start a UTC hour");
-  if (r.count() == 0) return bad("count", "must be at least 1");
-  if (!std::isfinite(r.sum()) || !std::isfinite(r.sum_squares()) || r.sum_squares() < 0)
-    return bad("sum", "sum and sum_squares must be finite, sum_squares >= 0");
-  return Status::Ok();
-}
-
-Status CheckTraffic(const v1::TrafficRow& t, int i) {
-  auto bad = [i](const char* field, const char* why) {
-    return Status::InvalidArgument(fmt::format("traffic[{}].{}: {}", i, field, why));
-  };
-  if (t.app().empty()) return bad("app", "required");
-  if (t.arm().empty()) return bad("arm", "required");
-  if (t.minute_unix_s() < 0 || t.minute_unix_s() % 60 != 0) return bad("minute_unix_s", "must start a UTC minute");
-  if (t.status_1xx() + t.status_2xx() + t.status_3xx() + t.status_4xx() + t.status_5xx() != t.requests())
-    return bad("requests", "must equal the status classes summed");
-  if (static_cast<size_t>(t.latency_counts_size()) > kLatencyBuckets)
-    return bad("latency_counts", fmt::format("at most {} buckets", kLatencyBuckets).c_str());
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<StatsStore>> StatsStore::Open(const std::string& path, bool fsync, StatsStoreLimits limits) {
@@ -145,7 +130,63 @@ Result<std::unique_ptr<StatsStore>> StatsStore::Open(const std::string& path, bo
     sqlite3_close(*db);
     return s;
   }
-  return std::unique_ptr<StatsStore>(new StatsStore(*db, limits));
+  // A store from before exposure eviction: user_events gets its seq column (NULL: oldest first).
+  {
+    Stmt has_seq(*db, "SELECT seq FROM user_events LIMIT 0");
+    Status s = has_seq.ok() ? Status::Ok()
+                            : ExecSql(*db, "ALTER TABLE user_events ADD COLUMN seq INTEGER", "stats: migrate");
+    if (s.ok()) s = ExecSql(*db, kEvictionSchema, "stats: schema");
+    if (!s.ok()) {
+      sqlite3_close(*db);
+      return s;
+    }
+  }
+  int64_t last_seq = 0;
+  {
+    Stmt max_seq(*db, "SELECT MAX(seq) FROM user_events WHERE event = '$exposure' AND seq IS NOT NULL");
+    if (max_seq.ok() && max_seq.Step() == SQLITE_ROW) last_seq = max_seq.Int(0);
+  }
+  auto store = std::unique_ptr<StatsStore>(new StatsStore(*db, limits));
+  store->next_seq_ = last_seq + 1;
+  return store;
+}
+
+uint64_t StatsStore::EvictBarrenExposuresLocked(uint64_t want) {
+  Stmt candidates(db_,
+                  "SELECT app, flight, hour, arm, user FROM user_events "
+                  "WHERE event = '$exposure' AND seq IS NOT NULL ORDER BY seq LIMIT ?1");
+  Stmt engaged(db_, "SELECT 1 FROM user_events WHERE app = ?1 AND user = ?2 AND event != '$exposure' LIMIT 1");
+  const char* key = " WHERE app = ?1 AND flight = ?2 AND event = '$exposure' AND hour = ?3 AND arm = ?4 AND user = ?5";
+  Stmt keep(db_, (std::string("UPDATE user_events SET seq = NULL") + key).c_str());
+  Stmt evict(db_, (std::string("DELETE FROM user_events") + key).c_str());
+  if (!candidates.ok() || !engaged.ok() || !keep.ok() || !evict.ok()) return 0;
+  struct Key {
+    std::string app, flight;
+    int64_t hour;
+    std::string arm, user;
+  };
+  uint64_t evicted = 0;
+  while (evicted < want) {
+    std::vector<Key> keys;
+    candidates.Bind(1, int64_t{kEvictChunk});
+    while (candidates.Step() == SQLITE_ROW)
+      keys.push_back({candidates.Text(0), candidates.Text(1), candidates.Int(2), candidates.Text(3), candidates.Text(4)});
+    candidates.Reset();
+    if (keys.empty()) break;
+    for (const Key& k : keys) {
+      if (evicted >= want) break;
+      engaged.Bind(1, k.app).Bind(2, k.user);
+      const bool has_events = engaged.Step() == SQLITE_ROW;
+      engaged.Reset();
+      // A user with events keeps the exposure for good (it leaves the order);
+      // one without has not shown to be a real user yet: the oldest go first.
+      Stmt& st = has_events ? keep : evict;
+      st.Bind(1, k.app).Bind(2, k.flight).Bind(3, k.hour).Bind(4, k.arm).Bind(5, k.user);
+      if (st.Run() != SQLITE_OK) return evicted;
+      if (!has_events) ++evicted;
+    }
+  }
+  return evicted;
 }
 
 uint64_t StatsStore::LiveBytes() {
@@ -189,11 +230,7 @@ Result<bool> StatsStore::EventNameAllowedLocked(const std::string& app, const st
 StatsStore::~StatsStore() { sqlite3_close(db_); }
 
 Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req, int64_t now_unix_s) {
-  if (req.router().empty()) return Status::InvalidArgument("router: required");
-  for (int i = 0; i < req.rows_size(); ++i)
-    if (Status s = CheckRow(req.rows(i), i); !s.ok()) return s;
-  for (int i = 0; i < req.traffic_size(); ++i)
-    if (Status s = CheckTraffic(req.traffic(i), i); !s.ok()) return s;
+  if (Status s = CheckShipRows(req); !s.ok()) return s;
   std::lock_guard lock(mu_);
   if (Status s = ExecSql(db_, "BEGIN IMMEDIATE", "stats"); !s.ok()) return s;
   auto rollback = [this](Status s) {
@@ -231,16 +268,19 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req, int64_t no
       return out;
     }
   }
-  // At max_bytes only keys that exist take rows (UPDATE; no new key).
+  // At max_bytes keys that exist take rows (UPDATE); a new key takes the
+  // place of an evicted exposure of a user with no events (the oldest
+  // first), or is dropped when there is none.
   const bool full = LiveBytesLocked() >= limits_.max_bytes;
+  uint64_t room = 0;  // exposures evicted for new keys not yet stored
   Stmt update(db_,
               "UPDATE user_events SET "
               "count = CASE WHEN event = '$exposure' THEN max(count, ?7) ELSE count + ?7 END, "
               "sum = sum + ?8, sum_sq = sum_sq + ?9 "
               "WHERE app = ?1 AND flight = ?2 AND event = ?3 AND hour = ?6 AND arm = ?4 AND user = ?5");
   Stmt add(db_,
-           "INSERT INTO user_events(app, flight, event, arm, user, hour, count, sum, sum_sq) "
-           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+           "INSERT INTO user_events(app, flight, event, arm, user, hour, count, sum, sum_sq, seq) "
+           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
            "ON CONFLICT(app, flight, event, hour, arm, user) DO UPDATE SET "
            "count = CASE WHEN excluded.event = '$exposure' THEN max(count, excluded.count) ELSE count + excluded.count END, "
            "sum = sum + excluded.sum, sum_sq = sum_sq + excluded.sum_sq");
@@ -252,15 +292,31 @@ Result<ShipOutcome> StatsStore::Ship(const v1::ShipStatsRequest& req, int64_t no
       ++out.dropped_event_names;
       continue;
     }
-    Stmt& st = full ? update : add;
-    st.Bind(1, r.app()).Bind(2, r.flight()).Bind(3, r.event()).Bind(4, r.arm()).Bind(5, r.user());
-    st.Bind(6, r.hour_unix_s()).Bind(7, static_cast<int64_t>(r.count())).BindDouble(8, r.sum());
-    st.BindDouble(9, r.sum_squares());
-    if (st.Run() != SQLITE_OK) return rollback(DbError(db_, "add"));
-    if (full && sqlite3_changes(db_) == 0) {
-      ++out.dropped_full;
-      continue;
+    auto bind = [&r](Stmt& st) {
+      st.Bind(1, r.app()).Bind(2, r.flight()).Bind(3, r.event()).Bind(4, r.arm()).Bind(5, r.user());
+      st.Bind(6, r.hour_unix_s()).Bind(7, static_cast<int64_t>(r.count())).BindDouble(8, r.sum());
+      st.BindDouble(9, r.sum_squares());
+    };
+    if (full) {
+      bind(update);
+      if (update.Run() != SQLITE_OK) return rollback(DbError(db_, "add"));
+      if (sqlite3_changes(db_) > 0) {
+        ++out.accepted;
+        continue;
+      }
+      if (room == 0) {
+        room = EvictBarrenExposuresLocked(kEvictChunk);
+        out.evicted_exposures += room;
+      }
+      if (room == 0) {
+        ++out.dropped_full;
+        continue;
+      }
+      --room;
     }
+    bind(add);
+    if (r.event() == kExposure) add.Bind(10, next_seq_++);
+    if (add.Run() != SQLITE_OK) return rollback(DbError(db_, "add"));
     ++out.accepted;
   }
   if (req.traffic_size() > 0 && full) {
@@ -389,7 +445,7 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
   auto event_bucket = BucketExpr(q.by(), "e.hour");
   if (!event_bucket.ok()) return event_bucket.status();
   const std::string events_sql = fmt::format(
-      "SELECT arm, bucket, arm IS NULL, COUNT(DISTINCT user), SUM(count), SUM(sum), SUM(sum_sq) FROM ("
+      "SELECT arm, bucket, arm IS NULL, SUM(count), SUM(sum), SUM(sum_sq) FROM ("
       "SELECT arm, {0} AS bucket, user, count, sum, sum_sq FROM user_events "
       "WHERE app = ?1 AND flight = ?2 AND event = ?5 AND hour >= ?3 AND hour < ?4 AND arm != ?6 "
       "UNION ALL "
@@ -397,7 +453,7 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
       "AND x.user = e.user AND x.hour <= e.hour ORDER BY x.hour DESC, x.arm LIMIT 1), "
       "{1}, e.user, e.count, e.sum, e.sum_sq FROM user_events e "
       "WHERE e.app = ?1 AND e.flight = '' AND e.event = ?5 AND e.arm = ?6 AND e.hour >= ?3 AND e.hour < ?4"
-      ") GROUP BY arm, bucket",
+      ") GROUP BY bucket, arm, user ORDER BY bucket",
       *hour_bucket, *event_bucket, kExposure);
   std::string traffic_sql = fmt::format("SELECT arm, {} AS bucket", *minute_bucket);
   for (size_t i = 0; i < kTrafficCountCols; ++i) traffic_sql += fmt::format(", SUM({})", TrafficCol(i));
@@ -419,24 +475,51 @@ Result<v1::StatsReport> StatsStore::Query(const v1::StatsQuery& q, int64_t now_u
   if (rc != SQLITE_DONE) return DbError(db_, "query");
 
   v1::StatsReport report;
+  double cap_percentile = q.user_cap_percentile() > 0 ? q.user_cap_percentile() : limits_.user_cap_percentile;
+  if (!(cap_percentile > 0 && cap_percentile < 100)) cap_percentile = 100;
+  report.set_user_cap_percentile(cap_percentile);
   if (!q.event().empty()) {
     Stmt e(db_, events_sql.c_str());
     if (!e.ok()) return DbError(db_, "query events");
     e.Bind(1, q.app()).Bind(2, q.flight()).Bind(3, from).Bind(4, to).Bind(5, q.event());
     e.Bind(6, std::string(kByExposureArm));
+    // A row per bucket, arm and user: the users' totals, capped per bucket (hub/user_cap.h).
+    struct User {
+      v1::ArmBucket* arm;
+      UserTotals totals;
+    };
+    std::vector<User> users;
+    std::vector<double> magnitudes;
+    int64_t bucket = 0;
+    auto finish_bucket = [&] {
+      const double cap = UserCap(magnitudes, cap_percentile);
+      for (User& u : users) {
+        v1::ArmBucket& r = *u.arm;
+        r.set_users_with_event(r.users_with_event() + 1);
+        r.set_event_count(r.event_count() + u.totals.count);
+        r.set_raw_sum(r.raw_sum() + u.totals.sum);
+        if (CapUser(u.totals, cap)) r.set_users_capped(r.users_capped() + 1);
+        r.set_sum(r.sum() + u.totals.sum);
+        r.set_sum_squares(r.sum_squares() + u.totals.sum_sq);
+        r.set_user_cap(std::isfinite(cap) ? cap : 0);
+      }
+      users.clear();
+      magnitudes.clear();
+    };
     while ((rc = e.Step()) == SQLITE_ROW) {
       if (e.Int(2) != 0) {  // no exposure: counted for no arm
-        report.set_unattributed_users(report.unattributed_users() + static_cast<uint64_t>(e.Int(3)));
-        report.set_unattributed_events(report.unattributed_events() + static_cast<uint64_t>(e.Int(4)));
+        report.set_unattributed_users(report.unattributed_users() + 1);
+        report.set_unattributed_events(report.unattributed_events() + static_cast<uint64_t>(e.Int(3)));
         continue;
       }
-      v1::ArmBucket& r = row(e.Text(0), e.Int(1));
-      r.set_users_with_event(static_cast<uint64_t>(e.Int(3)));
-      r.set_event_count(static_cast<uint64_t>(e.Int(4)));
-      r.set_sum(e.Double(5));
-      r.set_sum_squares(e.Double(6));
+      if (e.Int(1) != bucket) finish_bucket();
+      bucket = e.Int(1);
+      User u{&row(e.Text(0), bucket), {static_cast<uint64_t>(e.Int(3)), e.Double(4), e.Double(5)}};
+      magnitudes.push_back(UserMagnitude(u.totals));
+      users.push_back(u);
     }
     if (rc != SQLITE_DONE) return DbError(db_, "query events");
+    finish_bucket();
   }
 
   Stmt t(db_, traffic_sql.c_str());

@@ -246,16 +246,26 @@ int RunDaemon(const DaemonOptions& o) {
             "# HELP skyport_router_stats_dropped_rows_total Experiment rows dropped (buffer full or refused).\n"
             "# TYPE skyport_router_stats_dropped_rows_total counter\nskyport_router_stats_dropped_rows_total {}\n"
             "# HELP skyport_router_stats_hub_up 1 while the last shipment reached the hub.\n"
-            "# TYPE skyport_router_stats_hub_up gauge\nskyport_router_stats_hub_up {}\n",
-            sh->shipped_rows(), sh->pending_rows(), sh->dropped_rows(), sh->hub_ok() ? 1 : 0);
+            "# TYPE skyport_router_stats_hub_up gauge\nskyport_router_stats_hub_up {}\n"
+            "# HELP skyport_router_stats_batches_refused_total Stats batches the hub refused as invalid.\n"
+            "# TYPE skyport_router_stats_batches_refused_total counter\nskyport_router_stats_batches_refused_total {}\n"
+            "# HELP skyport_router_stats_batches_quarantined_total Refused stats batches kept in DATA/quarantine "
+            "(--data) for an operator.\n"
+            "# TYPE skyport_router_stats_batches_quarantined_total counter\n"
+            "skyport_router_stats_batches_quarantined_total {}\n",
+            sh->shipped_rows(), sh->pending_rows(), sh->dropped_rows(), sh->hub_ok() ? 1 : 0,
+            sh->refused_batches(), sh->quarantined_batches());
       if (jr)
         out += fmt::format(
             "# HELP skyport_router_journal_bytes Event journal and unshipped batches on disk (--data).\n"
             "# TYPE skyport_router_journal_bytes gauge\nskyport_router_journal_bytes {}\n"
             "# HELP skyport_router_journal_dropped_batches_total Unshipped batches dropped: over --data-max-mb.\n"
             "# TYPE skyport_router_journal_dropped_batches_total counter\n"
-            "skyport_router_journal_dropped_batches_total {}\n",
-            jr->bytes(), sh->dropped_segments());
+            "skyport_router_journal_dropped_batches_total {}\n"
+            "# HELP skyport_router_quarantine_bytes Refused stats batches kept in DATA/quarantine (at most a "
+            "quarter of --data-max-mb; counted in skyport_router_journal_bytes).\n"
+            "# TYPE skyport_router_quarantine_bytes gauge\nskyport_router_quarantine_bytes {}\n",
+            jr->bytes(), sh->dropped_segments(), jr->quarantine_bytes());
       auto t = holder.Get();
       out += fmt::format("# HELP skyport_router_table_revision Registry revision of the route table in use.\n"
                          "# TYPE skyport_router_table_revision gauge\nskyport_router_table_revision {}\n",

@@ -159,11 +159,14 @@ class EventAggregator {
   }
 
   // Records that `user` was served by the scope's arm in the hour of unix_s
-  // (true also when it was already recorded).
-  bool AddExposure(ScopeId scope, std::string_view user, int64_t unix_s);
+  // (true also when it was already recorded). `is_new` (optional) is set
+  // when this call made a new row: an exposure the router has not recorded
+  // since its start (or, beyond max_exposure_memory, since the last drain) —
+  // the ones the journal keeps (router/journal.h).
+  bool AddExposure(ScopeId scope, std::string_view user, int64_t unix_s, bool* is_new = nullptr);
   bool AddExposure(std::string_view app, std::string_view flight, std::string_view arm,
-                   std::string_view user, int64_t unix_s) {
-    return AddExposure(Scope(app, flight, arm), user, unix_s);
+                   std::string_view user, int64_t unix_s, bool* is_new = nullptr) {
+    return AddExposure(Scope(app, flight, arm), user, unix_s, is_new);
   }
 
   // Appends every row accumulated since the last drain (in no particular

@@ -134,7 +134,8 @@ bool EventAggregator::Add(ScopeId scope, std::string_view event, std::string_vie
   return true;
 }
 
-bool EventAggregator::AddExposure(ScopeId scope, std::string_view user, int64_t unix_s) {
+bool EventAggregator::AddExposure(ScopeId scope, std::string_view user, int64_t unix_s, bool* is_new) {
+  if (is_new) *is_new = false;
   if (!scopes_[scope].complete || user.empty()) return false;
   const int32_t hour = HourOf(unix_s);
   const ExposureKey memo = MemoKey(scope, user);
@@ -158,6 +159,7 @@ bool EventAggregator::AddExposure(ScopeId scope, std::string_view user, int64_t 
   if (!UserKeyFor(user, rows_.size() < cap, u)) return false;
   Totals* t = Row(Key{u.hi, u.lo, scope, kExposureId, hour, u.kind}, cap);
   if (t == nullptr) return false;
+  if (is_new) *is_new = t->count == 0;
   t->count = 1;
   if (memory != nullptr && exposed_now_.size() + exposed_before_.size() < limits_.max_exposure_memory)
     memory->insert(memo);

@@ -334,8 +334,12 @@ bool Worker::StartExchange(Client* c) {
     LocalError(c, 503, fmt::format("no instance of app \"{}\" is running", app->name), true);
     return !c->dead;
   }
-  if (shipper_ && record_exposure && !agg_.AddExposure(app->name, c->flight, c->arm->commit, user_id, now_s_))
-    c_->events_dropped.fetch_add(1, std::memory_order_relaxed);
+  if (shipper_ && record_exposure) {
+    bool is_new = false;
+    if (!agg_.AddExposure(app->name, c->flight, c->arm->commit, user_id, now_s_, &is_new))
+      c_->events_dropped.fetch_add(1, std::memory_order_relaxed);
+    if (is_new && journal_) JournalExposure(app->name, c->flight, c->arm->commit, user_id);
+  }
 
   // The forwarded head: request line and end-to-end fields as sent, then ours.
   std::string& f = c->fwd;
@@ -940,6 +944,19 @@ void Worker::HandleEvents(Client* c, const http1::RequestHead& r, std::string_vi
     return done(202, "application/json", fmt::format("{{\"accepted\":{},\"dropped\":{}}}\n", accepted, dropped));
   done(202, "application/json", fmt::format("{{\"accepted\":{},\"dropped\":{},\"commit\":\"{}\"}}\n", accepted,
                                             dropped, c->arm->commit));
+}
+
+// A new exposure in the journal, so that a kill -9 before the seal keeps it
+// (router/journal.h). Full: the exposure waits for the seal in memory only.
+void Worker::JournalExposure(std::string_view app, std::string_view flight, std::string_view arm,
+                             std::string_view user) {
+  Status s = journal_->AppendExposure({now_s_, app, flight, arm, user});
+  if (s.ok()) return;
+  c_->exposures_unjournaled.fetch_add(1, std::memory_order_relaxed);
+  if (now_ms_ - last_journal_warn_ms_ >= 10'000) {
+    last_journal_warn_ms_ = now_ms_;
+    log::Warn("exposures not journaled: a kill -9 before the next seal loses them", {{"error", s.message()}});
+  }
 }
 
 // One finished exchange of an arm: the per-second ring (admin /stats) and,

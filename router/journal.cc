@@ -102,7 +102,8 @@ uint64_t FileSize(const std::string& path) {
 
 EventJournal::EventJournal(std::string dir, std::string router_id, uint64_t epoch, uint64_t max_bytes,
                            std::unique_ptr<DataDirLock> lock)
-    : dir_(std::move(dir)),
+    : dir_(dir + "/journal"),
+      quarantine_dir_(dir + "/quarantine"),
       router_id_(std::move(router_id)),
       max_bytes_(max_bytes),
       lock_(std::move(lock)),
@@ -137,8 +138,37 @@ Result<std::unique_ptr<EventJournal>> EventJournal::Open(const std::string& dir,
   if (++epoch > kMaxEpoch) return Status::ResourceExhausted(fmt::format("{}/epoch: too many starts", dir));
   // Durable before any segment of the new epoch exists: segment ids must never repeat.
   if (Status s = WriteFileAtomic(dir + "/epoch", fmt::format("{}\n", epoch)); !s.ok()) return s;
-  return std::unique_ptr<EventJournal>(
-      new EventJournal(dir + "/journal", router_id, epoch, max_bytes, std::move(*lock)));
+  auto journal =
+      std::unique_ptr<EventJournal>(new EventJournal(dir, router_id, epoch, max_bytes, std::move(*lock)));
+  // Batches quarantined by earlier runs still take their room.
+  for (const auto& entry : fs::directory_iterator(journal->quarantine_dir_, ec))
+    if (entry.is_regular_file(ec)) journal->quarantine_bytes_ += FileSize(entry.path().string());
+  return journal;
+}
+
+Result<std::string> EventJournal::Quarantine(const v1::ShipStatsRequest& batch, std::string_view reason) {
+  std::string data;
+  if (!batch.SerializeToString(&data)) return Status::Internal("cannot serialize the refused batch");
+  const std::string text = fmt::format("router {}\nbatch_id {}\nrows {}\ntraffic_rows {}\nrefused: {}\n",
+                                       batch.router(), batch.batch_id(), batch.rows_size(), batch.traffic_size(),
+                                       reason);
+  const uint64_t n = data.size() + text.size();
+  std::lock_guard lock(quarantine_mu_);
+  if (quarantine_bytes_.load() + n > quarantine_max_bytes())
+    return Status::ResourceExhausted(fmt::format("the quarantine is full ({} of {} bytes; see {})",
+                                                 quarantine_bytes_.load(), quarantine_max_bytes(), quarantine_dir_));
+  std::error_code ec;
+  fs::create_directories(quarantine_dir_, ec);
+  if (ec) return Status::Internal(fmt::format("{}: {}", quarantine_dir_, ec.message()));
+  const std::string base = fmt::format("{}/{:016x}", quarantine_dir_, batch.batch_id());
+  if (fs::exists(base + ".batch", ec)) return base + ".batch";  // sent again after a restart: kept already
+  if (Status st = WriteWhole(base + ".batch", data, {}); !st.ok()) return st;
+  if (Status st = WriteWhole(base + ".txt", text, {}); !st.ok()) {
+    ::unlink((base + ".batch").c_str());
+    return st;
+  }
+  quarantine_bytes_ += n;
+  return base + ".batch";
 }
 
 std::string EventJournal::LogPath(uint64_t segment, int writer) const {
@@ -296,6 +326,7 @@ std::vector<SealedSegment> EventJournal::Recover(const AggregatorLimits& live_li
       ReplayStats st = ReplayJournal(*data, agg);
       total.posts += st.posts;
       total.events += st.events;
+      total.exposures += st.exposures;
       total.dropped += st.dropped + st.bad_posts;
       total.torn |= st.torn;
       agg.Drain(rows);  // appends
@@ -305,6 +336,7 @@ std::vector<SealedSegment> EventJournal::Recover(const AggregatorLimits& live_li
     log_bytes_.fetch_add(p.log_bytes);
     log::Info("event journal: recovered the events of an unsealed segment",
               {{"segment", fmt::format("{:016x}", segment)}, {"posts", total.posts}, {"events", total.events},
+               {"exposures", total.exposures},
                {"dropped", total.dropped}, {"torn_tail", total.torn}});
     SealedSegment s = Finish(segment, std::move(p));  // counts its bytes
     if (s.segment != 0) out.push_back(std::move(s));
@@ -365,6 +397,12 @@ Status EventJournal::Writer::AppendPost(const JournaledPost& post, uint64_t batc
 Status EventJournal::Writer::AppendDrops(std::span<const uint32_t> indexes) {
   EncodeDrops(indexes, head_);
   return Write(head_, {});
+}
+
+Status EventJournal::Writer::AppendExposure(const JournaledExposure& e) {
+  EncodeExposure(e, head_);
+  return Write(head_, {},
+               RowBytesEstimate(e.app.size(), e.flight.size(), e.arm.size(), kExposureEvent.size(), e.user.size()));
 }
 
 Status EventJournal::Writer::Write(std::string_view a, std::string_view b, uint64_t reserve) {

@@ -7,7 +7,10 @@
 //   epoch                  starts so far (fsynced): segment ids are epoch << 30 | sequence
 //   journal/SEG-wK.log     worker K's events posts in segment SEG (router/journal_format.h)
 //   journal/SEG.batch      segment SEG sealed: the ShipStatsRequest to send, with its row count
-// (SEG: 16 hex digits, so names sort by segment).
+//   quarantine/ID.batch    a batch the hub refused as invalid (INVALID_ARGUMENT: it would be
+//   quarantine/ID.txt      refused forever), kept for an operator: the ShipStatsRequest
+//                          (protobuf) and the hub's reason; never sent again
+// (SEG: 16 hex digits, so names sort by segment; ID: the batch id, 16 hex digits).
 //
 // Segments. The journal's segment moves on about once a second
 // (MaybeAdvance). A worker appends each events post it accepts to its own
@@ -24,10 +27,18 @@
 // into one (their events aggregated again) and lists every batch not yet
 // removed. Sent again with the same ids, they count once.
 //
+// Exposures: a worker appends a record for each exposure its aggregator
+// reports new (a user first served on an arm in an hour, router/events.h)
+// to the same log, right after the aggregator took it; the request itself
+// is not held up (the write goes to the page cache), and a failed write
+// (the journal full) only leaves that exposure to the seal.
+//
 // Guarantee: the events of a post answered 202 are in a log or a batch until
 // the hub has them; a kill -9 at any point loses none of them and makes none
-// count twice. Exposures and request counters are written at the seal: a
-// kill -9 loses those of the segment in progress (about the last second).
+// count twice. So are the exposures journaled before it (a replayed exposure
+// row merges with its twin as the maximum, here and at the hub: counted
+// once). Request counters are written at the seal: a kill -9 loses those of
+// the segment in progress (about the last second).
 //
 // Disk: logs and batches together stay under max_bytes. A batch can be
 // larger than the logs it comes from (a row per user and event), so each
@@ -90,7 +101,17 @@ class EventJournal {
   static uint64_t RowBytesEstimate(size_t app, size_t flight, size_t arm, size_t event, size_t user) {
     return app + flight + arm + event + user + 48;  // field tags, lengths, numbers, the row's own head
   }
-  uint64_t bytes() const { return log_bytes_.load() + batch_bytes_.load(); }
+  uint64_t bytes() const { return log_bytes_.load() + batch_bytes_.load() + quarantine_bytes_.load(); }
+  uint64_t quarantine_bytes() const { return quarantine_bytes_.load(); }
+  uint64_t quarantine_max_bytes() const { return max_bytes_ / 4; }
+
+  // Keeps `batch`, which the hub refused as invalid, in DIR/quarantine with
+  // `reason` (see above); returns the file's path. RESOURCE_EXHAUSTED, and
+  // nothing written, when the quarantine would pass quarantine_max_bytes (a
+  // quarter of max_bytes: refused batches never crowd out the journal for
+  // long; an operator inspects and deletes them). Its files count in
+  // bytes(). Thread-safe.
+  Result<std::string> Quarantine(const v1::ShipStatsRequest& batch, std::string_view reason);
 
   // Makes batches of the logs a previous run left (their events aggregated
   // again, each worker's log bounded by `live_limits.max_keys` as its live
@@ -135,13 +156,15 @@ class EventJournal {
                                         uint64_t log_bytes, uint64_t reserved, SealMode mode);
 
   const std::string dir_;         // DIR/journal
+  const std::string quarantine_dir_;  // DIR/quarantine
   const std::string router_id_;
   const uint64_t max_bytes_;
   const std::unique_ptr<DataDirLock> lock_;  // DIR/LOCK: one router per data dir
   std::atomic<uint64_t> segment_;
   std::atomic<int64_t> last_advance_ms_{0};
-  std::atomic<uint64_t> log_bytes_{0}, batch_bytes_{0}, reserved_bytes_{0};
+  std::atomic<uint64_t> log_bytes_{0}, batch_bytes_{0}, reserved_bytes_{0}, quarantine_bytes_{0};
 
+  std::mutex quarantine_mu_;  // one Quarantine at a time against its bound (not mu_: seals need not wait for it)
   std::mutex mu_;
   int writers_ = 0;                        // guarded by mu_
   bool frozen_ = false;                    // guarded by mu_: a writer closed; no more segments
@@ -160,6 +183,10 @@ class EventJournal::Writer {
   Status AppendPost(const JournaledPost& post, uint64_t batch_estimate = 0);
   // After AppendPost: the post's events the aggregator did not take.
   Status AppendDrops(std::span<const uint32_t> indexes);
+  // An exposure the worker's aggregator recorded as new; its row's
+  // RowBytesEstimate is reserved like a post's. On error nothing is
+  // appended (the exposure is then only in memory until the seal).
+  Status AppendExposure(const JournaledExposure& exposure);
 
   // The journal has moved past this writer's segment: time to Seal.
   bool Behind() const { return segment_ < journal_->segment(); }

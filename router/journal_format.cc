@@ -11,6 +11,7 @@ namespace {
 
 constexpr uint8_t kPost = 1;
 constexpr uint8_t kDrops = 2;
+constexpr uint8_t kExposure = 3;
 constexpr size_t kFrameHead = 4 + 8;  // payload length, checksum
 constexpr uint32_t kMaxPayload = 64 << 20;
 
@@ -143,6 +144,17 @@ void EncodeDrops(std::span<const uint32_t> indexes, std::string& out) {
   FinishFrame(out, {});
 }
 
+void EncodeExposure(const JournaledExposure& e, std::string& out) {
+  out.assign(kFrameHead, '\0');
+  out.push_back(static_cast<char>(kExposure));
+  PutU64(out, static_cast<uint64_t>(e.now_unix_s));
+  PutStr(out, e.app);
+  PutStr(out, e.flight);
+  PutStr(out, e.arm);
+  PutStr(out, e.user);
+  FinishFrame(out, {});
+}
+
 ReplayStats ReplayJournal(std::string_view bytes, EventAggregator& agg) {
   ReplayStats st;
   std::optional<Post> pending;  // a post waits for a drops record that may follow it
@@ -202,6 +214,16 @@ ReplayStats ReplayJournal(std::string_view bytes, EventAggregator& agg) {
       for (uint32_t i = 0; i < n && r.ok(); ++i) got.push_back(r.U32());
       if (!r.ok() || !r.done()) break;
       drops.insert(drops.end(), got.begin(), got.end());
+    } else if (kind == kExposure) {
+      // Not part of a post: a drops record that follows still belongs to the post before.
+      JournaledExposure e;
+      e.now_unix_s = static_cast<int64_t>(r.U64());
+      e.app = r.Str();
+      e.flight = r.Str();
+      e.arm = r.Str();
+      e.user = r.Str();
+      if (!r.ok() || !r.done()) break;
+      if (agg.AddExposure(e.app, e.flight, e.arm, e.user, e.now_unix_s)) ++st.exposures;
     } else {
       break;
     }

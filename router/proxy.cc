@@ -203,9 +203,13 @@ std::string Proxy::MetricsText() const {
       "# HELP skyport_router_events_limiter_evictions_total Rate-limit buckets forgotten: the table was full.\n"
       "# TYPE skyport_router_events_limiter_evictions_total counter\nskyport_router_events_limiter_evictions_total {}\n"
       "# HELP skyport_router_events_journal_full_total Event posts refused 503: the journal reached --data-max-mb.\n"
-      "# TYPE skyport_router_events_journal_full_total counter\nskyport_router_events_journal_full_total {}\n",
+      "# TYPE skyport_router_events_journal_full_total counter\nskyport_router_events_journal_full_total {}\n"
+      "# HELP skyport_router_exposures_unjournaled_total New exposures not journaled (--data-max-mb reached): "
+      "a kill -9 before the next seal loses them.\n"
+      "# TYPE skyport_router_exposures_unjournaled_total counter\nskyport_router_exposures_unjournaled_total {}\n",
       limiter_->limited(LimitedBy::kUser), limiter_->limited(LimitedBy::kAddress),
-      limiter_->limited(LimitedBy::kTrusted), limiter_->evictions(), v(c.events_journal_full));
+      limiter_->limited(LimitedBy::kTrusted), limiter_->evictions(), v(c.events_journal_full),
+      v(c.exposures_unjournaled));
   out += fmt::format(
       "# HELP skyport_router_responses_dechunked_total Chunked upstream answers sent to HTTP/1.0 clients without "
       "the chunked coding, ended by closing the connection.\n"

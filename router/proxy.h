@@ -128,6 +128,7 @@ struct ProxyCounters {
   std::atomic<uint64_t> events_dropped{0};  // aggregator full or unattributable
   std::atomic<uint64_t> events_values_capped{0};  // browser event values capped to --events-max-value
   std::atomic<uint64_t> events_journal_full{0};  // event posts refused 503: the journal at --data-max-mb
+  std::atomic<uint64_t> exposures_unjournaled{0};  // new exposures not journaled (journal full): kept until the seal
   std::atomic<uint64_t> local_errors[kLocalErrorLabels]{};  // by LocalErrorIndex
   // Upstream connections closed instead of pooled (or taken from the pool):
   std::atomic<uint64_t> unpooled_body{0};   // after a request with a body

@@ -165,15 +165,14 @@ bool StatsShipper::ShipOnce(int64_t timeout_ms) {
   const v1::ShipStatsRequest& req = parts_[next_part_];
   auto resp = rpc::UnaryCall<v1::ShipStatsResponse>(*stub_, &v1::StatsSink::Stub::Ship, req, token_, timeout_ms);
   const uint64_t rows = RowCount(req);
-  if (!resp.ok()) {
+  if (!resp.ok() && resp.status().code() == Code::kInvalidArgument) {
+    Refused(req, resp.status().message());
+  } else if (!resp.ok()) {
     ++failures_;
     if (hub_ok_.exchange(false) || failures_ == 1)
       log::Warn("cannot ship stats to the hub; keeping them", {{"error", resp.status().message()},
                                                                 {"pending_rows", pending_rows()}});
-    if (resp.status().code() != Code::kInvalidArgument) return false;
-    log::Error("the hub refused a stats batch; dropping it",
-               {{"batch_id", req.batch_id()}, {"rows", rows}, {"error", resp.status().message()}});
-    dropped_ += rows;
+    return false;
   } else {
     if (!hub_ok_.exchange(true)) log::Info("shipping stats to the hub", {{"router", router_id_}});
     shipped_ += rows;  // a duplicate was shipped before: done either way
@@ -189,6 +188,35 @@ bool StatsShipper::ShipOnce(int64_t timeout_ms) {
     in_flight_segment_ = 0;
   }
   return resp.ok();
+}
+
+// The hub refuses a batch as invalid for good: sending it again would
+// block every batch after it. It is quarantined on disk for an operator
+// (with a data dir, within its budget), else dropped; counted and logged
+// either way (with the hub's reason).
+void StatsShipper::Refused(const v1::ShipStatsRequest& req, const std::string& reason) {
+  const uint64_t rows = RowCount(req);
+  ++refused_batches_;
+  Result<std::string> kept = Status::FailedPrecondition("no data dir (--data)");
+  if (journal_) kept = journal_->Quarantine(req, reason);
+  if (kept.ok()) {
+    ++quarantined_batches_;
+    quarantined_rows_ += rows;
+  } else {
+    dropped_ += rows;
+  }
+  const int64_t now = SteadyMs();
+  std::lock_guard lock(mu_);
+  if (refused_batches_ > 1 && now - last_refusal_log_ms_ < 10'000) return;
+  last_refusal_log_ms_ = now;
+  if (kept.ok())
+    log::Error("the hub refused a stats batch as invalid; quarantined it",
+               {{"batch_id", req.batch_id()}, {"rows", rows}, {"reason", reason}, {"file", *kept},
+                {"quarantined_total", quarantined_batches_.load()}});
+  else
+    log::Error("the hub refused a stats batch as invalid; dropped it",
+               {{"batch_id", req.batch_id()}, {"rows", rows}, {"reason", reason},
+                {"not_quarantined", kept.status().message()}, {"refused_total", refused_batches_.load()}});
 }
 
 void StatsShipper::Loop() {

@@ -12,8 +12,11 @@
 //   ids derived from the segment and removed from the journal once the hub
 //   has them all. While the journal is over its size the oldest segments
 //   are dropped (counted and logged).
-// A batch the hub refuses as invalid would be refused forever: it is dropped
-// and counted. Anything else (hub down) is sent again, with the same id.
+// A batch the hub refuses as invalid would be refused forever: it is
+// quarantined on disk with the hub's reason (with a data dir: see
+// EventJournal::Quarantine; else dropped), counted and logged, and the
+// batches after it go on. Anything else (hub down) is sent again, with the
+// same id.
 #pragma once
 
 #include <atomic>
@@ -58,6 +61,10 @@ class StatsShipper {
   uint64_t dropped_rows() const { return dropped_.load(); }
   uint64_t dropped_segments() const { return dropped_segments_.load(); }
   uint64_t failures() const { return failures_.load(); }
+  // Batches the hub refused as invalid; of those, kept in the quarantine.
+  uint64_t refused_batches() const { return refused_batches_.load(); }
+  uint64_t quarantined_batches() const { return quarantined_batches_.load(); }
+  uint64_t quarantined_rows() const { return quarantined_rows_.load(); }
   size_t pending_rows() const;
   bool hub_ok() const { return hub_ok_.load(); }
 
@@ -70,6 +77,8 @@ class StatsShipper {
   bool NextParts();
   // Drops the oldest sealed segments while the journal is over its size.
   void DropOverflowLocked();
+  // A batch the hub refused as invalid: quarantined or dropped.
+  void Refused(const v1::ShipStatsRequest& req, const std::string& reason);
 
   std::unique_ptr<v1::StatsSink::Stub> stub_;
   std::string token_;
@@ -86,6 +95,7 @@ class StatsShipper {
   uint64_t sealed_rows_ = 0;                       // guarded by mu_
   uint64_t in_flight_segment_ = 0;                 // guarded by mu_: being sent, not to be dropped
   uint64_t last_drop_log_ms_ = 0;                  // guarded by mu_
+  int64_t last_refusal_log_ms_ = 0;                // guarded by mu_
 
   // Owned by the sending thread: the batches of the segment being sent.
   std::vector<v1::ShipStatsRequest> parts_;
@@ -95,6 +105,7 @@ class StatsShipper {
   std::atomic<uint64_t> in_flight_rows_{0};  // in memory: rows in parts_ not yet taken
 
   std::atomic<uint64_t> shipped_{0}, dropped_{0}, dropped_segments_{0}, failures_{0};
+  std::atomic<uint64_t> refused_batches_{0}, quarantined_batches_{0}, quarantined_rows_{0};
   std::atomic<bool> hub_ok_{false};
   std::thread thread_;
 };

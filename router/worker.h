@@ -242,6 +242,7 @@ class Worker {
   // (sealing the worker's segment) or to the shipper. `last`: the worker stops.
   void ShipAggregates(bool last = false);
   void RecordOutcome(Client* c, int status);
+  void JournalExposure(std::string_view app, std::string_view flight, std::string_view arm, std::string_view user);
   void AbortExchange(Client* c);
   void ReleaseUpstream(Client* c, bool reuse);
   void ResetExchange(Client* c);

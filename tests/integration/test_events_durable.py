@@ -18,6 +18,7 @@ from test_events import HOST, doc_arms, post
 from test_router import cookie_pair, get
 
 C1 = "aaaa" + "1" * 36
+C2 = "bbbb" + "2" * 36
 
 
 class DurableEventsTest(ClusterTest):
@@ -39,8 +40,8 @@ class DurableEventsTest(ClusterTest):
         self.assertEqual(status, 200)
         self.cookie = cookie_pair(headers["set-cookie"])
         # Posted events count for the arm of their user's exposure at the hub.
-        # Exposures are durable once sealed (about a second); the tests below
-        # kill the router at once, so the user's visit must be at the hub first.
+        # The exposure is journaled too (DurableExposuresTest), but these tests
+        # count purchases only: start from a user whose visit is at the hub.
         wait_until(lambda: self.exposed_users() >= 1, 15, what="the user's exposure at the hub")
 
     def exposed_users(self):
@@ -146,6 +147,66 @@ class DurableEventsTest(ClusterTest):
             other.start()
         self.assertIn(f"data dir {self.data} is in use by pid {self.router.proc.pid} (another skyport-router?)",
                       str(e.exception))
+
+
+class DurableExposuresTest(ClusterTest):
+    """Exposures are journaled too: a user served just before a kill -9 keeps
+    their arm at the hub, so their later events are attributed to it."""
+
+    def setUp(self):
+        super().setUp()
+        self.hub = Hub(self.tmp, self.token_file, self.registry).start()
+        self.addCleanup(self.hub.kill)
+        self.b1 = Backend(self.tmp, "one").start()
+        self.addCleanup(self.b1.kill)
+        self.b2 = Backend(self.tmp, "two").start()
+        self.addCleanup(self.b2.kill)
+        routes = os.path.join(self.tmp, "routes.json")
+        with open(routes, "w") as f:
+            json.dump({"apps": [{"name": "webapp", "split_id": "s1", "arms": [
+                {"commit": C1, "weight": 50, "upstreams": [self.b1.address()]},
+                {"commit": C2, "weight": 50, "upstreams": [self.b2.address()]}]}]}, f)
+        self.data = os.path.join(self.tmp, "router-data")
+        self.router = Router(self.tmp, self.token_file, routes=routes,
+                             extra=["--hub", self.hub.address(), "--data", self.data]).start()
+        self.addCleanup(self.router.kill)
+
+    def stats(self):
+        r = self.cli("stats", "webapp", "--event", "purchase", "--json",
+                     env={**self.env(), "SKYPORT_HUB": self.hub.address()})
+        return json.loads(r.stdout)
+
+    def test_users_served_right_before_a_kill_keep_their_arm(self):
+        users = []  # (cookie, commit)
+        for _ in range(40):
+            status, headers, _ = get(self.router.port, host=HOST)
+            self.assertEqual(status, 200)
+            users.append((cookie_pair(headers["set-cookie"]), headers["x-skyport-commit"]))
+        self.router.kill(signal.SIGKILL)  # at once: the exposures of this second were never sealed
+        self.router.start()
+        for cookie, _ in users:
+            got, text = post(self.router.port, {"event": "purchase", "value": 1}, {"Cookie": cookie})
+            self.assertEqual(got, 202, text)
+
+        def purchases():
+            doc = self.stats()
+            return sum(a["events"] for a in doc_arms(doc)) + doc["experiment"]["unattributed"]["events"]
+
+        wait_until(lambda: purchases() >= 40, 30, what="40 purchases at the hub")
+        doc = self.stats()
+        self.assertEqual(doc["experiment"]["unattributed"], {"users": 0, "events": 0},
+                         "events of users exposed before the kill were left unattributed")
+        want = {C1: 0, C2: 0}
+        for _, commit in users:
+            want[commit] += 1
+        arms = {a["arm"]: a for a in doc_arms(doc)}
+        for commit, n in want.items():
+            if n == 0:
+                continue
+            self.assertEqual(arms[commit]["events"], n, f"purchases of {commit[:8]}")
+            self.assertEqual(arms[commit]["converted"], n)
+            self.assertEqual(arms[commit]["users"], n, "each exposure counted once")
+            self.assertEqual(arms[commit]["exposures"], n, "each exposure counted once")
 
 
 if __name__ == "__main__":

@@ -255,6 +255,33 @@ TEST_CASE("RenderExperimentTable: fewer than 2 events, no events, no users", "[c
   for (const ArmResult& a : r.buckets.at(0).arms) CHECK_FALSE(a.mean);
 }
 
+TEST_CASE("RenderExperimentTable and ExperimentJson: the per-user cap, when it bit", "[cli][experiment]") {
+  v1::ArmBucket a = EventRow(kA, 10, 10, 2, 2, 10, 50);
+  v1::ArmBucket b = EventRow(kB, 10, 10, 2, 2, 10, 50);  // one user's 1e12 capped at 5
+  b.set_raw_sum(1e12 + 5);
+  b.set_users_capped(1);
+  b.set_user_cap(5);
+  a.set_raw_sum(10);
+  a.set_user_cap(5);
+  v1::StatsReport report = Report({a, b});
+  report.set_user_cap_percentile(99.9);
+  auto r = Analyze(Query("buy"), report, {}, "a");
+  const std::string table = RenderExperimentTable(r);
+  CHECK(table.find("capped: 1 users' values scaled down to a total of 5.000 (the p99.9 of users' totals)\n") !=
+        std::string::npos);
+  json doc = ExperimentJson(r);
+  CHECK(doc["user_cap_percentile"] == 99.9);
+  const json& arm_b = doc["buckets"][0]["arms"][1];
+  CHECK(arm_b["sum"] == 10.0);
+  CHECK(arm_b["raw_sum"] == 1e12 + 5);
+  CHECK(arm_b["users_capped"] == 1);
+  CHECK(arm_b["user_cap"] == 5.0);
+  CHECK(arm_b["mean"] == 5.0);
+  // Nothing capped: no line.
+  report.mutable_rows(1)->set_users_capped(0);
+  CHECK(RenderExperimentTable(Analyze(Query("buy"), report, {}, "a")).find("capped:") == std::string::npos);
+}
+
 TEST_CASE("RenderExperimentTable: without an event, users and exposures only", "[cli][experiment]") {
   auto r = Analyze(Query(""), Report({Row(kB, 4900, 20000), Row(kA, 5100, 21000)}), {{kA, 50}, {kB, 50}});
   CHECK(RenderExperimentTable(r) ==

@@ -3,6 +3,7 @@
 // grow without limit (event names per app, max bytes, retention).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -157,6 +158,29 @@ TEST_CASE("CheckShipBatch: bad rows are refused, naming the row and the problem,
   t->add_latency_counts(1);
   t->add_latency_counts(1'000'000);
   CHECK(CheckShipBatch(req, {}, kNow).message().rfind("traffic[0].latency_counts", 0) == 0);
+  // Traffic: requests other than the classes summed; more buckets than there are.
+  t->clear_latency_counts();
+  t->set_requests(3);
+  CHECK(CheckShipBatch(req, {}, kNow).message() == "traffic[0].requests: must equal the status classes summed");
+  t->set_requests(1);
+  for (int i = 0; i < 17; ++i) t->add_latency_counts(0);
+  CHECK(CheckShipBatch(req, {}, kNow).message() == "traffic[0].latency_counts: at most 16 buckets");
+  t->clear_latency_counts();
+  CHECK(CheckShipBatch(req, {}, kNow).ok());
+}
+
+TEST_CASE("CheckShipRows: the same checks without the time window or the row count (the store's)", "[hub][stats]") {
+  // An hour of long ago passes (the store keeps what the service let in);
+  // the rest is checked as CheckShipBatch does.
+  auto old = Batch(1, {Row("purchase", "u1", 3600)});
+  CHECK_FALSE(CheckShipBatch(old, {}, kNow).ok());
+  CHECK(CheckShipRows(old).ok());
+  std::vector<v1::UserEventRow> many(60'000, Row("purchase", "u1"));
+  CHECK(CheckShipRows(Batch(1, many)).ok());
+  CHECK(CheckShipRows(Batch(1, {Row("purchase", "bad user")})).message().rfind("rows[0].user", 0) == 0);
+  CHECK(CheckShipRows(Batch(1, {Row("purchase", "u1", kNow + 7)})).message() ==
+        "rows[0].hour_unix_s: must start a UTC hour");
+  CHECK(CheckShipRows(Batch(1, {Row("$exposure", "u1", kNow, 2)})).message().rfind("rows[0].count", 0) == 0);
 }
 
 TEST_CASE("sqlite stores: the WAL is cut back to its limit after a large transaction", "[hub][stats]") {
@@ -220,6 +244,72 @@ TEST_CASE("stats store: at max_bytes new keys are dropped, existing ones still a
   CHECK(out->dropped_full == 2000);
   CHECK(Count(**store, "purchase") == 3);
   CHECK((*store)->LiveBytes() <= live);
+}
+
+// Users with an exposure row at the hub.
+std::vector<std::string> Exposed(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  std::vector<std::string> out;
+  {
+    Stmt q(db, "SELECT user FROM user_events WHERE event = '$exposure' ORDER BY user");
+    while (q.Step() == SQLITE_ROW) out.push_back(q.Text(0));
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+bool Has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+TEST_CASE("stats store: at max_bytes a new key takes the place of the oldest exposure of a user with no events",
+          "[hub][stats]") {
+  TempDir dir;
+  const std::string path = dir.path() + "/stats.db";
+  uint64_t live = 0;
+  {
+    auto store = StatsStore::Open(path, false);
+    REQUIRE(store.ok());
+    // A real user (exposure and purchase) first, then a flood of new users that never post.
+    REQUIRE((*store)->Ship(Batch(1, {Row("$exposure", "real"), Row("purchase", "real", kNow, 1, 10, 100)})).ok());
+    std::vector<v1::UserEventRow> flood;
+    for (int i = 0; i < 300; ++i) flood.push_back(Row("$exposure", fmt::format("flood-{:03}", i)));
+    REQUIRE((*store)->Ship(Batch(2, flood)).ok());
+    live = (*store)->LiveBytes();
+  }
+  StatsStoreLimits limits;
+  limits.max_bytes = live;
+  auto store = StatsStore::Open(path, false, limits);  // reopened: the arrival order is kept
+  REQUIRE(store.ok());
+  // A new real user: their exposure, then their purchase, each taking a flood exposure's place.
+  auto out = (*store)->Ship(Batch(3, {Row("$exposure", "late")}));
+  REQUIRE(out.ok());
+  CHECK(out->accepted == 1);
+  CHECK(out->dropped_full == 0);
+  CHECK(out->evicted_exposures >= 1);
+  out = (*store)->Ship(Batch(4, {Row("purchase", "late", kNow, 1, 5, 25)}));
+  REQUIRE(out.ok());
+  CHECK(out->accepted == 1);
+  CHECK(Count(**store, "purchase") == 2);
+  auto exposed = Exposed(path);
+  CHECK(Has(exposed, "real"));  // the first to arrive, but its user has events: kept
+  CHECK(Has(exposed, "late"));
+  CHECK_FALSE(Has(exposed, "flood-000"));  // the oldest without events went first
+  CHECK(Has(exposed, "flood-299"));
+  // More new users than there is room: the flood's exposures give theirs (the store may also
+  // find room freed by the evictions), then the rest are dropped, counted.
+  uint64_t dropped = 0;
+  for (uint64_t id = 5; id < 40 && dropped == 0; ++id) {
+    std::vector<v1::UserEventRow> more;
+    for (int i = 0; i < 100; ++i) more.push_back(Row("purchase", fmt::format("new-{}-{:03}", id, i)));
+    out = (*store)->Ship(Batch(id, more));
+    REQUIRE(out.ok());
+    CHECK(out->accepted + out->dropped_full == 100);
+    dropped += out->dropped_full;
+  }
+  CHECK(dropped > 0);
+  exposed = Exposed(path);
+  CHECK(exposed == std::vector<std::string>{"late", "real"});  // every flood exposure gave its place first
+  CHECK((*store)->LiveBytes() <= live + live / 10);
 }
 
 TEST_CASE("stats store: retention deletes old rows in chunks and frees their room", "[hub][stats]") {

@@ -45,6 +45,7 @@ v1::StatsQuery Query(const std::string& event, const std::string& by = "") {
   q.set_app("webapp");
   q.set_event(event);
   q.set_by(by);
+  q.set_user_cap_percentile(100);  // raw sums here; the per-user cap: hub_user_cap_test.cc
   return q;
 }
 

@@ -104,6 +104,74 @@ TEST_CASE("journal format: events the answer called dropped are not recovered", 
   CHECK(t[{"c", kAlice}].first == 1);
 }
 
+TEST_CASE("journal format: exposure records come back as exposure rows, once per user and hour", "[router][journal]") {
+  std::string alice, alice_again, bob, drops;
+  EncodeExposure({kNow, "shop", "f1", "c1", kAlice}, alice);
+  EncodeExposure({kNow + 5, "shop", "f1", "c1", kAlice}, alice_again);  // a second worker's twin
+  EncodeExposure({kNow, "shop", "f1", "c1", "bob"}, bob);
+  const uint32_t idx[] = {0};
+  EncodeDrops(idx, drops);
+  // An exposure between a post and its drops record leaves the drops to that post.
+  const std::string body = R"([{"event":"a"},{"event":"b"}])";
+  EventAggregator agg;
+  ReplayStats st = ReplayJournal(alice + Frame(Post(body)) + bob + drops + alice_again, agg);
+  CHECK(st.exposures == 3);
+  CHECK(st.events == 1);
+  CHECK(st.dropped == 1);
+  CHECK_FALSE(st.torn);
+  auto t = Totals(agg);
+  CHECK(t[{"$exposure", kAlice}] == std::pair<uint64_t, double>{1, 0.0});
+  CHECK(t[{"$exposure", "bob"}] == std::pair<uint64_t, double>{1, 0.0});
+  CHECK(t[{"b", kAlice}].first == 1);
+  CHECK(t.count({"a", kAlice}) == 0);
+}
+
+TEST_CASE("aggregator: AddExposure says which exposures are new (the ones to journal)", "[router][journal]") {
+  EventAggregator agg;
+  bool is_new = false;
+  CHECK(agg.AddExposure("shop", "f1", "c1", kAlice, kNow, &is_new));
+  CHECK(is_new);
+  CHECK(agg.AddExposure("shop", "f1", "c1", kAlice, kNow + 1, &is_new));
+  CHECK_FALSE(is_new);
+  std::vector<UserEventRow> rows;
+  agg.Drain(rows);
+  CHECK(agg.AddExposure("shop", "f1", "c1", kAlice, kNow + 2, &is_new));
+  CHECK_FALSE(is_new);  // remembered across the drain
+  CHECK(agg.AddExposure("shop", "f1", "c1", kAlice, kNow + 3600, &is_new));
+  CHECK(is_new);  // a new hour
+  CHECK(agg.AddExposure("shop", "f1", "c2", kAlice, kNow + 3600, &is_new));
+  CHECK(is_new);  // another arm
+  CHECK_FALSE(agg.AddExposure("shop", "f1", "c2", "", kNow, &is_new));
+  CHECK_FALSE(is_new);
+}
+
+TEST_CASE("journal: exposures journaled before a kill are in the recovered batch", "[router][journal]") {
+  TempDir dir;
+  uint64_t seg = 0;
+  {
+    auto j = EventJournal::Open(dir.path(), "r1", 1 << 20);
+    REQUIRE(j.ok());
+    auto w0 = (*j)->NewWriter();
+    auto w1 = (*j)->NewWriter();
+    seg = (*j)->segment();
+    REQUIRE(w0->AppendExposure({kNow, "shop", "f1", "c1", kAlice}).ok());
+    REQUIRE(w1->AppendExposure({kNow, "shop", "f1", "c1", kAlice}).ok());  // both workers served alice
+    REQUIRE(w1->AppendExposure({kNow, "shop", "f1", "c1", "bob"}).ok());
+    CHECK((*j)->reserved_bytes() > 0);  // the rows they add are reserved like a post's
+  }
+  auto j = EventJournal::Open(dir.path(), "r1", 1 << 20);
+  REQUIRE(j.ok());
+  auto left = (*j)->Recover();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].segment == seg);
+  CHECK(left[0].rows == 2);
+  auto batch = (*j)->Load(left[0]);
+  REQUIRE(batch.ok());
+  auto t = Totals(*batch);
+  CHECK(t[{"$exposure", kAlice}] == std::pair<uint64_t, double>{1, 0.0});  // the twins merged: counted once
+  CHECK(t[{"$exposure", "bob"}] == std::pair<uint64_t, double>{1, 0.0});
+}
+
 TEST_CASE("journal format: a torn or garbled tail ends the file; whole frames before it count", "[router][journal]") {
   std::vector<std::string> frames;
   for (int i = 0; i < 5; ++i) frames.push_back(Frame(Post(R"({"event":"e","value":)" + std::to_string(i + 1) + "}")));
@@ -418,6 +486,63 @@ TEST_CASE("journal: a post reserves room for the rows it adds until its batch is
   CHECK(journal.reserved_bytes() == 0);
   CHECK(journal.bytes() == sealed[0].bytes);
   CHECK(EventJournal::RowBytesEstimate(4, 0, 40, 3, 32) == 127);
+}
+
+}  // namespace
+}  // namespace skyport::router
+
+namespace skyport::router {
+namespace {
+
+TEST_CASE("journal: a refused batch is quarantined with its reason, within a quarter of the budget", "[router][journal]") {
+  TempDir dir;
+  v1::ShipStatsRequest batch;
+  batch.set_router("r1/0123456789ab");
+  batch.set_batch_id(0x4000000100000401);
+  for (int i = 0; i < 20; ++i) {
+    auto* r = batch.add_rows();
+    r->set_app("shop");
+    r->set_arm("$by-exposure");
+    r->set_event("buy");
+    r->set_user(fmt::format("user-{}", i));
+    r->set_count(1);
+  }
+  uint64_t one = 0;
+  {
+    auto j = EventJournal::Open(dir.path(), "r1", 16 * 1024);  // a quarter: 4 KiB
+    REQUIRE(j.ok());
+    auto path = (*j)->Quarantine(batch, "rows[0].hour_unix_s: must start a UTC hour");
+    REQUIRE(path.ok());
+    CHECK(*path == dir.path() + "/quarantine/4000000100000401.batch");
+    v1::ShipStatsRequest back;
+    CHECK(back.ParseFromString(Slurp(*path)));
+    CHECK(back.rows_size() == 20);
+    const std::string reason = Slurp(dir.path() + "/quarantine/4000000100000401.txt");
+    CHECK(reason.find("refused: rows[0].hour_unix_s: must start a UTC hour") != std::string::npos);
+    CHECK(reason.find("batch_id 4611686022722356225") != std::string::npos);
+    one = (*j)->quarantine_bytes();
+    CHECK(one > 0);
+    CHECK((*j)->bytes() == one);  // the data dir's budget counts it
+    CHECK((*j)->Quarantine(batch, "again").ok());  // the same batch sent again after a restart: kept once
+    CHECK((*j)->quarantine_bytes() == one);
+    // Further refused batches until the quarter is used up; then refused, nothing written.
+    int kept = 1;
+    Status last = Status::Ok();
+    for (uint64_t id = 1; id < 100 && last.ok(); ++id) {
+      batch.set_batch_id(id);
+      auto r = (*j)->Quarantine(batch, "why");
+      last = r.status();
+      kept += r.ok();
+    }
+    CHECK(last.code() == Code::kResourceExhausted);
+    CHECK((*j)->quarantine_bytes() <= (*j)->quarantine_max_bytes());
+    CHECK(kept * one > (*j)->quarantine_max_bytes() - one);
+  }
+  // A restart counts what is there.
+  auto j = EventJournal::Open(dir.path(), "r1", 16 * 1024);
+  REQUIRE(j.ok());
+  CHECK((*j)->quarantine_bytes() > (*j)->quarantine_max_bytes() - one);
+  CHECK((*j)->bytes() == (*j)->quarantine_bytes());
 }
 
 }  // namespace
