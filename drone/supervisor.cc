@@ -772,7 +772,7 @@ class SupervisorImpl final : public Supervisor {
     std::vector<RunningEntry> entries;
     for (const auto& [key, p] : procs_)
       if (p->pid != 0 || !p->tracker.tracked().empty()) {
-        RunningEntry e{key.ToString(), p->pid, p->pgid, p->start_time};
+        RunningEntry e{key.ToString(), p->pid, p->pgid, p->start_time, {}};
         e.others.assign(p->tracker.tracked().begin(), p->tracker.tracked().end());
         entries.push_back(std::move(e));
       }

@@ -40,7 +40,7 @@ TEST_CASE("ParseProcStat counts fields from the last parenthesis", "[drone]") {
 }
 
 TEST_CASE("State file round trip", "[drone]") {
-  std::vector<RunningEntry> in = {{"web@abc/web.0", 100, 100, 5555}, {"web@abc/worker.1", 200, 200, 77}};
+  std::vector<RunningEntry> in = {{"web@abc/web.0", 100, 100, 5555, {}}, {"web@abc/worker.1", 200, 200, 77, {}}};
   auto out = DecodeState(EncodeState(in));
   REQUIRE(out.ok());
   REQUIRE(out->size() == 2);
@@ -56,7 +56,7 @@ TEST_CASE("State file round trip", "[drone]") {
 }
 
 TEST_CASE("State file keeps the processes that escaped a group", "[drone]") {
-  RunningEntry e{"web@abc/web.0", 0, 0, 0};
+  RunningEntry e{"web@abc/web.0", 0, 0, 0, {}};
   e.others = {{300, 9}, {301, 10}};
   auto out = DecodeState(EncodeState({e}));
   REQUIRE(out.ok());

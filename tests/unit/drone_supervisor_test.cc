@@ -505,7 +505,7 @@ TEST_CASE("Supervisor: the next run stops what a crashed one left, by the state 
   REQUIRE(WaitUntil([&] { return Alive(bystander); }));
   {
     auto entries = *ReadStateFile(opts.state_file);
-    entries.push_back({"stale", bystander, bystander, ReadProcStat(bystander)->start_time + 1});
+    entries.push_back({"stale", bystander, bystander, ReadProcStat(bystander)->start_time + 1, {}});
     REQUIRE(WriteStateFile(opts.state_file, entries).ok());
   }
 
