@@ -38,10 +38,11 @@ struct Hub {
   std::mutex mu;
   std::vector<PushEvent> events;
 
-  explicit Hub(uint64_t max_body = 2ull << 30) {
+  explicit Hub(uint64_t max_body = 2ull << 30, int max_pushes_per_client = 2) {
     store = std::move(RepoStore::Open(tmp.path() + "/repos").value());
     GitHttpOptions o;
     o.listen = "127.0.0.1:0";
+    o.max_pushes_per_client = max_pushes_per_client;
     o.token = kToken;
     o.max_body_bytes = max_body;
     o.allow_non_ff = [](const std::string& app, const std::string& ref) {
@@ -341,7 +342,7 @@ TEST_CASE("git HTTP: body framing — probe, chunked, gzip, Expect, limits, malf
 }
 
 TEST_CASE("git HTTP: concurrent pushes to one repository both land", "[hub][git-http]") {
-  Hub hub;
+  Hub hub(2ull << 30, 3);  // three pushes at once from this one address: within its per-client cap
   std::string home = hub.tmp.path();
   std::string work = home + "/work";
   testing::MakeWorkRepo(home, work);
