@@ -37,15 +37,18 @@ struct ProcessSpec {
   std::string ready_host = "127.0.0.1";    // where the readiness check connects
   std::string health_path;                 // "": TCP connect; else GET must answer 2xx/3xx
   int64_t ready_timeout_ms = 30'000;       // not ready by then: killed, counted as a crash
+  // A run is `settled` once it has been ready this long (0: at once). Only a
+  // settled instance takes traffic, so a crash loop never does.
+  int64_t min_uptime_ms = 0;
 };
 
 enum class ProcState {
   kStarting,  // spawned, readiness not yet seen
-  kReady,     // port answers (or a worker that is running)
+  kReady,     // its own process listens on the port (or a worker that is running)
   kBackoff,   // exited; restart scheduled
   kStopping,  // Stop() called: draining, then SIGTERM/SIGKILL
   kStopped,   // gone after Stop(); removed from List() after the callback
-  kFailed,    // gave up (crash loop beyond the policy's limit)
+  kFailed,    // gave up (crash loop beyond the policy's limit, or a port clash)
 };
 const char* ProcStateName(ProcState s);
 
@@ -56,7 +59,12 @@ struct ProcStatus {
   uint32_t port = 0;
   uint32_t restarts = 0;
   bool crash_loop = false;       // restarting faster than the policy considers healthy
-  std::string last_error;        // "exited with code 3", "killed by signal 9", "not ready after 30s"
+  std::string last_error;        // "exited with code 3", "killed by signal 9", "not ready on port 4001 after 30s (...)"
+  bool settled = false;          // kReady for at least spec.min_uptime_ms in this run
+  int64_t last_run_ms = 0;       // how long the previous run lasted (0 before any exit)
+  // kFailed because another process listens on the port (last_error says
+  // who): the caller allocates another port.
+  bool port_clash = false;
   int64_t started_unix_ms = 0;   // of the current run
   int64_t next_restart_unix_ms = 0;
 };
