@@ -60,6 +60,12 @@ Status ApplySkyportJson(const std::string& text, AppSpec& spec) {
         return Status::InvalidArgument(
             fmt::format("skyport.json: release_timeout_s: must be an integer from 1 to {}", kMaxTimeoutS));
       spec.release_timeout_ms = static_cast<int64_t>(value.get<uint64_t>()) * 1000;
+    } else if (key == "min_uptime_ms") {
+      constexpr uint64_t kMaxMinUptimeMs = 600'000;
+      if (!value.is_number_unsigned() || value.get<uint64_t>() > kMaxMinUptimeMs)
+        return Status::InvalidArgument(
+            fmt::format("skyport.json: min_uptime_ms: must be an integer from 0 to {}", kMaxMinUptimeMs));
+      spec.min_uptime_ms = static_cast<int64_t>(value.get<uint64_t>());
     } else if (key == "roles") {
       if (!value.is_object()) return Status::InvalidArgument("skyport.json: roles: must be an object");
       for (const auto& [role, opts] : value.items()) {
