@@ -3,7 +3,10 @@
 // group when it overruns `timeout_ms`.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -14,11 +17,15 @@ namespace skyport::drone {
 struct CommandResult {
   int exit_code = -1;    // 128+N when killed by signal N
   bool timed_out = false;
+  bool cancelled = false;  // `cancelled()` said so: killed with its group
   std::string output;    // stdout and stderr, interleaved, the tail only
 };
 
+// `cancelled` (polled every 100 ms) aborts it like a timeout; `on_start`
+// gets the pid (also its group) once it runs.
 Result<CommandResult> RunCommand(const std::string& command, const std::string& dir,
                                  const std::map<std::string, std::string>& env, int64_t timeout_ms,
-                                 size_t keep_bytes = 4096);
+                                 size_t keep_bytes = 4096, const std::function<bool()>& cancelled = {},
+                                 const std::function<void(pid_t)>& on_start = {});
 
 }  // namespace skyport::drone

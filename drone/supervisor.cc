@@ -192,6 +192,12 @@ class SupervisorImpl final : public Supervisor {
         auto lines = ring.Last(n);
         out.insert(out.end(), lines.begin(), lines.end());
       }
+      if (!commit.empty())
+        for (const auto& [key, ring] : stopped_tails_) {
+          if (!Matches(key, app, commit, role) || tails_.count(key)) continue;
+          auto lines = ring.Last(n);
+          out.insert(out.end(), lines.begin(), lines.end());
+        }
     }
     std::stable_sort(out.begin(), out.end(), [](const LogLine& a, const LogLine& b) { return a.unix_ms < b.unix_ms; });
     return out;
@@ -746,7 +752,13 @@ class SupervisorImpl final : public Supervisor {
       {
         std::lock_guard lock(mu_);
         statuses_.erase(key);
-        tails_.erase(key);
+        auto t = tails_.find(key);
+        if (t != tails_.end()) {
+          std::erase_if(stopped_tails_, [&](const auto& kt) { return kt.first == key; });
+          stopped_tails_.emplace_back(key, std::move(t->second));
+          if (stopped_tails_.size() > kKeptStoppedTails) stopped_tails_.pop_front();
+          tails_.erase(t);
+        }
       }
       for (auto& w : waiters) w->set_value();
     }
@@ -773,6 +785,7 @@ class SupervisorImpl final : public Supervisor {
   std::deque<Command> commands_;                          // GUARDED_BY(mu_)
   std::map<InstanceKey, ProcStatus> statuses_;            // GUARDED_BY(mu_)
   std::map<InstanceKey, TailRing<LogLine>> tails_;        // GUARDED_BY(mu_)
+  std::deque<std::pair<InstanceKey, TailRing<LogLine>>> stopped_tails_;  // newest last; GUARDED_BY(mu_)
   std::vector<LogLine> pending_logs_;                     // GUARDED_BY(mu_)
 
   std::mutex subs_mu_;  // held while callbacks run, so Unsubscribe waits for them

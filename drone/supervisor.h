@@ -116,8 +116,11 @@ class Supervisor {
   virtual void StopAll(int64_t drain_ms) = 0;
   virtual std::vector<ProcStatus> List() const = 0;
   // The last `n` lines of every instance matching the filter (empty = any;
-  // `commit` may be a prefix), oldest first. A stopped instance's lines are
-  // gone with it (the log files stay).
+  // `commit` may be a prefix), oldest first. A stopped instance's lines stay
+  // for a while (the last kKeptStoppedTails instances), and are included
+  // when `commit` is given and no live instance has that key: so the output
+  // of an instance whose deploy failed (and was stopped) can still be read.
+  static constexpr size_t kKeptStoppedTails = 16;
   virtual std::vector<LogLine> Tail(const std::string& app, const std::string& commit, const std::string& role,
                                     size_t n) const = 0;
   // Every new line from now on (called on the owner thread); returns an id

@@ -614,3 +614,21 @@ TEST_CASE("Supervisor: settled only after min_uptime of readiness; a quick exit 
   REQUIRE(sup->Stop(quick.key, 0).ok());
   REQUIRE(sup->Stop(spec.key, 0).ok());
 }
+
+TEST_CASE("Supervisor: a stopped instance's tail stays readable by commit", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto sup = StartSupervisor(Options(dir), rec);
+  auto spec = Spec("worker", "echo last words; exec sleep 1000");
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return !sup->Tail("webapp", "abc123", "worker", 10).empty(); }));
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+  auto kept = sup->Tail("webapp", "abc1", "", 10);
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].text == "last words");
+  CHECK(sup->Tail("webapp", "", "", 10).empty());  // without a commit: live instances only
+  // Running it again: the live tail, not the old one.
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return sup->Tail("webapp", "abc123", "", 10).size() == 1; }));
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+}
