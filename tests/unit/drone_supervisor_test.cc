@@ -632,3 +632,17 @@ TEST_CASE("Supervisor: a stopped instance's tail stays readable by commit", "[dr
   REQUIRE(WaitUntil([&] { return sup->Tail("webapp", "abc123", "", 10).size() == 1; }));
   REQUIRE(sup->Stop(spec.key, 0).ok());
 }
+
+TEST_CASE("Supervisor: the tail of an instance stopped in backoff (a failed deploy) stays readable", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto sup = StartSupervisor(Options(dir), rec);
+  auto spec = Spec("web", "echo hello from the deaf app; exec sleep 1000", FreePort());
+  spec.ready_timeout_ms = 300;
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return rec.Saw(ProcState::kBackoff); }));
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+  auto kept = sup->Tail("webapp", "abc123", "", 100);
+  REQUIRE_FALSE(kept.empty());
+  CHECK(kept[0].text == "hello from the deaf app");
+}
