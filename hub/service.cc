@@ -103,12 +103,8 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
     if (id.ok()) ids[dr] = *id;
   }
   size_t done = 0;
-  int64_t last_queued = 0;
   while (!ctx->IsCancelled() && (req->follow() || done < ids.size())) {
     auto got = box->Pop(kAnswerPoll);
-    const int64_t queued = static_cast<int64_t>(box->bytes());
-    log_queued_bytes_ += queued - last_queued;
-    last_queued = queued;
     if (!got) continue;
     if (got->skipped > 0) {
       static LogLimiter limiter;  // one line per 10 s for all calls
@@ -134,7 +130,6 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
     if (got->msg.has_done()) ++done;
   }
   for (const auto& [dr, id] : ids) hub_->Cancel(dr, id);
-  log_queued_bytes_ -= last_queued;
   --log_followers_;
   return grpc::Status::OK;
 }
@@ -145,10 +140,8 @@ std::string HubService::MetricsText() const {
       "than its apps wrote (--logs-follower-max-kb).\n# TYPE skyport_hub_logs_lines_skipped_total counter\n"
       "skyport_hub_logs_lines_skipped_total {}\n"
       "# HELP skyport_hub_logs_followers Open `skyport logs` calls.\n# TYPE skyport_hub_logs_followers gauge\n"
-      "skyport_hub_logs_followers {}\n"
-      "# HELP skyport_hub_logs_queued_bytes Log bytes queued for `skyport logs` clients.\n"
-      "# TYPE skyport_hub_logs_queued_bytes gauge\nskyport_hub_logs_queued_bytes {}\n",
-      log_lines_skipped_.load(), log_followers_.load(), log_queued_bytes_.load());
+      "skyport_hub_logs_followers {}\n",
+      log_lines_skipped_.load(), log_followers_.load());
 }
 
 grpc::Status DroneControlService::Attach(grpc::ServerContext* ctx,

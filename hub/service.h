@@ -38,7 +38,6 @@ class HubService final : public v1::Hub::Service {
   ServiceOptions o_;
   std::atomic<uint64_t> log_lines_skipped_{0};
   std::atomic<int64_t> log_followers_{0};
-  std::atomic<int64_t> log_queued_bytes_{0};
 };
 
 class DroneControlService final : public v1::DroneControl::Service {

@@ -124,32 +124,29 @@ class LogsFollowerBoundTest(DeployTest):
         # 60 MB of log lines while the follower reads nothing.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/burst/60000", timeout=60) as r:
             r.read()
-        # The drone has sent it all once the hub's count stops moving.
-        last = [None]
+        # The drone has sent it all once the hub's RSS and skipped count stop moving (2 s).
+        seen = []
 
         def settled():
-            n = self.hub.metric("skyport_hub_logs_lines_skipped_total")
-            done = n and n == last[0]
-            last[0] = n
-            return done
-        wait_until(settled, 60, interval=1.0, what="burst delivered")
+            seen.append((rss_kb(hub_pid) // 1024, self.hub.metric("skyport_hub_logs_lines_skipped_total")))
+            return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+        wait_until(settled, 90, interval=1.0, what="burst delivered")
         grown_mb = (rss_kb(hub_pid) - before) / 1024
         self.assertLess(grown_mb, 30, f"hub grew by {grown_mb:.0f} MB")
         self.assertGreater(self.hub.metric("skyport_hub_logs_lines_skipped_total"), 1000)
 
         # Resumed: the follower sees what was queued, then the marker.
-        seen = []
+        seen, marker = [], threading.Event()
 
-        def read():
+        def read():  # to the end, so the follower never blocks on its stdout
             for raw in follower.stdout:
-                line = raw.decode(errors="replace")
-                seen.append(line)
-                if "lines skipped" in line:
-                    return
+                if b"lines skipped" in raw:
+                    seen.append(raw.decode(errors="replace"))
+                    marker.set()
         t = threading.Thread(target=read, daemon=True)
         t.start()
-        t.join(30)
-        self.assertTrue(any("lines skipped" in line for line in seen), f"{len(seen)} lines, no marker")
+        self.assertTrue(marker.wait(30), "the resumed follower saw no marker")
+        self.assertRegex(seen[0], r"-- \d+ lines skipped")
         follower.send_signal(signal.SIGINT)
         follower.wait(timeout=10)
         wait_until(lambda: self.hub.metric("skyport_hub_logs_followers") == 0, 10, what="follower gone")
