@@ -54,6 +54,7 @@ uint64_t LogFollowerQueue::dropped() const {
 v1::LogLine LogFollowerQueue::Marker(uint64_t skipped) {
   v1::LogLine l;
   l.set_stream("skyport");
+  l.set_role("skyport");
   l.set_text(fmt::format("-- {} lines skipped: this client read slower than the app wrote "
                          "(hub --logs-follower-max-kb) --",
                          skipped));

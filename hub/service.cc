@@ -119,7 +119,9 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
         log::Warn("logs: a slow client missed lines (its queue was full)",
                   {{"app", req->app()}, {"skipped", got->skipped}, {"max_bytes", o_.logs_follower_max_bytes},
                    {"more_since_last_line", held}});
-      if (!writer->Write(LogFollowerQueue::Marker(got->skipped))) break;
+      v1::LogLine marker = LogFollowerQueue::Marker(got->skipped);
+      marker.set_drone(got->drone);  // whose lines were dropped
+      if (!writer->Write(marker)) break;
       continue;
     }
     if (got->msg.has_log()) {
