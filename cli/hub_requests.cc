@@ -102,6 +102,7 @@ Result<v1::DeployRequest> MakeDeployRequest(const DeployOptions& o) {
   req.mutable_target()->set_count(o.count);
   req.set_instances(o.instances);
   req.mutable_env()->insert(env.begin(), env.end());
+  req.set_timeout_s(o.timeout_s);
   return req;
 }
 

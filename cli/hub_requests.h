@@ -22,6 +22,7 @@ struct DeployOptions {
   uint32_t count = 0;               // 0 = every matching drone
   uint32_t instances = 0;           // per role; 0 = 1
   std::vector<std::string> env;     // KEY=VALUE
+  uint32_t timeout_s = 0;           // the whole deploy; 0 = the hub's --deploy-timeout
 };
 
 struct StopOptions {

@@ -151,6 +151,9 @@ void AddHubCommands(CLI::App& app, const sc::GlobalOptions& g, Commands& command
   deploy->add_option("--instances", d->instances, "Instances of each role per drone (default 1)");
   deploy->add_option("--env", d->env, "KEY=VALUE for the processes' environment (repeatable)")
       ->allow_extra_args(false);
+  deploy->add_option("--timeout", d->timeout_s,
+                     "Seconds for the whole deploy: fetch, release step, start (default: the hub's --deploy-timeout)")
+      ->check(CLI::Range(1, 86'400));
   deploy->footer(
       "Prints `DRONE COMMIT STAGE MESSAGE` lines as drones report (--json: one object per line) and\n"
       "exits 0 once every target drone runs and registered the commit, else 1 with each failure.");

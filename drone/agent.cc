@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -17,6 +18,8 @@
 #include "drone/app_env.h"
 #include "drone/checkout.h"
 #include "drone/checkout_files.h"
+#include "drone/port_owner.h"
+#include "drone/restart_policy.h"
 #include "drone/run_command.h"
 #include "rpc/auth.h"
 
@@ -62,6 +65,9 @@ Status GiveCheckoutTo(const std::string& dir, const AppUser& u) {
   return Status::Ok();
 }
 
+// A deploy command without a budget (an older hub): as long as the hub's former drone-side limit.
+constexpr int64_t kDefaultDeployBudgetMs = 600'000;
+
 // What the hub and `skyport ps` call a state; "running" reads better than "ready".
 std::string StateName(ProcState s) { return s == ProcState::kReady ? "running" : ProcStateName(s); }
 
@@ -94,6 +100,8 @@ Status Agent::Start() {
   for (const auto& app : fs::directory_iterator(o_.data_dir + "/deploy", ec))
     for (const auto& entry : fs::directory_iterator(app.path(), ec))
       if (entry.path().filename().string().starts_with(".tmp-")) fs::remove_all(entry.path(), ec);
+
+  ports_ = std::make_unique<PortClaimer>(o_.port_clash_retries, [](uint32_t port) { return PortIsFree(port); });
 
   auto reg_channel = rpc::Dial(o_.registry, o_.tls);
   if (!reg_channel.ok()) return reg_channel.status();
@@ -291,11 +299,21 @@ std::mutex& Agent::DeploymentLock(const std::string& app, const std::string& com
   return *m;
 }
 
-Status Agent::Fetch(const std::string& app, const std::string& commit, const std::string& repo) {
+int64_t Agent::DeployRun::left() const { return deadline_ms - NowMs(); }
+
+std::shared_ptr<std::atomic<bool>> Agent::CancelFlag(const std::string& app, const std::string& commit) {
+  std::lock_guard lock(mu_);
+  auto& f = deploy_cancels_[app + "@" + commit];
+  if (!f) f = std::make_shared<std::atomic<bool>>(false);
+  return f;
+}
+
+Status Agent::Fetch(const std::string& app, const std::string& commit, const std::string& repo, const DeployRun& run) {
   if (HasCommit(repo, commit)) return Status::Ok();
   grpc::ClientContext ctx;
   rpc::AttachToken(ctx, o_.token);
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(std::clamp<int64_t>(run.left(), 1, 600'000)));
   v1::FetchCommitRequest req;
   req.set_app(app);
   req.set_commit(commit);
@@ -312,12 +330,45 @@ Status Agent::Fetch(const std::string& app, const std::string& commit, const std
   return (*writer)->Commit();
 }
 
-Status Agent::RunRelease(const std::string& dir, const AppSpec& spec) {
+Status Agent::RunRelease(const std::string& app, const std::string& commit, const std::string& dir,
+                         const AppSpec& spec, const DeployRun& run) {
   if (spec.release.empty()) return Status::Ok();
+  // The deploy's deadline bounds the step too: killed on expiry, with its group.
+  const bool deadline_first = run.left() < spec.release_timeout_ms;
+  const int64_t timeout = std::max<int64_t>(1, std::min(run.left(), spec.release_timeout_ms));
+  // `ps` shows the step while it runs (as role "release", state "release").
+  v1::ProcessStatus shown;
+  shown.set_app(app);
+  shown.set_commit(commit);
+  shown.set_role("release");
+  shown.set_drone(o_.name);
+  shown.set_state("release");
+  shown.set_started_unix_ms(SystemClock::Get()->WallMs());
   AppRuntime rt = ResolveAppRuntime(o_.app, spec.resources);
-  auto r = RunCommand(spec.release, dir, AppEnv(o_, dir, {}, {{"SKYPORT_DRONE", o_.name}}), spec.release_timeout_ms,
-                      4096, rt.setup);
+  auto r = RunCommand(spec.release, dir,
+                      AppEnv(o_, dir, {}, {{"SKYPORT_APP", app}, {"SKYPORT_COMMIT", commit}, {"SKYPORT_DRONE", o_.name}}),
+                      timeout, 4096, rt.setup, [&run] { return run.cancelled(); },
+                      [&](pid_t pid) {
+                        v1::DroneMessage m;
+                        shown.set_pid(pid);
+                        *m.mutable_status() = shown;
+                        SendToHub(m);
+                      });
+  {
+    v1::DroneMessage m;
+    auto* g = m.mutable_gone();
+    g->set_app(app);
+    g->set_commit(commit);
+    g->set_role("release");
+    SendToHub(m);
+  }
   if (!r.ok()) return r.status();
+  if (r->cancelled) return Status::Aborted("stopped during the release step (skyport stop)");
+  if (r->timed_out && deadline_first)
+    return Status::DeadlineExceeded(
+        fmt::format("the deploy's deadline ({:g} s: hub --deploy-timeout or deploy --timeout) passed during the "
+                    "release step; it was killed. Output:\n{}",
+                    static_cast<double>(run.budget_ms) / 1000, r->output));
   if (r->timed_out)
     return Status::FailedPrecondition(fmt::format("release step timed out after {} s; output:\n{}",
                                                   spec.release_timeout_ms / 1000, r->output));
@@ -327,7 +378,8 @@ Status Agent::RunRelease(const std::string& dir, const AppSpec& spec) {
   return Status::Ok();
 }
 
-Result<AppSpec> Agent::Prepare(uint64_t id, const std::string& app, const std::string& commit, bool* created) {
+Result<AppSpec> Agent::Prepare(uint64_t id, const std::string& app, const std::string& commit, bool* created,
+                               const DeployRun& run) {
   const std::string dir = DeployDir(app, commit);
   auto load_spec = [&](const std::string& where) -> Result<AppSpec> {
     AppSpec spec;
@@ -358,7 +410,7 @@ Result<AppSpec> Agent::Prepare(uint64_t id, const std::string& app, const std::s
   }
   Progress(id, commit, v1::DeployProgress::FETCHING, "fetching from the hub");
   const std::string repo = fmt::format("{}/repos/{}.git", o_.data_dir, app);
-  if (Status s = Fetch(app, commit, repo); !s.ok()) return s;
+  if (Status s = Fetch(app, commit, repo, run); !s.ok()) return s;
   SystemRandom random;
   const std::string tmp = fmt::format("{}/deploy/{}/.tmp-{}-{}", o_.data_dir, app, commit.substr(0, 12), NewHexId(random));
   fs::create_directories(fs::path(tmp).parent_path(), ec);
@@ -375,7 +427,7 @@ Result<AppSpec> Agent::Prepare(uint64_t id, const std::string& app, const std::s
   if (!spec.ok()) return fail(spec.status());
   if (!spec->release.empty()) {
     Progress(id, commit, v1::DeployProgress::BUILDING, "running the release step: " + spec->release);
-    if (Status s = RunRelease(tmp, *spec); !s.ok()) return fail(s);
+    if (Status s = RunRelease(app, commit, tmp, *spec, run); !s.ok()) return fail(s);
   }
   fs::rename(tmp, dir, ec);
   if (ec) return fail(Status::Internal(fmt::format("rename checkout into {}: {}", dir, ec.message())));
@@ -413,22 +465,16 @@ Status Agent::StartInstances(uint64_t id, const v1::DeployRequest& req, const Ap
                                                 {"SKYPORT_ROLE", role}, {"SKYPORT_INSTANCE", std::to_string(i)},
                                                 {"SKYPORT_DRONE", o_.name}};
       ps.env = AppEnv(o_, dir, {req.env().begin(), req.env().end()}, sky);
+      ps.min_uptime_ms = spec.min_uptime_ms >= 0 ? spec.min_uptime_ms : o_.min_uptime_ms;
       if (rs.port) {
-        auto port = registry_->Allocate(o_.advertise, key, 10'000);
-        if (!port.ok()) return port.status();
-        ps.port = *port;
-        ps.env["PORT"] = std::to_string(*port);
-        v1::Endpoint ep;
-        ep.set_app(req.app());
-        ep.set_commit(commit);
-        ep.set_role(role);
-        ep.set_instance(i);
-        ep.set_host(o_.advertise);
-        ep.set_port(*port);
-        ep.set_drone(o_.name);
-        ep.set_health(v1::HEALTH_PASSING);
+        std::vector<uint32_t> avoid;
+        if (Status s = ClaimPort(ps, &avoid); !s.ok()) return s;
         std::lock_guard lock(mu_);
-        endpoints_[key] = ep;
+        avoid_[key] = std::move(avoid);
+      }
+      {
+        std::lock_guard lock(mu_);
+        specs_[key] = ps;
       }
       if (Status s = supervisor_->Run(ps); !s.ok()) return s;
       started->insert(key);
@@ -440,8 +486,66 @@ Status Agent::StartInstances(uint64_t id, const v1::DeployRequest& req, const Ap
   return Status::Ok();
 }
 
-Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<InstanceKey>& keys) {
-  const int64_t deadline = NowMs() + o_.ready_timeout_ms + 10'000;
+Status Agent::ClaimPort(ProcessSpec& ps, std::vector<uint32_t>* avoid) {
+  const InstanceKey& key = ps.key;
+  auto port = ports_->Claim(
+      key, [&](const std::vector<uint32_t>& a) { return registry_->Allocate(o_.advertise, key, 10'000, a); }, avoid);
+  if (!port.ok()) return port.status();
+  ps.port = *port;
+  ps.env["PORT"] = std::to_string(*port);
+  v1::Endpoint ep;
+  ep.set_app(key.app);
+  ep.set_commit(key.commit);
+  ep.set_role(key.role);
+  ep.set_instance(key.instance);
+  ep.set_host(o_.advertise);
+  ep.set_port(*port);
+  ep.set_drone(o_.name);
+  ep.set_health(v1::HEALTH_PASSING);
+  std::lock_guard lock(mu_);
+  endpoints_[key] = ep;
+  return Status::Ok();
+}
+
+Status Agent::MoveOffClash(uint64_t id, const ProcStatus& p) {
+  ProcessSpec ps;
+  std::vector<uint32_t> avoid;
+  {
+    std::lock_guard lock(mu_);
+    auto it = specs_.find(p.key);
+    if (it == specs_.end()) return Status::FailedPrecondition(fmt::format("{}: {}", p.key.ToString(), p.last_error));
+    ps = it->second;
+    avoid = avoid_[p.key];
+  }
+  if (!ports_->NoteClash(p.key, p.port, p.last_error, &avoid))
+    return Status::ResourceExhausted(fmt::format("{}: {}; gave up after {} ports taken (--port-clash-retries)",
+                                                 p.key.ToString(), p.last_error, avoid.size()));
+  (void)supervisor_->Stop(p.key, 0);  // kStopped releases the old port
+  if (Status s = ClaimPort(ps, &avoid); !s.ok()) return s;
+  {
+    std::lock_guard lock(mu_);
+    avoid_[p.key] = avoid;
+    specs_[p.key] = ps;
+  }
+  if (Status s = supervisor_->Run(ps); !s.ok()) return s;
+  Progress(id, p.key.commit, v1::DeployProgress::STARTING,
+           fmt::format("{} {}; starting again on port {}", p.key.ToString(), p.last_error, ps.port));
+  return Status::Ok();
+}
+
+Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<InstanceKey>& keys,
+                         const DeployRun& run) {
+  int64_t min_uptime = 0;
+  std::set<InstanceKey> fresh;  // started by this deploy (not already running)
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& key : keys)
+      if (auto it = specs_.find(key); it != specs_.end()) {
+        min_uptime = std::max(min_uptime, it->second.min_uptime_ms);
+        fresh.insert(key);
+      }
+  }
+  int64_t deadline = NowMs() + o_.ready_timeout_ms + min_uptime + 10'000;
   std::set<InstanceKey> healthy, registered;
   for (;;) {
     std::map<InstanceKey, ProcStatus> now;
@@ -450,8 +554,24 @@ Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<
       auto it = now.find(key);
       if (it == now.end()) return Status::Aborted(fmt::format("{} was stopped during the deploy", key.ToString()));
       const ProcStatus& p = it->second;
-      if (p.state == ProcState::kBackoff || p.state == ProcState::kFailed)
-        return Status::FailedPrecondition(fmt::format("{} failed to start: {}", key.ToString(), p.last_error));
+      if (p.state == ProcState::kFailed && p.port_clash) {
+        if (Status s = MoveOffClash(id, p); !s.ok()) return s;
+        fresh.insert(key);
+        healthy.erase(key);
+        deadline = NowMs() + o_.ready_timeout_ms + min_uptime + 10'000;
+        continue;
+      }
+      // A restart of a fresh instance means it ended during this deploy, even
+      // if the poll missed the short backoff in between.
+      if (p.state == ProcState::kBackoff || p.state == ProcState::kFailed || (fresh.count(key) && p.restarts > 0)) {
+        // A crash after readiness: how long it stayed up says "crash loop".
+        std::string why = p.last_error;
+        if (p.last_run_ms > 0 && why.find("not ready") == std::string::npos)
+          why += " after " + FormatDurationMs(p.last_run_ms);
+        if (healthy.count(key))
+          why += fmt::format(" (an instance must stay up {} once ready)", FormatDurationMs(min_uptime));
+        return Status::FailedPrecondition(fmt::format("{} failed to start: {}", key.ToString(), why));
+      }
       if (p.state == ProcState::kReady && healthy.insert(key).second)
         Progress(id, commit, v1::DeployProgress::HEALTHY, fmt::format("{} is ready (pid {})", key.ToString(), p.pid));
       bool wants_port;
@@ -459,13 +579,20 @@ Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<
         std::lock_guard lock(mu_);
         wants_port = endpoints_.count(key) > 0;
       }
-      if (healthy.count(key) && (!wants_port || registry_->IsRegistered(key)) && registered.insert(key).second)
+      if (healthy.count(key) && p.settled && (!wants_port || registry_->IsRegistered(key)) &&
+          registered.insert(key).second)
         Progress(id, commit, v1::DeployProgress::REGISTERED,
                  wants_port ? fmt::format("{} registered on {}:{}", key.ToString(), o_.advertise, p.port)
                             : fmt::format("{} running (worker, not registered)", key.ToString()));
     }
     if (registered.size() == keys.size()) return Status::Ok();
     if (NowMs() > deadline) return Status::DeadlineExceeded("instances not ready and registered in time");
+    if (run.cancelled()) return Status::Aborted("stopped during the deploy (skyport stop)");
+    if (run.left() <= 0)
+      return Status::DeadlineExceeded(fmt::format(
+          "the deploy's deadline ({:g} s: hub --deploy-timeout or deploy --timeout) passed before every instance "
+          "was ready and up for its min-uptime",
+          static_cast<double>(run.budget_ms) / 1000));
     std::unique_lock lock(mu_);
     if (cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopping_; }))
       return Status::Aborted("the drone is shutting down");
@@ -475,14 +602,32 @@ Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<
 void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
   const std::string& app = req.app();
   const std::string& commit = req.commitish();
+  DeployRun run;
+  run.budget_ms = req.budget_ms() > 0 ? req.budget_ms() : kDefaultDeployBudgetMs;
+  run.deadline_ms = NowMs() + run.budget_ms;  // from the command's arrival: waiting for the lock counts
   std::lock_guard deploy_lock(DeploymentLock(app, commit));
+  run.cancel = CancelFlag(app, commit);
+  run.cancel->store(false);  // a stop before this deploy is not about it
   bool created = false;
   std::set<InstanceKey> started;
   Status s = Status::Ok();
-  auto spec = Prepare(id, app, commit, &created);
+  auto spec = Prepare(id, app, commit, &created, run);
   if (!spec.ok()) s = spec.status();
+  // Nothing starts once the deadline passed or a stop came: the hub has
+  // reported (or is about to report) this deploy failed.
+  if (s.ok() && run.cancelled()) s = Status::Aborted("stopped during the deploy (skyport stop)");
+  if (s.ok() && run.left() <= 0)
+    s = Status::DeadlineExceeded(fmt::format("the deploy's deadline ({:g} s) passed before the start",
+                                             static_cast<double>(run.budget_ms) / 1000));
   if (s.ok()) s = StartInstances(id, req, *spec, DeployDir(app, commit), &started);
-  if (s.ok()) s = AwaitReady(id, commit, started);
+  if (s.ok()) s = AwaitReady(id, commit, started, run);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& key : started) {
+      specs_.erase(key);
+      avoid_.erase(key);
+    }
+  }
   if (!s.ok()) {
     log::Warn("deploy failed; cleaning up", {{"app", app}, {"commit", commit.substr(0, 12)}, {"error", s.message()}});
     StopDeployment(app, commit);
@@ -516,6 +661,8 @@ void Agent::StopDeployment(const std::string& app, const std::string& commit) {
 
 void Agent::Stop(uint64_t id, const v1::StopRequest& req) {
   const std::string& commit = req.commitish();
+  // A deploy of it in flight (fetch, release, start) gives up at once.
+  CancelFlag(req.app(), commit)->store(true);
   std::lock_guard deploy_lock(DeploymentLock(req.app(), commit));
   StopDeployment(req.app(), commit);
   std::error_code ec;
@@ -549,7 +696,7 @@ void Agent::Logs(uint64_t id, const v1::LogsRequest& req) {
     std::lock_guard lock(mu_);
     log_subscriptions_[id] = sub;
   }
-  for (const auto& l : supervisor_->Tail(req.app(), "", req.role(), req.tail() ? req.tail() : 100))
+  for (const auto& l : supervisor_->Tail(req.app(), req.commit(), req.role(), req.tail() ? req.tail() : 100))
     if (matches(l)) send(l);
   if (!req.follow()) Done(id, Status::Ok());
 }
@@ -571,8 +718,15 @@ v1::ProcessStatus Agent::ToProto(const ProcStatus& p) const {
 }
 
 void Agent::OnProcess(const ProcStatus& p) {
-  // Registered only while ready; deregistered before anything else happens.
-  if (p.state == ProcState::kReady) {
+  // Traffic only to a settled instance (ready for min-uptime). One that was
+  // registered and is not live now (crashed, restarting, crash-looping)
+  // stays registered as critical: it takes no traffic, and the router still
+  // knows the app is deployed (503, not 404). Stopped: deregistered first.
+  const bool live = p.state == ProcState::kReady && p.settled;
+  const bool going = p.state == ProcState::kStopping || p.state == ProcState::kStopped;
+  if (going) {
+    registry_->Deregister(p.key);
+  } else if (live || registry_->IsWanted(p.key)) {
     std::optional<v1::Endpoint> ep;
     {
       std::lock_guard lock(mu_);
@@ -580,10 +734,9 @@ void Agent::OnProcess(const ProcStatus& p) {
     }
     if (ep) {
       ep->set_pid(p.pid);
+      ep->set_health(live ? v1::HEALTH_PASSING : v1::HEALTH_CRITICAL);
       registry_->WantRegistered(p.key, *ep);
     }
-  } else {
-    registry_->Deregister(p.key);
   }
   v1::DroneMessage m;
   if (p.state == ProcState::kStopped) {

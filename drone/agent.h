@@ -18,6 +18,7 @@
 
 #include "core/status.h"
 #include "drone/app_runtime.h"
+#include "drone/port_claim.h"
 #include "drone/procfile.h"
 #include "drone/registry_link.h"
 #include "drone/supervisor.h"
@@ -46,6 +47,10 @@ struct AgentOptions {
   AppRuntimeDefaults app;
   std::vector<std::string> app_env_pass;
   std::shared_ptr<CgroupTree> cgroups;  // null: none
+  // An instance takes traffic (and a deploy succeeds) once it has been ready
+  // this long; skyport.json's min_uptime_ms overrides it per app.
+  int64_t min_uptime_ms = 3'000;
+  int port_clash_retries = 8;  // ports per instance found taken before a deploy gives up
 };
 
 class Agent {
@@ -64,14 +69,31 @@ class Agent {
   void Progress(uint64_t command_id, const std::string& commit, v1::DeployProgress::Stage stage,
                 const std::string& message);
 
+  // One deploy's deadline (DeployRequest.budget_ms, from when it arrived)
+  // and its abort switch (a `stop` of the same app and commit).
+  struct DeployRun {
+    int64_t deadline_ms = 0;  // NowMs() clock
+    int64_t budget_ms = 0;
+    std::shared_ptr<std::atomic<bool>> cancel;
+    int64_t left() const;
+    bool cancelled() const { return cancel && cancel->load(); }
+  };
   void Deploy(uint64_t id, const v1::DeployRequest& req);
   // The checkout dir of (app, commit), made if missing; the app's spec.
-  Result<AppSpec> Prepare(uint64_t id, const std::string& app, const std::string& commit, bool* created);
-  Status Fetch(const std::string& app, const std::string& commit, const std::string& repo);
-  Status RunRelease(const std::string& dir, const AppSpec& spec);
+  Result<AppSpec> Prepare(uint64_t id, const std::string& app, const std::string& commit, bool* created,
+                          const DeployRun& run);
+  Status Fetch(const std::string& app, const std::string& commit, const std::string& repo, const DeployRun& run);
+  Status RunRelease(const std::string& app, const std::string& commit, const std::string& dir, const AppSpec& spec,
+                    const DeployRun& run);
+  // The flag a `stop` of (app, commit) sets to abort a deploy in flight.
+  std::shared_ptr<std::atomic<bool>> CancelFlag(const std::string& app, const std::string& commit);
   Status StartInstances(uint64_t id, const v1::DeployRequest& req, const AppSpec& spec, const std::string& dir,
                         std::set<InstanceKey>* started);
-  Status AwaitReady(uint64_t id, const std::string& commit, const std::set<InstanceKey>& keys);
+  Status AwaitReady(uint64_t id, const std::string& commit, const std::set<InstanceKey>& keys, const DeployRun& run);
+  // A port for `ps` (claimed free on this host) and its endpoint to register when settled.
+  Status ClaimPort(ProcessSpec& ps, std::vector<uint32_t>* avoid);
+  // Restarts `key` on another port after a port clash; false past the bound.
+  Status MoveOffClash(uint64_t id, const ProcStatus& p);
   void StopDeployment(const std::string& app, const std::string& commit);
   // Removes the instance's registry entry and waits for the registry's ack
   // (at most kDeregisterWaitMs), so the drain starts once routers can see it.
@@ -92,12 +114,16 @@ class Agent {
   std::unique_ptr<RegistryLink> registry_;
   std::unique_ptr<v1::DroneControl::Stub> hub_;
   std::map<InstanceKey, v1::Endpoint> endpoints_;  // what to register when ready; guarded by mu_
+  std::map<InstanceKey, ProcessSpec> specs_;        // of instances started by a deploy in flight; guarded by mu_
+  std::map<InstanceKey, std::vector<uint32_t>> avoid_;  // ports found taken, per instance; guarded by mu_
+  std::unique_ptr<PortClaimer> ports_;
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;                                  // guarded by mu_
   grpc::ClientContext* attach_ctx_ = nullptr;              // guarded by mu_
   std::map<std::string, std::unique_ptr<std::mutex>> deploy_locks_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<std::atomic<bool>>> deploy_cancels_;  // guarded by mu_
   std::map<uint64_t, uint64_t> log_subscriptions_;         // command id -> subscription; guarded by mu_
   std::map<uint64_t, std::thread> workers_;                // guarded by mu_
   std::set<uint64_t> finished_workers_;                    // guarded by mu_

@@ -113,6 +113,10 @@ int RunDaemon(DaemonOptions o) {
   a.drain_ms = o.drain_ms;
   a.ready_timeout_ms = int64_t{o.ready_timeout_s} * 1000;
   if (a.lease_ttl_s < 1) return FailStart(Status::InvalidArgument("lease-ttl: must be >= 1"));
+  if (a.min_uptime_ms < 0 || a.min_uptime_ms > 600'000)
+    return FailStart(Status::InvalidArgument("min-uptime-ms: must be from 0 to 600000"));
+  if (a.port_clash_retries < 0 || a.port_clash_retries > 64)
+    return FailStart(Status::InvalidArgument("port-clash-retries: must be from 0 to 64"));
   if (Status s = SetUpApps(o, a); !s.ok()) return FailStart(s);
 
   // Orphaned grandchildren of our apps come to us to be reaped.

@@ -22,6 +22,13 @@ int main(int argc, char** argv) {
   app.add_option("--role", a.fixed_role, "Role name of the fixed command")->capture_default_str();
   app.add_option("--drain-ms", o.drain_ms, "Milliseconds between deregistering and SIGTERM on stop")->capture_default_str();
   app.add_option("--ready-timeout", o.ready_timeout_s, "Seconds an instance has to answer on its port")->capture_default_str();
+  app.add_option("--min-uptime-ms", a.min_uptime_ms,
+                 "Milliseconds an instance must stay ready before it takes traffic and its deploy succeeds "
+                 "(skyport.json min_uptime_ms overrides it per app)")
+      ->capture_default_str();
+  app.add_option("--port-clash-retries", a.port_clash_retries,
+                 "Ports per instance found taken by a process outside the cluster before a deploy gives up")
+      ->capture_default_str();
   app.add_option("--lease-ttl", a.lease_ttl_s, "Registry lease TTL in seconds (entries vanish this long after a crash)")
       ->capture_default_str();
   app.add_option("--stop-timeout", o.stop_timeout_s, "Seconds from SIGTERM to SIGKILL when an app stops "

@@ -96,6 +96,12 @@ Status ApplySkyportJson(const std::string& text, AppSpec& spec) {
       auto n = Bounded(value, "stop_timeout_s", 1, 3600);
       if (!n.ok()) return n.status();
       spec.resources.stop_timeout_ms = static_cast<int64_t>(*n) * 1000;
+    } else if (key == "min_uptime_ms") {
+      constexpr uint64_t kMaxMinUptimeMs = 600'000;
+      if (!value.is_number_unsigned() || value.get<uint64_t>() > kMaxMinUptimeMs)
+        return Status::InvalidArgument(
+            fmt::format("skyport.json: min_uptime_ms: must be an integer from 0 to {}", kMaxMinUptimeMs));
+      spec.min_uptime_ms = static_cast<int64_t>(value.get<uint64_t>());
     } else if (key == "roles") {
       if (!value.is_object()) return Status::InvalidArgument("skyport.json: roles: must be an object");
       for (const auto& [role, opts] : value.items()) {

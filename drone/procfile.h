@@ -32,6 +32,7 @@ struct AppSpec {
   std::string release;                 // build step run in the checkout before starting ("" = none)
   int64_t release_timeout_ms = 600'000;
   AppResources resources;
+  int64_t min_uptime_ms = -1;          // -1: the drone's --min-uptime-ms
 };
 
 // Procfile: one `role: command` per line; blank lines and `#` comments
@@ -39,12 +40,13 @@ struct AppSpec {
 Result<AppSpec> ParseProcfile(const std::string& text);
 
 // skyport.json (optional): {"release": "make", "release_timeout_s": 600,
+//   "min_uptime_ms": 3000,
 //   "roles": {"worker": {"port": false}, "web": {"health": "/healthz"}},
 //   "limits": {"nofile": 1024, "nproc": 256, "as_mb": 2048},
 //   "cpu": 0.5, "memory_mb": 512, "stop_timeout_s": 10}
-// release_timeout_s: 1 second to 365 days. Options for roles the Procfile
-// lacks are an error; unknown keys too; every number has a range (the
-// error names it).
+// release_timeout_s: 1 second to 365 days; min_uptime_ms: 0 to 600000.
+// Options for roles the Procfile lacks are an error; unknown keys too; every
+// number has a range (the error names it).
 Status ApplySkyportJson(const std::string& text, AppSpec& spec);
 
 }  // namespace skyport::drone

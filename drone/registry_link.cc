@@ -64,7 +64,8 @@ void RegistryLink::Shutdown() {
   }
 }
 
-Result<uint32_t> RegistryLink::Allocate(const std::string& host, const InstanceKey& key, int64_t timeout_ms) {
+Result<uint32_t> RegistryLink::Allocate(const std::string& host, const InstanceKey& key, int64_t timeout_ms,
+                                        const std::vector<uint32_t>& avoid) {
   const int64_t deadline = SystemClock::Get()->MonoMs() + timeout_ms;
   uint64_t lease = 0;
   {
@@ -80,6 +81,7 @@ Result<uint32_t> RegistryLink::Allocate(const std::string& host, const InstanceK
   req.set_role(key.role);
   req.set_instance(key.instance);
   req.set_lease_id(lease);
+  for (uint32_t p : avoid) req.add_avoid(p);
   v1::AllocateResponse resp;
   auto s = Call([&](grpc::ClientContext& c) { return stub_->Allocate(&c, req, &resp); },
                 std::max<int64_t>(500, deadline - SystemClock::Get()->MonoMs()));
@@ -195,6 +197,11 @@ bool RegistryLink::IsRegistered(const InstanceKey& key) const {
   std::lock_guard lock(mu_);
   auto it = wants_.find(key);
   return it != wants_.end() && it->second.id != 0;
+}
+
+bool RegistryLink::IsWanted(const InstanceKey& key) const {
+  std::lock_guard lock(mu_);
+  return wants_.count(key) != 0;
 }
 
 uint64_t RegistryLink::lease() const {

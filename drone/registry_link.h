@@ -34,8 +34,10 @@ class RegistryLink {
   void Shutdown();
 
   // A port on `host` for the instance, under the drone's lease (waits up to
-  // `timeout_ms` for a lease).
-  Result<uint32_t> Allocate(const std::string& host, const InstanceKey& key, int64_t timeout_ms);
+  // `timeout_ms` for a lease), never one of `avoid` (ports found taken by a
+  // process outside the cluster).
+  Result<uint32_t> Allocate(const std::string& host, const InstanceKey& key, int64_t timeout_ms,
+                            const std::vector<uint32_t>& avoid = {});
   // Wants `ep` registered (done by the thread, at once if possible).
   void WantRegistered(const InstanceKey& key, v1::Endpoint ep);
   // Stops wanting it registered; the entry is removed right away by the
@@ -49,6 +51,8 @@ class RegistryLink {
   // Gives back an instance's port, the same way (the lease frees it anyway).
   void ReleasePort(const std::string& host, uint32_t port);
   bool IsRegistered(const InstanceKey& key) const;
+  // True from WantRegistered until Deregister (registered or not yet).
+  bool IsWanted(const InstanceKey& key) const;
   uint64_t lease() const;
 
  private:

@@ -29,7 +29,8 @@ int64_t NowMs() {
 
 Result<CommandResult> RunCommand(const std::string& command, const std::string& dir,
                                  const std::map<std::string, std::string>& env, int64_t timeout_ms,
-                                 size_t keep_bytes, const ChildSetup& setup) {
+                                 size_t keep_bytes, const ChildSetup& setup, const std::function<bool()>& cancelled,
+                                 const std::function<void(pid_t)>& on_start) {
   // Everything the child needs is built before fork: between fork and exec
   // a multithreaded process may only make async-signal-safe calls.
   std::vector<std::string> env_strings;
@@ -82,6 +83,7 @@ Result<CommandResult> RunCommand(const std::string& command, const std::string& 
   ::close(go[1]);  // releases the child
   ::setpgid(pid, pid);
   ::close(fds[1]);
+  if (on_start) on_start(pid);
   CommandResult r;
   const int64_t deadline = NowMs() + timeout_ms;
   char buf[4096];
@@ -100,8 +102,8 @@ Result<CommandResult> RunCommand(const std::string& command, const std::string& 
       break;
     }
     int64_t left = deadline - NowMs();
-    if (left <= 0) {
-      r.timed_out = true;
+    if (left <= 0 || (cancelled && cancelled())) {
+      (left <= 0 ? r.timed_out : r.cancelled) = true;
       ::kill(-pid, SIGKILL);
       break;
     }

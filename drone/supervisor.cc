@@ -29,6 +29,7 @@
 #include "drone/instance_tracker.h"
 #include "drone/log_file.h"
 #include "drone/metrics.h"
+#include "drone/port_owner.h"
 #include "drone/proc_stat.h"
 #include "drone/readiness.h"
 #include "drone/restart_policy.h"
@@ -84,6 +85,9 @@ struct Proc {
   std::unique_ptr<ReadyProbe> probe;
   int64_t probe_deadline = 0, next_probe_at = 0;
   bool killed_not_ready = false;
+  std::string probe_error;   // the last failed attempt's, for "not ready" and the logs
+  std::string clash;         // non-empty: killed because a stranger holds the port
+  int64_t ready_mono = 0;    // when this run became ready
   int quick_crashes = 0;
   bool stopping = false, term_sent = false, kill_sent = false;
   int64_t drain_until = 0, kill_at = 0, give_up_at = 0;
@@ -192,6 +196,12 @@ class SupervisorImpl final : public Supervisor {
         auto lines = ring.Last(n);
         out.insert(out.end(), lines.begin(), lines.end());
       }
+      if (!commit.empty())
+        for (const auto& [key, ring] : stopped_tails_) {
+          if (!Matches(key, app, commit, role) || tails_.count(key)) continue;
+          auto lines = ring.Last(n);
+          out.insert(out.end(), lines.begin(), lines.end());
+        }
     }
     std::stable_sort(out.begin(), out.end(), [](const LogLine& a, const LogLine& b) { return a.unix_ms < b.unix_ms; });
     return out;
@@ -316,6 +326,11 @@ class SupervisorImpl final : public Supervisor {
       return false;
     }
     if (p.pid != 0 && p.status.state == ProcState::kStarting) AdvanceReadiness(p, now);
+    if (p.pid != 0 && p.status.state == ProcState::kReady && !p.status.settled &&
+        now >= p.ready_mono + p.spec.min_uptime_ms) {
+      p.status.settled = true;
+      Report(p);
+    }
     // A run that lasted is healthy again: the crash loop is over.
     if (p.pid != 0 && p.status.state == ProcState::kReady && now - p.started_mono >= opts_.stable_after_ms &&
         (p.status.crash_loop || p.quick_crashes != 0)) {
@@ -377,8 +392,13 @@ class SupervisorImpl final : public Supervisor {
     p.err.fd = r->stderr_fd;
     p.old_group_killed = false;
     p.killed_not_ready = false;
+    p.probe_error.clear();
+    p.clash.clear();
     p.next_probe_at = now;
+    p.ready_mono = now;
     p.status.pid = p.pid;
+    p.status.settled = p.spec.port == 0 && p.spec.min_uptime_ms <= 0;
+    p.status.port_clash = false;
     // A worker has nothing to probe: running is ready.
     p.status.state = p.spec.port == 0 ? ProcState::kReady : ProcState::kStarting;
     Report(p);
@@ -454,7 +474,7 @@ class SupervisorImpl final : public Supervisor {
   }
 
   void AdvanceReadiness(Proc& p, int64_t now) {
-    if (p.killed_not_ready) return;  // waiting for the reap
+    if (p.killed_not_ready || !p.clash.empty()) return;  // waiting for the reap
     if (now >= p.started_mono + p.spec.ready_timeout_ms) {
       p.probe.reset();
       p.killed_not_ready = true;
@@ -463,6 +483,7 @@ class SupervisorImpl final : public Supervisor {
     }
     if (p.probe && now >= p.probe_deadline) {
       p.probe.reset();
+      p.probe_error = fmt::format("no answer within {}", FormatDurationMs(kProbeAttemptMs));
       p.next_probe_at = now + kProbeIntervalMs;
     }
     if (!p.probe && now >= p.next_probe_at) {
@@ -475,14 +496,43 @@ class SupervisorImpl final : public Supervisor {
   void OnProbeProgress(Proc& p, int64_t now) {
     if (!p.probe || p.probe->state() == ProbeState::kPending) return;
     bool ready = p.probe->state() == ProbeState::kReady;
+    if (!ready) p.probe_error = p.probe->error();
     p.probe.reset();
+    // Someone answered: it must be this instance, not a stranger on its port.
+    if (ready && p.spec.port != 0) {
+      PortOwner owner;
+      ListenerCheck check = CheckListener(p.spec.port, p.pgid, &owner, TrackedPids(p));
+      if (check == ListenerCheck::kStranger) return OnPortClash(p, owner.Describe(p.spec.port));
+      if (check == ListenerCheck::kNone) {
+        ready = false;
+        p.probe_error = "the listener went away";
+      }
+    }
     if (!ready) {
       p.next_probe_at = now + kProbeIntervalMs;
       return;
     }
     p.status.state = ProcState::kReady;
+    p.ready_mono = now;
+    if (p.spec.min_uptime_ms <= 0) p.status.settled = true;
     Report(p);
     log::Info("ready", {{"instance", p.spec.key.ToString()}, {"pid", p.pid}, {"after_ms", now - p.started_mono}});
+  }
+
+  // A stranger answers on the instance's port: the instance is killed and
+  // failed (not restarted on that port); the caller allocates another.
+  void OnPortClash(Proc& p, const std::string& who) {
+    p.clash = "port clash: " + who;
+    log::Warn("port clash: another process listens on the instance's port",
+              {{"instance", p.spec.key.ToString()}, {"port", p.spec.port}, {"owner", who}});
+    SignalInstance(p, SIGKILL);
+  }
+
+  // The instance's processes outside its group that the supervisor tracks.
+  static std::vector<pid_t> TrackedPids(const Proc& p) {
+    std::vector<pid_t> out;
+    for (const auto& [pid, start] : p.tracker.tracked()) out.push_back(pid);
+    return out;
   }
 
   // Stop phases: drain, SIGTERM to the group, SIGKILL after the timeout.
@@ -583,16 +633,44 @@ class SupervisorImpl final : public Supervisor {
     p.probe.reset();
     state_dirty_ = true;
     if (p.stopping) return;  // AdvanceStop sees it
+    const bool was_starting = p.status.state == ProcState::kStarting;
+    p.status.settled = false;
+    p.status.last_run_ms = now - p.started_mono;
+    // An app that died while starting may have failed to bind (EADDRINUSE):
+    // a stranger on its port is a clash, not a crash.
+    if (p.clash.empty() && was_starting && p.spec.port != 0 && !p.killed_not_ready) {
+      PortOwner owner;
+      if (CheckListener(p.spec.port, p.pgid, &owner, TrackedPids(p)) == ListenerCheck::kStranger)
+        p.clash = "port clash: " + owner.Describe(p.spec.port);
+    }
     // The rest of the group must not outlive its leader; SIGKILL follows
     // before the respawn if needed.
     if (!GroupGone(p)) SignalInstance(p, SIGTERM);
+    if (!p.clash.empty()) {
+      RestartDecision d;
+      d.failed = true;
+      d.quick_crashes = p.quick_crashes;
+      d.cause = d.reason = p.clash;
+      p.status.port_clash = true;
+      ApplyDecision(p, d, now);
+      return;
+    }
     RunOutcome o;
     o.run_ms = now - p.started_mono;
     o.wait_status = wait_status;
     o.not_ready = p.killed_not_ready;
     o.ready_timeout_ms = p.spec.ready_timeout_ms;
     o.quick_crashes = p.quick_crashes;
-    ApplyDecision(p, DecideRestart(policy_, o, now, Uniform()), now);
+    RestartDecision d = DecideRestart(policy_, o, now, Uniform());
+    if (o.not_ready) {
+      // Which port, and what the probe last saw: "connection refused" and
+      // "answered 500" need different fixes.
+      std::string cause = fmt::format("not ready on port {} after {}", p.spec.port, FormatDurationMs(o.ready_timeout_ms));
+      if (!p.probe_error.empty()) cause += " (last probe: " + p.probe_error + ")";
+      d.reason.replace(0, d.cause.size(), cause);
+      d.cause = cause;
+    }
+    ApplyDecision(p, d, now);
   }
 
   void ApplyDecision(Proc& p, const RestartDecision& d, int64_t now) {
@@ -624,6 +702,8 @@ class SupervisorImpl final : public Supervisor {
         next = std::min(next, p.spawn_at);
       } else if (p.pid != 0 && p.status.state == ProcState::kStarting) {
         next = std::min({next, p.started_mono + p.spec.ready_timeout_ms, p.probe ? p.probe_deadline : p.next_probe_at});
+      } else if (p.pid != 0 && p.status.state == ProcState::kReady && !p.status.settled) {
+        next = std::min(next, p.ready_mono + p.spec.min_uptime_ms);
       }
     }
     return next;
@@ -761,7 +841,13 @@ class SupervisorImpl final : public Supervisor {
       {
         std::lock_guard lock(mu_);
         statuses_.erase(key);
-        tails_.erase(key);
+        auto t = tails_.find(key);
+        if (t != tails_.end()) {
+          std::erase_if(stopped_tails_, [&](const auto& kt) { return kt.first == key; });
+          stopped_tails_.emplace_back(key, std::move(t->second));
+          if (stopped_tails_.size() > kKeptStoppedTails) stopped_tails_.pop_front();
+          tails_.erase(t);
+        }
       }
       for (auto& w : waiters) w->set_value();
     }
@@ -792,6 +878,7 @@ class SupervisorImpl final : public Supervisor {
   std::deque<Command> commands_;                          // GUARDED_BY(mu_)
   std::map<InstanceKey, ProcStatus> statuses_;            // GUARDED_BY(mu_)
   std::map<InstanceKey, TailRing<LogLine>> tails_;        // GUARDED_BY(mu_)
+  std::deque<std::pair<InstanceKey, TailRing<LogLine>>> stopped_tails_;  // newest last; GUARDED_BY(mu_)
   std::vector<LogLine> pending_logs_;                     // GUARDED_BY(mu_)
 
   std::mutex subs_mu_;  // held while callbacks run, so Unsubscribe waits for them

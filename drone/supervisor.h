@@ -42,15 +42,18 @@ struct ProcessSpec {
   std::string ready_host = "127.0.0.1";    // where the readiness check connects
   std::string health_path;                 // "": TCP connect; else GET must answer 2xx/3xx
   int64_t ready_timeout_ms = 30'000;       // not ready by then: killed, counted as a crash
+  // A run is `settled` once it has been ready this long (0: at once). Only a
+  // settled instance takes traffic, so a crash loop never does.
+  int64_t min_uptime_ms = 0;
 };
 
 enum class ProcState {
   kStarting,  // spawned, readiness not yet seen
-  kReady,     // port answers (or a worker that is running)
+  kReady,     // its own process listens on the port (or a worker that is running)
   kBackoff,   // exited; restart scheduled
   kStopping,  // Stop() called: draining, then SIGTERM/SIGKILL
   kStopped,   // gone after Stop(); removed from List() after the callback
-  kFailed,    // gave up (crash loop beyond the policy's limit)
+  kFailed,    // gave up (crash loop beyond the policy's limit, or a port clash)
 };
 const char* ProcStateName(ProcState s);
 
@@ -61,7 +64,12 @@ struct ProcStatus {
   uint32_t port = 0;
   uint32_t restarts = 0;
   bool crash_loop = false;       // restarting faster than the policy considers healthy
-  std::string last_error;        // "exited with code 3", "killed by signal 9", "not ready after 30s"
+  std::string last_error;        // "exited with code 3", "killed by signal 9", "not ready on port 4001 after 30s (...)"
+  bool settled = false;          // kReady for at least spec.min_uptime_ms in this run
+  int64_t last_run_ms = 0;       // how long the previous run lasted (0 before any exit)
+  // kFailed because another process listens on the port (last_error says
+  // who): the caller allocates another port.
+  bool port_clash = false;
   int64_t started_unix_ms = 0;   // of the current run
   int64_t next_restart_unix_ms = 0;
 };
@@ -121,8 +129,11 @@ class Supervisor {
   virtual void StopAll(int64_t drain_ms) = 0;
   virtual std::vector<ProcStatus> List() const = 0;
   // The last `n` lines of every instance matching the filter (empty = any;
-  // `commit` may be a prefix), oldest first. A stopped instance's lines are
-  // gone with it (the log files stay).
+  // `commit` may be a prefix), oldest first. A stopped instance's lines stay
+  // for a while (the last kKeptStoppedTails instances), and are included
+  // when `commit` is given and no live instance has that key: so the output
+  // of an instance whose deploy failed (and was stopped) can still be read.
+  static constexpr size_t kKeptStoppedTails = 16;
   virtual std::vector<LogLine> Tail(const std::string& app, const std::string& commit, const std::string& role,
                                     size_t n) const = 0;
   // Every new line from now on (called on the owner thread); returns an id

@@ -164,6 +164,7 @@ int RunDaemon(const DaemonOptions& o) {
   ServiceOptions so;
   so.token = *token;
   so.deploy_timeout_ms = int64_t{o.deploy_timeout_s} * 1000;
+  so.logs_follower_max_bytes = static_cast<size_t>(o.logs_follower_max_kb) << 10;
   HubService hub_service(hub->get(), repos->get(), so);
   DroneControlService drone_service(hub->get(), repos->get(), *token);
   StatsStoreLimits store_limits;
@@ -217,12 +218,14 @@ int RunDaemon(const DaemonOptions& o) {
     ControlTower* t = tower->get();
     GitHttpServer* g = git->get();
     StatsSinkService* ss = &stats_service;
+    HubService* hs = &hub_service;
     StatsJanitor* sj = &janitor;
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
-                                  [h, t, g, ss, sj](const AdminRequest&) {
+                                  [h, t, g, ss, sj, hs](const AdminRequest&) {
                                     return AdminResponse{200, "text/plain; version=0.0.4",
-                                                         Metrics(*h, *t) + g->Metrics() + ss->MetricsText() + sj->MetricsText()};
+                                                         Metrics(*h, *t) + g->Metrics() + ss->MetricsText() +
+                                                             sj->MetricsText() + hs->MetricsText()};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},

@@ -2,7 +2,7 @@
 # Pure logic: desired state, reconcile diff, target choice, experiment statistics
 # (Boost.Math, header-only, stays private to stats_math.cc).
 add_library(skyport_hub_logic STATIC desired.cc reconcile.cc targets.cc stats_math.cc gates.cc
-  flight_spec.cc flight_plan.cc flight_state.cc)
+  flight_spec.cc flight_plan.cc flight_state.cc log_follower.cc)
 target_link_libraries(skyport_hub_logic PUBLIC skyport_core skyport_proto nlohmann_json::nlohmann_json
   PRIVATE Boost::headers)
 

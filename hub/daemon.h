@@ -16,6 +16,7 @@ struct DaemonOptions {
   std::string data_dir;
   std::vector<std::string> allow_non_ff;  // apps ("*" = all) that accept forced pushes
   int deploy_timeout_s = 300;
+  int logs_follower_max_kb = 1024;  // lines queued per `skyport logs` client before dropping
   std::string metrics_listen = "127.0.0.1:6011";
   std::string port_file;      // "GRPC_PORT GIT_PORT" once listening
   std::string registry = "127.0.0.1:6000";  // flights write route configs here ("" = flights off)

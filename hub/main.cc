@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   app.add_option("--allow-non-ff", o.allow_non_ff, "Apps that accept non-fast-forward pushes ('*' = all)")
       ->delimiter(',');
   app.add_option("--deploy-timeout", o.deploy_timeout_s, "Seconds a deploy may take per drone")->capture_default_str();
+  app.add_option("--logs-follower-max-kb", o.logs_follower_max_kb,
+                 "KiB of log lines queued per `skyport logs` client; beyond it lines are dropped with a "
+                 "\"N lines skipped\" marker")
+      ->capture_default_str()->check(CLI::Range(16, 1 << 20));
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off)")
       ->capture_default_str();
   app.add_option("--registry", o.registry, "Registry gRPC address: flights write route configs there ('' = no flights)")

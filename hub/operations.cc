@@ -59,6 +59,12 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   if (!commit.ok()) return commit.status();
   auto targets = hub->ChooseTargets(req.target());
   if (!targets.ok()) return targets.status();
+  if (req.timeout_s() > kMaxDeployTimeoutS)
+    return Status::InvalidArgument(fmt::format("timeout_s: at most {}", kMaxDeployTimeoutS));
+  if (req.timeout_s() != 0) timeout_ms = int64_t{req.timeout_s()} * 1000;
+  // The drone's budget ends a little before we stop waiting, so its own
+  // failure (the release killed, nothing started) is what we report.
+  const int64_t budget_ms = timeout_ms - std::clamp<int64_t>(timeout_ms / 10, 200, 2'000);
 
   Deployment d;
   d.app = req.app();
@@ -73,12 +79,14 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
 
   auto box = std::make_shared<DroneAnswers>();
   std::map<std::string, std::string> failed;
-  std::set<std::string> waiting;
+  std::set<std::string> waiting, said_failed;  // said_failed: sent its own FAILED line
   for (const auto& drone : *targets) {
     v1::HubCommand cmd;
     *cmd.mutable_deploy() = req;
     cmd.mutable_deploy()->set_commitish(d.commit);
     cmd.mutable_deploy()->set_instances(d.instances);
+    cmd.mutable_deploy()->set_timeout_s(0);
+    cmd.mutable_deploy()->set_budget_ms(budget_ms);
     auto id = hub->Send(drone, cmd, Into(box));
     if (id.ok()) waiting.insert(drone);
     else failed[drone] = id.status().message();
@@ -87,12 +95,13 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   while (!waiting.empty()) {
     if (Cancelled(hooks)) return Status(Code::kCancelled, "the client went away; the deploy goes on");
     if (NowMs() > deadline) {
-      for (const auto& dr : waiting) failed[dr] = fmt::format("timed out after {} s", timeout_ms / 1000);
+      for (const auto& dr : waiting) failed[dr] = fmt::format("timed out after {:g} s", static_cast<double>(timeout_ms) / 1000);
       break;
     }
     auto got = box->Pop(kAnswerPoll);
     if (!got) continue;
     auto& [drone, msg] = *got;
+    if (msg.has_progress() && msg.progress().stage() == v1::DeployProgress::FAILED) said_failed.insert(drone);
     if (msg.has_progress() && hooks.progress) {
       v1::DeployProgress p = msg.progress();
       p.set_drone(drone);
@@ -110,7 +119,7 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   const std::string summary = JoinFailures(failed);
   for (const auto& [dr, err] : failed) {
     failed_drones.insert(dr);
-    if (!hooks.progress) continue;
+    if (!hooks.progress || said_failed.count(dr)) continue;  // one `failed` line per drone
     v1::DeployProgress p;
     p.set_drone(dr);
     p.set_commit(d.commit);

@@ -28,9 +28,12 @@ struct OperationHooks {
   std::function<bool()> cancelled;                          // may be empty; polled every 200 ms
 };
 
+inline constexpr uint32_t kMaxDeployTimeoutS = 86'400;
+
 // Validates the request, resolves the commit, records the desired state and
 // deploys to the chosen drones, waiting until each answers or `timeout_ms`
-// passes. On failure a failed target keeps nothing of the deploy (so reconcile
+// (req.timeout_s when set) passes; the drones get a budget a little shorter
+// (DeployRequest.budget_ms) and enforce it. On failure a failed target keeps nothing of the deploy (so reconcile
 // won't retry it) and the result is ABORTED naming each drone's error.
 // CANCELLED when `cancelled` said so (the deploy goes on).
 Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64_t timeout_ms,

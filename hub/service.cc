@@ -3,7 +3,13 @@
 #include <map>
 #include <mutex>
 
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/log_limiter.h"
 #include "core/names.h"
+#include "hub/log_follower.h"
 #include "hub/operations.h"
 #include "rpc/auth.h"
 #include "rpc/convert.h"
@@ -82,27 +88,62 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
     if (Status s = ValidateCommitPrefix("commit", req->commit()); !s.ok()) return rpc::ToGrpc(s);
   if (!req->role().empty())
     if (Status s = ValidateName("role", req->role()); !s.ok()) return rpc::ToGrpc(s);
-  auto box = std::make_shared<DroneAnswers>();
+  // Bounded per call: a client that stops reading costs at most this much
+  // (then lines are dropped, and a marker says how many).
+  auto box = std::make_shared<LogFollowerQueue>(o_.logs_follower_max_bytes);
+  Answer into = [this, box](const std::string& drone, const v1::DroneMessage& m) {
+    if (!box->Push(drone, m)) log_lines_skipped_.fetch_add(1, std::memory_order_relaxed);
+  };
+  ++log_followers_;
   std::map<std::string, uint64_t> ids;
   for (const auto& dr : hub_->ConnectedDrones()) {
     v1::HubCommand cmd;
     *cmd.mutable_logs() = *req;
-    auto id = hub_->Send(dr, cmd, Into(box));
+    auto id = hub_->Send(dr, cmd, into);
     if (id.ok()) ids[dr] = *id;
   }
   size_t done = 0;
   while (!ctx->IsCancelled() && (req->follow() || done < ids.size())) {
     auto got = box->Pop(kAnswerPoll);
     if (!got) continue;
-    if (got->second.has_log()) {
-      v1::LogLine line = got->second.log();
-      line.set_drone(got->first);
+    if (got->skipped > 0) {
+      static LogLimiter limiter;  // one line per 10 s for all calls
+      static std::mutex limiter_mu;
+      uint64_t held = 0;
+      bool say;
+      {
+        std::lock_guard lock(limiter_mu);
+        say = limiter.Allow(SystemClock::Get()->MonoMs(), &held);
+      }
+      if (say)
+        log::Warn("logs: a slow client missed lines (its queue was full)",
+                  {{"app", req->app()}, {"skipped", got->skipped}, {"max_bytes", o_.logs_follower_max_bytes},
+                   {"more_since_last_line", held}});
+      v1::LogLine marker = LogFollowerQueue::Marker(got->skipped);
+      marker.set_drone(got->drone);  // whose lines were dropped
+      if (!writer->Write(marker)) break;
+      continue;
+    }
+    if (got->msg.has_log()) {
+      v1::LogLine line = got->msg.log();
+      line.set_drone(got->drone);
       if (!writer->Write(line)) break;
     }
-    if (got->second.has_done()) ++done;
+    if (got->msg.has_done()) ++done;
   }
   for (const auto& [dr, id] : ids) hub_->Cancel(dr, id);
+  --log_followers_;
   return grpc::Status::OK;
+}
+
+std::string HubService::MetricsText() const {
+  return fmt::format(
+      "# HELP skyport_hub_logs_lines_skipped_total Log lines dropped because a `skyport logs` client read slower "
+      "than its apps wrote (--logs-follower-max-kb).\n# TYPE skyport_hub_logs_lines_skipped_total counter\n"
+      "skyport_hub_logs_lines_skipped_total {}\n"
+      "# HELP skyport_hub_logs_followers Open `skyport logs` calls.\n# TYPE skyport_hub_logs_followers gauge\n"
+      "skyport_hub_logs_followers {}\n",
+      log_lines_skipped_.load(), log_followers_.load());
 }
 
 grpc::Status DroneControlService::Attach(grpc::ServerContext* ctx,

@@ -3,6 +3,7 @@
 // is plain blocking code. Every call checks the cluster token first.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -16,6 +17,7 @@ struct ServiceOptions {
   std::string token;
   int64_t deploy_timeout_ms = 300'000;
   int64_t stop_timeout_ms = 60'000;
+  size_t logs_follower_max_bytes = 1 << 20;  // per `skyport logs` call: lines queued for a slow client
 };
 
 class HubService final : public v1::Hub::Service {
@@ -27,10 +29,15 @@ class HubService final : public v1::Hub::Service {
   grpc::Status Drones(grpc::ServerContext*, const v1::DronesRequest*, v1::DronesResponse*) override;
   grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogLine>*) override;
 
+  // Prometheus text: log lines dropped for slow `skyport logs` clients.
+  std::string MetricsText() const;
+
  private:
   Hub* hub_;
   RepoStore* repos_;
   ServiceOptions o_;
+  std::atomic<uint64_t> log_lines_skipped_{0};
+  std::atomic<int64_t> log_followers_{0};
 };
 
 class DroneControlService final : public v1::DroneControl::Service {

@@ -1,29 +1,35 @@
 #include "registry/port_allocator.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace skyport::registry {
 
-Result<uint32_t> PortAllocator::PickFree(const std::string& host, uint64_t random) const {
+Result<uint32_t> PortAllocator::PickFree(const std::string& host, uint64_t random,
+                                         const std::vector<uint32_t>& avoid) const {
   const uint64_t n = static_cast<uint64_t>(hi_) - lo_ + 1;
+  auto avoided = [&](uint32_t p) { return std::find(avoid.begin(), avoid.end(), p) != avoid.end(); };
+  static const std::map<uint32_t, Allocation> kNone;
   auto it_host = by_host_.find(host);
-  if (it_host == by_host_.end()) return static_cast<uint32_t>(lo_ + random % n);
-  const auto& used = it_host->second.ports;
+  if (it_host == by_host_.end() && avoid.empty()) return static_cast<uint32_t>(lo_ + random % n);
+  const auto& used = it_host == by_host_.end() ? kNone : it_host->second.ports;
   // Explicit registrations may sit outside the range: only in-range ports count.
-  if (it_host->second.in_range >= n)
+  if (it_host != by_host_.end() && it_host->second.in_range >= n)
     return Status::ResourceExhausted(
         fmt::format("no free port on {} in {}-{}: all {} are live", host, lo_, hi_, n));
   uint32_t p = static_cast<uint32_t>(lo_ + random % n);
   for (int pass = 0; pass < 2; ++pass) {
     auto it = used.lower_bound(p);
     while (p <= hi_) {
-      if (it == used.end() || it->first != p) return p;
+      if ((it == used.end() || it->first != p) && !avoided(p)) return p;
+      if (it != used.end() && it->first == p) ++it;
       ++p;
-      ++it;
     }
     p = lo_;
   }
-  return Status::ResourceExhausted(fmt::format("no free port on {} in {}-{}", host, lo_, hi_));
+  return Status::ResourceExhausted(fmt::format("no free port on {} in {}-{}{}", host, lo_, hi_,
+                                               avoid.empty() ? "" : " (some are taken outside the cluster)"));
 }
 
 const Allocation* PortAllocator::Find(const PortKey& key) const {

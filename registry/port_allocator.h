@@ -34,9 +34,10 @@ class PortAllocator {
  public:
   PortAllocator(uint32_t lo, uint32_t hi) : lo_(lo), hi_(hi) {}
 
-  // A free port in [lo, hi] on `host`, scanning upwards (wrapping) from a
-  // start chosen by `random`. RESOURCE_EXHAUSTED when every port is live.
-  Result<uint32_t> PickFree(const std::string& host, uint64_t random) const;
+  // A free port in [lo, hi] on `host`, not in `avoid`, scanning upwards
+  // (wrapping) from a start chosen by `random`. RESOURCE_EXHAUSTED when
+  // every port is live or avoided.
+  Result<uint32_t> PickFree(const std::string& host, uint64_t random, const std::vector<uint32_t>& avoid = {}) const;
 
   const Allocation* Find(const PortKey& key) const;
   // An unregistered allocation made earlier for the same holder and identity,

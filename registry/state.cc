@@ -125,10 +125,17 @@ Result<uint32_t> RegistryState::Allocate(const v1::AllocateRequest& req, uint64_
                                                req.port(), live->app, live->commit.substr(0, 12), live->role));
     }
     a.port = req.port();
-  } else if (const Allocation* prior = ports_.FindPending(a)) {
-    return prior->port;
   } else {
-    auto picked = ports_.PickFree(a.host, random);
+    const std::vector<uint32_t> avoid(req.avoid().begin(), req.avoid().end());
+    if (const Allocation* prior = ports_.FindPending(a)) {
+      if (std::find(avoid.begin(), avoid.end(), prior->port) == avoid.end()) return prior->port;
+      // The holder found a stranger on it: that allocation is of no use.
+      PortKey stale{prior->host, prior->port};
+      lease->allocations.erase(stale);
+      ports_.Erase(stale);
+      ch.allocations.insert(stale);
+    }
+    auto picked = ports_.PickFree(a.host, random, avoid);
     if (!picked.ok()) return picked.status();
     a.port = *picked;
   }

@@ -245,6 +245,7 @@ Status ValidateAllocate(const v1::AllocateRequest& req) {
   p.Add(ValidateName("role", req.role()));
   if (req.lease_id() == 0) p.Add("lease_id: required (Grant a lease first)");
   if (req.port() != 0) p.Add(ValidatePort("port", req.port()));
+  if (req.avoid_size() > kMaxAvoidPorts) p.Add(fmt::format("avoid: at most {} ports", kMaxAvoidPorts));
   return p.ToStatus();
 }
 

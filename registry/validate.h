@@ -26,6 +26,8 @@ Status ValidateEndpoint(const v1::Endpoint& ep);
 // header name [A-Za-z0-9_-]{1,64}; 0 <= range_ge < range_lt <= 1000000;
 // end_by_unix_ms >= 0.
 Status ValidateRoute(const v1::RouteConfig& route);
+// At most kMaxAvoidPorts ports in `avoid`.
+inline constexpr int kMaxAvoidPorts = 64;
 Status ValidateAllocate(const v1::AllocateRequest& req);
 // Fields the client knows and we do not (a newer or mistaken client).
 Status RejectUnknownFields(const google::protobuf::Message& msg, std::string_view path);

@@ -331,7 +331,12 @@ bool Worker::StartExchange(Client* c) {
   if (arm < 0) {
     c->in.Consume(r.head_len);
     c->state = Client::State::kExchange;
-    LocalError(c, 503, fmt::format("no instance of app \"{}\" is running", app->name), true);
+    // Deployed (its entries are in the registry) but none is live: crashed,
+    // restarting, crash-looping or not settled yet. Unavailable, not unknown.
+    LocalError(c, 503,
+               fmt::format("app \"{}\" is deployed but has no live instance (crashed, restarting or not ready yet)",
+                           app->name),
+               true);
     return !c->dead;
   }
   if (shipper_ && record_exposure) {

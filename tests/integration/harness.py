@@ -106,6 +106,8 @@ class Registry:
 class ClusterTest(unittest.TestCase):
     """Base: a temp dir, a token, a registry, and a CLI runner bound to them."""
 
+    REGISTRY_EXTRA = ()
+
     def setUp(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="skyport-it-")
         self.tmp = self._tmp.name
@@ -114,7 +116,7 @@ class ClusterTest(unittest.TestCase):
             f.write(os.urandom(16).hex() + "\n")
         os.chmod(self.token_file, 0o600)
         self.procs = []
-        self.registry = Registry(self.tmp, self.token_file).start()
+        self.registry = Registry(self.tmp, self.token_file, extra=self.REGISTRY_EXTRA).start()
         self.addCleanup(self._cleanup)
 
     def _cleanup(self):
@@ -232,10 +234,12 @@ class Drone:
         self.log_path = os.path.join(tmp, f"drone-{name}.log")
 
     def start(self):
+        # A test's extra flags replace these defaults.
+        defaults = [("--lease-ttl", "2"), ("--drain-ms", "100"), ("--ready-timeout", "10"), ("--min-uptime-ms", "300")]
         args = [binary("skyport-drone"), "--hub", self.hub.address(), "--registry", self.registry.address(),
                 "--name", self.name, "--advertise", "127.0.0.1", "--data", self.data,
-                "--token-file", self.token_file, "--lease-ttl", "2", "--drain-ms", "100",
-                "--ready-timeout", "10", *self.extra]
+                "--token-file", self.token_file,
+                *[x for flag, value in defaults if flag not in self.extra for x in (flag, value)], *self.extra]
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env)
         return self

@@ -134,6 +134,14 @@ TEST_CASE("ApplySkyportJson: options that apply", "[drone][procfile]") {
     REQUIRE(ApplySkyportJson(R"({"release_timeout_s": 86400})", spec).ok());
     CHECK(spec.release_timeout_ms == 86'400'000);
   }
+  SECTION("min uptime per app") {
+    AppSpec spec = WebAndWorker();
+    CHECK(spec.min_uptime_ms == -1);  // unset: the drone's flag
+    REQUIRE(ApplySkyportJson(R"({"min_uptime_ms": 0})", spec).ok());
+    CHECK(spec.min_uptime_ms == 0);
+    REQUIRE(ApplySkyportJson(R"({"min_uptime_ms": 600000})", spec).ok());
+    CHECK(spec.min_uptime_ms == 600'000);
+  }
 }
 
 TEST_CASE("ApplySkyportJson: bad input is INVALID_ARGUMENT naming the key", "[drone][procfile]") {
@@ -156,6 +164,9 @@ TEST_CASE("ApplySkyportJson: bad input is INVALID_ARGUMENT naming the key", "[dr
       {"timeout zero", R"({"release_timeout_s": 0})", {"release_timeout_s"}},
       {"timeout overflowing milliseconds", R"({"release_timeout_s": 18446744073709551615})", {"release_timeout_s"}},
       {"timeout absurdly long", R"({"release_timeout_s": 9223372036854775807})", {"release_timeout_s"}},
+      {"min uptime too long", R"({"min_uptime_ms": 600001})", {"min_uptime_ms"}},
+      {"min uptime negative", R"({"min_uptime_ms": -1})", {"min_uptime_ms"}},
+      {"min uptime a string", R"({"min_uptime_ms": "3000"})", {"min_uptime_ms"}},
       {"roles not an object", R"({"roles": ["web"]})", {"roles"}},
       {"unknown role", R"({"roles": {"cron": {"port": false}}})", {"roles.cron", "no such role"}},
       {"role options not an object", R"({"roles": {"web": false}})", {"roles.web"}},

@@ -220,7 +220,7 @@ TEST_CASE("Supervisor: HTTP health path", "[drone]") {
   REQUIRE(WaitUntil([&] { return rec.Saw(ProcState::kBackoff); }));
   auto st = Find(*sup, bad.key);
   REQUIRE(st);
-  CHECK(st->last_error == "not ready after 700ms");
+  CHECK(st->last_error == fmt::format("not ready on port {} after 700ms (last probe: health check answered 404)", port2));
   CHECK_FALSE(rec.Saw(ProcState::kFailed));
   for (const auto& e : rec.Events())
     if (e.key == bad.key) CHECK(e.state != ProcState::kReady);
@@ -307,7 +307,8 @@ TEST_CASE("Supervisor: not ready in time is killed and counted as a crash", "[dr
   REQUIRE(WaitUntil([&] { return Find(*sup, spec.key) && Find(*sup, spec.key)->pid > 0; }));
   const pid_t first = static_cast<pid_t>(Find(*sup, spec.key)->pid);
   REQUIRE(WaitUntil([&] { return rec.Saw(ProcState::kBackoff); }));
-  CHECK(Find(*sup, spec.key)->last_error == "not ready after 300ms");
+  CHECK(Find(*sup, spec.key)->last_error ==
+        fmt::format("not ready on port {} after 300ms (last probe: connect: Connection refused)", spec.port));
   CHECK(WaitUntil([&] { return !Exists(first); }));
   REQUIRE(WaitUntil([&] { return Find(*sup, spec.key)->restarts >= 1; }));
 }
@@ -736,4 +737,93 @@ TEST_CASE("Supervisor: a spec's stop_timeout_ms overrides term_timeout_ms", "[dr
   const int64_t took = Mono() - t0;
   CHECK(took >= 300);
   CHECK(took < 3'000);
+}
+
+TEST_CASE("Supervisor: a stranger listening on the port is a port clash, never ready", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto sup = StartSupervisor(Options(dir), rec);
+  // The stranger: a listener of this test process, outside the instance's tree.
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(fd, 4) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const uint32_t port = ntohs(a.sin_port);
+  auto spec = Spec("web", "exec sleep 1000", port);  // never binds; the stranger answers the probe
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return StateOf(*sup, spec.key) == ProcState::kFailed; }));
+  auto st = Find(*sup, spec.key);
+  CHECK(st->port_clash);
+  CHECK(st->last_error == fmt::format("port clash: port {} is held by pid {} (unit_tests)", port, getpid()));
+  CHECK_FALSE(rec.Saw(ProcState::kReady));
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+  close(fd);
+}
+
+TEST_CASE("Supervisor: settled only after min_uptime of readiness; a quick exit never settles", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto sup = StartSupervisor(Options(dir), rec);
+  auto spec = Spec("web", kListen, FreePort());
+  spec.min_uptime_ms = 400;
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return rec.Saw(ProcState::kReady); }));
+  REQUIRE(WaitUntil([&] { return Find(*sup, spec.key)->settled; }));
+  std::vector<bool> settled_when_ready;
+  for (const auto& e : rec.Events())
+    if (e.key == spec.key && e.state == ProcState::kReady) settled_when_ready.push_back(e.settled);
+  // Reported ready first (not settled), then settled: two reports.
+  CHECK(settled_when_ready == std::vector<bool>{false, true});
+
+  // Binds, then dies 100 ms later: ready, never settled; last_run_ms says how long it ran.
+  auto quick = Spec("api", "python3 -c 'import os,socket,time; s=socket.socket(); "
+                           "s.bind((\"127.0.0.1\", int(os.environ[\"PORT\"]))); s.listen(); time.sleep(0.1)'",
+                    FreePort());
+  quick.key.role = "api";
+  quick.min_uptime_ms = 2'000;
+  REQUIRE(sup->Run(quick).ok());
+  REQUIRE(WaitUntil([&] { auto q = Find(*sup, quick.key); return q && q->state == ProcState::kBackoff; }));
+  auto q = Find(*sup, quick.key);
+  CHECK(q->last_run_ms >= 100);
+  CHECK(q->last_run_ms < 2'000);
+  for (const auto& e : rec.Events())
+    if (e.key == quick.key) CHECK_FALSE(e.settled);
+  REQUIRE(sup->Stop(quick.key, 0).ok());
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+}
+
+TEST_CASE("Supervisor: a stopped instance's tail stays readable by commit", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto sup = StartSupervisor(Options(dir), rec);
+  auto spec = Spec("worker", "echo last words; exec sleep 1000");
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return !sup->Tail("webapp", "abc123", "worker", 10).empty(); }));
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+  auto kept = sup->Tail("webapp", "abc1", "", 10);
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0].text == "last words");
+  CHECK(sup->Tail("webapp", "", "", 10).empty());  // without a commit: live instances only
+  // Running it again: the live tail, not the old one.
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return sup->Tail("webapp", "abc123", "", 10).size() == 1; }));
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+}
+
+TEST_CASE("Supervisor: the tail of an instance stopped in backoff (a failed deploy) stays readable", "[drone]") {
+  TempDir dir;
+  Recorder rec;
+  auto sup = StartSupervisor(Options(dir), rec);
+  auto spec = Spec("web", "echo hello from the deaf app; exec sleep 1000", FreePort());
+  spec.ready_timeout_ms = 300;
+  REQUIRE(sup->Run(spec).ok());
+  REQUIRE(WaitUntil([&] { return rec.Saw(ProcState::kBackoff); }));
+  REQUIRE(sup->Stop(spec.key, 0).ok());
+  auto kept = sup->Tail("webapp", "abc123", "", 100);
+  REQUIRE_FALSE(kept.empty());
+  CHECK(kept[0].text == "hello from the deaf app");
 }

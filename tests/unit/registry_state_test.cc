@@ -98,6 +98,38 @@ TEST_CASE("State: Allocate is idempotent per holder and never hands out a live p
   CHECK(st.allocation_count() == 11);
 }
 
+TEST_CASE("State: Allocate never returns an avoided port (a clash outside the cluster)", "[registry][state]") {
+  RegistryState st(SmallRange());
+  uint64_t lease = GrantLease(st);
+  Changes ch;
+  REQUIRE(*st.Allocate(AllocReq(lease, "h1", 0), 5, ch) == 10005);
+  // The holder found a stranger on 10005: the retry drops that allocation and gets another.
+  auto req = AllocReq(lease, "h1", 0);
+  req.add_avoid(10005);
+  req.add_avoid(10006);
+  Changes again;
+  auto next = st.Allocate(req, 5, again);
+  REQUIRE(next.ok());
+  CHECK(*next == 10007);
+  CHECK(again.allocations == std::set<PortKey>{{"h1", 10005}, {"h1", 10007}});
+  CHECK(st.allocation_count() == 1);
+  CHECK(st.FindLease(lease)->allocations.count({"h1", 10005}) == 0);
+  // The wrap-around skips avoided ports too; all avoided or live is exhausted.
+  auto wrap = AllocReq(lease, "h1", 1);
+  for (uint32_t p : {10008u, 10009u, 10000u}) wrap.add_avoid(p);
+  CHECK(*st.Allocate(wrap, 8, ch) == 10001);
+  auto none = AllocReq(lease, "h1", 2);
+  for (uint32_t p = 10000; p <= 10009; ++p) none.add_avoid(p);
+  CHECK(st.Allocate(none, 0, ch).status().code() == Code::kResourceExhausted);
+  // A fresh host with avoided ports.
+  auto fresh = AllocReq(lease, "h9", 0);
+  fresh.add_avoid(10005);
+  CHECK(*st.Allocate(fresh, 5, ch) == 10006);
+  auto many = AllocReq(lease, "h1", 3);
+  for (uint32_t i = 0; i < 65; ++i) many.add_avoid(10000 + i);
+  CHECK(st.Allocate(many, 0, ch).status().code() == Code::kInvalidArgument);
+}
+
 TEST_CASE("State: Allocate with an explicit port reserves exactly that port", "[registry][state]") {
   RegistryState st(SmallRange());
   uint64_t a = GrantLease(st);
