@@ -13,6 +13,7 @@ TEST_CASE("RenderMetrics: every metric with HELP, TYPE and its value", "[registr
   s.calls = 345;
   s.commit_failures = 2;
   s.leases_expired = 7;
+  s.stalls = 8;
   s.commit_us_total = 1'500'000;
   s.revision = 99;
   s.endpoints = 5;
@@ -31,6 +32,7 @@ TEST_CASE("RenderMetrics: every metric with HELP, TYPE and its value", "[registr
       {"skyport_registry_commit_failures_total", "counter", "2"},
       {"skyport_registry_commit_seconds_total", "counter", "1.5"},
       {"skyport_registry_leases_expired_total", "counter", "7"},
+      {"skyport_registry_stalls_total", "counter", "8"},
       {"skyport_registry_revision", "gauge", "99"},
       {"skyport_registry_endpoints", "gauge", "5"},
       {"skyport_registry_leases", "gauge", "4"},
@@ -47,7 +49,7 @@ TEST_CASE("RenderMetrics: every metric with HELP, TYPE and its value", "[registr
   // 3 lines per metric, newline-terminated.
   size_t lines = 0;
   for (char c : out) lines += c == '\n';
-  CHECK(lines == 30);
+  CHECK(lines == 33);
   CHECK(out.back() == '\n');
 }
 
