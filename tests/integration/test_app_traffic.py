@@ -69,9 +69,14 @@ srv.serve_forever()
 
 
 def free_range(n):
-    """n consecutive ports on 127.0.0.1 that nothing holds right now."""
+    """n consecutive ports on 127.0.0.1 that nothing holds right now, between the registries'
+    default range (10000-20000, where tests running beside this one place their apps) and the
+    kernel's ephemeral range (where their outgoing connections take local ports): a port held
+    by a neighbour's connection would look like one more squatter."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_low = int(f.read().split()[0])
     for _ in range(200):
-        base = random.randint(30000, 59000)
+        base = random.randint(20001, max(20001, ephemeral_low - n - 1))
         socks = []
         try:
             for p in range(base, base + n):

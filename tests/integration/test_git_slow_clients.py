@@ -80,9 +80,13 @@ class GitListenerBase(ClusterTest):
             return False
 
     def trickle(self, s, data, every=0.3):
-        """Sends `data` one byte per `every` seconds until it is sent, the hub closes, or the test ends."""
+        """Sends `data` one byte per `every` seconds until it is sent, the hub closes, or the test ends.
+        The first byte goes at once: a trickler is slow from its first byte on, never an idle
+        connection (which the hub closes after --git-idle-timeout without counting it as slow)."""
+        s.sendall(data[:1])
+
         def run():
-            for i in range(len(data)):
+            for i in range(1, len(data)):
                 if self.stop.wait(every):
                     return
                 try:
