@@ -2,6 +2,9 @@
 # Container entrypoint: copies the cluster token (a compose secret, readable by root
 # only when the host file is 0600) to a file the `skyport` user owns, makes sure the
 # data directory is that user's, and runs the command as `skyport`.
+# skyport-drone is the exception: it stays root, with the token root's alone, and runs
+# its apps as `skyport-app` (--app-user in docker-compose.yml), so no app can read the
+# token or become the drone's user.
 # Run as another user (docker run --user), it just runs the command.
 set -eu
 
@@ -14,6 +17,15 @@ if [ ! -f "$secret" ] || [ ! -s "$secret" ]; then
   echo "skyport-entrypoint: no cluster token at $secret." >&2
   echo "  On the host, run docker/make-token.sh (writes docker/secrets/token), then docker compose up again." >&2
   exit 1
+fi
+if [ "$(basename "$1")" = skyport-drone ]; then
+  install -d -m 0700 -o root -g root /run/skyport
+  install -m 0600 -o root -g root "$secret" /run/skyport/token
+  export SKYPORT_TOKEN_FILE=/run/skyport/token HOME=/var/lib/skyport
+  # The app user reaches its checkouts under DATA/deploy, nothing else of the drone's.
+  chown root:root /var/lib/skyport/drone
+  chmod 0711 /var/lib/skyport /var/lib/skyport/drone
+  exec "$@"
 fi
 install -d -m 0700 -o skyport -g skyport /run/skyport
 install -m 0600 -o skyport -g skyport "$secret" /run/skyport/token

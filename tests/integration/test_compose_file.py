@@ -254,6 +254,7 @@ class ComposeFileTest(unittest.TestCase):
                 self.assertEqual(f["--registry"], f"registry:{registry_port}")
                 self.assertEqual(f["--name"], d)
                 self.assertEqual(f["--advertise"], d, "a drone advertises its own address")
+                self.assertEqual(f.get("--app-user"), "skyport-app", "apps run as their own user, never the drone's")
                 self.assertIn(self.services[d]["depends_on"], ({"hub": {"condition": "service_started"},
                                                                "registry": {"condition": "service_started"}},
                                                               ["hub", "registry"]))
@@ -464,6 +465,31 @@ class DockerfileTest(unittest.TestCase):
                 if shutil.which("shellcheck"):
                     r = subprocess.run(["shellcheck", path], capture_output=True, text=True)
                     self.assertEqual(r.returncode, 0, r.stdout)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
+                         "needs root and unshare(1) for a private mount namespace")
+    def test_entrypoint_keeps_the_token_from_the_drones_apps(self):
+        """docker/entrypoint.sh, run in a mount namespace of its own (tmpfs over /run and /var/lib):
+        the drone stays root with the token readable by root only, its data dir only searchable by
+        others (the app user reaches its checkouts); another daemon runs as `skyport`."""
+        with tempfile.TemporaryDirectory() as tmp:
+            secret = os.path.join(tmp, "secret")
+            with open(secret, "w") as f:
+                f.write("t0ken\n")
+            os.chmod(secret, 0o600)
+            fake = os.path.join(tmp, "skyport-drone")
+            with open(fake, "w") as f:
+                f.write('#!/bin/sh\nid -u; stat -c "%U %a" "$SKYPORT_TOKEN_FILE" /run/skyport '
+                        '/var/lib/skyport /var/lib/skyport/drone\n')
+            os.chmod(fake, 0o755)
+            script = ("set -e; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /var/lib; "
+                      "mkdir -p /var/lib/skyport/drone; "
+                      f"SKYPORT_TOKEN_FILE={secret} sh {os.path.join(ROOT, 'docker', 'entrypoint.sh')} {fake}")
+            r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.split("\n")[:5], ["0", "root 600", "root 700", "root 711", "root 711"],
+                             r.stdout)
 
     def test_make_token(self):
         with tempfile.TemporaryDirectory() as tmp:
