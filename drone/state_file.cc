@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "drone/proc_stat.h"
+#include "drone/proc_tree.h"
 
 namespace skyport::drone {
 namespace {
@@ -115,7 +116,7 @@ Result<std::vector<RunningEntry>> ReadStateFile(const std::string& path) {
 }
 
 int StopLeftovers(const std::vector<RunningEntry>& entries, int64_t term_timeout_ms,
-                  const std::function<void(const std::string&)>& say) {
+                  const std::function<void(const std::string&)>& say, const std::string& drone) {
   std::vector<RunningEntry> alive;
   std::vector<std::pair<pid_t, uint64_t>> others;
   for (const auto& e : entries)
@@ -132,7 +133,24 @@ int StopLeftovers(const std::vector<RunningEntry>& entries, int64_t term_timeout
   for (const auto& e : entries) {
     if (e.pid <= 0 || e.pgid <= 0) continue;
     if (!SameProcess(e)) {
-      say(fmt::format("{}: pid {} is gone (or reused); nothing to stop", e.key, e.pid));
+      // The leader exited while we were down (one that watches its parent
+      // does at once), its workers did not. The group number may have been
+      // reused since, so only members that still name this instance of this
+      // drone in their environment are ours.
+      int members = 0;
+      if (!drone.empty() && e.pgid > 1)
+        for (const auto& p : ListProcesses())
+          if (p.pgid == e.pgid && p.pid > 1 && p.state != 'Z' &&
+              InstanceFromEnviron(ParseEnviron(ReadEnviron(p.pid)), drone) == e.key) {
+            kill(p.pid, SIGTERM);
+            others.emplace_back(p.pid, p.start_time);
+            ++members;
+          }
+      if (members > 0)
+        say(fmt::format("{}: pid {} is gone; stopping {} left-over member(s) of its group {}", e.key, e.pid, members,
+                        e.pgid));
+      else
+        say(fmt::format("{}: pid {} is gone (or reused); nothing to stop", e.key, e.pid));
       continue;
     }
     // The group of a process we started: never anything found by name.
