@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -126,6 +127,26 @@ int StopLeftovers(const std::vector<RunningEntry>& entries, int64_t term_timeout
         SignalOther(pid, SIGTERM);
         others.emplace_back(pid, start);
       }
+  // Whatever else names a recorded instance of this drone in its
+  // environment: a worker whose leader exited while we were down (one that
+  // watches its parent does at once), a daemon that escaped meanwhile (never
+  // adopted, so not in `others`). A reused pid or group number cannot carry
+  // that name, so nothing unrelated is hit. (An app that also scrubs its
+  // environment is beyond this /proc fallback: cgroups hold it.)
+  if (!drone.empty()) {
+    std::map<std::string, int> found;
+    for (const auto& e : entries) found.emplace(e.key, 0);
+    for (const auto& p : ListProcesses()) {
+      if (p.pid <= 1 || p.pid == getpid() || p.state == 'Z') continue;
+      auto it = found.find(InstanceFromEnviron(ParseEnviron(ReadEnviron(p.pid)), drone));
+      if (it == found.end()) continue;
+      kill(p.pid, SIGTERM);
+      others.emplace_back(p.pid, p.start_time);
+      ++it->second;
+    }
+    for (const auto& [key, n] : found)
+      if (n > 0) say(fmt::format("{}: stopping {} left-over process(es) that name the instance", key, n));
+  }
   auto others_alive = [&] {
     std::erase_if(others, [](const auto& o) { return !SameProcess(o.first, o.second); });
     return !others.empty();
@@ -133,24 +154,7 @@ int StopLeftovers(const std::vector<RunningEntry>& entries, int64_t term_timeout
   for (const auto& e : entries) {
     if (e.pid <= 0 || e.pgid <= 0) continue;
     if (!SameProcess(e)) {
-      // The leader exited while we were down (one that watches its parent
-      // does at once), its workers did not. The group number may have been
-      // reused since, so only members that still name this instance of this
-      // drone in their environment are ours.
-      int members = 0;
-      if (!drone.empty() && e.pgid > 1)
-        for (const auto& p : ListProcesses())
-          if (p.pgid == e.pgid && p.pid > 1 && p.state != 'Z' &&
-              InstanceFromEnviron(ParseEnviron(ReadEnviron(p.pid)), drone) == e.key) {
-            kill(p.pid, SIGTERM);
-            others.emplace_back(p.pid, p.start_time);
-            ++members;
-          }
-      if (members > 0)
-        say(fmt::format("{}: pid {} is gone; stopping {} left-over member(s) of its group {}", e.key, e.pid, members,
-                        e.pgid));
-      else
-        say(fmt::format("{}: pid {} is gone (or reused); nothing to stop", e.key, e.pid));
+      say(fmt::format("{}: pid {} is gone (or reused); nothing to stop", e.key, e.pid));
       continue;
     }
     // The group of a process we started: never anything found by name.
