@@ -94,6 +94,9 @@ class Agent {
   Status ClaimPort(ProcessSpec& ps, std::vector<uint32_t>* avoid);
   // Restarts `key` on another port after a port clash; false past the bound.
   Status MoveOffClash(uint64_t id, const ProcStatus& p);
+  // The same for an instance that hit a clash outside a deploy (a restart
+  // after a crash found its port taken): runs on a worker thread.
+  void MoveOffClashLater(const InstanceKey& key);
   void StopDeployment(const std::string& app, const std::string& commit);
   // Removes the instance's registry entry and waits for the registry's ack
   // (at most kDeregisterWaitMs), so the drain starts once routers can see it.
@@ -116,6 +119,7 @@ class Agent {
   std::map<InstanceKey, v1::Endpoint> endpoints_;  // what to register when ready; guarded by mu_
   std::map<InstanceKey, ProcessSpec> specs_;        // of instances started by a deploy in flight; guarded by mu_
   std::map<InstanceKey, std::vector<uint32_t>> avoid_;  // ports found taken, per instance; guarded by mu_
+  std::map<InstanceKey, ProcessSpec> running_specs_;  // what each supervised instance was run with; guarded by mu_
   std::unique_ptr<PortClaimer> ports_;
 
   std::mutex mu_;
