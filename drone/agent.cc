@@ -167,8 +167,9 @@ void Agent::SaveState() {
     log::Warn("cannot save drone state", {{"error", s.message()}});
 }
 
-void Agent::Spawn(std::function<void()> work) {
+void Agent::Spawn(std::function<void()> work, bool unless_stopping) {
   std::lock_guard lock(mu_);
+  if (unless_stopping && stopping_) return;
   for (uint64_t id : finished_workers_) {
     auto it = workers_.find(id);
     if (it != workers_.end()) {
@@ -775,9 +776,9 @@ void Agent::OnProcess(const ProcStatus& p) {
     bool in_deploy;
     {
       std::lock_guard lock(mu_);
-      in_deploy = specs_.count(p.key) > 0 || stopping_;  // shutting down: no new workers
+      in_deploy = specs_.count(p.key) > 0;
     }
-    if (!in_deploy) Spawn([this, key = p.key] { MoveOffClashLater(key); });
+    if (!in_deploy) Spawn([this, key = p.key] { MoveOffClashLater(key); }, /*unless_stopping=*/true);
   }
   v1::DroneMessage m;
   if (p.state == ProcState::kStopped) {

@@ -110,7 +110,8 @@ class Agent {
   std::string DeployDir(const std::string& app, const std::string& commit) const;
   void SaveState();
   std::mutex& DeploymentLock(const std::string& app, const std::string& commit);
-  void Spawn(std::function<void()> work);
+  // `unless_stopping`: not once Shutdown began (it may have collected the workers already).
+  void Spawn(std::function<void()> work, bool unless_stopping = false);
 
   AgentOptions o_;
   std::unique_ptr<Supervisor> supervisor_;
