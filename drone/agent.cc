@@ -167,8 +167,9 @@ void Agent::SaveState() {
     log::Warn("cannot save drone state", {{"error", s.message()}});
 }
 
-void Agent::Spawn(std::function<void()> work) {
+void Agent::Spawn(std::function<void()> work, bool unless_stopping) {
   std::lock_guard lock(mu_);
+  if (unless_stopping && stopping_) return;
   for (uint64_t id : finished_workers_) {
     auto it = workers_.find(id);
     if (it != workers_.end()) {
@@ -475,6 +476,7 @@ Status Agent::StartInstances(uint64_t id, const v1::DeployRequest& req, const Ap
       {
         std::lock_guard lock(mu_);
         specs_[key] = ps;
+        running_specs_[key] = ps;
       }
       if (Status s = supervisor_->Run(ps); !s.ok()) return s;
       started->insert(key);
@@ -526,11 +528,43 @@ Status Agent::MoveOffClash(uint64_t id, const ProcStatus& p) {
     std::lock_guard lock(mu_);
     avoid_[p.key] = avoid;
     specs_[p.key] = ps;
+    running_specs_[p.key] = ps;
   }
   if (Status s = supervisor_->Run(ps); !s.ok()) return s;
   Progress(id, p.key.commit, v1::DeployProgress::STARTING,
            fmt::format("{} {}; starting again on port {}", p.key.ToString(), p.last_error, ps.port));
   return Status::Ok();
+}
+
+void Agent::MoveOffClashLater(const InstanceKey& key) {
+  std::lock_guard deploy_lock(DeploymentLock(key.app, key.commit));
+  ProcessSpec ps;
+  {
+    std::lock_guard lock(mu_);
+    auto it = running_specs_.find(key);
+    if (stopping_ || specs_.count(key) || it == running_specs_.end()) return;  // a deploy handles its own
+    ps = it->second;
+  }
+  std::optional<ProcStatus> now;
+  for (auto& p : supervisor_->List())
+    if (p.key == key) now = p;
+  if (!now || now->state != ProcState::kFailed || !now->port_clash) return;  // stopped or moved meanwhile
+  std::vector<uint32_t> avoid;
+  if (!ports_->NoteClash(key, now->port, now->last_error, &avoid)) return;
+  (void)supervisor_->Stop(key, 0);  // kStopped releases the old port
+  if (Status s = ClaimPort(ps, &avoid); !s.ok()) {
+    log::Warn("port clash: no other port for the instance", {{"instance", key.ToString()}, {"error", s.message()}});
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    running_specs_[key] = ps;
+  }
+  if (Status s = supervisor_->Run(ps); !s.ok())
+    log::Warn("port clash: cannot start the instance again", {{"instance", key.ToString()}, {"error", s.message()}});
+  else
+    log::Info("port clash: instance starting again on another port",
+              {{"instance", key.ToString()}, {"old_port", now->port}, {"port", ps.port}});
 }
 
 Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<InstanceKey>& keys,
@@ -738,11 +772,20 @@ void Agent::OnProcess(const ProcStatus& p) {
       registry_->WantRegistered(p.key, *ep);
     }
   }
+  if (p.state == ProcState::kFailed && p.port_clash) {
+    bool in_deploy;
+    {
+      std::lock_guard lock(mu_);
+      in_deploy = specs_.count(p.key) > 0;
+    }
+    if (!in_deploy) Spawn([this, key = p.key] { MoveOffClashLater(key); }, /*unless_stopping=*/true);
+  }
   v1::DroneMessage m;
   if (p.state == ProcState::kStopped) {
     {
       std::lock_guard lock(mu_);
       endpoints_.erase(p.key);
+      running_specs_.erase(p.key);
     }
     registry_->ReleasePort(o_.advertise, p.port);
     auto* g = m.mutable_gone();

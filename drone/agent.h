@@ -94,6 +94,9 @@ class Agent {
   Status ClaimPort(ProcessSpec& ps, std::vector<uint32_t>* avoid);
   // Restarts `key` on another port after a port clash; false past the bound.
   Status MoveOffClash(uint64_t id, const ProcStatus& p);
+  // The same for an instance that hit a clash outside a deploy (a restart
+  // after a crash found its port taken): runs on a worker thread.
+  void MoveOffClashLater(const InstanceKey& key);
   void StopDeployment(const std::string& app, const std::string& commit);
   // Removes the instance's registry entry and waits for the registry's ack
   // (at most kDeregisterWaitMs), so the drain starts once routers can see it.
@@ -107,7 +110,8 @@ class Agent {
   std::string DeployDir(const std::string& app, const std::string& commit) const;
   void SaveState();
   std::mutex& DeploymentLock(const std::string& app, const std::string& commit);
-  void Spawn(std::function<void()> work);
+  // `unless_stopping`: not once Shutdown began (it may have collected the workers already).
+  void Spawn(std::function<void()> work, bool unless_stopping = false);
 
   AgentOptions o_;
   std::unique_ptr<Supervisor> supervisor_;
@@ -116,6 +120,7 @@ class Agent {
   std::map<InstanceKey, v1::Endpoint> endpoints_;  // what to register when ready; guarded by mu_
   std::map<InstanceKey, ProcessSpec> specs_;        // of instances started by a deploy in flight; guarded by mu_
   std::map<InstanceKey, std::vector<uint32_t>> avoid_;  // ports found taken, per instance; guarded by mu_
+  std::map<InstanceKey, ProcessSpec> running_specs_;  // what each supervised instance was run with; guarded by mu_
   std::unique_ptr<PortClaimer> ports_;
 
   std::mutex mu_;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 
 #include "core/clock.h"
 #include "drone/proc_stat.h"
+#include "drone/proc_tree.h"
 
 namespace skyport::drone {
 namespace {
@@ -115,7 +117,7 @@ Result<std::vector<RunningEntry>> ReadStateFile(const std::string& path) {
 }
 
 int StopLeftovers(const std::vector<RunningEntry>& entries, int64_t term_timeout_ms,
-                  const std::function<void(const std::string&)>& say) {
+                  const std::function<void(const std::string&)>& say, const std::string& drone) {
   std::vector<RunningEntry> alive;
   std::vector<std::pair<pid_t, uint64_t>> others;
   for (const auto& e : entries)
@@ -125,6 +127,26 @@ int StopLeftovers(const std::vector<RunningEntry>& entries, int64_t term_timeout
         SignalOther(pid, SIGTERM);
         others.emplace_back(pid, start);
       }
+  // Whatever else names a recorded instance of this drone in its
+  // environment: a worker whose leader exited while we were down (one that
+  // watches its parent does at once), a daemon that escaped meanwhile (never
+  // adopted, so not in `others`). A reused pid or group number cannot carry
+  // that name, so nothing unrelated is hit. (An app that also scrubs its
+  // environment is beyond this /proc fallback: cgroups hold it.)
+  if (!drone.empty()) {
+    std::map<std::string, int> found;
+    for (const auto& e : entries) found.emplace(e.key, 0);
+    for (const auto& p : ListProcesses()) {
+      if (p.pid <= 1 || p.pid == getpid() || p.state == 'Z') continue;
+      auto it = found.find(InstanceFromEnviron(ParseEnviron(ReadEnviron(p.pid)), drone));
+      if (it == found.end()) continue;
+      kill(p.pid, SIGTERM);
+      others.emplace_back(p.pid, p.start_time);
+      ++it->second;
+    }
+    for (const auto& [key, n] : found)
+      if (n > 0) say(fmt::format("{}: stopping {} left-over process(es) that name the instance", key, n));
+  }
   auto others_alive = [&] {
     std::erase_if(others, [](const auto& o) { return !SameProcess(o.first, o.second); });
     return !others.empty();

@@ -39,7 +39,10 @@ Result<std::vector<RunningEntry>> ReadStateFile(const std::string& path);
 // little longer) until the group has no live member. Zombies count as gone:
 // our owner thread reaps those that are our children. `say` gets one line
 // per stopped or skipped entry. Returns how many groups were signalled.
+// With `drone` set, every live process that names an entry's instance of
+// `drone` (SKYPORT_* in /proc/PID/environ) is stopped the same way, whether
+// or not its leader is still there.
 int StopLeftovers(const std::vector<RunningEntry>& entries, int64_t term_timeout_ms,
-                  const std::function<void(const std::string&)>& say);
+                  const std::function<void(const std::string&)>& say, const std::string& drone = "");
 
 }  // namespace skyport::drone

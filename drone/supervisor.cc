@@ -906,7 +906,8 @@ Result<std::unique_ptr<Supervisor>> Supervisor::Start(SupervisorOptions opts, On
       // can be trusted, so nothing is killed.
       log::Warn("ignoring the state file", {{"path", opts.state_file}, {"error", entries.status().ToString()}});
     } else if (!entries->empty()) {
-      int n = StopLeftovers(*entries, opts.term_timeout_ms, [](const std::string& line) { log::Info(line); });
+      int n = StopLeftovers(*entries, opts.term_timeout_ms, [](const std::string& line) { log::Info(line); },
+                            opts.drone_name);
       log::Info("left-over processes handled", {{"entries", entries->size()}, {"stopped", n}});
     }
     Status s = WriteStateFile(opts.state_file, {});
