@@ -3,8 +3,8 @@
 # only when the host file is 0600) to a file the `skyport` user owns, makes sure the
 # data directory is that user's, and runs the command as `skyport`.
 # skyport-drone is the exception: it stays root, with the token root's alone, and runs
-# its apps as `skyport-app` (--app-user in docker-compose.yml), so no app can read the
-# token or become the drone's user.
+# each app as a uid of its own (--app-uids in docker-compose.yml), so no app can read the
+# token, another app's files or processes, or become the drone's user.
 # Run as another user (docker run --user), it just runs the command.
 set -eu
 

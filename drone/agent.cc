@@ -86,15 +86,18 @@ Status Agent::Start() {
   fs::create_directories(o_.data_dir + "/deploy", ec);
   fs::create_directories(o_.data_dir + "/repos", ec);
   if (ec) return Status::InvalidArgument(fmt::format("data: cannot create {}: {}", o_.data_dir, ec.message()));
-  if (o_.app.user) {
+  if (o_.app.user || o_.app_uids) {
     // Apps reach their checkout, not the repositories, the logs or the state.
     fs::create_directories(o_.data_dir + "/logs", ec);
     for (const char* d : {"/repos", "/logs"})
       fs::permissions(o_.data_dir + d, fs::perms::owner_all, fs::perm_options::replace, ec);
-    if (!SearchableBy(o_.data_dir + "/deploy", *o_.app.user))
+    AppUser probe;  // with --app-uids: the range's first uid stands for every app's (no groups)
+    if (o_.app_uids) probe.uid = probe.gid = o_.app_uids->range().lo;
+    const AppUser& u = o_.app.user ? *o_.app.user : probe;
+    if (!SearchableBy(o_.data_dir + "/deploy", u))
       return Status::FailedPrecondition(fmt::format(
           "app-user: {} cannot enter {}/deploy; let it search the directories above (e.g. chmod 711 {})",
-          o_.app.user->name, o_.data_dir, o_.data_dir));
+          o_.app.user ? u.name : fmt::format("uid {}", u.uid), o_.data_dir, o_.data_dir));
   }
   // Half-made checkouts of a previous run are never used.
   for (const auto& app : fs::directory_iterator(o_.data_dir + "/deploy", ec))
@@ -346,6 +349,9 @@ Status Agent::RunRelease(const std::string& app, const std::string& commit, cons
   shown.set_state("release");
   shown.set_started_unix_ms(SystemClock::Get()->WallMs());
   AppRuntime rt = ResolveAppRuntime(o_.app, spec.resources);
+  auto user = UserFor(app);
+  if (!user.ok()) return user.status();
+  rt.setup.user = *user;
   auto r = RunCommand(spec.release, dir,
                       AppEnv(o_, dir, {}, {{"SKYPORT_APP", app}, {"SKYPORT_COMMIT", commit}, {"SKYPORT_DRONE", o_.name}}),
                       timeout, 4096, rt.setup, [&run] { return run.cancelled(); },
@@ -421,8 +427,13 @@ Result<AppSpec> Agent::Prepare(uint64_t id, const std::string& app, const std::s
     return s;
   };
   if (Status s = CheckoutCommit(repo, commit, tmp); !s.ok()) return fail(s);
-  if (o_.app.user)
-    if (Status s = GiveCheckoutTo(tmp, *o_.app.user); !s.ok()) return fail(s);
+  auto user = UserFor(app);
+  if (!user.ok()) return fail(user.status());
+  if (*user) {
+    if (Status s = GiveCheckoutTo(tmp, **user); !s.ok()) return fail(s);
+    // With a uid per app, the checkout is its app's alone: no other app reads or changes it.
+    if (o_.app_uids) fs::permissions(tmp, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
   Progress(id, commit, v1::DeployProgress::CHECKED_OUT, "checked out");
   auto spec = load_spec(tmp);
   if (!spec.ok()) return fail(spec.status());
@@ -458,7 +469,10 @@ Status Agent::StartInstances(uint64_t id, const v1::DeployRequest& req, const Ap
       ps.cwd = dir;
       ps.health_path = rs.health_path;
       ps.ready_timeout_ms = o_.ready_timeout_ms;
-      const AppRuntime rt = ResolveAppRuntime(o_.app, spec.resources);
+      AppRuntime rt = ResolveAppRuntime(o_.app, spec.resources);
+      auto user = UserFor(req.app());
+      if (!user.ok()) return user.status();
+      rt.setup.user = *user;
       ps.setup = rt.setup;
       ps.cgroup_limits = rt.cgroup;
       ps.stop_timeout_ms = rt.stop_timeout_ms;
@@ -673,6 +687,13 @@ void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
   }
   SaveState();
   Done(id, s);
+}
+
+Result<std::optional<AppUser>> Agent::UserFor(const std::string& app) {
+  if (!o_.app_uids) return o_.app.user;
+  auto u = o_.app_uids->For(app);
+  if (!u.ok()) return u.status();
+  return std::optional<AppUser>(*u);
 }
 
 void Agent::DeregisterForStop(const InstanceKey& key) {

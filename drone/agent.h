@@ -18,6 +18,7 @@
 
 #include "core/status.h"
 #include "drone/app_runtime.h"
+#include "drone/app_uids.h"
 #include "drone/port_claim.h"
 #include "drone/procfile.h"
 #include "drone/registry_link.h"
@@ -47,6 +48,7 @@ struct AgentOptions {
   AppRuntimeDefaults app;
   std::vector<std::string> app_env_pass;
   std::shared_ptr<CgroupTree> cgroups;  // null: none
+  std::shared_ptr<AppUids> app_uids;    // --app-uids: a uid per app (null: off)
   // An instance takes traffic (and a deploy succeeds) once it has been ready
   // this long; skyport.json's min_uptime_ms overrides it per app.
   int64_t min_uptime_ms = 3'000;
@@ -101,6 +103,8 @@ class Agent {
   // Removes the instance's registry entry and waits for the registry's ack
   // (at most kDeregisterWaitMs), so the drain starts once routers can see it.
   void DeregisterForStop(const InstanceKey& key);
+  // The user `app` runs as: its own uid with --app-uids, else --app-user, else none (the drone's).
+  Result<std::optional<AppUser>> UserFor(const std::string& app);
   static constexpr int64_t kDeregisterWaitMs = 3000;
   void Stop(uint64_t id, const v1::StopRequest& req);
   void Logs(uint64_t id, const v1::LogsRequest& req);

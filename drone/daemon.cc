@@ -52,7 +52,23 @@ Status SetUpApps(const DaemonOptions& o, AgentOptions& a) {
   a.app.cgroup = {o.app_cpu, o.app_memory_mb};
   a.app.stop_timeout_ms = int64_t{o.stop_timeout_s} * 1000;
   a.term_timeout_ms = a.app.stop_timeout_ms;
-  if (!o.app_user.empty()) {
+  if (!o.app_user.empty() && !o.app_uids.empty())
+    return Status::InvalidArgument("app-uids: give either --app-uids (a uid per app) or --app-user (one for all)");
+  if (!o.app_uids.empty()) {
+    if (::geteuid() != 0)
+      return Status::FailedPrecondition("app-uids: the drone must run as root to start apps as other users");
+    auto range = ParseUidRange(o.app_uids);
+    if (!range.ok()) return range.status();
+    AppUser probe;  // no groups: what every app uid has
+    probe.uid = probe.gid = range->lo;
+    if (!o.common.token_file.empty() && ReadableBy(o.common.token_file, probe))
+      return Status::FailedPrecondition(fmt::format(
+          "token-file: {} is readable by other users; make it the drone's alone (chmod 600, owned by root)",
+          o.common.token_file));
+    auto uids = AppUids::Open(a.data_dir + "/app-uids.json", *range);
+    if (!uids.ok()) return uids.status();
+    a.app_uids = std::move(*uids);
+  } else if (!o.app_user.empty()) {
     if (::geteuid() != 0)
       return Status::FailedPrecondition("app-user: the drone must run as root to start apps as another user");
     auto u = LookupAppUser(o.app_user);

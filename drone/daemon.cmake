@@ -1,5 +1,5 @@
 # The drone daemon (included from drone/CMakeLists.txt, below the supervisor).
-add_library(skyport_drone_logic STATIC procfile.cc app_env.cc checkout_files.cc metrics.cc)
+add_library(skyport_drone_logic STATIC procfile.cc app_env.cc checkout_files.cc metrics.cc app_uids.cc)
 target_link_libraries(skyport_drone_logic PUBLIC skyport_core nlohmann_json::nlohmann_json)
 
 add_library(skyport_drone_shell STATIC agent.cc checkout.cc registry_link.cc run_command.cc daemon.cc app_runtime.cc)

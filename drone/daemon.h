@@ -19,6 +19,7 @@ struct DaemonOptions {
   int ready_timeout_s = 30;
   // How apps run (docs/operations.md, "Apps on the drone").
   std::string app_user;                // "": the drone's own user
+  std::string app_uids;                // "LO-HI": a uid per app from this range ("": off)
   std::vector<std::string> app_env_pass;
   uint64_t app_nofile = 16384;
   uint64_t app_nproc = 4096;

@@ -1,5 +1,7 @@
 #include "drone/instance_tracker.h"
 
+#include <sys/stat.h>
+
 #include <signal.h>
 
 #include <fmt/format.h>
@@ -101,6 +103,8 @@ std::vector<Adopted> OrphanScanner::Scan(const std::set<pid_t>& known, int64_t n
     a.pid = pid;
     a.start_time = st->start_time;
     a.cmdline = ReadCmdline(pid);
+    struct stat pst {};
+    if (::stat(fmt::format("/proc/{}", pid).c_str(), &pst) == 0) a.uid = pst.st_uid;
     if (!cgroup_base_.empty()) {
       auto cg = ReadFile(fmt::format("/proc/{}/cgroup", pid));
       auto path = cg.ok() ? ParseOwnCgroup(*cg) : std::nullopt;

@@ -50,7 +50,8 @@ class InstanceTracker {
 struct Adopted {
   pid_t pid = 0;
   uint64_t start_time = 0;
-  std::string instance;  // from its environment ("" = unknown)
+  std::string instance;  // from its environment ("" = unknown): what it claims, see uid
+  uid_t uid = 0;         // its effective uid (owner of /proc/PID): with a uid per app, the claim must match
   bool in_cgroup = false;  // inside `cgroup_base`: its cgroup holds it already
   bool seen_before = false;  // also on the previous scan (a fresh fork of the drone is claimed by then)
   std::string cmdline;

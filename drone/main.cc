@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--stop-timeout", o.stop_timeout_s, "Seconds from SIGTERM to SIGKILL when an app stops "
                  "(skyport.json stop_timeout_s overrides it per app)")->capture_default_str();
+  app.add_option("--app-uids", o.app_uids,
+                 "LO-HI: run each app as a uid of its own from this range (e.g. 61184-65519; the drone must be "
+                 "root); apps cannot read or change each other's checkouts, environment or processes");
   app.add_option("--app-user", o.app_user, "Run apps and release steps as this user (the drone must be root; "
                  "the token file must not be readable by it)");
   app.add_option("--app-env-pass", o.app_env_pass, "Names of the drone's environment variables apps get "

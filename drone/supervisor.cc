@@ -446,6 +446,16 @@ class SupervisorImpl final : public Supervisor {
     for (const Adopted& a : orphans_.Scan(known, now)) {
       if (a.in_cgroup) continue;  // its instance's cgroup holds it
       auto it = a.instance.empty() ? by_name.end() : by_name.find(a.instance);
+      // Its environment is the app's to write: with a uid per app (--app-uids) the claim counts
+      // only from a process of that app's uid, so one app cannot pass its daemon off as another's.
+      if (it != by_name.end() && it->second->spec.setup.user && a.uid != it->second->spec.setup.user->uid) {
+        uint64_t held = 0;
+        if (orphan_log_.Allow(now, &held))
+          log::Warn("an orphaned process claims an instance of another user's app; it is not that instance's",
+                    {{"process", fmt::format("pid {} uid {} ({})", a.pid, a.uid, a.cmdline)}, {"claims", a.instance},
+                     {"more_since_last_line", held}});
+        it = by_name.end();
+      }
       if (it != by_name.end()) {
         if (it->second->tracker.Track(a.pid, a.start_time)) {
           state_dirty_ = true;

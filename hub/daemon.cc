@@ -124,6 +124,7 @@ int RunDaemon(const DaemonOptions& o) {
 
   auto hub = Hub::Open(o.data_dir, SystemClock::Get());
   if (!hub.ok()) return FailStart(hub.status());
+  (*hub)->set_reconcile_budget_ms(int64_t{o.deploy_timeout_s} * 1000);
   auto repos = RepoStore::Open(o.data_dir + "/repos");
   if (!repos.ok()) return FailStart(repos.status());
 

@@ -68,6 +68,7 @@ void Hub::ReconcileDrone(const std::string& drone, const std::vector<Deployment>
     dep->set_app(d.app);
     dep->set_commitish(d.commit);
     dep->set_instances(d.instances);
+    dep->set_budget_ms(reconcile_budget_ms_.load());
     for (const auto& [k, v] : d.env) (*dep->mutable_env())[k] = v;
     std::string what = fmt::format("{}@{}", d.app, d.commit.substr(0, 12));
     log::Info("reconcile: starting", {{"drone", drone}, {"deployment", what}});

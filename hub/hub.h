@@ -3,6 +3,7 @@
 // never held while talking to a drone or the disk is slow to answer.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -59,6 +60,11 @@ class Hub {
   Status Undesire(const std::string& app, const std::string& commit, const std::set<std::string>& drones);
   std::vector<Deployment> Desired() const;
 
+  // The drone's budget for the deploys reconcile sends (nobody waits for
+  // those; without one the drone would allow a hung release 10 minutes):
+  // the hub's --deploy-timeout.
+  void set_reconcile_budget_ms(int64_t ms) { reconcile_budget_ms_.store(ms); }
+
   // --- views
   Result<std::vector<std::string>> ChooseTargets(const v1::DeployTarget& target) const;
   std::vector<v1::DroneInfo> Drones() const;
@@ -92,6 +98,7 @@ class Hub {
 
   const std::string path_;
   Clock* clock_;
+  std::atomic<int64_t> reconcile_budget_ms_{300'000};
   mutable std::mutex mu_;
   DesiredState desired_;                       // guarded by mu_
   std::map<std::string, Session> sessions_;    // guarded by mu_

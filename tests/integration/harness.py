@@ -180,7 +180,8 @@ class Hub:
         metrics = [] if "--metrics-listen" in self.extra else ["--metrics-listen", ""]
         args = [binary("skyport-hub"), "--listen", f"127.0.0.1:{self.port}", "--git-listen",
                 f"127.0.0.1:{self.git_port}", "--data", self.data, "--token-file", self.token_file,
-                "--port-file", port_file, *metrics, "--deploy-timeout", "60",
+                "--port-file", port_file, *metrics,
+                *([] if "--deploy-timeout" in self.extra else ["--deploy-timeout", "60"]),
                 "--registry", self.registry.address(), *self.extra]
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)

@@ -2,6 +2,7 @@
 `skyport logs -f` cannot grow the hub. Each test brings its own misbehaving app."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -103,6 +104,33 @@ class DeployDeadlineTest(DeployTest):
         self.assertNotEqual(deploy.wait(timeout=15), 0)
         self.assertIn("stopped during the release", deploy.stderr.read())
         self.assertEqual(json.loads(self.cli("ps", "webapp", "--json").stdout), [])
+
+
+class ReconcileDeadlineTest(DeployTest):
+    """The deploys the hub sends a re-attached drone (reconcile) carry the hub's --deploy-timeout
+    too: a release that hangs on the restarted drone is killed then, not 10 minutes later."""
+    DRONES = ("d1",)
+    HUB_EXTRA = ("--deploy-timeout", "4")
+
+    def test_a_hung_release_during_reconcile_is_killed_at_the_hubs_deadline(self):
+        marker = f"skyport-it-{os.getpid()}-reconcile"
+        hang = os.path.join(self.tmp, "hang")
+        c = self.commit({"app.py": APP,
+                         "Procfile": f"release: if [ -e {hang} ]; then sleep 60; echo {marker}; fi\n"
+                                     "web: python3 app.py\n"}, marker)
+        self.push()
+        self.cli("deploy", "webapp", c[:10], timeout=60)
+        # The drone dies and loses its checkout (a new disk, say); its next run gets the deploy again
+        # from the hub, checks the commit out afresh, and now the release hangs.
+        self.drones["d1"].kill(signal.SIGKILL)
+        shutil.rmtree(os.path.join(self.drones["d1"].data, "deploy", "webapp", c))
+        open(hang, "w").close()
+        self.drones["d1"].start()
+        wait_until(lambda: release_pids(marker), 20, what="the reconcile's release running")
+        t0 = time.monotonic()
+        wait_until(lambda: not release_pids(marker), 15, what="the hung release killed at the hub's deadline")
+        self.assertLess(time.monotonic() - t0, 10)
+        wait_until(lambda: "deadline" in self.drones["d1"].log(), 10, what="the drone reporting the deadline")
 
 
 class LogsFollowerBoundTest(DeployTest):

@@ -254,7 +254,7 @@ class ComposeFileTest(unittest.TestCase):
                 self.assertEqual(f["--registry"], f"registry:{registry_port}")
                 self.assertEqual(f["--name"], d)
                 self.assertEqual(f["--advertise"], d, "a drone advertises its own address")
-                self.assertEqual(f.get("--app-user"), "skyport-app", "apps run as their own user, never the drone's")
+                self.assertEqual(f.get("--app-uids"), "30000-39999", "each app runs as a uid of its own, never the drone's")
                 self.assertIn(self.services[d]["depends_on"], ({"hub": {"condition": "service_started"},
                                                                "registry": {"condition": "service_started"}},
                                                               ["hub", "registry"]))
@@ -537,7 +537,7 @@ class SystemdUnitsTest(unittest.TestCase):
                 if daemon == "drone":
                     # Root, to run the apps as a user that cannot read the token, in cgroups of their own.
                     self.assertNotIn("User", svc)
-                    self.assertIn("--app-user skyport-app", svc["ExecStart"])
+                    self.assertIn("--app-uids 30000-39999", svc["ExecStart"])
                     self.assertEqual(svc["Delegate"], "yes")
                 else:
                     self.assertEqual(svc["User"], "skyport")

@@ -1,4 +1,5 @@
-"""Hostile-app review (issue 13): --app-user is one user for every app.
+"""Hostile-app review (issue 13): with --app-user every app was one user; --app-uids gives
+each app a uid of its own, and this test checks that one app cannot touch another's.
 
 All apps of a drone run as the same --app-user, and every checkout is given
 to that user (GiveCheckoutTo). So an app can rewrite another app's code in its
@@ -66,7 +67,7 @@ class SharedAppUserTest(DeployTest):
             self.skipTest("--app-user needs a root drone")
         os.chmod(self.tmp, 0o711)
         self.drones["d1"] = Drone(self.tmp, self.token_file, "d1", self.hub, self.registry,
-                                  extra=["--app-user", "nobody"]).start()
+                                  extra=["--app-uids", "61184-61283"]).start()
         wait_until(lambda: self.connected_drones() == {"d1"}, 15, what="drone attached")
 
     def test_an_app_cannot_touch_another_apps_checkout_or_environment(self):
