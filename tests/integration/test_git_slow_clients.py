@@ -112,11 +112,13 @@ class GitSlowClientsTest(GitListenerBase):
     def test_tricklers_with_and_without_token_cannot_stop_a_push(self):
         tricklers = []
         # With the token: each takes a push slot (2 allowed) and then sends its body at a byte per 0.3 s.
+        # The body opens one long pkt-line ("fff0": 65516 bytes to come), so the hub can only wait for
+        # it; "0000..." was a flush and then a bad pack, refused 400 before the min-rate cut (a race).
         for i in range(4):
             s = self.connect("127.0.0.2")
             s.sendall(f"POST /slow{i}.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {self.auth}\r\n"
                       "Content-Length: 1000000\r\n\r\n".encode())
-            self.trickle(s, b"0" * 100000)
+            self.trickle(s, b"fff0" + b"0" * 99996)
             tricklers.append(s)
         # Without the token: slowloris headers, never complete.
         for i in range(4):
