@@ -1,6 +1,7 @@
 #include "drone/registry_link.h"
 
 #include <chrono>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -92,7 +93,7 @@ Result<uint32_t> RegistryLink::Allocate(const std::string& host, const InstanceK
 void RegistryLink::WantRegistered(const InstanceKey& key, v1::Endpoint ep) {
   {
     std::lock_guard lock(mu_);
-    wants_[key] = Want{std::move(ep), 0};
+    wants_[key] = Want{std::move(ep), 0, ++want_gen_};
   }
   cv_.notify_all();
 }
@@ -217,7 +218,7 @@ void RegistryLink::Loop() {
   const int64_t interval = std::max<int64_t>(200, int64_t{ttl_s_} * 1000 / 3);
   for (;;) {
     uint64_t lease;
-    std::vector<std::pair<InstanceKey, v1::Endpoint>> to_register;
+    std::vector<std::tuple<InstanceKey, v1::Endpoint, uint64_t>> to_register;
     {
       std::unique_lock lock(mu_);
       const int64_t wait = failures > 0 ? BackoffDelayMs(policy, failures - 1, random.Uniform01())
@@ -235,7 +236,7 @@ void RegistryLink::Loop() {
       lease = lease_;
       if (lease != 0)
         for (const auto& [k, w] : wants_)
-          if (w.id == 0) to_register.emplace_back(k, w.ep);
+          if (w.id == 0) to_register.emplace_back(k, w.ep, w.gen);
     }
     // Removals first: a crashed instance must leave the registry at once.
     if (!FlushQueued(lease)) {
@@ -282,7 +283,7 @@ void RegistryLink::Loop() {
       failures = 0;
       next_keepalive = now + interval;
     }
-    for (auto& [key, ep] : to_register) {
+    for (auto& [key, ep, gen] : to_register) {
       ep.set_lease_id(lease);
       v1::RegisterRequest req;
       *req.mutable_endpoint() = ep;
@@ -297,7 +298,9 @@ void RegistryLink::Loop() {
       std::lock_guard lock(mu_);
       auto it = wants_.find(key);
       if (it == wants_.end()) deregister_.push_back(resp.id());  // deregistered while in flight
-      else if (lease_ == lease) it->second.id = resp.id();
+      // Only the endpoint this call sent counts as registered: a newer want (a crash's critical
+      // entry superseded by the restarted, settled one) is registered on the next turn, in place.
+      else if (lease_ == lease && it->second.gen == gen) it->second.id = resp.id();
     }
   }
 }

@@ -59,6 +59,7 @@ class RegistryLink {
   struct Want {
     v1::Endpoint ep;
     uint64_t id = 0;  // 0: not registered under the current lease
+    uint64_t gen = 0;  // which WantRegistered call this is: an answer for an older one does not count
   };
   void Loop();
   // Sends the queued deregistrations and releases; keeps the ones that failed
@@ -80,6 +81,7 @@ class RegistryLink {
   std::vector<uint64_t> deregister_;   // entry ids to remove; guarded by mu_
   std::vector<std::pair<std::string, uint32_t>> release_;  // host, port; guarded by mu_
   bool stop_ = false;                  // guarded by mu_
+  uint64_t want_gen_ = 0;              // guarded by mu_
   uint64_t queued_gen_ = 0;            // deregistrations queued so far; guarded by mu_
   uint64_t acked_gen_ = 0;             // of those, how many the registry has acknowledged; guarded by mu_
   std::thread thread_;
