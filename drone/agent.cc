@@ -348,13 +348,11 @@ Status Agent::RunRelease(const std::string& app, const std::string& commit, cons
   shown.set_drone(o_.name);
   shown.set_state("release");
   shown.set_started_unix_ms(SystemClock::Get()->WallMs());
-  AppRuntime rt = ResolveAppRuntime(o_.app, spec.resources);
-  auto user = UserFor(app);
-  if (!user.ok()) return user.status();
-  rt.setup.user = *user;
+  auto rt = RuntimeFor(app, spec);
+  if (!rt.ok()) return rt.status();
   auto r = RunCommand(spec.release, dir,
                       AppEnv(o_, dir, {}, {{"SKYPORT_APP", app}, {"SKYPORT_COMMIT", commit}, {"SKYPORT_DRONE", o_.name}}),
-                      timeout, 4096, rt.setup, [&run] { return run.cancelled(); },
+                      timeout, 4096, rt->setup, [&run] { return run.cancelled(); },
                       [&](pid_t pid) {
                         v1::DroneMessage m;
                         shown.set_pid(pid);
@@ -469,10 +467,9 @@ Status Agent::StartInstances(uint64_t id, const v1::DeployRequest& req, const Ap
       ps.cwd = dir;
       ps.health_path = rs.health_path;
       ps.ready_timeout_ms = o_.ready_timeout_ms;
-      AppRuntime rt = ResolveAppRuntime(o_.app, spec.resources);
-      auto user = UserFor(req.app());
-      if (!user.ok()) return user.status();
-      rt.setup.user = *user;
+      auto runtime = RuntimeFor(req.app(), spec);
+      if (!runtime.ok()) return runtime.status();
+      const AppRuntime& rt = *runtime;
       ps.setup = rt.setup;
       ps.cgroup_limits = rt.cgroup;
       ps.stop_timeout_ms = rt.stop_timeout_ms;
@@ -687,6 +684,14 @@ void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
   }
   SaveState();
   Done(id, s);
+}
+
+Result<AppRuntime> Agent::RuntimeFor(const std::string& app, const AppSpec& spec) {
+  AppRuntime rt = ResolveAppRuntime(o_.app, spec.resources);
+  auto user = UserFor(app);
+  if (!user.ok()) return user.status();
+  rt.setup.user = *user;
+  return rt;
 }
 
 Result<std::optional<AppUser>> Agent::UserFor(const std::string& app) {

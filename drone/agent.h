@@ -105,6 +105,8 @@ class Agent {
   void DeregisterForStop(const InstanceKey& key);
   // The user `app` runs as: its own uid with --app-uids, else --app-user, else none (the drone's).
   Result<std::optional<AppUser>> UserFor(const std::string& app);
+  // How `app`'s processes and release steps run: its limits and its user.
+  Result<AppRuntime> RuntimeFor(const std::string& app, const AppSpec& spec);
   static constexpr int64_t kDeregisterWaitMs = 3000;
   void Stop(uint64_t id, const v1::StopRequest& req);
   void Logs(uint64_t id, const v1::LogsRequest& req);

@@ -98,29 +98,28 @@ void RegistryLink::WantRegistered(const InstanceKey& key, v1::Endpoint ep) {
   cv_.notify_all();
 }
 
+uint64_t RegistryLink::QueueDeregisterLocked(const InstanceKey& key) {
+  auto it = wants_.find(key);
+  if (it == wants_.end()) return 0;
+  const uint64_t id = it->second.id;
+  wants_.erase(it);
+  if (id == 0) return 0;
+  deregister_.push_back(id);
+  return ++queued_gen_;
+}
+
 void RegistryLink::Deregister(const InstanceKey& key) {
   {
     std::lock_guard lock(mu_);
-    auto it = wants_.find(key);
-    if (it == wants_.end()) return;
-    if (it->second.id != 0) {
-      deregister_.push_back(it->second.id);
-      ++queued_gen_;
-    }
-    wants_.erase(it);
+    if (QueueDeregisterLocked(key) == 0) return;
   }
   cv_.notify_all();
 }
 
 bool RegistryLink::DeregisterAndWait(const InstanceKey& key, int64_t timeout_ms) {
   std::unique_lock lock(mu_);
-  auto it = wants_.find(key);
-  if (it == wants_.end()) return true;
-  const bool registered = it->second.id != 0;
-  if (registered) deregister_.push_back(it->second.id);
-  wants_.erase(it);
-  if (!registered) return true;
-  const uint64_t gen = ++queued_gen_;
+  const uint64_t gen = QueueDeregisterLocked(key);
+  if (gen == 0) return true;  // never registered under this lease: nothing to wait for
   cv_.notify_all();
   return cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0)),
                       [&] { return stop_ || lease_ == 0 || acked_gen_ >= gen; });

@@ -62,6 +62,9 @@ class RegistryLink {
     uint64_t gen = 0;  // which WantRegistered call this is: an answer for an older one does not count
   };
   void Loop();
+  // Stops wanting `key`; queues its entry's removal if it was registered and
+  // returns that removal's generation (0: nothing queued). Holds mu_.
+  uint64_t QueueDeregisterLocked(const InstanceKey& key);
   // Sends the queued deregistrations and releases; keeps the ones that failed
   // for a reason worth retrying. Returns false if the registry was unreachable.
   bool FlushQueued(uint64_t lease);
