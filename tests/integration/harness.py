@@ -326,6 +326,30 @@ def children_of(pid):
     return out
 
 
+_HTTP_APP_TAIL = r'''
+import http.server as _http_server, os as _os
+class _Handler(_http_server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/crash":
+            _os._exit(3)
+        _body = BODY
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(_body)))
+        self.end_headers()
+        self.wfile.write(_body)
+    def log_message(self, *a):
+        pass
+_http_server.ThreadingHTTPServer(("127.0.0.1", int(_os.environ["PORT"])), _Handler).serve_forever()
+'''
+
+
+def http_app(preamble="", body='b"ok"'):
+    """Source of a small Python app for deploy tests: `preamble` runs first, then a server on
+    $PORT answers every GET with the bytes of the expression `body` (evaluated per request,
+    `self` is the handler); GET /crash exits with status 3."""
+    return preamble.strip("\n") + "\n" + _HTTP_APP_TAIL.replace("BODY", body)
+
+
 class DeployTest(ClusterTest):
     """A registry, a hub and drones on 127.0.0.1, plus a git work tree for the app."""
 

@@ -21,9 +21,9 @@ import subprocess
 import unittest
 import urllib.request
 
-from harness import DeployTest, Drone, pid_alive, wait_until
+from harness import DeployTest, Drone, pid_alive, wait_until, http_app
 
-ENV_APP = r'''import http.server, os
+ENV_APP = http_app(r'''import http.server, os
 env = open("/proc/self/environ", "rb").read()
 print("ENVIRON " + env.replace(b"\0", b" ").decode(errors="replace"), flush=True)
 
@@ -35,23 +35,13 @@ def token_file():
         return "denied"
     except OSError as e:
         return "error " + type(e).__name__
-
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = {"/env": lambda: env, "/token": lambda: token_file().encode(),
-                "/uid": lambda: str(os.getuid()).encode()}[self.path]()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+''',
+                   body='''{"/env": lambda: env, "/token": lambda: token_file().encode(),
+             "/uid": lambda: str(os.getuid()).encode()}[self.path]()''')
 
 # Daemonizes the classic way (fork, setsid, fork); the daemon beats into
 # BEAT_FILE and writes its pid beside it; the app itself serves on PORT.
-DAEMON_APP = r'''import http.server, os, time
+DAEMON_APP = http_app(r'''import http.server, os, time
 beat = os.environ["BEAT_FILE"]
 if os.fork() == 0:
     os.setsid()
@@ -68,20 +58,10 @@ if os.fork() == 0:
             time.sleep(0.05)
     os._exit(0)
 os.wait()
-
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+''')
 
 # Opens files until it cannot; reports the count, its rlimit and nice value.
-LIMITS_APP = r'''import http.server, json, os, resource
+LIMITS_APP = http_app(r'''import http.server, json, os, resource
 held = []
 try:
     while len(held) < 100000:
@@ -93,17 +73,7 @@ for f in held:
     f.close()
 report = json.dumps({"opened": n, "errno": err, "nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
                      "nice": os.getpriority(os.PRIO_PROCESS, 0)}).encode()
-
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(report)))
-        self.end_headers()
-        self.wfile.write(report)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+''', body='report')
 
 
 def get(port, path):

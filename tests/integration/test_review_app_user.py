@@ -13,22 +13,12 @@ import pwd
 import unittest
 import urllib.request
 
-from harness import DeployTest, Drone, wait_until
+from harness import DeployTest, Drone, wait_until, http_app
 
-VICTIM_APP = r'''import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+VICTIM_APP = http_app()
 
 # Tries another app's checkout and process; reports what it could do.
-EVIL_APP = r'''import http.server, json, os
+EVIL_APP = http_app(r'''import http.server, json, os
 def attempt(fn):
     try:
         return fn()
@@ -42,16 +32,7 @@ def environ():
     env = open("/proc/%s/environ" % os.environ["VICTIM_PID"], "rb").read()
     return "read SECRET" if b"SECRET=hunter2" in env else "read"
 report = json.dumps({"write": attempt(write), "environ": attempt(environ)}).encode()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(report)))
-        self.end_headers()
-        self.wfile.write(report)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+''', body='report')
 
 
 class SharedAppUserTest(DeployTest):

@@ -11,25 +11,12 @@ import os
 import signal
 import unittest
 
-from harness import DeployTest, Drone, pid_alive, wait_until
+from harness import DeployTest, Drone, pid_alive, wait_until, http_app
 
-SERVER = r'''import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-'''
-
-VICTIM_APP = SERVER + r'''
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+VICTIM_APP = http_app()
 
 # Double-forks a daemon whose environment names it webapp's instance 0.
-EVIL_APP = SERVER + r'''
+EVIL_APP = http_app(r'''import os
 beat = os.environ["BEAT_FILE"]
 if os.fork() == 0:
     os.setsid()
@@ -41,8 +28,7 @@ if os.fork() == 0:
                               'while :; do sleep 0.05; done'], env)
     os._exit(0)
 os.wait()
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+''')
 
 
 class ForgedIdentityEscapeTest(DeployTest):

@@ -16,21 +16,9 @@ import time
 import unittest
 import urllib.request
 
-from harness import DeployTest, wait_until
+from harness import DeployTest, wait_until, http_app
 
-APP = r'''import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/crash":
-            os._exit(3)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+APP = http_app()
 
 
 class ClashAfterCrashTest(DeployTest):

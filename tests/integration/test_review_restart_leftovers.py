@@ -13,9 +13,9 @@ import os
 import signal
 import unittest
 
-from harness import DeployTest, pid_alive, wait_until
+from harness import DeployTest, pid_alive, wait_until, http_app
 
-APP = r'''import http.server, os, threading, time
+APP = http_app(r'''import http.server, os, threading, time
 beat = os.environ["BEAT_FILE"]
 if os.fork() == 0:
     with open(beat + ".tmp", "w") as f:
@@ -29,19 +29,10 @@ def watch():
         time.sleep(0.02)
     os._exit(0)
 threading.Thread(target=watch, daemon=True).start()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+''')
 
 # When the drone dies: daemonizes (fork, setsid, fork) and the leader exits.
-ESCAPE_LATER_APP = r'''import http.server, os, threading, time
+ESCAPE_LATER_APP = http_app(r'''import http.server, os, threading, time
 beat = os.environ["BEAT_FILE"]
 parent = os.getppid()
 def watch():
@@ -58,16 +49,7 @@ def watch():
         os._exit(0)
     os._exit(0)
 threading.Thread(target=watch, daemon=True).start()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
+''')
 
 
 class LeaderGoneLeftoversTest(DeployTest):
