@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -218,6 +219,27 @@ class Hub:
 
     def git_url(self, app, token):
         return f"http://skyport:{token}@127.0.0.1:{self.git_port}/{app}.git"
+
+    def stats_sql(self, sql, *args):
+        """Rows of a read-only query on the hub's stats.db ([] before the store exists)."""
+        db = os.path.join(self.data, "stats.db")
+        if not os.path.exists(db):
+            return []
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def stats_live_bytes(self):
+        """Bytes of stats.db in use (pages not on the free list); 0 before the store exists."""
+        try:
+            (pages,), = self.stats_sql("PRAGMA page_count")
+            (free,), = self.stats_sql("PRAGMA freelist_count")
+            (size,), = self.stats_sql("PRAGMA page_size")
+        except (ValueError, sqlite3.Error):
+            return 0
+        return (pages - free) * size
 
 
 class Drone:
@@ -499,8 +521,9 @@ class Router:
         finally:
             conn.close()
 
-    def metric(self, name, labels=""):
-        """One sample of /metrics (`labels` as written inside the braces); fails when absent."""
+    def metric(self, name, labels="", default=None):
+        """One sample of /metrics (`labels` as written inside the braces); `default` when
+        absent, or fails when no default is given."""
         status, text = self.admin_get("/metrics")
         if status != 200:
             raise AssertionError(f"/metrics answered {status}")
@@ -508,6 +531,8 @@ class Router:
         for line in text.splitlines():
             if line.startswith(key):
                 return int(float(line.split()[1]))
+        if default is not None:
+            return default
         raise AssertionError(f"{key.strip()} not in /metrics")
 
     def admin_json(self, path):

@@ -50,14 +50,9 @@ class EventsTest(ClusterTest):
         wait_until(lambda: get(self.router.port, host=HOST)[0] == 200, 10, what="webapp routed")
         self.cli("split", "webapp", f"{C1}=50", f"{C2}=50")
         rev = int(self.cli_json("registry", "route", "get", "webapp")["revision"])
-        wait_until(lambda: self.metric("skyport_router_table_revision") >= rev, 10, what="split in the router")
+        wait_until(lambda: self.router.metric("skyport_router_table_revision", default=-1) >= rev, 10, what="split in the router")
         with open(self.token_file) as f:
             self.token = f.read().strip()
-
-    def metric(self, name):
-        _, text = self.router.admin_get("/metrics", token=False)
-        m = re.search(rf"^{name} (\d+)$", text, re.M)
-        return int(m.group(1)) if m else -1
 
     def user(self):
         """A first visit through the router: (cookie pair, commit)."""
@@ -100,18 +95,18 @@ class EventsTest(ClusterTest):
         got, text = post(self.router.port, {"event": "refund", "value": 3, "user": uid},
                          {"Authorization": f"Bearer {self.token}"})
         self.assertEqual(got, 202, text)
-        wait_until(lambda: self.metric("skyport_router_stats_shipped_rows_total") >= 121, 10,
+        wait_until(lambda: self.router.metric("skyport_router_stats_shipped_rows_total", default=-1) >= 121, 10,
                    what="exposures + events shipped")
         # Hub away: rows wait in the router; hub back: they arrive, none lost.
         self.hub.kill(signal.SIGKILL)
         more = [self.user() for _ in range(20)]
         for cookie, _ in more:
             self.assertEqual(post(self.router.port, {"event": "purchase", "value": 5}, {"Cookie": cookie})[0], 202)
-        wait_until(lambda: self.metric("skyport_router_stats_pending_rows") >= 40, 10, what="rows held while the hub is down")
-        wait_until(lambda: self.metric("skyport_router_stats_hub_up") == 0, 10, what="the router notices the hub is gone")
+        wait_until(lambda: self.router.metric("skyport_router_stats_pending_rows", default=-1) >= 40, 10, what="rows held while the hub is down")
+        wait_until(lambda: self.router.metric("skyport_router_stats_hub_up", default=-1) == 0, 10, what="the router notices the hub is gone")
         self.hub.start()
-        wait_until(lambda: self.metric("skyport_router_stats_pending_rows") == 0, 20, what="held rows shipped")
-        self.assertEqual(self.metric("skyport_router_stats_dropped_rows_total"), 0)
+        wait_until(lambda: self.router.metric("skyport_router_stats_pending_rows", default=-1) == 0, 20, what="held rows shipped")
+        self.assertEqual(self.router.metric("skyport_router_stats_dropped_rows_total", default=-1), 0)
         self.check_hub_totals(users=80, purchases=80, purchase_sum=60 * 10 + 20 * 5)
 
     def test_a_known_difference_shows_in_skyport_stats(self):

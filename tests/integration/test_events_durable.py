@@ -8,7 +8,6 @@ purchase --json` reads them back).
 """
 import json
 import os
-import re
 import signal
 import threading
 import unittest
@@ -48,11 +47,6 @@ class DurableEventsTest(ClusterTest):
         r = self.cli("stats", "webapp", "--json", env={**self.env(), "SKYPORT_HUB": self.hub.address()})
         return sum(a["users"] for a in doc_arms(json.loads(r.stdout)))
 
-    def metric(self, name):
-        _, text = self.router.admin_get("/metrics", token=False)
-        m = re.search(rf"^{name} (\d+)$", text, re.M)
-        return int(m.group(1)) if m else -1
-
     def purchases(self, event="purchase"):
         """(events, sum of values) of `event` at the hub."""
         r = self.cli("stats", "webapp", "--event", event, "--json", "--router", self.router.admin_address(),
@@ -70,7 +64,7 @@ class DurableEventsTest(ClusterTest):
     def settled(self, expected):
         """Waits until the hub has `expected` purchases and the router nothing pending, then checks twice."""
         wait_until(lambda: self.purchases()[0] >= expected, 30, what=f"{expected} purchases at the hub")
-        wait_until(lambda: self.metric("skyport_router_stats_pending_rows") == 0, 30, what="nothing left to ship")
+        wait_until(lambda: self.router.metric("skyport_router_stats_pending_rows", default=-1) == 0, 30, what="nothing left to ship")
         self.assertEqual(self.purchases()[0], expected, "each accepted event exactly once")
 
     def test_kill_right_after_the_202s_loses_nothing(self):
@@ -79,7 +73,7 @@ class DurableEventsTest(ClusterTest):
         self.router.start()
         self.settled(600)
         self.assertAlmostEqual(self.purchases()[1], 1200.0, places=6)
-        self.assertEqual(self.metric("skyport_router_stats_dropped_rows_total"), 0)
+        self.assertEqual(self.router.metric("skyport_router_stats_dropped_rows_total", default=-1), 0)
 
     def test_kill_after_the_hub_acknowledged_counts_nothing_twice(self):
         self.post_purchases(posts=50, per_post=2)
@@ -91,15 +85,15 @@ class DurableEventsTest(ClusterTest):
         got, _ = post(self.router.port, {"event": "marker"}, {"Cookie": self.cookie})
         self.assertEqual(got, 202)
         wait_until(lambda: self.purchases("marker")[0] == 1, 30, what="the marker at the hub")
-        wait_until(lambda: self.metric("skyport_router_stats_pending_rows") == 0, 30, what="nothing left to ship")
+        wait_until(lambda: self.router.metric("skyport_router_stats_pending_rows", default=-1) == 0, 30, what="nothing left to ship")
         self.assertEqual(self.purchases()[0], 100)
 
     def test_hub_away_and_router_killed_loses_nothing(self):
         self.hub.kill(signal.SIGKILL)
         self.post_purchases(posts=40, per_post=5)
         # Sealed batches wait on disk for the hub.
-        wait_until(lambda: self.metric("skyport_router_stats_pending_rows") > 0, 10, what="batches held")
-        wait_until(lambda: self.metric("skyport_router_journal_bytes") > 0, 10, what="batches on disk")
+        wait_until(lambda: self.router.metric("skyport_router_stats_pending_rows", default=-1) > 0, 10, what="batches held")
+        wait_until(lambda: self.router.metric("skyport_router_journal_bytes", default=-1) > 0, 10, what="batches on disk")
         self.router.kill(signal.SIGKILL)
         self.router.start()
         self.post_purchases(posts=10, per_post=1)
@@ -107,7 +101,7 @@ class DurableEventsTest(ClusterTest):
         self.router.start()
         self.hub.start()
         self.settled(210)
-        wait_until(lambda: self.metric("skyport_router_journal_bytes") == 0, 10, what="shipped batches removed")
+        wait_until(lambda: self.router.metric("skyport_router_journal_bytes", default=-1) == 0, 10, what="shipped batches removed")
         self.assertEqual(os.listdir(os.path.join(self.data, "journal")), [])
 
     def test_kill_in_the_middle_of_a_stream_of_posts(self):
@@ -135,7 +129,7 @@ class DurableEventsTest(ClusterTest):
         t.join(timeout=15)
         self.router.start()
         wait_until(lambda: self.purchases()[0] >= answered[0], 30, what="every answered post at the hub")
-        wait_until(lambda: self.metric("skyport_router_stats_pending_rows") == 0, 30, what="nothing left to ship")
+        wait_until(lambda: self.router.metric("skyport_router_stats_pending_rows", default=-1) == 0, 30, what="nothing left to ship")
         n = self.purchases()[0]
         self.assertGreaterEqual(n, answered[0])
         self.assertLessEqual(n, sent[0])

@@ -19,8 +19,6 @@ import http.client
 import json
 import os
 import random
-import re
-import sqlite3
 import threading
 import time
 import unittest
@@ -66,31 +64,12 @@ class EventsFloodTest(ClusterTest):
         self.addCleanup(self.router.kill)
         with open(self.token_file) as f:
             self.token = f.read().strip()
-        self.db = os.path.join(self.hub.data, "stats.db")
-
-    def metric(self, name):
-        _, text = self.router.admin_get("/metrics", token=False)
-        m = re.search(rf"^{re.escape(name)} (\d+)$", text, re.M)
-        return int(m.group(1)) if m else -1
-
-    def hub_sql(self, sql, *args):
-        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
 
     def purchases(self, users):
         marks = ",".join("?" * len(users))
-        rows = self.hub_sql(f"SELECT user, SUM(count) FROM user_events WHERE event = 'purchase' AND user IN ({marks}) "
+        rows = self.hub.stats_sql(f"SELECT user, SUM(count) FROM user_events WHERE event = 'purchase' AND user IN ({marks}) "
                             "GROUP BY user", *users)
         return dict(rows)
-
-    def live_bytes(self):
-        (pages,), = self.hub_sql("PRAGMA page_count")
-        (free,), = self.hub_sql("PRAGMA freelist_count")
-        (size,), = self.hub_sql("PRAGMA page_size")
-        return (pages - free) * size
 
     def test_flood_from_one_address_leaves_real_users_counted_and_disks_bounded(self):
         hour = int(time.time()) // 3600 * 3600  # real users' events in one hour: keys that exist stay countable
@@ -155,7 +134,7 @@ class EventsFloodTest(ClusterTest):
 
         def journal_watch():
             while not stop.is_set():
-                seen["journal_max"] = max(seen["journal_max"], self.metric("skyport_router_journal_bytes"))
+                seen["journal_max"] = max(seen["journal_max"], self.router.metric("skyport_router_journal_bytes", default=-1))
                 time.sleep(0.05)
 
         threads = [threading.Thread(target=f) for f in (forged_flooder, forged_flooder, trusted_flooder, journal_watch)]
@@ -167,13 +146,13 @@ class EventsFloodTest(ClusterTest):
             for _ in range(30):
                 for addr in REAL:
                     real_post(addr)
-            wait_until(lambda: self.metric("skyport_router_events_accepted_total") > 40_000, 40,
+            wait_until(lambda: self.router.metric("skyport_router_events_accepted_total", default=-1) > 40_000, 40,
                        what="a flood far over the hub's budget")
         finally:
             stop.set()
             for t in threads:
                 t.join(timeout=15)
-        wait_until(lambda: self.metric("skyport_router_stats_pending_rows") == 0, 30, what="nothing left to ship")
+        wait_until(lambda: self.router.metric("skyport_router_stats_pending_rows", default=-1) == 0, 30, what="nothing left to ship")
 
         # The flooders: refused with 429 and Retry-After; the forged one mostly.
         self.assertGreater(seen["forged"].get(429, 0), 0, seen)
@@ -181,7 +160,7 @@ class EventsFloodTest(ClusterTest):
         self.assertEqual(seen["no_retry_after"], 0, seen)
         forged_ok = seen["forged"].get(202, 0) + seen["forged"].get(400, 0)
         self.assertLess(forged_ok, seen["forged"].get(429, 0), seen)
-        self.assertGreater(self.metric('skyport_router_events_limited_total{by="address"}'), 0)
+        self.assertGreater(self.router.metric('skyport_router_events_limited_total{by="address"}', default=-1), 0)
         # Real users: every accepted purchase counted, none lost to the flood.
         wait_until(lambda: self.purchases(list(accepted)) == accepted, 15,
                    what=f"real users' purchases at the hub: {accepted}")
@@ -189,16 +168,16 @@ class EventsFloodTest(ClusterTest):
         # Bounded disks: the journal under its hard bound; the hub's live data under its budget plus
         # one batch (<= 5000 rows), the event names capped, the flood mostly not stored.
         self.assertLessEqual(seen["journal_max"], 1.25 * MB, seen)
-        self.assertEqual(self.metric("skyport_router_journal_dropped_batches_total"), 0)
-        self.assertEqual(self.metric("skyport_router_stats_dropped_rows_total"), 0)
+        self.assertEqual(self.router.metric("skyport_router_journal_dropped_batches_total", default=-1), 0)
+        self.assertEqual(self.router.metric("skyport_router_stats_dropped_rows_total", default=-1), 0)
         journal_dir = os.path.join(self.data, "journal")
         self.assertLessEqual(sum(os.path.getsize(os.path.join(journal_dir, f)) for f in os.listdir(journal_dir)),
                              1.25 * MB)
-        self.assertLessEqual(self.live_bytes(), 2 * MB)
-        (names,), = self.hub_sql("SELECT COUNT(DISTINCT event) FROM user_events WHERE event NOT LIKE '$%'")
+        self.assertLessEqual(self.hub.stats_live_bytes(), 2 * MB)
+        (names,), = self.hub.stats_sql("SELECT COUNT(DISTINCT event) FROM user_events WHERE event NOT LIKE '$%'")
         self.assertLessEqual(names, 20)
-        (stored,), = self.hub_sql("SELECT COUNT(*) FROM user_events WHERE event = 'purchase'")
-        accepted_total = self.metric("skyport_router_events_accepted_total")
+        (stored,), = self.hub.stats_sql("SELECT COUNT(*) FROM user_events WHERE event = 'purchase'")
+        accepted_total = self.router.metric("skyport_router_events_accepted_total", default=-1)
         self.assertLess(stored, accepted_total / 2, f"{stored} purchase rows of {accepted_total} events")
         with open(self.hub.log_path) as f:
             self.assertIn("stats rows dropped", f.read())

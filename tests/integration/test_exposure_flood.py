@@ -14,8 +14,6 @@ under its budget. Before the fix the hub filled and dropped both rows.
 import http.client
 import json
 import os
-import re
-import sqlite3
 import threading
 import time
 
@@ -41,30 +39,6 @@ class ExposureFloodTest(ClusterTest):
         self.router = Router(self.tmp, self.token_file, routes=routes, extra=[
             "--hub", self.hub.address(), "--new-users-address-rate", "5", "--new-users-address-burst", "20"]).start()
         self.addCleanup(self.router.kill)
-        self.db = os.path.join(self.hub.data, "stats.db")
-
-    def metric(self, name):
-        _, text = self.router.admin_get("/metrics", token=False)
-        m = re.search(rf"^{re.escape(name)} (\d+)$", text, re.M)
-        return int(m.group(1)) if m else -1
-
-    def hub_sql(self, sql, *args):
-        if not os.path.exists(self.db):
-            return []
-        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
-
-    def live_bytes(self):
-        try:
-            (pages,), = self.hub_sql("PRAGMA page_count")
-            (free,), = self.hub_sql("PRAGMA freelist_count")
-            (size,), = self.hub_sql("PRAGMA page_size")
-        except (ValueError, sqlite3.Error):
-            return 0
-        return (pages - free) * size
 
     def test_get_flood_leaves_a_real_users_exposure_and_purchase_counted(self):
         stop = threading.Event()
@@ -91,8 +65,8 @@ class ExposureFloodTest(ClusterTest):
             t.start()
         try:
             # Fixed: the router limits (the flood is long enough to show it); before: the hub fills.
-            wait_until(lambda: self.metric("skyport_router_exposures_limited_total") >= 20000
-                       or self.live_bytes() > MB, 50, interval=0.5, what="a GET flood far over the new-user budget")
+            wait_until(lambda: self.router.metric("skyport_router_exposures_limited_total", default=-1) >= 20000
+                       or self.hub.stats_live_bytes() > MB, 50, interval=0.5, what="a GET flood far over the new-user budget")
         finally:
             stop.set()
             for t in threads:
@@ -118,7 +92,7 @@ class ExposureFloodTest(ClusterTest):
             conn.close()
 
         def counted():
-            rows = dict(self.hub_sql("SELECT event, SUM(count) FROM user_events WHERE user = ? GROUP BY event", uid))
+            rows = dict(self.hub.stats_sql("SELECT event, SUM(count) FROM user_events WHERE user = ? GROUP BY event", uid))
             return rows.get("$exposure", 0) >= 1 and rows.get("purchase", 0) == 1
         wait_until(counted, 20, what="the real user's exposure and purchase at the hub")
-        self.assertLess(self.live_bytes(), MB // 2)
+        self.assertLess(self.hub.stats_live_bytes(), MB // 2)

@@ -74,7 +74,7 @@ class IdentityTest(ClusterTest):
         self.cli("split", "webapp", *args)
         rev = int(self.cli_json("registry", "route", "get", "webapp")["revision"])
         for r in routers or [self.router]:
-            wait_until(lambda: metric(r, "skyport_router_table_revision") >= rev, 10, what="split in the router")
+            wait_until(lambda: r.metric("skyport_router_table_revision", default=-1) >= rev, 10, what="split in the router")
 
     def visit(self, cookie=None, router=None):
         """A request through the router: (cookie pair in use, commit, response headers)."""
@@ -215,7 +215,7 @@ class IdentityTest(ClusterTest):
             self.assertEqual(got, pair, "re-issued signed with the same id and split")
             got, _, _ = self.visit(legacy)
             self.assertNotEqual(uid_of(got), m.group(1), "r1 (no window) kept a legacy id")
-        self.assertEqual(metric(r3, "skyport_router_cookies_migrated_total"), 10)
+        self.assertEqual(r3.metric("skyport_router_cookies_migrated_total", default=-1), 10)
         # A window that has ended refuses them.
         r4 = self.start_router("r4", ["--legacy-cookies-until", "2001-01-01T00:00:00Z"])
         wait_until(lambda: get(r4.port, host=HOST)[0] == 200, 10, what="r4 routes")
@@ -237,7 +237,7 @@ class IdentityTest(ClusterTest):
         got, commit5, _ = self.visit("skyport=" + sign(b"o" * 64, m.group(1), m.group(2)), router=r5)
         self.assertEqual(got, "skyport=" + sign(b"n" * 64, m.group(1), m.group(2)))
         self.assertEqual(commit5, pairs[1][1])
-        self.assertEqual(metric(r5, "skyport_router_cookies_rotated_total"), 1)
+        self.assertEqual(r5.metric("skyport_router_cookies_rotated_total", default=-1), 1)
         # A secret file too short to be one stops the router with a reason.
         short = os.path.join(self.tmp, "short.secret")
         with open(short, "w") as f:
@@ -248,12 +248,6 @@ class IdentityTest(ClusterTest):
             bad.start()
         self.addCleanup(bad.kill)
         self.assertIn("at least 32", str(ctx.exception))
-
-
-def metric(router, name):
-    _, text = router.admin_get("/metrics", token=False)
-    m = re.search(rf"^{re.escape(name)} (\d+)$", text, re.M)
-    return int(m.group(1)) if m else -1
 
 
 def cookie_rejections(router):

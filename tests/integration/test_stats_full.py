@@ -39,29 +39,10 @@ class StatsFullTest(ClusterTest):
                                  "arms": [{"commit": C1, "weight": 100, "upstreams": [self.backend.address()]}]}]}, f)
         self.router = Router(self.tmp, self.token_file, routes=routes, extra=["--hub", self.hub.address()]).start()
         self.addCleanup(self.router.kill)
-        self.db = os.path.join(self.hub.data, "stats.db")
-
-    def hub_sql(self, sql, *args):
-        if not os.path.exists(self.db):
-            return []
-        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
-
-    def live_bytes(self):
-        try:
-            (pages,), = self.hub_sql("PRAGMA page_count")
-            (free,), = self.hub_sql("PRAGMA freelist_count")
-            (size,), = self.hub_sql("PRAGMA page_size")
-        except (ValueError, sqlite3.Error):
-            return 0
-        return (pages - free) * size
 
     def exposures(self):
         try:
-            (n,), = self.hub_sql("SELECT COUNT(*) FROM user_events WHERE event = '$exposure'")
+            (n,), = self.hub.stats_sql("SELECT COUNT(*) FROM user_events WHERE event = '$exposure'")
         except (ValueError, sqlite3.Error):
             return 0
         return n
@@ -86,7 +67,7 @@ class StatsFullTest(ClusterTest):
         for t in threads:
             t.start()
         try:
-            wait_until(lambda: self.live_bytes() > MB, 50, interval=0.5, what="the hub's store over its budget")
+            wait_until(lambda: self.hub.stats_live_bytes() > MB, 50, interval=0.5, what="the hub's store over its budget")
         finally:
             stop.set()
             for t in threads:
@@ -99,7 +80,7 @@ class StatsFullTest(ClusterTest):
             return n == last[0]
         wait_until(settled, 20, interval=1.5, what="the flood's rows at the hub")
         # (A batch that finds the store under its budget is taken whole: the flood's last ones overshoot.)
-        full_bytes = self.live_bytes()
+        full_bytes = self.hub.stats_live_bytes()
 
         users = []
         conn = http.client.HTTPConnection("127.0.0.1", self.router.port, timeout=10, source_address=("127.0.0.2", 0))
@@ -125,7 +106,7 @@ class StatsFullTest(ClusterTest):
         uids = [COOKIE_RE.match(c).group(1) for c in users]
 
         def counted(uid):
-            rows = dict(self.hub_sql("SELECT event, SUM(count) FROM user_events WHERE user = ? GROUP BY event", uid))
+            rows = dict(self.hub.stats_sql("SELECT event, SUM(count) FROM user_events WHERE user = ? GROUP BY event", uid))
             return rows.get("$exposure", 0) == 1 and rows.get("purchase", 0) == 1
         wait_until(lambda: all(counted(u) for u in uids), 20, what="the real users' exposures and purchases at the hub")
         missing = [u for u in uids if not counted(u)]
@@ -135,4 +116,4 @@ class StatsFullTest(ClusterTest):
         doc = json.loads(r.stdout)
         self.assertEqual(doc["experiment"]["unattributed"], {"users": 0, "events": 0})
         self.assertEqual(sum(a["events"] for a in doc_arms(doc)), 20)
-        self.assertLessEqual(self.live_bytes(), full_bytes + 64 * 1024, "the real users' rows took the flood's room")
+        self.assertLessEqual(self.hub.stats_live_bytes(), full_bytes + 64 * 1024, "the real users' rows took the flood's room")
