@@ -1,6 +1,7 @@
 # The drone daemon (included from drone/CMakeLists.txt, below the supervisor).
-add_library(skyport_drone_logic STATIC procfile.cc app_env.cc checkout_files.cc metrics.cc app_uids.cc)
-target_link_libraries(skyport_drone_logic PUBLIC skyport_core nlohmann_json::nlohmann_json)
+add_library(skyport_drone_logic STATIC procfile.cc app_env.cc checkout_files.cc metrics.cc app_uids.cc
+  registration.cc)
+target_link_libraries(skyport_drone_logic PUBLIC skyport_core skyport_proto nlohmann_json::nlohmann_json)
 
 add_library(skyport_drone_shell STATIC agent.cc checkout.cc registry_link.cc run_command.cc daemon.cc app_runtime.cc)
 target_link_libraries(skyport_drone_shell PUBLIC skyport_drone_logic skyport_drone_supervisor skyport_rpc

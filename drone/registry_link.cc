@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "drone/registration.h"
 #include "rpc/call.h"
 
 namespace skyport::drone {
@@ -93,7 +94,15 @@ Result<uint32_t> RegistryLink::Allocate(const std::string& host, const InstanceK
 void RegistryLink::WantRegistered(const InstanceKey& key, v1::Endpoint ep) {
   {
     std::lock_guard lock(mu_);
-    wants_[key] = Want{std::move(ep), 0, ++want_gen_};
+    Want& w = wants_[key];
+    if (ReplacedEntryToRemove(w.ep, w.id, ep)) {
+      deregister_.push_back(w.id);  // moved to another port: the old entry goes
+      ++queued_gen_;
+      w.id = 0;
+    }
+    // Same host:port: the entry keeps its id (a stop before the new content lands removes it).
+    w.ep = std::move(ep);
+    w.gen = ++want_gen_;
   }
   cv_.notify_all();
 }
@@ -196,7 +205,7 @@ bool RegistryLink::FlushQueued(uint64_t lease) {
 bool RegistryLink::IsRegistered(const InstanceKey& key) const {
   std::lock_guard lock(mu_);
   auto it = wants_.find(key);
-  return it != wants_.end() && it->second.id != 0;
+  return it != wants_.end() && it->second.id != 0 && !it->second.Pending();
 }
 
 bool RegistryLink::IsWanted(const InstanceKey& key) const {
@@ -228,14 +237,14 @@ void RegistryLink::Loop() {
         if (!deregister_.empty() || !release_.empty()) return true;
         if (lease_ == 0) return false;
         for (const auto& [k, w] : wants_)
-          if (w.id == 0) return true;
+          if (w.Pending()) return true;
         return false;
       });
       if (stop_) return;
       lease = lease_;
       if (lease != 0)
         for (const auto& [k, w] : wants_)
-          if (w.id == 0) to_register.emplace_back(k, w.ep, w.gen);
+          if (w.Pending()) to_register.emplace_back(k, w.ep, w.gen);
     }
     // Removals first: a crashed instance must leave the registry at once.
     if (!FlushQueued(lease)) {
@@ -256,7 +265,7 @@ void RegistryLink::Loop() {
       {
         std::lock_guard lock(mu_);
         lease_ = resp.lease_id();
-        for (auto& [k, w] : wants_) w.id = 0;  // everything must be registered under the new lease
+        for (auto& [k, w] : wants_) w.id = w.registered_gen = 0;  // all registered again under the new lease
       }
       cv_.notify_all();
       log::Info("registry lease granted", {{"lease", resp.lease_id()}, {"ttl_s", ttl_s_}});
@@ -296,10 +305,12 @@ void RegistryLink::Loop() {
       failures = 0;
       std::lock_guard lock(mu_);
       auto it = wants_.find(key);
-      if (it == wants_.end()) deregister_.push_back(resp.id());  // deregistered while in flight
-      // Only the endpoint this call sent counts as registered: a newer want (a crash's critical
-      // entry superseded by the restarted, settled one) is registered on the next turn, in place.
-      else if (lease_ == lease && it->second.gen == gen) it->second.id = resp.id();
+      const bool wanted = it != wants_.end();
+      const RegisterAnswer use = UseRegisterAnswer(ep, gen, lease, wanted ? &it->second.ep : nullptr,
+                                                   wanted ? it->second.gen : 0, lease_);
+      if (use.keep_id) it->second.id = resp.id();
+      if (use.current) it->second.registered_gen = gen;
+      if (use.deregister) deregister_.push_back(resp.id());
     }
   }
 }

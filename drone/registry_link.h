@@ -58,8 +58,10 @@ class RegistryLink {
  private:
   struct Want {
     v1::Endpoint ep;
-    uint64_t id = 0;  // 0: not registered under the current lease
+    uint64_t id = 0;   // the entry at ep's host:port under the current lease (0: none)
     uint64_t gen = 0;  // which WantRegistered call this is: an answer for an older one does not count
+    uint64_t registered_gen = 0;  // which of them the registry holds: registered when == gen
+    bool Pending() const { return registered_gen != gen; }
   };
   void Loop();
   // Stops wanting `key`; queues its entry's removal if it was registered and
