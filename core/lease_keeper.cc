@@ -37,13 +37,12 @@ LeaseOutcome LeaseKeeper::OnGrant(int64_t now, const Status& status, uint64_t le
 }
 
 LeaseOutcome LeaseKeeper::OnKeepAlive(int64_t now, const Status& status, double uniform01) {
-  if (status.code() == Code::kNotFound) return Lose(now);
-  if (!status.ok()) return Fail(now, uniform01);
-  next_keepalive_ = now + timing_.keepalive_ms;
-  failures_ = 0;
-  return LeaseOutcome::kOk;
+  const LeaseOutcome outcome = OnRegister(now, status, uniform01);
+  if (outcome == LeaseOutcome::kOk) next_keepalive_ = now + timing_.keepalive_ms;
+  return outcome;
 }
 
+// Any answer to a call made under the lease: NOT_FOUND says the lease is gone.
 LeaseOutcome LeaseKeeper::OnRegister(int64_t now, const Status& status, double uniform01) {
   if (status.code() == Code::kNotFound) return Lose(now);
   if (!status.ok()) return Fail(now, uniform01);
