@@ -2,14 +2,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/backoff.h"
 #include "core/clock.h"
-#include "core/lease_keeper.h"
 #include "core/ids.h"
+#include "core/lease_keeper.h"
 #include "core/log.h"
 #include "rpc/call.h"
+#include "rpc/lease_shell.h"
 
 namespace skyport::router {
 
