@@ -14,9 +14,10 @@
 #include "cli/errors.h"
 #include "cli/process.h"
 #include "cli/supervise_policy.h"
-#include "core/backoff.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/lease_keeper.h"
+#include "rpc/lease_shell.h"
 
 namespace skyport::cli {
 namespace {
@@ -42,16 +43,52 @@ bool Transient(Code c) {
 
 void Say(const std::string& line) { std::cerr << "skyport: " << line << std::endl; }
 
+// The lease calls over the CLI's client (its per-call deadline, no waiting
+// for the registry: signals wait while a call is in flight).
+class ClientLeaseCalls final : public rpc::LeaseCalls {
+ public:
+  explicit ClientLeaseCalls(RegistryClient& client) : client_(client) {}
+  Result<uint64_t> Grant(uint32_t ttl_seconds) override {
+    auto g = client_.Grant(ttl_seconds);
+    if (!g.ok()) return g.status();
+    return g->lease_id();
+  }
+  Status KeepAlive(uint64_t lease) override { return client_.KeepAlive(lease); }
+  Result<uint64_t> Register(const v1::Endpoint& endpoint) override {
+    auto r = client_.Register(endpoint);
+    if (!r.ok()) return r.status();
+    return r->id();
+  }
+  Result<uint32_t> Revoke(uint64_t lease) override {
+    auto r = client_.Revoke(lease);
+    if (!r.ok()) return r.status();
+    return r->removed();
+  }
+
+ private:
+  RegistryClient& client_;
+};
+
+// The keep-alive interval and the backoff of `register -- CMD`: retries start
+// at 200 ms and never wait longer than 5 s or one interval.
+LeaseTiming SuperviseTiming(uint32_t ttl_seconds) {
+  LeaseTiming t = LeaseTimingFor(ttl_seconds);
+  t.backoff.initial_ms = 200;
+  t.backoff.max_ms = std::min<int64_t>(5'000, t.keepalive_ms);
+  return t;
+}
+
 class Supervisor {
  public:
   Supervisor(RegistryClient& client, const SuperviseSpec& spec)
-      : client_(client), spec_(spec), lease_(spec.lease_id) {
-    interval_ms_ = KeepAliveIntervalMs(spec.ttl_seconds);
-    backoff_.initial_ms = 200;
-    backoff_.max_ms = std::min<int64_t>(5'000, interval_ms_);
+      : client_(client),
+        spec_(spec),
+        calls_(client),
+        lease_(&calls_, &random_, spec.ttl_seconds, SuperviseTiming(spec.ttl_seconds), spec.lease_id, MonoMs()) {
     // A KeepAlive stuck for the whole TTL is as good as a lost one, and
     // signals wait while an RPC is in flight.
-    client_.set_timeout_ms(std::min(client_.timeout_ms(), std::max<int64_t>(1'000, interval_ms_)));
+    client_.set_timeout_ms(
+        std::min(client_.timeout_ms(), std::max<int64_t>(1'000, lease_.keeper().interval_ms())));
   }
 
   int Run() {
@@ -75,9 +112,7 @@ class Supervisor {
       guardian_ = *guardian;
     else
       Say("warning: no guardian for the command's process group: " + guardian.status().message());
-    int64_t start = MonoMs();
-    next_keepalive_ = start + interval_ms_;
-    const int64_t ready_deadline = start + spec_.ready_timeout_ms;
+    const int64_t ready_deadline = MonoMs() + spec_.ready_timeout_ms;
 
     for (;;) {
       Reap();
@@ -101,13 +136,10 @@ class Supervisor {
         }
         now = MonoMs();
       }
-      StepLease(now);
-      if (ready_ && id_ == 0 && lease_ != 0 && now >= next_try_) {
-        if (!StepRegister(now)) {
-          StopGroup();
-          CleanupGroup();
-          return Finish(kExitFailure);
-        }
+      if (!StepLease(now)) {
+        StopGroup();
+        CleanupGroup();
+        return Finish(kExitFailure);
       }
       WaitSignal(NextWakeMs(MonoMs()));
     }
@@ -127,9 +159,10 @@ class Supervisor {
     return spec_.endpoint.host() + ":" + std::to_string(spec_.endpoint.port());
   }
 
+  bool NeedRegister() const { return ready_ && id_ == 0; }
+
   int64_t NextWakeMs(int64_t now) const {
-    int64_t wake = std::min(next_keepalive_, now + 1'000);
-    if (lease_ == 0 || (ready_ && id_ == 0)) wake = std::min(wake, std::max(next_try_, now));
+    int64_t wake = std::min(lease_.keeper().WakeAt(now, NeedRegister()), now + 1'000);
     if (!ready_) wake = std::min(wake, now + kReadyPollMs);
     return std::max<int64_t>(0, wake - now);
   }
@@ -197,83 +230,66 @@ class Supervisor {
     Reap();
   }
 
-  // Grants a lease when we have none; keeps the current one alive.
-  void StepLease(int64_t now) {
-    if (lease_ == 0) {
-      if (now < next_try_) return;
-      auto g = client_.Grant(spec_.ttl_seconds);
-      if (!g.ok()) {
-        next_try_ = now + Retry("grant a lease", g.status());
-        return;
-      }
-      lease_ = g->lease_id();
-      id_ = 0;
-      next_keepalive_ = now + interval_ms_;
-      Recovered();
-      return;
-    }
-    if (now < next_keepalive_) return;
-    Status s = client_.KeepAlive(lease_);
-    switch (OnKeepAlive(s)) {
-      case LeaseAction::kKeep:
-        next_keepalive_ = now + interval_ms_;
-        Recovered();
-        break;
-      case LeaseAction::kRenew:
-        Say("lease " + std::to_string(lease_) + " is gone (" + s.ToString() +
-            "); granting a new one and registering again");
-        lease_ = 0;
-        id_ = 0;
-        next_try_ = now;
-        next_keepalive_ = now + interval_ms_;
-        break;
-      case LeaseAction::kRetry:
-        next_keepalive_ = now + Retry("keep lease " + std::to_string(lease_) + " alive", s);
-        break;
-    }
-  }
-
-  // Registers the entry; false on an error that retrying cannot fix.
-  bool StepRegister(int64_t now) {
+  // Makes the lease call that is due (grant, keep alive, register once CMD
+  // is ready); false on an error that retrying cannot fix.
+  bool StepLease(int64_t now) {
     v1::Endpoint ep = spec_.endpoint;
     ep.set_pid(pid_);
-    ep.set_lease_id(lease_);
-    auto r = client_.Register(ep);
-    if (r.ok()) {
-      id_ = r->id();
-      registered_once_ = true;
-      Recovered();
-      Announce();
-      return true;
+    const rpc::LeaseTurn t = lease_.Step(now, NeedRegister() ? &ep : nullptr);
+    const Status& s = t.status;
+    switch (t.step) {
+      case LeaseStep::kWait:
+        return true;
+      case LeaseStep::kGrant:
+        if (t.outcome == LeaseOutcome::kOk) {
+          id_ = 0;
+          Recovered(t);
+        } else {
+          Retry("grant a lease", s, t);
+        }
+        return true;
+      case LeaseStep::kKeepAlive:
+        if (t.outcome == LeaseOutcome::kOk) {
+          Recovered(t);
+        } else if (t.outcome == LeaseOutcome::kLost) {
+          Say("lease " + std::to_string(t.lease) + " is gone (" + s.ToString() +
+              "); granting a new one and registering again");
+          id_ = 0;
+        } else {
+          Retry("keep lease " + std::to_string(t.lease) + " alive", s, t);
+        }
+        return true;
+      case LeaseStep::kRegister:
+        if (t.outcome == LeaseOutcome::kOk) {
+          id_ = t.entry_id;
+          registered_once_ = true;
+          Recovered(t);
+          Announce();
+          return true;
+        }
+        if (t.outcome == LeaseOutcome::kLost) return true;  // the lease vanished in between
+        if (!registered_once_ && !Transient(s.code())) {
+          std::cerr << FormatRpcError("register " + ep.app() + "@" + ep.commit() + " " + ep.role(), s,
+                                      spec_.registry)
+                    << std::endl;
+          return false;
+        }
+        Retry("register", s, t);
+        return true;
     }
-    const Status& s = r.status();
-    if (s.code() == Code::kNotFound) {  // the lease vanished in between
-      lease_ = 0;
-      next_try_ = now;
-      return true;
-    }
-    if (!registered_once_ && !Transient(s.code())) {
-      std::cerr << FormatRpcError("register " + ep.app() + "@" + ep.commit() + " " + ep.role(), s,
-                                  spec_.registry)
-                << std::endl;
-      return false;
-    }
-    next_try_ = now + Retry("register", s);
     return true;
   }
 
-  // Warns (once per outage) and returns the delay before the next attempt.
-  int64_t Retry(const std::string& what, const Status& s) {
-    if (attempt_ == 0 || s.code() != last_code_)
+  // Warns once per outage (and when the error changes); the keeper backs off.
+  void Retry(const std::string& what, const Status& s, const rpc::LeaseTurn& t) {
+    if (t.failures_before == 0 || s.code() != last_code_)
       std::cerr << FormatRpcError(what, s, spec_.registry)
                 << "\nskyport: retrying while the command runs" << std::endl;
     last_code_ = s.code();
-    return BackoffDelayMs(backoff_, attempt_++, random_.Uniform01());
   }
 
-  void Recovered() {
-    if (attempt_ > 0) Say("registry reachable again");
-    attempt_ = 0;
+  void Recovered(const rpc::LeaseTurn& t) {
+    if (t.failures_before > 0) Say("registry reachable again");
   }
 
   void Announce() {
@@ -281,12 +297,12 @@ class Supervisor {
     if (spec_.json) {
       std::cout << nlohmann::json{{"id", id_}, {"app", ep.app()}, {"commit", ep.commit()},
                                   {"role", ep.role()}, {"host", ep.host()}, {"port", ep.port()},
-                                  {"lease", lease_}, {"pid", pid_}}
+                                  {"lease", lease_.lease()}, {"pid", pid_}}
                        .dump()
                 << std::endl;
     } else {
       Say("registered " + ep.app() + "@" + ep.commit() + " " + ep.role() + " at " + HostPort() +
-          " as id " + std::to_string(id_) + " (lease " + std::to_string(lease_) + ", pid " +
+          " as id " + std::to_string(id_) + " (lease " + std::to_string(lease_.lease()) + ", pid " +
           std::to_string(pid_) + ")");
     }
   }
@@ -294,10 +310,10 @@ class Supervisor {
   // Frees the entry and the port with the lease; returns `code`.
   int Finish(int code) {
     StopGuardian(guardian_, guardian_reaped_);
-    if (lease_ != 0) {
-      auto r = client_.Revoke(lease_);
+    if (const uint64_t lease = lease_.lease(); lease != 0) {
+      auto r = client_.Revoke(lease);
       if (!r.ok() && r.status().code() != Code::kNotFound)
-        std::cerr << FormatRpcError("revoke lease " + std::to_string(lease_), r.status(),
+        std::cerr << FormatRpcError("revoke lease " + std::to_string(lease), r.status(),
                                     spec_.registry)
                   << "\nskyport: the entry will expire with its " << spec_.ttl_seconds
                   << " s TTL" << std::endl;
@@ -307,7 +323,9 @@ class Supervisor {
 
   RegistryClient& client_;
   SuperviseSpec spec_;
-  int64_t interval_ms_ = 0;
+  SystemRandom random_;
+  ClientLeaseCalls calls_;
+  rpc::LeaseShell lease_;  // the lease (0: none, grant one), when to keep it alive, backoff
   pid_t pid_ = 0;
   pid_t guardian_ = 0;  // kills CMD's group if we are killed (see process.h)
   bool guardian_reaped_ = false;
@@ -316,15 +334,9 @@ class Supervisor {
   int stop_signal_ = 0;
   int signals_seen_ = 0;
   bool ready_ = false;
-  uint64_t lease_ = 0;  // 0: none, grant one
   uint64_t id_ = 0;     // 0: not registered under the current lease
   bool registered_once_ = false;
-  int64_t next_keepalive_ = 0;
-  int64_t next_try_ = 0;  // next Grant/Register attempt
-  int attempt_ = 0;       // consecutive failures, for backoff
   Code last_code_ = Code::kOk;
-  BackoffPolicy backoff_ = kReconnectBackoff;
-  SystemRandom random_;
 };
 
 }  // namespace

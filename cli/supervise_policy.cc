@@ -2,19 +2,7 @@
 
 #include <sys/wait.h>
 
-#include <algorithm>
-
 namespace skyport::cli {
-
-LeaseAction OnKeepAlive(const Status& status) {
-  if (status.ok()) return LeaseAction::kKeep;
-  if (status.code() == Code::kNotFound) return LeaseAction::kRenew;
-  return LeaseAction::kRetry;
-}
-
-int64_t KeepAliveIntervalMs(uint32_t ttl_seconds) {
-  return std::max<int64_t>(200, static_cast<int64_t>(ttl_seconds) * 1000 / 3);
-}
 
 int ExitCodeFromWaitStatus(int st) {
   if (WIFEXITED(st)) return WEXITSTATUS(st);

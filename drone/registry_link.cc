@@ -1,21 +1,24 @@
 #include "drone/registry_link.h"
 
+#include <algorithm>
 #include <chrono>
-#include <tuple>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/lease_keeper.h"
 #include "core/log.h"
 #include "drone/registration.h"
 #include "rpc/call.h"
+#include "rpc/lease_shell.h"
 
 namespace skyport::drone {
 
 RegistryLink::RegistryLink(std::shared_ptr<grpc::Channel> channel, std::string token, uint32_t ttl_s)
-    : stub_(v1::Registry::NewStub(channel)), token_(std::move(token)), ttl_s_(ttl_s) {}
+    : stub_(v1::Registry::NewStub(channel)), token_(token), ttl_s_(ttl_s), calls_(channel, std::move(token)) {}
 
 RegistryLink::~RegistryLink() {
   {
@@ -26,22 +29,18 @@ RegistryLink::~RegistryLink() {
   if (thread_.joinable()) thread_.join();
 }
 
-grpc::Status RegistryLink::Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms,
-                                bool wait_for_peer) const {
+grpc::Status RegistryLink::Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms) const {
   grpc::ClientContext ctx;
-  rpc::PrepareContext(ctx, token_, timeout_ms, wait_for_peer);
+  rpc::PrepareContext(ctx, token_, timeout_ms, /*wait_for_peer=*/true);
   return fn(ctx);
 }
 
 int64_t RegistryLink::Start(uint64_t stale_lease) {
   int64_t removed = 0;
   if (stale_lease != 0) {
-    v1::RevokeRequest req;
-    req.set_lease_id(stale_lease);
-    v1::RevokeResponse resp;
-    auto s = Call([&](grpc::ClientContext& c) { return stub_->Revoke(&c, req, &resp); }, 3000, false);
-    log::Info("revoked the previous run's lease", {{"lease", stale_lease}, {"ok", s.ok()}, {"removed", resp.removed()}});
-    removed = s.ok() ? static_cast<int64_t>(resp.removed()) : 0;
+    auto revoked = calls_.Revoke(stale_lease);
+    removed = revoked.ok() ? static_cast<int64_t>(*revoked) : 0;
+    log::Info("revoked the previous run's lease", {{"lease", stale_lease}, {"ok", revoked.ok()}, {"removed", removed}});
   }
   thread_ = std::thread([this] { Loop(); });
   return removed;
@@ -58,12 +57,7 @@ void RegistryLink::Shutdown() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (lease != 0) {
-    v1::RevokeRequest req;
-    req.set_lease_id(lease);
-    v1::RevokeResponse resp;
-    (void)Call([&](grpc::ClientContext& c) { return stub_->Revoke(&c, req, &resp); }, 3000, false);
-  }
+  if (lease != 0) (void)calls_.Revoke(lease);
 }
 
 Result<uint32_t> RegistryLink::Allocate(const std::string& host, const InstanceKey& key, int64_t timeout_ms,
@@ -218,99 +212,100 @@ uint64_t RegistryLink::lease() const {
   return lease_;
 }
 
+void RegistryLink::LoseLease() {
+  std::lock_guard lock(mu_);
+  lease_ = 0;
+  cv_.notify_all();  // the entries went with the lease: nobody waits for their removal
+}
+
+void RegistryLink::Registered(const InstanceKey& key, const v1::Endpoint& sent, uint64_t gen, uint64_t lease,
+                              uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = wants_.find(key);
+  const bool wanted = it != wants_.end();
+  const RegisterAnswer use = UseRegisterAnswer(sent, gen, lease, wanted ? &it->second.ep : nullptr,
+                                               wanted ? it->second.gen : 0, lease_);
+  if (use.keep_id) it->second.id = id;
+  if (use.current) it->second.registered_gen = gen;  // the registry holds what this call sent
+  if (use.deregister) deregister_.push_back(id);
+}
+
 void RegistryLink::Loop() {
   SystemRandom random;
-  const BackoffPolicy policy = kReconnectBackoff;  // the calls themselves wait for the registry
-  int failures = 0;
-  int64_t next_keepalive = 0;
-  const int64_t interval = std::max<int64_t>(200, int64_t{ttl_s_} * 1000 / 3);
+  // The calls themselves wait for the registry (wait_for_peer): the keeper's
+  // backoff only spaces out what the registry refuses.
+  rpc::LeaseShell shell(&calls_, &random, ttl_s_, LeaseTimingFor(ttl_s_, kReconnectBackoff));
+  const int64_t interval = shell.keeper().interval_ms();
+  struct Pending {
+    InstanceKey key;
+    v1::Endpoint ep;
+    uint64_t gen;
+  };
   for (;;) {
     uint64_t lease;
-    std::vector<std::tuple<InstanceKey, v1::Endpoint, uint64_t>> to_register;
+    std::optional<Pending> pending;  // one want not registered under the lease: one Register per turn
     {
       std::unique_lock lock(mu_);
-      const int64_t wait = failures > 0 ? BackoffDelayMs(policy, failures - 1, random.Uniform01())
-                                        : std::max<int64_t>(0, next_keepalive - SystemClock::Get()->MonoMs());
-      cv_.wait_for(lock, std::chrono::milliseconds(std::min<int64_t>(wait, interval)), [&] {
-        if (stop_) return true;
-        if (failures > 0) return false;
-        if (!deregister_.empty() || !release_.empty()) return true;
+      auto unregistered = [&] {
         if (lease_ == 0) return false;
         for (const auto& [k, w] : wants_)
           if (w.Pending()) return true;
         return false;
+      };
+      const int64_t now = SystemClock::Get()->MonoMs();
+      const int64_t wait = shell.keeper().WakeAt(now, unregistered()) - now;
+      cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<int64_t>(wait, 0, interval)), [&] {
+        if (stop_) return true;
+        if (shell.keeper().BackingOff(SystemClock::Get()->MonoMs())) return false;
+        if (!deregister_.empty() || !release_.empty()) return true;
+        return unregistered();
       });
       if (stop_) return;
       lease = lease_;
       if (lease != 0)
         for (const auto& [k, w] : wants_)
-          if (w.Pending()) to_register.emplace_back(k, w.ep, w.gen);
+          if (w.Pending()) {
+            pending = Pending{k, w.ep, w.gen};
+            break;
+          }
     }
+    if (shell.keeper().BackingOff(SystemClock::Get()->MonoMs())) continue;
     // Removals first: a crashed instance must leave the registry at once.
     if (!FlushQueued(lease)) {
-      ++failures;
+      shell.Failed(SystemClock::Get()->MonoMs());
       continue;
     }
-    const int64_t now = SystemClock::Get()->MonoMs();
-    if (lease == 0) {
-      v1::GrantRequest req;
-      req.set_ttl_seconds(ttl_s_);
-      v1::GrantResponse resp;
-      auto s = Call([&](grpc::ClientContext& c) { return stub_->Grant(&c, req, &resp); });
-      if (!s.ok()) {
-        if (failures++ == 0) log::Warn("registry unreachable; retrying", {{"error", s.error_message()}});
-        continue;
-      }
-      failures = 0;
-      {
-        std::lock_guard lock(mu_);
-        lease_ = resp.lease_id();
-        for (auto& [k, w] : wants_) w.id = w.registered_gen = 0;  // all registered again under the new lease
-      }
-      cv_.notify_all();
-      log::Info("registry lease granted", {{"lease", resp.lease_id()}, {"ttl_s", ttl_s_}});
-      next_keepalive = now + interval;
-      continue;
-    }
-    if (now >= next_keepalive) {
-      v1::KeepAliveRequest req;
-      req.set_lease_id(lease);
-      v1::KeepAliveResponse resp;
-      auto s = Call([&](grpc::ClientContext& c) { return stub_->KeepAlive(&c, req, &resp); });
-      if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-        log::Warn("registry lease lost; registering again", {{"lease", lease}});
-        std::lock_guard lock(mu_);
-        lease_ = 0;
-        cv_.notify_all();  // the entries went with the lease: nobody waits for their removal
-        continue;
-      }
-      if (!s.ok()) {
-        ++failures;
-        continue;
-      }
-      failures = 0;
-      next_keepalive = now + interval;
-    }
-    for (auto& [key, ep, gen] : to_register) {
-      ep.set_lease_id(lease);
-      v1::RegisterRequest req;
-      *req.mutable_endpoint() = ep;
-      v1::RegisterResponse resp;
-      auto s = Call([&](grpc::ClientContext& c) { return stub_->Register(&c, req, &resp); });
-      if (!s.ok()) {
-        log::Warn("register failed; retrying", {{"instance", key.ToString()}, {"error", s.error_message()}});
-        ++failures;
+    const rpc::LeaseTurn turn = shell.Step(SystemClock::Get()->MonoMs(), pending ? &pending->ep : nullptr);
+    switch (turn.step) {
+      case LeaseStep::kWait:
         break;
-      }
-      failures = 0;
-      std::lock_guard lock(mu_);
-      auto it = wants_.find(key);
-      const bool wanted = it != wants_.end();
-      const RegisterAnswer use = UseRegisterAnswer(ep, gen, lease, wanted ? &it->second.ep : nullptr,
-                                                   wanted ? it->second.gen : 0, lease_);
-      if (use.keep_id) it->second.id = resp.id();
-      if (use.current) it->second.registered_gen = gen;
-      if (use.deregister) deregister_.push_back(resp.id());
+      case LeaseStep::kGrant:
+        if (turn.outcome != LeaseOutcome::kOk) {
+          if (turn.failures_before == 0) log::Warn("registry unreachable; retrying", {{"error", turn.status.message()}});
+          break;
+        }
+        {
+          std::lock_guard lock(mu_);
+          lease_ = turn.lease;
+          for (auto& [k, w] : wants_) w.id = w.registered_gen = 0;  // all registered again under the new lease
+        }
+        cv_.notify_all();
+        log::Info("registry lease granted", {{"lease", turn.lease}, {"ttl_s", ttl_s_}});
+        break;
+      case LeaseStep::kKeepAlive:
+        if (turn.outcome == LeaseOutcome::kLost) {
+          log::Warn("registry lease lost; registering again", {{"lease", turn.lease}});
+          LoseLease();
+        }
+        break;
+      case LeaseStep::kRegister:
+        if (turn.outcome == LeaseOutcome::kOk) {
+          Registered(pending->key, pending->ep, pending->gen, turn.lease, turn.entry_id);
+          break;
+        }
+        log::Warn("register failed; retrying", {{"instance", pending->key.ToString()}, {"error", turn.status.message()}});
+        if (turn.outcome == LeaseOutcome::kLost) LoseLease();
+        break;
     }
   }
 }

@@ -1,9 +1,10 @@
 // The drone's side of the registry: one lease for the whole drone, kept
-// alive by a thread; the endpoints the drone wants registered are registered
-// (and re-registered after the lease or the registry was lost) by that
-// thread; deregistrations and port releases are queued to it and sent at
-// once, so callers (the supervisor's thread) never wait on the network.
-// Thread-safe.
+// alive by a thread with rpc::LeaseShell (core/lease_keeper.h says when to
+// grant, keep alive, register and back off); the endpoints the drone wants
+// registered are registered (and re-registered after the lease or the
+// registry was lost) by that thread; deregistrations and port releases are
+// queued to it and sent at once, so callers (the supervisor's thread) never
+// wait on the network. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -18,6 +19,7 @@
 
 #include "core/status.h"
 #include "drone/supervisor.h"
+#include "rpc/lease_calls.h"
 #include "skyport/v1/registry.grpc.pb.h"
 
 namespace skyport::drone {
@@ -64,20 +66,25 @@ class RegistryLink {
     bool Pending() const { return registered_gen != gen; }
   };
   void Loop();
+  // The registry lost the lease: its entries went with it. Takes mu_.
+  void LoseLease();
+  // Records entry `id`, registered as `sent` under `lease` for the want of
+  // generation `gen` (drone/registration.h says what counts). Takes mu_.
+  void Registered(const InstanceKey& key, const v1::Endpoint& sent, uint64_t gen, uint64_t lease, uint64_t id);
   // Stops wanting `key`; queues its entry's removal if it was registered and
   // returns that removal's generation (0: nothing queued). Holds mu_.
   uint64_t QueueDeregisterLocked(const InstanceKey& key);
   // Sends the queued deregistrations and releases; keeps the ones that failed
   // for a reason worth retrying. Returns false if the registry was unreachable.
   bool FlushQueued(uint64_t lease);
-  // `wait_for_peer` (rpc/call.h): the loop's calls wait for the registry to
-  // come back; start-up and shutdown do not.
-  grpc::Status Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms = 3000,
-                    bool wait_for_peer = true) const;
+  // The drone's own calls wait for the registry to come back (`wait_for_peer`,
+  // rpc/call.h), as the lease calls do (rpc/lease_calls.h).
+  grpc::Status Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms = 3000) const;
 
-  std::unique_ptr<v1::Registry::Stub> stub_;
+  std::unique_ptr<v1::Registry::Stub> stub_;  // the drone's own calls (allocate, deregister, release)
   std::string token_;
   uint32_t ttl_s_;
+  rpc::GrpcLeaseCalls calls_;  // grant, keep alive, register, revoke
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -2,13 +2,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/lease_keeper.h"
 #include "core/log.h"
 #include "rpc/call.h"
+#include "rpc/lease_shell.h"
 
 namespace skyport::router {
 
@@ -142,7 +145,7 @@ void RegistryWatch::Publish() {
 // ---------------------------------------------------------------- presence
 
 RegistryPresence::RegistryPresence(std::shared_ptr<grpc::Channel> channel, std::string token, PresenceInfo info)
-    : stub_(v1::Registry::NewStub(channel)), token_(std::move(token)), info_(std::move(info)) {
+    : calls_(std::move(channel), std::move(token), 3000, /*revoke_timeout_ms=*/2000), info_(std::move(info)) {
   SystemRandom rng;
   commit_ = NewHexId(rng).substr(0, 12);
 }
@@ -160,65 +163,47 @@ void RegistryPresence::Stop() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (lease_ != 0) {
-    v1::RevokeRequest req;
-    req.set_lease_id(lease_);
-    (void)rpc::UnaryCall<v1::RevokeResponse>(*stub_, &v1::Registry::Stub::Revoke, req, token_, 2000);
+    (void)calls_.Revoke(lease_);
     lease_ = 0;
   }
 }
 
+v1::Endpoint RegistryPresence::Entry() const {
+  v1::Endpoint ep;
+  ep.set_app("skyport-router");
+  ep.set_commit(commit_);
+  ep.set_role("admin");
+  ep.set_host(info_.host);
+  ep.set_port(info_.admin_port);
+  ep.set_pid(static_cast<int64_t>(::getpid()));
+  (*ep.mutable_meta())["name"] = info_.name;
+  (*ep.mutable_meta())["listen"] = info_.listen;
+  return ep;
+}
+
 void RegistryPresence::Loop() {
   SystemRandom rng;
-  const BackoffPolicy policy = kReconnectBackoff;  // calls wait for the registry (wait_for_peer)
-  int attempt = 0;
-  const int64_t kTimeout = 3000;
+  // The calls wait for the registry while it is away (wait_for_peer), so the
+  // keeper's backoff only spaces out refusals.
+  rpc::LeaseShell shell(&calls_, &rng, info_.ttl_s, LeaseTimingFor(info_.ttl_s, kReconnectBackoff));
+  const v1::Endpoint entry = Entry();
   for (;;) {
-    int64_t wait_ms;
-    if (lease_ == 0) {
-      v1::GrantRequest g;
-      g.set_ttl_seconds(info_.ttl_s);
-      auto granted =
-          rpc::UnaryCall<v1::GrantResponse>(*stub_, &v1::Registry::Stub::Grant, g, token_, kTimeout, true);
-      Status st = granted.status();
-      if (granted.ok()) {
-        v1::RegisterRequest r;
-        auto* ep = r.mutable_endpoint();
-        ep->set_app("skyport-router");
-        ep->set_commit(commit_);
-        ep->set_role("admin");
-        ep->set_host(info_.host);
-        ep->set_port(info_.admin_port);
-        ep->set_lease_id(granted->lease_id());
-        ep->set_pid(static_cast<int64_t>(::getpid()));
-        (*ep->mutable_meta())["name"] = info_.name;
-        (*ep->mutable_meta())["listen"] = info_.listen;
-        auto reg =
-            rpc::UnaryCall<v1::RegisterResponse>(*stub_, &v1::Registry::Stub::Register, r, token_, kTimeout, true);
-        st = reg.status();
-        if (reg.ok()) {
-          lease_ = granted->lease_id();
-          registered_ = true;
-          attempt = 0;
-          log::Info("registered in the registry", {{"app", "skyport-router"}, {"commit", commit_}, {"admin_port", info_.admin_port}});
-        }
-      }
-      if (!st.ok()) log::Warn("cannot register in the registry", {{"error", st.message()}});
-      wait_ms = lease_ ? info_.ttl_s * 1000 / 3 : BackoffDelayMs(policy, attempt++, rng.Uniform01());
-    } else {
-      v1::KeepAliveRequest k;
-      k.set_lease_id(lease_);
-      auto kept =
-          rpc::UnaryCall<v1::KeepAliveResponse>(*stub_, &v1::Registry::Stub::KeepAlive, k, token_, kTimeout, true);
-      if (!kept.ok() && kept.status().code() == Code::kNotFound) {
-        lease_ = 0;  // expired (registry was away too long): register again at once
-        registered_ = false;
-        wait_ms = 0;
-      } else {
-        wait_ms = kept.ok() ? info_.ttl_s * 1000 / 3 : 500;
-      }
+    const int64_t now = SystemClock::Get()->MonoMs();
+    const rpc::LeaseTurn turn = shell.Step(now, registered_ ? nullptr : &entry);
+    if (turn.step == LeaseStep::kRegister && turn.outcome == LeaseOutcome::kOk) {
+      registered_ = true;
+      log::Info("registered in the registry", {{"app", "skyport-router"}, {"commit", commit_}, {"admin_port", info_.admin_port}});
+    } else if ((turn.step == LeaseStep::kGrant || turn.step == LeaseStep::kRegister) && !turn.status.ok()) {
+      log::Warn("cannot register in the registry", {{"error", turn.status.message()}});
     }
+    // Expired (the registry was away too long): register again at once.
+    if (turn.outcome == LeaseOutcome::kLost) registered_ = false;
+    const int64_t wait_ms = shell.keeper().WakeAt(now, !registered_) - now;
     std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_; })) return;
+    if (cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0)), [this] { return stop_; })) {
+      lease_ = shell.lease();
+      return;
+    }
   }
 }
 

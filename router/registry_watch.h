@@ -18,6 +18,7 @@
 
 #include "core/log_limiter.h"
 #include "router/route_holder.h"
+#include "rpc/lease_calls.h"
 #include "router/stats.h"
 #include "skyport/v1/registry.grpc.pb.h"
 
@@ -75,6 +76,8 @@ struct PresenceInfo {
   uint32_t ttl_s = 10;
 };
 
+// Keeps the one entry registered with rpc::LeaseShell (core/lease_keeper.h:
+// KeepAlive every ttl/3, a new lease and entry after NOT_FOUND, backoff).
 class RegistryPresence {
  public:
   RegistryPresence(std::shared_ptr<grpc::Channel> channel, std::string token, PresenceInfo info);
@@ -86,16 +89,16 @@ class RegistryPresence {
 
  private:
   void Loop();
+  v1::Endpoint Entry() const;
 
-  std::unique_ptr<v1::Registry::Stub> stub_;
-  std::string token_;
+  rpc::GrpcLeaseCalls calls_;
   PresenceInfo info_;
   std::string commit_;  // per-run id: routers are "commits" of app skyport-router
   std::atomic<bool> registered_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // guarded by mu_
-  uint64_t lease_ = 0;
+  uint64_t lease_ = 0;  // the loop's lease once it has ended (revoked by Stop)
   std::thread thread_;
 };
 

@@ -1,6 +1,7 @@
 """skyport-registry driven through the skyport CLI, on 127.0.0.1."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -202,6 +203,20 @@ class RegistryTest(ClusterTest):
         p.wait(timeout=10)
         wait_until(lambda: not pid_alive(e["pid"]), 5, what="CMD killed with the CLI")
         wait_until(lambda: self.show() == {}, 2 + 1.5 - (time.monotonic() - t0), what="lease lapse")
+
+    def test_register_cmd_registers_again_after_the_registry_lost_its_lease(self):
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "2",
+                       "--", sys.executable, ECHO)
+        [(_, _, e)] = wait_until(lambda: self.wide(), 15, what="entry registered")
+        self.registry.kill()
+        shutil.rmtree(self.registry.data)  # the new registry knows no lease: KeepAlive gets NOT_FOUND
+        self.registry.start()
+        [(_, _, again)] = wait_until(lambda: self.wide(), 15, what="entry registered under a new lease")
+        self.assertEqual((again["port"], again["pid"]), (e["port"], e["pid"]))
+        os.kill(e["pid"], signal.SIGTERM)
+        p.wait(timeout=15)
+        self.assertIn("granting a new one and registering again", p.stderr.read())
+        wait_until(lambda: self.show() == {}, 2, what="entry freed after CMD exit")
 
     def test_metrics(self):
         self.register(f"webapp@{A}", "http", "--port", "15194")

@@ -1,11 +1,12 @@
 """Registry failures and transport: restart grace for lease holders, TLS."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
-from harness import ClusterTest, Registry, wait_until
+from harness import ClusterTest, DeployTest, Registry, Router, wait_until
 
 A = "74336bc1db98478e02e69f59e7100895be207389"
 ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_server.py")
@@ -44,6 +45,32 @@ class RestartGraceTest(ClusterTest):
         [(_, _, e)] = wait_until(lambda: flat(self.cli_json("registry", "show", "--wide")), 5, what="held entry")
         self.assertEqual((e["id"], e["port"], e["pid"]), (http["id"], http["port"], http["pid"]))
         self.assertIsNone(held.poll())
+
+
+class LostLeaseTest(DeployTest):
+    """A registry that lost its data answers NOT_FOUND to every KeepAlive: the drone and the
+    router's presence grant a new lease and register again (core/lease_keeper.h)."""
+
+    DRONES = ("d1",)
+
+    def test_drone_and_router_register_again_when_the_registry_forgets_their_leases(self):
+        self.commit({"Procfile": f"web: {sys.executable} {ECHO}\n"})
+        self.push()
+        self.cli("deploy", "webapp", "master")
+        router = Router(self.tmp, self.token_file, registry=self.registry, name="r1").start()
+        self.addCleanup(router.kill)
+        wait_until(lambda: self.show("skyport-router"), 15, what="router presence registered")
+        [(_, _, web)] = flat(self.cli_json("registry", "show", "webapp", "--wide"))
+
+        self.registry.kill(signal.SIGKILL)
+        shutil.rmtree(self.registry.data)
+        self.registry.start()
+        [(_, _, again)] = wait_until(lambda: flat(self.cli_json("registry", "show", "webapp", "--wide")), 15,
+                                     what="the app's entry registered under a new lease")
+        self.assertEqual((again["port"], again["pid"]), (web["port"], web["pid"]))
+        wait_until(lambda: self.show("skyport-router"), 15, what="router presence registered again")
+        self.assertIn("registry lease lost; registering again", self.drones["d1"].log())
+        self.assertEqual(router.log().count("registered in the registry"), 2)
 
 
 def make_cert(tmp):
