@@ -2,8 +2,8 @@
 // every process (Proc) and is the only one to touch them; each Proc's
 // InstanceMachine decides, and the shell forks, signals, reaps
 // (drone/reaper.h), polls pipes and probes. Other threads post commands
-// and read the published snapshots (statuses_, tails_) under mu_.
-// Callbacks run on the owner thread with no lock held.
+// (under mu_) and read what the owner publishes on the InstanceBoard
+// (drone/instance_board.h). Callbacks run on the owner thread with no lock held.
 #include "drone/supervisor.h"
 
 #include <poll.h>
@@ -27,10 +27,12 @@
 #include "core/log.h"
 #include "core/log_limiter.h"
 #include "core/names.h"
+#include "drone/instance_board.h"
 #include "drone/instance_machine.h"
 #include "drone/instance_tracker.h"
 #include "drone/log_file.h"
 #include "drone/metrics.h"
+#include "drone/output_pipe.h"
 #include "drone/port_owner.h"
 #include "drone/proc_stat.h"
 #include "drone/readiness.h"
@@ -61,18 +63,12 @@ namespace {
 constexpr int64_t kMaxPollMs = 50;
 constexpr size_t kReadBudget = 256 * 1024;  // per stream per wakeup, so one chatty app cannot starve the rest
 
-struct Stream {
-  const char* name;
-  int fd = -1;
-  LineSplitter split;
-};
-
 struct Proc {
   ProcessSpec spec;
   pid_t pid = 0;   // the leader while it is not reaped
   pid_t pgid = 0;  // of the latest run, kept while members may live on
   uint64_t start_time = 0;
-  Stream out{"stdout", -1, LineSplitter()}, err{"stderr", -1, LineSplitter()};
+  OutputPipe out{"stdout", -1, LineSplitter()}, err{"stderr", -1, LineSplitter()};
   std::unique_ptr<LogFile> log;
   bool log_failed = false;  // said once, not per line
   std::unique_ptr<ReadyProbe> probe;
@@ -103,11 +99,6 @@ void SignalGroup(pid_t pgid, int sig) {
   if (pgid > 1) kill(-pgid, sig);
 }
 
-bool Matches(const InstanceKey& k, const std::string& app, const std::string& commit, const std::string& role) {
-  return (app.empty() || k.app == app) && (commit.empty() || k.commit.starts_with(commit)) &&
-         (role.empty() || k.role == role);
-}
-
 class SupervisorImpl final : public Supervisor {
  public:
   SupervisorImpl(SupervisorOptions opts, OnChange on_change, int wake_fd)
@@ -136,15 +127,7 @@ class SupervisorImpl final : public Supervisor {
     if (spec.command.empty()) return Status::InvalidArgument("command: empty");
     if (spec.port > 65535) return Status::InvalidArgument("port: above 65535");
     if (spec.port != 0 && spec.ready_timeout_ms <= 0) return Status::InvalidArgument("ready_timeout_ms: must be > 0");
-    {
-      std::lock_guard lock(mu_);
-      if (statuses_.count(k) != 0) return Status::AlreadyExists(k.ToString() + " is already supervised");
-      ProcStatus st;
-      st.key = k;
-      st.port = spec.port;
-      statuses_[k] = st;
-      tails_.emplace(k, TailRing<LogLine>(opts_.tail_lines));
-    }
+    if (!board_.Add(k, spec.port)) return Status::AlreadyExists(k.ToString() + " is already supervised");
     Post(Command{Command::kRun, std::move(spec), {}, 0, nullptr});
     return Status::Ok();
   }
@@ -152,10 +135,7 @@ class SupervisorImpl final : public Supervisor {
   Status Stop(const InstanceKey& key, int64_t drain_ms) override {
     auto done = std::make_shared<std::promise<void>>();
     auto fut = done->get_future();
-    {
-      std::lock_guard lock(mu_);
-      if (statuses_.count(key) == 0) return Status::NotFound(key.ToString() + " is not supervised");
-    }
+    if (!board_.Has(key)) return Status::NotFound(key.ToString() + " is not supervised");
     Post(Command{Command::kStop, {}, key, drain_ms, done});
     fut.wait();
     return Status::Ok();
@@ -163,9 +143,10 @@ class SupervisorImpl final : public Supervisor {
 
   void StopAll(int64_t drain_ms) override {
     std::vector<std::future<void>> futs;
+    const auto keys = board_.Keys();
     {
       std::lock_guard lock(mu_);
-      for (const auto& [key, st] : statuses_) {
+      for (const auto& key : keys) {
         auto done = std::make_shared<std::promise<void>>();
         futs.push_back(done->get_future());
         commands_.push_back(Command{Command::kStop, {}, key, drain_ms, done});
@@ -175,46 +156,13 @@ class SupervisorImpl final : public Supervisor {
     for (auto& f : futs) f.wait();  // the drains overlap
   }
 
-  std::vector<ProcStatus> List() const override {
-    std::lock_guard lock(mu_);
-    std::vector<ProcStatus> out;
-    for (const auto& [key, st] : statuses_) out.push_back(st);
-    return out;
-  }
-
+  std::vector<ProcStatus> List() const override { return board_.List(); }
   std::vector<LogLine> Tail(const std::string& app, const std::string& commit, const std::string& role,
                             size_t n) const override {
-    std::vector<LogLine> out;
-    {
-      std::lock_guard lock(mu_);
-      for (const auto& [key, ring] : tails_) {
-        if (!Matches(key, app, commit, role)) continue;
-        auto lines = ring.Last(n);
-        out.insert(out.end(), lines.begin(), lines.end());
-      }
-      if (!commit.empty())
-        for (const auto& [key, ring] : stopped_tails_) {
-          if (!Matches(key, app, commit, role) || tails_.count(key)) continue;
-          auto lines = ring.Last(n);
-          out.insert(out.end(), lines.begin(), lines.end());
-        }
-    }
-    std::stable_sort(out.begin(), out.end(), [](const LogLine& a, const LogLine& b) { return a.unix_ms < b.unix_ms; });
-    return out;
+    return board_.Tail(app, commit, role, n);
   }
-
-  uint64_t Subscribe(OnLog on_log) override {
-    std::lock_guard lock(subs_mu_);
-    subs_[++next_sub_] = std::move(on_log);
-    return next_sub_;
-  }
-
-  // Once this returns the callback is not running and will not run again
-  // (so it must not be called from inside the callback).
-  void Unsubscribe(uint64_t id) override {
-    std::lock_guard lock(subs_mu_);
-    subs_.erase(id);
-  }
+  uint64_t Subscribe(OnLog on_log) override { return board_.Subscribe(std::move(on_log)); }
+  void Unsubscribe(uint64_t id) override { board_.Unsubscribe(id); }
 
  private:
   static int64_t Now() { return SystemClock::Get()->MonoMs(); }
@@ -509,29 +457,9 @@ class SupervisorImpl final : public Supervisor {
     }
   }
 
-  // Reads what is there (up to a budget); closes the stream at EOF.
-  void ReadStream(Proc& p, Stream& s) {
-    if (s.fd < 0) return;
-    char buf[16 * 1024];
+  void ReadStream(Proc& p, OutputPipe& s) {
     std::vector<std::string> lines;
-    size_t total = 0;
-    bool eof = false;
-    while (total < kReadBudget) {
-      ssize_t n = read(s.fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      if (n <= 0) {
-        eof = true;
-        break;
-      }
-      total += static_cast<size_t>(n);
-      s.split.Feed(std::string_view(buf, static_cast<size_t>(n)), lines);
-    }
-    if (eof) {
-      s.split.Flush(lines);
-      close(s.fd);
-      s.fd = -1;
-    }
+    s.Read(kReadBudget, lines);
     EmitLines(p, s.name, lines);
   }
 
@@ -547,13 +475,7 @@ class SupervisorImpl final : public Supervisor {
         log::Error("cannot write log file", {{"instance", p.spec.key.ToString()}, {"error", s.ToString()}});
       }
     }
-    std::lock_guard lock(mu_);
-    auto& ring = tails_.at(p.spec.key);
-    for (auto& text : lines) {
-      LogLine l{p.spec.key, stream, std::move(text), wall};
-      ring.Push(l);
-      pending_logs_.push_back(std::move(l));
-    }
+    board_.AddLines(p.spec.key, stream, lines, wall);
   }
 
   void DrainStreams(Proc& p) {
@@ -564,21 +486,15 @@ class SupervisorImpl final : public Supervisor {
   // A grandchild may hold the pipe open forever: we stop reading at the
   // next run or at stop, keeping the unterminated rest as a line.
   void CloseStreams(Proc& p) {
-    for (Stream* s : {&p.out, &p.err}) {
-      if (s->fd < 0) continue;
-      close(s->fd);
-      s->fd = -1;
+    for (OutputPipe* s : {&p.out, &p.err}) {
       std::vector<std::string> lines;
-      s->split.Flush(lines);
+      s->Close(lines);
       EmitLines(p, s->name, lines);
     }
   }
 
   void Report(const ProcStatus& st) {
-    {
-      std::lock_guard lock(mu_);
-      statuses_[st.key] = st;
-    }
+    board_.Set(st);
     pending_changes_.push_back(st);
   }
 
@@ -593,31 +509,12 @@ class SupervisorImpl final : public Supervisor {
     changes.swap(pending_changes_);
     for (const auto& st : changes)
       if (on_change_) on_change_(st);
-    std::vector<LogLine> logs;
-    {
-      std::lock_guard lock(mu_);
-      logs.swap(pending_logs_);
-    }
-    if (!logs.empty()) {
-      std::lock_guard lock(subs_mu_);
-      for (const auto& l : logs)
-        for (const auto& [id, fn] : subs_) fn(l);
-    }
+    board_.DeliverLines();
     // Removed from List() only after the kStopped callback.
     auto finished = std::move(finished_);
     finished_.clear();
     for (auto& [key, waiters] : finished) {
-      {
-        std::lock_guard lock(mu_);
-        statuses_.erase(key);
-        auto t = tails_.find(key);
-        if (t != tails_.end()) {
-          std::erase_if(stopped_tails_, [&](const auto& kt) { return kt.first == key; });
-          stopped_tails_.emplace_back(key, std::move(t->second));
-          if (stopped_tails_.size() > kKeptStoppedTails) stopped_tails_.pop_front();
-          tails_.erase(t);
-        }
-      }
+      board_.Retire(key);
       for (auto& w : waiters) w->set_value();
     }
   }
@@ -641,16 +538,10 @@ class SupervisorImpl final : public Supervisor {
   InstancePolicy policy_;
   std::thread owner_;
 
-  mutable std::mutex mu_;
-  std::deque<Command> commands_;                          // GUARDED_BY(mu_)
-  std::map<InstanceKey, ProcStatus> statuses_;            // GUARDED_BY(mu_)
-  std::map<InstanceKey, TailRing<LogLine>> tails_;        // GUARDED_BY(mu_)
-  std::deque<std::pair<InstanceKey, TailRing<LogLine>>> stopped_tails_;  // newest last; GUARDED_BY(mu_)
-  std::vector<LogLine> pending_logs_;                     // GUARDED_BY(mu_)
+  InstanceBoard board_{opts_.tail_lines, kKeptStoppedTails};  // what other threads read
+  std::mutex mu_;
+  std::deque<Command> commands_;  // GUARDED_BY(mu_)
 
-  std::mutex subs_mu_;  // held while callbacks run, so Unsubscribe waits for them
-  std::map<uint64_t, OnLog> subs_;
-  uint64_t next_sub_ = 0;
 
   // Owner thread only.
   std::map<InstanceKey, std::unique_ptr<Proc>> procs_;
