@@ -28,13 +28,6 @@ bool InstanceBoard::Has(const InstanceKey& key) const {
   return statuses_.count(key) != 0;
 }
 
-std::vector<InstanceKey> InstanceBoard::Keys() const {
-  std::lock_guard lock(mu_);
-  std::vector<InstanceKey> out;
-  for (const auto& [key, st] : statuses_) out.push_back(key);
-  return out;
-}
-
 void InstanceBoard::Set(const ProcStatus& status) {
   std::lock_guard lock(mu_);
   statuses_[status.key] = status;

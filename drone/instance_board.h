@@ -24,7 +24,6 @@ class InstanceBoard {
   // A new instance (kStarting, no pid); false if `key` is already on the board.
   bool Add(const InstanceKey& key, uint32_t port);
   bool Has(const InstanceKey& key) const;
-  std::vector<InstanceKey> Keys() const;
   void Set(const ProcStatus& status);
   std::vector<ProcStatus> List() const;
   // Off the list; its tail joins the stopped ones (the oldest beyond the bound goes).

@@ -143,10 +143,11 @@ class SupervisorImpl final : public Supervisor {
 
   void StopAll(int64_t drain_ms) override {
     std::vector<std::future<void>> futs;
-    const auto keys = board_.Keys();
+    const auto listed = board_.List();
     {
       std::lock_guard lock(mu_);
-      for (const auto& key : keys) {
+      for (const auto& st : listed) {
+        const InstanceKey& key = st.key;
         auto done = std::make_shared<std::promise<void>>();
         futs.push_back(done->get_future());
         commands_.push_back(Command{Command::kStop, {}, key, drain_ms, done});
