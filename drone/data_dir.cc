@@ -48,7 +48,9 @@ uint64_t ReadSavedLease(const std::string& data_dir) {
   auto text = ReadFile(data_dir + "/drone.json");
   if (!text.ok()) return 0;
   auto j = nlohmann::json::parse(*text, nullptr, false);
-  return j.is_object() ? j.value("lease", uint64_t{0}) : 0;
+  // A foreign value ("lease": "x", -1) reads as none: json::value would throw and stop the drone.
+  if (!j.is_object() || !j.contains("lease") || !j["lease"].is_number_unsigned()) return 0;
+  return j["lease"].get<uint64_t>();
 }
 
 Status SaveLease(const std::string& data_dir, uint64_t lease) {
