@@ -10,6 +10,7 @@
 #include "core/log_limiter.h"
 #include "core/log.h"
 #include "drone/data_dir.h"
+#include "drone/hub_messages.h"
 #include "rpc/auth.h"
 
 namespace fs = std::filesystem;
@@ -18,22 +19,6 @@ namespace skyport::drone {
 namespace {
 
 int64_t NowMs() { return SystemClock::Get()->MonoMs(); }
-
-// What the hub and `skyport ps` call a state; "running" reads better than "ready".
-std::string StateName(ProcState s) { return s == ProcState::kReady ? "running" : ProcStateName(s); }
-
-v1::DeployProgress::Stage StageProto(DeployStage s) {
-  switch (s) {
-    case DeployStage::kFetching: return v1::DeployProgress::FETCHING;
-    case DeployStage::kCheckedOut: return v1::DeployProgress::CHECKED_OUT;
-    case DeployStage::kBuilding: return v1::DeployProgress::BUILDING;
-    case DeployStage::kStarting: return v1::DeployProgress::STARTING;
-    case DeployStage::kHealthy: return v1::DeployProgress::HEALTHY;
-    case DeployStage::kRegistered: return v1::DeployProgress::REGISTERED;
-    case DeployStage::kFailed: return v1::DeployProgress::FAILED;
-  }
-  return v1::DeployProgress::FAILED;
-}
 
 }  // namespace
 
@@ -147,24 +132,10 @@ bool Agent::SendToHub(const v1::DroneMessage& msg) {
   return stream_ != nullptr && stream_->Write(msg);
 }
 
-void Agent::Done(uint64_t id, const Status& s) {
-  v1::DroneMessage m;
-  m.set_command_id(id);
-  m.mutable_done()->set_ok(s.ok());
-  m.mutable_done()->set_error(s.message());
-  SendToHub(m);
-}
+void Agent::Done(uint64_t id, const Status& s) { SendToHub(DoneMessage(id, s)); }
 
 void Agent::Progress(uint64_t id, const std::string& commit, DeployStage stage, const std::string& message) {
-  v1::DroneMessage m;
-  m.set_command_id(id);
-  auto* p = m.mutable_progress();
-  p->set_drone(o_.name);
-  p->set_commit(commit);
-  p->set_stage(StageProto(stage));
-  p->set_message(message);
-  p->set_unix_ms(SystemClock::Get()->WallMs());
-  SendToHub(m);
+  SendToHub(ProgressMessage(id, o_.name, commit, stage, message, SystemClock::Get()->WallMs()));
 }
 
 void Agent::AttachLoop() {
@@ -191,7 +162,7 @@ void Agent::AttachLoop() {
     h->set_advertise(o_.advertise);
     h->mutable_labels()->insert(o_.labels.begin(), o_.labels.end());
     h->set_fixed_command(o_.fixed_command);
-    for (const auto& p : supervisor_->List()) *h->add_running() = ToProto(p);
+    for (const auto& p : supervisor_->List()) *h->add_running() = StatusMessage(p, o_.name);
     {
       std::lock_guard lock(write_mu_);
       stream_ = stream.get();
@@ -283,19 +254,7 @@ void Agent::Logs(uint64_t id, const v1::LogsRequest& req) {
     return l.key.app == req.app() && (req.commit().empty() || l.key.commit.starts_with(req.commit())) &&
            (req.role().empty() || l.key.role == req.role());
   };
-  auto send = [this, id](const LogLine& l) {
-    v1::DroneMessage m;
-    m.set_command_id(id);
-    auto* out = m.mutable_log();
-    out->set_drone(o_.name);
-    out->set_commit(l.key.commit);
-    out->set_role(l.key.role);
-    out->set_instance(l.key.instance);
-    out->set_stream(l.stream);
-    out->set_text(l.text);
-    out->set_unix_ms(l.unix_ms);
-    SendToHub(m);
-  };
+  auto send = [this, id](const LogLine& l) { SendToHub(LogMessage(id, o_.name, l)); };
   if (req.follow()) {
     uint64_t sub = supervisor_->Subscribe([matches, send](const LogLine& l) {
       if (matches(l)) send(l);
@@ -308,22 +267,6 @@ void Agent::Logs(uint64_t id, const v1::LogsRequest& req) {
   if (!req.follow()) Done(id, Status::Ok());
 }
 
-v1::ProcessStatus Agent::ToProto(const ProcStatus& p) const {
-  v1::ProcessStatus out;
-  out.set_app(p.key.app);
-  out.set_commit(p.key.commit);
-  out.set_role(p.key.role);
-  out.set_instance(p.key.instance);
-  out.set_drone(o_.name);
-  out.set_pid(p.pid);
-  out.set_port(p.port);
-  out.set_state(p.crash_loop && p.state == ProcState::kBackoff ? "crash-loop" : StateName(p.state));
-  out.set_restarts(p.restarts);
-  out.set_last_error(p.last_error);
-  out.set_started_unix_ms(p.started_unix_ms);
-  return out;
-}
-
 void Agent::OnProcess(const ProcStatus& p) {
   InstanceRunner* instances;
   {
@@ -332,15 +275,10 @@ void Agent::OnProcess(const ProcStatus& p) {
   }
   if (instances) instances->OnChange(p);
   v1::DroneMessage m;
-  if (p.state == ProcState::kStopped) {
-    auto* g = m.mutable_gone();
-    g->set_app(p.key.app);
-    g->set_commit(p.key.commit);
-    g->set_role(p.key.role);
-    g->set_instance(p.key.instance);
-  } else {
-    *m.mutable_status() = ToProto(p);
-  }
+  if (p.state == ProcState::kStopped)
+    m = GoneMessage(p.key.app, p.key.commit, p.key.role, p.key.instance);
+  else
+    *m.mutable_status() = StatusMessage(p, o_.name);
   SendToHub(m);
 }
 

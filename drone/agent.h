@@ -81,7 +81,6 @@ class Agent {
   void Logs(uint64_t id, const v1::LogsRequest& req);
 
   void OnProcess(const ProcStatus& p);
-  v1::ProcessStatus ToProto(const ProcStatus& p) const;
   void SaveState();
   // `unless_stopping`: not once Shutdown began (it may have collected the workers already).
   void Spawn(std::function<void()> work, bool unless_stopping = false);

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "drone/checkout.h"
 #include "drone/data_dir.h"
+#include "drone/hub_messages.h"
 #include "drone/run_command.h"
 #include "rpc/auth.h"
 
@@ -98,14 +99,7 @@ Status ReleaseStep::Release(const std::string& app, const std::string& commit, c
                         *m.mutable_status() = shown;
                         send_(m);
                       });
-  {
-    v1::DroneMessage m;
-    auto* g = m.mutable_gone();
-    g->set_app(app);
-    g->set_commit(commit);
-    g->set_role("release");
-    send_(m);
-  }
+  send_(GoneMessage(app, commit, "release"));
   if (!r.ok()) return r.status();
   if (r->cancelled) return Status::Aborted("stopped during the release step (skyport stop)");
   if (r->timed_out && deadline_first)
