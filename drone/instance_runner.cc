@@ -9,7 +9,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "drone/port_owner.h"
-#include "drone/restart_policy.h"
+#include "drone/ready_watch.h"
 
 namespace skyport::drone {
 namespace {
@@ -168,54 +168,26 @@ Status InstanceRunner::AwaitReady(const std::set<InstanceKey>& keys, const Deplo
         fresh.insert(key);
       }
   }
-  int64_t deadline = NowMs() + o_.ready_timeout_ms + min_uptime + 10'000;
-  std::set<InstanceKey> healthy, registered;
+  ReadyWatch watch(keys, std::move(fresh), o_.ready_timeout_ms, min_uptime, NowMs());
   for (;;) {
     std::map<InstanceKey, ProcStatus> now;
     for (auto& p : supervisor_.List()) now[p.key] = p;
-    for (const auto& key : keys) {
+    for (const auto& key : watch.keys()) {
       auto it = now.find(key);
-      if (it == now.end()) return Status::Aborted(fmt::format("{} was stopped during the deploy", key.ToString()));
-      const ProcStatus& p = it->second;
-      if (p.state == ProcState::kFailed && p.port_clash) {
-        if (Status s = MoveOffClash(progress, p); !s.ok()) return s;
-        fresh.insert(key);
-        healthy.erase(key);
-        deadline = NowMs() + o_.ready_timeout_ms + min_uptime + 10'000;
-        continue;
-      }
-      // A restart of a fresh instance means it ended during this deploy, even
-      // if the poll missed the short backoff in between.
-      if (p.state == ProcState::kBackoff || p.state == ProcState::kFailed || (fresh.count(key) && p.restarts > 0)) {
-        // A crash after readiness: how long it stayed up says "crash loop".
-        std::string why = p.last_error;
-        if (p.last_run_ms > 0 && why.find("not ready") == std::string::npos)
-          why += " after " + FormatDurationMs(p.last_run_ms);
-        if (healthy.count(key))
-          why += fmt::format(" (an instance must stay up {} once ready)", FormatDurationMs(min_uptime));
-        return Status::FailedPrecondition(fmt::format("{} failed to start: {}", key.ToString(), why));
-      }
-      if (p.state == ProcState::kReady && healthy.insert(key).second)
-        progress(DeployStage::kHealthy, fmt::format("{} is ready (pid {})", key.ToString(), p.pid));
+      const ProcStatus* p = it == now.end() ? nullptr : &it->second;
       bool wants_port;
       {
         std::lock_guard lock(mu_);
         wants_port = endpoints_.count(key) > 0;
       }
-      if (healthy.count(key) && p.settled && (!wants_port || registry_.IsRegistered(key)) &&
-          registered.insert(key).second)
-        progress(DeployStage::kRegistered,
-                 wants_port ? fmt::format("{} registered on {}:{}", key.ToString(), o_.advertise, p.port)
-                            : fmt::format("{} running (worker, not registered)", key.ToString()));
+      auto look = watch.See(key, p, wants_port, wants_port && registry_.IsRegistered(key), progress, o_.advertise);
+      if (look.next == ReadyWatch::Next::kFail) return look.error;
+      if (look.next == ReadyWatch::Next::kMoveOffClash) {
+        if (Status s = MoveOffClash(progress, *p); !s.ok()) return s;
+        watch.Moved(key, NowMs());
+      }
     }
-    if (registered.size() == keys.size()) return Status::Ok();
-    if (NowMs() > deadline) return Status::DeadlineExceeded("instances not ready and registered in time");
-    if (run.cancelled()) return Status::Aborted("stopped during the deploy (skyport stop)");
-    if (run.left() <= 0)
-      return Status::DeadlineExceeded(fmt::format(
-          "the deploy's deadline ({:g} s: hub --deploy-timeout or deploy --timeout) passed before every instance "
-          "was ready and up for its min-uptime",
-          static_cast<double>(run.budget_ms) / 1000));
+    if (auto verdict = watch.Verdict(NowMs(), run)) return *verdict;
     std::unique_lock lock(mu_);
     if (cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopping_; }))
       return Status::Aborted("the drone is shutting down");
