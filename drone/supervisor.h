@@ -5,7 +5,8 @@
 // internal thread owns the processes and reports every state change through
 // OnChange (called on that thread: must not block for long, and must not
 // call Stop/StopAll, which wait for that thread). List() may show a change
-// slightly before its OnChange call.
+// slightly before its OnChange call. Each instance's decisions are made by
+// drone/instance_machine.h; the implementation is their I/O shell.
 #pragma once
 
 #include <compare>

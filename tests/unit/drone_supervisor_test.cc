@@ -161,11 +161,17 @@ std::unique_ptr<Supervisor> StartSupervisor(SupervisorOptions opts, Recorder& re
   return std::move(sup).value();
 }
 
-}  // namespace
-
-TEST_CASE("Supervisor: ready only after the port answers", "[drone]") {
+// A test's temp dir, recorder and options (changed before Start).
+struct SupervisorRig {
   TempDir dir;
   Recorder rec;
+  SupervisorOptions opts = Options(dir);
+  std::unique_ptr<Supervisor> Start() { return StartSupervisor(opts, rec); }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: ready only after the port answers", "[drone]") {
   const uint32_t port = FreePort();
   // Readiness seen from inside the callbacks, at the moment of the report.
   std::atomic<int> answered_when_starting{0}, answered_when_ready{0};
@@ -173,7 +179,7 @@ TEST_CASE("Supervisor: ready only after the port answers", "[drone]") {
     if (s.state == ProcState::kStarting && s.pid != 0 && CheckReady("127.0.0.1", port, "", 200)) ++answered_when_starting;
     if (s.state == ProcState::kReady && CheckReady("127.0.0.1", port, "", 200)) ++answered_when_ready;
   };
-  auto sup = StartSupervisor(Options(dir), rec);
+  auto sup = Start();
   auto spec = Spec("web", "sleep 0.3; exec " + kListen, port);
   REQUIRE(sup->Run(spec).ok());
   CHECK(sup->Run(spec).code() == Code::kAlreadyExists);
@@ -193,10 +199,8 @@ TEST_CASE("Supervisor: ready only after the port answers", "[drone]") {
   CHECK(sup->Stop(spec.key, 0).code() == Code::kNotFound);
 }
 
-TEST_CASE("Supervisor: HTTP health path", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: HTTP health path", "[drone]") {
+  auto sup = Start();
   const uint32_t port = FreePort();
   auto ok = Spec("web", "exec python3 -m http.server $PORT --bind 127.0.0.1", port);
   ok.health_path = "/";
@@ -226,10 +230,8 @@ TEST_CASE("Supervisor: HTTP health path", "[drone]") {
     if (e.key == bad.key) CHECK(e.state != ProcState::kReady);
 }
 
-TEST_CASE("Supervisor: a worker is ready once spawned; Stop reports stopping first", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: a worker is ready once spawned; Stop reports stopping first", "[drone]") {
+  auto sup = Start();
   auto spec = Spec("worker", "exec sleep 1000");
   REQUIRE(sup->Run(spec).ok());
   REQUIRE(WaitUntil([&] { return StateOf(*sup, spec.key) == ProcState::kReady; }));
@@ -243,10 +245,8 @@ TEST_CASE("Supervisor: a worker is ready once spawned; Stop reports stopping fir
   CHECK(sup->List().empty());
 }
 
-TEST_CASE("Supervisor: a crash is reported and restarted with backoff", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);  // backoff 20, 40, 80, ...
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: a crash is reported and restarted with backoff", "[drone]") {
+  auto sup = Start();  // backoff 20, 40, 80, ...
   auto spec = Spec("worker", "echo boom; exit 3");
   REQUIRE(sup->Run(spec).ok());
   // Starts move apart as the backoff grows (from the callbacks, which may
@@ -280,12 +280,9 @@ TEST_CASE("Supervisor: a crash is reported and restarted with backoff", "[drone]
   CHECK(TailHas(*sup, "boom"));
 }
 
-TEST_CASE("Supervisor: gives up after max_quick_restarts", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto opts = Options(dir);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: gives up after max_quick_restarts", "[drone]") {
   opts.max_quick_restarts = 2;
-  auto sup = StartSupervisor(opts, rec);
+  auto sup = Start();
   auto spec = Spec("worker", "exit 1");
   REQUIRE(sup->Run(spec).ok());
   REQUIRE(WaitUntil([&] { return StateOf(*sup, spec.key) == ProcState::kFailed; }));
@@ -297,10 +294,8 @@ TEST_CASE("Supervisor: gives up after max_quick_restarts", "[drone]") {
   REQUIRE(sup->Stop(spec.key, 0).ok());
 }
 
-TEST_CASE("Supervisor: not ready in time is killed and counted as a crash", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: not ready in time is killed and counted as a crash", "[drone]") {
+  auto sup = Start();
   auto spec = Spec("web", "exec sleep 1000", FreePort());  // never listens
   spec.ready_timeout_ms = 300;
   REQUIRE(sup->Run(spec).ok());
@@ -313,10 +308,8 @@ TEST_CASE("Supervisor: not ready in time is killed and counted as a crash", "[dr
   REQUIRE(WaitUntil([&] { return Find(*sup, spec.key)->restarts >= 1; }));
 }
 
-TEST_CASE("Supervisor: Stop sends SIGTERM to the group", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: Stop sends SIGTERM to the group", "[drone]") {
+  auto sup = Start();
   const fs::path marker = fs::path(dir.path()) / "got-term";
   auto spec = Spec("worker", "trap 'echo term > " + marker.string() +
                                  "; exit 0' TERM; echo armed; while :; do sleep 0.05; done");
@@ -328,12 +321,9 @@ TEST_CASE("Supervisor: Stop sends SIGTERM to the group", "[drone]") {
   CHECK(Slurp(marker) == "term\n");
 }
 
-TEST_CASE("Supervisor: SIGKILL after term_timeout for a process that ignores SIGTERM", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto opts = Options(dir);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: SIGKILL after term_timeout for a process that ignores SIGTERM", "[drone]") {
   opts.term_timeout_ms = 300;
-  auto sup = StartSupervisor(opts, rec);
+  auto sup = Start();
   auto spec = Spec("worker", "trap '' TERM; echo armed; while :; do sleep 0.05; done");
   REQUIRE(sup->Run(spec).ok());
   REQUIRE(WaitUntil([&] { return TailHas(*sup, "armed"); }));
@@ -346,10 +336,8 @@ TEST_CASE("Supervisor: SIGKILL after term_timeout for a process that ignores SIG
   CHECK_FALSE(Alive(pid));
 }
 
-TEST_CASE("Supervisor: Stop leaves no grandchild, no zombie", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: Stop leaves no grandchild, no zombie", "[drone]") {
+  auto sup = Start();
   const uint32_t port = FreePort();
   auto spec = Spec("web", "sleep 1000 & echo grandchild $!; exec " + kListen, port);
   REQUIRE(sup->Run(spec).ok());
@@ -367,10 +355,8 @@ TEST_CASE("Supervisor: Stop leaves no grandchild, no zombie", "[drone]") {
   CHECK_FALSE(CheckReady("127.0.0.1", port, "", 200));
 }
 
-TEST_CASE("Supervisor: a crash kills the rest of the old group before the restart", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: a crash kills the rest of the old group before the restart", "[drone]") {
+  auto sup = Start();
   const fs::path flag = fs::path(dir.path()) / "ran-once";
   // The first run leaves a grandchild behind and dies; later runs stay up.
   auto spec = Spec("worker", "if [ -e " + flag.string() + " ]; then exec sleep 1000; fi; touch " + flag.string() +
@@ -386,9 +372,7 @@ TEST_CASE("Supervisor: a crash kills the rest of the old group before the restar
   CHECK(Find(*sup, spec.key)->last_error == "exited with code 7");
 }
 
-TEST_CASE("Supervisor: the child inherits no fd of ours", "[drone]") {
-  TempDir dir;
-  Recorder rec;
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: the child inherits no fd of ours", "[drone]") {
   // A listening socket without CLOEXEC, as Asio 1.74 makes them.
   int lfd = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(lfd >= 0);
@@ -397,7 +381,7 @@ TEST_CASE("Supervisor: the child inherits no fd of ours", "[drone]") {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
   REQUIRE(listen(lfd, 4) == 0);
-  auto sup = StartSupervisor(Options(dir), rec);
+  auto sup = Start();
   auto spec = Spec("worker", "exec sleep 1000");
   REQUIRE(sup->Run(spec).ok());
   REQUIRE(WaitUntil([&] { return StateOf(*sup, spec.key) == ProcState::kReady; }));
@@ -414,12 +398,9 @@ TEST_CASE("Supervisor: the child inherits no fd of ours", "[drone]") {
   close(lfd);
 }
 
-TEST_CASE("Supervisor: logs go to the file, the tail and subscribers", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto opts = Options(dir);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: logs go to the file, the tail and subscribers", "[drone]") {
   opts.tail_lines = 3;
-  auto sup = StartSupervisor(opts, rec);
+  auto sup = Start();
   std::mutex mu;
   std::vector<LogLine> got;
   uint64_t sub = sup->Subscribe([&](const LogLine& l) {
@@ -526,10 +507,8 @@ TEST_CASE("Supervisor: the next run stops what a crashed one left, by the state 
   CHECK(WaitUntil([&] { return !Exists(bystander); }));
 }
 
-TEST_CASE("Supervisor: a child claimed by another waiter keeps its status", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: a child claimed by another waiter keeps its status", "[drone]") {
+  auto sup = Start();
   // As drone/run_command does: the child waits on a pipe until claimed.
   int go[2];
   REQUIRE(pipe2(go, O_CLOEXEC) == 0);
@@ -592,13 +571,10 @@ ProcessSpec EscapingSpec(const std::string& pidfile) {
 
 }  // namespace
 
-TEST_CASE("Supervisor: a double-forked, setsid daemon is stopped with its instance (no cgroup)", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto opts = Options(dir);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: a double-forked, setsid daemon is stopped with its instance (no cgroup)", "[drone]") {
   opts.drone_name = "d1";
   opts.orphan_scan_ms = 20;
-  auto sup = StartSupervisor(opts, rec);
+  auto sup = Start();
   const std::string pidfile = dir.path() + "/daemon.pid";
   auto spec = EscapingSpec(pidfile);
   REQUIRE(sup->Run(spec).ok());
@@ -623,13 +599,10 @@ TEST_CASE("Supervisor: a double-forked, setsid daemon is stopped with its instan
   CHECK_FALSE(Alive(daemon));
 }
 
-TEST_CASE("Supervisor: an orphan that belongs to no instance is killed", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto opts = Options(dir);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: an orphan that belongs to no instance is killed", "[drone]") {
   opts.drone_name = "d1";
   opts.orphan_scan_ms = 20;
-  auto sup = StartSupervisor(opts, rec);
+  auto sup = Start();
   const std::string pidfile = dir.path() + "/daemon.pid";
   auto spec = EscapingSpec(pidfile);
   spec.env.clear();  // a daemon that scrubbed its environment
@@ -722,12 +695,9 @@ TEST_CASE("Supervisor: with cgroups, everything an instance started is in its cg
   CHECK_FALSE(fs::exists(cg));  // removed with the instance
 }
 
-TEST_CASE("Supervisor: a spec's stop_timeout_ms overrides term_timeout_ms", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto opts = Options(dir);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: a spec's stop_timeout_ms overrides term_timeout_ms", "[drone]") {
   opts.term_timeout_ms = 10'000;
-  auto sup = StartSupervisor(opts, rec);
+  auto sup = Start();
   auto spec = Spec("worker", "trap '' TERM; echo up; while :; do sleep 0.05; done");
   spec.stop_timeout_ms = 300;
   REQUIRE(sup->Run(spec).ok());
@@ -739,10 +709,8 @@ TEST_CASE("Supervisor: a spec's stop_timeout_ms overrides term_timeout_ms", "[dr
   CHECK(took < 3'000);
 }
 
-TEST_CASE("Supervisor: a stranger listening on the port is a port clash, never ready", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: a stranger listening on the port is a port clash, never ready", "[drone]") {
+  auto sup = Start();
   // The stranger: a listener of this test process, outside the instance's tree.
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
@@ -764,10 +732,8 @@ TEST_CASE("Supervisor: a stranger listening on the port is a port clash, never r
   close(fd);
 }
 
-TEST_CASE("Supervisor: settled only after min_uptime of readiness; a quick exit never settles", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: settled only after min_uptime of readiness; a quick exit never settles", "[drone]") {
+  auto sup = Start();
   auto spec = Spec("web", kListen, FreePort());
   spec.min_uptime_ms = 400;
   REQUIRE(sup->Run(spec).ok());
@@ -796,10 +762,8 @@ TEST_CASE("Supervisor: settled only after min_uptime of readiness; a quick exit 
   REQUIRE(sup->Stop(spec.key, 0).ok());
 }
 
-TEST_CASE("Supervisor: a stopped instance's tail stays readable by commit", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: a stopped instance's tail stays readable by commit", "[drone]") {
+  auto sup = Start();
   auto spec = Spec("worker", "echo last words; exec sleep 1000");
   REQUIRE(sup->Run(spec).ok());
   REQUIRE(WaitUntil([&] { return !sup->Tail("webapp", "abc123", "worker", 10).empty(); }));
@@ -814,10 +778,8 @@ TEST_CASE("Supervisor: a stopped instance's tail stays readable by commit", "[dr
   REQUIRE(sup->Stop(spec.key, 0).ok());
 }
 
-TEST_CASE("Supervisor: the tail of an instance stopped in backoff (a failed deploy) stays readable", "[drone]") {
-  TempDir dir;
-  Recorder rec;
-  auto sup = StartSupervisor(Options(dir), rec);
+TEST_CASE_METHOD(SupervisorRig, "Supervisor: the tail of an instance stopped in backoff (a failed deploy) stays readable", "[drone]") {
+  auto sup = Start();
   auto spec = Spec("web", "echo hello from the deaf app; exec sleep 1000", FreePort());
   spec.ready_timeout_ms = 300;
   REQUIRE(sup->Run(spec).ok());

@@ -1,0 +1,57 @@
+// The real steps of the deploy pipeline (drone/deploy_pipeline.h): a pack
+// from the hub, a libgit2 checkout, the release step as a child process.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "drone/app_launch.h"
+#include "drone/deploy_pipeline.h"
+#include "skyport/v1/hub.grpc.pb.h"
+
+namespace skyport::drone {
+
+using SendFn = std::function<void(const v1::DroneMessage&)>;
+
+// FetchCommit from the hub, indexed into DATA/repos/APP.git; bounded by the deploy's deadline.
+class HubFetcher final : public CommitFetcher {
+ public:
+  HubFetcher(v1::DroneControl::Stub& hub, std::string token, std::string data_dir)
+      : hub_(hub), token_(std::move(token)), data_dir_(std::move(data_dir)) {}
+  Status Fetch(const std::string& app, const std::string& commit, const DeployRun& run) override;
+
+ private:
+  v1::DroneControl::Stub& hub_;
+  const std::string token_;
+  const std::string data_dir_;
+};
+
+// The commit's tree from DATA/repos/APP.git; with an app user, the checkout
+// is that user's (a build writes into it), and with a uid per app its alone (0700).
+class GitCheckout final : public CheckoutMaker {
+ public:
+  GitCheckout(std::string data_dir, const AppLaunch& launch) : data_dir_(std::move(data_dir)), launch_(launch) {}
+  Status Checkout(const std::string& app, const std::string& commit, const std::string& dir) override;
+
+ private:
+  const std::string data_dir_;
+  const AppLaunch& launch_;
+};
+
+// The release step under drone/run_command.h, as the app runs (user,
+// limits, environment), killed at its timeout or the deploy's deadline or
+// on a stop. `skyport ps` shows it while it runs (role and state "release").
+class ReleaseStep final : public ReleaseRunner {
+ public:
+  ReleaseStep(std::string drone_name, const AppLaunch& launch, SendFn send)
+      : drone_name_(std::move(drone_name)), launch_(launch), send_(std::move(send)) {}
+  Status Release(const std::string& app, const std::string& commit, const std::string& dir, const AppSpec& spec,
+                 const DeployRun& run) override;
+
+ private:
+  const std::string drone_name_;
+  const AppLaunch& launch_;
+  const SendFn send_;
+};
+
+}  // namespace skyport::drone
