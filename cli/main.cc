@@ -97,8 +97,9 @@ bool TakesValue(const CLI::App& app, std::string_view name) {
   return false;
 }
 
-struct Parsed {
-  CLI::App* app;
+// A runnable command once declared: its CLI11 subcommand and what runs it.
+struct Declared {
+  CLI::App* cmd;
   sc::Runner run;
   bool takes_command;
 };
@@ -120,7 +121,7 @@ int main(int argc, char** argv) {
 
   const std::vector<sc::CommandSpec> table = AllCommands();
   const sc::CommandContext ctx{g, split};
-  std::vector<Parsed> commands;
+  std::vector<Declared> commands;
   for (const sc::CommandSpec& spec : table) {
     size_t space = spec.path.rfind(' ');
     CLI::App* parent = AppAt(app, space == std::string_view::npos ? "" : spec.path.substr(0, space));
@@ -133,7 +134,7 @@ int main(int argc, char** argv) {
 
   // A mistyped command gets a suggestion and a missing one the list, where
   // CLI11 would say "A subcommand is required" (still exit 2, ParseOrExit).
-  std::vector<std::string> args(split.head.begin() + 1, split.head.end());
+  std::vector<std::string> args(split.head.begin() + (split.head.empty() ? 0 : 1), split.head.end());
   app.failure_message([&](const CLI::App* root, const CLI::Error& e) {
     auto found = sc::LookUpCommand(args, table, [root](std::string_view name) { return TakesValue(*root, name); });
     if (found.kind == sc::CommandLookup::kUnknown) return sc::FormatUnknownCommand(found) + "\n";
