@@ -70,7 +70,8 @@ Runner DefineStats(CLI::App& cmd, const CommandContext& ctx) {
   cmd.add_option("--event", o->experiment.event, "Conversion/value event to compare (default: exposures only)");
   cmd.add_option("--flight", o->experiment.flight, "This flight's arms (default: traffic outside flights)");
   cmd.add_option("--by", o->experiment.by, "One experiment table per hour, day, week or month (default: one)");
-  cmd.add_option("--since", o->experiment.since, "Experiment range start: 24h, 7d, RFC 3339 time or date (default: all)");
+  cmd.add_option("--since", o->experiment.since,
+                 "Experiment range start: 24h, 7d, RFC 3339 time or date (default: all)");
   cmd.add_option("--control", o->experiment.control,
                  "Control arm (a prefix; default: highest weight in the route, else most users)");
   cmd.footer(
