@@ -1,13 +1,19 @@
-// show, query, free, route get/set: one RPC each, then shaping for output.
+// show, query, free, route get/set: one RPC each, then shaping for output;
+// and the table of every `skyport registry` command (watch_cmd.cc and
+// register_cmd.cc run the other two).
 #include "cli/commands.h"
+
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "cli/args.h"
+#include "cli/command_table.h"
 #include "cli/errors.h"
 #include "cli/port_table.h"
 #include "cli/route_json.h"
@@ -166,5 +172,107 @@ int RunRouteSet(const GlobalOptions& g, const RouteSetOptions& o) {
     std::cout << "route for " << o.app << " set at revision " << resp->revision() << std::endl;
   return kExitOk;
 }
+
+// ---- the `skyport registry ...` command table (command_table.h)
+namespace {
+
+Runner DefineShow(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<ShowOptions>();
+  cmd.add_option("app", o->app, "Only this app");
+  auto* wide = cmd.add_flag("--wide", o->wide, "Add app, instance, drone, pid, health, id, age");
+  cmd.add_flag("--table", o->table, "Human-readable table")->excludes(wide);
+  return [&g = ctx.global, o] { return RunShow(g, *o); };
+}
+
+Runner DefineRegister(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<RegisterOptions>();
+  auto port = std::make_shared<uint32_t>(0);
+  auto ttl = std::make_shared<uint32_t>(0);
+  cmd.add_option("target", o->target, "APP@COMMIT")->required();
+  cmd.add_option("role", o->role, "Role, e.g. http")->required();
+  cmd.add_option("--host", o->host, "Address others reach it on")->required();
+  auto* port_opt = cmd.add_option("--port", *port, "Port (default: allocated by the registry)");
+  auto* ttl_opt = cmd.add_option("--ttl", *ttl, "Lease TTL seconds (default 0 = permanent; 10 with CMD)");
+  cmd.add_option("--instance", o->instance, "Instance number");
+  cmd.add_option("--drone", o->drone, "Drone that runs it (empty for external services)");
+  cmd.add_option("--meta", o->meta, "KEY=VALUE metadata (repeatable)")->allow_extra_args(false);
+  cmd.add_option("--ready-timeout", o->ready_timeout_s, "With CMD: seconds to wait for HOST:PORT to accept connections")
+      ->capture_default_str();
+  cmd.add_flag("--no-wait", o->no_wait, "With CMD: register at once, without waiting for the port");
+  cmd.footer(
+      "With `-- CMD ARGS...`, CMD is started with PORT and SKYPORT_APP/COMMIT/ROLE/INSTANCE in its\n"
+      "environment, registered once HOST:PORT accepts connections, kept registered while it runs,\n"
+      "and unregistered when it exits; skyport exits with CMD's exit code.");
+  return [&g = ctx.global, &split = ctx.args, o, port, ttl, port_opt, ttl_opt] {
+    if (port_opt->count()) o->port = *port;
+    if (ttl_opt->count()) o->ttl = *ttl;
+    o->command = split.command;
+    if (split.has_command && o->command.empty())
+      return ReportUsage(Status::InvalidArgument("expected CMD after --"));
+    return RunRegister(g, *o);
+  };
+}
+
+Runner DefineQuery(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<QueryOptions>();
+  cmd.add_option("target", o->target, "APP or APP@COMMIT-PREFIX")->required();
+  cmd.add_option("role", o->role, "Only this role");
+  auto* wide = cmd.add_flag("--wide", o->wide, "Add app, instance, drone, pid, health, id, age");
+  cmd.add_flag("--table", o->table, "Human-readable table")->excludes(wide);
+  return [&g = ctx.global, o] { return RunQuery(g, *o); };
+}
+
+Runner DefineFree(CLI::App& cmd, const CommandContext& ctx) {
+  auto id = std::make_shared<uint64_t>(0);
+  cmd.add_option("id", *id, "Entry id (see show --wide)")->required();
+  return [&g = ctx.global, id] { return RunFree(g, *id); };
+}
+
+Runner DefineWatch(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<WatchOptions>();
+  auto from = std::make_shared<int64_t>(0);
+  cmd.add_option("app", o->app, "Only this app");
+  auto* from_opt = cmd.add_option("--from", *from, "Resume after this revision (no snapshot)");
+  return [&g = ctx.global, o, from, from_opt] {
+    if (from_opt->count()) o->from = *from;
+    return RunWatch(g, *o);
+  };
+}
+
+Runner DefineRouteGet(CLI::App& cmd, const CommandContext& ctx) {
+  auto app = std::make_shared<std::string>();
+  cmd.add_option("app", *app, "App")->required();
+  return [&g = ctx.global, app] { return RunRouteGet(g, *app); };
+}
+
+Runner DefineRouteSet(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<RouteSetOptions>();
+  auto expect = std::make_shared<int64_t>(0);
+  cmd.add_option("app", o->app, "App")->required();
+  cmd.add_option("file", o->file, "JSON file, or - for stdin")->required();
+  auto* expect_opt =
+      cmd.add_option("--expect-revision", *expect, "Only if the route is still at this revision (0: must not exist)");
+  return [&g = ctx.global, o, expect, expect_opt] {
+    if (expect_opt->count()) o->expect_revision = *expect;
+    return RunRouteSet(g, *o);
+  };
+}
+
+constexpr CommandSpec kRegistryCommands[] = {
+    {"registry", "Ports, endpoints and routes in the registry"},
+    {"registry show", "Print the port table (JSON: commit -> role -> entries)", DefineShow},
+    {"registry register", "Register an entry, or run CMD and keep it registered", DefineRegister,
+     /*takes_command=*/true},
+    {"registry query", "Print the entries of APP[@COMMIT-PREFIX] [ROLE]", DefineQuery},
+    {"registry free", "Deregister one entry by id", DefineFree},
+    {"registry watch", "Print one JSON line per change, following the registry", DefineWatch},
+    {"registry route", "Read or write an app's route config"},
+    {"registry route get", "Print APP's RouteConfig as JSON", DefineRouteGet},
+    {"registry route set", "Replace APP's RouteConfig from a JSON file", DefineRouteSet},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> RegistryCommands() { return kRegistryCommands; }
 
 }  // namespace skyport::cli

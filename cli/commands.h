@@ -1,6 +1,7 @@
-// The `skyport registry ...` commands. main.cc fills these option structs
-// from the command line; each Run* returns the process exit code (see
-// errors.h) and prints its own output and errors.
+// The `skyport registry ...` commands. Their table (RegistryCommands, end of
+// commands.cc) fills these option structs from the command line; each Run*
+// returns the process exit code (see errors.h) and prints its own output and
+// errors.
 #pragma once
 
 #include <cstdint>

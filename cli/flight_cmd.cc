@@ -1,10 +1,13 @@
 #include "cli/flight_cmd.h"
 
 #include <iostream>
+#include <memory>
 #include <optional>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/command_table.h"
 #include "cli/errors.h"
 #include "cli/flight_view.h"
 #include "cli/hub_commands.h"
@@ -108,5 +111,56 @@ int RunFlightLog(const GlobalOptions& g, const FlightOptions& o) {
   else std::cout << RenderFlightLog(entries) << std::flush;
   return kExitOk;
 }
+
+// ---- the `skyport flight ...` command table (command_table.h)
+namespace {
+
+Runner DefineFlightStart(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<FlightOptions>();
+  cmd.add_option("file", o->file, "Flight spec")->required();
+  cmd.footer("A spec with \"kill\": true kills the running flight of that name. Spec format: docs/flights.md.");
+  return [&g = ctx.global, o] { return RunFlightStart(g, *o); };
+}
+
+Runner DefineFlightValidate(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<FlightOptions>();
+  cmd.add_option("file", o->file, "Flight spec")->required();
+  return [&g = ctx.global, o] { return RunFlightValidate(g, *o); };
+}
+
+Runner DefineFlightKill(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<FlightOptions>();
+  cmd.add_option("name", o->name, "Flight")->required();
+  cmd.add_option("--reason", o->reason, "Recorded in the flight's log");
+  return [&g = ctx.global, o] { return RunFlightKill(g, *o); };
+}
+
+Runner DefineFlightList(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<FlightOptions>();
+  cmd.add_flag("--all", o->all, "Include finished flights");
+  return [&g = ctx.global, o] { return RunFlightList(g, *o); };
+}
+
+// status and log: a flight's name and nothing else.
+template <int (*Run)(const GlobalOptions&, const FlightOptions&)>
+Runner DefineByName(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<FlightOptions>();
+  cmd.add_option("name", o->name, "Flight")->required();
+  return [&g = ctx.global, o] { return Run(g, *o); };
+}
+
+constexpr CommandSpec kFlightCommands[] = {
+    {"flight", "Experiments and progressive rollouts run by the hub"},
+    {"flight start", "Validate FILE (JSON or YAML) and start the flight it describes", DefineFlightStart},
+    {"flight validate", "Check FILE offline; every problem is named with its field", DefineFlightValidate},
+    {"flight kill", "Send all of NAME's traffic back to control and stop what it started", DefineFlightKill},
+    {"flight list", "Active flights (--all: finished ones too)", DefineFlightList},
+    {"flight status", "NAME's step, weights, enrolled users and time left", DefineByName<RunFlightStatus>},
+    {"flight log", "NAME's timeline: steps, weights, gate verdicts, pings, kill", DefineByName<RunFlightLog>},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> FlightCommands() { return kFlightCommands; }
 
 }  // namespace skyport::cli

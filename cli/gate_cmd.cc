@@ -1,11 +1,15 @@
 // skyport gate: ask the hub like `skyport stats`, then judge one gate.
 #include "cli/gate_cmd.h"
 
+#include <array>
 #include <cctype>
 #include <iostream>
+#include <memory>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/command_table.h"
 #include "cli/errors.h"
 #include "cli/experiment_query.h"
 #include "cli/gate_inputs.h"
@@ -101,5 +105,52 @@ int RunGate(const GlobalOptions& g, const GateOptions& o) {
   std::cout << std::flush;
   return ExitCode(v.kind);
 }
+
+// ---- `skyport gate` in the command table (command_table.h)
+namespace {
+
+Runner DefineGate(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<GateOptions>();
+  auto num = std::make_shared<std::array<double, 3>>();  // max_increase, alpha, tau_squared
+  auto min_samples = std::make_shared<uint64_t>(0);
+  cmd.add_option("app", o->stats.app, "App")->required();
+  cmd.add_option("--metric", o->metric, "error_rate, latency_p99, conversion or mean")->required();
+  cmd.add_option("--arm", o->arm, "Treatment arm (a prefix; default: the only arm besides control)");
+  cmd.add_option("--control", o->stats.experiment.control,
+                 "Control arm (a prefix; default: highest weight in the route, else most users)");
+  cmd.add_option("--event", o->stats.experiment.event, "The event (conversion, mean)");
+  auto* max_inc = cmd.add_option("--max-increase", (*num)[0],
+                                 "error_rate: absolute (0.01 = +1 point); latency_p99: relative (0.2 = +20%)");
+  auto* min_opt = cmd.add_option("--min-samples", *min_samples, "Wait until each arm has this many (default 100)");
+  cmd.add_option("--test", o->test, "conversion, mean: sequential (default) or fixed");
+  auto* alpha = cmd.add_option("--alpha", (*num)[1], "conversion, mean: significance level (default 0.05)");
+  auto* tau = cmd.add_option("--tau-squared", (*num)[2], "sequential: mixing variance (default from the data)");
+  cmd.add_option("--since", o->stats.experiment.since, "Hub data from: 24h, 7d, RFC 3339 time or date (default: all)");
+  cmd.add_option("--flight", o->stats.experiment.flight, "This flight's arms (default: traffic outside flights)");
+  cmd.add_option("--window", o->stats.window_s, "Ignored (kept for old scripts): the hub's rows cover --since")
+      ->capture_default_str();
+  cmd.add_option("--router", o->stats.routers, "Ignored (kept for old scripts): routers are not asked")
+      ->allow_extra_args(false);
+  cmd.footer(
+      "Every metric uses the hub's durable rows over --since (all of --flight's by default): error_rate and\n"
+      "latency_p99 the routers' per-minute request counters, conversion and mean the experiment rows.\n"
+      "Exit: 0 pass, 1 fail (or the data source did not answer), 3 wait for more data, 2 usage.\n"
+      "--json prints {app, metric, control, treatment, verdict, reason, numbers}.");
+  return [&g = ctx.global, o, num, min_samples, max_inc, min_opt, alpha, tau] {
+    if (max_inc->count()) o->max_increase = (*num)[0];
+    if (alpha->count()) o->alpha = (*num)[1];
+    if (tau->count()) o->tau_squared = (*num)[2];
+    if (min_opt->count()) o->min_samples = *min_samples;
+    return RunGate(g, *o);
+  };
+}
+
+constexpr CommandSpec kGateCommands[] = {
+    {"gate", "Judge a flight gate on APP: treatment vs control, pass/fail/wait", DefineGate},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> GateCommands() { return kGateCommands; }
 
 }  // namespace skyport::cli

@@ -1,7 +1,11 @@
 // deploy, stop, ps, drones: the hub's one-shot commands.
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
+#include <CLI/CLI.hpp>
+
+#include "cli/command_table.h"
 #include "cli/deploy_progress.h"
 #include "cli/errors.h"
 #include "cli/hub_commands.h"
@@ -119,5 +123,56 @@ int RunDrones(const GlobalOptions& g) {
     std::cout << RenderDronesTable(drones, NowMs()) << std::flush;
   return kExitOk;
 }
+
+// ---- the hub's command table (command_table.h); logs is in logs_cmd.cc
+namespace {
+
+Runner DefineDeploy(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<DeployOptions>();
+  cmd.add_option("app", o->app, "App")->required();
+  cmd.add_option("commitish", o->commitish, "Commit hash, prefix of one, or branch")->required();
+  cmd.add_option("--drones", o->drones, "Only these drones: a,b (default: every matching drone)")
+      ->allow_extra_args(false);
+  cmd.add_option("--label", o->labels, "KEY=VALUE the drones must have (repeatable)")->allow_extra_args(false);
+  cmd.add_option("--count", o->count, "At most N of the matching drones (0: all)");
+  cmd.add_option("--instances", o->instances, "Instances of each role per drone (default 1)");
+  cmd.add_option("--env", o->env, "KEY=VALUE for the processes' environment (repeatable)")->allow_extra_args(false);
+  cmd.add_option("--timeout", o->timeout_s,
+                 "Seconds for the whole deploy: fetch, release step, start (default: the hub's --deploy-timeout)")
+      ->check(CLI::Range(1, 86'400));
+  cmd.footer(
+      "Prints `DRONE COMMIT STAGE MESSAGE` lines as drones report (--json: one object per line) and\n"
+      "exits 0 once every target drone runs and registered the commit, else 1 with each failure.");
+  return [&g = ctx.global, o] { return RunDeploy(g, *o); };
+}
+
+Runner DefineStop(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<StopOptions>();
+  cmd.add_option("app", o->app, "App")->required();
+  cmd.add_option("commitish", o->commitish, "Commit hash, prefix of one, or branch")->required();
+  cmd.add_option("--drones", o->drones, "Only on these drones: a,b")->allow_extra_args(false);
+  return [&g = ctx.global, o] { return RunStop(g, *o); };
+}
+
+Runner DefinePs(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<PsOptions>();
+  cmd.add_option("app", o->app, "Only this app");
+  return [&g = ctx.global, o] { return RunPs(g, *o); };
+}
+
+Runner DefineDrones(CLI::App&, const CommandContext& ctx) {
+  return [&g = ctx.global] { return RunDrones(g); };
+}
+
+constexpr CommandSpec kHubCommands[] = {
+    {"deploy", "Deploy APP at COMMITISH and print each drone's progress", DefineDeploy},
+    {"stop", "Stop APP at COMMITISH on every drone running it", DefineStop},
+    {"ps", "List the processes the drones run", DefinePs},
+    {"drones", "List the drones the hub knows", DefineDrones},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> HubCommands() { return kHubCommands; }
 
 }  // namespace skyport::cli

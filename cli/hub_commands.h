@@ -1,6 +1,7 @@
-// The hub commands: deploy, stop, ps, drones, logs. main.cc fills the option
-// structs (hub_requests.h); each Run* returns the process exit code (see
-// errors.h) and prints its own output and errors.
+// The hub commands: deploy, stop, ps, drones, logs. Their tables (HubCommands
+// in hub_cmds.cc, LogsCommands in logs_cmd.cc) fill the option structs
+// (hub_requests.h); each Run* returns the process exit code (see errors.h)
+// and prints its own output and errors.
 #pragma once
 
 #include <memory>

@@ -1,6 +1,7 @@
-// The hub commands' arguments as checked Hub requests. Pure: main.cc fills
-// the option structs, these validate them (every problem, not just the first)
-// and build the request; errors are INVALID_ARGUMENT (usage, exit 2).
+// The hub commands' arguments as checked Hub requests. Pure: the command
+// tables (hub_cmds.cc, logs_cmd.cc) fill the option structs, these validate
+// them (every problem, not just the first) and build the request; errors are
+// INVALID_ARGUMENT (usage, exit 2).
 #pragma once
 
 #include <cstdint>

@@ -6,10 +6,13 @@
 #include <optional>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <thread>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/command_table.h"
 #include "cli/errors.h"
 #include "cli/hub_commands.h"
 #include "cli/log_lines.h"
@@ -92,5 +95,27 @@ int RunLogs(const GlobalOptions& g, const LogsOptions& o) {
   }
   return ReportHubError(g, what, s);
 }
+
+// ---- `skyport logs` in the command table (command_table.h)
+namespace {
+
+Runner DefineLogs(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<LogsOptions>();
+  cmd.add_option("app", o->app, "App")->required();
+  cmd.add_option("commit", o->commit, "Only this commit (a prefix)");
+  cmd.add_option("--role", o->role, "Only this role");
+  cmd.add_flag("-f,--follow", o->follow, "Keep printing new lines until interrupted");
+  cmd.add_option("--tail", o->tail, "Lines of history per process (0: the drones' default)");
+  cmd.footer("Lines from stderr have `!` instead of `|`.");
+  return [&g = ctx.global, o] { return RunLogs(g, *o); };
+}
+
+constexpr CommandSpec kLogsCommands[] = {
+    {"logs", "Print APP's process output: `DRONE ROLE.INST COMMIT | TEXT`", DefineLogs},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> LogsCommands() { return kLogsCommands; }
 
 }  // namespace skyport::cli

@@ -2,7 +2,11 @@
 #include "cli/split_cmd.h"
 
 #include <iostream>
+#include <memory>
 
+#include <CLI/CLI.hpp>
+
+#include "cli/command_table.h"
 #include "cli/errors.h"
 #include "cli/route_json.h"
 #include "cli/split_args.h"
@@ -114,5 +118,49 @@ int RunSplit(const GlobalOptions& g, SplitOptions o) {
     return kExitOk;
   }
 }
+
+// ---- `skyport split` in the command table (command_table.h)
+namespace {
+
+Runner DefineSplit(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<SplitOptions>();
+  auto hosts = std::make_shared<std::vector<std::string>>();
+  auto prefixes = std::make_shared<std::vector<std::string>>();
+  cmd.add_option("app", o->app, "App")->required();
+  cmd.add_option("weights", o->weights, "COMMIT=WEIGHT (COMMIT: a prefix of a running commit)");
+  auto* new_test = cmd.add_option("--new-test", o->new_test_id,
+                                  "Start a new test: a new split id (ID, else random); every user is dealt again")
+                       ->expected(0, 1)
+                       ->type_name("[ID]");
+  auto allow = std::make_shared<bool>(false), deny = std::make_shared<bool>(false);
+  auto* allow_opt = cmd.add_flag("--allow-override", *allow, "Let the X-Skyport-Commit header pin a commit");
+  cmd.add_flag("--no-allow-override", *deny, "Ignore X-Skyport-Commit")->excludes(allow_opt);
+  auto* host_opt = cmd.add_option("--host", *hosts, "Host name that selects APP (repeatable; replaces the list)")
+                       ->allow_extra_args(false);
+  auto* prefix_opt =
+      cmd.add_option("--path-prefix", *prefixes, "Request path prefix that selects APP (repeatable; replaces)")
+          ->allow_extra_args(false);
+  cmd.add_flag("--show", o->show, "Print APP's current split");
+  cmd.footer(
+      "Weights are relative. Changing them moves only the users whose share changes hands\n"
+      "(e.g. 90/10 -> 80/20 moves 10% of users, all to the second commit); --new-test re-deals everyone.\n"
+      "Commits left out of the list get no traffic. --json prints the route config written.");
+  return [&g = ctx.global, o, hosts, prefixes, new_test, allow, deny, host_opt, prefix_opt] {
+    o->new_test = new_test->count() > 0;
+    if (*allow) o->allow_override = true;
+    if (*deny) o->allow_override = false;
+    if (host_opt->count()) o->hosts = *hosts;
+    if (prefix_opt->count()) o->path_prefixes = *prefixes;
+    return RunSplit(g, *o);
+  };
+}
+
+constexpr CommandSpec kSplitCommands[] = {
+    {"split", "Split APP's traffic between commits by weight, sticky per user", DefineSplit},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> SplitCommands() { return kSplitCommands; }
 
 }  // namespace skyport::cli

@@ -3,11 +3,14 @@
 #include "cli/stats_cmd.h"
 
 #include <iostream>
+#include <memory>
 #include <map>
 #include <optional>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/command_table.h"
 #include "cli/errors.h"
 #include "cli/experiment_table.h"
 #include "cli/stats_fetch.h"
@@ -53,5 +56,38 @@ int RunStats(const GlobalOptions& g, const StatsOptions& o) {
   std::cout << std::flush;
   return kExitOk;
 }
+
+// ---- `skyport stats` in the command table (command_table.h)
+namespace {
+
+Runner DefineStats(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<StatsOptions>();
+  cmd.add_option("app", o->app, "App")->required();
+  cmd.add_option("--window", o->window_s, "Seconds of router history (the routers keep up to an hour)")
+      ->capture_default_str();
+  cmd.add_option("--router", o->routers, "Ask this router's admin HOST:PORT (repeatable; default: all registered)")
+      ->allow_extra_args(false);
+  cmd.add_option("--event", o->experiment.event, "Conversion/value event to compare (default: exposures only)");
+  cmd.add_option("--flight", o->experiment.flight, "This flight's arms (default: traffic outside flights)");
+  cmd.add_option("--by", o->experiment.by, "One experiment table per hour, day, week or month (default: one)");
+  cmd.add_option("--since", o->experiment.since,
+                 "Experiment range start: 24h, 7d, RFC 3339 time or date (default: all)");
+  cmd.add_option("--control", o->experiment.control,
+                 "Control arm (a prefix; default: highest weight in the route, else most users)");
+  cmd.footer(
+      "Sources that do not answer (routers, the hub) are named on stderr and left out; exits 1 only if\n"
+      "neither answered. Experiment table: users, exposures and, with --event, conversion and mean per arm\n"
+      "with their difference from control (95% CI, p), and a sample-ratio check against the route's weights.\n"
+      "--json prints the merged /stats document with the hub's part under \"experiment\".");
+  return [&g = ctx.global, o] { return RunStats(g, *o); };
+}
+
+constexpr CommandSpec kStatsCommands[] = {
+    {"stats", "Per-commit traffic of APP from the routers, experiment stats from the hub", DefineStats},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> StatsCommands() { return kStatsCommands; }
 
 }  // namespace skyport::cli
