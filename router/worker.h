@@ -1,7 +1,10 @@
 // One proxy event loop (see proxy.h): its connections, pools and the
 // request state machine. Internal to the router's shell; worker.cc runs the
 // loop and owns connections, upstream.cc picks and connects instances,
-// exchange.cc moves one request/response through.
+// exchange.cc starts and ends one request/response, request_pump.cc sends the
+// request on, response_relay.cc brings the answer back (and tunnels),
+// local_response.cc answers errors itself, event_posts.cc takes event posts,
+// accounting.cc records outcomes and exposures.
 #pragma once
 
 #include <netinet/in.h>
@@ -156,6 +159,9 @@ inline bool SlowBody(const Client& c, int64_t now_ms, int body_timeout_ms, int m
   const uint64_t got = c.read_bytes - c.body_start_bytes;
   return got * 1000 < static_cast<uint64_t>(min_rate) * static_cast<uint64_t>(elapsed);
 }
+
+// The reason phrase of a status the router answers itself ("Error" when not listed).
+const char* Reason(int status);
 
 class Worker {
  public:
