@@ -9,6 +9,13 @@
 
 namespace skyport::router {
 
+void Worker::CountCookie(const RequestUser& user) {
+  if (!user.had_cookie) return;
+  if (!CookieAccepted(user.verdict)) return RejectedCookie(user.verdict);
+  if (user.verdict == CookieVerdict::kLegacy) c_->cookies_migrated.fetch_add(1, std::memory_order_relaxed);
+  if (user.verdict == CookieVerdict::kSignedPrevious) c_->cookies_rotated.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Worker::RejectedCookie(CookieVerdict verdict) {
   const int reason = verdict == CookieVerdict::kBadSignature ? 1 : verdict == CookieVerdict::kUnsigned ? 2 : 0;
   static const char* kReasons[] = {"malformed", "bad_signature", "unsigned"};

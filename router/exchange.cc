@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "router/arm_choice.h"
 #include "router/head_write.h"
 #include "router/split.h"
 #include "router/uri.h"
@@ -165,59 +166,24 @@ bool Worker::StartExchange(Client* c) {
   c->inst = nullptr;
   c->flight = {};
 
-  const RouteTable* table = c->table.get();
-  if (r.method == "CONNECT") {
-    c->in.Consume(r.head_len);
-    c->state = Client::State::kExchange;
-    LocalError(c, 501, "CONNECT is not supported: this is a reverse proxy", false);
-    return !c->dead;
-  }
-  const AppRoute* app = table ? table->Match(r.host, r.path) : nullptr;
-  if (!app) {
+  const CookieKeys keys{cookie_key_.get(), cookie_prev_.get(), wall_ms_ < o_.legacy_cookies_until_ms};
+  const RequestDecision d = DecideRequest(c->table.get(), r, o_.cookie_name, keys, wall_ms_, rng_);
+  if (d.refusal == Refusal::kConnect || d.refusal == Refusal::kNoTable || d.refusal == Refusal::kNoApp) {
     c->in.Consume(r.head_len);
     c->state = Client::State::kExchange;  // LocalError needs to know the body situation
-    if (!table)
+    if (d.refusal == Refusal::kConnect)
+      LocalError(c, 501, "CONNECT is not supported: this is a reverse proxy", false);
+    else if (d.refusal == Refusal::kNoTable)
       LocalError(c, 503, "the router has no route table yet (registry not reached)", true);
     else
       LocalError(c, 404, fmt::format("no app is routed for host \"{}\"", r.host), true);
     return !c->dead;
   }
+  const AppRoute* app = d.app;
   c->app = app;
-
-  // The user: a cookie that verifies (router/user_cookie.h) keeps its id, and
-  // its arm when it is of this split (else the known user is dealt again);
-  // anything else — none, forged, tampered, unsigned — is a new visitor with
-  // a fresh id, so no client chooses its id or its arm.
-  std::string_view split_id = app->split_id.empty() ? std::string_view("default") : std::string_view(app->split_id);
-  std::string_view cookie = http1::FindCookie(r, o_.cookie_name);
-  std::string_view user_id;
-  bool reissue = false;  // valid, but re-signed: legacy (migration window) or the previous secret
-  char fresh[32];
-  if (!cookie.empty()) {
-    CookieCheck check = CheckUserCookie(cookie, *cookie_key_, cookie_prev_.get(),
-                                        wall_ms_ < o_.legacy_cookies_until_ms);
-    if (CookieAccepted(check.verdict)) {
-      user_id = check.user_id;
-      reissue = check.verdict != CookieVerdict::kSigned;
-      if (check.verdict == CookieVerdict::kLegacy) c_->cookies_migrated.fetch_add(1, std::memory_order_relaxed);
-      if (check.verdict == CookieVerdict::kSignedPrevious) c_->cookies_rotated.fetch_add(1, std::memory_order_relaxed);
-      if (check.split_id != split_id) c->new_user = true;
-    } else {
-      RejectedCookie(check.verdict);
-    }
-  }
-  // The id of a known user (whatever the split): events posted with the cookie count for them.
-  const std::string_view cookie_user = user_id;
-  if (user_id.empty()) {
-    static const char* kHex = "0123456789abcdef";
-    uint64_t a = rng_.Next(), b = rng_.Next();
-    for (int i = 0; i < 16; ++i) {
-      fresh[i] = kHex[(a >> (i * 4)) & 15];
-      fresh[16 + i] = kHex[(b >> (i * 4)) & 15];
-    }
-    user_id = std::string_view(fresh, 32);
-    c->new_user = true;
-  }
+  CountCookie(d.user);
+  c->new_user = d.user.new_user;
+  const std::string_view user_id = d.user.user_id();
   // New ids are budgeted per client address (--new-users-address-*): a flood
   // of cookie-less page views must not fill the hub's stats store with
   // exposures of forged users. Beyond it the page is still served (an arm is
@@ -238,43 +204,21 @@ bool Worker::StartExchange(Client* c) {
       }
     }
   }
-  if (record_exposure && (c->new_user || reissue)) {
+  if (record_exposure && d.user.set_cookie()) {
     std::string& k = c->cookie;
     k.append(o_.cookie_name).append("=");
-    AppendSignedCookie(k, *cookie_key_, user_id, split_id);
+    AppendSignedCookie(k, *cookie_key_, user_id, d.split_id);
     k.append(cookie_attrs_);
   }
-
-  int arm = -1;
-  const Flight* flight = app->flight.get();
-  if (app->allow_override && !r.x_skyport_commit.empty()) arm = app->ArmByCommitPrefix(r.x_skyport_commit);
-  if (arm < 0) {
-    // In a flight only enrolled users are split (and carry its id);
-    // everyone else, and everyone once it is past end_by by this router's
-    // own clock, gets the control. A pinned commit (above) is outside it.
-    if (flight && !flight->Over(wall_ms_) && flight->Enrolls(RequestView(r), user_id))
-      c->flight = flight->id;  // unique per start: a rerun of a name starts afresh
-    if (flight && c->flight.empty())
-      arm = flight->control_arm;
-    else if (app->slices.size() > 1)
-      arm = app->ArmFor(UserPosition(user_id, split_id));
-    else
-      arm = app->ArmFor(0);
-  }
-  if (arm >= 0 && app->arms[static_cast<size_t>(arm)].instances.empty()) {
-    // The user's commit has nothing running: serve them from the heaviest arm
-    // that can (in a flight: its control if it can), outside any flight.
-    arm = app->FallbackArm();
-    c->flight = {};
-  }
-  if (arm >= 0) c->arm = &app->arms[static_cast<size_t>(arm)];
+  c->arm = d.arm;
+  c->flight = d.flight;
   // Event posts are the router's own to answer, whether or not an instance
   // runs: they count by the user's exposure (c->arm is null when none runs).
   if (r.path == o_.events_path) {
-    HandleEvents(c, r, cookie_user);
+    HandleEvents(c, r, d.user.cookie_user);
     return !c->dead;
   }
-  if (arm < 0) {
+  if (d.refusal == Refusal::kNoLiveInstance) {
     c->in.Consume(r.head_len);
     c->state = Client::State::kExchange;
     // Deployed (its entries are in the registry) but none is live: crashed,
@@ -293,69 +237,13 @@ bool Worker::StartExchange(Client* c) {
   }
 
   // The forwarded head: request line and end-to-end fields as sent, then ours.
-  std::string& f = c->fwd;
-  f.clear();
-  f.reserve(r.head_len + 256);
-  const char* base = c->in.data();
-  size_t line_begin = static_cast<size_t>(r.method.data() - base);
-  size_t line_end = r.header_count > 0 ? r.headers[0].line_begin : r.head_len - 2;
-  if (r.path.data() == path_.data() || r.target[0] != '/') {
-    // A normalised path, or an absolute-form target: origin-form with the
-    // path routed on, so that the upstream sees what the router matched.
-    size_t q = r.target.find('?');
-    f.append(r.method).append(" ").append(r.path);
-    if (q != std::string_view::npos) f.append(r.target.substr(q));
-    f.append(r.minor_version == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
-  } else {
-    f.append(base + line_begin, line_end - line_begin);
-  }
-  AppendEndToEnd(f, base, line_end, r.headers, r.header_count);
-  // Framing of our own, never the client's bytes (see http1.h).
-  if (r.body == http1::BodyKind::kLength) {
-    fmt::format_to(std::back_inserter(f), "Content-Length: {}\r\n", r.content_length);
-  } else if (r.body == http1::BodyKind::kChunked) {
-    f.append("Transfer-Encoding: chunked\r\n");
-  }
-  f.append("X-Forwarded-For: ");
-  if (r.x_forwarded_for_lines > 1) {
-    // RFC 9110 5.3: the lines are one list; forward it joined, in order.
-    for (int i = 0; i < r.header_count; ++i) {
-      const http1::HeaderField& h = r.headers[i];
-      if (h.value.empty() || !http1::EqualsIgnoreCase(h.name, "x-forwarded-for")) continue;
-      f.append(h.value);
-      f.append(", ");
-    }
-  } else if (!r.x_forwarded_for.empty()) {
-    f.append(r.x_forwarded_for);
-    f.append(", ");
-  }
-  f.append(c->peer);
-  f.append("\r\nX-Forwarded-Proto: ");
-  f.append(o_.forwarded_proto);
-  if (!r.host.empty()) {
-    f.append("\r\nX-Forwarded-Host: ");
-    f.append(r.host);
-  }
-  f.append("\r\nX-Request-Id: ");
-  if (UsableRequestId(r.x_request_id)) {
-    f.append(r.x_request_id);
-  } else {
-    AppendHex(f, rng_.Next());
-    AppendHex(f, rng_.Next());
-  }
-  f.append("\r\nX-Skyport-User: ");
-  f.append(user_id);
-  if (!c->flight.empty()) {
-    f.append("\r\nX-Skyport-Flight: ");
-    f.append(app->flight->name);
-  }
-  if (r.upgrade) {
-    f.append("\r\nConnection: upgrade\r\nUpgrade: ");
-    f.append(r.upgrade_proto);
-  } else if (r.minor_version == 0) {
-    f.append("\r\nConnection: keep-alive");
-  }
-  f.append("\r\n\r\n");
+  c->fwd.clear();
+  c->fwd.reserve(r.head_len + 256);
+  const bool in_flight = !c->flight.empty();
+  const ForwardedFields fields{c->peer, o_.forwarded_proto, user_id,
+                               in_flight ? std::string_view(app->flight->name) : std::string_view(),
+                               r.path.data() == path_.data(), in_flight};
+  AppendForwardedHead(c->fwd, c->in.data(), r, fields, rng_);
   c->fwd_off = 0;
   c->in.Consume(r.head_len);
   c->state = Client::State::kExchange;

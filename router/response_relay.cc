@@ -15,44 +15,9 @@
 namespace skyport::router {
 
 void Worker::OnResponseHead(Client* c, const http1::ResponseHead& h) {
-  const char* base = c->up->in.data();
-  std::string& o = c->out;
-  size_t line_end = h.header_count > 0 ? h.headers[0].line_begin : h.head_len - 2;
-  o.append(base, line_end);
-  AppendEndToEnd(o, base, line_end, h.headers, h.header_count);
-  // Framing of our own (see http1.h). A HEAD or 304 answer keeps the length
-  // or coding its GET would have had; 1xx and 204 have none. An HTTP/1.0
-  // client knows no chunked coding (RFC 9112 6.1: never send it one): its
-  // body goes out decoded (c->dechunk), ended by the close, as nginx does.
-  const bool meta_only = c->is_head || h.status == 304;
-  if (h.body == http1::BodyKind::kLength || (h.body == http1::BodyKind::kNone && meta_only && h.has_content_length)) {
-    fmt::format_to(std::back_inserter(o), "Content-Length: {}\r\n", h.content_length);
-  } else if (c->minor > 0 &&
-             (h.body == http1::BodyKind::kChunked || (h.body == http1::BodyKind::kNone && meta_only && h.chunked))) {
-    o.append("Transfer-Encoding: chunked\r\n");
-  }
-  std::string_view upgrade_value;
-  if (h.status == 101)
-    for (int i = 0; i < h.header_count; ++i)
-      if (http1::EqualsIgnoreCase(h.headers[i].name, "upgrade")) upgrade_value = h.headers[i].value;
-  o.append("X-Skyport-Commit: ");
-  o.append(c->arm->commit);
-  o.append("\r\nX-Skyport-Instance: ");
-  o.append(c->inst->label);
-  if (!c->cookie.empty()) {
-    o.append("\r\nSet-Cookie: ");
-    o.append(c->cookie);
-  }
   if (stopping_.load(std::memory_order_relaxed)) c->close_after = true;  // draining: no reuse
-  if (h.status == 101) {
-    o.append("\r\nConnection: upgrade\r\nUpgrade: ");
-    o.append(upgrade_value);
-  } else if (c->close_after) {
-    o.append("\r\nConnection: close");
-  } else if (c->minor == 0) {
-    o.append("\r\nConnection: keep-alive");
-  }
-  o.append("\r\n\r\n");
+  AppendRelayedHead(c->out, c->up->in.data(), h,
+                    {c->is_head, c->minor, c->arm->commit, c->inst->label, c->cookie, c->close_after});
 }
 
 bool Worker::PumpResponse(Client* c) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "router/arm_choice.h"
 #include "router/http1.h"
 #include "router/io_buf.h"
 #include "router/events.h"
@@ -242,6 +243,9 @@ class Worker {
   // `cookie_user`: the id of a valid user cookie sent with the post (any
   // split id), "" without one.
   void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view cookie_user);
+  // Counts the verdict on a user cookie sent with a request (migrated,
+  // rotated, refused); nothing without one.
+  void CountCookie(const RequestUser& user);
   // Counts a refused user cookie; logs at most every 10 s (never the value).
   void RejectedCookie(CookieVerdict verdict);
   // Hands the aggregated rows over about once a second: to the journal
