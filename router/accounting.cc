@@ -30,6 +30,40 @@ void Worker::RejectedCookie(CookieVerdict verdict) {
                                     c_->cookies_rejected[2].load(std::memory_order_relaxed)}});
 }
 
+// New ids are budgeted per client address (--new-users-address-*): a flood
+// of cookie-less page views must not fill the hub's stats store with
+// exposures of forged users. Beyond it the page is still served (an arm is
+// dealt as usual) but no id is minted and no exposure is recorded; the
+// client gets a cookie on a later visit.
+bool Worker::TakeNewUserBudget(Client* c, const http1::RequestHead& r) {
+  bool record_exposure = true;
+  if (c->new_user && shipper_ && r.path != o_.events_path) {  // without a hub nothing is recorded
+    if (EventRateLimiter* limiter = o_.events_limiter.get()) {
+      const std::string_view address = ClientAddress(c->peer, r.x_forwarded_for, limiter->trust_forwarded_for());
+      if (!limiter->TakeNewUser(address, now_ms_)) {
+        record_exposure = false;
+        c->new_user = false;
+        if (now_ms_ - last_new_user_warn_ms_ >= 10'000) {
+          last_new_user_warn_ms_ = now_ms_;
+          log::Warn("new users not recorded: rate limit per address",
+                    {{"address", AddressKey(address)}, {"exposures_limited_total", limiter->exposures_limited()}});
+        }
+      }
+    }
+  }
+  return record_exposure;
+}
+
+// The exposure of the request's user to its arm (deduplicated per user and
+// hour by the aggregator); a new one goes to the journal too.
+void Worker::RecordExposure(Client* c, std::string_view user_id) {
+  if (!shipper_) return;
+  bool is_new = false;
+  if (!agg_.AddExposure(c->app->name, c->flight, c->arm->commit, user_id, now_s_, &is_new))
+    c_->events_dropped.fetch_add(1, std::memory_order_relaxed);
+  if (is_new && journal_) JournalExposure(c->app->name, c->flight, c->arm->commit, user_id);
+}
+
 // A new exposure in the journal, so that a kill -9 before the seal keeps it
 // (router/journal.h). Full: the exposure waits for the seal in memory only.
 void Worker::JournalExposure(std::string_view app, std::string_view flight, std::string_view arm,

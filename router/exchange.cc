@@ -171,12 +171,13 @@ bool Worker::StartExchange(Client* c) {
   if (d.refusal == Refusal::kConnect || d.refusal == Refusal::kNoTable || d.refusal == Refusal::kNoApp) {
     c->in.Consume(r.head_len);
     c->state = Client::State::kExchange;  // LocalError needs to know the body situation
+    const int status = RefusalStatus(d.refusal);
     if (d.refusal == Refusal::kConnect)
-      LocalError(c, 501, "CONNECT is not supported: this is a reverse proxy", false);
+      LocalError(c, status, "CONNECT is not supported: this is a reverse proxy", false);
     else if (d.refusal == Refusal::kNoTable)
-      LocalError(c, 503, "the router has no route table yet (registry not reached)", true);
+      LocalError(c, status, "the router has no route table yet (registry not reached)", true);
     else
-      LocalError(c, 404, fmt::format("no app is routed for host \"{}\"", r.host), true);
+      LocalError(c, status, fmt::format("no app is routed for host \"{}\"", r.host), true);
     return !c->dead;
   }
   const AppRoute* app = d.app;
@@ -184,26 +185,7 @@ bool Worker::StartExchange(Client* c) {
   CountCookie(d.user);
   c->new_user = d.user.new_user;
   const std::string_view user_id = d.user.user_id();
-  // New ids are budgeted per client address (--new-users-address-*): a flood
-  // of cookie-less page views must not fill the hub's stats store with
-  // exposures of forged users. Beyond it the page is still served (an arm is
-  // dealt as usual) but no id is minted and no exposure is recorded; the
-  // client gets a cookie on a later visit.
-  bool record_exposure = true;
-  if (c->new_user && shipper_ && r.path != o_.events_path) {  // without a hub nothing is recorded
-    if (EventRateLimiter* limiter = o_.events_limiter.get()) {
-      const std::string_view address = ClientAddress(c->peer, r.x_forwarded_for, limiter->trust_forwarded_for());
-      if (!limiter->TakeNewUser(address, now_ms_)) {
-        record_exposure = false;
-        c->new_user = false;
-        if (now_ms_ - last_new_user_warn_ms_ >= 10'000) {
-          last_new_user_warn_ms_ = now_ms_;
-          log::Warn("new users not recorded: rate limit per address",
-                    {{"address", AddressKey(address)}, {"exposures_limited_total", limiter->exposures_limited()}});
-        }
-      }
-    }
-  }
+  const bool record_exposure = TakeNewUserBudget(c, r);
   if (record_exposure && d.user.set_cookie()) {
     std::string& k = c->cookie;
     k.append(o_.cookie_name).append("=");
@@ -223,18 +205,13 @@ bool Worker::StartExchange(Client* c) {
     c->state = Client::State::kExchange;
     // Deployed (its entries are in the registry) but none is live: crashed,
     // restarting, crash-looping or not settled yet. Unavailable, not unknown.
-    LocalError(c, 503,
+    LocalError(c, RefusalStatus(d.refusal),
                fmt::format("app \"{}\" is deployed but has no live instance (crashed, restarting or not ready yet)",
                            app->name),
                true);
     return !c->dead;
   }
-  if (shipper_ && record_exposure) {
-    bool is_new = false;
-    if (!agg_.AddExposure(app->name, c->flight, c->arm->commit, user_id, now_s_, &is_new))
-      c_->events_dropped.fetch_add(1, std::memory_order_relaxed);
-    if (is_new && journal_) JournalExposure(app->name, c->flight, c->arm->commit, user_id);
-  }
+  if (record_exposure) RecordExposure(c, user_id);
 
   // The forwarded head: request line and end-to-end fields as sent, then ours.
   c->fwd.clear();

@@ -251,6 +251,10 @@ class Worker {
   // Hands the aggregated rows over about once a second: to the journal
   // (sealing the worker's segment) or to the shipper. `last`: the worker stops.
   void ShipAggregates(bool last = false);
+  // The new-user budget per client address: false when this request's new
+  // user is over it (then nothing of them is recorded and no cookie is set).
+  bool TakeNewUserBudget(Client* c, const http1::RequestHead& r);
+  void RecordExposure(Client* c, std::string_view user_id);
   void RecordOutcome(Client* c, int status);
   void JournalExposure(std::string_view app, std::string_view flight, std::string_view arm, std::string_view user);
   void AbortExchange(Client* c);
