@@ -103,7 +103,8 @@ void AppendRelayedHead(std::string& o, const char* base, const http1::ResponseHe
   // Framing of our own (see http1.h). A HEAD or 304 answer keeps the length
   // or coding its GET would have had; 1xx and 204 have none. An HTTP/1.0
   // client knows no chunked coding (RFC 9112 6.1: never send it one): its
-  // body goes out decoded (the proxy's Client::dechunk), ended by the close, as nginx does.
+  // body goes out decoded (the proxy's Client::dechunk), ended by the close,
+  // as nginx does.
   const bool meta_only = x.request_was_head || h.status == 304;
   if (h.body == http1::BodyKind::kLength || (h.body == http1::BodyKind::kNone && meta_only && h.has_content_length)) {
     fmt::format_to(std::back_inserter(o), "Content-Length: {}\r\n", h.content_length);
