@@ -5,17 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <iterator>
-
 #include <fmt/format.h>
 
-#include "core/log.h"
 #include "router/arm_choice.h"
 #include "router/head_write.h"
-#include "router/split.h"
 #include "router/uri.h"
 
 namespace skyport::router {
