@@ -24,14 +24,13 @@
 #include <vector>
 
 #include "core/status.h"
+#include "router/instance_picker.h"  // Balance
 #include "router/rate_limit.h"
 #include "router/route_holder.h"
 #include "router/stats.h"
 #include "router/stats_shipper.h"
 
 namespace skyport::router {
-
-enum class Balance { kRoundRobin, kLeastOutstanding };
 
 // The labels of skyport_router_local_responses_total: every error status the
 // router answers itself has its own; anything else counts as "other".

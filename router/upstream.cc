@@ -16,36 +16,20 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
-#include "router/split.h"
+#include "router/instance_picker.h"
 
 namespace skyport::router {
 
 const Instance* Worker::Choose(Client* c) {
   const auto& insts = c->arm->instances;
-  size_t n = insts.size();
-  if (n == 1) return (c->tried & 1) ? nullptr : &insts[0];
-  // Candidates: not yet tried for this request; ejected ones only if nothing else is left.
-  const Instance* best = nullptr;
-  int best_load = 0;
-  bool best_ejected = true;
-  uint32_t& rr = rr_[c->arm];
-  uint32_t start = rr++;
-  for (size_t k = 0; k < n; ++k) {
-    size_t i = (start + k) % n;
-    if (i < 64 && (c->tried >> i) & 1) continue;
-    auto it = pools_.find(insts[i].label);
-    bool ejected = it != pools_.end() && it->second.ejected_until_ms > now_ms_;
-    int load = it != pools_.end() ? it->second.outstanding : 0;
-    bool better = !best || (best_ejected && !ejected) ||
-                  (o_.balance == Balance::kLeastOutstanding && ejected == best_ejected && load < best_load);
-    if (better) {
-      best = &insts[i];
-      best_load = load;
-      best_ejected = ejected;
-      if (!ejected && o_.balance == Balance::kRoundRobin) break;
-    }
-  }
-  return best;
+  const int i = PickInstance(
+      o_.balance, insts.size(), c->tried, [&]() -> uint32_t& { return rr_[c->arm]; },
+      [&](size_t k) {
+        auto it = pools_.find(insts[k].label);
+        if (it == pools_.end()) return InstanceLoad{};
+        return InstanceLoad{Ejected(it->second.ejected_until_ms, now_ms_), it->second.outstanding};
+      });
+  return i < 0 ? nullptr : &insts[static_cast<size_t>(i)];
 }
 
 bool Worker::PickAndConnect(Client* c) {
@@ -53,8 +37,7 @@ bool Worker::PickAndConnect(Client* c) {
     while (c->attempts < o_.max_attempts) {
       const Instance* inst = Choose(c);
       if (!inst) break;
-      size_t idx = static_cast<size_t>(inst - c->arm->instances.data());
-      if (idx < 64) c->tried |= uint64_t{1} << idx;
+      c->tried |= TriedBit(static_cast<size_t>(inst - c->arm->instances.data()));
       if (c->attempts > 0 || c->retrying) c_->retries.fetch_add(1, std::memory_order_relaxed);
       c->retrying = false;
       ++c->attempts;
@@ -168,8 +151,8 @@ bool Worker::Connect(Client* c, const Instance& inst) {
 void Worker::Eject(Pool& pool, const std::string& label, const char* why) {
   c_->connect_failures.fetch_add(1, std::memory_order_relaxed);
   // Log when an instance starts being skipped, not on every refused request.
-  if (pool.ejected_until_ms <= now_ms_) log::Warn("upstream connect failed", {{"instance", label}, {"error", why}});
-  pool.ejected_until_ms = now_ms_ + o_.eject_ms;
+  if (router::Eject(pool.ejected_until_ms, now_ms_, o_.eject_ms))
+    log::Warn("upstream connect failed", {{"instance", label}, {"error", why}});
 }
 
 void Worker::UpstreamFailed(Client* c, bool connect_failure, const char* why) {
@@ -178,24 +161,18 @@ void Worker::UpstreamFailed(Client* c, bool connect_failure, const char* why) {
   bool reused = u && u->reused;
   if (connect_failure && u) Eject(*u->pool, label, why);
   ReleaseUpstream(c, false);
-  // Safe to send again: nothing was sent (connect failed), or the connection
-  // closed before a byte of the answer to an idempotent request whose body we
-  // still hold (none; RFC 9110 9.2.2). A reused keep-alive connection that
-  // turned out closed may go to the same instance again; a fresh one means
-  // the instance went away with the request in flight (process or machine
-  // killed): another instance takes it, within the attempts left.
-  bool nothing_sent = connect_failure;
-  bool replayable = !c->resp_started && c->idempotent && c->req_body == http1::BodyKind::kNone;
-  if ((nothing_sent || replayable) && !c->resp_started) {
+  // Safe to send again: see DecideRetry (router/instance_picker.h).
+  const RetryDecision retry = DecideRetry(connect_failure, c->resp_started, c->idempotent,
+                                          c->req_body != http1::BodyKind::kNone, reused);
+  if (retry.retry) {
     c->retrying = true;
     c->fwd_off = 0;
     c->req_write_dead = false;
     c->up_keep = true;
     c->close_after = !c->keep_alive;
-    if (replayable && !connect_failure && reused) {
+    if (retry.same_instance) {
       // Same instance is fine: the pool handed us a stale connection.
-      size_t idx = static_cast<size_t>(c->inst - c->arm->instances.data());
-      if (idx < 64) c->tried &= ~(uint64_t{1} << idx);
+      c->tried &= ~TriedBit(static_cast<size_t>(c->inst - c->arm->instances.data()));
       --c->attempts;
     }
     PickAndConnect(c);  // on failure it answers 502 itself

@@ -1,7 +1,10 @@
 // One proxy event loop (see proxy.h): its connections, pools and the
 // request state machine. Internal to the router's shell; worker.cc runs the
 // loop and owns connections, upstream.cc picks and connects instances,
-// exchange.cc moves one request/response through.
+// exchange.cc starts and ends one request/response, request_pump.cc sends the
+// request on, response_relay.cc brings the answer back (and tunnels),
+// local_response.cc answers errors itself, event_posts.cc takes event posts,
+// accounting.cc records outcomes and exposures.
 #pragma once
 
 #include <netinet/in.h>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "router/arm_choice.h"
 #include "router/http1.h"
 #include "router/io_buf.h"
 #include "router/events.h"
@@ -157,6 +161,9 @@ inline bool SlowBody(const Client& c, int64_t now_ms, int body_timeout_ms, int m
   return got * 1000 < static_cast<uint64_t>(min_rate) * static_cast<uint64_t>(elapsed);
 }
 
+// The reason phrase of a status the router answers itself ("Error" when not listed).
+const char* Reason(int status);
+
 class Worker {
  public:
   // `journal` (with a data dir; needs a shipper): this worker's event journal writer.
@@ -236,11 +243,18 @@ class Worker {
   // `cookie_user`: the id of a valid user cookie sent with the post (any
   // split id), "" without one.
   void HandleEvents(Client* c, const http1::RequestHead& r, std::string_view cookie_user);
+  // Counts the verdict on a user cookie sent with a request (migrated,
+  // rotated, refused); nothing without one.
+  void CountCookie(const RequestUser& user);
   // Counts a refused user cookie; logs at most every 10 s (never the value).
   void RejectedCookie(CookieVerdict verdict);
   // Hands the aggregated rows over about once a second: to the journal
   // (sealing the worker's segment) or to the shipper. `last`: the worker stops.
   void ShipAggregates(bool last = false);
+  // The new-user budget per client address: false when this request's new
+  // user is over it (then nothing of them is recorded and no cookie is set).
+  bool TakeNewUserBudget(Client* c, const http1::RequestHead& r);
+  void RecordExposure(Client* c, std::string_view user_id);
   void RecordOutcome(Client* c, int status);
   void JournalExposure(std::string_view app, std::string_view flight, std::string_view arm, std::string_view user);
   void AbortExchange(Client* c);
