@@ -28,8 +28,6 @@ namespace fs = std::filesystem;
 namespace skyport::drone {
 namespace {
 
-int64_t NowMs() { return SystemClock::Get()->MonoMs(); }
-
 // The environment of an app's process or release step: nothing of the
 // drone's own but the names the operator passes (drone/app_env.h).
 std::map<std::string, std::string> AppEnv(const AgentOptions& o, const std::string& home,
@@ -265,7 +263,7 @@ void Agent::AttachLoop() {
     }
     int64_t delay = BackoffDelayMs(policy, attempt++, random.Uniform01());
     uint64_t held = 0;
-    if (got_any || retry_log.Allow(NowMs(), &held))
+    if (got_any || retry_log.Allow(MonoNowMs(), &held))
       log::Warn("not attached to the hub; retrying",
                 {{"hub", o_.hub}, {"error", s.error_message()}, {"code", static_cast<int>(s.error_code())},
                  {"retry_ms", delay}, {"more_since_last_line", held}});
@@ -303,7 +301,7 @@ std::mutex& Agent::DeploymentLock(const std::string& app, const std::string& com
   return *m;
 }
 
-int64_t Agent::DeployRun::left() const { return deadline_ms - NowMs(); }
+int64_t Agent::DeployRun::left() const { return deadline_ms - MonoNowMs(); }
 
 std::shared_ptr<std::atomic<bool>> Agent::CancelFlag(const std::string& app, const std::string& commit) {
   std::lock_guard lock(mu_);
@@ -590,7 +588,7 @@ Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<
         fresh.insert(key);
       }
   }
-  int64_t deadline = NowMs() + o_.ready_timeout_ms + min_uptime + 10'000;
+  int64_t deadline = MonoNowMs() + o_.ready_timeout_ms + min_uptime + 10'000;
   std::set<InstanceKey> healthy, registered;
   for (;;) {
     std::map<InstanceKey, ProcStatus> now;
@@ -603,7 +601,7 @@ Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<
         if (Status s = MoveOffClash(id, p); !s.ok()) return s;
         fresh.insert(key);
         healthy.erase(key);
-        deadline = NowMs() + o_.ready_timeout_ms + min_uptime + 10'000;
+        deadline = MonoNowMs() + o_.ready_timeout_ms + min_uptime + 10'000;
         continue;
       }
       // A restart of a fresh instance means it ended during this deploy, even
@@ -631,7 +629,7 @@ Status Agent::AwaitReady(uint64_t id, const std::string& commit, const std::set<
                             : fmt::format("{} running (worker, not registered)", key.ToString()));
     }
     if (registered.size() == keys.size()) return Status::Ok();
-    if (NowMs() > deadline) return Status::DeadlineExceeded("instances not ready and registered in time");
+    if (MonoNowMs() > deadline) return Status::DeadlineExceeded("instances not ready and registered in time");
     if (run.cancelled()) return Status::Aborted("stopped during the deploy (skyport stop)");
     if (run.left() <= 0)
       return Status::DeadlineExceeded(fmt::format(
@@ -649,7 +647,7 @@ void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
   const std::string& commit = req.commitish();
   DeployRun run;
   run.budget_ms = req.budget_ms() > 0 ? req.budget_ms() : kDefaultDeployBudgetMs;
-  run.deadline_ms = NowMs() + run.budget_ms;  // from the command's arrival: waiting for the lock counts
+  run.deadline_ms = MonoNowMs() + run.budget_ms;  // from the command's arrival: waiting for the lock counts
   std::lock_guard deploy_lock(DeploymentLock(app, commit));
   run.cancel = CancelFlag(app, commit);
   run.cancel->store(false);  // a stop before this deploy is not about it
