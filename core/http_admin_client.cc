@@ -30,7 +30,8 @@ Result<AdminResponse> AdminGet(const std::string& address, const std::string& pa
     if (f.kind == Kind::kTooLarge)
       return Status::ResourceExhausted(fmt::format("{}: response larger than {}", address, f.detail));
     if (f.stage == HttpStage::kResolve || f.stage == HttpStage::kConnect) {
-      const std::string why = f.kind == Kind::kTimeout ? fmt::format("no connection within {} ms", timeout_ms) : f.detail;
+      const std::string why =
+          f.kind == Kind::kTimeout ? fmt::format("no connection within {} ms", timeout_ms) : f.detail;
       return Status::Unavailable(fmt::format("cannot connect to {}: {}", address, why));
     }
     if (f.kind == Kind::kTimeout)

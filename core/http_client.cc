@@ -196,7 +196,8 @@ HttpOutcome RunHttpExchange(const HttpCall& call, HttpUntil until, int timeout_m
     if (left <= 0) return {HttpFailure{x->stage(), HttpFailure::Kind::kTimeout, ""}, x->received()};
     pollfd p{x->fd(), x->events(), 0};
     const int rc = ::poll(&p, 1, static_cast<int>(left));
-    if (rc < 0 && errno != EINTR) return {HttpFailure{x->stage(), HttpFailure::Kind::kSystem, std::strerror(errno)}, ""};
+    if (rc < 0 && errno != EINTR)
+      return {HttpFailure{x->stage(), HttpFailure::Kind::kSystem, std::strerror(errno)}, x->received()};
     if (rc > 0) x->OnEvents(p.revents);
   }
   if (x->state() == HttpExchange::State::kFailed) return {x->failure(), x->received()};

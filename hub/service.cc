@@ -141,7 +141,8 @@ std::string HubService::MetricsText() const {
   PromText out;
   out.Counter("skyport_hub_logs_lines_skipped_total",
               "Log lines dropped because a `skyport logs` client read slower than its apps wrote "
-              "(--logs-follower-max-kb).", log_lines_skipped_.load());
+              "(--logs-follower-max-kb).",
+              log_lines_skipped_.load());
   out.Gauge("skyport_hub_logs_followers", "Open `skyport logs` calls.", log_followers_.load());
   return out.Take();
 }

@@ -257,7 +257,8 @@ int RunDaemon(const DaemonOptions& o) {
                      sh->dropped_segments());
         more.Gauge("skyport_router_quarantine_bytes",
                    "Refused stats batches kept in DATA/quarantine (at most a quarter of --data-max-mb; counted in "
-                   "skyport_router_journal_bytes).", jr->quarantine_bytes());
+                   "skyport_router_journal_bytes).",
+                   jr->quarantine_bytes());
       }
       auto t = holder.Get();
       more.Gauge("skyport_router_table_revision", "Registry revision of the route table in use.", t ? t->revision : 0);

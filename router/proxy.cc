@@ -163,7 +163,8 @@ std::string Proxy::MetricsText() const {
               v(c.paths_refused));
   out.Counter("skyport_router_forwarding_headers_dropped_total",
               "Client request fields only a proxy may set (Forwarded, X-Real-IP, X-Original-URL, X-Rewrite-URL, "
-              "X-Forwarded-Port, X-Forwarded-Prefix) not forwarded.", v(c.forwarding_dropped));
+              "X-Forwarded-Port, X-Forwarded-Prefix) not forwarded.",
+              v(c.forwarding_dropped));
   out.Counter("skyport_router_request_trailer_bytes_dropped_total",
               "Bytes of request trailer fields (chunked bodies) not forwarded.", v(c.trailer_bytes_dropped));
   out.Family("skyport_router_events_limited_total", PromType::kCounter,
@@ -180,7 +181,8 @@ std::string Proxy::MetricsText() const {
               v(c.exposures_unjournaled));
   out.Counter("skyport_router_responses_dechunked_total",
               "Chunked upstream answers sent to HTTP/1.0 clients without the chunked coding, ended by closing the "
-              "connection.", v(c.dechunked));
+              "connection.",
+              v(c.dechunked));
   out.Gauge("skyport_router_max_connections", "Client connections allowed open at once (--max-connections).",
             max_connections_);
   out.Counter("skyport_router_connections_shed_total", "Client connections closed or refused at --max-connections.",

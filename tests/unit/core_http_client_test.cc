@@ -53,7 +53,8 @@ TEST_CASE("ParseHttpStatus", "[core]") {
 }
 
 TEST_CASE("ParseHttpResponse", "[core]") {
-  auto ok = ParseHttpResponse("HTTP/1.0 404 Not Found\r\ncontent-type:  text/plain \r\nContent-Length: 3\r\n\r\nab\nextra");
+  auto ok =
+      ParseHttpResponse("HTTP/1.0 404 Not Found\r\ncontent-type:  text/plain \r\nContent-Length: 3\r\n\r\nab\nextra");
   REQUIRE(ok.ok());
   CHECK(ok->status == 404);
   CHECK(ok->content_type == "text/plain");
@@ -152,12 +153,7 @@ class FakeHttpServer {
 };
 
 HttpCall Local(uint32_t port) {
-  HttpCall call;
-  call.host = "127.0.0.1";
-  call.port = port;
-  call.target = "/x";
-  call.host_header = "h";
-  return call;
+  return HttpCall{.host = "127.0.0.1", .port = port, .target = "/x", .host_header = "h"};
 }
 
 TEST_CASE("RunHttpExchange: to the end, to the status line, to the connection", "[core]") {
