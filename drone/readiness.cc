@@ -16,13 +16,14 @@ std::unique_ptr<ReadyProbe> ReadyProbe::Begin(const std::string& host, uint32_t 
   HttpCall call;
   call.host = host;
   call.port = port;
-  if (!path.empty()) {
+  p->tcp_only_ = path.empty();
+  if (!p->tcp_only_) {
     if (path.front() != '/') path.insert(path.begin(), '/');
     call.target = std::move(path);
     call.host_header = fmt::format("{}:{}", host, port);
     call.headers = {{"User-Agent", "skyport-drone"}, {"Connection", "close"}};
   }
-  p->exchange_ = HttpExchange::Begin(call, call.host_header.empty() ? HttpUntil::kConnected : HttpUntil::kStatusLine);
+  p->exchange_ = HttpExchange::Begin(call, p->tcp_only_ ? HttpUntil::kConnected : HttpUntil::kStatusLine);
   p->Judge();
   return p;
 }
@@ -38,7 +39,7 @@ void ReadyProbe::Judge() {
     case HttpExchange::State::kPending:
       return;
     case HttpExchange::State::kDone: {
-      if (exchange_->received().empty()) {  // a TCP check
+      if (tcp_only_) {
         state_ = ProbeState::kReady;
         return;
       }

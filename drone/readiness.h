@@ -37,6 +37,7 @@ class ReadyProbe {
   void Judge();  // state_ and error_ from a finished exchange
 
   std::string host_;
+  bool tcp_only_ = true;  // no health path: a connection is an answer
   std::unique_ptr<HttpExchange> exchange_;
   ProbeState state_ = ProbeState::kPending;
   std::string error_;
