@@ -24,16 +24,14 @@
 namespace skyport::cli {
 namespace {
 
-int64_t NowMs() { return SystemClock::Get()->WallMs(); }
-
 // The three output forms shared by show and query.
 void PrintEndpoints(const std::vector<v1::Endpoint>& eps, bool wide, bool table, bool list) {
   if (table) {
-    std::cout << RenderTable(eps, NowMs()) << std::flush;
+    std::cout << RenderTable(eps, WallNowMs()) << std::flush;
   } else if (list) {
-    std::cout << EndpointList(eps, NowMs()).dump(2) << std::endl;
+    std::cout << EndpointList(eps, WallNowMs()).dump(2) << std::endl;
   } else {
-    std::cout << PortTable(eps, TableOptions{wide, NowMs()}).dump(2) << std::endl;
+    std::cout << PortTable(eps, TableOptions{wide, WallNowMs()}).dump(2) << std::endl;
   }
 }
 

@@ -16,8 +16,6 @@
 namespace skyport::cli {
 namespace {
 
-int64_t NowMs() { return SystemClock::Get()->WallMs(); }
-
 }  // namespace
 
 std::unique_ptr<HubClient> ConnectHubOrReport(const GlobalOptions& g, int& exit_code) {
@@ -104,9 +102,9 @@ int RunPs(const GlobalOptions& g, const PsOptions& o) {
   if (drones.ok()) infos.assign(drones->drones().begin(), drones->drones().end());
   std::vector<v1::ProcessStatus> procs(ps->processes().begin(), ps->processes().end());
   if (g.json)
-    std::cout << PsJson(procs, infos, NowMs()).dump(2) << std::endl;
+    std::cout << PsJson(procs, infos, WallNowMs()).dump(2) << std::endl;
   else
-    std::cout << RenderPsTable(procs, infos, NowMs()) << std::flush;
+    std::cout << RenderPsTable(procs, infos, WallNowMs()) << std::flush;
   return kExitOk;
 }
 
@@ -118,9 +116,9 @@ int RunDrones(const GlobalOptions& g) {
   if (!resp.ok()) return ReportHubError(g, "drones", resp.status());
   std::vector<v1::DroneInfo> drones(resp->drones().begin(), resp->drones().end());
   if (g.json)
-    std::cout << DronesJson(drones, NowMs()).dump(2) << std::endl;
+    std::cout << DronesJson(drones, WallNowMs()).dump(2) << std::endl;
   else
-    std::cout << RenderDronesTable(drones, NowMs()) << std::flush;
+    std::cout << RenderDronesTable(drones, WallNowMs()) << std::flush;
   return kExitOk;
 }
 

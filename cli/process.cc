@@ -1,12 +1,10 @@
 #include "cli/process.h"
 #include "core/exec_child.h"
+#include "core/http_client.h"
 
 #include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,29 +129,10 @@ void StopGuardian(pid_t guardian, bool already_reaped) {
 }
 
 bool AcceptsConnections(const std::string& host, uint32_t port, int timeout_ms) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0) return false;
-  bool ok = false;
-  for (addrinfo* ai = res; ai != nullptr && !ok; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-      ok = true;
-    } else if (errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      if (poll(&p, 1, timeout_ms) == 1) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-      }
-    }
-    close(fd);
-  }
-  freeaddrinfo(res);
-  return ok;
+  HttpCall call;
+  call.host = host;
+  call.port = port;
+  return !RunHttpExchange(call, HttpUntil::kConnected, timeout_ms).failure;
 }
 
 }  // namespace skyport::cli

@@ -1,27 +1,31 @@
 #include "cli/route_json.h"
 
+#include <string_view>
+#include <vector>
+
 #include <google/protobuf/util/json_util.h>
 
 #include <nlohmann/json.hpp>
+
+#include "core/json_fields.h"
 
 namespace skyport::cli {
 namespace {
 
 // protobuf's own message for an unknown field does not always say which one;
-// check the top level (the only level with fixed names) first.
-Status CheckKnownFields(const nlohmann::json& doc) {
+// check the top level (the only level with fixed names) first. The camelCase
+// spellings protobuf accepts are accepted, not listed.
+Status CheckTopLevelFields(const nlohmann::json& doc) {
   if (!doc.is_object()) return Status::InvalidArgument("route: expected a JSON object");
   const auto* desc = v1::RouteConfig::descriptor();
-  for (const auto& [key, value] : doc.items()) {
-    (void)value;
-    if (desc->FindFieldByName(key) == nullptr && desc->FindFieldByCamelcaseName(key) == nullptr) {
-      std::string known;
-      for (int i = 0; i < desc->field_count(); ++i)
-        known += (i ? ", " : "") + desc->field(i)->name();
-      return Status::InvalidArgument("route: unknown field \"" + key + "\" (known: " + known + ")");
-    }
+  std::vector<std::string_view> names, camel;
+  for (int i = 0; i < desc->field_count(); ++i) {
+    names.push_back(desc->field(i)->name());
+    camel.push_back(desc->field(i)->camelcase_name());
   }
-  return Status::Ok();
+  Problems problems;
+  CheckKnownFields(doc, "route", names, problems, camel);
+  return problems.ToStatus();
 }
 
 }  // namespace
@@ -44,7 +48,7 @@ std::string RouteToJson(const v1::RouteConfig& route) {
 Result<v1::RouteConfig> RouteFromJson(std::string_view json) {
   nlohmann::json doc = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
   if (doc.is_discarded()) return Status::InvalidArgument("route: not valid JSON");
-  if (Status s = CheckKnownFields(doc); !s.ok()) return s;
+  if (Status s = CheckTopLevelFields(doc); !s.ok()) return s;
   v1::RouteConfig route;
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = false;

@@ -8,6 +8,15 @@
 
 namespace skyport {
 
+// The process's two clocks, each defined once. Shells read them; pure logic
+// takes their values (or a Clock) as inputs.
+// Monotonic milliseconds (steady_clock, arbitrary epoch): deadlines, TTLs,
+// durations. Never goes back; meaningless across processes.
+int64_t MonoNowMs();
+// Wall-clock milliseconds since the Unix epoch (system_clock): timestamps
+// shown to people or stored in records. May jump.
+int64_t WallNowMs();
+
 class Clock {
  public:
   virtual ~Clock() = default;

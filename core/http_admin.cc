@@ -9,15 +9,16 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "core/exclusive.h"
 #include "core/log.h"
 #include "core/log_limiter.h"
+#include "core/prom_text.h"
 #include "core/token.h"
 
 namespace skyport {
@@ -173,11 +174,6 @@ bool IsLoopback(const sockaddr_storage& ss) {
   return false;
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& address,
@@ -232,16 +228,14 @@ AdminServer::~AdminServer() {
 }
 
 std::string AdminServer::MetricsText() const {
-  return fmt::format(
-      "# HELP skyport_admin_connections_open Admin/metrics connections open now.\n"
-      "# TYPE skyport_admin_connections_open gauge\nskyport_admin_connections_open {}\n"
-      "# HELP skyport_admin_connections_total Admin/metrics connections accepted.\n"
-      "# TYPE skyport_admin_connections_total counter\nskyport_admin_connections_total {}\n"
-      "# HELP skyport_admin_connections_shed_total Admin/metrics connections closed at the connection cap.\n"
-      "# TYPE skyport_admin_connections_shed_total counter\nskyport_admin_connections_shed_total {}\n"
-      "# HELP skyport_admin_timeouts_total Admin/metrics connections too slow to send a request or take the answer.\n"
-      "# TYPE skyport_admin_timeouts_total counter\nskyport_admin_timeouts_total {}\n",
-      open_.load(), accepted_.load(), shed_.load(), timeouts_.load());
+  PromText out;
+  out.Gauge("skyport_admin_connections_open", "Admin/metrics connections open now.", open_.load());
+  out.Counter("skyport_admin_connections_total", "Admin/metrics connections accepted.", accepted_.load());
+  out.Counter("skyport_admin_connections_shed_total", "Admin/metrics connections closed at the connection cap.",
+              shed_.load());
+  out.Counter("skyport_admin_timeouts_total",
+              "Admin/metrics connections too slow to send a request or take the answer.", timeouts_.load());
+  return out.Take();
 }
 
 // One client connection: reading its head until `deadline_ms`, then writing
@@ -269,10 +263,10 @@ void AdminServer::Loop() {
     c.in.clear();
     c.in.shrink_to_fit();
     c.writing = true;
-    c.deadline_ms = NowMs() + opts_.write_timeout_ms;
+    c.deadline_ms = MonoNowMs() + opts_.write_timeout_ms;
   };
   while (!stop_) {
-    const int64_t now = NowMs();
+    const int64_t now = MonoNowMs();
     int timeout = 200;
     fds.clear();
     fds.push_back({fd_, POLLIN, 0});
@@ -283,7 +277,7 @@ void AdminServer::Loop() {
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) break;
     if (stop_) break;
     // Connections first (indexes match fds[1..] until the list changes).
-    const int64_t t = NowMs();
+    const int64_t t = MonoNowMs();
     for (size_t i = conns.size(); i-- > 0;) {
       Conn& c = conns[i];
       const short ev = fds[i + 1].revents;

@@ -1,7 +1,7 @@
 // A tiny HTTP/1.0 server for admin endpoints (/metrics, /healthz, /stats):
 // one thread multiplexing a bounded number of connections, one short request
 // per connection, GET only. Not for traffic.
-// And the matching blocking client, AdminGet.
+// And the matching blocking client, AdminGet (over core/http_client.h).
 #pragma once
 
 #include <atomic>

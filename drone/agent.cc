@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 namespace skyport::drone {
 namespace {
 
-int64_t NowMs() { return SystemClock::Get()->MonoMs(); }
 
 }  // namespace
 
@@ -188,7 +187,7 @@ void Agent::AttachLoop() {
     }
     int64_t delay = BackoffDelayMs(policy, attempt++, random.Uniform01());
     uint64_t held = 0;
-    if (got_any || retry_log.Allow(NowMs(), &held))
+    if (got_any || retry_log.Allow(MonoNowMs(), &held))
       log::Warn("not attached to the hub; retrying",
                 {{"hub", o_.hub}, {"error", s.error_message()}, {"code", static_cast<int>(s.error_code())},
                  {"retry_ms", delay}, {"more_since_last_line", held}});

@@ -14,7 +14,6 @@
 namespace skyport::drone {
 namespace {
 
-int64_t NowMs() { return SystemClock::Get()->MonoMs(); }
 
 }  // namespace
 
@@ -168,7 +167,7 @@ Status InstanceRunner::AwaitReady(const std::set<InstanceKey>& keys, const Deplo
         fresh.insert(key);
       }
   }
-  ReadyWatch watch(keys, std::move(fresh), o_.ready_timeout_ms, min_uptime, NowMs());
+  ReadyWatch watch(keys, std::move(fresh), o_.ready_timeout_ms, min_uptime, MonoNowMs());
   for (;;) {
     std::map<InstanceKey, ProcStatus> now;
     for (auto& p : supervisor_.List()) now[p.key] = p;
@@ -184,10 +183,10 @@ Status InstanceRunner::AwaitReady(const std::set<InstanceKey>& keys, const Deplo
       if (look.next == ReadyWatch::Next::kFail) return look.error;
       if (look.next == ReadyWatch::Next::kMoveOffClash) {
         if (Status s = MoveOffClash(progress, *p); !s.ok()) return s;
-        watch.Moved(key, NowMs());
+        watch.Moved(key, MonoNowMs());
       }
     }
-    if (auto verdict = watch.Verdict(NowMs(), run)) return *verdict;
+    if (auto verdict = watch.Verdict(MonoNowMs(), run)) return *verdict;
     std::unique_lock lock(mu_);
     if (cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopping_; }))
       return Status::Aborted("the drone is shutting down");

@@ -8,24 +8,16 @@
 
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "core/children.h"
+#include "core/clock.h"
 #include "core/exec_child.h"
 
 namespace skyport::drone {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 Result<CommandResult> RunCommand(const std::string& command, const std::string& dir,
                                  const std::map<std::string, std::string>& env, int64_t timeout_ms,
@@ -85,7 +77,7 @@ Result<CommandResult> RunCommand(const std::string& command, const std::string& 
   ::close(fds[1]);
   if (on_start) on_start(pid);
   CommandResult r;
-  const int64_t deadline = NowMs() + timeout_ms;
+  const int64_t deadline = MonoNowMs() + timeout_ms;
   char buf[4096];
   int status = 0;
   bool reaped = false, eof = false;
@@ -101,7 +93,7 @@ Result<CommandResult> RunCommand(const std::string& command, const std::string& 
       reaped = true;
       break;
     }
-    int64_t left = deadline - NowMs();
+    int64_t left = deadline - MonoNowMs();
     if (left <= 0 || (cancelled && cancelled())) {
       (left <= 0 ? r.timed_out : r.cancelled) = true;
       ::kill(-pid, SIGKILL);

@@ -18,6 +18,7 @@
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
+#include "core/prom_text.h"
 #include "hub/flight_service.h"
 #include "hub/git_http.h"
 #include "hub/service.h"
@@ -35,16 +36,12 @@ std::string Metrics(const Hub& hub, ControlTower& tower) {
     connected += d.connected() ? 1 : 0;
     processes += static_cast<size_t>(d.processes_size());
   }
-  return fmt::format(
-      "# HELP skyport_hub_drones_connected Drones attached now.\n# TYPE skyport_hub_drones_connected gauge\n"
-      "skyport_hub_drones_connected {}\n"
-      "# HELP skyport_hub_drones_known Drones seen since start.\n# TYPE skyport_hub_drones_known gauge\n"
-      "skyport_hub_drones_known {}\n"
-      "# HELP skyport_hub_deployments Desired deployments.\n# TYPE skyport_hub_deployments gauge\n"
-      "skyport_hub_deployments {}\n"
-      "# HELP skyport_hub_processes Processes the drones report.\n# TYPE skyport_hub_processes gauge\n"
-      "skyport_hub_processes {}\n",
-      connected, drones.size(), hub.Desired().size(), processes) + tower.Metrics();
+  PromText out;
+  out.Gauge("skyport_hub_drones_connected", "Drones attached now.", connected);
+  out.Gauge("skyport_hub_drones_known", "Drones seen since start.", drones.size());
+  out.Gauge("skyport_hub_deployments", "Desired deployments.", hub.Desired().size());
+  out.Gauge("skyport_hub_processes", "Processes the drones report.", processes);
+  return out.Take() + tower.Metrics();
 }
 
 // Enforces the stats store's retention every `interval_s` (first at start)
@@ -69,15 +66,15 @@ class StatsJanitor {
     thread_.join();
   }
   std::string MetricsText() const {
-    return fmt::format(
-        "# HELP skyport_hub_stats_pruned_rows_total Stats rows deleted by retention (--stats-retention).\n"
-        "# TYPE skyport_hub_stats_pruned_rows_total counter\n"
-        "skyport_hub_stats_pruned_rows_total{{table=\"user_events\"}} {}\n"
-        "skyport_hub_stats_pruned_rows_total{{table=\"traffic\"}} {}\n"
-        "skyport_hub_stats_pruned_rows_total{{table=\"routers\"}} {}\n"
-        "# HELP skyport_hub_stats_live_bytes Bytes of live data in stats.db (--stats-max-mb bounds it).\n"
-        "# TYPE skyport_hub_stats_live_bytes gauge\nskyport_hub_stats_live_bytes {}\n",
-        user_rows_.load(), traffic_rows_.load(), routers_.load(), store_->LiveBytes());
+    PromText out;
+    out.Family("skyport_hub_stats_pruned_rows_total", PromType::kCounter,
+               "Stats rows deleted by retention (--stats-retention).");
+    out.Sample("skyport_hub_stats_pruned_rows_total", {{"table", "user_events"}}, user_rows_.load());
+    out.Sample("skyport_hub_stats_pruned_rows_total", {{"table", "traffic"}}, traffic_rows_.load());
+    out.Sample("skyport_hub_stats_pruned_rows_total", {{"table", "routers"}}, routers_.load());
+    out.Gauge("skyport_hub_stats_live_bytes", "Bytes of live data in stats.db (--stats-max-mb bounds it).",
+              store_->LiveBytes());
+    return out.Take();
   }
 
  private:

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/json_fields.h"
 #include "core/names.h"
 #include "core/problems.h"
 #include "core/timefmt.h"
@@ -90,17 +91,12 @@ bool GetDuration(const json& obj, const char* key, const std::string& path, int6
   return true;
 }
 
-void CheckKnown(const json& obj, const std::string& path, std::initializer_list<std::string_view> known, Problems& p) {
-  for (const auto& [key, _] : obj.items())
-    if (std::find(known.begin(), known.end(), key) == known.end()) p.Add(Field(path, key), "unknown field");
-}
-
 class SpecParser {
  public:
   SpecParser(const json& doc, FlightSpec& spec, Problems& p) : doc_(doc), spec_(spec), p_(p) {}
 
   void Run() {
-    CheckKnown(doc_, "",
+    CheckKnownFields(doc_, "",
                {"name", "app", "description", "author", "infourl", "version", "arms", "control", "filter",
                 "randomDeploy", "endBy", "kill", "flightplan"},
                p_);
@@ -204,7 +200,7 @@ class SpecParser {
     if (!doc_.contains("filter")) return;
     const json& f = doc_["filter"];
     if (!f.is_object()) return p_.Add("filter", "must be an object");
-    CheckKnown(f, "filter", {"channels", "oses", "locales", "headers"}, p_);
+    CheckKnownFields(f, "filter", {"channels", "oses", "locales", "headers"}, p_);
     FlightFilterSpec& out = spec_.filter;
     StringList(f, "channels", out.channels,
                [](const std::string& s) { return s.empty() || s.size() > 64 ? "must be 1 to 64 characters" : ""; });
@@ -231,7 +227,7 @@ class SpecParser {
     if (!doc_.contains("randomDeploy")) return;
     const json& r = doc_["randomDeploy"];
     if (!r.is_object()) return p_.Add("randomDeploy", "must be an object");
-    CheckKnown(r, "randomDeploy", {"keyname", "ge", "lt"}, p_);
+    CheckKnownFields(r, "randomDeploy", {"keyname", "ge", "lt"}, p_);
     if (GetString(r, "keyname", "randomDeploy", spec_.range_key, p_) && !IsRangeKey(spec_.range_key))
       p_.Add("randomDeploy.keyname", fmt::format("\"{}\" must match [A-Za-z0-9_-]{{1,64}}", spec_.range_key));
     const bool ge = GetNumber(r, "ge", "randomDeploy", spec_.range_ge, p_);
@@ -320,7 +316,7 @@ PlanStep SpecParser::Step(const json& j, const std::string& path) {
   using A = PlanStep::Action;
   if (action == "deploy") {
     s.action = A::kDeploy;
-    CheckKnown(j, path, {"action", "arm", "instances"}, p_);
+    CheckKnownFields(j, path, {"action", "arm", "instances"}, p_);
     StepArm(j, path, s, false);
     if (j.contains("instances")) {
       const json& n = j["instances"];
@@ -331,11 +327,11 @@ PlanStep SpecParser::Step(const json& j, const std::string& path) {
     }
   } else if (action == "weight") {
     s.action = A::kWeight;
-    CheckKnown(j, path, {"action", "arms"}, p_);
+    CheckKnownFields(j, path, {"action", "arms"}, p_);
     Weight(j, path, s);
   } else if (action == "wait") {
     s.action = A::kWait;
-    CheckKnown(j, path, {"action", "for", "until"}, p_);
+    CheckKnownFields(j, path, {"action", "for", "until"}, p_);
     if (j.contains("for") == j.contains("until")) p_.Add(path, "wait needs exactly one of \"for\" and \"until\"");
     if (GetDuration(j, "for", path, s.wait_ms, p_) && s.wait_ms <= 0) p_.Add(path + ".for", "must be > 0");
     if (std::string until; GetString(j, "until", path, until, p_)) {
@@ -347,19 +343,19 @@ PlanStep SpecParser::Step(const json& j, const std::string& path) {
     }
   } else if (action == "ping") {
     s.action = A::kPing;
-    CheckKnown(j, path, {"action", "url", "method", "body"}, p_);
+    CheckKnownFields(j, path, {"action", "url", "method", "body"}, p_);
     Ping(j, path, s);
   } else if (action == "gate") {
     s.action = A::kGate;
     Gate(j, path, s);
   } else if (action == "promote") {
     s.action = A::kPromote;
-    CheckKnown(j, path, {"action", "arm", "grace"}, p_);
+    CheckKnownFields(j, path, {"action", "arm", "grace"}, p_);
     StepArm(j, path, s, true);
     GetDuration(j, "grace", path, s.grace_ms, p_);
   } else if (action == "log") {
     s.action = A::kLog;
-    CheckKnown(j, path, {"action", "message"}, p_);
+    CheckKnownFields(j, path, {"action", "message"}, p_);
     if (!j.contains("message"))
       p_.Add(path + ".message", "required");
     else if (GetString(j, "message", path, s.message, p_) && s.message.empty())

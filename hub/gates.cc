@@ -4,11 +4,11 @@
 #include <array>
 #include <cmath>
 #include <limits>
-#include <set>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "core/json_fields.h"
 #include "core/latency_histogram.h"
 #include "core/problems.h"
 
@@ -39,6 +39,7 @@ class FieldProblems {
     all_.Add(path_.empty() ? field : path_ + "." + field, what);
   }
   Status ToStatus() const { return all_.ToStatus(); }
+  Problems& all() { return all_; }  // for checks that name their own full path
 
  private:
   std::string path_;
@@ -213,10 +214,10 @@ Result<GateSpec> ParseGateSpec(const json& step, const std::string& path) {
     return Status::InvalidArgument(fmt::format("{}: must be an object", path.empty() ? "gate" : path));
   FieldProblems problems(path);
   GateSpec spec;
-  static const std::set<std::string> kKnown = {"action", "metric", "arm", "control", "max_increase", "min_samples",
-                                               "event",  "test",   "alpha", "tau_squared"};
-  for (const auto& [key, _] : step.items())
-    if (!kKnown.count(key)) problems.Add(key, "unknown field");
+  CheckKnownFields(step, path,
+                   {"action", "metric", "arm", "control", "max_increase", "min_samples", "event", "test", "alpha",
+                    "tau_squared"},
+                   problems.all());
 
   auto string_field = [&](const char* key, std::string& out) {
     if (!step.contains(key)) return false;

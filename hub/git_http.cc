@@ -33,9 +33,11 @@
 #include <thread>
 
 #include "core/http_admin.h"
+#include "core/clock.h"
 #include "core/exclusive.h"
 #include "core/log.h"
 #include "core/log_limiter.h"
+#include "core/prom_text.h"
 #include "core/token.h"
 #include "hub/git_route.h"
 #include "hub/gunzip.h"
@@ -203,45 +205,39 @@ asio::awaitable<R> Server::OnPool(F fn) {
 
 std::string Server::Metrics() const {
   auto& c = counters_;
-  std::string out = fmt::format(
-      "# HELP skyport_hub_git_pushes_total receive-pack requests answered.\n# TYPE skyport_hub_git_pushes_total counter\n"
-      "skyport_hub_git_pushes_total {}\n"
-      "# HELP skyport_hub_git_pushes_in_flight receive-pack requests being processed.\n"
-      "# TYPE skyport_hub_git_pushes_in_flight gauge\nskyport_hub_git_pushes_in_flight {}\n"
-      "# HELP skyport_hub_git_pushes_busy_total Pushes answered 503 because --git-max-concurrent-pushes were running.\n"
-      "# TYPE skyport_hub_git_pushes_busy_total counter\nskyport_hub_git_pushes_busy_total {}\n"
-      "# HELP skyport_hub_git_pushes_client_busy_total Pushes answered 429 because their client address had "
-      "--git-max-pushes-per-client running.\n"
-      "# TYPE skyport_hub_git_pushes_client_busy_total counter\nskyport_hub_git_pushes_client_busy_total {}\n"
-      "# HELP skyport_hub_git_accept_errors_total Failed accepts on the git listener (out of descriptors...), each "
-      "followed by a 100 ms pause.\n# TYPE skyport_hub_git_accept_errors_total counter\nskyport_hub_git_accept_errors_total {}\n"
-      "# HELP skyport_hub_git_push_refused_total Pushes refused whole, by cause (fsck, a bound, or a corrupt pack).\n"
-      "# TYPE skyport_hub_git_push_refused_total counter\n",
-      c.pushes.load(), c.in_flight.load(), c.busy.load(), c.client_busy.load(), c.accept_errors.load());
+  PromText out;
+  out.Counter("skyport_hub_git_pushes_total", "receive-pack requests answered.", c.pushes.load());
+  out.Gauge("skyport_hub_git_pushes_in_flight", "receive-pack requests being processed.", c.in_flight.load());
+  out.Counter("skyport_hub_git_pushes_busy_total",
+              "Pushes answered 503 because --git-max-concurrent-pushes were running.", c.busy.load());
+  out.Counter("skyport_hub_git_pushes_client_busy_total",
+              "Pushes answered 429 because their client address had --git-max-pushes-per-client running.",
+              c.client_busy.load());
+  out.Counter("skyport_hub_git_accept_errors_total",
+              "Failed accepts on the git listener (out of descriptors...), each followed by a 100 ms pause.",
+              c.accept_errors.load());
+  out.Family("skyport_hub_git_push_refused_total", PromType::kCounter,
+             "Pushes refused whole, by cause (fsck, a bound, or a corrupt pack).");
   for (auto [cause, v] : {std::pair<const char*, uint64_t>{"fsck", c.fsck.load()}, {"refs", c.refs.load()},
                           {"pack_size", c.pack_size.load()}, {"objects", c.objects.load()},
                           {"object_size", c.object_size.load()}, {"delta_depth", c.delta_depth.load()},
                           {"inflate_bytes", c.inflate_bytes.load()},
                           {"corrupt", c.corrupt.load()}}) {
-    out += fmt::format("skyport_hub_git_push_refused_total{{cause=\"{}\"}} {}\n", cause, v);
+    out.Sample("skyport_hub_git_push_refused_total", {{"cause", cause}}, v);
   }
-  out += fmt::format(
-      "# HELP skyport_hub_git_connections_open Connections open to the git listener.\n"
-      "# TYPE skyport_hub_git_connections_open gauge\nskyport_hub_git_connections_open {}\n"
-      "# HELP skyport_hub_git_connections_refused_total Connections closed at accept: --git-max-connections (server) "
-      "or --git-max-connections-per-client (client).\n"
-      "# TYPE skyport_hub_git_connections_refused_total counter\n"
-      "skyport_hub_git_connections_refused_total{{cause=\"server\"}} {}\n"
-      "skyport_hub_git_connections_refused_total{{cause=\"client\"}} {}\n"
-      "# HELP skyport_hub_git_slow_clients_total Requests cut off for being slow: header (--git-header-timeout), "
-      "body_timeout (--git-body-timeout), min_rate (--git-min-rate).\n"
-      "# TYPE skyport_hub_git_slow_clients_total counter\n"
-      "skyport_hub_git_slow_clients_total{{cause=\"header\"}} {}\n"
-      "skyport_hub_git_slow_clients_total{{cause=\"body_timeout\"}} {}\n"
-      "skyport_hub_git_slow_clients_total{{cause=\"min_rate\"}} {}\n",
-      c.connections_open.load(), c.conn_refused_server.load(), c.conn_refused_client.load(), c.slow_header.load(),
-      c.slow_body_timeout.load(), c.slow_min_rate.load());
-  return out;
+  out.Gauge("skyport_hub_git_connections_open", "Connections open to the git listener.", c.connections_open.load());
+  out.Family("skyport_hub_git_connections_refused_total", PromType::kCounter,
+             "Connections closed at accept: --git-max-connections (server) or --git-max-connections-per-client "
+             "(client).");
+  out.Sample("skyport_hub_git_connections_refused_total", {{"cause", "server"}}, c.conn_refused_server.load());
+  out.Sample("skyport_hub_git_connections_refused_total", {{"cause", "client"}}, c.conn_refused_client.load());
+  out.Family("skyport_hub_git_slow_clients_total", PromType::kCounter,
+             "Requests cut off for being slow: header (--git-header-timeout), body_timeout (--git-body-timeout), "
+             "min_rate (--git-min-rate).");
+  out.Sample("skyport_hub_git_slow_clients_total", {{"cause", "header"}}, c.slow_header.load());
+  out.Sample("skyport_hub_git_slow_clients_total", {{"cause", "body_timeout"}}, c.slow_body_timeout.load());
+  out.Sample("skyport_hub_git_slow_clients_total", {{"cause", "min_rate"}}, c.slow_min_rate.load());
+  return out.Take();
 }
 
 void Server::CountRefusal(const std::string& app, const PushOutcome& outcome) {
@@ -358,9 +354,7 @@ asio::awaitable<void> Server::Accept() {
       // Out of descriptors (or buffers): accepting again at once would fail again at line rate
       // and spin; pause, and log at most every 10 s (the review measured 11 MB/s of log before).
       counters_.accept_errors.fetch_add(1, std::memory_order_relaxed);
-      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch()).count();
-      if (uint64_t held = 0; accept_log_.Allow(now_ms, &held))
+      if (uint64_t held = 0; accept_log_.Allow(MonoNowMs(), &held))
         log::Warn("git http accept failed; pausing 100 ms", {{"error", ec.message()}, {"suppressed_since_last", held}});
       asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -22,7 +22,6 @@ bool EnvNameOk(const std::string& k) {
   return true;
 }
 
-int64_t NowMs() { return SystemClock::Get()->MonoMs(); }
 
 // "d1: reason; d2: reason".
 std::string JoinFailures(const std::map<std::string, std::string>& failed) {
@@ -91,10 +90,10 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     if (id.ok()) waiting.insert(drone);
     else failed[drone] = id.status().message();
   }
-  const int64_t deadline = NowMs() + timeout_ms;
+  const int64_t deadline = MonoNowMs() + timeout_ms;
   while (!waiting.empty()) {
     if (Cancelled(hooks)) return Status(Code::kCancelled, "the client went away; the deploy goes on");
-    if (NowMs() > deadline) {
+    if (MonoNowMs() > deadline) {
       for (const auto& dr : waiting) failed[dr] = fmt::format("timed out after {:g} s", static_cast<double>(timeout_ms) / 1000);
       break;
     }
@@ -157,8 +156,8 @@ Result<uint32_t> RunStop(Hub* hub, RepoStore* repos, const v1::StopRequest& req,
     if (id.ok()) waiting.insert(dr);
   }
   uint32_t stopped = 0;
-  const int64_t deadline = NowMs() + timeout_ms;
-  while (!waiting.empty() && NowMs() < deadline && !Cancelled(hooks)) {
+  const int64_t deadline = MonoNowMs() + timeout_ms;
+  while (!waiting.empty() && MonoNowMs() < deadline && !Cancelled(hooks)) {
     auto got = box->Pop(kAnswerPoll);
     if (!got || !got->second.has_done()) continue;
     waiting.erase(got->first);

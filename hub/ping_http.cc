@@ -1,26 +1,17 @@
-// The hub's only HTTP client (Beast, slow to compile: kept to this file).
-#include <utility>  // before Asio: Boost 1.74 awaitable.hpp needs std::exchange in C++20
-
+// The hub's flight pings, over the one HTTP client (core/http_client.h).
 #include "hub/ping_http.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <chrono>
-#include <optional>
+#include "core/http_client.h"
 
 namespace skyport::hub {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 
 struct Url {
   std::string host, port = "80", target = "/";
@@ -63,50 +54,27 @@ PingResult HttpPing(const std::string& method, const std::string& url, const std
     out.error = fmt::format("url: \"{}\" is not an http://HOST[:PORT]/PATH URL", url);
     return out;
   }
-  asio::io_context ioc;
-  tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  beast::flat_buffer buf;
-  http::request<http::string_body> req{method == "POST" ? http::verb::post : http::verb::get, u->target, 11};
-  req.set(http::field::host, u->port == "80" ? u->host : u->host + ":" + u->port);
-  req.set(http::field::user_agent, "skyport-hub (flight ping)");
-  req.set(http::field::connection, "close");
+  HttpCall call;
+  call.host = u->host;
+  call.port = static_cast<uint32_t>(std::stoul(u->port));
+  call.method = method == "POST" ? "POST" : "GET";
+  call.target = u->target;
+  call.version = "HTTP/1.1";
+  call.host_header = u->port == "80" ? u->host : u->host + ":" + u->port;
+  call.headers = {{"User-Agent", "skyport-hub (flight ping)"}, {"Connection", "close"}};
   if (method == "POST") {
     bool json = !nlohmann::json::parse(body, nullptr, false).is_discarded();
-    req.set(http::field::content_type, json ? "application/json" : "text/plain; charset=utf-8");
-    req.body() = body;
-    req.prepare_payload();
+    call.headers.emplace_back("Content-Type", json ? "application/json" : "text/plain; charset=utf-8");
+    call.body = body;
   }
-  http::response<http::string_body> resp;
-  std::string stage = "resolve";
-  beast::error_code failure;
-  auto fail = [&](const char* what, beast::error_code ec) {
-    stage = what;
-    failure = ec;
-  };
-  stream.expires_after(std::chrono::milliseconds(timeout_ms));
-  resolver.async_resolve(u->host, u->port, [&](beast::error_code ec, tcp::resolver::results_type results) {
-    if (ec) return fail("resolve", ec);
-    stream.async_connect(results, [&](beast::error_code ec, const tcp::endpoint&) {
-      if (ec) return fail("connect", ec);
-      http::async_write(stream, req, [&](beast::error_code ec, size_t) {
-        if (ec) return fail("send", ec);
-        http::async_read(stream, buf, resp, [&](beast::error_code ec, size_t) {
-          if (ec) return fail("read", ec);
-          stage = "done";
-        });
-      });
-    });
-  });
-  ioc.run_for(std::chrono::milliseconds(timeout_ms + 100));
-  if (stage == "done") {
-    out.status_code = static_cast<int>(resp.result_int());
+  // Only the status code matters: the answer is read up to its status line.
+  const int timeout = static_cast<int>(std::clamp<int64_t>(timeout_ms, 0, INT32_MAX));
+  HttpOutcome got = RunHttpExchange(call, HttpUntil::kStatusLine, timeout);
+  if (got.failure) {
+    out.error = got.failure->Message(timeout);
     return out;
   }
-  if (!failure || failure == beast::error::timeout || failure == asio::error::operation_aborted)
-    out.error = fmt::format("{}: timed out after {} ms", stage, timeout_ms);
-  else
-    out.error = fmt::format("{}: {}", stage, failure.message());
+  out.status_code = ParseHttpStatus(got.received);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/log_limiter.h"
 #include "core/names.h"
+#include "core/prom_text.h"
 #include "hub/log_follower.h"
 #include "hub/operations.h"
 #include "rpc/auth.h"
@@ -137,13 +138,13 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
 }
 
 std::string HubService::MetricsText() const {
-  return fmt::format(
-      "# HELP skyport_hub_logs_lines_skipped_total Log lines dropped because a `skyport logs` client read slower "
-      "than its apps wrote (--logs-follower-max-kb).\n# TYPE skyport_hub_logs_lines_skipped_total counter\n"
-      "skyport_hub_logs_lines_skipped_total {}\n"
-      "# HELP skyport_hub_logs_followers Open `skyport logs` calls.\n# TYPE skyport_hub_logs_followers gauge\n"
-      "skyport_hub_logs_followers {}\n",
-      log_lines_skipped_.load(), log_followers_.load());
+  PromText out;
+  out.Counter("skyport_hub_logs_lines_skipped_total",
+              "Log lines dropped because a `skyport logs` client read slower than its apps wrote "
+              "(--logs-follower-max-kb).",
+              log_lines_skipped_.load());
+  out.Gauge("skyport_hub_logs_followers", "Open `skyport logs` calls.", log_followers_.load());
+  return out.Take();
 }
 
 grpc::Status DroneControlService::Attach(grpc::ServerContext* ctx,

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "core/prom_text.h"
 #include "rpc/auth.h"
 #include "rpc/convert.h"
 
@@ -66,21 +67,18 @@ grpc::Status StatsSinkService::Query(grpc::ServerContext* ctx, const v1::StatsQu
 }
 
 std::string StatsSinkService::MetricsText() const {
-  return fmt::format(
-      "# HELP skyport_hub_stats_refused_batches_total Stats batches refused INVALID_ARGUMENT (bad rows).\n"
-      "# TYPE skyport_hub_stats_refused_batches_total counter\nskyport_hub_stats_refused_batches_total {}\n"
-      "# HELP skyport_hub_stats_dropped_rows_total Stats rows dropped at a bound of the store.\n"
-      "# TYPE skyport_hub_stats_dropped_rows_total counter\n"
-      "skyport_hub_stats_dropped_rows_total{{reason=\"event_names\"}} {}\n"
-      "skyport_hub_stats_dropped_rows_total{{reason=\"max_bytes\"}} {}\n"
-      "# HELP skyport_hub_stats_refused_routers_total Stats batches of a new router id refused at "
-      "--stats-max-routers.\n"
-      "# TYPE skyport_hub_stats_refused_routers_total counter\nskyport_hub_stats_refused_routers_total {}\n"
-      "# HELP skyport_hub_stats_evicted_exposures_total Exposures of users with no events evicted (oldest first) "
-      "for new rows at --stats-max-mb.\n"
-      "# TYPE skyport_hub_stats_evicted_exposures_total counter\nskyport_hub_stats_evicted_exposures_total {}\n",
-      refused_batches_.load(), dropped_event_names_.load(), dropped_full_.load(), refused_routers_.load(),
-      evicted_exposures_.load());
+  PromText out;
+  out.Counter("skyport_hub_stats_refused_batches_total", "Stats batches refused INVALID_ARGUMENT (bad rows).",
+              refused_batches_.load());
+  out.Family("skyport_hub_stats_dropped_rows_total", PromType::kCounter, "Stats rows dropped at a bound of the store.");
+  out.Sample("skyport_hub_stats_dropped_rows_total", {{"reason", "event_names"}}, dropped_event_names_.load());
+  out.Sample("skyport_hub_stats_dropped_rows_total", {{"reason", "max_bytes"}}, dropped_full_.load());
+  out.Counter("skyport_hub_stats_refused_routers_total",
+              "Stats batches of a new router id refused at --stats-max-routers.", refused_routers_.load());
+  out.Counter("skyport_hub_stats_evicted_exposures_total",
+              "Exposures of users with no events evicted (oldest first) for new rows at --stats-max-mb.",
+              evicted_exposures_.load());
+  return out.Take();
 }
 
 }  // namespace skyport::hub

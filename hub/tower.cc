@@ -8,6 +8,7 @@
 #include "core/backoff.h"
 #include "core/log.h"
 #include "core/problems.h"
+#include "core/prom_text.h"
 #include "core/timefmt.h"
 
 namespace skyport::hub {
@@ -434,11 +435,10 @@ std::string ControlTower::Metrics() {
     std::lock_guard lock(mu_);
     for (const auto& [id, f] : flights_) ++by_state[f.state.status];
   }
-  std::string out =
-      "# HELP skyport_hub_flights Flights by state (promoted includes those past their grace).\n"
-      "# TYPE skyport_hub_flights gauge\n";
-  for (const auto& [state, n] : by_state) out += fmt::format("skyport_hub_flights{{state=\"{}\"}} {}\n", state, n);
-  return out;
+  PromText out;
+  out.Family("skyport_hub_flights", PromType::kGauge, "Flights by state (promoted includes those past their grace).");
+  for (const auto& [state, n] : by_state) out.Sample("skyport_hub_flights", {{"state", state}}, n);
+  return out.Take();
 }
 
 ControlTower::Flight* ControlTower::FindLocked(const std::string& name) {

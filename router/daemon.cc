@@ -14,6 +14,7 @@
 #include "core/http_admin.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/prom_text.h"
 #include "core/timefmt.h"
 #include "router/user_cookie.h"
 #include "router/proxy.h"
@@ -236,49 +237,40 @@ int RunDaemon(const DaemonOptions& o) {
     StatsShipper* sh = shipper.get();
     EventJournal* jr = journal.get();
     routes["/metrics"] = [&stats, &holder, p, w, sh, jr](const AdminRequest&) {
-      std::string out = p->MetricsText() + stats.Prometheus();
-      if (sh)
-        out += fmt::format(
-            "# HELP skyport_router_stats_shipped_rows_total Experiment rows the hub took.\n"
-            "# TYPE skyport_router_stats_shipped_rows_total counter\nskyport_router_stats_shipped_rows_total {}\n"
-            "# HELP skyport_router_stats_pending_rows Experiment rows waiting for the hub.\n"
-            "# TYPE skyport_router_stats_pending_rows gauge\nskyport_router_stats_pending_rows {}\n"
-            "# HELP skyport_router_stats_dropped_rows_total Experiment rows dropped (buffer full or refused).\n"
-            "# TYPE skyport_router_stats_dropped_rows_total counter\nskyport_router_stats_dropped_rows_total {}\n"
-            "# HELP skyport_router_stats_hub_up 1 while the last shipment reached the hub.\n"
-            "# TYPE skyport_router_stats_hub_up gauge\nskyport_router_stats_hub_up {}\n"
-            "# HELP skyport_router_stats_batches_refused_total Stats batches the hub refused as invalid.\n"
-            "# TYPE skyport_router_stats_batches_refused_total counter\nskyport_router_stats_batches_refused_total {}\n"
-            "# HELP skyport_router_stats_batches_quarantined_total Refused stats batches kept in DATA/quarantine "
-            "(--data) for an operator.\n"
-            "# TYPE skyport_router_stats_batches_quarantined_total counter\n"
-            "skyport_router_stats_batches_quarantined_total {}\n",
-            sh->shipped_rows(), sh->pending_rows(), sh->dropped_rows(), sh->hub_ok() ? 1 : 0,
-            sh->refused_batches(), sh->quarantined_batches());
-      if (jr)
-        out += fmt::format(
-            "# HELP skyport_router_journal_bytes Event journal and unshipped batches on disk (--data).\n"
-            "# TYPE skyport_router_journal_bytes gauge\nskyport_router_journal_bytes {}\n"
-            "# HELP skyport_router_journal_dropped_batches_total Unshipped batches dropped: over --data-max-mb.\n"
-            "# TYPE skyport_router_journal_dropped_batches_total counter\n"
-            "skyport_router_journal_dropped_batches_total {}\n"
-            "# HELP skyport_router_quarantine_bytes Refused stats batches kept in DATA/quarantine (at most a "
-            "quarter of --data-max-mb; counted in skyport_router_journal_bytes).\n"
-            "# TYPE skyport_router_quarantine_bytes gauge\nskyport_router_quarantine_bytes {}\n",
-            jr->bytes(), sh->dropped_segments(), jr->quarantine_bytes());
+      PromText more;
+      if (sh) {
+        more.Counter("skyport_router_stats_shipped_rows_total", "Experiment rows the hub took.", sh->shipped_rows());
+        more.Gauge("skyport_router_stats_pending_rows", "Experiment rows waiting for the hub.", sh->pending_rows());
+        more.Counter("skyport_router_stats_dropped_rows_total", "Experiment rows dropped (buffer full or refused).",
+                     sh->dropped_rows());
+        more.Gauge("skyport_router_stats_hub_up", "1 while the last shipment reached the hub.", sh->hub_ok() ? 1 : 0);
+        more.Counter("skyport_router_stats_batches_refused_total", "Stats batches the hub refused as invalid.",
+                     sh->refused_batches());
+        more.Counter("skyport_router_stats_batches_quarantined_total",
+                     "Refused stats batches kept in DATA/quarantine (--data) for an operator.",
+                     sh->quarantined_batches());
+      }
+      if (jr) {
+        more.Gauge("skyport_router_journal_bytes", "Event journal and unshipped batches on disk (--data).",
+                   jr->bytes());
+        more.Counter("skyport_router_journal_dropped_batches_total", "Unshipped batches dropped: over --data-max-mb.",
+                     sh->dropped_segments());
+        more.Gauge("skyport_router_quarantine_bytes",
+                   "Refused stats batches kept in DATA/quarantine (at most a quarter of --data-max-mb; counted in "
+                   "skyport_router_journal_bytes).",
+                   jr->quarantine_bytes());
+      }
       auto t = holder.Get();
-      out += fmt::format("# HELP skyport_router_table_revision Registry revision of the route table in use.\n"
-                         "# TYPE skyport_router_table_revision gauge\nskyport_router_table_revision {}\n",
-                         t ? t->revision : 0);
-      if (w)
-        out += fmt::format(
-            "# HELP skyport_router_registry_connected 1 while the registry watch stream is up.\n"
-            "# TYPE skyport_router_registry_connected gauge\nskyport_router_registry_connected {}\n"
-            "# HELP skyport_router_tables_built_total Route tables built from registry changes.\n"
-            "# TYPE skyport_router_tables_built_total counter\nskyport_router_tables_built_total {}\n"
-            "# HELP skyport_router_registry_reconnects_total Times the watch stream was opened again.\n"
-            "# TYPE skyport_router_registry_reconnects_total counter\nskyport_router_registry_reconnects_total {}\n",
-            w->connected() ? 1 : 0, w->tables_built(), w->reconnects());
+      more.Gauge("skyport_router_table_revision", "Registry revision of the route table in use.", t ? t->revision : 0);
+      if (w) {
+        more.Gauge("skyport_router_registry_connected", "1 while the registry watch stream is up.",
+                   w->connected() ? 1 : 0);
+        more.Counter("skyport_router_tables_built_total", "Route tables built from registry changes.",
+                     w->tables_built());
+        more.Counter("skyport_router_registry_reconnects_total", "Times the watch stream was opened again.",
+                     w->reconnects());
+      }
+      std::string out = p->MetricsText() + stats.Prometheus() + more.Take();
       return AdminResponse{200, "text/plain; version=0.0.4", out};
     };
     const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");

@@ -14,6 +14,7 @@
 
 #include "core/exclusive.h"
 #include "core/http_admin.h"
+#include "core/prom_text.h"
 #include "router/worker.h"
 
 namespace skyport::router {
@@ -113,126 +114,89 @@ void Proxy::Stop(int drain_ms) {
 std::string Proxy::MetricsText() const {
   const ProxyCounters& c = *counters_;
   auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  std::string out = fmt::format(
-      "# HELP skyport_router_connections_accepted_total Client connections accepted.\n"
-      "# TYPE skyport_router_connections_accepted_total counter\nskyport_router_connections_accepted_total {}\n"
-      "# HELP skyport_router_connections_open Client connections open now.\n"
-      "# TYPE skyport_router_connections_open gauge\nskyport_router_connections_open {}\n"
-      "# HELP skyport_router_http_requests_total Request heads parsed.\n"
-      "# TYPE skyport_router_http_requests_total counter\nskyport_router_http_requests_total {}\n"
-      "# HELP skyport_router_upstream_connects_total New upstream connections started.\n"
-      "# TYPE skyport_router_upstream_connects_total counter\nskyport_router_upstream_connects_total {}\n"
-      "# HELP skyport_router_upstream_connect_failures_total Upstream connections that failed.\n"
-      "# TYPE skyport_router_upstream_connect_failures_total counter\nskyport_router_upstream_connect_failures_total {}\n"
-      "# HELP skyport_router_retries_total Requests sent again to another connection or instance.\n"
-      "# TYPE skyport_router_retries_total counter\nskyport_router_retries_total {}\n"
-      "# HELP skyport_router_retries_new_table_total Requests whose arm had no reachable instance, sent on in a newer route table.\n"
-      "# TYPE skyport_router_retries_new_table_total counter\nskyport_router_retries_new_table_total {}\n"
-      "# HELP skyport_router_tunnels_total WebSocket (upgrade) tunnels opened.\n"
-      "# TYPE skyport_router_tunnels_total counter\nskyport_router_tunnels_total {}\n"
-      "# HELP skyport_router_upstream_idle Pooled idle upstream connections.\n"
-      "# TYPE skyport_router_upstream_idle gauge\nskyport_router_upstream_idle {}\n"
-      "# HELP skyport_router_local_responses_total Error responses the router made itself, by status.\n"
-      "# TYPE skyport_router_local_responses_total counter\n",
-      v(c.accepted), v(c.open_clients), v(c.requests), v(c.upstream_connects), v(c.connect_failures), v(c.retries),
-      v(c.table_moves), v(c.tunnels), v(c.pooled_idle));
+  PromText out;
+  out.Counter("skyport_router_connections_accepted_total", "Client connections accepted.", v(c.accepted));
+  out.Gauge("skyport_router_connections_open", "Client connections open now.", v(c.open_clients));
+  out.Counter("skyport_router_http_requests_total", "Request heads parsed.", v(c.requests));
+  out.Counter("skyport_router_upstream_connects_total", "New upstream connections started.", v(c.upstream_connects));
+  out.Counter("skyport_router_upstream_connect_failures_total", "Upstream connections that failed.",
+              v(c.connect_failures));
+  out.Counter("skyport_router_retries_total", "Requests sent again to another connection or instance.", v(c.retries));
+  out.Counter("skyport_router_retries_new_table_total",
+              "Requests whose arm had no reachable instance, sent on in a newer route table.", v(c.table_moves));
+  out.Counter("skyport_router_tunnels_total", "WebSocket (upgrade) tunnels opened.", v(c.tunnels));
+  out.Gauge("skyport_router_upstream_idle", "Pooled idle upstream connections.", v(c.pooled_idle));
+  out.Family("skyport_router_local_responses_total", PromType::kCounter,
+             "Error responses the router made itself, by status.");
   for (int i = 0; i < kLocalErrorLabels; ++i)
-    out += fmt::format("skyport_router_local_responses_total{{code=\"{}\"}} {}\n", kLocalErrorCodes[i],
-                       v(c.local_errors[i]));
-  out += "# HELP skyport_router_cookies_rejected_total User cookies refused (a new user id was issued), by reason.\n"
-         "# TYPE skyport_router_cookies_rejected_total counter\n";
+    out.Sample("skyport_router_local_responses_total", {{"code", kLocalErrorCodes[i]}}, v(c.local_errors[i]));
+  out.Family("skyport_router_cookies_rejected_total", PromType::kCounter,
+             "User cookies refused (a new user id was issued), by reason.");
   static const char* kReasons[3] = {"malformed", "bad_signature", "unsigned"};
   for (int i = 0; i < 3; ++i)
-    out += fmt::format("skyport_router_cookies_rejected_total{{reason=\"{}\"}} {}\n", kReasons[i],
-                       v(c.cookies_rejected[i]));
-  out += fmt::format(
-      "# HELP skyport_router_cookies_migrated_total Unsigned legacy cookies accepted (migration window) and re-issued "
-      "signed.\n"
-      "# TYPE skyport_router_cookies_migrated_total counter\nskyport_router_cookies_migrated_total {}\n"
-      "# HELP skyport_router_cookies_rotated_total Cookies signed with the previous secret, re-issued with the "
-      "current one.\n"
-      "# TYPE skyport_router_cookies_rotated_total counter\nskyport_router_cookies_rotated_total {}\n",
-      v(c.cookies_migrated), v(c.cookies_rotated));
-  out += fmt::format(
-      "# HELP skyport_router_events_accepted_total Posted events recorded.\n"
-      "# TYPE skyport_router_events_accepted_total counter\nskyport_router_events_accepted_total {}\n"
-      "# HELP skyport_router_events_dropped_total Events, exposures and request counts not recorded (aggregator or "
-      "journal full).\n"
-      "# TYPE skyport_router_events_dropped_total counter\nskyport_router_events_dropped_total {}\n"
-      "# HELP skyport_router_events_values_capped_total Events posted without the token whose |value| was capped "
-      "to --events-max-value.\n"
-      "# TYPE skyport_router_events_values_capped_total counter\nskyport_router_events_values_capped_total {}\n"
-      "# HELP skyport_router_exposures_limited_total Page views of new users over --new-users-address-rate: served "
-      "without a new id or an exposure.\n"
-      "# TYPE skyport_router_exposures_limited_total counter\nskyport_router_exposures_limited_total {}\n",
-      v(c.events_accepted), v(c.events_dropped), v(c.events_values_capped), limiter_->exposures_limited());
-  out += fmt::format(
-      "# HELP skyport_router_upstream_not_reused_total Upstream connections closed instead of reused, by reason.\n"
-      "# TYPE skyport_router_upstream_not_reused_total counter\n"
-      "skyport_router_upstream_not_reused_total{{reason=\"request_body\"}} {}\n"
-      "skyport_router_upstream_not_reused_total{{reason=\"unexpected_bytes\"}} {}\n"
-      "# HELP skyport_router_upstream_invalid_responses_total Upstream response heads refused with 502 "
-      "(ambiguous or malformed framing).\n"
-      "# TYPE skyport_router_upstream_invalid_responses_total counter\n"
-      "skyport_router_upstream_invalid_responses_total {}\n"
-      "# HELP skyport_router_underscore_headers_dropped_total Request header fields named with '_' not forwarded.\n"
-      "# TYPE skyport_router_underscore_headers_dropped_total counter\n"
-      "skyport_router_underscore_headers_dropped_total {}\n"
-      "# HELP skyport_router_paths_normalized_total Request paths rewritten by normalisation (RFC 3986 6.2.2).\n"
-      "# TYPE skyport_router_paths_normalized_total counter\nskyport_router_paths_normalized_total {}\n"
-      "# HELP skyport_router_paths_refused_total Requests refused (400) for their path: encoded slash, "
-      "backslash, bad or NUL percent-encoding.\n"
-      "# TYPE skyport_router_paths_refused_total counter\nskyport_router_paths_refused_total {}\n",
-      v(c.unpooled_body), v(c.unpooled_extra), v(c.invalid_responses), v(c.underscore_dropped), v(c.paths_rewritten),
-      v(c.paths_refused));
-  out += fmt::format(
-      "# HELP skyport_router_forwarding_headers_dropped_total Client request fields only a proxy may set "
-      "(Forwarded, X-Real-IP, X-Original-URL, X-Rewrite-URL, X-Forwarded-Port, X-Forwarded-Prefix) not forwarded.\n"
-      "# TYPE skyport_router_forwarding_headers_dropped_total counter\n"
-      "skyport_router_forwarding_headers_dropped_total {}\n"
-      "# HELP skyport_router_request_trailer_bytes_dropped_total Bytes of request trailer fields (chunked bodies) "
-      "not forwarded.\n"
-      "# TYPE skyport_router_request_trailer_bytes_dropped_total counter\n"
-      "skyport_router_request_trailer_bytes_dropped_total {}\n",
-      v(c.forwarding_dropped), v(c.trailer_bytes_dropped));
-  out += fmt::format(
-      "# HELP skyport_router_events_limited_total Event posts refused 429 by a rate limit (--events-*-rate).\n"
-      "# TYPE skyport_router_events_limited_total counter\n"
-      "skyport_router_events_limited_total{{by=\"user\"}} {}\nskyport_router_events_limited_total{{by=\"address\"}} {}\n"
-      "skyport_router_events_limited_total{{by=\"trusted\"}} {}\n"
-      "# HELP skyport_router_events_limiter_evictions_total Rate-limit buckets forgotten: the table was full.\n"
-      "# TYPE skyport_router_events_limiter_evictions_total counter\nskyport_router_events_limiter_evictions_total {}\n"
-      "# HELP skyport_router_events_journal_full_total Event posts refused 503: the journal reached --data-max-mb.\n"
-      "# TYPE skyport_router_events_journal_full_total counter\nskyport_router_events_journal_full_total {}\n"
-      "# HELP skyport_router_exposures_unjournaled_total New exposures not journaled (--data-max-mb reached): "
-      "a kill -9 before the next seal loses them.\n"
-      "# TYPE skyport_router_exposures_unjournaled_total counter\nskyport_router_exposures_unjournaled_total {}\n",
-      limiter_->limited(LimitedBy::kUser), limiter_->limited(LimitedBy::kAddress),
-      limiter_->limited(LimitedBy::kTrusted), limiter_->evictions(), v(c.events_journal_full),
-      v(c.exposures_unjournaled));
-  out += fmt::format(
-      "# HELP skyport_router_responses_dechunked_total Chunked upstream answers sent to HTTP/1.0 clients without "
-      "the chunked coding, ended by closing the connection.\n"
-      "# TYPE skyport_router_responses_dechunked_total counter\nskyport_router_responses_dechunked_total {}\n",
-      v(c.dechunked));
-  out += fmt::format(
-      "# HELP skyport_router_max_connections Client connections allowed open at once (--max-connections).\n"
-      "# TYPE skyport_router_max_connections gauge\nskyport_router_max_connections {}\n"
-      "# HELP skyport_router_connections_shed_total Client connections closed or refused at --max-connections.\n"
-      "# TYPE skyport_router_connections_shed_total counter\nskyport_router_connections_shed_total {}\n"
-      "# HELP skyport_router_accept_errors_total accept() failures, by errno (EMFILE/ENFILE pause accepting).\n"
-      "# TYPE skyport_router_accept_errors_total counter\n"
-      "skyport_router_accept_errors_total{{errno=\"EMFILE\"}} {}\n"
-      "skyport_router_accept_errors_total{{errno=\"ENFILE\"}} {}\n"
-      "skyport_router_accept_errors_total{{errno=\"other\"}} {}\n"
-      "# HELP skyport_router_slow_bodies_total Exchanges cut: the request body did not arrive within "
-      "--body-timeout-ms (or below --min-body-rate).\n"
-      "# TYPE skyport_router_slow_bodies_total counter\nskyport_router_slow_bodies_total {}\n",
-      max_connections_, v(c.connections_shed), v(c.accept_errors[0]), v(c.accept_errors[1]), v(c.accept_errors[2]),
-      v(c.slow_bodies));
-  out += fmt::format("# HELP skyport_router_threads Proxy event-loop threads.\n# TYPE skyport_router_threads gauge\n"
-                     "skyport_router_threads {}\n", workers_.size());
-  return out;
+    out.Sample("skyport_router_cookies_rejected_total", {{"reason", kReasons[i]}}, v(c.cookies_rejected[i]));
+  out.Counter("skyport_router_cookies_migrated_total",
+              "Unsigned legacy cookies accepted (migration window) and re-issued signed.", v(c.cookies_migrated));
+  out.Counter("skyport_router_cookies_rotated_total",
+              "Cookies signed with the previous secret, re-issued with the current one.", v(c.cookies_rotated));
+  out.Counter("skyport_router_events_accepted_total", "Posted events recorded.", v(c.events_accepted));
+  out.Counter("skyport_router_events_dropped_total",
+              "Events, exposures and request counts not recorded (aggregator or journal full).", v(c.events_dropped));
+  out.Counter("skyport_router_events_values_capped_total",
+              "Events posted without the token whose |value| was capped to --events-max-value.",
+              v(c.events_values_capped));
+  out.Counter("skyport_router_exposures_limited_total",
+              "Page views of new users over --new-users-address-rate: served without a new id or an exposure.",
+              limiter_->exposures_limited());
+  out.Family("skyport_router_upstream_not_reused_total", PromType::kCounter,
+             "Upstream connections closed instead of reused, by reason.");
+  out.Sample("skyport_router_upstream_not_reused_total", {{"reason", "request_body"}}, v(c.unpooled_body));
+  out.Sample("skyport_router_upstream_not_reused_total", {{"reason", "unexpected_bytes"}}, v(c.unpooled_extra));
+  out.Counter("skyport_router_upstream_invalid_responses_total",
+              "Upstream response heads refused with 502 (ambiguous or malformed framing).", v(c.invalid_responses));
+  out.Counter("skyport_router_underscore_headers_dropped_total", "Request header fields named with '_' not forwarded.",
+              v(c.underscore_dropped));
+  out.Counter("skyport_router_paths_normalized_total", "Request paths rewritten by normalisation (RFC 3986 6.2.2).",
+              v(c.paths_rewritten));
+  out.Counter("skyport_router_paths_refused_total",
+              "Requests refused (400) for their path: encoded slash, backslash, bad or NUL percent-encoding.",
+              v(c.paths_refused));
+  out.Counter("skyport_router_forwarding_headers_dropped_total",
+              "Client request fields only a proxy may set (Forwarded, X-Real-IP, X-Original-URL, X-Rewrite-URL, "
+              "X-Forwarded-Port, X-Forwarded-Prefix) not forwarded.",
+              v(c.forwarding_dropped));
+  out.Counter("skyport_router_request_trailer_bytes_dropped_total",
+              "Bytes of request trailer fields (chunked bodies) not forwarded.", v(c.trailer_bytes_dropped));
+  out.Family("skyport_router_events_limited_total", PromType::kCounter,
+             "Event posts refused 429 by a rate limit (--events-*-rate).");
+  out.Sample("skyport_router_events_limited_total", {{"by", "user"}}, limiter_->limited(LimitedBy::kUser));
+  out.Sample("skyport_router_events_limited_total", {{"by", "address"}}, limiter_->limited(LimitedBy::kAddress));
+  out.Sample("skyport_router_events_limited_total", {{"by", "trusted"}}, limiter_->limited(LimitedBy::kTrusted));
+  out.Counter("skyport_router_events_limiter_evictions_total", "Rate-limit buckets forgotten: the table was full.",
+              limiter_->evictions());
+  out.Counter("skyport_router_events_journal_full_total", "Event posts refused 503: the journal reached --data-max-mb.",
+              v(c.events_journal_full));
+  out.Counter("skyport_router_exposures_unjournaled_total",
+              "New exposures not journaled (--data-max-mb reached): a kill -9 before the next seal loses them.",
+              v(c.exposures_unjournaled));
+  out.Counter("skyport_router_responses_dechunked_total",
+              "Chunked upstream answers sent to HTTP/1.0 clients without the chunked coding, ended by closing the "
+              "connection.",
+              v(c.dechunked));
+  out.Gauge("skyport_router_max_connections", "Client connections allowed open at once (--max-connections).",
+            max_connections_);
+  out.Counter("skyport_router_connections_shed_total", "Client connections closed or refused at --max-connections.",
+              v(c.connections_shed));
+  out.Family("skyport_router_accept_errors_total", PromType::kCounter,
+             "accept() failures, by errno (EMFILE/ENFILE pause accepting).");
+  out.Sample("skyport_router_accept_errors_total", {{"errno", "EMFILE"}}, v(c.accept_errors[0]));
+  out.Sample("skyport_router_accept_errors_total", {{"errno", "ENFILE"}}, v(c.accept_errors[1]));
+  out.Sample("skyport_router_accept_errors_total", {{"errno", "other"}}, v(c.accept_errors[2]));
+  out.Counter("skyport_router_slow_bodies_total",
+              "Exchanges cut: the request body did not arrive within --body-timeout-ms (or below --min-body-rate).",
+              v(c.slow_bodies));
+  out.Gauge("skyport_router_threads", "Proxy event-loop threads.", workers_.size());
+  return out.Take();
 }
 
 }  // namespace skyport::router

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/http_admin.h"
+#include "core/json_fields.h"
 #include "core/names.h"
 #include "core/problems.h"
 #include "core/uri_path.h"
@@ -32,19 +33,6 @@ bool ValidLabel(std::string_view s) {
           c == '-'))
       return false;
   return true;
-}
-
-// Names each key of `obj` not in `known`.
-void CheckKeys(const Json& obj, const std::string& path, std::initializer_list<std::string_view> known, Problems& p) {
-  for (const auto& [key, value] : obj.items()) {
-    (void)value;
-    bool ok = false;
-    for (std::string_view k : known) ok = ok || key == k;
-    if (ok) continue;
-    std::string list;
-    for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-    p.Add(fmt::format("{}{}: unknown field (known: {})", path.empty() ? "" : path + ".", key, list));
-  }
 }
 
 // The strings of an optional array field; problems for anything else.
@@ -106,7 +94,7 @@ void ParseArms(const Json& app, const std::string& path, AppDraft& d, Problems& 
       p.Add(apath + ": must be an object");
       continue;
     }
-    CheckKeys(arm, apath, {"commit", "weight", "upstreams"}, p);
+    CheckKnownFields(arm, apath, {"commit", "weight", "upstreams"}, p);
     std::string commit;
     auto c = arm.find("commit");
     if (c == arm.end() || !c->is_string() || !ValidLabel(c->get<std::string>())) {
@@ -184,7 +172,7 @@ std::optional<AppDraft> ParseApp(const Json& app, size_t i, std::map<std::string
     p.Add(path + ": must be an object");
     return std::nullopt;
   }
-  CheckKeys(app, path, {"name", "hosts", "path_prefixes", "split_id", "allow_override", "arms", "flight"}, p);
+  CheckKnownFields(app, path, {"name", "hosts", "path_prefixes", "split_id", "allow_override", "arms", "flight"}, p);
   AppDraft d;
   auto name = app.find("name");
   // Who claims this app's hosts and prefixes, even when the name is bad.
@@ -254,7 +242,7 @@ Result<std::shared_ptr<const RouteTable>> LoadStaticRoutes(std::string_view json
   }
   Problems p;
   if (!doc.is_object()) return Status::InvalidArgument("routes: must be a JSON object with \"apps\"");
-  CheckKeys(doc, "", {"default_app", "apps"}, p);
+  CheckKnownFields(doc, "", {"default_app", "apps"}, p);
 
   std::string default_app = options.default_app;
   if (auto d = doc.find("default_app"); d != doc.end()) {

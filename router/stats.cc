@@ -1,8 +1,11 @@
 #include "router/stats.h"
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
+
+#include "core/prom_text.h"
 
 namespace skyport::router {
 
@@ -141,42 +144,19 @@ json StatsStore::Json(std::string_view app_filter, int window_s, int64_t now_uni
   return json{{"window_seconds", window_s}, {"unix_s", now_unix_s}, {"apps", std::move(apps)}};
 }
 
-namespace {
-
-// Label values: backslash, double quote and newline escaped.
-std::string EscapeLabel(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string StatsStore::Prometheus() const {
   struct Row {
-    std::string labels;  // app="..",commit=".."
+    std::string app, commit;
     Counters total;
   };
   std::vector<Row> rows;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [key, id] : ids_)
-      rows.push_back({fmt::format("app=\"{}\",commit=\"{}\"", EscapeLabel(key.first), EscapeLabel(key.second)),
-                      series_[id]->total});
+    for (const auto& [key, id] : ids_) rows.push_back({key.first, key.second, series_[id]->total});
   }
-  std::string out =
-      "# HELP skyport_router_requests_total Requests proxied, by app, commit and status class.\n"
-      "# TYPE skyport_router_requests_total counter\n";
+  PromText out;
+  out.Family("skyport_router_requests_total", PromType::kCounter,
+             "Requests proxied, by app, commit and status class.");
   for (const Row& r : rows) {
     const std::pair<const char*, uint64_t> codes[] = {{"1xx", r.total.status_1xx},
                                                       {"2xx", r.total.status_2xx},
@@ -184,30 +164,21 @@ std::string StatsStore::Prometheus() const {
                                                       {"4xx", r.total.status_4xx},
                                                       {"5xx", r.total.status_5xx}};
     for (const auto& [code, n] : codes)
-      out += fmt::format("skyport_router_requests_total{{{},code=\"{}\"}} {}\n", r.labels, code, n);
+      out.Sample("skyport_router_requests_total", {{"app", r.app}, {"commit", r.commit}, {"code", code}}, n);
   }
-  out +=
-      "# HELP skyport_router_users_assigned_total Users dealt to an arm (first visits and re-deals).\n"
-      "# TYPE skyport_router_users_assigned_total counter\n";
+  out.Family("skyport_router_users_assigned_total", PromType::kCounter,
+             "Users dealt to an arm (first visits and re-deals).");
   for (const Row& r : rows)
-    out += fmt::format("skyport_router_users_assigned_total{{{}}} {}\n", r.labels, r.total.users_assigned);
-  out +=
-      "# HELP skyport_router_request_duration_seconds Time from request received to response sent.\n"
-      "# TYPE skyport_router_request_duration_seconds histogram\n";
-  for (const Row& r : rows) {
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i < kLatencyBuckets; ++i) {
-      cumulative += r.total.latency[i];
-      std::string le = i < kLatencyBoundsUs.size() ? fmt::format("{}", static_cast<double>(kLatencyBoundsUs[i]) / 1e6)
-                                                   : std::string("+Inf");
-      out += fmt::format("skyport_router_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n", r.labels, le,
-                         cumulative);
-    }
-    out += fmt::format("skyport_router_request_duration_seconds_sum{{{}}} {}\n", r.labels,
-                       static_cast<double>(r.total.latency_sum_us) / 1e6);
-    out += fmt::format("skyport_router_request_duration_seconds_count{{{}}} {}\n", r.labels, cumulative);
-  }
-  return out;
+    out.Sample("skyport_router_users_assigned_total", {{"app", r.app}, {"commit", r.commit}},
+               r.total.users_assigned);
+  out.Family("skyport_router_request_duration_seconds", PromType::kHistogram,
+             "Time from request received to response sent.");
+  std::array<double, kLatencyBoundsUs.size()> bounds_s;
+  for (size_t i = 0; i < bounds_s.size(); ++i) bounds_s[i] = static_cast<double>(kLatencyBoundsUs[i]) / 1e6;
+  for (const Row& r : rows)
+    out.HistogramSeries("skyport_router_request_duration_seconds", {{"app", r.app}, {"commit", r.commit}}, bounds_s,
+                        r.total.latency, static_cast<double>(r.total.latency_sum_us) / 1e6);
+  return out.Take();
 }
 
 // ---- StatsShard ----

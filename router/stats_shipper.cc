@@ -5,20 +5,12 @@
 #include <fmt/format.h>
 
 #include "core/backoff.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "router/ship_batch.h"
 #include "rpc/call.h"
 
 namespace skyport::router {
-namespace {
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 StatsShipper::StatsShipper(std::shared_ptr<grpc::Channel> hub, std::string token, std::string router_id,
                            EventJournal* journal, ShipperOptions options)
     : stub_(v1::StatsSink::NewStub(hub)),
@@ -40,9 +32,9 @@ void StatsShipper::Stop(int deadline_ms) {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (deadline_ms > 0) {
-    const int64_t end = SteadyMs() + deadline_ms;
-    while (SteadyMs() < end && HasWork())
-      if (!ShipOnce(std::max<int64_t>(1, end - SteadyMs()))) break;
+    const int64_t end = MonoNowMs() + deadline_ms;
+    while (MonoNowMs() < end && HasWork())
+      if (!ShipOnce(std::max<int64_t>(1, end - MonoNowMs()))) break;
   }
 }
 
@@ -61,7 +53,7 @@ void StatsShipper::Offer(v1::ShipStatsRequest&& batch) {
   }
   if (dropped == 0) return;
   dropped_ += dropped;
-  const int64_t now = SteadyMs();
+  const int64_t now = MonoNowMs();
   if (now - static_cast<int64_t>(last_drop_log_ms_) >= 10'000) {
     last_drop_log_ms_ = static_cast<uint64_t>(now);
     log::Warn("stats rows waiting for the hub over their bound (hub away?): dropping the oldest",
@@ -90,7 +82,7 @@ void StatsShipper::DropOverflowLocked() {
     sealed_rows_ -= s.rows;
     dropped_ += s.rows;
     ++dropped_segments_;
-    const int64_t now = SteadyMs();
+    const int64_t now = MonoNowMs();
     if (dropped_segments_ == 1 || now - static_cast<int64_t>(last_drop_log_ms_) >= 10'000) {
       last_drop_log_ms_ = static_cast<uint64_t>(now);
       log::Warn("event journal over its size (hub away?): dropping the oldest sealed batches",
@@ -205,7 +197,7 @@ void StatsShipper::Refused(const v1::ShipStatsRequest& req, const std::string& r
   } else {
     dropped_ += rows;
   }
-  const int64_t now = SteadyMs();
+  const int64_t now = MonoNowMs();
   std::lock_guard lock(mu_);
   if (refused_batches_ > 1 && now - last_refusal_log_ms_ < 10'000) return;
   last_refusal_log_ms_ = now;

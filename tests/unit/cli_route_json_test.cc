@@ -20,7 +20,7 @@ TEST_CASE("RouteFromJson names an unknown field", "[cli]") {
   auto r = RouteFromJson(R"({"app":"web","wieghts":{}})");
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == Code::kInvalidArgument);
-  CHECK(r.status().message().find("\"wieghts\"") != std::string::npos);
+  CHECK_THAT(r.status().message(), Catch::StartsWith("route.wieghts: unknown field (known: app, "));
 }
 
 TEST_CASE("RouteFromJson rejects malformed documents and wrong types", "[cli]") {

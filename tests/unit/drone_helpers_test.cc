@@ -10,16 +10,6 @@
 using namespace skyport;
 using namespace skyport::drone;
 
-TEST_CASE("ParseHttpStatus", "[drone]") {
-  CHECK(ParseHttpStatus("HTTP/1.0 200 OK\r\n") == 200);
-  CHECK(ParseHttpStatus("HTTP/1.1 302 Found\r\nLocation: /\r\n") == 302);
-  CHECK(ParseHttpStatus("HTTP/1.1 503 Service Unavailable\r\n") == 503);
-  CHECK(ParseHttpStatus("HTTP/1.1 20") == -1);  // first line incomplete
-  CHECK(ParseHttpStatus("") == -1);
-  CHECK(ParseHttpStatus("SSH-2.0-OpenSSH\r\n") == 0);
-  CHECK(ParseHttpStatus("HTTP/1.1 2x0 OK\r\n") == 0);
-}
-
 TEST_CASE("ParseProcStat counts fields from the last parenthesis", "[drone]") {
   // A command name with spaces and ')' must not shift the fields.
   std::string text = "1234 (a b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200";

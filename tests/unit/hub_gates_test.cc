@@ -63,7 +63,8 @@ TEST_CASE("ParseGateSpec collects every problem with its path", "[hub][gates]") 
                                        {"colour", "red"}},
                                   "steps[2]");
   CHECK(all ==
-        "steps[2].colour: unknown field; "
+        "steps[2].colour: unknown field (known: action, metric, arm, control, max_increase, min_samples, event, test, "
+        "alpha, tau_squared); "
         "steps[2].action: must be \"gate\", not \"deploy\"; "
         "steps[2].arm: must be a string; "
         "steps[2].max_increase: 2 is over 1 (a fraction: 0.01 is one point); "
