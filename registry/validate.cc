@@ -20,7 +20,7 @@ constexpr uint32_t kMaxWeight = 1'000'000;
 constexpr size_t kMaxMeta = 64;
 constexpr size_t kMaxMetaKey = 128;
 constexpr size_t kMaxMetaValue = 4096;
-constexpr uint32_t kSliceUnits = 1'000'000;  // router/split.h; not linked here (the registry stays pure)
+constexpr uint32_t kSliceUnits = 1'000'000;  // contract/split.h; not linked here (the registry stays pure)
 constexpr int kMaxPathPrefixes = 32;
 
 bool SplitIdOk(std::string_view s) {
@@ -30,7 +30,7 @@ bool SplitIdOk(std::string_view s) {
   return true;
 }
 
-// The structure router/split.h's ValidateLayout checks (there the first
+// The structure contract/split.h's ValidateLayout checks (there the first
 // problem; here every one), plus: each slice's commit has weight > 0.
 void CheckSlices(const v1::RouteConfig& r, Problems& p) {
   uint32_t at = 0;
@@ -64,7 +64,7 @@ void CheckPathPrefixes(const v1::RouteConfig& r, Problems& p) {
   }
 }
 
-// ---- flights (RouteConfig.flight); the rules of hub/flight_spec.h where they overlap
+// ---- flights (RouteConfig.flight); the rules of contract/flight_spec.h where they overlap
 
 constexpr size_t kMaxFilterEntries = 32;
 constexpr int kMaxFlightArms = 16;

@@ -13,7 +13,7 @@ namespace skyport::registry {
 
 // Fields a caller may set on Register (id, revision and times are ours).
 Status ValidateEndpoint(const v1::Endpoint& ep);
-// Routes: slices, if any, tile [0, 1000000) in order (router/split.h's
+// Routes: slices, if any, tile [0, 1000000) in order (contract/split.h's
 // ValidateLayout), each of a commit with weight > 0; at most 32 path
 // prefixes, each starting with '/', at most 256 bytes, without blanks,
 // control characters or repeats. A flight, when present: name as an app

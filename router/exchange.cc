@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "core/token.h"
 #include "router/ship_batch.h"
-#include "router/split.h"
+#include "contract/split.h"
 #include "router/uri.h"
 
 namespace skyport::router {

@@ -14,7 +14,7 @@
 
 #include "core/status.h"
 #include "router/flight_match.h"
-#include "router/split.h"
+#include "contract/split.h"
 #include "skyport/v1/registry.pb.h"
 
 namespace skyport::router {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hub/flight_plan.h"
+#include "hub/flights/flight_plan.h"
 
 namespace skyport::hub {
 namespace {
