@@ -10,7 +10,7 @@ set(SKYPORT_FUZZ_TARGETS
   receive_pack      # hub/git/receive_pack.h ParseCommands (after pkt-line decoding)
   flight_spec_json  # contract/flight_spec.h ParseFlightSpecText
   flight_spec_yaml  # cli/spec_file.h SpecTextToJson (YAML) -> ParseFlightSpecText
-  route_json        # cli/route_json.h RouteFromJson -> registry/validate.h ValidateRoute
+  route_json        # cli/route_json.h RouteFromJson -> contract/route.h ValidateRoute
   static_routes     # router/route_table.h LoadStaticRoutes (the router's --routes file)
   chunked_rewrite   # router/http1.h ChunkedScanner::Decode and ::StripTrailers
   pack_scan         # hub/git/pack_scan.h PackScanner, whole and in pieces

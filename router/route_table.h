@@ -118,11 +118,6 @@ std::shared_ptr<const RouteTable> BuildFromRegistry(const std::vector<v1::Endpoi
                                                     const std::vector<v1::RouteConfig>& routes, int64_t revision,
                                                     const TableOptions& options, const StatsIdFn& stats_id);
 
-// The layout routers use for `route`, commits as written in it: its own
-// slices if ValidateLayout passes and every slice's commit has weight > 0,
-// else LayoutFresh over the weights in commit order (empty if none > 0).
-std::vector<Slice> EffectiveLayout(const v1::RouteConfig& route);
-
 // Static mode. JSON:
 // {"default_app": "web",                       (optional)
 //  "apps": [{"name": "web", "hosts": ["example.com"], "path_prefixes": ["/web/"],

@@ -2,13 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "contract/route.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "hub/deploys/operations.h"
 #include "hub/flights/ping_http.h"
-#include "registry/validate.h"
-#include "router/route_table.h"
-#include "contract/split.h"
 #include "rpc/call.h"
 #include "skyport/v1/registry.grpc.pb.h"
 
@@ -33,7 +31,7 @@ Result<v1::RouteConfig> PlanRoute(const std::string& app, const std::optional<v1
   std::map<std::string, uint32_t> weights(intent.weights.begin(), intent.weights.end());
   for (const auto& [commit, w] : weights) (*next.mutable_weights())[commit] = w;
   std::vector<router::Slice> old;
-  if (current && current->split_id() == split_id) old = router::EffectiveLayout(*current);
+  if (current && current->split_id() == split_id) old = contract::EffectiveLayout(*current);
   auto layout = router::Rebalance(old, weights);
   if (!layout.ok()) layout = router::Rebalance({}, weights);
   if (!layout.ok()) return layout.status();
@@ -128,7 +126,7 @@ class RealTowerIo final : public TowerIo {
   Status CheckRoute(const std::string& app, const RouteIntent& intent) override {
     auto route = PlanRoute(app, std::nullopt, intent);
     if (!route.ok()) return route.status();
-    return registry::ValidateRoute(*route);
+    return contract::ValidateRoute(*route);
   }
 
   PingResult Ping(const std::string& method, const std::string& url, const std::string& body) override {

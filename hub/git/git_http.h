@@ -14,17 +14,10 @@
 
 #include "core/status.h"
 #include "hub/git/pack_scan.h"
+#include "hub/git/receive_pack.h"
 #include "hub/git/repo_store.h"
 
 namespace skyport::hub {
-
-struct RefUpdate {
-  std::string ref;        // refs/heads/master
-  std::string old_id;     // 40 hex; all zeros = create
-  std::string new_id;     // 40 hex; all zeros = delete
-  bool ok = false;
-  std::string error;      // the `ng` reason when !ok
-};
 
 struct PushEvent {
   std::string app;

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "core/status.h"
-#include "hub/git/git_http.h"
 
 namespace skyport::hub {
 
@@ -25,6 +24,15 @@ struct PushCommand {
   std::string old_id;  // 40 lowercase hex; kZeroId = create
   std::string new_id;  // 40 lowercase hex; kZeroId = delete
   std::string ref;     // "refs/heads/master"
+};
+
+// The outcome of one ref update of a push, as the report tells it.
+struct RefUpdate {
+  std::string ref;        // refs/heads/master
+  std::string old_id;     // 40 hex; all zeros = create
+  std::string new_id;     // 40 hex; all zeros = delete
+  bool ok = false;
+  std::string error;      // the `ng` reason when !ok
 };
 
 struct PushCommands {

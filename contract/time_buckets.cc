@@ -1,6 +1,6 @@
 #include <chrono>
 
-#include "router/events.h"
+#include "contract/time_buckets.h"
 
 namespace skyport::router {
 namespace {
