@@ -48,14 +48,15 @@ class Stepper {
     for (const Observation& o : in_.observations) Apply(o);
     if (in_.kill_reason && PlanActive()) {
       Log("kill", "killed: " + *in_.kill_reason);
-      EndPlan("killed", "killed: " + *in_.kill_reason);
+      EndPlan(FlightStatus::kKilled, "killed: " + *in_.kill_reason);
     }
-    if (st_.status == "running" && spec_.end_by_unix_ms > 0 && now_ >= spec_.end_by_unix_ms)
-      EndPlan("expired", "endBy " + FormatRfc3339(spec_.end_by_unix_ms) + " passed");
+    if (st_.status == FlightStatus::kRunning && spec_.end_by_unix_ms > 0 && now_ >= spec_.end_by_unix_ms)
+      EndPlan(FlightStatus::kExpired, "endBy " + FormatRfc3339(spec_.end_by_unix_ms) + " passed");
     Advance();
-    if (st_.status == "cleanup") StopArms(spec_.control, st_.end_status);
-    if (st_.status == "promoted" && !st_.retired && st_.group >= spec_.plan.size() && now_ >= st_.retire_at_unix_ms)
-      StopArms(st_.promoted_arm, "");
+    if (st_.status == FlightStatus::kCleanup) StopArms(spec_.control, st_.end_status);
+    if (st_.status == FlightStatus::kPromoted && !st_.retired && st_.group >= spec_.plan.size() &&
+        now_ >= st_.retire_at_unix_ms)
+      StopArms(st_.promoted_arm, std::nullopt);
     if (st_.route_written < st_.route_version && !st_.route_outstanding) {
       Effect e = NewEffect(Effect::Kind::kWriteRoute, "");
       e.route_version = st_.route_version;
@@ -78,19 +79,20 @@ class Stepper {
         if ((a == A::kGate || a == A::kPing) && !r.outstanding) at(r.next_unix_ms);
       }
     }
-    if (st_.status == "running") at(spec_.end_by_unix_ms);
-    if (st_.status == "promoted" && !st_.retired) at(st_.retire_at_unix_ms);
+    if (st_.status == FlightStatus::kRunning) at(spec_.end_by_unix_ms);
+    if (st_.status == FlightStatus::kPromoted && !st_.retired) at(st_.retire_at_unix_ms);
     return wake;
   }
 
  private:
   bool PlanActive() const {
-    return (st_.status == "running" || st_.status == "promoted") && st_.group < spec_.plan.size();
+    return (st_.status == FlightStatus::kRunning || st_.status == FlightStatus::kPromoted) &&
+           st_.group < spec_.plan.size();
   }
 
   // The first call: nothing has happened yet.
   bool Fresh() const {
-    return st_.status == "running" && st_.group == 0 && st_.route_version == 1 && st_.route_written == 0 &&
+    return st_.status == FlightStatus::kRunning && st_.group == 0 && st_.route_version == 1 && st_.route_written == 0 &&
            !st_.route_outstanding &&
            (st_.runs.empty() || std::all_of(st_.runs[0].begin(), st_.runs[0].end(),
                                             [](const StepRun& r) { return r.phase == Phase::kPending; }));
@@ -226,7 +228,8 @@ class Stepper {
       if (!std::all_of(runs.begin(), runs.end(), [](const StepRun& r) { return r.phase == Phase::kDone; })) break;
       ++st_.group;
     }
-    if (st_.status == "running" && st_.group >= spec_.plan.size()) EndPlan("done", "the plan finished");
+    if (st_.status == FlightStatus::kRunning && st_.group >= spec_.plan.size())
+      EndPlan(FlightStatus::kDone, "the plan finished");
   }
 
   void Start(size_t i) {
@@ -240,7 +243,7 @@ class Stepper {
       case A::kDeploy:
         break;
       case A::kWeight:
-        if (st_.status == "promoted") return Done(i, "skipped: the flight is promoted");
+        if (st_.status == FlightStatus::kPromoted) return Done(i, "skipped: the flight is promoted");
         for (const auto& [arm, w] : s.weights) {
           if (w > 0)
             st_.weights[arm] = w;
@@ -263,7 +266,7 @@ class Stepper {
         r.deadline_unix_ms = s.timeout_ms > 0 ? now_ + s.timeout_ms : 0;
         break;
       case A::kPromote:
-        st_.status = "promoted";
+        st_.status = FlightStatus::kPromoted;
         st_.promoted_arm = s.arm;
         st_.retire_at_unix_ms = now_ + s.grace_ms;
         st_.weights.clear();
@@ -339,7 +342,7 @@ class Stepper {
                                                      {"app", spec_.app},
                                                      {"id", st_.id},
                                                      {"step", pos},
-                                                     {"status", st_.status},
+                                                     {"status", FlightStatusName(st_.status)},
                                                      {"arm", fmt::format("{}", fmt::join(arms, ","))},
                                                      {"commit", fmt::format("{}", fmt::join(commits, ","))},
                                                      {"control", spec_.control},
@@ -376,19 +379,19 @@ class Stepper {
     r.note = reason;
     const std::string pos = Pos(spec_, st_.group, i);
     Log("step", fmt::format("{}: failed: {}", pos, reason), nullptr, pos);
-    EndPlan("failed", reason);
+    EndPlan(FlightStatus::kFailed, reason);
   }
 
   // Stops the plan. Running: the cleanup starts (ending as `end`). Promoted:
   // the rest of the plan is skipped; retiring goes on as planned.
-  void EndPlan(const std::string& end, const std::string& reason) {
+  void EndPlan(FlightStatus end, const std::string& reason) {
     if (PlanActive()) {
       const size_t g = st_.group;
       for (size_t i = 0; i < st_.runs[g].size(); ++i) {
         StepRun& r = st_.runs[g][i];
         if (r.phase != Phase::kRunning) continue;
         // A deploy still out may land any moment: stop it too (stop is idempotent).
-        if (r.outstanding && spec_.plan[g][i].action == A::kDeploy && st_.status == "running")
+        if (r.outstanding && spec_.plan[g][i].action == A::kDeploy && st_.status == FlightStatus::kRunning)
           st_.deployed.insert(spec_.plan[g][i].arm);
         r.phase = Phase::kFailed;
         r.ended_unix_ms = now_;
@@ -398,21 +401,22 @@ class Stepper {
       }
     }
     st_.reason = reason;
-    if (st_.status == "promoted") {
+    if (st_.status == FlightStatus::kPromoted) {
       st_.group = spec_.plan.size();
       return;
     }
-    st_.status = "cleanup";
+    st_.status = FlightStatus::kCleanup;
     st_.end_status = end;
     st_.weights.clear();
     ++st_.route_version;
     Log("cleanup",
-        fmt::format("{}: {}; the route goes back to {}, then the flight's arms stop", end, reason, spec_.control));
+        fmt::format("{}: {}; the route goes back to {}, then the flight's arms stop", FlightStatusName(end), reason,
+                    spec_.control));
   }
 
   // Cleanup and retiring: once the route is written, stops every deployed arm
   // but `keep`; when none is left, the flight ends (as `end`, or retired).
-  void StopArms(const std::string& keep, const std::string& end) {
+  void StopArms(const std::string& keep, std::optional<FlightStatus> end) {
     if (st_.route_written < st_.route_version) return;
     bool left = false;
     for (const std::string& arm : st_.deployed) {
@@ -424,12 +428,12 @@ class Stepper {
     }
     if (left) return;
     st_.ended_unix_ms = now_;
-    if (end.empty()) {
+    if (!end) {
       st_.retired = true;
       return Log("end", fmt::format("promoted {}; the other arms are retired", st_.promoted_arm));
     }
-    st_.status = end;
-    Log("end", fmt::format("{}: {}", end, st_.reason));
+    st_.status = *end;
+    Log("end", fmt::format("{}: {}", FlightStatusName(*end), st_.reason));
   }
 
   const FlightSpec& spec_;

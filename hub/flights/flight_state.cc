@@ -1,5 +1,5 @@
-// A flight's state around the stepper: its start, restart, the route it
-// wants, its text for people and its stored JSON form.
+#include "hub/flights/flight_state.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -8,7 +8,6 @@
 
 #include "core/problems.h"
 #include "core/timefmt.h"
-#include "hub/flights/flight_plan.h"
 
 namespace skyport::hub {
 namespace {
@@ -33,7 +32,8 @@ const char* PhaseName(Phase p) {
 }
 
 bool PlanActive(const FlightSpec& spec, const FlightState& s) {
-  return (s.status == "running" || s.status == "promoted") && s.group < spec.plan.size() && s.group < s.runs.size();
+  return (s.status == FlightStatus::kRunning || s.status == FlightStatus::kPromoted) && s.group < spec.plan.size() &&
+         s.group < s.runs.size();
 }
 
 std::string CommitOf(const FlightState& s, const std::string& arm) {
@@ -153,6 +153,25 @@ StepRun RunFromJson(const json& j, const std::string& path, Reader& rd) {
 
 }  // namespace
 
+std::string FlightStatusName(FlightStatus status) {
+  switch (status) {
+    case FlightStatus::kRunning: return "running";
+    case FlightStatus::kCleanup: return "cleanup";
+    case FlightStatus::kPromoted: return "promoted";
+    case FlightStatus::kDone: return "done";
+    case FlightStatus::kKilled: return "killed";
+    case FlightStatus::kExpired: return "expired";
+    case FlightStatus::kFailed: return "failed";
+  }
+  return "failed";
+}
+
+std::optional<FlightStatus> ParseFlightStatus(std::string_view name) {
+  for (FlightStatus s : kFlightStatuses)
+    if (FlightStatusName(s) == name) return s;
+  return std::nullopt;
+}
+
 FlightState NewFlightState(const FlightSpec& spec, std::string id, std::map<std::string, std::string> commits,
                            int64_t now_unix_ms) {
   FlightState s;
@@ -176,18 +195,19 @@ FlightState ResumeAfterRestart(FlightState state) {
 }
 
 bool FlightFinished(const FlightState& s) {
-  return s.status == "done" || s.status == "killed" || s.status == "expired" || s.status == "failed" ||
-         (s.status == "promoted" && s.retired);
+  return s.status == FlightStatus::kDone || s.status == FlightStatus::kKilled || s.status == FlightStatus::kExpired ||
+         s.status == FlightStatus::kFailed ||
+         (s.status == FlightStatus::kPromoted && s.retired);
 }
 
 RouteIntent DesiredRoute(const FlightSpec& spec, const FlightState& state) {
   RouteIntent r;
   r.split_id = state.id;
-  if (state.status == "promoted") {
+  if (state.status == FlightStatus::kPromoted) {
     r.weights[CommitOf(state, state.promoted_arm)] = kMillion;
     return r;
   }
-  if (state.status != "running") {
+  if (state.status != FlightStatus::kRunning) {
     r.weights[CommitOf(state, spec.control)] = kMillion;
     return r;
   }
@@ -222,7 +242,9 @@ RouteIntent DesiredRoute(const FlightSpec& spec, const FlightState& state) {
 }
 
 std::string StepPosition(const FlightState& state) {
-  if ((state.status != "running" && state.status != "promoted") || state.group >= state.runs.size()) return "";
+  if ((state.status != FlightStatus::kRunning && state.status != FlightStatus::kPromoted) ||
+      state.group >= state.runs.size())
+    return "";
   return std::to_string(state.group + 1);
 }
 
@@ -258,8 +280,8 @@ json FlightStateToJson(const FlightState& s) {
     runs.push_back(std::move(g));
   }
   return {{"id", s.id},
-          {"status", s.status},
-          {"end_status", s.end_status},
+          {"status", FlightStatusName(s.status)},
+          {"end_status", s.end_status ? FlightStatusName(*s.end_status) : std::string()},
           {"reason", s.reason},
           {"commits", s.commits},
           {"weights", s.weights},
@@ -284,11 +306,17 @@ Result<FlightState> FlightStateFromJson(const json& doc) {
   FlightState s;
   if (!doc.contains("id") || !doc.contains("status")) problems.Add("id, status: required");
   rd.Str(doc, "id", "", s.id);
-  rd.Str(doc, "status", "", s.status);
-  static const std::set<std::string> kStatuses = {"running", "cleanup", "promoted", "done",
-                                                  "killed",  "expired", "failed"};
-  if (!kStatuses.count(s.status)) problems.Add(fmt::format("status: \"{}\" is not a flight status", s.status));
-  rd.Str(doc, "end_status", "", s.end_status);
+  std::string status, end_status;
+  rd.Str(doc, "status", "", status);
+  if (auto parsed = ParseFlightStatus(status))
+    s.status = *parsed;
+  else
+    problems.Add(fmt::format("status: \"{}\" is not a flight status", status));
+  rd.Str(doc, "end_status", "", end_status);
+  if (!end_status.empty()) {
+    s.end_status = ParseFlightStatus(end_status);
+    if (!s.end_status) problems.Add(fmt::format("end_status: \"{}\" is not a flight status", end_status));
+  }
   rd.Str(doc, "reason", "", s.reason);
   if (auto c = rd.Get(doc, "commits", "", &json::is_object, "an object"))
     for (const auto& [arm, commit] : c->items()) {

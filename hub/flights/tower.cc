@@ -20,8 +20,8 @@ bool Active(const FlightState& s) { return !FlightFinished(s); }
 // Running, cleaning up, or promoted with the promotion not yet written: the
 // flight owns the app's route.
 bool OwnsRoute(const FlightState& s) {
-  return s.status == "running" || s.status == "cleanup" ||
-         (s.status == "promoted" && s.route_written < s.route_version);
+  return s.status == FlightStatus::kRunning || s.status == FlightStatus::kCleanup ||
+         (s.status == FlightStatus::kPromoted && s.route_written < s.route_version);
 }
 
 // Registry refusals that retrying will not change.
@@ -80,7 +80,7 @@ Result<std::unique_ptr<ControlTower>> ControlTower::Open(FlightStore* store, Tow
     f.state = FlightFinished(*state) ? std::move(*state) : ResumeAfterRestart(std::move(*state));
     f.created_unix_ms = s.created_unix_ms;
     if (!s.finished)
-      log::Info("flight resumed", {{"flight", f.spec.name}, {"id", s.id}, {"status", f.state.status},
+      log::Info("flight resumed", {{"flight", f.spec.name}, {"id", s.id}, {"status", FlightStatusName(f.state.status)},
                                    {"step", StepPosition(f.state)}});
     t->flights_.emplace(s.id, std::move(f));
   }
@@ -273,7 +273,7 @@ void ControlTower::Deliver(const std::string& id, Observation o, bool route_refu
       f.route_failures = o.ok ? 0 : f.route_failures + 1;
       // A running flight whose route the registry refuses can never take
       // effect: end it (its cleanup route, control only, is a plain one).
-      if (route_refused && f.state.status == "running" && !f.kill)
+      if (route_refused && f.state.status == FlightStatus::kRunning && !f.kill)
         f.kill = "the registry refuses the flight's route: " + o.message;
     }
     f.inbox.push_back(std::move(o));
@@ -307,11 +307,11 @@ Result<v1::FlightStatus> ControlTower::Start(const std::string& spec_json) {
       if (!Active(f.state)) continue;
       if (f.spec.name == spec->name)
         return Status::AlreadyExists(fmt::format("flight \"{}\" is active ({}); kill it first or pick another name",
-                                                 spec->name, f.state.status));
+                                                 spec->name, FlightStatusName(f.state.status)));
       if (f.spec.app == spec->app && OwnsRoute(f.state))
         return Status::FailedPrecondition(
             fmt::format("app \"{}\" already has flight \"{}\" ({}); one flight per app at a time", spec->app,
-                        f.spec.name, f.state.status));
+                        f.spec.name, FlightStatusName(f.state.status)));
     }
   }
   // Resolve every arm before anything changes.
@@ -363,20 +363,21 @@ Result<v1::FlightStatus> ControlTower::Kill(const std::string& name, const std::
   Flight* f = FindLocked(name);
   if (!f) return Status::NotFound(fmt::format("no flight named \"{}\"", name));
   if (!Active(f->state))
-    return Status::FailedPrecondition(fmt::format("flight \"{}\" has already ended ({})", name, f->state.status));
-  if (f->state.status == "promoted")
+    return Status::FailedPrecondition(fmt::format("flight \"{}\" has already ended ({})", name,
+                                                  FlightStatusName(f->state.status)));
+  if (f->state.status == FlightStatus::kPromoted)
     return Status::FailedPrecondition(fmt::format(
         "flight \"{}\" has promoted {}; roll back with `skyport split {} COMMIT=100` (the previous commit runs "
         "until its grace ends)",
         name, f->state.promoted_arm, f->spec.app));
   const std::string id = f->state.id;
-  if (f->state.status == "running") f->kill = reason.empty() ? std::string("killed by an operator") : reason;
+  if (f->state.status == FlightStatus::kRunning) f->kill = reason.empty() ? std::string("killed by an operator") : reason;
   wake_.notify_all();
   // Wait until traffic is back on control (the route written) or the time is up.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   const bool back_on_control = changed_.wait_until(lock, deadline, [&] {
     const FlightState& s = flights_.at(id).state;
-    return s.status != "running" && s.route_written >= s.route_version;
+    return s.status != FlightStatus::kRunning && s.route_written >= s.route_version;
   });
   if (!back_on_control)
     return Status::DeadlineExceeded(fmt::format(
@@ -429,10 +430,10 @@ Result<std::vector<v1::FlightLogEntry>> ControlTower::Log(const std::string& nam
 
 std::string ControlTower::Metrics() {
   std::map<std::string, int> by_state;
-  for (const char* s : {"running", "cleanup", "promoted", "done", "killed", "expired", "failed"}) by_state[s] = 0;
+  for (FlightStatus s : kFlightStatuses) by_state[FlightStatusName(s)] = 0;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [id, f] : flights_) ++by_state[f.state.status];
+    for (const auto& [id, f] : flights_) ++by_state[FlightStatusName(f.state.status)];
   }
   std::string out =
       "# HELP skyport_hub_flights Flights by state (promoted includes those past their grace).\n"
@@ -459,7 +460,7 @@ v1::FlightStatus ControlTower::StatusLocked(const Flight& f, int64_t now) const 
   s.set_name(spec.name);
   s.set_app(spec.app);
   s.set_id(st.id);
-  s.set_state(st.status);
+  s.set_state(FlightStatusName(st.status));
   s.set_reason(st.reason);
   s.set_step(StepPosition(st));
   s.set_step_text(StepText(spec, st, now));
