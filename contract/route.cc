@@ -1,7 +1,6 @@
 #include "contract/route.h"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 
@@ -19,13 +18,6 @@ using router::kSliceUnits;
 
 constexpr uint32_t kMaxWeight = 1'000'000;
 constexpr int kMaxPathPrefixes = 32;
-
-bool SplitIdOk(std::string_view s) {
-  if (s.size() > 64) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
-  return true;
-}
 
 // The structure ValidateLayout (contract/split.h) checks (there the first
 // problem; here every one), plus: each slice's commit has weight > 0.
@@ -125,7 +117,7 @@ void CheckFlight(const v1::RouteConfig& r, Problems& p) {
   if (!r.has_flight()) return;
   const v1::FlightRoute& f = r.flight();
   p.Add(ValidateName("route.flight.name", f.name()));
-  if (f.id().empty() || !SplitIdOk(f.id()))
+  if (!router::ValidSplitId(f.id()))
     p.Add(fmt::format("route.flight.id: \"{}\" must be 1 to 64 of [A-Za-z0-9._-]", f.id()));
   else if (f.id() != r.split_id())
     p.Add(fmt::format("route.flight.id: \"{}\" must equal route.split_id (\"{}\"): enrolled users are split by it",
@@ -190,7 +182,7 @@ Status ValidateRoute(const v1::RouteConfig& r) {
     total += w;
   }
   if (r.weights_size() > 0 && total == 0) p.Add("route.weights: all weights are 0; at least one must be > 0");
-  if (!SplitIdOk(r.split_id()))
+  if (!r.split_id().empty() && !router::ValidSplitId(r.split_id()))  // "" = "default"
     p.Add(fmt::format("route.split_id: \"{}\" must be at most 64 of [A-Za-z0-9._-]", r.split_id()));
   for (int i = 0; i < r.hosts_size(); ++i) p.Add(ValidateHost(fmt::format("route.hosts[{}]", i), r.hosts(i)));
   CheckSlices(r, p);

@@ -15,7 +15,7 @@ add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/o
   stats/stats_service.cc flights/flight_store.cc flights/tower.cc flights/tower_io.cc flights/ping_http.cc
   flights/flight_service.cc)
 target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_git skyport_hub_stats skyport_rpc Threads::Threads
-  PRIVATE skyport_router_logic skyport_registry_logic SQLite::SQLite3 Boost::headers)
+  PRIVATE SQLite::SQLite3 Boost::headers)
 
 add_executable(skyport-hub main.cc)
 target_link_libraries(skyport-hub PRIVATE skyport_hub_shell skyport_flags)

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "contract/route.h"
+#include "contract/split.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "hub/deploys/operations.h"
