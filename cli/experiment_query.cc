@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/timefmt.h"
-#include "router/events.h"
+#include "contract/time_buckets.h"
 
 namespace skyport::cli {
 namespace {

@@ -29,7 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
-#include "hub/stats_math.h"
+#include "contract/stats_math.h"
 #include "skyport/v1/router.pb.h"
 
 namespace skyport::cli {

@@ -14,7 +14,7 @@
 #include "cli/spec_file.h"
 #include "core/clock.h"
 #include "core/names.h"
-#include "hub/flight_spec.h"
+#include "contract/flight_spec.h"
 
 namespace skyport::cli {
 namespace {

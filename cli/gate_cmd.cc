@@ -15,7 +15,7 @@
 #include "cli/gate_inputs.h"
 #include "cli/stats_fetch.h"
 #include "core/clock.h"
-#include "hub/gates.h"
+#include "contract/gates.h"
 
 namespace skyport::cli {
 namespace {

@@ -1,4 +1,4 @@
-// `skyport gate APP --metric M`: one look at a flight-plan gate (hub/gates.h)
+// `skyport gate APP --metric M`: one look at a flight-plan gate (contract/gates.h)
 // on the data `skyport stats` gathers.
 #pragma once
 

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
-#include "hub/gates.h"
+#include "contract/gates.h"
 #include "skyport/v1/router.pb.h"
 
 namespace skyport::cli {
@@ -37,6 +37,6 @@ Result<GateArms> ChooseGateArms(const std::vector<std::string>& arms, const v1::
                                 const std::string& arm_prefix);
 
 // The arms' figures come from the hub's report: hub::TrafficFromReport and
-// hub::OutcomeFromReport (hub/gates.h).
+// hub::OutcomeFromReport (contract/gates.h).
 
 }  // namespace skyport::cli

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/problems.h"
-#include "hub/flight_spec.h"
+#include "contract/flight_spec.h"
 
 namespace skyport::cli {
 namespace {

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/names.h"
-#include "router/split.h"
+#include "contract/split.h"
 
 namespace skyport::cli {
 namespace {

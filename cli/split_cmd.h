@@ -21,7 +21,7 @@ struct SplitOptions {
 };
 
 // Resolves the commits against the app's live endpoints, rebalances the
-// current layout (router/split.h) so that only the users whose slices change
+// current layout (contract/split.h) so that only the users whose slices change
 // move, and writes the route with compare-and-swap (re-read and retried up to
 // 3 times when someone else wrote it meanwhile). Prints a summary, or the
 // written config with --json. Exit 2 for bad arguments, 1 when a commit is

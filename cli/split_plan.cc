@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/columns.h"
-#include "router/route_table.h"
+#include "contract/route.h"
 
 namespace skyport::cli {
 namespace {
@@ -62,7 +62,7 @@ Result<SplitPlan> PlanSplit(const std::optional<v1::RouteConfig>& current, const
     r.set_allow_override(current->allow_override());
     *r.mutable_hosts() = current->hosts();
     *r.mutable_path_prefixes() = current->path_prefixes();
-    plan.old_layout = CanonicalLayout(router::EffectiveLayout(*current), running);
+    plan.old_layout = CanonicalLayout(contract::EffectiveLayout(*current), running);
   }
   plan.new_split = request.new_test || !current;
   if (plan.new_split) r.set_split_id(request.new_split_id);
@@ -109,7 +109,7 @@ std::string ShowSplit(const v1::RouteConfig& r) {
   if (r.weights().empty())
     out += "no weights: routers send everyone to the most recently deployed commit\n";
   else
-    out += WeightTable({r.weights().begin(), r.weights().end()}, router::EffectiveLayout(r));
+    out += WeightTable({r.weights().begin(), r.weights().end()}, contract::EffectiveLayout(r));
   auto list = [](const auto& items) {
     std::string s;
     for (const std::string& i : items) s += (s.empty() ? "" : " ") + i;

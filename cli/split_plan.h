@@ -1,5 +1,5 @@
 // `skyport split`: the route config to write, computed from the current one
-// (router/split.h Rebalance, so that only the users whose slices change hands
+// (contract/split.h Rebalance, so that only the users whose slices change hands
 // move), and the summary printed afterwards. Pure.
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "router/split.h"
+#include "contract/split.h"
 #include "skyport/v1/registry.pb.h"
 
 namespace skyport::cli {

@@ -12,7 +12,7 @@
 #include "cli/stats_table.h"
 #include "core/http_admin.h"
 #include "core/names.h"
-#include "router/stats.h"
+#include "contract/arm_stats.h"
 
 namespace skyport::cli {
 namespace {

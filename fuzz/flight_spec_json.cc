@@ -1,4 +1,4 @@
-// libFuzzer target: flight specs as the hub reads them (hub/flight_spec.h
+// libFuzzer target: flight specs as the hub reads them (contract/flight_spec.h
 // ParseFlightSpecText: JSON text -> validated FlightSpec). An accepted spec is
 // described step by step, its templates rendered, and its own JSON (spec.raw)
 // must be accepted again: the tower re-reads stored specs after a restart.
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz/check.h"
-#include "hub/flight_spec.h"
+#include "contract/flight_spec.h"
 
 using namespace skyport::hub;
 

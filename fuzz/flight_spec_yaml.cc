@@ -1,6 +1,6 @@
 // libFuzzer target: flight specs written in YAML (cli/spec_file.h
 // SpecTextToJson, yaml-cpp -> JSON text), then validated like the hub does
-// (hub/flight_spec.h ParseFlightSpecText). The JSON made from YAML must always
+// (contract/flight_spec.h ParseFlightSpecText). The JSON made from YAML must always
 // be valid JSON.
 #include <cstdint>
 #include <string>
@@ -10,7 +10,7 @@
 
 #include "fuzz/check.h"
 #include "cli/spec_file.h"
-#include "hub/flight_spec.h"
+#include "contract/flight_spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -1,5 +1,5 @@
 // libFuzzer target: the receive.fsckObjects checks of pushed objects
-// (hub/object_check.h CheckTree, CheckCommit, CheckTag, IsDotGitName). Every
+// (hub/git/object_check.h CheckTree, CheckCommit, CheckTag, IsDotGitName). Every
 // input is checked as each of the three object kinds. A tree the checks pass
 // is re-read here, independently, and must really be clean: every entry
 // parses, has a known mode, a name git can check out (not empty, no '/', not
@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "fuzz/check.h"
-#include "hub/object_check.h"
+#include "hub/git/object_check.h"
 
 namespace hub = skyport::hub;
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the bounded pre-scan of pushed packs (hub/pack_scan.h
+// libFuzzer target: the bounded pre-scan of pushed packs (hub/git/pack_scan.h
 // PackScanner, ScanPack). The first byte picks a piece size (low 6 bits) and
 // how the rest is read (bit 7); the second byte picks the limits (small ones,
 // so that every bound can bite).
@@ -21,7 +21,7 @@
 #include <string_view>
 
 #include "fuzz/check.h"
-#include "hub/pack_scan.h"
+#include "hub/git/pack_scan.h"
 
 using skyport::Code;
 using skyport::Status;

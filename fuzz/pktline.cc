@@ -1,4 +1,4 @@
-// libFuzzer target: git pkt-line decoding (hub/pktline.h Decoder), the first
+// libFuzzer target: git pkt-line decoding (hub/git/pktline.h Decoder), the first
 // thing the hub does with a push body. The first byte picks a piece size: the
 // stream is decoded whole and fed in pieces, and both must give the same
 // packets; every payload re-encodes to the bytes it came from.
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "fuzz/check.h"
-#include "hub/pktline.h"
+#include "hub/git/pktline.h"
 
 namespace pkt = skyport::hub::pkt;
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the receive-pack command list (hub/receive_pack.h
+// libFuzzer target: the receive-pack command list (hub/git/receive_pack.h
 // ParseCommands), fed as the hub gets it: pkt-lines up to the first flush.
 // Accepted commands must hold what push_apply relies on (40-hex ids, refs
 // under refs/, no ref twice), and building the report must not fail.
@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "fuzz/check.h"
-#include "hub/pktline.h"
-#include "hub/receive_pack.h"
+#include "hub/git/pktline.h"
+#include "hub/git/receive_pack.h"
 
 using namespace skyport::hub;
 

@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "fuzz/check.h"
-#include "router/split.h"
+#include "contract/split.h"
 #include "router/user_cookie.h"
 
 namespace router = skyport::router;

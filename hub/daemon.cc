@@ -19,11 +19,11 @@
 #include "core/http_admin.h"
 #include "core/log.h"
 #include "core/prom_text.h"
-#include "hub/flight_service.h"
-#include "hub/git_http.h"
-#include "hub/service.h"
-#include "hub/stats_service.h"
-#include "hub/tower_io.h"
+#include "hub/flights/flight_service.h"
+#include "hub/git/git_http.h"
+#include "hub/deploys/service.h"
+#include "hub/stats/stats_service.h"
+#include "hub/flights/tower_io.h"
 #include "rpc/channel.h"
 
 namespace skyport::hub {

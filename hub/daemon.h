@@ -21,7 +21,7 @@ struct DaemonOptions {
   std::string port_file;      // "GRPC_PORT GIT_PORT" once listening
   std::string registry = "127.0.0.1:6000";  // flights write route configs here ("" = flights off)
   int gate_interval_ms = 10'000;  // between looks of a waiting flight gate
-  // Bounds on git pushes (see hub/git_http.h PushLimits, docs/operations.md).
+  // Bounds on git pushes (see hub/git/git_http.h PushLimits, docs/operations.md).
   uint64_t git_max_pack_size = 2ull << 30;
   uint64_t git_max_object_size = 100ull << 20;
   uint32_t git_max_delta_depth = 50;
@@ -30,7 +30,7 @@ struct DaemonOptions {
   uint32_t git_max_refs_per_push = 1000;
   int git_max_concurrent_pushes = 4;
   int git_max_pushes_per_client = 2;
-  // Slow and greedy git clients (hub/git_http.h GitHttpOptions).
+  // Slow and greedy git clients (hub/git/git_http.h GitHttpOptions).
   int git_idle_timeout_s = 60;
   int git_header_timeout_s = 10;
   int git_body_timeout_s = 600;

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/names.h"
-#include "registry/validate.h"
+#include "contract/unknown_fields.h"
 #include "rpc/auth.h"
 #include "rpc/convert.h"
 
@@ -178,7 +178,7 @@ grpc::ServerUnaryReactor* RegistryService::ReleasePort(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* RegistryService::Register(grpc::CallbackServerContext* ctx,
                                                     const v1::RegisterRequest* req, v1::RegisterResponse* resp) {
   return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now& now) {
-    if (Status s = RejectUnknownFields(*req, "register"); !s.ok()) return s;
+    if (Status s = contract::RejectUnknownFields(*req, "register"); !s.ok()) return s;
     auto r = st.Register(req->endpoint(), now.wall_ms, ch);
     if (r.ok()) {
       resp->set_id(*r);
@@ -232,7 +232,7 @@ grpc::ServerUnaryReactor* RegistryService::GetRoute(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* RegistryService::PutRoute(grpc::CallbackServerContext* ctx,
                                                     const v1::PutRouteRequest* req, v1::PutRouteResponse* resp) {
   return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now&) {
-    if (Status s = RejectUnknownFields(*req, "put_route"); !s.ok()) return s;
+    if (Status s = contract::RejectUnknownFields(*req, "put_route"); !s.ok()) return s;
     auto r = st.PutRoute(req->route(), Expected(req->has_expected_revision(), req->expected_revision()), ch);
     if (r.ok()) resp->set_revision(*r);
     return r.status();

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "registry/server.h"
+#include "registry/state_owner.h"
 #include "skyport/v1/registry.grpc.pb.h"
 
 namespace skyport::registry {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/names.h"
+#include "contract/route.h"
 #include "registry/validate.h"
 
 namespace skyport::registry {
@@ -242,7 +243,7 @@ Result<v1::RouteConfig> RegistryState::GetRoute(const std::string& app) const {
 
 Result<int64_t> RegistryState::PutRoute(const v1::RouteConfig& in, std::optional<int64_t> expected,
                                         Changes& ch) {
-  if (Status s = ValidateRoute(in); !s.ok()) return s;
+  if (Status s = contract::ValidateRoute(in); !s.ok()) return s;
   auto it = routes_.find(in.app());
   const int64_t current = it == routes_.end() ? 0 : it->second.revision();
   if (expected && *expected != current)

@@ -1,7 +1,7 @@
 #include "router/arm_choice.h"
 
 #include "router/flight_match.h"
-#include "router/split.h"
+#include "contract/split.h"
 
 namespace skyport::router {
 

@@ -1,5 +1,5 @@
-// Custom events (POST /_skyport/events): parsing the body, time buckets, and
-// the per-worker aggregation that the router ships to the hub. Pure: no
+// Custom events (POST /_skyport/events): parsing the body and (in time
+// buckets, contract/time_buckets.h) the per-worker aggregation that the router ships to the hub. Pure: no
 // sockets, no threads, no clock — the current time is always an argument.
 //
 // The path of one request: ParseEvents(body) -> for each event
@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include "contract/time_buckets.h"
 
 namespace skyport::router {
 
@@ -75,18 +77,6 @@ struct EventsStatus {
 // On success `out.events` holds every event in order.
 EventsStatus ParseEvents(std::string_view body, const EventLimits& limits, bool trusted,
                          int64_t now_unix_s, ParsedEvents& out);
-
-// ---------------------------------------------------------------- time buckets
-
-enum class Granularity { kHour, kDay, kWeek, kMonth };
-
-// Start (unix seconds, UTC) of the bucket holding `unix_s`: the hour, the day,
-// the ISO week (Monday 00:00) or the calendar month. Rounds toward the past,
-// so times before 1970 work too.
-int64_t BucketStart(int64_t unix_s, Granularity g);
-// "hour" | "day" | "week" | "month"; nullopt for anything else.
-std::optional<Granularity> ParseGranularity(std::string_view name);
-std::string_view GranularityName(Granularity g);
 
 // ---------------------------------------------------------------- aggregation
 

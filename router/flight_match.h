@@ -13,7 +13,7 @@
 
 #include "core/names.h"  // kOsNames
 #include "router/http1.h"
-#include "router/split.h"
+#include "contract/split.h"
 #include "skyport/v1/registry.pb.h"
 
 namespace skyport::router {

@@ -12,7 +12,7 @@
 
 #include "core/status.h"
 #include "router/route_table.h"
-#include "router/split.h"
+#include "contract/split.h"
 
 namespace skyport::router::internal {
 

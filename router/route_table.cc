@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "contract/route.h"
 #include "router/route_build.h"
 
 namespace skyport::router {
@@ -57,21 +58,6 @@ std::string ResolveCommit(const std::string& key, const std::set<std::string>& c
   return found.empty() ? key : found;
 }
 
-// The slices routers use for `route`: its own if valid and every slice's
-// commit has weight, else LayoutFresh over the weights in commit order.
-std::vector<Slice> LayoutOf(const v1::RouteConfig& route) {
-  const std::map<std::string, uint32_t> weights(route.weights().begin(), route.weights().end());
-  std::vector<Slice> given;
-  bool usable = route.slices_size() > 0;
-  for (const auto& s : route.slices()) {
-    auto w = weights.find(s.commit());
-    if (w == weights.end() || w->second == 0) usable = false;
-    given.push_back({s.commit(), s.ge(), s.lt()});
-  }
-  if (usable && ValidateLayout(given).ok()) return given;
-  return LayoutFresh({weights.begin(), weights.end()});
-}
-
 AppDraft DraftFromRegistry(const std::string& name, AppInput& in) {
   AppDraft d;
   d.name = name;
@@ -86,7 +72,7 @@ AppDraft DraftFromRegistry(const std::string& name, AppInput& in) {
     uint32_t& weight = d.arms[ResolveCommit(key, in.commits)].weight;
     weight = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{weight} + w, UINT32_MAX));
   }
-  d.layout = LayoutOf(r);
+  d.layout = contract::EffectiveLayout(r);
   for (Slice& s : d.layout) s.commit = ResolveCommit(s.commit, in.commits);
   if (r.has_flight()) {
     d.flight = r.flight();
@@ -120,8 +106,6 @@ nlohmann::ordered_json FlightJson(const AppRoute& app, const Flight& f) {
 }
 
 }  // namespace
-
-std::vector<Slice> EffectiveLayout(const v1::RouteConfig& route) { return LayoutOf(route); }
 
 int AppRoute::ArmFor(uint32_t position) const {
   if (slices.empty()) return default_arm;

@@ -14,7 +14,7 @@
 
 #include "core/status.h"
 #include "router/flight_match.h"
-#include "router/split.h"
+#include "contract/split.h"
 #include "skyport/v1/registry.pb.h"
 
 namespace skyport::router {
@@ -117,11 +117,6 @@ using StatsIdFn = std::function<uint32_t(const std::string& app, const std::stri
 std::shared_ptr<const RouteTable> BuildFromRegistry(const std::vector<v1::Endpoint>& endpoints,
                                                     const std::vector<v1::RouteConfig>& routes, int64_t revision,
                                                     const TableOptions& options, const StatsIdFn& stats_id);
-
-// The layout routers use for `route`, commits as written in it: its own
-// slices if ValidateLayout passes and every slice's commit has weight > 0,
-// else LayoutFresh over the weights in commit order (empty if none > 0).
-std::vector<Slice> EffectiveLayout(const v1::RouteConfig& route);
 
 // Static mode. JSON:
 // {"default_app": "web",                       (optional)

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "core/token.h"
-#include "router/split.h"
+#include "contract/split.h"
 
 namespace skyport::router {
 namespace {

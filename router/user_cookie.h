@@ -7,7 +7,7 @@
 // - user id: 32 lowercase hex (128 random bits) — the input of UserPosition;
 // - mac: the first 12 bytes (96 bits) of HMAC-SHA256(secret,
 //   "v1." user id "." split id), base64url without padding (16 characters);
-// - split id: [A-Za-z0-9._-]{1,64} (router/split.h), last since it may hold
+// - split id: [A-Za-z0-9._-]{1,64} (contract/split.h), last since it may hold
 //   dots. It stays in the cookie: a cookie of another split id is a known
 //   user who is dealt again (new_user logic).
 // The "v1." prefix versions the format; 'v' never starts a legacy value.

@@ -16,7 +16,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
-#include "router/split.h"
+#include "contract/split.h"
 
 namespace skyport::router {
 namespace {

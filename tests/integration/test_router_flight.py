@@ -5,7 +5,7 @@ mode and two backends registered as commits A (control) and B (treatment).
 The route config is what the hub's control tower writes while a flight runs:
 split_id = flight id, weights A:50 B:50 over the enrolled users, and
 flight = {oses: [linux], range [0, 0.5) of the user id}. The test predicts
-every user's arm exactly, with the router's frozen hash (router/split.h
+every user's arm exactly, with the router's frozen hash (contract/split.h
 UserPosition, reimplemented below and checked against its golden values):
 enrolled = a Linux User-Agent and UserPosition(uid, id + ".enroll") < 500000;
 an enrolled user's arm = A if UserPosition(uid, id) < 500000 else B (fresh
@@ -35,7 +35,7 @@ MASK = (1 << 64) - 1
 
 
 def position(user, salt):
-    """router/split.h UserPosition: FNV-1a 64 over salt, 0x1f, user; fmix64; (h * 10**6) >> 64."""
+    """contract/split.h UserPosition: FNV-1a 64 over salt, 0x1f, user; fmix64; (h * 10**6) >> 64."""
     h = 0xcbf29ce484222325
     for c in salt.encode() + b"\x1f" + user.encode():
         h = ((h ^ c) * 0x100000001b3) & MASK

@@ -4,7 +4,7 @@
 
 #include "cli/flight_view.h"
 #include "cli/spec_file.h"
-#include "hub/flight_spec.h"
+#include "contract/flight_spec.h"
 
 namespace sc = skyport::cli;
 

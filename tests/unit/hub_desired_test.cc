@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "hub/desired.h"
+#include "hub/deploys/desired.h"
 
 namespace skyport::hub {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hub/flight_plan.h"
+#include "hub/flights/flight_plan.h"
 
 namespace skyport::hub {
 namespace {
@@ -119,7 +119,7 @@ TEST_CASE("NewFlightState starts running with nothing done", "[hub][flight]") {
   FlightSpec spec =
       MakeSpec(R"([{"action":"log","message":"a"},[{"action":"wait","for":"1m"},{"action":"wait","for":"2m"}]])");
   FlightState s = NewFlightState(spec, "f-1", kCommits, kT0);
-  CHECK(s.status == "running");
+  CHECK(s.status == FlightStatus::kRunning);
   CHECK(s.id == "f-1");
   CHECK(s.started_unix_ms == kT0);
   CHECK(s.route_version == 1);
@@ -157,15 +157,15 @@ TEST_CASE("StepFlight runs steps in sequence and ends done", "[hub][flight]") {
   f.now = kT0 + 10 * kMin;
   f.Step({RouteWritten(1)});
   CHECK(f.Logged("log", "bye"));
-  CHECK(f.state.status == "cleanup");
-  CHECK(f.state.end_status == "done");
+  CHECK(f.state.status == FlightStatus::kCleanup);
+  CHECK(f.state.end_status == FlightStatus::kDone);
   CHECK(f.Logged("cleanup", "done"));
   CHECK(StepText(f.spec, f.state, f.now) == "");
   CHECK(StepPosition(f.state) == "");
   REQUIRE(f.Of(K::kWriteRoute).size() == 1);
   CHECK(f.Of(K::kWriteRoute)[0].route_version == 2);
   f.WriteRoute();
-  CHECK(f.state.status == "done");
+  CHECK(f.state.status == FlightStatus::kDone);
   CHECK(f.state.ended_unix_ms == kT0 + 10 * kMin);
   CHECK(f.Logged("end", "done: the plan finished"));
   CHECK(FlightFinished(f.state));
@@ -272,8 +272,8 @@ TEST_CASE("Deploy ok records the arm; deploy failure cleans up", "[hub][flight]"
   f.Step({Deployed("2.1", "treatment"), Deployed("2.2", "other", false, "no drone")});
   // A failed deploy may have worked on some drones: it is stopped too.
   CHECK(f.state.deployed == std::set<std::string>{"control", "other", "treatment"});
-  CHECK(f.state.status == "cleanup");
-  CHECK(f.state.end_status == "failed");
+  CHECK(f.state.status == FlightStatus::kCleanup);
+  CHECK(f.state.end_status == FlightStatus::kFailed);
   CHECK(f.state.reason == "deploy other failed: no drone");
   CHECK(f.Run(1, 1).phase == Phase::kFailed);
   CHECK(f.Logged("cleanup", "failed"));
@@ -293,7 +293,7 @@ TEST_CASE("Deploy ok records the arm; deploy failure cleans up", "[hub][flight]"
   f.Step();
   CHECK(f.Of(K::kStop).empty());
   f.Step({Stopped("treatment"), Stopped("other")});
-  CHECK(f.state.status == "failed");
+  CHECK(f.state.status == FlightStatus::kFailed);
   CHECK(f.state.deployed == std::set<std::string>{"control"});
   CHECK(f.Logged("stop", "stopped treatment"));
   CHECK(f.Logged("end", "failed: deploy other failed: no drone"));
@@ -356,11 +356,11 @@ TEST_CASE("A failing gate cleans up with its reason", "[hub][flight]") {
   Flight f(MakeSpec(kGatePlan));
   f.Step();
   f.Step({RouteWritten(1), Verdict("1", GateVerdict::kFail, "error rate 5% is over")});
-  CHECK(f.state.status == "cleanup");
+  CHECK(f.state.status == FlightStatus::kCleanup);
   CHECK(f.state.reason == "gate 1 (error_rate treatment): error rate 5% is over");
   CHECK(f.Run(0).phase == Phase::kFailed);
   f.WriteRoute();
-  CHECK(f.state.status == "failed");  // nothing deployed: nothing to stop
+  CHECK(f.state.status == FlightStatus::kFailed);  // nothing deployed: nothing to stop
 }
 
 TEST_CASE("A gate without a verdict before its timeout fails", "[hub][flight]") {
@@ -373,7 +373,7 @@ TEST_CASE("A gate without a verdict before its timeout fails", "[hub][flight]") 
   }
   f.now = kT0 + kHour;  // a look is out and has not come back
   f.Step();
-  CHECK(f.state.status == "cleanup");
+  CHECK(f.state.status == FlightStatus::kCleanup);
   CHECK(f.state.reason == "gate 1 (error_rate treatment): no verdict within 1h");
   f.Step({Verdict("1", GateVerdict::kPass, "too late")});  // stale now
   CHECK(f.Run(0).phase == Phase::kFailed);
@@ -406,7 +406,7 @@ TEST_CASE("A ping is retried with doubling backoff, then fails the flight", "[hu
   f.Step();
   REQUIRE(f.Of(K::kPing).size() == 1);
   f.Step({Pinged("2", 503)});
-  CHECK(f.state.status == "cleanup");
+  CHECK(f.state.status == FlightStatus::kCleanup);
   CHECK(f.state.reason == "ping 2 failed after 3 tries: HTTP 503");
   CHECK(DesiredRoute(f.spec, f.state).weights == std::map<std::string, uint32_t>{{"c0c0c0c0", 1000000}});
 }
@@ -426,15 +426,15 @@ TEST_CASE("A POST ping renders its body; a good answer completes it", "[hub][fli
   f.Step({Pinged("1.1", 204), Pinged("1.2", 200)});
   CHECK(f.Run(0, 0).phase == Phase::kDone);
   CHECK(f.Run(0, 1).note == "HTTP 200");
-  CHECK(f.state.status == "cleanup");
-  CHECK(f.state.end_status == "done");
+  CHECK(f.state.status == FlightStatus::kCleanup);
+  CHECK(f.state.end_status == FlightStatus::kDone);
 }
 
 TEST_CASE("A failure in a parallel group ignores the group's later outcomes", "[hub][flight]") {
   Flight f(MakeSpec(R"([[{"action":"deploy","arm":"treatment"},{"action":"ping","url":"http://h/"}]])"));
   f.Step();
   f.Step({Deployed("1.1", "treatment", false, "disk full"), Pinged("1.2", 200)});
-  CHECK(f.state.status == "cleanup");
+  CHECK(f.state.status == FlightStatus::kCleanup);
   CHECK(f.Run(0, 1).phase == Phase::kFailed);
   CHECK_THAT(f.Run(0, 1).note, Contains("interrupted"));
   CHECK_FALSE(f.Logged("ping", "HTTP 200"));
@@ -447,14 +447,14 @@ TEST_CASE("Kill cleans up and ends killed", "[hub][flight]") {
   f.now = kT0 + kMin;
   f.Step({}, "operator said so");
   CHECK(f.Logged("kill", "operator said so"));
-  CHECK(f.state.status == "cleanup");
-  CHECK(f.state.end_status == "killed");
+  CHECK(f.state.status == FlightStatus::kCleanup);
+  CHECK(f.state.end_status == FlightStatus::kKilled);
   CHECK(f.Run(1).phase == Phase::kFailed);
   CHECK(f.wake == 0);
   f.WriteRoute();
   REQUIRE(f.Of(K::kStop).size() == 1);
   f.Step({Stopped("treatment")}, "operator said so");  // the kill may be repeated
-  CHECK(f.state.status == "killed");
+  CHECK(f.state.status == FlightStatus::kKilled);
   CHECK(f.state.reason == "killed: operator said so");
   CHECK_FALSE(f.Logged("kill", ""));  // logged once
 }
@@ -468,7 +468,7 @@ TEST_CASE("A deploy still out when the cleanup starts is stopped too", "[hub][fl
   f.Step({Deployed("1", "treatment")});  // stale: the step is not running any more
   f.Step({Stopped("treatment", false)});
   CHECK(f.Logged("error", "left running"));
-  CHECK(f.state.status == "killed");
+  CHECK(f.state.status == FlightStatus::kKilled);
 }
 
 TEST_CASE("Passing endBy expires the flight", "[hub][flight]") {
@@ -478,10 +478,10 @@ TEST_CASE("Passing endBy expires the flight", "[hub][flight]") {
   CHECK(DesiredRoute(f.spec, f.state).flight->end_by_unix_ms() == kT0 + kHour);
   f.now = kT0 + kHour;
   f.Step({RouteWritten(1)});
-  CHECK(f.state.status == "cleanup");
-  CHECK(f.state.end_status == "expired");
+  CHECK(f.state.status == FlightStatus::kCleanup);
+  CHECK(f.state.end_status == FlightStatus::kExpired);
   f.WriteRoute();
-  CHECK(f.state.status == "expired");
+  CHECK(f.state.status == FlightStatus::kExpired);
   CHECK(f.state.reason == "endBy 2026-01-01T01:00:00Z passed");
 }
 
@@ -492,7 +492,7 @@ TEST_CASE("Promote gives the arm everything, then retires the others", "[hub][fl
   f.Step();
   f.Step({RouteWritten(1), Deployed("1", "treatment")});
   f.Step({Deployed("2", "other")});
-  CHECK(f.state.status == "promoted");
+  CHECK(f.state.status == FlightStatus::kPromoted);
   CHECK(f.state.promoted_arm == "treatment");
   CHECK(f.state.retire_at_unix_ms == kT0 + 10 * kMin);
   CHECK(f.Logged("promote", "treatment"));
@@ -517,7 +517,7 @@ TEST_CASE("Promote gives the arm everything, then retires the others", "[hub][fl
   CHECK(stopped == std::set<std::string>{"control", "other"});  // the control included
   f.Step({Stopped("control"), Stopped("other")});
   CHECK(f.state.retired);
-  CHECK(f.state.status == "promoted");
+  CHECK(f.state.status == FlightStatus::kPromoted);
   CHECK(f.Logged("end", "retired"));
   CHECK(FlightFinished(f.state));
   CHECK(f.state.deployed == std::set<std::string>{"treatment"});
@@ -527,7 +527,7 @@ TEST_CASE("Retiring waits for the end of the plan; a kill only ends the plan", "
   Flight f(MakeSpec(R"([{"action":"promote","grace":"1m"},{"action":"wait","for":"1h"},{"action":"log","message":"x"}])"));
   f.Step();
   f.WriteRoute();
-  CHECK(f.state.status == "promoted");
+  CHECK(f.state.status == FlightStatus::kPromoted);
   CHECK(f.state.weights == std::map<std::string, double>{{"treatment", 100}});
   CHECK(f.state.group == 1);
   CHECK(f.wake == kT0 + kMin);
@@ -538,7 +538,7 @@ TEST_CASE("Retiring waits for the end of the plan; a kill only ends the plan", "
   f.now = kT0 + 2 * kMin;
   f.Step({}, "enough");
   CHECK(f.Logged("kill", "enough"));
-  CHECK(f.state.status == "promoted");  // the promotion stands
+  CHECK(f.state.status == FlightStatus::kPromoted);  // the promotion stands
   CHECK(f.state.reason == "killed: enough");
   CHECK(f.Run(1).phase == Phase::kFailed);
   CHECK(f.Run(2).phase == Phase::kPending);
@@ -564,7 +564,7 @@ TEST_CASE("Stale observations are ignored", "[hub][flight]") {
   CHECK(f.state.group == 1);
   f.Step({RouteWritten(1), RouteWritten(1)});
   CHECK(f.state.route_written == 1);
-  CHECK(f.state.status == "running");
+  CHECK(f.state.status == FlightStatus::kRunning);
 }
 
 TEST_CASE("ResumeAfterRestart re-issues outstanding effects and keeps deadlines", "[hub][flight]") {
@@ -597,8 +597,8 @@ TEST_CASE("ResumeAfterRestart re-issues outstanding effects and keeps deadlines"
 TEST_CASE("FlightState survives its JSON form", "[hub][flight]") {
   FlightState s;
   s.id = "f-9";
-  s.status = "cleanup";
-  s.end_status = "failed";
+  s.status = FlightStatus::kCleanup;
+  s.end_status = FlightStatus::kFailed;
   s.reason = "gate 4 (error_rate treatment): bad";
   s.commits = kCommits;
   s.weights = {{"treatment", 33.3333}, {"other", 0.1}};
@@ -707,7 +707,7 @@ TEST_CASE("The timeline uses the documented kinds", "[hub][flight]") {
   f.Step({}, "enough");
   f.WriteRoute();
   f.Step({Stopped("treatment")});
-  CHECK(f.state.status == "killed");
+  CHECK(f.state.status == FlightStatus::kKilled);
   const std::set<std::string> documented = {"start", "step",    "weight", "wait", "gate",    "ping", "deploy",
                                             "stop",  "promote", "log",    "kill", "cleanup", "end",  "error"};
   for (const auto& k : f.kinds) {

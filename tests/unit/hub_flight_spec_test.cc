@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "hub/flight_spec.h"
+#include "contract/flight_spec.h"
 
 namespace skyport::hub {
 namespace {
@@ -11,7 +11,7 @@ namespace {
 using Catch::Contains;
 using nlohmann::json;
 
-// The example of hub/flight_spec.h.
+// The example of contract/flight_spec.h.
 const char* kExample = R"({
   "name": "checkout-v2", "app": "webapp", "description": "New checkout", "author": "ana",
   "infourl": "https://wiki/checkout-v2", "version": 1,

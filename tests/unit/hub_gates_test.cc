@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "hub/gates.h"
+#include "contract/gates.h"
 
 namespace skyport::hub {
 namespace {

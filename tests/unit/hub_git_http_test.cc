@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "hub/git_http.h"
-#include "hub/pktline.h"
-#include "hub/repo_store.h"
+#include "hub/git/git_http.h"
+#include "hub/git/pktline.h"
+#include "hub/git/repo_store.h"
 #include "hub_test_util.h"
 
 namespace skyport::hub {

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <string>
 
-#include "hub/git_route.h"
-#include "hub/gunzip.h"
+#include "hub/git/git_route.h"
+#include "hub/git/gunzip.h"
 
 namespace skyport::hub {
 namespace {

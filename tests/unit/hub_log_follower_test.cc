@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "hub/log_follower.h"
+#include "hub/deploys/log_follower.h"
 
 using namespace skyport;
 using namespace skyport::hub;

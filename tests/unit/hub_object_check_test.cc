@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "hub/object_check.h"
+#include "hub/git/object_check.h"
 
 namespace skyport::hub {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hub/pack_scan.h"
+#include "hub/git/pack_scan.h"
 #include "hub_test_util.h"
 
 namespace skyport::hub {

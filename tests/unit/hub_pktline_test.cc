@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "hub/pktline.h"
+#include "hub/git/pktline.h"
 
 namespace skyport::hub {
 namespace {

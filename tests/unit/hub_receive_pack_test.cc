@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "hub/pktline.h"
-#include "hub/push_apply.h"
-#include "hub/receive_pack.h"
-#include "hub/repo_store.h"
+#include "hub/git/pktline.h"
+#include "hub/git/push_apply.h"
+#include "hub/git/receive_pack.h"
+#include "hub/git/repo_store.h"
 #include "hub_test_util.h"
 
 namespace skyport::hub {

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "hub/reconcile.h"
+#include "hub/deploys/reconcile.h"
 
 namespace skyport::hub {
 namespace {

@@ -8,8 +8,8 @@
 #include <sstream>
 #include <string>
 
-#include "hub/git_util.h"
-#include "hub/repo_store.h"
+#include "hub/git/git_util.h"
+#include "hub/git/repo_store.h"
 #include "hub_test_util.h"
 
 namespace skyport::hub {

@@ -1,5 +1,5 @@
 // The bounds of the hub's experiment data: shipped batches checked like any
-// input (hub/stats_check.h), and a store that forged ids and names cannot
+// input (hub/stats/stats_check.h), and a store that forged ids and names cannot
 // grow without limit (event names per app, max bytes, retention).
 #include <catch2/catch.hpp>
 
@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 
 #include "core/sqlite.h"
-#include "hub/stats_check.h"
-#include "hub/stats_store.h"
+#include "hub/stats/stats_check.h"
+#include "hub/stats/stats_store.h"
 #include "test_util.h"
 
 namespace skyport::hub {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <random>
 
-#include "hub/stats_math.h"
+#include "contract/stats_math.h"
 
 namespace skyport::hub {
 namespace {

@@ -4,7 +4,7 @@
 #include <limits>
 #include <map>
 
-#include "hub/stats_store.h"
+#include "hub/stats/stats_store.h"
 #include "test_util.h"
 
 using skyport::hub::StatsStore;

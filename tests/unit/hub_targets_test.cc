@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "hub/targets.h"
+#include "hub/deploys/targets.h"
 
 namespace skyport::hub {
 namespace {

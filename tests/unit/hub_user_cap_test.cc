@@ -1,4 +1,4 @@
-// Per-user capping of event values at analysis time (hub/user_cap.h) and
+// Per-user capping of event values at analysis time (hub/stats/user_cap.h) and
 // the store's query that applies it: one user cannot move an arm's mean.
 #include <catch2/catch.hpp>
 
@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "hub/stats_store.h"
-#include "hub/user_cap.h"
+#include "hub/stats/stats_store.h"
+#include "hub/stats/user_cap.h"
 #include "test_util.h"
 
 namespace skyport::hub {

@@ -8,7 +8,7 @@
 
 #include "core/ids.h"
 #include "router/arm_choice.h"
-#include "router/split.h"
+#include "contract/split.h"
 
 namespace skyport::router {
 namespace {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "contract/route.h"
 #include "router/route_table.h"
 
 namespace skyport::router {
@@ -466,13 +467,13 @@ TEST_CASE("RoutesJson", "[router][route_table]") {
 
 TEST_CASE("EffectiveLayout: the config's slices if usable, else fresh in commit order", "[router][route_table]") {
   v1::RouteConfig r = Route("web", {{"bbbb", 1}, {"aaaa", 1}});
-  CHECK(EffectiveLayout(r) == std::vector<Slice>{{"aaaa", 0, 500'000}, {"bbbb", 500'000, 1'000'000}});
+  CHECK(contract::EffectiveLayout(r) == std::vector<Slice>{{"aaaa", 0, 500'000}, {"bbbb", 500'000, 1'000'000}});
   auto* s = r.add_slices();
   s->set_commit("bbbb");
   s->set_ge(0);
   s->set_lt(1'000'000);
-  CHECK(EffectiveLayout(r) == std::vector<Slice>{{"bbbb", 0, 1'000'000}});
-  CHECK(EffectiveLayout(Route("web", {})).empty());
+  CHECK(contract::EffectiveLayout(r) == std::vector<Slice>{{"bbbb", 0, 1'000'000}});
+  CHECK(contract::EffectiveLayout(Route("web", {})).empty());
 }
 
 TEST_CASE("Path prefixes are indexed in normal form and shown as configured", "[router][route_table]") {

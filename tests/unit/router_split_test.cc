@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/ids.h"
-#include "router/split.h"
+#include "contract/split.h"
 
 namespace skyport::router {
 namespace {

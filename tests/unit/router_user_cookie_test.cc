@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "router/split.h"
+#include "contract/split.h"
 #include "router/user_cookie.h"
 
 namespace skyport::router {

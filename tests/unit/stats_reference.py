@@ -4,7 +4,7 @@
 Run: /usr/bin/python3 tests/unit/stats_reference.py   (needs python3-scipy, Debian 12: 1.10.1)
 and paste each block over the table of the same name in the test.
 
-Each arm's moments are printed as the exact doubles the C++ test feeds to hub/stats_math,
+Each arm's moments are printed as the exact doubles the C++ test feeds to contract/stats_math,
 and mean and variance are derived from them with the same formulas, so that the only
 differences left are those of the distribution functions (SciPy's cephes versus Boost.Math).
 """

@@ -1,0 +1,93 @@
+#include "hub/deploys/desired.h"
+
+#include <nlohmann/json.hpp>
+
+namespace skyport::hub {
+
+void DesiredState::Put(const Deployment& d) {
+  auto [it, inserted] = deployments_.try_emplace({d.app, d.commit}, d);
+  if (inserted) return;
+  it->second.instances = d.instances;
+  it->second.env = d.env;
+  it->second.drones.insert(d.drones.begin(), d.drones.end());
+}
+
+void DesiredState::RemoveDrone(const std::string& app, const std::string& commit, const std::string& drone) {
+  auto it = deployments_.find({app, commit});
+  if (it == deployments_.end()) return;
+  it->second.drones.erase(drone);
+  if (it->second.drones.empty()) deployments_.erase(it);
+}
+
+size_t DesiredState::Remove(const std::string& app, const std::string& commit, const std::set<std::string>& drones) {
+  auto it = deployments_.find({app, commit});
+  if (it == deployments_.end()) return 0;
+  size_t removed = 0;
+  if (drones.empty()) {
+    removed = it->second.drones.size();
+    deployments_.erase(it);
+    return removed;
+  }
+  for (const auto& d : drones) removed += it->second.drones.erase(d);
+  if (it->second.drones.empty()) deployments_.erase(it);
+  return removed;
+}
+
+const Deployment* DesiredState::Find(const std::string& app, const std::string& commit) const {
+  auto it = deployments_.find({app, commit});
+  return it == deployments_.end() ? nullptr : &it->second;
+}
+
+std::vector<Deployment> DesiredState::ForDrone(const std::string& drone) const {
+  std::vector<Deployment> out;
+  for (const auto& [key, d] : deployments_)
+    if (d.drones.count(drone)) out.push_back(d);
+  return out;
+}
+
+std::vector<Deployment> DesiredState::All() const {
+  std::vector<Deployment> out;
+  for (const auto& [key, d] : deployments_) out.push_back(d);
+  return out;
+}
+
+std::string DesiredState::ToJson() const {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& [key, d] : deployments_)
+    arr.push_back({{"app", d.app},
+                   {"commit", d.commit},
+                   {"instances", d.instances},
+                   {"env", d.env},
+                   {"drones", d.drones},
+                   {"created_unix_ms", d.created_unix_ms}});
+  return nlohmann::json{{"version", 1}, {"deployments", arr}}.dump(2) + "\n";
+}
+
+Result<DesiredState> DesiredState::FromJson(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("deployments") || !j["deployments"].is_array())
+    return Status::DataLoss("deployments file is not valid JSON of the expected shape");
+  DesiredState s;
+  try {
+    for (const auto& e : j["deployments"]) {
+      Deployment d;
+      d.app = e.at("app").get<std::string>();
+      d.commit = e.at("commit").get<std::string>();
+      // get<> converts numbers silently (-1 would become 4294967295).
+      if (e.contains("instances") && !(e.at("instances").is_number_unsigned() && e.at("instances").get<uint64_t>() <= UINT32_MAX))
+        return Status::DataLoss("deployments file: instances must be an unsigned 32-bit integer");
+      if (e.contains("created_unix_ms") && !e.at("created_unix_ms").is_number_integer())
+        return Status::DataLoss("deployments file: created_unix_ms must be an integer");
+      d.instances = e.value("instances", 1u);
+      d.env = e.value("env", std::map<std::string, std::string>{});
+      d.drones = e.value("drones", std::set<std::string>{});
+      d.created_unix_ms = e.value("created_unix_ms", int64_t{0});
+      s.deployments_[{d.app, d.commit}] = d;
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Status::DataLoss(std::string("deployments file: ") + e.what());
+  }
+  return s;
+}
+
+}  // namespace skyport::hub

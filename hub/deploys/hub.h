@@ -1,0 +1,112 @@
+// The hub's state: attached drones, what they run, the desired deployments
+// (persisted), and the commands in flight. One lock guards all of it and is
+// never held while talking to a drone or the disk is slow to answer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "hub/deploys/desired.h"
+#include "hub/deploys/targets.h"
+#include "skyport/v1/hub.pb.h"
+
+namespace skyport::hub {
+
+// One attached drone's command channel (the Attach stream).
+class DroneLink {
+ public:
+  virtual ~DroneLink() = default;
+  // False once the stream is gone.
+  virtual bool Send(const v1::HubCommand& cmd) = 0;
+  // Ends the stream (a newer session of the same drone replaced it).
+  virtual void Close() = 0;
+};
+
+// Gets a command's answers (progress, status, log lines, and last a
+// CommandDone), on the thread that reads the drone's stream.
+using Answer = std::function<void(const std::string& drone, const v1::DroneMessage& msg)>;
+
+class Hub {
+ public:
+  // Loads DATA_DIR/deployments.json if present.
+  static Result<std::unique_ptr<Hub>> Open(const std::string& data_dir, Clock* clock);
+
+  // --- drones
+  // Registers the session (closing an older one of the same name) and sends
+  // the commands that bring the drone to its desired state. Returns a session id.
+  uint64_t Attach(std::shared_ptr<DroneLink> link, const v1::DroneHello& hello);
+  void OnMessage(const std::string& drone, uint64_t session, const v1::DroneMessage& msg);
+  // Ends the session; commands waiting on it are answered with a failure.
+  void Detach(const std::string& drone, uint64_t session);
+
+  // --- commands
+  // Sends `cmd` (its id is assigned here) and routes the drone's answers to
+  // `answer` until its CommandDone. FAILED_PRECONDITION if not attached.
+  Result<uint64_t> Send(const std::string& drone, v1::HubCommand cmd, Answer answer);
+  // Stops routing answers and tells the drone to stop (for follow streams).
+  void Cancel(const std::string& drone, uint64_t command_id);
+
+  // --- desired state (persisted before it is acted on)
+  Status Desire(const Deployment& d);
+  Status Undesire(const std::string& app, const std::string& commit, const std::set<std::string>& drones);
+  std::vector<Deployment> Desired() const;
+
+  // The drone's budget for the deploys reconcile sends (nobody waits for
+  // those; without one the drone would allow a hung release 10 minutes):
+  // the hub's --deploy-timeout.
+  void set_reconcile_budget_ms(int64_t ms) { reconcile_budget_ms_.store(ms); }
+
+  // --- views
+  Result<std::vector<std::string>> ChooseTargets(const v1::DeployTarget& target) const;
+  std::vector<v1::DroneInfo> Drones() const;
+  std::vector<v1::ProcessStatus> Ps(const std::string& app) const;
+  std::vector<std::string> ConnectedDrones() const;
+  // Drones that run or should run (app, commit).
+  std::set<std::string> DronesWith(const std::string& app, const std::string& commit) const;
+  // Full commits of `app` known from the desired state or the drones that start with `prefix`.
+  std::set<std::string> KnownCommits(const std::string& app, const std::string& prefix) const;
+
+ private:
+  struct Session {
+    uint64_t id = 0;
+    std::shared_ptr<DroneLink> link;
+    v1::DroneHello hello;
+    bool connected = false;
+    int64_t last_seen_unix_ms = 0;
+    std::map<std::string, v1::ProcessStatus> processes;  // by "app/commit/role/instance"
+  };
+  struct Pending {
+    std::string drone;
+    uint64_t session = 0;
+    std::shared_ptr<Answer> answer;
+  };
+
+  Hub(std::string path, Clock* clock, DesiredState desired)
+      : path_(std::move(path)), clock_(clock), desired_(std::move(desired)) {}
+  Status SaveLocked();
+  void ReconcileDrone(const std::string& drone, const std::vector<Deployment>& desired,
+                      const std::vector<v1::ProcessStatus>& running);
+
+  const std::string path_;
+  Clock* clock_;
+  std::atomic<int64_t> reconcile_budget_ms_{300'000};
+  mutable std::mutex mu_;
+  DesiredState desired_;                       // guarded by mu_
+  std::map<std::string, Session> sessions_;    // guarded by mu_
+  std::map<uint64_t, Pending> pending_;        // guarded by mu_
+  uint64_t next_session_ = 1;                  // guarded by mu_
+  uint64_t next_command_ = 1;                  // guarded by mu_
+};
+
+std::string ProcessKey(const v1::ProcessStatus& p);
+
+}  // namespace skyport::hub

@@ -1,0 +1,172 @@
+#include "hub/deploys/operations.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/names.h"
+#include "contract/flight_spec.h"
+
+namespace skyport::hub {
+namespace {
+
+bool EnvNameOk(const std::string& k) {
+  if (k.empty() || std::isdigit(static_cast<unsigned char>(k[0]))) return false;
+  for (char c : k)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+
+// "d1: reason; d2: reason".
+std::string JoinFailures(const std::map<std::string, std::string>& failed) {
+  std::string out;
+  for (const auto& [drone, err] : failed) out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", drone, err);
+  return out;
+}
+
+bool Cancelled(const OperationHooks& h) { return h.cancelled && h.cancelled(); }
+
+// The full commit a stop means: one the drones know by that prefix, else the repository's answer.
+Result<std::string> ResolveForStop(Hub* hub, RepoStore* repos, const std::string& app, const std::string& commitish) {
+  if (commitish.size() >= 4 && IsHex(commitish)) {
+    auto known = hub->KnownCommits(app, commitish);
+    if (known.size() == 1) return *known.begin();
+    if (known.size() > 1)
+      return Status::FailedPrecondition(fmt::format("commitish: \"{}\" matches {} deployed commits; give more of it",
+                                                    commitish, known.size()));
+  }
+  return repos->Resolve(app, commitish);
+}
+
+}  // namespace
+
+Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64_t timeout_ms,
+                 const OperationHooks& hooks) {
+  if (Status s = ValidateName("app", req.app()); !s.ok()) return s;
+  if (req.commitish().empty()) return Status::InvalidArgument("commitish: required (a hash, a prefix of one, or a branch)");
+  if (req.instances() > kMaxDeployInstances)
+    return Status::InvalidArgument(fmt::format("instances: at most {}", kMaxDeployInstances));
+  for (const auto& [k, v] : req.env())
+    if (!EnvNameOk(k)) return Status::InvalidArgument(fmt::format("env: \"{}\" is not a valid variable name", k));
+  auto commit = repos->Resolve(req.app(), req.commitish());
+  if (!commit.ok()) return commit.status();
+  auto targets = hub->ChooseTargets(req.target());
+  if (!targets.ok()) return targets.status();
+  if (req.timeout_s() > kMaxDeployTimeoutS)
+    return Status::InvalidArgument(fmt::format("timeout_s: at most {}", kMaxDeployTimeoutS));
+  if (req.timeout_s() != 0) timeout_ms = int64_t{req.timeout_s()} * 1000;
+  // The drone's budget ends a little before we stop waiting, so its own
+  // failure (the release killed, nothing started) is what we report.
+  const int64_t budget_ms = timeout_ms - std::clamp<int64_t>(timeout_ms / 10, 200, 2'000);
+
+  Deployment d;
+  d.app = req.app();
+  d.commit = *commit;
+  d.instances = std::max<uint32_t>(1, req.instances());
+  d.env.insert(req.env().begin(), req.env().end());
+  d.drones.insert(targets->begin(), targets->end());
+  d.created_unix_ms = SystemClock::Get()->WallMs();
+  if (Status s = hub->Desire(d); !s.ok()) return s;
+  const std::string what = fmt::format("{}@{}", d.app, d.commit.substr(0, 12));
+  log::Info("deploy", {{"deployment", what}, {"drones", static_cast<int64_t>(targets->size())}});
+
+  auto box = std::make_shared<DroneAnswers>();
+  std::map<std::string, std::string> failed;
+  std::set<std::string> waiting, said_failed;  // said_failed: sent its own FAILED line
+  for (const auto& drone : *targets) {
+    v1::HubCommand cmd;
+    *cmd.mutable_deploy() = req;
+    cmd.mutable_deploy()->set_commitish(d.commit);
+    cmd.mutable_deploy()->set_instances(d.instances);
+    cmd.mutable_deploy()->set_timeout_s(0);
+    cmd.mutable_deploy()->set_budget_ms(budget_ms);
+    auto id = hub->Send(drone, cmd, Into(box));
+    if (id.ok()) waiting.insert(drone);
+    else failed[drone] = id.status().message();
+  }
+  const int64_t deadline = MonoNowMs() + timeout_ms;
+  while (!waiting.empty()) {
+    if (Cancelled(hooks)) return Status(Code::kCancelled, "the client went away; the deploy goes on");
+    if (MonoNowMs() > deadline) {
+      for (const auto& dr : waiting) failed[dr] = fmt::format("timed out after {:g} s", static_cast<double>(timeout_ms) / 1000);
+      break;
+    }
+    auto got = box->Pop(kAnswerPoll);
+    if (!got) continue;
+    auto& [drone, msg] = *got;
+    if (msg.has_progress() && msg.progress().stage() == v1::DeployProgress::FAILED) said_failed.insert(drone);
+    if (msg.has_progress() && hooks.progress) {
+      v1::DeployProgress p = msg.progress();
+      p.set_drone(drone);
+      hooks.progress(p);
+    }
+    if (msg.has_done()) {
+      waiting.erase(drone);
+      if (!msg.done().ok()) failed[drone] = msg.done().error();
+    }
+  }
+  if (failed.empty()) return Status::Ok();
+
+  // A failed target keeps nothing of this deploy, so reconcile won't retry it.
+  std::set<std::string> failed_drones;
+  const std::string summary = JoinFailures(failed);
+  for (const auto& [dr, err] : failed) {
+    failed_drones.insert(dr);
+    if (!hooks.progress || said_failed.count(dr)) continue;  // one `failed` line per drone
+    v1::DeployProgress p;
+    p.set_drone(dr);
+    p.set_commit(d.commit);
+    p.set_stage(v1::DeployProgress::FAILED);
+    p.set_message(err);
+    p.set_unix_ms(SystemClock::Get()->WallMs());
+    hooks.progress(p);
+  }
+  (void)hub->Undesire(d.app, d.commit, failed_drones);
+  log::Warn("deploy failed", {{"deployment", what}, {"errors", summary}});
+  return Status::Aborted(
+      fmt::format("deploy of {} failed on {} of {} drones: {}", what, failed.size(), targets->size(), summary));
+}
+
+Result<uint32_t> RunStop(Hub* hub, RepoStore* repos, const v1::StopRequest& req, int64_t timeout_ms,
+                         const OperationHooks& hooks) {
+  if (Status s = ValidateName("app", req.app()); !s.ok()) return s;
+  if (req.commitish().empty()) return Status::InvalidArgument("commitish: required");
+  auto commit = ResolveForStop(hub, repos, req.app(), req.commitish());
+  if (!commit.ok()) return commit.status();
+  std::set<std::string> drones(req.drones().begin(), req.drones().end());
+  std::set<std::string> targets = drones.empty() ? hub->DronesWith(req.app(), *commit) : drones;
+  if (Status s = hub->Undesire(req.app(), *commit, drones); !s.ok()) return s;
+  if (targets.empty()) return Status::NotFound(fmt::format("{}@{} is not deployed", req.app(), commit->substr(0, 12)));
+
+  auto box = std::make_shared<DroneAnswers>();
+  std::set<std::string> waiting;
+  std::map<std::string, std::string> failed;
+  for (const auto& dr : targets) {
+    v1::HubCommand cmd;
+    cmd.mutable_stop()->set_app(req.app());
+    cmd.mutable_stop()->set_commitish(*commit);
+    auto id = hub->Send(dr, cmd, Into(box));
+    // A detached drone stops it when it comes back (reconcile).
+    if (id.ok()) waiting.insert(dr);
+  }
+  uint32_t stopped = 0;
+  const int64_t deadline = MonoNowMs() + timeout_ms;
+  while (!waiting.empty() && MonoNowMs() < deadline && !Cancelled(hooks)) {
+    auto got = box->Pop(kAnswerPoll);
+    if (!got || !got->second.has_done()) continue;
+    waiting.erase(got->first);
+    if (got->second.done().ok()) ++stopped;
+    else failed[got->first] = got->second.done().error();
+  }
+  for (const auto& dr : waiting) failed[dr] = "no answer before the timeout";
+  if (failed.empty()) return stopped;
+  return Status::Aborted("stop failed on " + JoinFailures(failed));
+}
+
+}  // namespace skyport::hub

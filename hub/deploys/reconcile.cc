@@ -1,0 +1,34 @@
+#include "hub/deploys/reconcile.h"
+
+#include <map>
+#include <set>
+
+namespace skyport::hub {
+
+ReconcilePlan Reconcile(const std::vector<Deployment>& desired, const std::vector<v1::ProcessStatus>& running) {
+  using Key = std::pair<std::string, std::string>;
+  std::map<Key, std::map<std::string, uint32_t>> per_role;  // live processes per role
+  std::set<Key> failed;
+  std::set<Key> present;
+  for (const auto& p : running) {
+    Key k{p.app(), p.commit()};
+    if (p.state() == "stopped") continue;
+    present.insert(k);
+    if (p.state() == "failed") failed.insert(k);
+    else ++per_role[k][p.role()];
+  }
+  ReconcilePlan plan;
+  std::set<Key> wanted;
+  for (const auto& d : desired) {
+    Key k{d.app, d.commit};
+    wanted.insert(k);
+    bool short_of_instances = false;
+    for (const auto& [role, n] : per_role[k]) short_of_instances |= n < d.instances;
+    if (!present.count(k) || failed.count(k) || short_of_instances) plan.start.push_back(d);
+  }
+  for (const auto& k : present)
+    if (!wanted.count(k)) plan.stop.push_back(k);
+  return plan;
+}
+
+}  // namespace skyport::hub

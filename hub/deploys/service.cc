@@ -1,0 +1,182 @@
+#include "hub/deploys/service.h"
+
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/log_limiter.h"
+#include "core/names.h"
+#include "core/prom_text.h"
+#include "hub/deploys/log_follower.h"
+#include "hub/deploys/operations.h"
+#include "rpc/auth.h"
+#include "rpc/convert.h"
+
+namespace skyport::hub {
+namespace {
+
+grpc::Status Invalid(const std::string& m) { return {grpc::StatusCode::INVALID_ARGUMENT, m}; }
+
+// The Attach stream as a DroneLink: writes are serialized, and never touch
+// the stream once its handler has returned.
+class StreamLink final : public DroneLink {
+ public:
+  StreamLink(grpc::ServerContext* ctx, grpc::ServerReaderWriter<v1::HubCommand, v1::DroneMessage>* s)
+      : ctx_(ctx), stream_(s) {}
+  bool Send(const v1::HubCommand& cmd) override {
+    std::lock_guard lock(mu_);
+    return !closed_ && stream_->Write(cmd);
+  }
+  void Close() override {
+    std::lock_guard lock(mu_);
+    if (!closed_) ctx_->TryCancel();
+  }
+  void MarkClosed() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+
+ private:
+  std::mutex mu_;
+  bool closed_ = false;
+  grpc::ServerContext* ctx_;
+  grpc::ServerReaderWriter<v1::HubCommand, v1::DroneMessage>* stream_;
+};
+
+}  // namespace
+
+grpc::Status HubService::Deploy(grpc::ServerContext* ctx, const v1::DeployRequest* req,
+                                grpc::ServerWriter<v1::DeployProgress>* writer) {
+  if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  OperationHooks hooks;
+  hooks.progress = [writer](const v1::DeployProgress& p) { writer->Write(p); };
+  hooks.cancelled = [ctx] { return ctx->IsCancelled(); };
+  return rpc::ToGrpc(RunDeploy(hub_, repos_, *req, o_.deploy_timeout_ms, hooks));
+}
+
+grpc::Status HubService::Stop(grpc::ServerContext* ctx, const v1::StopRequest* req, v1::StopResponse* resp) {
+  if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  OperationHooks hooks;
+  hooks.cancelled = [ctx] { return ctx->IsCancelled(); };
+  auto stopped = RunStop(hub_, repos_, *req, o_.stop_timeout_ms, hooks);
+  if (!stopped.ok()) return rpc::ToGrpc(stopped.status());
+  resp->set_stopped(*stopped);
+  return grpc::Status::OK;
+}
+
+grpc::Status HubService::Ps(grpc::ServerContext* ctx, const v1::PsRequest* req, v1::PsResponse* resp) {
+  if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (!req->app().empty())
+    if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
+  for (auto& p : hub_->Ps(req->app())) *resp->add_processes() = std::move(p);
+  return grpc::Status::OK;
+}
+
+grpc::Status HubService::Drones(grpc::ServerContext* ctx, const v1::DronesRequest*, v1::DronesResponse* resp) {
+  if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  for (auto& d : hub_->Drones()) *resp->add_drones() = std::move(d);
+  return grpc::Status::OK;
+}
+
+grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* req,
+                              grpc::ServerWriter<v1::LogLine>* writer) {
+  if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
+  if (!req->commit().empty())
+    if (Status s = ValidateCommitPrefix("commit", req->commit()); !s.ok()) return rpc::ToGrpc(s);
+  if (!req->role().empty())
+    if (Status s = ValidateName("role", req->role()); !s.ok()) return rpc::ToGrpc(s);
+  // Bounded per call: a client that stops reading costs at most this much
+  // (then lines are dropped, and a marker says how many).
+  auto box = std::make_shared<LogFollowerQueue>(o_.logs_follower_max_bytes);
+  Answer into = [this, box](const std::string& drone, const v1::DroneMessage& m) {
+    if (!box->Push(drone, m)) log_lines_skipped_.fetch_add(1, std::memory_order_relaxed);
+  };
+  ++log_followers_;
+  std::map<std::string, uint64_t> ids;
+  for (const auto& dr : hub_->ConnectedDrones()) {
+    v1::HubCommand cmd;
+    *cmd.mutable_logs() = *req;
+    auto id = hub_->Send(dr, cmd, into);
+    if (id.ok()) ids[dr] = *id;
+  }
+  size_t done = 0;
+  while (!ctx->IsCancelled() && (req->follow() || done < ids.size())) {
+    auto got = box->Pop(kAnswerPoll);
+    if (!got) continue;
+    if (got->skipped > 0) {
+      static LogLimiter limiter;  // one line per 10 s for all calls
+      static std::mutex limiter_mu;
+      uint64_t held = 0;
+      bool say;
+      {
+        std::lock_guard lock(limiter_mu);
+        say = limiter.Allow(SystemClock::Get()->MonoMs(), &held);
+      }
+      if (say)
+        log::Warn("logs: a slow client missed lines (its queue was full)",
+                  {{"app", req->app()}, {"skipped", got->skipped}, {"max_bytes", o_.logs_follower_max_bytes},
+                   {"more_since_last_line", held}});
+      v1::LogLine marker = LogFollowerQueue::Marker(got->skipped);
+      marker.set_drone(got->drone);  // whose lines were dropped
+      if (!writer->Write(marker)) break;
+      continue;
+    }
+    if (got->msg.has_log()) {
+      v1::LogLine line = got->msg.log();
+      line.set_drone(got->drone);
+      if (!writer->Write(line)) break;
+    }
+    if (got->msg.has_done()) ++done;
+  }
+  for (const auto& [dr, id] : ids) hub_->Cancel(dr, id);
+  --log_followers_;
+  return grpc::Status::OK;
+}
+
+std::string HubService::MetricsText() const {
+  PromText out;
+  out.Counter("skyport_hub_logs_lines_skipped_total",
+              "Log lines dropped because a `skyport logs` client read slower than its apps wrote "
+              "(--logs-follower-max-kb).",
+              log_lines_skipped_.load());
+  out.Gauge("skyport_hub_logs_followers", "Open `skyport logs` calls.", log_followers_.load());
+  return out.Take();
+}
+
+grpc::Status DroneControlService::Attach(grpc::ServerContext* ctx,
+                                         grpc::ServerReaderWriter<v1::HubCommand, v1::DroneMessage>* stream) {
+  if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
+  v1::DroneMessage first;
+  if (!stream->Read(&first) || !first.has_hello()) return Invalid("the first message must be a hello");
+  const v1::DroneHello& hello = first.hello();
+  if (hello.name().empty()) return Invalid("hello.name: required");
+  if (Status s = ValidateDroneName("hello.name", hello.name()); !s.ok()) return rpc::ToGrpc(s);
+  if (Status s = ValidateHost("hello.advertise", hello.advertise()); !s.ok()) return rpc::ToGrpc(s);
+  auto link = std::make_shared<StreamLink>(ctx, stream);
+  uint64_t session = hub_->Attach(link, hello);
+  v1::DroneMessage msg;
+  while (stream->Read(&msg)) hub_->OnMessage(hello.name(), session, msg);
+  link->MarkClosed();
+  hub_->Detach(hello.name(), session);
+  return grpc::Status::OK;
+}
+
+grpc::Status DroneControlService::FetchCommit(grpc::ServerContext* ctx, const v1::FetchCommitRequest* req,
+                                              grpc::ServerWriter<v1::PackChunk>* writer) {
+  if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
+  if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
+  if (req->commit().size() != 40 || !IsHex(req->commit()))
+    return Invalid("commit: must be a full 40-character hash");
+  Status s = repos_->PackCommit(req->app(), req->commit(), [&](std::string_view chunk) {
+    v1::PackChunk c;
+    c.set_data(std::string(chunk));
+    return writer->Write(c);
+  });
+  return rpc::ToGrpc(s);
+}
+
+}  // namespace skyport::hub

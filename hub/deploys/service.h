@@ -1,0 +1,57 @@
+// The hub's gRPC services: Hub (for the CLI) and DroneControl (for drones).
+// Synchronous handlers: each call has its own thread, so waiting for drones
+// is plain blocking code. Every call checks the cluster token first.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "hub/deploys/hub.h"
+#include "hub/git/repo_store.h"
+#include "skyport/v1/hub.grpc.pb.h"
+
+namespace skyport::hub {
+
+struct ServiceOptions {
+  std::string token;
+  int64_t deploy_timeout_ms = 300'000;
+  int64_t stop_timeout_ms = 60'000;
+  size_t logs_follower_max_bytes = 1 << 20;  // per `skyport logs` call: lines queued for a slow client
+};
+
+class HubService final : public v1::Hub::Service {
+ public:
+  HubService(Hub* hub, RepoStore* repos, ServiceOptions o) : hub_(hub), repos_(repos), o_(std::move(o)) {}
+  grpc::Status Deploy(grpc::ServerContext*, const v1::DeployRequest*, grpc::ServerWriter<v1::DeployProgress>*) override;
+  grpc::Status Stop(grpc::ServerContext*, const v1::StopRequest*, v1::StopResponse*) override;
+  grpc::Status Ps(grpc::ServerContext*, const v1::PsRequest*, v1::PsResponse*) override;
+  grpc::Status Drones(grpc::ServerContext*, const v1::DronesRequest*, v1::DronesResponse*) override;
+  grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogLine>*) override;
+
+  // Prometheus text: log lines dropped for slow `skyport logs` clients.
+  std::string MetricsText() const;
+
+ private:
+  Hub* hub_;
+  RepoStore* repos_;
+  ServiceOptions o_;
+  std::atomic<uint64_t> log_lines_skipped_{0};
+  std::atomic<int64_t> log_followers_{0};
+};
+
+class DroneControlService final : public v1::DroneControl::Service {
+ public:
+  DroneControlService(Hub* hub, RepoStore* repos, std::string token)
+      : hub_(hub), repos_(repos), token_(std::move(token)) {}
+  grpc::Status Attach(grpc::ServerContext*, grpc::ServerReaderWriter<v1::HubCommand, v1::DroneMessage>*) override;
+  grpc::Status FetchCommit(grpc::ServerContext*, const v1::FetchCommitRequest*,
+                           grpc::ServerWriter<v1::PackChunk>*) override;
+
+ private:
+  Hub* hub_;
+  RepoStore* repos_;
+  std::string token_;
+};
+
+}  // namespace skyport::hub
