@@ -11,8 +11,10 @@
 namespace skyport::registry {
 namespace {
 
+// NOT_FOUND, as KeepAlive answers: a holder that learns it from a Register or an
+// Allocate grants a new lease at once instead of waiting for its next keep-alive.
 Status UnknownLease(uint64_t id) {
-  return Status::InvalidArgument(
+  return Status::NotFound(
       fmt::format("lease_id: unknown lease {} (expired or revoked; grant a new one)", id));
 }
 
