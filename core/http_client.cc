@@ -59,6 +59,13 @@ std::string HttpFailure::Message(int timeout_ms) const {
   return stage_name;
 }
 
+std::string HostHeader(std::string_view host, uint32_t port, uint32_t default_port) {
+  const bool v6 = host.find(':') != std::string_view::npos;
+  std::string out = v6 ? fmt::format("[{}]", host) : std::string(host);
+  if (port != default_port) out += fmt::format(":{}", port);
+  return out;
+}
+
 std::string FormatHttpRequest(const HttpCall& call) {
   std::string out = fmt::format("{} {} {}\r\nHost: {}\r\n", call.method, call.target, call.version, call.host_header);
   for (const auto& [name, value] : call.headers) out += fmt::format("{}: {}\r\n", name, value);

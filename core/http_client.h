@@ -42,6 +42,10 @@ struct HttpCall {
 // The request bytes of `call`.
 std::string FormatHttpRequest(const HttpCall& call);
 
+// The Host field for `host` and `port` (RFC 9110 §7.2): an IPv6 literal in
+// brackets; the port left out when it is `default_port`.
+std::string HostHeader(std::string_view host, uint32_t port, uint32_t default_port = 0);
+
 // When an exchange is done.
 enum class HttpUntil {
   kConnected,   // the TCP connection is up: nothing is sent

@@ -20,7 +20,7 @@ std::unique_ptr<ReadyProbe> ReadyProbe::Begin(const std::string& host, uint32_t 
   if (!p->tcp_only_) {
     if (path.front() != '/') path.insert(path.begin(), '/');
     call.target = std::move(path);
-    call.host_header = fmt::format("{}:{}", host, port);
+    call.host_header = HostHeader(host, port);
     call.headers = {{"User-Agent", "skyport-drone"}, {"Connection", "close"}};
   }
   p->exchange_ = HttpExchange::Begin(call, p->tcp_only_ ? HttpUntil::kConnected : HttpUntil::kStatusLine);

@@ -40,7 +40,7 @@ std::optional<Url> ParseHttpUrl(const std::string& url) {
     if (colon != std::string::npos) u.port = authority.substr(colon + 1);
   }
   if (u.host.empty() || u.port.empty() || u.port.size() > 5 ||
-      u.port.find_first_not_of("0123456789") != std::string::npos)
+      u.port.find_first_not_of("0123456789") != std::string::npos || std::stoul(u.port) > 65535)
     return std::nullopt;
   return u;
 }
@@ -60,7 +60,7 @@ PingResult HttpPing(const std::string& method, const std::string& url, const std
   call.method = method == "POST" ? "POST" : "GET";
   call.target = u->target;
   call.version = "HTTP/1.1";
-  call.host_header = u->port == "80" ? u->host : u->host + ":" + u->port;
+  call.host_header = HostHeader(u->host, call.port, 80);
   call.headers = {{"User-Agent", "skyport-hub (flight ping)"}, {"Connection", "close"}};
   if (method == "POST") {
     bool json = !nlohmann::json::parse(body, nullptr, false).is_discarded();

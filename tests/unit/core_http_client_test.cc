@@ -31,6 +31,14 @@ TEST_CASE("FormatHttpRequest: Host, headers in order, a body only with its lengt
         "POST / HTTP/1.1\r\nHost: ci\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
 }
 
+TEST_CASE("HostHeader: IPv6 literals in brackets, the default port left out", "[core]") {
+  CHECK(HostHeader("127.0.0.1", 8080) == "127.0.0.1:8080");
+  CHECK(HostHeader("::1", 8080) == "[::1]:8080");  // was "::1:8080": not a valid Host
+  CHECK(HostHeader("fe80::1%eth0", 80, 80) == "[fe80::1%eth0]");
+  CHECK(HostHeader("example.com", 80, 80) == "example.com");
+  CHECK(HostHeader("example.com", 8080, 80) == "example.com:8080");
+}
+
 TEST_CASE("ParseHttpStatus", "[core]") {
   struct Case {
     std::string head;
