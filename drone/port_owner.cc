@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
@@ -171,13 +172,21 @@ std::string PortOwner::Describe(uint32_t port) const {
 }
 
 ListenerCheck CheckListener(uint32_t port, pid_t pgid, PortOwner* owner, const std::vector<pid_t>& also_ours) {
-  std::set<uint64_t> listening = ListeningInodes(port);
-  if (listening.empty()) return ListenerCheck::kNone;
-  for (pid_t pid : ProcessTree(pgid))
-    for (uint64_t inode : SocketInodesOf(pid)) listening.erase(inode);
-  for (pid_t pid : also_ours)
-    for (uint64_t inode : SocketInodesOf(pid)) listening.erase(inode);
-  if (listening.empty()) return ListenerCheck::kOurs;
+  std::set<uint64_t> listening;
+  for (int look = 0;; ++look) {
+    listening = ListeningInodes(port);
+    if (listening.empty()) return ListenerCheck::kNone;
+    for (pid_t pid : ProcessTree(pgid))
+      for (uint64_t inode : SocketInodesOf(pid)) listening.erase(inode);
+    for (pid_t pid : also_ours)
+      for (uint64_t inode : SocketInodesOf(pid)) listening.erase(inode);
+    if (listening.empty()) return ListenerCheck::kOurs;
+    // A listener that closed while we looked is nobody's: the instance exiting just after it
+    // bound (its fds already gone, so not found in its tree) is a crash, not a port clash.
+    if (look > 0) break;
+    const std::set<uint64_t> now = ListeningInodes(port);
+    if (std::all_of(listening.begin(), listening.end(), [&](uint64_t i) { return now.count(i) != 0; })) break;
+  }
   if (owner != nullptr) {
     *owner = {};
     ForEachProcess([&](pid_t pid) {
