@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/log_limiter.h"
 #include "core/log.h"
+#include "core/names.h"
 #include "drone/data_dir.h"
 #include "drone/hub_messages.h"
 #include "rpc/auth.h"
@@ -18,6 +19,11 @@ namespace fs = std::filesystem;
 namespace skyport::drone {
 namespace {
 
+// The hub checks these too; the drone checks again before they name paths under its data dir.
+Status CheckTarget(const std::string& app, const std::string& commit) {
+  if (Status s = ValidateName("app", app); !s.ok()) return s;
+  return ValidateCommit("commit", commit);
+}
 
 }  // namespace
 
@@ -219,6 +225,7 @@ void Agent::Dispatch(const v1::HubCommand& cmd) {
 }
 
 void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
+  if (Status s = CheckTarget(req.app(), req.commitish()); !s.ok()) return Done(id, s);
   DeployOrder order;
   order.app = req.app();
   order.commit = req.commitish();
@@ -238,6 +245,7 @@ void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
 
 void Agent::Stop(uint64_t id, const v1::StopRequest& req) {
   const std::string& commit = req.commitish();
+  if (Status s = CheckTarget(req.app(), commit); !s.ok()) return Done(id, s);
   // A deploy of it in flight (fetch, release, start) gives up at once.
   locks_.Cancel(req.app(), commit)->store(true);
   std::lock_guard deploy_lock(locks_.Lock(req.app(), commit));
