@@ -17,7 +17,7 @@ import time
 import unittest
 
 from harness import Backend, ClusterTest, Router, wait_until
-from test_router import COOKIE_RE, TOLERANCE, cookie_pair, get, run_requests, strings_in
+from test_router import COOKIE_RE, cookie_pair, share_tolerance, get, run_requests, strings_in
 
 # C2 sorts before C1, so "most recently deployed" cannot pass by the tie-break on
 # the commit string, and fresh layouts (commit order) put C2's slices first.
@@ -196,7 +196,7 @@ class RouterRegistryTest(ClusterTest):
             self.assertIsNotNone(m, headers)
             pairs.append(m.group(0))
         share = arms.count(C2) / N
-        self.assertAlmostEqual(share, 0.10, delta=TOLERANCE, msg=f"C2 share {share:.3f} for 90/10")
+        self.assertAlmostEqual(share, 0.10, delta=share_tolerance(0.10, N), msg=f"C2 share {share:.3f} for 90/10")
 
         # A cookie keeps its arm over 100 requests on new connections.
         for arm in (C1, C2):
@@ -226,8 +226,8 @@ class RouterRegistryTest(ClusterTest):
             if before == C2:
                 self.assertEqual(after, C2, "a C2 user moved although C2 only grew")
         moved = sum(1 for a, b in zip(arms, arms2) if a != b)
-        self.assertAlmostEqual(moved / N, 0.10, delta=TOLERANCE, msg=f"{moved} of {N} moved")
-        self.assertAlmostEqual(arms2.count(C2) / N, 0.20, delta=TOLERANCE)
+        self.assertAlmostEqual(moved / N, 0.10, delta=share_tolerance(0.10, N), msg=f"{moved} of {N} moved")
+        self.assertAlmostEqual(arms2.count(C2) / N, 0.20, delta=share_tolerance(0.20, N))
 
     def test_instance_removed_under_load_fails_no_request(self):
         x1, x2 = self.backend("x1"), self.backend("x2")
