@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -138,6 +139,11 @@ Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
     out[*key] = std::move(*value);
   }
   return out;
+}
+
+Result<AdminOptions> AdminOptionsFromFlagsAndEnv(const AdminFlags& flags, std::string admin_token) {
+  const char* env = std::getenv("SKYPORT_METRICS_TOKEN");
+  return AdminOptionsFromFlags(flags, std::move(admin_token), env ? env : "");
 }
 
 Result<AdminOptions> AdminOptionsFromFlags(const AdminFlags& f, std::string admin_token,

@@ -58,6 +58,8 @@ struct AdminFlags {
 // `env_metrics_token`); `admin_token` is the admin token ("" = none).
 Result<AdminOptions> AdminOptionsFromFlags(const AdminFlags& flags, std::string admin_token,
                                            const std::string& env_metrics_token);
+// The same, with the metrics token from the environment (SKYPORT_METRICS_TOKEN).
+Result<AdminOptions> AdminOptionsFromFlagsAndEnv(const AdminFlags& flags, std::string admin_token);
 
 class AdminServer {
  public:

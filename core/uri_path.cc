@@ -4,18 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "core/uri_chars.h"
+
 namespace skyport::uri {
 namespace {
-
-inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-inline bool IsAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-inline bool IsUnreserved(char c) { return IsAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
-inline int HexValue(char c) {
-  if (IsDigit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // RFC 3986 5.2.4 over a path that starts with '/', in place.
 void RemoveDotSegments(std::string& s) {

@@ -147,8 +147,7 @@ int RunDaemon(DaemonOptions o) {
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
-    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
-    auto aopts = AdminOptionsFromFlags(o.admin, "", env_metrics_token ? env_metrics_token : "");
+    auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
     if (!aopts.ok()) return FailStart(aopts.status());
     auto srv = AdminServer::Start(
         o.metrics_listen,

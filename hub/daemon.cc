@@ -193,24 +193,14 @@ int RunDaemon(const DaemonOptions& o) {
   auto tower = ControlTower::Open(flight_store->get(), tower_io.get(), SystemClock::Get(), timings);
   if (!tower.ok()) return FailStart(tower.status());
   FlightService flight_service(tower->get(), *token);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  // The other address family's loopback/wildcard twin too (ProbeListen): gRPC binds only what it is given.
-  if (Status s = ProbeListen(o.listen); !s.ok()) return FailStart(s);
-  builder.AddListeningPort(o.listen, *creds, &port);
-  builder.RegisterService(&hub_service);
-  builder.RegisterService(&drone_service);
-  builder.RegisterService(&stats_service);
-  builder.RegisterService(&flight_service);
-  builder.SetMaxReceiveMessageSize(16 << 20);
-  rpc::ConfigureServer(builder);
-  auto server = builder.BuildAndStart();
-  if (!server || port == 0) return FailStart(rpc::ListenFailure(o.listen));
+  auto started = rpc::StartServer(o.listen, *creds, {&hub_service, &drone_service, &stats_service, &flight_service},
+                                  16 << 20);
+  if (!started.ok()) return FailStart(started.status());
+  auto& [server, port] = *started;
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
-    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
-    auto aopts = AdminOptionsFromFlags(o.admin, "", env_metrics_token ? env_metrics_token : "");
+    auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
     if (!aopts.ok()) return FailStart(aopts.status());
     Hub* h = hub->get();
     ControlTower* t = tower->get();

@@ -58,22 +58,13 @@ int RunDaemon(const DaemonOptions& o) {
   auto creds = rpc::ServerCredentials(o.common.tls);
   if (!creds.ok()) return FailStart(creds.status());
   RegistryService service(owner->get(), *token);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  // The other address family's loopback/wildcard twin too (ProbeListen): gRPC binds only what it is given.
-  if (Status s = ProbeListen(o.listen); !s.ok()) return FailStart(s);
-  builder.AddListeningPort(o.listen, *creds, &port);
-  builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(4 << 20);
-  builder.SetMaxSendMessageSize(64 << 20);
-  rpc::ConfigureServer(builder);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) return FailStart(rpc::ListenFailure(o.listen));
+  auto started = rpc::StartServer(o.listen, *creds, {&service}, 4 << 20, 64 << 20);
+  if (!started.ok()) return FailStart(started.status());
+  auto& [server, port] = *started;
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
-    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
-    auto aopts = AdminOptionsFromFlags(o.admin, "", env_metrics_token ? env_metrics_token : "");
+    auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
     if (!aopts.ok()) return FailStart(aopts.status());
     Owner* own = owner->get();
     auto a = AdminServer::Start(o.metrics_listen,

@@ -273,8 +273,7 @@ int RunDaemon(const DaemonOptions& o) {
       std::string out = p->MetricsText() + stats.Prometheus() + more.Take();
       return AdminResponse{200, "text/plain; version=0.0.4", out};
     };
-    const char* env_metrics_token = std::getenv("SKYPORT_METRICS_TOKEN");
-    auto aopts = AdminOptionsFromFlags(o.admin_flags, *token, env_metrics_token ? env_metrics_token : "");
+    auto aopts = AdminOptionsFromFlagsAndEnv(o.admin_flags, *token);
     if (!aopts.ok()) return FailStart(aopts.status());
     auto a = AdminServer::Start(o.admin, std::move(routes), *aopts);
     if (!a.ok()) return FailStart(a.status());

@@ -49,6 +49,22 @@ Status ListenFailure(const std::string& address) {
   return Status::Unavailable("cannot listen on " + address + " (see the gRPC error above)");
 }
 
+Result<StartedServer> StartServer(const std::string& listen, const std::shared_ptr<grpc::ServerCredentials>& creds,
+                                  std::initializer_list<grpc::Service*> services, int max_receive_bytes,
+                                  int max_send_bytes) {
+  if (Status s = ProbeListen(listen); !s.ok()) return s;
+  grpc::ServerBuilder builder;
+  StartedServer out;
+  builder.AddListeningPort(listen, creds, &out.port);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  builder.SetMaxReceiveMessageSize(max_receive_bytes);
+  if (max_send_bytes >= 0) builder.SetMaxSendMessageSize(max_send_bytes);
+  ConfigureServer(builder);
+  out.server = builder.BuildAndStart();
+  if (!out.server || out.port == 0) return ListenFailure(listen);
+  return out;
+}
+
 Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);

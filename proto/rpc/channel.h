@@ -3,6 +3,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,17 @@ void ConfigureServer(grpc::ServerBuilder& builder);
 // Why BuildAndStart could not listen on `address`: "address … is in use
 // (another skyport-hub?)" when it is taken, else the bind error.
 Status ListenFailure(const std::string& address);
+// One daemon's gRPC server: the twin-family probe (core/exclusive.h
+// ProbeListen: gRPC binds only what it is given), `services`, the message size
+// limits and ConfigureServer. The started server and its bound port, or why it
+// could not listen.
+struct StartedServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+Result<StartedServer> StartServer(const std::string& listen, const std::shared_ptr<grpc::ServerCredentials>& creds,
+                                  std::initializer_list<grpc::Service*> services, int max_receive_bytes,
+                                  int max_send_bytes = -1);
 // TLS when `tls.ca` is set, else insecure. The channel reconnects by itself
 // with a bounded backoff (kMaxReconnectBackoffMs, +-20 % jitter; each
 // attempt gives up after kConnectTimeoutMs; names are resolved again at most
