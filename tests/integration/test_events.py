@@ -112,11 +112,13 @@ class EventsTest(ClusterTest):
     def test_a_known_difference_shows_in_skyport_stats(self):
         # C2's users convert 40% of the time, C1's 10%: skyport stats must see
         # +30 points with a tiny p-value, and no sample ratio mismatch at 50/50.
+        # The k-th user of each arm decides by k (not by the visit's number, whose arm is random),
+        # so each arm converts at exactly its rate and only the arms' sizes vary.
         per_arm = {C1: [], C2: []}
-        for i in range(300):
+        for _ in range(300):
             cookie, commit = self.user()
             rate = 4 if commit == C2 else 1
-            bought = i % 10 < rate
+            bought = len(per_arm[commit]) % 10 < rate
             if bought:
                 got, text = post(self.router.port, {"event": "purchase", "value": 20 if commit == C2 else 10},
                                  {"Cookie": cookie})
