@@ -44,7 +44,7 @@ int RunDaemon(const DaemonOptions& o) {
   auto lock = DataDirLock::Acquire(o.data_dir);
   if (!lock.ok()) return FailStart(lock.status());
 
-  OwnerOptions oo;
+  StateOwnerOptions oo;
   oo.state.port_lo = range->first;
   oo.state.port_hi = range->second;
   oo.state.history = o.history;
@@ -52,7 +52,7 @@ int RunDaemon(const DaemonOptions& o) {
   oo.fsync = o.sync == "full";
   oo.lease_grace_ms = int64_t{o.lease_grace_s} * 1000;
   SystemRandom random;
-  auto owner = Owner::Start(oo, SystemClock::Get(), &random);
+  auto owner = StateOwner::Start(oo, SystemClock::Get(), &random);
   if (!owner.ok()) return FailStart(owner.status());
 
   auto creds = rpc::ServerCredentials(o.common.tls);
@@ -66,7 +66,7 @@ int RunDaemon(const DaemonOptions& o) {
   if (!o.metrics_listen.empty()) {
     auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
     if (!aopts.ok()) return FailStart(aopts.status());
-    Owner* own = owner->get();
+    StateOwner* own = owner->get();
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics", [own](const AdminRequest&) {
                                     return AdminResponse{200, "text/plain; version=0.0.4", RenderMetrics(own->Stats())};

@@ -15,7 +15,7 @@ namespace {
 
 std::optional<int64_t> Expected(bool has, int64_t v) { return has ? std::optional<int64_t>(v) : std::nullopt; }
 
-// One Watch call. gRPC owns the reactor; the Owner holds the stream through
+// One Watch call. gRPC owns the reactor; the StateOwner holds the stream through
 // shared_ptr<WatchSink> and learns it is gone when Push returns false.
 class WatchStream final : public WatchSink {
  public:
@@ -115,7 +115,7 @@ void WatchStream::FinishLocked(const grpc::Status& s) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* RegistryService::Run(grpc::CallbackServerContext* ctx, Owner::Apply apply) {
+grpc::ServerUnaryReactor* RegistryService::Run(grpc::CallbackServerContext* ctx, StateOwner::Apply apply) {
   auto* reactor = ctx->DefaultReactor();
   if (grpc::Status s = rpc::CheckToken(*ctx, token_); !s.ok()) {
     reactor->Finish(s);

@@ -1,5 +1,5 @@
 // The Registry gRPC service: checks the token on every call, then hands the
-// call to the Owner. Never blocks a gRPC thread.
+// call to the StateOwner. Never blocks a gRPC thread.
 #pragma once
 
 #include <memory>
@@ -14,7 +14,7 @@ class RegistryService final : public v1::Registry::CallbackService {
  public:
   // `watch_queue_limit`: messages a slow watcher may have queued before it is
   // cut off (it then resumes from its revision).
-  RegistryService(Owner* owner, std::string token, size_t watch_queue_limit = 4096)
+  RegistryService(StateOwner* owner, std::string token, size_t watch_queue_limit = 4096)
       : owner_(owner), token_(std::move(token)), watch_queue_limit_(watch_queue_limit) {}
 
   grpc::ServerUnaryReactor* Grant(grpc::CallbackServerContext*, const v1::GrantRequest*, v1::GrantResponse*) override;
@@ -41,9 +41,9 @@ class RegistryService final : public v1::Registry::CallbackService {
  private:
   // Authenticates, then runs `apply` on the owner thread and finishes the
   // call once the batch holding it is durable.
-  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, Owner::Apply apply);
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, StateOwner::Apply apply);
 
-  Owner* owner_;
+  StateOwner* owner_;
   std::string token_;
   size_t watch_queue_limit_;
 };

@@ -7,12 +7,12 @@
 
 namespace skyport::registry {
 
-Result<std::unique_ptr<Owner>> Owner::Start(OwnerOptions opts, Clock* clock, Random* random) {
+Result<std::unique_ptr<StateOwner>> StateOwner::Start(StateOwnerOptions opts, Clock* clock, Random* random) {
   auto store = Store::Open(opts.data_dir, opts.fsync);
   if (!store.ok()) return store.status();
   auto persisted = (*store)->Load(opts.state.history);
   if (!persisted.ok()) return persisted.status();
-  std::unique_ptr<Owner> owner(new Owner(opts, clock, random, std::move(*store)));
+  std::unique_ptr<StateOwner> owner(new StateOwner(opts, clock, random, std::move(*store)));
   const size_t endpoints = persisted->endpoints.size(), leases = persisted->leases.size();
   owner->state_.Restore(std::move(*persisted), clock->MonoMs(), opts.lease_grace_ms);
   log::Info("state restored", {{"revision", owner->state_.revision()},
@@ -23,12 +23,12 @@ Result<std::unique_ptr<Owner>> Owner::Start(OwnerOptions opts, Clock* clock, Ran
   return owner;
 }
 
-Owner::Owner(OwnerOptions opts, Clock* clock, Random* random, std::unique_ptr<Store> store)
+StateOwner::StateOwner(StateOwnerOptions opts, Clock* clock, Random* random, std::unique_ptr<Store> store)
     : opts_(opts), clock_(clock), random_(random), store_(std::move(store)), state_(opts.state) {}
 
-Owner::~Owner() { Stop(); }
+StateOwner::~StateOwner() { Stop(); }
 
-void Owner::Stop() {
+void StateOwner::Stop() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -37,7 +37,7 @@ void Owner::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Owner::Submit(Apply apply, Done done) {
+void StateOwner::Submit(Apply apply, Done done) {
   bool wake;
   {
     std::lock_guard lock(mu_);
@@ -51,7 +51,7 @@ void Owner::Submit(Apply apply, Done done) {
   if (wake) cv_.notify_one();
 }
 
-void Owner::AddWatcher(std::shared_ptr<WatchSink> sink, int64_t from_revision, std::string app) {
+void StateOwner::AddWatcher(std::shared_ptr<WatchSink> sink, int64_t from_revision, std::string app) {
   {
     std::lock_guard lock(mu_);
     joining_.push_back({std::move(sink), std::move(app), from_revision});
@@ -59,12 +59,12 @@ void Owner::AddWatcher(std::shared_ptr<WatchSink> sink, int64_t from_revision, s
   cv_.notify_one();
 }
 
-OwnerStats Owner::Stats() const {
+OwnerStats StateOwner::Stats() const {
   std::lock_guard lock(mu_);
   return stats_;
 }
 
-void Owner::Loop() {
+void StateOwner::Loop() {
   std::vector<Call> calls;
   std::vector<Watcher> joining;
   for (;;) {
@@ -99,7 +99,7 @@ void Owner::Loop() {
   for (auto& c : rest) c.done(Status::Unavailable("registry is shutting down"));
 }
 
-void Owner::RunBatch(std::vector<Call>& calls, std::vector<Watcher>& joining) {
+void StateOwner::RunBatch(std::vector<Call>& calls, std::vector<Watcher>& joining) {
   Changes ch;
   const int64_t turn_ms = clock_->MonoMs();
   const int64_t stalled = StalledMs(planned_wake_ms_, turn_ms, last_batch_ms_);
@@ -157,7 +157,7 @@ void Owner::RunBatch(std::vector<Call>& calls, std::vector<Watcher>& joining) {
   stats_.watchers = watchers_.size();
 }
 
-void Owner::Publish(const Changes& ch, std::vector<Watcher>& joining) {
+void StateOwner::Publish(const Changes& ch, std::vector<Watcher>& joining) {
   if (!ch.events.empty()) {
     v1::WatchResponse all;
     all.set_kind(v1::WatchResponse::DELTA);
@@ -182,7 +182,7 @@ void Owner::Publish(const Changes& ch, std::vector<Watcher>& joining) {
   }
 }
 
-void Owner::Greet(Watcher& w) {
+void StateOwner::Greet(Watcher& w) {
   if (w.from > 0) {
     if (auto events = state_.EventsSince(w.from, w.app)) {
       size_t i = 0;

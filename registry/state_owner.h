@@ -25,7 +25,7 @@
 
 namespace skyport::registry {
 
-struct OwnerOptions {
+struct StateOwnerOptions {
   StateOptions state;
   std::string data_dir;
   bool fsync = true;  // see Store::Open
@@ -51,14 +51,14 @@ class WatchSink {
 };
 
 
-class Owner {
+class StateOwner {
  public:
   using Apply = std::function<Status(RegistryState&, Changes&, const Now&)>;
   using Done = std::function<void(const Status&)>;
 
   // Opens the store, restores the state, starts the owner thread.
-  static Result<std::unique_ptr<Owner>> Start(OwnerOptions opts, Clock* clock, Random* random);
-  ~Owner();
+  static Result<std::unique_ptr<StateOwner>> Start(StateOwnerOptions opts, Clock* clock, Random* random);
+  ~StateOwner();
 
   // `apply` runs on the owner thread; `done` runs there too, after the batch
   // is durable, with apply's status (or the storage error that lost it).
@@ -81,13 +81,13 @@ class Owner {
     int64_t from = 0;
   };
 
-  Owner(OwnerOptions opts, Clock* clock, Random* random, std::unique_ptr<Store> store);
+  StateOwner(StateOwnerOptions opts, Clock* clock, Random* random, std::unique_ptr<Store> store);
   void Loop();
   void RunBatch(std::vector<Call>& calls, std::vector<Watcher>& joining);
   void Publish(const Changes& ch, std::vector<Watcher>& joining);
   void Greet(Watcher& w);
 
-  OwnerOptions opts_;
+  StateOwnerOptions opts_;
   Clock* clock_;
   int64_t planned_wake_ms_ = 0;  // owner thread: the latest the current turn should begin (StalledMs)
   int64_t last_batch_ms_ = 0;    // owner thread: how long the last batch took
