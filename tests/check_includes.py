@@ -15,12 +15,13 @@ import sys
 
 DAEMONS = {"registry", "hub", "drone", "router", "cli"}
 # Folder -> the project folders its files may include ("skyport/" and "rpc/"
-# are proto/'s include roots: the generated messages and the rpc helpers).
-ALLOWED = {d: {d, "core", "contract", "skyport", "rpc"} for d in DAEMONS}
+# are proto/'s include roots: the generated messages and the rpc helpers;
+# "etcd/" holds etcd's generated API, proto/etcd/README.md).
+ALLOWED = {d: {d, "core", "contract", "skyport", "rpc", "etcd"} for d in DAEMONS}
 ALLOWED["contract"] = {"contract", "core", "skyport"}
 ALLOWED["core"] = {"core"}
 # Every first path component the project's own includes can start with.
-PROJECT = DAEMONS | {"contract", "core", "skyport", "rpc", "proto"}
+PROJECT = DAEMONS | {"contract", "core", "skyport", "rpc", "etcd", "proto"}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 
