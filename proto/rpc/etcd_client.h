@@ -36,6 +36,7 @@
 #include "core/status.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "etcd/mvcc/mvccpb/kv.pb.h"
+#include "rpc/etcd_endpoints.h"
 
 namespace skyport::etcd {
 
@@ -128,9 +129,6 @@ class Watch {
 };
 std::unique_ptr<Watch> StartWatch(std::shared_ptr<Client>, WatchSpec, std::function<void(WatchUpdate)> on_update);
 
-// range_end for a prefix, by etcd's rule: the prefix with its last byte that
-// is not 0xff incremented and what follows dropped; "\0" (every key) when the
-// prefix is empty or all 0xff.
-std::string PrefixEnd(std::string_view prefix);
+// PrefixEnd(prefix): range_end for a prefix (etcd_endpoints.h).
 
 }  // namespace skyport::etcd
