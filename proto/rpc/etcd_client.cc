@@ -64,11 +64,11 @@ class UnaryCall : public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
       impl_->CountOversized(op_, msg);
       return Finish(Status(code, where + msg + " (page large reads with RangeRequest.limit)"));
     }
-    RetryDecision d = DecideRetry(kind, code, msg, token_renewed_);
+    RetryDecision d = DecideRetry(kind, code, msg, token_renewed_ || !impl_->auth_enabled());
     if (d.fail_over) impl_->FailOver(at, op_, msg);
     switch (d.next) {
       case Next::kDone:
-        return Finish(Status(code, where + msg));
+        return Finish(Status(code, where + msg + std::string(Hint(code, msg, impl_->auth_enabled()))));
       case Next::kUnknownOutcome:
         return Finish(Status::Unavailable(where + msg +
                                           " (the outcome is unknown: the request may have been applied; read back)"));

@@ -159,7 +159,7 @@ void WatchCore::OnStreamDone(size_t endpoint, const grpc::Status& status) {
   Code code = static_cast<Code>(status.error_code());
   std::string msg = status.error_message();
   if (code == Code::kOk || code == Code::kCancelled) code = Code::kUnavailable, msg = "the watch stream ended";
-  RetryDecision d = DecideRetry(OpKind::kRead, code, msg, token_renewed_);
+  RetryDecision d = DecideRetry(OpKind::kRead, code, msg, token_renewed_ || !impl_->auth_enabled());
   if (d.next == Next::kRenewToken) {
     token_renewed_ = true;
     lock.unlock();
