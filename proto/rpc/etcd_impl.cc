@@ -72,8 +72,15 @@ void Client::Impl::FailOver(size_t i, std::string_view op, std::string_view why)
   size_t next = (i + 1) % conns_.size();
   if (!current_.compare_exchange_strong(expected, next)) return;  // someone moved on already
   failovers_.fetch_add(1);
+  uint64_t suppressed = 0;
+  {
+    std::lock_guard lock(mu_);
+    // Every member down means a fail-over per attempt: one line per 10 s.
+    if (!failover_log_.Allow(NowMs(), &suppressed)) return;
+  }
   log::Warn("etcd endpoint failed, trying the next one",
-            {{"op", op}, {"endpoint", conns_[i]->ep.url}, {"next", conns_[next]->ep.url}, {"error", why}});
+            {{"op", op}, {"endpoint", conns_[i]->ep.url}, {"next", conns_[next]->ep.url}, {"error", why},
+             {"failovers_not_logged", suppressed}});
 }
 
 void Client::Impl::Answered(size_t i) { answered_.store(i); }
@@ -117,6 +124,8 @@ void Client::Impl::RenewToken(size_t i, bool drop_current, std::function<void(St
   conns_[i]->auth->async()->Authenticate(&call->ctx, &call->req, &call->resp, [self, call, i](grpc::Status st) {
     Status result;
     std::vector<std::function<void(Status)>> waiters;
+    uint64_t suppressed = 0;
+    bool log_it = false;
     {
       std::lock_guard lock(self->mu_);
       if (st.ok() && !call->resp.token().empty()) {
@@ -128,11 +137,14 @@ void Client::Impl::RenewToken(size_t i, bool drop_current, std::function<void(St
       }
       self->renewing_ = false;
       waiters.swap(self->waiters_);
+      log_it = !result.ok() && self->auth_log_.Allow(NowMs(), &suppressed);
     }
     self->CountRequest("Authenticate", result.code());
-    if (!result.ok())
-      log::Warn("etcd authentication failed",
-                {{"endpoint", self->conns_[i]->ep.url}, {"user", self->opts_.user}, {"error", result.message()}});
+    if (log_it)
+      log::Warn("etcd authentication failed", {{"endpoint", self->conns_[i]->ep.url},
+                                               {"user", self->opts_.user},
+                                               {"error", result.message()},
+                                               {"failures_not_logged", suppressed}});
     for (auto& w : waiters) w(result);
   });
 }

@@ -47,6 +47,16 @@ class EtcdClientTest(unittest.TestCase):
         _, out = self.run_check("basic")
         self.assertEqual(out[-1]["basic"], "ok")
 
+    def test_dead_first_endpoint_and_host_names(self):
+        # Nothing listens on the first endpoint: the writes of `basic` never
+        # reach it, so they are retried on the next one (by host name).
+        from etcd_cluster import free_ports
+        dead = f"http://127.0.0.1:{free_ports(1)[0]}"
+        named = [f"localhost:{p}" for p in self.cluster.client_ports]
+        _, out = self.run_check("basic", endpoints=",".join([dead] + named))
+        self.assertEqual(out[-1]["basic"], "ok")
+        self.assertIn(out[-1]["endpoint"], named)
+
     def test_lease_kept_alive_then_expired_by_etcd(self):
         _, out = self.run_check("lease")
         self.assertTrue(out[0]["kept"])
