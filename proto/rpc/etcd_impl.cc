@@ -172,7 +172,8 @@ void Client::Impl::CountOversized(std::string_view op, std::string_view message)
 void Client::Impl::WriteMetrics(PromText& out) const {
   std::lock_guard lock(mu_);
   out.Family("skyport_etcd_requests_total", PromType::kCounter, "etcd calls finished, by op and result");
-  for (const auto& [k, n] : requests_) out.Sample("skyport_etcd_requests_total", {{"op", k.first}, {"result", k.second}}, n);
+  for (const auto& [k, n] : requests_)
+    out.Sample("skyport_etcd_requests_total", {{"op", k.first}, {"result", k.second}}, n);
   out.Family("skyport_etcd_retries_total", PromType::kCounter, "etcd call attempts sent again, by op");
   for (const auto& [op, n] : retries_) out.Sample("skyport_etcd_retries_total", {{"op", op}}, n);
   out.Counter("skyport_etcd_failovers_total", "Moves to the next etcd endpoint after a failure", failovers_.load());

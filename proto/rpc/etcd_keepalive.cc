@@ -109,6 +109,7 @@ void KeepAliveMux::Send(std::shared_ptr<Waiter> w) {
   Stream* fresh = nullptr;
   {
     std::unique_lock lock(mu_);
+    if (w->finished) return;  // its deadline passed while it waited for a retry
     if (shutdown_) {
       lock.unlock();
       return Finish(w, Status(Code::kCancelled, "etcd LeaseKeepAlive: the client is closed"));
