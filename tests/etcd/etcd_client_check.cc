@@ -193,6 +193,28 @@ int Failover(std::shared_ptr<Client> c, const std::string& prefix, int seconds, 
   Recorder rec;
   WatchSpec spec{prefix, PrefixEnd(prefix), first->header().revision() + 1, false, false};
   auto w = StartWatch(c, spec, [&](WatchUpdate u) { rec.Add(std::move(u)); });
+  // A lease kept alive from another thread all along: it must outlive the
+  // member's death (keep-alives fail over too).
+  etcdserverpb::LeaseGrantRequest g;
+  g.set_ttl(3);
+  auto lease = c->LeaseGrantSync(g);
+  if (!lease.ok()) return Fail("grant: " + lease.status().ToString());
+  std::string lease_key = prefix + "lease";
+  if (auto p = c->PutSync(PutReq(lease_key, "held", lease->id())); !p.ok()) return Fail("lease put");
+  std::atomic<bool> writing{true};
+  std::atomic<int> keepalive_errors{0}, keepalives{0};
+  std::thread keeper([&] {
+    while (writing.load()) {
+      auto ka = c->LeaseKeepAliveSync(lease->id());
+      if (ka.ok()) {
+        ++keepalives;
+      } else {
+        ++keepalive_errors;
+        Emit({{"keepalive_error", ka.status().ToString()}});
+      }
+      Sleep(300);
+    }
+  });
   std::map<std::string, int64_t> acked;  // key -> mod revision
   int unknown = 0, failed = 0, acked_elsewhere = 0;
   std::string initial;
@@ -216,11 +238,14 @@ int Failover(std::shared_ptr<Client> c, const std::string& prefix, int seconds, 
       if (failed <= 5) Emit({{"write_error", r.status().ToString()}});
     }
   }
+  writing = false;
+  keeper.join();
   // Every acknowledged key is there (read through whichever member answers).
   auto all = c->RangeSync(RangeReq(prefix, PrefixEnd(prefix)));
   if (!all.ok()) return Fail("final range: " + all.status().ToString());
   std::set<std::string> present;
   for (auto& kv : all->kvs()) present.insert(kv.key());
+  bool lease_kept = present.count(lease_key) == 1;
   int lost = 0;
   for (auto& [k, rev] : acked) lost += present.count(k) == 0;
   int64_t last_rev = all->header().revision();
@@ -236,6 +261,7 @@ int Failover(std::shared_ptr<Client> c, const std::string& prefix, int seconds, 
   for (auto& u : rec.updates) {
     if (u.compact_revision > 0 || !u.error.ok()) ++ended;
     for (auto& e : u.events) {
+      if (e.kv().key() == lease_key) continue;
       if (e.kv().mod_revision() <= prev) ++out_of_order;
       prev = e.kv().mod_revision();
       if (++seen[e.kv().key()] > 1) ++duplicates;
@@ -249,9 +275,12 @@ int Failover(std::shared_ptr<Client> c, const std::string& prefix, int seconds, 
                   {"acked_elsewhere", acked_elsewhere}, {"initial", initial}, {"final", c->current_endpoint()},
                   {"watch_caught_up", caught_up}, {"watch_ended", ended}, {"watch_unseen", unseen},
                   {"watch_duplicates", duplicates}, {"watch_out_of_order", out_of_order},
+                  {"lease_kept", lease_kept}, {"keepalives", keepalives.load()},
+                  {"keepalive_errors", keepalive_errors.load()},
                   {"metrics", metrics.str()}};
   Emit(summary);
-  if (lost || unseen || duplicates || out_of_order || ended || !caught_up) return Fail("failover checks");
+  if (lost || unseen || duplicates || out_of_order || ended || !caught_up || !lease_kept || keepalive_errors)
+    return Fail("failover checks");
   if (initial.empty() || acked_elsewhere == 0) return Fail("no write acknowledged by another member");
   return 0;
 }

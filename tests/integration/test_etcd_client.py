@@ -117,7 +117,12 @@ class EtcdClientTest(unittest.TestCase):
         self.assertEqual((s["watch_unseen"], s["watch_duplicates"], s["watch_out_of_order"]), (0, 0, 0))
         # At most the writes in flight when the member died have an unknown outcome.
         self.assertLessEqual(s["unknown"], 2, s)
-        self.assertIn("skyport_etcd_failovers_total", s["metrics"])
+        self.assertRegex(s["metrics"], r"skyport_etcd_failovers_total [1-9]")
+        self.assertRegex(s["metrics"], r"skyport_etcd_watch_resumes_total [1-9]")  # its stream died too
+        # The lease kept alive all along (from another thread) survived, every keep-alive answered.
+        self.assertTrue(s["lease_kept"])
+        self.assertEqual(s["keepalive_errors"], 0)
+        self.assertGreater(s["keepalives"], 10)
         return victim
 
     def test_kill_9_of_the_member_in_use_loses_no_acknowledged_write(self):
