@@ -43,6 +43,13 @@ Result<std::shared_ptr<Client::Impl>> Client::Impl::Create(Options o) {
   for (Endpoint& ep : *eps) {
     grpc::ChannelArguments args = rpc::ReconnectingChannelArguments();
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(impl->opts_.dial_timeout_ms));
+    // A member that hangs (stopped, frozen VM) leaves streams open: pings find
+    // it within 9 s. etcd refuses pings more often than every 5 s
+    // (--grpc-keepalive-min-time) and pings on a connection without calls
+    // (its enforcement policy), answering both with GOAWAY.
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 6'000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3'000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
     args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
     args.SetMaxSendMessageSize(kMaxSendBytes);
     // One channel (one connection) per member: never shared with another
