@@ -93,6 +93,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   std::map<std::string, uint64_t> retries_;                           // guarded by mu_
   LogLimiter auth_log_;                                               // guarded by mu_
   LogLimiter failover_log_;                                           // guarded by mu_
+  LogLimiter oversized_log_;                                          // guarded by mu_
   std::atomic<uint64_t> failovers_{0}, watch_resumes_{0}, oversized_{0};
 };
 

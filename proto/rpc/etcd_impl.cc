@@ -173,7 +173,12 @@ void Client::Impl::CountRetry(std::string_view op) {
 
 void Client::Impl::CountOversized(std::string_view op, std::string_view message) {
   oversized_.fetch_add(1);
-  log::Warn("etcd message over the size limit", {{"op", op}, {"error", message}});
+  uint64_t suppressed = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (!oversized_log_.Allow(NowMs(), &suppressed)) return;
+  }
+  log::Warn("etcd message over the size limit", {{"op", op}, {"error", message}, {"not_logged", suppressed}});
 }
 
 void Client::Impl::WriteMetrics(PromText& out) const {

@@ -162,6 +162,8 @@ void WatchCore::OnStreamDone(size_t endpoint, const grpc::Status& status) {
   Code code = static_cast<Code>(status.error_code());
   std::string msg = status.error_message();
   if (code == Code::kOk || code == Code::kCancelled) code = Code::kUnavailable, msg = "the watch stream ended";
+  if (code == Code::kResourceExhausted && msg.find("larger than max") != std::string::npos)
+    impl_->CountOversized("Watch", msg);  // final: the same answer would come again
   RetryDecision d = DecideRetry(OpKind::kRead, code, msg, token_renewed_ || !impl_->auth_enabled());
   if (d.next == Next::kRenewToken) {
     token_renewed_ = true;
