@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -14,6 +16,7 @@
 #include "rpc/etcd_client.h"
 #include "rpc/etcd_options.h"
 #include "rpc/etcd_retry.h"
+#include "rpc/etcd_timer.h"
 
 namespace skyport::etcd {
 namespace {
@@ -273,6 +276,44 @@ TEST_CASE("Client::Create checks its options and does not connect", "[etcd]") {
   auto bad = Client::Create(o);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().message().find("etcd-cacert") != std::string::npos);
+}
+
+TEST_CASE("TimerThread runs tasks by due time and drops the rest when destroyed", "[etcd]") {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int> order;
+  {
+    TimerThread timer;
+    auto add = [&](int n) {
+      std::lock_guard lock(mu);
+      order.push_back(n);
+      cv.notify_all();
+    };
+    timer.After(60'000, [&] { add(99); });  // never due: dropped by the destructor
+    timer.After(30, [&] { add(2); });
+    timer.After(0, [&] { add(1); });
+    timer.After(30, [&] { add(3); });  // same due time: in the order given (or later)
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return order.size() == 3; }));
+  }
+  CHECK(order == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("Client metrics: every family, the endpoint in use at 1", "[etcd]") {
+  Options o;
+  o.endpoints = {"http://127.0.0.1:1", "http://127.0.0.1:2"};
+  auto c = Client::Create(o);
+  REQUIRE(c.ok());
+  PromText out;
+  (*c)->WriteMetrics(out);
+  for (const char* family : {"skyport_etcd_requests_total", "skyport_etcd_retries_total",
+                             "skyport_etcd_failovers_total 0", "skyport_etcd_watch_resumes_total 0",
+                             "skyport_etcd_oversized_total 0",
+                             "skyport_etcd_current_endpoint{endpoint=\"http://127.0.0.1:1\"} 1",
+                             "skyport_etcd_current_endpoint{endpoint=\"http://127.0.0.1:2\"} 0"}) {
+    CAPTURE(family);
+    CHECK(out.str().find(family) != std::string::npos);
+  }
 }
 
 }  // namespace
