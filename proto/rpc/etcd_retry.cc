@@ -32,6 +32,11 @@ bool StaleToken(Code code, std::string_view m) {
           (m == "etcdserver: revision of auth store is old" || m == "etcdserver: user name is empty"));
 }
 
+bool StaleTokenReason(std::string_view r) {
+  return Has(r, "etcdserver: invalid auth token") || Has(r, "etcdserver: revision of auth store is old") ||
+         Has(r, "etcdserver: user name is empty");
+}
+
 RetryDecision DecideRetry(OpKind kind, Code code, std::string_view m, bool token_renewed) {
   if (code == Code::kOk || code == Code::kCancelled) return {};
   if (StaleToken(code, m)) {

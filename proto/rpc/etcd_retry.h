@@ -43,6 +43,10 @@ bool TransientEtcdError(Code code, std::string_view message);
 // True for etcd's answers that a new auth token fixes.
 bool StaleToken(Code code, std::string_view message);
 
+// True for a watch's cancel reason that a new token fixes (etcd words it as
+// "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token").
+bool StaleTokenReason(std::string_view cancel_reason);
+
 // `token_renewed`: this call already renewed its token once, or the client
 // has no credentials to renew it with (a stale token answer is then final:
 // the credentials themselves are wrong or missing).

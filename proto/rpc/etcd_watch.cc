@@ -52,6 +52,7 @@ class WatchCore : public std::enable_shared_from_this<WatchCore> {
   int64_t next_rev_;               // guarded by mu_: 0 = "now" until the first stream is created
   int failures_ = 0;               // guarded by mu_: consecutive, for the backoff
   bool token_renewed_ = false;     // guarded by mu_
+  bool renew_on_done_ = false;     // guarded by mu_: etcd refused the token; renew once the stream is gone
   LogLimiter resume_log_;          // guarded by mu_: etcd down means a resume every 0.5 s
   std::mutex deliver_mu_;          // held while on_update_ runs, so Stop can wait it out
 };
@@ -128,6 +129,13 @@ bool WatchCore::OnResponse(size_t endpoint, const WatchResponse& resp) {
     if (resp.compact_revision() > 0) {
       u.compact_revision = resp.compact_revision();
       ended_ = true;
+    } else if (resp.canceled() && StaleTokenReason(resp.cancel_reason()) && impl_->auth_enabled() &&
+               !token_renewed_) {
+      // The token expired while the stream was away (etcd's simple tokens
+      // live 5 minutes unused): renew it and create the watch again.
+      token_renewed_ = true;
+      renew_on_done_ = true;
+      return false;
     } else if (resp.canceled()) {
       std::string why = resp.cancel_reason().empty() ? "cancelled by etcd" : resp.cancel_reason();
       u.error = Status(Code::kAborted, impl_->Where("Watch", endpoint) + why);
@@ -159,6 +167,13 @@ void WatchCore::OnStreamDone(size_t endpoint, const grpc::Status& status) {
   stream_ = nullptr;
   cv_.notify_all();
   if (stopped_ || ended_) return;
+  if (renew_on_done_) {
+    renew_on_done_ = false;
+    lock.unlock();
+    auto self = shared_from_this();
+    impl_->RenewToken(endpoint, true, [self](Status) { self->Open(); });  // a failure shows on the next stream
+    return;
+  }
   Code code = static_cast<Code>(status.error_code());
   std::string msg = status.error_message();
   if (code == Code::kOk || code == Code::kCancelled) code = Code::kUnavailable, msg = "the watch stream ended";

@@ -64,11 +64,12 @@ def make_test_ca(d):
 
 
 class EtcdCluster:
-    def __init__(self, members=3, tls=False, start=True):
+    def __init__(self, members=3, tls=False, start=True, extra=()):
         if not ETCD or not ETCDCTL:
             raise unittest.SkipTest("etcd is not installed (scripts/setup.sh installs etcd-server and etcd-client)")
         self.n = members
         self.tls = tls
+        self.extra = list(extra)  # more etcd flags, e.g. ["--auth-token-ttl", "1"]
         self.tmp = tempfile.mkdtemp(prefix="skyport-etcd-")
         self.procs = [None] * members
         self.names = [f"m{i}" for i in range(members)]
@@ -100,7 +101,7 @@ class EtcdCluster:
                 "--logger", "zap", "--log-outputs", "stderr", "--log-level", "warn"]
         if self.tls:
             args += ["--cert-file", self.cert, "--key-file", self.key]
-        return args
+        return args + self.extra
 
     # --- life cycle
     def start(self):

@@ -8,6 +8,7 @@ auth and TLS. Skipped, saying why, when etcd is not installed.
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -28,12 +29,14 @@ def lines(out):
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-class EtcdClientTest(unittest.TestCase):
+class EtcdClusterCase(unittest.TestCase):
+    """A cluster per test, and the scenarios' runner; no tests of its own."""
     members = 3
+    extra = ()
 
     def setUp(self):
         self.check = check_binary()
-        self.cluster = EtcdCluster(self.members)
+        self.cluster = EtcdCluster(self.members, extra=self.extra)
         self.addCleanup(self.cluster.stop)
 
     def run_check(self, *args, endpoints=None, env=None, expect_ok=True, timeout=90):
@@ -44,6 +47,45 @@ class EtcdClientTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, f"{' '.join(args)}: {r.stdout}\n{r.stderr[-3000:]}")
         return r, out
 
+    def failover(self, endpoints, sig=signal.SIGKILL, args=(), env=None, mark=100):
+        p = subprocess.Popen([self.check, "failover", "--key-prefix", "/fo/", "--seconds", "6", "--mark", str(mark),
+                              "--etcd-endpoints", endpoints, *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, **(env or {})})
+        try:
+            first = json.loads(p.stdout.readline() or "{}")
+            self.assertIn("current", first, "the check printed no endpoint in use")
+            victim = self.cluster.client_url_index(first["current"])
+            if sig == signal.SIGSTOP:
+                os.kill(self.cluster.procs[victim].pid, sig)
+                self.addCleanup(os.kill, self.cluster.procs[victim].pid, signal.SIGCONT)
+            else:
+                self.cluster.kill(victim, sig)
+            out, err = p.communicate(timeout=90)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        summary = lines(out)
+        self.assertEqual(p.returncode, 0, f"{out}\n{err[-3000:]}")
+        s = [o for o in summary if "acked" in o][-1]
+        self.assertEqual(s["lost"], 0)
+        self.assertGreater(s["acked_elsewhere"], 0)
+        self.assertNotEqual(s["final"], first["current"])
+        self.assertEqual((s["watch_unseen"], s["watch_duplicates"], s["watch_out_of_order"]), (0, 0, 0))
+        # At most the writes in flight when the member died have an unknown outcome.
+        self.assertLessEqual(s["unknown"], 2, s)
+        self.assertRegex(s["metrics"], r"skyport_etcd_failovers_total [1-9]")
+        self.assertRegex(s["metrics"], r"skyport_etcd_watch_resumes_total [1-9]")  # its stream died too
+        # The lease kept alive all along (from another thread) survived, every keep-alive answered.
+        self.assertTrue(s["lease_kept"])
+        self.assertEqual(s["keepalive_errors"], 0)
+        self.assertGreater(s["keepalives"], 10)
+        self.victim = victim
+        return s
+
+
+class EtcdClientTest(EtcdClusterCase):
     def test_put_range_delete_and_compare_and_swap(self):
         _, out = self.run_check("basic")
         self.assertEqual(out[-1]["basic"], "ok")
@@ -95,41 +137,6 @@ class EtcdClientTest(unittest.TestCase):
         self.assertEqual(compacted, [{"compact_revision": rev}], out)
         self.assertEqual(out[-1]["events"], [])
 
-    def failover(self, endpoints, sig=signal.SIGKILL):
-        p = subprocess.Popen([self.check, "failover", "--key-prefix", "/fo/", "--seconds", "6", "--mark", "100",
-                              "--etcd-endpoints", endpoints],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            first = json.loads(p.stdout.readline() or "{}")
-            self.assertIn("current", first, "the check printed no endpoint in use")
-            victim = self.cluster.client_url_index(first["current"])
-            if sig == signal.SIGSTOP:
-                os.kill(self.cluster.procs[victim].pid, sig)
-                self.addCleanup(os.kill, self.cluster.procs[victim].pid, signal.SIGCONT)
-            else:
-                self.cluster.kill(victim, sig)
-            out, err = p.communicate(timeout=90)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        summary = lines(out)
-        self.assertEqual(p.returncode, 0, f"{out}\n{err[-3000:]}")
-        s = [o for o in summary if "acked" in o][-1]
-        self.assertEqual(s["lost"], 0)
-        self.assertGreater(s["acked_elsewhere"], 0)
-        self.assertNotEqual(s["final"], first["current"])
-        self.assertEqual((s["watch_unseen"], s["watch_duplicates"], s["watch_out_of_order"]), (0, 0, 0))
-        # At most the writes in flight when the member died have an unknown outcome.
-        self.assertLessEqual(s["unknown"], 2, s)
-        self.assertRegex(s["metrics"], r"skyport_etcd_failovers_total [1-9]")
-        self.assertRegex(s["metrics"], r"skyport_etcd_watch_resumes_total [1-9]")  # its stream died too
-        # The lease kept alive all along (from another thread) survived, every keep-alive answered.
-        self.assertTrue(s["lease_kept"])
-        self.assertEqual(s["keepalive_errors"], 0)
-        self.assertGreater(s["keepalives"], 10)
-        return victim
-
     def test_kill_9_of_the_member_in_use_loses_no_acknowledged_write(self):
         self.failover(self.cluster.endpoints())
 
@@ -142,11 +149,26 @@ class EtcdClientTest(unittest.TestCase):
     def test_kill_9_of_the_leader_in_use_loses_no_acknowledged_write(self):
         leader = self.cluster.leader()
         order = [leader] + [i for i in range(self.members) if i != leader]
-        victim = self.failover(",".join(self.cluster.client_url(i) for i in order))
-        self.assertEqual(victim, leader)
+        self.failover(",".join(self.cluster.client_url(i) for i in order))
+        self.assertEqual(self.victim, leader)
         # The two members left elected a new leader and serve.
         self.assertNotEqual(self.cluster.leader(), leader)
         self.cluster.restart(leader)
+
+
+class EtcdAuthFailoverTest(EtcdClusterCase):
+    """The kill -9 scenario with auth on and tokens that expire after 1 s unused: the
+    members left have not seen the token lately, so writes, keep-alives and the watch's
+    new stream meet "invalid auth token" there and must renew it, not fail."""
+    extra = ("--auth-token-ttl", "1")
+
+    def test_kill_9_with_auth_and_expiring_tokens(self):
+        self.cluster.enable_auth("skyport", "pw-fo-1")
+        # The kill comes after 1,500 writes (over a second): the token has expired on the others.
+        s = self.failover(self.cluster.endpoints(), args=["--etcd-user", "skyport"],
+                          env={"SKYPORT_ETCD_PASSWORD": "pw-fo-1"}, mark=1500)
+        renewals = re.search(r'skyport_etcd_requests_total\{op="Authenticate",result="ok"\} (\d+)', s["metrics"])
+        self.assertGreaterEqual(int(renewals.group(1)), 2, s["metrics"])
 
 
 class EtcdAuthTest(unittest.TestCase):

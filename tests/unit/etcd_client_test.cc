@@ -184,6 +184,9 @@ TEST_CASE("NeverSent recognizes only pick failures", "[etcd]") {
   CHECK(Hint(Code::kInvalidArgument, "etcdserver: user name is empty", false).find("--etcd-user") !=
         std::string_view::npos);
   CHECK(Hint(Code::kInvalidArgument, "etcdserver: user name is empty", true).empty());
+  CHECK(StaleTokenReason("rpc error: code = Unauthenticated desc = etcdserver: invalid auth token"));
+  CHECK(StaleTokenReason("rpc error: code = InvalidArgument desc = etcdserver: revision of auth store is old"));
+  CHECK_FALSE(StaleTokenReason("rpc error: code = PermissionDenied desc = etcdserver: permission denied"));
 }
 
 TEST_CASE("Retry delays: a first fail-over round is immediate, then bounded backoff", "[etcd]") {
