@@ -36,6 +36,9 @@ class KeepAliveMux::Stream : public grpc::ClientBidiReactor<LeaseKeepAliveReques
   // Outside the mux's lock: a reaction must never find it held.
   void Start() {
     impl_->conn(endpoint_).lease->async()->LeaseKeepAlive(&ctx_, this);
+    // Writes come from outside the reactions (Send): the hold keeps OnDone
+    // away until the mux has stopped handing this stream out (OnReadDone).
+    AddHold();
     StartRead(&resp_);
     {
       std::lock_guard lock(mu_);
@@ -59,7 +62,11 @@ class KeepAliveMux::Stream : public grpc::ClientBidiReactor<LeaseKeepAliveReques
     if (ok && !queue_.empty()) WriteFrontLocked();
   }
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows
+    if (!ok) {  // the call is over: no new writes, then let OnDone come
+      impl_->keepalive().Detach(gen_);
+      RemoveHold();
+      return;
+    }
     impl_->keepalive().OnAnswer(gen_, endpoint_, resp_);
     StartRead(&resp_);
   }
@@ -169,6 +176,11 @@ void KeepAliveMux::OnAnswer(uint64_t gen, size_t endpoint, const LeaseKeepAliveR
     else
       Finish(w, resp);
   }
+}
+
+void KeepAliveMux::Detach(uint64_t gen) {
+  std::lock_guard lock(mu_);
+  if (stream_ != nullptr && stream_->gen() == gen) stream_ = nullptr;
 }
 
 void KeepAliveMux::OnStreamDone(uint64_t gen, size_t endpoint, const grpc::Status& status) {

@@ -32,6 +32,8 @@ class KeepAliveMux {
   // Called by the stream (etcd_keepalive.cc).
   void OnAnswer(uint64_t gen, size_t endpoint, const etcdserverpb::LeaseKeepAliveResponse& resp);
   void OnStreamDone(uint64_t gen, size_t endpoint, const grpc::Status& status);
+  // The stream `gen` ended: hand it out no more (new requests open another).
+  void Detach(uint64_t gen);
 
  private:
   void Send(std::shared_ptr<Waiter> w);
