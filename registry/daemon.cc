@@ -13,6 +13,7 @@
 #include "core/http_admin.h"
 #include "core/log.h"
 #include "registry/service.h"
+#include "registry/sqlite_backend.h"
 #include "rpc/channel.h"
 
 namespace skyport::registry {
@@ -38,6 +39,12 @@ int RunDaemon(const DaemonOptions& o) {
     return FailStart(Status::InvalidArgument(fmt::format("sync: \"{}\" is not one of full|normal", o.sync)));
   if (o.lease_grace_s < 0) return FailStart(Status::InvalidArgument("lease-grace: must be >= 0"));
 
+  if (o.store != "sqlite" && o.store != "etcd")
+    return FailStart(Status::InvalidArgument(fmt::format("store: \"{}\" is not one of sqlite|etcd", o.store)));
+  if (o.store == "etcd")
+    return FailStart(Status(Code::kUnimplemented, "store: etcd is not in this build yet (use --store sqlite)"));
+  if (o.data_dir.empty()) return FailStart(Status::InvalidArgument("data: required with --store sqlite"));
+
   StopSignals stop_signals;  // before any thread starts
 
   // One registry per data dir: before the database is opened.
@@ -54,10 +61,11 @@ int RunDaemon(const DaemonOptions& o) {
   SystemRandom random;
   auto owner = StateOwner::Start(oo, SystemClock::Get(), &random);
   if (!owner.ok()) return FailStart(owner.status());
+  SqliteBackend backend(std::move(*owner));
 
   auto creds = rpc::ServerCredentials(o.common.tls);
   if (!creds.ok()) return FailStart(creds.status());
-  RegistryService service(owner->get(), *token);
+  RegistryService service(&backend, *token);
   auto started = rpc::StartServer(o.listen, *creds, {&service}, 4 << 20, 64 << 20);
   if (!started.ok()) return FailStart(started.status());
   auto& [server, port] = *started;
@@ -66,10 +74,10 @@ int RunDaemon(const DaemonOptions& o) {
   if (!o.metrics_listen.empty()) {
     auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
     if (!aopts.ok()) return FailStart(aopts.status());
-    StateOwner* own = owner->get();
+    Backend* b = &backend;
     auto a = AdminServer::Start(o.metrics_listen,
-                                {{"/metrics", [own](const AdminRequest&) {
-                                    return AdminResponse{200, "text/plain; version=0.0.4", RenderMetrics(own->Stats())};
+                                {{"/metrics", [b](const AdminRequest&) {
+                                    return AdminResponse{200, "text/plain; version=0.0.4", b->Metrics()};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
@@ -80,6 +88,7 @@ int RunDaemon(const DaemonOptions& o) {
   if (!o.port_file.empty())
     if (Status s = WriteFileAtomic(o.port_file, fmt::format("{}\n", port)); !s.ok()) return FailStart(s);
   log::Info("listening", {{"address", o.listen},
+                          {"store", o.store},
                           {"port", port},
                           {"tls", !o.common.tls.cert.empty()},
                           {"metrics_port", admin ? admin->port() : 0},
@@ -88,7 +97,7 @@ int RunDaemon(const DaemonOptions& o) {
 
   log::Info("stopping", {{"signal", stop_signals.Wait()}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  (*owner)->Stop();
+  backend.Stop();
   return 0;
 }
 

@@ -11,7 +11,8 @@ namespace skyport::registry {
 
 struct DaemonOptions {
   std::string listen = "127.0.0.1:6000";
-  std::string data_dir;
+  std::string store = "sqlite";  // sqlite | etcd
+  std::string data_dir;          // sqlite only
   std::string port_range = "10000-20000";
   std::string sync = "full";  // full: fsync every commit; normal: survive process crashes only
   int lease_grace_s = 10;

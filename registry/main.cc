@@ -15,7 +15,11 @@ int main(int argc, char** argv) {
   CLI::App app{"skyport-registry: the cluster's registry of endpoints, ports, leases and route config.\n"
                "Every setting is also read from SKYPORT_<FLAG> and from --config FILE."};
   app.add_option("--listen", o.listen, "gRPC address (HOST:PORT; port 0 picks a free one)")->capture_default_str();
-  app.add_option("--data", o.data_dir, "Data directory (SQLite database)")->required();
+  app.add_option("--store", o.store,
+                 "Where the state lives: sqlite (one registry, --data) or etcd (any number of registries "
+                 "sharing one etcd cluster)")
+      ->capture_default_str();
+  app.add_option("--data", o.data_dir, "Data directory (SQLite database; required with --store sqlite)");
   app.add_option("--port-range", o.port_range, "Ports handed out per host, LO-HI")->capture_default_str();
   app.add_option("--lease-grace", o.lease_grace_s, "Seconds restored leases get for holders to reconnect")
       ->capture_default_str();
