@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/etcd_flags.h"
 #include "core/http_admin.h"
 
 namespace skyport {
@@ -73,6 +74,26 @@ void AddAdminFlags(CLI::App& app, AdminFlags& f) {
       ->capture_default_str();
   app.add_option("--admin-read-timeout-ms", f.read_timeout_ms,
                  "Time an admin/metrics client has to send its request head")
+      ->capture_default_str();
+}
+
+void AddEtcdFlags(CLI::App& app, EtcdFlags& f) {
+  app.add_option("--etcd-endpoints", f.endpoints,
+                 "etcd members' client URLs, comma-separated (http://h:p, https://h:p or h:p); "
+                 "the client fails over between them");
+  app.add_option("--etcd-cacert", f.cacert, "PEM CA that signed the etcd members' certificates (TLS)");
+  app.add_option("--etcd-cert", f.cert, "PEM client certificate for etcd (mTLS; with --etcd-key)");
+  app.add_option("--etcd-key", f.key, "PEM private key of --etcd-cert");
+  app.add_option("--etcd-user", f.user, "etcd user (etcd auth; the password from --etcd-password-file)");
+  app.add_option("--etcd-password-file", f.password_file,
+                 "File holding the etcd user's password (else env SKYPORT_ETCD_PASSWORD; never on the "
+                 "command line, where /proc shows it)");
+  app.add_option("--etcd-dial-timeout", f.dial_timeout, "Time to connect to one etcd member (500ms, 2s, 1m)")
+      ->capture_default_str();
+  app.add_option("--etcd-request-timeout", f.request_timeout,
+                 "Deadline of one etcd request, retries included (500ms, 5s, 1m)")
+      ->capture_default_str();
+  app.add_option("--etcd-prefix", f.prefix, "Key prefix of Skyport's data in etcd (starts with '/')")
       ->capture_default_str();
 }
 

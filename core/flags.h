@@ -14,6 +14,7 @@ class App;
 namespace skyport {
 
 struct AdminFlags;
+struct EtcdFlags;
 
 // Gives every top-level option of `app` (visited at parse time) an
 // environment variable SKYPORT_<NAME>, and adds
@@ -28,6 +29,11 @@ void AddCommonDaemonFlags(CLI::App& app, CommonDaemonFlags& flags, bool serves);
 // --metrics-token-file, --admin-max-connections and --admin-read-timeout-ms
 // of a daemon with an admin/metrics listener (core/http_admin.h).
 void AddAdminFlags(CLI::App& app, AdminFlags& flags);
+
+// --etcd-endpoints, --etcd-cacert, --etcd-cert, --etcd-key, --etcd-user,
+// --etcd-password-file, --etcd-dial-timeout, --etcd-request-timeout and
+// --etcd-prefix of a daemon that keeps its state in etcd (core/etcd_flags.h).
+void AddEtcdFlags(CLI::App& app, EtcdFlags& flags);
 
 // Parses argv; prints help or the error and returns the exit code to use
 // (0 for --help) in `exit_code`, and false when the caller should exit.

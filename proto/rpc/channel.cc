@@ -6,7 +6,6 @@
 #include "core/exclusive.h"
 
 namespace skyport::rpc {
-namespace {
 
 Result<std::string> ReadPem(const std::string& what, const std::string& path) {
   std::ifstream in(path);
@@ -15,8 +14,6 @@ Result<std::string> ReadPem(const std::string& what, const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
-
-}  // namespace
 
 Result<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsFiles& tls) {
   if (tls.cert.empty()) return grpc::InsecureServerCredentials();
@@ -65,7 +62,7 @@ Result<StartedServer> StartServer(const std::string& listen, const std::shared_p
   return out;
 }
 
-Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls) {
+grpc::ChannelArguments ReconnectingChannelArguments() {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
@@ -77,6 +74,11 @@ Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const Tls
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kConnectTimeoutMs);  // gRPC's name for the connect timeout
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, kMinResolveIntervalMs);
+  return args;
+}
+
+Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls) {
+  grpc::ChannelArguments args = ReconnectingChannelArguments();
   if (tls.ca.empty()) return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   grpc::SslCredentialsOptions opts;
   auto ca = ReadPem("tls-ca", tls.ca);

@@ -41,6 +41,11 @@ Result<StartedServer> StartServer(const std::string& listen, const std::shared_p
 // every kMinResolveIntervalMs), so that a peer back after an outage of any
 // length is reached again within a second.
 Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls);
+// The channel arguments Dial uses (keepalive pings, the bounded reconnect
+// backoff above), for channels that add their own (the etcd client).
+grpc::ChannelArguments ReconnectingChannelArguments();
+// A PEM file's contents; `what` names the flag in the error.
+Result<std::string> ReadPem(const std::string& what, const std::string& path);
 inline constexpr int kInitialReconnectBackoffMs = 100;
 inline constexpr int kMaxReconnectBackoffMs = 500;
 inline constexpr int kConnectTimeoutMs = 1000;
