@@ -25,6 +25,11 @@ class WatchSink {
   virtual ~WatchSink() = default;
   // Queues a message; false once the watcher is gone (it is then dropped).
   virtual bool Push(v1::WatchResponse msg) = 0;
+  // Ends the stream with `why` once what is queued is sent (the client
+  // resumes from the revision it reached).
+  virtual void Close(const Status& why) = 0;
+  // False once the watcher is gone (cancelled, cut off or closed).
+  virtual bool Open() = 0;
 };
 
 class Backend {

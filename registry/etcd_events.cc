@@ -46,7 +46,7 @@ Result<std::optional<v1::Event>> ToEvent(const EtcdKeys& keys, const mvccpb::Eve
 
 const std::string& EventApp(const v1::Event& e) { return e.has_endpoint() ? e.endpoint().app() : e.route().app(); }
 
-Delta ToDelta(const EtcdKeys& keys, const google::protobuf::RepeatedPtrField<mvccpb::Event>& events,
+Delta ToDelta(const EtcdKeys& keys, const std::vector<mvccpb::Event>& events,
               int64_t revision, const std::string& app) {
   Delta d;
   v1::WatchResponse msg;

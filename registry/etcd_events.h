@@ -11,8 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-
-#include <google/protobuf/repeated_field.h>
+#include <vector>
 
 #include "core/status.h"
 #include "etcd/mvcc/mvccpb/kv.pb.h"
@@ -34,7 +33,7 @@ struct Delta {
 // One etcd watch response (its events and header revision) as a DELTA for
 // a watcher of `app` ("" = every app). The message's revision is `revision`:
 // etcd's header revision, up to which the watcher then has every event.
-Delta ToDelta(const EtcdKeys& keys, const google::protobuf::RepeatedPtrField<mvccpb::Event>& events,
+Delta ToDelta(const EtcdKeys& keys, const std::vector<mvccpb::Event>& events,
               int64_t revision, const std::string& app);
 
 // The app an event belongs to (for filtering).

@@ -63,18 +63,6 @@ ParsedKey EtcdKeys::Parse(std::string_view key) const {
   return k;
 }
 
-std::string RangeEndOf(const std::string& prefix) {
-  std::string end = prefix;
-  while (!end.empty()) {
-    if (static_cast<unsigned char>(end.back()) < 0xff) {
-      end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-      return end;
-    }
-    end.pop_back();
-  }
-  return std::string(1, '\0');  // every key: etcd's "from key to the end"
-}
-
 std::string EncodeLease(uint64_t id, uint32_t ttl_s) {
   v1::GrantResponse g;
   g.set_lease_id(id);

@@ -67,9 +67,6 @@ class EtcdKeys {
   std::string root_;
 };
 
-// The end of the range of keys starting with `prefix` (etcd's range_end).
-std::string RangeEndOf(const std::string& prefix);
-
 // Values. Decoders check that the value agrees with its key (a value copied
 // under another key is DATA_LOSS, never served) and fill the revision from
 // the key's mod_revision.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "registry/errors.h"
+#include "rpc/etcd_endpoints.h"
 
 namespace skyport::registry {
 namespace {
@@ -290,7 +291,7 @@ etcdpb::RangeRequest RangeKey(const std::string& key) {
 etcdpb::RangeRequest RangePrefix(const std::string& prefix, int64_t limit, int64_t revision) {
   etcdpb::RangeRequest r;
   r.set_key(prefix);
-  r.set_range_end(RangeEndOf(prefix));
+  r.set_range_end(etcd::PrefixEnd(prefix));
   r.set_limit(limit);
   r.set_revision(revision);
   return r;

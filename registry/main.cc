@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off)")
       ->capture_default_str();
   app.add_option("--port-file", o.port_file, "Write the bound gRPC port here once listening");
+  skyport::AddEtcdFlags(app, o.etcd);
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
   skyport::AddAdminFlags(app, o.admin);
   skyport::EnableEnvAndConfig(app, "");

@@ -21,6 +21,14 @@ class WatchStream final : public WatchSink {
   WatchStream(size_t limit) : limit_(limit) {}
 
   bool Push(v1::WatchResponse msg) override;
+  void Close(const Status& why) override {
+    std::lock_guard lock(mu_);
+    if (reactor_ != nullptr) FinishLocked(rpc::ToGrpc(why));
+  }
+  bool Open() override {
+    std::lock_guard lock(mu_);
+    return reactor_ != nullptr && !finishing_;
+  }
   void Attach(Reactor* r) {
     std::lock_guard lock(mu_);
     reactor_ = r;

@@ -83,12 +83,6 @@ TEST_CASE("etcd keys: anything but the exact shapes is kOther", "[registry][etcd
   }
 }
 
-TEST_CASE("etcd keys: RangeEndOf is the first key after the prefix", "[registry][etcd-map]") {
-  CHECK(RangeEndOf("/sky/registry/ep/") == "/sky/registry/ep0");
-  CHECK(RangeEndOf(std::string("a\xff", 2)) == "b");
-  CHECK(RangeEndOf(std::string("\xff\xff", 2)) == std::string(1, '\0'));
-}
-
 TEST_CASE("etcd values: round trips, the revision from mod_revision", "[registry][etcd-map]") {
   v1::Endpoint ep = StoredEp(42, 7, 15000);
   ep.set_revision(99);  // never stored: the key's mod_revision is the truth
@@ -189,15 +183,15 @@ TEST_CASE("etcd events: puts and deletes of entries and routes; leases and ports
 }
 
 TEST_CASE("etcd events: one watch response is one DELTA, filtered by app, bad values counted", "[registry][etcd-map]") {
-  google::protobuf::RepeatedPtrField<mvccpb::Event> evs;
+  std::vector<mvccpb::Event> evs;
   const auto web = Kv(kKeys.Endpoint(1), EncodeEndpoint(StoredEp(1, 7, 15000, "web")), 10, 7);
   const auto shop = Kv(kKeys.Endpoint(2), EncodeEndpoint(StoredEp(2, 7, 15001, "shop")), 10, 7);
   Allocation a{"10.0.0.1", 15000, 7, "web", "abcdef01", "http", 0, 1};
-  *evs.Add() = PutEvent(Kv(kKeys.Port("10.0.0.1", 15000), EncodeAllocation(a), 10, 7));
-  *evs.Add() = PutEvent(web);
-  *evs.Add() = PutEvent(shop);
-  *evs.Add() = PutEvent(Kv(kKeys.Endpoint(3), "garbage\xff", 11, 7));
-  *evs.Add() = DeleteEvent(web, 12);
+  evs.push_back(PutEvent(Kv(kKeys.Port("10.0.0.1", 15000), EncodeAllocation(a), 10, 7)));
+  evs.push_back(PutEvent(web));
+  evs.push_back(PutEvent(shop));
+  evs.push_back(PutEvent(Kv(kKeys.Endpoint(3), "garbage\xff", 11, 7)));
+  evs.push_back(DeleteEvent(web, 12));
 
   Delta all = ToDelta(kKeys, evs, 12, "");
   REQUIRE(all.message);
