@@ -17,10 +17,15 @@ using Conn = Client::Impl::Conn;
 template <class Req, class Resp>
 class UnaryCall : public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
  public:
-  using Send = void (*)(Conn&, grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>);
+  using Send = std::function<void(Conn&, grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>)>;
 
   UnaryCall(std::shared_ptr<Client::Impl> impl, const char* op, OpKind kind, Send send, Req req, Done<Resp> done)
-      : impl_(std::move(impl)), op_(op), kind_(kind), send_(send), req_(std::move(req)), done_(std::move(done)) {
+      : impl_(std::move(impl)),
+        op_(op),
+        kind_(kind),
+        send_(std::move(send)),
+        req_(std::move(req)),
+        done_(std::move(done)) {
     deadline_ms_ = NowMs() + impl_->options().request_timeout_ms;
   }
 
@@ -64,11 +69,11 @@ class UnaryCall : public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
       impl_->CountOversized(op_, msg);
       return Finish(Status(code, where + msg + " (page large reads with RangeRequest.limit)"));
     }
-    RetryDecision d = DecideRetry(kind, code, msg, token_renewed_);
+    RetryDecision d = DecideRetry(kind, code, msg, token_renewed_ || !impl_->auth_enabled());
     if (d.fail_over) impl_->FailOver(at, op_, msg);
     switch (d.next) {
       case Next::kDone:
-        return Finish(Status(code, where + msg));
+        return Finish(Status(code, where + msg + std::string(Hint(code, msg, impl_->auth_enabled()))));
       case Next::kUnknownOutcome:
         return Finish(Status::Unavailable(where + msg +
                                           " (the outcome is unknown: the request may have been applied; read back)"));
@@ -113,10 +118,16 @@ class UnaryCall : public std::enable_shared_from_this<UnaryCall<Req, Resp>> {
   Resp resp_;
 };
 
-template <class Req, class Resp>
-void Start(const std::shared_ptr<Client::Impl>& impl, const char* op, OpKind kind,
-           typename UnaryCall<Req, Resp>::Send send, Req req, Done<Resp> done) {
-  std::make_shared<UnaryCall<Req, Resp>>(impl, op, kind, send, std::move(req), std::move(done))->Attempt();
+// Starts `op`: `method` of the stub `stub` of the endpoint in use, retried as `kind` allows.
+template <class Stub, class Async, class Req, class Resp>
+void Start(const std::shared_ptr<Client::Impl>& impl, const char* op, OpKind kind, std::unique_ptr<Stub> Conn::*stub,
+           void (Async::*method)(grpc::ClientContext*, const Req*, Resp*, std::function<void(grpc::Status)>),
+           Req req, Done<Resp> done) {
+  auto send = [stub, method](Conn& c, grpc::ClientContext* ctx, const Req* rq, Resp* rs,
+                             std::function<void(grpc::Status)> cb) {
+    ((c.*stub)->async()->*method)(ctx, rq, rs, std::move(cb));
+  };
+  std::make_shared<UnaryCall<Req, Resp>>(impl, op, kind, std::move(send), std::move(req), std::move(done))->Attempt();
 }
 
 // The blocking form of an asynchronous call.
@@ -142,55 +153,33 @@ Client::Client(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() { impl_->Shutdown(); }
 
 void Client::Range(RangeRequest r, Done<RangeResponse> d) {
-  Start<RangeRequest, RangeResponse>(
-      impl_, "Range", OpKind::kRead,
-      [](Conn& c, auto* ctx, auto* req, auto* resp, auto cb) { c.kv->async()->Range(ctx, req, resp, std::move(cb)); },
-      std::move(r), std::move(d));
+  Start(impl_, "Range", OpKind::kRead, &Conn::kv, &KV::StubInterface::async_interface::Range, std::move(r),
+        std::move(d));
 }
 void Client::Put(PutRequest r, Done<PutResponse> d) {
-  Start<PutRequest, PutResponse>(
-      impl_, "Put", OpKind::kWrite,
-      [](Conn& c, auto* ctx, auto* req, auto* resp, auto cb) { c.kv->async()->Put(ctx, req, resp, std::move(cb)); },
-      std::move(r), std::move(d));
+  Start(impl_, "Put", OpKind::kWrite, &Conn::kv, &KV::StubInterface::async_interface::Put, std::move(r),
+        std::move(d));
 }
 void Client::DeleteRange(DeleteRangeRequest r, Done<DeleteRangeResponse> d) {
-  Start<DeleteRangeRequest, DeleteRangeResponse>(
-      impl_, "DeleteRange", OpKind::kWrite,
-      [](Conn& c, auto* ctx, auto* req, auto* resp, auto cb) {
-        c.kv->async()->DeleteRange(ctx, req, resp, std::move(cb));
-      },
-      std::move(r), std::move(d));
+  Start(impl_, "DeleteRange", OpKind::kWrite, &Conn::kv, &KV::StubInterface::async_interface::DeleteRange,
+        std::move(r), std::move(d));
 }
 void Client::Txn(TxnRequest r, Done<TxnResponse> d) {
   // A Txn of reads only could be retried; Skyport's all compare-and-write.
-  Start<TxnRequest, TxnResponse>(
-      impl_, "Txn", OpKind::kWrite,
-      [](Conn& c, auto* ctx, auto* req, auto* resp, auto cb) { c.kv->async()->Txn(ctx, req, resp, std::move(cb)); },
-      std::move(r), std::move(d));
+  Start(impl_, "Txn", OpKind::kWrite, &Conn::kv, &KV::StubInterface::async_interface::Txn, std::move(r),
+        std::move(d));
 }
 void Client::LeaseGrant(LeaseGrantRequest r, Done<LeaseGrantResponse> d) {
-  Start<LeaseGrantRequest, LeaseGrantResponse>(
-      impl_, "LeaseGrant", OpKind::kWrite,
-      [](Conn& c, auto* ctx, auto* req, auto* resp, auto cb) {
-        c.lease->async()->LeaseGrant(ctx, req, resp, std::move(cb));
-      },
-      std::move(r), std::move(d));
+  Start(impl_, "LeaseGrant", OpKind::kWrite, &Conn::lease, &Lease::StubInterface::async_interface::LeaseGrant,
+        std::move(r), std::move(d));
 }
 void Client::LeaseRevoke(LeaseRevokeRequest r, Done<LeaseRevokeResponse> d) {
-  Start<LeaseRevokeRequest, LeaseRevokeResponse>(
-      impl_, "LeaseRevoke", OpKind::kWrite,
-      [](Conn& c, auto* ctx, auto* req, auto* resp, auto cb) {
-        c.lease->async()->LeaseRevoke(ctx, req, resp, std::move(cb));
-      },
-      std::move(r), std::move(d));
+  Start(impl_, "LeaseRevoke", OpKind::kWrite, &Conn::lease, &Lease::StubInterface::async_interface::LeaseRevoke,
+        std::move(r), std::move(d));
 }
 void Client::LeaseTimeToLive(LeaseTimeToLiveRequest r, Done<LeaseTimeToLiveResponse> d) {
-  Start<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>(
-      impl_, "LeaseTimeToLive", OpKind::kRead,
-      [](Conn& c, auto* ctx, auto* req, auto* resp, auto cb) {
-        c.lease->async()->LeaseTimeToLive(ctx, req, resp, std::move(cb));
-      },
-      std::move(r), std::move(d));
+  Start(impl_, "LeaseTimeToLive", OpKind::kRead, &Conn::lease,
+        &Lease::StubInterface::async_interface::LeaseTimeToLive, std::move(r), std::move(d));
 }
 void Client::LeaseKeepAlive(int64_t lease_id, Done<LeaseKeepAliveResponse> d) {
   impl_->keepalive().KeepAlive(impl_, lease_id, std::move(d));

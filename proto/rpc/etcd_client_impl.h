@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "core/log_limiter.h"
 #include "rpc/etcd_client.h"
 #include "rpc/etcd_timer.h"
 
@@ -90,6 +91,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   std::mt19937_64 rng_{std::random_device{}()};        // guarded by mu_
   std::map<std::pair<std::string, std::string>, uint64_t> requests_;  // guarded by mu_
   std::map<std::string, uint64_t> retries_;                           // guarded by mu_
+  LogLimiter auth_log_;                                               // guarded by mu_
+  LogLimiter failover_log_;                                           // guarded by mu_
+  LogLimiter oversized_log_;                                          // guarded by mu_
   std::atomic<uint64_t> failovers_{0}, watch_resumes_{0}, oversized_{0};
 };
 

@@ -43,6 +43,13 @@ Result<std::shared_ptr<Client::Impl>> Client::Impl::Create(Options o) {
   for (Endpoint& ep : *eps) {
     grpc::ChannelArguments args = rpc::ReconnectingChannelArguments();
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(impl->opts_.dial_timeout_ms));
+    // A member that hangs (stopped, frozen VM) leaves streams open: pings find
+    // it within 9 s. etcd refuses pings more often than every 5 s
+    // (--grpc-keepalive-min-time) and pings on a connection without calls
+    // (its enforcement policy), answering both with GOAWAY.
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 6'000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3'000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
     args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
     args.SetMaxSendMessageSize(kMaxSendBytes);
     // One channel (one connection) per member: never shared with another
@@ -72,8 +79,15 @@ void Client::Impl::FailOver(size_t i, std::string_view op, std::string_view why)
   size_t next = (i + 1) % conns_.size();
   if (!current_.compare_exchange_strong(expected, next)) return;  // someone moved on already
   failovers_.fetch_add(1);
+  uint64_t suppressed = 0;
+  {
+    std::lock_guard lock(mu_);
+    // Every member down means a fail-over per attempt: one line per 10 s.
+    if (!failover_log_.Allow(NowMs(), &suppressed)) return;
+  }
   log::Warn("etcd endpoint failed, trying the next one",
-            {{"op", op}, {"endpoint", conns_[i]->ep.url}, {"next", conns_[next]->ep.url}, {"error", why}});
+            {{"op", op}, {"endpoint", conns_[i]->ep.url}, {"next", conns_[next]->ep.url}, {"error", why},
+             {"failovers_not_logged", suppressed}});
 }
 
 void Client::Impl::Answered(size_t i) { answered_.store(i); }
@@ -117,6 +131,8 @@ void Client::Impl::RenewToken(size_t i, bool drop_current, std::function<void(St
   conns_[i]->auth->async()->Authenticate(&call->ctx, &call->req, &call->resp, [self, call, i](grpc::Status st) {
     Status result;
     std::vector<std::function<void(Status)>> waiters;
+    uint64_t suppressed = 0;
+    bool log_it = false;
     {
       std::lock_guard lock(self->mu_);
       if (st.ok() && !call->resp.token().empty()) {
@@ -128,11 +144,14 @@ void Client::Impl::RenewToken(size_t i, bool drop_current, std::function<void(St
       }
       self->renewing_ = false;
       waiters.swap(self->waiters_);
+      log_it = !result.ok() && self->auth_log_.Allow(NowMs(), &suppressed);
     }
     self->CountRequest("Authenticate", result.code());
-    if (!result.ok())
-      log::Warn("etcd authentication failed",
-                {{"endpoint", self->conns_[i]->ep.url}, {"user", self->opts_.user}, {"error", result.message()}});
+    if (log_it)
+      log::Warn("etcd authentication failed", {{"endpoint", self->conns_[i]->ep.url},
+                                               {"user", self->opts_.user},
+                                               {"error", result.message()},
+                                               {"failures_not_logged", suppressed}});
     for (auto& w : waiters) w(result);
   });
 }
@@ -154,13 +173,19 @@ void Client::Impl::CountRetry(std::string_view op) {
 
 void Client::Impl::CountOversized(std::string_view op, std::string_view message) {
   oversized_.fetch_add(1);
-  log::Warn("etcd message over the size limit", {{"op", op}, {"error", message}});
+  uint64_t suppressed = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (!oversized_log_.Allow(NowMs(), &suppressed)) return;
+  }
+  log::Warn("etcd message over the size limit", {{"op", op}, {"error", message}, {"not_logged", suppressed}});
 }
 
 void Client::Impl::WriteMetrics(PromText& out) const {
   std::lock_guard lock(mu_);
   out.Family("skyport_etcd_requests_total", PromType::kCounter, "etcd calls finished, by op and result");
-  for (const auto& [k, n] : requests_) out.Sample("skyport_etcd_requests_total", {{"op", k.first}, {"result", k.second}}, n);
+  for (const auto& [k, n] : requests_)
+    out.Sample("skyport_etcd_requests_total", {{"op", k.first}, {"result", k.second}}, n);
   out.Family("skyport_etcd_retries_total", PromType::kCounter, "etcd call attempts sent again, by op");
   for (const auto& [op, n] : retries_) out.Sample("skyport_etcd_retries_total", {{"op", op}}, n);
   out.Counter("skyport_etcd_failovers_total", "Moves to the next etcd endpoint after a failure", failovers_.load());

@@ -109,6 +109,7 @@ void KeepAliveMux::Send(std::shared_ptr<Waiter> w) {
   Stream* fresh = nullptr;
   {
     std::unique_lock lock(mu_);
+    if (w->finished) return;  // its deadline passed while it waited for a retry
     if (shutdown_) {
       lock.unlock();
       return Finish(w, Status(Code::kCancelled, "etcd LeaseKeepAlive: the client is closed"));
@@ -202,7 +203,7 @@ void KeepAliveMux::Retry(const std::shared_ptr<Waiter>& w, size_t endpoint, Code
       return Finish(w, Status(Code::kCancelled, "etcd LeaseKeepAlive: the client is closed"));
     }
   }
-  RetryDecision d = DecideRetry(OpKind::kRead, code, msg, w->token_renewed);
+  RetryDecision d = DecideRetry(OpKind::kRead, code, msg, w->token_renewed || !impl_->auth_enabled());
   if (d.next == Next::kRenewToken) {
     w->token_renewed = true;
     impl_->RenewToken(endpoint, true, [this, w, endpoint](Status s) {

@@ -58,6 +58,12 @@ RetryDecision DecideRetry(OpKind kind, Code code, std::string_view m, bool token
   return {};  // etcd's definite answer (compacted, not found, permission denied, ...)
 }
 
+std::string_view Hint(Code code, std::string_view m, bool has_credentials) {
+  if (!has_credentials && StaleToken(code, m))
+    return " (etcd has auth enabled: give --etcd-user and --etcd-password-file)";
+  return "";
+}
+
 int64_t RetryDelayMs(const RetryDecision& d, int attempt, int endpoints, double u) {
   if (!d.backoff && d.fail_over && attempt < endpoints) return 0;
   return BackoffDelayMs(kEtcdRetryBackoff, attempt, u);

@@ -43,9 +43,14 @@ bool TransientEtcdError(Code code, std::string_view message);
 // True for etcd's answers that a new auth token fixes.
 bool StaleToken(Code code, std::string_view message);
 
-// `token_renewed`: this call already renewed its token once (a second stale
-// token answer is final: the credentials themselves are wrong).
+// `token_renewed`: this call already renewed its token once, or the client
+// has no credentials to renew it with (a stale token answer is then final:
+// the credentials themselves are wrong or missing).
 RetryDecision DecideRetry(OpKind kind, Code code, std::string_view message, bool token_renewed);
+
+// A hint for the operator after a final error, or "" (etcd wants
+// credentials the client was not given: name the flags).
+std::string_view Hint(Code code, std::string_view message, bool has_credentials);
 
 // Between attempts: none when moving to another endpoint for the first time
 // in a round (it may well be healthy), else exponential from 50 ms to 1 s.

@@ -9,7 +9,9 @@
 #include <mutex>
 
 #include "core/backoff.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/log_limiter.h"
 #include "rpc/etcd_client_impl.h"
 #include "rpc/etcd_retry.h"
 
@@ -50,6 +52,7 @@ class WatchCore : public std::enable_shared_from_this<WatchCore> {
   int64_t next_rev_;               // guarded by mu_: 0 = "now" until the first stream is created
   int failures_ = 0;               // guarded by mu_: consecutive, for the backoff
   bool token_renewed_ = false;     // guarded by mu_
+  LogLimiter resume_log_;          // guarded by mu_: etcd down means a resume every 0.5 s
   std::mutex deliver_mu_;          // held while on_update_ runs, so Stop can wait it out
 };
 
@@ -159,7 +162,9 @@ void WatchCore::OnStreamDone(size_t endpoint, const grpc::Status& status) {
   Code code = static_cast<Code>(status.error_code());
   std::string msg = status.error_message();
   if (code == Code::kOk || code == Code::kCancelled) code = Code::kUnavailable, msg = "the watch stream ended";
-  RetryDecision d = DecideRetry(OpKind::kRead, code, msg, token_renewed_);
+  if (code == Code::kResourceExhausted && msg.find("larger than max") != std::string::npos)
+    impl_->CountOversized("Watch", msg);  // final: the same answer would come again
+  RetryDecision d = DecideRetry(OpKind::kRead, code, msg, token_renewed_ || !impl_->auth_enabled());
   if (d.next == Next::kRenewToken) {
     token_renewed_ = true;
     lock.unlock();
@@ -177,11 +182,14 @@ void WatchCore::OnStreamDone(size_t endpoint, const grpc::Status& status) {
   if (d.fail_over) impl_->FailOver(endpoint, "Watch", msg);
   int64_t delay = BackoffDelayMs(kReconnectBackoff, failures_++, impl_->Uniform());
   int64_t from = next_rev_;
+  uint64_t suppressed = 0;
+  bool log_it = resume_log_.Allow(MonoNowMs(), &suppressed);
   lock.unlock();
   impl_->CountResume();
-  log::Info("etcd watch resuming",
-            {{"key", spec_.key}, {"from_revision", from}, {"endpoint", impl_->conn(impl_->Current()).ep.url},
-             {"after_ms", delay}, {"error", msg}});
+  if (log_it)
+    log::Info("etcd watch resuming",
+              {{"key", spec_.key}, {"from_revision", from}, {"endpoint", impl_->conn(impl_->Current()).ep.url},
+               {"after_ms", delay}, {"error", msg}, {"resumes_not_logged", suppressed}});
   auto self = shared_from_this();
   impl_->After(delay, [self] { self->Open(); });
 }
