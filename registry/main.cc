@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/token.h"
 #include "registry/daemon.h"
+#include "registry/migrate.h"
 
 int main(int argc, char** argv) {
   skyport::registry::DaemonOptions o;
@@ -34,8 +35,20 @@ int main(int argc, char** argv) {
   skyport::AddEtcdFlags(app, o.etcd);
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
   skyport::AddAdminFlags(app, o.admin);
+  skyport::registry::MigrateOptions m;
+  auto* migrate = app.add_subcommand("migrate",
+                                     "Copy the registry's data between stores (stop the registries first); "
+                                     "reads the copy back and compares");
+  migrate->add_option("--from", m.from, "Source: sqlite:DIR or etcd:URL[,URL...]")->required();
+  migrate->add_option("--to", m.to, "Destination: etcd:URL[,URL...] or sqlite:DIR")->required();
+  migrate->add_flag("--force", m.force, "Replace registry data already in the destination");
+  migrate->fallthrough();  // --etcd-prefix, --etcd-cacert, ... apply to the etcd side
   skyport::EnableEnvAndConfig(app, "");
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;
+  if (migrate->parsed()) {
+    m.etcd = o.etcd;
+    return skyport::registry::RunMigrate(m);
+  }
   return skyport::registry::RunDaemon(o);
 }

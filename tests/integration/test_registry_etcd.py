@@ -20,7 +20,7 @@ import uuid
 
 import test_registry
 from etcd_cluster import EtcdCluster
-from harness import BIN, ClusterTest, Registry, wait_until
+from harness import BIN, ClusterTest, Registry, binary, wait_until
 
 A = test_registry.A
 B = test_registry.B
@@ -210,6 +210,67 @@ class TwoRegistriesTest(EtcdStoreMixin, ClusterTest):
         q = self.spawn("registry", "watch", "--from", str(rev))
         line = json.loads(q.stdout.readline())
         self.assertEqual((line["type"], line["port"]), ("put", 15197))
+
+
+class MigrateTest(EtcdStoreMixin, ClusterTest):
+    """skyport-registry migrate: sqlite -> etcd -> sqlite, each copy read back and equal."""
+
+    def registry_store(self):
+        super().registry_store()  # picks self.prefix
+        return None  # this test's registry runs on SQLite first
+
+    def migrate(self, *args, check=True):
+        r = subprocess.run([binary("skyport-registry"), "migrate", *args, "--etcd-prefix", self.prefix],
+                           capture_output=True, text=True, timeout=60, env=self.env())
+        if check and r.returncode != 0:
+            raise AssertionError(f"migrate {args} exited {r.returncode}: {r.stderr}")
+        return r
+
+    def test_round_trip_sqlite_etcd_sqlite(self):
+        for i in range(5):
+            self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--instance", str(i))
+        self.cli("registry", "register", f"webapp@{B}", "say", "--host", "10.0.0.1", "--port", "80", "--ttl", "60")
+        route = os.path.join(self.tmp, "route.json")
+        with open(route, "w") as f:
+            json.dump({"app": "webapp", "weights": {A: 90, B: 10}, "splitId": "t1"}, f)
+        self.cli("registry", "route", "set", "webapp", route)
+        before = sorted((e["id"], e["host"], e["port"]) for _, _, e in entries(self.show("--wide")))
+
+        # A running registry holds its data dir: migrate refuses rather than copy a moving target.
+        r = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}",
+                         check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("in use", r.stderr)
+        self.registry.kill(signal.SIGTERM)
+
+        out = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}")
+        self.assertIn("6 leases, 6 allocations, 6 endpoints, 1 routes", out.stdout)
+        self.assertIn("read back: equal", out.stdout)
+        # Not into a destination that holds data, unless told.
+        r = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}",
+                         check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("already holds registry data", r.stderr)
+
+        # The copy serves: a registry on etcd shows the same entries and ids, and the route.
+        on_etcd = Registry(self.tmp, self.token_file, store=etcd_store(self.etcd, self.prefix), name="on-etcd")
+        on_etcd.start()
+        self.addCleanup(on_etcd.kill)
+        env = self.env()
+        env["SKYPORT_REGISTRY"] = on_etcd.address()
+        got = sorted((e["id"], e["host"], e["port"])
+                     for _, _, e in entries(self.cli_json("registry", "show", "--wide", env=env)))
+        self.assertEqual(got, before)
+        self.assertEqual(self.cli_json("registry", "route", "get", "webapp", env=env)["weights"], {A: 90, B: 10})
+        on_etcd.kill(signal.SIGTERM)
+
+        back = os.path.join(self.tmp, "back")
+        out = self.migrate("--from", f"etcd:{self.etcd.endpoints()}", "--to", f"sqlite:{back}")
+        self.assertIn("6 leases, 6 allocations, 6 endpoints, 1 routes", out.stdout)
+        self.registry.store = ["--data", back]
+        self.registry.start()
+        self.assertEqual(sorted((e["id"], e["host"], e["port"]) for _, _, e in entries(self.show("--wide"))),
+                         before)
 
 
 if __name__ == "__main__":
