@@ -65,9 +65,9 @@ class Registry:
         self.data = os.path.join(tmp, f"{name}-data")
         self.token_file = token_file
         self.extra = list(extra)
-        # Where the state lives: the SQLite data dir by default, or e.g.
-        # ["--store", "etcd", "--etcd-endpoints", ...] (test_registry_etcd.py).
-        self.store = list(store) if store is not None else ["--data", self.data]
+        # Where the state lives: None = the SQLite data dir (self.data, read at
+        # start), or e.g. ["--store", "etcd", "--etcd-endpoints", ...] (test_registry_etcd.py).
+        self.store = list(store) if store is not None else None
         self.name = name
         self.port = 0
         self.proc = None
@@ -77,7 +77,8 @@ class Registry:
         port_file = os.path.join(self.tmp, f"{self.name}.port")
         if os.path.exists(port_file):
             os.unlink(port_file)
-        args = [binary("skyport-registry"), "--listen", f"127.0.0.1:{self.port}", *self.store,
+        args = [binary("skyport-registry"), "--listen", f"127.0.0.1:{self.port}",
+                *(self.store if self.store is not None else ["--data", self.data]),
                 "--token-file", self.token_file, "--port-file", port_file,
                 "--metrics-listen", "127.0.0.1:0", *self.extra]
         with open(self.log_path, "a") as log:
