@@ -131,10 +131,7 @@ Result<Allocation> DecodeAllocation(const EtcdKeys& keys, const mvccpb::KeyValue
   a.host = e.host();
   a.port = e.port();
   a.lease_id = e.lease_id();
-  a.app = e.app();
-  a.commit = e.commit();
-  a.role = e.role();
-  a.instance = e.instance();
+  SetIdentity(a, e);
   a.endpoint_id = e.id();
   return a;
 }

@@ -142,10 +142,7 @@ Allocation AllocationFor(const v1::AllocateRequest& req, uint32_t port) {
   a.host = req.host();
   a.port = port;
   a.lease_id = req.lease_id();
-  a.app = req.app();
-  a.commit = req.commit();
-  a.role = req.role();
-  a.instance = req.instance();
+  SetIdentity(a, req);
   return a;
 }
 
@@ -211,10 +208,7 @@ Result<RegisterPlan> PlanRegister(const EtcdKeys& keys, const v1::Endpoint& in, 
   a.host = ep.host();
   a.port = ep.port();
   a.lease_id = ep.lease_id();
-  a.app = ep.app();
-  a.commit = ep.commit();
-  a.role = ep.role();
-  a.instance = ep.instance();
+  SetIdentity(a, ep);
   a.endpoint_id = plan.id;
 
   etcdpb::TxnRequest& t = plan.txn;

@@ -49,10 +49,7 @@ MigrationData Normalize(const Persisted& p) {
     a.host = ep.host();
     a.port = ep.port();
     a.lease_id = ep.lease_id();
-    a.app = ep.app();
-    a.commit = ep.commit();
-    a.role = ep.role();
-    a.instance = ep.instance();
+    SetIdentity(a, ep);
     a.endpoint_id = ep.id();
     d.allocations[{a.host, a.port}] = a;
     d.endpoints[ep.id()] = std::move(ep);

@@ -13,14 +13,6 @@
 namespace skyport::registry {
 namespace {
 
-// Who a port is for: the same four fields on requests, endpoints and allocations.
-template <class M>
-void SetIdentity(Allocation& a, const M& m) {
-  a.app = m.app();
-  a.commit = m.commit();
-  a.role = m.role();
-  a.instance = m.instance();
-}
 
 }  // namespace
 
