@@ -118,16 +118,20 @@ void EtcdBackend::Grant(const v1::GrantRequest& req, v1::GrantResponse* resp, Do
     g.set_ttl(EtcdTtl(ttl));
     client_->LeaseGrant(std::move(g), [this, id, ttl, resp, done, attempt, n](auto granted) {
       if (!granted.ok()) {
-        if (granted.status().code() == Code::kFailedPrecondition && n + 1 < kMaxAttempts) {
-          ++counters_.conflicts;  // that id is taken: another one
+        const bool taken = granted.status().code() == Code::kFailedPrecondition;
+        if (taken && n + 1 < kMaxAttempts) {
+          ++counters_.conflicts;  // that id is someone else's: another one
           return (*attempt)(n + 1);
         }
         *attempt = nullptr;
-        // The grant may have happened: a lease nobody will use must not linger
-        // (a static one would live for centuries).
-        etcdserverpb::LeaseRevokeRequest rv;
-        rv.set_id(static_cast<int64_t>(id));
-        client_->LeaseRevoke(std::move(rv), [](auto) {});
+        if (granted.status().code() == Code::kUnavailable) {
+          // The grant may have happened: a lease nobody will use must not linger
+          // (a static one would live for centuries). Never when the id was
+          // taken: that lease is another holder's.
+          etcdserverpb::LeaseRevokeRequest rv;
+          rv.set_id(static_cast<int64_t>(id));
+          client_->LeaseRevoke(std::move(rv), [](auto) {});
+        }
         return done(FromEtcd(granted.status()));
       }
       *attempt = nullptr;
