@@ -84,11 +84,11 @@ void EtcdBackend::WatchSnapshot(std::shared_ptr<Watcher> w) {
                 if (ep.ok()) chunks->AddEndpoint(*ep);
                 else Undecodable(ep.status());
               }
-              for (auto& m : chunks->TakeFull()) w->sink->Push(std::move(m));
             },
             [this, w, chunks, revision](Status s2) {
-              // Compacted while paging (or etcd failed): the partial snapshot is
-              // void; the client starts over when the stream ends.
+              // Compacted while paging (or etcd failed): nothing was sent (a client
+              // cut off mid-snapshot could mistake a part for the whole); it
+              // starts over when the stream ends.
               if (!s2.ok()) return EndWatcher(*w, FromEtcd(s2));
               for (auto& m : chunks->Finish()) w->sink->Push(std::move(m));
               WatchEtcd(w, *revision + 1);

@@ -27,12 +27,6 @@ void SnapshotChunker::AddEndpoint(const v1::Endpoint& ep) {
   *out_.back().add_endpoints() = ep;
 }
 
-std::vector<v1::WatchResponse> SnapshotChunker::TakeFull() {
-  std::vector<v1::WatchResponse> full(std::make_move_iterator(out_.begin()), std::make_move_iterator(out_.end() - 1));
-  out_.erase(out_.begin(), out_.end() - 1);
-  return full;
-}
-
 std::vector<v1::WatchResponse> SnapshotChunker::Finish() {
   out_.back().set_more(false);
   return std::move(out_);

@@ -2,7 +2,7 @@
 // messages of at most `chunk` endpoints each: the routes ride in the first
 // message, every message but the last has more == true, and each carries the
 // snapshot's revision. Both stores use it: the SQLite one over its state,
-// etcd's over the pages of a Range, handing full chunks on as they fill.
+// etcd's over the pages of a Range (sent only once every page was read).
 #pragma once
 
 #include <cstddef>
@@ -22,9 +22,7 @@ class SnapshotChunker {
   // Routes first, then endpoints; those of other apps are skipped.
   void AddRoute(const v1::RouteConfig& r);
   void AddEndpoint(const v1::Endpoint& ep);
-  // The messages complete so far (all but the one still filling).
-  std::vector<v1::WatchResponse> TakeFull();
-  // Everything not taken yet; the last message has more == false. Call once.
+  // The messages; the last one has more == false. Call once.
   std::vector<v1::WatchResponse> Finish();
 
  private:

@@ -336,28 +336,25 @@ TEST_CASE("etcd plans: leases", "[registry][etcd-map]") {
         std::vector<std::string>{kKeys.Port("h1", 10001), kKeys.Port("h1", 10002)});
 }
 
-TEST_CASE("SnapshotChunker: full chunks leave early, the last says no more", "[registry][snapshot]") {
+TEST_CASE("SnapshotChunker: routes in the first message, the last says no more", "[registry][snapshot]") {
   SnapshotChunker c("", 2, 30);
   v1::RouteConfig r;
   r.set_app("web");
   c.AddRoute(r);
-  CHECK(c.TakeFull().empty());
   for (uint64_t id = 1; id <= 5; ++id) {
     v1::Endpoint ep = Ep(7, "h1", static_cast<uint32_t>(10000 + id));
     ep.set_id(id);
     c.AddEndpoint(ep);
   }
-  auto early = c.TakeFull();
-  REQUIRE(early.size() == 2);
-  CHECK(early[0].routes_size() == 1);
-  CHECK(early[0].endpoints_size() == 2);
-  CHECK((early[0].more() && early[1].more()));
-  CHECK(early[1].revision() == 30);
-  auto rest = c.Finish();
-  REQUIRE(rest.size() == 1);
-  CHECK(rest[0].endpoints_size() == 1);
-  CHECK(!rest[0].more());
-  CHECK(rest[0].endpoints(0).id() == 5);
+  auto msgs = c.Finish();
+  REQUIRE(msgs.size() == 3);
+  CHECK(msgs[0].routes_size() == 1);
+  CHECK(msgs[1].routes_size() == 0);
+  CHECK(msgs[0].endpoints_size() == 2);
+  CHECK((msgs[0].more() && msgs[1].more() && !msgs[2].more()));
+  CHECK(msgs[2].revision() == 30);
+  REQUIRE(msgs[2].endpoints_size() == 1);
+  CHECK(msgs[2].endpoints(0).id() == 5);
 }
 
 }  // namespace
