@@ -9,6 +9,10 @@
 //       watcher, steady_clock in this process.
 //   fill --count K --concurrency N
 //       K Allocate+Register with never-expiring leases, as fast as N threads go.
+//   allocate --host H --count K --concurrency N
+//       K Allocates on one host (each its own instance), N threads with a
+//       lease each; prints every port handed out, for collision checks
+//       (tests/integration/test_registry_etcd.py runs two against two registries).
 // Names carry a random run nonce, so runs against a non-empty registry do not
 // collide with earlier ones. Hosts rotate every kPortsPerHost registrations so
 // a host never runs out of ports in the default range 10000-20000.
@@ -58,6 +62,7 @@ struct Options {
   int count = 100000;
   int server_pid = 0;
   bool shared_connection = false;
+  std::string host = "10.9.9.9";
 };
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -433,6 +438,44 @@ json RunFill(const Options& o, const std::string& token) {
   return out;
 }
 
+json RunAllocate(const Options& o, const std::string& token) {
+  const std::string nonce = Nonce();
+  ErrorTally errors;
+  std::atomic<int64_t> next{0};
+  std::mutex mu;
+  std::vector<uint32_t> ports;  // guarded by mu
+  std::vector<std::thread> threads;
+  const auto t0 = Clock::now();
+  for (int t = 0; t < o.concurrency; ++t) {
+    threads.emplace_back([&] {
+      Client c(o, token);
+      uint64_t lease = 0;
+      if (auto s = c.Grant(60, &lease); !s.ok()) return errors.Add(s);
+      for (int64_t i; (i = next.fetch_add(1)) < o.count;) {
+        v1::AllocateRequest req;
+        req.set_host(o.host);
+        req.set_app("alloc-" + nonce);
+        req.set_commit(kCommit);
+        req.set_role("http");
+        req.set_instance(static_cast<uint32_t>(i));
+        req.set_lease_id(lease);
+        uint32_t port = 0;
+        if (auto s = c.Allocate(req, &port); !s.ok()) {
+          errors.Add(s);
+          if (errors.total() > 1000) return;
+          continue;
+        }
+        std::lock_guard lock(mu);
+        ports.push_back(port);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  return {{"mode", "allocate"}, {"host", o.host},   {"count", o.count},         {"allocated", ports.size()},
+          {"seconds", secs},    {"ports", ports}, {"errors", errors.ToJson()}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -456,6 +499,10 @@ int main(int argc, char** argv) {
   fill->add_option("--concurrency", o.concurrency, "Client threads")->capture_default_str();
   fill->add_option("--server-pid", o.server_pid, "Read this process's VmRSS 1 s after the fill");
   fill->add_flag("--explicit-port", o.explicit_port, "Register only, on ports the client picks (no Allocate)");
+  auto* alloc = app.add_subcommand("allocate", "K Allocates on one host by N clients; every port handed out");
+  alloc->add_option("--host", o.host, "The host whose ports are allocated")->capture_default_str();
+  alloc->add_option("--count", o.count, "Allocations")->capture_default_str();
+  alloc->add_option("--concurrency", o.concurrency, "Client threads, a lease each")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const char* env = std::getenv("SKYPORT_TOKEN");
@@ -467,6 +514,7 @@ int main(int argc, char** argv) {
   json out;
   if (reg->parsed()) out = RunRegister(o, *token);
   else if (fan->parsed()) out = FanoutRun(o, *token).Run();
+  else if (alloc->parsed()) out = RunAllocate(o, *token);
   else out = RunFill(o, *token);
   std::printf("%s\n", out.dump().c_str());
   return out.contains("error") ? 1 : 0;

@@ -5,17 +5,20 @@
 #include <string>
 
 #include "core/daemon.h"
+#include "core/etcd_flags.h"
 #include "core/http_admin.h"
 
 namespace skyport::registry {
 
 struct DaemonOptions {
   std::string listen = "127.0.0.1:6000";
-  std::string data_dir;
+  std::string store = "sqlite";  // sqlite | etcd
+  std::string data_dir;          // sqlite only
+  EtcdFlags etcd;                // etcd only
   std::string port_range = "10000-20000";
-  std::string sync = "full";  // full: fsync every commit; normal: survive process crashes only
-  int lease_grace_s = 10;
-  int64_t history = 10000;
+  std::string sync = "full";  // sqlite: full: fsync every commit; normal: survive process crashes only
+  int lease_grace_s = 10;     // sqlite (etcd keeps leases running across registry restarts)
+  int64_t history = 10000;    // sqlite (etcd's own history serves resumes)
   std::string metrics_listen = "127.0.0.1:6010";
   std::string port_file;
   AdminFlags admin;  // the metrics listener's token and bounds

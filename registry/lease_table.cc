@@ -1,5 +1,7 @@
 #include "registry/lease_table.h"
 
+#include "registry/errors.h"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -21,7 +23,7 @@ Lease& LeaseTable::Add(uint64_t id, uint32_t ttl_s, int64_t now_ms, int64_t grac
 Result<uint32_t> LeaseTable::KeepAlive(uint64_t id, int64_t now_ms) {
   auto it = leases_.find(id);
   if (it == leases_.end() || (it->second.ttl_s > 0 && it->second.expires_ms <= now_ms))
-    return Status::NotFound(fmt::format("lease_id: lease {} is unknown or expired; grant a new one", id));
+    return ErrLeaseExpired(id);
   Lease& l = it->second;
   if (l.ttl_s > 0) {
     by_expiry_.erase({l.expires_ms, id});

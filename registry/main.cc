@@ -9,13 +9,18 @@
 #include "core/log.h"
 #include "core/token.h"
 #include "registry/daemon.h"
+#include "registry/migrate.h"
 
 int main(int argc, char** argv) {
   skyport::registry::DaemonOptions o;
   CLI::App app{"skyport-registry: the cluster's registry of endpoints, ports, leases and route config.\n"
                "Every setting is also read from SKYPORT_<FLAG> and from --config FILE."};
   app.add_option("--listen", o.listen, "gRPC address (HOST:PORT; port 0 picks a free one)")->capture_default_str();
-  app.add_option("--data", o.data_dir, "Data directory (SQLite database)")->required();
+  app.add_option("--store", o.store,
+                 "Where the state lives: sqlite (one registry, --data) or etcd (any number of registries "
+                 "sharing one etcd cluster)")
+      ->capture_default_str();
+  app.add_option("--data", o.data_dir, "Data directory (SQLite database; required with --store sqlite)");
   app.add_option("--port-range", o.port_range, "Ports handed out per host, LO-HI")->capture_default_str();
   app.add_option("--lease-grace", o.lease_grace_s, "Seconds restored leases get for holders to reconnect")
       ->capture_default_str();
@@ -27,10 +32,23 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off)")
       ->capture_default_str();
   app.add_option("--port-file", o.port_file, "Write the bound gRPC port here once listening");
+  skyport::AddEtcdFlags(app, o.etcd);
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
   skyport::AddAdminFlags(app, o.admin);
+  skyport::registry::MigrateOptions m;
+  auto* migrate = app.add_subcommand("migrate",
+                                     "Copy the registry's data between stores (stop the registries first); "
+                                     "reads the copy back and compares");
+  migrate->add_option("--from", m.from, "Source: sqlite:DIR or etcd:URL[,URL...]")->required();
+  migrate->add_option("--to", m.to, "Destination: etcd:URL[,URL...] or sqlite:DIR")->required();
+  migrate->add_flag("--force", m.force, "Replace registry data already in the destination");
+  migrate->fallthrough();  // --etcd-prefix, --etcd-cacert, ... apply to the etcd side
   skyport::EnableEnvAndConfig(app, "");
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;
+  if (migrate->parsed()) {
+    m.etcd = o.etcd;
+    return skyport::registry::RunMigrate(m);
+  }
   return skyport::registry::RunDaemon(o);
 }

@@ -30,6 +30,16 @@ struct Allocation {
   uint64_t endpoint_id = 0;  // 0 until an endpoint is registered on it
 };
 
+// Who a port is for: the same four fields on requests, endpoints and
+// allocations (any message with app(), commit(), role(), instance()).
+template <class M>
+void SetIdentity(Allocation& a, const M& m) {
+  a.app = m.app();
+  a.commit = m.commit();
+  a.role = m.role();
+  a.instance = m.instance();
+}
+
 class PortAllocator {
  public:
   PortAllocator(uint32_t lo, uint32_t hi) : lo_(lo), hi_(hi) {}

@@ -13,9 +13,7 @@
 namespace skyport::registry {
 namespace {
 
-std::optional<int64_t> Expected(bool has, int64_t v) { return has ? std::optional<int64_t>(v) : std::nullopt; }
-
-// One Watch call. gRPC owns the reactor; the StateOwner holds the stream through
+// One Watch call. gRPC owns the reactor; the Backend holds the stream through
 // shared_ptr<WatchSink> and learns it is gone when Push returns false.
 class WatchStream final : public WatchSink {
  public:
@@ -23,6 +21,14 @@ class WatchStream final : public WatchSink {
   WatchStream(size_t limit) : limit_(limit) {}
 
   bool Push(v1::WatchResponse msg) override;
+  void Close(const Status& why) override {
+    std::lock_guard lock(mu_);
+    if (reactor_ != nullptr) FinishLocked(rpc::ToGrpc(why));
+  }
+  bool Open() override {
+    std::lock_guard lock(mu_);
+    return reactor_ != nullptr && !finishing_;
+  }
   void Attach(Reactor* r) {
     std::lock_guard lock(mu_);
     reactor_ = r;
@@ -115,138 +121,85 @@ void WatchStream::FinishLocked(const grpc::Status& s) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* RegistryService::Run(grpc::CallbackServerContext* ctx, StateOwner::Apply apply) {
+grpc::ServerUnaryReactor* RegistryService::Run(grpc::CallbackServerContext* ctx,
+                                               const std::function<void(Backend::Done)>& call,
+                                               const std::function<Status()>& check) {
   auto* reactor = ctx->DefaultReactor();
-  if (grpc::Status s = rpc::CheckToken(*ctx, token_); !s.ok()) {
+  grpc::Status s = rpc::CheckToken(*ctx, token_);
+  if (s.ok() && check) s = rpc::ToGrpc(check());
+  if (!s.ok()) {
     reactor->Finish(s);
     return reactor;
   }
-  owner_->Submit(std::move(apply), [reactor](const Status& s) { reactor->Finish(rpc::ToGrpc(s)); });
+  call([reactor](const Status& st) { reactor->Finish(rpc::ToGrpc(st)); });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* RegistryService::Grant(grpc::CallbackServerContext* ctx, const v1::GrantRequest* req,
                                                  v1::GrantResponse* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now& now) {
-    auto r = st.Grant(req->ttl_seconds(), now.mono_ms, ch);
-    if (r.ok()) *resp = *r;
-    return r.status();
-  });
+  return Run(ctx, [&](Backend::Done d) { backend_->Grant(*req, resp, std::move(d)); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::KeepAlive(grpc::CallbackServerContext* ctx,
                                                      const v1::KeepAliveRequest* req, v1::KeepAliveResponse* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes&, const Now& now) {
-    auto r = st.KeepAlive(req->lease_id(), now.mono_ms);
-    if (r.ok()) resp->set_ttl_seconds(*r);
-    return r.status();
-  });
+  return Run(ctx, [&](Backend::Done d) { backend_->KeepAlive(*req, resp, std::move(d)); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::Revoke(grpc::CallbackServerContext* ctx, const v1::RevokeRequest* req,
                                                   v1::RevokeResponse* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now&) {
-    auto r = st.Revoke(req->lease_id(), ch);
-    if (r.ok()) {
-      resp->set_removed(*r);
-      resp->set_revision(st.revision());
-    }
-    return r.status();
-  });
+  return Run(ctx, [&](Backend::Done d) { backend_->Revoke(*req, resp, std::move(d)); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::Allocate(grpc::CallbackServerContext* ctx,
                                                     const v1::AllocateRequest* req, v1::AllocateResponse* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now& now) {
-    auto r = st.Allocate(*req, now.random, ch);
-    if (r.ok()) {
-      resp->set_port(*r);
-      resp->set_revision(st.revision());
-    }
-    return r.status();
-  });
+  return Run(ctx, [&](Backend::Done d) { backend_->Allocate(*req, resp, std::move(d)); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::ReleasePort(grpc::CallbackServerContext* ctx,
                                                        const v1::ReleasePortRequest* req,
-                                                       v1::ReleasePortResponse*) {
-  return Run(ctx, [req](RegistryState& st, Changes& ch, const Now&) {
-    return st.ReleasePort(req->host(), req->port(), req->lease_id(), ch);
-  });
+                                                       v1::ReleasePortResponse* resp) {
+  return Run(ctx, [&](Backend::Done d) { backend_->ReleasePort(*req, resp, std::move(d)); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::Register(grpc::CallbackServerContext* ctx,
                                                     const v1::RegisterRequest* req, v1::RegisterResponse* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now& now) {
-    if (Status s = contract::RejectUnknownFields(*req, "register"); !s.ok()) return s;
-    auto r = st.Register(req->endpoint(), now.wall_ms, ch);
-    if (r.ok()) {
-      resp->set_id(*r);
-      resp->set_revision(st.revision());
-    }
-    return r.status();
-  });
+  return Run(
+      ctx, [&](Backend::Done d) { backend_->Register(*req, resp, std::move(d)); },
+      [req] { return contract::RejectUnknownFields(*req, "register"); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::Deregister(grpc::CallbackServerContext* ctx,
                                                       const v1::DeregisterRequest* req,
                                                       v1::DeregisterResponse* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now&) {
-    Status s = st.Deregister(req->id(), ch);
-    if (s.ok()) resp->set_revision(st.revision());
-    return s;
-  });
+  return Run(ctx, [&](Backend::Done d) { backend_->Deregister(*req, resp, std::move(d)); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::Query(grpc::CallbackServerContext* ctx, const v1::QueryRequest* req,
                                                  v1::QueryResponse* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes&, const Now&) {
-    auto r = st.Query(req->app(), req->commit_prefix(), req->role());
-    if (!r.ok()) return r.status();
-    for (auto& ep : *r) *resp->add_endpoints() = std::move(ep);
-    resp->set_revision(st.revision());
-    return Status::Ok();
-  });
+  return Run(ctx, [&](Backend::Done d) { backend_->Query(*req, resp, std::move(d)); });
 }
 
-grpc::ServerUnaryReactor* RegistryService::Show(grpc::CallbackServerContext* ctx, const v1::ShowRequest*,
+grpc::ServerUnaryReactor* RegistryService::Show(grpc::CallbackServerContext* ctx, const v1::ShowRequest* req,
                                                 v1::ShowResponse* resp) {
-  return Run(ctx, [resp](RegistryState& st, Changes&, const Now&) {
-    auto r = st.Query("", "", "");
-    for (auto& ep : *r) *resp->add_endpoints() = std::move(ep);
-    for (const auto& [app, route] : st.routes()) *resp->add_routes() = route;
-    resp->set_revision(st.revision());
-    return Status::Ok();
-  });
+  return Run(ctx, [&](Backend::Done d) { backend_->Show(*req, resp, std::move(d)); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::GetRoute(grpc::CallbackServerContext* ctx,
                                                     const v1::GetRouteRequest* req, v1::RouteConfig* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes&, const Now&) {
-    auto r = st.GetRoute(req->app());
-    if (r.ok()) *resp = *r;
-    return r.status();
-  });
+  return Run(ctx, [&](Backend::Done d) { backend_->GetRoute(*req, resp, std::move(d)); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::PutRoute(grpc::CallbackServerContext* ctx,
                                                     const v1::PutRouteRequest* req, v1::PutRouteResponse* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now&) {
-    if (Status s = contract::RejectUnknownFields(*req, "put_route"); !s.ok()) return s;
-    auto r = st.PutRoute(req->route(), Expected(req->has_expected_revision(), req->expected_revision()), ch);
-    if (r.ok()) resp->set_revision(*r);
-    return r.status();
-  });
+  return Run(
+      ctx, [&](Backend::Done d) { backend_->PutRoute(*req, resp, std::move(d)); },
+      [req] { return contract::RejectUnknownFields(*req, "put_route"); });
 }
 
 grpc::ServerUnaryReactor* RegistryService::DeleteRoute(grpc::CallbackServerContext* ctx,
                                                        const v1::DeleteRouteRequest* req,
                                                        v1::DeleteRouteResponse* resp) {
-  return Run(ctx, [req, resp](RegistryState& st, Changes& ch, const Now&) {
-    auto r = st.DeleteRoute(req->app(), Expected(req->has_expected_revision(), req->expected_revision()), ch);
-    if (r.ok()) resp->set_revision(*r);
-    return r.status();
-  });
+  return Run(ctx, [&](Backend::Done d) { backend_->DeleteRoute(*req, resp, std::move(d)); });
 }
 
 grpc::ServerWriteReactor<v1::WatchResponse>* RegistryService::Watch(grpc::CallbackServerContext* ctx,
@@ -262,7 +215,7 @@ grpc::ServerWriteReactor<v1::WatchResponse>* RegistryService::Watch(grpc::Callba
     reactor->Finish(s);
     return reactor;
   }
-  owner_->AddWatcher(stream, req->from_revision(), req->app());
+  backend_->Watch(stream, req->from_revision(), req->app());
   return reactor;
 }
 

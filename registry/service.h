@@ -1,11 +1,12 @@
-// The Registry gRPC service: checks the token on every call, then hands the
-// call to the StateOwner. Never blocks a gRPC thread.
+// The Registry gRPC service: checks the token (and the fields no backend may
+// see unknown) on every call, then hands the call to the Backend, which
+// finishes it. Never blocks a gRPC thread.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "registry/state_owner.h"
+#include "registry/backend.h"
 #include "skyport/v1/registry.grpc.pb.h"
 
 namespace skyport::registry {
@@ -14,8 +15,8 @@ class RegistryService final : public v1::Registry::CallbackService {
  public:
   // `watch_queue_limit`: messages a slow watcher may have queued before it is
   // cut off (it then resumes from its revision).
-  RegistryService(StateOwner* owner, std::string token, size_t watch_queue_limit = 4096)
-      : owner_(owner), token_(std::move(token)), watch_queue_limit_(watch_queue_limit) {}
+  RegistryService(Backend* backend, std::string token, size_t watch_queue_limit = 4096)
+      : backend_(backend), token_(std::move(token)), watch_queue_limit_(watch_queue_limit) {}
 
   grpc::ServerUnaryReactor* Grant(grpc::CallbackServerContext*, const v1::GrantRequest*, v1::GrantResponse*) override;
   grpc::ServerUnaryReactor* KeepAlive(grpc::CallbackServerContext*, const v1::KeepAliveRequest*,
@@ -39,11 +40,12 @@ class RegistryService final : public v1::Registry::CallbackService {
                                         v1::DeleteRouteResponse*) override;
 
  private:
-  // Authenticates, then runs `apply` on the owner thread and finishes the
-  // call once the batch holding it is durable.
-  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, StateOwner::Apply apply);
+  // Authenticates (and runs `check`, if any), then hands the call to
+  // `call`, which finishes the reactor through the Done it is given.
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const std::function<void(Backend::Done)>& call,
+                                const std::function<Status()>& check = nullptr);
 
-  StateOwner* owner_;
+  Backend* backend_;
   std::string token_;
   size_t watch_queue_limit_;
 };

@@ -6,30 +6,13 @@
 
 #include "core/names.h"
 #include "contract/route.h"
+#include "registry/errors.h"
+#include "registry/snapshot_chunker.h"
 #include "registry/validate.h"
 
 namespace skyport::registry {
 namespace {
 
-// NOT_FOUND, as KeepAlive answers: a holder that learns it from a Register or an
-// Allocate grants a new lease at once instead of waiting for its next keep-alive.
-Status UnknownLease(uint64_t id) {
-  return Status::NotFound(
-      fmt::format("lease_id: unknown lease {} (expired or revoked; grant a new one)", id));
-}
-
-// Who a port is for: the same four fields on requests, endpoints and allocations.
-template <class M>
-void SetIdentity(Allocation& a, const M& m) {
-  a.app = m.app();
-  a.commit = m.commit();
-  a.role = m.role();
-  a.instance = m.instance();
-}
-
-bool HasPrefix(const std::string& s, const std::string& prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
 
 }  // namespace
 
@@ -45,8 +28,7 @@ void RegistryState::IndexEndpoint(const v1::Endpoint& ep) { by_app_[ep.app()].in
 
 Result<v1::GrantResponse> RegistryState::Grant(uint32_t ttl_s, int64_t now_ms, Changes& ch) {
   if (ttl_s > opts_.max_ttl_s)
-    return Status::InvalidArgument(
-        fmt::format("ttl_seconds: {} exceeds {} (use 0 for an entry that never expires)", ttl_s, opts_.max_ttl_s));
+    return ErrTtlTooLong(ttl_s, opts_.max_ttl_s);
   uint64_t id = next_lease_id_++;
   leases_.Add(id, ttl_s, now_ms);
   ch.leases.insert(id);
@@ -90,7 +72,7 @@ void RegistryState::RemoveEndpoint(uint64_t id, int64_t rev, Changes& ch) {
 Result<uint32_t> RegistryState::Revoke(uint64_t lease_id, Changes& ch) {
   Lease* l = leases_.Find(lease_id);
   if (l == nullptr)
-    return Status::NotFound(fmt::format("lease_id: lease {} is unknown or already gone", lease_id));
+    return ErrLeaseGone(lease_id);
   std::vector<uint64_t> eps(l->endpoints.begin(), l->endpoints.end());
   std::vector<PortKey> allocs(l->allocations.begin(), l->allocations.end());
   const int64_t rev = revision_ + 1;
@@ -114,7 +96,7 @@ size_t RegistryState::ExpireLeases(int64_t now_ms, Changes& ch) {
 Result<uint32_t> RegistryState::Allocate(const v1::AllocateRequest& req, uint64_t random, Changes& ch) {
   if (Status s = ValidateAllocate(req); !s.ok()) return s;
   Lease* lease = leases_.Find(req.lease_id());
-  if (lease == nullptr) return UnknownLease(req.lease_id());
+  if (lease == nullptr) return ErrUnknownLease(req.lease_id());
   Allocation a;
   a.host = req.host();
   a.lease_id = req.lease_id();
@@ -124,8 +106,7 @@ Result<uint32_t> RegistryState::Allocate(const v1::AllocateRequest& req, uint64_
     // port its process still listens on.
     if (const Allocation* live = ports_.Find({a.host, req.port()})) {
       if (live->lease_id == a.lease_id) return live->port;
-      return Status::AlreadyExists(fmt::format("port: {}:{} is live for another holder ({}@{} {})", a.host,
-                                               req.port(), live->app, live->commit.substr(0, 12), live->role));
+      return ErrPortLive("port", *live);
     }
     a.port = req.port();
   } else {
@@ -155,10 +136,9 @@ Status RegistryState::ReleasePort(const std::string& host, uint32_t port, uint64
   if (Status s = ValidatePort("port", port); !s.ok()) return s;
   const Allocation* a = ports_.Find({host, port});
   if (a == nullptr || a->lease_id != lease_id)
-    return Status::NotFound(fmt::format("port: {}:{} is not allocated to lease {}", host, port, lease_id));
+    return ErrNotAllocatedTo(host, port, lease_id);
   if (a->endpoint_id != 0)
-    return Status::FailedPrecondition(
-        fmt::format("port: {}:{} carries entry {}; deregister it instead", host, port, a->endpoint_id));
+    return ErrPortCarriesEntry(host, port, a->endpoint_id);
   if (Lease* l = leases_.Find(lease_id)) l->allocations.erase({host, port});
   ports_.Erase({host, port});
   ch.allocations.insert({host, port});
@@ -168,13 +148,11 @@ Status RegistryState::ReleasePort(const std::string& host, uint32_t port, uint64
 Result<uint64_t> RegistryState::Register(const v1::Endpoint& in, int64_t now_wall_ms, Changes& ch) {
   if (Status s = ValidateEndpoint(in); !s.ok()) return s;
   Lease* lease = leases_.Find(in.lease_id());
-  if (lease == nullptr) return UnknownLease(in.lease_id());
+  if (lease == nullptr) return ErrUnknownLease(in.lease_id());
   PortKey key{in.host(), in.port()};
   const Allocation* alloc = ports_.Find(key);
   if (alloc != nullptr && alloc->lease_id != in.lease_id())
-    return Status::AlreadyExists(fmt::format(
-        "endpoint.port: {}:{} is live for another holder ({}@{} {})", key.host, key.port, alloc->app,
-        alloc->commit.substr(0, 12), alloc->role));
+    return ErrPortLive("endpoint.port", *alloc);
 
   v1::Endpoint ep = in;
   const int64_t rev = revision_ + 1;
@@ -222,7 +200,7 @@ Result<uint64_t> RegistryState::Register(const v1::Endpoint& in, int64_t now_wal
 
 Status RegistryState::Deregister(uint64_t id, Changes& ch) {
   if (endpoints_.find(id) == endpoints_.end())
-    return Status::NotFound(fmt::format("id: no entry {} (already freed, or its lease expired)", id));
+    return ErrNoEntry(id);
   const int64_t rev = revision_ + 1;
   const uint64_t lease_id = endpoints_.at(id).lease_id();
   RemoveEndpoint(id, rev, ch);
@@ -239,7 +217,7 @@ Status RegistryState::Deregister(uint64_t id, Changes& ch) {
 Result<v1::RouteConfig> RegistryState::GetRoute(const std::string& app) const {
   if (Status s = ValidateName("app", app); !s.ok()) return s;
   auto it = routes_.find(app);
-  if (it == routes_.end()) return Status::NotFound(fmt::format("app: no route config for \"{}\"", app));
+  if (it == routes_.end()) return ErrNoRoute(app);
   return it->second;
 }
 
@@ -249,8 +227,7 @@ Result<int64_t> RegistryState::PutRoute(const v1::RouteConfig& in, std::optional
   auto it = routes_.find(in.app());
   const int64_t current = it == routes_.end() ? 0 : it->second.revision();
   if (expected && *expected != current)
-    return Status::FailedPrecondition(fmt::format(
-        "route {}: revision is {}, expected {}; read it again and retry", in.app(), current, *expected));
+    return ErrRouteRevision(in.app(), current, *expected);
   const int64_t rev = revision_ + 1;
   v1::RouteConfig r = in;
   r.set_revision(rev);
@@ -269,10 +246,8 @@ Result<int64_t> RegistryState::DeleteRoute(const std::string& app, std::optional
                                            Changes& ch) {
   if (Status s = ValidateName("app", app); !s.ok()) return s;
   auto it = routes_.find(app);
-  if (it == routes_.end()) return Status::NotFound(fmt::format("app: no route config for \"{}\"", app));
-  if (expected && *expected != it->second.revision())
-    return Status::FailedPrecondition(fmt::format("route {}: revision is {}, expected {}; read it again and retry",
-                                                  app, it->second.revision(), *expected));
+  if (it == routes_.end()) return ErrNoRoute(app);
+  if (expected && *expected != it->second.revision()) return ErrRouteRevision(app, it->second.revision(), *expected);
   const int64_t rev = revision_ + 1;
   v1::Event e;
   e.set_type(v1::Event::ROUTE_DELETE);
@@ -288,16 +263,9 @@ Result<int64_t> RegistryState::DeleteRoute(const std::string& app, std::optional
 
 Result<std::vector<v1::Endpoint>> RegistryState::Query(const std::string& app, const std::string& prefix,
                                                        const std::string& role) const {
-  if (!app.empty())
-    if (Status s = ValidateName("app", app); !s.ok()) return s;
-  if (!prefix.empty())
-    if (Status s = ValidateCommitPrefix("commit_prefix", prefix); !s.ok()) return s;
-  if (!role.empty())
-    if (Status s = ValidateName("role", role); !s.ok()) return s;
+  if (Status s = ValidateQuery(app, prefix, role); !s.ok()) return s;
   std::vector<v1::Endpoint> out;
-  auto match = [&](const v1::Endpoint& ep) {
-    return (prefix.empty() || HasPrefix(ep.commit(), prefix)) && (role.empty() || ep.role() == role);
-  };
+  auto match = [&](const v1::Endpoint& ep) { return MatchesQuery(ep, "", prefix, role); };
   if (app.empty()) {
     for (const auto& [id, ep] : endpoints_)
       if (match(ep)) out.push_back(ep);
@@ -309,28 +277,14 @@ Result<std::vector<v1::Endpoint>> RegistryState::Query(const std::string& app, c
 }
 
 std::vector<v1::WatchResponse> RegistryState::Snapshot(const std::string& app, size_t chunk) const {
-  std::vector<v1::WatchResponse> out;
-  auto fresh = [&] {
-    v1::WatchResponse r;
-    r.set_kind(v1::WatchResponse::SNAPSHOT);
-    r.set_revision(revision_);
-    r.set_more(true);
-    out.push_back(std::move(r));
-  };
-  fresh();
-  for (const auto& [name, route] : routes_)
-    if (app.empty() || name == app) *out.back().add_routes() = route;
-  auto add = [&](const v1::Endpoint& ep) {
-    if (static_cast<size_t>(out.back().endpoints_size()) >= chunk) fresh();
-    *out.back().add_endpoints() = ep;
-  };
+  SnapshotChunker out(app, chunk, revision_);
+  for (const auto& [name, route] : routes_) out.AddRoute(route);
   if (app.empty()) {
-    for (const auto& [id, ep] : endpoints_) add(ep);
+    for (const auto& [id, ep] : endpoints_) out.AddEndpoint(ep);
   } else if (auto it = by_app_.find(app); it != by_app_.end()) {
-    for (uint64_t id : it->second) add(endpoints_.at(id));
+    for (uint64_t id : it->second) out.AddEndpoint(endpoints_.at(id));
   }
-  out.back().set_more(false);
-  return out;
+  return out.Finish();
 }
 
 std::optional<std::vector<v1::Event>> RegistryState::EventsSince(int64_t from, const std::string& app) const {

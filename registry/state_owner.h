@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
+#include "registry/backend.h"
 #include "registry/metrics.h"
 #include "registry/state.h"
 #include "registry/store.h"
@@ -40,14 +41,6 @@ struct Now {
   int64_t mono_ms;
   int64_t wall_ms;
   uint64_t random;
-};
-
-// One watcher's outbound queue (implemented by the gRPC stream).
-class WatchSink {
- public:
-  virtual ~WatchSink() = default;
-  // Queues a message; false once the watcher is gone (it is then dropped).
-  virtual bool Push(v1::WatchResponse msg) = 0;
 };
 
 

@@ -53,4 +53,20 @@ Status ValidateAllocate(const v1::AllocateRequest& req) {
   return p.ToStatus();
 }
 
+Status ValidateQuery(const std::string& app, const std::string& commit_prefix, const std::string& role) {
+  if (!app.empty())
+    if (Status s = ValidateName("app", app); !s.ok()) return s;
+  if (!commit_prefix.empty())
+    if (Status s = ValidateCommitPrefix("commit_prefix", commit_prefix); !s.ok()) return s;
+  if (!role.empty())
+    if (Status s = ValidateName("role", role); !s.ok()) return s;
+  return Status::Ok();
+}
+
+bool MatchesQuery(const v1::Endpoint& ep, const std::string& app, const std::string& commit_prefix,
+                  const std::string& role) {
+  return (app.empty() || ep.app() == app) && (role.empty() || ep.role() == role) &&
+         ep.commit().compare(0, commit_prefix.size(), commit_prefix) == 0;
+}
+
 }  // namespace skyport::registry

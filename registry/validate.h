@@ -3,6 +3,8 @@
 // contract (contract/route.h ValidateRoute).
 #pragma once
 
+#include <string>
+
 #include "core/status.h"
 #include "skyport/v1/registry.pb.h"
 
@@ -13,5 +15,10 @@ Status ValidateEndpoint(const v1::Endpoint& ep);
 // At most kMaxAvoidPorts ports in `avoid`.
 inline constexpr int kMaxAvoidPorts = 64;
 Status ValidateAllocate(const v1::AllocateRequest& req);
+// Query filters: each may be empty (= any).
+Status ValidateQuery(const std::string& app, const std::string& commit_prefix, const std::string& role);
+// Whether `ep` passes the (validated) filters; `commit_prefix` matches a prefix.
+bool MatchesQuery(const v1::Endpoint& ep, const std::string& app, const std::string& commit_prefix,
+                  const std::string& role);
 
 }  // namespace skyport::registry

@@ -60,20 +60,25 @@ def pid_alive(pid):
 class Registry:
     """One skyport-registry process; can be killed and restarted on the same data and port."""
 
-    def __init__(self, tmp, token_file, extra=()):
+    def __init__(self, tmp, token_file, extra=(), store=None, name="registry"):
         self.tmp = tmp
-        self.data = os.path.join(tmp, "registry-data")
+        self.data = os.path.join(tmp, f"{name}-data")
         self.token_file = token_file
         self.extra = list(extra)
+        # Where the state lives: None = the SQLite data dir (self.data, read at
+        # start), or e.g. ["--store", "etcd", "--etcd-endpoints", ...] (test_registry_etcd.py).
+        self.store = list(store) if store is not None else None
+        self.name = name
         self.port = 0
         self.proc = None
-        self.log_path = os.path.join(tmp, "registry.log")
+        self.log_path = os.path.join(tmp, f"{name}.log")
 
     def start(self):
-        port_file = os.path.join(self.tmp, "registry.port")
+        port_file = os.path.join(self.tmp, f"{self.name}.port")
         if os.path.exists(port_file):
             os.unlink(port_file)
-        args = [binary("skyport-registry"), "--listen", f"127.0.0.1:{self.port}", "--data", self.data,
+        args = [binary("skyport-registry"), "--listen", f"127.0.0.1:{self.port}",
+                *(self.store if self.store is not None else ["--data", self.data]),
                 "--token-file", self.token_file, "--port-file", port_file,
                 "--metrics-listen", "127.0.0.1:0", *self.extra]
         with open(self.log_path, "a") as log:
@@ -117,8 +122,13 @@ class ClusterTest(unittest.TestCase):
             f.write(os.urandom(16).hex() + "\n")
         os.chmod(self.token_file, 0o600)
         self.procs = []
-        self.registry = Registry(self.tmp, self.token_file, extra=self.REGISTRY_EXTRA).start()
+        self.registry = Registry(self.tmp, self.token_file, extra=self.REGISTRY_EXTRA,
+                                 store=self.registry_store()).start()
         self.addCleanup(self._cleanup)
+
+    def registry_store(self):
+        """The registry's store flags (None: SQLite in the temp dir); test_registry_etcd.py overrides it."""
+        return None
 
     def _cleanup(self):
         for p in self.procs:

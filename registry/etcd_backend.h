@@ -1,0 +1,130 @@
+// The Backend on etcd: the registry holds no authoritative state, so any
+// number of registries serve one cluster and are interchangeable (the key
+// layout and the mapping: etcd_keys.h; the transactions: etcd_plans.h).
+//
+// - A Skyport lease is the etcd lease of the same id; etcd expires it and,
+//   with it, every entry and port attached to it, in one revision.
+// - Writes are Txns whose compares hold what the decision read; a Txn that
+//   loses a race is decided again on fresh reads, at most kMaxAttempts times
+//   (then UNAVAILABLE "etcd: ... kept changing"). Ports are created only if
+//   absent, so no two registries hand out one port twice.
+// - The revision is etcd's. Watch: a Range snapshot at a revision R, then an
+//   etcd watch from R + 1 (or from from_revision + 1 when that is still in
+//   etcd's history) with prev_kv, one etcd watch per watcher.
+// - etcd unreachable or failing: UNAVAILABLE "etcd ...", never a crash; a
+//   value that does not decode is DATA_LOSS for that call (counted, logged).
+// Thread-safe; calls return at once and finish on the etcd client's threads.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "registry/backend.h"
+#include "registry/etcd_keys.h"
+#include "rpc/etcd_client.h"
+
+namespace skyport::registry {
+
+struct EtcdBackendOptions {
+  std::string prefix = "/skyport/";  // --etcd-prefix
+  uint32_t port_lo = 10000;
+  uint32_t port_hi = 20000;
+  uint32_t max_ttl_s = 86400;
+  size_t snapshot_chunk = 2000;  // endpoints per SNAPSHOT message, and per Range page
+};
+
+class EtcdBackend final : public Backend {
+ public:
+  // Txn rounds one call may spend before giving up (see above).
+  static constexpr int kMaxAttempts = 16;
+  // Random ports tried before an exact scan of the host's ports.
+  static constexpr int kRandomPortTries = 6;
+
+  EtcdBackend(std::shared_ptr<etcd::Client> client, EtcdBackendOptions opts, Clock* clock, Random* random);
+  ~EtcdBackend() override;
+
+  void Grant(const v1::GrantRequest& req, v1::GrantResponse* resp, Done done) override;
+  void KeepAlive(const v1::KeepAliveRequest& req, v1::KeepAliveResponse* resp, Done done) override;
+  void Revoke(const v1::RevokeRequest& req, v1::RevokeResponse* resp, Done done) override;
+  void Allocate(const v1::AllocateRequest& req, v1::AllocateResponse* resp, Done done) override;
+  void ReleasePort(const v1::ReleasePortRequest& req, v1::ReleasePortResponse* resp, Done done) override;
+  void Register(const v1::RegisterRequest& req, v1::RegisterResponse* resp, Done done) override;
+  void Deregister(const v1::DeregisterRequest& req, v1::DeregisterResponse* resp, Done done) override;
+  void Query(const v1::QueryRequest& req, v1::QueryResponse* resp, Done done) override;
+  void Show(const v1::ShowRequest& req, v1::ShowResponse* resp, Done done) override;
+  void GetRoute(const v1::GetRouteRequest& req, v1::RouteConfig* resp, Done done) override;
+  void PutRoute(const v1::PutRouteRequest& req, v1::PutRouteResponse* resp, Done done) override;
+  void DeleteRoute(const v1::DeleteRouteRequest& req, v1::DeleteRouteResponse* resp, Done done) override;
+  void Watch(std::shared_ptr<WatchSink> sink, int64_t from_revision, std::string app) override;
+  std::string Metrics() const override;
+
+  struct Counters {
+    std::atomic<uint64_t> calls{0}, conflicts{0}, etcd_errors{0}, undecodable{0}, slow_port_scans{0},
+        watch_snapshots{0}, watch_resumes{0}, watch_ends{0};
+  };
+  class Watcher;
+
+ private:
+  struct AllocateCall;
+  struct RegisterCall;
+  using Page = std::function<void(const etcdserverpb::RangeResponse&)>;
+
+  // Counts the call in flight until `done` has run (the destructor waits).
+  Done Track(Done done);
+  // A fresh lease or endpoint id in [1, kMaxId].
+  uint64_t NewId();
+  uint64_t NextRandom();
+  // Reads every key under `prefix` at `revision` (0: now), snapshot_chunk
+  // keys a page; `page` gets each page (all at the first page's revision).
+  void RangeAll(std::string prefix, int64_t revision, bool keys_only, Page page, std::function<void(Status)> done);
+  // An error from the client as the registry answers it: UNAVAILABLE "etcd ...".
+  Status FromEtcd(const Status& s);
+  // A value that did not decode: counted and logged, DATA_LOSS for the call.
+  Status Undecodable(const Status& s);
+
+  // Allocate (etcd_ports.cc).
+  void AllocateLease(std::shared_ptr<AllocateCall> c);
+  void AllocateRead(std::shared_ptr<AllocateCall> c);
+  void AllocateDecide(std::shared_ptr<AllocateCall> c);
+  void AllocatePick(std::shared_ptr<AllocateCall> c);
+  void AllocateScan(std::shared_ptr<AllocateCall> c);
+  void AllocateTry(std::shared_ptr<AllocateCall> c, uint32_t port);
+  // Register, Deregister, ReleasePort (etcd_ports.cc).
+  void RegisterRound(std::shared_ptr<RegisterCall> c);
+  void RegisterWrite(std::shared_ptr<RegisterCall> c);
+  void DeregisterRound(uint64_t id, v1::DeregisterResponse* resp, Done done, int attempt);
+  void EndStaticLease(uint64_t lease_id, std::function<void()> then);
+  void ReleaseRound(const v1::ReleasePortRequest& req, Done done, int attempt);
+  // Watch (etcd_watchers.cc).
+  void WatchFrom(std::shared_ptr<Watcher> w, int64_t from_revision);
+  void WatchSnapshot(std::shared_ptr<Watcher> w);
+  void WatchEtcd(std::shared_ptr<Watcher> w, int64_t start_revision);
+  // Ends a watcher's stream (it resumes) and hands it to the reaper.
+  void EndWatcher(Watcher& w, const Status& why);
+  void ReapLoop();
+
+  std::shared_ptr<etcd::Client> client_;
+  EtcdBackendOptions opts_;
+  EtcdKeys keys_;
+  Clock* clock_;
+  std::mutex random_mu_;
+  Random* random_;  // guarded by random_mu_
+  Counters counters_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t inflight_ = 0;                            // guarded by mu_
+  std::vector<std::shared_ptr<Watcher>> watchers_;  // guarded by mu_
+  bool stop_ = false;                               // guarded by mu_
+  std::thread reaper_;
+};
+
+}  // namespace skyport::registry

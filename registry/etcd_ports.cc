@@ -1,0 +1,315 @@
+// EtcdBackend: ports and entries — Allocate, ReleasePort, Register and
+// Deregister, each a few reads, a decision (etcd_plans.h) and a Txn whose
+// compares hold what was read; a lost race is decided again.
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "core/names.h"
+#include "registry/errors.h"
+#include "registry/etcd_backend.h"
+#include "registry/etcd_plans.h"
+#include "registry/validate.h"
+
+namespace skyport::registry {
+
+struct EtcdBackend::AllocateCall {
+  const v1::AllocateRequest& req;
+  v1::AllocateResponse* resp;
+  Done done;
+  std::vector<uint32_t> avoid;
+  int attempts = 0;      // reservation Txns sent
+  int random_tries = 0;  // random candidates tried
+  bool reserve = false;  // req.port != 0
+  int64_t revision = 0;  // of the latest read
+  std::vector<std::string> held_keys;
+  std::vector<Versioned<Allocation>> held;
+  std::optional<Allocation> at_port;
+  std::optional<Versioned<Allocation>> drop;
+};
+
+struct EtcdBackend::RegisterCall {
+  const v1::Endpoint& ep;
+  v1::RegisterResponse* resp;
+  Done done;
+  int attempts = 0;
+  RegisterRead read;
+};
+
+namespace {
+
+Status KeptChanging(std::string_view what) {
+  return Status::Unavailable(
+      fmt::format("etcd: {} kept changing under {} tries; try again", what, EtcdBackend::kMaxAttempts));
+}
+
+}  // namespace
+
+// --- Allocate -----------------------------------------------------------------
+
+void EtcdBackend::Allocate(const v1::AllocateRequest& req, v1::AllocateResponse* resp, Done done) {
+  done = Track(std::move(done));
+  if (Status s = ValidateAllocate(req); !s.ok()) return done(s);
+  if (req.lease_id() > kMaxId) return done(ErrUnknownLease(req.lease_id()));
+  auto c = std::make_shared<AllocateCall>(AllocateCall{req, resp, std::move(done)});
+  c->avoid.assign(req.avoid().begin(), req.avoid().end());
+  c->reserve = req.port() != 0;
+  AllocateLease(std::move(c));
+}
+
+void EtcdBackend::AllocateLease(std::shared_ptr<AllocateCall> c) {
+  etcdserverpb::LeaseTimeToLiveRequest t;
+  t.set_id(static_cast<int64_t>(c->req.lease_id()));
+  t.set_keys(true);
+  client_->LeaseTimeToLive(std::move(t), [this, c](auto ttl) {
+    const uint64_t id = c->req.lease_id();
+    if (!ttl.ok()) return c->done(ttl.status().code() == Code::kNotFound ? ErrUnknownLease(id) : FromEtcd(ttl.status()));
+    const auto& keys = ttl->keys();
+    if (ttl->ttl() < 0 || std::find(keys.begin(), keys.end(), keys_.Lease(id)) == keys.end())
+      return c->done(ErrUnknownLease(id));
+    c->revision = ttl->header().revision();
+    c->held_keys = PortKeysOnHost(keys_, keys, c->req.host());
+    c->held.clear();
+    AllocateRead(c);
+  });
+}
+
+void EtcdBackend::AllocateRead(std::shared_ptr<AllocateCall> c) {
+  if (c->reserve) {
+    client_->Range(RangeKey(keys_.Port(c->req.host(), c->req.port())), [this, c](auto got) {
+      if (!got.ok()) return c->done(FromEtcd(got.status()));
+      c->revision = got->header().revision();
+      c->at_port.reset();
+      if (!got->kvs().empty()) {
+        auto a = DecodeAllocation(keys_, got->kvs(0));
+        if (!a.ok()) return c->done(Undecodable(a.status()));
+        c->at_port = std::move(*a);
+      }
+      AllocateDecide(c);
+    });
+    return;
+  }
+  // The lease's ports on this host, a bounded number per Txn (etcd's
+  // --max-txn-ops is 128 by default).
+  constexpr size_t kPerTxn = 64;
+  const size_t from = c->held.size();
+  if (from >= c->held_keys.size()) return AllocateDecide(c);
+  etcdserverpb::TxnRequest t;
+  for (size_t i = from; i < std::min(c->held_keys.size(), from + kPerTxn); ++i)
+    *t.add_success()->mutable_request_range() = RangeKey(c->held_keys[i]);
+  client_->Txn(std::move(t), [this, c](auto got) {
+    if (!got.ok()) return c->done(FromEtcd(got.status()));
+    if (got->responses_size() == 0)
+      return c->done(FromEtcd(Status::Internal("a read of the lease's ports came back empty")));
+    for (const auto& op : got->responses()) {
+      Versioned<Allocation> v;  // a key gone since the lease listed it: a placeholder that matches nothing
+      for (const auto& kv : op.response_range().kvs()) {
+        auto a = DecodeAllocation(keys_, kv);
+        if (!a.ok()) return c->done(Undecodable(a.status()));
+        v = {std::move(*a), kv.mod_revision()};
+      }
+      c->held.push_back(std::move(v));
+    }
+    AllocateRead(c);
+  });
+}
+
+void EtcdBackend::AllocateDecide(std::shared_ptr<AllocateCall> c) {
+  AllocateDecision d = DecideAllocate(c->req, c->held, c->at_port);
+  switch (d.kind) {
+    case AllocateDecision::kAnswer:
+      c->resp->set_port(d.port);
+      c->resp->set_revision(c->revision);
+      return c->done(Status::Ok());
+    case AllocateDecision::kRefuse:
+      return c->done(d.error);
+    case AllocateDecision::kReserve:
+      return AllocateTry(c, d.port);
+    case AllocateDecision::kPick:
+      c->drop = std::move(d.drop);
+      return AllocatePick(c);
+  }
+}
+
+void EtcdBackend::AllocatePick(std::shared_ptr<AllocateCall> c) {
+  if (c->random_tries >= kRandomPortTries) return AllocateScan(c);
+  ++c->random_tries;
+  const uint32_t p = CandidatePort(opts_.port_lo, opts_.port_hi, NextRandom(), c->avoid);
+  if (p == 0) return AllocateScan(c);  // everything avoided: the scan says so exactly
+  AllocateTry(c, p);
+}
+
+void EtcdBackend::AllocateScan(std::shared_ptr<AllocateCall> c) {
+  ++counters_.slow_port_scans;
+  auto used = std::make_shared<PortAllocator>(opts_.port_lo, opts_.port_hi);
+  RangeAll(
+      keys_.HostPorts(c->req.host()), 0, true,
+      [this, used](const etcdserverpb::RangeResponse& page) {
+        for (const auto& kv : page.kvs()) {
+          ParsedKey k = keys_.Parse(kv.key());
+          if (k.kind == KeyKind::kPort) used->Put(Allocation{k.host, k.port});
+        }
+      },
+      [this, c, used](Status s) {
+        if (!s.ok()) return c->done(FromEtcd(s));
+        auto p = used->PickFree(c->req.host(), NextRandom(), c->avoid);
+        if (!p.ok()) return c->done(p.status());
+        AllocateTry(c, *p);
+      });
+}
+
+void EtcdBackend::AllocateTry(std::shared_ptr<AllocateCall> c, uint32_t port) {
+  if (++c->attempts > kMaxAttempts) return c->done(KeptChanging(fmt::format("the ports of {}", c->req.host())));
+  client_->Txn(ReservePortTxn(keys_, AllocationFor(c->req, port), c->drop), [this, c, port](auto r) {
+    if (!r.ok()) return c->done(FromEtcd(r.status()));
+    if (r->succeeded()) {
+      c->resp->set_port(port);
+      c->resp->set_revision(r->header().revision());
+      return c->done(Status::Ok());
+    }
+    ++counters_.conflicts;
+    switch (ReadReserveMiss(*r)) {
+      case ReserveMiss::kLeaseGone:
+        return c->done(ErrUnknownLease(c->req.lease_id()));
+      case ReserveMiss::kPortTaken:
+        return c->reserve ? AllocateRead(c) : AllocatePick(c);
+      case ReserveMiss::kChanged:
+        return AllocateLease(c);
+    }
+  });
+}
+
+// --- ReleasePort --------------------------------------------------------------
+
+void EtcdBackend::ReleasePort(const v1::ReleasePortRequest& req, v1::ReleasePortResponse*, Done done) {
+  done = Track(std::move(done));
+  if (Status s = ValidateHost("host", req.host()); !s.ok()) return done(s);
+  if (Status s = ValidatePort("port", req.port()); !s.ok()) return done(s);
+  ReleaseRound(req, std::move(done), 0);
+}
+
+void EtcdBackend::ReleaseRound(const v1::ReleasePortRequest& req, Done done, int attempt) {
+  if (attempt >= kMaxAttempts) return done(KeptChanging("the allocation"));
+  client_->Range(RangeKey(keys_.Port(req.host(), req.port())), [this, &req, done, attempt](auto got) {
+    if (!got.ok()) return done(FromEtcd(got.status()));
+    std::optional<Allocation> a;
+    int64_t mod = 0;
+    if (!got->kvs().empty()) {
+      auto d = DecodeAllocation(keys_, got->kvs(0));
+      if (!d.ok()) return done(Undecodable(d.status()));
+      a = std::move(*d);
+      mod = got->kvs(0).mod_revision();
+    }
+    if (Status s = CheckRelease(a, req.host(), req.port(), req.lease_id()); !s.ok()) return done(s);
+    client_->Txn(ReleaseTxn(keys_, req.host(), req.port(), mod), [this, &req, done, attempt](auto r) {
+      if (!r.ok()) return done(FromEtcd(r.status()));
+      if (r->succeeded()) return done(Status::Ok());
+      ++counters_.conflicts;
+      ReleaseRound(req, done, attempt + 1);
+    });
+  });
+}
+
+// --- Register -----------------------------------------------------------------
+
+void EtcdBackend::Register(const v1::RegisterRequest& req, v1::RegisterResponse* resp, Done done) {
+  done = Track(std::move(done));
+  if (Status s = ValidateEndpoint(req.endpoint()); !s.ok()) return done(s);
+  if (req.endpoint().lease_id() > kMaxId) return done(ErrUnknownLease(req.endpoint().lease_id()));
+  RegisterRound(std::make_shared<RegisterCall>(RegisterCall{req.endpoint(), resp, std::move(done)}));
+}
+
+void EtcdBackend::RegisterRound(std::shared_ptr<RegisterCall> c) {
+  if (++c->attempts > kMaxAttempts) return c->done(KeptChanging("the entry's port"));
+  client_->Txn(RegisterReadTxn(keys_, c->ep), [this, c](auto got) {
+    if (!got.ok()) return c->done(FromEtcd(got.status()));
+    auto read = ParseRegisterRead(keys_, *got);
+    if (!read.ok()) return c->done(Undecodable(read.status()));
+    c->read = std::move(*read);
+    const auto& alloc = c->read.alloc;
+    if (!alloc || alloc->value.endpoint_id == 0 || alloc->value.lease_id != c->ep.lease_id())
+      return RegisterWrite(c);
+    // An update: the entry on the port keeps its id and first registration time.
+    client_->Range(RangeKey(keys_.Endpoint(alloc->value.endpoint_id)), [this, c](auto old) {
+      if (!old.ok()) return c->done(FromEtcd(old.status()));
+      if (!old->kvs().empty()) {
+        auto ep = DecodeEndpoint(keys_, old->kvs(0));
+        if (!ep.ok()) return c->done(Undecodable(ep.status()));
+        c->read.old = Versioned<v1::Endpoint>{std::move(*ep), old->kvs(0).mod_revision()};
+      }
+      RegisterWrite(c);
+    });
+  });
+}
+
+void EtcdBackend::RegisterWrite(std::shared_ptr<RegisterCall> c) {
+  auto plan = PlanRegister(keys_, c->ep, c->read, NewId(), clock_->WallMs());
+  if (!plan.ok()) return c->done(plan.status());
+  const uint64_t id = plan->id;
+  client_->Txn(std::move(plan->txn), [this, c, id](auto r) {
+    if (!r.ok()) return c->done(FromEtcd(r.status()));
+    if (!r->succeeded()) {
+      ++counters_.conflicts;
+      return RegisterRound(c);
+    }
+    c->resp->set_id(id);
+    c->resp->set_revision(r->header().revision());
+    c->done(Status::Ok());
+  });
+}
+
+// --- Deregister ---------------------------------------------------------------
+
+void EtcdBackend::Deregister(const v1::DeregisterRequest& req, v1::DeregisterResponse* resp, Done done) {
+  done = Track(std::move(done));
+  if (req.id() == 0 || req.id() > kMaxId) return done(ErrNoEntry(req.id()));
+  DeregisterRound(req.id(), resp, std::move(done), 0);
+}
+
+void EtcdBackend::DeregisterRound(uint64_t id, v1::DeregisterResponse* resp, Done done, int attempt) {
+  if (attempt >= kMaxAttempts) return done(KeptChanging("the entry"));
+  client_->Range(RangeKey(keys_.Endpoint(id)), [this, id, resp, done, attempt](auto got) {
+    if (!got.ok()) return done(FromEtcd(got.status()));
+    if (got->kvs().empty()) return done(ErrNoEntry(id));
+    auto ep = DecodeEndpoint(keys_, got->kvs(0));
+    if (!ep.ok()) return done(Undecodable(ep.status()));
+    const uint64_t lease = ep->lease_id();
+    Versioned<v1::Endpoint> v{std::move(*ep), got->kvs(0).mod_revision()};
+    client_->Txn(DeregisterTxn(keys_, v), [this, id, lease, resp, done, attempt](auto r) {
+      if (!r.ok()) return done(FromEtcd(r.status()));
+      if (!r->succeeded()) {
+        if (r->responses_size() > 0 && r->responses(0).response_range().kvs().empty()) return done(ErrNoEntry(id));
+        ++counters_.conflicts;
+        return DeregisterRound(id, resp, done, attempt + 1);
+      }
+      resp->set_revision(r->header().revision());
+      EndStaticLease(lease, [done] { done(Status::Ok()); });
+    });
+  });
+}
+
+// A lease that never expires would otherwise outlive its last entry forever
+// (RegistryState::Deregister). Best effort: a failure is logged, and the
+// lease then holds nothing.
+void EtcdBackend::EndStaticLease(uint64_t lease_id, std::function<void()> then) {
+  client_->Range(RangeKey(keys_.Lease(lease_id)), [this, lease_id, then](auto rec) {
+    if (!rec.ok() || rec->kvs().empty()) return then();
+    auto lease = DecodeLease(keys_, rec->kvs(0));
+    if (!lease.ok() || lease->ttl_seconds() != 0) return then();
+    etcdserverpb::LeaseTimeToLiveRequest t;
+    t.set_id(static_cast<int64_t>(lease_id));
+    t.set_keys(true);
+    client_->LeaseTimeToLive(std::move(t), [this, lease_id, then](auto ttl) {
+      if (!ttl.ok() || !OnlyLeaseRecord(keys_, lease_id, ttl->keys())) return then();
+      etcdserverpb::LeaseRevokeRequest rv;
+      rv.set_id(static_cast<int64_t>(lease_id));
+      client_->LeaseRevoke(std::move(rv), [lease_id, then](auto gone) {
+        if (!gone.ok() && gone.status().code() != Code::kNotFound)
+          log::Warn("could not end a static lease after its last entry",
+                    {{"lease_id", static_cast<int64_t>(lease_id)}, {"error", gone.status().message()}});
+        then();
+      });
+    });
+  });
+}
+
+}  // namespace skyport::registry

@@ -1,0 +1,277 @@
+"""skyport-registry --store etcd on real etcd clusters (etcd_cluster.py), on 127.0.0.1.
+
+The behaviour tests of test_registry.py run again with the state in etcd; then
+two registries share a three-member cluster: what one writes the other's
+watchers see, their port allocations never collide, a lease outlives the
+registry it was granted through, an etcd leader killed under load loses no
+acknowledged write, a watcher resuming from a compacted revision gets a
+snapshot. Skipped, saying why, when etcd is not installed.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+import test_registry
+from etcd_cluster import EtcdCluster
+from harness import BIN, ClusterTest, Registry, binary, wait_until
+
+A = test_registry.A
+B = test_registry.B
+ECHO = test_registry.ECHO
+entries = test_registry.entries
+
+
+def etcd_store(cluster, prefix):
+    return ["--store", "etcd", "--etcd-endpoints", cluster.endpoints(), "--etcd-prefix", prefix]
+
+
+class EtcdStoreMixin:
+    """One etcd cluster per class; every test its own key prefix (nothing leaks between tests)."""
+    MEMBERS = 1
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.etcd = EtcdCluster(members=cls.MEMBERS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.etcd.stop()
+        super().tearDownClass()
+
+    def registry_store(self):
+        self.prefix = f"/t-{uuid.uuid4().hex[:12]}/"
+        return etcd_store(self.etcd, self.prefix)
+
+    def etcd_keys(self, sub=""):
+        out = self.etcd.etcdctl("get", "--prefix", "--keys-only", self.prefix + "registry/" + sub).stdout
+        return [k for k in out.splitlines() if k]
+
+
+class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
+    """Every case of test_registry.RegistryTest, with --store etcd (a kill -9 restarts onto the same etcd)."""
+
+    def test_register_cmd_registers_again_after_the_registry_lost_its_lease(self):
+        # etcd forgets the lease (revoked behind the registry's back): KeepAlive gets NOT_FOUND.
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "2",
+                       "--", sys.executable, ECHO)
+        [(_, _, e)] = wait_until(lambda: self.wide(), 15, what="entry registered")
+        [lease_key] = self.etcd_keys("lease/")
+        self.etcd.etcdctl("lease", "revoke", lease_key.rsplit("/", 1)[1])
+        [(_, _, again)] = wait_until(lambda: [x for x in self.wide() if x[2]["id"] != e["id"]] or None, 15,
+                                     what="entry registered under a new lease")
+        self.assertEqual((again["port"], again["pid"]), (e["port"], e["pid"]))
+        os.kill(e["pid"], signal.SIGTERM)
+        p.wait(timeout=15)
+        self.assertIn("granting a new one and registering again", p.stderr.read())
+        wait_until(lambda: self.show() == {}, 2, what="entry freed after CMD exit")
+
+    def test_metrics(self):
+        self.register(f"webapp@{A}", "http", "--port", "15194")
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.registry.metrics_port()}/metrics") as resp:
+            body = resp.read().decode()
+        self.assertIn("# TYPE skyport_registry_calls_total counter", body)
+        self.assertIn("skyport_registry_etcd_conflicts_total 0", body)
+        self.assertIn("skyport_etcd_requests_total", body)
+
+    def test_keys_in_etcd_and_static_lease_ends_with_its_last_entry(self):
+        self.register(f"webapp@{A}", "http", "--port", "15194")
+        [(_, _, e)] = self.wide()
+        keys = self.etcd_keys()
+        self.assertIn(f"{self.prefix}registry/ep/{e['id']:016x}", keys)
+        self.assertIn(f"{self.prefix}registry/port/127.0.0.1/15194", keys)
+        [lease_key] = [k for k in keys if "/lease/" in k]
+        lease = lease_key.rsplit("/", 1)[1]
+        self.assertIn(lease, self.etcd.etcdctl("lease", "list").stdout)
+        self.cli("registry", "free", str(e["id"]))
+        wait_until(lambda: self.etcd_keys() == [], 5, what="entry, port and static lease gone")
+        self.assertNotIn(lease, self.etcd.etcdctl("lease", "list").stdout)
+
+    def test_etcd_down_is_unavailable_not_a_crash(self):
+        self.etcd.kill(0)
+        try:
+            r = self.cli("registry", "show", check=False, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("UNAVAILABLE", r.stderr)
+            self.assertIn("etcd", r.stderr)
+            self.assertIsNone(self.registry.proc.poll(), "the registry must keep running")
+        finally:
+            self.etcd.restart(0)
+        wait_until(lambda: self.cli("registry", "show", check=False).returncode == 0, 30, what="etcd back")
+
+
+def run_allocations(registry, token_file, host, count, concurrency=4):
+    bench = os.path.join(BIN, "bench", "registry_bench")
+    if not os.path.exists(bench):
+        raise unittest.SkipTest(f"{bench} is not built")
+    return subprocess.Popen([bench, "--registry", registry.address(), "--token-file", token_file, "allocate",
+                             "--host", host, "--count", str(count), "--concurrency", str(concurrency)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+class TwoRegistriesTest(EtcdStoreMixin, ClusterTest):
+    """Two registries on one three-member etcd cluster."""
+    MEMBERS = 3
+    REGISTRY_EXTRA = ("--port-range", "10000-12999")
+
+    def setUp(self):
+        super().setUp()
+        self.other = Registry(self.tmp, self.token_file, extra=self.REGISTRY_EXTRA,
+                              store=etcd_store(self.etcd, self.prefix), name="registry-b").start()
+        self.addCleanup(self.other.kill)
+
+    def env_for(self, registry):
+        env = self.env()
+        env["SKYPORT_REGISTRY"] = registry.address()
+        return env
+
+    def test_registrations_through_one_are_seen_by_watchers_of_the_other(self):
+        w = self.spawn("registry", "watch", env=self.env_for(self.other))
+        self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", "15194")
+        line = json.loads(wait_until(w.stdout.readline, 15, what="watch line on B"))
+        self.assertEqual((line["type"], line["port"]), ("put", 15194))
+        r = self.cli("registry", "register", f"webapp@{B}", "http", "--host", "127.0.0.1", "--port", "15194",
+                     check=False, env=self.env_for(self.other))
+        self.assertIn("ALREADY_EXISTS", r.stderr)
+        self.assertEqual(self.cli_json("registry", "show", env=self.env_for(self.other)), self.show())
+
+    def test_concurrent_allocations_through_both_never_collide(self):
+        n = 1200  # each: 2400 of the host's 3000 ports, so random picks collide and scans run
+        pa = run_allocations(self.registry, self.token_file, "10.1.1.1", n)
+        pb = run_allocations(self.other, self.token_file, "10.1.1.1", n)
+        ra, rb = (json.loads(p.communicate(timeout=240)[0]) for p in (pa, pb))
+        self.assertEqual((ra["allocated"], ra["errors"]["total"]), (n, 0), ra["errors"])
+        self.assertEqual((rb["allocated"], rb["errors"]["total"]), (n, 0), rb["errors"])
+        ports = ra["ports"] + rb["ports"]
+        self.assertEqual(len(set(ports)), 2 * n, "a port was handed out twice")
+        self.assertTrue(all(10000 <= p <= 12999 for p in ports))
+        self.assertEqual(len(self.etcd_keys("port/10.1.1.1/")), 2 * n)
+
+    def test_lease_survives_the_kill9_of_the_registry_it_was_granted_through(self):
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                       "--", sys.executable, ECHO)
+        [(_, _, e)] = wait_until(lambda: entries(self.cli_json("registry", "show", "--wide")), 15, what="entry")
+        self.registry.kill(signal.SIGKILL)
+        # The holder's keep-alives now reach another registry process on that address (same etcd, no state
+        # of its own); the lease and entry are etcd's and outlive registry A.
+        self.registry.store = etcd_store(self.etcd, self.prefix)
+        self.registry.start()
+        deadline = time.monotonic() + 3 * 3
+        while time.monotonic() < deadline:  # three TTLs: the lease must stay, with the same entry
+            [(_, _, now)] = entries(self.cli_json("registry", "show", "--wide", env=self.env_for(self.other)))
+            self.assertEqual((now["id"], now["port"]), (e["id"], e["port"]))
+            time.sleep(0.2)
+        os.kill(e["pid"], signal.SIGTERM)
+        p.wait(timeout=15)
+        self.assertNotIn("granting a new one", p.stderr.read())
+
+    def test_etcd_leader_kill9_under_load_loses_no_acknowledged_write(self):
+        pa = run_allocations(self.registry, self.token_file, "10.2.2.2", 600, concurrency=2)
+        pb = run_allocations(self.other, self.token_file, "10.2.2.2", 600, concurrency=2)
+        wait_until(lambda: len(self.etcd_keys("port/10.2.2.2/")) >= 100, 60, what="load under way")
+        leader = self.etcd.leader()
+        self.etcd.kill(leader)
+        self.addCleanup(self.etcd.restart, leader)
+        ra, rb = (json.loads(p.communicate(timeout=240)[0]) for p in (pa, pb))
+        acked = ra["ports"] + rb["ports"]
+        self.assertEqual(len(set(acked)), len(acked), "a port was handed out twice")
+        stored = {int(k.rsplit("/", 1)[1]) for k in self.etcd_keys("port/10.2.2.2/")}
+        self.assertEqual(set(acked) - stored, set(), "acknowledged allocations lost")
+        self.assertGreater(len(acked), 600, (ra["errors"], rb["errors"]))
+        # Both registries keep serving on the two members left.
+        for reg, port in ((self.registry, "15301"), (self.other, "15302")):
+            self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", port,
+                     env=self.env_for(reg), timeout=30)
+
+    def test_watcher_resuming_from_a_compacted_revision_gets_a_snapshot(self):
+        self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", "15194")
+        w = self.spawn("registry", "watch")
+        first = json.loads(w.stdout.readline())
+        old = first["revision"]
+        for port in (15195, 15196):
+            self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", str(port),
+                     env=self.env_for(self.other))
+        self.etcd.etcdctl("compact", str(self.etcd.revision()))
+        r = self.spawn("registry", "watch", "--from", str(old), env=self.env_for(self.other))
+        lines = [json.loads(r.stdout.readline()) for _ in range(4)]
+        self.assertEqual(lines[0]["type"], "reset")
+        self.assertEqual(sorted(l["port"] for l in lines[1:]), [15194, 15195, 15196])
+        # A resume from a revision still in etcd's history gets just what came after it.
+        rev = max(l["revision"] for l in lines[1:])
+        self.cli("registry", "register", f"webapp@{B}", "http", "--host", "127.0.0.1", "--port", "15197")
+        q = self.spawn("registry", "watch", "--from", str(rev))
+        line = json.loads(q.stdout.readline())
+        self.assertEqual((line["type"], line["port"]), ("put", 15197))
+
+
+class MigrateTest(EtcdStoreMixin, ClusterTest):
+    """skyport-registry migrate: sqlite -> etcd -> sqlite, each copy read back and equal."""
+
+    def registry_store(self):
+        super().registry_store()  # picks self.prefix
+        return None  # this test's registry runs on SQLite first
+
+    def migrate(self, *args, check=True):
+        r = subprocess.run([binary("skyport-registry"), "migrate", *args, "--etcd-prefix", self.prefix],
+                           capture_output=True, text=True, timeout=60, env=self.env())
+        if check and r.returncode != 0:
+            raise AssertionError(f"migrate {args} exited {r.returncode}: {r.stderr}")
+        return r
+
+    def test_round_trip_sqlite_etcd_sqlite(self):
+        for i in range(5):
+            self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--instance", str(i))
+        self.cli("registry", "register", f"webapp@{B}", "say", "--host", "10.0.0.1", "--port", "80", "--ttl", "60")
+        route = os.path.join(self.tmp, "route.json")
+        with open(route, "w") as f:
+            json.dump({"app": "webapp", "weights": {A: 90, B: 10}, "splitId": "t1"}, f)
+        self.cli("registry", "route", "set", "webapp", route)
+        before = sorted((e["id"], e["host"], e["port"]) for _, _, e in entries(self.show("--wide")))
+
+        # A running registry holds its data dir: migrate refuses rather than copy a moving target.
+        r = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}",
+                         check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("in use", r.stderr)
+        self.registry.kill(signal.SIGTERM)
+
+        out = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}")
+        self.assertIn("6 leases, 6 allocations, 6 endpoints, 1 routes", out.stdout)
+        self.assertIn("read back: equal", out.stdout)
+        # Not into a destination that holds data, unless told.
+        r = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}",
+                         check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("already holds registry data", r.stderr)
+
+        # The copy serves: a registry on etcd shows the same entries and ids, and the route.
+        on_etcd = Registry(self.tmp, self.token_file, store=etcd_store(self.etcd, self.prefix), name="on-etcd")
+        on_etcd.start()
+        self.addCleanup(on_etcd.kill)
+        env = self.env()
+        env["SKYPORT_REGISTRY"] = on_etcd.address()
+        got = sorted((e["id"], e["host"], e["port"])
+                     for _, _, e in entries(self.cli_json("registry", "show", "--wide", env=env)))
+        self.assertEqual(got, before)
+        self.assertEqual(self.cli_json("registry", "route", "get", "webapp", env=env)["weights"], {A: 90, B: 10})
+        on_etcd.kill(signal.SIGTERM)
+
+        back = os.path.join(self.tmp, "back")
+        out = self.migrate("--from", f"etcd:{self.etcd.endpoints()}", "--to", f"sqlite:{back}")
+        self.assertIn("6 leases, 6 allocations, 6 endpoints, 1 routes", out.stdout)
+        self.registry.store = ["--data", back]
+        self.registry.start()
+        self.assertEqual(sorted((e["id"], e["host"], e["port"]) for _, _, e in entries(self.show("--wide"))),
+                         before)
+
+
+if __name__ == "__main__":
+    unittest.main()

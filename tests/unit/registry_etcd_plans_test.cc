@@ -1,0 +1,361 @@
+// The registry's rules as etcd transactions (registry/etcd_plans.h): what each
+// Txn compares and writes, and how its answer reads; the refusals match
+// RegistryState's word for word.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "registry/etcd_plans.h"
+#include "registry/snapshot_chunker.h"
+#include "registry/state.h"
+#include "tests/unit/registry_state_fixtures.h"
+
+namespace skyport::registry {
+namespace {
+
+using namespace testing;  // NOLINT: test fixtures
+
+const EtcdKeys kKeys("/sky/");
+
+using Cmp = etcdpb::Compare;
+
+void CheckCompare(const Cmp& c, const std::string& key, Cmp::CompareTarget target, Cmp::CompareResult result,
+                  int64_t v) {
+  INFO(key);
+  CHECK(c.key() == key);
+  CHECK(c.target() == target);
+  CHECK(c.result() == result);
+  switch (target) {
+    case Cmp::CREATE: CHECK(c.create_revision() == v); break;
+    case Cmp::MOD: CHECK(c.mod_revision() == v); break;
+    case Cmp::LEASE: CHECK(c.lease() == v); break;
+    default: FAIL("unexpected target");
+  }
+}
+
+mvccpb::KeyValue Kv(const std::string& key, const std::string& value, int64_t mod, int64_t lease = 0) {
+  mvccpb::KeyValue kv;
+  kv.set_key(key);
+  kv.set_value(value);
+  kv.set_mod_revision(mod);
+  kv.set_lease(lease);
+  return kv;
+}
+
+// A failed Txn's answer whose Else ranges found `found` (one entry per range; nullopt = nothing).
+etcdpb::TxnResponse Failed(const std::vector<std::optional<mvccpb::KeyValue>>& found) {
+  etcdpb::TxnResponse r;
+  r.set_succeeded(false);
+  r.mutable_header()->set_revision(500);
+  for (const auto& kv : found) {
+    auto* range = r.add_responses()->mutable_response_range();
+    if (kv) *range->add_kvs() = *kv;
+  }
+  return r;
+}
+
+Versioned<Allocation> Held(uint32_t port, uint64_t lease, uint32_t instance, uint64_t endpoint_id = 0,
+                           int64_t mod = 9) {
+  return {Allocation{"h1", port, lease, "web", "abcdef01", "http", instance, endpoint_id}, mod};
+}
+
+TEST_CASE("etcd plans: Allocate decides as RegistryState does", "[registry][etcd-map]") {
+  v1::AllocateRequest req = AllocReq(7, "h1", 0);
+  SECTION("a retried Allocate gets the port it already holds, unregistered and same identity") {
+    auto d = DecideAllocate(req, {Held(10001, 7, 1), Held(10002, 7, 0, /*endpoint=*/5), Held(10003, 7, 0)}, {});
+    CHECK(d.kind == AllocateDecision::kAnswer);
+    CHECK(d.port == 10003);
+  }
+  SECTION("a held port the holder avoids is dropped with the next pick") {
+    req.add_avoid(10003);
+    auto d = DecideAllocate(req, {Held(10003, 7, 0, 0, 33)}, {});
+    CHECK(d.kind == AllocateDecision::kPick);
+    REQUIRE(d.drop);
+    CHECK(d.drop->value.port == 10003);
+    CHECK(d.drop->mod_revision == 33);
+  }
+  SECTION("nothing held: pick") {
+    auto d = DecideAllocate(req, {}, {});
+    CHECK(d.kind == AllocateDecision::kPick);
+    CHECK(!d.drop);
+  }
+  SECTION("a specific port: free, mine, or another holder's (the same refusal as the state's)") {
+    req.set_port(10005);
+    auto free = DecideAllocate(req, {}, {});
+    CHECK((free.kind == AllocateDecision::kReserve && free.port == 10005));
+    auto mine = DecideAllocate(req, {}, Held(10005, 7, 0).value);
+    CHECK((mine.kind == AllocateDecision::kAnswer && mine.port == 10005));
+    Allocation theirs = Held(10005, 8, 0).value;
+    auto refused = DecideAllocate(req, {}, theirs);
+    CHECK(refused.kind == AllocateDecision::kRefuse);
+
+    RegistryState st(SmallRange());
+    const uint64_t l1 = GrantLease(st), l2 = GrantLease(st);
+    Changes ch;
+    v1::AllocateRequest first = AllocReq(l1, "h1");
+    first.set_port(10005);
+    REQUIRE(st.Allocate(first, 0, ch).ok());
+    v1::AllocateRequest second = AllocReq(l2, "h1");
+    second.set_port(10005);
+    auto want = st.Allocate(second, 0, ch);
+    theirs.lease_id = l1;
+    CHECK(DecideAllocate(second, {}, theirs).error.ToString() == want.status().ToString());
+  }
+}
+
+TEST_CASE("etcd plans: candidate ports stay in range and step past avoided ones", "[registry][etcd-map]") {
+  CHECK(CandidatePort(10000, 10009, 3, {}) == 10003);
+  CHECK(CandidatePort(10000, 10009, 13, {}) == 10003);
+  CHECK(CandidatePort(10000, 10009, 3, {10003, 10004}) == 10005);
+  CHECK(CandidatePort(10000, 10009, 9, {10009}) == 10000);  // wraps
+  CHECK(CandidatePort(10000, 10001, 0, {10000, 10001}) == 0);
+  CHECK(CandidatePort(80, 80, 12345, {}) == 80);
+}
+
+TEST_CASE("etcd plans: reserving a port is create-if-absent under a live lease", "[registry][etcd-map]") {
+  Allocation a = AllocationFor(AllocReq(7, "h1", 2), 10004);
+  CHECK((a.host == "h1" && a.port == 10004 && a.lease_id == 7 && a.instance == 2 && a.endpoint_id == 0));
+  SECTION("plain") {
+    etcdpb::TxnRequest t = ReservePortTxn(kKeys, a, {});
+    REQUIRE(t.compare_size() == 2);
+    CheckCompare(t.compare(0), kKeys.Lease(7), Cmp::CREATE, Cmp::GREATER, 0);
+    CheckCompare(t.compare(1), kKeys.Port("h1", 10004), Cmp::CREATE, Cmp::EQUAL, 0);
+    REQUIRE(t.success_size() == 1);
+    const auto& put = t.success(0).request_put();
+    CHECK(put.key() == kKeys.Port("h1", 10004));
+    CHECK(put.lease() == 7);  // the port goes when the lease does
+    auto back = DecodeAllocation(kKeys, Kv(put.key(), put.value(), 1, put.lease()));
+    REQUIRE(back.ok());
+    CHECK((back->app == "web" && back->instance == 2 && back->endpoint_id == 0));
+    REQUIRE(t.failure_size() == 2);
+    CHECK(t.failure(0).request_range().key() == kKeys.Lease(7));
+    CHECK(t.failure(1).request_range().key() == kKeys.Port("h1", 10004));
+  }
+  SECTION("with a stale allocation to drop, only if unchanged") {
+    etcdpb::TxnRequest t = ReservePortTxn(kKeys, a, Held(10003, 7, 0, 0, 41));
+    REQUIRE(t.compare_size() == 3);
+    CheckCompare(t.compare(2), kKeys.Port("h1", 10003), Cmp::MOD, Cmp::EQUAL, 41);
+    REQUIRE(t.success_size() == 2);
+    CHECK(t.success(1).request_delete_range().key() == kKeys.Port("h1", 10003));
+  }
+  SECTION("why a reservation missed") {
+    const auto lease_kv = Kv(kKeys.Lease(7), EncodeLease(7, 10), 2, 7);
+    const auto port_kv = Kv(kKeys.Port("h1", 10004), EncodeAllocation(a), 3, 8);
+    CHECK(ReadReserveMiss(Failed({std::nullopt, std::nullopt})) == ReserveMiss::kLeaseGone);
+    CHECK(ReadReserveMiss(Failed({lease_kv, port_kv})) == ReserveMiss::kPortTaken);
+    CHECK(ReadReserveMiss(Failed({lease_kv, std::nullopt})) == ReserveMiss::kChanged);
+  }
+}
+
+TEST_CASE("etcd plans: Register writes the entry and its port under the lease, or refuses as the state does",
+          "[registry][etcd-map]") {
+  const v1::Endpoint in = Ep(7, "h1", 10004);
+  etcdpb::TxnRequest read_txn = RegisterReadTxn(kKeys, in);
+  REQUIRE(read_txn.success_size() == 2);
+  CHECK(read_txn.success(0).request_range().key() == kKeys.Lease(7));
+  CHECK(read_txn.success(1).request_range().key() == kKeys.Port("h1", 10004));
+
+  SECTION("a new entry on a free port") {
+    RegisterRead read;
+    read.lease_live = true;
+    auto plan = PlanRegister(kKeys, in, read, /*new_id=*/77, kWall);
+    REQUIRE(plan.ok());
+    CHECK(plan->id == 77);
+    const auto& t = plan->txn;
+    REQUIRE(t.compare_size() == 3);
+    CheckCompare(t.compare(0), kKeys.Lease(7), Cmp::CREATE, Cmp::GREATER, 0);
+    CheckCompare(t.compare(1), kKeys.Port("h1", 10004), Cmp::CREATE, Cmp::EQUAL, 0);
+    CheckCompare(t.compare(2), kKeys.Endpoint(77), Cmp::CREATE, Cmp::EQUAL, 0);  // ids never reused
+    REQUIRE(t.success_size() == 2);
+    auto ep = DecodeEndpoint(kKeys, Kv(t.success(0).request_put().key(), t.success(0).request_put().value(), 60,
+                                       t.success(0).request_put().lease()));
+    REQUIRE(ep.ok());
+    CHECK((ep->id() == 77 && ep->registered_unix_ms() == kWall && ep->revision() == 60));
+    auto a = DecodeAllocation(kKeys, Kv(t.success(1).request_put().key(), t.success(1).request_put().value(), 60,
+                                        t.success(1).request_put().lease()));
+    REQUIRE(a.ok());
+    CHECK((a->endpoint_id == 77 && a->app == "web"));
+  }
+  SECTION("again on the same port by the same holder: an update, same id and first registration time") {
+    RegisterRead read;
+    read.lease_live = true;
+    read.alloc = Versioned<Allocation>{Allocation{"h1", 10004, 7, "web", "abcdef01", "http", 0, 12}, 50};
+    v1::Endpoint old = in;
+    old.set_id(12);
+    old.set_registered_unix_ms(kWall - 5000);
+    read.old = Versioned<v1::Endpoint>{old, 51};
+    auto plan = PlanRegister(kKeys, in, read, 77, kWall);
+    REQUIRE(plan.ok());
+    CHECK(plan->id == 12);
+    CheckCompare(plan->txn.compare(1), kKeys.Port("h1", 10004), Cmp::MOD, Cmp::EQUAL, 50);
+    CheckCompare(plan->txn.compare(2), kKeys.Endpoint(12), Cmp::MOD, Cmp::EQUAL, 51);
+    v1::Endpoint written;
+    REQUIRE(written.ParseFromString(plan->txn.success(0).request_put().value()));
+    CHECK(written.registered_unix_ms() == kWall - 5000);
+  }
+  SECTION("on a port this lease reserved: the reservation becomes the entry's") {
+    RegisterRead read;
+    read.lease_live = true;
+    read.alloc = Versioned<Allocation>{Allocation{"h1", 10004, 7, "web", "abcdef01", "http", 0, 0}, 50};
+    auto plan = PlanRegister(kKeys, in, read, 78, kWall);
+    REQUIRE(plan.ok());
+    CHECK(plan->id == 78);
+    CheckCompare(plan->txn.compare(2), kKeys.Endpoint(78), Cmp::CREATE, Cmp::EQUAL, 0);
+  }
+  SECTION("refusals, word for word the state's") {
+    RegistryState st(SmallRange());
+    const uint64_t l1 = GrantLease(st), l2 = GrantLease(st);
+    MustRegister(st, Ep(l1, "h1", 10004));
+    Changes ch;
+    auto taken = st.Register(Ep(l2, "h1", 10004), kWall, ch);
+    auto unknown = st.Register(Ep(99, "h1", 10005), kWall, ch);
+
+    RegisterRead read;
+    read.lease_live = true;
+    read.alloc = Versioned<Allocation>{Allocation{"h1", 10004, l1, "web", "abcdef01", "http", 0, 1}, 50};
+    CHECK(PlanRegister(kKeys, Ep(l2, "h1", 10004), read, 5, kWall).status().ToString() ==
+          taken.status().ToString());
+    RegisterRead gone;
+    CHECK(PlanRegister(kKeys, Ep(99, "h1", 10005), gone, 5, kWall).status().ToString() ==
+          unknown.status().ToString());
+  }
+  SECTION("the read, decoded; a corrupt allocation is DATA_LOSS") {
+    etcdpb::TxnResponse r;
+    r.set_succeeded(true);
+    *r.add_responses()->mutable_response_range()->add_kvs() = Kv(kKeys.Lease(7), EncodeLease(7, 10), 2, 7);
+    *r.add_responses()->mutable_response_range()->add_kvs() =
+        Kv(kKeys.Port("h1", 10004), EncodeAllocation(Allocation{"h1", 10004, 7, "web", "abcdef01", "http", 0, 0}),
+           5, 7);
+    auto read = ParseRegisterRead(kKeys, r);
+    REQUIRE(read.ok());
+    CHECK(read->lease_live);
+    REQUIRE(read->alloc);
+    CHECK(read->alloc->mod_revision == 5);
+    r.mutable_responses(1)->mutable_response_range()->mutable_kvs(0)->set_lease(8);
+    CHECK(ParseRegisterRead(kKeys, r).status().code() == Code::kDataLoss);
+  }
+}
+
+TEST_CASE("etcd plans: Deregister and ReleasePort", "[registry][etcd-map]") {
+  v1::Endpoint ep = Ep(7, "h1", 10004);
+  ep.set_id(12);
+  etcdpb::TxnRequest t = DeregisterTxn(kKeys, {ep, 61});
+  REQUIRE(t.compare_size() == 1);
+  CheckCompare(t.compare(0), kKeys.Endpoint(12), Cmp::MOD, Cmp::EQUAL, 61);
+  REQUIRE(t.success_size() == 2);
+  CHECK(t.success(0).request_delete_range().key() == kKeys.Endpoint(12));
+  // The port is deleted only while it is still this lease's.
+  const auto& port = t.success(1).request_txn();
+  REQUIRE(port.compare_size() == 1);
+  CheckCompare(port.compare(0), kKeys.Port("h1", 10004), Cmp::LEASE, Cmp::EQUAL, 7);
+  CHECK(port.success(0).request_delete_range().key() == kKeys.Port("h1", 10004));
+  CHECK(t.failure(0).request_range().key() == kKeys.Endpoint(12));
+
+  RegistryState st(SmallRange());
+  const uint64_t l1 = GrantLease(st);
+  const uint64_t id = MustRegister(st, Ep(l1, "h1", 10004));
+  Changes ch;
+  CHECK(CheckRelease(Allocation{"h1", 10004, l1, "web", "abcdef01", "http", 0, id}, "h1", 10004, l1).ToString() ==
+        st.ReleasePort("h1", 10004, l1, ch).ToString());
+  CHECK(CheckRelease(std::nullopt, "h1", 10009, l1).ToString() == st.ReleasePort("h1", 10009, l1, ch).ToString());
+  CHECK(CheckRelease(Allocation{"h1", 10004, l1, "web", "abcdef01", "http", 0, 0}, "h1", 10004, l1 + 1).code() ==
+        Code::kNotFound);
+  CHECK(CheckRelease(Allocation{"h1", 10004, l1, "web", "abcdef01", "http", 0, 0}, "h1", 10004, l1).ok());
+  etcdpb::TxnRequest rel = ReleaseTxn(kKeys, "h1", 10004, 70);
+  CheckCompare(rel.compare(0), kKeys.Port("h1", 10004), Cmp::MOD, Cmp::EQUAL, 70);
+  CHECK(rel.success(0).request_delete_range().key() == kKeys.Port("h1", 10004));
+}
+
+TEST_CASE("etcd plans: route compare-and-swap on the key's mod_revision", "[registry][etcd-map]") {
+  v1::RouteConfig r;
+  r.set_app("web");
+  (*r.mutable_weights())["abcdef01"] = 100;
+  r.set_revision(3);
+  CHECK(PutRouteTxn(kKeys, r, std::nullopt).compare_size() == 0);
+  etcdpb::TxnRequest create = PutRouteTxn(kKeys, r, 0);
+  CheckCompare(create.compare(0), kKeys.Route("web"), Cmp::CREATE, Cmp::EQUAL, 0);
+  etcdpb::TxnRequest swap = PutRouteTxn(kKeys, r, 40);
+  CheckCompare(swap.compare(0), kKeys.Route("web"), Cmp::MOD, Cmp::EQUAL, 40);
+  CHECK(swap.success(0).request_put().lease() == 0);  // routes outlive every lease
+  v1::RouteConfig stored;
+  REQUIRE(stored.ParseFromString(swap.success(0).request_put().value()));
+  CHECK(stored.revision() == 0);
+
+  etcdpb::TxnRequest del = DeleteRouteTxn(kKeys, "web", 40);
+  REQUIRE(del.compare_size() == 2);
+  CheckCompare(del.compare(0), kKeys.Route("web"), Cmp::CREATE, Cmp::GREATER, 0);
+  CheckCompare(del.compare(1), kKeys.Route("web"), Cmp::MOD, Cmp::EQUAL, 40);
+
+  etcdpb::TxnResponse ok;
+  ok.set_succeeded(true);
+  ok.mutable_header()->set_revision(41);
+  CHECK(*RouteTxnOutcome("web", 40, false, ok) == 41);
+
+  // Refusals as RegistryState gives them.
+  RegistryState st(SmallRange());
+  Changes ch;
+  v1::RouteConfig fresh = r;
+  fresh.clear_revision();
+  const int64_t rev = *st.PutRoute(fresh, 0, ch);
+  const auto at_rev = Kv(kKeys.Route("web"), EncodeRoute(fresh), rev);
+  CHECK(RouteTxnOutcome("web", 0, false, Failed({at_rev})).status().ToString() ==
+        st.PutRoute(fresh, 0, ch).status().ToString());
+  CHECK(RouteTxnOutcome("web", rev + 5, true, Failed({at_rev})).status().ToString() ==
+        st.DeleteRoute("web", rev + 5, ch).status().ToString());
+  CHECK(RouteTxnOutcome("shop", std::nullopt, true, Failed({std::nullopt})).status().ToString() ==
+        st.DeleteRoute("shop", std::nullopt, ch).status().ToString());
+  CHECK(RouteTxnOutcome("shop", 9, false, Failed({std::nullopt})).status().code() == Code::kFailedPrecondition);
+}
+
+TEST_CASE("etcd plans: leases", "[registry][etcd-map]") {
+  CHECK(EtcdTtl(0) == kStaticLeaseTtl);
+  CHECK(EtcdTtl(30) == 30);
+  etcdpb::TxnRequest g = GrantTxn(kKeys, 7, 30);
+  CheckCompare(g.compare(0), kKeys.Lease(7), Cmp::CREATE, Cmp::EQUAL, 0);
+  CHECK(g.success(0).request_put().lease() == 7);
+
+  CHECK(*KeepAliveOutcome(7, 30, 86400) == 30);
+  CHECK(*KeepAliveOutcome(7, kStaticLeaseTtl, 86400) == 0);
+  RegistryState st(SmallRange());
+  CHECK(KeepAliveOutcome(7, -1, 86400).status().ToString() == st.KeepAlive(7, kT0).status().ToString());
+  CHECK(KeepAliveOutcome(7, 0, 86400).status().code() == Code::kNotFound);
+
+  google::protobuf::RepeatedPtrField<std::string> held;
+  *held.Add() = kKeys.Lease(7);
+  CHECK(OnlyLeaseRecord(kKeys, 7, held));
+  CHECK(!OnlyLeaseRecord(kKeys, 8, held));
+  *held.Add() = kKeys.Endpoint(1);
+  *held.Add() = kKeys.Port("h1", 10002);
+  *held.Add() = kKeys.Endpoint(2);
+  *held.Add() = kKeys.Port("h2", 10001);
+  *held.Add() = kKeys.Port("h1", 10001);
+  CHECK(!OnlyLeaseRecord(kKeys, 7, held));
+  CHECK(CountEndpointKeys(kKeys, held) == 2);
+  CHECK(PortKeysOnHost(kKeys, held, "h1") ==
+        std::vector<std::string>{kKeys.Port("h1", 10001), kKeys.Port("h1", 10002)});
+}
+
+TEST_CASE("SnapshotChunker: routes in the first message, the last says no more", "[registry][snapshot]") {
+  SnapshotChunker c("", 2, 30);
+  v1::RouteConfig r;
+  r.set_app("web");
+  c.AddRoute(r);
+  for (uint64_t id = 1; id <= 5; ++id) {
+    v1::Endpoint ep = Ep(7, "h1", static_cast<uint32_t>(10000 + id));
+    ep.set_id(id);
+    c.AddEndpoint(ep);
+  }
+  auto msgs = c.Finish();
+  REQUIRE(msgs.size() == 3);
+  CHECK(msgs[0].routes_size() == 1);
+  CHECK(msgs[1].routes_size() == 0);
+  CHECK(msgs[0].endpoints_size() == 2);
+  CHECK((msgs[0].more() && msgs[1].more() && !msgs[2].more()));
+  CHECK(msgs[2].revision() == 30);
+  REQUIRE(msgs[2].endpoints_size() == 1);
+  CHECK(msgs[2].endpoints(0).id() == 5);
+}
+
+}  // namespace
+}  // namespace skyport::registry

@@ -1,0 +1,76 @@
+// What `skyport-registry migrate` copies and compares (registry/migrate_data.h).
+#include <catch2/catch.hpp>
+
+#include "registry/migrate_data.h"
+#include "tests/unit/registry_state_fixtures.h"
+
+namespace skyport::registry {
+namespace {
+
+using namespace testing;  // NOLINT: test fixtures
+
+Persisted Sample() {
+  Persisted p;
+  p.revision = 40;
+  p.leases = {{1, 0}, {2, 30}};
+  v1::Endpoint ep = Ep(1, "h1", 10004);
+  ep.set_id(7);
+  ep.set_revision(33);
+  p.endpoints.push_back(ep);
+  v1::Endpoint orphan = Ep(9, "h1", 10005);  // its lease is gone
+  orphan.set_id(8);
+  p.endpoints.push_back(orphan);
+  p.allocations.push_back(Allocation{"h1", 10006, 2, "web", "abcdef01", "http", 1, 0});
+  p.allocations.push_back(Allocation{"h1", 10007, 9, "web", "abcdef01", "http", 2, 0});   // lease gone
+  p.allocations.push_back(Allocation{"h1", 10008, 2, "web", "abcdef01", "http", 3, 99});  // entry gone
+  v1::RouteConfig r;
+  r.set_app("web");
+  r.set_revision(12);
+  p.routes.push_back(r);
+  return p;
+}
+
+TEST_CASE("migrate: Normalize keeps the live part, as RegistryState::Restore reads it", "[registry][migrate]") {
+  MigrationData d = Normalize(Sample());
+  CHECK(d.revision == 40);
+  CHECK(d.leases == std::map<uint64_t, uint32_t>{{1, 0}, {2, 30}});
+  REQUIRE(d.endpoints.size() == 1);
+  CHECK(d.endpoints.at(7).revision() == 0);  // each store counts its own revisions
+  REQUIRE(d.allocations.size() == 3);
+  // The endpoint's port is its own, whatever the rows said.
+  CHECK(d.allocations.at({"h1", 10004}).endpoint_id == 7);
+  CHECK(d.allocations.at({"h1", 10006}).endpoint_id == 0);
+  CHECK(d.allocations.at({"h1", 10008}).endpoint_id == 0);  // only reserved now
+  CHECK(d.allocations.count({"h1", 10007}) == 0);
+  CHECK(d.routes.at("web").revision() == 0);
+}
+
+TEST_CASE("migrate: FirstDifference names the first record that differs", "[registry][migrate]") {
+  const MigrationData a = Normalize(Sample());
+  CHECK(FirstDifference(a, a).empty());
+
+  MigrationData b = a;
+  b.revision = 99;  // revisions are not compared
+  CHECK(FirstDifference(a, b).empty());
+
+  b.leases[2] = 31;
+  CHECK(FirstDifference(a, b) == "lease 2: ttl 30 in the source, ttl 31 in the destination");
+  b = a;
+  b.leases.erase(1);
+  CHECK(FirstDifference(a, b) == "lease 1: in the source, missing from the destination");
+  b = a;
+  b.allocations[{"h1", 10006}].instance = 5;
+  CHECK(FirstDifference(a, b).rfind("port h1:10006: lease 2 web@abcdef01 http #1 entry 0 in the source", 0) == 0);
+  b = a;
+  b.endpoints[7].set_pid(4);
+  CHECK(FirstDifference(a, b).rfind("endpoint 7: ", 0) == 0);
+  b = a;
+  (*b.routes["web"].mutable_weights())["abcdef01"] = 1;
+  CHECK(FirstDifference(a, b).rfind("route web: ", 0) == 0);
+  b = a;
+  b.routes["shop"].set_app("shop");
+  CHECK(FirstDifference(a, b) == "route shop: in the destination only");
+}
+
+}  // namespace
+}  // namespace skyport::registry
