@@ -135,14 +135,13 @@ void Worker::RefreshTable() {
   table_ = routes_->Get();
   rr_.clear();
   // Instances no longer in the table are drained: requests in flight finish,
-  // their idle pooled connections close now.
-  std::unordered_set<std::string> live;
-  if (table_)
-    for (const auto& app : table_->apps)
-      for (const auto& arm : app.arms)
-        for (const auto& inst : arm.instances) live.insert(inst.label);
+  // their idle pooled connections close now. Each pool is looked up in its
+  // app only (by name, then a binary search per arm), so a new table costs
+  // the worker O(pools), not O(instances): tables with 100k instances are
+  // published during a fill. An instance that left its app but still serves
+  // another loses its idle connections once; they are made again on demand.
   for (auto it = pools_.begin(); it != pools_.end();) {
-    if (live.count(it->first)) {
+    if (table_ && table_->HasInstance(it->second.app, it->first)) {
       ++it;
       continue;
     }

@@ -72,6 +72,9 @@ struct Pool {
   std::vector<struct Upstream*> idle;
   int outstanding = 0;
   int64_t ejected_until_ms = 0;
+  // The app whose request last used the instance: a new table is checked for
+  // the instance in that app only (RefreshTable), not in every app.
+  std::string app;
 };
 
 struct Upstream : Conn {
