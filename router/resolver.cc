@@ -88,8 +88,11 @@ void Resolver::Loop() {
     lock.lock();
     const ResolverCache::Outcome out = cache_.OnResolved(name, address, MonoNowMs(), rng.Uniform01());
     if (out.log_failure)
-      log::Warn("cannot resolve an endpoint host; its endpoints are not routed until it resolves (retried with "
-                "backoff, logged again only once it resolves)",
+      log::Warn(out.keeps_address
+                    ? "cannot resolve an endpoint host again; its last address keeps serving (retried with backoff, "
+                      "logged again only once it resolves)"
+                    : "cannot resolve an endpoint host; its endpoints are not routed until it resolves (retried with "
+                      "backoff, logged again only once it resolves)",
                 {{"host", name}, {"error", address.status().message()}});
     if (out.log_recovered) log::Info("endpoint host resolves again", {{"host", name}, {"address", *address}});
     if (out.changed) {

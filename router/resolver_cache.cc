@@ -66,6 +66,7 @@ ResolverCache::Outcome ResolverCache::OnResolved(const std::string& name, const 
   // The last good address (if any) keeps serving: a resolver that is briefly
   // away must not take every instance on that host out of the table.
   out.log_failure = e.failures == 0;
+  out.keeps_address = e.address.has_value();
   e.due_ms = now_ms + BackoffDelayMs(policy_.retry, e.failures, jitter01);
   ++e.failures;
   out.failures_in_a_row = e.failures;

@@ -63,6 +63,7 @@ class ResolverCache {
     bool log_failure = false;     // first failure of a run: log it (with the error)
     bool log_recovered = false;   // resolved again after failures: log it
     int failures_in_a_row = 0;
+    bool keeps_address = false;   // failed, but the last good address keeps serving
   };
   // `jitter01` is uniform in [0, 1). A name released meanwhile is ignored.
   Outcome OnResolved(const std::string& name, const Result<std::string>& address, int64_t now_ms, double jitter01);
