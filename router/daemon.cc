@@ -246,7 +246,7 @@ int RunDaemon(const DaemonOptions& o) {
   std::unique_ptr<RegistryPresence> presence;
   std::shared_ptr<grpc::Channel> channel;
   if (o.routes_file.empty()) {
-    auto ch = rpc::Dial(o.registry, o.common.tls);
+    auto ch = rpc::Dial(o.registry, o.common.tls, RegistryWatch::kMaxMessageBytes);
     if (!ch.ok()) return FailStart(ch.status());
     channel = *ch;
     ResolverPolicy rp;

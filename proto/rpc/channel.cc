@@ -65,8 +65,9 @@ Result<StartedServer> StartServer(const std::string& listen, const std::shared_p
   return out;
 }
 
-Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls) {
+Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls, int max_receive_bytes) {
   grpc::ChannelArguments args;
+  if (max_receive_bytes > 0) args.SetMaxReceiveMessageSize(max_receive_bytes);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

@@ -3,6 +3,8 @@
 // whole state, and shares every untouched app with the table before it.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <map>
 #include <optional>
 #include <set>
@@ -142,7 +144,7 @@ TEST_CASE("Table builds from deltas equal builds from the whole state, batch aft
 
 TEST_CASE("A delta rebuilds only the apps it touches; the others are shared by pointer", "[router][table_build]") {
   RegistryMirror mirror("web");
-  for (uint64_t i = 1; i <= 3; ++i) mirror.PutEndpoint(Ep(i, "a" + std::to_string(i), kA, "10.0.0.1", 8000 + i));
+  for (uint64_t i = 1; i <= 3; ++i) mirror.PutEndpoint(Ep(i, fmt::format("a{}", i), kA, "10.0.0.1", 8000 + i));
   FakeNames names;
   auto first = NextTable(nullptr, BuildTouched(mirror, mirror.TakeTouched(), names.Fn(), nullptr).rebuilt, 1, {});
   REQUIRE(first->apps.size() == 3);

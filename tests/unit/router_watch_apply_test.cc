@@ -3,6 +3,8 @@
 // drained batch, never half a snapshot).
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
 
@@ -44,12 +46,12 @@ v1::WatchResponse Message(const Step& s) {
     for (uint64_t id : s.ids) {
       auto* e = m.add_events();
       e->set_type(v1::Event::ENDPOINT_PUT);
-      *e->mutable_endpoint() = Ep(id, "app" + std::to_string(id % 3));
+      *e->mutable_endpoint() = Ep(id, fmt::format("app{}", id % 3));
     }
   } else {
     m.set_kind(v1::WatchResponse::SNAPSHOT);
     m.set_more(s.kind == Step::kChunk);
-    for (uint64_t id : s.ids) *m.add_endpoints() = Ep(id, "app" + std::to_string(id % 3));
+    for (uint64_t id : s.ids) *m.add_endpoints() = Ep(id, fmt::format("app{}", id % 3));
   }
   return m;
 }
