@@ -43,6 +43,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/http_admin.h"
+#include "core/latency_histogram.h"
 #include "core/token.h"
 #include "rpc/auth.h"
 #include "rpc/channel.h"
@@ -148,6 +149,21 @@ int64_t RouterRevision(const std::string& admin, const std::string& token) {
   auto p = r->body.find(kName);
   if (p == std::string::npos) return -1;
   return std::stoll(r->body.substr(p + kName.size()));
+}
+
+// The router's skyport_router_watch_apply_seconds buckets (not cumulative),
+// from its admin /metrics; empty if unreadable.
+std::vector<uint64_t> ApplyBuckets(const std::string& admin, const std::string& token) {
+  auto r = skyport::AdminGet(admin, "/metrics", token, 2000);
+  if (!r.ok() || r->status != 200) return {};
+  std::vector<uint64_t> cumulative;
+  std::stringstream in(r->body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("skyport_router_watch_apply_seconds_bucket{", 0) == 0)
+      cumulative.push_back(std::stoull(line.substr(line.rfind(' ') + 1)));
+  for (size_t i = cumulative.size(); i-- > 1;) cumulative[i] -= cumulative[i - 1];
+  return cumulative;
 }
 
 struct FillOptions {
@@ -349,6 +365,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot connect to the router\n");
     return finish(1);
   }
+  const std::vector<uint64_t> apply_before = admin.empty() ? std::vector<uint64_t>{} : ApplyBuckets(admin, *token);
   const std::string probe_req = fmt::format(
       "GET / HTTP/1.1\r\nHost: {}.localhost\r\nCookie: skyport=0123456789abcdef0123456789abcdef.default\r\n\r\n",
       probe_app);
@@ -419,6 +436,14 @@ int main(int argc, char** argv) {
   };
   out["register_p50_ms"] = rq(0.50);
   out["register_p99_ms"] = rq(0.99);
+  if (!admin.empty()) {
+    // The router's own share: batch taken -> table published, for the tables of the changes
+    // (estimated from the histogram's buckets, as Prometheus' histogram_quantile does).
+    std::vector<uint64_t> apply = ApplyBuckets(admin, *token);
+    for (size_t i = 0; i < apply.size() && i < apply_before.size(); ++i) apply[i] -= apply_before[i];
+    out["router_apply_p50_ms"] = skyport::LatencyQuantileUs(apply, 0.50) / 1000;
+    out["router_apply_p99_ms"] = skyport::LatencyQuantileUs(apply, 0.99) / 1000;
+  }
   if (router_pid > 0) out["router_rss_kb_after_changes"] = RssKb(router_pid);
   if (revoke_fill && out.contains("fill")) {
     v1::RevokeRequest fr;

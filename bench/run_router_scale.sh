@@ -89,13 +89,15 @@ python3 - "$OUT" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print(f"{'endpoints':>10} {'fill/s':>8} {'current after last write ms':>28} {'change p50 ms':>14} "
-      f"{'p99 ms':>8} {'max ms':>8} {'Register p50/p99 ms':>20} {'RSS MiB (fill/after)':>21} {'revoke catch-up ms':>19}")
+      f"{'p99 ms':>8} {'max ms':>8} {'Register p50/p99 ms':>20} {'apply p50/p99 ms':>17} "
+      f"{'RSS MiB (fill/after)':>21} {'revoke catch-up ms':>19}")
 for r in rows:
     f = r.get("fill", {})
     rv = r.get("revoke", {})
     print(f"{f.get('count', 0):>10} {f.get('per_sec', 0):>8.0f} {f.get('router_current_after_last_write_ms', -1):>28.1f} "
           f"{r.get('p50_ms', -1):>14.2f} {r.get('p99_ms', -1):>8.2f} {r.get('max_ms', -1):>8.2f} "
           f"{r.get('register_p50_ms', -1):>9.2f}/{r.get('register_p99_ms', -1):<10.2f} "
+          f"{r.get('router_apply_p50_ms', -1):>8.3f}/{r.get('router_apply_p99_ms', -1):<8.3f} "
           f"{f.get('router_rss_kb', 0) / 1024:>10.1f}/{r.get('router_rss_kb_after_changes', 0) / 1024:<10.1f} "
           f"{rv.get('router_current_after_ms', -1):>19.1f}")
 EOF

@@ -8,6 +8,7 @@
 
 #include "contract/route.h"
 #include "router/route_table.h"
+#include "tests/unit/router_registry_fixtures.h"
 
 namespace skyport::router {
 namespace {
@@ -28,13 +29,6 @@ v1::Endpoint Ep(const std::string& app, const std::string& commit, const std::st
   ep.set_health(health);
   ep.set_registered_unix_ms(registered_ms);
   return ep;
-}
-
-v1::RouteConfig Route(const std::string& app, const std::map<std::string, uint32_t>& weights) {
-  v1::RouteConfig r;
-  r.set_app(app);
-  for (const auto& [c, w] : weights) (*r.mutable_weights())[c] = w;
-  return r;
 }
 
 // Stats ids that say which (app, commit) they were asked for.

@@ -13,6 +13,7 @@
 
 #include "router/registry_mirror.h"
 #include "router/route_table.h"
+#include "tests/unit/router_registry_fixtures.h"
 #include "router/table_build.h"
 
 namespace skyport::router {
@@ -33,13 +34,6 @@ v1::Endpoint Ep(uint64_t id, const std::string& app, const std::string& commit, 
   ep.set_health(health);
   ep.set_registered_unix_ms(static_cast<int64_t>(1000 + id));
   return ep;
-}
-
-v1::RouteConfig Route(const std::string& app, const std::map<std::string, uint32_t>& weights) {
-  v1::RouteConfig r;
-  r.set_app(app);
-  for (const auto& [c, w] : weights) (*r.mutable_weights())[c] = w;
-  return r;
 }
 
 v1::Event Put(const v1::Endpoint& ep) {
