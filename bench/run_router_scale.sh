@@ -20,6 +20,7 @@
 #   (the fill's endpoints are revoked after each size, so the runs do not add up).
 # Knobs: SIZES="1000 10000 100000" CHANGES=200 FILL_CONCURRENCY=32 FILL_HOSTS=localhost,<hostname>
 #   NICE=5 (everything runs under nice: the machine is shared) OUT=/tmp/router-scale.jsonl
+#   REGISTRY_FLAGS="--sync normal" (extra flags of the registry this script starts)
 # Safety: loopback only; kills only the pids it started.
 set -euo pipefail
 
@@ -63,7 +64,7 @@ for size in $SIZES; do
   if [[ -z $reg ]]; then
     rm -f "$TMP/reg.port"
     nice -n "$NICE" "$BUILD/registry/skyport-registry" --listen 127.0.0.1:0 --data "$TMP/reg-$size" \
-      --metrics-listen "" --port-file "$TMP/reg.port" --token-file "$TOKEN" --log-level warn &
+      --metrics-listen "" --port-file "$TMP/reg.port" --token-file "$TOKEN" --log-level warn ${REGISTRY_FLAGS:-} &
     reg_pid=$!
     PIDS+=("$reg_pid")
     wait_file "$TMP/reg.port"
