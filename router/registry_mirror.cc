@@ -36,14 +36,14 @@ void RegistryMirror::PutEndpoint(const v1::Endpoint& ep) {
   m.health = ep.health();
   m.registered_unix_ms = ep.registered_unix_ms();
   m.numeric = internal::IsNumericHost(m.host);
-  m.label = internal::InstanceLabel(m.host, static_cast<int>(m.port));
+  std::string label = internal::InstanceLabel(m.host, static_cast<int>(m.port));
   ++app.commits[m.commit];
   if (m.routed_role) {
     ++app.routed;
     if (!m.numeric) UseHost(m.host, ep.app(), +1);
   }
-  app.endpoints.insert_or_assign(ep.id(), std::move(m));
-  where_[ep.id()] = ep.app();
+  where_[ep.id()] = {ep.app(), label};
+  app.endpoints.insert_or_assign(EndpointKey{std::move(label), ep.id()}, std::move(m));
   touched_.insert(ep.app());
 }
 
@@ -52,11 +52,12 @@ void RegistryMirror::DeleteEndpoint(uint64_t id) { Remove(id); }
 void RegistryMirror::Remove(uint64_t id) {
   auto w = where_.find(id);
   if (w == where_.end()) return;
-  const std::string name = std::move(w->second);
+  const std::string name = std::move(w->second.first);
+  const EndpointKey key{std::move(w->second.second), id};
   where_.erase(w);
   auto a = apps_.find(name);
   if (a == apps_.end()) return;
-  auto e = a->second.endpoints.find(id);
+  auto e = a->second.endpoints.find(key);
   if (e != a->second.endpoints.end()) {
     if (auto c = a->second.commits.find(e->second.commit); c != a->second.commits.end() && --c->second == 0)
       a->second.commits.erase(c);

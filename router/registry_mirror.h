@@ -28,7 +28,6 @@ struct MirrorEndpoint {
   v1::Health health = v1::HEALTH_UNKNOWN;
   int64_t registered_unix_ms = 0;
   bool numeric = false;      // host is an IPv4/IPv6 address: no resolver needed
-  std::string label;         // "host:port" / "[v6]:port" (InstanceLabel)
 
   // Could carry traffic (its host still has to resolve, unless numeric).
   bool Routable() const {
@@ -36,8 +35,14 @@ struct MirrorEndpoint {
   }
 };
 
+// An endpoint's key in its app: its instance label ("host:port" / "[v6]:port",
+// InstanceLabel) and registry id. Kept in this order, a build walks the
+// endpoints already sorted as the table's instance lists are: no sort of
+// 100k labels per table.
+using EndpointKey = std::pair<std::string, uint64_t>;
+
 struct MirrorApp {
-  std::unordered_map<uint64_t, MirrorEndpoint> endpoints;  // by registry id
+  std::map<EndpointKey, MirrorEndpoint> endpoints;
   const v1::RouteConfig* route = nullptr;                  // into RegistryMirror's routes; null if none
   std::map<std::string, size_t> commits;  // commit -> endpoints of any role: what weight keys may abbreviate
   size_t routed = 0;  // endpoints of the routed role (any health)
@@ -83,7 +88,7 @@ class RegistryMirror {
   std::string role_;
   std::map<std::string, MirrorApp> apps_;                 // sorted: tables list apps by name
   std::map<std::string, v1::RouteConfig> routes_;         // by app; MirrorApp::route points here
-  std::unordered_map<uint64_t, std::string> where_;       // endpoint id -> app
+  std::unordered_map<uint64_t, std::pair<std::string, std::string>> where_;  // endpoint id -> app, label
   std::unordered_map<std::string, std::map<std::string, size_t>> hosts_;  // host -> app -> routed endpoints
   std::set<std::string> touched_;
   std::vector<std::string> released_;

@@ -24,8 +24,10 @@ AppRoute FinishApp(AppDraft d, const StatsIdFn& stats_id) {
     arm.commit = commit;
     arm.weight = draft.weight;
     arm.instances = std::move(draft.instances);
-    std::sort(arm.instances.begin(), arm.instances.end(),
-              [](const Instance& a, const Instance& b) { return a.label < b.label; });
+    auto by_label = [](const Instance& a, const Instance& b) { return a.label < b.label; };
+    // Registry builds come in label order already (RegistryMirror): one pass, no sort.
+    if (!std::is_sorted(arm.instances.begin(), arm.instances.end(), by_label))
+      std::sort(arm.instances.begin(), arm.instances.end(), by_label);
     arm.instances.erase(std::unique(arm.instances.begin(), arm.instances.end(),
                                     [](const Instance& a, const Instance& b) { return a.label == b.label; }),
                         arm.instances.end());

@@ -58,7 +58,7 @@ std::shared_ptr<const AppRoute> BuildApp(const std::string& name, const MirrorAp
   std::map<std::string, ArmDraft> live;
   ArmDraft* arm = nullptr;
   const std::string* arm_commit = nullptr;
-  for (const auto& [id, ep] : app.endpoints) {
+  for (const auto& [key, ep] : app.endpoints) {  // in label order: each arm's list comes out sorted
     if (!ep.Routable()) continue;
     const std::string* address = ep.numeric ? &ep.host : lookup(ep.host);
     if (!address) {
@@ -70,7 +70,7 @@ std::shared_ptr<const AppRoute> BuildApp(const std::string& name, const MirrorAp
       arm = &live[ep.commit];
       arm_commit = &ep.commit;
     }
-    arm->instances.push_back({*address, static_cast<uint16_t>(ep.port), ep.label});
+    arm->instances.push_back({*address, static_cast<uint16_t>(ep.port), key.first});
     // rank = the commit's earliest registration: the latest-deployed commit ranks highest.
     if (arm->rank == INT64_MIN || ep.registered_unix_ms < arm->rank) arm->rank = ep.registered_unix_ms;
   }
