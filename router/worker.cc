@@ -133,7 +133,11 @@ void Worker::Run() {
 void Worker::RefreshTable() {
   table_version_ = routes_->version();
   table_ = routes_->Get();
-  rr_.clear();
+  // Round-robin cursors are kept: an app the new table did not touch has the
+  // same Arm objects, so its users keep rotating instead of starting over at
+  // the first instance on every table (tables come once per registry batch).
+  // Keys of arms gone are never dereferenced; they are dropped in bulk.
+  if (rr_.size() > kMaxCursors) rr_.clear();
   // Instances no longer in the table are drained: requests in flight finish,
   // their idle pooled connections close now. Each pool is looked up in its
   // app only (by name, then a binary search per arm), so a new table costs
