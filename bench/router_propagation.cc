@@ -44,6 +44,7 @@
 
 #include "core/http_admin.h"
 #include "core/latency_histogram.h"
+#include "bench/proc_rss.h"
 #include "core/token.h"
 #include "rpc/auth.h"
 #include "rpc/channel.h"
@@ -133,13 +134,7 @@ std::string Probe(int fd, const std::string& req) {
   return head.substr(p + 18, e == std::string::npos ? std::string::npos : e - p - 18);
 }
 
-int64_t RssKb(int pid) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  return -1;
-}
+using skyport::bench::RssKb;
 
 // The router's table revision from its admin /metrics; -1 if unreadable.
 int64_t RouterRevision(const std::string& admin, const std::string& token) {

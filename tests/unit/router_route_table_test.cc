@@ -20,13 +20,7 @@ const std::string kC = "cccc111122223333444455556666777788889999";
 v1::Endpoint Ep(const std::string& app, const std::string& commit, const std::string& host, uint32_t port,
                 int64_t registered_ms = 1000, const std::string& role = "web",
                 v1::Health health = v1::HEALTH_PASSING) {
-  v1::Endpoint ep;
-  ep.set_app(app);
-  ep.set_commit(commit);
-  ep.set_role(role);
-  ep.set_host(host);
-  ep.set_port(port);
-  ep.set_health(health);
+  v1::Endpoint ep = EndpointOf(app, commit, host, port, role, health);
   ep.set_registered_unix_ms(registered_ms);
   return ep;
 }

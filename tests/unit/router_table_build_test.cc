@@ -24,14 +24,8 @@ const std::string kB = "bbbb111122223333444455556666777788889999";
 
 v1::Endpoint Ep(uint64_t id, const std::string& app, const std::string& commit, const std::string& host,
                 uint32_t port, const std::string& role = "web", v1::Health health = v1::HEALTH_PASSING) {
-  v1::Endpoint ep;
+  v1::Endpoint ep = EndpointOf(app, commit, host, port, role, health);
   ep.set_id(id);
-  ep.set_app(app);
-  ep.set_commit(commit);
-  ep.set_role(role);
-  ep.set_host(host);
-  ep.set_port(port);
-  ep.set_health(health);
   ep.set_registered_unix_ms(static_cast<int64_t>(1000 + id));
   return ep;
 }
