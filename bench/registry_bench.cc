@@ -36,6 +36,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/proc_rss.h"
 #include "core/token.h"
 #include "rpc/auth.h"
 #include "skyport/v1/registry.grpc.pb.h"
@@ -194,13 +195,7 @@ json LatencyJson(std::vector<double> v) {
   return {{"n", v.size()}, {"p50_ms", Percentile(v, 50)}, {"p99_ms", Percentile(v, 99)}, {"max_ms", mx}};
 }
 
-int64_t RssKb(int pid) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  return -1;
-}
+using skyport::bench::RssKb;
 
 json RunRegister(const Options& o, const std::string& token) {
   const std::string nonce = Nonce();

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <algorithm>
+#include <array>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -90,6 +91,47 @@ Status SetUpCookies(const DaemonOptions& o, const std::string& token, int64_t no
                 {{"legacy_cookies_until", FormatRfc3339(*until)}});
   }
   return Status::Ok();
+}
+
+// The registry watch's apply path and its resolver cache.
+void WatchMetrics(const RegistryWatch& w, PromText& out) {
+  const WatchCounters c = w.counters();
+  out.Counter("skyport_router_watch_events_applied_total",
+              "Registry changes applied to the router's mirror (snapshot entries and delta events).",
+              c.events_applied);
+  out.Counter("skyport_router_watch_batches_total", "Batches of Watch messages drained and applied at once.",
+              c.batches);
+  out.Counter("skyport_router_watch_apps_rebuilt_total",
+              "Apps built again for a new table (the other apps of a table are shared with the one before).",
+              c.apps_rebuilt);
+  out.Counter("skyport_router_watch_inbox_full_total",
+              "Times the Watch reader stopped reading because 64 MiB of messages waited to be applied.",
+              c.inbox_full);
+  out.Gauge("skyport_router_watch_revisions_behind",
+            "Registry revisions the Watch stream delivered that the table in use does not reflect yet.",
+            std::max<int64_t>(0, c.received_revision - c.published_revision));
+  out.Gauge("skyport_router_registry_endpoints", "Registry endpoints the router knows (any app, any role).",
+            c.endpoints);
+  out.Gauge("skyport_router_unresolved_apps", "Apps with endpoints left out because their host has no address yet.",
+            c.unresolved_apps);
+  static constexpr auto kBounds = [] {
+    std::array<double, kLatencyBoundsUs.size()> b{};
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<double>(kLatencyBoundsUs[i]) / 1e6;
+    return b;
+  }();
+  out.Family("skyport_router_watch_apply_seconds", PromType::kHistogram,
+             "Per published table: from taking a batch of Watch messages to publishing its table.");
+  out.HistogramSeries("skyport_router_watch_apply_seconds", {}, kBounds, c.apply_latency, c.apply_latency_sum_s);
+  const ResolverCounters r = w.resolver().counters();
+  out.Gauge("skyport_router_resolver_names", "Host names in the resolver cache.", w.resolver().size());
+  out.Counter("skyport_router_resolver_hits_total", "Table builds that found a host name's address in the cache.",
+              r.hits);
+  out.Counter("skyport_router_resolver_misses_total",
+              "Table builds that found no address for a host name (new, or not resolving).", r.misses);
+  out.Counter("skyport_router_resolver_failures_total", "Host name resolutions that failed.", r.failures);
+  out.Counter("skyport_router_resolver_refused_total",
+              "New host names refused because the cache held --resolve-max-names.", r.refused);
+  out.Counter("skyport_router_resolver_changes_total", "Host names whose address appeared or changed.", r.changes);
 }
 
 int ParseWindow(const AdminRequest& r, int fallback) {
@@ -204,10 +246,13 @@ int RunDaemon(const DaemonOptions& o) {
   std::unique_ptr<RegistryPresence> presence;
   std::shared_ptr<grpc::Channel> channel;
   if (o.routes_file.empty()) {
-    auto ch = rpc::Dial(o.registry, o.common.tls);
+    auto ch = rpc::Dial(o.registry, o.common.tls, RegistryWatch::kMaxMessageBytes);
     if (!ch.ok()) return FailStart(ch.status());
     channel = *ch;
-    watch = std::make_unique<RegistryWatch>(channel, *token, topts, &holder, &stats);
+    ResolverPolicy rp;
+    rp.refresh_ms = int64_t{o.resolve_refresh_s} * 1000;
+    rp.max_names = static_cast<size_t>(o.resolve_max_names);
+    watch = std::make_unique<RegistryWatch>(channel, *token, topts, &holder, &stats, rp);
     watch->Start();
   }
 
@@ -265,10 +310,12 @@ int RunDaemon(const DaemonOptions& o) {
       if (w) {
         more.Gauge("skyport_router_registry_connected", "1 while the registry watch stream is up.",
                    w->connected() ? 1 : 0);
-        more.Counter("skyport_router_tables_built_total", "Route tables built from registry changes.",
+        more.Counter("skyport_router_tables_built_total",
+                     "Route tables published from registry changes (one per drained batch of Watch messages).",
                      w->tables_built());
         more.Counter("skyport_router_registry_reconnects_total", "Times the watch stream was opened again.",
                      w->reconnects());
+        WatchMetrics(*w, more);
       }
       std::string out = p->MetricsText() + stats.Prometheus() + more.Take();
       return AdminResponse{200, "text/plain; version=0.0.4", out};

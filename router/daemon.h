@@ -20,6 +20,8 @@ struct DaemonOptions {
   std::string domain = "localhost";
   std::string role = "web";
   std::string default_app;
+  int resolve_refresh_s = 30;      // registry host names are resolved again this often
+  int resolve_max_names = 10'000;  // host names the resolver cache holds at most
   int threads = 0;
   std::string balance = "round-robin";
   int connect_timeout_ms = 2000;

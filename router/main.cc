@@ -56,6 +56,15 @@ int main(int argc, char** argv) {
   app.add_option("--domain", o.domain, "Host APP.<domain> selects APP")->capture_default_str();
   app.add_option("--role", o.role, "Registry role that carries HTTP traffic")->capture_default_str();
   app.add_option("--default-app", o.default_app, "App for requests no host or path prefix matches");
+  app.add_option("--resolve-refresh-s", o.resolve_refresh_s,
+                 "Registry endpoints whose host is a name: resolved off the update path, cached, and resolved again "
+                 "this often so an address change is picked up (a failing name keeps its last address)")
+      ->check(CLI::Range(1, 86'400))
+      ->capture_default_str();
+  app.add_option("--resolve-max-names", o.resolve_max_names,
+                 "Host names the resolver cache holds; endpoints on further names are not routed until room frees")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "Event-loop threads (0 = one per core)")->capture_default_str();
   app.add_option("--balance", o.balance, "Within an arm: round-robin | least-outstanding")
       ->check(CLI::IsMember({"round-robin", "least-outstanding"}))

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <unordered_map>
 
 #include "core/backoff.h"
 #include "core/clock.h"
@@ -12,20 +14,27 @@
 #include "core/log.h"
 #include "rpc/call.h"
 #include "rpc/lease_shell.h"
+#include "router/table_build.h"
 
 namespace skyport::router {
 
 RegistryWatch::RegistryWatch(std::shared_ptr<grpc::Channel> channel, std::string token, TableOptions options,
-                             RouteHolder* holder, StatsStore* stats)
+                             RouteHolder* holder, StatsStore* stats, ResolverPolicy resolver_policy)
     : stub_(v1::Registry::NewStub(channel)),
       token_(std::move(token)),
       options_(std::move(options)),
       holder_(holder),
-      stats_(stats) {}
+      stats_(stats),
+      apply_(options_.role),
+      resolver_(resolver_policy, [this](std::vector<std::string> names) { OnNamesChanged(std::move(names)); }) {}
 
 RegistryWatch::~RegistryWatch() { Stop(); }
 
-void RegistryWatch::Start() { thread_ = std::thread([this] { Loop(); }); }
+void RegistryWatch::Start() {
+  resolver_.Start();
+  apply_thread_ = std::thread([this] { ApplyLoop(); });
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void RegistryWatch::Stop() {
   {
@@ -34,7 +43,15 @@ void RegistryWatch::Stop() {
     if (active_) active_->TryCancel();
   }
   cv_.notify_all();
+  space_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (apply_thread_.joinable()) apply_thread_.join();
+  resolver_.Stop();
+}
+
+WatchCounters RegistryWatch::counters() const {
+  std::lock_guard lock(mu_);
+  return counters_;
 }
 
 void RegistryWatch::Loop() {
@@ -67,51 +84,26 @@ bool RegistryWatch::RunStream() {
     active_ = &ctx;
   }
   v1::WatchRequest req;
-  req.set_from_revision(local_revision_);
+  req.set_from_revision(resume_revision_);
   auto reader = stub_->Watch(&ctx, req);
-  v1::WatchResponse msg;
+  Item item;
   bool got_any = false;
-  bool in_snapshot = false;
-  while (reader->Read(&msg)) {
+  while (reader->Read(&item.msg)) {
     if (!got_any) {
       got_any = true;
       connected_ = true;
-      log::Info("registry watch", {{"from_revision", local_revision_}, {"resumed", msg.resumed()}});
+      log::Info("registry watch", {{"from_revision", resume_revision_}, {"resumed", item.msg.resumed()}});
     }
-    if (msg.kind() == v1::WatchResponse::SNAPSHOT) {
-      if (!in_snapshot) {
-        endpoints_.clear();
-        routes_.clear();
-        in_snapshot = true;
-      }
-      for (auto& ep : *msg.mutable_endpoints()) endpoints_[ep.id()] = std::move(ep);
-      for (auto& r : *msg.mutable_routes()) routes_[r.app()] = std::move(r);
-      if (msg.more()) continue;
-      in_snapshot = false;
-    } else {
-      for (auto& ev : *msg.mutable_events()) {
-        switch (ev.type()) {
-          case v1::Event::ENDPOINT_PUT:
-            endpoints_[ev.endpoint().id()] = std::move(*ev.mutable_endpoint());
-            break;
-          case v1::Event::ENDPOINT_DELETE:
-            endpoints_.erase(ev.endpoint().id());
-            break;
-          case v1::Event::ROUTE_PUT:
-            routes_[ev.route().app()] = std::move(*ev.mutable_route());
-            break;
-          case v1::Event::ROUTE_DELETE:
-            routes_.erase(ev.route().app());
-            break;
-          default:
-            break;
-        }
-      }
-    }
-    local_revision_ = msg.revision();
-    Publish();
+    // Where a new stream would start: the end of the last complete message.
+    if (item.msg.kind() != v1::WatchResponse::SNAPSHOT || !item.msg.more()) resume_revision_ = item.msg.revision();
+    item.bytes = item.msg.ByteSizeLong();
+    if (!Deliver(std::move(item))) break;
+    item = Item{};
   }
   grpc::Status st = reader->Finish();
+  Item end;
+  end.end = true;
+  (void)Deliver(std::move(end));
   {
     std::lock_guard lock(mu_);
     active_ = nullptr;
@@ -120,26 +112,122 @@ bool RegistryWatch::RunStream() {
   uint64_t held = 0;
   if (got_any || end_log_.Allow(SystemClock::Get()->MonoMs(), &held))
     log::Warn("registry watch ended; serving the last table",
-              {{"revision", local_revision_}, {"code", static_cast<int>(st.error_code())},
+              {{"revision", resume_revision_}, {"code", static_cast<int>(st.error_code())},
                {"error", st.error_message()}, {"more_since_last_line", held}});
   return got_any;
 }
 
-void RegistryWatch::Publish() {
-  std::vector<v1::Endpoint> eps;
-  eps.reserve(endpoints_.size());
-  for (const auto& [id, ep] : endpoints_) eps.push_back(ep);
-  std::vector<v1::RouteConfig> routes;
-  routes.reserve(routes_.size());
-  for (const auto& [app, r] : routes_) routes.push_back(r);
+bool RegistryWatch::Deliver(Item item) {
+  std::unique_lock lock(mu_);
+  if (!item.end) {
+    if (inbox_bytes_ >= kMaxInboxBytes) {
+      // The apply thread is behind by a whole inbox: stop reading until it
+      // catches up (the registry holds the rest, or cuts the stream and the
+      // watch resumes from its revision).
+      ++counters_.inbox_full;
+      space_cv_.wait(lock, [this] { return stop_ || inbox_bytes_ < kMaxInboxBytes; });
+    }
+    if (stop_) return false;
+    counters_.received_revision = item.msg.revision();
+  }
+  inbox_bytes_ += item.bytes;
+  inbox_.push_back(std::move(item));
+  lock.unlock();
+  cv_.notify_all();
+  return true;
+}
+
+void RegistryWatch::OnNamesChanged(std::vector<std::string> names) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& n : names) changed_names_.push_back(std::move(n));
+  }
+  cv_.notify_all();
+}
+
+void RegistryWatch::ApplyLoop() {
+  std::vector<Item> items;
+  std::vector<std::string> names;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || !inbox_.empty() || !changed_names_.empty(); });
+      if (stop_) return;
+      // Coalescing: everything the stream delivered so far is one batch.
+      items.swap(inbox_);
+      names.swap(changed_names_);
+      inbox_bytes_ = 0;
+    }
+    space_cv_.notify_all();
+    ApplyBatch(items, names);
+    items.clear();
+    names.clear();
+  }
+}
+
+void RegistryWatch::ApplyBatch(std::vector<Item>& items, std::vector<std::string>& names) {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (Item& item : items) {
+    if (item.end)
+      apply_.OnStreamEnd();
+    else
+      apply_.OnMessage(item.msg);
+  }
+  RegistryMirror& mirror = apply_.mirror();
+  // A name that resolved (or moved) rebuilds the apps that use it.
+  std::set<std::string> extra;
+  for (const std::string& n : names)
+    if (const auto* apps = mirror.AppsUsingHost(n))
+      for (const auto& [app, count] : *apps) extra.insert(app);
+  // Names no endpoint uses leave the cache; when it had refused names for
+  // want of room, the apps still waiting for an address try again.
+  const std::vector<std::string> released = mirror.TakeReleasedHosts();
+  resolver_.Release(released);
+  if (!released.empty() && resolver_.counters().refused > 0)
+    extra.insert(unresolved_apps_.begin(), unresolved_apps_.end());
+  if (!apply_.ShouldPublish(!extra.empty())) {
+    std::lock_guard lock(mu_);
+    counters_.events_applied = apply_.events_applied();
+    ++counters_.batches;
+    return;
+  }
+  std::set<std::string> touched = mirror.TakeTouched();
+  touched.insert(extra.begin(), extra.end());
+
+  std::unordered_map<std::string, std::optional<std::string>> memo;  // one cache lookup per name per batch
+  auto lookup = [this, &memo](const std::string& host) -> const std::string* {
+    auto [at, fresh] = memo.try_emplace(host);
+    if (fresh) at->second = resolver_.Lookup(host);
+    return at->second ? &*at->second : nullptr;
+  };
   StatsStore* stats = stats_;
-  auto table = BuildFromRegistry(eps, routes, local_revision_, options_,
-                                 [stats](const std::string& app, const std::string& commit) {
-                                   return stats->Intern(app, commit);
-                                 });
-  holder_->Publish(std::move(table));
-  revision_ = local_revision_;
+  TableDelta delta = BuildTouched(mirror, touched, lookup, [stats](const std::string& app, const std::string& commit) {
+    return stats->Intern(app, commit);
+  });
+  for (const auto& [app, route] : delta.rebuilt) {
+    if (delta.unresolved.count(app))
+      unresolved_apps_.insert(app);
+    else
+      unresolved_apps_.erase(app);
+  }
+  table_ = NextTable(table_.get(), delta.rebuilt, apply_.revision(), options_);
+  holder_->Publish(table_);
+  apply_.Published();
+  revision_ = apply_.revision();
   ++tables_built_;
+
+  const auto took_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  std::lock_guard lock(mu_);
+  counters_.events_applied = apply_.events_applied();
+  counters_.publishes = tables_built_.load();
+  ++counters_.batches;
+  counters_.apps_rebuilt += delta.rebuilt.size();
+  counters_.published_revision = apply_.revision();
+  counters_.endpoints = mirror.endpoint_count();
+  counters_.unresolved_apps = unresolved_apps_.size();
+  ++counters_.apply_latency[LatencyBucket(static_cast<uint64_t>(took_us))];
+  counters_.apply_latency_sum_s += static_cast<double>(took_us) / 1e6;
 }
 
 // ---------------------------------------------------------------- presence

@@ -1,33 +1,58 @@
 // The router's view of the registry. RegistryWatch keeps one Watch stream
-// open, applies snapshots and deltas to a local copy, and publishes a new
-// route table after every complete message; when the stream breaks it keeps
-// the last table and resumes from its revision. RegistryPresence registers
-// the router's admin address (app "skyport-router", role "admin") under a
-// lease it keeps alive, so `skyport stats` can find every router.
+// open on a reader thread, which only reads and queues what arrives (bounded:
+// beyond kMaxInboxBytes it stops reading, so gRPC's flow control and the
+// registry's per-watcher bound push back). An apply thread drains everything
+// queued, applies it to its mirror of the registry (router/watch_apply.h),
+// rebuilds only the apps touched (router/table_build.h) and publishes one
+// table per drained batch. Host names come from a resolver cache
+// (router/resolver.h); a name that resolves or changes address rebuilds the
+// apps using it. When the stream breaks the last table keeps serving and the
+// watch resumes from its revision. RegistryPresence registers the router's
+// admin address (app "skyport-router", role "admin") under a lease it keeps
+// alive, so `skyport stats` can find every router.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
-#include <unordered_map>
+#include <vector>
 
+#include "core/latency_histogram.h"
 #include "core/log_limiter.h"
+#include "router/resolver.h"
 #include "router/route_holder.h"
+#include "router/watch_apply.h"
 #include "rpc/lease_calls.h"
 #include "router/stats.h"
 #include "skyport/v1/registry.grpc.pb.h"
 
 namespace skyport::router {
 
+struct WatchCounters {
+  uint64_t events_applied = 0;     // endpoints and routes of snapshots, events of deltas
+  uint64_t publishes = 0;          // tables published
+  uint64_t batches = 0;            // drained batches applied
+  uint64_t apps_rebuilt = 0;       // apps built again (the rest of each table is shared)
+  uint64_t inbox_full = 0;         // times the reader waited for the apply thread (kMaxInboxBytes)
+  int64_t received_revision = 0;   // last revision the stream delivered
+  int64_t published_revision = 0;  // revision of the table in use
+  size_t endpoints = 0;            // in the mirror
+  size_t unresolved_apps = 0;      // apps with endpoints waiting for their host to resolve
+  std::array<uint64_t, kLatencyBuckets> apply_latency{};  // per publish: batch taken -> table published
+  double apply_latency_sum_s = 0;
+};
+
 class RegistryWatch {
  public:
   RegistryWatch(std::shared_ptr<grpc::Channel> channel, std::string token, TableOptions options, RouteHolder* holder,
-                StatsStore* stats);
+                StatsStore* stats, ResolverPolicy resolver_policy);
   ~RegistryWatch();
   void Start();
   void Stop();
@@ -36,12 +61,31 @@ class RegistryWatch {
   int64_t revision() const { return revision_.load(); }
   uint64_t tables_built() const { return tables_built_.load(); }
   uint64_t reconnects() const { return reconnects_.load(); }
+  WatchCounters counters() const;
+  const Resolver& resolver() const { return resolver_; }
+
+  // The reader's queue bound: about 64 MiB of messages not yet applied.
+  static constexpr size_t kMaxInboxBytes = size_t{64} << 20;
+  // The largest Watch message taken (gRPC's default is 4 MiB): the registry
+  // sends one revision in one message, and a lease revoked with its 100k
+  // entries is ~10 MB. 256 MiB: about 2.5 million entries in one revision.
+  static constexpr int kMaxMessageBytes = 256 << 20;
 
  private:
+  struct Item {
+    bool end = false;  // the stream ended
+    size_t bytes = 0;
+    v1::WatchResponse msg;
+  };
+
   void Loop();
   // One stream until it ends; true if at least one message arrived.
   bool RunStream();
-  void Publish();
+  // Queues for the apply thread; false when stopping.
+  bool Deliver(Item item);
+  void ApplyLoop();
+  void ApplyBatch(std::vector<Item>& items, std::vector<std::string>& names);
+  void OnNamesChanged(std::vector<std::string> names);
 
   std::unique_ptr<v1::Registry::Stub> stub_;
   std::string token_;
@@ -49,23 +93,32 @@ class RegistryWatch {
   RouteHolder* holder_;
   StatsStore* stats_;
 
-  // Owned by the loop thread.
-  std::unordered_map<uint64_t, v1::Endpoint> endpoints_;
-  std::map<std::string, v1::RouteConfig> routes_;
-  int64_t local_revision_ = 0;
+  // Owned by the reader thread.
+  int64_t resume_revision_ = 0;  // last complete message read: where a new stream starts
+  LogLimiter end_log_;  // streams the registry refuses at once
 
-  LogLimiter end_log_;  // loop thread: streams the registry refuses at once
+  // Owned by the apply thread.
+  WatchApply apply_;
+  std::shared_ptr<const RouteTable> table_;
+  std::set<std::string> unresolved_apps_;
 
   std::atomic<bool> connected_{false};
   std::atomic<int64_t> revision_{0};
   std::atomic<uint64_t> tables_built_{0};
   std::atomic<uint64_t> reconnects_{0};
 
-  std::mutex mu_;
-  std::condition_variable cv_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;          // apply thread: items or names arrived, or stop
+  std::condition_variable space_cv_;    // reader: the inbox has room again, or stop
   bool stop_ = false;                       // guarded by mu_
   grpc::ClientContext* active_ = nullptr;   // guarded by mu_: cancelled by Stop
+  std::vector<Item> inbox_;                 // guarded by mu_
+  size_t inbox_bytes_ = 0;                  // guarded by mu_
+  std::vector<std::string> changed_names_;  // guarded by mu_: from the resolver
+  WatchCounters counters_;                  // guarded by mu_
+  Resolver resolver_;                       // after mu_: its threads call OnNamesChanged
   std::thread thread_;
+  std::thread apply_thread_;
 };
 
 struct PresenceInfo {

@@ -24,8 +24,10 @@ AppRoute FinishApp(AppDraft d, const StatsIdFn& stats_id) {
     arm.commit = commit;
     arm.weight = draft.weight;
     arm.instances = std::move(draft.instances);
-    std::sort(arm.instances.begin(), arm.instances.end(),
-              [](const Instance& a, const Instance& b) { return a.label < b.label; });
+    auto by_label = [](const Instance& a, const Instance& b) { return a.label < b.label; };
+    // Registry builds come in label order already (RegistryMirror): one pass, no sort.
+    if (!std::is_sorted(arm.instances.begin(), arm.instances.end(), by_label))
+      std::sort(arm.instances.begin(), arm.instances.end(), by_label);
     arm.instances.erase(std::unique(arm.instances.begin(), arm.instances.end(),
                                     [](const Instance& a, const Instance& b) { return a.label == b.label; }),
                         arm.instances.end());
@@ -61,39 +63,43 @@ AppRoute FinishApp(AppDraft d, const StatsIdFn& stats_id) {
 void IndexTable(RouteTable& table, std::string_view domain, std::string_view default_app) {
   table.by_host.clear();
   table.by_prefix.clear();
-  std::vector<std::vector<std::string>> won_hosts(table.apps.size()), won_prefixes(table.apps.size());
+  table.by_name.clear();
+  const size_t n = table.apps.size();
+  table.selectors.assign(n, AppSelectors{});
+  table.by_host.reserve(n);
+  table.by_name.reserve(n);
   auto claim = [&](const std::string& host, size_t i) {
-    if (!host.empty() && table.by_host.emplace(host, static_cast<int>(i)).second) won_hosts[i].push_back(host);
+    if (!host.empty() && table.by_host.emplace(host, static_cast<int>(i)).second)
+      table.selectors[i].hosts.push_back(host);
   };
   const std::string dom = NormalizeHost(domain);
   if (!dom.empty())
-    for (size_t i = 0; i < table.apps.size(); ++i) claim(table.apps[i].name + "." + dom, i);
-  for (size_t i = 0; i < table.apps.size(); ++i)
-    for (const std::string& h : table.apps[i].hosts) claim(NormalizeHost(h), i);
+    for (size_t i = 0; i < n; ++i) claim(table.apps[i]->name + "." + dom, i);
+  for (size_t i = 0; i < n; ++i)
+    for (const std::string& h : table.apps[i]->hosts) claim(NormalizeHost(h), i);
 
   // Requests are matched by their normalised path (router/uri.h), so a
   // prefix is indexed in that form too ("/a/./b/" matches as "/a/b/").
   std::set<std::string> prefixes;
   std::string normal;
-  for (size_t i = 0; i < table.apps.size(); ++i)
-    for (const std::string& p : table.apps[i].path_prefixes) {
+  for (size_t i = 0; i < n; ++i)
+    for (const std::string& p : table.apps[i]->path_prefixes) {
       if (p.empty()) continue;
       const bool rewritten = uri::NormalizePath(p, false, normal).verdict == uri::PathVerdict::kRewritten;
       const std::string& key = rewritten ? normal : p;
       if (prefixes.insert(key).second) {
         table.by_prefix.emplace_back(key, static_cast<int>(i));
-        won_prefixes[i].push_back(p);
+        table.selectors[i].path_prefixes.push_back(p);
       }
     }
   std::stable_sort(table.by_prefix.begin(), table.by_prefix.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 
   table.default_app = -1;
-  for (size_t i = 0; i < table.apps.size(); ++i) {
-    std::sort(won_hosts[i].begin(), won_hosts[i].end());
-    table.apps[i].hosts = std::move(won_hosts[i]);
-    table.apps[i].path_prefixes = std::move(won_prefixes[i]);
-    if (!default_app.empty() && table.apps[i].name == default_app) table.default_app = static_cast<int>(i);
+  for (size_t i = 0; i < n; ++i) {
+    std::sort(table.selectors[i].hosts.begin(), table.selectors[i].hosts.end());
+    table.by_name.emplace(table.apps[i]->name, static_cast<int>(i));
+    if (!default_app.empty() && table.apps[i]->name == default_app) table.default_app = static_cast<int>(i);
   }
 }
 
@@ -110,10 +116,14 @@ std::string InstanceLabel(std::string_view host, int port) {
   return fmt::format("{}:{}", host, port);
 }
 
-Result<std::string> ResolveHost(const std::string& host) {
+bool IsNumericHost(const std::string& host) {
   in_addr v4;
   in6_addr v6;
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &v6) == 1) return host;
+  return ::inet_pton(AF_INET, host.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
+Result<std::string> ResolveHost(const std::string& host) {
+  if (IsNumericHost(host)) return host;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

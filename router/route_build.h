@@ -43,8 +43,9 @@ AppRoute FinishApp(AppDraft draft, const StatsIdFn& stats_id);
 
 // Fills by_host (APP.<domain> of every app first, then each app's extra
 // hosts in app order; the first claim of a host wins), by_prefix (longest
-// first; the first claim wins), default_app, and each AppRoute's `hosts`
-// (the ones that select it, sorted).
+// first; the first claim wins), by_name, default_app, and `selectors` (per
+// app, the hosts and prefixes that select it; hosts sorted). Reads the apps,
+// never changes them: they may be shared with other tables.
 void IndexTable(RouteTable& table, std::string_view domain, std::string_view default_app);
 
 // Lowercase, without a trailing '.'; "" stays "".
@@ -52,6 +53,9 @@ std::string NormalizeHost(std::string_view host);
 
 // "host:port", "[v6]:port".
 std::string InstanceLabel(std::string_view host, int port);
+
+// An IPv4 or IPv6 address in text form (not a name to resolve).
+bool IsNumericHost(const std::string& host);
 
 // A numeric IPv4/IPv6 address stays as it is; a name is resolved with
 // getaddrinfo, preferring IPv4. NOT_FOUND (with the resolver's reason) if

@@ -280,7 +280,8 @@ Result<std::shared_ptr<const RouteTable>> LoadStaticRoutes(std::string_view json
 
   auto table = std::make_shared<RouteTable>();
   table->revision = revision;
-  for (AppDraft& d : drafts) table->apps.push_back(internal::FinishApp(std::move(d), stats_id));
+  for (AppDraft& d : drafts)
+    table->apps.push_back(std::make_shared<const AppRoute>(internal::FinishApp(std::move(d), stats_id)));
   internal::IndexTable(*table, options.domain, default_app);
   return std::shared_ptr<const RouteTable>(std::move(table));
 }

@@ -3,18 +3,15 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <set>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
-#include "contract/route.h"
 #include "router/route_build.h"
+#include "router/table_build.h"
 
 namespace skyport::router {
 namespace {
-
-using internal::AppDraft;
-using internal::ArmDraft;
 
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -36,50 +33,6 @@ std::string_view HostPart(std::string_view h) {
   size_t colon = h.find(':');
   if (colon != std::string_view::npos && h.find(':', colon + 1) == std::string_view::npos) h = h.substr(0, colon);
   return h;  // a bare IPv6 address (several ':') stays whole
-}
-
-// Everything BuildFromRegistry knows about one app.
-struct AppInput {
-  std::set<std::string> commits;  // of any endpoint: what weight keys may abbreviate
-  std::map<std::string, ArmDraft> live;
-  bool has_role = false;
-  const v1::RouteConfig* route = nullptr;
-};
-
-// `key` itself if an endpoint has it, else the one commit it abbreviates,
-// else `key` unchanged.
-std::string ResolveCommit(const std::string& key, const std::set<std::string>& commits) {
-  if (commits.count(key)) return key;
-  std::string found;
-  for (auto it = commits.lower_bound(key); it != commits.end() && it->starts_with(key); ++it) {
-    if (!found.empty()) return key;  // ambiguous
-    found = *it;
-  }
-  return found.empty() ? key : found;
-}
-
-AppDraft DraftFromRegistry(const std::string& name, AppInput& in) {
-  AppDraft d;
-  d.name = name;
-  d.arms = std::move(in.live);
-  if (!in.route) return d;
-  const v1::RouteConfig& r = *in.route;
-  d.split_id = r.split_id();
-  d.allow_override = r.allow_override();
-  d.hosts.assign(r.hosts().begin(), r.hosts().end());
-  d.path_prefixes.assign(r.path_prefixes().begin(), r.path_prefixes().end());
-  for (const auto& [key, w] : r.weights()) {
-    uint32_t& weight = d.arms[ResolveCommit(key, in.commits)].weight;
-    weight = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{weight} + w, UINT32_MAX));
-  }
-  d.layout = contract::EffectiveLayout(r);
-  for (Slice& s : d.layout) s.commit = ResolveCommit(s.commit, in.commits);
-  if (r.has_flight()) {
-    d.flight = r.flight();
-    d.flight_control = ResolveCommit(r.flight().control(), in.commits);
-    d.arms[d.flight_control];  // an arm even without weight: everyone outside the flight goes there
-  }
-  return d;
 }
 
 nlohmann::ordered_json FlightJson(const AppRoute& app, const Flight& f) {
@@ -166,52 +119,57 @@ const AppRoute* RouteTable::Match(std::string_view host_header, std::string_view
       host = long_host;
     }
     auto it = by_host.find(host);
-    if (it != by_host.end()) return &apps[static_cast<size_t>(it->second)];
+    if (it != by_host.end()) return apps[static_cast<size_t>(it->second)].get();
   }
   for (const auto& [prefix, app] : by_prefix)
-    if (path.starts_with(prefix)) return &apps[static_cast<size_t>(app)];
-  return default_app >= 0 ? &apps[static_cast<size_t>(default_app)] : nullptr;
+    if (path.starts_with(prefix)) return apps[static_cast<size_t>(app)].get();
+  return default_app >= 0 ? apps[static_cast<size_t>(default_app)].get() : nullptr;
+}
+
+const AppRoute* RouteTable::FindApp(std::string_view name) const {
+  auto it = by_name.find(name);
+  return it == by_name.end() ? nullptr : apps[static_cast<size_t>(it->second)].get();
+}
+
+bool RouteTable::HasInstance(std::string_view app, std::string_view label) const {
+  const AppRoute* a = FindApp(app);
+  if (!a) return false;
+  for (const Arm& arm : a->arms) {
+    auto it = std::lower_bound(arm.instances.begin(), arm.instances.end(), label,
+                               [](const Instance& i, std::string_view l) { return i.label < l; });
+    if (it != arm.instances.end() && it->label == label) return true;
+  }
+  return false;
 }
 
 std::shared_ptr<const RouteTable> BuildFromRegistry(const std::vector<v1::Endpoint>& endpoints,
                                                     const std::vector<v1::RouteConfig>& routes, int64_t revision,
                                                     const TableOptions& options, const StatsIdFn& stats_id) {
-  std::map<std::string, AppInput> inputs;
-  std::map<std::string, std::optional<std::string>> resolved;  // one lookup per host name per build
-  for (const v1::Endpoint& ep : endpoints) {
-    AppInput& in = inputs[ep.app()];
-    in.commits.insert(ep.commit());
-    if (ep.role() != options.role) continue;
-    in.has_role = true;
-    if (ep.health() == v1::HEALTH_CRITICAL || ep.port() == 0 || ep.port() > 65535) continue;
-    auto [at, fresh] = resolved.try_emplace(ep.host());
-    if (fresh) {
-      auto r = internal::ResolveHost(ep.host());
-      if (r.ok()) at->second = *r;
-    }
-    if (!at->second) continue;
-    ArmDraft& arm = in.live[ep.commit()];
-    arm.instances.push_back(
-        {*at->second, static_cast<uint16_t>(ep.port()), internal::InstanceLabel(ep.host(), static_cast<int>(ep.port()))});
-    // rank = the commit's earliest registration: the latest-deployed commit ranks highest.
-    if (arm.rank == INT64_MIN || ep.registered_unix_ms() < arm.rank) arm.rank = ep.registered_unix_ms();
+  RegistryMirror mirror(options.role);
+  uint64_t id = 0;
+  for (const v1::Endpoint& ep : endpoints) {  // ids as given may repeat (tests leave them 0): number them
+    v1::Endpoint numbered = ep;
+    numbered.set_id(++id);
+    mirror.PutEndpoint(numbered);
   }
-  for (const v1::RouteConfig& r : routes) inputs[r.app()].route = &r;
-
-  auto table = std::make_shared<RouteTable>();
-  table->revision = revision;
-  for (auto& [name, in] : inputs) {
-    if (!in.route && !in.has_role) continue;
-    table->apps.push_back(internal::FinishApp(DraftFromRegistry(name, in), stats_id));
-  }
-  internal::IndexTable(*table, options.domain, options.default_app);
-  return table;
+  for (const v1::RouteConfig& r : routes) mirror.PutRoute(r);
+  std::unordered_map<std::string, std::optional<std::string>> resolved;  // one lookup per host name per build
+  auto lookup = [&resolved](const std::string& host) -> const std::string* {
+    auto [at, fresh] = resolved.try_emplace(host);
+    if (fresh)
+      if (auto r = internal::ResolveHost(host); r.ok()) at->second = std::move(*r);
+    return at->second ? &*at->second : nullptr;
+  };
+  TableDelta delta = BuildTouched(mirror, mirror.TakeTouched(), lookup, stats_id);
+  return NextTable(nullptr, delta.rebuilt, revision, options);
 }
 
 std::string RoutesJson(const RouteTable& table) {
   using Json = nlohmann::ordered_json;
   Json apps = Json::object();
-  for (const AppRoute& app : table.apps) {
+  for (size_t k = 0; k < table.apps.size(); ++k) {
+    const AppRoute& app = *table.apps[k];
+    const AppSelectors& won = table.selectors[k];
     std::vector<Json> slices(app.arms.size(), Json::array());
     std::vector<uint32_t> units(app.arms.size(), 0);
     uint32_t ge = 0;
@@ -238,13 +196,13 @@ std::string RoutesJson(const RouteTable& table) {
     if (app.default_arm >= 0 && static_cast<size_t>(app.default_arm) < app.arms.size())
       default_commit = app.arms[static_cast<size_t>(app.default_arm)].commit;
     apps[app.name] = Json{{"split_id", app.split_id},        {"allow_override", app.allow_override},
-                          {"hosts", app.hosts},              {"path_prefixes", app.path_prefixes},
+                          {"hosts", won.hosts},              {"path_prefixes", won.path_prefixes},
                           {"default_commit", default_commit}, {"arms", std::move(arms)},
                           {"flight", app.flight ? FlightJson(app, *app.flight) : Json(nullptr)}};
   }
   Json default_app = nullptr;
   if (table.default_app >= 0 && static_cast<size_t>(table.default_app) < table.apps.size())
-    default_app = table.apps[static_cast<size_t>(table.default_app)].name;
+    default_app = table.apps[static_cast<size_t>(table.default_app)]->name;
   Json doc{{"revision", table.revision}, {"default_app", default_app}, {"apps", std::move(apps)}};
   return doc.dump();
 }

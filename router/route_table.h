@@ -49,8 +49,10 @@ struct AppRoute {
   // most recently deployed commit with instances. Static: the first arm of
   // the file that has upstreams.
   int default_arm = -1;
-  std::vector<std::string> hosts;          // lowercase Host names that select this app (APP.<domain> too), sorted
-  std::vector<std::string> path_prefixes;  // path prefixes that select this app, as configured
+  // What the app asks for (the route config's or the file's lists, as
+  // configured); RouteTable::selectors says which of them it won.
+  std::vector<std::string> hosts;
+  std::vector<std::string> path_prefixes;
   // The flight running on the app (RouteConfig.flight), null when none. Its
   // control_arm is always an arm of the app (weight 0 if unweighted).
   std::shared_ptr<const Flight> flight;
@@ -72,15 +74,29 @@ struct AppRoute {
   int RetryArm(std::string_view commit, bool in_flight) const;
 };
 
+// What selects an app in one table: the hosts and prefixes it won (when apps
+// claim the same one, only one wins; see IndexTable).
+struct AppSelectors {
+  std::vector<std::string> hosts;          // lowercase Host names (APP.<domain> too), sorted
+  std::vector<std::string> path_prefixes;  // as configured
+};
+
 struct RouteTable {
   int64_t revision = 0;   // registry revision it was built from (static mode: reload count)
-  std::vector<AppRoute> apps;  // registry: sorted by name; static: in file order
+  // Registry: sorted by name; static: in file order. Each app is immutable and
+  // shared: a table built from a registry delta reuses, by pointer, every app
+  // the delta did not touch (router/table_build.h), so a request's AppRoute*
+  // stays valid as long as it holds any table that contains it.
+  std::vector<std::shared_ptr<const AppRoute>> apps;
+  std::vector<AppSelectors> selectors;  // parallel to `apps`
   // Looked up by string_view (no std::string per request).
   struct HostHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, int, HostHash, std::equal_to<>> by_host;  // lowercase host, no port -> app index
+  // App name -> index; the keys view the names of `apps` (owned by this table).
+  std::unordered_map<std::string_view, int, HostHash, std::equal_to<>> by_name;
   std::vector<std::pair<std::string, int>> by_prefix; // path prefixes, longest first
   int default_app = -1;
 
@@ -90,6 +106,11 @@ struct RouteTable {
   // the proxy does so before matching; prefixes are indexed normalised), so
   // that "/shop/../admin" is "/admin" here.
   const AppRoute* Match(std::string_view host_header, std::string_view path) const;
+  // The app of that name; nullptr if none.
+  const AppRoute* FindApp(std::string_view name) const;
+  // True if app `app` has an instance labelled `label` in any arm (a binary
+  // search per arm: instances are sorted by label).
+  bool HasInstance(std::string_view app, std::string_view label) const;
 };
 
 struct TableOptions {
@@ -109,7 +130,9 @@ using StatsIdFn = std::function<uint32_t(const std::string& app, const std::stri
 // or health). With no weights, default_arm is the commit whose earliest
 // registered_unix_ms is the latest (ties: larger commit string). Endpoint
 // hosts that are names are resolved here (getaddrinfo, IPv4 preferred; an
-// unresolvable one is left out). Hosts: APP.<domain> plus RouteConfig.hosts;
+// unresolvable one is left out): this one-shot form is for tests and tools;
+// the daemon builds the same tables incrementally (router/table_build.h) with
+// names from its resolver cache (router/resolver.h). Hosts: APP.<domain> plus RouteConfig.hosts;
 // prefixes from RouteConfig.path_prefixes; when apps claim the same host or
 // prefix, APP.<domain> wins, then the first app by name. RouteConfig.flight
 // becomes AppRoute::flight; its control commit (which may abbreviate, like a

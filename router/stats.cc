@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 
 #include <fmt/format.h>
 
@@ -19,18 +20,13 @@ struct StatsStore::Series {
     Counters c;
   };
   std::string app, commit;
-  std::vector<Slot> ring;  // window slots, allocated on the first Add
-  Counters total;          // since start, for Prometheus
+  // Only the seconds that had traffic, ascending, none older than the window
+  // before the newest: an arm that served for one second costs one slot, not
+  // a window of them (every deployed commit gets a series, and a router lives
+  // through many deploys).
+  std::deque<Slot> recent;
+  Counters total;  // since start, for Prometheus
 };
-
-namespace {
-
-size_t SlotIndex(int64_t unix_s, int window) {
-  int64_t r = unix_s % window;
-  return static_cast<size_t>(r < 0 ? r + window : r);
-}
-
-}  // namespace
 
 StatsStore::StatsStore(int window_seconds) : window_(std::max(window_seconds, 1)) {}
 
@@ -52,11 +48,12 @@ void StatsStore::AddLocked(int64_t unix_s, uint32_t id, const Counters& c) {
   if (id >= series_.size()) return;
   Series& s = *series_[id];
   s.total.Merge(c);
-  if (s.ring.empty()) s.ring.resize(static_cast<size_t>(window_));
-  Series::Slot& slot = s.ring[SlotIndex(unix_s, window_)];
-  if (slot.second > unix_s) return;  // the slot holds a newer second already
-  if (slot.second < unix_s) slot = Series::Slot{unix_s, {}};
-  slot.c.Merge(c);
+  if (!s.recent.empty() && unix_s <= s.recent.back().second - window_) return;  // older than the window
+  auto at = std::lower_bound(s.recent.begin(), s.recent.end(), unix_s,
+                             [](const Series::Slot& slot, int64_t t) { return slot.second < t; });
+  if (at == s.recent.end() || at->second != unix_s) at = s.recent.insert(at, Series::Slot{unix_s, {}});
+  at->c.Merge(c);
+  while (s.recent.front().second <= s.recent.back().second - window_) s.recent.pop_front();
 }
 
 void StatsStore::Add(int64_t unix_s, uint32_t id, const Counters& c) {
@@ -84,15 +81,23 @@ json StatsStore::Json(std::string_view app_filter, int window_s, int64_t now_uni
     uint64_t last_minute = 0;
     // Only the window's slots, and only those stamped with the second they
     // stand for: older (stale) and newer seconds read as zero.
-    for (int64_t t = std::min(from, minute_from) + 1; t <= now_unix_s && !s.ring.empty(); ++t) {
-      const Series::Slot& slot = s.ring[SlotIndex(t, window_)];
-      if (slot.second != t) continue;
+    const int64_t oldest = std::min(from, minute_from);  // exclusive
+    for (const Series::Slot& slot : s.recent) {
+      const int64_t t = slot.second;
+      if (t <= oldest || t > now_unix_s) continue;
       if (t > from) sum.Merge(slot.c);
       if (t > minute_from) last_minute += slot.c.requests;
     }
     apps[key.first]["arms"][key.second] = ArmStatsJson(sum, last_minute);
   }
   return json{{"window_seconds", window_s}, {"unix_s", now_unix_s}, {"apps", std::move(apps)}};
+}
+
+size_t StatsStore::SlotsHeld() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& s : series_) n += s->recent.size();
+  return n;
 }
 
 std::string StatsStore::Prometheus() const {

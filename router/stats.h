@@ -31,8 +31,9 @@ class StatsStore {
   uint32_t Intern(const std::string& app, const std::string& commit);
 
   // Adds one second's counters of one arm (from a shard). Unknown ids are
-  // ignored; a second too old for its ring slot (already reused by a newer
-  // second) only counts in the cumulative totals.
+  // ignored; a second a whole window older than the arm's newest only counts
+  // in the cumulative totals. Memory per arm: the seconds with traffic in the
+  // last window.
   void Add(int64_t unix_s, uint32_t id, const Counters& c);
   // Add for every id in `ids` (counters looked up in `by_id`), under one lock.
   void AddSecond(int64_t unix_s, const std::vector<uint32_t>& ids, const std::vector<Counters>& by_id);
@@ -51,6 +52,9 @@ class StatsStore {
   // skyport_router_requests_total{app,commit,code="2xx"}, skyport_router_users_assigned_total,
   // skyport_router_request_duration_seconds_{bucket,sum,count}.
   std::string Prometheus() const;
+
+  // Per-second slots held over all arms (memory follows the seconds with traffic).
+  size_t SlotsHeld() const;
 
  private:
   struct Series;

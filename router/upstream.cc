@@ -62,12 +62,7 @@ bool Worker::PickAndConnect(Client* c) {
 bool Worker::MoveToNewerTable(Client* c) {
   if (!table_ || c->table == table_ || !c->app || !c->arm || c->resp_started || c->table_moves >= kMaxTableMoves)
     return false;
-  const AppRoute* app = nullptr;
-  for (const AppRoute& a : table_->apps)
-    if (a.name == c->app->name) {
-      app = &a;
-      break;
-    }
+  const AppRoute* app = table_->FindApp(c->app->name);
   if (!app) return false;
   const bool in_flight = !c->flight.empty();
   // A flight's user stays in the same flight or not at all (c->flight views the old table).
@@ -91,6 +86,7 @@ bool Worker::MoveToNewerTable(Client* c) {
 bool Worker::Connect(Client* c, const Instance& inst) {
   Pool& pool = pools_[inst.label];
   ++pool.outstanding;
+  if (pool.app != c->app->name) pool.app = c->app->name;  // allocates only when the instance changes app
   while (!pool.idle.empty()) {
     Upstream* u = pool.idle.back();
     pool.idle.pop_back();

@@ -133,16 +133,19 @@ void Worker::Run() {
 void Worker::RefreshTable() {
   table_version_ = routes_->version();
   table_ = routes_->Get();
-  rr_.clear();
+  // Round-robin cursors are kept: an app the new table did not touch has the
+  // same Arm objects, so its users keep rotating instead of starting over at
+  // the first instance on every table (tables come once per registry batch).
+  // Keys of arms gone are never dereferenced; they are dropped in bulk.
+  if (rr_.size() > kMaxCursors) rr_.clear();
   // Instances no longer in the table are drained: requests in flight finish,
-  // their idle pooled connections close now.
-  std::unordered_set<std::string> live;
-  if (table_)
-    for (const auto& app : table_->apps)
-      for (const auto& arm : app.arms)
-        for (const auto& inst : arm.instances) live.insert(inst.label);
+  // their idle pooled connections close now. Each pool is looked up in its
+  // app only (by name, then a binary search per arm), so a new table costs
+  // the worker O(pools), not O(instances): tables with 100k instances are
+  // published during a fill. An instance that left its app but still serves
+  // another loses its idle connections once; they are made again on demand.
   for (auto it = pools_.begin(); it != pools_.end();) {
-    if (live.count(it->first)) {
+    if (table_ && table_->HasInstance(it->second.app, it->first)) {
       ++it;
       continue;
     }

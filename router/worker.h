@@ -72,6 +72,9 @@ struct Pool {
   std::vector<struct Upstream*> idle;
   int outstanding = 0;
   int64_t ejected_until_ms = 0;
+  // The app whose request last used the instance: a new table is checked for
+  // the instance in that app only (RefreshTable), not in every app.
+  std::string app;
 };
 
 struct Upstream : Conn {
@@ -315,7 +318,8 @@ class Worker {
   std::shared_ptr<const RouteTable> table_;
   std::vector<Client*> clients_;
   std::unordered_map<std::string, Pool> pools_;
-  std::unordered_map<const Arm*, uint32_t> rr_;
+  std::unordered_map<const Arm*, uint32_t> rr_;  // round-robin cursor per arm (of any table)
+  static constexpr size_t kMaxCursors = 65536;
   std::vector<Conn*> dead_;
   std::vector<Client*> ready_;
   SystemRandom rng_;

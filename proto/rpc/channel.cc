@@ -77,8 +77,9 @@ grpc::ChannelArguments ReconnectingChannelArguments() {
   return args;
 }
 
-Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls) {
+Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls, int max_receive_bytes) {
   grpc::ChannelArguments args = ReconnectingChannelArguments();
+  if (max_receive_bytes > 0) args.SetMaxReceiveMessageSize(max_receive_bytes);
   if (tls.ca.empty()) return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   grpc::SslCredentialsOptions opts;
   auto ca = ReadPem("tls-ca", tls.ca);

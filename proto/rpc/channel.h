@@ -39,8 +39,11 @@ Result<StartedServer> StartServer(const std::string& listen, const std::shared_p
 // with a bounded backoff (kMaxReconnectBackoffMs, +-20 % jitter; each
 // attempt gives up after kConnectTimeoutMs; names are resolved again at most
 // every kMinResolveIntervalMs), so that a peer back after an outage of any
-// length is reached again within a second.
-Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls);
+// length is reached again within a second. `max_receive_bytes` > 0 raises
+// gRPC's 4 MiB limit on one received message (a Watch delta carries a whole
+// revision: revoking a lease that holds 100k entries is one ~10 MB message).
+Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls,
+                                            int max_receive_bytes = 0);
 // The channel arguments Dial uses (keepalive pings, the bounded reconnect
 // backoff above), for channels that add their own (the etcd client).
 grpc::ChannelArguments ReconnectingChannelArguments();

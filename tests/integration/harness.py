@@ -21,7 +21,7 @@ BIN = os.environ.get("SKYPORT_BIN", os.path.join(os.path.dirname(__file__), ".."
 
 
 def binary(name):
-    for sub in ("", "registry", "cli", "hub", "drone", "router"):
+    for sub in ("", "registry", "cli", "hub", "drone", "router", "bench"):
         p = os.path.join(BIN, sub, name)
         if os.path.isfile(p) and os.access(p, os.X_OK):
             return p

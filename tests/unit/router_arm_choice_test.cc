@@ -181,7 +181,7 @@ TEST_CASE("IdentifyUser: fresh ids come from the random input, never from the cl
 
 TEST_CASE("PickArm: a flight splits only enrolled users while it runs", "[router]") {
   Fixture fx;
-  const AppRoute& app = fx.table->apps[2];
+  const AppRoute& app = *fx.table->apps[2];
   REQUIRE(app.name == "exp");
   REQUIRE(app.flight);
   REQUIRE(app.split_id == "exp.1");

@@ -344,7 +344,7 @@ TEST_CASE("BuildFromRegistry: the flight, its control an arm even without weight
 
   auto table = BuildFromRegistry({Ep(kA, 9001), Ep(kB, 9002), Ep(kC, 9003)}, {route}, 7, TableOptions{}, nullptr);
   REQUIRE(table->apps.size() == 1);
-  const AppRoute& app = table->apps[0];
+  const AppRoute& app = *table->apps[0];
   REQUIRE(app.flight);
   REQUIRE(app.flight->control_arm >= 0);
   CHECK(app.arms[static_cast<size_t>(app.flight->control_arm)].commit == kA);
@@ -356,7 +356,7 @@ TEST_CASE("BuildFromRegistry: the flight, its control an arm even without weight
   v1::RouteConfig cold = route;
   cold.mutable_flight()->set_control("dddd");
   auto t2 = BuildFromRegistry({Ep(kB, 9002), Ep(kC, 9003)}, {cold}, 8, TableOptions{}, nullptr);
-  const AppRoute& app2 = t2->apps[0];
+  const AppRoute& app2 = *t2->apps[0];
   REQUIRE(app2.flight);
   REQUIRE(app2.flight->control_arm >= 0);
   CHECK(app2.arms[static_cast<size_t>(app2.flight->control_arm)].commit == "dddd");
@@ -364,7 +364,7 @@ TEST_CASE("BuildFromRegistry: the flight, its control an arm even without weight
 
   // No flight: none.
   route.clear_flight();
-  CHECK_FALSE(BuildFromRegistry({Ep(kA, 9001)}, {route}, 9, TableOptions{}, nullptr)->apps[0].flight);
+  CHECK_FALSE(BuildFromRegistry({Ep(kA, 9001)}, {route}, 9, TableOptions{}, nullptr)->apps[0]->flight);
 
   auto doc = nlohmann::json::parse(RoutesJson(*table));
   const auto& flight = doc["apps"]["web"]["flight"];
@@ -392,7 +392,7 @@ TEST_CASE("LoadStaticRoutes: an optional flight per app", "[router][flight]") {
                "rangeKey": "sid", "rangeGe": 0, "rangeLt": 250000, "endByUnixMs": "1900000000000"}}]})";
   auto table = LoadStaticRoutes(good, 1, TableOptions{}, nullptr);
   REQUIRE(table.ok());
-  const AppRoute& app = (*table)->apps[0];
+  const AppRoute& app = *(*table)->apps[0];
   CHECK(app.split_id == "exp.1");  // the flight's id when split_id is absent
   REQUIRE(app.flight);
   CHECK(app.arms[static_cast<size_t>(app.flight->control_arm)].commit == "c");

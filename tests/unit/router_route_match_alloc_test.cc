@@ -44,10 +44,11 @@ struct CountNews {
 
 TEST_CASE("RouteTable::Match does not allocate (long hosts, mixed case, ports, prefixes)", "[router]") {
   RouteTable t;
-  t.apps.resize(3);
-  t.apps[0].name = "shop";
-  t.apps[1].name = "api";
-  t.apps[2].name = "web";
+  for (const char* name : {"shop", "api", "web"}) {
+    auto app = std::make_shared<AppRoute>();
+    app->name = name;
+    t.apps.push_back(std::move(app));
+  }
   t.by_host.emplace("shop.a-rather-long-host-name.example.com", 0);  // beyond the short-string buffer
   t.by_prefix.emplace_back("/api/", 1);
   t.default_app = 2;

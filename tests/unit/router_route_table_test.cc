@@ -8,6 +8,7 @@
 
 #include "contract/route.h"
 #include "router/route_table.h"
+#include "tests/unit/router_registry_fixtures.h"
 
 namespace skyport::router {
 namespace {
@@ -19,22 +20,9 @@ const std::string kC = "cccc111122223333444455556666777788889999";
 v1::Endpoint Ep(const std::string& app, const std::string& commit, const std::string& host, uint32_t port,
                 int64_t registered_ms = 1000, const std::string& role = "web",
                 v1::Health health = v1::HEALTH_PASSING) {
-  v1::Endpoint ep;
-  ep.set_app(app);
-  ep.set_commit(commit);
-  ep.set_role(role);
-  ep.set_host(host);
-  ep.set_port(port);
-  ep.set_health(health);
+  v1::Endpoint ep = EndpointOf(app, commit, host, port, role, health);
   ep.set_registered_unix_ms(registered_ms);
   return ep;
-}
-
-v1::RouteConfig Route(const std::string& app, const std::map<std::string, uint32_t>& weights) {
-  v1::RouteConfig r;
-  r.set_app(app);
-  for (const auto& [c, w] : weights) (*r.mutable_weights())[c] = w;
-  return r;
 }
 
 // Stats ids that say which (app, commit) they were asked for.
@@ -77,7 +65,7 @@ TEST_CASE("BuildFromRegistry: arms, weights, instances, hosts and prefixes", "[r
   REQUIRE(table);
   CHECK(table->revision == 42);
   REQUIRE(table->apps.size() == 1);
-  const AppRoute& web = table->apps[0];
+  const AppRoute& web = *table->apps[0];
   CHECK(web.name == "web");
   CHECK(web.split_id == "s1");
   CHECK(web.allow_override);
@@ -96,8 +84,9 @@ TEST_CASE("BuildFromRegistry: arms, weights, instances, hosts and prefixes", "[r
   CHECK(web.arms[0].stats_id == stats.ids.at({"web", kA}));
   CHECK(web.arms[1].stats_id == stats.ids.at({"web", kB}));
   CHECK(web.slices == std::vector<std::pair<uint32_t, int>>{{900'000, 0}, {1'000'000, 1}});
-  CHECK(web.hosts == std::vector<std::string>{"shop.example.com", "web.localhost"});
-  CHECK(web.path_prefixes == std::vector<std::string>{"/shop/"});
+  CHECK(table->selectors[0].hosts == std::vector<std::string>{"shop.example.com", "web.localhost"});
+  CHECK(table->selectors[0].path_prefixes == std::vector<std::string>{"/shop/"});
+  CHECK(web.hosts == std::vector<std::string>{"Shop.Example.COM"});  // as configured
   CHECK(table->by_host.at("web.localhost") == 0);
   CHECK(table->by_host.at("shop.example.com") == 0);
   CHECK(table->by_prefix == std::vector<std::pair<std::string, int>>{{"/shop/", 0}});
@@ -113,7 +102,7 @@ TEST_CASE("BuildFromRegistry: without weights the most recently deployed commit 
   };
   auto table = BuildFromRegistry(eps, {}, 1, TableOptions{}, nullptr);
   REQUIRE(table->apps.size() == 1);
-  const AppRoute& web = table->apps[0];
+  const AppRoute& web = *table->apps[0];
   CHECK(web.split_id == "default");
   CHECK(web.slices.empty());
   REQUIRE(web.arms.size() == 2);  // kC has no instances and no weight: no arm
@@ -125,13 +114,13 @@ TEST_CASE("BuildFromRegistry: without weights the most recently deployed commit 
   // Ties go to the larger commit.
   auto tied = BuildFromRegistry({Ep("web", kB, "10.0.0.1", 1, 700), Ep("web", kA, "10.0.0.1", 2, 700)}, {}, 1,
                                 TableOptions{}, nullptr);
-  CHECK(tied->apps[0].arms[tied->apps[0].default_arm].commit == kB);
+  CHECK(tied->apps[0]->arms[tied->apps[0]->default_arm].commit == kB);
 
   // A route config without weights (hosts only) keeps the default arm.
   v1::RouteConfig hosts_only = Route("web", {});
   hosts_only.add_hosts("www.example.com");
   auto with_route = BuildFromRegistry(eps, {hosts_only}, 1, TableOptions{}, nullptr);
-  CHECK(with_route->apps[0].arms[with_route->apps[0].default_arm].commit == kB);
+  CHECK(with_route->apps[0]->arms[with_route->apps[0]->default_arm].commit == kB);
   CHECK(with_route->by_host.count("www.example.com") == 1);
 }
 
@@ -147,7 +136,7 @@ TEST_CASE("BuildFromRegistry: the config's slices are used only when valid", "[r
       s->set_lt(lt);
     }
     auto table = BuildFromRegistry(eps, {r}, 1, TableOptions{}, nullptr);
-    return table->apps.at(0).slices;
+    return table->apps.at(0)->slices;
   };
   using Slices = std::vector<std::pair<uint32_t, int>>;
   // Valid: B owns the bottom, A the middle, B the top.
@@ -178,10 +167,10 @@ TEST_CASE("BuildFromRegistry: abbreviated commits, unknown commits, apps without
   auto table = BuildFromRegistry(eps, {Route("web", {{"aaaa", 1}, {"dddd", 1}, {"bbbb", 1}})}, 1, TableOptions{},
                                  nullptr);
   REQUIRE(table->apps.size() == 2);
-  CHECK(table->apps[0].name == "shop");
-  CHECK(table->apps[0].arms.empty());
-  CHECK(table->apps[0].ArmFor(5) == -1);
-  const AppRoute& web = table->apps[1];
+  CHECK(table->apps[0]->name == "shop");
+  CHECK(table->apps[0]->arms.empty());
+  CHECK(table->apps[0]->ArmFor(5) == -1);
+  const AppRoute& web = *table->apps[1];
   std::vector<std::string> commits;
   for (const Arm& a : web.arms) commits.push_back(a.commit);
   CHECK(commits == std::vector<std::string>{"aaaa", kA, kA2, kB, "dddd"});
@@ -210,10 +199,10 @@ TEST_CASE("BuildFromRegistry: options (domain, role, default app) and host confl
   opts.default_app = "web";
   auto table = BuildFromRegistry(eps, {api, web}, 1, opts, nullptr);
   REQUIRE(table->apps.size() == 2);
-  CHECK(table->apps[0].name == "api");
+  CHECK(table->apps[0]->name == "api");
   CHECK(table->by_host.at("web.example.com") == 1);
   CHECK(table->by_host.at("api.example.com") == 0);
-  CHECK(table->apps[0].hosts == std::vector<std::string>{"api.example.com"});
+  CHECK(table->selectors[0].hosts == std::vector<std::string>{"api.example.com"});
   CHECK(table->by_prefix == std::vector<std::pair<std::string, int>>{{"/api/", 0}, {"/", 1}});
   CHECK(table->default_app == 1);
   opts.default_app = "nope";
@@ -256,7 +245,7 @@ TEST_CASE("Match: host (port, case, IPv6, trailing dot), then longest prefix, th
   TableOptions no_default;
   auto bare = BuildFromRegistry({Ep("web", kA, "10.0.0.1", 1)}, {}, 1, no_default, nullptr);
   CHECK(bare->Match("nope", "/") == nullptr);
-  CHECK(bare->Match("web.localhost", "/") == &bare->apps[0]);
+  CHECK(bare->Match("web.localhost", "/") == bare->apps[0].get());
   RouteTable empty;
   CHECK(empty.Match("web.localhost", "/") == nullptr);
 }
@@ -264,7 +253,7 @@ TEST_CASE("Match: host (port, case, IPv6, trailing dot), then longest prefix, th
 TEST_CASE("ArmFor: ge inclusive, lt exclusive", "[router][route_table]") {
   auto t = BuildFromRegistry({Ep("web", kA, "10.0.0.1", 1), Ep("web", kB, "10.0.0.1", 2)},
                              {Route("web", {{kA, 90}, {kB, 10}})}, 1, TableOptions{}, nullptr);
-  const AppRoute& web = t->apps[0];
+  const AppRoute& web = *t->apps[0];
   CHECK(web.ArmFor(0) == 0);
   CHECK(web.ArmFor(899'999) == 0);
   CHECK(web.ArmFor(900'000) == 1);
@@ -316,7 +305,7 @@ TEST_CASE("LoadStaticRoutes: a good file", "[router][route_table]") {
   const RouteTable& t = **r;
   CHECK(t.revision == 7);
   REQUIRE(t.apps.size() == 2);
-  const AppRoute& web = t.apps[0];  // file order
+  const AppRoute& web = *t.apps[0];  // file order
   CHECK(web.name == "web");
   CHECK(web.split_id == "s1");
   CHECK(web.allow_override);
@@ -336,7 +325,7 @@ TEST_CASE("LoadStaticRoutes: a good file", "[router][route_table]") {
   CHECK(t.by_host.at("web.localhost") == 0);
   CHECK(t.default_app == 0);
 
-  const AppRoute& api = t.apps[1];
+  const AppRoute& api = *t.apps[1];
   CHECK(api.split_id == "default");
   CHECK_FALSE(api.allow_override);
   CHECK(api.slices.empty());  // every weight 0
@@ -428,8 +417,8 @@ TEST_CASE("LoadStaticRoutes: not JSON, not an object, options.default_app", "[ro
                              nullptr);
   REQUIRE(ok.ok());
   CHECK((*ok)->default_app == 0);
-  CHECK((*ok)->apps[0].default_arm == -1);  // no upstreams
-  CHECK((*ok)->apps[0].ArmFor(3) == 0);     // weighted: its slice, even without instances
+  CHECK((*ok)->apps[0]->default_arm == -1);  // no upstreams
+  CHECK((*ok)->apps[0]->ArmFor(3) == 0);     // weighted: its slice, even without instances
   opts.default_app = "other";
   auto missing = LoadStaticRoutes(R"({"apps": []})", 1, opts, nullptr);
   REQUIRE_FALSE(missing.ok());
@@ -484,8 +473,8 @@ TEST_CASE("Path prefixes are indexed in normal form and shown as configured", "[
   auto t = BuildFromRegistry({Ep("shop", kA, "10.0.0.1", 1)}, {shop}, 1, TableOptions{}, nullptr);
   REQUIRE(t->apps.size() == 1);
   CHECK(t->by_prefix == std::vector<std::pair<std::string, int>>{{"/shop/~items/", 0}});
-  CHECK(t->apps[0].path_prefixes == std::vector<std::string>{"/shop/./%7eitems/"});
-  CHECK(t->Match("x.example", "/shop/~items/1") == &t->apps[0]);
+  CHECK(t->selectors[0].path_prefixes == std::vector<std::string>{"/shop/./%7eitems/"});
+  CHECK(t->Match("x.example", "/shop/~items/1") == t->apps[0].get());
 }
 
 AppRoute ArmsWith(std::vector<std::pair<std::string, int>> commits_and_instances) {

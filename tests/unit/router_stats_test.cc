@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
 
@@ -134,6 +136,17 @@ TEST_CASE("StatsStore: ring wrap-around and stale slots", "[router][stats]") {
   CHECK(Requests(store.Json("", 10, kT0 + 40), "shop", "aaaa") == 10);
   CHECK_THAT(store.Prometheus(),
              Catch::Contains("skyport_router_requests_total{app=\"shop\",commit=\"aaaa\",code=\"2xx\"} 1035\n"));
+}
+
+TEST_CASE("StatsStore: memory follows the seconds with traffic, not the window", "[router][stats]") {
+  StatsStore store(3600);
+  // A router lives through many deploys: every commit that served gets a series.
+  for (int k = 0; k < 200; ++k) store.Add(kT0 + k, store.Intern("shop", fmt::format("c{}", k)), Ok(1));
+  CHECK(store.SlotsHeld() == 200);  // one second each, not 200 windows of 3600
+  uint32_t busy = store.Intern("shop", "busy");
+  for (int64_t t = kT0; t < kT0 + 5000; t += 2) store.Add(t, busy, Ok(1));
+  CHECK(store.SlotsHeld() == 200 + 1800);  // the busy arm: its seconds of the last hour
+  CHECK(Requests(store.Json("shop", 3600, kT0 + 4999), "shop", "busy") == 1800);
 }
 
 TEST_CASE("StatsStore: Json shape, app filter, last minute", "[router][stats]") {
