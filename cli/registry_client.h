@@ -16,7 +16,7 @@
 namespace skyport::cli {
 
 struct ConnectOptions {
-  std::string target;  // HOST:PORT
+  std::string target;  // HOST:PORT or a list of them, "a:1,b:2" (core/address_list.h)
   std::string token;
   rpc::TlsFiles tls;
   int64_t timeout_ms = 10'000;  // per unary RPC
@@ -24,7 +24,9 @@ struct ConnectOptions {
 
 class RegistryClient {
  public:
-  // Creates the channel; does not contact the registry yet.
+  // Checks the address list; does not contact a registry yet. With several
+  // addresses each call tries them in turn (rpc/failover.h says which calls
+  // move on after a failure and why).
   static Result<std::unique_ptr<RegistryClient>> Connect(const ConnectOptions& opts);
   ~RegistryClient();
 
@@ -51,6 +53,8 @@ class RegistryClient {
   void set_timeout_ms(int64_t ms) { timeout_ms_ = ms; }
   int64_t timeout_ms() const { return timeout_ms_; }
   const std::string& target() const { return target_; }
+  // The registry that gave the last call's answer ("" when none did).
+  const std::string& answered_by() const { return answered_by_; }
 
  private:
   struct Impl;
@@ -59,6 +63,7 @@ class RegistryClient {
   std::unique_ptr<Impl> impl_;
   std::string target_;
   int64_t timeout_ms_;
+  std::string answered_by_;
 };
 
 }  // namespace skyport::cli

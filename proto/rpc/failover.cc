@@ -85,6 +85,15 @@ int64_t AttemptBudgetMs(int64_t remaining_ms, size_t left) {
 
 Answered CallWithFailover(AddressPool& pool, const std::string& token, const FailoverOptions& opts,
                           const Attempt& attempt) {
+  return StreamWithFailover(pool, token, opts,
+                            [&](const std::string&, const std::shared_ptr<grpc::Channel>& channel,
+                                grpc::ClientContext& ctx, bool&) {
+                              return attempt(channel, ctx);
+                            });
+}
+
+Answered StreamWithFailover(AddressPool& pool, const std::string& token, const FailoverOptions& opts,
+                            const StreamAttempt& attempt) {
   FailoverWalk walk(pool, opts.retry);
   const bool timed = opts.timeout_ms > 0;
   const int64_t deadline = MonoNowMs() + opts.timeout_ms;
@@ -103,7 +112,7 @@ Answered CallWithFailover(AddressPool& pool, const std::string& token, const Fai
     if (walk.ConnectFirst()) {
       // A write goes out only on a live connection: a failure to connect
       // is then known to have sent nothing.
-      auto until = std::chrono::system_clock::now() + std::chrono::milliseconds(timed ? budget : kConnectTimeoutMs);
+      auto until = std::chrono::system_clock::now() + std::chrono::milliseconds(timed ? budget : opts.connect_timeout_ms);
       if (!Connects(**channel, until)) {
         walk.Unreachable(*address, "no connection to " + pool.service() + " " + *address);
         continue;
@@ -113,10 +122,13 @@ Answered CallWithFailover(AddressPool& pool, const std::string& token, const Fai
     if (timed && opts.retry == Retry::kIfUnsent) budget = std::max<int64_t>(1, deadline - MonoNowMs());
     grpc::ClientContext ctx;
     PrepareContext(ctx, token, timed ? budget : 0, opts.wait_for_peer);
-    grpc::Status st = attempt(*channel, ctx);
-    if (st.ok()) {
-      pool.Answered(*address);
-      return {Status::Ok(), *address};
+    bool started = false;
+    grpc::Status st = attempt(*address, *channel, ctx, started);
+    if (st.ok() || started) {
+      const bool broke = st.error_code() == grpc::StatusCode::UNAVAILABLE;
+      if (broke) pool.Failed(*address);  // the next call starts elsewhere
+      else pool.Answered(*address);
+      return {FromGrpc(st), *address};
     }
     if (!walk.Judge(*address, ctx, st)) return {FromGrpc(st), *address};
   }

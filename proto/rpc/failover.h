@@ -77,6 +77,9 @@ struct FailoverOptions {
   int64_t timeout_ms = 0;      // the whole call, all addresses; <= 0: none
   bool wait_for_peer = false;  // rpc::PrepareContext
   Retry retry = Retry::kSafe;
+  // Without a deadline: how long a write waits for each address's
+  // connection (ConnectFirst) before moving on.
+  int64_t connect_timeout_ms = kConnectTimeoutMs;
 };
 
 // The outcome of a call and the address that gave it ("" when none answered).
@@ -92,6 +95,15 @@ using Attempt = std::function<grpc::Status(const std::shared_ptr<grpc::Channel>&
 // Runs `attempt` on the pool's addresses as described above.
 Answered CallWithFailover(AddressPool& pool, const std::string& token, const FailoverOptions& opts,
                           const Attempt& attempt);
+
+// A streaming call: the attempt sets `started` once a message arrived. From
+// then on the stream belongs to that address: however it ends is the call's
+// answer (its messages were handed to the caller; going elsewhere would
+// repeat them). Before that, it moves on as a unary call does.
+using StreamAttempt = std::function<grpc::Status(const std::string& address, const std::shared_ptr<grpc::Channel>& channel,
+                                                 grpc::ClientContext& ctx, bool& started)>;
+Answered StreamWithFailover(AddressPool& pool, const std::string& token, const FailoverOptions& opts,
+                            const StreamAttempt& attempt);
 
 // The part of the remaining time one of `left` addresses gets: an equal
 // share, but at least min(remaining, kMinAttemptMs) so that a live server
