@@ -14,6 +14,7 @@ namespace skyport::cli {
 struct HubClient::Impl {
   std::string token;
   std::shared_ptr<rpc::AddressPool> pool;
+  int64_t connect_timeout_ms = 0;  // the --timeout: how long a write waits for each hub's connection
 
   std::mutex mu;
   grpc::ClientContext* active = nullptr;  // the streaming call Cancel() reaches
@@ -24,7 +25,9 @@ struct HubClient::Impl {
   Result<Resp> Unary(StubOf stub_of, Method method, const Req& req, int64_t timeout_ms, rpc::Retry retry,
                      std::string& by) {
     Resp resp;
-    auto answer = rpc::CallWithFailover(*pool, token, rpc::FailoverOptions{timeout_ms, false, retry},
+    rpc::FailoverOptions fo{timeout_ms, false, retry};
+    fo.connect_timeout_ms = connect_timeout_ms;  // for Stop, which has no deadline
+    auto answer = rpc::CallWithFailover(*pool, token, fo,
                                         [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx) {
                                           resp.Clear();
                                           auto stub = stub_of(ch);
@@ -84,6 +87,7 @@ Result<std::unique_ptr<HubClient>> HubClient::Connect(const ConnectOptions& opts
   auto impl = std::make_unique<Impl>();
   impl->token = opts.token;
   impl->pool = *pool;
+  impl->connect_timeout_ms = opts.timeout_ms;
   return std::unique_ptr<HubClient>(new HubClient(std::move(impl), opts.target, opts.timeout_ms));
 }
 
@@ -101,7 +105,7 @@ Status HubClient::WaitConnected() {
 Status HubClient::Deploy(const v1::DeployRequest& req,
                          const std::function<void(const v1::DeployProgress&)>& on_progress) {
   rpc::FailoverOptions fo{0, false, rpc::Retry::kIfUnsent};
-  fo.connect_timeout_ms = timeout_ms_;
+  fo.connect_timeout_ms = impl_->connect_timeout_ms;
   auto answer = rpc::StreamWithFailover(
       *impl_->pool, impl_->token, fo,
       [&](const std::string& address, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx,
