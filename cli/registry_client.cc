@@ -125,11 +125,15 @@ Status RegistryClient::Watch(const v1::WatchRequest& req,
       *impl_->pool, impl_->token, rpc::FailoverOptions{0, /*wait_for_peer=*/!list, rpc::Retry::kSafe},
       [&](const std::string& address, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx,
           bool& started) {
+        // Another registry's revisions are not known to be this one's
+        // (rpc/failover.h): from there, a fresh snapshot.
+        v1::WatchRequest sent = req;
+        if (!watch_source_.empty() && address != watch_source_) sent.set_from_revision(0);
         auto stub = v1::Registry::NewStub(ch);
-        auto reader = stub->Watch(&ctx, req);
+        auto reader = stub->Watch(&ctx, sent);
         v1::WatchResponse msg;
         while (reader->Read(&msg)) {
-          if (!started) answered_by_ = address;
+          if (!started) answered_by_ = watch_source_ = address;
           started = true;
           if (!on_message(msg)) {
             ctx.TryCancel();

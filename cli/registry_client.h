@@ -45,7 +45,10 @@ class RegistryClient {
   // Opens a Watch stream (no deadline) and calls `on_message` for each
   // message until the stream ends or `on_message` returns false (then the
   // call is cancelled); returns how it ended (OK only if the server closed
-  // it cleanly).
+  // it cleanly). With a list, on a registry other than the one the last
+  // stream came from, the watch starts from a fresh snapshot whatever
+  // `req.from_revision` says (revisions are one registry's, or one etcd
+  // cluster's).
   Status Watch(const v1::WatchRequest& req,
                const std::function<bool(const v1::WatchResponse&)>& on_message);
 
@@ -64,6 +67,7 @@ class RegistryClient {
   std::string target_;
   int64_t timeout_ms_;
   std::string answered_by_;
+  std::string watch_source_;  // the registry the last watch stream came from
 };
 
 }  // namespace skyport::cli
