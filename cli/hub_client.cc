@@ -82,7 +82,7 @@ HubClient::HubClient(std::unique_ptr<Impl> impl, std::string target, int64_t tim
 HubClient::~HubClient() = default;
 
 Result<std::unique_ptr<HubClient>> HubClient::Connect(const ConnectOptions& opts) {
-  auto pool = rpc::AddressPool::Create("hub", opts.target, opts.tls);
+  auto pool = rpc::AddressPool::Create("hub", opts.target, opts.tls, /*log_changes=*/false);
   if (!pool.ok()) return pool.status();
   auto impl = std::make_unique<Impl>();
   impl->token = opts.token;

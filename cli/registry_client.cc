@@ -34,7 +34,7 @@ RegistryClient::RegistryClient(std::unique_ptr<Impl> impl, std::string target, i
 RegistryClient::~RegistryClient() = default;
 
 Result<std::unique_ptr<RegistryClient>> RegistryClient::Connect(const ConnectOptions& opts) {
-  auto pool = rpc::AddressPool::Create("registry", opts.target, opts.tls);
+  auto pool = rpc::AddressPool::Create("registry", opts.target, opts.tls, /*log_changes=*/false);
   if (!pool.ok()) return pool.status();
   auto impl = std::make_unique<Impl>();
   impl->token = opts.token;

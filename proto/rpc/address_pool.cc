@@ -9,17 +9,18 @@
 namespace skyport::rpc {
 
 Result<std::shared_ptr<AddressPool>> AddressPool::Create(std::string service, const std::string& addresses,
-                                                         TlsFiles tls) {
+                                                         TlsFiles tls, bool log_changes) {
   auto list = ParseAddressList(service, addresses);
   if (!list.ok()) return list.status();
-  return std::shared_ptr<AddressPool>(new AddressPool(std::move(service), std::move(*list), std::move(tls)));
+  return std::shared_ptr<AddressPool>(new AddressPool(std::move(service), std::move(*list), std::move(tls), log_changes));
 }
 
-AddressPool::AddressPool(std::string service, std::vector<std::string> addresses, TlsFiles tls)
+AddressPool::AddressPool(std::string service, std::vector<std::string> addresses, TlsFiles tls, bool log_changes)
     : service_(std::move(service)),
       listed_text_(JoinAddresses(addresses)),
       listed_count_(addresses.size()),
       tls_(std::move(tls)),
+      log_changes_(log_changes),
       order_(std::move(addresses)) {}
 
 std::vector<std::string> AddressPool::Order() const {
@@ -49,7 +50,7 @@ void AddressPool::Answered(const std::string& address) {
     order_.Answered(address, MonoNowMs());
   }
   // Only with a list: with one address there is nothing to tell apart.
-  if (changed && (listed_count_ > 1 || address != listed_text_))
+  if (log_changes_ && changed && (listed_count_ > 1 || address != listed_text_))
     log::Info("connected to " + service_, {{"address", address}, {"listed", listed_text_}});
 }
 

@@ -23,9 +23,11 @@ namespace skyport::rpc {
 class AddressPool {
  public:
   // `service` names the peers in logs and errors ("registry", "hub");
-  // `addresses` as ParseAddressList returns them (checked again here).
+  // `addresses` as ParseAddressList takes them (checked here). `log_changes`:
+  // daemons log the address in use when it changes; the CLI says it in its
+  // output instead (--json "answered_by").
   static Result<std::shared_ptr<AddressPool>> Create(std::string service, const std::string& addresses,
-                                                     TlsFiles tls);
+                                                     TlsFiles tls, bool log_changes = true);
 
   // Every known address once, the best first (AddressOrder::Order, now).
   std::vector<std::string> Order() const;
@@ -45,12 +47,13 @@ class AddressPool {
   std::string current() const;
 
  private:
-  AddressPool(std::string service, std::vector<std::string> addresses, TlsFiles tls);
+  AddressPool(std::string service, std::vector<std::string> addresses, TlsFiles tls, bool log_changes);
 
   const std::string service_;
   const std::string listed_text_;
   const size_t listed_count_;
   const TlsFiles tls_;
+  const bool log_changes_;
   mutable std::mutex mu_;
   AddressOrder order_;                                                // guarded by mu_
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;   // guarded by mu_; only known addresses
