@@ -14,12 +14,17 @@ namespace {
 
 // Whether `channel` gets a connection before `until`; false as soon as an
 // attempt to connect fails (WaitForConnected would wait out the deadline on
-// a dead address).
+// a dead address). A channel still in its reconnect backoff from an earlier
+// failure (at most kMaxReconnectBackoffMs) gets one more attempt: its peer
+// may be back.
 bool Connects(grpc::Channel& channel, std::chrono::system_clock::time_point until) {
   grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+  bool attempted = false;
   while (true) {
     if (state == GRPC_CHANNEL_READY) return true;
-    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return false;
+    if (state == GRPC_CHANNEL_SHUTDOWN) return false;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE && attempted) return false;
+    if (state == GRPC_CHANNEL_CONNECTING) attempted = true;
     if (!channel.WaitForStateChange(state, until)) return false;
     state = channel.GetState(/*try_to_connect=*/true);
   }
