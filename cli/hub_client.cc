@@ -50,20 +50,14 @@ struct HubClient::Impl {
     active = nullptr;
   }
 
-  // Reads a server stream to its end; `on_message` false cancels it.
+  // Reads a server stream to its end (rpc::ReadStream); `started` once a
+  // message came.
   template <class Msg, class Reader, class OnMessage>
   grpc::Status Drain(grpc::ClientContext& ctx, Reader& reader, bool& started, OnMessage&& on_message) {
-    Msg msg;
-    while (reader->Read(&msg)) {
+    grpc::Status s = rpc::ReadStream<Msg>(ctx, *reader, [&](const Msg& msg) {
       started = true;
-      if (!on_message(msg)) {
-        ctx.TryCancel();
-        while (reader->Read(&msg)) {
-        }  // Finish needs the stream drained
-        break;
-      }
-    }
-    grpc::Status s = reader->Finish();
+      return on_message(msg);
+    });
     Deactivate();
     return s;
   }

@@ -131,18 +131,11 @@ Status RegistryClient::Watch(const v1::WatchRequest& req,
         if (!watch_source_.empty() && address != watch_source_) sent.set_from_revision(0);
         auto stub = v1::Registry::NewStub(ch);
         auto reader = stub->Watch(&ctx, sent);
-        v1::WatchResponse msg;
-        while (reader->Read(&msg)) {
+        return rpc::ReadStream<v1::WatchResponse>(ctx, *reader, [&](const v1::WatchResponse& msg) {
           if (!started) answered_by_ = watch_source_ = address;
           started = true;
-          if (!on_message(msg)) {
-            ctx.TryCancel();
-            while (reader->Read(&msg)) {
-            }  // Finish needs the stream drained
-            break;
-          }
-        }
-        return reader->Finish();
+          return on_message(msg);
+        });
       });
   answered_by_ = answer.by;
   return answer.status;

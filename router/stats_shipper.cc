@@ -151,23 +151,15 @@ size_t StatsShipper::pending_rows() const {
   return most;
 }
 
-uint64_t StatsShipper::shipped_rows() const {
+uint64_t StatsShipper::Sum(std::atomic<uint64_t> Lane::*counter) const {
   uint64_t n = 0;
-  for (const auto& lane : lanes_) n += lane->shipped.load();
+  for (const auto& lane : lanes_) n += ((*lane).*counter).load();
   return n;
 }
 
-uint64_t StatsShipper::dropped_rows() const {
-  uint64_t n = 0;
-  for (const auto& lane : lanes_) n += lane->dropped.load();
-  return n;
-}
-
-uint64_t StatsShipper::failures() const {
-  uint64_t n = 0;
-  for (const auto& lane : lanes_) n += lane->failures.load();
-  return n;
-}
+uint64_t StatsShipper::shipped_rows() const { return Sum(&Lane::shipped); }
+uint64_t StatsShipper::dropped_rows() const { return Sum(&Lane::dropped); }
+uint64_t StatsShipper::failures() const { return Sum(&Lane::failures); }
 
 bool StatsShipper::hub_ok() const {
   for (const auto& lane : lanes_)

@@ -112,6 +112,8 @@ class StatsShipper {
   void DropOverflowLocked();
   bool InFlightLocked(uint64_t segment) const;
   size_t LanePendingLocked(const Lane& lane) const;
+  // A counter of every lane, added up.
+  uint64_t Sum(std::atomic<uint64_t> Lane::*counter) const;
   // A batch a hub refused as invalid: quarantined or dropped.
   void Refused(Lane& lane, const v1::ShipStatsRequest& req, const std::string& reason);
 

@@ -16,7 +16,7 @@ import os
 import signal
 import unittest
 
-from harness import (Backend, ClusterTest, DeployTest, Drone, Hub, Registry, Router, dead_port,
+from harness import (Backend, ClusterTest, DeployTest, Drone, Hub, Registry, Router, dead_port, one_arm_routes,
                      wait_until)
 from test_deploy import APP
 from test_events import HOST, doc_arms, post
@@ -150,10 +150,7 @@ class TwoHubsShippingTest(ClusterTest):
             self.addCleanup(h.kill)
         self.backend = Backend(self.tmp, "one").start()
         self.addCleanup(self.backend.kill)
-        routes = os.path.join(self.tmp, "routes.json")
-        with open(routes, "w") as f:
-            json.dump({"apps": [{"name": "webapp", "split_id": "s1",
-                                 "arms": [{"commit": C1, "weight": 100, "upstreams": [self.backend.address()]}]}]}, f)
+        routes = one_arm_routes(self.tmp, C1, self.backend)
         self.data = os.path.join(self.tmp, "router-data")
         self.router = Router(self.tmp, self.token_file, routes=routes,
                              extra=["--hub", Listed(*self.hubs).address(), "--data", self.data]).start()
