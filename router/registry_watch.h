@@ -7,7 +7,8 @@
 // table per drained batch. Host names come from a resolver cache
 // (router/resolver.h); a name that resolves or changes address rebuilds the
 // apps using it. When the stream breaks the last table keeps serving and the
-// watch resumes from its revision. RegistryPresence registers the router's
+// watch resumes from its revision on the same registry, or takes a fresh
+// snapshot from the next one of its --registry list. RegistryPresence registers the router's
 // admin address (app "skyport-router", role "admin") under a lease it keeps
 // alive, so `skyport stats` can find every router.
 #pragma once
@@ -29,6 +30,7 @@
 #include "router/resolver.h"
 #include "router/route_holder.h"
 #include "router/watch_apply.h"
+#include "rpc/address_pool.h"
 #include "rpc/lease_calls.h"
 #include "router/stats.h"
 #include "skyport/v1/registry.grpc.pb.h"
@@ -51,8 +53,8 @@ struct WatchCounters {
 
 class RegistryWatch {
  public:
-  RegistryWatch(std::shared_ptr<grpc::Channel> channel, std::string token, TableOptions options, RouteHolder* holder,
-                StatsStore* stats, ResolverPolicy resolver_policy);
+  RegistryWatch(std::shared_ptr<rpc::AddressPool> registries, std::string token, TableOptions options,
+                RouteHolder* holder, StatsStore* stats, ResolverPolicy resolver_policy);
   ~RegistryWatch();
   void Start();
   void Stop();
@@ -79,15 +81,19 @@ class RegistryWatch {
   };
 
   void Loop();
-  // One stream until it ends; true if at least one message arrived.
+  // One stream until it ends, on the first registry of the list that
+  // answers; true if at least one message arrived.
   bool RunStream();
   // Queues for the apply thread; false when stopping.
   bool Deliver(Item item);
   void ApplyLoop();
   void ApplyBatch(std::vector<Item>& items, std::vector<std::string>& names);
   void OnNamesChanged(std::vector<std::string> names);
+  // The stream on `address` until it ends (`status`); true if a message came.
+  bool StreamFrom(const std::string& address, const std::shared_ptr<grpc::Channel>& channel,
+                  grpc::ClientContext& ctx, grpc::Status& status);
 
-  std::unique_ptr<v1::Registry::Stub> stub_;
+  std::shared_ptr<rpc::AddressPool> registries_;
   std::string token_;
   TableOptions options_;
   RouteHolder* holder_;
@@ -95,6 +101,7 @@ class RegistryWatch {
 
   // Owned by the reader thread.
   int64_t resume_revision_ = 0;  // last complete message read: where a new stream starts
+  std::string source_;           // the registry resume_revision_ is from
   LogLimiter end_log_;  // streams the registry refuses at once
 
   // Owned by the apply thread.
@@ -133,7 +140,7 @@ struct PresenceInfo {
 // KeepAlive every ttl/3, a new lease and entry after NOT_FOUND, backoff).
 class RegistryPresence {
  public:
-  RegistryPresence(std::shared_ptr<grpc::Channel> channel, std::string token, PresenceInfo info);
+  RegistryPresence(std::shared_ptr<rpc::AddressPool> registries, std::string token, PresenceInfo info);
   ~RegistryPresence();
   void Start();
   // Deregisters (revokes the lease) and stops.

@@ -38,4 +38,21 @@ Result<Resp> UnaryCall(Stub& stub, Method method, const Req& req, const std::str
   return resp;
 }
 
+// Reads a server stream to its end, calling `on_message(msg)` for each
+// message; when it returns false the call is cancelled (and the stream
+// drained, as Finish needs). Returns Finish's status.
+template <class Msg, class Reader, class OnMessage>
+grpc::Status ReadStream(grpc::ClientContext& ctx, Reader& reader, OnMessage&& on_message) {
+  Msg msg;
+  while (reader.Read(&msg)) {
+    if (!on_message(msg)) {
+      ctx.TryCancel();
+      while (reader.Read(&msg)) {
+      }
+      break;
+    }
+  }
+  return reader.Finish();
+}
+
 }  // namespace skyport::rpc

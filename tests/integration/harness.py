@@ -559,6 +559,16 @@ class Router:
             return ""
 
 
+def one_arm_routes(tmp, commit, backend, app="webapp"):
+    """A static routes file (the router's --routes): APP on one arm, COMMIT with all the weight,
+    served by BACKEND; returns its path."""
+    path = os.path.join(tmp, "routes.json")
+    with open(path, "w") as f:
+        json.dump({"apps": [{"name": app, "split_id": "s1",
+                             "arms": [{"commit": commit, "weight": 100, "upstreams": [backend.address()]}]}]}, f)
+    return path
+
+
 class Backend:
     """tests/integration/router_backend.py (or ws_echo_server.py): a local HTTP upstream
     that reports its name and port; port 0 + port file unless `port` is given."""
