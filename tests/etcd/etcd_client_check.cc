@@ -218,8 +218,17 @@ int Failover(std::shared_ptr<Client> c, const std::string& prefix, int seconds, 
   std::map<std::string, int64_t> acked;  // key -> mod revision
   int unknown = 0, failed = 0, acked_elsewhere = 0;
   std::string initial;
-  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  for (int i = 0; std::chrono::steady_clock::now() < end; ++i) {
+  // At least --seconds, and on until 20 writes were acknowledged by another
+  // member after the mark (a loaded machine may spend --seconds reaching it),
+  // within a hard deadline.
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = start + std::chrono::seconds(seconds);
+  const auto hard_end = end + std::chrono::seconds(45);
+  auto writing_on = [&] {
+    const auto now = std::chrono::steady_clock::now();
+    return now < end || (now < hard_end && acked_elsewhere < 20);
+  };
+  for (int i = 0; writing_on(); ++i) {
     char key[64];
     std::snprintf(key, sizeof key, "%s%06d", prefix.c_str(), i);
     auto r = c->PutSync(PutReq(key, "v"));
