@@ -127,13 +127,7 @@ Result<Allocation> DecodeAllocation(const EtcdKeys& keys, const mvccpb::KeyValue
     return Corrupt(kv, fmt::format("holds {}:{}", e.host(), e.port()));
   if (e.lease_id() == 0 || static_cast<uint64_t>(kv.lease()) != e.lease_id())
     return Corrupt(kv, fmt::format("names lease {} and is attached to lease {}", e.lease_id(), kv.lease()));
-  Allocation a;
-  a.host = e.host();
-  a.port = e.port();
-  a.lease_id = e.lease_id();
-  SetIdentity(a, e);
-  a.endpoint_id = e.id();
-  return a;
+  return AllocationOf(e);
 }
 
 Result<v1::RouteConfig> DecodeRoute(const EtcdKeys& keys, const mvccpb::KeyValue& kv) {

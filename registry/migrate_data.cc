@@ -45,12 +45,7 @@ MigrationData Normalize(const Persisted& p) {
     if (!d.leases.count(in.lease_id())) continue;
     v1::Endpoint ep = in;
     ep.clear_revision();
-    Allocation a;
-    a.host = ep.host();
-    a.port = ep.port();
-    a.lease_id = ep.lease_id();
-    SetIdentity(a, ep);
-    a.endpoint_id = ep.id();
+    Allocation a = AllocationOf(ep);
     d.allocations[{a.host, a.port}] = a;
     d.endpoints[ep.id()] = std::move(ep);
   }

@@ -40,6 +40,19 @@ void SetIdentity(Allocation& a, const M& m) {
   a.instance = m.instance();
 }
 
+// The allocation an endpoint holds: its host and port, for its lease,
+// registered as entry `m.id()`.
+template <class M>
+Allocation AllocationOf(const M& m) {
+  Allocation a;
+  a.host = m.host();
+  a.port = m.port();
+  a.lease_id = m.lease_id();
+  SetIdentity(a, m);
+  a.endpoint_id = m.id();
+  return a;
+}
+
 class PortAllocator {
  public:
   PortAllocator(uint32_t lo, uint32_t hi) : lo_(lo), hi_(hi) {}

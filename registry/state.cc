@@ -328,12 +328,7 @@ void RegistryState::Restore(Persisted p, int64_t now_ms, int64_t grace_ms) {
     if (l == nullptr) continue;
     // The endpoint's port is live whatever the allocation rows say.
     PortKey key{ep.host(), ep.port()};
-    Allocation a;
-    a.host = ep.host();
-    a.port = ep.port();
-    a.lease_id = ep.lease_id();
-    SetIdentity(a, ep);
-    a.endpoint_id = ep.id();
+    Allocation a = AllocationOf(ep);
     if (const Allocation* other = ports_.Find(key); other != nullptr && other->lease_id != ep.lease_id())
       if (Lease* ol = leases_.Find(other->lease_id)) ol->allocations.erase(key);
     ports_.Put(std::move(a));
