@@ -42,6 +42,12 @@ int ReportRpcError(const GlobalOptions& g, const std::string& what, const Status
   return kExitFailure;
 }
 
+void PrintAnswered(nlohmann::json doc, const std::string& answered_by, const std::string& list, int indent) {
+  if (doc.is_object()) doc["answered_by"] = answered_by;
+  else if (list.find(',') != std::string::npos) std::cerr << "skyport: answered by " << answered_by << std::endl;
+  std::cout << doc.dump(indent) << std::endl;
+}
+
 int ReportUsage(const Status& status) {
   std::cerr << "skyport: " << status.message() << std::endl;
   return kExitUsage;
@@ -85,8 +91,11 @@ int RunShow(const GlobalOptions& g, const ShowOptions& o) {
   std::vector<v1::Endpoint> eps;
   for (const auto& ep : resp->endpoints())
     if (o.app.empty() || ep.app() == o.app) eps.push_back(ep);
-  // show's default output is JSON already; --json does not change it.
-  PrintEndpoints(eps, o.wide, o.table, false);
+  // show's default output is JSON already; --json adds who answered.
+  if (g.json && !o.table)
+    PrintAnswered(PortTable(eps, TableOptions{o.wide, WallNowMs()}), client->answered_by(), g.registry, 2);
+  else
+    PrintEndpoints(eps, o.wide, o.table, false);
   return kExitOk;
 }
 
@@ -105,7 +114,8 @@ int RunQuery(const GlobalOptions& g, const QueryOptions& o) {
   auto resp = client->Query(req);
   if (!resp.ok()) return ReportRpcError(g, "query " + o.target, resp.status());
   std::vector<v1::Endpoint> eps(resp->endpoints().begin(), resp->endpoints().end());
-  PrintEndpoints(eps, o.wide, o.table, g.json);
+  if (g.json && !o.table) PrintAnswered(EndpointList(eps, WallNowMs()), client->answered_by(), g.registry, 2);
+  else PrintEndpoints(eps, o.wide, o.table, g.json);
   return kExitOk;
 }
 
@@ -116,7 +126,7 @@ int RunFree(const GlobalOptions& g, uint64_t id) {
   Status s = client->Deregister(id);
   if (!s.ok()) return ReportRpcError(g, "free " + std::to_string(id), s);
   if (g.json)
-    std::cout << nlohmann::json{{"id", id}, {"freed", true}}.dump() << std::endl;
+    PrintAnswered({{"id", id}, {"freed", true}}, client->answered_by(), g.registry, -1);
   else
     std::cout << "freed " << id << std::endl;
   return kExitOk;
@@ -165,7 +175,7 @@ int RunRouteSet(const GlobalOptions& g, const RouteSetOptions& o) {
     return rc;
   }
   if (g.json)
-    std::cout << nlohmann::json{{"app", o.app}, {"revision", resp->revision()}}.dump() << std::endl;
+    PrintAnswered({{"app", o.app}, {"revision", resp->revision()}}, client->answered_by(), g.registry, -1);
   else
     std::cout << "route for " << o.app << " set at revision " << resp->revision() << std::endl;
   return kExitOk;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/registry_client.h"
 
 namespace skyport::cli {
@@ -80,5 +82,11 @@ std::optional<ConnectOptions> ConnectOptionsOrReport(const GlobalOptions& g, con
 int ReportRpcError(const GlobalOptions& g, const std::string& what, const Status& status);
 // Prints "skyport: <message>" and returns kExitUsage.
 int ReportUsage(const Status& status);
+// Prints the --json document of a command that talked to the registry or
+// hub (`indent` as nlohmann's dump). An object gets "answered_by": the
+// address that answered (with address lists, which one it was); an array
+// keeps its shape (its consumers index it), and the address goes to stderr
+// as "skyport: answered by HOST:PORT" when `list` names several.
+void PrintAnswered(nlohmann::json doc, const std::string& answered_by, const std::string& list, int indent);
 
 }  // namespace skyport::cli

@@ -43,13 +43,14 @@ std::string DeployPrinter::Text(const v1::DeployProgress& p) {
   return line;
 }
 
-std::string DeployPrinter::Json(const v1::DeployProgress& p) {
+std::string DeployPrinter::Json(const v1::DeployProgress& p, const std::string& answered_by) {
   Note(p);
   return nlohmann::json{{"drone", p.drone()},
                         {"commit", p.commit()},
                         {"stage", StageName(p.stage())},
                         {"message", p.message()},
-                        {"unix_ms", p.unix_ms()}}
+                        {"unix_ms", p.unix_ms()},
+                        {"answered_by", answered_by}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

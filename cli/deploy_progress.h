@@ -24,7 +24,8 @@ class DeployPrinter {
 
   // The line for one message, without a newline.
   std::string Text(const v1::DeployProgress& p);
-  std::string Json(const v1::DeployProgress& p);
+  // `answered_by`: the hub that runs the deploy (with --hub lists, which one).
+  std::string Json(const v1::DeployProgress& p, const std::string& answered_by = "");
 
   // After a stream that ended OK: "deployed APP COMMIT12 on N drone(s): a, b".
   std::string Summary() const;

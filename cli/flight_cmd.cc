@@ -34,8 +34,8 @@ std::optional<std::string> LoadSpec(const std::string& file, int& code) {
   return *json;
 }
 
-int PrintStatus(const GlobalOptions& g, const v1::FlightStatus& s) {
-  if (g.json) std::cout << FlightStatusJson(s).dump(2) << std::endl;
+int PrintStatus(const GlobalOptions& g, const v1::FlightStatus& s, const std::string& answered_by) {
+  if (g.json) PrintAnswered(FlightStatusJson(s), answered_by, g.hub, 2);
   else std::cout << RenderFlightStatus(s, SystemClock::Get()->WallMs()) << std::flush;
   return kExitOk;
 }
@@ -59,7 +59,7 @@ int RunFlightStart(const GlobalOptions& g, const FlightOptions& o) {
   if (!client) return code;
   auto st = client->FlightStart(*json);
   if (!st.ok()) return ReportHubError(g, "flight start", st.status());
-  return PrintStatus(g, *st);
+  return PrintStatus(g, *st, client->answered_by());
 }
 
 int RunFlightKill(const GlobalOptions& g, const FlightOptions& o) {
@@ -69,7 +69,7 @@ int RunFlightKill(const GlobalOptions& g, const FlightOptions& o) {
   if (!client) return code;
   auto st = client->FlightKill(o.name, o.reason);
   if (!st.ok()) return ReportHubError(g, "flight kill", st.status());
-  return PrintStatus(g, *st);
+  return PrintStatus(g, *st, client->answered_by());
 }
 
 int RunFlightList(const GlobalOptions& g, const FlightOptions& o) {
@@ -82,7 +82,7 @@ int RunFlightList(const GlobalOptions& g, const FlightOptions& o) {
   if (g.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& f : flights) out.push_back(FlightStatusJson(f));
-    std::cout << out.dump(2) << std::endl;
+    PrintAnswered(std::move(out), client->answered_by(), g.hub, 2);
   } else {
     std::cout << RenderFlightList(flights, SystemClock::Get()->WallMs()) << std::flush;
   }
@@ -96,7 +96,7 @@ int RunFlightStatus(const GlobalOptions& g, const FlightOptions& o) {
   if (!client) return code;
   auto st = client->FlightStatus(o.name);
   if (!st.ok()) return ReportHubError(g, "flight status", st.status());
-  return PrintStatus(g, *st);
+  return PrintStatus(g, *st, client->answered_by());
 }
 
 int RunFlightLog(const GlobalOptions& g, const FlightOptions& o) {
@@ -107,7 +107,7 @@ int RunFlightLog(const GlobalOptions& g, const FlightOptions& o) {
   auto log = client->FlightLog(o.name);
   if (!log.ok()) return ReportHubError(g, "flight log", log.status());
   std::vector<v1::FlightLogEntry> entries(log->entries().begin(), log->entries().end());
-  if (g.json) std::cout << FlightLogJson(entries).dump(2) << std::endl;
+  if (g.json) PrintAnswered(FlightLogJson(entries), client->answered_by(), g.hub, 2);
   else std::cout << RenderFlightLog(entries) << std::flush;
   return kExitOk;
 }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "rpc/call.h"
+#include "rpc/failover.h"
 #include "skyport/v1/hub.grpc.pb.h"
 #include "skyport/v1/router.grpc.pb.h"
 
@@ -12,20 +13,29 @@ namespace skyport::cli {
 
 struct HubClient::Impl {
   std::string token;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::Hub::Stub> stub;
-  std::unique_ptr<v1::StatsSink::Stub> stats_stub;  // same channel
-  std::unique_ptr<v1::Flights::Stub> flights_stub;  // same channel
+  std::shared_ptr<rpc::AddressPool> pool;
+  int64_t connect_timeout_ms = 0;  // the --timeout: how long a write waits for each hub's connection
 
   std::mutex mu;
   grpc::ClientContext* active = nullptr;  // the streaming call Cancel() reaches
   bool cancelled = false;
 
-  void Prepare(grpc::ClientContext& ctx, int64_t timeout_ms) const { rpc::PrepareContext(ctx, token, timeout_ms); }
-
-  template <class Resp, class Req, class Method>
-  Result<Resp> Unary(Method method, const Req& req, int64_t timeout_ms) {
-    return rpc::UnaryCall<Resp>(*stub, method, req, token, timeout_ms);
+  // One unary call over the address list, following the leader (rpc/leader.h).
+  template <class Resp, class StubOf, class Method, class Req>
+  Result<Resp> Unary(StubOf stub_of, Method method, const Req& req, int64_t timeout_ms, rpc::Retry retry,
+                     std::string& by) {
+    Resp resp;
+    rpc::FailoverOptions fo{timeout_ms, false, retry};
+    fo.connect_timeout_ms = connect_timeout_ms;  // for Stop, which has no deadline
+    auto answer = rpc::CallWithFailover(*pool, token, fo,
+                                        [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx) {
+                                          resp.Clear();
+                                          auto stub = stub_of(ch);
+                                          return ((*stub).*method)(&ctx, req, &resp);
+                                        });
+    by = answer.by;
+    if (!answer.status.ok()) return answer.status;
+    return resp;
   }
 
   // Makes `ctx` the target of Cancel() while a stream runs; false if Cancel()
@@ -42,9 +52,10 @@ struct HubClient::Impl {
 
   // Reads a server stream to its end; `on_message` false cancels it.
   template <class Msg, class Reader, class OnMessage>
-  Status Drain(grpc::ClientContext& ctx, Reader& reader, OnMessage&& on_message) {
+  grpc::Status Drain(grpc::ClientContext& ctx, Reader& reader, bool& started, OnMessage&& on_message) {
     Msg msg;
     while (reader->Read(&msg)) {
+      started = true;
       if (!on_message(msg)) {
         ctx.TryCancel();
         while (reader->Read(&msg)) {
@@ -52,72 +63,104 @@ struct HubClient::Impl {
         break;
       }
     }
-    Status s = rpc::FromGrpc(reader->Finish());
+    grpc::Status s = reader->Finish();
     Deactivate();
     return s;
   }
 };
+
+namespace {
+
+auto HubStub = [](const std::shared_ptr<grpc::Channel>& ch) { return v1::Hub::NewStub(ch); };
+auto FlightsStub = [](const std::shared_ptr<grpc::Channel>& ch) { return v1::Flights::NewStub(ch); };
+auto StatsStub = [](const std::shared_ptr<grpc::Channel>& ch) { return v1::StatsSink::NewStub(ch); };
+
+}  // namespace
 
 HubClient::HubClient(std::unique_ptr<Impl> impl, std::string target, int64_t timeout_ms)
     : impl_(std::move(impl)), target_(std::move(target)), timeout_ms_(timeout_ms) {}
 HubClient::~HubClient() = default;
 
 Result<std::unique_ptr<HubClient>> HubClient::Connect(const ConnectOptions& opts) {
-  auto channel = rpc::Dial(opts.target, opts.tls);
-  if (!channel.ok()) return channel.status();
+  auto pool = rpc::AddressPool::Create("hub", opts.target, opts.tls);
+  if (!pool.ok()) return pool.status();
   auto impl = std::make_unique<Impl>();
   impl->token = opts.token;
-  impl->channel = *channel;
-  impl->stub = v1::Hub::NewStub(*channel);
-  impl->stats_stub = v1::StatsSink::NewStub(*channel);
-  impl->flights_stub = v1::Flights::NewStub(*channel);
+  impl->pool = *pool;
+  impl->connect_timeout_ms = opts.timeout_ms;
   return std::unique_ptr<HubClient>(new HubClient(std::move(impl), opts.target, opts.timeout_ms));
 }
 
 Status HubClient::WaitConnected() {
+  // With a list, each call connects to its address first (rpc/failover.h),
+  // bounded by the same timeout.
+  if (impl_->pool->listed_count() > 1) return Status::Ok();
+  auto channel = impl_->pool->Channel(target_);
+  if (!channel.ok()) return channel.status();
   auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms_);
-  if (impl_->channel->WaitForConnected(deadline)) return Status::Ok();
+  if ((*channel)->WaitForConnected(deadline)) return Status::Ok();
   return Status::Unavailable(fmt::format("no connection to {} within {:g} s", target_, timeout_ms_ / 1000.0));
 }
 
 Status HubClient::Deploy(const v1::DeployRequest& req,
                          const std::function<void(const v1::DeployProgress&)>& on_progress) {
-  grpc::ClientContext ctx;
-  impl_->Prepare(ctx, 0);
-  if (!impl_->Activate(&ctx)) return Status(Code::kCancelled, "cancelled");
-  auto reader = impl_->stub->Deploy(&ctx, req);
-  return impl_->Drain<v1::DeployProgress>(ctx, reader, [&](const v1::DeployProgress& p) {
-    on_progress(p);
-    return true;
-  });
+  rpc::FailoverOptions fo{0, false, rpc::Retry::kIfUnsent};
+  fo.connect_timeout_ms = impl_->connect_timeout_ms;
+  auto answer = rpc::StreamWithFailover(
+      *impl_->pool, impl_->token, fo,
+      [&](const std::string& address, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx,
+          bool& started) {
+        if (!impl_->Activate(&ctx)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+        auto stub = v1::Hub::NewStub(ch);
+        auto reader = stub->Deploy(&ctx, req);
+        return impl_->Drain<v1::DeployProgress>(ctx, reader, started, [&](const v1::DeployProgress& p) {
+          answered_by_ = address;  // before the caller sees the first message
+          on_progress(p);
+          return true;
+        });
+      });
+  answered_by_ = answer.by;
+  return answer.status;
 }
 
 Result<v1::StopResponse> HubClient::Stop(const v1::StopRequest& req) {
-  return impl_->Unary<v1::StopResponse>(&v1::Hub::Stub::Stop, req, 0);
+  return impl_->Unary<v1::StopResponse>(HubStub, &v1::Hub::Stub::Stop, req, 0, rpc::Retry::kIfUnsent,
+                                        answered_by_);
 }
 
 Result<v1::PsResponse> HubClient::Ps(const std::string& app) {
   v1::PsRequest req;
   req.set_app(app);
-  return impl_->Unary<v1::PsResponse>(&v1::Hub::Stub::Ps, req, timeout_ms_);
+  return impl_->Unary<v1::PsResponse>(HubStub, &v1::Hub::Stub::Ps, req, timeout_ms_, rpc::Retry::kSafe,
+                                      answered_by_);
 }
 
 Result<v1::DronesResponse> HubClient::Drones() {
-  return impl_->Unary<v1::DronesResponse>(&v1::Hub::Stub::Drones, v1::DronesRequest(), timeout_ms_);
+  return impl_->Unary<v1::DronesResponse>(HubStub, &v1::Hub::Stub::Drones, v1::DronesRequest(), timeout_ms_,
+                                          rpc::Retry::kSafe, answered_by_);
 }
 
 Result<v1::StatsReport> HubClient::QueryStats(const v1::StatsQuery& q) {
-  return rpc::UnaryCall<v1::StatsReport>(*impl_->stats_stub, &v1::StatsSink::Stub::Query, q, impl_->token,
-                                         timeout_ms_);
+  return impl_->Unary<v1::StatsReport>(StatsStub, &v1::StatsSink::Stub::Query, q, timeout_ms_, rpc::Retry::kSafe,
+                                       answered_by_);
 }
 
 Status HubClient::Logs(const v1::LogsRequest& req, const std::function<bool(const v1::LogLine&)>& on_line,
                        int64_t timeout_ms) {
-  grpc::ClientContext ctx;
-  impl_->Prepare(ctx, timeout_ms);
-  if (!impl_->Activate(&ctx)) return Status(Code::kCancelled, "cancelled");
-  auto reader = impl_->stub->Logs(&ctx, req);
-  return impl_->Drain<v1::LogLine>(ctx, reader, on_line);
+  auto answer = rpc::StreamWithFailover(
+      *impl_->pool, impl_->token, rpc::FailoverOptions{timeout_ms, false, rpc::Retry::kSafe},
+      [&](const std::string& address, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx,
+          bool& started) {
+        if (!impl_->Activate(&ctx)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+        auto stub = v1::Hub::NewStub(ch);
+        auto reader = stub->Logs(&ctx, req);
+        return impl_->Drain<v1::LogLine>(ctx, reader, started, [&](const v1::LogLine& line) {
+          answered_by_ = address;
+          return on_line(line);
+        });
+      });
+  answered_by_ = answer.by;
+  return answer.status;
 }
 
 void HubClient::Cancel() {
@@ -129,37 +172,37 @@ void HubClient::Cancel() {
 Result<v1::FlightStatus> HubClient::FlightStart(const std::string& spec_json) {
   v1::FlightStartRequest req;
   req.set_spec_json(spec_json);
-  return rpc::UnaryCall<v1::FlightStatus>(*impl_->flights_stub, &v1::Flights::Stub::Start, req, impl_->token,
-                                          timeout_ms_);
+  return impl_->Unary<v1::FlightStatus>(FlightsStub, &v1::Flights::Stub::Start, req, timeout_ms_,
+                                        rpc::Retry::kIfUnsent, answered_by_);
 }
 
 Result<v1::FlightStatus> HubClient::FlightKill(const std::string& name, const std::string& reason) {
   v1::FlightKillRequest req;
   req.set_name(name);
   req.set_reason(reason);
-  return rpc::UnaryCall<v1::FlightStatus>(*impl_->flights_stub, &v1::Flights::Stub::Kill, req, impl_->token,
-                                          timeout_ms_);
+  return impl_->Unary<v1::FlightStatus>(FlightsStub, &v1::Flights::Stub::Kill, req, timeout_ms_,
+                                        rpc::Retry::kIfUnsent, answered_by_);
 }
 
 Result<v1::FlightListResponse> HubClient::FlightList(bool all) {
   v1::FlightListRequest req;
   req.set_all(all);
-  return rpc::UnaryCall<v1::FlightListResponse>(*impl_->flights_stub, &v1::Flights::Stub::List, req, impl_->token,
-                                                timeout_ms_);
+  return impl_->Unary<v1::FlightListResponse>(FlightsStub, &v1::Flights::Stub::List, req, timeout_ms_,
+                                              rpc::Retry::kSafe, answered_by_);
 }
 
 Result<v1::FlightStatus> HubClient::FlightStatus(const std::string& name) {
   v1::FlightStatusRequest req;
   req.set_name(name);
-  return rpc::UnaryCall<v1::FlightStatus>(*impl_->flights_stub, &v1::Flights::Stub::Status, req, impl_->token,
-                                          timeout_ms_);
+  return impl_->Unary<v1::FlightStatus>(FlightsStub, &v1::Flights::Stub::Status, req, timeout_ms_,
+                                        rpc::Retry::kSafe, answered_by_);
 }
 
 Result<v1::FlightLogResponse> HubClient::FlightLog(const std::string& name) {
   v1::FlightLogRequest req;
   req.set_name(name);
-  return rpc::UnaryCall<v1::FlightLogResponse>(*impl_->flights_stub, &v1::Flights::Stub::Log, req, impl_->token,
-                                               timeout_ms_);
+  return impl_->Unary<v1::FlightLogResponse>(FlightsStub, &v1::Flights::Stub::Log, req, timeout_ms_,
+                                             rpc::Retry::kSafe, answered_by_);
 }
 
 }  // namespace skyport::cli

@@ -20,7 +20,9 @@ namespace skyport::cli {
 
 class HubClient {
  public:
-  // Creates the channel; does not contact the hub yet.
+  // Checks the address list; does not contact a hub yet. With several hubs
+  // each call tries them in turn and follows the leader (rpc/leader.h,
+  // rpc/failover.h).
   static Result<std::unique_ptr<HubClient>> Connect(const ConnectOptions& opts);
   ~HubClient();
 
@@ -54,6 +56,8 @@ class HubClient {
   void Cancel();
 
   const std::string& target() const { return target_; }
+  // The hub that gave the last call's answer ("" when none did).
+  const std::string& answered_by() const { return answered_by_; }
 
  private:
   struct Impl;
@@ -62,6 +66,7 @@ class HubClient {
   std::unique_ptr<Impl> impl_;
   std::string target_;
   int64_t timeout_ms_;
+  std::string answered_by_;
 };
 
 }  // namespace skyport::cli

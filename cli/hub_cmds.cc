@@ -59,7 +59,8 @@ int RunDeploy(const GlobalOptions& g, const DeployOptions& o) {
   DeployPrinter printer(o.app);
   bool output_failed = false;
   Status s = client->Deploy(*req, [&](const v1::DeployProgress& p) {
-    if (!output_failed) output_failed = !PrintLine(g.json ? printer.Json(p) : printer.Text(p));
+    if (!output_failed)
+      output_failed = !PrintLine(g.json ? printer.Json(p, client->answered_by()) : printer.Text(p));
   });
   if (!s.ok()) return failed(s);
   if (output_failed) return kExitFailure;
@@ -79,8 +80,8 @@ int RunStop(const GlobalOptions& g, const StopOptions& o) {
   auto resp = client->Stop(*req);
   if (!resp.ok()) return ReportHubError(g, what, resp.status());
   if (g.json) {
-    std::cout << nlohmann::json{{"app", o.app}, {"commitish", o.commitish}, {"stopped", resp->stopped()}}.dump()
-              << std::endl;
+    PrintAnswered({{"app", o.app}, {"commitish", o.commitish}, {"stopped", resp->stopped()}}, client->answered_by(),
+                  g.hub, -1);
   } else {
     std::cout << "stopped " << o.app << " " << o.commitish << " on " << resp->stopped() << " drone"
               << (resp->stopped() == 1 ? "" : "s") << std::endl;
@@ -102,7 +103,7 @@ int RunPs(const GlobalOptions& g, const PsOptions& o) {
   if (drones.ok()) infos.assign(drones->drones().begin(), drones->drones().end());
   std::vector<v1::ProcessStatus> procs(ps->processes().begin(), ps->processes().end());
   if (g.json)
-    std::cout << PsJson(procs, infos, WallNowMs()).dump(2) << std::endl;
+    PrintAnswered(PsJson(procs, infos, WallNowMs()), client->answered_by(), g.hub, 2);
   else
     std::cout << RenderPsTable(procs, infos, WallNowMs()) << std::flush;
   return kExitOk;
@@ -116,7 +117,7 @@ int RunDrones(const GlobalOptions& g) {
   if (!resp.ok()) return ReportHubError(g, "drones", resp.status());
   std::vector<v1::DroneInfo> drones(resp->drones().begin(), resp->drones().end());
   if (g.json)
-    std::cout << DronesJson(drones, WallNowMs()).dump(2) << std::endl;
+    PrintAnswered(DronesJson(drones, WallNowMs()), client->answered_by(), g.hub, 2);
   else
     std::cout << RenderDronesTable(drones, WallNowMs()) << std::flush;
   return kExitOk;

@@ -39,10 +39,14 @@ std::string DefaultConfig() {
 }
 
 void AddGlobalOptions(CLI::App& app, sc::GlobalOptions& g) {
-  app.add_option("--registry", g.registry, "Registry address HOST:PORT")
+  app.add_option("--registry", g.registry,
+                 "Registry address HOST:PORT, or several as HOST:PORT,HOST:PORT,... (tried in turn)")
       ->envname("SKYPORT_REGISTRY")
       ->capture_default_str();
-  app.add_option("--hub", g.hub, "Hub address HOST:PORT")->envname("SKYPORT_HUB")->capture_default_str();
+  app.add_option("--hub", g.hub,
+                 "Hub address HOST:PORT, or several as HOST:PORT,HOST:PORT,... (tried in turn; the leader is followed)")
+      ->envname("SKYPORT_HUB")
+      ->capture_default_str();
   app.add_option("--token-file", g.token_file,
                  "File holding the cluster token (else env SKYPORT_TOKEN)")
       ->envname("SKYPORT_TOKEN_FILE");

@@ -103,11 +103,15 @@ int RunRegister(const GlobalOptions& g, const RegisterOptions& o) {
   auto reg = client->Register(ep);
   if (!reg.ok()) return fail("register " + Describe(ep), reg.status());
   if (g.json) {
-    std::cout << nlohmann::json{{"id", reg->id()},     {"app", ep.app()},   {"commit", ep.commit()},
-                                {"role", ep.role()},   {"host", ep.host()}, {"port", ep.port()},
-                                {"lease", lease},      {"ttl", ttl}}
-                     .dump()
-              << std::endl;
+    PrintAnswered({{"id", reg->id()},
+                   {"app", ep.app()},
+                   {"commit", ep.commit()},
+                   {"role", ep.role()},
+                   {"host", ep.host()},
+                   {"port", ep.port()},
+                   {"lease", lease},
+                   {"ttl", ttl}},
+                  client->answered_by(), g.registry, -1);
   } else {
     std::cout << "id=" << reg->id() << " host=" << ep.host() << " port=" << ep.port()
               << " lease=" << lease << " ttl=" << ttl << std::endl;

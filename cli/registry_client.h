@@ -16,7 +16,7 @@
 namespace skyport::cli {
 
 struct ConnectOptions {
-  std::string target;  // HOST:PORT
+  std::string target;  // HOST:PORT or a list of them, "a:1,b:2" (core/address_list.h)
   std::string token;
   rpc::TlsFiles tls;
   int64_t timeout_ms = 10'000;  // per unary RPC
@@ -24,7 +24,9 @@ struct ConnectOptions {
 
 class RegistryClient {
  public:
-  // Creates the channel; does not contact the registry yet.
+  // Checks the address list; does not contact a registry yet. With several
+  // addresses each call tries them in turn (rpc/failover.h says which calls
+  // move on after a failure and why).
   static Result<std::unique_ptr<RegistryClient>> Connect(const ConnectOptions& opts);
   ~RegistryClient();
 
@@ -43,7 +45,10 @@ class RegistryClient {
   // Opens a Watch stream (no deadline) and calls `on_message` for each
   // message until the stream ends or `on_message` returns false (then the
   // call is cancelled); returns how it ended (OK only if the server closed
-  // it cleanly).
+  // it cleanly). With a list, on a registry other than the one the last
+  // stream came from, the watch starts from a fresh snapshot whatever
+  // `req.from_revision` says (revisions are one registry's, or one etcd
+  // cluster's).
   Status Watch(const v1::WatchRequest& req,
                const std::function<bool(const v1::WatchResponse&)>& on_message);
 
@@ -51,6 +56,8 @@ class RegistryClient {
   void set_timeout_ms(int64_t ms) { timeout_ms_ = ms; }
   int64_t timeout_ms() const { return timeout_ms_; }
   const std::string& target() const { return target_; }
+  // The registry that gave the last call's answer ("" when none did).
+  const std::string& answered_by() const { return answered_by_; }
 
  private:
   struct Impl;
@@ -59,6 +66,8 @@ class RegistryClient {
   std::unique_ptr<Impl> impl_;
   std::string target_;
   int64_t timeout_ms_;
+  std::string answered_by_;
+  std::string watch_source_;  // the registry the last watch stream came from
 };
 
 }  // namespace skyport::cli

@@ -47,6 +47,7 @@ int RunStats(const GlobalOptions& g, const StatsOptions& o) {
   if (g.json) {
     nlohmann::json doc = routers ? std::move(*routers) : nlohmann::json::object();
     if (experiment) doc["experiment"] = ExperimentJson(*experiment);
+    if (!gathered->hub_answered_by.empty()) doc["answered_by"] = gathered->hub_answered_by;  // the hub's numbers
     std::cout << doc.dump(2) << std::endl;
     return kExitOk;
   }

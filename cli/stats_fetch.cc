@@ -107,7 +107,7 @@ std::optional<GatheredStats> GatherStats(const GlobalOptions& g, const StatsOpti
   if (!opts) return std::nullopt;
 
   // The hub answers while the routers are asked.
-  std::future<Result<v1::StatsReport>> hub_answer;
+  std::future<std::pair<Result<v1::StatsReport>, std::string>> hub_answer;
   if (!g.hub.empty()) {
     ConnectOptions hub_opts = *opts;
     hub_opts.target = g.hub;
@@ -124,7 +124,8 @@ std::optional<GatheredStats> GatherStats(const GlobalOptions& g, const StatsOpti
         auto st = client->FlightStatus(q.flight());
         if (st.ok() && st->app() == q.app()) q.set_flight(st->id());
       }
-      return client->QueryStats(q);
+      auto report = client->QueryStats(q);
+      return std::make_pair(std::move(report), client->answered_by());
     });
   }
 
@@ -146,7 +147,8 @@ std::optional<GatheredStats> GatherStats(const GlobalOptions& g, const StatsOpti
   }
 
   if (hub_answer.valid()) {
-    auto answer = hub_answer.get();
+    auto [answer, by] = hub_answer.get();
+    out.hub_answered_by = by;
     if (answer.ok())
       out.report = std::move(*answer);
     else

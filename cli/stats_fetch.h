@@ -25,6 +25,7 @@ void PrintSourceProblem(const SourceProblem& p, bool warning);
 struct GatheredStats {
   std::optional<nlohmann::json> routers;  // MergeStatsJson of the routers that answered
   std::optional<v1::StatsReport> report;  // the hub's rows for `query`
+  std::string hub_answered_by;            // the hub that gave them (with --hub lists, which one)
   std::map<std::string, uint32_t> weights;  // the route config's; empty when unknown
   std::optional<SourceProblem> router_problem, hub_problem;
 };

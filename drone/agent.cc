@@ -13,6 +13,7 @@
 #include "drone/data_dir.h"
 #include "drone/hub_messages.h"
 #include "rpc/auth.h"
+#include "rpc/failover.h"
 
 namespace fs = std::filesystem;
 
@@ -34,9 +35,12 @@ Agent::~Agent() { Shutdown(); }
 Status Agent::Start() {
   if (Status s = PrepareDataDir(o_.data_dir, o_.app.user, o_.app_uids); !s.ok()) return s;
 
-  auto reg_channel = rpc::Dial(o_.registry, o_.tls);
-  if (!reg_channel.ok()) return reg_channel.status();
-  registry_ = std::make_unique<RegistryLink>(*reg_channel, o_.token, o_.lease_ttl_s);
+  auto registries = rpc::AddressPool::Create("registry", o_.registry, o_.tls);
+  if (!registries.ok()) return registries.status();
+  auto hubs = rpc::AddressPool::Create("hub", o_.hub, o_.tls);
+  if (!hubs.ok()) return hubs.status();
+  hubs_ = *hubs;
+  registry_ = std::make_unique<RegistryLink>(*registries, o_.token, o_.lease_ttl_s);
   const int64_t removed = registry_->Start(ReadSavedLease(o_.data_dir));
   // A previous run killed with SIGKILL left its apps running and registered.
   // Their entries go first (the revoke above), then a drain while routers
@@ -57,10 +61,6 @@ Status Agent::Start() {
   if (!sup.ok()) return sup.status();
   supervisor_ = std::move(*sup);
 
-  auto hub_channel = rpc::Dial(o_.hub, o_.tls);
-  if (!hub_channel.ok()) return hub_channel.status();
-  hub_ = v1::DroneControl::NewStub(*hub_channel);
-
   InstanceRunnerOptions io;
   io.name = o_.name;
   io.advertise = o_.advertise;
@@ -76,7 +76,7 @@ Status Agent::Start() {
                                                     Spawn(std::move(work), /*unless_stopping=*/true);
                                                   });
   }
-  fetcher_ = std::make_unique<HubFetcher>(*hub_, o_.token, o_.data_dir);
+  fetcher_ = std::make_unique<HubFetcher>(hubs_, o_.token, o_.data_dir);
   checkout_ = std::make_unique<GitCheckout>(o_.data_dir, launch_);
   release_ = std::make_unique<ReleaseStep>(o_.name, launch_, [this](const v1::DroneMessage& m) { SendToHub(m); });
   pipeline_ = std::make_unique<DeployPipeline>(PipelineOptions{o_.data_dir, o_.fixed_command, o_.fixed_role},
@@ -145,61 +145,90 @@ void Agent::Progress(uint64_t id, const std::string& commit, DeployStage stage, 
 
 void Agent::AttachLoop() {
   SystemRandom random;
-  // The stream waits for the hub while it is away (wait_for_ready), and is
-  // attached within the channel's reconnect backoff of its return; this
-  // backoff only spaces out streams the hub itself ends.
+  // With one hub the stream waits for it while it is away (wait_for_ready)
+  // and is attached within the channel's reconnect backoff of its return.
+  // With a list, each hub in turn (rpc/failover.h): an unreachable one
+  // passes at once to the next, a standby to the leader it names
+  // (rpc/leader.h); the backoff spaces out rounds in which none took the
+  // drone, and streams a hub itself ends.
+  const bool single = hubs_->listed_count() == 1;
   const BackoffPolicy policy = kReconnectBackoff;
   LogLimiter retry_log;
   int attempt = 0;
   for (;;) {
-    grpc::ClientContext ctx;
-    rpc::AttachToken(ctx, o_.token);
-    ctx.set_wait_for_ready(true);
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      attach_ctx_ = &ctx;
-    }
-    auto stream = hub_->Attach(&ctx);
-    v1::DroneMessage hello;
-    auto* h = hello.mutable_hello();
-    h->set_name(o_.name);
-    h->set_advertise(o_.advertise);
-    h->mutable_labels()->insert(o_.labels.begin(), o_.labels.end());
-    h->set_fixed_command(o_.fixed_command);
-    for (const auto& p : supervisor_->List()) *h->add_running() = StatusMessage(p, o_.name);
-    {
-      std::lock_guard lock(write_mu_);
-      stream_ = stream.get();
-    }
-    bool attached = stream->Write(hello);
-    v1::HubCommand cmd;
+    rpc::FailoverWalk walk(*hubs_, rpc::Retry::kSafe);
+    grpc::Status s;
+    std::string address;
     bool got_any = false;
-    while (attached && stream->Read(&cmd)) {
-      if (!got_any) log::Info("attached to the hub", {{"hub", o_.hub}});
-      got_any = true;
-      attempt = 0;
-      Dispatch(cmd);
+    while (auto next = walk.Next()) {
+      address = *next;
+      auto channel = hubs_->Channel(address);
+      if (!channel.ok()) {
+        walk.Unreachable(address, channel.status().message());
+        continue;
+      }
+      grpc::ClientContext ctx;
+      rpc::AttachToken(ctx, o_.token);
+      ctx.set_wait_for_ready(single);
+      if (!RunAttachStream(address, *channel, ctx, s, got_any)) return;  // stopping
+      if (got_any) {
+        if (s.error_code() == grpc::StatusCode::UNAVAILABLE) hubs_->Failed(address);
+        break;
+      }
+      if (!walk.Judge(address, ctx, s)) break;
     }
-    {
-      std::lock_guard lock(write_mu_);
-      stream_ = nullptr;
-    }
-    grpc::Status s = stream->Finish();
-    {
-      std::lock_guard lock(mu_);
-      attach_ctx_ = nullptr;
-      if (stopping_) return;
-    }
+    if (got_any) attempt = 0;
     int64_t delay = BackoffDelayMs(policy, attempt++, random.Uniform01());
     uint64_t held = 0;
     if (got_any || retry_log.Allow(MonoNowMs(), &held))
       log::Warn("not attached to the hub; retrying",
-                {{"hub", o_.hub}, {"error", s.error_message()}, {"code", static_cast<int>(s.error_code())},
-                 {"retry_ms", delay}, {"more_since_last_line", held}});
+                {{"hub", address}, {"listed", hubs_->listed()}, {"error", s.error_message()},
+                 {"code", static_cast<int>(s.error_code())}, {"retry_ms", delay}, {"more_since_last_line", held}});
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(delay), [&] { return stopping_; });
+    if (stopping_) return;
   }
+}
+
+bool Agent::RunAttachStream(const std::string& address, const std::shared_ptr<grpc::Channel>& channel,
+                            grpc::ClientContext& ctx,
+                            grpc::Status& status, bool& got_any) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return false;
+    attach_ctx_ = &ctx;
+  }
+  auto stub = v1::DroneControl::NewStub(channel);
+  auto stream = stub->Attach(&ctx);
+  v1::DroneMessage hello;
+  auto* h = hello.mutable_hello();
+  h->set_name(o_.name);
+  h->set_advertise(o_.advertise);
+  h->mutable_labels()->insert(o_.labels.begin(), o_.labels.end());
+  h->set_fixed_command(o_.fixed_command);
+  for (const auto& p : supervisor_->List()) *h->add_running() = StatusMessage(p, o_.name);
+  {
+    std::lock_guard lock(write_mu_);
+    stream_ = stream.get();
+  }
+  bool attached = stream->Write(hello);
+  v1::HubCommand cmd;
+  while (attached && stream->Read(&cmd)) {
+    if (!got_any) {
+      log::Info("attached to the hub", {{"hub", address}, {"listed", hubs_->listed()}});
+      hubs_->Answered(address);
+    }
+    got_any = true;
+    Dispatch(cmd);
+  }
+  {
+    std::lock_guard lock(write_mu_);
+    stream_ = nullptr;
+  }
+  status = stream->Finish();
+  std::lock_guard lock(mu_);
+  attach_ctx_ = nullptr;
+  return !stopping_;
 }
 
 void Agent::Dispatch(const v1::HubCommand& cmd) {

@@ -28,6 +28,7 @@
 #include "drone/registry_link.h"
 #include "drone/supervisor.h"
 #include "rpc/channel.h"
+#include "rpc/address_pool.h"
 #include "skyport/v1/hub.grpc.pb.h"
 
 namespace skyport::drone {
@@ -36,8 +37,8 @@ struct AgentOptions {
   std::string name;
   std::string advertise;  // the host others reach this drone's apps on
   std::string data_dir;
-  std::string hub;        // HOST:PORT
-  std::string registry;   // HOST:PORT
+  std::string hub;        // HOST:PORT or a list (core/address_list.h): one leads, the drone follows it
+  std::string registry;   // HOST:PORT or a list of interchangeable registries
   std::string token;
   std::map<std::string, std::string> labels;
   std::string fixed_command;       // run this instead of the Procfile
@@ -80,6 +81,11 @@ class Agent {
   void Stop(uint64_t id, const v1::StopRequest& req);
   void Logs(uint64_t id, const v1::LogsRequest& req);
 
+  // One Attach stream to `address` until it ends (`status`; `got_any`: a
+  // command came, so the hub took the drone). False when stopping.
+  bool RunAttachStream(const std::string& address, const std::shared_ptr<grpc::Channel>& channel,
+                       grpc::ClientContext& ctx,
+                       grpc::Status& status, bool& got_any);
   void OnProcess(const ProcStatus& p);
   void SaveState();
   // `unless_stopping`: not once Shutdown began (it may have collected the workers already).
@@ -90,7 +96,7 @@ class Agent {
   DeployLocks locks_;
   std::unique_ptr<Supervisor> supervisor_;
   std::unique_ptr<RegistryLink> registry_;
-  std::unique_ptr<v1::DroneControl::Stub> hub_;
+  std::shared_ptr<rpc::AddressPool> hubs_;
   std::unique_ptr<InstanceRunner> instances_;
   std::unique_ptr<HubFetcher> fetcher_;
   std::unique_ptr<GitCheckout> checkout_;

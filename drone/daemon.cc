@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/address_list.h"
 #include "core/exclusive.h"
 #include "core/files.h"
 #include "core/http_admin.h"
@@ -118,6 +119,9 @@ int RunDaemon(DaemonOptions o) {
     a.name = host;
   }
   if (Status s = ValidateDroneName("name", a.name); !s.ok()) return FailStart(s);
+  if (auto hubs = ParseAddressList("hub", a.hub); !hubs.ok()) return FailStart(hubs.status());
+  if (auto registries = ParseAddressList("registry", a.registry); !registries.ok())
+    return FailStart(registries.status());
   if (Status s = ValidateHost("advertise", a.advertise); !s.ok()) return FailStart(s);
   if (Status s = ValidateName("role", a.fixed_role); !s.ok()) return FailStart(s);
   for (const auto& l : o.labels) {

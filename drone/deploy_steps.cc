@@ -14,6 +14,7 @@
 #include "drone/checkout.h"
 #include "drone/data_dir.h"
 #include "drone/hub_messages.h"
+#include "rpc/failover.h"
 #include "drone/run_command.h"
 #include "rpc/auth.h"
 
@@ -42,22 +43,27 @@ Status GiveCheckoutTo(const std::string& dir, const AppUser& u) {
 Status HubFetcher::Fetch(const std::string& app, const std::string& commit, const DeployRun& run) {
   const std::string repo = RepoDir(data_dir_, app);
   if (HasCommit(repo, commit)) return Status::Ok();
-  grpc::ClientContext ctx;
-  rpc::AttachToken(ctx, token_);
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(std::clamp<int64_t>(run.left(), 1, 600'000)));
   v1::FetchCommitRequest req;
   req.set_app(app);
   req.set_commit(commit);
   auto writer = PackWriter::Begin(repo);
   if (!writer.ok()) return writer.status();
-  auto reader = hub_.FetchCommit(&ctx, req);
-  v1::PackChunk chunk;
   Status failed = Status::Ok();
-  while (reader->Read(&chunk))
-    if (failed.ok()) failed = (*writer)->Append(chunk.data());
-  grpc::Status s = reader->Finish();
-  if (!s.ok()) return Status(static_cast<Code>(s.error_code()), "fetch from hub: " + s.error_message());
+  // A read: a hub that is away or stands by passes it on; once a chunk came,
+  // the stream is that hub's to finish.
+  auto answer = rpc::StreamWithFailover(
+      *hubs_, token_, rpc::FailoverOptions{std::clamp<int64_t>(run.left(), 1, 600'000), false, rpc::Retry::kSafe},
+      [&](const std::string&, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx, bool& started) {
+        auto stub = v1::DroneControl::NewStub(ch);
+        auto reader = stub->FetchCommit(&ctx, req);
+        v1::PackChunk chunk;
+        while (reader->Read(&chunk)) {
+          started = true;
+          if (failed.ok()) failed = (*writer)->Append(chunk.data());
+        }
+        return reader->Finish();
+      });
+  if (!answer.status.ok()) return Status(answer.status.code(), "fetch from hub: " + answer.status.message());
   if (!failed.ok()) return failed;
   return (*writer)->Commit();
 }

@@ -3,25 +3,29 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "drone/app_launch.h"
 #include "drone/deploy_pipeline.h"
+#include "rpc/address_pool.h"
 #include "skyport/v1/hub.grpc.pb.h"
 
 namespace skyport::drone {
 
 using SendFn = std::function<void(const v1::DroneMessage&)>;
 
-// FetchCommit from the hub, indexed into DATA/repos/APP.git; bounded by the deploy's deadline.
+// FetchCommit from the hub (the drone's --hub list, following the leader:
+// rpc/failover.h), indexed into DATA/repos/APP.git; bounded by the deploy's
+// deadline.
 class HubFetcher final : public CommitFetcher {
  public:
-  HubFetcher(v1::DroneControl::Stub& hub, std::string token, std::string data_dir)
-      : hub_(hub), token_(std::move(token)), data_dir_(std::move(data_dir)) {}
+  HubFetcher(std::shared_ptr<rpc::AddressPool> hubs, std::string token, std::string data_dir)
+      : hubs_(std::move(hubs)), token_(std::move(token)), data_dir_(std::move(data_dir)) {}
   Status Fetch(const std::string& app, const std::string& commit, const DeployRun& run) override;
 
  private:
-  v1::DroneControl::Stub& hub_;
+  std::shared_ptr<rpc::AddressPool> hubs_;
   const std::string token_;
   const std::string data_dir_;
 };

@@ -13,8 +13,10 @@ int main(int argc, char** argv) {
   CLI::App app{"skyport-drone: checks out and runs the hub's deployments, registers them in the registry.\n"
                "Every setting is also read from SKYPORT_<FLAG> and from --config FILE.\n"
                "With `-- CMD ARGS...` every deployment runs that command (role --role) instead of its Procfile."};
-  app.add_option("--hub", a.hub, "Hub gRPC address")->capture_default_str();
-  app.add_option("--registry", a.registry, "Registry gRPC address")->capture_default_str();
+  app.add_option("--hub", a.hub, "Hub gRPC address, or several as HOST:PORT,HOST:PORT,... (the drone "
+                 "attaches to the leader and follows it)")->capture_default_str();
+  app.add_option("--registry", a.registry, "Registry gRPC address, or several as HOST:PORT,HOST:PORT,... "
+                 "(tried in turn)")->capture_default_str();
   app.add_option("--name", a.name, "Drone name (default: the host name)");
   app.add_option("--advertise", a.advertise, "Address other machines reach this drone's apps on")->capture_default_str();
   app.add_option("--data", a.data_dir, "Data directory (checkouts, logs, state)")->required();

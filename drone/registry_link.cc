@@ -13,12 +13,14 @@
 #include "core/log.h"
 #include "drone/registration.h"
 #include "rpc/call.h"
+#include "rpc/convert.h"
+#include "rpc/failover.h"
 #include "rpc/lease_shell.h"
 
 namespace skyport::drone {
 
-RegistryLink::RegistryLink(std::shared_ptr<grpc::Channel> channel, std::string token, uint32_t ttl_s)
-    : stub_(v1::Registry::NewStub(channel)), token_(token), ttl_s_(ttl_s), calls_(channel, std::move(token)) {}
+RegistryLink::RegistryLink(std::shared_ptr<rpc::AddressPool> registries, std::string token, uint32_t ttl_s)
+    : registries_(registries), token_(token), ttl_s_(ttl_s), calls_(std::move(registries), std::move(token)) {}
 
 RegistryLink::~RegistryLink() {
   {
@@ -29,10 +31,15 @@ RegistryLink::~RegistryLink() {
   if (thread_.joinable()) thread_.join();
 }
 
-grpc::Status RegistryLink::Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms) const {
-  grpc::ClientContext ctx;
-  rpc::PrepareContext(ctx, token_, timeout_ms, /*wait_for_peer=*/true);
-  return fn(ctx);
+grpc::Status RegistryLink::Call(rpc::Retry retry,
+                                std::function<grpc::Status(v1::Registry::Stub&, grpc::ClientContext&)> fn,
+                                int64_t timeout_ms) const {
+  auto answer = rpc::CallWithFailover(*registries_, token_, {timeout_ms, /*wait_for_peer=*/true, retry},
+                                      [&](const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx) {
+                                        auto stub = v1::Registry::NewStub(ch);
+                                        return fn(*stub, ctx);
+                                      });
+  return rpc::ToGrpc(answer.status);
 }
 
 int64_t RegistryLink::Start(uint64_t stale_lease) {
@@ -79,7 +86,8 @@ Result<uint32_t> RegistryLink::Allocate(const std::string& host, const InstanceK
   req.set_lease_id(lease);
   for (uint32_t p : avoid) req.add_avoid(p);
   v1::AllocateResponse resp;
-  auto s = Call([&](grpc::ClientContext& c) { return stub_->Allocate(&c, req, &resp); },
+  auto s = Call(rpc::Retry::kIfUnsent,
+                [&](v1::Registry::Stub& stub, grpc::ClientContext& c) { return stub.Allocate(&c, req, &resp); },
                 std::max<int64_t>(500, deadline - SystemClock::Get()->MonoMs()));
   if (!s.ok()) return Status(static_cast<Code>(s.error_code()), "registry: allocate: " + s.error_message());
   return resp.port();
@@ -160,7 +168,8 @@ bool RegistryLink::FlushQueued(uint64_t lease) {
     v1::DeregisterRequest req;
     req.set_id(id);
     v1::DeregisterResponse resp;
-    auto s = Call([&](grpc::ClientContext& c) { return stub_->Deregister(&c, req, &resp); });
+    auto s = Call(rpc::Retry::kSafe,
+                  [&](v1::Registry::Stub& stub, grpc::ClientContext& c) { return stub.Deregister(&c, req, &resp); });
     if (retry(s)) {
       ids_left.push_back(id);
       away = true;
@@ -179,7 +188,8 @@ bool RegistryLink::FlushQueued(uint64_t lease) {
     req.set_port(port);
     req.set_lease_id(lease);
     v1::ReleasePortResponse resp;
-    auto s = Call([&](grpc::ClientContext& c) { return stub_->ReleasePort(&c, req, &resp); });
+    auto s = Call(rpc::Retry::kSafe,
+                  [&](v1::Registry::Stub& stub, grpc::ClientContext& c) { return stub.ReleasePort(&c, req, &resp); });
     if (retry(s)) {
       ports_left.emplace_back(host, port);
       away = true;

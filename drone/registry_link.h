@@ -19,6 +19,7 @@
 
 #include "core/status.h"
 #include "drone/supervisor.h"
+#include "rpc/failover.h"
 #include "rpc/lease_calls.h"
 #include "skyport/v1/registry.grpc.pb.h"
 
@@ -26,7 +27,9 @@ namespace skyport::drone {
 
 class RegistryLink {
  public:
-  RegistryLink(std::shared_ptr<grpc::Channel> channel, std::string token, uint32_t ttl_s);
+  // `registries`: the drone's --registry list (rpc/failover.h: which calls
+  // move on to the next registry, and why).
+  RegistryLink(std::shared_ptr<rpc::AddressPool> registries, std::string token, uint32_t ttl_s);
   ~RegistryLink();
 
   // Revokes `stale_lease` (a previous run's, 0 = none), then starts the thread.
@@ -79,9 +82,10 @@ class RegistryLink {
   bool FlushQueued(uint64_t lease);
   // The drone's own calls wait for the registry to come back (`wait_for_peer`,
   // rpc/call.h), as the lease calls do (rpc/lease_calls.h).
-  grpc::Status Call(std::function<grpc::Status(grpc::ClientContext&)> fn, int64_t timeout_ms = 3000) const;
+  grpc::Status Call(rpc::Retry retry, std::function<grpc::Status(v1::Registry::Stub&, grpc::ClientContext&)> fn,
+                    int64_t timeout_ms = 3000) const;
 
-  std::unique_ptr<v1::Registry::Stub> stub_;  // the drone's own calls (allocate, deregister, release)
+  std::shared_ptr<rpc::AddressPool> registries_;  // the drone's own calls (allocate, deregister, release)
   std::string token_;
   uint32_t ttl_s_;
   rpc::GrpcLeaseCalls calls_;  // grant, keep alive, register, revoke

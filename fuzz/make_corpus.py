@@ -442,6 +442,18 @@ PACK_WORDS = [b"PACK", b"\0\0\0\2", b"\0\0\0\3", b"\x78\x9c", b"\x78\x01", b"\x8
 OBJECT_WORDS = ["tree ", "parent ", "author ", "committer ", "object ", "type ", "tag ", "tagger ", "commit", "blob",
                 "40000 ", "100644 ", "100755 ", "120000 ", "160000 ", ".git", ".gitmodules", "git~1", "gitmod~1",
                 "\u200c", " +0000\n", " <a@b> ", "\n\n", "\0"]
+ADDRESS_LISTS = {  # the list, then '\n' and bytes that pick answers and failures
+    "one": "127.0.0.1:6000",
+    "three": "10.0.0.1:6000,10.0.0.2:6000,10.0.0.3:6000\n\x08\x11\x02\x2a\xf3\x04\x0c",
+    "names_and_v6": "reg-1.example.com:6000, [2001:db8::7]:6001 ,[::1]:1\n\x00\x01\x02\x05\x06\x07\x0f",
+    "empty_element": "a:1,,b:2",
+    "trailing_comma": "a:1,",
+    "bad_port": "a:65536",
+    "unbracketed_v6": "::1:6000",
+    "twice": "a:1,a:1",
+    "sixteen": ",".join(f"h{i}:1" for i in range(16)) + "\n" + "".join(chr(i) for i in range(64)),
+}
+ADDRESS_WORDS = [",", ":", "[", "]", "::", ":65535", ":0", "127.0.0.1", "localhost", " "]
 PATH_WORDS = ["/", "..", ".", "%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "\\", ";", "%00", "%7e", "//", "?"]
 COOKIE_WORDS = ["v1.", ".", USER, "AAAAAAAAAAAAAAAA", "-", "_"]
 STATIC_WORDS = ['"default_app"', '"apps"', '"name"', '"hosts"', '"path_prefixes"', '"split_id"', '"allow_override"',
@@ -479,6 +491,7 @@ if __name__ == "__main__":
     write_dict("object_check", OBJECT_WORDS)
     write_dict("uri_path", PATH_WORDS)
     write_dict("user_cookie", COOKIE_WORDS)
+    write_dict("address_list", ADDRESS_WORDS)
     write("http1_request", REQUESTS)
     write("http1_response", RESPONSES)
     write("chunked", CHUNKED)
@@ -497,3 +510,4 @@ if __name__ == "__main__":
     write("object_check", OBJECTS)
     write("uri_path", PATHS)
     write("user_cookie", COOKIES)
+    write("address_list", ADDRESS_LISTS)

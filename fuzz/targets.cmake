@@ -17,4 +17,5 @@ set(SKYPORT_FUZZ_TARGETS
   object_check      # hub/git/object_check.h CheckTree / CheckCommit / CheckTag
   uri_path          # core/uri_path.h NormalizePath, ValidatePathPrefix
   user_cookie       # router/user_cookie.h CheckUserCookie (forged and edited cookies)
+  address_list      # core/address_list.h ParseAddressList, ValidateAddress; core/address_order.h
 )

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/address_list.h"
 #include "core/exclusive.h"
 #include "core/files.h"
 #include "core/http_admin.h"
@@ -182,6 +183,9 @@ int RunDaemon(const DaemonOptions& o) {
 
   auto flight_store = FlightStore::Open(o.data_dir + "/flights.db");
   if (!flight_store.ok()) return FailStart(flight_store.status());
+  if (!o.registry.empty())
+    if (auto registries = ParseAddressList("registry", o.registry); !registries.ok())
+      return FailStart(registries.status());
   TowerIoOptions tio;
   tio.registry = o.registry;
   tio.token = *token;

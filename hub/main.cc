@@ -21,7 +21,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(16, 1 << 20));
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off)")
       ->capture_default_str();
-  app.add_option("--registry", o.registry, "Registry gRPC address: flights write route configs there ('' = no flights)")
+  app.add_option("--registry", o.registry,
+                 "Registry gRPC address: flights write route configs there ('' = no flights); several as "
+                 "HOST:PORT,HOST:PORT,... (tried in turn)")
       ->capture_default_str();
   app.add_option("--gate-interval-ms", o.gate_interval_ms, "Milliseconds between looks of a flight gate waiting for data")
       ->capture_default_str()->check(CLI::Range(100, 3'600'000));

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/address_list.h"
 #include "core/clock.h"
 #include "core/files.h"
 #include "core/http_admin.h"
@@ -19,6 +20,7 @@
 #include "router/user_cookie.h"
 #include "router/proxy.h"
 #include "router/registry_watch.h"
+#include "rpc/address_pool.h"
 #include "rpc/channel.h"
 
 namespace skyport::router {
@@ -103,6 +105,21 @@ int ParseWindow(const AdminRequest& r, int fallback) {
   return v;
 }
 
+// Per hub (labelled by its address): what each lane of the shipper did.
+void AddLaneMetrics(PromText& out, const std::vector<LaneStats>& lanes) {
+  out.Family("skyport_router_stats_hub_shipped_rows_total", PromType::kCounter, "Experiment rows this hub took.");
+  for (const LaneStats& l : lanes) out.Sample("skyport_router_stats_hub_shipped_rows_total", {{"hub", l.hub}}, l.shipped_rows);
+  out.Family("skyport_router_stats_hub_pending_rows", PromType::kGauge, "Experiment rows waiting for this hub.");
+  for (const LaneStats& l : lanes) out.Sample("skyport_router_stats_hub_pending_rows", {{"hub", l.hub}}, l.pending_rows);
+  out.Family("skyport_router_stats_hub_dropped_rows_total", PromType::kCounter,
+             "Experiment rows this hub never got: over the buffer or journal bounds.");
+  for (const LaneStats& l : lanes) out.Sample("skyport_router_stats_hub_dropped_rows_total", {{"hub", l.hub}}, l.dropped_rows);
+  out.Family("skyport_router_stats_hub_failures_total", PromType::kCounter, "Shipments to this hub that failed.");
+  for (const LaneStats& l : lanes) out.Sample("skyport_router_stats_hub_failures_total", {{"hub", l.hub}}, l.failures);
+  out.Family("skyport_router_stats_hub_lane_up", PromType::kGauge, "1 while the last shipment reached this hub.");
+  for (const LaneStats& l : lanes) out.Sample("skyport_router_stats_hub_lane_up", {{"hub", l.hub}}, l.up ? 1 : 0);
+}
+
 }  // namespace
 
 int RunDaemon(const DaemonOptions& o) {
@@ -175,15 +192,22 @@ int RunDaemon(const DaemonOptions& o) {
   po.events_max_value = o.events_max_value;
   std::unique_ptr<StatsShipper> shipper;
   if (!o.hub.empty()) {
-    auto hub = rpc::Dial(o.hub, o.common.tls);
-    if (!hub.ok()) return FailStart(hub.status());
+    // Every hub of the list gets every batch (router/stats_shipper.h).
+    auto addresses = ParseAddressList("hub", o.hub);
+    if (!addresses.ok()) return FailStart(addresses.status());
+    std::vector<ShipTarget> hubs;
+    for (const std::string& a : *addresses) {
+      auto ch = rpc::Dial(a, o.common.tls);
+      if (!ch.ok()) return FailStart(ch.status());
+      hubs.push_back(ShipTarget{a, *ch});
+    }
     if (!o.data_dir.empty()) {
       // The router id lives in the data dir: batches left by an earlier run
       // keep their ids, so the hub counts each once.
       auto j = EventJournal::Open(o.data_dir, name, static_cast<uint64_t>(o.data_max_mb) << 20);
       if (!j.ok()) return FailStart(j.status());
       journal = std::move(*j);
-      shipper = std::make_unique<StatsShipper>(*hub, *token, journal->router_id(), journal.get());
+      shipper = std::make_unique<StatsShipper>(hubs, *token, journal->router_id(), journal.get());
       auto left = journal->Recover();
       if (!left.empty())
         log::Info("unshipped batches from the last run", {{"batches", left.size()}, {"bytes", journal->bytes()}});
@@ -193,7 +217,7 @@ int RunDaemon(const DaemonOptions& o) {
       SystemRandom rng;
       ShipperOptions so;
       so.max_rows = static_cast<size_t>(o.stats_buffer_rows);
-      shipper = std::make_unique<StatsShipper>(*hub, *token, name + "/" + NewHexId(rng).substr(0, 12), nullptr, so);
+      shipper = std::make_unique<StatsShipper>(hubs, *token, name + "/" + NewHexId(rng).substr(0, 12), nullptr, so);
     }
     shipper->Start();
   }
@@ -202,12 +226,12 @@ int RunDaemon(const DaemonOptions& o) {
 
   std::unique_ptr<RegistryWatch> watch;
   std::unique_ptr<RegistryPresence> presence;
-  std::shared_ptr<grpc::Channel> channel;
+  std::shared_ptr<rpc::AddressPool> registries;
   if (o.routes_file.empty()) {
-    auto ch = rpc::Dial(o.registry, o.common.tls);
-    if (!ch.ok()) return FailStart(ch.status());
-    channel = *ch;
-    watch = std::make_unique<RegistryWatch>(channel, *token, topts, &holder, &stats);
+    auto pool = rpc::AddressPool::Create("registry", o.registry, o.common.tls);
+    if (!pool.ok()) return FailStart(pool.status());
+    registries = *pool;
+    watch = std::make_unique<RegistryWatch>(registries, *token, topts, &holder, &stats);
     watch->Start();
   }
 
@@ -243,12 +267,13 @@ int RunDaemon(const DaemonOptions& o) {
         more.Gauge("skyport_router_stats_pending_rows", "Experiment rows waiting for the hub.", sh->pending_rows());
         more.Counter("skyport_router_stats_dropped_rows_total", "Experiment rows dropped (buffer full or refused).",
                      sh->dropped_rows());
-        more.Gauge("skyport_router_stats_hub_up", "1 while the last shipment reached the hub.", sh->hub_ok() ? 1 : 0);
+        more.Gauge("skyport_router_stats_hub_up", "1 while the last shipment reached the hub (every hub of --hub).", sh->hub_ok() ? 1 : 0);
         more.Counter("skyport_router_stats_batches_refused_total", "Stats batches the hub refused as invalid.",
                      sh->refused_batches());
         more.Counter("skyport_router_stats_batches_quarantined_total",
                      "Refused stats batches kept in DATA/quarantine (--data) for an operator.",
                      sh->quarantined_batches());
+        AddLaneMetrics(more, sh->lanes());
       }
       if (jr) {
         more.Gauge("skyport_router_journal_bytes", "Event journal and unshipped batches on disk (--data).",
@@ -278,7 +303,7 @@ int RunDaemon(const DaemonOptions& o) {
     auto a = AdminServer::Start(o.admin, std::move(routes), *aopts);
     if (!a.ok()) return FailStart(a.status());
     admin = std::move(*a);
-    if (channel) {
+    if (registries) {
       PresenceInfo info;
       info.name = name;
       auto hp = SplitHostPort(o.admin);
@@ -288,7 +313,7 @@ int RunDaemon(const DaemonOptions& o) {
       info.admin_port = static_cast<uint32_t>(admin->port());
       auto listen = SplitHostPort(o.listen);  // valid: the proxy bound it
       info.listen = fmt::format("{}:{}", listen.ok() ? listen->first : "", (*proxy)->port());
-      presence = std::make_unique<RegistryPresence>(channel, *token, info);
+      presence = std::make_unique<RegistryPresence>(registries, *token, info);
       presence->Start();
     }
   }

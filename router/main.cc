@@ -12,8 +12,10 @@ int main(int argc, char** argv) {
   app.add_option("--listen", o.listen, "HTTP traffic address (port 0 = any)")->capture_default_str();
   app.add_option("--admin", o.admin, "Admin HTTP address: /routes /stats /metrics /healthz ('' = off)")
       ->capture_default_str();
-  app.add_option("--registry", o.registry, "Registry gRPC address to watch")->capture_default_str();
-  app.add_option("--hub", o.hub, "Hub gRPC address: ship exposures and posted events there ('' = off)");
+  app.add_option("--registry", o.registry,
+                 "Registry gRPC address to watch, or several as HOST:PORT,HOST:PORT,... (tried in turn)")->capture_default_str();
+  app.add_option("--hub", o.hub, "Hub gRPC address: ship exposures and posted events there ('' = off); several as "
+                 "HOST:PORT,HOST:PORT,...: every hub gets every batch");
   app.add_option("--data", o.data_dir,
                  "Data dir (with --hub): journal accepted events and keep unshipped batches there, so that a "
                  "restart (even kill -9) loses none ('' = in memory only)");

@@ -11,13 +11,14 @@
 #include "core/lease_keeper.h"
 #include "core/log.h"
 #include "rpc/call.h"
+#include "rpc/failover.h"
 #include "rpc/lease_shell.h"
 
 namespace skyport::router {
 
-RegistryWatch::RegistryWatch(std::shared_ptr<grpc::Channel> channel, std::string token, TableOptions options,
+RegistryWatch::RegistryWatch(std::shared_ptr<rpc::AddressPool> registries, std::string token, TableOptions options,
                              RouteHolder* holder, StatsStore* stats)
-    : stub_(v1::Registry::NewStub(channel)),
+    : registries_(std::move(registries)),
       token_(std::move(token)),
       options_(std::move(options)),
       holder_(holder),
@@ -59,16 +60,59 @@ void RegistryWatch::Loop() {
 }
 
 bool RegistryWatch::RunStream() {
-  grpc::ClientContext ctx;
-  rpc::PrepareContext(ctx, token_, 0, /*wait_for_peer=*/true);
-  {
-    std::lock_guard lock(mu_);
-    if (stop_) return false;
-    active_ = &ctx;
+  // One registry: the stream waits for it while it is away. A list: each in
+  // turn (rpc/failover.h), an unreachable one passing at once to the next.
+  const bool single = registries_->listed_count() == 1;
+  rpc::FailoverWalk walk(*registries_, rpc::Retry::kSafe);
+  grpc::Status st;
+  while (auto address = walk.Next()) {
+    auto channel = registries_->Channel(*address);
+    if (!channel.ok()) {
+      walk.Unreachable(*address, channel.status().message());
+      continue;
+    }
+    grpc::ClientContext ctx;
+    rpc::PrepareContext(ctx, token_, 0, /*wait_for_peer=*/single);
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return false;
+      active_ = &ctx;
+    }
+    const bool got_any = StreamFrom(*address, *channel, ctx, st);
+    {
+      std::lock_guard lock(mu_);
+      active_ = nullptr;
+      if (stop_) return got_any;
+    }
+    if (got_any) {
+      if (st.error_code() == grpc::StatusCode::UNAVAILABLE) registries_->Failed(*address);
+      log::Warn("registry watch ended; serving the last table",
+                {{"registry", *address}, {"revision", local_revision_}, {"code", static_cast<int>(st.error_code())},
+                 {"error", st.error_message()}});
+      return true;
+    }
+    if (!walk.Judge(*address, ctx, st)) break;
   }
+  uint64_t held = 0;
+  if (end_log_.Allow(SystemClock::Get()->MonoMs(), &held))
+    log::Warn("registry watch ended; serving the last table",
+              {{"registry", registries_->listed()}, {"revision", local_revision_},
+               {"code", static_cast<int>(st.error_code())}, {"error", st.error_message()},
+               {"more_since_last_line", held}});
+  return false;
+}
+
+bool RegistryWatch::StreamFrom(const std::string& address, const std::shared_ptr<grpc::Channel>& channel,
+                               grpc::ClientContext& ctx, grpc::Status& status) {
+  // Revisions are one registry's (or one etcd cluster's): the registries of
+  // a list are not known to share them (independent stores do not), so a
+  // move to another address starts from a fresh snapshot, never from a
+  // revision it may count differently. The last table is served meanwhile.
+  const bool moved = !source_.empty() && address != source_;
   v1::WatchRequest req;
-  req.set_from_revision(local_revision_);
-  auto reader = stub_->Watch(&ctx, req);
+  req.set_from_revision(moved ? 0 : local_revision_);
+  auto stub = v1::Registry::NewStub(channel);
+  auto reader = stub->Watch(&ctx, req);
   v1::WatchResponse msg;
   bool got_any = false;
   bool in_snapshot = false;
@@ -76,7 +120,11 @@ bool RegistryWatch::RunStream() {
     if (!got_any) {
       got_any = true;
       connected_ = true;
-      log::Info("registry watch", {{"from_revision", local_revision_}, {"resumed", msg.resumed()}});
+      registries_->Answered(address);
+      if (moved) log::Info("registry watch moved to another registry", {{"from", source_}, {"to", address}});
+      source_ = address;
+      log::Info("registry watch", {{"registry", address}, {"from_revision", req.from_revision()},
+                                   {"resumed", msg.resumed()}});
     }
     if (msg.kind() == v1::WatchResponse::SNAPSHOT) {
       if (!in_snapshot) {
@@ -111,17 +159,7 @@ bool RegistryWatch::RunStream() {
     local_revision_ = msg.revision();
     Publish();
   }
-  grpc::Status st = reader->Finish();
-  {
-    std::lock_guard lock(mu_);
-    active_ = nullptr;
-    if (stop_) return got_any;
-  }
-  uint64_t held = 0;
-  if (got_any || end_log_.Allow(SystemClock::Get()->MonoMs(), &held))
-    log::Warn("registry watch ended; serving the last table",
-              {{"revision", local_revision_}, {"code", static_cast<int>(st.error_code())},
-               {"error", st.error_message()}, {"more_since_last_line", held}});
+  status = reader->Finish();
   return got_any;
 }
 
@@ -144,8 +182,8 @@ void RegistryWatch::Publish() {
 
 // ---------------------------------------------------------------- presence
 
-RegistryPresence::RegistryPresence(std::shared_ptr<grpc::Channel> channel, std::string token, PresenceInfo info)
-    : calls_(std::move(channel), std::move(token), 3000, /*revoke_timeout_ms=*/2000), info_(std::move(info)) {
+RegistryPresence::RegistryPresence(std::shared_ptr<rpc::AddressPool> registries, std::string token, PresenceInfo info)
+    : calls_(std::move(registries), std::move(token), 3000, /*revoke_timeout_ms=*/2000), info_(std::move(info)) {
   SystemRandom rng;
   commit_ = NewHexId(rng).substr(0, 12);
 }

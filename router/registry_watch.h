@@ -1,7 +1,8 @@
 // The router's view of the registry. RegistryWatch keeps one Watch stream
 // open, applies snapshots and deltas to a local copy, and publishes a new
 // route table after every complete message; when the stream breaks it keeps
-// the last table and resumes from its revision. RegistryPresence registers
+// the last table and resumes from its revision on the same registry, or
+// takes a fresh snapshot from the next one of its --registry list. RegistryPresence registers
 // the router's admin address (app "skyport-router", role "admin") under a
 // lease it keeps alive, so `skyport stats` can find every router.
 #pragma once
@@ -18,6 +19,7 @@
 
 #include "core/log_limiter.h"
 #include "router/route_holder.h"
+#include "rpc/address_pool.h"
 #include "rpc/lease_calls.h"
 #include "router/stats.h"
 #include "skyport/v1/registry.grpc.pb.h"
@@ -26,8 +28,8 @@ namespace skyport::router {
 
 class RegistryWatch {
  public:
-  RegistryWatch(std::shared_ptr<grpc::Channel> channel, std::string token, TableOptions options, RouteHolder* holder,
-                StatsStore* stats);
+  RegistryWatch(std::shared_ptr<rpc::AddressPool> registries, std::string token, TableOptions options,
+                RouteHolder* holder, StatsStore* stats);
   ~RegistryWatch();
   void Start();
   void Stop();
@@ -39,11 +41,15 @@ class RegistryWatch {
 
  private:
   void Loop();
-  // One stream until it ends; true if at least one message arrived.
+  // One stream until it ends, on the first registry of the list that
+  // answers; true if at least one message arrived.
   bool RunStream();
+  // The stream on `address` until it ends (`status`); true if a message came.
+  bool StreamFrom(const std::string& address, const std::shared_ptr<grpc::Channel>& channel,
+                  grpc::ClientContext& ctx, grpc::Status& status);
   void Publish();
 
-  std::unique_ptr<v1::Registry::Stub> stub_;
+  std::shared_ptr<rpc::AddressPool> registries_;
   std::string token_;
   TableOptions options_;
   RouteHolder* holder_;
@@ -53,6 +59,7 @@ class RegistryWatch {
   std::unordered_map<uint64_t, v1::Endpoint> endpoints_;
   std::map<std::string, v1::RouteConfig> routes_;
   int64_t local_revision_ = 0;
+  std::string source_;  // the registry local_revision_ is from
 
   LogLimiter end_log_;  // loop thread: streams the registry refuses at once
 
@@ -80,7 +87,7 @@ struct PresenceInfo {
 // KeepAlive every ttl/3, a new lease and entry after NOT_FOUND, backoff).
 class RegistryPresence {
  public:
-  RegistryPresence(std::shared_ptr<grpc::Channel> channel, std::string token, PresenceInfo info);
+  RegistryPresence(std::shared_ptr<rpc::AddressPool> registries, std::string token, PresenceInfo info);
   ~RegistryPresence();
   void Start();
   // Deregisters (revokes the lease) and stops.

@@ -9,6 +9,7 @@
 #include "hub/deploys/operations.h"
 #include "hub/flights/ping_http.h"
 #include "rpc/call.h"
+#include "rpc/lease_calls.h"  // RegistryCall
 #include "skyport/v1/registry.grpc.pb.h"
 
 namespace skyport::hub {
@@ -52,9 +53,10 @@ class RealTowerIo final : public TowerIo {
   RealTowerIo(Hub* hub, RepoStore* repos, StatsStore* stats, TowerIoOptions o)
       : hub_(hub), repos_(repos), stats_(stats), o_(std::move(o)) {
     if (o_.registry.empty()) return;
-    auto ch = rpc::Dial(o_.registry, o_.tls);
-    if (ch.ok()) registry_ = v1::Registry::NewStub(*ch);
-    else dial_error_ = ch.status().message();
+    // A list of registries is tried in turn (rpc/failover.h).
+    auto pool = rpc::AddressPool::Create("registry", o_.registry, o_.tls);
+    if (pool.ok()) registry_ = *pool;
+    else dial_error_ = pool.status().message();
   }
 
   Result<std::string> Resolve(const std::string& app, const std::string& commitish) override {
@@ -82,8 +84,8 @@ class RealTowerIo final : public TowerIo {
     if (registry_) {
       v1::GetRouteRequest get;
       get.set_app(app);
-      auto cur = rpc::UnaryCall<v1::RouteConfig>(*registry_, &v1::Registry::Stub::GetRoute, get, o_.token,
-                                                 o_.rpc_timeout_ms, /*wait_for_peer=*/true);
+      auto cur = rpc::RegistryCall<v1::RouteConfig>(*registry_, &v1::Registry::Stub::GetRoute, get, o_.token,
+                                                    {o_.rpc_timeout_ms, /*wait_for_peer=*/true, rpc::Retry::kSafe});
       if (cur.ok()) {
         auto w = cur->weights().find(commit);
         if (w != cur->weights().end() && w->second > 0)
@@ -105,8 +107,8 @@ class RealTowerIo final : public TowerIo {
     for (int attempt = 0; attempt < kRouteAttempts; ++attempt) {
       v1::GetRouteRequest get;
       get.set_app(app);
-      auto cur = rpc::UnaryCall<v1::RouteConfig>(*registry_, &v1::Registry::Stub::GetRoute, get, o_.token,
-                                                 o_.rpc_timeout_ms, /*wait_for_peer=*/true);
+      auto cur = rpc::RegistryCall<v1::RouteConfig>(*registry_, &v1::Registry::Stub::GetRoute, get, o_.token,
+                                                    {o_.rpc_timeout_ms, /*wait_for_peer=*/true, rpc::Retry::kSafe});
       std::optional<v1::RouteConfig> current;
       if (cur.ok()) current = *cur;
       else if (cur.status().code() != Code::kNotFound) return cur.status();
@@ -115,8 +117,10 @@ class RealTowerIo final : public TowerIo {
       v1::PutRouteRequest put;
       *put.mutable_route() = *next;
       put.set_expected_revision(current ? current->revision() : 0);
-      auto r = rpc::UnaryCall<v1::PutRouteResponse>(*registry_, &v1::Registry::Stub::PutRoute, put, o_.token,
-                                                    o_.rpc_timeout_ms, /*wait_for_peer=*/true);
+      // A compare-and-swap: sent once per attempt (its outcome may be
+      // unknown); the next attempt reads the route again first.
+      auto r = rpc::RegistryCall<v1::PutRouteResponse>(*registry_, &v1::Registry::Stub::PutRoute, put, o_.token,
+                                                       {o_.rpc_timeout_ms, /*wait_for_peer=*/true, rpc::Retry::kIfUnsent});
       if (r.ok()) return Status::Ok();
       last = r.status();
       if (last.code() != Code::kFailedPrecondition) return last;  // only a lost race is retried here
@@ -163,7 +167,7 @@ class RealTowerIo final : public TowerIo {
   RepoStore* repos_;
   StatsStore* stats_;
   TowerIoOptions o_;
-  std::unique_ptr<v1::Registry::Stub> registry_;
+  std::shared_ptr<rpc::AddressPool> registry_;
   std::string dial_error_;
 };
 
