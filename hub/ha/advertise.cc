@@ -7,13 +7,17 @@
 namespace skyport::hub::ha {
 namespace {
 
-// The host of a listen address (HOST:PORT or [V6]:PORT, port 0 allowed), "" for a wildcard.
-Result<std::string> ListenHost(std::string_view flag, std::string_view listen) {
-  if (listen.rfind(':') == std::string_view::npos)
-    return Status::InvalidArgument(fmt::format("{}: {} is not HOST:PORT", flag, listen));
-  std::string host(listen.substr(0, listen.rfind(':')));
-  if (host == "0.0.0.0" || host == "[::]" || host == "::" || host.empty()) return std::string();
-  return host;
+// HOST:PORT from a listen address (HOST:PORT or [V6]:PORT, port 0 allowed) and the bound port;
+// a wildcard host names no reachable address: INVALID_ARGUMENT asking for --`flag`.
+Result<std::string> FromListen(std::string_view flag, std::string_view listen_flag, std::string_view listen, int port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos)
+    return Status::InvalidArgument(fmt::format("{}: {} is not HOST:PORT", listen_flag, listen));
+  std::string_view host = listen.substr(0, colon);
+  if (host == "0.0.0.0" || host == "[::]" || host == "::" || host.empty())
+    return Status::InvalidArgument(
+        fmt::format("{}: required with --store etcd when --{} ({}) is a wildcard", flag, listen_flag, listen));
+  return fmt::format("{}:{}", host, port);
 }
 
 }  // namespace
@@ -23,12 +27,7 @@ Result<std::string> AdvertiseGrpc(std::string_view advertise, std::string_view l
     if (Status s = ValidateAddress("advertise", advertise); !s.ok()) return s;
     return std::string(advertise);
   }
-  auto host = ListenHost("listen", listen);
-  if (!host.ok()) return host.status();
-  if (host->empty())
-    return Status::InvalidArgument(
-        fmt::format("advertise: required with --store etcd when --listen ({}) is a wildcard", listen));
-  return fmt::format("{}:{}", *host, port);
+  return FromListen("advertise", "listen", listen, port);
 }
 
 Result<std::string> AdvertiseGit(std::string_view advertise_git, std::string_view git_listen, int port) {
@@ -40,12 +39,9 @@ Result<std::string> AdvertiseGit(std::string_view advertise_git, std::string_vie
     if (Status s = CheckGitUrl("advertise-git", advertise_git); !s.ok()) return s;
     return std::string(advertise_git);
   }
-  auto host = ListenHost("git-listen", git_listen);
-  if (!host.ok()) return host.status();
-  if (host->empty())
-    return Status::InvalidArgument(
-        fmt::format("advertise-git: required with --store etcd when --git-listen ({}) is a wildcard", git_listen));
-  return fmt::format("http://{}:{}", *host, port);
+  auto address = FromListen("advertise-git", "git-listen", git_listen, port);
+  if (!address.ok()) return address.status();
+  return "http://" + *address;
 }
 
 Status CheckGitUrl(std::string_view what, std::string_view url) {

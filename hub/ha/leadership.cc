@@ -201,12 +201,12 @@ void Leadership::OnWatch(etcd::WatchUpdate u) {
 void Leadership::AfterChangeLocked(int64_t now) {
   Role role = election_.role();
   std::string member = election_.leader() ? election_.leader()->member : "";
-  if (member != last_leader_member_ && !member.empty()) {
+  if (member != last_leader_member_ && !member.empty()) {  // an election between two leaders is no change
     if (!last_leader_member_.empty()) ++leader_changes_;
     log::Info("hub leader known", {{"member", member}, {"grpc", election_.leader()->grpc},
                                    {"git", election_.leader()->git}, {"self", member == o_.me.member}});
+    last_leader_member_ = member;
   }
-  last_leader_member_ = member;
   if (role != last_role_) {
     log::Info("hub role changed", {{"from", RoleName(last_role_)}, {"to", RoleName(role)},
                                    {"reason", election_.deposed_reason()}, {"member", o_.me.member}});
