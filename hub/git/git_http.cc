@@ -439,14 +439,16 @@ asio::awaitable<Response> Server::Handle(beast::tcp_stream& stream, beast::flat_
     co_return res;
   }
   if (upload) co_return MakeResponse(http::status::forbidden, kCloneRefused);
+  // Before the token check: git sends its credentials again only after a 401 from the host it
+  // was redirected to (curl drops them across hosts), and retries a 401 only once.
+  if (auto leader = opts_.standby_leader ? opts_.standby_leader() : std::nullopt) {
+    counters_.standby.fetch_add(1);
+    co_return StandbyResponse(*leader, target);
+  }
   if (!Authorized(req)) {
     Response res = MakeResponse(http::status::unauthorized, "authentication required: use the cluster token as the password\n");
     res.set(http::field::www_authenticate, "Basic realm=\"skyport\"");
     co_return res;
-  }
-  if (auto leader = opts_.standby_leader ? opts_.standby_leader() : std::nullopt) {
-    counters_.standby.fetch_add(1);
-    co_return StandbyResponse(*leader, target);
   }
   if (route->kind == GitRoute::Kind::kInfoRefs) co_return InfoRefs(*route);
   co_return co_await ReceivePack(stream, buf, p, route->app, peer);

@@ -63,7 +63,8 @@ struct GitHttpOptions {
   std::function<void(const PushEvent&)> on_push;
   // Several hubs: nullopt while this hub leads (or when unset); else the
   // leader's git base URL ("http://h:p", "" when none is known), and every
-  // authorized request is answered 307 to it (or 503): proto/rpc/leader.h.
+  // push request is answered 307 to it (or 503), before the token check:
+  // proto/rpc/leader.h.
   std::function<std::optional<std::string>()> standby_leader;
 };
 
