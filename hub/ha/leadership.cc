@@ -97,7 +97,12 @@ void Leadership::Loop() {
     Election::Next next = election_.Step(now);
     AfterChangeLocked(now);
     if (next.action != Action::kNone) {
-      IssueLocked(next.action, now);
+      // The call is made without the lock: a client may report some failures on this thread.
+      const int64_t lease = election_.lease_id();
+      ++outstanding_;
+      lock.unlock();
+      Issue(next.action, now, lease);
+      lock.lock();
       continue;
     }
     cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<int64_t>(next.wake_ms - now, 1, 1000)));
@@ -109,8 +114,7 @@ void Leadership::CallDone() {
   cv_.notify_all();
 }
 
-void Leadership::IssueLocked(Action a, int64_t sent) {
-  ++outstanding_;
+void Leadership::Issue(Action a, int64_t sent, int64_t lease) {
   if (a == Action::kGrantLease) {
     etcdserverpb::LeaseGrantRequest r;
     r.set_ttl((o_.timings.ttl_ms + 999) / 1000);
@@ -127,7 +131,7 @@ void Leadership::IssueLocked(Action a, int64_t sent) {
       CallDone();
     });
   } else if (a == Action::kKeepAlive) {
-    int64_t id = election_.lease_id();
+    const int64_t id = lease;
     client_->LeaseKeepAlive(id, [this, id, sent](Result<etcdserverpb::LeaseKeepAliveResponse> res) {
       std::lock_guard lock(mu_);
       uint64_t suppressed = 0;
@@ -146,7 +150,7 @@ void Leadership::IssueLocked(Action a, int64_t sent) {
     auto* put = txn.add_success()->mutable_request_put();
     put->set_key(Key("leader"));
     put->set_value(o_.me.ToJson());
-    put->set_lease(election_.lease_id());
+    put->set_lease(lease);
     txn.add_failure()->mutable_request_range()->set_key(Key("leader"));
     client_->Txn(std::move(txn), [this](Result<etcdserverpb::TxnResponse> res) {
       std::lock_guard lock(mu_);

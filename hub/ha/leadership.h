@@ -64,7 +64,7 @@ class Leadership final : public LeaderGate {
  private:
   Leadership(std::shared_ptr<etcd::Client> client, LeadershipOptions o);
   void Loop();
-  void IssueLocked(Action a, int64_t now);
+  void Issue(Action a, int64_t sent, int64_t lease);  // without the lock; the call counted in outstanding_
   void AfterChangeLocked(int64_t now);  // role and leader logs, takeover start, deposition
   void OnWatch(etcd::WatchUpdate u);
   void Takeover();
