@@ -10,7 +10,8 @@ test skips, saying why, when etcd is not installed):
   the kill to the first successful command through the new leader), and the
   deploy made through the old leader is still desired: a drone restarted with
   its apps stopped gets it again from the new leader;
-- the old leader restarted joins as a standby.
+- the old leader restarted joins as a standby;
+- a leader cut off from etcd (every member SIGSTOPped) stops leading within the TTL and exits 3.
 """
 import json
 import os
@@ -79,6 +80,11 @@ class HubHaTest(DeployTest):
             if line.startswith("skyport: answered by "):
                 return line.split()[-1]
         return None
+
+    @staticmethod
+    def log_of(hub):
+        with open(hub.log_path) as f:
+            return f.read()
 
     def running_on_d1(self):
         r = self.cli("ps", "webapp", "--json", check=False, timeout=10)
@@ -157,6 +163,28 @@ class HubHaTest(DeployTest):
                    15, what="the old leader, back, answers as a standby naming the new one")
         self.assertEqual(leader.metric("skyport_hub_is_leader"), 0)
         self.assertEqual(self.leaders(), [new_leader])
+
+    def test_a_leader_cut_off_from_etcd_stops_within_the_ttl_and_exits(self):
+        leader = self.one_leader()
+        members = [p for p in self.etcd.procs if p is not None]
+
+        def resume():
+            for p in members:
+                if p.poll() is None:
+                    os.kill(p.pid, signal.SIGCONT)
+        self.addCleanup(resume)
+        for p in members:  # etcd hangs: no answer, no error
+            os.kill(p.pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        wait_until(lambda: "hub stopped leading" in self.log_of(leader), 5, interval=0.05,
+                   what="the leader stepping down")
+        took = time.monotonic() - t0
+        print(f"\nleader cut off from etcd stopped leading {took:.2f} s after etcd hung (--leader-ttl 2s)")
+        self.assertLess(took, 2.0)  # its lease counts from the last keep-alive it sent, before the hang
+        resume()
+        self.assertEqual(leader.proc.wait(timeout=20), 3)  # deposition ends the process
+        # The others elect one of them once etcd answers again.
+        self.one_leader([h for h in self.hubs if h is not leader])
 
 
 if __name__ == "__main__":
