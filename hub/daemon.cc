@@ -117,14 +117,22 @@ class StatsJanitor {
 // their bound ports) starts: a standby without a leader until then.
 class LateGate final : public LeaderGate {
  public:
-  void Set(ha::Leadership* l) { l_.store(l); }
-  ha::Leadership* get() const { return l_.load(); }
-  bool Leading() const override { auto* l = l_.load(); return l != nullptr && l->Leading(); }
-  std::string LeaderGrpc() const override { auto* l = l_.load(); return l ? l->LeaderGrpc() : ""; }
-  std::string LeaderGit() const override { auto* l = l_.load(); return l ? l->LeaderGit() : ""; }
+  void Set(std::shared_ptr<ha::Leadership> l) {
+    std::lock_guard lock(mu_);
+    l_ = std::move(l);
+  }
+  // Kept alive by the caller while in use: a service or git thread may ask while the daemon stops.
+  std::shared_ptr<ha::Leadership> get() const {
+    std::lock_guard lock(mu_);
+    return l_;
+  }
+  bool Leading() const override { auto l = get(); return l != nullptr && l->Leading(); }
+  std::string LeaderGrpc() const override { auto l = get(); return l ? l->LeaderGrpc() : ""; }
+  std::string LeaderGit() const override { auto l = get(); return l ? l->LeaderGit() : ""; }
 
  private:
-  std::atomic<ha::Leadership*> l_{nullptr};
+  mutable std::mutex mu_;
+  std::shared_ptr<ha::Leadership> l_;  // guarded by mu_
 };
 
 std::string RandomMemberId() {
@@ -167,7 +175,7 @@ int RunDaemon(const DaemonOptions& o) {
     etcd_prefix = settings->prefix;
     (*hub)->ReplaceDesired(DesiredState{});  // deployments.json is a single hub's; etcd's is loaded on takeover
     (*hub)->set_desired_store([&gate](const std::string& json) {
-      ha::Leadership* l = gate.get();
+      auto l = gate.get();
       return l ? l->FencedPut("desired", json) : Status::FailedPrecondition("this hub is not the leader");
     });
   }
@@ -267,35 +275,17 @@ int RunDaemon(const DaemonOptions& o) {
   if (!started.ok()) return FailStart(started.status());
   auto& [server, port] = *started;
 
-  std::unique_ptr<AdminServer> admin;
-  if (!o.metrics_listen.empty()) {
-    auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
-    if (!aopts.ok()) return FailStart(aopts.status());
-    Hub* h = hub->get();
-    FlightService* fs = &flight_service;
-    GitHttpServer* g = git->get();
-    StatsSinkService* ss = &stats_service;
-    HubService* hs = &hub_service;
-    StatsJanitor* sj = &janitor;
-    auto a = AdminServer::Start(o.metrics_listen,
-                                {{"/metrics",
-                                  [h, fs, g, ss, sj, hs, &gate, several_hubs](const AdminRequest&) {
-                                    return AdminResponse{200, "text/plain; version=0.0.4",
-                                                         Metrics(*h, fs->tower()) + g->Metrics() + ss->MetricsText() +
-                                                             sj->MetricsText() + hs->MetricsText() +
-                                                             (several_hubs && gate.get() ? gate.get()->MetricsText() : "")};
-                                  }},
-                                 {"/healthz",
-                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
-                                *aopts);
-    if (!a.ok()) return FailStart(a.status());
-    admin = std::move(*a);
-  }
-  if (!o.port_file.empty())
-    if (Status s = WriteFileAtomic(o.port_file, fmt::format("{} {}\n", port, (*git)->port())); !s.ok()) return FailStart(s);
   // The election starts once the listeners are bound: the leader key names their real ports.
-  std::unique_ptr<ha::Leadership> leadership;
   std::atomic<bool> deposed{false};
+  std::shared_ptr<ha::Leadership> leadership;
+  struct StopElection {  // on every way out: the election ends here, whoever still holds the object
+    LateGate& gate;
+    std::shared_ptr<ha::Leadership>& leadership;
+    ~StopElection() {
+      gate.Set(nullptr);
+      if (leadership) leadership->Stop();  // revokes the lease: a successor need not wait for the TTL
+    }
+  } stop_election{gate, leadership};
   if (several_hubs) {
     ha::LeadershipOptions lo;
     lo.prefix = etcd_prefix;
@@ -328,8 +318,36 @@ int RunDaemon(const DaemonOptions& o) {
       ::kill(::getpid(), SIGTERM);
     };
     leadership = ha::Leadership::Start(etcd_client, std::move(lo));
-    gate.Set(leadership.get());
+    gate.Set(leadership);
   }
+
+  std::unique_ptr<AdminServer> admin;
+  if (!o.metrics_listen.empty()) {
+    auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
+    if (!aopts.ok()) return FailStart(aopts.status());
+    Hub* h = hub->get();
+    FlightService* fs = &flight_service;
+    GitHttpServer* g = git->get();
+    StatsSinkService* ss = &stats_service;
+    HubService* hs = &hub_service;
+    StatsJanitor* sj = &janitor;
+    auto a = AdminServer::Start(o.metrics_listen,
+                                {{"/metrics",
+                                  [h, fs, g, ss, sj, hs, &gate](const AdminRequest&) {
+                                    auto election = gate.get();
+                                    return AdminResponse{200, "text/plain; version=0.0.4",
+                                                         Metrics(*h, fs->tower()) + g->Metrics() + ss->MetricsText() +
+                                                             sj->MetricsText() + hs->MetricsText() +
+                                                             (election ? election->MetricsText() : "")};
+                                  }},
+                                 {"/healthz",
+                                  [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
+                                *aopts);
+    if (!a.ok()) return FailStart(a.status());
+    admin = std::move(*a);
+  }
+  if (!o.port_file.empty())
+    if (Status s = WriteFileAtomic(o.port_file, fmt::format("{} {}\n", port, (*git)->port())); !s.ok()) return FailStart(s);
   log::Info("listening", {{"grpc_port", port},
                           {"git_port", (*git)->port()},
                           {"metrics_port", admin ? admin->port() : 0},
@@ -339,8 +357,11 @@ int RunDaemon(const DaemonOptions& o) {
                           {"store", o.store}});
   log::Info("stopping", {{"signal", stop_signals.Wait()}, {"deposed", deposed.load()}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  gate.Set(nullptr);
-  leadership.reset();  // revokes the lease: a successor need not wait for the TTL
+  if (several_hubs) {  // leader-only work ends before the lease is given up (StopElection, on return)
+    admin.reset();     // it reads the tower's metrics
+    flight_service.set_tower(nullptr);
+    tower.reset();
+  }
   return deposed ? 3 : 0;
 }
 

@@ -30,10 +30,14 @@ std::unique_ptr<Leadership> Leadership::Start(std::shared_ptr<etcd::Client> clie
 Leadership::Leadership(std::shared_ptr<etcd::Client> client, LeadershipOptions o)
     : client_(std::move(client)), o_(std::move(o)), election_(o_.timings, o_.me) {}
 
-Leadership::~Leadership() {
+Leadership::~Leadership() { Stop(); }
+
+void Leadership::Stop() {
   {
     std::lock_guard lock(mu_);
+    if (stop_) return;
     stop_ = true;
+    took_over_ = false;
   }
   cv_.notify_all();
   loop_.join();

@@ -13,8 +13,9 @@
 //   leader-only work stops with it).
 // - FencedPut writes only while the leader key still has our
 //   create_revision (a deposed leader cannot write, even before it knows).
-// - Destruction revokes the lease (best effort) so that a successor need not
-//   wait for the TTL, and returns after every callback has run.
+// - Stop (and destruction) revokes the lease (best effort) so that a
+//   successor need not wait for the TTL, and returns after every callback has
+//   run; the object may still be asked Leading() (false) afterwards.
 #pragma once
 
 #include <condition_variable>
@@ -44,7 +45,11 @@ struct LeadershipOptions {
 class Leadership final : public LeaderGate {
  public:
   static std::unique_ptr<Leadership> Start(std::shared_ptr<etcd::Client> client, LeadershipOptions o);
-  ~Leadership() override;
+  ~Leadership() override;  // Stop()
+  // Ends the loop and the takeover thread, revokes the lease (best effort)
+  // and waits for every callback; afterwards this hub does not lead. Once;
+  // call it from one thread (the daemon's main thread).
+  void Stop();
 
   bool Leading() const override;
   std::string LeaderGrpc() const override;
