@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -10,27 +11,32 @@
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "core/address_list.h"
+#include "core/config.h"
 #include "core/exclusive.h"
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
 #include "core/prom_text.h"
 #include "hub/flights/flight_service.h"
+#include "hub/ha/advertise.h"
+#include "hub/ha/leadership.h"
 #include "hub/git/git_http.h"
 #include "hub/deploys/service.h"
 #include "hub/stats/stats_service.h"
 #include "hub/flights/tower_io.h"
 #include "rpc/channel.h"
+#include "rpc/etcd_options.h"
 
 namespace skyport::hub {
 namespace {
 
-std::string Metrics(const Hub& hub, ControlTower& tower) {
+std::string Metrics(const Hub& hub, ControlTower* tower) {
   size_t connected = 0, processes = 0;
   auto drones = hub.Drones();
   for (const auto& d : drones) {
@@ -42,7 +48,7 @@ std::string Metrics(const Hub& hub, ControlTower& tower) {
   out.Gauge("skyport_hub_drones_known", "Drones seen since start.", drones.size());
   out.Gauge("skyport_hub_deployments", "Desired deployments.", hub.Desired().size());
   out.Gauge("skyport_hub_processes", "Processes the drones report.", processes);
-  return out.Take() + tower.Metrics();
+  return out.Take() + (tower ? tower->Metrics() : "");
 }
 
 // Enforces the stats store's retention every `interval_s` (first at start)
@@ -107,6 +113,33 @@ class StatsJanitor {
   std::thread thread_;
 };
 
+// The gate the services are built with, before the election (which needs
+// their bound ports) starts: a standby without a leader until then.
+class LateGate final : public LeaderGate {
+ public:
+  void Set(std::shared_ptr<ha::Leadership> l) {
+    std::lock_guard lock(mu_);
+    l_ = std::move(l);
+  }
+  // Kept alive by the caller while in use: a service or git thread may ask while the daemon stops.
+  std::shared_ptr<ha::Leadership> get() const {
+    std::lock_guard lock(mu_);
+    return l_;
+  }
+  bool Leading() const override { auto l = get(); return l != nullptr && l->Leading(); }
+  std::string LeaderGrpc() const override { auto l = get(); return l ? l->LeaderGrpc() : ""; }
+  std::string LeaderGit() const override { auto l = get(); return l ? l->LeaderGit() : ""; }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<ha::Leadership> l_;  // guarded by mu_
+};
+
+std::string RandomMemberId() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
+}
+
 }  // namespace
 
 int RunDaemon(const DaemonOptions& o) {
@@ -122,6 +155,30 @@ int RunDaemon(const DaemonOptions& o) {
 
   auto hub = Hub::Open(o.data_dir, SystemClock::Get());
   if (!hub.ok()) return FailStart(hub.status());
+  // --store etcd: the election decides whether this hub serves commands; the desired state lives in etcd.
+  const bool several_hubs = o.store == "etcd";
+  std::shared_ptr<etcd::Client> etcd_client;
+  std::string etcd_prefix;
+  int64_t leader_ttl_ms = 0;
+  LateGate gate;
+  const LeaderGate* gate_ptr = several_hubs ? &gate : nullptr;
+  if (several_hubs) {
+    auto settings = etcd::SettingsFromFlags(o.etcd, ProcessEnv());
+    if (!settings.ok()) return FailStart(settings.status());
+    auto ttl = etcd::ParseDurationMs(o.leader_ttl, "leader-ttl");
+    if (!ttl.ok()) return FailStart(ttl.status());
+    if (*ttl < 1000 || *ttl > 60'000) return FailStart(Status::InvalidArgument("leader-ttl: must be within 1s..60s"));
+    leader_ttl_ms = *ttl;
+    auto client = etcd::Client::Create(settings->options);
+    if (!client.ok()) return FailStart(client.status());
+    etcd_client = std::move(*client);
+    etcd_prefix = settings->prefix;
+    (*hub)->ReplaceDesired(DesiredState{});  // deployments.json is a single hub's; etcd's is loaded on takeover
+    (*hub)->set_desired_store([&gate](const std::string& json) {
+      auto l = gate.get();
+      return l ? l->FencedPut("desired", json) : Status::FailedPrecondition("this hub is not the leader");
+    });
+  }
   (*hub)->set_reconcile_budget_ms(int64_t{o.deploy_timeout_s} * 1000);
   auto repos = RepoStore::Open(o.data_dir + "/repos");
   if (!repos.ok()) return FailStart(repos.status());
@@ -150,6 +207,11 @@ int RunDaemon(const DaemonOptions& o) {
     return std::find(forced.begin(), forced.end(), "*") != forced.end() ||
            std::find(forced.begin(), forced.end(), app) != forced.end();
   };
+  if (several_hubs)
+    go.standby_leader = [&gate]() -> std::optional<std::string> {
+      if (gate.Leading()) return std::nullopt;
+      return gate.LeaderGit();
+    };
   go.on_push = [](const PushEvent& e) {
     for (const auto& u : e.updates)
       log::Info("push", {{"app", e.app}, {"ref", u.ref}, {"new", u.new_id.substr(0, 12)}, {"ok", u.ok},
@@ -164,8 +226,9 @@ int RunDaemon(const DaemonOptions& o) {
   so.token = *token;
   so.deploy_timeout_ms = int64_t{o.deploy_timeout_s} * 1000;
   so.logs_follower_max_bytes = static_cast<size_t>(o.logs_follower_max_kb) << 10;
+  so.gate = gate_ptr;
   HubService hub_service(hub->get(), repos->get(), so);
-  DroneControlService drone_service(hub->get(), repos->get(), *token);
+  DroneControlService drone_service(hub->get(), repos->get(), *token, gate_ptr);
   StatsStoreLimits store_limits;
   store_limits.max_bytes = static_cast<uint64_t>(o.stats_max_mb) << 20;
   store_limits.max_event_names_per_app = static_cast<size_t>(o.stats_max_event_names);
@@ -194,30 +257,88 @@ int RunDaemon(const DaemonOptions& o) {
   auto tower_io = MakeTowerIo(hub->get(), repos->get(), stats->get(), tio);
   PlanTimings timings;
   timings.gate_interval_ms = o.gate_interval_ms;
-  auto tower = ControlTower::Open(flight_store->get(), tower_io.get(), SystemClock::Get(), timings);
-  if (!tower.ok()) return FailStart(tower.status());
-  FlightService flight_service(tower->get(), *token);
+  // The tower is leader-only work: a standby opens it when it takes over.
+  std::unique_ptr<ControlTower> tower;
+  FlightService flight_service(nullptr, *token, gate_ptr);
+  auto open_tower = [&]() -> Status {
+    if (tower) return Status::Ok();
+    auto t = ControlTower::Open(flight_store->get(), tower_io.get(), SystemClock::Get(), timings);
+    if (!t.ok()) return t.status();
+    tower = std::move(*t);
+    flight_service.set_tower(tower.get());
+    return Status::Ok();
+  };
+  if (!several_hubs)
+    if (Status s = open_tower(); !s.ok()) return FailStart(s);
   auto started = rpc::StartServer(o.listen, *creds, {&hub_service, &drone_service, &stats_service, &flight_service},
                                   16 << 20);
   if (!started.ok()) return FailStart(started.status());
   auto& [server, port] = *started;
+
+  // The election starts once the listeners are bound: the leader key names their real ports.
+  std::atomic<bool> deposed{false};
+  std::shared_ptr<ha::Leadership> leadership;
+  struct StopElection {  // on every way out: the election ends here, whoever still holds the object
+    LateGate& gate;
+    std::shared_ptr<ha::Leadership>& leadership;
+    ~StopElection() {
+      gate.Set(nullptr);
+      if (leadership) leadership->Stop();  // revokes the lease: a successor need not wait for the TTL
+    }
+  } stop_election{gate, leadership};
+  if (several_hubs) {
+    ha::LeadershipOptions lo;
+    lo.prefix = etcd_prefix;
+    lo.timings.ttl_ms = leader_ttl_ms;
+    auto grpc_addr = ha::AdvertiseGrpc(o.advertise, o.listen, port);
+    if (!grpc_addr.ok()) return FailStart(grpc_addr.status());
+    auto git_addr = ha::AdvertiseGit(o.advertise_git, o.git_listen, (*git)->port());
+    if (!git_addr.ok()) return FailStart(git_addr.status());
+    lo.me = {RandomMemberId(), *grpc_addr, *git_addr};
+    Hub* h = hub->get();
+    std::string desired_key = etcd_prefix + "hub/desired";
+    lo.takeover = [h, &etcd_client, desired_key, &open_tower]() -> Status {
+      etcdserverpb::RangeRequest r;
+      r.set_key(desired_key);
+      auto got = etcd_client->RangeSync(std::move(r));
+      if (!got.ok()) return got.status();
+      DesiredState desired;
+      if (got->kvs_size() > 0) {
+        auto parsed = DesiredState::FromJson(got->kvs(0).value());
+        if (!parsed.ok()) return Status::DataLoss(desired_key + ": " + parsed.status().message());
+        desired = std::move(*parsed);
+      }
+      log::Info("desired state loaded from etcd", {{"deployments", static_cast<int64_t>(desired.All().size())}});
+      h->ReplaceDesired(std::move(desired));
+      return open_tower();
+    };
+    // Deposition is final: the process ends so that every piece of leader-only work stops with it.
+    lo.on_deposed = [&deposed](const std::string&) {
+      deposed = true;
+      ::kill(::getpid(), SIGTERM);
+    };
+    leadership = ha::Leadership::Start(etcd_client, std::move(lo));
+    gate.Set(leadership);
+  }
 
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
     auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
     if (!aopts.ok()) return FailStart(aopts.status());
     Hub* h = hub->get();
-    ControlTower* t = tower->get();
+    FlightService* fs = &flight_service;
     GitHttpServer* g = git->get();
     StatsSinkService* ss = &stats_service;
     HubService* hs = &hub_service;
     StatsJanitor* sj = &janitor;
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
-                                  [h, t, g, ss, sj, hs](const AdminRequest&) {
+                                  [h, fs, g, ss, sj, hs, &gate](const AdminRequest&) {
+                                    auto election = gate.get();
                                     return AdminResponse{200, "text/plain; version=0.0.4",
-                                                         Metrics(*h, *t) + g->Metrics() + ss->MetricsText() +
-                                                             sj->MetricsText() + hs->MetricsText()};
+                                                         Metrics(*h, fs->tower()) + g->Metrics() + ss->MetricsText() +
+                                                             sj->MetricsText() + hs->MetricsText() +
+                                                             (election ? election->MetricsText() : "")};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
@@ -232,10 +353,16 @@ int RunDaemon(const DaemonOptions& o) {
                           {"metrics_port", admin ? admin->port() : 0},
                           {"tls", !o.common.tls.cert.empty()},
                           {"data", o.data_dir},
-                          {"registry", o.registry}});
-  log::Info("stopping", {{"signal", stop_signals.Wait()}});
+                          {"registry", o.registry},
+                          {"store", o.store}});
+  log::Info("stopping", {{"signal", stop_signals.Wait()}, {"deposed", deposed.load()}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  return 0;
+  if (several_hubs) {  // leader-only work ends before the lease is given up (StopElection, on return)
+    admin.reset();     // it reads the tower's metrics
+    flight_service.set_tower(nullptr);
+    tower.reset();
+  }
+  return deposed ? 3 : 0;
 }
 
 }  // namespace skyport::hub

@@ -1,20 +1,20 @@
 # The hub daemon (included from hub/CMakeLists.txt, below the git library).
 # Pure logic: desired state, reconcile diff, target choice (deploys/), flight
-# steps and states (flights/), the log queue of `skyport logs`. Flight specs,
+# steps and states (flights/), the log queue of `skyport logs`, the leader election (ha/). Flight specs,
 # gates and the experiment maths are contracts (skyport_contract).
 add_library(skyport_hub_logic STATIC deploys/desired.cc deploys/reconcile.cc deploys/targets.cc
-  deploys/log_follower.cc flights/flight_plan.cc flights/flight_state.cc)
+  deploys/log_follower.cc flights/flight_plan.cc flights/flight_state.cc ha/election.cc ha/advertise.cc)
 target_link_libraries(skyport_hub_logic PUBLIC skyport_contract skyport_core skyport_proto nlohmann_json::nlohmann_json)
 
 # Durable experiment data (SQLite): stats/.
 add_library(skyport_hub_stats STATIC stats/stats_store.cc stats/stats_check.cc stats/user_cap.cc)
 target_link_libraries(skyport_hub_stats PUBLIC skyport_contract skyport_core skyport_proto PRIVATE SQLite::SQLite3)
 
-# Shell: sessions and commands, gRPC services, the control tower's I/O, the daemon.
+# Shell: sessions and commands, gRPC services, the control tower's I/O, the election on etcd (ha/), the daemon.
 add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc daemon.cc
   stats/stats_service.cc flights/flight_store.cc flights/tower.cc flights/tower_io.cc flights/ping_http.cc
-  flights/flight_service.cc)
-target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_git skyport_hub_stats skyport_rpc Threads::Threads
+  flights/flight_service.cc ha/gate.cc ha/leadership.cc)
+target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_git skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
   PRIVATE SQLite::SQLite3 Boost::headers)
 
 add_executable(skyport-hub main.cc)

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/daemon.h"
+#include "core/etcd_flags.h"
 #include "core/http_admin.h"
 
 namespace skyport::hub {
@@ -51,6 +52,14 @@ struct DaemonOptions {
   int stats_max_batch_rows = 50'000;       // rows in one shipped batch
   int stats_max_age_days = 40;             // a shipped row's hour at most this old
   CommonDaemonFlags common;
+  // Several hubs (docs/operations.md): "sqlite" = one hub that always leads,
+  // state in DATA_DIR; "etcd" = hubs elect a leader in etcd, which keeps the
+  // desired state there; the others stand by.
+  std::string store = "sqlite";
+  EtcdFlags etcd;
+  std::string advertise;      // gRPC HOST:PORT others reach this hub on ("" = --listen's, not a wildcard)
+  std::string advertise_git;  // git URL or HOST:PORT ("" = --git-listen's)
+  std::string leader_ttl = "2s";
 };
 
 int RunDaemon(const DaemonOptions& o);

@@ -96,6 +96,20 @@ int main(int argc, char** argv) {
   app.add_option("--stats-max-age", o.stats_max_age_days, "Days a shipped row's hour may lie in the past; older: refused")
       ->capture_default_str()->check(CLI::Range(1, 100'000));
   app.add_option("--port-file", o.port_file, "Write \"GRPC_PORT GIT_PORT\" here once listening");
+  app.add_option("--store", o.store,
+                 "Where the hub keeps its state: sqlite (one hub, DATA_DIR) or etcd (several hubs elect a "
+                 "leader; the --etcd-* flags)")
+      ->capture_default_str()->check(CLI::IsMember({"sqlite", "etcd"}));
+  app.add_option("--advertise", o.advertise,
+                 "gRPC HOST:PORT other hubs name when this hub leads (default: --listen, unless a wildcard)");
+  app.add_option("--advertise-git", o.advertise_git,
+                 "git URL (http://HOST:PORT) or HOST:PORT standbys redirect pushes to when this hub leads "
+                 "(default: --git-listen, unless a wildcard)");
+  app.add_option("--leader-ttl", o.leader_ttl,
+                 "--store etcd: lease TTL of the leader (1s..60s); a dead leader is replaced within about it, "
+                 "and a leader cut off from etcd stops leading within it")
+      ->capture_default_str();
+  skyport::AddEtcdFlags(app, o.etcd);
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
   skyport::AddAdminFlags(app, o.admin);
   skyport::EnableEnvAndConfig(app, "");

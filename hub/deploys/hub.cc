@@ -29,7 +29,17 @@ Result<std::unique_ptr<Hub>> Hub::Open(const std::string& data_dir, Clock* clock
   return std::unique_ptr<Hub>(new Hub(path, clock, std::move(desired)));
 }
 
-Status Hub::SaveLocked() { return WriteFileAtomic(path_, desired_.ToJson()); }
+Status Hub::SaveLocked() { return save_ ? save_(desired_.ToJson()) : WriteFileAtomic(path_, desired_.ToJson()); }
+
+void Hub::set_desired_store(std::function<Status(const std::string& json)> save) {
+  std::lock_guard lock(mu_);
+  save_ = std::move(save);
+}
+
+void Hub::ReplaceDesired(DesiredState d) {
+  std::lock_guard lock(mu_);
+  desired_ = std::move(d);
+}
 
 uint64_t Hub::Attach(std::shared_ptr<DroneLink> link, const v1::DroneHello& hello) {
   std::shared_ptr<DroneLink> old;

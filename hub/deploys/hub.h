@@ -59,6 +59,12 @@ class Hub {
   Status Desire(const Deployment& d);
   Status Undesire(const std::string& app, const std::string& commit, const std::set<std::string>& drones);
   std::vector<Deployment> Desired() const;
+  // Keeps the desired state with `save` (given the whole state's JSON, under
+  // the hub's lock) instead of DATA_DIR/deployments.json: with several hubs,
+  // in etcd, written by the leader only (hub/ha/leadership.h FencedPut).
+  void set_desired_store(std::function<Status(const std::string& json)> save);
+  // Replaces the desired state (a new leader's takeover, from etcd).
+  void ReplaceDesired(DesiredState d);
 
   // The drone's budget for the deploys reconcile sends (nobody waits for
   // those; without one the drone would allow a hung release 10 minutes):
@@ -101,6 +107,7 @@ class Hub {
   std::atomic<int64_t> reconcile_budget_ms_{300'000};
   mutable std::mutex mu_;
   DesiredState desired_;                       // guarded by mu_
+  std::function<Status(const std::string&)> save_;  // guarded by mu_; empty: the JSON file
   std::map<std::string, Session> sessions_;    // guarded by mu_
   std::map<uint64_t, Pending> pending_;        // guarded by mu_
   uint64_t next_session_ = 1;                  // guarded by mu_

@@ -51,6 +51,7 @@ class StreamLink final : public DroneLink {
 grpc::Status HubService::Deploy(grpc::ServerContext* ctx, const v1::DeployRequest* req,
                                 grpc::ServerWriter<v1::DeployProgress>* writer) {
   if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
   OperationHooks hooks;
   hooks.progress = [writer](const v1::DeployProgress& p) { writer->Write(p); };
   hooks.cancelled = [ctx] { return ctx->IsCancelled(); };
@@ -59,6 +60,7 @@ grpc::Status HubService::Deploy(grpc::ServerContext* ctx, const v1::DeployReques
 
 grpc::Status HubService::Stop(grpc::ServerContext* ctx, const v1::StopRequest* req, v1::StopResponse* resp) {
   if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
   OperationHooks hooks;
   hooks.cancelled = [ctx] { return ctx->IsCancelled(); };
   auto stopped = RunStop(hub_, repos_, *req, o_.stop_timeout_ms, hooks);
@@ -69,6 +71,7 @@ grpc::Status HubService::Stop(grpc::ServerContext* ctx, const v1::StopRequest* r
 
 grpc::Status HubService::Ps(grpc::ServerContext* ctx, const v1::PsRequest* req, v1::PsResponse* resp) {
   if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
   if (!req->app().empty())
     if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
   for (auto& p : hub_->Ps(req->app())) *resp->add_processes() = std::move(p);
@@ -77,6 +80,7 @@ grpc::Status HubService::Ps(grpc::ServerContext* ctx, const v1::PsRequest* req, 
 
 grpc::Status HubService::Drones(grpc::ServerContext* ctx, const v1::DronesRequest*, v1::DronesResponse* resp) {
   if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
   for (auto& d : hub_->Drones()) *resp->add_drones() = std::move(d);
   return grpc::Status::OK;
 }
@@ -84,6 +88,7 @@ grpc::Status HubService::Drones(grpc::ServerContext* ctx, const v1::DronesReques
 grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* req,
                               grpc::ServerWriter<v1::LogLine>* writer) {
   if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
   if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
   if (!req->commit().empty())
     if (Status s = ValidateCommitPrefix("commit", req->commit()); !s.ok()) return rpc::ToGrpc(s);
@@ -150,6 +155,7 @@ std::string HubService::MetricsText() const {
 grpc::Status DroneControlService::Attach(grpc::ServerContext* ctx,
                                          grpc::ServerReaderWriter<v1::HubCommand, v1::DroneMessage>* stream) {
   if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
+  if (auto standby = StandbyCheck(gate_, *ctx)) return *standby;
   v1::DroneMessage first;
   if (!stream->Read(&first) || !first.has_hello()) return Invalid("the first message must be a hello");
   const v1::DroneHello& hello = first.hello();
@@ -168,6 +174,7 @@ grpc::Status DroneControlService::Attach(grpc::ServerContext* ctx,
 grpc::Status DroneControlService::FetchCommit(grpc::ServerContext* ctx, const v1::FetchCommitRequest* req,
                                               grpc::ServerWriter<v1::PackChunk>* writer) {
   if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
+  if (auto standby = StandbyCheck(gate_, *ctx)) return *standby;
   if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
   if (req->commit().size() != 40 || !IsHex(req->commit()))
     return Invalid("commit: must be a full 40-character hash");

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "hub/deploys/hub.h"
+#include "hub/ha/gate.h"
 #include "hub/git/repo_store.h"
 #include "skyport/v1/hub.grpc.pb.h"
 
@@ -18,6 +19,7 @@ struct ServiceOptions {
   int64_t deploy_timeout_ms = 300'000;
   int64_t stop_timeout_ms = 60'000;
   size_t logs_follower_max_bytes = 1 << 20;  // per `skyport logs` call: lines queued for a slow client
+  const LeaderGate* gate = nullptr;  // several hubs: a standby answers every call with the leader (null: always lead)
 };
 
 class HubService final : public v1::Hub::Service {
@@ -42,8 +44,8 @@ class HubService final : public v1::Hub::Service {
 
 class DroneControlService final : public v1::DroneControl::Service {
  public:
-  DroneControlService(Hub* hub, RepoStore* repos, std::string token)
-      : hub_(hub), repos_(repos), token_(std::move(token)) {}
+  DroneControlService(Hub* hub, RepoStore* repos, std::string token, const LeaderGate* gate = nullptr)
+      : hub_(hub), repos_(repos), token_(std::move(token)), gate_(gate) {}
   grpc::Status Attach(grpc::ServerContext*, grpc::ServerReaderWriter<v1::HubCommand, v1::DroneMessage>*) override;
   grpc::Status FetchCommit(grpc::ServerContext*, const v1::FetchCommitRequest*,
                            grpc::ServerWriter<v1::PackChunk>*) override;
@@ -52,6 +54,7 @@ class DroneControlService final : public v1::DroneControl::Service {
   Hub* hub_;
   RepoStore* repos_;
   std::string token_;
+  const LeaderGate* gate_;
 };
 
 }  // namespace skyport::hub

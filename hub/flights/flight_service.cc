@@ -18,38 +18,51 @@ grpc::Status Fill(Result<T> r, T* out) {
 
 }  // namespace
 
+grpc::Status FlightService::Admit(grpc::ServerContext& ctx, ControlTower*& tower) const {
+  if (auto s = rpc::CheckToken(ctx, token_); !s.ok()) return s;
+  if (auto standby = StandbyCheck(gate_, ctx)) return *standby;
+  tower = tower_.load();
+  if (tower == nullptr) return {grpc::StatusCode::UNAVAILABLE, "the flight tower is not running yet"};
+  return grpc::Status::OK;
+}
+
 grpc::Status FlightService::Start(grpc::ServerContext* ctx, const v1::FlightStartRequest* req, v1::FlightStatus* resp) {
-  if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
+  ControlTower* tower = nullptr;
+  if (auto s = Admit(*ctx, tower); !s.ok()) return s;
   if (req->spec_json().size() > kMaxSpecBytes)
     return {grpc::StatusCode::INVALID_ARGUMENT, "spec: larger than 1 MiB"};
-  return Fill(tower_->Start(req->spec_json()), resp);
+  return Fill(tower->Start(req->spec_json()), resp);
 }
 
 grpc::Status FlightService::Kill(grpc::ServerContext* ctx, const v1::FlightKillRequest* req, v1::FlightStatus* resp) {
-  if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
+  ControlTower* tower = nullptr;
+  if (auto s = Admit(*ctx, tower); !s.ok()) return s;
   if (skyport::Status s = ValidateName("name", req->name()); !s.ok()) return rpc::ToGrpc(s);
   if (req->reason().size() > 1024) return {grpc::StatusCode::INVALID_ARGUMENT, "reason: longer than 1024 bytes"};
-  return Fill(tower_->Kill(req->name(), req->reason()), resp);
+  return Fill(tower->Kill(req->name(), req->reason()), resp);
 }
 
 grpc::Status FlightService::List(grpc::ServerContext* ctx, const v1::FlightListRequest* req,
                                  v1::FlightListResponse* resp) {
-  if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
-  for (auto& f : tower_->List(req->all())) *resp->add_flights() = std::move(f);
+  ControlTower* tower = nullptr;
+  if (auto s = Admit(*ctx, tower); !s.ok()) return s;
+  for (auto& f : tower->List(req->all())) *resp->add_flights() = std::move(f);
   return grpc::Status::OK;
 }
 
 grpc::Status FlightService::Status(grpc::ServerContext* ctx, const v1::FlightStatusRequest* req,
                                    v1::FlightStatus* resp) {
-  if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
+  ControlTower* tower = nullptr;
+  if (auto s = Admit(*ctx, tower); !s.ok()) return s;
   if (skyport::Status s = ValidateName("name", req->name()); !s.ok()) return rpc::ToGrpc(s);
-  return Fill(tower_->Get(req->name()), resp);
+  return Fill(tower->Get(req->name()), resp);
 }
 
 grpc::Status FlightService::Log(grpc::ServerContext* ctx, const v1::FlightLogRequest* req, v1::FlightLogResponse* resp) {
-  if (auto s = rpc::CheckToken(*ctx, token_); !s.ok()) return s;
+  ControlTower* tower = nullptr;
+  if (auto s = Admit(*ctx, tower); !s.ok()) return s;
   if (skyport::Status s = ValidateName("name", req->name()); !s.ok()) return rpc::ToGrpc(s);
-  auto log = tower_->Log(req->name());
+  auto log = tower->Log(req->name());
   if (!log.ok()) return rpc::ToGrpc(log.status());
   for (auto& e : *log) *resp->add_entries() = std::move(e);
   return grpc::Status::OK;

@@ -41,6 +41,7 @@
 #include "core/token.h"
 #include "hub/git/git_route.h"
 #include "hub/git/gunzip.h"
+#include "hub/git/log_throttle.h"
 #include "hub/git/push_apply.h"
 #include "hub/git/receive_pack.h"
 
@@ -68,31 +69,15 @@ Response MakeResponse(http::status status, std::string body, const char* type = 
   return res;
 }
 
-// At most one log line per cause every 10 s; the rest are counted in the next one.
-class LogThrottle {
- public:
-  // Returns how many were suppressed since the last line, or -1 to stay quiet.
-  int64_t Allow(const std::string& cause, std::chrono::steady_clock::time_point now) {
-    std::lock_guard<std::mutex> l(mu_);
-    Slot& s = slots_[cause];
-    if (s.logged && now - s.last < std::chrono::seconds(10)) {
-      ++s.suppressed;
-      return -1;
-    }
-    int64_t n = s.suppressed;
-    s = Slot{now, 0, true};
-    return n;
-  }
-
- private:
-  struct Slot {
-    std::chrono::steady_clock::time_point last;
-    int64_t suppressed = 0;
-    bool logged = false;
-  };
-  std::mutex mu_;
-  std::map<std::string, Slot> slots_;  // GUARDED_BY(mu_); a handful of fixed causes
-};
+// The leader contract (proto/rpc/leader.h): 307 keeps the method and body, so git follows it; 503 without a leader.
+Response StandbyResponse(std::string_view base, std::string_view target) {
+  while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+  Response res = base.empty() ? MakeResponse(http::status::service_unavailable, "this hub is a standby and no leader is known yet\n")
+                              : MakeResponse(http::status::temporary_redirect, "this hub is a standby; the leader serves pushes\n");
+  if (base.empty()) res.set(http::field::retry_after, "2");
+  else res.set(http::field::location, std::string(base) + std::string(target));
+  return res;
+}
 
 // Push counters for /metrics.
 struct PushCounters {
@@ -100,6 +85,7 @@ struct PushCounters {
   std::atomic<uint64_t> in_flight{0};
   std::atomic<uint64_t> busy{0};          // 503: too many at once
   std::atomic<uint64_t> client_busy{0};   // 429: too many at once from one client address
+  std::atomic<uint64_t> standby{0};       // 307/503: this hub is a standby
   std::atomic<uint64_t> accept_errors{0};  // accept failed (EMFILE, ENFILE, ENOBUFS...): paused 100 ms
   std::atomic<uint64_t> fsck{0};
   std::atomic<uint64_t> refs{0};
@@ -213,6 +199,9 @@ std::string Server::Metrics() const {
   out.Counter("skyport_hub_git_pushes_client_busy_total",
               "Pushes answered 429 because their client address had --git-max-pushes-per-client running.",
               c.client_busy.load());
+  out.Counter("skyport_hub_git_standby_total",
+              "git requests a standby hub answered 307 (to the leader) or 503 (no leader known).",
+              c.standby.load());
   out.Counter("skyport_hub_git_accept_errors_total",
               "Failed accepts on the git listener (out of descriptors...), each followed by a 100 ms pause.",
               c.accept_errors.load());
@@ -450,6 +439,12 @@ asio::awaitable<Response> Server::Handle(beast::tcp_stream& stream, beast::flat_
     co_return res;
   }
   if (upload) co_return MakeResponse(http::status::forbidden, kCloneRefused);
+  // Before the token check: git sends its credentials again only after a 401 from the host it
+  // was redirected to (curl drops them across hosts), and retries a 401 only once.
+  if (auto leader = opts_.standby_leader ? opts_.standby_leader() : std::nullopt) {
+    counters_.standby.fetch_add(1);
+    co_return StandbyResponse(*leader, target);
+  }
   if (!Authorized(req)) {
     Response res = MakeResponse(http::status::unauthorized, "authentication required: use the cluster token as the password\n");
     res.set(http::field::www_authenticate, "Basic realm=\"skyport\"");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,11 @@ struct GitHttpOptions {
   std::function<bool(const std::string& app, const std::string& ref)> allow_non_ff;
   // Called after a push, with what was accepted and refused.
   std::function<void(const PushEvent&)> on_push;
+  // Several hubs: nullopt while this hub leads (or when unset); else the
+  // leader's git base URL ("http://h:p", "" when none is known), and every
+  // push request is answered 307 to it (or 503), before the token check:
+  // proto/rpc/leader.h.
+  std::function<std::optional<std::string>()> standby_leader;
 };
 
 class GitHttpServer {

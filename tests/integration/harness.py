@@ -172,19 +172,26 @@ class ClusterTest(unittest.TestCase):
 class Hub:
     """One skyport-hub process; restartable on the same data and ports."""
 
-    def __init__(self, tmp, token_file, registry, extra=()):
+    def __init__(self, tmp, token_file, registry, extra=(), name="hub", store=None, etcd=None, advertise=None,
+                 advertise_git=None):
+        """Several hubs in one temp dir take distinct names; store="etcd" with etcd=ENDPOINTS joins an election."""
         self.tmp = tmp
+        self.name = name
         self.extra = list(extra)
-        self.data = os.path.join(tmp, "hub-data")
+        for flag, value in (("--store", store), ("--etcd-endpoints", etcd), ("--advertise", advertise),
+                            ("--advertise-git", advertise_git)):
+            if value:
+                self.extra += [flag, value]
+        self.data = os.path.join(tmp, f"{name}-data")
         self.token_file = token_file
         self.registry = registry
         self.port = 0
         self.git_port = 0
         self.proc = None
-        self.log_path = os.path.join(tmp, "hub.log")
+        self.log_path = os.path.join(tmp, f"{name}.log")
 
     def start(self):
-        port_file = os.path.join(self.tmp, "hub.port")
+        port_file = os.path.join(self.tmp, f"{self.name}.port")
         if os.path.exists(port_file):
             os.unlink(port_file)
         # A test that reads /metrics passes its own --metrics-listen in extra.
@@ -229,6 +236,9 @@ class Hub:
 
     def git_url(self, app, token):
         return f"http://skyport:{token}@127.0.0.1:{self.git_port}/{app}.git"
+
+    def git_address(self):
+        return f"127.0.0.1:{self.git_port}"
 
     def stats_sql(self, sql, *args):
         """Rows of a read-only query on the hub's stats.db ([] before the store exists)."""
