@@ -107,6 +107,10 @@ class RegistryTest(ClusterTest):
 
     def test_watch_sees_adds_and_removes_in_order(self):
         w = self.spawn("registry", "watch")
+        # A first entry, seen before the others: from then on the watch is
+        # past its snapshot (whose order is by entry id, random on etcd).
+        self.register(f"sentinel@{A}", "http", "--port", "15100")
+        self.assertEqual(json.loads(w.stdout.readline())["port"], 15100)
         self.register(f"webapp@{A}", "http", "--port", "15194")
         self.register(f"webapp@{B}", "http", "--port", "15195")
         [first] = [e for _, _, e in self.wide() if e["port"] == 15194]
