@@ -63,6 +63,15 @@ etcdpb::TxnRequest GrantTxn(const EtcdKeys& keys, uint64_t id, uint32_t ttl_s) {
   return t;
 }
 
+etcdpb::TxnRequest RetireLeaseRecordTxn(const EtcdKeys& keys, uint64_t id, int64_t mod_revision) {
+  etcdpb::TxnRequest t;
+  *t.add_compare() = ModIs(keys.Lease(id), mod_revision);
+  AddDelete(t.mutable_success(), keys.Lease(id));
+  return t;
+}
+
+etcdpb::TxnRequest RestoreLeaseTxn(const EtcdKeys& keys, uint64_t id) { return GrantTxn(keys, id, 0); }
+
 Result<uint32_t> KeepAliveOutcome(uint64_t id, int64_t etcd_ttl, uint32_t max_ttl_s) {
   if (etcd_ttl <= 0) return ErrLeaseExpired(id);
   if (etcd_ttl > int64_t{max_ttl_s}) return uint32_t{0};  // a static lease
@@ -85,11 +94,6 @@ std::vector<std::string> PortKeysOnHost(const EtcdKeys& keys,
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-bool OnlyLeaseRecord(const EtcdKeys& keys, uint64_t id,
-                     const google::protobuf::RepeatedPtrField<std::string>& lease_keys) {
-  return lease_keys.size() == 1 && lease_keys.Get(0) == keys.Lease(id);
 }
 
 AllocateDecision DecideAllocate(const v1::AllocateRequest& req, const std::vector<Versioned<Allocation>>& held,

@@ -36,6 +36,14 @@ struct Versioned {
 int64_t EtcdTtl(uint32_t ttl_s);
 // After LeaseGrant(id): the lease record, created only if absent, attached.
 etcdpb::TxnRequest GrantTxn(const EtcdKeys& keys, uint64_t id, uint32_t ttl_s);
+// Ending a static lease after its last entry, in two steps that cannot lose
+// an entry registered meanwhile: the lease record goes first, if unchanged
+// since `mod_revision` (Allocate and Register compare that it exists, so
+// nothing new attaches from then on); then the lease's keys are counted, and
+// the lease is revoked when none is left, or its record put back (`RestoreLeaseTxn`,
+// only if still absent) when an entry had attached before the record went.
+etcdpb::TxnRequest RetireLeaseRecordTxn(const EtcdKeys& keys, uint64_t id, int64_t mod_revision);
+etcdpb::TxnRequest RestoreLeaseTxn(const EtcdKeys& keys, uint64_t id);
 // A LeaseKeepAlive answer (etcd's TTL; <= 0: gone) as KeepAlive's: the
 // lease's TTL, 0 for a static lease.
 Result<uint32_t> KeepAliveOutcome(uint64_t id, int64_t etcd_ttl, uint32_t max_ttl_s);
@@ -46,10 +54,6 @@ uint32_t CountEndpointKeys(const EtcdKeys& keys, const google::protobuf::Repeate
 std::vector<std::string> PortKeysOnHost(const EtcdKeys& keys,
                                         const google::protobuf::RepeatedPtrField<std::string>& lease_keys,
                                         const std::string& host);
-// Whether a static lease holds nothing but its record (it then ends, as
-// RegistryState::Deregister ends it).
-bool OnlyLeaseRecord(const EtcdKeys& keys, uint64_t id,
-                     const google::protobuf::RepeatedPtrField<std::string>& lease_keys);
 
 // --- Allocate --------------------------------------------------------------
 struct AllocateDecision {

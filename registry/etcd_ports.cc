@@ -289,24 +289,43 @@ void EtcdBackend::DeregisterRound(uint64_t id, v1::DeregisterResponse* resp, Don
 
 // A lease that never expires would otherwise outlive its last entry forever
 // (RegistryState::Deregister). Best effort: a failure is logged, and the
-// lease then holds nothing.
+// lease then holds nothing. The order (etcd_plans.h RetireLeaseRecordTxn)
+// keeps an entry registered meanwhile: counting the keys first and revoking
+// after would remove it after its Register was acknowledged.
 void EtcdBackend::EndStaticLease(uint64_t lease_id, std::function<void()> then) {
   client_->Range(RangeKey(keys_.Lease(lease_id)), [this, lease_id, then](auto rec) {
     if (!rec.ok() || rec->kvs().empty()) return then();
     auto lease = DecodeLease(keys_, rec->kvs(0));
     if (!lease.ok() || lease->ttl_seconds() != 0) return then();
-    etcdserverpb::LeaseTimeToLiveRequest t;
-    t.set_id(static_cast<int64_t>(lease_id));
-    t.set_keys(true);
-    client_->LeaseTimeToLive(std::move(t), [this, lease_id, then](auto ttl) {
-      if (!ttl.ok() || !OnlyLeaseRecord(keys_, lease_id, ttl->keys())) return then();
-      etcdserverpb::LeaseRevokeRequest rv;
-      rv.set_id(static_cast<int64_t>(lease_id));
-      client_->LeaseRevoke(std::move(rv), [lease_id, then](auto gone) {
-        if (!gone.ok() && gone.status().code() != Code::kNotFound)
+    client_->Txn(RetireLeaseRecordTxn(keys_, lease_id, rec->kvs(0).mod_revision()), [this, lease_id, then](auto gone) {
+      if (!gone.ok() || !gone->succeeded()) return then();  // changed meanwhile: it is someone's again
+      etcdserverpb::LeaseTimeToLiveRequest t;
+      t.set_id(static_cast<int64_t>(lease_id));
+      t.set_keys(true);
+      client_->LeaseTimeToLive(std::move(t), [this, lease_id, then](auto ttl) {
+        if (!ttl.ok()) {
           log::Warn("could not end a static lease after its last entry",
-                    {{"lease_id", static_cast<int64_t>(lease_id)}, {"error", gone.status().message()}});
-        then();
+                    {{"lease_id", static_cast<int64_t>(lease_id)}, {"error", ttl.status().message()}});
+          return then();
+        }
+        if (ttl->keys_size() > 0) {
+          // An entry attached before the record went: the lease is in use.
+          client_->Txn(RestoreLeaseTxn(keys_, lease_id), [lease_id, then](auto back) {
+            if (!back.ok())
+              log::Warn("could not restore a static lease's record",
+                        {{"lease_id", static_cast<int64_t>(lease_id)}, {"error", back.status().message()}});
+            then();
+          });
+          return;
+        }
+        etcdserverpb::LeaseRevokeRequest rv;
+        rv.set_id(static_cast<int64_t>(lease_id));
+        client_->LeaseRevoke(std::move(rv), [lease_id, then](auto revoked) {
+          if (!revoked.ok() && revoked.status().code() != Code::kNotFound)
+            log::Warn("could not end a static lease after its last entry",
+                      {{"lease_id", static_cast<int64_t>(lease_id)}, {"error", revoked.status().message()}});
+          then();
+        });
       });
     });
   });

@@ -1,5 +1,7 @@
 #include "router/registry_mirror.h"
 
+#include <algorithm>
+
 #include "router/route_build.h"
 
 namespace skyport::router {
@@ -118,7 +120,15 @@ void RegistryMirror::ReplaceWith(RegistryMirror next) {
 
 std::set<std::string> RegistryMirror::TakeTouched() { return std::exchange(touched_, {}); }
 
-std::vector<std::string> RegistryMirror::TakeReleasedHosts() { return std::exchange(released_, {}); }
+std::vector<std::string> RegistryMirror::TakeReleasedHosts() {
+  // A host released and used again within the batch (a put replaces its
+  // entry: Remove, then add back) keeps its cached address: dropping it would
+  // unroute the entry until the name resolves again, on every re-registration.
+  std::vector<std::string> out;
+  for (std::string& host : std::exchange(released_, {}))
+    if (!hosts_.count(host) && std::find(out.begin(), out.end(), host) == out.end()) out.push_back(std::move(host));
+  return out;
+}
 
 const MirrorApp* RegistryMirror::Find(const std::string& app) const {
   auto it = apps_.find(app);

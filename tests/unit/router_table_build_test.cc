@@ -191,6 +191,21 @@ TEST_CASE("Names: an endpoint waits for its host's address; released names are r
   CHECK(mirror.host_count() == 0);
 }
 
+TEST_CASE("A re-put of an entry on a host name keeps the name's cached address", "[router][table_build]") {
+  // Drones re-register on every health or pid change: the name must not be
+  // released (and its address dropped from the resolver's cache) each time.
+  RegistryMirror mirror("web");
+  mirror.PutEndpoint(Ep(1, "shop", kA, "app-1.internal", 8001));
+  CHECK(mirror.TakeReleasedHosts().empty());
+  mirror.PutEndpoint(Ep(1, "shop", kA, "app-1.internal", 8001));  // the same entry again
+  CHECK(mirror.TakeReleasedHosts().empty());
+  mirror.PutEndpoint(Ep(1, "shop", kA, "app-2.internal", 8001));  // moved: the old name goes, once
+  mirror.PutEndpoint(Ep(1, "shop", kA, "app-3.internal", 8001));
+  mirror.PutEndpoint(Ep(1, "shop", kA, "app-2.internal", 8001));
+  CHECK(mirror.TakeReleasedHosts() == std::vector<std::string>{"app-1.internal", "app-3.internal"});
+  CHECK(mirror.host_count() == 1);
+}
+
 TEST_CASE("A snapshot replaces the mirror: every app of either side is touched", "[router][table_build]") {
   RegistryMirror mirror("web");
   mirror.PutEndpoint(Ep(1, "old", kA, "old.internal", 8001));
