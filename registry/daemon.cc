@@ -83,6 +83,7 @@ int RunDaemon(const DaemonOptions& o) {
     eo.prefix = settings->prefix;
     eo.port_lo = range->first;
     eo.port_hi = range->second;
+    eo.lease_sweep_ms = int64_t{o.lease_sweep_s} * 1000;
     etcd_backend = std::make_unique<EtcdBackend>(std::move(*client), eo, SystemClock::Get(), &random);
     backend = etcd_backend.get();
   }

@@ -17,6 +17,7 @@ struct DaemonOptions {
   EtcdFlags etcd;                // etcd only
   std::string port_range = "10000-20000";
   std::string sync = "full";  // sqlite: full: fsync every commit; normal: survive process crashes only
+  int lease_sweep_s = 60;    // etcd: orphaned static leases (registry/etcd_plans.h)
   int lease_grace_s = 10;     // sqlite (etcd keeps leases running across registry restarts)
   int64_t history = 10000;    // sqlite (etcd's own history serves resumes)
   std::string metrics_listen = "127.0.0.1:6010";

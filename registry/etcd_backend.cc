@@ -26,6 +26,7 @@ EtcdBackend::EtcdBackend(std::shared_ptr<etcd::Client> client, EtcdBackendOption
                          Random* random)
     : client_(std::move(client)), opts_(std::move(opts)), keys_(opts_.prefix), clock_(clock), random_(random) {
   reaper_ = std::thread([this] { ReapLoop(); });
+  if (opts_.lease_sweep_ms > 0) sweeper_ = std::thread([this] { SweepLoop(); });
 }
 
 EtcdBackend::~EtcdBackend() {
@@ -37,6 +38,7 @@ EtcdBackend::~EtcdBackend() {
   }
   cv_.notify_all();
   if (reaper_.joinable()) reaper_.join();
+  if (sweeper_.joinable()) sweeper_.join();
   watchers.clear();  // cancels their etcd watches
   // Every call in flight ends within the client's request deadline.
   std::unique_lock lock(mu_);
@@ -309,6 +311,9 @@ std::string EtcdBackend::Metrics() const {
   out.Counter("skyport_registry_watch_ends_total",
               "Watch streams ended by the registry (etcd watch ended or compacted; the client resumes).",
               counters_.watch_ends.load());
+  out.Counter("skyport_registry_etcd_orphan_leases_total",
+              "Static leases a killed registry left without their record: revoked (no entries) or given it back.",
+              counters_.orphans_revoked.load() + counters_.orphans_restored.load());
   {
     std::lock_guard lock(mu_);
     out.Gauge("skyport_registry_watchers", "Connected watchers.", watchers_.size());

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,7 @@ struct EtcdBackendOptions {
   uint32_t port_hi = 20000;
   uint32_t max_ttl_s = 86400;
   size_t snapshot_chunk = 2000;  // endpoints per SNAPSHOT message, and per Range page
+  int64_t lease_sweep_ms = 60'000;  // --lease-sweep: orphaned static leases (etcd_plans.h); 0 = off
 };
 
 class EtcdBackend final : public Backend {
@@ -68,7 +70,7 @@ class EtcdBackend final : public Backend {
 
   struct Counters {
     std::atomic<uint64_t> calls{0}, conflicts{0}, etcd_errors{0}, undecodable{0}, slow_port_scans{0},
-        watch_snapshots{0}, watch_resumes{0}, watch_ends{0};
+        watch_snapshots{0}, watch_resumes{0}, watch_ends{0}, orphans_revoked{0}, orphans_restored{0};
   };
   class Watcher;
 
@@ -110,6 +112,10 @@ class EtcdBackend final : public Backend {
   // Ends a watcher's stream (it resumes) and hands it to the reaper.
   void EndWatcher(Watcher& w, const Status& why);
   void ReapLoop();
+  // The sweep of orphaned static leases (etcd_sweep.cc, etcd_plans.h DecideOrphanLease).
+  void SweepLoop();
+  // One sweep: acts on `suspects` still without a record; returns this sweep's.
+  std::set<uint64_t> SweepOnce(const std::set<uint64_t>& suspects);
 
   std::shared_ptr<etcd::Client> client_;
   EtcdBackendOptions opts_;
@@ -125,6 +131,7 @@ class EtcdBackend final : public Backend {
   std::vector<std::shared_ptr<Watcher>> watchers_;  // guarded by mu_
   bool stop_ = false;                               // guarded by mu_
   std::thread reaper_;
+  std::thread sweeper_;
 };
 
 }  // namespace skyport::registry

@@ -72,6 +72,20 @@ etcdpb::TxnRequest RetireLeaseRecordTxn(const EtcdKeys& keys, uint64_t id, int64
 
 etcdpb::TxnRequest RestoreLeaseTxn(const EtcdKeys& keys, uint64_t id) { return GrantTxn(keys, id, 0); }
 
+OrphanAction DecideOrphanLease(const EtcdKeys& keys, uint64_t id, int64_t granted_ttl, int64_t ttl,
+                               const google::protobuf::RepeatedPtrField<std::string>& lease_keys) {
+  // Not the registry's (hub election leases are above kMaxId), gone, or one
+  // that expires by itself.
+  if (id == 0 || id > kMaxId || ttl <= 0 || granted_ttl != kStaticLeaseTtl) return OrphanAction::kKeep;
+  if (lease_keys.empty()) return OrphanAction::kRevoke;
+  for (const std::string& k : lease_keys) {
+    const ParsedKey p = keys.Parse(k);
+    if (p.kind == KeyKind::kLease) return OrphanAction::kKeep;  // it has its record after all
+    if (p.kind != KeyKind::kEndpoint && p.kind != KeyKind::kPort) return OrphanAction::kKeep;  // not ours
+  }
+  return OrphanAction::kRestore;  // entries or ports of ours hold it: give it its record back
+}
+
 Result<uint32_t> KeepAliveOutcome(uint64_t id, int64_t etcd_ttl, uint32_t max_ttl_s) {
   if (etcd_ttl <= 0) return ErrLeaseExpired(id);
   if (etcd_ttl > int64_t{max_ttl_s}) return uint32_t{0};  // a static lease

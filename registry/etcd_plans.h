@@ -44,6 +44,17 @@ etcdpb::TxnRequest GrantTxn(const EtcdKeys& keys, uint64_t id, uint32_t ttl_s);
 // only if still absent) when an entry had attached before the record went.
 etcdpb::TxnRequest RetireLeaseRecordTxn(const EtcdKeys& keys, uint64_t id, int64_t mod_revision);
 etcdpb::TxnRequest RestoreLeaseTxn(const EtcdKeys& keys, uint64_t id);
+
+// The sweep of orphaned static leases: a registry killed between granting a
+// TTL-0 lease and writing its record, or between retiring a record and
+// revoking or restoring it (above), leaves an etcd lease that never expires
+// and that Revoke refuses (no record). Each registry's sweep (every
+// --lease-sweep seconds) looks at the registry's leases (ids <= kMaxId) that
+// had no record at two sweeps in a row (a grant or an end in progress takes
+// milliseconds) and decides here, from etcd's LeaseTimeToLive with keys.
+enum class OrphanAction { kKeep, kRevoke, kRestore };
+OrphanAction DecideOrphanLease(const EtcdKeys& keys, uint64_t id, int64_t granted_ttl, int64_t ttl,
+                               const google::protobuf::RepeatedPtrField<std::string>& lease_keys);
 // A LeaseKeepAlive answer (etcd's TTL; <= 0: gone) as KeepAlive's: the
 // lease's TTL, 0 for a static lease.
 Result<uint32_t> KeepAliveOutcome(uint64_t id, int64_t etcd_ttl, uint32_t max_ttl_s);

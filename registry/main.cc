@@ -29,6 +29,11 @@ int main(int argc, char** argv) {
                  "a power cut may lose the last ones")
       ->capture_default_str();
   app.add_option("--history", o.history, "Revisions kept for watchers to resume from")->capture_default_str();
+  app.add_option("--lease-sweep", o.lease_sweep_s,
+                 "etcd store: seconds between sweeps for static leases a killed registry left without their "
+                 "record (0 = off)")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off)")
       ->capture_default_str();
   app.add_option("--port-file", o.port_file, "Write the bound gRPC port here once listening");

@@ -181,6 +181,11 @@ void Client::LeaseTimeToLive(LeaseTimeToLiveRequest r, Done<LeaseTimeToLiveRespo
   Start(impl_, "LeaseTimeToLive", OpKind::kRead, &Conn::lease,
         &Lease::StubInterface::async_interface::LeaseTimeToLive, std::move(r), std::move(d));
 }
+
+void Client::LeaseLeases(LeaseLeasesRequest r, Done<LeaseLeasesResponse> d) {
+  Start(impl_, "LeaseLeases", OpKind::kRead, &Conn::lease, &Lease::StubInterface::async_interface::LeaseLeases,
+        std::move(r), std::move(d));
+}
 void Client::LeaseKeepAlive(int64_t lease_id, Done<LeaseKeepAliveResponse> d) {
   impl_->keepalive().KeepAlive(impl_, lease_id, std::move(d));
 }
@@ -205,6 +210,10 @@ Result<LeaseRevokeResponse> Client::LeaseRevokeSync(LeaseRevokeRequest r) {
 }
 Result<LeaseTimeToLiveResponse> Client::LeaseTimeToLiveSync(LeaseTimeToLiveRequest r) {
   return Wait<LeaseTimeToLiveResponse>([&](auto d) { LeaseTimeToLive(std::move(r), std::move(d)); });
+}
+
+Result<LeaseLeasesResponse> Client::LeaseLeasesSync(LeaseLeasesRequest r) {
+  return Wait<LeaseLeasesResponse>([&](auto d) { LeaseLeases(std::move(r), std::move(d)); });
 }
 Result<LeaseKeepAliveResponse> Client::LeaseKeepAliveSync(int64_t lease_id) {
   return Wait<LeaseKeepAliveResponse>([&](auto d) { LeaseKeepAlive(lease_id, std::move(d)); });

@@ -73,6 +73,7 @@ class Client {  // thread-safe; callbacks run on gRPC threads and must not block
   void LeaseGrant(etcdserverpb::LeaseGrantRequest, Done<etcdserverpb::LeaseGrantResponse>);
   void LeaseRevoke(etcdserverpb::LeaseRevokeRequest, Done<etcdserverpb::LeaseRevokeResponse>);
   void LeaseTimeToLive(etcdserverpb::LeaseTimeToLiveRequest, Done<etcdserverpb::LeaseTimeToLiveResponse>);
+  void LeaseLeases(etcdserverpb::LeaseLeasesRequest, Done<etcdserverpb::LeaseLeasesResponse>);
   // One keep-alive round trip over a shared LeaseKeepAlive stream (answers
   // matched by lease id); a lease etcd no longer has (TTL <= 0 in the
   // answer) -> Code::kNotFound.
@@ -86,6 +87,7 @@ class Client {  // thread-safe; callbacks run on gRPC threads and must not block
   Result<etcdserverpb::LeaseGrantResponse> LeaseGrantSync(etcdserverpb::LeaseGrantRequest);
   Result<etcdserverpb::LeaseRevokeResponse> LeaseRevokeSync(etcdserverpb::LeaseRevokeRequest);
   Result<etcdserverpb::LeaseTimeToLiveResponse> LeaseTimeToLiveSync(etcdserverpb::LeaseTimeToLiveRequest);
+  Result<etcdserverpb::LeaseLeasesResponse> LeaseLeasesSync(etcdserverpb::LeaseLeasesRequest);
   Result<etcdserverpb::LeaseKeepAliveResponse> LeaseKeepAliveSync(int64_t lease_id);
 
   // The endpoint that answered last (for logs and --json), as configured.

@@ -29,7 +29,9 @@ entries = test_registry.entries
 
 
 def etcd_store(cluster, prefix):
-    return ["--store", "etcd", "--etcd-endpoints", cluster.endpoints(), "--etcd-prefix", prefix]
+    # A sweep every second: every test here also checks that it never touches a live lease.
+    return ["--store", "etcd", "--etcd-endpoints", cluster.endpoints(), "--etcd-prefix", prefix,
+            "--lease-sweep", "1"]
 
 
 class EtcdStoreMixin:
@@ -94,6 +96,27 @@ class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
         self.cli("registry", "free", str(e["id"]))
         wait_until(lambda: self.etcd_keys() == [], 5, what="entry, port and static lease gone")
         self.assertNotIn(lease, self.etcd.etcdctl("lease", "list").stdout)
+
+    def etcd_leases(self):
+        return {int(x, 16) for x in self.etcd.etcdctl("lease", "list").stdout.split() if x != "found"
+                and all(c in "0123456789abcdef" for c in x)}
+
+    def test_a_static_lease_a_killed_registry_left_without_record_is_revoked(self):
+        # What a registry killed between LeaseGrant(TTL 0) and its record Txn leaves: a lease of
+        # the registry's id range that never expires, holding nothing.
+        import urllib.request
+        orphan = 4242
+        url = self.etcd.endpoints().split(",")[0] + "/v3/lease/grant"
+        req = urllib.request.Request(url, data=json.dumps({"TTL": 9000000000, "ID": orphan}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=5).read()
+        self.register(f"webapp@{A}", "http", "--port", "15194")  # a live static lease beside it
+        self.assertIn(orphan, self.etcd_leases())
+        wait_until(lambda: orphan not in self.etcd_leases() or None, 10, what="orphaned static lease revoked")
+        self.assertEqual(len(self.wide()), 1)  # the live one untouched
+        self.assertEqual(len([k for k in self.etcd_keys() if "/lease/" in k]), 1)
+        body = urllib.request.urlopen(f"http://127.0.0.1:{self.registry.metrics_port()}/metrics", timeout=5).read().decode()
+        self.assertIn("skyport_registry_etcd_orphan_leases_total 1", body)
 
     def test_etcd_down_is_unavailable_not_a_crash(self):
         self.etcd.kill(0)

@@ -350,6 +350,38 @@ TEST_CASE("etcd plans: leases", "[registry][etcd-map]") {
         std::vector<std::string>{kKeys.Port("h1", 10001), kKeys.Port("h1", 10002)});
 }
 
+TEST_CASE("etcd plans: what the sweep does with a lease that has no record", "[registry][etcd-map]") {
+  using Keys = google::protobuf::RepeatedPtrField<std::string>;
+  auto keys_of = [](std::vector<std::string> v) {
+    Keys k;
+    for (auto& s : v) *k.Add() = s;
+    return k;
+  };
+  const Keys none;
+  const Keys ours = keys_of({kKeys.Endpoint(3), kKeys.Port("h1", 10001)});
+  struct Row {
+    uint64_t id;
+    int64_t granted, ttl;
+    Keys keys;
+    OrphanAction want;
+  };
+  const std::vector<Row> rows = {
+      {7, kStaticLeaseTtl, kStaticLeaseTtl - 100, none, OrphanAction::kRevoke},  // granted, record never written
+      {7, kStaticLeaseTtl, kStaticLeaseTtl - 100, ours, OrphanAction::kRestore},  // died ending it: entries stay
+      {7, kStaticLeaseTtl, kStaticLeaseTtl - 100, keys_of({kKeys.Lease(7)}), OrphanAction::kKeep},  // has it now
+      {7, kStaticLeaseTtl, kStaticLeaseTtl - 100, keys_of({"/elsewhere/x"}), OrphanAction::kKeep},   // not ours
+      {7, 30, 20, none, OrphanAction::kKeep},                 // expires by itself
+      {7, kStaticLeaseTtl, -1, none, OrphanAction::kKeep},    // gone already
+      {kMaxId + 1, kStaticLeaseTtl, kStaticLeaseTtl, none, OrphanAction::kKeep},  // a hub's election lease
+      {0, kStaticLeaseTtl, kStaticLeaseTtl, none, OrphanAction::kKeep},
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    INFO("row " << i);
+    const Row& r = rows[i];
+    CHECK(DecideOrphanLease(kKeys, r.id, r.granted, r.ttl, r.keys) == r.want);
+  }
+}
+
 TEST_CASE("SnapshotChunker: routes in the first message, the last says no more", "[registry][snapshot]") {
   SnapshotChunker c("", 2, 30);
   v1::RouteConfig r;
