@@ -34,10 +34,8 @@ RegistryClient::RegistryClient(std::unique_ptr<Impl> impl, std::string target, i
 RegistryClient::~RegistryClient() = default;
 
 Result<std::unique_ptr<RegistryClient>> RegistryClient::Connect(const ConnectOptions& opts) {
-  // `registry show` of 100k endpoints, or one watch delta revoking a lease
-  // that holds them, is ~10 MB: over gRPC's 4 MiB default for one message.
-  constexpr int kMaxMessageBytes = 256 << 20;
-  auto pool = rpc::AddressPool::Create("registry", opts.target, opts.tls, /*log_changes=*/false, kMaxMessageBytes);
+  auto pool = rpc::AddressPool::Create("registry", opts.target, opts.tls, /*log_changes=*/false,
+                                       rpc::kMaxRegistryMessageBytes);
   if (!pool.ok()) return pool.status();
   auto impl = std::make_unique<Impl>();
   impl->token = opts.token;

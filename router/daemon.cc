@@ -271,7 +271,7 @@ int RunDaemon(const DaemonOptions& o) {
   std::shared_ptr<rpc::AddressPool> registries;
   if (o.routes_file.empty()) {
     auto pool = rpc::AddressPool::Create("registry", o.registry, o.common.tls, /*log_changes=*/true,
-                                         RegistryWatch::kMaxMessageBytes);
+                                         rpc::kMaxRegistryMessageBytes);
     if (!pool.ok()) return FailStart(pool.status());
     registries = *pool;
     ResolverPolicy rp;

@@ -68,10 +68,6 @@ class RegistryWatch {
 
   // The reader's queue bound: about 64 MiB of messages not yet applied.
   static constexpr size_t kMaxInboxBytes = size_t{64} << 20;
-  // The largest Watch message taken (gRPC's default is 4 MiB): the registry
-  // sends one revision in one message, and a lease revoked with its 100k
-  // entries is ~10 MB. 256 MiB: about 2.5 million entries in one revision.
-  static constexpr int kMaxMessageBytes = 256 << 20;
 
  private:
   struct Item {

@@ -44,6 +44,10 @@ Result<StartedServer> StartServer(const std::string& listen, const std::shared_p
 // revision: revoking a lease that holds 100k entries is one ~10 MB message).
 Result<std::shared_ptr<grpc::Channel>> Dial(const std::string& target, const TlsFiles& tls,
                                             int max_receive_bytes = 0);
+// What a registry client takes in one message: the registry sends one
+// revision in one Watch message and `Show` whole, and a lease revoked with
+// its 100k entries is ~10 MB. 256 MiB: about 2.5 million entries.
+inline constexpr int kMaxRegistryMessageBytes = 256 << 20;
 // The channel arguments Dial uses (keepalive pings, the bounded reconnect
 // backoff above), for channels that add their own (the etcd client).
 grpc::ChannelArguments ReconnectingChannelArguments();
