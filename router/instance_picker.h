@@ -13,7 +13,14 @@
 //     cursor on; the cursor moves one step per pick, so successive requests
 //     start at successive instances
 //   - kLeastOutstanding: the one with the fewest requests in flight (from this
-//     worker) among the best class above; ties go to the first from the cursor
+//     worker) among the best class above; ties go to the first from the cursor.
+//     Among the first kLeastOutstandingWindow untried, non-ejected instances
+//     from the cursor only: a pick costs O(window), not O(instances), in an
+//     arm of thousands, and the cursor moving one step per pick rotates the
+//     window over the whole arm (as Envoy's least-request samples choices)
+//   - a pick looks at no more than kPickScanLimit instances from the cursor:
+//     in a larger arm whose instances there are all tried or ejected, the
+//     best of those is taken (later picks start further on)
 //   - an arm with one instance is that instance, ejected or not (there is no
 //     other to prefer), and its cursor does not move
 #pragma once
@@ -24,6 +31,9 @@
 namespace skyport::router {
 
 enum class Balance { kRoundRobin, kLeastOutstanding };
+
+inline constexpr size_t kLeastOutstandingWindow = 16;
+inline constexpr size_t kPickScanLimit = 256;
 
 // What the picker reads of one instance.
 struct InstanceLoad {
@@ -44,11 +54,14 @@ int PickInstance(Balance balance, size_t n, uint64_t tried, CursorFn&& cursor, L
   int best = -1;
   int best_load = 0;
   bool best_ejected = true;
+  size_t candidates = 0;  // untried, not ejected
   const uint32_t start = cursor()++;
-  for (size_t k = 0; k < n; ++k) {
+  const size_t scan = n < kPickScanLimit ? n : kPickScanLimit;
+  for (size_t k = 0; k < scan; ++k) {
     const size_t i = (start + k) % n;
     if (tried & TriedBit(i)) continue;
     const InstanceLoad load = load_of(i);
+    if (!load.ejected && ++candidates > kLeastOutstandingWindow) break;
     const bool better = best < 0 || (best_ejected && !load.ejected) ||
                         (balance == Balance::kLeastOutstanding && load.ejected == best_ejected &&
                          load.outstanding < best_load);

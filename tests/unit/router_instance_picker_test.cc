@@ -94,6 +94,45 @@ TEST_CASE("PickInstance: instances past the 64th are not remembered as tried", "
   CHECK(TriedBit(64) == 0);
 }
 
+TEST_CASE("PickInstance: least outstanding looks at a bounded window that the cursor rotates", "[router]") {
+  std::vector<InstanceLoad> loads(5000, Busy(3));
+  loads[40] = Busy(0);  // outside the first window from cursor 0
+  loads[10] = Busy(1);
+  FakeArm arm{loads};
+  int looked = 0;
+  const int first = PickInstance(
+      Balance::kLeastOutstanding, arm.loads.size(), 0, [&]() -> uint32_t& { return arm.cursor; },
+      [&](size_t i) {
+        ++looked;
+        return arm.loads[i];
+      });
+  CHECK(first == 10);  // the least loaded of instances 0..15
+  CHECK(looked == static_cast<int>(kLeastOutstandingWindow) + 1);
+  // The window moves one step per pick: instance 40 is found within 40 picks.
+  int picks_until_40 = 1;
+  while (arm.Pick(Balance::kLeastOutstanding) != 40 && picks_until_40 < 1000) ++picks_until_40;
+  CHECK(picks_until_40 == 40 - static_cast<int>(kLeastOutstandingWindow) + 1);
+}
+
+TEST_CASE("PickInstance: a pick scans at most kPickScanLimit instances", "[router]") {
+  std::vector<InstanceLoad> loads(100000, kOut);
+  loads[99999] = kUp;
+  for (Balance b : {Balance::kRoundRobin, Balance::kLeastOutstanding}) {
+    FakeArm arm{loads};
+    int looked = 0;
+    const int got = PickInstance(
+        b, arm.loads.size(), 0, [&]() -> uint32_t& { return arm.cursor; },
+        [&](size_t i) {
+          ++looked;
+          return arm.loads[i];
+        });
+    CHECK(looked == static_cast<int>(kPickScanLimit));
+    CHECK(got == 0);  // every scanned one is ejected: the first from the cursor
+    arm.cursor = 99999 - 10;
+    CHECK(arm.Pick(b) == 99999);  // a later pick from further on finds the live one
+  }
+}
+
 TEST_CASE("Eject: skipped until eject_ms has passed; a new ejection is reported once", "[router]") {
   int64_t until = 0;
   CHECK_FALSE(Ejected(until, 1000));
