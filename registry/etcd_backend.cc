@@ -173,29 +173,42 @@ void EtcdBackend::KeepAlive(const v1::KeepAliveRequest& req, v1::KeepAliveRespon
   });
 }
 
+// The lease record goes first (RetireLeaseRecordTxn: Allocate and Register
+// compare that it exists, KeepAlive needs it), so the keys counted after it
+// are exactly what the revoke removes: an entry registered meanwhile was
+// either attached before (and is counted) or refused. A registry killed
+// between the two steps leaves a lease that no holder can keep alive: etcd
+// expires it, or (static) the orphan sweep revokes it.
 void EtcdBackend::Revoke(const v1::RevokeRequest& req, v1::RevokeResponse* resp, Done done) {
   done = Track(std::move(done));
   const uint64_t id = req.lease_id();
   if (id == 0 || id > kMaxId) return done(ErrLeaseGone(id));
-  etcdserverpb::LeaseTimeToLiveRequest t;
-  t.set_id(static_cast<int64_t>(id));
-  t.set_keys(true);
-  client_->LeaseTimeToLive(std::move(t), [this, id, resp, done](auto ttl) {
-    if (!ttl.ok()) return done(ttl.status().code() == Code::kNotFound ? ErrLeaseGone(id) : FromEtcd(ttl.status()));
-    const auto& held = ttl->keys();
-    const std::string record = keys_.Lease(id);
-    if (ttl->ttl() < 0 || std::find(held.begin(), held.end(), record) == held.end()) return done(ErrLeaseGone(id));
-    // Counted before the revoke: an entry registered in between goes too,
-    // uncounted (the holder races itself).
-    const uint32_t removed = CountEndpointKeys(keys_, held);
-    etcdserverpb::LeaseRevokeRequest rv;
-    rv.set_id(static_cast<int64_t>(id));
-    client_->LeaseRevoke(std::move(rv), [this, id, removed, resp, done](auto gone) {
-      if (!gone.ok())
-        return done(gone.status().code() == Code::kNotFound ? ErrLeaseGone(id) : FromEtcd(gone.status()));
-      resp->set_removed(removed);
-      resp->set_revision(gone->header().revision());
-      done(Status::Ok());
+  client_->Range(RangeKey(keys_.Lease(id)), [this, id, resp, done](auto rec) {
+    if (!rec.ok()) return done(FromEtcd(rec.status()));
+    if (rec->kvs().empty()) return done(ErrLeaseGone(id));
+    client_->Txn(RetireLeaseRecordTxn(keys_, id, rec->kvs(0).mod_revision()), [this, id, resp, done](auto gone) {
+      if (!gone.ok()) return done(FromEtcd(gone.status()));
+      if (!gone->succeeded()) {  // only a restore or a concurrent Revoke changes a record
+        ++counters_.conflicts;
+        return done(ErrLeaseGone(id));
+      }
+      etcdserverpb::LeaseTimeToLiveRequest t;
+      t.set_id(static_cast<int64_t>(id));
+      t.set_keys(true);
+      client_->LeaseTimeToLive(std::move(t), [this, id, resp, done](auto ttl) {
+        if (!ttl.ok()) return done(ttl.status().code() == Code::kNotFound ? ErrLeaseGone(id) : FromEtcd(ttl.status()));
+        if (ttl->ttl() < 0) return done(ErrLeaseGone(id));
+        const uint32_t removed = CountEndpointKeys(keys_, ttl->keys());
+        etcdserverpb::LeaseRevokeRequest rv;
+        rv.set_id(static_cast<int64_t>(id));
+        client_->LeaseRevoke(std::move(rv), [this, id, removed, resp, done](auto revoked) {
+          if (!revoked.ok())
+            return done(revoked.status().code() == Code::kNotFound ? ErrLeaseGone(id) : FromEtcd(revoked.status()));
+          resp->set_removed(removed);
+          resp->set_revision(revoked->header().revision());
+          done(Status::Ok());
+        });
+      });
     });
   });
 }
