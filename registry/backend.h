@@ -58,6 +58,10 @@ class Backend {
   // `from_revision` are already validated.
   virtual void Watch(std::shared_ptr<WatchSink> sink, int64_t from_revision, std::string app) = 0;
 
+  // Which store's revisions Watch counts in (WatchResponse.store_id): equal
+  // only between backends that share a history. "" while not known.
+  virtual std::string StoreId() const = 0;
+
   // The backend's counters, Prometheus text (version 0.0.4).
   virtual std::string Metrics() const = 0;
 };

@@ -100,9 +100,11 @@ int RunDaemon(const DaemonOptions& o) {
     auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
     if (!aopts.ok()) return FailStart(aopts.status());
     Backend* b = backend;
+    const RegistryService* svc = &service;
     auto a = AdminServer::Start(o.metrics_listen,
-                                {{"/metrics", [b](const AdminRequest&) {
-                                    return AdminResponse{200, "text/plain; version=0.0.4", b->Metrics()};
+                                {{"/metrics", [b, svc](const AdminRequest&) {
+                                    return AdminResponse{200, "text/plain; version=0.0.4",
+                                                         b->Metrics() + svc->MetricsText()};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},

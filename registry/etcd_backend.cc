@@ -27,6 +27,24 @@ EtcdBackend::EtcdBackend(std::shared_ptr<etcd::Client> client, EtcdBackendOption
     : client_(std::move(client)), opts_(std::move(opts)), keys_(opts_.prefix), clock_(clock), random_(random) {
   reaper_ = std::thread([this] { ReapLoop(); });
   if (opts_.lease_sweep_ms > 0) sweeper_ = std::thread([this] { SweepLoop(); });
+  LearnClusterId();
+}
+
+std::string EtcdBackend::StoreId() const {
+  const uint64_t id = cluster_id_.load();
+  return id == 0 ? std::string() : fmt::format("etcd-{:016x}-{}", id, keys_.root());
+}
+
+void EtcdBackend::LearnClusterId() {
+  if (cluster_id_.load() != 0 || learning_cluster_id_.exchange(true)) return;
+  etcdserverpb::RangeRequest r = RangeKey(keys_.root());
+  r.set_count_only(true);
+  Done done = Track([](const Status&) {});
+  client_->Range(std::move(r), [this, done](auto got) {
+    if (got.ok() && got->header().cluster_id() != 0) cluster_id_.store(got->header().cluster_id());
+    learning_cluster_id_.store(false);
+    done(Status::Ok());
+  });
 }
 
 EtcdBackend::~EtcdBackend() {

@@ -67,6 +67,11 @@ class EtcdBackend final : public Backend {
   void DeleteRoute(const v1::DeleteRouteRequest& req, v1::DeleteRouteResponse* resp, Done done) override;
   void Watch(std::shared_ptr<WatchSink> sink, int64_t from_revision, std::string app) override;
   std::string Metrics() const override;
+  // "etcd-<cluster id>-<registry root>": every registry on that etcd cluster
+  // and prefix (revisions are the cluster's; the prefix says whose keys).
+  // Learnt from etcd at construction, asked again by the reaper while
+  // unknown ("").
+  std::string StoreId() const override;
 
   struct Counters {
     std::atomic<uint64_t> calls{0}, conflicts{0}, etcd_errors{0}, undecodable{0}, slow_port_scans{0},
@@ -112,12 +117,16 @@ class EtcdBackend final : public Backend {
   // Ends a watcher's stream (it resumes) and hands it to the reaper.
   void EndWatcher(Watcher& w, const Status& why);
   void ReapLoop();
+  // Asks etcd for its cluster id (StoreId), once at a time.
+  void LearnClusterId();
   // The sweep of orphaned static leases (etcd_sweep.cc, etcd_plans.h DecideOrphanLease).
   void SweepLoop();
   // One sweep: acts on `suspects` still without a record; returns this sweep's.
   std::set<uint64_t> SweepOnce(const std::set<uint64_t>& suspects);
 
   std::shared_ptr<etcd::Client> client_;
+  std::atomic<uint64_t> cluster_id_{0};
+  std::atomic<bool> learning_cluster_id_{false};
   EtcdBackendOptions opts_;
   EtcdKeys keys_;
   Clock* clock_;

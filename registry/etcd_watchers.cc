@@ -136,6 +136,7 @@ void EtcdBackend::ReapLoop() {
     });
     lock.unlock();
     gone.clear();  // destroys their etcd watches outside the lock
+    if (cluster_id_.load() == 0) LearnClusterId();
     lock.lock();
   }
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/names.h"
+#include "core/prom_text.h"
 #include "contract/unknown_fields.h"
 #include "rpc/auth.h"
 #include "rpc/convert.h"
@@ -18,7 +19,8 @@ namespace {
 class WatchStream final : public WatchSink {
  public:
   class Reactor;
-  WatchStream(size_t limit) : limit_(limit) {}
+  // `store_id` goes on the first message (WatchResponse.store_id).
+  WatchStream(size_t limit, std::string store_id) : limit_(limit), store_id_(std::move(store_id)) {}
 
   bool Push(v1::WatchResponse msg) override;
   void Close(const Status& why) override {
@@ -51,6 +53,8 @@ class WatchStream final : public WatchSink {
   grpc::Status final_;
   size_t limit_;
   int64_t last_revision_ = 0;
+  std::string store_id_;  // moved into the first message
+  bool stamped_ = false;
 };
 
 class WatchStream::Reactor final : public grpc::ServerWriteReactor<v1::WatchResponse> {
@@ -75,6 +79,10 @@ bool WatchStream::Push(v1::WatchResponse msg) {
     FinishLocked({grpc::StatusCode::RESOURCE_EXHAUSTED,
                   fmt::format("watcher fell behind; resume from revision {}", last_revision_)});
     return false;
+  }
+  if (!stamped_) {
+    stamped_ = true;
+    msg.set_store_id(std::move(store_id_));
   }
   queue_.push_back(std::move(msg));
   if (!writing_) {
@@ -202,9 +210,18 @@ grpc::ServerUnaryReactor* RegistryService::DeleteRoute(grpc::CallbackServerConte
   return Run(ctx, [&](Backend::Done d) { backend_->DeleteRoute(*req, resp, std::move(d)); });
 }
 
+std::string RegistryService::MetricsText() const {
+  PromText out;
+  out.Counter("skyport_registry_watch_other_store_total",
+              "Watches resuming from a revision of another store (answered with a snapshot).",
+              other_store_resumes_.load());
+  return out.Take();
+}
+
 grpc::ServerWriteReactor<v1::WatchResponse>* RegistryService::Watch(grpc::CallbackServerContext* ctx,
                                                                     const v1::WatchRequest* req) {
-  auto stream = std::make_shared<WatchStream>(watch_queue_limit_);
+  const std::string store_id = backend_->StoreId();
+  auto stream = std::make_shared<WatchStream>(watch_queue_limit_, store_id);
   auto* reactor = new WatchStream::Reactor(stream);
   stream->Attach(reactor);
   grpc::Status s = rpc::CheckToken(*ctx, token_);
@@ -215,7 +232,10 @@ grpc::ServerWriteReactor<v1::WatchResponse>* RegistryService::Watch(grpc::Callba
     reactor->Finish(s);
     return reactor;
   }
-  backend_->Watch(stream, req->from_revision(), req->app());
+  // A revision counted in another store means nothing here: a snapshot.
+  const bool same_store = req->store_id().empty() || req->store_id() == store_id;
+  if (!same_store && req->from_revision() > 0) ++other_store_resumes_;
+  backend_->Watch(stream, same_store ? req->from_revision() : 0, req->app());
   return reactor;
 }
 

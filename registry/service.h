@@ -3,6 +3,8 @@
 // finishes it. Never blocks a gRPC thread.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -39,6 +41,10 @@ class RegistryService final : public v1::Registry::CallbackService {
   grpc::ServerUnaryReactor* DeleteRoute(grpc::CallbackServerContext*, const v1::DeleteRouteRequest*,
                                         v1::DeleteRouteResponse*) override;
 
+ // Watches that asked to resume from a revision of another store (and got a
+  // snapshot): skyport_registry_watch_other_store_total.
+  std::string MetricsText() const;
+
  private:
   // Authenticates (and runs `check`, if any), then hands the call to
   // `call`, which finishes the reactor through the Done it is given.
@@ -48,6 +54,7 @@ class RegistryService final : public v1::Registry::CallbackService {
   Backend* backend_;
   std::string token_;
   size_t watch_queue_limit_;
+  std::atomic<uint64_t> other_store_resumes_{0};
 };
 
 }  // namespace skyport::registry

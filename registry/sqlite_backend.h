@@ -30,6 +30,7 @@ class SqliteBackend final : public Backend {
   void DeleteRoute(const v1::DeleteRouteRequest& req, v1::DeleteRouteResponse* resp, Done done) override;
   void Watch(std::shared_ptr<WatchSink> sink, int64_t from_revision, std::string app) override;
   std::string Metrics() const override;
+  std::string StoreId() const override { return owner_->store_id(); }
 
   // Stops the owner thread; later calls fail with UNAVAILABLE.
   void Stop() { owner_->Stop(); }

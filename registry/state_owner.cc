@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "core/log.h"
 
 namespace skyport::registry {
@@ -12,7 +14,10 @@ Result<std::unique_ptr<StateOwner>> StateOwner::Start(StateOwnerOptions opts, Cl
   if (!store.ok()) return store.status();
   auto persisted = (*store)->Load(opts.state.history);
   if (!persisted.ok()) return persisted.status();
+  auto id = (*store)->EnsureStoreId(static_cast<int64_t>(random->Next() >> 1));
+  if (!id.ok()) return id.status();
   std::unique_ptr<StateOwner> owner(new StateOwner(opts, clock, random, std::move(*store)));
+  owner->store_id_ = fmt::format("sqlite-{:016x}", static_cast<uint64_t>(*id));
   const size_t endpoints = persisted->endpoints.size(), leases = persisted->leases.size();
   owner->state_.Restore(std::move(*persisted), clock->MonoMs(), opts.lease_grace_ms);
   log::Info("state restored", {{"revision", owner->state_.revision()},

@@ -61,6 +61,8 @@ class StateOwner {
   // that is 0 or too old), then every later change to `app` ("" = all).
   void AddWatcher(std::shared_ptr<WatchSink> sink, int64_t from_revision, std::string app);
   OwnerStats Stats() const;
+  // "sqlite-<16 hex>": this data directory's store (Store::EnsureStoreId).
+  const std::string& store_id() const { return store_id_; }
   void Stop();
 
  private:
@@ -85,6 +87,7 @@ class StateOwner {
   int64_t planned_wake_ms_ = 0;  // owner thread: the latest the current turn should begin (StalledMs)
   int64_t last_batch_ms_ = 0;    // owner thread: how long the last batch took
   Random* random_;
+  std::string store_id_;
   std::unique_ptr<Store> store_;
   RegistryState state_;  // owner thread only
   std::vector<Watcher> watchers_;  // owner thread only

@@ -36,6 +36,14 @@ Store::~Store() { sqlite3_close(db_); }
 
 Status Store::Exec(const char* sql) { return ExecSql(db_, sql, "storage"); }
 
+Result<int64_t> Store::EnsureStoreId(int64_t candidate) {
+  if (Stmt ins(db_, "INSERT OR IGNORE INTO meta(key, value) VALUES('store_id', ?)"); ins.Bind(1, candidate).Run() != SQLITE_OK)
+    return DbError(db_, "write store id");
+  Stmt sel(db_, "SELECT value FROM meta WHERE key = 'store_id'");
+  if (sel.Step() != SQLITE_ROW) return DbError(db_, "read store id");
+  return sel.Int(0);
+}
+
 Result<Persisted> Store::Load(int64_t history) {
   Persisted p;
   {

@@ -22,6 +22,10 @@ class Store {
   ~Store();
 
   Result<Persisted> Load(int64_t history);
+  // The store's id (WatchResponse.store_id): `candidate` (random) is kept the
+  // first time, and the kept one returned ever after. A migration into DIR
+  // starts a fresh database, and so a fresh id.
+  Result<int64_t> EnsureStoreId(int64_t candidate);
   // Writes the current value (from `state`) of every key in `ch`, the events,
   // and the counters, in one transaction. On error nothing is written.
   Status Commit(const Changes& ch, const RegistryState& state);

@@ -121,13 +121,16 @@ bool RegistryWatch::RunStream() {
 
 bool RegistryWatch::StreamFrom(const std::string& address, const std::shared_ptr<grpc::Channel>& channel,
                                grpc::ClientContext& ctx, grpc::Status& status) {
-  // Revisions are one registry's (or one etcd cluster's): the registries of
-  // a list are not known to share them (independent stores do not), so a
-  // move to another address starts from a fresh snapshot, never from a
-  // revision it may count differently. The last table is served meanwhile.
+  // Revisions are one store's (one SQLite file, or one etcd cluster and
+  // prefix): the request names the store they were counted in, and a
+  // registry of another store answers with a snapshot (so does one whose
+  // store changed behind the same address). A move to a registry of the same
+  // store resumes; without a store id a move starts from a fresh snapshot.
+  // The last table is served meanwhile.
   const bool moved = !source_.empty() && address != source_;
   v1::WatchRequest req;
-  req.set_from_revision(moved ? 0 : resume_revision_);
+  req.set_from_revision(moved && store_id_.empty() ? 0 : resume_revision_);
+  req.set_store_id(store_id_);
   auto stub = v1::Registry::NewStub(channel);
   auto reader = stub->Watch(&ctx, req);
   Item item;
@@ -137,11 +140,15 @@ bool RegistryWatch::StreamFrom(const std::string& address, const std::shared_ptr
       got_any = true;
       connected_ = true;
       registries_->Answered(address);
+      const bool same_store = !store_id_.empty() && item.msg.store_id() == store_id_;
       if (moved) {
-        log::Info("registry watch moved to another registry", {{"from", source_}, {"to", address}});
-        resume_revision_ = 0;  // until this registry's snapshot is whole, a new stream asks it for one again
+        log::Info("registry watch moved to another registry",
+                  {{"from", source_}, {"to", address}, {"same_store", same_store}, {"resumed", item.msg.resumed()}});
       }
+      // Until this store's snapshot is whole, a new stream asks for one again.
+      if (!same_store && !item.msg.resumed()) resume_revision_ = 0;
       source_ = address;
+      store_id_ = item.msg.store_id();
       log::Info("registry watch", {{"registry", address}, {"from_revision", req.from_revision()},
                                    {"resumed", item.msg.resumed()}});
     }

@@ -98,6 +98,7 @@ class RegistryWatch {
   // Owned by the reader thread.
   int64_t resume_revision_ = 0;  // last complete message read: where a new stream starts
   std::string source_;           // the registry resume_revision_ is from
+  std::string store_id_;         // ... and its store (WatchResponse.store_id; "" = unknown)
   LogLimiter end_log_;  // streams the registry refuses at once
 
   // Owned by the apply thread.

@@ -20,7 +20,7 @@ import uuid
 
 import test_registry
 from etcd_cluster import EtcdCluster
-from harness import BIN, ClusterTest, Registry, binary, wait_until
+from harness import BIN, ClusterTest, Registry, Router, binary, wait_until
 
 A = test_registry.A
 B = test_registry.B
@@ -165,6 +165,34 @@ class TwoRegistriesTest(EtcdStoreMixin, ClusterTest):
                      check=False, env=self.env_for(self.other))
         self.assertIn("ALREADY_EXISTS", r.stderr)
         self.assertEqual(self.cli_json("registry", "show", env=self.env_for(self.other)), self.show())
+
+    def metric(self, registry, name):
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{registry.metrics_port()}/metrics") as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return int(float(line.split()[1]))
+        raise AssertionError(f"no {name} in the metrics")
+
+    def test_a_router_moving_to_the_other_registry_resumes_without_a_snapshot(self):
+        class Both:  # the router's --registry list
+            def address(_):
+                return f"{self.registry.address()},{self.other.address()}"
+        r = Router(self.tmp, self.token_file, registry=Both()).start()
+        self.addCleanup(r.kill)
+        self.cli("registry", "register", f"webapp@{A}", "web", "--host", "127.0.0.1", "--port", "15401")
+        wait_until(lambda: "15401" in json.dumps(r.admin_json("/routes")), 15, what="routed through registry A")
+        snapshots = self.metric(self.other, "skyport_registry_watch_snapshots_total")
+        resumes = self.metric(self.other, "skyport_registry_watch_resumes_total")
+        self.registry.kill(signal.SIGKILL)
+        self.cli("registry", "register", f"webapp@{B}", "web", "--host", "127.0.0.1", "--port", "15402",
+                 env=self.env_for(self.other))
+        wait_until(lambda: "15402" in json.dumps(r.admin_json("/routes")), 20, what="routed through registry B")
+        # Same etcd cluster and prefix, same store: B resumed the router's watch from its revision.
+        self.assertEqual(self.metric(self.other, "skyport_registry_watch_resumes_total"), resumes + 1)
+        self.assertEqual(self.metric(self.other, "skyport_registry_watch_snapshots_total"), snapshots)
+        with open(r.log_path) as f:
+            self.assertRegex(f.read(), r"registry watch moved to another registry.*same_store=true.*resumed=true")
 
     def test_concurrent_allocations_through_both_never_collide(self):
         n = 1200  # each: 2400 of the host's 3000 ports, so random picks collide and scans run

@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from harness import Backend, ClusterTest, Router, wait_until
+from harness import Backend, ClusterTest, Registry, Router, wait_until
 from test_router import COOKIE_RE, cookie_pair, share_tolerance, get, run_requests, strings_in
 
 # C2 sorts before C1, so "most recently deployed" cannot pass by the tie-break on
@@ -276,6 +276,32 @@ class RouterRegistryTest(ClusterTest):
         _, metrics = r.admin_get("/metrics", token=False)
         self.assertIn("skyport_router_registry_connected 1", metrics)
         self.assertRegex(metrics, r"skyport_router_registry_reconnects_total [1-9]")
+
+    def test_a_new_store_behind_the_same_address_is_not_resumed(self):
+        # The registry comes back on its address with another data directory whose revision is past the
+        # router's: the router's revision means nothing there, so it must get a snapshot, not the new
+        # store's events after that number (which would keep y1 routed for ever).
+        y1, y3 = self.backend("y1"), self.backend("y3")
+        r = self.router()
+        self.register(C1, y1)
+        wait_until(lambda: y1.port in self.routed_ports(r), 10, what="y1 routed")
+        other = Registry(self.tmp, self.token_file, name="registry-new").start()
+        self.addCleanup(other.kill)
+        env = self.env()
+        env["SKYPORT_REGISTRY"] = other.address()
+        for i in range(3 * self.table_revision(r) + 10):
+            self.cli("registry", "register", f"other@{C1}", "web", "--host", "127.0.0.1", "--port",
+                     str(20000 + i), env=env)
+        other.kill(signal.SIGTERM)
+        self.registry.kill(signal.SIGKILL)
+        self.registry.data = other.data
+        self.registry.start()  # same port, the other store
+        self.register(C3, y3)
+        wait_until(lambda: y3.port in self.routed_ports(r), 20, what="y3 routed")
+        wait_until(lambda: y1.port not in self.routed_ports(r), 10, what="y1 (only in the old store) unrouted")
+        with open(r.log_path) as f:
+            # It asked from its revision (naming the old store), and got no resume.
+            self.assertRegex(f.read(), r"registry watch registry=\S+ from_revision=[1-9]\d* resumed=false")
 
     def test_presence_and_stats_command(self):
         b1, b2 = self.backend("one"), self.backend("two")
