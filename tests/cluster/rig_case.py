@@ -213,9 +213,11 @@ class RigTestCase(unittest.TestCase):
         self.git("commit", "-qam", message)
         return self.git("rev-parse", "HEAD").stdout.strip(), changed
 
-    def deploy(self, commit, env=None):
-        r = self.cli("deploy", "webapp", commit[:12], "--drones", ",".join(self.DRONES), timeout=90, check=False,
-                     env=env)
+    def deploy(self, commit, env=None, extra=()):
+        """Deploys `commit` on every drone (the CLI's `extra` flags added) and waits until each
+        registered it; returns the CLI's result."""
+        r = self.cli("deploy", "webapp", commit[:12], "--drones", ",".join(self.DRONES), *extra, timeout=90,
+                     check=False, env=env)
         self.assertEqual(r.returncode, 0, f"deploy {commit[:12]}:\n{r.stdout}\n{r.stderr}")
         want = {self.rig.ip[d] for d in self.DRONES}
         wait_until(lambda: self.drone_hosts(commit) == want, 20, interval=0.1,
