@@ -112,6 +112,43 @@ class RigTestCase(unittest.TestCase):
     def step(self, what):
         print(f"[{time.monotonic() - self.t0:5.1f}s] {what}", file=sys.stderr)
 
+    # ------------------------------------------------------------ daemons
+
+    def start_drone(self, d, hub, registry, lease_ttl):
+        """skyport-drone on machine `d`, advertising the machine's own address."""
+        rig = self.rig
+        return rig.spawn(d, f"drone-{d}", [
+            binary("skyport-drone"), "--hub", hub, "--registry", registry, "--name", d,
+            "--advertise", rig.ip[d], "--data", os.path.join(rig.tmp, f"drone-{d}"),
+            "--token-file", rig.token_file, "--lease-ttl", str(lease_ttl), "--drain-ms", "100",
+            "--ready-timeout", "20"])
+
+    def start_router(self, registry, hub=None):
+        """skyport-router on the router machine: traffic on :8080, admin on its own 127.0.0.1:6003."""
+        rig = self.rig
+        router = rig.spawn("router", "router", [
+            binary("skyport-router"), "--registry", registry, *(["--hub", hub] if hub else []),
+            "--listen", f"{rig.ip['router']}:8080",
+            "--admin", "127.0.0.1:6003", "--port-file", os.path.join(rig.tmp, "router.port"),
+            "--token-file", rig.token_file, "--threads", "2", "--name", "router-1", "--drain-ms", "200",
+            # The client machine stands for thousands of users: no new-user budget per address.
+            "--new-users-address-burst", "1000000"])
+        rig.wait_port_file(os.path.join(rig.tmp, "router.port"), router, "router")
+        return router
+
+    def wait_drones_attached(self, drones, what):
+        """Polls `skyport drones` until every drone of `drones` ({name: Popen}) is connected; a
+        drone that exits fails the test with its log."""
+        rig = self.rig
+
+        def connected():
+            for d, p in drones.items():
+                if p.poll() is not None:
+                    raise AssertionError(f"drone {d} exited with {p.returncode}:\n{rig.log(f'drone-{d}')}")
+            r = self.cli("drones", "--json", check=False)
+            return r.returncode == 0 and {d["name"] for d in json.loads(r.stdout) if d.get("connected")} == set(drones)
+        wait_until(connected, 20, interval=0.1, what=what)
+
     # ------------------------------------------------------------ helpers
 
     def cli(self, *args, timeout=30, check=True, env=None):

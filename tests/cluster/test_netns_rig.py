@@ -65,28 +65,9 @@ class NetnsRigTest(RigTestCase):
             "--registry", f"{hub_ip}:6000"])
         rig.wait_port_file(os.path.join(rig.tmp, "registry.port"), reg, "registry")
         rig.wait_port_file(os.path.join(rig.tmp, "hub.port"), hub, "hub")
-        drones = {}
-        for d in DRONES:
-            drones[d] = rig.spawn(d, f"drone-{d}", [
-                binary("skyport-drone"), "--hub", f"{hub_ip}:6001", "--registry", f"{hub_ip}:6000", "--name", d,
-                "--advertise", rig.ip[d], "--data", os.path.join(rig.tmp, f"drone-{d}"),
-                "--token-file", rig.token_file, "--lease-ttl", str(LEASE_TTL), "--drain-ms", "100",
-                "--ready-timeout", "20"])
-        router = rig.spawn("router", "router", [
-            binary("skyport-router"), "--registry", f"{hub_ip}:6000", "--listen", f"{router_ip}:8080",
-            "--admin", "127.0.0.1:6003", "--port-file", os.path.join(rig.tmp, "router.port"),
-            "--token-file", rig.token_file, "--threads", "2", "--name", "router-1", "--drain-ms", "200",
-            # The client machine stands for thousands of users: no new-user budget per address.
-            "--new-users-address-burst", "1000000"])
-        rig.wait_port_file(os.path.join(rig.tmp, "router.port"), router, "router")
-
-        def connected():
-            for d, p in drones.items():
-                if p.poll() is not None:
-                    raise AssertionError(f"drone {d} exited with {p.returncode}:\n{rig.log(f'drone-{d}')}")
-            r = self.cli("drones", "--json", check=False)
-            return r.returncode == 0 and {d["name"] for d in json.loads(r.stdout) if d.get("connected")} == set(DRONES)
-        wait_until(connected, 20, interval=0.1, what="three drones attached to the hub across the bridge")
+        drones = {d: self.start_drone(d, f"{hub_ip}:6001", f"{hub_ip}:6000", LEASE_TTL) for d in DRONES}
+        self.start_router(f"{hub_ip}:6000")
+        self.wait_drones_attached(drones, "three drones attached to the hub across the bridge")
 
         step("push commit A from the client machine")
         a = self.init_webapp()

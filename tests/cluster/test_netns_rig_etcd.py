@@ -246,32 +246,14 @@ class NetnsRigEtcdTest(RigTestCase):
     def start_fleet(self, victim):
         """Three drones and the router; the router's lists and d1's start at the victim, d2's and d3's
         at the next machines."""
-        rig, ip = self.rig, self.rig.ip
         self.step("drones and the router, their lists starting at different machines")
         drones = {}
         for k, d in enumerate(DRONES):
             first = rotate(CPS, victim)[k]
-            drones[d] = rig.spawn(d, f"drone-{d}", [
-                binary("skyport-drone"), "--hub", self.hub_list(rotate(CPS, first)),
-                "--registry", self.registry_list(rotate(CPS, first)), "--name", d,
-                "--advertise", ip[d], "--data", os.path.join(rig.tmp, f"drone-{d}"),
-                "--token-file", rig.token_file, "--lease-ttl", str(LEASE_TTL), "--drain-ms", "100",
-                "--ready-timeout", "20"])
-        router = rig.spawn("router", "router", [
-            binary("skyport-router"), "--registry", self.registry_list(rotate(CPS, victim)),
-            "--hub", self.hub_list(rotate(CPS, victim)), "--listen", f"{ip['router']}:8080",
-            "--admin", "127.0.0.1:6003", "--port-file", os.path.join(rig.tmp, "router.port"),
-            "--token-file", rig.token_file, "--threads", "2", "--name", "router-1", "--drain-ms", "200",
-            "--new-users-address-burst", "1000000"])
-        rig.wait_port_file(os.path.join(rig.tmp, "router.port"), router, "router")
-
-        def connected():
-            for d, p in drones.items():
-                if p.poll() is not None:
-                    raise AssertionError(f"drone {d} exited with {p.returncode}:\n{rig.log(f'drone-{d}')}")
-            r = self.cli("drones", "--json", check=False)
-            return r.returncode == 0 and {d["name"] for d in json.loads(r.stdout) if d.get("connected")} == set(DRONES)
-        wait_until(connected, 20, interval=0.1, what="three drones attached to the hub leader")
+            drones[d] = self.start_drone(d, self.hub_list(rotate(CPS, first)), self.registry_list(rotate(CPS, first)),
+                                         LEASE_TTL)
+        self.start_router(self.registry_list(rotate(CPS, victim)), hub=self.hub_list(rotate(CPS, victim)))
+        self.wait_drones_attached(drones, "three drones attached to the hub leader")
 
     def seed003(self, leader):
         """Seed 003 up to the split, pushing to the leader's git URL; returns commits A and B."""
