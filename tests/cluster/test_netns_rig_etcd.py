@@ -163,8 +163,8 @@ class NetnsRigEtcdTest(RigTestCase):
         return None
 
     def took_over_at(self, cp):
-        """The wall-clock time (s) of the `hub leading: took over` line in cp's hub log (UTC, ms)."""
-        for line in self.rig.log(f"hub-{cp}").splitlines():
+        """The wall-clock time (s) of the last `hub leading: took over` line in cp's hub log (UTC, ms)."""
+        for line in reversed(self.rig.log(f"hub-{cp}").splitlines()):
             if "hub leading: took over" in line:
                 ts = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ")
                 return ts.replace(tzinfo=datetime.timezone.utc).timestamp()
