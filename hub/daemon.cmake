@@ -12,7 +12,7 @@ target_link_libraries(skyport_hub_stats PUBLIC skyport_contract skyport_core sky
 
 # Shell: sessions and commands, gRPC services, the control tower's I/O, the election on etcd (ha/), the daemon.
 add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc daemon.cc
-  stats/stats_service.cc flights/flight_store.cc flights/tower.cc flights/tower_io.cc flights/ping_http.cc
+  stats/stats_service.cc flights/sqlite_flight_store.cc flights/tower.cc flights/tower_io.cc flights/ping_http.cc
   flights/flight_service.cc ha/gate.cc ha/leadership.cc)
 target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_git skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
   PRIVATE SQLite::SQLite3 Boost::headers)
