@@ -16,6 +16,9 @@ the leader is killed with -9:
 - events sent through the router before and after the kill all show in
   `skyport stats --json` (exact counts), through the hub list and on the new
   leader alone.
+And when etcd hangs just as a step is due, the step is not acknowledged and
+not carried out (the registry keeps the old weights), the leader steps down,
+and once etcd is back a hub carries the step out, once.
 """
 import json
 import os
@@ -158,6 +161,52 @@ class HubHaFlightsTest(test_hub_ha.HubHaTest):
         # Every event, before and after the kill: through the hub list, and on the new leader alone.
         self.wait_purchases(self.hub.address(), 40, "every purchase through the hub list")
         self.assertEqual(self.purchases(new_leader.address()), (40, 40, new_leader.address()))
+
+    def test_a_step_due_while_etcd_hangs_is_not_acknowledged_and_happens_once_after(self):
+        spec = {"name": "ha-flight", "app": "webapp", "version": 1,
+                "arms": {"control": self.a[:8], "treatment": self.b[:8]}, "control": "control",
+                "flightplan": [{"action": "weight", "arms": {"treatment": 20}},
+                               {"action": "wait", "for": "4s"},
+                               {"action": "weight", "arms": {"treatment": 60}},
+                               {"action": "wait", "for": "1h"}]}
+        path = os.path.join(self.tmp, "flight.json")
+        with open(path, "w") as f:
+            json.dump(spec, f)
+        self.cli("flight", "start", path, "--json")
+        wait_until(lambda: self.status()["step"] == "2", 20, what="the flight in its wait")
+        [weight] = [e for e in self.log() if e["kind"] == "weight"]
+        deadline = weight["unix_ms"] / 1000 + 4
+        # etcd hangs (no answer, no error) just before the wait ends: the next step's write is out
+        # while the leader still leads, then the leader loses its lease.
+        wait_until(lambda: time.time() > deadline - 0.7, 10, what="the end of the wait near")
+        members = [p for p in self.etcd.procs if p is not None]
+
+        def resume():
+            for p in members:
+                if p.poll() is None:
+                    os.kill(p.pid, signal.SIGCONT)
+        self.addCleanup(resume)
+        for p in members:
+            os.kill(p.pid, signal.SIGSTOP)
+        wait_until(lambda: "hub stopped leading" in self.log_of(self.leader), 10, interval=0.05,
+                   what="the leader stepping down")
+        wait_until(lambda: time.time() > deadline + 1, 10, what="the wait over")
+        # Not acknowledged, so not carried out: the registry (not on etcd) still has the first weight.
+        route = self.cli_json("registry", "route", "get", "webapp")
+        self.assertEqual(route["weights"], {self.a: 800000, self.b: 200000}, route)
+        resume()
+        self.assertEqual(self.leader.proc.wait(timeout=30), 3)
+        self.one_leader([h for h in self.hubs if h is not self.leader])
+        wait_until(lambda: self.status()["step"] == "4", 20, what="the step carried out after etcd came back")
+        route = self.cli_json("registry", "route", "get", "webapp")
+        self.assertEqual(route["weights"], {self.a: 400000, self.b: 600000}, route)
+        entries = self.log()
+        self.assertEqual([e["data"] for e in entries if e["kind"] == "weight"],
+                         [{"treatment": 20}, {"treatment": 60}], "each weight step once")
+        self.assertEqual([e["kind"] for e in entries].count("start"), 1, entries)
+        not_saved = [x for x in self.log_of(self.leader).splitlines() if "flight state not saved" in x]
+        self.assertTrue(not_saved)
+        print(f"\nthe old leader, etcd hung: {not_saved[0][:300]}")
 
 
 def load_tests(loader, tests, pattern):
