@@ -132,8 +132,8 @@ Result<std::vector<mvccpb::KeyValue>> EtcdFlightStore::ReadAll(const std::string
     auto page = kv_.range(PageRequest(from, end, limit, revision));
     if (!page.ok()) return page.status();
     if (revision == 0) revision = page->header().revision();
+    auto next = NextPageKey(*page);  // before the keys are moved out
     for (auto& kv : *page->mutable_kvs()) out.push_back(std::move(kv));
-    auto next = NextPageKey(*page);
     if (!next) return out;
     from = std::move(*next);
   }
