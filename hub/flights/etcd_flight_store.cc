@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/prom_text.h"
 #include "rpc/etcd_endpoints.h"
@@ -113,12 +114,13 @@ void EtcdFlightStore::CommitLocked(const StoredFlight& f, const SavePlan& plan, 
   entries_dropped_ += plan.batch.dropped;
   batches_dropped_ += plan.batches_dropped;
   flights_pruned_ += plan.pruned.size();
-  if (plan.batch.truncated + plan.batch.dropped > 0)
-    log::Warn("flight log entries bounded", {{"id", f.id}, {"truncated", plan.batch.truncated},
-                                             {"left_out", plan.batch.dropped}});
-  if (plan.batches_dropped > 0)
-    log::Warn("flight log: oldest steps' entries deleted (bound)",
-              {{"id", f.id}, {"batches", plan.batches_dropped}, {"kept", kMaxLogBatches}});
+  uint64_t suppressed = 0;
+  if ((plan.batch.truncated + plan.batch.dropped + plan.batches_dropped) > 0 &&
+      quiet_bounds_.Allow(SystemClock::Get()->MonoMs(), &suppressed))
+    log::Warn("flight log bounded", {{"id", f.id}, {"entries_cut", plan.batch.truncated},
+                                     {"entries_left_out", plan.batch.dropped},
+                                     {"oldest_steps_deleted", plan.batches_dropped}, {"steps_kept", kMaxLogBatches},
+                                     {"suppressed", suppressed}});
   for (const auto& id : plan.pruned)
     log::Info("finished flight deleted from etcd (bound)", {{"id", id}, {"kept", kMaxFinishedFlights}});
 }

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/log_limiter.h"
 #include "hub/flights/etcd_flight_layout.h"
 #include "hub/flights/flight_store.h"
 
@@ -74,6 +75,7 @@ class EtcdFlightStore final : public FlightStore {
   std::map<std::string, uint64_t> unknown_;  // id -> our write whose outcome is unknown; guarded by mu_
   uint64_t writes_ = 0;                      // guarded by mu_
   bool conflict_ = false;                    // guarded by mu_
+  LogLimiter quiet_bounds_;                  // guarded by mu_: a flight at its bound bites every step
   // Counters; guarded by mu_.
   uint64_t saves_ = 0, unknown_outcomes_ = 0, resolved_landed_ = 0, resolved_not_landed_ = 0, conflicts_ = 0,
            refused_oversized_ = 0, entries_truncated_ = 0, entries_dropped_ = 0, batches_dropped_ = 0,
