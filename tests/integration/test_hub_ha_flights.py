@@ -179,15 +179,8 @@ class HubHaFlightsTest(test_hub_ha.HubHaTest):
         # etcd hangs (no answer, no error) just before the wait ends: the next step's write is out
         # while the leader still leads, then the leader loses its lease.
         wait_until(lambda: time.time() > deadline - 0.7, 10, what="the end of the wait near")
-        members = [p for p in self.etcd.procs if p is not None]
-
-        def resume():
-            for p in members:
-                if p.poll() is None:
-                    os.kill(p.pid, signal.SIGCONT)
+        resume = self.etcd.hang()
         self.addCleanup(resume)
-        for p in members:
-            os.kill(p.pid, signal.SIGSTOP)
         wait_until(lambda: "hub stopped leading" in self.log_of(self.leader), 10, interval=0.05,
                    what="the leader stepping down")
         wait_until(lambda: time.time() > deadline + 1, 10, what="the wait over")
