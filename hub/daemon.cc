@@ -23,7 +23,9 @@
 #include "core/http_admin.h"
 #include "core/log.h"
 #include "core/prom_text.h"
+#include "hub/flights/etcd_flight_store.h"
 #include "hub/flights/flight_service.h"
+#include "hub/flights/sqlite_flight_store.h"
 #include "hub/ha/advertise.h"
 #include "hub/ha/leadership.h"
 #include "hub/git/git_http.h"
@@ -244,8 +246,28 @@ int RunDaemon(const DaemonOptions& o) {
                        int64_t{o.stats_traffic_retention_days} * 86400, int64_t{o.stats_router_retention_days} * 86400,
                        o.stats_prune_interval_s);
 
-  auto flight_store = FlightStore::Open(o.data_dir + "/flights.db");
-  if (!flight_store.ok()) return FailStart(flight_store.status());
+  // Deposition (or flights in etcd moved under us) ends the process: a successor loads what etcd holds.
+  std::atomic<bool> deposed{false};
+  auto end_leading = [&deposed](const std::string&) {
+    deposed = true;
+    ::kill(::getpid(), SIGTERM);
+  };
+  const std::string member = RandomMemberId();
+  std::unique_ptr<FlightStore> flight_store;
+  if (several_hubs) {  // flights and their logs in etcd, written through the leader fence
+    FencedKv kv;
+    kv.txn = [&gate](etcdserverpb::TxnRequest t) -> Result<etcdserverpb::TxnResponse> {
+      auto l = gate.get();
+      if (!l) return Status::FailedPrecondition("this hub is not the leader; nothing written");
+      return l->FencedTxn(std::move(t));
+    };
+    kv.range = [c = etcd_client](etcdserverpb::RangeRequest r) { return c->RangeSync(std::move(r)); };
+    flight_store = std::make_unique<EtcdFlightStore>(std::move(kv), EtcdFlightStoreOptions{etcd_prefix, member, end_leading});
+  } else {
+    auto sqlite = SqliteFlightStore::Open(o.data_dir + "/flights.db");
+    if (!sqlite.ok()) return FailStart(sqlite.status());
+    flight_store = std::move(*sqlite);
+  }
   if (!o.registry.empty())
     if (auto registries = ParseAddressList("registry", o.registry); !registries.ok())
       return FailStart(registries.status());
@@ -262,7 +284,7 @@ int RunDaemon(const DaemonOptions& o) {
   FlightService flight_service(nullptr, *token, gate_ptr);
   auto open_tower = [&]() -> Status {
     if (tower) return Status::Ok();
-    auto t = ControlTower::Open(flight_store->get(), tower_io.get(), SystemClock::Get(), timings);
+    auto t = ControlTower::Open(flight_store.get(), tower_io.get(), SystemClock::Get(), timings);
     if (!t.ok()) return t.status();
     tower = std::move(*t);
     flight_service.set_tower(tower.get());
@@ -276,7 +298,6 @@ int RunDaemon(const DaemonOptions& o) {
   auto& [server, port] = *started;
 
   // The election starts once the listeners are bound: the leader key names their real ports.
-  std::atomic<bool> deposed{false};
   std::shared_ptr<ha::Leadership> leadership;
   struct StopElection {  // on every way out: the election ends here, whoever still holds the object
     LateGate& gate;
@@ -294,7 +315,7 @@ int RunDaemon(const DaemonOptions& o) {
     if (!grpc_addr.ok()) return FailStart(grpc_addr.status());
     auto git_addr = ha::AdvertiseGit(o.advertise_git, o.git_listen, (*git)->port());
     if (!git_addr.ok()) return FailStart(git_addr.status());
-    lo.me = {RandomMemberId(), *grpc_addr, *git_addr};
+    lo.me = {member, *grpc_addr, *git_addr};
     Hub* h = hub->get();
     std::string desired_key = etcd_prefix + "hub/desired";
     lo.takeover = [h, &etcd_client, desired_key, &open_tower]() -> Status {
@@ -313,10 +334,7 @@ int RunDaemon(const DaemonOptions& o) {
       return open_tower();
     };
     // Deposition is final: the process ends so that every piece of leader-only work stops with it.
-    lo.on_deposed = [&deposed](const std::string&) {
-      deposed = true;
-      ::kill(::getpid(), SIGTERM);
-    };
+    lo.on_deposed = end_leading;
     leadership = ha::Leadership::Start(etcd_client, std::move(lo));
     gate.Set(leadership);
   }
@@ -331,13 +349,14 @@ int RunDaemon(const DaemonOptions& o) {
     StatsSinkService* ss = &stats_service;
     HubService* hs = &hub_service;
     StatsJanitor* sj = &janitor;
+    FlightStore* fst = flight_store.get();
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
-                                  [h, fs, g, ss, sj, hs, &gate](const AdminRequest&) {
+                                  [h, fs, g, ss, sj, hs, fst, &gate](const AdminRequest&) {
                                     auto election = gate.get();
                                     return AdminResponse{200, "text/plain; version=0.0.4",
                                                          Metrics(*h, fs->tower()) + g->Metrics() + ss->MetricsText() +
-                                                             sj->MetricsText() + hs->MetricsText() +
+                                                             sj->MetricsText() + hs->MetricsText() + fst->MetricsText() +
                                                              (election ? election->MetricsText() : "")};
                                   }},
                                  {"/healthz",

@@ -6,15 +6,20 @@ add_library(skyport_hub_logic STATIC deploys/desired.cc deploys/reconcile.cc dep
   deploys/log_follower.cc flights/flight_plan.cc flights/flight_state.cc ha/election.cc ha/advertise.cc)
 target_link_libraries(skyport_hub_logic PUBLIC skyport_contract skyport_core skyport_proto nlohmann_json::nlohmann_json)
 
+# Flights on etcd: the key layout and what one step's write is (pure), and the store over
+# two injected calls (a fenced Txn, a Range), which unit tests drive with a fake etcd.
+add_library(skyport_hub_etcd_logic STATIC flights/etcd_flight_layout.cc flights/etcd_flight_store.cc)
+target_link_libraries(skyport_hub_etcd_logic PUBLIC skyport_hub_logic skyport_etcd_proto skyport_etcd)
+
 # Durable experiment data (SQLite): stats/.
 add_library(skyport_hub_stats STATIC stats/stats_store.cc stats/stats_check.cc stats/user_cap.cc)
 target_link_libraries(skyport_hub_stats PUBLIC skyport_contract skyport_core skyport_proto PRIVATE SQLite::SQLite3)
 
 # Shell: sessions and commands, gRPC services, the control tower's I/O, the election on etcd (ha/), the daemon.
 add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc daemon.cc
-  stats/stats_service.cc flights/flight_store.cc flights/tower.cc flights/tower_io.cc flights/ping_http.cc
+  stats/stats_service.cc flights/sqlite_flight_store.cc flights/tower.cc flights/tower_io.cc flights/ping_http.cc
   flights/flight_service.cc ha/gate.cc ha/leadership.cc)
-target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_git skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
+target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_etcd_logic skyport_hub_git skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
   PRIVATE SQLite::SQLite3 Boost::headers)
 
 add_executable(skyport-hub main.cc)

@@ -1,20 +1,22 @@
 // The control tower's durable state: every flight's spec and state, and its
-// timeline, in SQLite (DATA/flights.db, WAL, synchronous FULL). A state and
-// the log entries of the step that produced it are written in one
-// transaction, so a restarted hub resumes exactly where the last step left.
-// Thread-safe: one connection behind a mutex.
+// timeline. Two backends: SqliteFlightStore (one hub, DATA/flights.db) and
+// EtcdFlightStore (--store etcd: several hubs, writes fenced by the leader).
+//
+// What every backend promises:
+// - Save writes a state and the log entries of the step that produced it
+//   atomically (all or nothing), so a restarted hub, or a new leader,
+//   resumes exactly where the last acknowledged step left.
+// - An error from Save means the step is not acknowledged: the tower keeps
+//   the old state and steps again later.
+// - Thread-safe.
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "skyport/v1/hub.pb.h"
-
-struct sqlite3;
 
 namespace skyport::hub {
 
@@ -30,21 +32,16 @@ struct StoredFlight {
 
 class FlightStore {
  public:
-  static Result<std::unique_ptr<FlightStore>> Open(const std::string& path);
-  ~FlightStore();
-
-  // Inserts or replaces the flight and appends `log` (unix_ms, step, kind,
-  // message, data_json), all in one transaction.
-  Status Save(const StoredFlight& flight, const std::vector<v1::FlightLogEntry>& log);
+  virtual ~FlightStore() = default;
+  // Inserts or replaces the flight (its spec is written on insert only) and
+  // appends `log` (unix_ms, step, kind, message, data_json), atomically.
+  virtual Status Save(const StoredFlight& flight, const std::vector<v1::FlightLogEntry>& log) = 0;
   // Every flight, oldest first.
-  Result<std::vector<StoredFlight>> LoadAll();
+  virtual Result<std::vector<StoredFlight>> LoadAll() = 0;
   // The flight's timeline in order.
-  Result<std::vector<v1::FlightLogEntry>> Log(const std::string& id);
-
- private:
-  explicit FlightStore(sqlite3* db) : db_(db) {}
-  std::mutex mu_;
-  sqlite3* db_;  // guarded by mu_
+  virtual Result<std::vector<v1::FlightLogEntry>> Log(const std::string& id) = 0;
+  // Prometheus text of the backend's counters ("" when it has none).
+  virtual std::string MetricsText() const { return ""; }
 };
 
 }  // namespace skyport::hub

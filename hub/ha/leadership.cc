@@ -252,26 +252,37 @@ void Leadership::Takeover() {
 }
 
 Status Leadership::FencedPut(const std::string& name, const std::string& value) {
+  etcdserverpb::TxnRequest txn;
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key(Key(name));
+  put->set_value(value);
+  auto res = FencedTxn(std::move(txn));
+  if (!res.ok()) return res.status();
+  if (!res->succeeded()) return Status::Internal("etcd: a fenced put without compares of its own was not applied");
+  return Status::Ok();
+}
+
+Result<etcdserverpb::TxnResponse> Leadership::FencedTxn(etcdserverpb::TxnRequest txn) {
   int64_t rev;
   {
     std::lock_guard lock(mu_);
-    if (!election_.Leading(Now())) return Status::FailedPrecondition("this hub is not the leader");
+    if (!election_.Leading(Now())) return Status::FailedPrecondition("this hub is not the leader; nothing written");
     rev = election_.my_create_revision();
   }
-  etcdserverpb::TxnRequest txn;
   auto* c = txn.add_compare();
   c->set_key(Key("leader"));
   c->set_target(etcdserverpb::Compare::CREATE);
   c->set_result(etcdserverpb::Compare::EQUAL);
   c->set_create_revision(rev);
-  auto* put = txn.add_success()->mutable_request_put();
-  put->set_key(Key(name));
-  put->set_value(value);
+  txn.add_failure()->mutable_request_range()->set_key(Key("leader"));
   auto res = client_->TxnSync(std::move(txn));
   if (!res.ok()) return res.status();
-  if (!res->succeeded())
+  if (res->succeeded()) return res;
+  const int n = res->responses_size();
+  const auto& fence = n > 0 ? res->responses(n - 1).response_range() : etcdserverpb::RangeResponse();
+  if (fence.kvs_size() != 1 || fence.kvs(0).create_revision() != rev)
     return Status::FailedPrecondition("this hub is no longer the leader (the leader key changed); nothing written");
-  return Status::Ok();
+  return res;
 }
 
 Result<std::optional<std::string>> Leadership::Get(const std::string& name) {

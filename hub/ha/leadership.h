@@ -11,7 +11,7 @@
 // - `on_deposed` runs once, on the loop thread, when a leader stops leading
 //   (deposition is final; the daemon ends the process so that every piece of
 //   leader-only work stops with it).
-// - FencedPut writes only while the leader key still has our
+// - FencedPut and FencedTxn write only while the leader key still has our
 //   create_revision (a deposed leader cannot write, even before it knows).
 // - Stop (and destruction) revokes the lease (best effort) so that a
 //   successor need not wait for the TTL, and returns after every callback has
@@ -59,6 +59,13 @@ class Leadership final : public LeaderGate {
   // create_revision with ours. FAILED_PRECONDITION when we do not lead (or no
   // longer: the compare failed); UNAVAILABLE from etcd (outcome unknown).
   Status FencedPut(const std::string& name, const std::string& value);
+  // `txn` with the leader fence added: its success ops apply only if the
+  // leader key still has our create_revision AND the caller's compares hold.
+  // FAILED_PRECONDITION when we do not lead or no longer do (nothing
+  // written); UNAVAILABLE from etcd (outcome unknown: read back). Otherwise
+  // the answer: succeeded() false means one of the caller's compares failed,
+  // and its failure ops ran (their answers first, the fence's read last).
+  Result<etcdserverpb::TxnResponse> FencedTxn(etcdserverpb::TxnRequest txn);
   // The value of <prefix>hub/<name>; nullopt when absent.
   Result<std::optional<std::string>> Get(const std::string& name);
 

@@ -150,6 +150,19 @@ class EtcdCluster:
             os.kill(p.pid, sig)
             p.wait(timeout=10)
 
+    def hang(self):
+        """SIGSTOPs every running member (etcd then neither answers nor fails); returns a
+        callable that resumes them (safe to call twice; register it as a cleanup)."""
+        members = [p for p in self.procs if p is not None and p.poll() is None]
+        for p in members:
+            os.kill(p.pid, signal.SIGSTOP)
+
+        def resume():
+            for p in members:
+                if p.poll() is None:
+                    os.kill(p.pid, signal.SIGCONT)
+        return resume
+
     def restart(self, i):
         self.kill(i)
         self._spawn(i)

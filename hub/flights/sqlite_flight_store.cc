@@ -1,4 +1,4 @@
-#include "hub/flights/flight_store.h"
+#include "hub/flights/sqlite_flight_store.h"
 
 #include "core/sqlite.h"
 
@@ -16,15 +16,15 @@ CREATE TABLE IF NOT EXISTS flight_log(
 
 }  // namespace
 
-Result<std::unique_ptr<FlightStore>> FlightStore::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteFlightStore>> SqliteFlightStore::Open(const std::string& path) {
   auto db = OpenSqlite(path, /*fsync=*/true, kSchema, "flights", "flights");
   if (!db.ok()) return db.status();
-  return std::unique_ptr<FlightStore>(new FlightStore(*db));
+  return std::unique_ptr<SqliteFlightStore>(new SqliteFlightStore(*db));
 }
 
-FlightStore::~FlightStore() { sqlite3_close(db_); }
+SqliteFlightStore::~SqliteFlightStore() { sqlite3_close(db_); }
 
-Status FlightStore::Save(const StoredFlight& f, const std::vector<v1::FlightLogEntry>& log) {
+Status SqliteFlightStore::Save(const StoredFlight& f, const std::vector<v1::FlightLogEntry>& log) {
   std::lock_guard lock(mu_);
   if (Status s = ExecSql(db_, "BEGIN IMMEDIATE", "flights: begin"); !s.ok()) return s;
   auto fail = [&](std::string_view what) {
@@ -59,7 +59,7 @@ Status FlightStore::Save(const StoredFlight& f, const std::vector<v1::FlightLogE
   return Status::Ok();
 }
 
-Result<std::vector<StoredFlight>> FlightStore::LoadAll() {
+Result<std::vector<StoredFlight>> SqliteFlightStore::LoadAll() {
   std::lock_guard lock(mu_);
   Stmt q(db_, "SELECT id, name, app, spec, state, finished, created_ms FROM flights ORDER BY created_ms, id");
   if (!q.ok()) return DbError(db_, "flights: prepare");
@@ -71,7 +71,7 @@ Result<std::vector<StoredFlight>> FlightStore::LoadAll() {
   return out;
 }
 
-Result<std::vector<v1::FlightLogEntry>> FlightStore::Log(const std::string& id) {
+Result<std::vector<v1::FlightLogEntry>> SqliteFlightStore::Log(const std::string& id) {
   std::lock_guard lock(mu_);
   Stmt q(db_, "SELECT unix_ms, step, kind, message, data FROM flight_log WHERE id = ? ORDER BY seq");
   if (!q.ok()) return DbError(db_, "flights: prepare");
