@@ -27,6 +27,7 @@
 #include "hub/flights/flight_service.h"
 #include "hub/flights/sqlite_flight_store.h"
 #include "hub/ha/advertise.h"
+#include "hub/ha/desired_store.h"
 #include "hub/ha/leadership.h"
 #include "hub/git/git_http.h"
 #include "hub/deploys/service.h"
@@ -164,6 +165,15 @@ int RunDaemon(const DaemonOptions& o) {
   int64_t leader_ttl_ms = 0;
   LateGate gate;
   const LeaderGate* gate_ptr = several_hubs ? &gate : nullptr;
+  // Deposition (or flights or the desired state in etcd moved under us) ends the process: a successor
+  // loads what etcd holds.
+  std::atomic<bool> deposed{false};
+  auto end_leading = [&deposed](const std::string&) {
+    deposed = true;
+    ::kill(::getpid(), SIGTERM);
+  };
+  FencedKv fenced;  // leader-only writes to etcd: flights and the desired state
+  std::unique_ptr<ha::DesiredStore> desired_store;
   if (several_hubs) {
     auto settings = etcd::SettingsFromFlags(o.etcd, ProcessEnv());
     if (!settings.ok()) return FailStart(settings.status());
@@ -175,11 +185,15 @@ int RunDaemon(const DaemonOptions& o) {
     if (!client.ok()) return FailStart(client.status());
     etcd_client = std::move(*client);
     etcd_prefix = settings->prefix;
-    (*hub)->ReplaceDesired(DesiredState{});  // deployments.json is a single hub's; etcd's is loaded on takeover
-    (*hub)->set_desired_store([&gate](const std::string& json) {
+    fenced.txn = [&gate](etcdserverpb::TxnRequest t) -> Result<etcdserverpb::TxnResponse> {
       auto l = gate.get();
-      return l ? l->FencedPut("desired", json) : Status::FailedPrecondition("this hub is not the leader");
-    });
+      if (!l) return Status::FailedPrecondition("this hub is not the leader; nothing written");
+      return l->FencedTxn(std::move(t));
+    };
+    fenced.range = [c = etcd_client](etcdserverpb::RangeRequest r) { return c->RangeSync(std::move(r)); };
+    desired_store = std::make_unique<ha::DesiredStore>(fenced, etcd_prefix + "hub/desired", end_leading);
+    (*hub)->ReplaceDesired(DesiredState{});  // deployments.json is a single hub's; etcd's is loaded on takeover
+    (*hub)->set_desired_store([d = desired_store.get()](const std::string& json) { return d->Save(json); });
   }
   (*hub)->set_reconcile_budget_ms(int64_t{o.deploy_timeout_s} * 1000);
   auto repos = RepoStore::Open(o.data_dir + "/repos");
@@ -246,23 +260,10 @@ int RunDaemon(const DaemonOptions& o) {
                        int64_t{o.stats_traffic_retention_days} * 86400, int64_t{o.stats_router_retention_days} * 86400,
                        o.stats_prune_interval_s);
 
-  // Deposition (or flights in etcd moved under us) ends the process: a successor loads what etcd holds.
-  std::atomic<bool> deposed{false};
-  auto end_leading = [&deposed](const std::string&) {
-    deposed = true;
-    ::kill(::getpid(), SIGTERM);
-  };
   const std::string member = RandomMemberId();
   std::unique_ptr<FlightStore> flight_store;
   if (several_hubs) {  // flights and their logs in etcd, written through the leader fence
-    FencedKv kv;
-    kv.txn = [&gate](etcdserverpb::TxnRequest t) -> Result<etcdserverpb::TxnResponse> {
-      auto l = gate.get();
-      if (!l) return Status::FailedPrecondition("this hub is not the leader; nothing written");
-      return l->FencedTxn(std::move(t));
-    };
-    kv.range = [c = etcd_client](etcdserverpb::RangeRequest r) { return c->RangeSync(std::move(r)); };
-    flight_store = std::make_unique<EtcdFlightStore>(std::move(kv), EtcdFlightStoreOptions{etcd_prefix, member, end_leading});
+    flight_store = std::make_unique<EtcdFlightStore>(fenced, EtcdFlightStoreOptions{etcd_prefix, member, end_leading});
   } else {
     auto sqlite = SqliteFlightStore::Open(o.data_dir + "/flights.db");
     if (!sqlite.ok()) return FailStart(sqlite.status());
@@ -317,15 +318,12 @@ int RunDaemon(const DaemonOptions& o) {
     if (!git_addr.ok()) return FailStart(git_addr.status());
     lo.me = {member, *grpc_addr, *git_addr};
     Hub* h = hub->get();
-    std::string desired_key = etcd_prefix + "hub/desired";
-    lo.takeover = [h, &etcd_client, desired_key, &open_tower]() -> Status {
-      etcdserverpb::RangeRequest r;
-      r.set_key(desired_key);
-      auto got = etcd_client->RangeSync(std::move(r));
+    lo.takeover = [h, d = desired_store.get(), desired_key = etcd_prefix + "hub/desired", &open_tower]() -> Status {
+      auto got = d->Load();
       if (!got.ok()) return got.status();
       DesiredState desired;
-      if (got->kvs_size() > 0) {
-        auto parsed = DesiredState::FromJson(got->kvs(0).value());
+      if (*got) {
+        auto parsed = DesiredState::FromJson(**got);
         if (!parsed.ok()) return Status::DataLoss(desired_key + ": " + parsed.status().message());
         desired = std::move(*parsed);
       }
@@ -352,12 +350,13 @@ int RunDaemon(const DaemonOptions& o) {
     FlightStore* fst = flight_store.get();
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
-                                  [h, fs, g, ss, sj, hs, fst, &gate](const AdminRequest&) {
+                                  [h, fs, g, ss, sj, hs, fst, ds = desired_store.get(), &gate](const AdminRequest&) {
                                     auto election = gate.get();
                                     return AdminResponse{200, "text/plain; version=0.0.4",
                                                          Metrics(*h, fs->tower()) + g->Metrics() + ss->MetricsText() +
                                                              sj->MetricsText() + hs->MetricsText() + fst->MetricsText() +
-                                                             (election ? election->MetricsText() : "")};
+                                                             (election ? election->MetricsText() : "") +
+                                                             (ds ? ds->MetricsText() : "")};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},

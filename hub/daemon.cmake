@@ -6,9 +6,9 @@ add_library(skyport_hub_logic STATIC deploys/desired.cc deploys/reconcile.cc dep
   deploys/log_follower.cc flights/flight_plan.cc flights/flight_state.cc ha/election.cc ha/advertise.cc)
 target_link_libraries(skyport_hub_logic PUBLIC skyport_contract skyport_core skyport_proto nlohmann_json::nlohmann_json)
 
-# Flights on etcd: the key layout and what one step's write is (pure), and the store over
-# two injected calls (a fenced Txn, a Range), which unit tests drive with a fake etcd.
-add_library(skyport_hub_etcd_logic STATIC flights/etcd_flight_layout.cc flights/etcd_flight_store.cc)
+# Flights and the desired state on etcd: the key layout and what one step's write is (pure), and
+# the stores over two injected calls (a fenced Txn, a Range), which unit tests drive with a fake etcd.
+add_library(skyport_hub_etcd_logic STATIC flights/etcd_flight_layout.cc flights/etcd_flight_store.cc ha/desired_store.cc)
 target_link_libraries(skyport_hub_etcd_logic PUBLIC skyport_hub_logic skyport_etcd_proto skyport_etcd)
 
 # Durable experiment data (SQLite): stats/.

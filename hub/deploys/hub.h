@@ -61,7 +61,7 @@ class Hub {
   std::vector<Deployment> Desired() const;
   // Keeps the desired state with `save` (given the whole state's JSON, under
   // the hub's lock) instead of DATA_DIR/deployments.json: with several hubs,
-  // in etcd, written by the leader only (hub/ha/leadership.h FencedPut).
+  // in etcd, written by the leader only (hub/ha/desired_store.h).
   void set_desired_store(std::function<Status(const std::string& json)> save);
   // Replaces the desired state (a new leader's takeover, from etcd).
   void ReplaceDesired(DesiredState d);

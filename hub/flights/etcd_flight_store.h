@@ -32,14 +32,9 @@
 #include "core/log_limiter.h"
 #include "hub/flights/etcd_flight_layout.h"
 #include "hub/flights/flight_store.h"
+#include "hub/ha/fenced_kv.h"
 
 namespace skyport::hub {
-
-// The two etcd calls the store makes; the daemon binds them to the leader.
-struct FencedKv {
-  std::function<Result<etcdserverpb::TxnResponse>(etcdserverpb::TxnRequest)> txn;  // fenced (see Leadership::FencedTxn)
-  std::function<Result<etcdserverpb::RangeResponse>(etcdserverpb::RangeRequest)> range;
-};
 
 struct EtcdFlightStoreOptions {
   std::string prefix = "/skyport/";  // --etcd-prefix

@@ -251,17 +251,6 @@ void Leadership::Takeover() {
   }
 }
 
-Status Leadership::FencedPut(const std::string& name, const std::string& value) {
-  etcdserverpb::TxnRequest txn;
-  auto* put = txn.add_success()->mutable_request_put();
-  put->set_key(Key(name));
-  put->set_value(value);
-  auto res = FencedTxn(std::move(txn));
-  if (!res.ok()) return res.status();
-  if (!res->succeeded()) return Status::Internal("etcd: a fenced put without compares of its own was not applied");
-  return Status::Ok();
-}
-
 Result<etcdserverpb::TxnResponse> Leadership::FencedTxn(etcdserverpb::TxnRequest txn) {
   int64_t rev;
   {
@@ -283,15 +272,6 @@ Result<etcdserverpb::TxnResponse> Leadership::FencedTxn(etcdserverpb::TxnRequest
   if (fence.kvs_size() != 1 || fence.kvs(0).create_revision() != rev)
     return Status::FailedPrecondition("this hub is no longer the leader (the leader key changed); nothing written");
   return res;
-}
-
-Result<std::optional<std::string>> Leadership::Get(const std::string& name) {
-  etcdserverpb::RangeRequest r;
-  r.set_key(Key(name));
-  auto res = client_->RangeSync(std::move(r));
-  if (!res.ok()) return res.status();
-  if (res->kvs_size() == 0) return std::optional<std::string>();
-  return std::optional<std::string>(res->kvs(0).value());
 }
 
 std::string Leadership::MetricsText() const {

@@ -11,7 +11,7 @@
 // - `on_deposed` runs once, on the loop thread, when a leader stops leading
 //   (deposition is final; the daemon ends the process so that every piece of
 //   leader-only work stops with it).
-// - FencedPut and FencedTxn write only while the leader key still has our
+// - FencedTxn writes only while the leader key still has our
 //   create_revision (a deposed leader cannot write, even before it knows).
 // - Stop (and destruction) revokes the lease (best effort) so that a
 //   successor need not wait for the TTL, and returns after every callback has
@@ -55,10 +55,6 @@ class Leadership final : public LeaderGate {
   std::string LeaderGrpc() const override;
   std::string LeaderGit() const override;
 
-  // Put(<prefix>hub/<name>, value) in a Txn that compares the leader key's
-  // create_revision with ours. FAILED_PRECONDITION when we do not lead (or no
-  // longer: the compare failed); UNAVAILABLE from etcd (outcome unknown).
-  Status FencedPut(const std::string& name, const std::string& value);
   // `txn` with the leader fence added: its success ops apply only if the
   // leader key still has our create_revision AND the caller's compares hold.
   // FAILED_PRECONDITION when we do not lead or no longer do (nothing
@@ -66,8 +62,6 @@ class Leadership final : public LeaderGate {
   // the answer: succeeded() false means one of the caller's compares failed,
   // and its failure ops ran (their answers first, the fence's read last).
   Result<etcdserverpb::TxnResponse> FencedTxn(etcdserverpb::TxnRequest txn);
-  // The value of <prefix>hub/<name>; nullopt when absent.
-  Result<std::optional<std::string>> Get(const std::string& name);
 
   // skyport_hub_is_leader, skyport_hub_elections_total,
   // skyport_hub_elections_won_total, skyport_hub_leader_changes_total.
