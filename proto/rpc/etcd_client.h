@@ -122,7 +122,8 @@ struct WatchUpdate {  // one of: events (with the header revision), compacted, o
 
 // A watch that resumes by itself (from the last revision seen + 1, on another
 // endpoint if need be) when its stream or endpoint breaks; only compaction or
-// a final error end it. Events are delivered once each, in revision order.
+// a final error end it (ABORTED when etcd answers from a revision behind the
+// one the watch has seen: restored from a snapshot, or a lagging member). Events are delivered once each, in revision order.
 // Destroying it cancels: after the destructor returns, on_update is not
 // called again (so never destroy a Watch from inside its own on_update).
 class Watch {

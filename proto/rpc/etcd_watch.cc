@@ -2,11 +2,14 @@
 //
 // WatchCore owns the state (the next revision to ask for, the stream in
 // use); one WatchStream at a time carries it. When a stream ends for any
-// reason but compaction, cancellation by etcd or our own Stop, the core opens
+// reason but compaction, cancellation by etcd, an etcd behind the revision
+// already seen (restored from a snapshot) or our own Stop, the core opens
 // a new one from the next revision, on the next endpoint when the old one
 // failed, after a bounded backoff (core/backoff.h kReconnectBackoff).
 #include <condition_variable>
 #include <mutex>
+
+#include <fmt/format.h>
 
 #include "core/backoff.h"
 #include "core/clock.h"
@@ -144,17 +147,29 @@ bool WatchCore::OnResponse(size_t endpoint, const WatchResponse& resp) {
       failures_ = 0;
       token_renewed_ = false;
       if (resp.created()) {
-        if (next_rev_ == 0) next_rev_ = resp.header().revision() + 1;
         impl_->Answered(endpoint);
-        return true;
+        if (next_rev_ == 0) next_rev_ = resp.header().revision() + 1;
+        if (resp.header().revision() + 1 >= next_rev_) return true;
+        // etcd is behind what this watch has seen: restored from a snapshot
+        // (its revisions count again from the snapshot's) or a member that
+        // lags. Waiting for a revision it may never reach again (or reach
+        // with other changes) would miss changes silently: the watch ends,
+        // and its owner reads again (a resume from its revision then finds
+        // it in the future and takes a snapshot).
+        u.error = Status(Code::kAborted, impl_->Where("Watch", endpoint) +
+                                             fmt::format("etcd is at revision {}, behind this watch's {}; "
+                                                         "restored from a snapshot? watch again",
+                                                         resp.header().revision(), next_rev_ - 1));
+        ended_ = true;
+      } else {
+        u.revision = resp.header().revision();
+        for (const mvccpb::Event& e : resp.events())
+          if (e.kv().mod_revision() >= next_rev_) u.events.push_back(e);  // a resumed stream repeats nothing
+        if (!u.events.empty()) next_rev_ = u.events.back().kv().mod_revision() + 1;
+        // A progress notification: every event up to its revision was sent.
+        if (resp.events_size() == 0 && u.revision + 1 > next_rev_) next_rev_ = u.revision + 1;
+        if (u.events.empty() && !(resp.events_size() == 0 && spec_.progress_notify)) return true;
       }
-      u.revision = resp.header().revision();
-      for (const mvccpb::Event& e : resp.events())
-        if (e.kv().mod_revision() >= next_rev_) u.events.push_back(e);  // a resumed stream repeats nothing
-      if (!u.events.empty()) next_rev_ = u.events.back().kv().mod_revision() + 1;
-      // A progress notification: every event up to its revision was sent.
-      if (resp.events_size() == 0 && u.revision + 1 > next_rev_) next_rev_ = u.revision + 1;
-      if (u.events.empty() && !(resp.events_size() == 0 && spec_.progress_notify)) return true;
     }
   }
   bool last = u.compact_revision > 0 || !u.error.ok();

@@ -230,6 +230,31 @@ class EtcdCluster:
         out = json.loads(self.etcdctl("endpoint", "status", "-w", "json").stdout)
         return max(st["Status"]["header"]["revision"] for st in out)
 
+    def snapshot_save(self, path):
+        """`etcdctl snapshot save` from member 0."""
+        self.etcdctl("snapshot", "save", path, members=[0])
+
+    def restore(self, path):
+        """Stops every member and brings the cluster back from the snapshot at `path` (etcdctl
+        snapshot restore into fresh data dirs, same names, peer URLs and cluster token, so the
+        same cluster id: revisions go back to the snapshot's), then waits until it is healthy."""
+        for i in range(self.n):
+            self._stop_member(i)
+        peer = lambda j: f"http://127.0.0.1:{self.peer_ports[j]}"  # noqa: E731
+        for i in range(self.n):
+            data = os.path.join(self.tmp, self.names[i])
+            shutil.rmtree(data, ignore_errors=True)
+            r = subprocess.run([ETCDCTL, "snapshot", "restore", path, "--name", self.names[i], "--data-dir", data,
+                                "--initial-cluster", ",".join(f"{self.names[j]}={peer(j)}" for j in range(self.n)),
+                                "--initial-cluster-token", os.path.basename(self.tmp),
+                                "--initial-advertise-peer-urls", peer(i)],
+                               capture_output=True, text=True, timeout=60, env={**os.environ, "ETCDCTL_API": "3"})
+            if r.returncode != 0:
+                raise AssertionError(f"etcdctl snapshot restore failed: {r.stderr.strip()}")
+        for i in range(self.n):
+            self._spawn(i)
+        self.wait_healthy()
+
     def enable_auth(self, user="skyport", password="s3cret-pw"):
         """Adds root and `user` (with the root role) and turns auth on; etcdctl then logs in as root."""
         self.etcdctl("user", "add", f"root:{password}-root")
