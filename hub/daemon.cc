@@ -277,6 +277,11 @@ int RunDaemon(const DaemonOptions& o) {
   tio.token = *token;
   tio.tls = o.common.tls;
   tio.deploy_timeout_ms = so.deploy_timeout_ms;
+  if (several_hubs)
+    tio.leading = [&gate] {
+      auto l = gate.get();
+      return l && l->Elected();
+    };
   auto tower_io = MakeTowerIo(hub->get(), repos->get(), stats->get(), tio);
   PlanTimings timings;
   timings.gate_interval_ms = o.gate_interval_ms;

@@ -105,6 +105,8 @@ class RealTowerIo final : public TowerIo {
     if (Status s = Ready(); !s.ok()) return s;
     Status last;
     for (int attempt = 0; attempt < kRouteAttempts; ++attempt) {
+      if (o_.leading && !o_.leading())
+        return Status::Aborted("this hub no longer leads; the route was not written (its successor steps the flight)");
       v1::GetRouteRequest get;
       get.set_app(app);
       auto cur = rpc::RegistryCall<v1::RouteConfig>(*registry_, &v1::Registry::Stub::GetRoute, get, o_.token,

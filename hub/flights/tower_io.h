@@ -3,6 +3,7 @@
 // durable experiment data.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,12 @@ struct TowerIoOptions {
   int64_t stop_timeout_ms = 60'000;
   int64_t rpc_timeout_ms = 5'000;
   int64_t ping_timeout_ms = 5'000;
+  // Several hubs: whether this hub still leads (hub/ha/leadership.h
+  // Elected(), false from its fencing deadline on, before any successor can
+  // be elected). A route write checks it before every attempt: a deposed
+  // leader still finishing a step must not re-read a route its successor has
+  // moved on and write its own older step on top. Empty = one hub.
+  std::function<bool()> leading;
 };
 
 std::unique_ptr<TowerIo> MakeTowerIo(Hub* hub, RepoStore* repos, StatsStore* stats, TowerIoOptions o);

@@ -65,6 +65,11 @@ bool Leadership::Leading() const {
   return took_over_ && election_.Leading(Now());
 }
 
+bool Leadership::Elected() const {
+  std::lock_guard lock(mu_);
+  return election_.Leading(Now());
+}
+
 std::string Leadership::LeaderGrpc() const {
   std::lock_guard lock(mu_);
   return election_.leader() ? election_.leader()->grpc : "";

@@ -52,6 +52,9 @@ class Leadership final : public LeaderGate {
   void Stop();
 
   bool Leading() const override;
+  // Elected and within the fencing deadline, taken over or not (the tower
+  // works during the takeover): the check FencedTxn makes before it writes.
+  bool Elected() const;
   std::string LeaderGrpc() const override;
   std::string LeaderGit() const override;
 
