@@ -27,6 +27,7 @@
 #include "core/status.h"
 #include "hub/git/git_http.h"
 #include "hub/git/pack_scan.h"
+#include "hub/git/replicator.h"
 #include "hub/git/repo_store.h"
 
 namespace skyport::hub {
@@ -54,6 +55,10 @@ class PushSession {
   // push ends as an unpack error): lets a server stop without waiting for a
   // long delta resolution. `stop` must outlive the session.
   void set_stop_flag(const std::atomic<bool>* stop);
+  // Several hubs: accepted updates are replicated before they land here
+  // (hub/git/replicator.h); nullptr (the default) = one hub. Must outlive
+  // the session.
+  void set_replicator(PushReplicator* replicator);
 
   // INVALID_ARGUMENT for a malformed command list (answer 400). Pack errors
   // are not returned here: they become "unpack <error>" in the report.
