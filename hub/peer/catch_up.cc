@@ -124,7 +124,6 @@ size_t CatchUp::UnionFrom(const std::vector<ha::LeaderRecord>& hubs, const std::
 }
 
 Result<size_t> CatchUp::SyncFrom(const std::string& address, SyncMode mode) {
-  std::lock_guard sync_lock(sync_mu_);
   auto stub = stubs_.Get(address);
   if (!stub.ok()) return stub.status();
   const char* kind = mode == SyncMode::kMirror ? "mirror" : "union";

@@ -12,7 +12,8 @@
 //   have beyond it (UnionFrom): refs it lacks, and fast-forwards; a push some
 //   standby acknowledged survives the loss of the leader that took it.
 // - Refs move by compare-and-swap against what this hub held when it asked,
-//   so a push replicated meanwhile is never rolled back.
+//   so a push replicated meanwhile is never rolled back, and a takeover's
+//   sync may run beside the loop's (it never waits for one in flight).
 #pragma once
 
 #include <atomic>
@@ -75,7 +76,6 @@ class CatchUp {
   std::condition_variable cv_;
   bool stop_ = false;        // guarded by mu_
   bool triggered_ = false;   // guarded by mu_
-  std::mutex sync_mu_;       // one sync at a time (the loop's and a takeover's)
   std::thread thread_;
   std::atomic<uint64_t> ok_{0}, failed_{0}, refs_{0};
 };

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/names.h"
@@ -34,11 +36,16 @@ grpc::Status HubPeerService::Authenticate(const grpc::ServerContext& ctx) {
   return s;
 }
 
-bool HubPeerService::Admit() {
-  if (calls_.fetch_add(1) < o_.max_calls) return true;
+grpc::Status HubPeerService::Admit(const grpc::ServerContext& ctx) {
+  if (ctx.deadline() > std::chrono::system_clock::now() + std::chrono::seconds(kMaxPeerCallSeconds)) {
+    refused_other_.fetch_add(1);
+    return Refuse("deadline", {grpc::StatusCode::INVALID_ARGUMENT,
+                               fmt::format("a deadline of at most {} s is required", kMaxPeerCallSeconds)}, "");
+  }
+  if (calls_.fetch_add(1) < o_.max_calls) return grpc::Status::OK;
   calls_.fetch_sub(1);
   busy_.fetch_add(1);
-  return false;
+  return Refuse("busy", {grpc::StatusCode::RESOURCE_EXHAUSTED, "too many peer calls at once; try again"}, "");
 }
 
 grpc::Status HubPeerService::Refuse(const char* cause, grpc::Status s, const std::string& app) {
@@ -53,7 +60,7 @@ grpc::Status HubPeerService::Refuse(const char* cause, grpc::Status s, const std
 grpc::Status HubPeerService::Replicate(grpc::ServerContext* ctx, grpc::ServerReader<v1::ReplicaChunk>* reader,
                                        v1::ReplicaAck* ack) {
   if (auto s = Authenticate(*ctx); !s.ok()) return s;
-  if (!Admit()) return {grpc::StatusCode::RESOURCE_EXHAUSTED, "too many peer calls at once; try again"};
+  if (auto s = Admit(*ctx); !s.ok()) return s;
   Slot slot{calls_};
   v1::ReplicaChunk first;
   if (!reader->Read(&first) || !first.has_header())
@@ -145,7 +152,7 @@ grpc::Status HubPeerService::FetchPack(grpc::ServerContext* ctx, const v1::Fetch
     if (Status s = CheckId("want", id); !s.ok()) return rpc::ToGrpc(s);
   for (const auto& id : haves)
     if (Status s = CheckId("have", id); !s.ok()) return rpc::ToGrpc(s);
-  if (!Admit()) return {grpc::StatusCode::RESOURCE_EXHAUSTED, "too many peer calls at once; try again"};
+  if (auto s = Admit(*ctx); !s.ok()) return s;
   Slot slot{calls_};
   uint64_t bytes = 0;
   bool too_big = false;

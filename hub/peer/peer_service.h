@@ -14,7 +14,9 @@
 // - Refs (any hub): every app's refs, each app read under its write lock.
 // - FetchPack (any hub): a pack of wants minus haves (hub/git/repo_store.h
 //   PackReachable), at most PushLimits' pack bytes.
-// - Bounds: at most `max_calls` Replicate and FetchPack calls at once
+// - Bounds: Replicate and FetchPack need a deadline of at most
+//   kMaxPeerCallSeconds (a peer cannot hold a call open forever), at most
+//   `max_calls` of them at once
 //   (RESOURCE_EXHAUSTED beyond, counted), a pack of at most the push bound,
 //   at most max_refs updates, replies of at most kMaxRefsReplyBytes. The app's
 //   write lock is taken only once a whole pack was received and indexed.
@@ -33,6 +35,7 @@ namespace skyport::hub::peer {
 
 inline constexpr size_t kMaxRefsReplyBytes = 8u << 20;
 inline constexpr size_t kMaxWantsOrHaves = 10'000;
+inline constexpr int kMaxPeerCallSeconds = 3600 + 60;  // --git-replication-timeout is at most 3600 s
 
 struct PeerServiceOptions {
   std::string token;
@@ -57,7 +60,8 @@ class HubPeerService final : public v1::HubPeer::Service {
  private:
   grpc::Status Authenticate(const grpc::ServerContext& ctx);
   grpc::Status Refuse(const char* cause, grpc::Status s, const std::string& app);
-  bool Admit();
+  // OK, or RESOURCE_EXHAUSTED (too many calls) / INVALID_ARGUMENT (no bounded deadline), counted.
+  grpc::Status Admit(const grpc::ServerContext& ctx);
 
   RepoStore* repos_;
   const PeerServiceOptions o_;

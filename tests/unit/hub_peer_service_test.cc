@@ -71,9 +71,9 @@ struct PeerFixture {
   }
 
   grpc::Status Replicate(const std::string& token, const std::string& member, const std::string& old_id,
-                         const std::string& new_id, const std::string& pack) {
+                         const std::string& new_id, const std::string& pack, bool deadline = true) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    if (deadline) ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     if (!token.empty()) rpc::AttachToken(ctx, token);
     v1::ReplicaAck ack;
     auto w = stub->Replicate(&ctx, &ack);
@@ -127,6 +127,11 @@ TEST_CASE("HubPeer Replicate: only from the known leader; applied with compare-a
   std::string pack = f.Pack(f.head);
   auto s = f.Replicate(kToken, "not-the-leader", kZ, f.head, pack);
   CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(f.StandbyRef().empty());
+  // A call that could stay open forever is refused.
+  s = f.Replicate(kToken, "leader-1", kZ, f.head, pack, /*deadline=*/false);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(s.error_message().find("deadline") != std::string::npos);
   CHECK(f.StandbyRef().empty());
 
   REQUIRE(f.Replicate(kToken, "leader-1", kZ, f.head, pack).ok());
@@ -192,6 +197,7 @@ TEST_CASE("HubPeer Refs and FetchPack: a fresh hub catches up through them", "[h
   ReplicaApply apply(fresh.get(), "app", {{kZ, f.head, "refs/heads/master"}}, PushLimits{}, /*force=*/true);
   grpc::ClientContext fctx;
   rpc::AttachToken(fctx, kToken);
+  fctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   v1::FetchPackRequest req;
   req.set_app("app");
   req.add_wants(f.head);
