@@ -96,7 +96,7 @@ void CatchUp::Loop() {
     const int64_t now = SystemClock::Get()->MonoMs();
     const bool due = triggered || now >= next_ms || (leader && leader->member != synced_with);
     if (due && leader && leader->member != self_ && !leading_()) {
-      auto moved = SyncFrom(leader->grpc, SyncMode::kMirror);
+      auto moved = SyncFrom(leader->grpc, SyncMode::kMirror, std::min<int64_t>(o_.timeout_ms, 5000));
       if (moved.ok()) {
         synced_with = leader->member;
         next_ms = now + o_.interval_ms;
@@ -116,21 +116,21 @@ size_t CatchUp::UnionFrom(const std::vector<ha::LeaderRecord>& hubs, const std::
   size_t moved = 0;
   for (const auto& h : hubs) {
     if (h.member == self) continue;
-    auto r = SyncFrom(h.grpc, SyncMode::kUnion);
+    auto r = SyncFrom(h.grpc, SyncMode::kUnion, kTakeoverRefsMs);
     if (r.ok()) moved += *r;
     else log::Warn("takeover: could not compare repositories with a hub", {{"hub", h.grpc}, {"error", r.status().message()}});
   }
   return moved;
 }
 
-Result<size_t> CatchUp::SyncFrom(const std::string& address, SyncMode mode) {
+Result<size_t> CatchUp::SyncFrom(const std::string& address, SyncMode mode, int64_t refs_timeout_ms) {
   auto stub = stubs_.Get(address);
   if (!stub.ok()) return stub.status();
   const char* kind = mode == SyncMode::kMirror ? "mirror" : "union";
   size_t moved = 0;
   for (int round = 0; round < kMaxRounds; ++round) {
     grpc::ClientContext ctx;
-    Deadline(ctx, std::min<int64_t>(o_.timeout_ms, 5000));
+    Deadline(ctx, refs_timeout_ms);
     rpc::AttachToken(ctx, o_.token);
     v1::RefsResponse res;
     grpc::Status s = (*stub)->Refs(&ctx, v1::RefsRequest(), &res);

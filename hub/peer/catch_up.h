@@ -35,6 +35,8 @@
 
 namespace skyport::hub::peer {
 
+inline constexpr int64_t kTakeoverRefsMs = 1000;
+
 struct CatchUpOptions {
   std::string token;
   TlsFiles tls;
@@ -54,7 +56,9 @@ class CatchUp {
   void Trigger(const std::string& why);
 
   // kUnion from each of `hubs` but `self` (this hub's member id), each
-  // bounded; best effort (failures logged). Refs taken. May be called before Run.
+  // bounded (a hub that does not list its refs within kTakeoverRefsMs is
+  // skipped: a takeover must not wait for a hung hub); best effort (failures
+  // logged). Refs taken. May be called before Run.
   size_t UnionFrom(const std::vector<ha::LeaderRecord>& hubs, const std::string& self);
 
   // skyport_hub_git_catch_up_total{result}, skyport_hub_git_catch_up_refs_total.
@@ -63,7 +67,7 @@ class CatchUp {
  private:
   void Loop();
   // One sync from the hub at `address`; refs moved, or why not.
-  Result<size_t> SyncFrom(const std::string& address, SyncMode mode);
+  Result<size_t> SyncFrom(const std::string& address, SyncMode mode, int64_t refs_timeout_ms);
   Result<size_t> SyncApp(v1::HubPeer::Stub& stub, const AppSync& plan, SyncMode mode);
 
   RepoStore* repos_;
