@@ -7,6 +7,9 @@
 // non-fast-forward, ref name), and only if at least one is accepted renames
 // the pack into the repository before moving the refs with compare-and-swap.
 // A refused push leaves no objects behind; the quarantine is always removed.
+// With several hubs (set_replicator), the accepted commands and the indexed
+// pack go to the standbys after the checks and before anything lands here; a
+// push they could not take is refused whole ("ng <ref> not replicated: ...").
 //
 // Every pack byte passes a PackScanner (pack_scan.h) before the indexer sees
 // it, and every tree, commit and tag of an indexed pack passes git's fsck

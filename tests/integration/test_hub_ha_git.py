@@ -168,6 +168,12 @@ class HubHaGitTest(ClusterTest):
             self.assertEqual(self.ref_on(h), c2, h.name)
         with open(leader.log_path) as f:
             self.assertRegex(f.read(), r"push app=webapp accepted=1 refused=0 objects=\d+ thin_bases=[1-9]")
+        # A ref created and deleted (a push without objects) is created and deleted on every standby.
+        self.git("branch", "-f", "tmp", c1)
+        self.assertEqual(self.push(leader, "tmp").returncode, 0)
+        self.assertEqual([self.ref_on(h, "refs/heads/tmp") for h in standbys], [c1, c1])
+        self.assertEqual(self.push(leader, ":tmp").returncode, 0)
+        self.assertEqual([self.ref_on(h, "refs/heads/tmp") for h in standbys], [None, None])
         print(f"\npush latency with replication to 2 standbys: first {replicated_s * 1000:.0f} ms, "
               f"second {replicated2_s * 1000:.0f} ms")
 
@@ -199,18 +205,21 @@ class HubHaGitTest(ClusterTest):
         c4 = self.commit({"b.txt": "four\n"})
         self.git("branch", "-f", "feature", c4)
         self.assertEqual(self.push(new_leader, "feature").returncode, 0)
+        self.git("tag", "-a", "v1", "-m", "release", c3)  # an annotated tag: the tag object travels too
+        tag = self.git("rev-parse", "v1").stdout.strip()
+        self.assertEqual(self.push(new_leader, "v1").returncode, 0)
         leader.start()
         t0 = time.monotonic()
         try:
-            wait_until(lambda: self.ref_on(leader) == c3 and self.ref_on(leader, "refs/heads/feature") == c4, 20,
-                       what="the restarted old leader catching up")
+            wait_until(lambda: self.ref_on(leader) == c3 and self.ref_on(leader, "refs/heads/feature") == c4 and
+                       self.ref_on(leader, "refs/tags/v1") == tag, 20, what="the restarted old leader catching up")
         except AssertionError:
             with open(leader.log_path) as f:
                 print("DEBUG", f.read()[-6000:])
             raise
-        print(f"catch-up: the restarted hub had both missed pushes {time.monotonic() - t0:.2f} s after its start")
+        print(f"catch-up: the restarted hub had the three missed pushes {time.monotonic() - t0:.2f} s after its start")
         self.assertEqual(self.leaders(), [new_leader])
-        self.assertGreaterEqual(leader.metric("skyport_hub_git_catch_up_refs_total"), 2)
+        self.assertGreaterEqual(leader.metric("skyport_hub_git_catch_up_refs_total"), 3)
         subprocess.run(["git", "--git-dir", self.repo(leader), "fsck", "--strict"], check=True, capture_output=True,
                        timeout=60)
 
