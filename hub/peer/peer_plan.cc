@@ -73,6 +73,11 @@ CopiesDecision DecideCopies(int min_copies, const std::vector<PeerResult>& resul
   return d;
 }
 
+int64_t ReplicationBudgetMs(int64_t timeout_ms, uint64_t pack_bytes) {
+  const uint64_t r = kReplicationBytesPerSecond;
+  return timeout_ms + static_cast<int64_t>(pack_bytes / r * 1000 + pack_bytes % r * 1000 / r);  // no overflow
+}
+
 int EffectiveMinCopies(int flag, bool several_hubs) {
   if (!several_hubs) return 1;
   return flag > 0 ? flag : 2;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -57,6 +58,13 @@ struct CopiesDecision {
 };
 // Enough copies when 1 + acknowledgements >= min_copies.
 CopiesDecision DecideCopies(int min_copies, const std::vector<PeerResult>& results);
+
+// How long the standbys may take to store a push of `pack_bytes`:
+// --git-replication-timeout for any push, plus a second per
+// kReplicationBytesPerSecond of pack (a 2 GiB push gets ~4.5 more minutes:
+// sending, indexing and checking it again takes time on a standby too).
+inline constexpr uint64_t kReplicationBytesPerSecond = 8u << 20;
+int64_t ReplicationBudgetMs(int64_t timeout_ms, uint64_t pack_bytes);
 
 // --git-min-copies: 0 means the default, 2 with several hubs and 1 (no
 // replication) with one; a single hub cannot make more than one copy.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 
 #include "core/clock.h"
@@ -108,8 +109,10 @@ Status Replicator::Replicate(const ReplicaPush& push) {
     peers = peers_;
   }
   if (peers.size() > kMaxPeersPerPush) peers.resize(kMaxPeersPerPush);
+  std::error_code ec;
+  const uint64_t pack_bytes = push.pack_path.empty() ? 0 : std::filesystem::file_size(push.pack_path, ec);
   const int64_t start = NowMs();
-  const int64_t deadline = start + o_.timeout_ms;
+  const int64_t deadline = start + ReplicationBudgetMs(o_.timeout_ms, ec ? 0 : pack_bytes);
   std::vector<PeerResult> results(peers.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < peers.size(); ++i)

@@ -7,11 +7,12 @@
 //   own, so a push never waits for etcd; a hub that joined since catches up
 //   by itself, one that died meanwhile fails fast (connection refused).
 // - Replicate() streams the pack and the updates to every standby at once,
-//   each call bounded by `timeout_ms`, and returns when every one answered
+//   each call bounded by ReplicationBudgetMs(timeout_ms, pack size)
+//   (hub/peer/peer_plan.h), and returns when every one answered
 //   or gave up: OK when 1 + acknowledgements >= min_copies
 //   (hub/peer/peer_plan.h DecideCopies), else FAILED_PRECONDITION with the
 //   reason the pusher sees ("not replicated: ..."), counted and logged.
-// - A standby that hangs costs a push at most `timeout_ms`.
+// - A standby that hangs costs a push at most that budget.
 #pragma once
 
 #include <atomic>

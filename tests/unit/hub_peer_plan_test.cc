@@ -75,6 +75,12 @@ TEST_CASE("DecideCopies: the leader's copy plus acknowledgements against the min
   CHECK(DecideCopies(2, noisy).reason.size() <= 400);
 }
 
+TEST_CASE("ReplicationBudgetMs: the timeout plus a second per 8 MiB of pack", "[hub][peer]") {
+  CHECK(ReplicationBudgetMs(10'000, 0) == 10'000);
+  CHECK(ReplicationBudgetMs(10'000, 8u << 20) == 11'000);
+  CHECK(ReplicationBudgetMs(3'000, 2ull << 30) == 3'000 + 256'000);
+}
+
 TEST_CASE("EffectiveMinCopies: 2 by default on etcd, always 1 on one hub", "[hub][peer]") {
   CHECK(EffectiveMinCopies(0, true) == 2);
   CHECK(EffectiveMinCopies(3, true) == 3);
