@@ -307,6 +307,8 @@ int RunDaemon(const DaemonOptions& o) {
   peer::PeerServiceOptions po;
   po.token = *token;
   po.limits = go.limits;
+  // Every push the leader runs at once replicates here at once, beside the other hubs' catch-ups.
+  po.max_calls = o.git_max_concurrent_pushes + 4;
   po.leading = [&gate, several_hubs] { return !several_hubs || gate.Leading(); };
   po.leader_member = [&gate]() -> std::string {
     auto l = gate.get();
