@@ -54,12 +54,31 @@ std::vector<std::string> Missing(RepoStore* repos, const std::string& app, const
 
 }  // namespace
 
+// Registers a call so that stopping cancels it; a call made while stopping is cancelled at once.
+class CallGuard {
+ public:
+  CallGuard(CatchUp* c, grpc::ClientContext* ctx) : c_(c), ctx_(ctx) {
+    std::lock_guard lock(c_->mu_);
+    c_->calls_.insert(ctx_);
+    if (c_->stop_) ctx_->TryCancel();
+  }
+  ~CallGuard() {
+    std::lock_guard lock(c_->mu_);
+    c_->calls_.erase(ctx_);
+  }
+
+ private:
+  CatchUp* c_;
+  grpc::ClientContext* ctx_;
+};
+
 CatchUp::CatchUp(RepoStore* repos, CatchUpOptions o) : repos_(repos), o_(std::move(o)), stubs_(o_.tls) {}
 
 CatchUp::~CatchUp() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
+    for (grpc::ClientContext* c : calls_) c->TryCancel();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -132,6 +151,7 @@ Result<size_t> CatchUp::SyncFrom(const std::string& address, SyncMode mode, int6
     grpc::ClientContext ctx;
     Deadline(ctx, refs_timeout_ms);
     rpc::AttachToken(ctx, o_.token);
+    CallGuard guard(this, &ctx);
     v1::RefsResponse res;
     grpc::Status s = (*stub)->Refs(&ctx, v1::RefsRequest(), &res);
     if (!s.ok()) {
@@ -179,8 +199,10 @@ Result<size_t> CatchUp::SyncApp(v1::HubPeer::Stub& stub, const AppSync& plan, Sy
   std::vector<std::string> wants = Missing(repos_, plan.app, plan.wants);
   if (!wants.empty()) {
     grpc::ClientContext ctx;
-    Deadline(ctx, o_.timeout_ms);
+    // As long as the largest pack a push may carry could take (the leader's clock of a push's copies).
+    Deadline(ctx, ReplicationBudgetMs(o_.timeout_ms, o_.limits.pack.max_pack_bytes));
     rpc::AttachToken(ctx, o_.token);
+    CallGuard guard(this, &ctx);
     v1::FetchPackRequest req;
     req.set_app(plan.app);
     for (const auto& w : wants) req.add_wants(w);

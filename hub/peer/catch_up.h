@@ -6,8 +6,8 @@
 // - A standby mirrors the leader: on start (once a leader is known), on every
 //   change of leader, when a replicated push found it out of sync
 //   (Trigger), and every `interval_ms`. One sync at a time, on a thread of
-//   its own; each sync is bounded (`timeout_ms` per call, max_refs refs per
-//   app per round, the push bounds on every pack).
+//   its own; each sync is bounded (a deadline on every call, max_refs refs
+//   per app per round, at most 8 rounds, the push bounds on every pack).
 // - A new leader, at takeover, takes from every other live hub what they
 //   have beyond it (UnionFrom): refs it lacks, and fast-forwards; a push some
 //   standby acknowledged survives the loss of the leader that took it.
@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,13 +43,13 @@ struct CatchUpOptions {
   TlsFiles tls;
   PushLimits limits;
   int64_t interval_ms = 10'000;
-  int64_t timeout_ms = 10'000;   // one call (Refs, FetchPack)
+  int64_t timeout_ms = 10'000;   // Refs; a FetchPack gets ReplicationBudgetMs(timeout_ms, the largest pack)
 };
 
 class CatchUp {
  public:
   CatchUp(RepoStore* repos, CatchUpOptions o);
-  ~CatchUp();  // stops the thread (a sync in flight ends within its bound)
+  ~CatchUp();  // cancels the calls in flight and stops the thread
   // Starts mirroring once the election runs: `leading` and `leader` (the
   // leader's record, nullopt when unknown) are asked every wake.
   void Run(std::function<bool()> leading, std::function<std::optional<ha::LeaderRecord>()> leader, std::string self);
@@ -80,6 +81,8 @@ class CatchUp {
   std::condition_variable cv_;
   bool stop_ = false;        // guarded by mu_
   bool triggered_ = false;   // guarded by mu_
+  std::set<grpc::ClientContext*> calls_;  // guarded by mu_: cancelled when stopping
+  friend class CallGuard;
   std::thread thread_;
   std::atomic<uint64_t> ok_{0}, failed_{0}, refs_{0};
 };
