@@ -186,6 +186,9 @@ Result<size_t> CatchUp::SyncFrom(const std::string& address, SyncMode mode, int6
     moved += moved_round;
     // A union never deletes and leaves non-fast-forwards: a second round would find the same.
     if (!more || moved_round == 0) break;
+    if (round + 1 == kMaxRounds)
+      log::Warn("git catch-up: more refs differ than one sync takes; the rest follow in the next",
+                {{"from", address}, {"rounds", kMaxRounds}, {"refs_per_round", o_.limits.max_refs}});
   }
   ok_.fetch_add(1);
   refs_.fetch_add(moved);

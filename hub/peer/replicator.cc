@@ -108,7 +108,11 @@ Status Replicator::Replicate(const ReplicaPush& push) {
     std::lock_guard lock(mu_);
     peers = peers_;
   }
-  if (peers.size() > kMaxPeersPerPush) peers.resize(kMaxPeersPerPush);
+  if (peers.size() > kMaxPeersPerPush) {
+    log::Warn("push: more standbys than one push is sent to; the others catch up",
+              {{"standbys", static_cast<int64_t>(peers.size())}, {"sent_to", static_cast<int64_t>(kMaxPeersPerPush)}});
+    peers.resize(kMaxPeersPerPush);
+  }
   std::error_code ec;
   const uint64_t pack_bytes = push.pack_path.empty() ? 0 : std::filesystem::file_size(push.pack_path, ec);
   const int64_t start = NowMs();
