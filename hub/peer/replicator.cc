@@ -37,18 +37,24 @@ void Replicator::Run(std::function<Result<std::vector<ha::LeaderRecord>>()> memb
   refresh_ = std::thread([this] { RefreshLoop(); });
 }
 
+std::vector<ha::LeaderRecord> Replicator::Refresh() {
+  auto members = members_fn_();
+  std::lock_guard lock(mu_);
+  if (members.ok()) {
+    std::vector<ha::LeaderRecord> others;
+    for (auto& m : *members)
+      if (m.member != self_) others.push_back(std::move(m));
+    peers_ = std::move(others);
+  }  // else keep the last list: etcd trouble deposes a leader soon enough
+  return peers_;
+}
+
 void Replicator::RefreshLoop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     lock.unlock();
-    auto members = members_fn_();
+    Refresh();
     lock.lock();
-    if (members.ok()) {
-      std::vector<ha::LeaderRecord> others;
-      for (auto& m : *members)
-        if (m.member != self_) others.push_back(std::move(m));
-      peers_ = std::move(others);
-    }  // else keep the last list: etcd trouble deposes a leader soon enough
     cv_.wait_for(lock, std::chrono::milliseconds(o_.refresh_ms), [this] { return stop_; });
   }
 }
@@ -108,6 +114,8 @@ Status Replicator::Replicate(const ReplicaPush& push) {
     std::lock_guard lock(mu_);
     peers = peers_;
   }
+  // Too few known (a leader that just took over, a standby that just joined): ask etcd now.
+  if (peers.size() + 1 < static_cast<size_t>(o_.min_copies) && members_fn_) peers = Refresh();
   if (peers.size() > kMaxPeersPerPush) {
     log::Warn("push: more standbys than one push is sent to; the others catch up",
               {{"standbys", static_cast<int64_t>(peers.size())}, {"sent_to", static_cast<int64_t>(kMaxPeersPerPush)}});

@@ -4,8 +4,9 @@
 // What it promises:
 // - The standbys are the hubs with a live member key in etcd (hub/ha/
 //   leadership.h Members), refreshed every `refresh_ms` on a thread of its
-//   own, so a push never waits for etcd; a hub that joined since catches up
-//   by itself, one that died meanwhile fails fast (connection refused).
+//   own, so a push waits for etcd only when fewer standbys are known than it
+//   needs (then it lists them at once); a hub that joined since catches up by
+//   itself, one that died meanwhile fails fast (connection refused).
 // - Replicate() streams the pack and the updates to every standby at once,
 //   each call bounded by ReplicationBudgetMs(timeout_ms, pack size)
 //   (hub/peer/peer_plan.h), and returns when every one answered
@@ -56,6 +57,7 @@ class Replicator final : public PushReplicator {
 
  private:
   void RefreshLoop();
+  std::vector<ha::LeaderRecord> Refresh();  // lists the members now; the others, as known after
   PeerResult SendTo(const ha::LeaderRecord& peer, const ReplicaPush& push, int64_t deadline_ms);
 
   const ReplicatorOptions o_;
