@@ -32,7 +32,15 @@ ReplicaApply::ReplicaApply(RepoStore* store, std::string app, std::vector<PushCo
   session_ = std::make_unique<PushSession>(
       store, std::move(app), [force](const std::string&, const std::string&) { return force; }, limits);
   std::string body;
-  for (const PushCommand& c : pending_) body += pkt::EncodeShort(fmt::format("{} {} {}\n", c.old_id, c.new_id, c.ref));
+  for (const PushCommand& c : pending_) {
+    // Encode, not EncodeShort: a peer's ref name of any length must not garble the command list.
+    auto line = pkt::Encode(fmt::format("{} {} {}\n", c.old_id, c.new_id, c.ref));
+    if (!line.ok()) {
+      feed_error_ = line.status();
+      return;
+    }
+    body += *line;
+  }
   body += pkt::Flush();
   feed_error_ = session_->Feed(body);
 }

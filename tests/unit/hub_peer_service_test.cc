@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <filesystem>
 #include <string>
 
 #include "hub/peer/peer_service.h"
@@ -179,6 +180,19 @@ TEST_CASE("HubPeer Replicate: a pack that fails fsck lands nothing", "[hub][peer
   CHECK(f.StandbyRef() == f.head);
   CHECK(Run(Git(f.tmp.path(), f.standby->RepoPath("app")) + "cat-file -e " + bad).exit != 0);
   CHECK(f.service->MetricsText().find("skyport_hub_git_replica_refused_total{cause=\"checks\"} 1") != std::string::npos);
+}
+
+TEST_CASE("ReplicaApply: a ref name too long for a pkt-line is refused before it is encoded", "[hub][peer]") {
+  TempDir tmp;
+  auto store = std::move(RepoStore::Open(tmp.path() + "/repos").value());
+  std::string evil = "refs/heads/" + std::string(70'000, 'x') + "\n0067" + kZ + " " + std::string(40, 'a') +
+                     " refs/heads/injected\n";
+  ReplicaApply apply(store.get(), "app", {{kZ, std::string(40, 'a'), evil}}, PushLimits{}, /*force=*/true);
+  ReplicaResult r = apply.Finish();
+  CHECK(r.status.code() == Code::kInvalidArgument);
+  CHECK(r.status.message().find("pkt-line payload of") != std::string::npos);  // said why, before any parsing
+  CHECK(r.applied == 0);
+  CHECK_FALSE(std::filesystem::exists(store->RepoPath("app") + "/refs/heads/injected"));
 }
 
 TEST_CASE("HubPeer Refs and FetchPack: a fresh hub catches up through them", "[hub][peer]") {
