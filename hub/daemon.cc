@@ -418,6 +418,7 @@ int RunDaemon(const DaemonOptions& o) {
                           {"store", o.store}});
   log::Info("stopping", {{"signal", stop_signals.Wait()}, {"deposed", deposed.load()}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (catch_up) catch_up->Stop();  // a takeover's sync must not hold up the election's stop
   if (several_hubs) {  // leader-only work ends before the lease is given up (StopElection, on return)
     admin.reset();     // it reads the tower's metrics
     flight_service.set_tower(nullptr);

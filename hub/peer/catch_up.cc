@@ -75,13 +75,17 @@ class CallGuard {
 CatchUp::CatchUp(RepoStore* repos, CatchUpOptions o) : repos_(repos), o_(std::move(o)), stubs_(o_.tls) {}
 
 CatchUp::~CatchUp() {
+  Stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CatchUp::Stop() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
     for (grpc::ClientContext* c : calls_) c->TryCancel();
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
 }
 
 void CatchUp::Run(std::function<bool()> leading, std::function<std::optional<ha::LeaderRecord>()> leader,

@@ -49,7 +49,10 @@ struct CatchUpOptions {
 class CatchUp {
  public:
   CatchUp(RepoStore* repos, CatchUpOptions o);
-  ~CatchUp();  // cancels the calls in flight and stops the thread
+  ~CatchUp();  // Stop(), then joins the thread
+  // Cancels every call in flight (a takeover's sync too) and every later one;
+  // the loop ends. Idempotent, any thread.
+  void Stop();
   // Starts mirroring once the election runs: `leading` and `leader` (the
   // leader's record, nullopt when unknown) are asked every wake.
   void Run(std::function<bool()> leading, std::function<std::optional<ha::LeaderRecord>()> leader, std::string self);
