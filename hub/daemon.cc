@@ -30,6 +30,9 @@
 #include "hub/ha/desired_store.h"
 #include "hub/ha/leadership.h"
 #include "hub/git/git_http.h"
+#include "hub/peer/catch_up.h"
+#include "hub/peer/peer_service.h"
+#include "hub/peer/replicator.h"
 #include "hub/deploys/service.h"
 #include "hub/stats/stats_service.h"
 #include "hub/flights/tower_io.h"
@@ -233,6 +236,37 @@ int RunDaemon(const DaemonOptions& o) {
       log::Info("push", {{"app", e.app}, {"ref", u.ref}, {"new", u.new_id.substr(0, 12)}, {"ok", u.ok},
                          {"error", u.error}});
   };
+  // Several hubs: a push is acknowledged once --git-min-copies hubs hold it; a standby mirrors the leader.
+  if (!several_hubs && o.git_min_copies > 1)
+    return FailStart(Status::InvalidArgument("git-min-copies: more than 1 copy needs several hubs (--store etcd)"));
+  const int min_copies = peer::EffectiveMinCopies(o.git_min_copies, several_hubs);
+  const std::string member_id = RandomMemberId();
+  std::unique_ptr<peer::Replicator> replicator;
+  std::unique_ptr<peer::CatchUp> catch_up;
+  if (several_hubs) {
+    peer::ReplicatorOptions ro;
+    ro.token = *token;
+    ro.tls = o.common.tls;
+    ro.min_copies = min_copies;
+    ro.timeout_ms = int64_t{o.git_replication_timeout_s} * 1000;
+    replicator = std::make_unique<peer::Replicator>(ro);
+    replicator->Run([etcd_client, etcd_prefix] { return ha::Leadership::ListMembers(*etcd_client, etcd_prefix); },
+                    member_id);
+    if (min_copies > 1) go.replicator = replicator.get();
+    peer::CatchUpOptions co;
+    co.token = *token;
+    co.tls = o.common.tls;
+    co.limits = go.limits;
+    co.interval_ms = int64_t{o.git_catch_up_interval_s} * 1000;
+    co.timeout_ms = std::max<int64_t>(10'000, int64_t{o.git_replication_timeout_s} * 1000);
+    catch_up = std::make_unique<peer::CatchUp>(repos->get(), co);
+    catch_up->Run([&gate] { return gate.Leading(); },
+                  [&gate]() -> std::optional<ha::LeaderRecord> {
+                    auto l = gate.get();
+                    return l ? l->Leader() : std::nullopt;
+                  },
+                  member_id);
+  }
   auto git = GitHttpServer::Start(repos->get(), go);
   if (!git.ok()) return FailStart(git.status());
 
@@ -260,10 +294,9 @@ int RunDaemon(const DaemonOptions& o) {
                        int64_t{o.stats_traffic_retention_days} * 86400, int64_t{o.stats_router_retention_days} * 86400,
                        o.stats_prune_interval_s);
 
-  const std::string member = RandomMemberId();
   std::unique_ptr<FlightStore> flight_store;
   if (several_hubs) {  // flights and their logs in etcd, written through the leader fence
-    flight_store = std::make_unique<EtcdFlightStore>(fenced, EtcdFlightStoreOptions{etcd_prefix, member, end_leading});
+    flight_store = std::make_unique<EtcdFlightStore>(fenced, EtcdFlightStoreOptions{etcd_prefix, member_id, end_leading});
   } else {
     auto sqlite = SqliteFlightStore::Open(o.data_dir + "/flights.db");
     if (!sqlite.ok()) return FailStart(sqlite.status());
@@ -298,7 +331,24 @@ int RunDaemon(const DaemonOptions& o) {
   };
   if (!several_hubs)
     if (Status s = open_tower(); !s.ok()) return FailStart(s);
-  auto started = rpc::StartServer(o.listen, *creds, {&hub_service, &drone_service, &stats_service, &flight_service},
+  peer::PeerServiceOptions po;
+  po.token = *token;
+  po.limits = go.limits;
+  // Every push the leader runs at once replicates here at once, beside the other hubs' catch-ups.
+  po.max_calls = o.git_max_concurrent_pushes + 4;
+  po.leading = [&gate, several_hubs] { return !several_hubs || gate.Leading(); };
+  po.leader_member = [&gate]() -> std::string {
+    auto l = gate.get();
+    auto leader = l ? l->Leader() : std::nullopt;
+    return leader ? leader->member : "";
+  };
+  peer::CatchUp* cu = catch_up.get();
+  po.out_of_sync = [cu](const std::string& why) {
+    if (cu) cu->Trigger(why);
+  };
+  peer::HubPeerService peer_service(repos->get(), po);
+  auto started = rpc::StartServer(o.listen, *creds,
+                                  {&hub_service, &drone_service, &stats_service, &flight_service, &peer_service},
                                   16 << 20);
   if (!started.ok()) return FailStart(started.status());
   auto& [server, port] = *started;
@@ -321,9 +371,16 @@ int RunDaemon(const DaemonOptions& o) {
     if (!grpc_addr.ok()) return FailStart(grpc_addr.status());
     auto git_addr = ha::AdvertiseGit(o.advertise_git, o.git_listen, (*git)->port());
     if (!git_addr.ok()) return FailStart(git_addr.status());
-    lo.me = {member, *grpc_addr, *git_addr};
+    lo.me = {member_id, *grpc_addr, *git_addr};
     Hub* h = hub->get();
-    lo.takeover = [h, d = desired_store.get(), desired_key = etcd_prefix + "hub/desired", &open_tower]() -> Status {
+    lo.takeover = [h, d = desired_store.get(), desired_key = etcd_prefix + "hub/desired", &open_tower, &etcd_client, cu,
+                   etcd_prefix, member_id]() -> Status {
+      // Repositories first: what a standby acknowledged and this hub missed is taken from it (best effort,
+      // bounded), so that a push acknowledged by the old leader survives it.
+      if (auto members = ha::Leadership::ListMembers(*etcd_client, etcd_prefix); !members.ok())
+        log::Warn("takeover: cannot list the hubs to compare repositories", {{"error", members.status().message()}});
+      else if (cu)
+        cu->UnionFrom(*members, member_id);
       auto got = d->Load();
       if (!got.ok()) return got.status();
       DesiredState desired;
@@ -355,13 +412,17 @@ int RunDaemon(const DaemonOptions& o) {
     FlightStore* fst = flight_store.get();
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
-                                  [h, fs, g, ss, sj, hs, fst, ds = desired_store.get(), &gate](const AdminRequest&) {
+                                  [h, fs, g, ss, sj, hs, fst, ds = desired_store.get(), &gate, &peer_service,
+                                   rep = replicator.get(), cu](const AdminRequest&) {
                                     auto election = gate.get();
                                     return AdminResponse{200, "text/plain; version=0.0.4",
                                                          Metrics(*h, fs->tower()) + g->Metrics() + ss->MetricsText() +
                                                              sj->MetricsText() + hs->MetricsText() + fst->MetricsText() +
                                                              (election ? election->MetricsText() : "") +
-                                                             (ds ? ds->MetricsText() : "")};
+                                                             (ds ? ds->MetricsText() : "") +
+                                                             peer_service.MetricsText() +
+                                                             (rep ? rep->MetricsText() : "") +
+                                                             (cu ? cu->MetricsText() : "")};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
@@ -380,6 +441,7 @@ int RunDaemon(const DaemonOptions& o) {
                           {"store", o.store}});
   log::Info("stopping", {{"signal", stop_signals.Wait()}, {"deposed", deposed.load()}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (catch_up) catch_up->Stop();  // a takeover's sync must not hold up the election's stop
   if (several_hubs) {  // leader-only work ends before the lease is given up (StopElection, on return)
     admin.reset();     // it reads the tower's metrics
     flight_service.set_tower(nullptr);

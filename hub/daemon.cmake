@@ -15,11 +15,17 @@ target_link_libraries(skyport_hub_etcd_logic PUBLIC skyport_hub_logic skyport_et
 add_library(skyport_hub_stats STATIC stats/stats_store.cc stats/stats_check.cc stats/user_cap.cc)
 target_link_libraries(skyport_hub_stats PUBLIC skyport_contract skyport_core skyport_proto PRIVATE SQLite::SQLite3)
 
+# Hubs on etcd: pushes replicated to the standbys, catch-up between hubs, the HubPeer service (peer/;
+# peer_plan is pure).
+add_library(skyport_hub_peer STATIC peer/peer_plan.cc peer/replica_apply.cc peer/peer_stubs.cc peer/peer_service.cc
+  peer/replicator.cc peer/catch_up.cc)
+target_link_libraries(skyport_hub_peer PUBLIC skyport_hub_git skyport_hub_logic skyport_rpc)
+
 # Shell: sessions and commands, gRPC services, the control tower's I/O, the election on etcd (ha/), the daemon.
 add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc daemon.cc
   stats/stats_service.cc flights/sqlite_flight_store.cc flights/tower.cc flights/tower_io.cc flights/ping_http.cc
   flights/flight_service.cc ha/gate.cc ha/leadership.cc)
-target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_etcd_logic skyport_hub_git skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
+target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_etcd_logic skyport_hub_git skyport_hub_peer skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
   PRIVATE SQLite::SQLite3 Boost::headers)
 
 add_executable(skyport-hub main.cc)

@@ -39,6 +39,12 @@ struct DaemonOptions {
   int git_min_rate_window_s = 20;
   int git_max_connections = 512;
   int git_max_connections_per_client = 32;
+  // Several hubs (hub/peer/): copies a push needs before it is acknowledged
+  // (0 = 2 with --store etcd, 1 with sqlite), how long the standbys may take,
+  // and how often a standby compares its repositories with the leader's.
+  int git_min_copies = 0;
+  int git_replication_timeout_s = 10;
+  int git_catch_up_interval_s = 10;
   AdminFlags admin;  // the metrics listener's token and bounds
   // Experiment data (stats.db): retention, bounds, and the checks of shipped batches.
   int stats_retention_days = 400;          // hourly user rows; 0 = forever

@@ -66,6 +66,18 @@ int main(int argc, char** argv) {
   app.add_option("--git-max-connections-per-client", o.git_max_connections_per_client,
                  "Connections open to the git listener from one client address; more are closed at accept")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--git-min-copies", o.git_min_copies,
+                 "--store etcd: hubs that must hold a push (the leader and standbys) before it is acknowledged; "
+                 "fewer within --git-replication-timeout refuses it (0 = 2 with etcd, 1 with sqlite)")
+      ->capture_default_str()->check(CLI::Range(0, 16));
+  app.add_option("--git-replication-timeout", o.git_replication_timeout_s,
+                 "--store etcd: seconds the standbys may take to store a push before it is refused "
+                 "(a hung standby costs a push at most this)")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--git-catch-up-interval", o.git_catch_up_interval_s,
+                 "--store etcd: seconds between a standby's comparisons of its repositories with the leader's "
+                 "(also on start, on a new leader, and when it missed a push)")
+      ->capture_default_str()->check(CLI::Range(1, 86'400));
   app.add_option("--stats-retention", o.stats_retention_days,
                  "Days of hourly experiment rows (per user, event, hour) kept in stats.db (0 = forever)")
       ->capture_default_str()->check(CLI::Range(0, 100'000));

@@ -508,6 +508,7 @@ asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::
 
   PushSession session(repos_, app, opts_.allow_non_ff, opts_.limits);
   session.set_stop_flag(&stopping_);
+  session.set_replicator(opts_.replicator);
   std::vector<char> chunk(64 * 1024);
   // The body: all of it within --git-body-timeout, and each window of --git-min-rate-window seconds must
   // carry --git-min-rate bytes/s (a window's bytes are counted up to the read that closes it; once a

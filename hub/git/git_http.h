@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "hub/git/pack_scan.h"
 #include "hub/git/receive_pack.h"
+#include "hub/git/replicator.h"
 #include "hub/git/repo_store.h"
 
 namespace skyport::hub {
@@ -66,6 +67,9 @@ struct GitHttpOptions {
   // push request is answered 307 to it (or 503), before the token check:
   // proto/rpc/leader.h.
   std::function<std::optional<std::string>()> standby_leader;
+  // Several hubs: every push is replicated to the standbys before it is
+  // acknowledged (hub/git/replicator.h). Not owned; outlives the server.
+  PushReplicator* replicator = nullptr;
 };
 
 class GitHttpServer {

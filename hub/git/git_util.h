@@ -22,6 +22,7 @@ struct GitFree {
   void operator()(git_indexer* p) const { git_indexer_free(p); }
   void operator()(git_packbuilder* p) const { git_packbuilder_free(p); }
   void operator()(git_tree* p) const { git_tree_free(p); }
+  void operator()(git_revwalk* p) const { git_revwalk_free(p); }
 };
 template <class T>
 using GitPtr = std::unique_ptr<T, GitFree>;

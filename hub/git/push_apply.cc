@@ -40,6 +40,7 @@ struct PushSession::Impl {
   git_indexer_progress stats{};
   std::unique_ptr<PackScanner> scanner;  // sees every pack byte before the indexer
   const std::atomic<bool>* stop = nullptr;
+  PushReplicator* replicator = nullptr;
   std::string pack_name;               // "pack-<name>" once committed with objects in it
   std::string unpack_error;            // first pack failure; later bytes are drained
   std::string refused_by;              // PushOutcome::refused_by
@@ -71,6 +72,7 @@ PushSession::~PushSession() {
 }
 
 void PushSession::set_stop_flag(const std::atomic<bool>* stop) { impl_->stop = stop; }
+void PushSession::set_replicator(PushReplicator* replicator) { impl_->replicator = replicator; }
 
 Status PushSession::Feed(std::string_view bytes) {
   if (!impl_->commands_done) return impl_->FeedCommands(bytes);
@@ -315,6 +317,18 @@ std::vector<RefUpdate> PushSession::Impl::Apply(std::vector<std::string>* messag
     }
     any_ok |= u.ok;
     updates.push_back(std::move(u));
+  }
+  if (any_ok && replicator) {
+    // Before anything lands here: a push the standbys could not take is not acknowledged.
+    ReplicaPush push{app, pack_name.empty() ? "" : qdir + "/pack/" + pack_name + ".pack", {}};
+    for (const RefUpdate& u : updates)
+      if (u.ok) push.commands.push_back({u.old_id, u.new_id, u.ref});
+    if (Status st = replicator->Replicate(push); !st.ok()) {
+      any_ok = false;
+      for (RefUpdate& u : updates)
+        if (u.ok) u = {u.ref, u.old_id, u.new_id, false, st.message()};
+      messages->push_back("error: push not acknowledged: " + st.message());
+    }
   }
   if (any_ok && !pack_name.empty()) {
     if (Status st = StorePack(repo->get()); !st.ok()) {

@@ -7,6 +7,9 @@
 // non-fast-forward, ref name), and only if at least one is accepted renames
 // the pack into the repository before moving the refs with compare-and-swap.
 // A refused push leaves no objects behind; the quarantine is always removed.
+// With several hubs (set_replicator), the accepted commands and the indexed
+// pack go to the standbys after the checks and before anything lands here; a
+// push they could not take is refused whole ("ng <ref> not replicated: ...").
 //
 // Every pack byte passes a PackScanner (pack_scan.h) before the indexer sees
 // it, and every tree, commit and tag of an indexed pack passes git's fsck
@@ -27,6 +30,7 @@
 #include "core/status.h"
 #include "hub/git/git_http.h"
 #include "hub/git/pack_scan.h"
+#include "hub/git/replicator.h"
 #include "hub/git/repo_store.h"
 
 namespace skyport::hub {
@@ -54,6 +58,10 @@ class PushSession {
   // push ends as an unpack error): lets a server stop without waiting for a
   // long delta resolution. `stop` must outlive the session.
   void set_stop_flag(const std::atomic<bool>* stop);
+  // Several hubs: accepted updates are replicated before they land here
+  // (hub/git/replicator.h); nullptr (the default) = one hub. Must outlive
+  // the session.
+  void set_replicator(PushReplicator* replicator);
 
   // INVALID_ARGUMENT for a malformed command list (answer 400). Pack errors
   // are not returned here: they become "unpack <error>" in the report.

@@ -123,6 +123,17 @@ int PackChunk(void* data, size_t size, void* payload) {
   return 0;
 }
 
+// Writes what `pb` holds to `sink`.
+Status WritePack(git_packbuilder* pb, const std::function<bool(std::string_view)>& sink, size_t chunk_bytes,
+                 const std::string& what) {
+  PackSinkState st{&sink, std::max<size_t>(chunk_bytes, 1), {}, false};
+  int rc = git_packbuilder_foreach(pb, PackChunk, &st);
+  if (st.stopped) return Status(Code::kCancelled, "pack stream stopped by the receiver");
+  if (rc != 0) return GitStatus(rc, "write pack of " + what);
+  if (!st.buf.empty() && !sink(st.buf)) return Status(Code::kCancelled, "pack stream stopped by the receiver");
+  return Status::Ok();
+}
+
 Status DiskRepoStore::PackCommit(const std::string& app, const std::string& commit,
                                  const std::function<bool(std::string_view)>& sink, size_t chunk_bytes) {
   auto id = Resolve(app, commit);
@@ -136,12 +147,7 @@ Status DiskRepoStore::PackCommit(const std::string& app, const std::string& comm
   GitPtr<git_packbuilder> owned(pb);
   git_packbuilder_set_threads(pb, 1);  // the caller's thread is the budget
   if (int rc = git_packbuilder_insert_commit(pb, &oid); rc != 0) return GitStatus(rc, "pack commit " + *id);
-  PackSinkState st{&sink, std::max<size_t>(chunk_bytes, 1), {}, false};
-  int rc = git_packbuilder_foreach(pb, PackChunk, &st);
-  if (st.stopped) return Status(Code::kCancelled, "pack stream stopped by the receiver");
-  if (rc != 0) return GitStatus(rc, "write pack of " + *id);
-  if (!st.buf.empty() && !sink(st.buf)) return Status(Code::kCancelled, "pack stream stopped by the receiver");
-  return Status::Ok();
+  return WritePack(pb, sink, chunk_bytes, *id);
 }
 
 std::vector<std::string> DiskRepoStore::Apps() {
@@ -165,6 +171,53 @@ std::mutex& DiskRepoStore::WriteLock(const std::string& app) {
 }
 
 }  // namespace
+
+Status PackReachable(RepoStore& store, const std::string& app, const std::vector<std::string>& wants,
+                     const std::vector<std::string>& haves, const std::function<bool(std::string_view)>& sink,
+                     size_t chunk_bytes) {
+  if (Status s = ValidateName("app", app); !s.ok()) return s;
+  auto repo = OpenBare(store.RepoPath(app));
+  if (!repo.ok()) return repo.status();
+  git_revwalk* walk_raw = nullptr;
+  if (int rc = git_revwalk_new(&walk_raw, repo->get()); rc != 0) return GitStatus(rc, "revwalk");
+  GitPtr<git_revwalk> walk(walk_raw);
+  git_packbuilder* pb_raw = nullptr;
+  if (int rc = git_packbuilder_new(&pb_raw, repo->get()); rc != 0) return GitStatus(rc, "packbuilder");
+  GitPtr<git_packbuilder> pb(pb_raw);
+  git_packbuilder_set_threads(pb.get(), 1);  // the caller's thread is the budget
+  for (const std::string& want : wants) {
+    git_oid oid;
+    git_object* obj = nullptr;
+    if (!ParseOid(want, &oid) || git_object_lookup(&obj, repo->get(), &oid, GIT_OBJECT_ANY) != 0)
+      return Status::NotFound(fmt::format("{} has no object {}", app, want));
+    GitPtr<git_object> owned(obj);
+    // A commit's history comes from the walk; a tag, tree or blob goes in with what it references.
+    if (git_object_type(obj) != GIT_OBJECT_COMMIT) {
+      if (int rc = git_packbuilder_insert_recur(pb.get(), &oid, nullptr); rc != 0) return GitStatus(rc, "pack " + want);
+    }
+    git_object* peeled = nullptr;
+    if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) == 0) {
+      GitPtr<git_object> owned_peeled(peeled);
+      if (int rc = git_revwalk_push(walk.get(), git_object_id(peeled)); rc != 0) return GitStatus(rc, "walk " + want);
+    }
+  }
+  git_odb* odb_raw = nullptr;
+  if (int rc = git_repository_odb(&odb_raw, repo->get()); rc != 0) return GitStatus(rc, "odb");
+  GitPtr<git_odb> odb(odb_raw);
+  for (const std::string& have : haves) {
+    git_oid oid;
+    git_object* obj = nullptr;
+    if (!ParseOid(have, &oid) || git_odb_exists(odb.get(), &oid) != 1) continue;
+    if (git_object_lookup(&obj, repo->get(), &oid, GIT_OBJECT_ANY) != 0) continue;
+    GitPtr<git_object> owned(obj);
+    git_object* peeled = nullptr;
+    if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) != 0) continue;
+    GitPtr<git_object> owned_peeled(peeled);
+    git_revwalk_hide(walk.get(), git_object_id(peeled));
+  }
+  if (int rc = git_packbuilder_insert_walk(pb.get(), walk.get()); rc != 0) return GitStatus(rc, "pack walk of " + app);
+  return WritePack(pb.get(), sink, chunk_bytes, app);
+}
 
 Result<std::unique_ptr<RepoStore>> RepoStore::Open(const std::string& dir) {
   EnsureLibgit2();

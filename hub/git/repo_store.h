@@ -46,4 +46,14 @@ class RepoStore {
   virtual std::string IncomingDir() const = 0;
 };
 
+// Streams a packfile of every object reachable from `wants` (ids of commits,
+// tags, trees or blobs the app's repository holds) and not from those of
+// `haves` it holds (unknown haves are ignored), to `sink` in chunks of about
+// `chunk_bytes`. What a hub that lacks some pushes fetches from another
+// (hub/peer/). NOT_FOUND for an unknown app or want; CANCELLED when `sink`
+// returned false.
+Status PackReachable(RepoStore& store, const std::string& app, const std::vector<std::string>& wants,
+                     const std::vector<std::string>& haves, const std::function<bool(std::string_view)>& sink,
+                     size_t chunk_bytes = 256 * 1024);
+
 }  // namespace skyport::hub

@@ -103,6 +103,15 @@ void Leadership::Loop() {
       continue;
     }
     int64_t now = Now();
+    if (const int64_t lease = election_.lease_id();
+        lease != 0 && lease != member_lease_ && !member_put_out_ && now >= member_retry_at_) {
+      member_put_out_ = true;
+      ++outstanding_;
+      lock.unlock();
+      PutMember(lease);
+      lock.lock();
+      continue;
+    }
     Election::Next next = election_.Step(now);
     AfterChangeLocked(now);
     if (next.action != Action::kNone) {
@@ -188,6 +197,51 @@ void Leadership::Issue(Action a, int64_t sent, int64_t lease) {
       CallDone();
     });
   }
+}
+
+void Leadership::PutMember(int64_t lease) {
+  etcdserverpb::PutRequest r;
+  r.set_key(Key("members/" + o_.me.member));
+  r.set_value(o_.me.ToJson());
+  r.set_lease(lease);
+  client_->Put(std::move(r), [this, lease](Result<etcdserverpb::PutResponse> res) {
+    std::lock_guard lock(mu_);
+    member_put_out_ = false;
+    uint64_t suppressed = 0;
+    if (res.ok()) {
+      member_lease_ = lease;
+    } else {
+      member_retry_at_ = Now() + o_.timings.retry_ms;
+      if (quiet_member_.Allow(Now(), &suppressed))
+        log::Warn("hub member key: put failed; trying again", {{"error", res.status().message()}, {"suppressed", suppressed}});
+    }
+    CallDone();
+  });
+}
+
+Result<std::vector<LeaderRecord>> Leadership::ListMembers(etcd::Client& client, const std::string& prefix) {
+  const std::string key = prefix + "hub/members/";
+  etcdserverpb::RangeRequest r;
+  r.set_key(key);
+  r.set_range_end(etcd::PrefixEnd(key));
+  r.set_limit(kMaxMembers);
+  auto res = client.RangeSync(std::move(r));
+  if (!res.ok()) return res.status();
+  std::vector<LeaderRecord> out;
+  for (const auto& kv : res->kvs()) {
+    auto rec = LeaderRecord::FromJson(kv.value());
+    if (!rec.ok()) {
+      log::Warn("hub member key unreadable; skipped", {{"key", kv.key()}, {"error", rec.status().message()}});
+      continue;
+    }
+    out.push_back(std::move(*rec));
+  }
+  return out;
+}
+
+std::optional<LeaderRecord> Leadership::Leader() const {
+  std::lock_guard lock(mu_);
+  return election_.leader();
 }
 
 void Leadership::OnWatch(etcd::WatchUpdate u) {

@@ -13,6 +13,10 @@
 //   leader-only work stops with it).
 // - FencedTxn writes only while the leader key still has our
 //   create_revision (a deposed leader cannot write, even before it knows).
+// - While it holds a lease, the hub's record (LeaderRecord: member id and
+//   addresses) is kept under <prefix>hub/members/<member> on that lease, so
+//   the live hubs can be listed (Members) and a dead one drops out with its
+//   lease.
 // - Stop (and destruction) revokes the lease (best effort) so that a
 //   successor need not wait for the TTL, and returns after every callback has
 //   run; the object may still be asked Leading() (false) afterwards.
@@ -25,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/log_limiter.h"
 #include "core/status.h"
@@ -65,6 +70,14 @@ class Leadership final : public LeaderGate {
   // the answer: succeeded() false means one of the caller's compares failed,
   // and its failure ops ran (their answers first, the fence's read last).
   Result<etcdserverpb::TxnResponse> FencedTxn(etcdserverpb::TxnRequest txn);
+  // Every hub whose member key is live (this one included once its key is
+  // in), at most kMaxMembers; unreadable records are skipped (logged).
+  Result<std::vector<LeaderRecord>> Members() { return ListMembers(*client_, o_.prefix); }
+  static Result<std::vector<LeaderRecord>> ListMembers(etcd::Client& client, const std::string& prefix);
+  static constexpr int kMaxMembers = 64;
+  // The leader as last known (nullopt when none is known).
+  std::optional<LeaderRecord> Leader() const;
+  const LeaderRecord& me() const { return o_.me; }
 
   // skyport_hub_is_leader, skyport_hub_elections_total,
   // skyport_hub_elections_won_total, skyport_hub_leader_changes_total.
@@ -77,6 +90,7 @@ class Leadership final : public LeaderGate {
   void AfterChangeLocked(int64_t now);  // role and leader logs, takeover start, deposition
   void OnWatch(etcd::WatchUpdate u);
   void Takeover();
+  void PutMember(int64_t lease);  // without the lock; the call counted in outstanding_
   void CallDone();  // one async call fewer; wakes the loop
   int64_t Now() const;
   std::string Key(const std::string& name) const { return o_.prefix + "hub/" + name; }
@@ -96,6 +110,10 @@ class Leadership final : public LeaderGate {
   std::string last_leader_member_;     // guarded by mu_
   uint64_t leader_changes_ = 0;        // guarded by mu_
   LogLimiter quiet_grant_, quiet_keepalive_, quiet_campaign_;  // guarded by mu_ (etcd down: retries every 200 ms)
+  int64_t member_lease_ = 0;           // guarded by mu_: the lease our member key is on (0: none yet)
+  bool member_put_out_ = false;        // guarded by mu_
+  int64_t member_retry_at_ = 0;        // guarded by mu_
+  LogLimiter quiet_member_;            // guarded by mu_
   std::unique_ptr<etcd::Watch> watch_; // loop thread only
   int64_t watch_from_ = 0;             // guarded by mu_: revision to start the watch at (0: not yet)
   std::thread takeover_thread_;
