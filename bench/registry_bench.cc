@@ -36,6 +36,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_stats.h"
 #include "bench/proc_rss.h"
 #include "core/token.h"
 #include "rpc/auth.h"
@@ -65,8 +66,6 @@ struct Options {
   bool shared_connection = false;
   std::string host = "10.9.9.9";
 };
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 // Every client gets its own TCP connection unless --shared-connection: gRPC
 // would otherwise multiplex all channels with equal arguments onto one.
@@ -182,19 +181,8 @@ grpc::Status RegisterOne(Client& c, v1::Endpoint ep, bool explicit_port) {
   return c.Register(ep);
 }
 
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
-  return v[i];
-}
-
-json LatencyJson(std::vector<double> v) {
-  if (v.empty()) return {{"n", 0}};
-  double mx = *std::max_element(v.begin(), v.end());
-  return {{"n", v.size()}, {"p50_ms", Percentile(v, 50)}, {"p99_ms", Percentile(v, 99)}, {"max_ms", mx}};
-}
-
+using skyport::bench::LatencyJson;
+using skyport::bench::Ms;
 using skyport::bench::RssKb;
 
 json RunRegister(const Options& o, const std::string& token) {

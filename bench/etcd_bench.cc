@@ -1,0 +1,297 @@
+// etcd_bench: etcd's own floor under the load shapes of registry_bench, through
+// Skyport's etcd client (proto/rpc/etcd_client.h), so that a registry on etcd
+// is compared with what etcd itself does on the same cluster. One JSON line per
+// run, in registry_bench's shape. Modes:
+//   put --concurrency N --seconds S
+//       N client threads, each with its own client (own connections), loop one
+//       Put of an endpoint-sized value under a key of its own.
+//   fanout --watchers W --changes C
+//       W watches (each its own client) on one prefix; once every one has seen
+//       a first key, C Puts one at a time; latency = Put issued -> event seen
+//       by a watcher (steady_clock in this process).
+// Keys are under /skyport-bench/<nonce>/ and deleted at the end.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bench/bench_stats.h"
+#include "rpc/etcd_client.h"
+#include "rpc/etcd_options.h"
+#include "skyport/v1/registry.pb.h"
+
+namespace {
+
+namespace etcd = skyport::etcd;
+namespace epb = etcdserverpb;
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+using skyport::bench::LatencyJson;
+using skyport::bench::Ms;
+
+struct Options {
+  std::string endpoints;
+  int concurrency = 8;
+  double seconds = 5;
+  double warmup = 1;
+  int watchers = 100;
+  int changes = 200;
+  double change_timeout_s = 5;
+};
+
+std::string Nonce() {
+  std::random_device rd;
+  return fmt::format("{:08x}", rd());
+}
+
+// What a registry on etcd stores per endpoint: a serialized v1::Endpoint.
+std::string EndpointValue(int t, uint64_t k) {
+  skyport::v1::Endpoint ep;
+  ep.set_id(k + 1);
+  ep.set_app("bench");
+  ep.set_commit("0123456789abcdef0123456789abcdef01234567");
+  ep.set_role("web");
+  ep.set_instance(static_cast<uint32_t>(k));
+  ep.set_host(fmt::format("t{}.h{}", t, k / 5000));
+  ep.set_port(static_cast<uint32_t>(10000 + k % 5000));
+  ep.set_lease_id(1);
+  return ep.SerializeAsString();
+}
+
+skyport::Result<std::shared_ptr<etcd::Client>> NewClient(const Options& o) {
+  etcd::Options eo;
+  eo.endpoints = etcd::SplitList(o.endpoints);
+  return etcd::Client::Create(eo);
+}
+
+epb::PutRequest PutOf(std::string key, std::string value) {
+  epb::PutRequest p;
+  p.set_key(std::move(key));
+  p.set_value(std::move(value));
+  return p;
+}
+
+void DeletePrefix(const Options& o, const std::string& prefix) {
+  auto c = NewClient(o);
+  if (!c.ok()) return;
+  epb::DeleteRangeRequest d;
+  d.set_key(prefix);
+  d.set_range_end(etcd::PrefixEnd(prefix));
+  (void)(*c)->DeleteRangeSync(d);
+}
+
+json RunPut(const Options& o) {
+  const std::string prefix = fmt::format("/skyport-bench/{}/put/", Nonce());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> errors{0};
+  std::mutex err_mu;
+  std::string first_error;  // guarded by err_mu
+  std::vector<uint64_t> counted(static_cast<size_t>(o.concurrency), 0);
+  std::vector<std::vector<double>> lat(static_cast<size_t>(o.concurrency));
+  const auto start_at = Clock::now() + std::chrono::milliseconds(500);
+  const auto count_from = start_at + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
+  const auto count_to = count_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  auto fail = [&](const std::string& why) {
+    errors++;
+    std::lock_guard lock(err_mu);
+    if (first_error.empty()) first_error = why;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < o.concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      auto c = NewClient(o);
+      if (!c.ok()) return fail(c.status().message());
+      std::this_thread::sleep_until(start_at);
+      for (uint64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
+        auto t0 = Clock::now();
+        auto r = (*c)->PutSync(PutOf(fmt::format("{}t{}/{:08d}", prefix, t, k), EndpointValue(t, k)));
+        auto t1 = Clock::now();
+        if (!r.ok()) {
+          fail(r.status().message());
+          if (errors.load() > 1000) return;
+          continue;
+        }
+        if (t1 >= count_from && t1 < count_to) {
+          ++counted[static_cast<size_t>(t)];
+          lat[static_cast<size_t>(t)].push_back(Ms(t1 - t0));
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_until(count_to);
+  stop = true;
+  for (auto& th : threads) th.join();
+  DeletePrefix(o, prefix);
+  uint64_t total = 0;
+  std::vector<double> all;
+  for (size_t i = 0; i < counted.size(); ++i) {
+    total += counted[i];
+    all.insert(all.end(), lat[i].begin(), lat[i].end());
+  }
+  return {{"mode", "put"},
+          {"system", "etcd"},
+          {"concurrency", o.concurrency},
+          {"seconds", o.seconds},
+          {"registrations", total},
+          {"per_sec", static_cast<double>(total) / o.seconds},
+          {"latency", LatencyJson(std::move(all))},
+          {"errors", {{"total", errors.load()}, {"first", first_error}}}};
+}
+
+// Fan-out: change k is the key prefix + "c<k>"; "sync" proves a watch is live.
+class FanoutRun {
+ public:
+  explicit FanoutRun(const Options& o)
+      : o_(o), prefix_(fmt::format("/skyport-bench/{}/fan/", Nonce())), sent_ns_(static_cast<size_t>(o.changes)),
+        received_(static_cast<size_t>(o.changes), 0), samples_(static_cast<size_t>(o.watchers)) {
+    for (auto& a : sent_ns_) a.store(0);
+  }
+
+  json Run() {
+    auto writer = NewClient(o_);
+    if (!writer.ok()) return Error("client: " + writer.status().message());
+    // Every watch starts just after the current revision, so the sync key
+    // written next reaches each of them however late its stream opens.
+    auto head = (*writer)->PutSync(PutOf(prefix_ + "start", "x"));
+    if (!head.ok()) return Error("put: " + head.status().message());
+    const int64_t from = head->header().revision() + 1;
+    std::vector<std::shared_ptr<etcd::Client>> clients;
+    std::vector<std::unique_ptr<etcd::Watch>> watches;
+    for (int w = 0; w < o_.watchers; ++w) {
+      auto c = NewClient(o_);
+      if (!c.ok()) return Error("client: " + c.status().message());
+      clients.push_back(*c);
+      etcd::WatchSpec spec;
+      spec.key = prefix_;
+      spec.range_end = etcd::PrefixEnd(prefix_);
+      spec.start_revision = from;
+      watches.push_back(etcd::StartWatch(*c, spec, [this, w](etcd::WatchUpdate u) { OnUpdate(w, u); }));
+    }
+    if (auto s = (*writer)->PutSync(PutOf(prefix_ + "sync", "x")); !s.ok()) return Error("put: " + s.status().message());
+    {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, std::chrono::seconds(30), [&] { return synced_ + failed_ >= o_.watchers; }))
+        return Error("watchers did not all see the first key within 30 s");
+      if (failed_ > 0) return Error(fmt::format("{} watches failed: {}", failed_, watch_error_));
+    }
+    std::vector<double> write_ms, last_ms;
+    uint64_t missing = 0, errors = 0;
+    std::string first_error;
+    const auto timeout = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.change_timeout_s));
+    for (int k = 0; k < o_.changes; ++k) {
+      const auto t0 = Clock::now();
+      sent_ns_[static_cast<size_t>(k)].store(t0.time_since_epoch().count(), std::memory_order_release);
+      auto s = (*writer)->PutSync(PutOf(fmt::format("{}c{}", prefix_, k), EndpointValue(0, static_cast<uint64_t>(k))));
+      write_ms.push_back(Ms(Clock::now() - t0));
+      if (!s.ok()) {
+        if (errors++ == 0) first_error = s.status().message();
+        continue;
+      }
+      std::unique_lock lock(mu_);
+      if (cv_.wait_until(lock, t0 + timeout, [&] { return received_[static_cast<size_t>(k)] >= o_.watchers; }))
+        last_ms.push_back(Ms(last_at_.at(k) - t0));
+      else
+        missing += static_cast<uint64_t>(o_.watchers - received_[static_cast<size_t>(k)]);
+    }
+    watches.clear();  // after this no callback runs: samples_ is ours
+    DeletePrefix(o_, prefix_);
+    std::vector<double> all;
+    for (auto& s : samples_) all.insert(all.end(), s.begin(), s.end());
+    return {{"mode", "fanout"},
+            {"system", "etcd"},
+            {"watchers", o_.watchers},
+            {"changes", o_.changes},
+            {"notify", LatencyJson(std::move(all))},
+            {"all_notified", LatencyJson(std::move(last_ms))},
+            {"write_rpc", LatencyJson(std::move(write_ms))},
+            {"missing", missing},
+            {"stream_drops", drops_.load()},
+            {"errors", {{"total", errors}, {"first", first_error}}}};
+  }
+
+ private:
+  // Runs on a gRPC thread; one watch's updates come one at a time.
+  void OnUpdate(int w, const etcd::WatchUpdate& u) {
+    const auto now = Clock::now();
+    if (!u.error.ok() || u.compact_revision > 0) {
+      std::lock_guard lock(mu_);
+      if (synced_flags_.count(w) == 0) {
+        ++failed_;
+        if (watch_error_.empty()) watch_error_ = u.error.ok() ? "compacted" : u.error.message();
+      } else {
+        ++drops_;
+      }
+      cv_.notify_all();
+      return;
+    }
+    for (const auto& e : u.events) {
+      const std::string& key = e.kv().key();
+      if (key.size() <= prefix_.size()) continue;
+      const std::string name = key.substr(prefix_.size());
+      if (name == "sync") {
+        std::lock_guard lock(mu_);
+        if (synced_flags_.insert(w).second) ++synced_;
+        cv_.notify_all();
+        continue;
+      }
+      if (name[0] != 'c') continue;
+      const size_t k = std::stoul(name.substr(1));
+      if (k >= sent_ns_.size()) continue;
+      const int64_t sent = sent_ns_[k].load(std::memory_order_acquire);
+      samples_[static_cast<size_t>(w)].push_back(Ms(now.time_since_epoch() - Clock::duration(sent)));
+      std::lock_guard lock(mu_);
+      auto& last = last_at_[static_cast<int>(k)];
+      last = std::max(last, now);
+      if (++received_[k] == o_.watchers) cv_.notify_all();
+    }
+  }
+
+  json Error(const std::string& why) { return {{"mode", "fanout"}, {"system", "etcd"}, {"error", why}}; }
+
+  const Options& o_;
+  const std::string prefix_;
+  std::vector<std::atomic<int64_t>> sent_ns_;
+  std::atomic<uint64_t> drops_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> received_;                   // guarded by mu_
+  std::map<int, Clock::time_point> last_at_;    // guarded by mu_: latest receipt per change
+  std::set<int> synced_flags_;                  // guarded by mu_: watchers that saw "sync"
+  int synced_ = 0, failed_ = 0;                 // guarded by mu_
+  std::string watch_error_;                     // guarded by mu_
+  std::vector<std::vector<double>> samples_;    // per watcher, written by its callbacks only
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"etcd_bench: etcd's floor for registry_bench's load shapes (prints one JSON line)"};
+  app.add_option("--etcd-endpoints", o.endpoints, "URL,URL,... of the etcd cluster")->required();
+  app.require_subcommand(1);
+  auto* put = app.add_subcommand("put", "N clients loop one Put each; puts/s");
+  put->add_option("--concurrency", o.concurrency, "Client threads")->capture_default_str();
+  put->add_option("--seconds", o.seconds, "Measured seconds")->capture_default_str();
+  put->add_option("--warmup", o.warmup, "Seconds run before measuring")->capture_default_str();
+  auto* fan = app.add_subcommand("fanout", "W watches, C Puts one at a time; notify latency");
+  fan->add_option("--watchers", o.watchers, "Watches, each on its own client")->capture_default_str();
+  fan->add_option("--changes", o.changes, "Puts, one at a time")->capture_default_str();
+  fan->add_option("--change-timeout", o.change_timeout_s, "Seconds to wait for every watcher")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  json out = put->parsed() ? RunPut(o) : FanoutRun(o).Run();
+  std::printf("%s\n", out.dump().c_str());
+  return out.contains("error") ? 1 : 0;
+}
