@@ -142,6 +142,14 @@ def run_json(args, nice=0, timeout=600):
     return {"error": f"exit {r.returncode}: {r.stderr.strip()[-400:]} {r.stdout.strip()[-200:]}"}
 
 
+def write_jsonl(path, rows):
+    """The raw runs, one JSON object a line (nothing without a path)."""
+    if path:
+        with open(path, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+
 def median(v):
     v = sorted(x for x in v if x is not None)
     if not v:
@@ -156,6 +164,29 @@ def get(d, path):
             return None
         d = d[k]
     return d
+
+
+def git(work, *args):
+    """git in the work tree `work` (its own HOME, a fixed author); stdout, or exits saying what failed."""
+    e = {"HOME": work, "PATH": os.environ["PATH"], "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "b",
+         "GIT_AUTHOR_EMAIL": "b@example.com", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
+    r = subprocess.run(["git", *args], cwd=work, capture_output=True, text=True, env=e, timeout=60)
+    if r.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)}: {r.stderr}")
+    return r.stdout.strip()
+
+
+def make_app(tmp):
+    """A work tree under tmp with one commit of an app a drone can run (Python's http.server on $PORT);
+    returns (work tree, full commit hash)."""
+    work = os.path.join(tmp, "work")
+    os.makedirs(work)
+    git(work, "init", "-q", "-b", "master")
+    with open(os.path.join(work, "Procfile"), "w") as f:
+        f.write("web: exec python3 -m http.server $PORT --bind 127.0.0.1\n")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "bench app")
+    return work, git(work, "rev-parse", "HEAD")
 
 
 def tmpdir(prefix):

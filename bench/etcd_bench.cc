@@ -95,52 +95,32 @@ void DeletePrefix(const Options& o, const std::string& prefix) {
 
 json RunPut(const Options& o) {
   const std::string prefix = fmt::format("/skyport-bench/{}/put/", Nonce());
-  std::atomic<bool> stop{false};
   std::atomic<uint64_t> errors{0};
   std::mutex err_mu;
   std::string first_error;  // guarded by err_mu
-  std::vector<uint64_t> counted(static_cast<size_t>(o.concurrency), 0);
-  std::vector<std::vector<double>> lat(static_cast<size_t>(o.concurrency));
-  const auto start_at = Clock::now() + std::chrono::milliseconds(500);
-  const auto count_from = start_at + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
-  const auto count_to = count_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   auto fail = [&](const std::string& why) {
     errors++;
     std::lock_guard lock(err_mu);
     if (first_error.empty()) first_error = why;
   };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < o.concurrency; ++t) {
-    threads.emplace_back([&, t] {
-      auto c = NewClient(o);
-      if (!c.ok()) return fail(c.status().message());
-      std::this_thread::sleep_until(start_at);
-      for (uint64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
-        auto t0 = Clock::now();
-        auto r = (*c)->PutSync(PutOf(fmt::format("{}t{}/{:08d}", prefix, t, k), EndpointValue(t, k)));
-        auto t1 = Clock::now();
-        if (!r.ok()) {
-          fail(r.status().message());
-          if (errors.load() > 1000) return;
-          continue;
+  auto tally = skyport::bench::TimedLoop(
+      o.concurrency, o.warmup, o.seconds,
+      [&](int t) -> skyport::bench::ClientOp {
+        auto c = NewClient(o);
+        if (!c.ok()) {
+          fail(c.status().message());
+          return {};
         }
-        if (t1 >= count_from && t1 < count_to) {
-          ++counted[static_cast<size_t>(t)];
-          lat[static_cast<size_t>(t)].push_back(Ms(t1 - t0));
-        }
-      }
-    });
-  }
-  std::this_thread::sleep_until(count_to);
-  stop = true;
-  for (auto& th : threads) th.join();
+        return [&, c = *c, t](uint64_t k) {
+          auto r = c->PutSync(PutOf(fmt::format("{}t{}/{:08d}", prefix, t, k), EndpointValue(t, k)));
+          if (!r.ok()) fail(r.status().message());
+          return r.ok();
+        };
+      },
+      [&] { return errors.load() > 1000; });
   DeletePrefix(o, prefix);
-  uint64_t total = 0;
-  std::vector<double> all;
-  for (size_t i = 0; i < counted.size(); ++i) {
-    total += counted[i];
-    all.insert(all.end(), lat[i].begin(), lat[i].end());
-  }
+  const uint64_t total = tally.ops;
+  std::vector<double> all = std::move(tally.latency_ms);
   return {{"mode", "put"},
           {"system", "etcd"},
           {"concurrency", o.concurrency},
@@ -208,18 +188,14 @@ class FanoutRun {
     }
     watches.clear();  // after this no callback runs: samples_ is ours
     DeletePrefix(o_, prefix_);
-    std::vector<double> all;
-    for (auto& s : samples_) all.insert(all.end(), s.begin(), s.end());
-    return {{"mode", "fanout"},
-            {"system", "etcd"},
-            {"watchers", o_.watchers},
-            {"changes", o_.changes},
-            {"notify", LatencyJson(std::move(all))},
-            {"all_notified", LatencyJson(std::move(last_ms))},
-            {"write_rpc", LatencyJson(std::move(write_ms))},
-            {"missing", missing},
-            {"stream_drops", drops_.load()},
-            {"errors", {{"total", errors}, {"first", first_error}}}};
+    skyport::bench::FanoutFigures f;
+    for (auto& s : samples_) f.notify_ms.insert(f.notify_ms.end(), s.begin(), s.end());
+    f.all_ms = std::move(last_ms);
+    f.write_ms = std::move(write_ms);
+    f.missing = missing;
+    f.stream_drops = drops_.load();
+    return skyport::bench::FanoutJson("etcd", o_.watchers, o_.changes, std::move(f),
+                                      json{{"total", errors}, {"first", first_error}});
   }
 
  private:

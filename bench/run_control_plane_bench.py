@@ -19,7 +19,6 @@ Usage: BUILD=/work/build-bench python3 bench/run_control_plane_bench.py
 Knobs (env): ROUNDS=3 SECONDS_PER_RUN=5 WARMUP=1 CONCURRENCY="1 8 64" WATCHERS=100
   CHANGES=200 NICE=0 ONLY="register fanout" OUT=<file for the raw runs (jsonl)>
 """
-import json
 import os
 import subprocess
 import sys
@@ -178,10 +177,7 @@ def main():
         leader_after = cluster.leader()
     finally:
         cluster.stop()
-    if OUT:
-        with open(OUT, "w") as f:
-            for r in runs:
-                f.write(json.dumps(r) + "\n")
+    env.write_jsonl(OUT, runs)
     report(runs, ctl, leader if leader == leader_after else f"{leader} then {leader_after}")
     print(f"load after: {env.loadavg()}")
     subprocess.run(["rm", "-rf", tmp])

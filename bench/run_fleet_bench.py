@@ -15,7 +15,6 @@ Usage: BUILD=/work/build-bench python3 bench/run_fleet_bench.py
 Knobs (env): SIZES="100 1000" PER_CONNECTION=1 (Attach streams per TCP connection) NICE=0
   OUT=<jsonl of the runs>
 """
-import json
 import os
 import resource
 import subprocess
@@ -31,30 +30,10 @@ OUT = os.environ.get("OUT", "")
 GOAL_MS = 2000
 
 
-def git(work, *args):
-    e = {"HOME": work, "PATH": os.environ["PATH"], "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "b",
-         "GIT_AUTHOR_EMAIL": "b@example.com", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
-    r = subprocess.run(["git", *args], cwd=work, capture_output=True, text=True, env=e, timeout=60)
-    if r.returncode != 0:
-        raise SystemExit(f"git {' '.join(args)}: {r.stderr}")
-    return r.stdout.strip()
-
-
-def make_app(tmp):
-    work = os.path.join(tmp, "work")
-    os.makedirs(work)
-    git(work, "init", "-q", "-b", "master")
-    with open(os.path.join(work, "Procfile"), "w") as f:
-        f.write("web: python3 -m http.server $PORT --bind 127.0.0.1\n")
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "fleet")
-    return work, git(work, "rev-parse", "HEAD")
-
-
 def one_size(n, tmp, token, secret, registry, work, commit):
     hub = harness.Hub(tmp, token, registry, name=f"hub-{n}").start()
     try:
-        git(work, "push", "-q", hub.git_url("webapp", secret), "master")
+        env.git(work, "push", "-q", hub.git_url("webapp", secret), "master")
         r = env.run_json([env.tool("fleet_bench"), "--hub", hub.address(), "--token-file", token,
                           "--drones", str(n), "--per-connection", PER_CONNECTION, "--prefix", f"fake{n}",
                           "--cli", env.tool("skyport"), "--app", "webapp", "--commit", commit,
@@ -125,7 +104,7 @@ def main():
     registry = harness.Registry(tmp, token).start()
     runs = []
     try:
-        work, commit = make_app(tmp)
+        work, commit = env.make_app(tmp)
         for n in SIZES:
             r = one_size(n, tmp, token, secret, registry, work, commit)
             runs.append(r)
@@ -133,10 +112,7 @@ def main():
                     f"error {r.get('error')} (load {r['load']})")
     finally:
         registry.kill()
-    if OUT:
-        with open(OUT, "w") as f:
-            for r in runs:
-                f.write(json.dumps(r) + "\n")
+    env.write_jsonl(OUT, runs)
     report(runs)
     print(f"load after: {env.loadavg()}")
     subprocess.run(["rm", "-rf", tmp])

@@ -39,20 +39,6 @@ VERBOSE = os.environ.get("VERBOSE", "0") == "1"
 CLI_FLAGS = ["--timeout", os.environ["CLI_TIMEOUT"]] if os.environ.get("CLI_TIMEOUT") else []
 GOAL_S = 3.0
 
-APP = '''import http.server, os
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"ok\\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
-
-
 class HubList:
     """The drone's --hub: all three hubs."""
 
@@ -102,15 +88,6 @@ def one_leader(hubs):
                               what="exactly one hub leading")
 
 
-def git(work, *args):
-    e = {"HOME": work, "PATH": os.environ["PATH"], "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "b",
-         "GIT_AUTHOR_EMAIL": "b@example.com", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
-    r = subprocess.run(["git", *args], cwd=work, capture_output=True, text=True, env=e, timeout=60)
-    if r.returncode != 0:
-        raise SystemExit(f"git {' '.join(args)}: {r.stderr}")
-    return r.stdout.strip()
-
-
 def watch_election(hubs, out):
     """Sets out["s"]: seconds from out["t0"] until one of `hubs` reports leading (polled every 20 ms)."""
     deadline = time.monotonic() + 30
@@ -155,16 +132,8 @@ def main():
                 for i in range(3)]
         drone = harness.Drone(tmp, token, "d1", HubList(hubs), registry).start()
         leader = one_leader(hubs)
-        work = os.path.join(tmp, "work")
-        os.makedirs(work)
-        git(work, "init", "-q", "-b", "master")
-        for name, text in (("app.py", APP), ("Procfile", "web: python3 app.py\n")):
-            with open(os.path.join(work, name), "w") as f:
-                f.write(text)
-        git(work, "add", "-A")
-        git(work, "commit", "-q", "-m", "bench")
-        commit = git(work, "rev-parse", "HEAD")
-        git(work, "push", "-q", leader.git_url("webapp", secret), "master")
+        work, commit = env.make_app(tmp)
+        env.git(work, "push", "-q", leader.git_url("webapp", secret), "master")
         seeded = seed_repos(leader, hubs)
         if seeded:
             print(f"repos: the push reached only the leader; its repository was copied to {seeded} standby "
@@ -219,10 +188,7 @@ def main():
         if registry:
             registry.kill()
         cluster.stop()
-    if OUT:
-        with open(OUT, "w") as f:
-            for r in rounds:
-                f.write(json.dumps(r) + "\n")
+    env.write_jsonl(OUT, rounds)
     t = sorted(r["failover_s"] for r in rounds)
     if t:
         med = env.median(t)
