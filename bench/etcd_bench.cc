@@ -84,17 +84,22 @@ epb::PutRequest PutOf(std::string key, std::string value) {
   return p;
 }
 
-void DeletePrefix(const Options& o, const std::string& prefix) {
-  auto c = NewClient(o);
-  if (!c.ok()) return;
+void DeletePrefix(etcd::Client& c, const std::string& prefix) {
   epb::DeleteRangeRequest d;
   d.set_key(prefix);
   d.set_range_end(etcd::PrefixEnd(prefix));
-  (void)(*c)->DeleteRangeSync(d);
+  (void)c.DeleteRangeSync(d);
 }
 
 json RunPut(const Options& o) {
   const std::string prefix = fmt::format("/skyport-bench/{}/put/", Nonce());
+  // Lives through the run: with every client gone, gRPC 1.51 shuts down its
+  // shared callback queue (CallbackAlternativeCQ), and a client created
+  // right after raced that shutdown and corrupted the heap here (seen 1 run
+  // in 8 at 64 clients, the crash in grpc_cq_internal_unref on a
+  // "nexting_thread").
+  auto keeper = NewClient(o);
+  if (!keeper.ok()) return {{"mode", "put"}, {"system", "etcd"}, {"error", "client: " + keeper.status().message()}};
   std::atomic<uint64_t> errors{0};
   std::mutex err_mu;
   std::string first_error;  // guarded by err_mu
@@ -118,7 +123,7 @@ json RunPut(const Options& o) {
         };
       },
       [&] { return errors.load() > 1000; });
-  DeletePrefix(o, prefix);
+  DeletePrefix(**keeper, prefix);
   const uint64_t total = tally.ops;
   std::vector<double> all = std::move(tally.latency_ms);
   return {{"mode", "put"},
@@ -187,7 +192,7 @@ class FanoutRun {
         missing += static_cast<uint64_t>(o_.watchers - received_[static_cast<size_t>(k)]);
     }
     watches.clear();  // after this no callback runs: samples_ is ours
-    DeletePrefix(o_, prefix_);
+    DeletePrefix(**writer, prefix_);
     skyport::bench::FanoutFigures f;
     for (auto& s : samples_) f.notify_ms.insert(f.notify_ms.end(), s.begin(), s.end());
     f.all_ms = std::move(last_ms);
