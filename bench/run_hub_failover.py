@@ -16,7 +16,8 @@ restarted on its ports and data and must come back as a standby before the next 
 Usage: BUILD=/work/build-bench python3 bench/run_hub_failover.py
   (needs skyport-registry, skyport-hub, skyport-drone, skyport in BUILD; etcd, git)
 Knobs (env): REPEAT=10 LEADER_TTL=2s POLL_S=0.05 OUT=<jsonl of the rounds, with every attempt>
-  CLI_TIMEOUT=<seconds: the CLI's --timeout, which bounds connecting; default the CLI's own>
+  CLI_TIMEOUT=<seconds: the CLI's global --timeout (before the command: deploy has a --timeout of its
+  own, for the whole deploy), which bounds connecting; default the CLI's own, 10>
   VERBOSE=1 (print every attempt: its time, exit code, hub, last stderr line)
 """
 import json
@@ -155,7 +156,7 @@ def main():
             while True:
                 attempts += 1
                 ta = time.monotonic()
-                r = cli(tmp, token, registry, hubs, "deploy", "webapp", commit, "--json", *CLI_FLAGS, timeout=30)
+                r = cli(tmp, token, registry, hubs, *CLI_FLAGS, "deploy", "webapp", commit, "--json", timeout=30)
                 by = answered_by(r)
                 tries.append({"s": round(time.monotonic() - ta, 3), "exit": r.returncode, "by": by,
                               "why": r.stderr.strip()[-1500:] if VERBOSE else (r.stderr.strip().splitlines() or [""])[-1][:200]})
