@@ -92,15 +92,8 @@ void DeletePrefix(etcd::Client& c, const std::string& prefix) {
   (void)c.DeleteRangeSync(d);
 }
 
-json RunPut(const Options& o) {
+json RunPut(const Options& o, etcd::Client& keeper) {
   const std::string prefix = fmt::format("/skyport-bench/{}/put/", Nonce());
-  // Lives through the run: with every client gone, gRPC 1.51 shuts down its
-  // shared callback queue (CallbackAlternativeCQ), and a client created
-  // right after raced that shutdown and corrupted the heap here (seen 1 run
-  // in 8 at 64 clients, the crash in grpc_cq_internal_unref on a
-  // "nexting_thread").
-  auto keeper = NewClient(o);
-  if (!keeper.ok()) return {{"mode", "put"}, {"system", "etcd"}, {"error", "client: " + keeper.status().message()}};
   std::atomic<uint64_t> errors{0};
   std::mutex err_mu;
   std::string first_error;  // guarded by err_mu
@@ -124,7 +117,7 @@ json RunPut(const Options& o) {
         };
       },
       [&] { return errors.load() > 1000; });
-  DeletePrefix(**keeper, prefix);
+  DeletePrefix(keeper, prefix);
   const uint64_t total = tally.ops;
   std::vector<double> all = std::move(tally.latency_ms);
   return {{"mode", "put"},
@@ -140,8 +133,9 @@ json RunPut(const Options& o) {
 // Fan-out: change k is the key prefix + "c<k>"; "sync" proves a watch is live.
 class FanoutRun {
  public:
-  explicit FanoutRun(const Options& o)
-      : o_(o), prefix_(fmt::format("/skyport-bench/{}/fan/", Nonce())), sent_ns_(static_cast<size_t>(o.changes)),
+  FanoutRun(const Options& o, etcd::Client& keeper)
+      : o_(o), keeper_(keeper), prefix_(fmt::format("/skyport-bench/{}/fan/", Nonce())),
+        sent_ns_(static_cast<size_t>(o.changes)),
         received_(static_cast<size_t>(o.changes), 0), samples_(static_cast<size_t>(o.watchers)) {
     for (auto& a : sent_ns_) a.store(0);
   }
@@ -193,7 +187,7 @@ class FanoutRun {
         missing += static_cast<uint64_t>(o_.watchers - received_[static_cast<size_t>(k)]);
     }
     watches.clear();  // after this no callback runs: samples_ is ours
-    DeletePrefix(**writer, prefix_);
+    DeletePrefix(keeper_, prefix_);
     skyport::bench::FanoutFigures f;
     for (auto& s : samples_) f.notify_ms.insert(f.notify_ms.end(), s.begin(), s.end());
     f.all_ms = std::move(last_ms);
@@ -244,6 +238,7 @@ class FanoutRun {
   json Error(const std::string& why) { return {{"mode", "fanout"}, {"system", "etcd"}, {"error", why}}; }
 
   const Options& o_;
+  etcd::Client& keeper_;
   const std::string prefix_;
   std::vector<std::atomic<int64_t>> sent_ns_;
   std::atomic<uint64_t> drops_{0};
@@ -273,11 +268,28 @@ int main(int argc, char** argv) {
   fan->add_option("--changes", o.changes, "Puts, one at a time")->capture_default_str();
   fan->add_option("--change-timeout", o.change_timeout_s, "Seconds to wait for every watcher")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  json out = put->parsed() ? RunPut(o) : FanoutRun(o).Run();
+  // One client that lives (and has called etcd) until the process ends. gRPC
+  // 1.51 counts the channels that used its shared callback queue
+  // (CallbackAlternativeCQ) and tears it down when the count drops to zero;
+  // an etcd client's last reference can be dropped on one of that queue's
+  // own threads (a call finishing after its caller returned), and the
+  // teardown then frees the queue under that thread: heap corruption, seen
+  // 1 run in 8 at 64 clients before this. The keeper keeps the count above
+  // zero; the process ends with _Exit, so it is never released.
+  auto keeper = NewClient(o);
+  if (!keeper.ok()) {
+    fmt::print(stderr, "etcd_bench: {}\n", keeper.status().message());
+    return 2;
+  }
+  epb::RangeRequest probe;
+  probe.set_key("/skyport-bench/");
+  probe.set_limit(1);
+  if (auto r = (*keeper)->RangeSync(probe); !r.ok()) {
+    fmt::print(stderr, "etcd_bench: {}\n", r.status().message());
+    return 2;
+  }
+  json out = put->parsed() ? RunPut(o, **keeper) : FanoutRun(o, **keeper).Run();
   std::printf("%s\n", out.dump().c_str());
   std::fflush(stdout);
-  // No static destructors: gRPC 1.51 tears its shared callback queue down on
-  // threads of its own once the last channel is gone, and that raced the
-  // process's exit (heap corruption at exit, 2 runs in 9 at 8-64 clients).
-  std::_Exit(out.contains("error") ? 1 : 0);
+  std::_Exit(out.contains("error") ? 1 : 0);  // the keeper stays (above)
 }
