@@ -36,6 +36,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_stats.h"
 #include "bench/proc_rss.h"
 #include "core/token.h"
 #include "rpc/auth.h"
@@ -65,8 +66,6 @@ struct Options {
   bool shared_connection = false;
   std::string host = "10.9.9.9";
 };
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 // Every client gets its own TCP connection unless --shared-connection: gRPC
 // would otherwise multiplex all channels with equal arguments onto one.
@@ -182,69 +181,31 @@ grpc::Status RegisterOne(Client& c, v1::Endpoint ep, bool explicit_port) {
   return c.Register(ep);
 }
 
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
-  return v[i];
-}
-
-json LatencyJson(std::vector<double> v) {
-  if (v.empty()) return {{"n", 0}};
-  double mx = *std::max_element(v.begin(), v.end());
-  return {{"n", v.size()}, {"p50_ms", Percentile(v, 50)}, {"p99_ms", Percentile(v, 99)}, {"max_ms", mx}};
-}
-
+using skyport::bench::LatencyJson;
+using skyport::bench::Ms;
 using skyport::bench::RssKb;
 
 json RunRegister(const Options& o, const std::string& token) {
   const std::string nonce = Nonce();
   ErrorTally errors;
-  std::atomic<bool> stop{false};
-  std::atomic<int> ready{0};
-  std::vector<uint64_t> counted(static_cast<size_t>(o.concurrency), 0);
-  std::vector<std::vector<double>> lat(static_cast<size_t>(o.concurrency));
-  const auto start_at = Clock::now() + std::chrono::milliseconds(200);
-  const auto count_from = start_at + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
-  const auto count_to = count_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
-
-  std::vector<std::thread> threads;
-  for (int t = 0; t < o.concurrency; ++t) {
-    threads.emplace_back([&, t] {
-      Client c(o, token);
-      uint64_t lease = 0;
-      if (auto s = c.Grant(600, &lease); !s.ok()) {
-        errors.Add(s);
-        ready++;
-        return;
-      }
-      ready++;
-      std::this_thread::sleep_until(start_at);
-      for (uint64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
-        auto t0 = Clock::now();
-        auto s = RegisterOne(c, EndpointFor(nonce, t, k, lease), o.explicit_port);
-        auto t1 = Clock::now();
-        if (!s.ok()) {
+  auto tally = skyport::bench::TimedLoop(
+      o.concurrency, o.warmup, o.seconds,
+      [&](int t) -> skyport::bench::ClientOp {
+        auto c = std::make_shared<Client>(o, token);
+        uint64_t lease = 0;
+        if (auto s = c->Grant(600, &lease); !s.ok()) {
           errors.Add(s);
-          if (errors.total() > 1000) return;  // something is badly wrong; the report says what
-          continue;
+          return {};
         }
-        if (t1 >= count_from && t1 < count_to) {
-          ++counted[static_cast<size_t>(t)];
-          lat[static_cast<size_t>(t)].push_back(Ms(t1 - t0));
-        }
-      }
-    });
-  }
-  std::this_thread::sleep_until(count_to);
-  stop = true;
-  for (auto& th : threads) th.join();
-  uint64_t total = 0;
-  std::vector<double> all;
-  for (size_t i = 0; i < counted.size(); ++i) {
-    total += counted[i];
-    all.insert(all.end(), lat[i].begin(), lat[i].end());
-  }
+        return [&, c, t, lease](uint64_t k) {
+          auto s = RegisterOne(*c, EndpointFor(nonce, t, k, lease), o.explicit_port);
+          if (!s.ok()) errors.Add(s);
+          return s.ok();
+        };
+      },
+      [&] { return errors.total() > 1000; });  // something is badly wrong; the report says what
+  const uint64_t total = tally.ops;
+  std::vector<double> all = std::move(tally.latency_ms);
   return {{"mode", "register"},
           {"system", "skyport"},
           {"variant", o.explicit_port ? "register-only" : "allocate+register"},
@@ -313,18 +274,13 @@ class FanoutRun {
     }
     for (auto& c : ctxs) c->TryCancel();
     for (auto& th : threads) th.join();
-    std::vector<double> all;
-    for (auto& s : samples_) all.insert(all.end(), s.begin(), s.end());
-    return {{"mode", "fanout"},
-            {"system", "skyport"},
-            {"watchers", o_.watchers},
-            {"changes", o_.changes},
-            {"notify", LatencyJson(std::move(all))},
-            {"all_notified", LatencyJson(std::move(last_ms))},
-            {"write_rpc", LatencyJson(std::move(write_ms))},
-            {"missing", missing},
-            {"stream_drops", drops_.load()},
-            {"errors", errors.ToJson()}};
+    skyport::bench::FanoutFigures f;
+    for (auto& s : samples_) f.notify_ms.insert(f.notify_ms.end(), s.begin(), s.end());
+    f.all_ms = std::move(last_ms);
+    f.write_ms = std::move(write_ms);
+    f.missing = missing;
+    f.stream_drops = drops_.load();
+    return skyport::bench::FanoutJson("skyport", o_.watchers, o_.changes, std::move(f), errors.ToJson());
   }
 
  private:

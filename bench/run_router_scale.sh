@@ -63,6 +63,7 @@ for size in $SIZES; do
   reg=$REGISTRY
   if [[ -z $reg ]]; then
     rm -f "$TMP/reg.port"
+    # shellcheck disable=SC2086  # REGISTRY_FLAGS holds several flags: split on purpose
     nice -n "$NICE" "$BUILD/registry/skyport-registry" --listen 127.0.0.1:0 --data "$TMP/reg-$size" \
       --metrics-listen "" --port-file "$TMP/reg.port" --token-file "$TOKEN" --log-level warn ${REGISTRY_FLAGS:-} &
     reg_pid=$!
