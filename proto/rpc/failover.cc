@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -15,11 +16,15 @@ namespace {
 // Whether `channel` gets a connection before `until`; false as soon as an
 // attempt to connect fails (WaitForConnected would wait out the deadline on
 // a dead address). A channel still in its reconnect backoff from an earlier
-// failure (at most kMaxReconnectBackoffMs) gets one more attempt: its peer
-// may be back.
+// failure (at most kMaxReconnectBackoffMs) gets one more attempt, its peer
+// may be back, but only that long: gRPC keeps a failed channel in
+// TRANSIENT_FAILURE while it retries, so no state change may ever come
+// (measured: a dead hub leader held the CLI for 7 s of its 10).
 bool Connects(grpc::Channel& channel, std::chrono::system_clock::time_point until) {
   grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
   bool attempted = false;
+  if (state == GRPC_CHANNEL_TRANSIENT_FAILURE)
+    until = std::min(until, std::chrono::system_clock::now() + std::chrono::milliseconds(kMaxReconnectBackoffMs + 100));
   while (true) {
     if (state == GRPC_CHANNEL_READY) return true;
     if (state == GRPC_CHANNEL_SHUTDOWN) return false;
@@ -30,18 +35,32 @@ bool Connects(grpc::Channel& channel, std::chrono::system_clock::time_point unti
   }
 }
 
+// One walk down the list: the answer, or nullopt when no address gave one.
+std::optional<Answered> WalkOnce(FailoverWalk& walk, AddressPool& pool, const std::string& token,
+                                 const FailoverOptions& opts, const StreamAttempt& attempt, bool timed,
+                                 int64_t deadline);
+
 }  // namespace
 
 FailoverWalk::FailoverWalk(AddressPool& pool, Retry retry) : pool_(pool), retry_(retry), queue_(pool.Order()) {}
 
 std::optional<std::string> FailoverWalk::Next() {
+  while (pos_ < queue_.size() && unreachable_.count(queue_[pos_]) > 0) ++pos_;  // once per call is enough
   if (pos_ >= queue_.size()) return std::nullopt;
-  tried_.push_back(queue_[pos_]);
+  if (std::find(tried_.begin(), tried_.end(), queue_[pos_]) == tried_.end()) tried_.push_back(queue_[pos_]);
   return queue_[pos_++];
+}
+
+void FailoverWalk::Again() {
+  queue_ = pool_.Order();
+  pos_ = 0;
+  hops_ = 0;
+  saw_standby_ = false;
 }
 
 void FailoverWalk::Unreachable(const std::string& address, const std::string& why) {
   pool_.Failed(address);
+  unreachable_.insert(address);
   last_ = Status::Unavailable(why);
 }
 
@@ -49,7 +68,11 @@ bool FailoverWalk::Judge(const std::string& address, const grpc::ClientContext& 
   if (auto refusal = ReadStandbyRefusal(ctx, status)) {
     pool_.Failed(address);
     last_ = FromGrpc(status);
+    saw_standby_ = true;
     if (refusal->leader.empty() || refusal->leader == address) return true;
+    // A standby names the leader it knows until that leader's lease runs
+    // out: one this walk could not reach is dead or cut off, not a hop.
+    if (unreachable_.count(refusal->leader) > 0) return true;
     if (hops_ >= kMaxLeaderHops) {
       log::Warn("not following the " + pool_.service() + " leader: too many hops",
                 {{"standby", address}, {"leader", refusal->leader}, {"hops", hops_}});
@@ -70,6 +93,7 @@ bool FailoverWalk::Judge(const std::string& address, const grpc::ClientContext& 
     return false;
   }
   pool_.Failed(address);
+  unreachable_.insert(address);
   last_ = FromGrpc(status);
   return retry_ == Retry::kSafe;
 }
@@ -99,9 +123,26 @@ Answered CallWithFailover(AddressPool& pool, const std::string& token, const Fai
 
 Answered StreamWithFailover(AddressPool& pool, const std::string& token, const FailoverOptions& opts,
                             const StreamAttempt& attempt) {
-  FailoverWalk walk(pool, opts.retry);
   const bool timed = opts.timeout_ms > 0;
   const int64_t deadline = MonoNowMs() + opts.timeout_ms;
+  FailoverWalk walk(pool, opts.retry);
+  for (;;) {
+    if (auto done = WalkOnce(walk, pool, token, opts, attempt, timed, deadline)) return *done;
+    // Standbys answered but no leader did: an election is under way (a
+    // standby names the dead leader until its lease runs out). Nothing was
+    // sent anywhere, so the whole list is walked again while time is left.
+    const int64_t remaining = deadline - MonoNowMs();
+    if (!timed || !walk.saw_standby() || remaining <= kRewalkPauseMs) return {walk.Failure(), ""};
+    std::this_thread::sleep_for(std::chrono::milliseconds(kRewalkPauseMs));
+    walk.Again();
+  }
+}
+
+namespace {
+
+std::optional<Answered> WalkOnce(FailoverWalk& walk, AddressPool& pool, const std::string& token,
+                                 const FailoverOptions& opts, const StreamAttempt& attempt, bool timed,
+                                 int64_t deadline) {
   while (auto address = walk.Next()) {
     int64_t budget = 0;
     if (timed) {
@@ -133,11 +174,13 @@ Answered StreamWithFailover(AddressPool& pool, const std::string& token, const F
       const bool broke = st.error_code() == grpc::StatusCode::UNAVAILABLE;
       if (broke) pool.Failed(*address);  // the next call starts elsewhere
       else pool.Answered(*address);
-      return {FromGrpc(st), *address};
+      return Answered{FromGrpc(st), *address};
     }
-    if (!walk.Judge(*address, ctx, st)) return {FromGrpc(st), *address};
+    if (!walk.Judge(*address, ctx, st)) return Answered{FromGrpc(st), *address};
   }
-  return {walk.Failure(), ""};
+  return std::nullopt;
 }
+
+}  // namespace
 
 }  // namespace skyport::rpc

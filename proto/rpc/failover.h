@@ -16,7 +16,11 @@
 //   returned to the caller, never silently sent again.
 // - A standby's refusal (skyport-standby) says the call did not run: any
 //   call goes on to the leader it names (at most kMaxLeaderHops hops), or to
-//   the next address when it names none.
+//   the next address when it names none or one this walk could not reach
+//   (a dead leader is named until its lease runs out). When standbys refused
+//   and no leader answered (an election under way), a call with a deadline
+//   walks the whole list again every kRewalkPauseMs until it has an answer
+//   or its deadline comes: nothing was sent, so any call may.
 // Any other answer (OK or an application error) comes from the server that
 // answered; the walk stops there.
 //
@@ -30,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,13 +45,17 @@ namespace skyport::rpc {
 
 enum class Retry { kSafe, kIfUnsent };
 
+// The pause between two walks of the list during an election.
+inline constexpr int64_t kRewalkPauseMs = 250;
+
 // One call's way through the pool: Next() names the address to try, Judge()
 // takes its outcome and says whether to go on. Not thread-safe (one call).
 class FailoverWalk {
  public:
   FailoverWalk(AddressPool& pool, Retry retry);
 
-  // The next address to try, nullopt when every one was tried.
+  // The next address to try, nullopt when every one was tried (one found
+  // unreachable in this call is not tried again).
   std::optional<std::string> Next();
   // How many addresses are left to try after the current one (for sharing
   // out a deadline).
@@ -62,6 +71,12 @@ class FailoverWalk {
   // Why the walk ended without an answer: the last failure, with the
   // addresses tried when there were several.
   Status Failure() const;
+  // Walks the list again (the pool's order now), skipping the addresses
+  // found unreachable so far in this call.
+  void Again();
+  // A standby refused the call during this walk (the cluster is up, its
+  // leader not reachable yet).
+  bool saw_standby() const { return saw_standby_; }
 
  private:
   AddressPool& pool_;
@@ -70,6 +85,8 @@ class FailoverWalk {
   size_t pos_ = 0;
   int hops_ = 0;
   std::vector<std::string> tried_;
+  std::set<std::string> unreachable_;  // no connection, or a transport failure: not followed as a leader
+  bool saw_standby_ = false;
   Status last_ = Status::Unavailable("no address to try");
 };
 

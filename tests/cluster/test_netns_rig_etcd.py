@@ -38,12 +38,10 @@ cluster to:
     (an allocated port, a 3 s TTL) with the dead registry first in the list is listed,
     then expires (etcd's expiry, through the survivors);
   - the CLI, with the dead hub first in its list, deploys again and changes the split.
-What it deploys after the fail-over: git replication between hubs is not in this
-branch (a push lives on the hub that took it), so commit C is pushed after the
-fail-over to the surviving standby's git URL; the standby redirects (307) to the new
-leader, which then holds the whole history (A, B, C). Deploying A or B again before
-that push would fail on the new leader (unknown commit): once replication lands the
-push still works (the leader then has A and B and takes only C). C is deployed on
+What it deploys after the fail-over: the new leader already holds B (a push is
+acknowledged only once a standby holds it too: the test reads the new leader's
+master with `git ls-remote`); commit C is pushed to the surviving standby's git
+URL, which redirects (307) to the new leader. C is deployed on
 d1-d3 through the hub list and the split set to B=50 C=50 through the registry list:
 400 requests, each arm 50% +- 10 points, none failed.
 
@@ -349,6 +347,10 @@ class NetnsRigEtcdTest(RigTestCase):
         with open(askpass, "w") as f:
             f.write(f"#!/bin/sh\necho {rig.token}\n")
         os.chmod(askpass, 0o700)
+        # Replication: B was acknowledged by the dead leader only once a standby held it.
+        r = self.git("ls-remote", f"http://skyport@{ip[lead]}:6002/webapp.git", "refs/heads/master", machine="client",
+                     env={"GIT_ASKPASS": askpass})
+        self.assertEqual(r.stdout.split()[:1], [b], f"the new leader {lead} holds B, pushed to the dead leader")
         c, _ = self.commit_change('"beepity boop!"', '"beepity boop, again"', "again")
         r = self.git("push", f"http://skyport@{ip[standby]}:6002/webapp.git", "master", machine="client",
                      env={"GIT_ASKPASS": askpass})

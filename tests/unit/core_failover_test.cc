@@ -3,8 +3,11 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "rpc/address_pool.h"
 #include "rpc/failover.h"
@@ -29,18 +32,22 @@ class FakeHub final : public v1::Hub::Service {
     address_ = "127.0.0.1:" + std::to_string(started->port);
   }
   ~FakeHub() override { server_->Shutdown(); }
-  void set_leader(std::string leader) { leader_ = std::move(leader); }
+  void set_leader(std::string leader) {
+    std::lock_guard lock(mu_);
+    leader_ = std::move(leader);
+  }
+  void set_mode(Mode mode) { mode_ = mode; }
 
   grpc::Status Ps(grpc::ServerContext* ctx, const v1::PsRequest*, v1::PsResponse* resp) override {
     ++calls;
-    if (mode_ == kStandby) return StandbyAnswer(*ctx, leader_);
+    if (mode_ == kStandby) return StandbyAnswer(*ctx, leader());
     if (mode_ == kBroken) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "broken");
     resp->add_processes()->set_app("answered-by-leader");
     return grpc::Status::OK;
   }
   grpc::Status Stop(grpc::ServerContext* ctx, const v1::StopRequest*, v1::StopResponse* resp) override {
     ++calls;
-    if (mode_ == kStandby) return StandbyAnswer(*ctx, leader_);
+    if (mode_ == kStandby) return StandbyAnswer(*ctx, leader());
     if (mode_ == kBroken) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "broken mid-call");
     resp->set_stopped(1);
     return grpc::Status::OK;
@@ -50,8 +57,13 @@ class FakeHub final : public v1::Hub::Service {
   std::atomic<int> calls{0};
 
  private:
-  Mode mode_;
-  std::string leader_;
+  std::string leader() {
+    std::lock_guard lock(mu_);
+    return leader_;
+  }
+  std::atomic<Mode> mode_;
+  std::mutex mu_;
+  std::string leader_;  // guarded by mu_
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };
@@ -121,12 +133,42 @@ TEST_CASE("Failover: two standbys naming each other do not loop", "[core][failov
   FakeHub b(FakeHub::kStandby, a.address());
   a.set_leader(b.address());
   auto pool = Pool(a.address() + "," + b.address());
-  auto got = Ps(*pool);
+  auto got = Ps(*pool, Retry::kSafe, /*timeout_ms=*/1000);
   CHECK(got.status.code() == Code::kUnavailable);
   CHECK(got.by.empty());
   CHECK_THAT(got.status.message(), Catch::Contains("standby"));
-  // The list (2) plus kMaxLeaderHops hops, no more.
-  CHECK(a.calls + b.calls == 2 + kMaxLeaderHops);
+  // Each walk: the list (2) plus kMaxLeaderHops hops, no more; a walk every
+  // kRewalkPauseMs until the deadline (an election may end meanwhile).
+  const int per_walk = 2 + kMaxLeaderHops;
+  CHECK(a.calls + b.calls >= per_walk);
+  CHECK((a.calls + b.calls) % per_walk == 0);
+  CHECK(a.calls + b.calls <= per_walk * (1 + 1000 / static_cast<int>(kRewalkPauseMs)));
+}
+
+TEST_CASE("Failover: standbys naming a dead leader: the call waits out the election, not the dead address",
+          "[core][failover]") {
+  const std::string dead = DeadAddress();
+  FakeHub b(FakeHub::kStandby, dead);
+  FakeHub c(FakeHub::kStandby, dead);
+  auto pool = Pool(dead + "," + b.address() + "," + c.address());
+  for (Retry retry : {Retry::kSafe, Retry::kIfUnsent}) {
+    INFO((retry == Retry::kSafe ? "read" : "write"));
+    c.set_mode(FakeHub::kStandby);
+    b.calls = c.calls = 0;
+    std::thread elect([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      c.set_mode(FakeHub::kLeader);  // c wins the election; b still names the dead one
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    auto got = retry == Retry::kSafe ? Ps(*pool, retry, 10'000) : Stop(*pool);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    elect.join();
+    REQUIRE(got.status.ok());
+    CHECK(got.by == c.address());
+    // Answered within a walk or two of the new leader (not after the dead address's connect attempts).
+    CHECK(ms.count() < 600 + 2 * kRewalkPauseMs + 1000);
+    CHECK(b.calls >= 1);
+  }
 }
 
 TEST_CASE("Failover: a standby that knows no leader passes the call down the list", "[core][failover]") {
