@@ -219,7 +219,9 @@ class HubHaGitTest(ClusterTest):
             raise
         print(f"catch-up: the restarted hub had the three missed pushes {time.monotonic() - t0:.2f} s after its start")
         self.assertEqual(self.leaders(), [new_leader])
-        self.assertGreaterEqual(leader.metric("skyport_hub_git_catch_up_refs_total"), 3)
+        # Counted once the sync ends, which may be a moment after git sees its refs.
+        wait_until(lambda: (leader.metric("skyport_hub_git_catch_up_refs_total") or 0) >= 3, 10,
+                   what="the catch-up's refs counted")
         subprocess.run(["git", "--git-dir", self.repo(leader), "fsck", "--strict"], check=True, capture_output=True,
                        timeout=60)
 
