@@ -194,16 +194,34 @@ Result<std::vector<StoredFlight>> EtcdFlightStore::LoadAll() {
   return out;
 }
 
-Result<std::vector<v1::FlightLogEntry>> EtcdFlightStore::Log(const std::string& id) {
+Result<FlightLogTail> EtcdFlightStore::Log(const std::string& id, size_t max_bytes) {
   if (Status s = CheckFlightId(id); !s.ok()) return s;
-  auto kvs = ReadAll(keys_.LogPrefix(id), etcd::PrefixEnd(keys_.LogPrefix(id)), kLogPageKeys);
-  if (!kvs.ok()) return kvs.status();
-  std::vector<v1::FlightLogEntry> out;
-  for (const auto& kv : *kvs) {
-    auto batch = DecodeBatch(kv.value());
-    if (!batch.ok()) return Status::DataLoss(kv.key() + ": " + batch.status().message());
-    for (auto& e : *batch) out.push_back(std::move(e));
+  // Newest batches first, in pages, all at the first page's revision; past
+  // the budget the rest is only counted.
+  LogTail tail(max_bytes);
+  int64_t revision = 0;
+  std::string end = etcd::PrefixEnd(keys_.LogPrefix(id));
+  for (;;) {
+    auto req = PageRequest(keys_.LogPrefix(id), end, kLogPageKeys, revision);
+    req.set_sort_order(etcdserverpb::RangeRequest::DESCEND);
+    auto page = kv_.range(req);
+    if (!page.ok()) return page.status();
+    if (revision == 0) revision = page->header().revision();
+    for (const auto& kv : page->kvs()) {
+      auto batch = DecodeBatch(kv.value());
+      if (!batch.ok()) return Status::DataLoss(kv.key() + ": " + batch.status().message());
+      if (tail.full()) {
+        tail.LeaveOut(batch->size());
+        continue;
+      }
+      for (auto e = batch->rbegin(); e != batch->rend(); ++e) tail.Add(std::move(*e));
+    }
+    if (!page->more() || page->kvs_size() == 0) break;
+    end = page->kvs(page->kvs_size() - 1).key();  // range_end is exclusive
   }
+  FlightLogTail out;
+  out.older_left_out = tail.left_out();
+  out.entries = tail.Take();
   return out;
 }
 

@@ -17,7 +17,8 @@
 //   etcd: the store says so once through `on_conflict` (the daemon then ends,
 //   as on deposition, and the next leader loads what etcd holds) and fails
 //   every later write (ABORTED).
-// - LoadAll and Log read in pages (one snapshot revision per call).
+// - LoadAll and Log read in pages (one snapshot revision per call); Log
+//   reads the newest batches first.
 #pragma once
 
 #include <functional>
@@ -49,7 +50,7 @@ class EtcdFlightStore final : public FlightStore {
   Status Save(const StoredFlight& flight, const std::vector<v1::FlightLogEntry>& log) override;
   // Also (re)learns every flight's revision: call it on takeover, before any Save.
   Result<std::vector<StoredFlight>> LoadAll() override;
-  Result<std::vector<v1::FlightLogEntry>> Log(const std::string& id) override;
+  Result<FlightLogTail> Log(const std::string& id, size_t max_bytes) override;
   // skyport_hub_flight_store_* counters (bounds that bit, unknown outcomes, conflicts).
   std::string MetricsText() const override;
 
