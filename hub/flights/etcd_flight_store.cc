@@ -110,19 +110,8 @@ void EtcdFlightStore::CommitLocked(const StoredFlight& f, const SavePlan& plan, 
       known_.erase(it);
     }
   }
-  entries_truncated_ += plan.batch.truncated;
-  entries_dropped_ += plan.batch.dropped;
-  batches_dropped_ += plan.batches_dropped;
-  flights_pruned_ += plan.pruned.size();
-  uint64_t suppressed = 0;
-  if ((plan.batch.truncated + plan.batch.dropped + plan.batches_dropped) > 0 &&
-      quiet_bounds_.Allow(SystemClock::Get()->MonoMs(), &suppressed))
-    log::Warn("flight log bounded", {{"id", f.id}, {"entries_cut", plan.batch.truncated},
-                                     {"entries_left_out", plan.batch.dropped},
-                                     {"oldest_steps_deleted", plan.batches_dropped}, {"steps_kept", kMaxLogBatches},
-                                     {"suppressed", suppressed}});
-  for (const auto& id : plan.pruned)
-    log::Info("finished flight deleted from etcd (bound)", {{"id", id}, {"kept", kMaxFinishedFlights}});
+  bounds_.Saved(f.id, plan.batch.truncated, plan.batch.dropped, plan.batches_dropped, plan.pruned,
+                kMaxFinishedFlights, SystemClock::Get()->MonoMs());
 }
 
 Result<std::vector<mvccpb::KeyValue>> EtcdFlightStore::ReadAll(const std::string& key, const std::string& end,
@@ -241,14 +230,7 @@ std::string EtcdFlightStore::MetricsText() const {
               fenced_out_);
   out.Counter("skyport_hub_flight_store_oversized_total",
               "Flight writes refused: over etcd's request limit (nothing written).", refused_oversized_);
-  out.Counter("skyport_hub_flight_store_entries_truncated_total", "Log entries cut to their bounds.",
-              entries_truncated_);
-  out.Counter("skyport_hub_flight_store_entries_left_out_total", "Log entries left out of a step's bounded batch.",
-              entries_dropped_);
-  out.Counter("skyport_hub_flight_store_log_batches_deleted_total",
-              "Oldest steps' log entries deleted (a flight keeps its last 10000 steps).", batches_dropped_);
-  out.Counter("skyport_hub_flight_store_flights_pruned_total",
-              "Finished flights deleted (1000 finished flights are kept).", flights_pruned_);
+  bounds_.Write(out);
   return out.Take();
 }
 

@@ -4,7 +4,6 @@
 #include <limits>
 
 #include "core/clock.h"
-#include "core/log.h"
 #include "core/prom_text.h"
 #include "core/sqlite.h"
 
@@ -102,19 +101,8 @@ Status SqliteFlightStore::Save(const StoredFlight& f, const std::vector<v1::Flig
   if (f.finished) finished_[{f.created_unix_ms, f.id}] = true;
   for (auto it = finished_.begin(); it != finished_.end() && !forget.empty();)
     it = std::find(forget.begin(), forget.end(), it->first.second) != forget.end() ? finished_.erase(it) : ++it;
-  entries_truncated_ += step.truncated;
-  entries_dropped_ += step.dropped;
-  steps_deleted_ += steps_deleted;
-  flights_pruned_ += forget.size();
-  uint64_t suppressed = 0;
-  if ((step.truncated + step.dropped + steps_deleted) > 0 && quiet_bounds_.Allow(SystemClock::Get()->MonoMs(), &suppressed))
-    log::Warn("flight log bounded", {{"id", f.id}, {"entries_cut", step.truncated}, {"entries_left_out", step.dropped},
-                                     {"oldest_steps_deleted", steps_deleted}, {"steps_kept", bounds_.log_steps},
-                                     {"suppressed", suppressed}});
-  if (!forget.empty())
-    log::Info("finished flights deleted from flights.db (bound)",
-              {{"flights", static_cast<int64_t>(forget.size())}, {"oldest", forget.front()},
-               {"kept", static_cast<int64_t>(bounds_.finished_flights)}});
+  bounds_report_.Saved(f.id, step.truncated, step.dropped, steps_deleted, forget, bounds_.finished_flights,
+                       SystemClock::Get()->MonoMs());
   return Status::Ok();
 }
 
@@ -166,14 +154,7 @@ std::string SqliteFlightStore::MetricsText() const {
   std::lock_guard lock(mu_);
   PromText out;
   out.Counter("skyport_hub_flight_store_saves_total", "Flight steps written to flights.db.", saves_);
-  out.Counter("skyport_hub_flight_store_entries_truncated_total", "Log entries cut to their bounds.",
-              entries_truncated_);
-  out.Counter("skyport_hub_flight_store_entries_left_out_total", "Log entries left out of a step's bounded batch.",
-              entries_dropped_);
-  out.Counter("skyport_hub_flight_store_log_batches_deleted_total",
-              "Oldest steps' log entries deleted (a flight keeps its last 10000 steps).", steps_deleted_);
-  out.Counter("skyport_hub_flight_store_flights_pruned_total",
-              "Finished flights deleted (1000 finished flights are kept).", flights_pruned_);
+  bounds_report_.Write(out);
   return out.Take();
 }
 

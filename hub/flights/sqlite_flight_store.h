@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/log_limiter.h"
+#include "hub/flights/flight_bounds_report.h"
 #include "hub/flights/flight_store.h"
 
 struct sqlite3;
@@ -34,7 +34,8 @@ class SqliteFlightStore final : public FlightStore {
   std::string MetricsText() const override;
 
  private:
-  SqliteFlightStore(sqlite3* db, FlightBounds bounds) : db_(db), bounds_(bounds) {}
+  SqliteFlightStore(sqlite3* db, FlightBounds bounds)
+      : db_(db), bounds_(bounds), bounds_report_("flights.db", bounds.log_steps) {}
   // The step's entries, and the flight's oldest steps beyond the bound deleted.
   Status AppendLogLocked(const std::string& id, const BoundedStepLog& step, uint64_t* steps_deleted);
 
@@ -42,9 +43,8 @@ class SqliteFlightStore final : public FlightStore {
   sqlite3* db_;  // guarded by mu_
   const FlightBounds bounds_;
   FinishedFlights finished_;  // every finished flight in the file; guarded by mu_
-  LogLimiter quiet_bounds_;   // guarded by mu_: a flight at its bound bites every step
-  // Counters; guarded by mu_.
-  uint64_t saves_ = 0, entries_truncated_ = 0, entries_dropped_ = 0, steps_deleted_ = 0, flights_pruned_ = 0;
+  FlightBoundsReport bounds_report_;  // guarded by mu_
+  uint64_t saves_ = 0;                // guarded by mu_
 };
 
 }  // namespace skyport::hub

@@ -56,7 +56,7 @@ TEST_CASE("FinishedToForget: the oldest finished beyond the bound, never the one
 }
 
 TEST_CASE("LogTail: the newest entries within the budget, oldest first; the older ones counted", "[hub]") {
-  const size_t one = Entry(0).ByteSizeLong() + 8;
+  const size_t one = Entry(1).ByteSizeLong() + 8;  // every unix_ms here is one varint byte
   LogTail tail(3 * one);
   for (int64_t ms = 9; ms >= 0; --ms) tail.Add(Entry(ms));  // newest first
   CHECK(tail.full());
@@ -158,7 +158,7 @@ TEST_CASE("SqliteFlightStore: Log returns the newest entries within the budget a
   REQUIRE(store.ok());
   auto& s = **store;
   for (int64_t i = 0; i < 20; ++i) REQUIRE(s.Save(Flight("f", 1), {Entry(i)}).ok());
-  const size_t one = Entry(0).ByteSizeLong() + 8;
+  const size_t one = Entry(1).ByteSizeLong() + 8;  // every unix_ms here is one varint byte
   auto log = s.Log("f", 5 * one);
   REQUIRE(log.ok());
   REQUIRE(log->entries.size() == 5);
