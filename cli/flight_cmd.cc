@@ -107,8 +107,13 @@ int RunFlightLog(const GlobalOptions& g, const FlightOptions& o) {
   auto log = client->FlightLog(o.name);
   if (!log.ok()) return ReportHubError(g, "flight log", log.status());
   std::vector<v1::FlightLogEntry> entries(log->entries().begin(), log->entries().end());
-  if (g.json) PrintAnswered(FlightLogJson(entries), client->answered_by(), g.hub, 2);
-  else std::cout << RenderFlightLog(entries) << std::flush;
+  if (g.json) {
+    // The array stays what it was; a JSON reader sees the notice on stderr.
+    std::cerr << FlightLogLeftOutNotice(log->older_left_out()) << std::flush;
+    PrintAnswered(FlightLogJson(entries), client->answered_by(), g.hub, 2);
+  } else {
+    std::cout << RenderFlightLog(entries, log->older_left_out()) << std::flush;
+  }
   return kExitOk;
 }
 

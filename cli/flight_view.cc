@@ -67,9 +67,15 @@ std::string RenderFlightStatus(const v1::FlightStatus& s, int64_t now_ms) {
   return out;
 }
 
-std::string RenderFlightLog(const std::vector<v1::FlightLogEntry>& entries) {
-  if (entries.empty()) return "no entries\n";
-  std::string out;
+std::string FlightLogLeftOutNotice(uint64_t older_left_out) {
+  if (older_left_out == 0) return "";
+  return fmt::format("({} older entries left out: one reply holds the newest 3 MiB of a flight's timeline)\n",
+                     older_left_out);
+}
+
+std::string RenderFlightLog(const std::vector<v1::FlightLogEntry>& entries, uint64_t older_left_out) {
+  std::string out = FlightLogLeftOutNotice(older_left_out);
+  if (entries.empty()) return out + "no entries\n";
   for (const auto& e : entries) {
     out += fmt::format("{}  {:<5} {:<8} {}\n", FormatRfc3339(e.unix_ms()), e.step().empty() ? "-" : e.step(), e.kind(),
                        e.message());

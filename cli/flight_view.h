@@ -25,8 +25,12 @@ std::string RenderFlightList(const std::vector<v1::FlightStatus>& flights, int64
 std::string RenderFlightStatus(const v1::FlightStatus& s, int64_t now_ms);
 
 // One line per entry: "2026-11-22T10:00:00Z  4    gate   pass: …" then the
-// entry's data (e.g. a gate's numbers) indented as compact JSON.
-std::string RenderFlightLog(const std::vector<v1::FlightLogEntry>& entries);
+// entry's data (e.g. a gate's numbers) indented as compact JSON. A reply
+// holds the newest entries that fit (3 MiB): `older_left_out` > 0 puts a
+// first line saying how many older ones it left out.
+std::string RenderFlightLog(const std::vector<v1::FlightLogEntry>& entries, uint64_t older_left_out = 0);
+// That line ("" when none were left out); --json prints it on stderr.
+std::string FlightLogLeftOutNotice(uint64_t older_left_out);
 
 // Proto field names; spec_json and data_json embedded as JSON values.
 nlohmann::json FlightStatusJson(const v1::FlightStatus& s);

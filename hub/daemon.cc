@@ -323,7 +323,9 @@ int RunDaemon(const DaemonOptions& o) {
   FlightService flight_service(nullptr, *token, gate_ptr);
   auto open_tower = [&]() -> Status {
     if (tower) return Status::Ok();
-    auto t = ControlTower::Open(flight_store.get(), tower_io.get(), SystemClock::Get(), timings);
+    TowerLimits limits;
+    limits.max_active = static_cast<size_t>(o.max_flights);
+    auto t = ControlTower::Open(flight_store.get(), tower_io.get(), SystemClock::Get(), timings, limits);
     if (!t.ok()) return t.status();
     tower = std::move(*t);
     flight_service.set_tower(tower.get());

@@ -22,6 +22,7 @@ struct DaemonOptions {
   std::string port_file;      // "GRPC_PORT GIT_PORT" once listening
   std::string registry = "127.0.0.1:6000";  // flights write route configs here ("" = flights off)
   int gate_interval_ms = 10'000;  // between looks of a waiting flight gate
+  int max_flights = 100;          // flights not finished at once; a start beyond: RESOURCE_EXHAUSTED
   // Bounds on git pushes (see hub/git/git_http.h PushLimits, docs/operations.md).
   uint64_t git_max_pack_size = 2ull << 30;
   uint64_t git_max_object_size = 100ull << 20;

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--gate-interval-ms", o.gate_interval_ms, "Milliseconds between looks of a flight gate waiting for data")
       ->capture_default_str()->check(CLI::Range(100, 3'600'000));
+  app.add_option("--max-flights", o.max_flights,
+                 "Flights not finished (running, cleaning up, promoted in their grace) at once; a start beyond is "
+                 "refused with RESOURCE_EXHAUSTED")
+      ->capture_default_str()->check(CLI::Range(1, 10'000));
   app.add_option("--git-max-pack-size", o.git_max_pack_size,
                  "Largest push (HTTP body and packfile), bytes or with a unit (2GiB)")
       ->capture_default_str()->transform(CLI::AsSizeValue(false));

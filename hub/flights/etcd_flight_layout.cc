@@ -14,19 +14,6 @@ using nlohmann::json;
 // read of the leader key): generous, the leader key is short.
 constexpr size_t kFenceBytes = 1024;
 
-// `s` cut to at most `max` bytes, not inside a UTF-8 sequence.
-std::string CutUtf8(const std::string& s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
-json EntryJson(const v1::FlightLogEntry& e) {
-  return {{"unix_ms", e.unix_ms()}, {"step", e.step()}, {"kind", e.kind()}, {"message", e.message()},
-          {"data", e.data_json()}};
-}
-
 template <class T>
 Result<T> Field(const json& doc, const char* name, std::string_view what) {
   auto it = doc.find(name);
@@ -128,44 +115,16 @@ Result<FlightRecord> DecodeRecord(std::string_view value) {
 }
 
 BoundedBatch EncodeBatch(const std::vector<v1::FlightLogEntry>& entries) {
+  BoundedStepLog bounded = BoundStepLog(entries);
   BoundedBatch out;
-  json arr = json::array();
-  size_t bytes = 2;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    v1::FlightLogEntry e = entries[i];
-    bool cut = false;
-    if (e.data_json().size() > kMaxLogDataBytes) {
-      e.set_message(fmt::format("{} [data of {} bytes dropped]", e.message(), e.data_json().size()));
-      e.clear_data_json();
-      cut = true;
-    }
-    if (e.message().size() > kMaxLogMessageBytes) {
-      e.set_message(CutUtf8(e.message(), kMaxLogMessageBytes - 16) + " [cut]");
-      cut = true;
-    }
-    if (e.step().size() > 64 || e.kind().size() > 64) {
-      e.set_step(CutUtf8(e.step(), 64));
-      e.set_kind(CutUtf8(e.kind(), 64));
-      cut = true;
-    }
-    json j = EntryJson(e);
-    const size_t size = j.dump().size() + 1;
-    // Room is kept for the note that replaces what does not fit.
-    if (bytes + size > kMaxLogBatchBytes - 512) {
-      out.dropped = entries.size() - i;
-      v1::FlightLogEntry note;
-      note.set_unix_ms(e.unix_ms());
-      note.set_kind("error");
-      note.set_message(fmt::format("{} more log entries of this step left out (a step's entries are bounded to {} bytes)",
-                                   out.dropped, kMaxLogBatchBytes));
-      arr.push_back(EntryJson(note));
-      break;
-    }
-    out.truncated += cut ? 1 : 0;
-    bytes += size;
-    arr.push_back(std::move(j));
+  out.truncated = bounded.truncated;
+  out.dropped = bounded.dropped;
+  out.value = "[";
+  for (const auto& e : bounded.entries) {
+    if (out.value.size() > 1) out.value += ',';
+    out.value += FlightLogEntryJson(e);
   }
-  out.value = arr.dump();
+  out.value += ']';
   return out;
 }
 
@@ -195,7 +154,7 @@ Result<std::vector<v1::FlightLogEntry>> DecodeBatch(std::string_view value) {
 
 Result<SavePlan> PlanSave(const FlightKeys& keys, const StoredFlight& flight,
                           const std::vector<v1::FlightLogEntry>& log, const std::optional<KnownFlight>& known,
-                          const std::map<std::pair<int64_t, std::string>, bool>& finished, const std::string& writer,
+                          const FinishedFlights& finished, const std::string& writer,
                           uint64_t write) {
   if (Status s = CheckFlightId(flight.id); !s.ok()) return s;
   SavePlan plan;
@@ -222,8 +181,8 @@ Result<SavePlan> PlanSave(const FlightKeys& keys, const StoredFlight& flight,
     put->set_key(keys.LogBatch(flight.id, r.log_next));
     put->set_value(plan.batch.value);
     ++r.log_next;
-    if (r.log_next - r.log_first > kMaxLogBatches) {
-      const uint64_t first = r.log_next - kMaxLogBatches;
+    const uint64_t first = FirstStepKept(r.log_first, r.log_next, kMaxLogBatches);
+    if (first > r.log_first) {
       plan.batches_dropped = first - r.log_first;
       AddDeleteRange(txn, keys.LogBatch(flight.id, r.log_first), keys.LogBatch(flight.id, first));
       r.log_first = first;
@@ -234,18 +193,10 @@ Result<SavePlan> PlanSave(const FlightKeys& keys, const StoredFlight& flight,
   put->set_value(EncodeRecord(r));
   // A flight that finishes now may push the oldest finished ones out.
   const bool newly_finished = flight.finished && !(known && known->record.finished);
-  const size_t held = finished.size() + (newly_finished ? 1 : 0);
-  if (newly_finished && held > kMaxFinishedFlights) {
-    size_t excess = held - kMaxFinishedFlights;
-    for (auto it = finished.begin(); it != finished.end() && excess > 0 && plan.pruned.size() < kMaxPrunesPerSave;
-         ++it) {
-      const std::string& id = it->first.second;
-      if (id == flight.id) continue;
-      AddDeleteRange(txn, keys.FlightMeta(id), etcd::PrefixEnd(keys.FlightMeta(id)));
-      AddDeleteRange(txn, keys.LogPrefix(id), etcd::PrefixEnd(keys.LogPrefix(id)));
-      plan.pruned.push_back(id);
-      --excess;
-    }
+  plan.pruned = FinishedToForget(finished, flight.id, newly_finished, kMaxFinishedFlights, kMaxPrunesPerSave);
+  for (const auto& id : plan.pruned) {
+    AddDeleteRange(txn, keys.FlightMeta(id), etcd::PrefixEnd(keys.FlightMeta(id)));
+    AddDeleteRange(txn, keys.LogPrefix(id), etcd::PrefixEnd(keys.LogPrefix(id)));
   }
   // On a failed compare: the state as it is now (our own earlier write, or another's?).
   txn.add_failure()->mutable_request_range()->set_key(keys.State(flight.id));

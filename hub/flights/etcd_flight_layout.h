@@ -10,13 +10,12 @@
 // one flight's range. meta/ and log/ are apart so that a takeover reads every
 // flight's spec and state without paging through the timelines.
 //
-// Bounds (each counted by the store, and logged when it bites):
+// Bounds (each counted by the store, and logged when it bites); the ones
+// every store shares, and their decisions, are in hub/flights/flight_bounds.h:
 // - one Save is one Txn of at most kEtcdMaxRequestBytes (etcd's default
 //   --max-request-bytes) and a handful of ops (etcd's --max-txn-ops is 128);
 //   over it the Save fails, writing nothing;
-// - a log entry's message is cut at kMaxLogMessageBytes and data larger than
-//   kMaxLogDataBytes is dropped (noted in the message); a step's batch holds
-//   at most kMaxLogBatchBytes (the entries beyond are replaced by a note);
+// - a step's entries are one batch (BoundStepLog);
 // - a flight keeps its last kMaxLogBatches batches (older ones are deleted in
 //   the Txn that writes the new one);
 // - at most kMaxFinishedFlights finished flights are kept: the Txn that
@@ -33,6 +32,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "hub/flights/flight_bounds.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "hub/flights/flight_store.h"
 #include "skyport/v1/hub.pb.h"
@@ -40,11 +40,6 @@
 namespace skyport::hub {
 
 inline constexpr size_t kEtcdMaxRequestBytes = 1'572'864;  // 1.5 MiB
-inline constexpr size_t kMaxLogMessageBytes = 2048;
-inline constexpr size_t kMaxLogDataBytes = 8192;
-inline constexpr size_t kMaxLogBatchBytes = 16384;
-inline constexpr uint64_t kMaxLogBatches = 10'000;
-inline constexpr size_t kMaxFinishedFlights = 1000;
 inline constexpr size_t kMaxPrunesPerSave = 8;
 // Keys per Range page: a spec is at most 1 MiB (flight_service.cc), so a page
 // of meta keys stays under 32 MiB; a log batch is at most 16 KiB.
@@ -119,7 +114,7 @@ struct SavePlan {
 // the Txn would exceed etcd's request limit; INVALID_ARGUMENT for a bad id.
 Result<SavePlan> PlanSave(const FlightKeys& keys, const StoredFlight& flight,
                           const std::vector<v1::FlightLogEntry>& log, const std::optional<KnownFlight>& known,
-                          const std::map<std::pair<int64_t, std::string>, bool>& finished, const std::string& writer,
+                          const FinishedFlights& finished, const std::string& writer,
                           uint64_t write);
 
 // Paging: a Range over [key, range_end) of at most `limit` keys at `revision`

@@ -110,19 +110,8 @@ void EtcdFlightStore::CommitLocked(const StoredFlight& f, const SavePlan& plan, 
       known_.erase(it);
     }
   }
-  entries_truncated_ += plan.batch.truncated;
-  entries_dropped_ += plan.batch.dropped;
-  batches_dropped_ += plan.batches_dropped;
-  flights_pruned_ += plan.pruned.size();
-  uint64_t suppressed = 0;
-  if ((plan.batch.truncated + plan.batch.dropped + plan.batches_dropped) > 0 &&
-      quiet_bounds_.Allow(SystemClock::Get()->MonoMs(), &suppressed))
-    log::Warn("flight log bounded", {{"id", f.id}, {"entries_cut", plan.batch.truncated},
-                                     {"entries_left_out", plan.batch.dropped},
-                                     {"oldest_steps_deleted", plan.batches_dropped}, {"steps_kept", kMaxLogBatches},
-                                     {"suppressed", suppressed}});
-  for (const auto& id : plan.pruned)
-    log::Info("finished flight deleted from etcd (bound)", {{"id", id}, {"kept", kMaxFinishedFlights}});
+  bounds_.Saved(f.id, plan.batch.truncated, plan.batch.dropped, plan.batches_dropped, plan.pruned,
+                kMaxFinishedFlights, SystemClock::Get()->MonoMs());
 }
 
 Result<std::vector<mvccpb::KeyValue>> EtcdFlightStore::ReadAll(const std::string& key, const std::string& end,
@@ -194,16 +183,34 @@ Result<std::vector<StoredFlight>> EtcdFlightStore::LoadAll() {
   return out;
 }
 
-Result<std::vector<v1::FlightLogEntry>> EtcdFlightStore::Log(const std::string& id) {
+Result<FlightLogTail> EtcdFlightStore::Log(const std::string& id, size_t max_bytes) {
   if (Status s = CheckFlightId(id); !s.ok()) return s;
-  auto kvs = ReadAll(keys_.LogPrefix(id), etcd::PrefixEnd(keys_.LogPrefix(id)), kLogPageKeys);
-  if (!kvs.ok()) return kvs.status();
-  std::vector<v1::FlightLogEntry> out;
-  for (const auto& kv : *kvs) {
-    auto batch = DecodeBatch(kv.value());
-    if (!batch.ok()) return Status::DataLoss(kv.key() + ": " + batch.status().message());
-    for (auto& e : *batch) out.push_back(std::move(e));
+  // Newest batches first, in pages, all at the first page's revision; past
+  // the budget the rest is only counted.
+  LogTail tail(max_bytes);
+  int64_t revision = 0;
+  std::string end = etcd::PrefixEnd(keys_.LogPrefix(id));
+  for (;;) {
+    auto req = PageRequest(keys_.LogPrefix(id), end, kLogPageKeys, revision);
+    req.set_sort_order(etcdserverpb::RangeRequest::DESCEND);
+    auto page = kv_.range(req);
+    if (!page.ok()) return page.status();
+    if (revision == 0) revision = page->header().revision();
+    for (const auto& kv : page->kvs()) {
+      auto batch = DecodeBatch(kv.value());
+      if (!batch.ok()) return Status::DataLoss(kv.key() + ": " + batch.status().message());
+      if (tail.full()) {
+        tail.LeaveOut(batch->size());
+        continue;
+      }
+      for (auto e = batch->rbegin(); e != batch->rend(); ++e) tail.Add(std::move(*e));
+    }
+    if (!page->more() || page->kvs_size() == 0) break;
+    end = page->kvs(page->kvs_size() - 1).key();  // range_end is exclusive
   }
+  FlightLogTail out;
+  out.older_left_out = tail.left_out();
+  out.entries = tail.Take();
   return out;
 }
 
@@ -223,14 +230,7 @@ std::string EtcdFlightStore::MetricsText() const {
               fenced_out_);
   out.Counter("skyport_hub_flight_store_oversized_total",
               "Flight writes refused: over etcd's request limit (nothing written).", refused_oversized_);
-  out.Counter("skyport_hub_flight_store_entries_truncated_total", "Log entries cut to their bounds.",
-              entries_truncated_);
-  out.Counter("skyport_hub_flight_store_entries_left_out_total", "Log entries left out of a step's bounded batch.",
-              entries_dropped_);
-  out.Counter("skyport_hub_flight_store_log_batches_deleted_total",
-              "Oldest steps' log entries deleted (a flight keeps its last 10000 steps).", batches_dropped_);
-  out.Counter("skyport_hub_flight_store_flights_pruned_total",
-              "Finished flights deleted (1000 finished flights are kept).", flights_pruned_);
+  bounds_.Write(out);
   return out.Take();
 }
 

@@ -17,7 +17,8 @@
 //   etcd: the store says so once through `on_conflict` (the daemon then ends,
 //   as on deposition, and the next leader loads what etcd holds) and fails
 //   every later write (ABORTED).
-// - LoadAll and Log read in pages (one snapshot revision per call).
+// - LoadAll and Log read in pages (one snapshot revision per call); Log
+//   reads the newest batches first.
 #pragma once
 
 #include <functional>
@@ -29,8 +30,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/log_limiter.h"
 #include "hub/flights/etcd_flight_layout.h"
+#include "hub/flights/flight_bounds_report.h"
 #include "hub/flights/flight_store.h"
 #include "hub/ha/fenced_kv.h"
 
@@ -49,7 +50,7 @@ class EtcdFlightStore final : public FlightStore {
   Status Save(const StoredFlight& flight, const std::vector<v1::FlightLogEntry>& log) override;
   // Also (re)learns every flight's revision: call it on takeover, before any Save.
   Result<std::vector<StoredFlight>> LoadAll() override;
-  Result<std::vector<v1::FlightLogEntry>> Log(const std::string& id) override;
+  Result<FlightLogTail> Log(const std::string& id, size_t max_bytes) override;
   // skyport_hub_flight_store_* counters (bounds that bit, unknown outcomes, conflicts).
   std::string MetricsText() const override;
 
@@ -70,11 +71,10 @@ class EtcdFlightStore final : public FlightStore {
   std::map<std::string, uint64_t> unknown_;  // id -> our write whose outcome is unknown; guarded by mu_
   uint64_t writes_ = 0;                      // guarded by mu_
   bool conflict_ = false;                    // guarded by mu_
-  LogLimiter quiet_bounds_;                  // guarded by mu_: a flight at its bound bites every step
+  FlightBoundsReport bounds_{"etcd", kMaxLogBatches};  // guarded by mu_
   // Counters; guarded by mu_.
   uint64_t saves_ = 0, unknown_outcomes_ = 0, resolved_landed_ = 0, resolved_not_landed_ = 0, conflicts_ = 0,
-           refused_oversized_ = 0, entries_truncated_ = 0, entries_dropped_ = 0, batches_dropped_ = 0,
-           flights_pruned_ = 0, fenced_out_ = 0;
+           refused_oversized_ = 0, fenced_out_ = 0;
 };
 
 }  // namespace skyport::hub

@@ -64,7 +64,8 @@ grpc::Status FlightService::Log(grpc::ServerContext* ctx, const v1::FlightLogReq
   if (skyport::Status s = ValidateName("name", req->name()); !s.ok()) return rpc::ToGrpc(s);
   auto log = tower->Log(req->name());
   if (!log.ok()) return rpc::ToGrpc(log.status());
-  for (auto& e : *log) *resp->add_entries() = std::move(e);
+  for (auto& e : log->entries) *resp->add_entries() = std::move(e);
+  resp->set_older_left_out(log->older_left_out);
   return grpc::Status::OK;
 }
 

@@ -8,6 +8,9 @@
 //   resumes exactly where the last acknowledged step left.
 // - An error from Save means the step is not acknowledged: the tower keeps
 //   the old state and steps again later.
+// - Bounded as hub/flights/flight_bounds.h says (entries cut, a flight's
+//   oldest steps and the oldest finished flights deleted in the write that
+//   goes past the bound), each bound counted in MetricsText.
 // - Thread-safe.
 #pragma once
 
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "hub/flights/flight_bounds.h"
 #include "skyport/v1/hub.pb.h"
 
 namespace skyport::hub {
@@ -30,6 +34,12 @@ struct StoredFlight {
   int64_t created_unix_ms = 0;
 };
 
+// The newest entries of a flight's timeline, oldest first.
+struct FlightLogTail {
+  std::vector<v1::FlightLogEntry> entries;
+  uint64_t older_left_out = 0;  // older entries that did not fit the budget
+};
+
 class FlightStore {
  public:
   virtual ~FlightStore() = default;
@@ -38,8 +48,9 @@ class FlightStore {
   virtual Status Save(const StoredFlight& flight, const std::vector<v1::FlightLogEntry>& log) = 0;
   // Every flight, oldest first.
   virtual Result<std::vector<StoredFlight>> LoadAll() = 0;
-  // The flight's timeline in order.
-  virtual Result<std::vector<v1::FlightLogEntry>> Log(const std::string& id) = 0;
+  // The flight's newest entries within `max_bytes` (LogTail), in order; the
+  // entries are read newest first and stop there, so memory stays bounded.
+  virtual Result<FlightLogTail> Log(const std::string& id, size_t max_bytes) = 0;
   // Prometheus text of the backend's counters ("" when it has none).
   virtual std::string MetricsText() const { return ""; }
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -51,10 +52,10 @@ std::string NewFlightId(const std::string& name, int64_t now_ms) {
 }  // namespace
 
 Result<std::unique_ptr<ControlTower>> ControlTower::Open(FlightStore* store, TowerIo* io, Clock* clock,
-                                                         PlanTimings timings) {
+                                                         PlanTimings timings, TowerLimits limits) {
   auto stored = store->LoadAll();
   if (!stored.ok()) return stored.status();
-  std::unique_ptr<ControlTower> t(new ControlTower(store, io, clock, timings));
+  std::unique_ptr<ControlTower> t(new ControlTower(store, io, clock, timings, limits));
   for (const auto& s : *stored) {
     // A stored flight this version cannot read (e.g. validation rules tightened
     // since) is left out, loudly, rather than keeping the hub from starting.
@@ -83,7 +84,17 @@ Result<std::unique_ptr<ControlTower>> ControlTower::Open(FlightStore* store, Tow
     if (!s.finished)
       log::Info("flight resumed", {{"flight", f.spec.name}, {"id", s.id}, {"status", FlightStatusName(f.state.status)},
                                    {"step", StepPosition(f.state)}});
+    if (FlightFinished(f.state)) t->finished_[{f.created_unix_ms, s.id}] = true;
     t->flights_.emplace(s.id, std::move(f));
+  }
+  // A store written before it was bounded may hold more finished flights.
+  {
+    std::lock_guard lock(t->mu_);
+    while (t->finished_.size() > limits.max_finished) {
+      t->forget_.push_back(t->finished_.begin()->first.second);
+      t->finished_.erase(t->finished_.begin());
+    }
+    t->ForgetQueuedLocked();
   }
   t->loop_ = std::thread([p = t.get()] { p->Loop(); });
   return t;
@@ -123,6 +134,7 @@ void ControlTower::Loop() {
       }
       if (Active(f.state) && f.wake_unix_ms > 0) next = std::min(next, f.wake_unix_ms);
     }
+    ForgetQueuedLocked();
     if (dispatched) continue;  // outcomes of instant effects may already be in
     const int64_t wait = std::max<int64_t>(1, next - clock_->WallMs());
     wake_.wait_for(lock, std::chrono::milliseconds(wait));
@@ -167,9 +179,47 @@ std::vector<Effect> ControlTower::StepLocked(Flight& f, int64_t now) {
     f.wake_unix_ms = now + kIdleTickMs;
     return {};
   }
+  const bool finishes = !FlightFinished(f.state) && FlightFinished(out.state);
   f.state = std::move(out.state);
+  if (finishes) FinishedLocked(f);
   changed_.notify_all();
   return work;
+}
+
+Status ControlTower::RoomForOneMoreLocked(const std::string& name) {
+  size_t active = 0;
+  for (const auto& [id, f] : flights_) active += Active(f.state) ? 1 : 0;
+  if (active < limits_.max_active) return Status::Ok();
+  ++starts_refused_;
+  uint64_t suppressed = 0;
+  if (quiet_refusals_.Allow(clock_->MonoMs(), &suppressed))
+    log::Warn("flight start refused: too many flights", {{"flight", name}, {"active", static_cast<int64_t>(active)},
+                                                         {"max_flights", static_cast<int64_t>(limits_.max_active)},
+                                                         {"suppressed", suppressed}});
+  return Status::ResourceExhausted(fmt::format(
+      "{} flights are not finished, the most this hub runs at once (--max-flights); wait for one to end or kill one",
+      active));
+}
+
+void ControlTower::FinishedLocked(const Flight& f) {
+  const std::string& id = f.state.id;
+  // The same decision the stores make, so memory holds what they hold.
+  for (auto& gone : FinishedToForget(finished_, id, /*newly_finished=*/true, limits_.max_finished,
+                                     std::numeric_limits<size_t>::max())) {
+    finished_.erase({flights_.at(gone).created_unix_ms, gone});
+    forget_.push_back(std::move(gone));
+  }
+  finished_[{f.created_unix_ms, id}] = true;
+}
+
+void ControlTower::ForgetQueuedLocked() {
+  if (forget_.empty()) return;
+  for (const auto& id : forget_) flights_.erase(id);
+  forgotten_ += forget_.size();
+  log::Info("finished flights forgotten (bound)", {{"flights", static_cast<int64_t>(forget_.size())},
+                                                   {"oldest", forget_.front()},
+                                                   {"kept", static_cast<int64_t>(limits_.max_finished)}});
+  forget_.clear();
 }
 
 bool ControlTower::CommitUsedElsewhereLocked(const std::string& id, const std::string& app,
@@ -304,6 +354,8 @@ Result<v1::FlightStatus> ControlTower::Start(const std::string& spec_json) {
   if (Status s = io_->Ready(); !s.ok()) return s;
   {
     std::lock_guard lock(mu_);
+    // Before the arms are resolved: a flood of starts costs no I/O.
+    if (Status s = RoomForOneMoreLocked(spec->name); !s.ok()) return s;
     for (const auto& [id, f] : flights_) {
       if (!Active(f.state)) continue;
       if (f.spec.name == spec->name)
@@ -343,6 +395,7 @@ Result<v1::FlightStatus> ControlTower::Start(const std::string& spec_json) {
   for (const auto& [id, f] : flights_)
     if (Active(f.state) && (f.spec.name == spec->name || (f.spec.app == spec->app && OwnsRoute(f.state))))
       return Status::AlreadyExists(fmt::format("flight \"{}\" on app \"{}\" started meanwhile", f.spec.name, f.spec.app));
+  if (Status s = RoomForOneMoreLocked(spec->name); !s.ok()) return s;
   std::string id = NewFlightId(spec->name, now);
   while (flights_.count(id)) id += "x";
   Flight f;
@@ -377,7 +430,9 @@ Result<v1::FlightStatus> ControlTower::Kill(const std::string& name, const std::
   // Wait until traffic is back on control (the route written) or the time is up.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   const bool back_on_control = changed_.wait_until(lock, deadline, [&] {
-    const FlightState& s = flights_.at(id).state;
+    auto it = flights_.find(id);
+    if (it == flights_.end()) return true;  // finished, then forgotten (bound)
+    const FlightState& s = it->second.state;
     return s.status != FlightStatus::kRunning && s.route_written >= s.route_version;
   });
   if (!back_on_control)
@@ -385,7 +440,10 @@ Result<v1::FlightStatus> ControlTower::Kill(const std::string& name, const std::
         "flight \"{}\" is being killed, but the registry has not taken the control-only route within {} ms; "
         "the tower keeps trying (see `skyport flight log {}`)",
         name, wait_ms, name));
-  v1::FlightStatus st = StatusLocked(flights_.at(id), clock_->WallMs());
+  auto it = flights_.find(id);
+  if (it == flights_.end())
+    return Status::NotFound(fmt::format("flight \"{}\" ended and was forgotten (finished flights are bounded)", name));
+  v1::FlightStatus st = StatusLocked(it->second, clock_->WallMs());
   lock.unlock();
   AddEnrolled(st);
   return st;
@@ -418,7 +476,7 @@ Result<v1::FlightStatus> ControlTower::Get(const std::string& name) {
   return st;
 }
 
-Result<std::vector<v1::FlightLogEntry>> ControlTower::Log(const std::string& name) {
+Result<FlightLogTail> ControlTower::Log(const std::string& name) {
   std::string id;
   {
     std::lock_guard lock(mu_);
@@ -426,19 +484,26 @@ Result<std::vector<v1::FlightLogEntry>> ControlTower::Log(const std::string& nam
     if (!f) return Status::NotFound(fmt::format("no flight named \"{}\"", name));
     id = f->state.id;
   }
-  return store_->Log(id);
+  return store_->Log(id, kMaxLogReplyBytes);
 }
 
 std::string ControlTower::Metrics() {
   std::map<std::string, int> by_state;
   for (FlightStatus s : kFlightStatuses) by_state[FlightStatusName(s)] = 0;
+  uint64_t refused = 0, forgotten = 0;
   {
     std::lock_guard lock(mu_);
     for (const auto& [id, f] : flights_) ++by_state[FlightStatusName(f.state.status)];
+    refused = starts_refused_;
+    forgotten = forgotten_;
   }
   PromText out;
   out.Family("skyport_hub_flights", PromType::kGauge, "Flights by state (promoted includes those past their grace).");
   for (const auto& [state, n] : by_state) out.Sample("skyport_hub_flights", {{"state", state}}, n);
+  out.Counter("skyport_hub_flight_starts_refused_total",
+              "Flight starts refused: --max-flights flights were not finished.", refused);
+  out.Counter("skyport_hub_flights_forgotten_total",
+              "Finished flights the tower forgot (it remembers the newest 1000, as the store keeps).", forgotten);
   return out.Take();
 }
 

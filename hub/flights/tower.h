@@ -6,6 +6,11 @@
 // back. A restarted hub loads every unfinished flight and resumes it at its
 // step (waits keep their absolute deadlines; effects that were out are issued
 // again).
+//
+// Bounded: at most TowerLimits::max_active flights not finished (a Start
+// beyond is refused), and the newest max_finished finished flights are
+// remembered (the store keeps the same ones: hub/flights/flight_bounds.h
+// FinishedToForget); a flight that is not finished is never forgotten.
 #pragma once
 
 #include <condition_variable>
@@ -19,6 +24,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/log_limiter.h"
 #include "core/status.h"
 #include "hub/flights/flight_plan.h"
 #include "contract/flight_spec.h"
@@ -57,11 +63,17 @@ class TowerIo {
   virtual std::map<std::string, uint64_t> Enrolled(const std::string& app, const std::string& flight) = 0;
 };
 
+struct TowerLimits {
+  size_t max_active = 100;                    // --max-flights
+  size_t max_finished = kMaxFinishedFlights;  // as the stores keep
+};
+
 class ControlTower {
  public:
-  // Loads the stored flights (unfinished ones resume) and starts the loop.
+  // Loads the stored flights (unfinished ones resume; of the finished ones,
+  // the newest limits.max_finished) and starts the loop.
   static Result<std::unique_ptr<ControlTower>> Open(FlightStore* store, TowerIo* io, Clock* clock,
-                                                    PlanTimings timings);
+                                                    PlanTimings timings, TowerLimits limits = {});
   // Stops the loop; waits up to 3 s for effects still running, then exits the
   // process (_Exit) rather than let their threads outlive the tower.
   ~ControlTower();
@@ -70,7 +82,8 @@ class ControlTower {
   // the arms' commits, and starts the flight. A spec with "kill": true kills
   // the running flight of that name instead. ALREADY_EXISTS when a flight of
   // that name is active; FAILED_PRECONDITION when the app has another active
-  // flight or flights cannot run. Nothing changes on an error.
+  // flight or flights cannot run; RESOURCE_EXHAUSTED when max_active flights
+  // are not finished. Nothing changes on an error.
   Result<v1::FlightStatus> Start(const std::string& spec_json);
   // Sends the flight back to control and stops what it started. Waits up to
   // `wait_ms` until the registry has the control-only route (else
@@ -81,8 +94,10 @@ class ControlTower {
   std::vector<v1::FlightStatus> List(bool all);
   // The latest flight of that name. NOT_FOUND.
   Result<v1::FlightStatus> Get(const std::string& name);
-  Result<std::vector<v1::FlightLogEntry>> Log(const std::string& name);
-  // Prometheus text: flights by state.
+  // The newest entries of the latest flight of that name that fit in one
+  // reply (kMaxLogReplyBytes), and how many older ones were left out.
+  Result<FlightLogTail> Log(const std::string& name);
+  // Prometheus text: flights by state, starts refused, flights forgotten.
   std::string Metrics();
 
  private:
@@ -96,8 +111,8 @@ class ControlTower {
     int route_failures = 0;  // consecutive failed route writes (paces retries)
   };
 
-  ControlTower(FlightStore* store, TowerIo* io, Clock* clock, PlanTimings timings)
-      : store_(store), io_(io), clock_(clock), timings_(timings) {}
+  ControlTower(FlightStore* store, TowerIo* io, Clock* clock, PlanTimings timings, TowerLimits limits)
+      : store_(store), io_(io), clock_(clock), timings_(timings), limits_(limits) {}
   void Loop();
   // Steps one flight; returns the effects to carry out. Saves first.
   std::vector<Effect> StepLocked(Flight& f, int64_t now);
@@ -109,11 +124,18 @@ class ControlTower {
   Flight* FindLocked(const std::string& name);
   v1::FlightStatus StatusLocked(const Flight& f, int64_t now) const;
   void AddEnrolled(v1::FlightStatus& s);
+  // Flight `f` has just finished: the finished flights beyond the bound are
+  // queued to be forgotten (not at once: the loop may be iterating flights_).
+  void FinishedLocked(const Flight& f);
+  // RESOURCE_EXHAUSTED (counted, logged) when max_active flights are not finished.
+  Status RoomForOneMoreLocked(const std::string& name);
+  void ForgetQueuedLocked();
 
   FlightStore* store_;
   TowerIo* io_;
   Clock* clock_;
   const PlanTimings timings_;
+  const TowerLimits limits_;
 
   std::mutex mu_;
   std::condition_variable wake_;      // the loop: something to do
@@ -122,6 +144,10 @@ class ControlTower {
   bool stop_ = false;                      // guarded by mu_
   int effects_running_ = 0;                // guarded by mu_
   std::map<std::string, int> deploying_;   // "app@commit" -> deploys running; guarded by mu_
+  FinishedFlights finished_;               // the finished ones in flights_; guarded by mu_
+  std::vector<std::string> forget_;        // finished ids to erase from flights_; guarded by mu_
+  LogLimiter quiet_refusals_;              // guarded by mu_
+  uint64_t starts_refused_ = 0, forgotten_ = 0;  // guarded by mu_
   std::thread loop_;
 };
 

@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+from unittest import mock
 
 from harness import DeployTest, Router, wait_until
 from test_router import cookie_pair, get
@@ -300,6 +301,23 @@ class FlightTest(DeployTest):
         self.assertEqual(self.commits_running(), {self.a})
         after = self.cli("registry", "route", "get", "webapp", check=False)
         self.assertEqual((after.returncode, after.stdout), (before.returncode, before.stdout), "route untouched")
+
+    def test_max_flights_from_the_environment_refuses_one_more_start(self):
+        self.hub.kill(signal.SIGKILL)
+        with mock.patch.dict(os.environ, {"SKYPORT_MAX_FLIGHTS": "1"}):
+            self.hub.start()
+        self.start_flight(self.spec([{"action": "wait", "for": "1h"}]))
+        r = self.start_flight(self.spec([{"action": "wait", "for": "1h"}], name="another"), check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("1 flights are not finished", r.stderr)
+        self.assertIn("--max-flights", r.stderr)
+        self.assertEqual([f["name"] for f in self.cli_json("flight", "list", "--json")], ["checkout-v2"])
+        # A timeline that fits one reply: no notice, on stdout or (with --json) stderr.
+        text = self.cli("flight", "log", "checkout-v2")
+        self.assertNotIn("left out", text.stdout)
+        js = self.cli("flight", "log", "checkout-v2", "--json")
+        self.assertEqual(js.stderr.strip(), "")
+        self.assertIsInstance(json.loads(js.stdout), list)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,10 @@ TEST_CASE("flight status and log render for people and scripts", "[cli][flight]"
   CHECK(log.find("2023-11-14T22:13:20Z  4     gate     pass: +0.1 points") != std::string::npos);
   CHECK(log.find(R"(    {"verdict":"pass"})") != std::string::npos);
   CHECK(sc::FlightLogJson({e})[0]["data"]["verdict"] == "pass");
+  // A reply that left older entries out says so first (--json: the same line on stderr).
+  CHECK(log.find("left out") == std::string::npos);
+  CHECK(sc::RenderFlightLog({e}, 12).rfind("(12 older entries left out", 0) == 0);
+  CHECK(sc::FlightLogLeftOutNotice(0).empty());
 }
 
 namespace {

@@ -1,11 +1,12 @@
 // etcd in memory for the unit tests of the leader-only stores (flights,
 // desired state): revisions, MOD compares, put, delete range, ranges with
-// limit/more, and the faults they must survive (a lost answer, applied or
+// limit/more and either key order, and the faults they must survive (a lost answer, applied or
 // held back to be applied late; a writer fenced out; reads failing).
 #pragma once
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -81,15 +82,18 @@ class FakeEtcd {
     out.mutable_header()->set_revision(revision);
     auto it = kvs.lower_bound(r.key());
     auto end = kvs.lower_bound(r.range_end().empty() ? r.key() + std::string(1, '\0') : r.range_end());
-    for (; it != end; ++it) {
+    std::vector<decltype(it)> found;
+    for (; it != end; ++it) found.push_back(it);
+    if (r.sort_order() == etcdserverpb::RangeRequest::DESCEND) std::reverse(found.begin(), found.end());
+    for (auto f : found) {
       if (r.limit() > 0 && out.kvs_size() == r.limit()) {
         out.set_more(true);
         break;
       }
       auto* kv = out.add_kvs();
-      kv->set_key(it->first);
-      kv->set_value(it->second.value);
-      kv->set_mod_revision(it->second.mod);
+      kv->set_key(f->first);
+      kv->set_value(f->second.value);
+      kv->set_mod_revision(f->second.mod);
     }
     return out;
   }

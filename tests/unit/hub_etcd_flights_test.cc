@@ -197,16 +197,26 @@ TEST_CASE("EtcdFlightStore: saves, loads and the timeline in pages, across two l
   CHECK(all->front().id == "f39");  // oldest first
   CHECK(all->back().id == "f0");
   CHECK(all->back().state_json == "{\"step\":299}");
-  auto log = b.Log("f0");
+  auto log = b.Log("f0", kMaxLogReplyBytes);
   REQUIRE(log.ok());
-  REQUIRE(log->size() == 300);  // over kLogPageKeys batches: paged
-  for (int i = 0; i < 300; ++i) CHECK((*log)[i].unix_ms() == i);
+  REQUIRE(log->entries.size() == 300);
+  CHECK(log->older_left_out == 0);  // over kLogPageKeys batches: paged
+  for (int i = 0; i < 300; ++i) CHECK(log->entries[i].unix_ms() == i);
   // The new leader continues the timeline after the old leader's entries.
   REQUIRE(b.Save(Flight("f0", 100, "{\"step\":300}"), {Entry(300, "weight", "60%")}).ok());
-  log = b.Log("f0");
-  REQUIRE(log->size() == 301);
-  CHECK(log->back().message() == "60%");
-  CHECK(b.Log("a/b").status().code() == Code::kInvalidArgument);
+  log = b.Log("f0", kMaxLogReplyBytes);
+  REQUIRE(log->entries.size() == 301);
+  CHECK(log->entries.back().message() == "60%");
+  CHECK(b.Log("a/b", kMaxLogReplyBytes).status().code() == Code::kInvalidArgument);
+
+  // A small budget: the newest entries, newest pages read first, the rest counted.
+  const size_t one = Entry(0, "gate", "look").ByteSizeLong() + 8;
+  auto tail = b.Log("f0", 5 * one);
+  REQUIRE(tail.ok());
+  REQUIRE(tail->entries.size() >= 4);
+  CHECK(tail->entries.back().message() == "60%");
+  CHECK(tail->entries.front().unix_ms() == 301 - int64_t(tail->entries.size()));
+  CHECK(tail->older_left_out == 301 - tail->entries.size());
 }
 
 TEST_CASE("EtcdFlightStore: a standby or deposed leader writes nothing", "[hub]") {
@@ -231,7 +241,7 @@ TEST_CASE("EtcdFlightStore: a lost answer is read back; a step is never written 
     etcd.fault = FakeEtcd::Fault::kLoseAnswerApplied;
     REQUIRE(a.Save(Flight("f", 1, "{\"step\":2}"), {Entry(2, "weight", "w")}).ok());
     REQUIRE(a.Save(Flight("f", 1, "{\"step\":3}"), {Entry(3, "wait", "w")}).ok());
-    CHECK(a.Log("f")->size() == 3);
+    CHECK(a.Log("f", kMaxLogReplyBytes)->entries.size() == 3);
     CHECK(a.MetricsText().find("skyport_hub_flight_store_read_back_applied_total 1") != std::string::npos);
   }
   SECTION("not applied: not acknowledged; the retry writes the same batch key, no duplicate") {
@@ -240,11 +250,11 @@ TEST_CASE("EtcdFlightStore: a lost answer is read back; a step is never written 
     CHECK(s.code() == Code::kUnavailable);
     CHECK(s.message().find("not applied") != std::string::npos);
     REQUIRE(a.Save(Flight("f", 1, "{\"step\":2}"), {Entry(3, "weight", "w")}).ok());
-    CHECK(a.Log("f")->size() == 2);
+    CHECK(a.Log("f", kMaxLogReplyBytes)->entries.size() == 2);
     // The held write applied late cannot land over the newer one (its compare fails).
     auto late = etcd.Apply(etcd.held.at(0));
     CHECK_FALSE(late.succeeded());
-    CHECK(a.Log("f")->back().unix_ms() == 3);
+    CHECK(a.Log("f", kMaxLogReplyBytes)->entries.back().unix_ms() == 3);
     CHECK(conflict.empty());
   }
   SECTION("read-back fails too: not acknowledged; if the write then lands late, the store stops") {
@@ -257,7 +267,7 @@ TEST_CASE("EtcdFlightStore: a lost answer is read back; a step is never written 
     CHECK(s.code() == Code::kAborted);
     CHECK(conflict.find("answer was lost") != std::string::npos);
     CHECK(a.Save(Flight("f", 1, "{\"step\":3}"), {}).code() == Code::kAborted);  // every later write
-    CHECK(a.Log("f")->size() == 2);  // what etcd holds: the landed step once
+    CHECK(a.Log("f", kMaxLogReplyBytes)->entries.size() == 2);  // what etcd holds: the landed step once
   }
   SECTION("another writer moved the flight: conflict, nothing overwritten") {
     EtcdFlightStore other(etcd.Bind(), Opts(nullptr, "hub-b"));
@@ -275,7 +285,7 @@ TEST_CASE("EtcdFlightStore: bounds bite with counters; an oversized step writes 
   const FlightKeys k("/sky/");
   for (uint64_t i = 0; i < kMaxLogBatches + 3; ++i) REQUIRE(a.Save(Flight("f", 1), {Entry(int64_t(i), "gate", "l")}).ok());
   CHECK(etcd.Count(k.LogPrefix("f")) == kMaxLogBatches);
-  CHECK(a.Log("f")->front().unix_ms() == 3);
+  CHECK(a.Log("f", kMaxLogReplyBytes)->entries.front().unix_ms() == 3);
   CHECK(a.MetricsText().find("skyport_hub_flight_store_log_batches_deleted_total 3") != std::string::npos);
 
   for (size_t i = 0; i < kMaxFinishedFlights + 2; ++i)
