@@ -39,8 +39,8 @@ cluster to:
     then expires (etcd's expiry, through the survivors);
   - the CLI, with the dead hub first in its list, deploys again and changes the split.
 What it deploys after the fail-over: the new leader already holds B (a push is
-acknowledged only once a standby holds it too: the test reads the new leader's
-master with `git ls-remote`); commit C is pushed to the surviving standby's git
+acknowledged only once a standby holds it too: B is deployed again through the hub
+list and the new leader answers); commit C is pushed to the surviving standby's git
 URL, which redirects (307) to the new leader. C is deployed on
 d1-d3 through the hub list and the split set to B=50 C=50 through the registry list:
 400 requests, each arm 50% +- 10 points, none failed.
@@ -347,10 +347,12 @@ class NetnsRigEtcdTest(RigTestCase):
         with open(askpass, "w") as f:
             f.write(f"#!/bin/sh\necho {rig.token}\n")
         os.chmod(askpass, 0o700)
-        # Replication: B was acknowledged by the dead leader only once a standby held it.
-        r = self.git("ls-remote", f"http://skyport@{ip[lead]}:6002/webapp.git", "refs/heads/master", machine="client",
-                     env={"GIT_ASKPASS": askpass})
-        self.assertEqual(r.stdout.split()[:1], [b], f"the new leader {lead} holds B, pushed to the dead leader")
+        # Replication: B was acknowledged by the dead leader only once a standby held it, so the new
+        # leader resolves and deploys it (B runs already: the deploy changes nothing on the drones).
+        self.step(f"deploy B {b[:12]} again through the hub list: the new leader {lead} has it (replicated)")
+        r = self.deploy(b, env=self.env_lists(victim))
+        answered = {json.loads(x)["answered_by"] for x in r.stdout.splitlines() if x.startswith("{")}
+        self.assertEqual(answered, {f"{ip[lead]}:6001"}, r.stdout)
         c, _ = self.commit_change('"beepity boop!"', '"beepity boop, again"', "again")
         r = self.git("push", f"http://skyport@{ip[standby]}:6002/webapp.git", "master", machine="client",
                      env={"GIT_ASKPASS": askpass})
