@@ -185,7 +185,7 @@ class CrashLoopTest(AppTrafficTest):
             stop.set()
             t.join()
         self.assertNotEqual(r.returncode, 0, r.stdout)
-        self.assertRegex(r.stderr, r"exited with code 1 after \d+ms")
+        self.assertRegex(r.stderr, r"exited with code 1 after (\d+ms|\d+\.\ds)")  # ms, or s from 1 s on (a loaded machine)
         self.assertGreater(len(answers), 20)
         bad = [x for x in answers if x[0] != 200 or not x[1].startswith(f"app {a[:7]} ")]
         self.assertEqual(bad, [], f"{len(bad)} of {len(answers)} requests not answered by A")
