@@ -139,9 +139,14 @@ void EtcdBackend::WatchEtcd(std::shared_ptr<Watcher> w, int64_t start) {
 
 void EtcdBackend::Feed(const std::shared_ptr<WatchFeed>& f, etcd::WatchUpdate u) {
   size_t updates = 0, events = 0;
+  bool overflow = false;
   {
     std::lock_guard lock(f->mu);
-    if (f->queue.size() < kMaxQueuedUpdates && f->queued_events + u.events.size() <= kMaxQueuedEvents) {
+    // One update alone is always taken (etcd's message size bounds it): a
+    // lease's end bigger than the bound must not end every resume again.
+    overflow = !f->queue.empty() && (f->queue.size() >= kMaxQueuedUpdates ||
+                                     f->queued_events + u.events.size() > kMaxQueuedEvents);
+    if (!overflow) {
       f->queued_events += u.events.size();
       f->queue.push_back(std::move(u));
       if (f->draining) return;  // the drainer takes it in turn
@@ -152,7 +157,7 @@ void EtcdBackend::Feed(const std::shared_ptr<WatchFeed>& f, etcd::WatchUpdate u)
       f->queued_events = 0;
     }
   }
-  if (updates + events == 0) return Drain(f);
+  if (!overflow) return Drain(f);
   // The client resumes from the revision it has, once etcd's reads catch up.
   ++counters_.watch_backlog_ends;
   log::Warn("watcher ended: etcd updates queued behind reads of deleted entries past the bound",
@@ -182,6 +187,12 @@ void EtcdBackend::Drain(std::shared_ptr<WatchFeed> f) {
 }
 
 void EtcdBackend::ReadPrev(std::shared_ptr<WatchFeed> f, std::shared_ptr<PrevWork> work, size_t next) {
+  bool stopping = false;
+  {
+    std::lock_guard lock(mu_);
+    stopping = stop_;
+  }
+  if (stopping) EndWatcher(*f, Status::Unavailable("registry is shutting down"));  // the destructor waits no longer
   if (f->ended) {
     std::lock_guard lock(f->mu);
     f->draining = false;
