@@ -63,12 +63,12 @@ EtcdBackend::~EtcdBackend() {
   cv_.wait(lock, [&] { return inflight_ == 0; });
 }
 
-Backend::Done EtcdBackend::Track(Done done) {
+Backend::Done EtcdBackend::Track(Done done, bool count_call) {
   {
     std::lock_guard lock(mu_);
     ++inflight_;
   }
-  ++counters_.calls;
+  if (count_call) ++counters_.calls;
   return [this, done = std::move(done)](const Status& s) {
     done(s);
     std::lock_guard lock(mu_);
@@ -97,10 +97,15 @@ Status EtcdBackend::Undecodable(const Status& s) {
 
 void EtcdBackend::RangeAll(std::string prefix, int64_t revision, bool keys_only, Page page,
                            std::function<void(Status)> done) {
-  const std::string end = etcd::PrefixEnd(prefix);
+  std::string end = etcd::PrefixEnd(prefix);
+  RangeSpan(std::move(prefix), std::move(end), revision, keys_only, std::move(page), std::move(done));
+}
+
+void EtcdBackend::RangeSpan(std::string key, std::string range_end, int64_t revision, bool keys_only, Page page,
+                            std::function<void(Status)> done) {
   auto next = std::make_shared<std::function<void(std::string, int64_t)>>();
-  *next = [this, end, keys_only, page = std::move(page), done = std::move(done), next](std::string from,
-                                                                                        int64_t rev) {
+  *next = [this, end = std::move(range_end), keys_only, page = std::move(page), done = std::move(done),
+           next](std::string from, int64_t rev) {
     etcdserverpb::RangeRequest r;
     r.set_key(from);
     r.set_range_end(end);
@@ -121,7 +126,7 @@ void EtcdBackend::RangeAll(std::string prefix, int64_t revision, bool keys_only,
       (*next)(got->kvs(got->kvs_size() - 1).key() + std::string(1, '\0'), at);
     });
   };
-  (*next)(std::move(prefix), revision);
+  (*next)(std::move(key), revision);
 }
 
 // --- Leases -------------------------------------------------------------------
@@ -342,6 +347,12 @@ std::string EtcdBackend::Metrics() const {
   out.Counter("skyport_registry_watch_ends_total",
               "Watch streams ended by the registry (etcd watch ended or compacted; the client resumes).",
               counters_.watch_ends.load());
+  out.Counter("skyport_registry_watch_prev_reads_total",
+              "etcd reads of deleted entries' values for watchers (one per few keys, or one per mass delete).",
+              counters_.watch_prev_reads.load());
+  out.Counter("skyport_registry_watch_backlog_ends_total",
+              "Watch streams ended because etcd's updates queued behind those reads past the bound.",
+              counters_.watch_backlog_ends.load());
   out.Counter("skyport_registry_etcd_orphan_leases_total",
               "Static leases a killed registry left without their record: revoked (no entries) or given it back.",
               counters_.orphans_revoked.load() + counters_.orphans_restored.load());

@@ -10,7 +10,9 @@
 //   absent, so no two registries hand out one port twice.
 // - The revision is etcd's. Watch: a Range snapshot at a revision R, then an
 //   etcd watch from R + 1 (or from from_revision + 1 when that is still in
-//   etcd's history) with prev_kv, one etcd watch per watcher.
+//   etcd's history), one etcd watch per watcher, WITHOUT prev_kv: the
+//   values of deleted entries are read at the revision before (etcd_prev.h;
+//   etcd's prev_kv is quadratic in the deletes of one revision).
 // - etcd unreachable or failing: UNAVAILABLE "etcd ...", never a crash; a
 //   value that does not decode is DATA_LOSS for that call (counted, logged).
 // Thread-safe; calls return at once and finish on the etcd client's threads.
@@ -75,23 +77,34 @@ class EtcdBackend final : public Backend {
 
   struct Counters {
     std::atomic<uint64_t> calls{0}, conflicts{0}, etcd_errors{0}, undecodable{0}, slow_port_scans{0},
-        watch_snapshots{0}, watch_resumes{0}, watch_ends{0}, orphans_revoked{0}, orphans_restored{0};
+        watch_snapshots{0}, watch_resumes{0}, watch_ends{0}, orphans_revoked{0}, orphans_restored{0},
+        watch_prev_reads{0}, watch_backlog_ends{0};
   };
   class Watcher;
+  struct WatchFeed;
+  struct PrevWork;
+  // Updates of one watcher's etcd watch waiting for their deletes' values
+  // (etcd_watchers.cc); beyond either bound the watcher ends and resumes.
+  static constexpr size_t kMaxQueuedUpdates = 1024;
+  static constexpr size_t kMaxQueuedEvents = 262'144;
 
  private:
   struct AllocateCall;
   struct RegisterCall;
   using Page = std::function<void(const etcdserverpb::RangeResponse&)>;
 
-  // Counts the call in flight until `done` has run (the destructor waits).
-  Done Track(Done done);
+  // Counts the call in flight until `done` has run (the destructor waits);
+  // `count_call`: also in the calls metric (not for the registry's own reads).
+  Done Track(Done done, bool count_call = true);
   // A fresh lease or endpoint id in [1, kMaxId].
   uint64_t NewId();
   uint64_t NextRandom();
   // Reads every key under `prefix` at `revision` (0: now), snapshot_chunk
   // keys a page; `page` gets each page (all at the first page's revision).
   void RangeAll(std::string prefix, int64_t revision, bool keys_only, Page page, std::function<void(Status)> done);
+  // The same over [key, range_end).
+  void RangeSpan(std::string key, std::string range_end, int64_t revision, bool keys_only, Page page,
+                 std::function<void(Status)> done);
   // An error from the client as the registry answers it: UNAVAILABLE "etcd ...".
   Status FromEtcd(const Status& s);
   // A value that did not decode: counted and logged, DATA_LOSS for the call.
@@ -114,8 +127,14 @@ class EtcdBackend final : public Backend {
   void WatchFrom(std::shared_ptr<Watcher> w, int64_t from_revision);
   void WatchSnapshot(std::shared_ptr<Watcher> w);
   void WatchEtcd(std::shared_ptr<Watcher> w, int64_t start_revision);
+  // An etcd watch update, queued behind the ones before it; then Drain.
+  void Feed(const std::shared_ptr<WatchFeed>& f, etcd::WatchUpdate u);
+  // Pushes the queued updates in order, reading their deletes' values first.
+  void Drain(std::shared_ptr<WatchFeed> f);
+  void ReadPrev(std::shared_ptr<WatchFeed> f, std::shared_ptr<PrevWork> work, size_t next);
+  void PushUpdate(WatchFeed& f, const etcd::WatchUpdate& u);
   // Ends a watcher's stream (it resumes) and hands it to the reaper.
-  void EndWatcher(Watcher& w, const Status& why);
+  void EndWatcher(WatchFeed& f, const Status& why);
   void ReapLoop();
   // Asks etcd for its cluster id (StoreId), once at a time.
   void LearnClusterId();

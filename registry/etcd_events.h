@@ -2,8 +2,9 @@
 //
 // A PUT of an endpoint (route) key is ENDPOINT_PUT (ROUTE_PUT) at the event's
 // mod_revision; a DELETE is ENDPOINT_DELETE (ROUTE_DELETE) carrying the entry
-// as it was, from the event's prev_kv (the registry always watches with
-// prev_kv), at the revision of the delete. Lease and port keys are not
+// as it was, from the event's prev_kv (which the registry reads itself at
+// the revision before the delete and attaches: etcd_prev.h), at the
+// revision of the delete. Lease and port keys are not
 // events for watchers. A lapsed lease deletes all its keys in one revision,
 // so its entries leave together, as with the SQLite store.
 #pragma once
