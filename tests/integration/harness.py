@@ -96,6 +96,15 @@ class Registry:
                 return int(line.split("metrics_port=")[1].split()[0])
         raise AssertionError("no metrics_port in registry log")
 
+    def metric(self, name):
+        """One unlabelled counter or gauge of the registry's /metrics (AssertionError when absent)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port(), timeout=5)
+        conn.request("GET", "/metrics")
+        for line in conn.getresponse().read().decode().splitlines():
+            if line.startswith(name + " "):
+                return int(float(line.split()[1]))
+        raise AssertionError(f"no {name} in the registry's metrics")
+
     def kill(self, sig=signal.SIGKILL):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)

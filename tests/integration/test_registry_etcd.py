@@ -56,14 +56,6 @@ class EtcdStoreMixin:
         out = self.etcd.etcdctl("get", "--prefix", "--keys-only", self.prefix + "registry/" + sub).stdout
         return [k for k in out.splitlines() if k]
 
-    def metric(self, registry, name):
-        import urllib.request
-        with urllib.request.urlopen(f"http://127.0.0.1:{registry.metrics_port()}/metrics") as resp:
-            for line in resp.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return int(float(line.split()[1]))
-        raise AssertionError(f"no {name} in the metrics")
-
 
 class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
     """Every case of test_registry.RegistryTest, with --store etcd (a kill -9 restarts onto the same etcd)."""
@@ -216,15 +208,15 @@ class TwoRegistriesTest(EtcdStoreMixin, ClusterTest):
         self.addCleanup(r.kill)
         self.cli("registry", "register", f"webapp@{A}", "web", "--host", "127.0.0.1", "--port", "15401")
         wait_until(lambda: "15401" in json.dumps(r.admin_json("/routes")), 15, what="routed through registry A")
-        snapshots = self.metric(self.other, "skyport_registry_watch_snapshots_total")
-        resumes = self.metric(self.other, "skyport_registry_watch_resumes_total")
+        snapshots = self.other.metric("skyport_registry_watch_snapshots_total")
+        resumes = self.other.metric("skyport_registry_watch_resumes_total")
         self.registry.kill(signal.SIGKILL)
         self.cli("registry", "register", f"webapp@{B}", "web", "--host", "127.0.0.1", "--port", "15402",
                  env=self.env_for(self.other))
         wait_until(lambda: "15402" in json.dumps(r.admin_json("/routes")), 20, what="routed through registry B")
         # Same etcd cluster and prefix, same store: B resumed the router's watch from its revision.
-        self.assertEqual(self.metric(self.other, "skyport_registry_watch_resumes_total"), resumes + 1)
-        self.assertEqual(self.metric(self.other, "skyport_registry_watch_snapshots_total"), snapshots)
+        self.assertEqual(self.other.metric("skyport_registry_watch_resumes_total"), resumes + 1)
+        self.assertEqual(self.other.metric("skyport_registry_watch_snapshots_total"), snapshots)
         with open(r.log_path) as f:
             self.assertRegex(f.read(), r"registry watch moved to another registry.*same_store=true.*resumed=true")
 
@@ -318,7 +310,7 @@ class LeaseEndTest(EtcdStoreMixin, ClusterTest):
         puts = lambda: [l for l in list(lines) if l["type"] == "put"]
         wait_until(lambda: len(puts()) == n, 60, what=f"{n} puts at the watcher")
         [lease_key] = self.etcd_keys("lease/")
-        reads = self.metric(self.registry, "skyport_registry_watch_prev_reads_total")
+        reads = self.registry.metric("skyport_registry_watch_prev_reads_total")
         # The Skyport lease is the etcd lease of the same id (etcdctl takes it in hex, as the key has it).
         self.etcd.etcdctl("lease", "revoke", lease_key.rsplit("/", 1)[1])
         deletes = lambda: [l for l in list(lines) if l["type"] == "delete"]
@@ -327,8 +319,8 @@ class LeaseEndTest(EtcdStoreMixin, ClusterTest):
         self.assertEqual(len({l["revision"] for l in gone}), 1, "one revision for the lease's end")
         self.assertEqual(sorted((l["app"], l["host"], l["port"]) for l in gone),
                          sorted((l["app"], l["host"], l["port"]) for l in puts()))
-        self.assertEqual(self.metric(self.registry, "skyport_registry_watch_prev_reads_total"), reads + 1)
-        self.assertEqual(self.metric(self.registry, "skyport_registry_etcd_undecodable_total"), 0)
+        self.assertEqual(self.registry.metric("skyport_registry_watch_prev_reads_total"), reads + 1)
+        self.assertEqual(self.registry.metric("skyport_registry_etcd_undecodable_total"), 0)
         self.assertEqual(self.etcd_keys("ep/"), [])
 
 
