@@ -64,6 +64,13 @@ class ClientLeaseCalls final : public rpc::LeaseCalls {
     if (!r.ok()) return r.status();
     return r->removed();
   }
+  Result<std::vector<v1::Endpoint>> Entries(uint64_t lease) override {
+    v1::QueryRequest req;
+    req.set_lease_id(lease);
+    auto r = client_.Query(req);
+    if (!r.ok()) return r.status();
+    return std::vector<v1::Endpoint>(r->endpoints().begin(), r->endpoints().end());
+  }
 
  private:
   RegistryClient& client_;
@@ -276,8 +283,34 @@ class Supervisor {
         }
         Retry("register", s, t);
         return true;
+      case LeaseStep::kAudit:
+        if (t.outcome == LeaseOutcome::kLost) {
+          id_ = 0;
+          return true;
+        }
+        if (t.outcome != LeaseOutcome::kOk) return true;  // tried again at the next audit
+        Audit(t);
+        return true;
     }
     return true;
+  }
+
+  // What the registry holds under the lease against what we registered: a
+  // store restored from a backup may have lost the entry (register again) or
+  // kept one we never had (only ours counts: it goes).
+  void Audit(const rpc::LeaseTurn& t) {
+    const EntryAudit a = AuditEntries(id_ != 0 ? std::vector<uint64_t>{id_} : std::vector<uint64_t>{}, t.held);
+    if (!a.missing.empty()) {
+      Say("the registry no longer holds entry " + std::to_string(id_) + " under lease " + std::to_string(t.lease) +
+          " (a restored store?); registering again");
+      id_ = 0;
+    }
+    for (uint64_t stray : a.unknown) {
+      Say("the registry holds entry " + std::to_string(stray) + " under lease " + std::to_string(t.lease) +
+          " that is not ours; deregistering it");
+      if (Status s = client_.Deregister(stray); !s.ok() && s.code() != Code::kNotFound)
+        std::cerr << FormatRpcError("deregister " + std::to_string(stray), s, spec_.registry) << std::endl;
+    }
   }
 
   // Warns once per outage (and when the error changes); the keeper backs off.

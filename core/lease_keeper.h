@@ -5,8 +5,14 @@
 //
 //   no lease ──Grant ok──▶ lease held ──every interval (ttl/3)──▶ KeepAlive
 //      ▲                      │  something to register? ──▶ Register
-//      └── NOT_FOUND ◀────────┘  (KeepAlive or Register: the registry lost
-//          the lease; grant again at once, and register again under it)
+//      │                      │  every audit interval ──▶ Audit
+//      └── NOT_FOUND ◀────────┘  (KeepAlive, Register or Audit: the registry
+//          lost the lease; grant again at once, and register again under it)
+//
+// The audit reads back what the registry holds under the lease: a store
+// restored from a backup (etcd's snapshot restore) can keep a lease but lose
+// the entries registered after the backup, or bring back ones removed since.
+// The holder compares (AuditEntries) and registers or deregisters again.
 //
 // Any other failure (the registry away, a deadline, a refusal) backs off:
 // the next call of any kind waits BackoffDelayMs(backoff, failures - 1), at
@@ -16,11 +22,21 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/backoff.h"
 #include "core/status.h"
 
 namespace skyport {
+
+// What an audit found (see above): `mine` are the entry ids the holder
+// believes registered under the lease, `held` the ones the registry holds.
+struct EntryAudit {
+  std::vector<uint64_t> missing;  // mine, not held: register again
+  std::vector<uint64_t> unknown;  // held, not mine: deregister
+  bool clean() const { return missing.empty() && unknown.empty(); }
+};
+EntryAudit AuditEntries(std::vector<uint64_t> mine, std::vector<uint64_t> held);
 
 // ttl/3 so that two KeepAlives may be lost before the lease expires; at least
 // 200 ms so a tiny TTL cannot spin.
@@ -29,7 +45,11 @@ int64_t KeepAliveIntervalMs(uint32_t ttl_seconds);
 struct LeaseTiming {
   int64_t keepalive_ms = 3333;                  // between KeepAlives
   BackoffPolicy backoff = kReconnectBackoff;    // after a failure
+  int64_t audit_ms = 0;                         // between Audits (0: never)
 };
+// Audits every 2 TTLs, at least every 2 s and at most every 60 s: a
+// registry restored from a backup is caught up within that.
+int64_t AuditIntervalMs(uint32_t ttl_seconds);
 LeaseTiming LeaseTimingFor(uint32_t ttl_seconds, BackoffPolicy backoff = kReconnectBackoff);
 
 enum class LeaseStep {
@@ -37,6 +57,7 @@ enum class LeaseStep {
   kGrant,      // no lease: grant one
   kKeepAlive,  // the interval has passed
   kRegister,   // the lease is alive and the caller has something to register
+  kAudit,      // the audit interval has passed (and nothing is left to register)
 };
 
 // What an answer meant.
@@ -63,6 +84,9 @@ class LeaseKeeper {
   LeaseOutcome OnGrant(int64_t now, const Status& status, uint64_t lease, double uniform01);
   LeaseOutcome OnKeepAlive(int64_t now, const Status& status, double uniform01);
   LeaseOutcome OnRegister(int64_t now, const Status& status, double uniform01);
+  // NOT_FOUND loses the lease; any other failure waits for the next
+  // interval and backs nothing off (the KeepAlives say whether the registry is away).
+  LeaseOutcome OnAudit(int64_t now, const Status& status, double uniform01);
   // A call of the caller's own (a deregistration, a port release) found the
   // registry away: back off all the same.
   void OnFailure(int64_t now, double uniform01);
@@ -80,6 +104,7 @@ class LeaseKeeper {
   LeaseTiming timing_;
   uint64_t lease_ = 0;
   int64_t next_keepalive_ = 0;
+  int64_t next_audit_ = 0;
   int64_t retry_at_ = 0;  // no call before this (backoff)
   int failures_ = 0;
 };

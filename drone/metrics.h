@@ -19,6 +19,9 @@ void CountOrphanKilled();
 // Instance cgroups a previous run left populated, killed at start.
 void CountLeftoverCgroups(uint64_t n);
 
+// Registry entries an audit found lost (registered again) or not ours (removed).
+void CountAuditRepairs(uint64_t missing, uint64_t stray);
+
 std::string Render();
 
 }  // namespace skyport::drone::metrics

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,7 @@
 #include "core/ids.h"
 #include "core/lease_keeper.h"
 #include "core/log.h"
+#include "drone/metrics.h"
 #include "drone/registration.h"
 #include "rpc/call.h"
 #include "rpc/convert.h"
@@ -240,6 +242,34 @@ void RegistryLink::Registered(const InstanceKey& key, const v1::Endpoint& sent, 
   if (use.deregister) deregister_.push_back(id);
 }
 
+void RegistryLink::Audited(uint64_t lease, const std::vector<uint64_t>& held) {
+  std::vector<uint64_t> mine;
+  size_t again = 0, stray = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (lease != lease_) return;  // a new lease since: its entries are registered afresh
+    for (const auto& [k, w] : wants_)
+      if (w.id != 0) mine.push_back(w.id);
+    mine.insert(mine.end(), deregister_.begin(), deregister_.end());  // already on their way out
+    EntryAudit a = AuditEntries(mine, held);
+    const std::set<uint64_t> missing(a.missing.begin(), a.missing.end());
+    for (auto& [k, w] : wants_)
+      if (w.id != 0 && missing.count(w.id) != 0) {
+        w.id = w.registered_gen = 0;  // register it again
+        ++again;
+      }
+    for (uint64_t id : a.unknown) deregister_.push_back(id);
+    stray = a.unknown.size();
+    if (stray > 0) ++queued_gen_;
+  }
+  if (again + stray == 0) return;
+  metrics::CountAuditRepairs(again, stray);
+  log::Warn("the registry's entries under this drone's lease differ from its instances (a restored store?); "
+            "registering the missing ones again and removing the others",
+            {{"lease", lease}, {"missing", again}, {"not_ours", stray}});
+  cv_.notify_all();
+}
+
 void RegistryLink::Loop() {
   SystemRandom random;
   // The calls themselves wait for the registry (wait_for_peer): the keeper's
@@ -315,6 +345,13 @@ void RegistryLink::Loop() {
         }
         log::Warn("register failed; retrying", {{"instance", pending->key.ToString()}, {"error", turn.status.message()}});
         if (turn.outcome == LeaseOutcome::kLost) LoseLease();
+        break;
+      case LeaseStep::kAudit:
+        if (turn.outcome == LeaseOutcome::kOk) Audited(turn.lease, turn.held);
+        else if (turn.outcome == LeaseOutcome::kLost) {
+          log::Warn("registry lease lost; registering again", {{"lease", turn.lease}});
+          LoseLease();
+        }
         break;
     }
   }

@@ -2,6 +2,7 @@
 // and entry flows are in etcd_ports.cc, Watch in etcd_watchers.cc.
 #include "registry/etcd_backend.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -221,7 +222,7 @@ void EtcdBackend::Revoke(const v1::RevokeRequest& req, v1::RevokeResponse* resp,
       client_->LeaseTimeToLive(std::move(t), [this, id, resp, done](auto ttl) {
         if (!ttl.ok()) return done(ttl.status().code() == Code::kNotFound ? ErrLeaseGone(id) : FromEtcd(ttl.status()));
         if (ttl->ttl() < 0) return done(ErrLeaseGone(id));
-        const uint32_t removed = CountEndpointKeys(keys_, ttl->keys());
+        const auto removed = static_cast<uint32_t>(EndpointKeysOf(keys_, ttl->keys()).size());
         etcdserverpb::LeaseRevokeRequest rv;
         rv.set_id(static_cast<int64_t>(id));
         client_->LeaseRevoke(std::move(rv), [this, id, removed, resp, done](auto revoked) {
@@ -280,6 +281,7 @@ void EtcdBackend::DeleteRoute(const v1::DeleteRouteRequest& req, v1::DeleteRoute
 void EtcdBackend::Query(const v1::QueryRequest& req, v1::QueryResponse* resp, Done done) {
   done = Track(std::move(done));
   if (Status s = ValidateQuery(req.app(), req.commit_prefix(), req.role()); !s.ok()) return done(s);
+  if (req.lease_id() != 0) return QueryLease(req, resp, std::move(done));
   auto bad = std::make_shared<Status>();
   RangeAll(
       keys_.EndpointPrefix(), 0, false,
@@ -295,6 +297,44 @@ void EtcdBackend::Query(const v1::QueryRequest& req, v1::QueryResponse* resp, Do
         }
       },
       [this, bad, done](Status s) { done(!s.ok() ? FromEtcd(s) : bad->ok() ? Status::Ok() : Undecodable(*bad)); });
+}
+
+void EtcdBackend::QueryLease(const v1::QueryRequest& req, v1::QueryResponse* resp, Done done) {
+  const uint64_t id = req.lease_id();
+  if (id > kMaxId) return done(ErrLeaseExpired(id));
+  etcdserverpb::LeaseTimeToLiveRequest t;
+  t.set_id(static_cast<int64_t>(id));
+  t.set_keys(true);
+  client_->LeaseTimeToLive(std::move(t), [this, &req, id, resp, done](auto ttl) {
+    if (!ttl.ok()) return done(ttl.status().code() == Code::kNotFound ? ErrLeaseExpired(id) : FromEtcd(ttl.status()));
+    const auto& held = ttl->keys();
+    if (ttl->ttl() < 0 || std::find(held.begin(), held.end(), keys_.Lease(id)) == held.end())
+      return done(ErrLeaseExpired(id));  // as KeepAlive: a lease without its record is gone
+    resp->set_revision(ttl->header().revision());
+    QueryLeaseRead(req, resp, done, std::make_shared<const std::vector<std::string>>(EndpointKeysOf(keys_, ttl->keys())),
+                   0);
+  });
+}
+
+void EtcdBackend::QueryLeaseRead(const v1::QueryRequest& req, v1::QueryResponse* resp, Done done,
+                                 std::shared_ptr<const std::vector<std::string>> keys, size_t from) {
+  constexpr size_t kPerTxn = 64;  // etcd's --max-txn-ops is 128 by default
+  if (from >= keys->size()) return done(Status::Ok());
+  const size_t to = std::min(keys->size(), from + kPerTxn);
+  etcdserverpb::TxnRequest t;
+  for (size_t i = from; i < to; ++i) *t.add_success()->mutable_request_range() = RangeKey((*keys)[i]);
+  client_->Txn(std::move(t), [this, &req, resp, done, keys, to](auto got) {
+    if (!got.ok()) return done(FromEtcd(got.status()));
+    resp->set_revision(got->header().revision());
+    for (const auto& op : got->responses())
+      for (const auto& kv : op.response_range().kvs()) {  // a key gone since the lease listed it: none
+        auto ep = DecodeEndpoint(keys_, kv);
+        if (!ep.ok()) return done(Undecodable(ep.status()));
+        if (ep->lease_id() == req.lease_id() && MatchesQuery(*ep, req.app(), req.commit_prefix(), req.role()))
+          *resp->add_endpoints() = std::move(*ep);
+      }
+    QueryLeaseRead(req, resp, done, keys, to);
+  });
 }
 
 void EtcdBackend::Show(const v1::ShowRequest&, v1::ShowResponse* resp, Done done) {

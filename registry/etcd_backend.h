@@ -110,6 +110,11 @@ class EtcdBackend final : public Backend {
   // A value that did not decode: counted and logged, DATA_LOSS for the call.
   Status Undecodable(const Status& s);
 
+  // Query with a lease_id: the lease's endpoint keys, read `from` on in
+  // bounded Txns.
+  void QueryLease(const v1::QueryRequest& req, v1::QueryResponse* resp, Done done);
+  void QueryLeaseRead(const v1::QueryRequest& req, v1::QueryResponse* resp, Done done,
+                      std::shared_ptr<const std::vector<std::string>> keys, size_t from);
   // Allocate (etcd_ports.cc).
   void AllocateLease(std::shared_ptr<AllocateCall> c);
   void AllocateRead(std::shared_ptr<AllocateCall> c);

@@ -92,10 +92,13 @@ Result<uint32_t> KeepAliveOutcome(uint64_t id, int64_t etcd_ttl, uint32_t max_tt
   return static_cast<uint32_t>(etcd_ttl);
 }
 
-uint32_t CountEndpointKeys(const EtcdKeys& keys, const google::protobuf::RepeatedPtrField<std::string>& lease_keys) {
-  return static_cast<uint32_t>(std::count_if(lease_keys.begin(), lease_keys.end(), [&](const std::string& k) {
-    return keys.Parse(k).kind == KeyKind::kEndpoint;
-  }));
+std::vector<std::string> EndpointKeysOf(const EtcdKeys& keys,
+                                        const google::protobuf::RepeatedPtrField<std::string>& lease_keys) {
+  std::vector<std::string> out;
+  for (const std::string& k : lease_keys)
+    if (keys.Parse(k).kind == KeyKind::kEndpoint) out.push_back(k);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<std::string> PortKeysOnHost(const EtcdKeys& keys,
@@ -239,16 +242,21 @@ Result<RegisterPlan> PlanRegister(const EtcdKeys& keys, const v1::Endpoint& in, 
   return plan;
 }
 
-etcdpb::TxnRequest DeregisterTxn(const EtcdKeys& keys, const Versioned<v1::Endpoint>& ep) {
+etcdpb::TxnRequest DeregisterTxn(const EtcdKeys& keys, const Versioned<v1::Endpoint>& ep,
+                                 const std::optional<Versioned<Allocation>>& port) {
   etcdpb::TxnRequest t;
   const std::string ep_key = keys.Endpoint(ep.value.id()), port_key = keys.Port(ep.value.host(), ep.value.port());
   *t.add_compare() = ModIs(ep_key, ep.mod_revision);
   AddDelete(t.mutable_success(), ep_key);
-  // The port goes with its entry, but never another lease's (a nested Txn).
-  etcdpb::TxnRequest* port = t.add_success()->mutable_request_txn();
-  *port->add_compare() = Cmp(port_key, etcdpb::Compare::LEASE, etcdpb::Compare::EQUAL,
-                             static_cast<int64_t>(ep.value.lease_id()));
-  AddDelete(port->mutable_success(), port_key);
+  if (port && port->value.endpoint_id == ep.value.id() && port->value.lease_id == ep.value.lease_id()) {
+    // The port goes with its entry, but never another lease's nor one that
+    // changed since it was read (a nested Txn).
+    etcdpb::TxnRequest* nested = t.add_success()->mutable_request_txn();
+    *nested->add_compare() = ModIs(port_key, port->mod_revision);
+    *nested->add_compare() = Cmp(port_key, etcdpb::Compare::LEASE, etcdpb::Compare::EQUAL,
+                                 static_cast<int64_t>(ep.value.lease_id()));
+    AddDelete(nested->mutable_success(), port_key);
+  }
   AddRange(t.mutable_failure(), ep_key);
   return t;
 }

@@ -58,9 +58,10 @@ OrphanAction DecideOrphanLease(const EtcdKeys& keys, uint64_t id, int64_t grante
 // A LeaseKeepAlive answer (etcd's TTL; <= 0: gone) as KeepAlive's: the
 // lease's TTL, 0 for a static lease.
 Result<uint32_t> KeepAliveOutcome(uint64_t id, int64_t etcd_ttl, uint32_t max_ttl_s);
-// Endpoint keys among a lease's keys (LeaseTimeToLive with keys): what
-// Revoke removes and reports.
-uint32_t CountEndpointKeys(const EtcdKeys& keys, const google::protobuf::RepeatedPtrField<std::string>& lease_keys);
+// Endpoint keys among a lease's keys (LeaseTimeToLive with keys), sorted:
+// what Revoke removes and reports, what Query by lease reads.
+std::vector<std::string> EndpointKeysOf(const EtcdKeys& keys,
+                                        const google::protobuf::RepeatedPtrField<std::string>& lease_keys);
 // Port keys on `host` among a lease's keys.
 std::vector<std::string> PortKeysOnHost(const EtcdKeys& keys,
                                         const google::protobuf::RepeatedPtrField<std::string>& lease_keys,
@@ -109,8 +110,13 @@ struct RegisterPlan {
 };
 Result<RegisterPlan> PlanRegister(const EtcdKeys& keys, const v1::Endpoint& in, const RegisterRead& read,
                                   uint64_t new_id, int64_t now_wall_ms);
-// Removes the entry and its port if the entry is unchanged; Else ranges it.
-etcdpb::TxnRequest DeregisterTxn(const EtcdKeys& keys, const Versioned<v1::Endpoint>& ep);
+// Removes the entry if it is unchanged (else ranges it), and with it its
+// port as read (`port`), if that still carries this entry under its lease
+// and is unchanged. A port that carries another entry stays: after a restore
+// from a backup, an entry the holder had removed can come back beside the
+// one that took its port since.
+etcdpb::TxnRequest DeregisterTxn(const EtcdKeys& keys, const Versioned<v1::Endpoint>& ep,
+                                 const std::optional<Versioned<Allocation>>& port);
 // ReleasePort's checks on the allocation read (nullopt: none).
 Status CheckRelease(const std::optional<Allocation>& a, const std::string& host, uint32_t port, uint64_t lease_id);
 etcdpb::TxnRequest ReleaseTxn(const EtcdKeys& keys, const std::string& host, uint32_t port, int64_t mod_revision);

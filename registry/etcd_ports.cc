@@ -273,16 +273,25 @@ void EtcdBackend::DeregisterRound(uint64_t id, v1::DeregisterResponse* resp, Don
     auto ep = DecodeEndpoint(keys_, got->kvs(0));
     if (!ep.ok()) return done(Undecodable(ep.status()));
     const uint64_t lease = ep->lease_id();
-    Versioned<v1::Endpoint> v{std::move(*ep), got->kvs(0).mod_revision()};
-    client_->Txn(DeregisterTxn(keys_, v), [this, id, lease, resp, done, attempt](auto r) {
-      if (!r.ok()) return done(FromEtcd(r.status()));
-      if (!r->succeeded()) {
-        if (r->responses_size() > 0 && r->responses(0).response_range().kvs().empty()) return done(ErrNoEntry(id));
-        ++counters_.conflicts;
-        return DeregisterRound(id, resp, done, attempt + 1);
+    auto v = std::make_shared<Versioned<v1::Endpoint>>(Versioned<v1::Endpoint>{std::move(*ep), got->kvs(0).mod_revision()});
+    client_->Range(RangeKey(keys_.Port(v->value.host(), v->value.port())), [this, id, lease, v, resp, done, attempt](auto p) {
+      if (!p.ok()) return done(FromEtcd(p.status()));
+      std::optional<Versioned<Allocation>> port;
+      if (!p->kvs().empty()) {
+        auto a = DecodeAllocation(keys_, p->kvs(0));
+        if (!a.ok()) return done(Undecodable(a.status()));
+        port = Versioned<Allocation>{std::move(*a), p->kvs(0).mod_revision()};
       }
-      resp->set_revision(r->header().revision());
-      EndStaticLease(lease, [done] { done(Status::Ok()); });
+      client_->Txn(DeregisterTxn(keys_, *v, port), [this, id, lease, resp, done, attempt](auto r) {
+        if (!r.ok()) return done(FromEtcd(r.status()));
+        if (!r->succeeded()) {
+          if (r->responses_size() > 0 && r->responses(0).response_range().kvs().empty()) return done(ErrNoEntry(id));
+          ++counters_.conflicts;
+          return DeregisterRound(id, resp, done, attempt + 1);
+        }
+        resp->set_revision(r->header().revision());
+        EndStaticLease(lease, [done] { done(Status::Ok()); });
+      });
     });
   });
 }

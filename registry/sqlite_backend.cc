@@ -91,7 +91,7 @@ void SqliteBackend::Deregister(const v1::DeregisterRequest& req, v1::DeregisterR
 void SqliteBackend::Query(const v1::QueryRequest& req, v1::QueryResponse* resp, Done done) {
   owner_->Submit(
       [&req, resp](RegistryState& st, Changes&, const Now&) {
-        auto r = st.Query(req.app(), req.commit_prefix(), req.role());
+        auto r = st.Query(req.app(), req.commit_prefix(), req.role(), req.lease_id());
         if (!r.ok()) return r.status();
         for (auto& ep : *r) *resp->add_endpoints() = std::move(ep);
         resp->set_revision(st.revision());

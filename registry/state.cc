@@ -262,11 +262,16 @@ Result<int64_t> RegistryState::DeleteRoute(const std::string& app, std::optional
 }
 
 Result<std::vector<v1::Endpoint>> RegistryState::Query(const std::string& app, const std::string& prefix,
-                                                       const std::string& role) const {
+                                                       const std::string& role, uint64_t lease_id) const {
   if (Status s = ValidateQuery(app, prefix, role); !s.ok()) return s;
   std::vector<v1::Endpoint> out;
   auto match = [&](const v1::Endpoint& ep) { return MatchesQuery(ep, "", prefix, role); };
-  if (app.empty()) {
+  if (lease_id != 0) {
+    const Lease* lease = leases_.Find(lease_id);
+    if (lease == nullptr) return ErrLeaseExpired(lease_id);
+    for (uint64_t id : lease->endpoints)
+      if (const auto& ep = endpoints_.at(id); match(ep) && (app.empty() || ep.app() == app)) out.push_back(ep);
+  } else if (app.empty()) {
     for (const auto& [id, ep] : endpoints_)
       if (match(ep)) out.push_back(ep);
   } else if (auto it = by_app_.find(app); it != by_app_.end()) {

@@ -75,9 +75,10 @@ class RegistryState {
   Result<int64_t> PutRoute(const v1::RouteConfig& route, std::optional<int64_t> expected, Changes& ch);
   Result<int64_t> DeleteRoute(const std::string& app, std::optional<int64_t> expected, Changes& ch);
 
-  // Empty filters match everything; `commit_prefix` matches a prefix.
+  // Empty filters match everything; `commit_prefix` matches a prefix;
+  // `lease_id` != 0: only that lease's entries (NOT_FOUND if it is gone).
   Result<std::vector<v1::Endpoint>> Query(const std::string& app, const std::string& commit_prefix,
-                                          const std::string& role) const;
+                                          const std::string& role, uint64_t lease_id = 0) const;
   // Everything (or one app's part) as SNAPSHOT messages of at most
   // `chunk` endpoints each; the last one has more == false.
   std::vector<v1::WatchResponse> Snapshot(const std::string& app, size_t chunk) const;

@@ -324,12 +324,19 @@ void RegistryPresence::Loop() {
   // keeper's backoff only spaces out refusals.
   rpc::LeaseShell shell(&calls_, &rng, info_.ttl_s, LeaseTimingFor(info_.ttl_s, kReconnectBackoff));
   const v1::Endpoint entry = Entry();
+  uint64_t id = 0;  // the entry's id under the current lease
   for (;;) {
     const int64_t now = SystemClock::Get()->MonoMs();
     const rpc::LeaseTurn turn = shell.Step(now, registered_ ? nullptr : &entry);
     if (turn.step == LeaseStep::kRegister && turn.outcome == LeaseOutcome::kOk) {
       registered_ = true;
+      id = turn.entry_id;
       log::Info("registered in the registry", {{"app", "skyport-router"}, {"commit", commit_}, {"admin_port", info_.admin_port}});
+    } else if (turn.step == LeaseStep::kAudit && turn.outcome == LeaseOutcome::kOk && registered_ &&
+               !AuditEntries({id}, turn.held).missing.empty()) {
+      // A store restored from a backup kept the lease but not the entry.
+      log::Warn("the registry lost this router's entry; registering again", {{"id", id}, {"lease", turn.lease}});
+      registered_ = false;
     } else if ((turn.step == LeaseStep::kGrant || turn.step == LeaseStep::kRegister) && !turn.status.ok()) {
       log::Warn("cannot register in the registry", {{"error", turn.status.message()}});
     }

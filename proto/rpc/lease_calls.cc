@@ -44,4 +44,13 @@ Result<uint32_t> GrpcLeaseCalls::Revoke(uint64_t lease) {
   return resp->removed();
 }
 
+Result<std::vector<v1::Endpoint>> GrpcLeaseCalls::Entries(uint64_t lease) {
+  v1::QueryRequest req;
+  req.set_lease_id(lease);
+  auto resp = RegistryCall<v1::QueryResponse>(*registries_, &v1::Registry::Stub::Query, req, token_,
+                                              {timeout_ms_, true, Retry::kSafe});
+  if (!resp.ok()) return resp.status();
+  return std::vector<v1::Endpoint>(resp->endpoints().begin(), resp->endpoints().end());
+}
+
 }  // namespace skyport::rpc

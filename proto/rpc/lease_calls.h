@@ -28,6 +28,7 @@ class GrpcLeaseCalls final : public LeaseCalls {
   Status KeepAlive(uint64_t lease) override;
   Result<uint64_t> Register(const v1::Endpoint& endpoint) override;
   Result<uint32_t> Revoke(uint64_t lease) override;
+  Result<std::vector<v1::Endpoint>> Entries(uint64_t lease) override;
 
  private:
   std::shared_ptr<AddressPool> registries_;

@@ -34,6 +34,15 @@ LeaseTurn LeaseShell::Step(int64_t now, const v1::Endpoint* to_register) {
       if (id.ok()) turn.entry_id = *id;
       return turn;
     }
+    case LeaseStep::kAudit: {
+      auto entries = calls_->Entries(turn.lease);
+      turn.status = entries.status();
+      turn.outcome = keeper_.OnAudit(now, turn.status, random_->Uniform01());
+      if (entries.ok())
+        for (const v1::Endpoint& ep : *entries)
+          if (ep.lease_id() == turn.lease) turn.held.push_back(ep.id());  // a registry that ignores the filter
+      return turn;
+    }
   }
   return turn;
 }

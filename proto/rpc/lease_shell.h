@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/ids.h"
 #include "core/lease_keeper.h"
@@ -25,6 +26,8 @@ class LeaseCalls {
   virtual Result<uint64_t> Register(const v1::Endpoint& endpoint) = 0;  // the entry id
   // Removes the lease with its entries and ports; the count of entries removed.
   virtual Result<uint32_t> Revoke(uint64_t lease) = 0;
+  // The entries the registry holds under the lease (Query by lease_id).
+  virtual Result<std::vector<v1::Endpoint>> Entries(uint64_t lease) = 0;
 };
 
 // One step: which call was made and how it went.
@@ -34,6 +37,7 @@ struct LeaseTurn {
   LeaseOutcome outcome = LeaseOutcome::kOk;
   uint64_t lease = 0;         // the lease the call was for (the new one after a Grant)
   uint64_t entry_id = 0;      // kRegister, kOk: the registry's id for the entry
+  std::vector<uint64_t> held; // kAudit, kOk: the ids of the entries under the lease
   int failures_before = 0;    // consecutive failures before this call (> 0 and kOk: recovered)
 };
 

@@ -43,6 +43,7 @@ void Run(LeaseKeeper keeper, const std::vector<Row>& rows) {
       case S::kGrant: got = keeper.OnGrant(now, answer, answer.ok() ? next_lease++ : 0, 0.5); break;
       case S::kKeepAlive: got = keeper.OnKeepAlive(now, answer, 0.5); break;
       case S::kRegister: got = keeper.OnRegister(now, answer, 0.5); break;
+      case S::kAudit: got = keeper.OnAudit(now, answer, 0.5); break;
     }
     CHECK(static_cast<int>(got) == static_cast<int>(r.outcome));
     CHECK(keeper.WakeAt(now, r.need_register) - t0 == r.wake);
@@ -177,6 +178,54 @@ TEST_CASE("LeaseKeeper: jitter stays within the policy's bounds", "[core][lease]
     CHECK(keeper.OnGrant(0, Status::Unavailable("down"), 0, r.u) == O::kRetry);
     CHECK(keeper.WakeAt(0, false) == r.wake);
   }
+}
+
+TEST_CASE("AuditIntervalMs is two TTLs within [2 s, 60 s]", "[core][lease]") {
+  CHECK(AuditIntervalMs(5) == 10000);
+  CHECK(AuditIntervalMs(1) == 2000);
+  CHECK(AuditIntervalMs(0) == 2000);
+  CHECK(AuditIntervalMs(3600) == 60000);
+  CHECK(LeaseTimingFor(3).audit_ms == 6000);
+}
+
+TEST_CASE("LeaseKeeper: audits every audit interval, after keep-alives and registrations", "[core][lease]") {
+  LeaseTiming timing = LeaseTimingFor(3);
+  timing.audit_ms = 2500;
+  Run(LeaseKeeper(timing),
+      {
+          // at  need   step          answer outcome wake  fails lease
+          {0, false, S::kGrant, kOk, O::kOk, 1000, 0, 7},
+          {1000, false, S::kKeepAlive, kOk, O::kOk, 2000, 0, 7},
+          {2000, false, S::kKeepAlive, kOk, O::kOk, 2500, 0, 7},  // the audit is due before the next KeepAlive
+          {2500, true, S::kRegister, kOk, O::kOk, 2500, 0, 7},     // registering first
+          {2500, false, S::kAudit, kOk, O::kOk, 3000, 0, 7},
+          {3000, false, S::kKeepAlive, kOk, O::kOk, 4000, 0, 7},
+          {5000, false, S::kKeepAlive, kOk, O::kOk, 5000, 0, 7},  // a late turn: KeepAlive first, then the audit
+          {5000, false, S::kAudit, kDown, O::kRetry, 6000, 0, 7},  // a failed audit backs nothing off: next interval
+          {6000, false, S::kKeepAlive, kOk, O::kOk, 7000, 0, 7},
+          {7000, false, S::kKeepAlive, kOk, O::kOk, 7500, 0, 7},
+          {7500, false, S::kAudit, kGone, O::kLost, 7500, 0, 0},  // the lease is gone: grant again at once
+          {7500, false, S::kGrant, kOk, O::kOk, 8500, 0, 8},
+      });
+}
+
+TEST_CASE("LeaseKeeper: no audits with audit_ms 0", "[core][lease]") {
+  LeaseTiming timing = LeaseTimingFor(3);
+  timing.audit_ms = 0;
+  LeaseKeeper keeper(timing, 7, 0);
+  CHECK(keeper.Next(999'999, false) == S::kKeepAlive);
+  CHECK(keeper.OnKeepAlive(999'999, Status::Ok(), 0.5) == O::kOk);
+  CHECK(keeper.Next(1'000'000, false) == S::kWait);
+  CHECK(keeper.WakeAt(1'000'000, false) == 999'999 + 1000);
+}
+
+TEST_CASE("AuditEntries: what the registry lost and what it holds that is not ours", "[core][lease]") {
+  CHECK(AuditEntries({}, {}).clean());
+  CHECK(AuditEntries({3, 1, 2}, {2, 3, 1}).clean());
+  EntryAudit a = AuditEntries({1, 2, 3, 3}, {3, 4, 5, 4});
+  CHECK(a.missing == std::vector<uint64_t>{1, 2});
+  CHECK(a.unknown == std::vector<uint64_t>{4, 5});
+  CHECK_FALSE(a.clean());
 }
 
 TEST_CASE("LeaseKeeper: a Grant answered with lease 0 is a failure", "[core][lease]") {

@@ -40,6 +40,13 @@ class FakeLeaseCalls final : public LeaseCalls {
     log.push_back("revoke " + std::to_string(lease));
     return 0u;
   }
+  std::vector<v1::Endpoint> held;  // what Entries answers
+  Result<std::vector<v1::Endpoint>> Entries(uint64_t lease) override {
+    log.push_back("entries " + std::to_string(lease));
+    Status s = Pop();
+    if (!s.ok()) return s;
+    return held;
+  }
 
  private:
   Status Pop() {
@@ -102,6 +109,34 @@ TEST_CASE("LeaseShell: makes the call the keeper asks for and reports it", "[cor
 
   CHECK(calls.log == std::vector<std::string>{"grant 3", "register web lease 7", "keepalive 7", "keepalive 7",
                                               "grant 3", "register web lease 8"});
+}
+
+TEST_CASE("LeaseShell: an audit reports the ids held under the lease, and only those", "[core][lease]") {
+  FakeLeaseCalls calls;
+  FakeRandom random;
+  LeaseTiming timing = LeaseTimingFor(30);  // KeepAlives every 10 s
+  timing.audit_ms = 500;
+  LeaseShell shell(&calls, &random, 30, timing, /*lease=*/5, /*now=*/0);
+  for (auto [id, lease] : {std::pair<uint64_t, uint64_t>{11, 5}, {12, 6}, {13, 5}}) {
+    v1::Endpoint ep;
+    ep.set_id(id);
+    ep.set_lease_id(lease);  // 12: another holder's (a registry that ignored the filter)
+    calls.held.push_back(ep);
+  }
+  CHECK(shell.Step(499, nullptr).step == LeaseStep::kWait);
+  LeaseTurn t = shell.Step(500, nullptr);
+  CHECK(t.step == LeaseStep::kAudit);
+  CHECK(t.outcome == LeaseOutcome::kOk);
+  CHECK(t.held == std::vector<uint64_t>{11, 13});
+  CHECK(shell.keeper().WakeAt(500, false) == 1000);
+
+  calls.answers = {Status::NotFound("lease 5 is unknown")};
+  t = shell.Step(1000, nullptr);
+  CHECK(t.step == LeaseStep::kAudit);
+  CHECK(t.outcome == LeaseOutcome::kLost);
+  CHECK(t.held.empty());
+  CHECK(shell.lease() == 0);
+  CHECK(calls.log == std::vector<std::string>{"entries 5", "entries 5"});
 }
 
 TEST_CASE("LeaseShell: a holder's own failed call backs off the lease calls", "[core][lease]") {

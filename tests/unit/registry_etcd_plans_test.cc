@@ -240,17 +240,32 @@ TEST_CASE("etcd plans: Register writes the entry and its port under the lease, o
 TEST_CASE("etcd plans: Deregister and ReleasePort", "[registry][etcd-map]") {
   v1::Endpoint ep = Ep(7, "h1", 10004);
   ep.set_id(12);
-  etcdpb::TxnRequest t = DeregisterTxn(kKeys, {ep, 61});
+  const Allocation carries{"h1", 10004, 7, "web", "abcdef01", "http", 0, 12};
+  etcdpb::TxnRequest t = DeregisterTxn(kKeys, {ep, 61}, Versioned<Allocation>{carries, 58});
   REQUIRE(t.compare_size() == 1);
   CheckCompare(t.compare(0), kKeys.Endpoint(12), Cmp::MOD, Cmp::EQUAL, 61);
   REQUIRE(t.success_size() == 2);
   CHECK(t.success(0).request_delete_range().key() == kKeys.Endpoint(12));
-  // The port is deleted only while it is still this lease's.
+  // The port is deleted only while it is still this lease's and unchanged since it was read.
   const auto& port = t.success(1).request_txn();
-  REQUIRE(port.compare_size() == 1);
-  CheckCompare(port.compare(0), kKeys.Port("h1", 10004), Cmp::LEASE, Cmp::EQUAL, 7);
+  REQUIRE(port.compare_size() == 2);
+  CheckCompare(port.compare(0), kKeys.Port("h1", 10004), Cmp::MOD, Cmp::EQUAL, 58);
+  CheckCompare(port.compare(1), kKeys.Port("h1", 10004), Cmp::LEASE, Cmp::EQUAL, 7);
   CHECK(port.success(0).request_delete_range().key() == kKeys.Port("h1", 10004));
   CHECK(t.failure(0).request_range().key() == kKeys.Endpoint(12));
+  // A port that carries another entry (one registered after a restore brought this one back), no
+  // port, or another lease's port: only the entry goes.
+  Allocation other = carries;
+  other.endpoint_id = 13;
+  Allocation theirs = carries;
+  theirs.lease_id = 8;
+  for (const auto& p : {std::optional<Versioned<Allocation>>{Versioned<Allocation>{other, 58}},
+                        std::optional<Versioned<Allocation>>{},
+                        std::optional<Versioned<Allocation>>{Versioned<Allocation>{theirs, 58}}}) {
+    etcdpb::TxnRequest only = DeregisterTxn(kKeys, {ep, 61}, p);
+    REQUIRE(only.success_size() == 1);
+    CHECK(only.success(0).request_delete_range().key() == kKeys.Endpoint(12));
+  }
 
   RegistryState st(SmallRange());
   const uint64_t l1 = GrantLease(st);
@@ -345,7 +360,9 @@ TEST_CASE("etcd plans: leases", "[registry][etcd-map]") {
   *held.Add() = kKeys.Endpoint(2);
   *held.Add() = kKeys.Port("h2", 10001);
   *held.Add() = kKeys.Port("h1", 10001);
-  CHECK(CountEndpointKeys(kKeys, held) == 2);
+  *held.Add() = kKeys.Endpoint(0x10);
+  CHECK(EndpointKeysOf(kKeys, held) ==
+        std::vector<std::string>{kKeys.Endpoint(1), kKeys.Endpoint(2), kKeys.Endpoint(0x10)});
   CHECK(PortKeysOnHost(kKeys, held, "h1") ==
         std::vector<std::string>{kKeys.Port("h1", 10001), kKeys.Port("h1", 10002)});
 }

@@ -290,6 +290,26 @@ TEST_CASE("State: re-registering the same host:port updates in place", "[registr
   CHECK(al->role == "grpc");
 }
 
+TEST_CASE("State: Query by lease lists that lease's entries only", "[registry][state]") {
+  RegistryState st(SmallRange());
+  const uint64_t a = GrantLease(st), b = GrantLease(st);
+  const uint64_t a1 = MustRegister(st, Ep(a, "h1", 10001, "web"), kWall);
+  const uint64_t a2 = MustRegister(st, Ep(a, "h1", 10002, "api"), kWall);
+  MustRegister(st, Ep(b, "h1", 10003, "web"), kWall);
+  auto ids = [](const std::vector<v1::Endpoint>& eps) {
+    std::set<uint64_t> out;
+    for (const auto& ep : eps) out.insert(ep.id());
+    return out;
+  };
+  CHECK(ids(*st.Query("", "", "", a)) == std::set<uint64_t>{a1, a2});
+  CHECK(ids(*st.Query("web", "", "", a)) == std::set<uint64_t>{a1});
+  CHECK(st.Query("", "", "", b)->size() == 1);
+  CHECK(st.Query("", "", "").value().size() == 3);
+  auto gone = st.Query("", "", "", 4242);
+  REQUIRE_FALSE(gone.ok());
+  CHECK(gone.status().code() == Code::kNotFound);
+}
+
 TEST_CASE("State: Register rejects bad input and unknown leases without changing anything", "[registry][state]") {
   RegistryState st(SmallRange());
   uint64_t a = GrantLease(st);
