@@ -20,7 +20,7 @@ import uuid
 
 import test_registry
 from etcd_cluster import EtcdCluster
-from harness import BIN, ClusterTest, Registry, Router, binary, wait_until
+from harness import BIN, ClusterTest, DeployTest, Registry, Router, binary, wait_until
 
 A = test_registry.A
 B = test_registry.B
@@ -74,6 +74,47 @@ class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
         p.wait(timeout=15)
         self.assertIn("granting a new one and registering again", p.stderr.read())
         wait_until(lambda: self.show() == {}, 2, what="entry freed after CMD exit")
+
+    def etcd_json(self, call, body):
+        """One call to etcd's JSON gateway (keys and values base64): for values etcdctl cannot pass."""
+        import urllib.request
+        req = urllib.request.Request(self.etcd.endpoints().split(",")[0] + "/v3/" + call, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        return json.loads(urllib.request.urlopen(req, timeout=5).read())
+
+    def test_register_cmd_audits_what_etcd_holds_under_its_lease(self):
+        # What a restore from a backup does to a live lease, done by hand: the entry is lost (it was
+        # registered after the backup), then an entry the holder no longer has comes back beside it.
+        import base64
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "1",
+                       "--", sys.executable, ECHO)
+        [(_, _, e)] = wait_until(lambda: self.wide(), 15, what="entry registered")
+        key = f"{self.prefix}registry/ep/{e['id']:016x}"
+        [kv] = self.etcd_json("kv/range", {"key": base64.b64encode(key.encode()).decode()})["kvs"]
+        self.etcd.etcdctl("del", key)
+        [(_, _, again)] = wait_until(lambda: [x for x in self.wide() if x[2]["id"] != e["id"]] or None, 10,
+                                     what="the lost entry registered again by the audit")
+        self.assertEqual((again["port"], again["pid"]), (e["port"], e["pid"]))
+        lease = int(kv["lease"])
+        [kv2] = self.etcd_json("kv/range", {"key": base64.b64encode(
+            f"{self.prefix}registry/ep/{again['id']:016x}".encode()).decode()})["kvs"]
+        self.assertEqual(int(kv2["lease"]), lease, "registered again under the same lease")
+        # The old entry back under the same lease (as a restore brings it): the holder removes it, and
+        # its removal leaves the port that the new entry now carries.
+        self.etcd_json("kv/put", {"key": kv["key"], "value": kv["value"], "lease": kv["lease"]})
+        wait_until(lambda: [x[2]["id"] for x in self.wide()] == [again["id"]] or None, 10,
+                   what="the stray entry deregistered")
+        self.assertEqual(self.etcd_keys("port/"), [f"{self.prefix}registry/port/127.0.0.1/{e['port']:05d}"])
+        # Still routed to the live one, and the port is not free for anyone else.
+        r = self.cli("registry", "register", f"webapp@{B}", "http", "--host", "127.0.0.1", "--port", str(e["port"]),
+                     check=False)
+        self.assertNotEqual(r.returncode, 0, "the port was handed out twice")
+        self.assertIn("ALREADY_EXISTS", r.stderr)
+        os.kill(e["pid"], signal.SIGTERM)
+        p.wait(timeout=15)
+        err = p.stderr.read()
+        self.assertIn(f"no longer holds entry {e['id']}", err)
+        self.assertIn(f"holds entry {e['id']} under lease {lease} that is not ours; deregistering it", err)
 
     def test_metrics(self):
         self.register(f"webapp@{A}", "http", "--port", "15194")
@@ -163,6 +204,56 @@ class RestoreTest(ClusterTest):
         self.assertIn("15501", self.routed(r))
         self.cli("registry", "register", f"webapp@{A}", "web", "--host", "127.0.0.1", "--port", "15520")
         wait_until(lambda: "15520" in self.routed(r), 15, what="a registration after the restore routed")
+
+
+APP = """import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"""
+
+
+class DroneOnRestoredEtcdTest(DeployTest):
+    """A drone whose lease survives an etcd restore from a backup: what it registered after the
+    backup is gone from etcd and what it removed since is back, until its audit puts it right."""
+    DRONES = ("d1",)
+
+    def setUp(self):
+        self.etcd = EtcdCluster(members=1)
+        self.addCleanup(self.etcd.stop)
+        self.prefix = f"/t-{uuid.uuid4().hex[:12]}/"
+        super().setUp()
+
+    def registry_store(self):
+        return etcd_store(self.etcd, self.prefix)
+
+    def web(self):
+        """{commit: port} of the webapp's web entries, from `registry show`."""
+        return {c: e["port"] for c, r, e in entries(self.show("webapp")) if r == "web"}
+
+    def test_the_drone_registers_what_the_restore_lost_and_removes_what_it_brought_back(self):
+        a = self.commit({"app.py": APP, "Procfile": "web: python3 app.py\n"})
+        self.push()
+        self.cli("deploy", "webapp", a)
+        snap = os.path.join(self.tmp, "etcd.snapshot")
+        self.etcd.snapshot_save(snap)  # the backup: the drone's lease and a's entry
+        b = self.commit({"app.py": APP + "# b\n"}, "b")
+        self.push()
+        self.cli("deploy", "webapp", b)
+        self.cli("stop", "webapp", a)
+        before = self.web()
+        self.assertEqual(set(before), {b})
+        self.etcd.restore(snap)
+        # Right after the restore etcd holds a (stopped) and not b (running).
+        wait_until(lambda: self.web() == before or None, 30, what="b registered again and a removed")
+        self.assertRegex(self.drones["d1"].log(), r"differ from its instances.*missing=1.*not_ours=1")
+        self.assertNotIn("registry lease lost", self.drones["d1"].log())  # the lease survived: no new one
 
 
 def run_allocations(registry, token_file, host, count, concurrency=4):
