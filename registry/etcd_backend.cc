@@ -373,6 +373,10 @@ std::string EtcdBackend::Metrics() const {
   out.Counter("skyport_registry_calls_total", "RPCs handed to the store.", counters_.calls.load());
   out.Counter("skyport_registry_etcd_conflicts_total",
               "etcd transactions that lost a race (decided again on fresh reads).", counters_.conflicts.load());
+  out.Counter("skyport_registry_etcd_one_trip_registers_total",
+              "Registers done in one etcd Txn (a new entry on a free port or on the lease's fresh allocation); the "
+              "rest read first.",
+              counters_.one_trip_registers.load());
   out.Counter("skyport_registry_etcd_errors_total", "Calls answered UNAVAILABLE because etcd failed.",
               counters_.etcd_errors.load());
   out.Counter("skyport_registry_etcd_undecodable_total", "Values in etcd that did not decode (skipped or refused).",

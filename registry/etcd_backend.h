@@ -78,7 +78,7 @@ class EtcdBackend final : public Backend {
   struct Counters {
     std::atomic<uint64_t> calls{0}, conflicts{0}, etcd_errors{0}, undecodable{0}, slow_port_scans{0},
         watch_snapshots{0}, watch_resumes{0}, watch_ends{0}, orphans_revoked{0}, orphans_restored{0},
-        watch_prev_reads{0}, watch_backlog_ends{0};
+        watch_prev_reads{0}, watch_backlog_ends{0}, one_trip_registers{0};
   };
   class Watcher;
   struct WatchFeed;

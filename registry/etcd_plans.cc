@@ -206,6 +206,60 @@ Result<RegisterRead> ParseRegisterRead(const EtcdKeys& keys, const etcdpb::TxnRe
   return read;
 }
 
+namespace {
+
+// The entry as stored (id, first registration time) and its port's value.
+void AddRegisterPuts(google::protobuf::RepeatedPtrField<etcdpb::RequestOp>* ops, const EtcdKeys& keys,
+                     const v1::Endpoint& ep, Allocation a) {
+  a.host = ep.host();
+  a.port = ep.port();
+  a.lease_id = ep.lease_id();
+  SetIdentity(a, ep);
+  a.endpoint_id = ep.id();
+  AddPut(ops, keys.Endpoint(ep.id()), EncodeEndpoint(ep), ep.lease_id());
+  AddPut(ops, keys.Port(ep.host(), ep.port()), EncodeAllocation(a), ep.lease_id());
+}
+
+}  // namespace
+
+etcdpb::TxnRequest OneTripRegisterTxn(const EtcdKeys& keys, const v1::Endpoint& in, uint64_t new_id,
+                                      int64_t now_wall_ms) {
+  v1::Endpoint ep = in;
+  ep.clear_revision();
+  ep.set_id(new_id);
+  ep.set_registered_unix_ms(now_wall_ms);
+  const std::string lease_key = keys.Lease(ep.lease_id()), port_key = keys.Port(ep.host(), ep.port()),
+                    ep_key = keys.Endpoint(new_id);
+  etcdpb::TxnRequest t;
+  *t.add_compare() = Exists(lease_key);
+  *t.add_compare() = Absent(port_key);
+  *t.add_compare() = Absent(ep_key);
+  AddRegisterPuts(t.mutable_success(), keys, ep, Allocation{});
+  // Else: the port as Allocate left it for this lease and identity.
+  Allocation allocated;
+  allocated.host = ep.host();
+  allocated.port = ep.port();
+  allocated.lease_id = ep.lease_id();
+  SetIdentity(allocated, ep);
+  etcdpb::TxnRequest* on_allocation = t.add_failure()->mutable_request_txn();
+  *on_allocation->add_compare() = Exists(lease_key);
+  etcdpb::Compare* value = on_allocation->add_compare();
+  value->set_key(port_key);
+  value->set_target(etcdpb::Compare::VALUE);
+  value->set_result(etcdpb::Compare::EQUAL);
+  value->set_value(EncodeAllocation(allocated));
+  *on_allocation->add_compare() = Cmp(port_key, etcdpb::Compare::LEASE, etcdpb::Compare::EQUAL,
+                                      static_cast<int64_t>(ep.lease_id()));
+  *on_allocation->add_compare() = Absent(ep_key);
+  AddRegisterPuts(on_allocation->mutable_success(), keys, ep, allocated);
+  return t;
+}
+
+bool OneTripRegistered(const etcdpb::TxnResponse& r) {
+  if (r.succeeded()) return true;
+  return r.responses_size() == 1 && r.responses(0).has_response_txn() && r.responses(0).response_txn().succeeded();
+}
+
 Result<RegisterPlan> PlanRegister(const EtcdKeys& keys, const v1::Endpoint& in, const RegisterRead& read,
                                   uint64_t new_id, int64_t now_wall_ms) {
   if (!read.lease_live) return ErrUnknownLease(in.lease_id());
@@ -224,21 +278,12 @@ Result<RegisterPlan> PlanRegister(const EtcdKeys& keys, const v1::Endpoint& in, 
     ep.set_registered_unix_ms(now_wall_ms);
   }
   ep.set_id(plan.id);
-  Allocation a;
-  if (read.alloc) a = read.alloc->value;
-  a.host = ep.host();
-  a.port = ep.port();
-  a.lease_id = ep.lease_id();
-  SetIdentity(a, ep);
-  a.endpoint_id = plan.id;
-
   etcdpb::TxnRequest& t = plan.txn;
   const std::string port_key = keys.Port(ep.host(), ep.port()), ep_key = keys.Endpoint(plan.id);
   *t.add_compare() = Exists(keys.Lease(ep.lease_id()));
   *t.add_compare() = read.alloc ? ModIs(port_key, read.alloc->mod_revision) : Absent(port_key);
   *t.add_compare() = update ? ModIs(ep_key, read.old->mod_revision) : Absent(ep_key);
-  AddPut(t.mutable_success(), ep_key, EncodeEndpoint(ep), ep.lease_id());
-  AddPut(t.mutable_success(), port_key, EncodeAllocation(a), ep.lease_id());
+  AddRegisterPuts(t.mutable_success(), keys, ep, read.alloc ? read.alloc->value : Allocation{});
   return plan;
 }
 

@@ -110,6 +110,17 @@ struct RegisterPlan {
 };
 Result<RegisterPlan> PlanRegister(const EtcdKeys& keys, const v1::Endpoint& in, const RegisterRead& read,
                                   uint64_t new_id, int64_t now_wall_ms);
+// The common Registers in one round trip, no read first: a new entry on a
+// port nobody holds (compares: lease alive, port and entry key absent), or,
+// in the Txn's failure branch, on a port this lease allocated for the same
+// identity that carries no entry yet (the port's value is exactly what
+// Allocate wrote). Anything else (an update, another holder's port, a lease
+// gone) matches neither, writes nothing, and takes the read-then-write
+// path, which gives the answer. `new_id` must be unused (the compares check).
+etcdpb::TxnRequest OneTripRegisterTxn(const EtcdKeys& keys, const v1::Endpoint& in, uint64_t new_id,
+                                      int64_t now_wall_ms);
+// Whether that Txn wrote the entry.
+bool OneTripRegistered(const etcdpb::TxnResponse& r);
 // Removes the entry if it is unchanged (else ranges it), and with it its
 // port as read (`port`), if that still carries this entry under its lease
 // and is unchanged. A port that carries another entry stays: after a restore

@@ -215,7 +215,18 @@ void EtcdBackend::Register(const v1::RegisterRequest& req, v1::RegisterResponse*
   done = Track(std::move(done));
   if (Status s = ValidateEndpoint(req.endpoint()); !s.ok()) return done(s);
   if (req.endpoint().lease_id() > kMaxId) return done(ErrUnknownLease(req.endpoint().lease_id()));
-  RegisterRound(std::make_shared<RegisterCall>(RegisterCall{req.endpoint(), resp, std::move(done)}));
+  auto c = std::make_shared<RegisterCall>(RegisterCall{req.endpoint(), resp, std::move(done)});
+  const uint64_t id = NewId();
+  client_->Txn(OneTripRegisterTxn(keys_, c->ep, id, clock_->WallMs()), [this, c, id](auto r) {
+    if (!r.ok()) return c->done(FromEtcd(r.status()));
+    if (OneTripRegistered(*r)) {
+      ++counters_.one_trip_registers;
+      c->resp->set_id(id);
+      c->resp->set_revision(r->header().revision());
+      return c->done(Status::Ok());
+    }
+    RegisterRound(c);  // an update, a refusal, a lease gone: read, then decide
+  });
 }
 
 void EtcdBackend::RegisterRound(std::shared_ptr<RegisterCall> c) {

@@ -203,6 +203,57 @@ TEST_CASE("etcd plans: Register writes the entry and its port under the lease, o
     CHECK(plan->id == 78);
     CheckCompare(plan->txn.compare(2), kKeys.Endpoint(78), Cmp::CREATE, Cmp::EQUAL, 0);
   }
+  SECTION("in one round trip: what the read-then-write path would write, on a free port or on the lease's "
+          "fresh allocation") {
+    etcdpb::TxnRequest one = OneTripRegisterTxn(kKeys, in, 79, kWall);
+    RegisterRead free_port;
+    free_port.lease_live = true;
+    auto plan = PlanRegister(kKeys, in, free_port, 79, kWall);
+    REQUIRE(plan.ok());
+    REQUIRE(one.compare_size() == 3);
+    for (int i = 0; i < 3; ++i) CHECK(one.compare(i).SerializeAsString() == plan->txn.compare(i).SerializeAsString());
+    REQUIRE(one.success_size() == 2);
+    for (int i = 0; i < 2; ++i) CHECK(one.success(i).SerializeAsString() == plan->txn.success(i).SerializeAsString());
+
+    // The failure branch: the port exactly as Allocate reserved it for this lease and identity.
+    v1::AllocateRequest req;
+    req.set_host("h1");
+    req.set_app(in.app());
+    req.set_commit(in.commit());
+    req.set_role(in.role());
+    req.set_instance(in.instance());
+    req.set_lease_id(7);
+    const Allocation reserved = AllocationFor(req, 10004);
+    etcdpb::TxnRequest reserve = ReservePortTxn(kKeys, reserved, std::nullopt);
+    REQUIRE(one.failure_size() == 1);
+    const auto& on_alloc = one.failure(0).request_txn();
+    REQUIRE(on_alloc.compare_size() == 4);
+    CheckCompare(on_alloc.compare(0), kKeys.Lease(7), Cmp::CREATE, Cmp::GREATER, 0);
+    CHECK(on_alloc.compare(1).key() == kKeys.Port("h1", 10004));
+    CHECK(on_alloc.compare(1).target() == Cmp::VALUE);
+    CHECK(on_alloc.compare(1).result() == Cmp::EQUAL);
+    CHECK(on_alloc.compare(1).value() == reserve.success(0).request_put().value());
+    CheckCompare(on_alloc.compare(2), kKeys.Port("h1", 10004), Cmp::LEASE, Cmp::EQUAL, 7);
+    CheckCompare(on_alloc.compare(3), kKeys.Endpoint(79), Cmp::CREATE, Cmp::EQUAL, 0);
+    RegisterRead on_reserved;
+    on_reserved.lease_live = true;
+    on_reserved.alloc = Versioned<Allocation>{reserved, 50};
+    auto plan2 = PlanRegister(kKeys, in, on_reserved, 79, kWall);
+    REQUIRE(plan2.ok());
+    REQUIRE(on_alloc.success_size() == 2);
+    for (int i = 0; i < 2; ++i)
+      CHECK(on_alloc.success(i).SerializeAsString() == plan2->txn.success(i).SerializeAsString());
+
+    etcdpb::TxnResponse r;
+    CHECK_FALSE(OneTripRegistered(r));
+    r.set_succeeded(true);
+    CHECK(OneTripRegistered(r));
+    r.set_succeeded(false);
+    r.add_responses()->mutable_response_txn()->set_succeeded(false);
+    CHECK_FALSE(OneTripRegistered(r));
+    r.mutable_responses(0)->mutable_response_txn()->set_succeeded(true);
+    CHECK(OneTripRegistered(r));
+  }
   SECTION("refusals, word for word the state's") {
     RegistryState st(SmallRange());
     const uint64_t l1 = GrantLease(st), l2 = GrantLease(st);
