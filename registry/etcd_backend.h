@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -32,6 +33,7 @@
 #include "core/ids.h"
 #include "registry/backend.h"
 #include "registry/etcd_keys.h"
+#include "registry/etcd_plans.h"
 #include "rpc/etcd_client.h"
 
 namespace skyport::registry {
@@ -116,9 +118,9 @@ class EtcdBackend final : public Backend {
   void QueryLeaseRead(const v1::QueryRequest& req, v1::QueryResponse* resp, Done done,
                       std::shared_ptr<const std::vector<std::string>> keys, size_t from);
   // Allocate (etcd_ports.cc).
-  void AllocateLease(std::shared_ptr<AllocateCall> c);
-  void AllocateRead(std::shared_ptr<AllocateCall> c);
-  void AllocateDecide(std::shared_ptr<AllocateCall> c);
+  void AllocateReadReserved(std::shared_ptr<AllocateCall> c);
+  void AllocateFromIndex(std::shared_ptr<AllocateCall> c, std::optional<Versioned<Allocation>> index);
+  void AllocateDecide(std::shared_ptr<AllocateCall> c, AllocateDecision d);
   void AllocatePick(std::shared_ptr<AllocateCall> c);
   void AllocateScan(std::shared_ptr<AllocateCall> c);
   void AllocateTry(std::shared_ptr<AllocateCall> c, uint32_t port);

@@ -31,6 +31,9 @@ std::string EtcdKeys::Port(const std::string& host, uint32_t port) const {
   return fmt::format("{}port/{}/{:05d}", root_, host, port);
 }
 std::string EtcdKeys::Route(const std::string& app) const { return root_ + "route/" + app; }
+std::string EtcdKeys::Unregistered(const Allocation& a) const {
+  return fmt::format("{}unreg/{:016x}/{}/{}/{}/{}/{}", root_, a.lease_id, a.host, a.app, a.commit, a.role, a.instance);
+}
 
 ParsedKey EtcdKeys::Parse(std::string_view key) const {
   ParsedKey k;
@@ -46,6 +49,28 @@ ParsedKey EtcdKeys::Parse(std::string_view key) const {
       k.kind = KeyKind::kRoute;
       k.app = std::string(app);
     }
+  } else if (StartsWith(rest, "unreg/")) {
+    // <lease>/<host>/<app>/<commit>/<role>/<instance>: none of them holds a '/'.
+    std::string_view part[6];
+    rest = rest.substr(6);
+    for (int i = 0; i < 6; ++i) {
+      const size_t slash = i < 5 ? rest.find('/') : rest.size();
+      if (slash == std::string_view::npos) return k;
+      part[i] = rest.substr(0, slash);
+      rest = i < 5 ? rest.substr(slash + 1) : std::string_view();
+    }
+    uint32_t instance = 0;
+    auto [end, ec] = std::from_chars(part[5].data(), part[5].data() + part[5].size(), instance);
+    if (!ParseHexId(part[0], k.id) || !ValidateHost("host", part[1]).ok() || !ValidateName("app", part[2]).ok() ||
+        !ValidateCommit("commit", part[3]).ok() || !ValidateName("role", part[4]).ok() || part[5].empty() ||
+        ec != std::errc() || end != part[5].data() + part[5].size() || part[5].find('/') != std::string_view::npos ||
+        (part[5].size() > 1 && part[5][0] == '0')) {
+      k.id = 0;
+      return k;
+    }
+    k.kind = KeyKind::kUnregistered;
+    k.host = std::string(part[1]);
+    k.app = std::string(part[2]);
   } else if (StartsWith(rest, "port/")) {
     rest = rest.substr(5);
     const size_t slash = rest.find('/');
@@ -128,6 +153,19 @@ Result<Allocation> DecodeAllocation(const EtcdKeys& keys, const mvccpb::KeyValue
   if (e.lease_id() == 0 || static_cast<uint64_t>(kv.lease()) != e.lease_id())
     return Corrupt(kv, fmt::format("names lease {} and is attached to lease {}", e.lease_id(), kv.lease()));
   return AllocationOf(e);
+}
+
+Result<Allocation> DecodeUnregistered(const EtcdKeys& keys, const mvccpb::KeyValue& kv) {
+  v1::Endpoint e;
+  if (keys.Parse(kv.key()).kind != KeyKind::kUnregistered) return Corrupt(kv, "is not under an identity index key");
+  if (!e.ParseFromString(kv.value())) return Corrupt(kv, "is not an allocation");
+  Allocation a = AllocationOf(e);
+  if (keys.Unregistered(a) != kv.key() || a.endpoint_id != 0)
+    return Corrupt(kv, fmt::format("holds the allocation {}:{} of another identity or with an entry", a.host, a.port));
+  if (a.lease_id == 0 || static_cast<uint64_t>(kv.lease()) != a.lease_id)
+    return Corrupt(kv, fmt::format("names lease {} and is attached to lease {}", a.lease_id, kv.lease()));
+  if (Status s = ValidatePort("port", a.port); !s.ok()) return Corrupt(kv, "names no valid port");
+  return a;
 }
 
 Result<v1::RouteConfig> DecodeRoute(const EtcdKeys& keys, const mvccpb::KeyValue& kv) {

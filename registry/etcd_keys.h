@@ -7,6 +7,13 @@
 //                                   lease_id, app, commit, role, instance and id (the
 //                                   endpoint on it, 0 while only reserved)
 //   ROOT route/<app>                v1::RouteConfig (revision = the key's mod_revision)
+//   ROOT unreg/<lease:016x>/<host>/<app>/<commit>/<role>/<instance>
+//                                   the allocation (as its port key holds it) that
+//                                   lease holds for that identity on that host while
+//                                   no entry is registered on it: how a retried
+//                                   Allocate finds its port in one read (derived
+//                                   data: Register and ReleasePort remove it, the
+//                                   lease takes it along; migrate does not copy it)
 //
 // A Skyport lease IS the etcd lease of the same id: the lease, endpoint and
 // port keys are attached to it, so etcd's expiry (or LeaseRevoke) removes a
@@ -33,12 +40,12 @@ inline constexpr int64_t kStaticLeaseTtl = 9'000'000'000;
 // and positive as etcd's int64 lease ids must be.
 inline constexpr uint64_t kMaxId = (uint64_t{1} << 53) - 1;
 
-enum class KeyKind { kLease, kEndpoint, kPort, kRoute, kOther };
+enum class KeyKind { kLease, kEndpoint, kPort, kRoute, kUnregistered, kOther };
 
 struct ParsedKey {
   KeyKind kind = KeyKind::kOther;
-  uint64_t id = 0;   // kLease, kEndpoint
-  std::string host;  // kPort
+  uint64_t id = 0;   // kLease, kEndpoint; kUnregistered: the lease
+  std::string host;  // kPort, kUnregistered
   uint32_t port = 0; // kPort
   std::string app;   // kRoute
 };
@@ -54,6 +61,8 @@ class EtcdKeys {
   std::string Endpoint(uint64_t id) const;
   std::string Port(const std::string& host, uint32_t port) const;
   std::string Route(const std::string& app) const;
+  // The identity index of `a` (its lease, host, app, commit, role, instance).
+  std::string Unregistered(const Allocation& a) const;
   std::string LeasePrefix() const { return root_ + "lease/"; }
   std::string EndpointPrefix() const { return root_ + "ep/"; }
   std::string PortPrefix() const { return root_ + "port/"; }
@@ -78,6 +87,9 @@ std::string EncodeRoute(const v1::RouteConfig& r);  // revision dropped
 Result<v1::GrantResponse> DecodeLease(const EtcdKeys& keys, const mvccpb::KeyValue& kv);
 Result<v1::Endpoint> DecodeEndpoint(const EtcdKeys& keys, const mvccpb::KeyValue& kv);
 Result<Allocation> DecodeAllocation(const EtcdKeys& keys, const mvccpb::KeyValue& kv);
+// An identity index's value: an allocation without an entry whose own index
+// key is this one.
+Result<Allocation> DecodeUnregistered(const EtcdKeys& keys, const mvccpb::KeyValue& kv);
 Result<v1::RouteConfig> DecodeRoute(const EtcdKeys& keys, const mvccpb::KeyValue& kv);
 
 }  // namespace skyport::registry

@@ -81,7 +81,8 @@ OrphanAction DecideOrphanLease(const EtcdKeys& keys, uint64_t id, int64_t grante
   for (const std::string& k : lease_keys) {
     const ParsedKey p = keys.Parse(k);
     if (p.kind == KeyKind::kLease) return OrphanAction::kKeep;  // it has its record after all
-    if (p.kind != KeyKind::kEndpoint && p.kind != KeyKind::kPort) return OrphanAction::kKeep;  // not ours
+    if (p.kind != KeyKind::kEndpoint && p.kind != KeyKind::kPort && p.kind != KeyKind::kUnregistered)
+      return OrphanAction::kKeep;  // not ours
   }
   return OrphanAction::kRestore;  // entries or ports of ours hold it: give it its record back
 }
@@ -97,18 +98,6 @@ std::vector<std::string> EndpointKeysOf(const EtcdKeys& keys,
   std::vector<std::string> out;
   for (const std::string& k : lease_keys)
     if (keys.Parse(k).kind == KeyKind::kEndpoint) out.push_back(k);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::vector<std::string> PortKeysOnHost(const EtcdKeys& keys,
-                                        const google::protobuf::RepeatedPtrField<std::string>& lease_keys,
-                                        const std::string& host) {
-  std::vector<std::string> out;
-  for (const std::string& k : lease_keys) {
-    ParsedKey p = keys.Parse(k);
-    if (p.kind == KeyKind::kPort && p.host == host) out.push_back(k);
-  }
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -168,23 +157,38 @@ Allocation AllocationFor(const v1::AllocateRequest& req, uint32_t port) {
 }
 
 etcdpb::TxnRequest ReservePortTxn(const EtcdKeys& keys, const Allocation& a,
-                                  const std::optional<Versioned<Allocation>>& drop) {
+                                  const std::optional<Versioned<Allocation>>& drop, std::optional<int64_t> index_mod) {
   etcdpb::TxnRequest t;
-  const std::string lease = keys.Lease(a.lease_id), port = keys.Port(a.host, a.port);
+  const std::string lease = keys.Lease(a.lease_id), port = keys.Port(a.host, a.port), index = keys.Unregistered(a);
   *t.add_compare() = Exists(lease);
   *t.add_compare() = Absent(port);
   if (drop) *t.add_compare() = ModIs(keys.Port(drop->value.host, drop->value.port), drop->mod_revision);
+  if (index_mod) *t.add_compare() = *index_mod == 0 ? Absent(index) : ModIs(index, *index_mod);
   AddPut(t.mutable_success(), port, EncodeAllocation(a), a.lease_id);
+  AddPut(t.mutable_success(), index, EncodeAllocation(a), a.lease_id);
   if (drop) AddDelete(t.mutable_success(), keys.Port(drop->value.host, drop->value.port));
   AddRange(t.mutable_failure(), lease);
   AddRange(t.mutable_failure(), port);
+  AddRange(t.mutable_failure(), index);
   return t;
 }
 
-ReserveMiss ReadReserveMiss(const etcdpb::TxnResponse& r) {
+ReserveMiss ReadReserveMiss(const etcdpb::TxnResponse& r, std::optional<int64_t> index_mod) {
   if (KvsOf(r, 0).empty()) return ReserveMiss::kLeaseGone;
+  if (index_mod) {
+    const auto& index = KvsOf(r, 2);
+    if (index.empty() ? *index_mod != 0 : index.Get(0).mod_revision() != *index_mod) return ReserveMiss::kIndexChanged;
+  }
   if (!KvsOf(r, 1).empty()) return ReserveMiss::kPortTaken;
   return ReserveMiss::kChanged;
+}
+
+Result<std::optional<Versioned<Allocation>>> ReadIndexAfterMiss(const EtcdKeys& keys, const etcdpb::TxnResponse& r) {
+  const auto& index = KvsOf(r, 2);
+  if (index.empty()) return std::optional<Versioned<Allocation>>();
+  auto a = DecodeUnregistered(keys, index.Get(0));
+  if (!a.ok()) return a.status();
+  return std::optional<Versioned<Allocation>>(Versioned<Allocation>{std::move(*a), index.Get(0).mod_revision()});
 }
 
 etcdpb::TxnRequest RegisterReadTxn(const EtcdKeys& keys, const v1::Endpoint& ep) {
@@ -207,6 +211,20 @@ Result<RegisterRead> ParseRegisterRead(const EtcdKeys& keys, const etcdpb::TxnRe
 }
 
 namespace {
+
+// The identity index of `a` (an allocation without an entry) goes with it,
+// if it still names it (a nested Txn: the index may name another port).
+void AddDropIndex(google::protobuf::RepeatedPtrField<etcdpb::RequestOp>* ops, const EtcdKeys& keys, Allocation a) {
+  a.endpoint_id = 0;
+  const std::string index = keys.Unregistered(a);
+  etcdpb::TxnRequest* nested = ops->Add()->mutable_request_txn();
+  etcdpb::Compare* value = nested->add_compare();
+  value->set_key(index);
+  value->set_target(etcdpb::Compare::VALUE);
+  value->set_result(etcdpb::Compare::EQUAL);
+  value->set_value(EncodeAllocation(a));
+  AddDelete(nested->mutable_success(), index);
+}
 
 // The entry as stored (id, first registration time) and its port's value.
 void AddRegisterPuts(google::protobuf::RepeatedPtrField<etcdpb::RequestOp>* ops, const EtcdKeys& keys,
@@ -252,6 +270,7 @@ etcdpb::TxnRequest OneTripRegisterTxn(const EtcdKeys& keys, const v1::Endpoint& 
                                       static_cast<int64_t>(ep.lease_id()));
   *on_allocation->add_compare() = Absent(ep_key);
   AddRegisterPuts(on_allocation->mutable_success(), keys, ep, allocated);
+  AddDropIndex(on_allocation->mutable_success(), keys, allocated);
   return t;
 }
 
@@ -284,6 +303,7 @@ Result<RegisterPlan> PlanRegister(const EtcdKeys& keys, const v1::Endpoint& in, 
   *t.add_compare() = read.alloc ? ModIs(port_key, read.alloc->mod_revision) : Absent(port_key);
   *t.add_compare() = update ? ModIs(ep_key, read.old->mod_revision) : Absent(ep_key);
   AddRegisterPuts(t.mutable_success(), keys, ep, read.alloc ? read.alloc->value : Allocation{});
+  if (read.alloc && read.alloc->value.endpoint_id == 0) AddDropIndex(t.mutable_success(), keys, read.alloc->value);
   return plan;
 }
 
@@ -312,10 +332,11 @@ Status CheckRelease(const std::optional<Allocation>& a, const std::string& host,
   return Status::Ok();
 }
 
-etcdpb::TxnRequest ReleaseTxn(const EtcdKeys& keys, const std::string& host, uint32_t port, int64_t mod_revision) {
+etcdpb::TxnRequest ReleaseTxn(const EtcdKeys& keys, const Allocation& a, int64_t mod_revision) {
   etcdpb::TxnRequest t;
-  *t.add_compare() = ModIs(keys.Port(host, port), mod_revision);
-  AddDelete(t.mutable_success(), keys.Port(host, port));
+  *t.add_compare() = ModIs(keys.Port(a.host, a.port), mod_revision);
+  AddDelete(t.mutable_success(), keys.Port(a.host, a.port));
+  AddDropIndex(t.mutable_success(), keys, a);
   return t;
 }
 

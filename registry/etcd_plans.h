@@ -62,10 +62,6 @@ Result<uint32_t> KeepAliveOutcome(uint64_t id, int64_t etcd_ttl, uint32_t max_tt
 // what Revoke removes and reports, what Query by lease reads.
 std::vector<std::string> EndpointKeysOf(const EtcdKeys& keys,
                                         const google::protobuf::RepeatedPtrField<std::string>& lease_keys);
-// Port keys on `host` among a lease's keys.
-std::vector<std::string> PortKeysOnHost(const EtcdKeys& keys,
-                                        const google::protobuf::RepeatedPtrField<std::string>& lease_keys,
-                                        const std::string& host);
 
 // --- Allocate --------------------------------------------------------------
 struct AllocateDecision {
@@ -75,7 +71,8 @@ struct AllocateDecision {
   std::optional<Versioned<Allocation>> drop;  // kPick: the holder's stale allocation, removed with the pick
 };
 // RegistryState::Allocate's rules, on what the backend read: `held` are the
-// lease's allocations on req.host (for a retried Allocate), `at_port` the
+// lease's allocations on req.host for the request's identity (its identity
+// index, for a retried Allocate), `at_port` the
 // allocation live on req.port (when req.port != 0). The request is valid and
 // its lease alive.
 AllocateDecision DecideAllocate(const v1::AllocateRequest& req, const std::vector<Versioned<Allocation>>& held,
@@ -83,12 +80,18 @@ AllocateDecision DecideAllocate(const v1::AllocateRequest& req, const std::vecto
 // A port in [lo, hi] from `random`, stepping past `avoid`; 0 if all avoided.
 uint32_t CandidatePort(uint32_t lo, uint32_t hi, uint64_t random, const std::vector<uint32_t>& avoid);
 // The Txn that reserves `a` (and removes `drop`): If(lease record exists,
-// port key absent, drop unchanged) Then(put port attached to the lease)
-// Else(range lease record, range port key).
+// port key absent, drop unchanged, identity index as expected) Then(put the
+// port and the identity index, attached to the lease) Else(range lease
+// record, port key, identity index). `index_mod`: nullopt = any (an explicit
+// port), 0 = absent, N = at mod revision N (a stale one, overwritten) — so an
+// Allocate of a new identity is this one Txn.
 etcdpb::TxnRequest ReservePortTxn(const EtcdKeys& keys, const Allocation& a,
-                                  const std::optional<Versioned<Allocation>>& drop);
-enum class ReserveMiss { kLeaseGone, kPortTaken, kChanged };
-ReserveMiss ReadReserveMiss(const etcdpb::TxnResponse& r);
+                                  const std::optional<Versioned<Allocation>>& drop,
+                                  std::optional<int64_t> index_mod = std::nullopt);
+enum class ReserveMiss { kLeaseGone, kIndexChanged, kPortTaken, kChanged };
+ReserveMiss ReadReserveMiss(const etcdpb::TxnResponse& r, std::optional<int64_t> index_mod = std::nullopt);
+// The identity index the failed Txn read (nullopt: none), with its mod revision.
+Result<std::optional<Versioned<Allocation>>> ReadIndexAfterMiss(const EtcdKeys& keys, const etcdpb::TxnResponse& r);
 // The allocation for a request on `port`.
 Allocation AllocationFor(const v1::AllocateRequest& req, uint32_t port);
 
@@ -130,7 +133,8 @@ etcdpb::TxnRequest DeregisterTxn(const EtcdKeys& keys, const Versioned<v1::Endpo
                                  const std::optional<Versioned<Allocation>>& port);
 // ReleasePort's checks on the allocation read (nullopt: none).
 Status CheckRelease(const std::optional<Allocation>& a, const std::string& host, uint32_t port, uint64_t lease_id);
-etcdpb::TxnRequest ReleaseTxn(const EtcdKeys& keys, const std::string& host, uint32_t port, int64_t mod_revision);
+// Removes allocation `a` (read at `mod_revision`) and its identity index.
+etcdpb::TxnRequest ReleaseTxn(const EtcdKeys& keys, const Allocation& a, int64_t mod_revision);
 
 // --- Routes ---------------------------------------------------------------
 // expected: nullopt = unconditional; 0 = must not exist; N = must be at N.

@@ -21,9 +21,7 @@ struct EtcdBackend::AllocateCall {
   int random_tries = 0;  // random candidates tried
   bool reserve = false;  // req.port != 0
   int64_t revision = 0;  // of the latest read
-  std::vector<std::string> held_keys;
-  std::vector<Versioned<Allocation>> held;
-  std::optional<Allocation> at_port;
+  std::optional<int64_t> index_mod;  // ReservePortTxn's expectation of the identity index
   std::optional<Versioned<Allocation>> drop;
 };
 
@@ -53,68 +51,55 @@ void EtcdBackend::Allocate(const v1::AllocateRequest& req, v1::AllocateResponse*
   auto c = std::make_shared<AllocateCall>(AllocateCall{req, resp, std::move(done)});
   c->avoid.assign(req.avoid().begin(), req.avoid().end());
   c->reserve = req.port() != 0;
-  AllocateLease(std::move(c));
+  if (c->reserve) return AllocateReadReserved(std::move(c));
+  // A new identity (the common case) is one Txn: a random free port and the
+  // identity index, which must be absent; a retried Allocate meets its index.
+  c->index_mod = 0;
+  AllocatePick(std::move(c));
 }
 
-void EtcdBackend::AllocateLease(std::shared_ptr<AllocateCall> c) {
-  etcdserverpb::LeaseTimeToLiveRequest t;
-  t.set_id(static_cast<int64_t>(c->req.lease_id()));
-  t.set_keys(true);
-  client_->LeaseTimeToLive(std::move(t), [this, c](auto ttl) {
-    const uint64_t id = c->req.lease_id();
-    if (!ttl.ok()) return c->done(ttl.status().code() == Code::kNotFound ? ErrUnknownLease(id) : FromEtcd(ttl.status()));
-    const auto& keys = ttl->keys();
-    if (ttl->ttl() < 0 || std::find(keys.begin(), keys.end(), keys_.Lease(id)) == keys.end())
-      return c->done(ErrUnknownLease(id));
-    c->revision = ttl->header().revision();
-    c->held_keys = PortKeysOnHost(keys_, keys, c->req.host());
-    c->held.clear();
-    AllocateRead(c);
-  });
-}
-
-void EtcdBackend::AllocateRead(std::shared_ptr<AllocateCall> c) {
-  if (c->reserve) {
-    client_->Range(RangeKey(keys_.Port(c->req.host(), c->req.port())), [this, c](auto got) {
-      if (!got.ok()) return c->done(FromEtcd(got.status()));
-      c->revision = got->header().revision();
-      c->at_port.reset();
-      if (!got->kvs().empty()) {
-        auto a = DecodeAllocation(keys_, got->kvs(0));
-        if (!a.ok()) return c->done(Undecodable(a.status()));
-        c->at_port = std::move(*a);
-      }
-      AllocateDecide(c);
-    });
-    return;
-  }
-  // The lease's ports on this host, a bounded number per Txn (etcd's
-  // --max-txn-ops is 128 by default).
-  constexpr size_t kPerTxn = 64;
-  const size_t from = c->held.size();
-  if (from >= c->held_keys.size()) return AllocateDecide(c);
+void EtcdBackend::AllocateReadReserved(std::shared_ptr<AllocateCall> c) {
   etcdserverpb::TxnRequest t;
-  for (size_t i = from; i < std::min(c->held_keys.size(), from + kPerTxn); ++i)
-    *t.add_success()->mutable_request_range() = RangeKey(c->held_keys[i]);
+  *t.add_success()->mutable_request_range() = RangeKey(keys_.Lease(c->req.lease_id()));
+  *t.add_success()->mutable_request_range() = RangeKey(keys_.Port(c->req.host(), c->req.port()));
   client_->Txn(std::move(t), [this, c](auto got) {
     if (!got.ok()) return c->done(FromEtcd(got.status()));
-    if (got->responses_size() == 0)
-      return c->done(FromEtcd(Status::Internal("a read of the lease's ports came back empty")));
-    for (const auto& op : got->responses()) {
-      Versioned<Allocation> v;  // a key gone since the lease listed it: a placeholder that matches nothing
-      for (const auto& kv : op.response_range().kvs()) {
-        auto a = DecodeAllocation(keys_, kv);
-        if (!a.ok()) return c->done(Undecodable(a.status()));
-        v = {std::move(*a), kv.mod_revision()};
-      }
-      c->held.push_back(std::move(v));
+    if (got->responses_size() != 2 || got->responses(0).response_range().kvs().empty())
+      return c->done(ErrUnknownLease(c->req.lease_id()));
+    c->revision = got->header().revision();
+    std::optional<Allocation> at_port;
+    if (const auto& kvs = got->responses(1).response_range().kvs(); !kvs.empty()) {
+      auto a = DecodeAllocation(keys_, kvs.Get(0));
+      if (!a.ok()) return c->done(Undecodable(a.status()));
+      at_port = std::move(*a);
     }
-    AllocateRead(c);
+    AllocateDecide(c, DecideAllocate(c->req, {}, at_port));
   });
 }
 
-void EtcdBackend::AllocateDecide(std::shared_ptr<AllocateCall> c) {
-  AllocateDecision d = DecideAllocate(c->req, c->held, c->at_port);
+void EtcdBackend::AllocateFromIndex(std::shared_ptr<AllocateCall> c, std::optional<Versioned<Allocation>> index) {
+  c->drop.reset();
+  if (!index) {
+    c->index_mod = 0;
+    return AllocatePick(std::move(c));
+  }
+  c->index_mod = index->mod_revision;  // a new pick overwrites it
+  client_->Range(RangeKey(keys_.Port(index->value.host, index->value.port)), [this, c, index](auto got) {
+    if (!got.ok()) return c->done(FromEtcd(got.status()));
+    c->revision = got->header().revision();
+    std::vector<Versioned<Allocation>> held;
+    if (!got->kvs().empty()) {
+      auto a = DecodeAllocation(keys_, got->kvs(0));
+      if (!a.ok()) return c->done(Undecodable(a.status()));
+      // The index is only trusted when its port still says the same.
+      if (EncodeAllocation(*a) == EncodeAllocation(index->value))
+        held.push_back(Versioned<Allocation>{std::move(*a), got->kvs(0).mod_revision()});
+    }
+    AllocateDecide(c, DecideAllocate(c->req, held, std::nullopt));
+  });
+}
+
+void EtcdBackend::AllocateDecide(std::shared_ptr<AllocateCall> c, AllocateDecision d) {
   switch (d.kind) {
     case AllocateDecision::kAnswer:
       c->resp->set_port(d.port);
@@ -159,22 +144,24 @@ void EtcdBackend::AllocateScan(std::shared_ptr<AllocateCall> c) {
 
 void EtcdBackend::AllocateTry(std::shared_ptr<AllocateCall> c, uint32_t port) {
   if (++c->attempts > kMaxAttempts) return c->done(KeptChanging(fmt::format("the ports of {}", c->req.host())));
-  client_->Txn(ReservePortTxn(keys_, AllocationFor(c->req, port), c->drop), [this, c, port](auto r) {
+  client_->Txn(ReservePortTxn(keys_, AllocationFor(c->req, port), c->drop, c->index_mod), [this, c, port](auto r) {
     if (!r.ok()) return c->done(FromEtcd(r.status()));
     if (r->succeeded()) {
       c->resp->set_port(port);
       c->resp->set_revision(r->header().revision());
       return c->done(Status::Ok());
     }
-    ++counters_.conflicts;
-    switch (ReadReserveMiss(*r)) {
-      case ReserveMiss::kLeaseGone:
-        return c->done(ErrUnknownLease(c->req.lease_id()));
-      case ReserveMiss::kPortTaken:
-        return c->reserve ? AllocateRead(c) : AllocatePick(c);
-      case ReserveMiss::kChanged:
-        return AllocateLease(c);
-    }
+    const ReserveMiss miss = ReadReserveMiss(*r, c->index_mod);
+    if (miss == ReserveMiss::kLeaseGone) return c->done(ErrUnknownLease(c->req.lease_id()));
+    if (miss == ReserveMiss::kPortTaken) return c->reserve ? AllocateReadReserved(c) : AllocatePick(c);
+    if (c->reserve) return AllocateReadReserved(c);  // the port changed between the read and the Txn
+    // The identity index (a retried Allocate, or one racing it) or the
+    // dropped port changed: decide again on the index this Txn read.
+    if (miss == ReserveMiss::kChanged) ++counters_.conflicts;
+    auto index = ReadIndexAfterMiss(keys_, *r);
+    if (!index.ok()) return c->done(Undecodable(index.status()));
+    c->revision = r->header().revision();
+    AllocateFromIndex(c, std::move(*index));
   });
 }
 
@@ -200,7 +187,7 @@ void EtcdBackend::ReleaseRound(const v1::ReleasePortRequest& req, Done done, int
       mod = got->kvs(0).mod_revision();
     }
     if (Status s = CheckRelease(a, req.host(), req.port(), req.lease_id()); !s.ok()) return done(s);
-    client_->Txn(ReleaseTxn(keys_, req.host(), req.port(), mod), [this, &req, done, attempt](auto r) {
+    client_->Txn(ReleaseTxn(keys_, *a, mod), [this, &req, done, attempt](auto r) {
       if (!r.ok()) return done(FromEtcd(r.status()));
       if (r->succeeded()) return done(Status::Ok());
       ++counters_.conflicts;

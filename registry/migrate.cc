@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <memory>
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "core/config.h"
@@ -143,6 +145,8 @@ class EtcdSide final : public Side {
             p.routes.push_back(std::move(*rc));
             break;
           }
+          case KeyKind::kUnregistered:
+            break;  // derived from the ports (written again by Write)
           case KeyKind::kOther:
             return Status::DataLoss(fmt::format("etcd: key \"{}\" is not one of the registry's", kv.key()));
         }
@@ -192,8 +196,12 @@ class EtcdSide final : public Side {
       if (auto s = client_->LeaseGrantSync(g); !s.ok()) return s.status();
       if (Status s = put(keys_.Lease(id), EncodeLease(id, ttl), id); !s.ok()) return s;
     }
-    for (const auto& [k, a] : d.allocations)
+    std::set<std::string> indexed;  // one identity index per identity: the lowest port (as Allocate answers)
+    for (const auto& [k, a] : d.allocations) {
       if (Status s = put(keys_.Port(a.host, a.port), EncodeAllocation(a), a.lease_id); !s.ok()) return s;
+      if (a.endpoint_id != 0 || !indexed.insert(keys_.Unregistered(a)).second) continue;
+      if (Status s = put(keys_.Unregistered(a), EncodeAllocation(a), a.lease_id); !s.ok()) return s;
+    }
     for (const auto& [id, ep] : d.endpoints) {
       if (id > kMaxId) return Status::InvalidArgument(fmt::format("endpoint {}: id above 2^53", id));
       if (Status s = put(keys_.Endpoint(id), EncodeEndpoint(ep), ep.lease_id()); !s.ok()) return s;

@@ -116,35 +116,82 @@ TEST_CASE("etcd plans: candidate ports stay in range and step past avoided ones"
 TEST_CASE("etcd plans: reserving a port is create-if-absent under a live lease", "[registry][etcd-map]") {
   Allocation a = AllocationFor(AllocReq(7, "h1", 2), 10004);
   CHECK((a.host == "h1" && a.port == 10004 && a.lease_id == 7 && a.instance == 2 && a.endpoint_id == 0));
-  SECTION("plain") {
+  const std::string index = kKeys.Unregistered(a);
+  CHECK(index == "/sky/registry/unreg/0000000000000007/h1/web/abcdef01/http/2");
+  SECTION("an explicit port: the identity index is written, whatever it held") {
     etcdpb::TxnRequest t = ReservePortTxn(kKeys, a, {});
     REQUIRE(t.compare_size() == 2);
     CheckCompare(t.compare(0), kKeys.Lease(7), Cmp::CREATE, Cmp::GREATER, 0);
     CheckCompare(t.compare(1), kKeys.Port("h1", 10004), Cmp::CREATE, Cmp::EQUAL, 0);
-    REQUIRE(t.success_size() == 1);
+    REQUIRE(t.success_size() == 2);
     const auto& put = t.success(0).request_put();
     CHECK(put.key() == kKeys.Port("h1", 10004));
     CHECK(put.lease() == 7);  // the port goes when the lease does
     auto back = DecodeAllocation(kKeys, Kv(put.key(), put.value(), 1, put.lease()));
     REQUIRE(back.ok());
     CHECK((back->app == "web" && back->instance == 2 && back->endpoint_id == 0));
-    REQUIRE(t.failure_size() == 2);
+    const auto& put_index = t.success(1).request_put();
+    CHECK(put_index.key() == index);
+    CHECK(put_index.lease() == 7);
+    auto held = DecodeUnregistered(kKeys, Kv(put_index.key(), put_index.value(), 1, put_index.lease()));
+    REQUIRE(held.ok());
+    CHECK((held->port == 10004 && held->app == "web" && held->instance == 2));
+    REQUIRE(t.failure_size() == 3);
     CHECK(t.failure(0).request_range().key() == kKeys.Lease(7));
     CHECK(t.failure(1).request_range().key() == kKeys.Port("h1", 10004));
+    CHECK(t.failure(2).request_range().key() == index);
+  }
+  SECTION("a pick: the identity index must be as read (absent, or the stale one at its revision)") {
+    etcdpb::TxnRequest fresh = ReservePortTxn(kKeys, a, {}, 0);
+    REQUIRE(fresh.compare_size() == 3);
+    CheckCompare(fresh.compare(2), index, Cmp::CREATE, Cmp::EQUAL, 0);
+    etcdpb::TxnRequest stale = ReservePortTxn(kKeys, a, {}, 33);
+    CheckCompare(stale.compare(2), index, Cmp::MOD, Cmp::EQUAL, 33);
   }
   SECTION("with a stale allocation to drop, only if unchanged") {
-    etcdpb::TxnRequest t = ReservePortTxn(kKeys, a, Held(10003, 7, 0, 0, 41));
-    REQUIRE(t.compare_size() == 3);
+    etcdpb::TxnRequest t = ReservePortTxn(kKeys, a, Held(10003, 7, 0, 0, 41), 40);
+    REQUIRE(t.compare_size() == 4);
     CheckCompare(t.compare(2), kKeys.Port("h1", 10003), Cmp::MOD, Cmp::EQUAL, 41);
-    REQUIRE(t.success_size() == 2);
-    CHECK(t.success(1).request_delete_range().key() == kKeys.Port("h1", 10003));
+    CheckCompare(t.compare(3), index, Cmp::MOD, Cmp::EQUAL, 40);
+    REQUIRE(t.success_size() == 3);
+    CHECK(t.success(1).request_put().key() == index);  // now names the new port
+    CHECK(t.success(2).request_delete_range().key() == kKeys.Port("h1", 10003));
   }
   SECTION("why a reservation missed") {
     const auto lease_kv = Kv(kKeys.Lease(7), EncodeLease(7, 10), 2, 7);
     const auto port_kv = Kv(kKeys.Port("h1", 10004), EncodeAllocation(a), 3, 8);
-    CHECK(ReadReserveMiss(Failed({std::nullopt, std::nullopt})) == ReserveMiss::kLeaseGone);
-    CHECK(ReadReserveMiss(Failed({lease_kv, port_kv})) == ReserveMiss::kPortTaken);
-    CHECK(ReadReserveMiss(Failed({lease_kv, std::nullopt})) == ReserveMiss::kChanged);
+    const auto index_kv = Kv(index, EncodeAllocation(AllocationFor(AllocReq(7, "h1", 2), 10009)), 5, 7);
+    CHECK(ReadReserveMiss(Failed({std::nullopt, std::nullopt, std::nullopt})) == ReserveMiss::kLeaseGone);
+    CHECK(ReadReserveMiss(Failed({lease_kv, port_kv, std::nullopt})) == ReserveMiss::kPortTaken);
+    CHECK(ReadReserveMiss(Failed({lease_kv, std::nullopt, std::nullopt})) == ReserveMiss::kChanged);
+    CHECK(ReadReserveMiss(Failed({lease_kv, port_kv, index_kv}), 0) == ReserveMiss::kIndexChanged);
+    CHECK(ReadReserveMiss(Failed({lease_kv, port_kv, index_kv}), 4) == ReserveMiss::kIndexChanged);
+    CHECK(ReadReserveMiss(Failed({lease_kv, port_kv, index_kv}), 5) == ReserveMiss::kPortTaken);
+    CHECK(ReadReserveMiss(Failed({lease_kv, port_kv, std::nullopt}), 5) == ReserveMiss::kIndexChanged);
+    auto read = ReadIndexAfterMiss(kKeys, Failed({lease_kv, port_kv, index_kv}));
+    REQUIRE(read.ok());
+    REQUIRE(read->has_value());
+    CHECK(((*read)->value.port == 10009 && (*read)->mod_revision == 5));
+    CHECK_FALSE(ReadIndexAfterMiss(kKeys, Failed({lease_kv, port_kv, std::nullopt}))->has_value());
+    // An index copied under another identity's key is refused, never trusted.
+    const auto wrong = Kv(kKeys.Unregistered(AllocationFor(AllocReq(7, "h1", 3), 10009)), index_kv.value(), 5, 7);
+    CHECK(ReadIndexAfterMiss(kKeys, Failed({lease_kv, port_kv, wrong})).status().code() == Code::kDataLoss);
+  }
+}
+
+TEST_CASE("etcd keys: the identity index parses only in its exact shape", "[registry][etcd-map]") {
+  const Allocation a = AllocationFor(AllocReq(7, "h1", 12), 10004);
+  ParsedKey k = kKeys.Parse(kKeys.Unregistered(a));
+  CHECK(k.kind == KeyKind::kUnregistered);
+  CHECK((k.id == 7 && k.host == "h1" && k.app == "web"));
+  const std::string base = "/sky/registry/unreg/0000000000000007/h1/web/abcdef01/http/";
+  for (const std::string bad : {base, base + "012", base + "1/2", base + "x", base + "-1", base + "99999999999",
+                                std::string("/sky/registry/unreg/0000000000000007/h1/web/abcdef01/http"),
+                                std::string("/sky/registry/unreg/0000000000000000/h1/web/abcdef01/http/1"),
+                                std::string("/sky/registry/unreg/0000000000000007/h1/Web/abcdef01/http/1"),
+                                std::string("/sky/registry/unreg/0000000000000007/h1/web/xyz/http/1")}) {
+    INFO(bad);
+    CHECK(kKeys.Parse(bad).kind == KeyKind::kOther);
   }
 }
 
@@ -202,6 +249,12 @@ TEST_CASE("etcd plans: Register writes the entry and its port under the lease, o
     REQUIRE(plan.ok());
     CHECK(plan->id == 78);
     CheckCompare(plan->txn.compare(2), kKeys.Endpoint(78), Cmp::CREATE, Cmp::EQUAL, 0);
+    // The reservation's identity index goes with it (while it names this port).
+    REQUIRE(plan->txn.success_size() == 3);
+    const auto& drop_index = plan->txn.success(2).request_txn();
+    CHECK(drop_index.compare(0).key() == kKeys.Unregistered(read.alloc->value));
+    CHECK(drop_index.compare(0).value() == EncodeAllocation(read.alloc->value));
+    CHECK(drop_index.success(0).request_delete_range().key() == kKeys.Unregistered(read.alloc->value));
   }
   SECTION("in one round trip: what the read-then-write path would write, on a free port or on the lease's "
           "fresh allocation") {
@@ -240,9 +293,11 @@ TEST_CASE("etcd plans: Register writes the entry and its port under the lease, o
     on_reserved.alloc = Versioned<Allocation>{reserved, 50};
     auto plan2 = PlanRegister(kKeys, in, on_reserved, 79, kWall);
     REQUIRE(plan2.ok());
-    REQUIRE(on_alloc.success_size() == 2);
-    for (int i = 0; i < 2; ++i)
+    REQUIRE(on_alloc.success_size() == 3);
+    REQUIRE(plan2->txn.success_size() == 3);
+    for (int i = 0; i < 3; ++i)
       CHECK(on_alloc.success(i).SerializeAsString() == plan2->txn.success(i).SerializeAsString());
+    CHECK(on_alloc.success(2).request_txn().success(0).request_delete_range().key() == kKeys.Unregistered(reserved));
 
     etcdpb::TxnResponse r;
     CHECK_FALSE(OneTripRegistered(r));
@@ -328,9 +383,18 @@ TEST_CASE("etcd plans: Deregister and ReleasePort", "[registry][etcd-map]") {
   CHECK(CheckRelease(Allocation{"h1", 10004, l1, "web", "abcdef01", "http", 0, 0}, "h1", 10004, l1 + 1).code() ==
         Code::kNotFound);
   CHECK(CheckRelease(Allocation{"h1", 10004, l1, "web", "abcdef01", "http", 0, 0}, "h1", 10004, l1).ok());
-  etcdpb::TxnRequest rel = ReleaseTxn(kKeys, "h1", 10004, 70);
+  const Allocation unregistered{"h1", 10004, l1, "web", "abcdef01", "http", 0, 0};
+  etcdpb::TxnRequest rel = ReleaseTxn(kKeys, unregistered, 70);
   CheckCompare(rel.compare(0), kKeys.Port("h1", 10004), Cmp::MOD, Cmp::EQUAL, 70);
   CHECK(rel.success(0).request_delete_range().key() == kKeys.Port("h1", 10004));
+  // Its identity index goes too, only while it names this port.
+  REQUIRE(rel.success_size() == 2);
+  const auto& drop_index = rel.success(1).request_txn();
+  REQUIRE(drop_index.compare_size() == 1);
+  CHECK(drop_index.compare(0).key() == kKeys.Unregistered(unregistered));
+  CHECK(drop_index.compare(0).target() == Cmp::VALUE);
+  CHECK(drop_index.compare(0).value() == EncodeAllocation(unregistered));
+  CHECK(drop_index.success(0).request_delete_range().key() == kKeys.Unregistered(unregistered));
 }
 
 TEST_CASE("etcd plans: route compare-and-swap on the key's mod_revision", "[registry][etcd-map]") {
@@ -414,8 +478,6 @@ TEST_CASE("etcd plans: leases", "[registry][etcd-map]") {
   *held.Add() = kKeys.Endpoint(0x10);
   CHECK(EndpointKeysOf(kKeys, held) ==
         std::vector<std::string>{kKeys.Endpoint(1), kKeys.Endpoint(2), kKeys.Endpoint(0x10)});
-  CHECK(PortKeysOnHost(kKeys, held, "h1") ==
-        std::vector<std::string>{kKeys.Port("h1", 10001), kKeys.Port("h1", 10002)});
 }
 
 TEST_CASE("etcd plans: what the sweep does with a lease that has no record", "[registry][etcd-map]") {
