@@ -9,7 +9,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import ClusterTest, pid_alive, wait_until
+from harness import BIN, ClusterTest, pid_alive, wait_until
 
 A = "74336bc1db98478e02e69f59e7100895be207389"
 B = "40548daf17f7d25ec0f1925b97d24bc05043e4ed"
@@ -27,6 +27,19 @@ class RegistryTest(ClusterTest):
 
     def wide(self, *args):
         return entries(self.cli_json("registry", "show", "--wide", *args))
+
+    def test_allocate_promises(self):
+        # tests/registry/allocate_check: retried, avoided, registered, released, reserved, revoked.
+        tool = os.path.join(BIN, "tests", "allocate_check")
+        if not os.access(tool, os.X_OK):
+            self.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
+        r = subprocess.run([tool, "--registry", self.registry.address(), "--token-file", self.token_file],
+                           capture_output=True, text=True, timeout=60)
+        checks = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        failed = [c for c in checks if not c["ok"]]
+        self.assertEqual(failed, [], r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(len(checks), 18)
 
     def test_register_query_show(self):
         self.register(f"webapp@{A}", "http", "--port", "15194")
