@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -242,31 +243,41 @@ void RegistryLink::Registered(const InstanceKey& key, const v1::Endpoint& sent, 
   if (use.deregister) deregister_.push_back(id);
 }
 
-void RegistryLink::Audited(uint64_t lease, const std::vector<uint64_t>& held) {
-  std::vector<uint64_t> mine;
-  size_t again = 0, stray = 0;
+void RegistryLink::Audited(uint64_t lease, const std::vector<v1::Endpoint>& held) {
+  std::vector<uint64_t> mine, held_ids;
+  std::map<uint64_t, const v1::Endpoint*> by_id;
+  for (const v1::Endpoint& ep : held) {
+    held_ids.push_back(ep.id());
+    by_id[ep.id()] = &ep;
+  }
+  size_t again = 0, stray = 0, stale = 0;
   {
     std::lock_guard lock(mu_);
     if (lease != lease_) return;  // a new lease since: its entries are registered afresh
     for (const auto& [k, w] : wants_)
       if (w.id != 0) mine.push_back(w.id);
     mine.insert(mine.end(), deregister_.begin(), deregister_.end());  // already on their way out
-    EntryAudit a = AuditEntries(mine, held);
+    EntryAudit a = AuditEntries(mine, held_ids);
     const std::set<uint64_t> missing(a.missing.begin(), a.missing.end());
-    for (auto& [k, w] : wants_)
-      if (w.id != 0 && missing.count(w.id) != 0) {
+    for (auto& [k, w] : wants_) {
+      if (w.id == 0) continue;
+      if (missing.count(w.id) != 0) {
         w.id = w.registered_gen = 0;  // register it again
         ++again;
+      } else if (auto it = by_id.find(w.id); !w.Pending() && it != by_id.end() && !HoldsRegistered(*it->second, w.ep)) {
+        w.registered_gen = 0;  // the same entry with older content: registered again over it
+        ++stale;
       }
+    }
     for (uint64_t id : a.unknown) deregister_.push_back(id);
     stray = a.unknown.size();
     if (stray > 0) ++queued_gen_;
   }
-  if (again + stray == 0) return;
-  metrics::CountAuditRepairs(again, stray);
+  if (again + stray + stale == 0) return;
+  metrics::CountAuditRepairs(again, stray, stale);
   log::Warn("the registry's entries under this drone's lease differ from its instances (a restored store?); "
-            "registering the missing ones again and removing the others",
-            {{"lease", lease}, {"missing", again}, {"not_ours", stray}});
+            "registering the missing and outdated ones again and removing the others",
+            {{"lease", lease}, {"missing", again}, {"not_ours", stray}, {"outdated", stale}});
   cv_.notify_all();
 }
 
@@ -347,7 +358,7 @@ void RegistryLink::Loop() {
         if (turn.outcome == LeaseOutcome::kLost) LoseLease();
         break;
       case LeaseStep::kAudit:
-        if (turn.outcome == LeaseOutcome::kOk) Audited(turn.lease, turn.held);
+        if (turn.outcome == LeaseOutcome::kOk) Audited(turn.lease, turn.entries);
         else if (turn.outcome == LeaseOutcome::kLost) {
           log::Warn("registry lease lost; registering again", {{"lease", turn.lease}});
           LoseLease();
