@@ -22,6 +22,8 @@ void CountLeftoverCgroups(uint64_t n);
 // Registry entries an audit found lost (registered again), not ours
 // (removed) or holding older content than registered (registered again).
 void CountAuditRepairs(uint64_t missing, uint64_t stray, uint64_t outdated);
+// An audit whose Query the registry did not answer with the lease's entries.
+void CountAuditFailed();
 
 std::string Render();
 

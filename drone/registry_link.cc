@@ -362,6 +362,12 @@ void RegistryLink::Loop() {
         else if (turn.outcome == LeaseOutcome::kLost) {
           log::Warn("registry lease lost; registering again", {{"lease", turn.lease}});
           LoseLease();
+        } else {
+          // One line per audit interval at most: an audit that keeps failing (an entry etcd cannot
+          // decode, an answer over the message limit) would otherwise leave a restored store unrepaired unseen.
+          metrics::CountAuditFailed();
+          log::Warn("registry audit failed; trying again at the next one",
+                    {{"lease", turn.lease}, {"error", turn.status.message()}});
         }
         break;
     }

@@ -282,6 +282,23 @@ class DroneOnRestoredEtcdTest(DeployTest):
         self.assertRegex(self.drones["d1"].log(), r"differ from its instances.*outdated=1")
         self.assertNotIn("registry lease lost", self.drones["d1"].log())
 
+    def test_an_audit_that_fails_says_so(self):
+        # An entry under the drone's lease that the registry cannot decode fails every Query of the
+        # lease (DATA_LOSS): the drone cannot repair anything then, and must say so, not stay silent.
+        import base64
+        a = self.commit({"app.py": APP, "Procfile": "web: python3 app.py\n"})
+        self.push()
+        self.cli("deploy", "webapp", a)
+        [(_, _, e)] = wait_until(lambda: entries(self.cli_json("registry", "show", "--wide", "webapp")) or None, 30,
+                                 what="the entry")
+        [kv] = self.etcd_json("kv/range", {"key": base64.b64encode(f"{self.prefix}registry/ep/{e['id']:016x}".encode())
+                                           .decode()})["kvs"]
+        bad = base64.b64encode(f"{self.prefix}registry/ep/{e['id'] ^ 1:016x}".encode()).decode()
+        self.etcd_json("kv/put", {"key": bad, "value": base64.b64encode(b"\xff\xff").decode(), "lease": kv["lease"]})
+        wait_until(lambda: "registry audit failed" in self.drones["d1"].log() or None, 15, what="the failed audit logged")
+        self.assertRegex(self.drones["d1"].log(), r"registry audit failed.*is not an endpoint")
+        self.assertNotIn("registry lease lost", self.drones["d1"].log())  # a failed audit does not drop the lease
+
     def etcd_json(self, call, body):
         return etcd_json(self.etcd, call, body)
 
