@@ -13,6 +13,7 @@
 #include "core/ids.h"
 #include "core/lease_keeper.h"
 #include "core/log.h"
+#include "core/log_limiter.h"
 #include "drone/metrics.h"
 #include "drone/registration.h"
 #include "rpc/call.h"
@@ -283,6 +284,7 @@ void RegistryLink::Audited(uint64_t lease, const std::vector<v1::Endpoint>& held
 
 void RegistryLink::Loop() {
   SystemRandom random;
+  LogLimiter register_log;
   // The calls themselves wait for the registry (wait_for_peer): the keeper's
   // backoff only spaces out what the registry refuses.
   rpc::LeaseShell shell(&calls_, &random, ttl_s_, LeaseTimingFor(ttl_s_, kReconnectBackoff));
@@ -354,7 +356,11 @@ void RegistryLink::Loop() {
           Registered(pending->key, pending->ep, pending->gen, turn.lease, turn.entry_id);
           break;
         }
-        log::Warn("register failed; retrying", {{"instance", pending->key.ToString()}, {"error", turn.status.message()}});
+        // A refusal that lasts (after a restore: the port is back with another holder's lease until that
+        // lease ends) is retried every few hundred ms: one line per interval, saying how many were held back.
+        if (uint64_t held = 0; register_log.Allow(SystemClock::Get()->MonoMs(), &held))
+          log::Warn("register failed; retrying", {{"instance", pending->key.ToString()},
+                                                  {"error", turn.status.message()}, {"more_since_last_line", held}});
         if (turn.outcome == LeaseOutcome::kLost) LoseLease();
         break;
       case LeaseStep::kAudit:

@@ -223,9 +223,8 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve
 """
 
 
-class DroneOnRestoredEtcdTest(DeployTest):
-    """A drone whose lease survives an etcd restore from a backup: what it registered after the
-    backup is gone from etcd and what it removed since is back, until its audit puts it right."""
+class RestoredEtcdDeployTest(DeployTest):
+    """One drone on a registry on its own etcd (restored from a snapshot by the tests)."""
     DRONES = ("d1",)
 
     def setUp(self):
@@ -240,6 +239,14 @@ class DroneOnRestoredEtcdTest(DeployTest):
     def web(self):
         """{commit: port} of the webapp's web entries, from `registry show`."""
         return {c: e["port"] for c, r, e in entries(self.show("webapp")) if r == "web"}
+
+    def etcd_json(self, call, body):
+        return etcd_json(self.etcd, call, body)
+
+
+class DroneOnRestoredEtcdTest(RestoredEtcdDeployTest):
+    """A drone whose lease survives an etcd restore from a backup: what it registered after the
+    backup is gone from etcd and what it removed since is back, until its audit puts it right."""
 
     def test_the_drone_registers_what_the_restore_lost_and_removes_what_it_brought_back(self):
         a = self.commit({"app.py": APP, "Procfile": "web: python3 app.py\n"})
@@ -299,8 +306,35 @@ class DroneOnRestoredEtcdTest(DeployTest):
         self.assertRegex(self.drones["d1"].log(), r"registry audit failed.*is not an endpoint")
         self.assertNotIn("registry lease lost", self.drones["d1"].log())  # a failed audit does not drop the lease
 
-    def etcd_json(self, call, body):
-        return etcd_json(self.etcd, call, body)
+
+class DroneOnRestoredEtcdOnePortTest(RestoredEtcdDeployTest):
+    """The registry hands out one port: a restore gives it back to the lease that had it then."""
+    REGISTRY_EXTRA = ("--port-range", "15850-15850")
+
+    def test_a_port_the_restore_gives_back_to_a_gone_holder_is_registered_again_once_its_lease_ends(self):
+        # At the backup, `register -- CMD` (gone since) held the port; then the drone got it. After
+        # the restore the drone's audit finds its entry lost, and registering it again is refused
+        # until that lease expires: retried every few hundred ms, logged once per interval.
+        other = self.spawn("registry", "register", f"other@{A}", "web", "--host", "127.0.0.1", "--ttl", "4",
+                           "--ready-timeout", "120", "--", sys.executable, "-c", "import time; time.sleep(600)")
+        port_key = f"{self.prefix}registry/port/127.0.0.1/15850"
+        wait_until(lambda: self.etcd.etcdctl("get", "--keys-only", port_key).stdout.strip() or None, 15,
+                   what="the other holder's port")
+        snap = os.path.join(self.tmp, "etcd.snapshot")
+        self.etcd.snapshot_save(snap)
+        other.send_signal(signal.SIGTERM)
+        other.wait(timeout=20)
+        a = self.commit({"app.py": APP, "Procfile": "web: python3 app.py\n"})
+        self.push()
+        self.cli("deploy", "webapp", a)
+        before = wait_until(lambda: self.web() or None, 30, what="the drone's entry")
+        self.assertEqual(before, {a: 15850})
+        self.etcd.restore(snap)
+        wait_until(lambda: "is live for another holder" in self.drones["d1"].log() or None, 15,
+                   what="the drone's registration refused")
+        wait_until(lambda: self.web() == before or None, 30, what="registered again once the other lease ended")
+        refused = [line for line in self.drones["d1"].log().splitlines() if "register failed" in line]
+        self.assertLessEqual(len(refused), 2, "\n".join(refused))
 
 
 def with_varint_field(msg, field, value):
