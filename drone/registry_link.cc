@@ -265,7 +265,8 @@ void RegistryLink::Audited(uint64_t lease, const std::vector<v1::Endpoint>& held
       if (missing.count(w.id) != 0) {
         w.id = w.registered_gen = 0;  // register it again
         ++again;
-      } else if (auto it = by_id.find(w.id); !w.Pending() && it != by_id.end() && !HoldsRegistered(*it->second, w.ep)) {
+      } else if (auto it = by_id.find(w.id);
+                 !w.Pending() && it != by_id.end() && !HoldsRegistered(*it->second, w.ep)) {
         w.registered_gen = 0;  // the same entry with older content: registered again over it
         ++stale;
       }
