@@ -8,7 +8,7 @@ namespace skyport::drone::metrics {
 namespace {
 
 std::atomic<uint64_t> symlink{0}, not_regular{0}, too_big{0}, escaped{0}, orphans{0}, leftovers{0}, audit_missing{0},
-    audit_stray{0};
+    audit_stray{0}, audit_outdated{0}, audit_failed{0};
 
 }  // namespace
 
@@ -18,9 +18,11 @@ void CountCheckoutReject(Reject why) {
 void CountEscaped(uint64_t n) { escaped.fetch_add(n); }
 void CountOrphanKilled() { orphans.fetch_add(1); }
 void CountLeftoverCgroups(uint64_t n) { leftovers.fetch_add(n); }
-void CountAuditRepairs(uint64_t missing, uint64_t stray) {
+void CountAuditFailed() { audit_failed.fetch_add(1); }
+void CountAuditRepairs(uint64_t missing, uint64_t stray, uint64_t outdated) {
   audit_missing.fetch_add(missing);
   audit_stray.fetch_add(stray);
+  audit_outdated.fetch_add(outdated);
 }
 
 std::string Render() {
@@ -37,10 +39,13 @@ std::string Render() {
   out.Counter("skyport_drone_leftover_cgroups_killed_total", "Instance cgroups of a previous run found populated.",
               leftovers.load());
   out.Family("skyport_drone_registry_audit_repairs_total", PromType::kCounter,
-             "Registry entries under the drone's lease that an audit found lost (registered again) or not its own "
-             "(removed): a store restored from a backup.");
+             "Registry entries under the drone's lease that an audit found lost (registered again), not its own "
+             "(removed) or holding older content (registered again): a store restored from a backup.");
   out.Sample("skyport_drone_registry_audit_repairs_total", {{"kind", "missing"}}, audit_missing.load());
   out.Sample("skyport_drone_registry_audit_repairs_total", {{"kind", "stray"}}, audit_stray.load());
+  out.Sample("skyport_drone_registry_audit_repairs_total", {{"kind", "outdated"}}, audit_outdated.load());
+  out.Counter("skyport_drone_registry_audit_failures_total",
+              "Audits of the drone's registry lease that failed (tried again at the next interval).", audit_failed.load());
   return out.Take();
 }
 

@@ -19,8 +19,11 @@ void CountOrphanKilled();
 // Instance cgroups a previous run left populated, killed at start.
 void CountLeftoverCgroups(uint64_t n);
 
-// Registry entries an audit found lost (registered again) or not ours (removed).
-void CountAuditRepairs(uint64_t missing, uint64_t stray);
+// Registry entries an audit found lost (registered again), not ours
+// (removed) or holding older content than registered (registered again).
+void CountAuditRepairs(uint64_t missing, uint64_t stray, uint64_t outdated);
+// An audit whose Query the registry did not answer with the lease's entries.
+void CountAuditFailed();
 
 std::string Render();
 

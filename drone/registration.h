@@ -36,6 +36,13 @@ struct RegisterAnswer {
 RegisterAnswer UseRegisterAnswer(const v1::Endpoint& sent, uint64_t sent_gen, uint64_t sent_lease,
                                  const v1::Endpoint* current, uint64_t current_gen, uint64_t lease);
 
+// Whether `held`, the registry's entry for an instance, holds what the drone
+// registered (`sent`). A store restored from a backup can bring an entry
+// back with its id and host:port but older content (an old pid, a health
+// changed since: critical for an instance that is serving now). What the
+// registry assigns (id, lease, registration time, revision) does not count.
+bool HoldsRegistered(const v1::Endpoint& held, const v1::Endpoint& sent);
+
 // Whether a new want `next` for an instance registered as `registered` (entry
 // id `registered_id`, 0 = not registered) must first remove that entry.
 bool ReplacedEntryToRemove(const v1::Endpoint& registered, uint64_t registered_id, const v1::Endpoint& next);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -12,6 +13,7 @@
 #include "core/ids.h"
 #include "core/lease_keeper.h"
 #include "core/log.h"
+#include "core/log_limiter.h"
 #include "drone/metrics.h"
 #include "drone/registration.h"
 #include "rpc/call.h"
@@ -242,36 +244,48 @@ void RegistryLink::Registered(const InstanceKey& key, const v1::Endpoint& sent, 
   if (use.deregister) deregister_.push_back(id);
 }
 
-void RegistryLink::Audited(uint64_t lease, const std::vector<uint64_t>& held) {
-  std::vector<uint64_t> mine;
-  size_t again = 0, stray = 0;
+void RegistryLink::Audited(uint64_t lease, const std::vector<v1::Endpoint>& held) {
+  std::vector<uint64_t> mine, held_ids;
+  std::map<uint64_t, const v1::Endpoint*> by_id;
+  for (const v1::Endpoint& ep : held) {
+    held_ids.push_back(ep.id());
+    by_id[ep.id()] = &ep;
+  }
+  size_t again = 0, stray = 0, stale = 0;
   {
     std::lock_guard lock(mu_);
     if (lease != lease_) return;  // a new lease since: its entries are registered afresh
     for (const auto& [k, w] : wants_)
       if (w.id != 0) mine.push_back(w.id);
     mine.insert(mine.end(), deregister_.begin(), deregister_.end());  // already on their way out
-    EntryAudit a = AuditEntries(mine, held);
+    EntryAudit a = AuditEntries(mine, held_ids);
     const std::set<uint64_t> missing(a.missing.begin(), a.missing.end());
-    for (auto& [k, w] : wants_)
-      if (w.id != 0 && missing.count(w.id) != 0) {
+    for (auto& [k, w] : wants_) {
+      if (w.id == 0) continue;
+      if (missing.count(w.id) != 0) {
         w.id = w.registered_gen = 0;  // register it again
         ++again;
+      } else if (auto it = by_id.find(w.id);
+                 !w.Pending() && it != by_id.end() && !HoldsRegistered(*it->second, w.ep)) {
+        w.registered_gen = 0;  // the same entry with older content: registered again over it
+        ++stale;
       }
+    }
     for (uint64_t id : a.unknown) deregister_.push_back(id);
     stray = a.unknown.size();
     if (stray > 0) ++queued_gen_;
   }
-  if (again + stray == 0) return;
-  metrics::CountAuditRepairs(again, stray);
+  if (again + stray + stale == 0) return;
+  metrics::CountAuditRepairs(again, stray, stale);
   log::Warn("the registry's entries under this drone's lease differ from its instances (a restored store?); "
-            "registering the missing ones again and removing the others",
-            {{"lease", lease}, {"missing", again}, {"not_ours", stray}});
+            "registering the missing and outdated ones again and removing the others",
+            {{"lease", lease}, {"missing", again}, {"not_ours", stray}, {"outdated", stale}});
   cv_.notify_all();
 }
 
 void RegistryLink::Loop() {
   SystemRandom random;
+  LogLimiter register_log;
   // The calls themselves wait for the registry (wait_for_peer): the keeper's
   // backoff only spaces out what the registry refuses.
   rpc::LeaseShell shell(&calls_, &random, ttl_s_, LeaseTimingFor(ttl_s_, kReconnectBackoff));
@@ -343,14 +357,24 @@ void RegistryLink::Loop() {
           Registered(pending->key, pending->ep, pending->gen, turn.lease, turn.entry_id);
           break;
         }
-        log::Warn("register failed; retrying", {{"instance", pending->key.ToString()}, {"error", turn.status.message()}});
+        // A refusal that lasts (after a restore: the port is back with another holder's lease until that
+        // lease ends) is retried every few hundred ms: one line per interval, saying how many were held back.
+        if (uint64_t held = 0; register_log.Allow(SystemClock::Get()->MonoMs(), &held))
+          log::Warn("register failed; retrying", {{"instance", pending->key.ToString()},
+                                                  {"error", turn.status.message()}, {"more_since_last_line", held}});
         if (turn.outcome == LeaseOutcome::kLost) LoseLease();
         break;
       case LeaseStep::kAudit:
-        if (turn.outcome == LeaseOutcome::kOk) Audited(turn.lease, turn.held);
+        if (turn.outcome == LeaseOutcome::kOk) Audited(turn.lease, turn.entries);
         else if (turn.outcome == LeaseOutcome::kLost) {
           log::Warn("registry lease lost; registering again", {{"lease", turn.lease}});
           LoseLease();
+        } else {
+          // One line per audit interval at most: an audit that keeps failing (an entry etcd cannot
+          // decode, an answer over the message limit) would otherwise leave a restored store unrepaired unseen.
+          metrics::CountAuditFailed();
+          log::Warn("registry audit failed; trying again at the next one",
+                    {{"lease", turn.lease}, {"error", turn.status.message()}});
         }
         break;
     }

@@ -74,10 +74,11 @@ class RegistryLink {
   // Records entry `id`, registered as `sent` under `lease` for the want of
   // generation `gen` (drone/registration.h says what counts). Takes mu_.
   void Registered(const InstanceKey& key, const v1::Endpoint& sent, uint64_t gen, uint64_t lease, uint64_t id);
-  // An audit of `lease` found `held` (entry ids): entries the registry lost
-  // are registered again, entries it holds that are not ours are removed.
-  // Takes mu_.
-  void Audited(uint64_t lease, const std::vector<uint64_t>& held);
+  // An audit of `lease` found `held` (the entries under it): entries the
+  // registry lost are registered again, entries it holds that are not ours
+  // are removed, ours that hold older content than we registered are
+  // registered again over it. Takes mu_.
+  void Audited(uint64_t lease, const std::vector<v1::Endpoint>& held);
   // Stops wanting `key`; queues its entry's removal if it was registered and
   // returns that removal's generation (0: nothing queued). Holds mu_.
   uint64_t QueueDeregisterLocked(const InstanceKey& key);

@@ -39,8 +39,11 @@ LeaseTurn LeaseShell::Step(int64_t now, const v1::Endpoint* to_register) {
       turn.status = entries.status();
       turn.outcome = keeper_.OnAudit(now, turn.status, random_->Uniform01());
       if (entries.ok())
-        for (const v1::Endpoint& ep : *entries)
-          if (ep.lease_id() == turn.lease) turn.held.push_back(ep.id());  // a registry that ignores the filter
+        for (v1::Endpoint& ep : *entries)
+          if (ep.lease_id() == turn.lease) {  // a registry that ignores the filter
+            turn.held.push_back(ep.id());
+            turn.entries.push_back(std::move(ep));
+          }
       return turn;
     }
   }

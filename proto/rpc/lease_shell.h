@@ -38,6 +38,7 @@ struct LeaseTurn {
   uint64_t lease = 0;         // the lease the call was for (the new one after a Grant)
   uint64_t entry_id = 0;      // kRegister, kOk: the registry's id for the entry
   std::vector<uint64_t> held; // kAudit, kOk: the ids of the entries under the lease
+  std::vector<v1::Endpoint> entries;  // kAudit, kOk: those entries (what each holds)
   int failures_before = 0;    // consecutive failures before this call (> 0 and kOk: recovered)
 };
 

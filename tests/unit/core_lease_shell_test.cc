@@ -128,6 +128,9 @@ TEST_CASE("LeaseShell: an audit reports the ids held under the lease, and only t
   CHECK(t.step == LeaseStep::kAudit);
   CHECK(t.outcome == LeaseOutcome::kOk);
   CHECK(t.held == std::vector<uint64_t>{11, 13});
+  REQUIRE(t.entries.size() == 2);  // with what each holds (an audit compares the content too)
+  CHECK(t.entries[0].id() == 11);
+  CHECK(t.entries[1].id() == 13);
   CHECK(shell.keeper().WakeAt(500, false) == 1000);
 
   calls.answers = {Status::NotFound("lease 5 is unknown")};

@@ -53,3 +53,26 @@ TEST_CASE("a registered instance that moves to another port has its old entry re
   CHECK_FALSE(drone::ReplacedEntryToRemove(Ep(11063), 0, Ep(16934)));   // never registered
   CHECK(drone::ReplacedEntryToRemove(Ep(11063, "10.0.0.1"), 42, Ep(11063, "10.0.0.2")));
 }
+
+TEST_CASE("an audit registers again an entry that holds older content than the drone registered", "[drone]") {
+  v1::Endpoint sent = Ep(11063);
+  sent.set_pid(4242);
+  sent.set_health(v1::HEALTH_PASSING);
+  (*sent.mutable_meta())["k"] = "v";
+  v1::Endpoint held = sent;  // what the registry assigns does not count
+  held.set_id(42);
+  held.set_lease_id(7);
+  held.set_registered_unix_ms(1'700'000'000'000);
+  held.set_revision(99);
+  CHECK(drone::HoldsRegistered(held, sent));
+  // A store restored from a backup: the same entry (id, host:port) as it was then.
+  v1::Endpoint critical = held;
+  critical.set_health(v1::HEALTH_CRITICAL);  // a crash since recovered: no traffic for a serving instance
+  CHECK_FALSE(drone::HoldsRegistered(critical, sent));
+  v1::Endpoint old_pid = held;
+  old_pid.set_pid(4000);
+  CHECK_FALSE(drone::HoldsRegistered(old_pid, sent));
+  v1::Endpoint old_meta = held;
+  old_meta.mutable_meta()->clear();
+  CHECK_FALSE(drone::HoldsRegistered(old_meta, sent));
+}
