@@ -35,8 +35,10 @@ LeaseStep LeaseKeeper::Next(int64_t now, bool need_register) const {
   if (BackingOff(now)) return LeaseStep::kWait;
   if (lease_ == 0) return LeaseStep::kGrant;
   if (now >= next_keepalive_) return LeaseStep::kKeepAlive;
-  if (need_register) return LeaseStep::kRegister;
-  return timing_.audit_ms > 0 && now >= next_audit_ ? LeaseStep::kAudit : LeaseStep::kWait;
+  // An audit that is due goes before registering: a registration the
+  // registry keeps refusing must not hold back the removal of stray entries.
+  if (timing_.audit_ms > 0 && now >= next_audit_) return LeaseStep::kAudit;
+  return need_register ? LeaseStep::kRegister : LeaseStep::kWait;
 }
 
 int64_t LeaseKeeper::WakeAt(int64_t now, bool need_register) const {

@@ -57,7 +57,7 @@ enum class LeaseStep {
   kGrant,      // no lease: grant one
   kKeepAlive,  // the interval has passed
   kRegister,   // the lease is alive and the caller has something to register
-  kAudit,      // the audit interval has passed (and nothing is left to register)
+  kAudit,      // the audit interval has passed (before registering: a refused one cannot hold it back)
 };
 
 // What an answer meant.

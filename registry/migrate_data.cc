@@ -41,9 +41,18 @@ MigrationData Normalize(const Persisted& p) {
   for (const auto& [id, ttl] : p.leases) d.leases[id] = ttl;
   for (const Allocation& a : p.allocations)
     if (d.leases.count(a.lease_id)) d.allocations[{a.host, a.port}] = a;
+  // One entry per host:port (the store's rule). etcd can hold two for a
+  // moment (an entry a restore brought back beside the one that took its port
+  // since, until its holder's audit removes it): the newest stays.
+  std::map<PortKey, const v1::Endpoint*> on_port;
   for (const v1::Endpoint& in : p.endpoints) {
     if (!d.leases.count(in.lease_id())) continue;
-    v1::Endpoint ep = in;
+    const v1::Endpoint*& seen = on_port[{in.host(), in.port()}];
+    if (seen == nullptr || std::make_pair(in.revision(), in.id()) > std::make_pair(seen->revision(), seen->id()))
+      seen = &in;
+  }
+  for (const auto& [key, in] : on_port) {
+    v1::Endpoint ep = *in;
     ep.clear_revision();
     Allocation a = AllocationOf(ep);
     d.allocations[{a.host, a.port}] = a;

@@ -54,10 +54,13 @@ void RegistryState::RemoveEndpoint(uint64_t id, int64_t rev, Changes& ch) {
     if (app->second.empty()) by_app_.erase(app);
   }
   PortKey key{ep.host(), ep.port()};
-  ports_.Erase(key);
+  // The port goes with its entry, never from under another one.
+  const Allocation* on_port = ports_.Find(key);
+  const bool port_is_ours = on_port != nullptr && on_port->endpoint_id == id;
+  if (port_is_ours) ports_.Erase(key);
   if (Lease* l = leases_.Find(ep.lease_id())) {
     l->endpoints.erase(id);
-    l->allocations.erase(key);
+    if (port_is_ours) l->allocations.erase(key);
   }
   ch.endpoints.insert(id);
   ch.allocations.insert(key);

@@ -188,7 +188,7 @@ TEST_CASE("AuditIntervalMs is two TTLs within [2 s, 60 s]", "[core][lease]") {
   CHECK(LeaseTimingFor(3).audit_ms == 6000);
 }
 
-TEST_CASE("LeaseKeeper: audits every audit interval, after keep-alives and registrations", "[core][lease]") {
+TEST_CASE("LeaseKeeper: audits every audit interval, after keep-alives, before registrations", "[core][lease]") {
   LeaseTiming timing = LeaseTimingFor(3);
   timing.audit_ms = 2500;
   Run(LeaseKeeper(timing),
@@ -197,8 +197,9 @@ TEST_CASE("LeaseKeeper: audits every audit interval, after keep-alives and regis
           {0, false, S::kGrant, kOk, O::kOk, 1000, 0, 7},
           {1000, false, S::kKeepAlive, kOk, O::kOk, 2000, 0, 7},
           {2000, false, S::kKeepAlive, kOk, O::kOk, 2500, 0, 7},  // the audit is due before the next KeepAlive
-          {2500, true, S::kRegister, kOk, O::kOk, 2500, 0, 7},     // registering first
-          {2500, false, S::kAudit, kOk, O::kOk, 3000, 0, 7},
+          {2500, true, S::kAudit, kOk, O::kOk, 2500, 0, 7},  // before registering: a refused one cannot hold it back
+          {2500, true, S::kRegister, Code::kAlreadyExists, O::kRetry, 2600, 1, 7},
+          {2600, true, S::kRegister, kOk, O::kOk, 2600, 0, 7},
           {3000, false, S::kKeepAlive, kOk, O::kOk, 4000, 0, 7},
           {5000, false, S::kKeepAlive, kOk, O::kOk, 5000, 0, 7},  // a late turn: KeepAlive first, then the audit
           {5000, false, S::kAudit, kDown, O::kRetry, 6000, 0, 7},  // a failed audit backs nothing off: next interval

@@ -45,6 +45,41 @@ TEST_CASE("migrate: Normalize keeps the live part, as RegistryState::Restore rea
   CHECK(d.routes.at("web").revision() == 0);
 }
 
+TEST_CASE("migrate: two entries on one host:port (an etcd restore's stray beside its successor) keep the newest",
+          "[registry][migrate]") {
+  Persisted p;
+  p.leases = {{1, 30}};
+  v1::Endpoint stray = Ep(1, "h1", 10004);
+  stray.set_id(7);
+  stray.set_revision(10);
+  v1::Endpoint now = Ep(1, "h1", 10004);
+  now.set_id(12);
+  now.set_revision(55);
+  p.endpoints = {now, stray};
+  MigrationData d = Normalize(p);
+  REQUIRE(d.endpoints.size() == 1);
+  CHECK(d.endpoints.count(12) == 1);
+  CHECK(d.allocations.at({"h1", 10004}).endpoint_id == 12);
+  // Whatever the order they come in.
+  p.endpoints = {stray, now};
+  CHECK(Normalize(p).endpoints.count(12) == 1);
+
+  // And a store that holds two anyway frees the port only with the entry on it.
+  RegistryState st(SmallRange());
+  Persisted both;
+  both.leases = {{1, 30}};
+  both.endpoints = {stray, now};
+  st.Restore(both, kT0, 0);
+  REQUIRE(st.endpoint_count() == 2);
+  CHECK(st.FindAllocation({"h1", 10004})->endpoint_id == 12);
+  Changes ch;
+  REQUIRE(st.Deregister(7, ch).ok());
+  REQUIRE(st.FindAllocation({"h1", 10004}) != nullptr);  // entry 12 keeps its port
+  CHECK(st.FindAllocation({"h1", 10004})->endpoint_id == 12);
+  REQUIRE(st.Deregister(12, ch).ok());
+  CHECK(st.FindAllocation({"h1", 10004}) == nullptr);
+}
+
 TEST_CASE("migrate: FirstDifference names the first record that differs", "[registry][migrate]") {
   const MigrationData a = Normalize(Sample());
   CHECK(FirstDifference(a, a).empty());
