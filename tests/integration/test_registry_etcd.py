@@ -176,8 +176,8 @@ class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
         wait_until(lambda: self.cli("registry", "show", check=False).returncode == 0, 30, what="etcd back")
 
 
-class RestoreTest(ClusterTest):
-    """etcd restored from a snapshot: its revisions go back (same cluster id)."""
+class OwnEtcdMixin:
+    """A one-member etcd of the test's own (a restore replaces it), the registry on it."""
 
     def setUp(self):
         self.etcd = EtcdCluster(members=1)
@@ -187,6 +187,10 @@ class RestoreTest(ClusterTest):
 
     def registry_store(self):
         return etcd_store(self.etcd, self.prefix)
+
+
+class RestoreTest(OwnEtcdMixin, ClusterTest):
+    """etcd restored from a snapshot: its revisions go back (same cluster id)."""
 
     def routed(self, r):
         return json.dumps(r.admin_json("/routes"))
@@ -223,18 +227,9 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve
 """
 
 
-class RestoredEtcdDeployTest(DeployTest):
+class RestoredEtcdDeployTest(OwnEtcdMixin, DeployTest):
     """One drone on a registry on its own etcd (restored from a snapshot by the tests)."""
     DRONES = ("d1",)
-
-    def setUp(self):
-        self.etcd = EtcdCluster(members=1)
-        self.addCleanup(self.etcd.stop)
-        self.prefix = f"/t-{uuid.uuid4().hex[:12]}/"
-        super().setUp()
-
-    def registry_store(self):
-        return etcd_store(self.etcd, self.prefix)
 
     def web(self):
         """{commit: port} of the webapp's web entries, from `registry show`."""
