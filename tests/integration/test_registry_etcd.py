@@ -60,6 +60,34 @@ class EtcdStoreMixin:
 class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
     """Every case of test_registry.RegistryTest, with --store etcd (a kill -9 restarts onto the same etcd)."""
 
+    def test_allocations_an_older_registry_made_without_an_identity_index(self):
+        # allocate_check --without-index allocates, then waits while the index keys go (as an older
+        # registry writes none), then registers on, releases, re-allocates and revokes them.
+        tool = os.path.join(BIN, "tests", "allocate_check")
+        if not os.access(tool, os.X_OK):
+            self.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
+        p = subprocess.Popen([tool, "--registry", self.registry.address(), "--token-file", self.token_file,
+                              "--without-index"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        lines = []  # the grants' checks, then the pause
+
+        def paused():
+            lines.append(json.loads(p.stdout.readline()))
+            return lines[-1].get("paused")
+        wait_until(paused, 30, what="allocate_check paused")
+        self.assertEqual([c for c in lines[:-1] if not c["ok"]], [])
+        paused = lines[-1]
+        index = f"{self.prefix}registry/unreg/{paused['lease']:016x}/"
+        self.assertEqual(len(self.etcd_keys(f"unreg/{paused['lease']:016x}/")), 3)
+        self.etcd.etcdctl("del", "--prefix", index)
+        self.assertEqual(self.etcd_keys("unreg/"), [])
+        out, err = p.communicate("go\n", timeout=60)
+        checks = [json.loads(line) for line in out.splitlines() if line.strip()]
+        self.assertEqual([c for c in checks if not c["ok"]], [], err)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(len(lines) - 1 + len(checks), 10)
+
     def test_register_cmd_registers_again_after_the_registry_lost_its_lease(self):
         # etcd forgets the lease (revoked behind the registry's back): KeepAlive gets NOT_FOUND.
         p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "2",
@@ -170,6 +198,10 @@ class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
         finally:
             self.etcd.restart(0)
         wait_until(lambda: self.cli("registry", "show", check=False).returncode == 0, 30, what="etcd back")
+
+
+class AllocateWholeRangeOnEtcdTest(EtcdStoreMixin, test_registry.AllocateWholeRangeTest):
+    """test_registry.AllocateWholeRangeTest with --store etcd."""
 
 
 class RestoreTest(ClusterTest):

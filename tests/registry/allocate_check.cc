@@ -1,13 +1,22 @@
 // allocate_check: Allocate's promises, checked over gRPC against a running
-// registry (tests/integration/test_registry_allocate.py runs it against the
-// SQLite store and the etcd store, which keep them in different ways): a
-// retried Allocate gets its port again, `avoid` drops it, a registration or a
-// release ends it, an explicit reservation is found again, a revoked lease
-// allocates nothing. One JSON object per check on stdout; exit 1 if one failed.
-//   allocate_check --registry HOST:PORT --token-file FILE [--host NAME]
+// registry (tests/integration/test_registry.py runs it against the SQLite
+// store, test_registry_etcd.py against the etcd store, which keep them in
+// different ways): a retried Allocate gets its port again, `avoid` drops it, a
+// registration or a release ends it (and only its own), an explicit
+// reservation is found again, a revoked lease allocates nothing. With
+// --range LO-HI (the registry's --port-range, at most 64 ports) it checks
+// instead what an Allocate that avoids the whole range answers. With
+// --without-index it allocates, prints {"paused": true, "lease": ID} and waits
+// for a line on stdin (meanwhile the caller removes the etcd store's identity
+// index, as allocations made by an older registry have none), then checks
+// what still holds for those allocations. One JSON object per check on
+// stdout; exit 1 if one failed.
+//   allocate_check --registry HOST:PORT --token-file FILE [--host NAME] [--range LO-HI | --without-index]
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fmt/format.h>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -58,7 +67,8 @@ class Checker {
     else if (!s.ok()) Check("allocate", false, s.error_message());
     return s.ok() ? resp.port() : 0;
   }
-  grpc::Status Register(uint64_t lease, const std::string& host, uint32_t port, uint32_t instance) {
+  grpc::Status Register(uint64_t lease, const std::string& host, uint32_t port, uint32_t instance,
+                        uint64_t* id = nullptr) {
     v1::RegisterRequest req;
     v1::Endpoint* ep = req.mutable_endpoint();
     ep->set_app("webapp");
@@ -71,7 +81,17 @@ class Checker {
     v1::RegisterResponse resp;
     grpc::ClientContext ctx;
     Prepare(ctx);
-    return stub_->Register(&ctx, req, &resp);
+    grpc::Status s = stub_->Register(&ctx, req, &resp);
+    if (id != nullptr) *id = resp.id();
+    return s;
+  }
+  grpc::Status Deregister(uint64_t id) {
+    v1::DeregisterRequest req;
+    req.set_id(id);
+    v1::DeregisterResponse resp;
+    grpc::ClientContext ctx;
+    Prepare(ctx);
+    return stub_->Deregister(&ctx, req, &resp);
   }
   grpc::Status Release(uint64_t lease, const std::string& host, uint32_t port) {
     v1::ReleasePortRequest req;
@@ -114,6 +134,57 @@ std::string Ports(std::initializer_list<uint32_t> ports) {
   return out;
 }
 
+// An Allocate that avoids every port of the range [lo, hi]: answered by the
+// identity's reservation outside the range, refused for any other identity.
+void CheckWholeRangeAvoided(Checker& c, const std::string& host, uint32_t lo, uint32_t hi) {
+  std::vector<uint32_t> all;
+  for (uint32_t p = lo; p <= hi; ++p) all.push_back(p);
+  const uint64_t lease = c.Grant();
+  const uint32_t outside = hi < 65535 ? hi + 1 : lo - 1;
+  c.Check("an explicit reservation outside the range", c.Allocate(lease, host, 1, {}, outside) == outside);
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  const uint32_t answer = c.Allocate(lease, host, 1, all, 0, &code);
+  c.Check("avoiding the whole range still answers the identity's reservation", answer == outside,
+          fmt::format("port {}, code {}", answer, static_cast<int>(code)));
+  const uint32_t refused = c.Allocate(lease, host, 2, all, 0, &code);
+  c.Check("avoiding the whole range refuses another identity",
+          refused == 0 && code == grpc::StatusCode::RESOURCE_EXHAUSTED,
+          fmt::format("port {}, code {}", refused, static_cast<int>(code)));
+  (void)c.Revoke(lease);
+}
+
+// Allocations made by an older registry (no identity index): they are
+// registered on, released and revoked as any; a retried Allocate answers a
+// live port, the same one the next time (docs/operations.md: not
+// necessarily the one allocated before the upgrade).
+void CheckWithoutIndex(Checker& c, const std::string& host) {
+  const uint64_t lease = c.Grant(), other = c.Grant();
+  const uint32_t p1 = c.Allocate(lease, host, 1), p2 = c.Allocate(lease, host, 2), p3 = c.Allocate(lease, host, 3);
+  std::cout << nlohmann::json{{"paused", true}, {"lease", lease}}.dump() << std::endl;
+  std::string line;
+  std::getline(std::cin, line);
+  grpc::Status reg = c.Register(lease, host, p1, 1);
+  c.Check("register on an allocation without an index", reg.ok(), reg.error_message());
+  const uint32_t q1 = c.Allocate(lease, host, 1);
+  c.Check("... then the identity's Allocate is a new port, retried",
+          q1 != 0 && q1 != p1 && c.Allocate(lease, host, 1) == q1, Ports({p1, q1}));
+  grpc::Status rel = c.Release(lease, host, p2);
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  c.Check("release an allocation without an index", rel.ok(), rel.error_message());
+  c.Check("... frees it", c.Allocate(other, host, 5, {}, p2, &code) == p2, std::to_string(code));
+  const uint32_t q3 = c.Allocate(lease, host, 3);
+  c.Check("a retried Allocate answers a live port, the same one next time",
+          q3 != 0 && c.Allocate(lease, host, 3) == q3 && c.Allocate(other, host, 6, {}, q3, &code) == 0,
+          Ports({p3, q3}));
+  const uint32_t r3 = c.Allocate(lease, host, 3, {q3});
+  c.Check("... and avoids it when asked", r3 != 0 && r3 != q3 && c.Allocate(lease, host, 3) == r3, Ports({q3, r3}));
+  grpc::Status rv = c.Revoke(lease);
+  c.Check("revoke", rv.ok(), rv.error_message());
+  c.Check("... frees the allocations without an index", c.Allocate(other, host, 7, {}, p3, &code) == p3,
+          std::to_string(code));
+  (void)c.Revoke(other);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,11 +193,29 @@ int main(int argc, char** argv) {
   app.add_option("--registry", registry, "HOST:PORT")->required();
   app.add_option("--token-file", token_file, "The cluster token")->required();
   app.add_option("--host", host, "The host the allocations are for");
+  std::string range;
+  app.add_option("--range", range, "The registry's --port-range LO-HI (at most 64 ports): check avoiding all of it");
+  bool without_index = false;
+  app.add_flag("--without-index", without_index,
+               "Pause after allocating (the caller removes the etcd identity index), then check those allocations");
   CLI11_PARSE(app, argc, argv);
   std::ifstream f(token_file);
   std::string token;
   std::getline(f, token);
   Checker c(registry, token);
+  if (!range.empty()) {
+    unsigned lo = 0, hi = 0;
+    if (std::sscanf(range.c_str(), "%u-%u", &lo, &hi) != 2 || lo == 0 || hi < lo || hi - lo >= 64 || hi > 65535) {
+      std::cerr << "allocate_check: --range must be LO-HI, at most 64 ports\n";
+      return 2;
+    }
+    CheckWholeRangeAvoided(c, host, lo, hi);
+    return c.failed() ? 1 : 0;
+  }
+  if (without_index) {
+    CheckWithoutIndex(c, host);
+    return c.failed() ? 1 : 0;
+  }
 
   const uint64_t lease = c.Grant(), other = c.Grant();
   const uint32_t p1 = c.Allocate(lease, host, 1);
@@ -161,6 +250,34 @@ int main(int argc, char** argv) {
   c.Check("another lease cannot reserve a live port",
           c.Allocate(other, host, 3, {}, explicit_port, &code) == 0 && code == grpc::StatusCode::ALREADY_EXISTS,
           std::to_string(code));
+
+  // A registration or a release ends only the allocation it is about.
+  const uint32_t q1 = c.Allocate(lease, host, 20);
+  grpc::Status other_identity = c.Register(lease, host, q1, 21);
+  c.Check("register another identity of the lease on an allocated port", other_identity.ok(),
+          other_identity.error_message());
+  const uint32_t q2 = c.Allocate(lease, host, 20);
+  c.Check("... ends the allocation of the identity it was made for", q2 != 0 && q2 != q1, Ports({q1, q2}));
+  c.Check("... and that identity's new one is retried", c.Allocate(lease, host, 20) == q2, Ports({q2}));
+  const uint32_t q3 = c.Allocate(lease, host, 21);
+  c.Check("the registered identity's Allocate is a new port", q3 != 0 && q3 != q1 && q3 != q2, Ports({q1, q2, q3}));
+
+  const uint32_t q4 = c.Allocate(lease, host, 22), later = 20004;
+  c.Check("a second, explicit reservation of one identity", c.Allocate(lease, host, 22, {}, later) == later);
+  grpc::Status rel_older = c.Release(lease, host, q4);
+  c.Check("release the identity's older allocation", rel_older.ok(), rel_older.error_message());
+  c.Check("... keeps the newer one", c.Allocate(lease, host, 22) == later, Ports({q4, later}));
+
+  const uint32_t q5 = c.Allocate(lease, host, 23), elsewhere = 20005;
+  uint64_t id = 0;
+  grpc::Status reg_elsewhere = c.Register(lease, host, elsewhere, 23, &id);
+  c.Check("register the identity on a port it did not allocate", reg_elsewhere.ok(), reg_elsewhere.error_message());
+  c.Check("... keeps its allocation", c.Allocate(lease, host, 23) == q5, Ports({q5}));
+  grpc::Status dereg = c.Deregister(id);
+  c.Check("deregister", dereg.ok(), dereg.error_message());
+  c.Check("... frees the port for anyone", c.Allocate(other, host, 12, {}, elsewhere, &code) == elsewhere,
+          std::to_string(code));
+  c.Check("... and the identity's allocation stays", c.Allocate(lease, host, 23) == q5, Ports({q5}));
 
   grpc::Status rv = c.Revoke(lease);
   c.Check("revoke", rv.ok(), rv.error_message());
