@@ -313,6 +313,22 @@ class TwoRegistriesTest(EtcdStoreMixin, ClusterTest):
         env["SKYPORT_REGISTRY"] = registry.address()
         return env
 
+    def test_racing_allocates_of_one_identity_leave_it_one_allocation(self):
+        # allocate_check --race: the same identities allocated at once through both registries,
+        # then their ports avoided at once; etcd then holds one port and one index per identity.
+        tool = os.path.join(BIN, "tests", "allocate_check")
+        if not os.access(tool, os.X_OK):
+            self.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
+        r = subprocess.run([tool, "--registry", self.registry.address(), "--token-file", self.token_file,
+                            "--host", "race.host", "--race", self.other.address()],
+                           capture_output=True, text=True, timeout=120)
+        lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        self.assertEqual([c for c in lines if "check" in c and not c["ok"]], [], r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        [lease] = [x["race_lease"] for x in lines if "race_lease" in x]
+        self.assertEqual(len(self.etcd_keys("port/race.host/")), 8)
+        self.assertEqual(len(self.etcd_keys(f"unreg/{lease:016x}/race.host/")), 8)
+
     def test_registrations_through_one_are_seen_by_watchers_of_the_other(self):
         w = self.spawn("registry", "watch", env=self.env_for(self.other))
         self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", "15194")

@@ -9,9 +9,13 @@
 // --without-index it allocates, prints {"paused": true, "lease": ID} and waits
 // for a line on stdin (meanwhile the caller removes the etcd store's identity
 // index, as allocations made by an older registry have none), then checks
-// what still holds for those allocations. One JSON object per check on
-// stdout; exit 1 if one failed.
-//   allocate_check --registry HOST:PORT --token-file FILE [--host NAME] [--range LO-HI | --without-index]
+// what still holds for those allocations. With --race HOST:PORT (a second
+// registry on the same etcd) it sends racing Allocates of the same
+// identities through both, then prints {"race_lease": ID} for the caller to
+// count what etcd holds. One JSON object per check on stdout; exit 1 if one
+// failed.
+//   allocate_check --registry HOST:PORT --token-file FILE [--host NAME]
+//                  [--range LO-HI | --without-index | --race HOST:PORT]
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +23,8 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <iostream>
+#include <set>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -185,6 +191,48 @@ void CheckWithoutIndex(Checker& c, const std::string& host) {
   (void)c.Revoke(other);
 }
 
+// Allocates of the same identities sent at once through two registries on
+// one etcd: one port per identity, whoever answers; then racing avoids of
+// that port: each identity ends with one live allocation, a new one.
+void CheckRace(Checker& a, Checker& b, const std::string& host) {
+  constexpr uint32_t kIdentities = 8;
+  constexpr int kPerIdentity = 6;
+  const uint64_t lease = a.Grant();
+  auto race = [&](const std::vector<uint32_t>& avoid_of) {
+    std::vector<std::vector<uint32_t>> got(kIdentities, std::vector<uint32_t>(kPerIdentity));
+    std::vector<std::thread> threads;
+    for (uint32_t i = 0; i < kIdentities; ++i)
+      for (int k = 0; k < kPerIdentity; ++k)
+        threads.emplace_back([&, i, k] {
+          grpc::StatusCode code = grpc::StatusCode::OK;
+          std::vector<uint32_t> avoid;
+          if (!avoid_of.empty()) avoid.push_back(avoid_of[i]);
+          got[i][k] = (k % 2 == 0 ? a : b).Allocate(lease, host, i, avoid, 0, &code);
+        });
+    for (auto& t : threads) t.join();
+    return got;
+  };
+  auto first = race({});
+  std::vector<uint32_t> port_of;
+  bool one = true;
+  for (const auto& answers : first) {
+    port_of.push_back(answers[0]);
+    for (uint32_t p : answers) one = one && p != 0 && p == answers[0];
+  }
+  const std::set<uint32_t> distinct(port_of.begin(), port_of.end());
+  a.Check("racing Allocates of one identity through two registries answer one port", one);
+  a.Check("... distinct identities distinct ports", distinct.size() == kIdentities);
+  auto second = race(port_of);
+  bool moved = true;
+  for (uint32_t i = 0; i < kIdentities; ++i) {
+    for (uint32_t p : second[i]) moved = moved && p != 0 && p != port_of[i];
+    const uint32_t now_a = a.Allocate(lease, host, i), now_b = b.Allocate(lease, host, i);
+    moved = moved && now_a != port_of[i] && now_a == now_b;
+  }
+  a.Check("racing avoids of that port move each identity to one new port", moved);
+  std::cout << nlohmann::json{{"race_lease", lease}}.dump() << std::endl;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -195,6 +243,8 @@ int main(int argc, char** argv) {
   app.add_option("--host", host, "The host the allocations are for");
   std::string range;
   app.add_option("--range", range, "The registry's --port-range LO-HI (at most 64 ports): check avoiding all of it");
+  std::string race;
+  app.add_option("--race", race, "A second registry on the same etcd: racing Allocates through both");
   bool without_index = false;
   app.add_flag("--without-index", without_index,
                "Pause after allocating (the caller removes the etcd identity index), then check those allocations");
@@ -210,6 +260,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     CheckWholeRangeAvoided(c, host, lo, hi);
+    return c.failed() ? 1 : 0;
+  }
+  if (!race.empty()) {
+    Checker other(race, token);
+    CheckRace(c, other, host);
     return c.failed() ? 1 : 0;
   }
   if (without_index) {
