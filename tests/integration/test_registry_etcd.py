@@ -34,6 +34,19 @@ def etcd_store(cluster, prefix):
             "--lease-sweep", "1"]
 
 
+def until_paused(test, p, lines):
+    """allocate_check's JSON lines (appended to `lines`, all checks ok) up to its pause; the pause's line."""
+    pause = []
+
+    def paused():
+        line = json.loads(p.stdout.readline())
+        (pause if line.get("paused") else lines).append(line)
+        return pause
+    wait_until(paused, 30, what="allocate_check paused")
+    test.assertEqual([c for c in lines if not c["ok"]], [])
+    return pause[0]
+
+
 class EtcdStoreMixin:
     """One etcd cluster per class; every test its own key prefix (nothing leaks between tests)."""
     MEMBERS = 1
@@ -71,22 +84,16 @@ class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
                              stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: p.poll() is None and p.kill())
         lines = []  # the grants' checks, then the pause
-
-        def paused():
-            lines.append(json.loads(p.stdout.readline()))
-            return lines[-1].get("paused")
-        wait_until(paused, 30, what="allocate_check paused")
-        self.assertEqual([c for c in lines[:-1] if not c["ok"]], [])
-        paused = lines[-1]
+        paused = until_paused(self, p, lines)
         index = f"{self.prefix}registry/unreg/{paused['lease']:016x}/"
         self.assertEqual(len(self.etcd_keys(f"unreg/{paused['lease']:016x}/")), 3)
         self.etcd.etcdctl("del", "--prefix", index)
         self.assertEqual(self.etcd_keys("unreg/"), [])
-        out, err = p.communicate("go\n", timeout=60)
+        out, err = p.communicate("\n", timeout=60)
         checks = [json.loads(line) for line in out.splitlines() if line.strip()]
         self.assertEqual([c for c in checks if not c["ok"]], [], err)
         self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(len(lines) - 1 + len(checks), 10)
+        self.assertEqual(len(lines) + len(checks), 10)
 
     def test_register_cmd_registers_again_after_the_registry_lost_its_lease(self):
         # etcd forgets the lease (revoked behind the registry's back): KeepAlive gets NOT_FOUND.
@@ -476,6 +483,42 @@ class MigrateTest(EtcdStoreMixin, ClusterTest):
         if check and r.returncode != 0:
             raise AssertionError(f"migrate {args} exited {r.returncode}: {r.stderr}")
         return r
+
+    def test_unregistered_allocations_sqlite_etcd_sqlite(self):
+        # allocate_check --migrated allocates on SQLite, then checks retried Allocates on etcd after
+        # a migrate, then on SQLite after migrating back (it pauses for each).
+        tool = os.path.join(BIN, "tests", "allocate_check")
+        if not os.access(tool, os.X_OK):
+            self.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
+        p = subprocess.Popen([tool, "--registry", self.registry.address(), "--token-file", self.token_file,
+                              "--migrated"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        lines = []
+        until_paused(self, p, lines)
+        self.registry.kill(signal.SIGTERM)
+        out = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}")
+        self.assertIn("1 leases, 3 allocations, 0 endpoints", out.stdout)
+        self.assertIn("read back: equal", out.stdout)
+        self.assertEqual(len(self.etcd_keys("unreg/")), 3)
+        on_etcd = Registry(self.tmp, self.token_file, store=etcd_store(self.etcd, self.prefix), name="on-etcd")
+        on_etcd.start()
+        self.addCleanup(on_etcd.kill)
+        p.stdin.write(on_etcd.address() + "\n")
+        p.stdin.flush()
+        until_paused(self, p, lines)
+        on_etcd.kill(signal.SIGTERM)
+        back = os.path.join(self.tmp, "back")
+        out = self.migrate("--from", f"etcd:{self.etcd.endpoints()}", "--to", f"sqlite:{back}")
+        self.assertIn("1 leases, 4 allocations, 1 endpoints", out.stdout)
+        self.assertIn("read back: equal", out.stdout)
+        self.registry.store = ["--data", back]
+        self.registry.start()
+        out, err = p.communicate(self.registry.address() + "\n", timeout=60)
+        checks = lines + [json.loads(line) for line in out.splitlines() if line.strip()]
+        self.assertEqual([c for c in checks if not c["ok"]], [], err)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(len(checks), 8)
 
     def test_round_trip_sqlite_etcd_sqlite(self):
         for i in range(5):

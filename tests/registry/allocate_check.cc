@@ -12,10 +12,11 @@
 // what still holds for those allocations. With --race HOST:PORT (a second
 // registry on the same etcd) it sends racing Allocates of the same
 // identities through both, then prints {"race_lease": ID} for the caller to
-// count what etcd holds. One JSON object per check on stdout; exit 1 if one
-// failed.
+// count what etcd holds. With --migrated it pauses twice, answered each time
+// with the address of a registry the data was migrated to. One JSON object
+// per check on stdout; exit 1 if one failed.
 //   allocate_check --registry HOST:PORT --token-file FILE [--host NAME]
-//                  [--range LO-HI | --without-index | --race HOST:PORT]
+//                  [--range LO-HI | --without-index | --race HOST:PORT | --migrated]
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -118,6 +119,16 @@ class Checker {
     return stub_->Revoke(&ctx, req, &resp);
   }
 
+  // Prints {"paused": true, "lease": ID} and waits for a line on stdin: the
+  // address of the registry to go on with, or nothing to stay.
+  void Pause(uint64_t lease) {
+    std::cout << nlohmann::json{{"paused", true}, {"lease", lease}}.dump() << std::endl;
+    std::string line;
+    std::getline(std::cin, line);
+    if (!line.empty())
+      stub_ = Registry::NewStub(grpc::CreateChannel(line, grpc::InsecureChannelCredentials()));
+  }
+
   void Check(const std::string& name, bool ok, const std::string& detail = "") {
     std::cout << nlohmann::json{{"check", name}, {"ok", ok}, {"detail", detail}}.dump() << std::endl;
     failed_ = failed_ || !ok;
@@ -166,9 +177,7 @@ void CheckWholeRangeAvoided(Checker& c, const std::string& host, uint32_t lo, ui
 void CheckWithoutIndex(Checker& c, const std::string& host) {
   const uint64_t lease = c.Grant(), other = c.Grant();
   const uint32_t p1 = c.Allocate(lease, host, 1), p2 = c.Allocate(lease, host, 2), p3 = c.Allocate(lease, host, 3);
-  std::cout << nlohmann::json{{"paused", true}, {"lease", lease}}.dump() << std::endl;
-  std::string line;
-  std::getline(std::cin, line);
+  c.Pause(lease);
   grpc::Status reg = c.Register(lease, host, p1, 1);
   c.Check("register on an allocation without an index", reg.ok(), reg.error_message());
   const uint32_t q1 = c.Allocate(lease, host, 1);
@@ -233,6 +242,28 @@ void CheckRace(Checker& a, Checker& b, const std::string& host) {
   std::cout << nlohmann::json{{"race_lease", lease}}.dump() << std::endl;
 }
 
+// Unregistered allocations across `migrate`: the registry is replaced twice
+// at the pauses (SQLite -> etcd -> SQLite); a retried Allocate answers the
+// same port on each, an explicit reservation included.
+void CheckMigrated(Checker& c, const std::string& host) {
+  const uint64_t lease = c.Grant();
+  const uint32_t p1 = c.Allocate(lease, host, 1), p2 = c.Allocate(lease, host, 2), x3 = 20003;
+  c.Check("an explicit reservation", c.Allocate(lease, host, 3, {}, x3) == x3);
+  c.Pause(lease);
+  c.Check("after a migration a retried Allocate gets the same port",
+          c.Allocate(lease, host, 1) == p1 && c.Allocate(lease, host, 2) == p2, Ports({p1, p2}));
+  c.Check("... and the same explicit reservation", c.Allocate(lease, host, 3) == x3);
+  grpc::Status reg = c.Register(lease, host, p1, 1);
+  c.Check("register on a migrated allocation", reg.ok(), reg.error_message());
+  const uint32_t q1 = c.Allocate(lease, host, 1);
+  c.Check("... ends it", q1 != 0 && q1 != p1, Ports({p1, q1}));
+  c.Pause(lease);
+  c.Check("after migrating back a retried Allocate gets the same port",
+          c.Allocate(lease, host, 1) == q1 && c.Allocate(lease, host, 2) == p2, Ports({q1, p2}));
+  c.Check("... and the same explicit reservation", c.Allocate(lease, host, 3) == x3);
+  (void)c.Revoke(lease);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -245,7 +276,9 @@ int main(int argc, char** argv) {
   app.add_option("--range", range, "The registry's --port-range LO-HI (at most 64 ports): check avoiding all of it");
   std::string race;
   app.add_option("--race", race, "A second registry on the same etcd: racing Allocates through both");
-  bool without_index = false;
+  bool without_index = false, migrated = false;
+  app.add_flag("--migrated", migrated,
+               "Pause twice (the caller migrates the registry and answers the new address), checking allocations");
   app.add_flag("--without-index", without_index,
                "Pause after allocating (the caller removes the etcd identity index), then check those allocations");
   CLI11_PARSE(app, argc, argv);
@@ -265,6 +298,10 @@ int main(int argc, char** argv) {
   if (!race.empty()) {
     Checker other(race, token);
     CheckRace(c, other, host);
+    return c.failed() ? 1 : 0;
+  }
+  if (migrated) {
+    CheckMigrated(c, host);
     return c.failed() ? 1 : 0;
   }
   if (without_index) {
