@@ -44,7 +44,7 @@ class RegistryTest(ClusterTest):
 
     def test_allocate_promises(self):
         # tests/registry/allocate_check: retried, avoided, registered, released, reserved, revoked.
-        self.assertGreaterEqual(run_allocate_check(self), 32)
+        self.assertGreaterEqual(run_allocate_check(self), 36)
 
     def test_register_query_show(self):
         self.register(f"webapp@{A}", "http", "--port", "15194")

@@ -314,6 +314,13 @@ int main(int argc, char** argv) {
   c.Check("a retried Allocate gets the same port", c.Allocate(lease, host, 1) == p1, Ports({p1}));
   const uint32_t p2 = c.Allocate(lease, host, 2);
   c.Check("another instance gets another port", p2 != 0 && p2 != p1, Ports({p1, p2}));
+  grpc::Status stranger = c.Register(other, host, p2, 2);
+  c.Check("another lease cannot register on a reserved port", stranger.error_code() == grpc::StatusCode::ALREADY_EXISTS,
+          stranger.error_message());
+  grpc::Status stranger_release = c.Release(other, host, p2);
+  c.Check("... nor release it", stranger_release.error_code() == grpc::StatusCode::NOT_FOUND,
+          stranger_release.error_message());
+  c.Check("... and the reservation stays", c.Allocate(lease, host, 2) == p2, Ports({p2}));
   c.Check("another lease's Allocate of the same identity gets another port", c.Allocate(other, host, 1) != p1);
 
   const uint32_t p3 = c.Allocate(lease, host, 1, {p1});
@@ -325,6 +332,9 @@ int main(int argc, char** argv) {
 
   grpc::Status reg = c.Register(lease, host, p3, 1);
   c.Check("register on the allocated port", reg.ok(), reg.error_message());
+  grpc::Status registered_release = c.Release(lease, host, p3);
+  c.Check("a port that carries an entry is not released",
+          registered_release.error_code() == grpc::StatusCode::FAILED_PRECONDITION, registered_release.error_message());
   const uint32_t p4 = c.Allocate(lease, host, 1);
   c.Check("after the registration the identity's next Allocate is a new port", p4 != 0 && p4 != p3, Ports({p3, p4}));
   c.Check("... and that one is retried too", c.Allocate(lease, host, 1) == p4, Ports({p4}));
