@@ -498,9 +498,9 @@ class MigrateTest(EtcdStoreMixin, ClusterTest):
         until_paused(self, p, lines)
         self.registry.kill(signal.SIGTERM)
         out = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}")
-        self.assertIn("1 leases, 3 allocations, 0 endpoints", out.stdout)
+        self.assertIn("1 leases, 5 allocations, 0 endpoints", out.stdout)
         self.assertIn("read back: equal", out.stdout)
-        self.assertEqual(len(self.etcd_keys("unreg/")), 3)
+        self.assertEqual(len(self.etcd_keys("unreg/")), 4)
         on_etcd = Registry(self.tmp, self.token_file, store=etcd_store(self.etcd, self.prefix), name="on-etcd")
         on_etcd.start()
         self.addCleanup(on_etcd.kill)
@@ -510,7 +510,7 @@ class MigrateTest(EtcdStoreMixin, ClusterTest):
         on_etcd.kill(signal.SIGTERM)
         back = os.path.join(self.tmp, "back")
         out = self.migrate("--from", f"etcd:{self.etcd.endpoints()}", "--to", f"sqlite:{back}")
-        self.assertIn("1 leases, 4 allocations, 1 endpoints", out.stdout)
+        self.assertIn("1 leases, 6 allocations, 1 endpoints", out.stdout)
         self.assertIn("read back: equal", out.stdout)
         self.registry.store = ["--data", back]
         self.registry.start()
@@ -518,7 +518,7 @@ class MigrateTest(EtcdStoreMixin, ClusterTest):
         checks = lines + [json.loads(line) for line in out.splitlines() if line.strip()]
         self.assertEqual([c for c in checks if not c["ok"]], [], err)
         self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(len(checks), 8)
+        self.assertEqual(len(checks), 11)
 
     def test_round_trip_sqlite_etcd_sqlite(self):
         for i in range(5):

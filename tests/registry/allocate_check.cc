@@ -249,10 +249,15 @@ void CheckMigrated(Checker& c, const std::string& host) {
   const uint64_t lease = c.Grant();
   const uint32_t p1 = c.Allocate(lease, host, 1), p2 = c.Allocate(lease, host, 2), x3 = 20003;
   c.Check("an explicit reservation", c.Allocate(lease, host, 3, {}, x3) == x3);
+  // Two reservations of one identity: the later one answers (RegistryState's, and the etcd index's, rule).
+  const uint32_t p4 = c.Allocate(lease, host, 4), x4 = 20004;
+  c.Check("a second, explicit reservation of one identity", c.Allocate(lease, host, 4, {}, x4) == x4 &&
+          c.Allocate(lease, host, 4) == x4, Ports({p4, x4}));
   c.Pause(lease);
   c.Check("after a migration a retried Allocate gets the same port",
           c.Allocate(lease, host, 1) == p1 && c.Allocate(lease, host, 2) == p2, Ports({p1, p2}));
   c.Check("... and the same explicit reservation", c.Allocate(lease, host, 3) == x3);
+  c.Check("... and the later of two reservations", c.Allocate(lease, host, 4) == x4, Ports({p4, x4}));
   grpc::Status reg = c.Register(lease, host, p1, 1);
   c.Check("register on a migrated allocation", reg.ok(), reg.error_message());
   const uint32_t q1 = c.Allocate(lease, host, 1);
@@ -261,6 +266,7 @@ void CheckMigrated(Checker& c, const std::string& host) {
   c.Check("after migrating back a retried Allocate gets the same port",
           c.Allocate(lease, host, 1) == q1 && c.Allocate(lease, host, 2) == p2, Ports({q1, p2}));
   c.Check("... and the same explicit reservation", c.Allocate(lease, host, 3) == x3);
+  c.Check("... and the later of two reservations", c.Allocate(lease, host, 4) == x4, Ports({p4, x4}));
   (void)c.Revoke(lease);
 }
 
