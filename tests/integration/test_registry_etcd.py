@@ -34,6 +34,17 @@ def etcd_store(cluster, prefix):
             "--lease-sweep", "1"]
 
 
+def start_allocate_check(test, *args):
+    """tests/registry/allocate_check against test.registry, talking through pipes (it pauses)."""
+    tool = os.path.join(BIN, "tests", "allocate_check")
+    if not os.access(tool, os.X_OK):
+        test.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
+    p = subprocess.Popen([tool, "--registry", test.registry.address(), "--token-file", test.token_file, *args],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    test.addCleanup(lambda: p.poll() is None and p.kill())
+    return p
+
+
 def until_paused(test, p, lines):
     """allocate_check's JSON lines (appended to `lines`, all checks ok) up to its pause; the pause's line."""
     pause = []
@@ -76,13 +87,7 @@ class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
     def test_allocations_an_older_registry_made_without_an_identity_index(self):
         # allocate_check --without-index allocates, then waits while the index keys go (as an older
         # registry writes none), then registers on, releases, re-allocates and revokes them.
-        tool = os.path.join(BIN, "tests", "allocate_check")
-        if not os.access(tool, os.X_OK):
-            self.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
-        p = subprocess.Popen([tool, "--registry", self.registry.address(), "--token-file", self.token_file,
-                              "--without-index"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: p.poll() is None and p.kill())
+        p = start_allocate_check(self, "--without-index")
         lines = []  # the grants' checks, then the pause
         paused = until_paused(self, p, lines)
         index = f"{self.prefix}registry/unreg/{paused['lease']:016x}/"
@@ -487,13 +492,7 @@ class MigrateTest(EtcdStoreMixin, ClusterTest):
     def test_unregistered_allocations_sqlite_etcd_sqlite(self):
         # allocate_check --migrated allocates on SQLite, then checks retried Allocates on etcd after
         # a migrate, then on SQLite after migrating back (it pauses for each).
-        tool = os.path.join(BIN, "tests", "allocate_check")
-        if not os.access(tool, os.X_OK):
-            self.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
-        p = subprocess.Popen([tool, "--registry", self.registry.address(), "--token-file", self.token_file,
-                              "--migrated"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: p.poll() is None and p.kill())
+        p = start_allocate_check(self, "--migrated")
         lines = []
         until_paused(self, p, lines)
         self.registry.kill(signal.SIGTERM)
