@@ -475,8 +475,9 @@ class LeaseEndTest(EtcdStoreMixin, ClusterTest):
         self.assertEqual(self.etcd_keys("ep/"), [])
 
 
-class MigrateTest(EtcdStoreMixin, ClusterTest):
-    """skyport-registry migrate: sqlite -> etcd -> sqlite, each copy read back and equal."""
+class MigrateBase(EtcdStoreMixin, ClusterTest):
+    """skyport-registry migrate: sqlite -> etcd -> sqlite, each copy read back and equal. Every
+    class its own etcd: lease ids are the cluster's, whatever the prefix."""
 
     def registry_store(self):
         super().registry_store()  # picks self.prefix
@@ -489,35 +490,10 @@ class MigrateTest(EtcdStoreMixin, ClusterTest):
             raise AssertionError(f"migrate {args} exited {r.returncode}: {r.stderr}")
         return r
 
-    def test_unregistered_allocations_sqlite_etcd_sqlite(self):
-        # allocate_check --migrated allocates on SQLite, then checks retried Allocates on etcd after
-        # a migrate, then on SQLite after migrating back (it pauses for each).
-        p = start_allocate_check(self, "--migrated")
-        lines = []
-        until_paused(self, p, lines)
-        self.registry.kill(signal.SIGTERM)
-        out = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}")
-        self.assertIn("1 leases, 5 allocations, 0 endpoints", out.stdout)
-        self.assertIn("read back: equal", out.stdout)
-        self.assertEqual(len(self.etcd_keys("unreg/")), 4)
-        on_etcd = Registry(self.tmp, self.token_file, store=etcd_store(self.etcd, self.prefix), name="on-etcd")
-        on_etcd.start()
-        self.addCleanup(on_etcd.kill)
-        p.stdin.write(on_etcd.address() + "\n")
-        p.stdin.flush()
-        until_paused(self, p, lines)
-        on_etcd.kill(signal.SIGTERM)
-        back = os.path.join(self.tmp, "back")
-        out = self.migrate("--from", f"etcd:{self.etcd.endpoints()}", "--to", f"sqlite:{back}")
-        self.assertIn("1 leases, 6 allocations, 1 endpoints", out.stdout)
-        self.assertIn("read back: equal", out.stdout)
-        self.registry.store = ["--data", back]
-        self.registry.start()
-        out, err = p.communicate(self.registry.address() + "\n", timeout=60)
-        checks = lines + [json.loads(line) for line in out.splitlines() if line.strip()]
-        self.assertEqual([c for c in checks if not c["ok"]], [], err)
-        self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(len(checks), 11)
+
+
+class MigrateTest(MigrateBase):
+    """Entries, leases and a route, both ways."""
 
     def test_round_trip_sqlite_etcd_sqlite(self):
         for i in range(5):
@@ -564,6 +540,40 @@ class MigrateTest(EtcdStoreMixin, ClusterTest):
         self.registry.start()
         self.assertEqual(sorted((e["id"], e["host"], e["port"]) for _, _, e in entries(self.show("--wide"))),
                          before)
+
+
+class MigrateAllocationsTest(MigrateBase):
+    """Allocations without an entry, both ways: a retried Allocate answers the same port."""
+
+    def test_unregistered_allocations_sqlite_etcd_sqlite(self):
+        # allocate_check --migrated allocates on SQLite, then checks retried Allocates on etcd after
+        # a migrate, then on SQLite after migrating back (it pauses for each).
+        p = start_allocate_check(self, "--migrated")
+        lines = []
+        until_paused(self, p, lines)
+        self.registry.kill(signal.SIGTERM)
+        out = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}")
+        self.assertIn("1 leases, 5 allocations, 0 endpoints", out.stdout)
+        self.assertIn("read back: equal", out.stdout)
+        self.assertEqual(len(self.etcd_keys("unreg/")), 4)
+        on_etcd = Registry(self.tmp, self.token_file, store=etcd_store(self.etcd, self.prefix), name="on-etcd")
+        on_etcd.start()
+        self.addCleanup(on_etcd.kill)
+        p.stdin.write(on_etcd.address() + "\n")
+        p.stdin.flush()
+        until_paused(self, p, lines)
+        on_etcd.kill(signal.SIGTERM)
+        back = os.path.join(self.tmp, "back")
+        out = self.migrate("--from", f"etcd:{self.etcd.endpoints()}", "--to", f"sqlite:{back}")
+        self.assertIn("1 leases, 6 allocations, 1 endpoints", out.stdout)
+        self.assertIn("read back: equal", out.stdout)
+        self.registry.store = ["--data", back]
+        self.registry.start()
+        out, err = p.communicate(self.registry.address() + "\n", timeout=60)
+        checks = lines + [json.loads(line) for line in out.splitlines() if line.strip()]
+        self.assertEqual([c for c in checks if not c["ok"]], [], err)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(len(checks), 11)
 
 
 if __name__ == "__main__":
