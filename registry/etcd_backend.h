@@ -123,6 +123,7 @@ class EtcdBackend final : public Backend {
   void AllocateDecide(std::shared_ptr<AllocateCall> c, AllocateDecision d);
   void AllocatePick(std::shared_ptr<AllocateCall> c);
   void AllocateScan(std::shared_ptr<AllocateCall> c);
+  void AllocateReadIndex(std::shared_ptr<AllocateCall> c, Status none_free);
   void AllocateTry(std::shared_ptr<AllocateCall> c, uint32_t port);
   // Register, Deregister, ReleasePort (etcd_ports.cc).
   void RegisterRound(std::shared_ptr<RegisterCall> c);

@@ -22,6 +22,7 @@ struct EtcdBackend::AllocateCall {
   bool reserve = false;  // req.port != 0
   int64_t revision = 0;  // of the latest read
   std::optional<int64_t> index_mod;  // ReservePortTxn's expectation of the identity index
+  bool index_read = false;           // the identity index was read (AllocateFromIndex)
   std::optional<Versioned<Allocation>> drop;
 };
 
@@ -79,6 +80,7 @@ void EtcdBackend::AllocateReadReserved(std::shared_ptr<AllocateCall> c) {
 
 void EtcdBackend::AllocateFromIndex(std::shared_ptr<AllocateCall> c, std::optional<Versioned<Allocation>> index) {
   c->drop.reset();
+  c->index_read = true;
   if (!index) {
     c->index_mod = 0;
     return AllocatePick(std::move(c));
@@ -137,9 +139,24 @@ void EtcdBackend::AllocateScan(std::shared_ptr<AllocateCall> c) {
       [this, c, used](Status s) {
         if (!s.ok()) return c->done(FromEtcd(s));
         auto p = used->PickFree(c->req.host(), NextRandom(), c->avoid);
-        if (!p.ok()) return c->done(p.status());
-        AllocateTry(c, *p);
+        if (p.ok()) return AllocateTry(c, *p);
+        // RegistryState answers a retried Allocate before it looks for a free
+        // port: when none is free or unavoided, the identity's own may still be
+        // (an explicit reservation outside the range). Only a reservation Txn
+        // shows the index, and none was sent.
+        if (!c->reserve && !c->index_read) return AllocateReadIndex(c, p.status());
+        c->done(p.status());
       });
+}
+
+void EtcdBackend::AllocateReadIndex(std::shared_ptr<AllocateCall> c, Status none_free) {
+  client_->Range(RangeKey(keys_.Unregistered(AllocationFor(c->req, 0))), [this, c, none_free](auto got) {
+    if (!got.ok()) return c->done(FromEtcd(got.status()));
+    if (got->kvs().empty()) return c->done(none_free);
+    auto index = DecodeUnregistered(keys_, got->kvs(0));
+    if (!index.ok()) return c->done(Undecodable(index.status()));
+    AllocateFromIndex(c, Versioned<Allocation>{std::move(*index), got->kvs(0).mod_revision()});
+  });
 }
 
 void EtcdBackend::AllocateTry(std::shared_ptr<AllocateCall> c, uint32_t port) {

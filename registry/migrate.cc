@@ -4,9 +4,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
+#include <map>
 #include <memory>
-
-#include <set>
 
 #include <fmt/format.h>
 
@@ -79,12 +79,15 @@ class SqliteSide final : public Side {
     so.port_hi = 65535;
     RegistryState st(so);
     st.Restore(std::move(p), 0, 0);
-    Changes ch;  // every record: the store writes each one's current value
+    Changes ch, answering;  // every record: the store writes each one's current value
     for (const auto& [id, ttl] : d.leases) ch.leases.insert(id);
-    for (const auto& [k, a] : d.allocations) ch.allocations.insert(k);
+    for (const auto& [k, a] : d.allocations) (d.answering.count(k) ? answering : ch).allocations.insert(k);
     for (const auto& [id, ep] : d.endpoints) ch.endpoints.insert(id);
     for (const auto& [app, r] : d.routes) ch.routes.insert(app);
-    return (*store)->Commit(ch, st);
+    // The rows that answer a retried Allocate go last: the store lists its
+    // rows in the order they were written.
+    if (Status s = (*store)->Commit(ch, st); !s.ok()) return s;
+    return (*store)->Commit(answering, st);
   }
 
  private:
@@ -108,6 +111,7 @@ class EtcdSide final : public Side {
 
   Result<MigrationData> Read() override {
     Persisted p;
+    std::map<PortKey, std::string> indexed;  // the allocations identity indexes name, as they name them
     const std::string end = etcd::PrefixEnd(keys_.root());
     std::string from = keys_.root();
     for (;;) {
@@ -145,8 +149,12 @@ class EtcdSide final : public Side {
             p.routes.push_back(std::move(*rc));
             break;
           }
-          case KeyKind::kUnregistered:
-            break;  // derived from the ports (written again by Write)
+          case KeyKind::kUnregistered: {
+            // Derived data: which allocation answers its identity (listed
+            // last below); one that does not decode names none.
+            if (auto a = DecodeUnregistered(keys_, kv); a.ok()) indexed[{a->host, a->port}] = EncodeAllocation(*a);
+            break;
+          }
           case KeyKind::kOther:
             return Status::DataLoss(fmt::format("etcd: key \"{}\" is not one of the registry's", kv.key()));
         }
@@ -154,6 +162,10 @@ class EtcdSide final : public Side {
       if (!got->more() || got->kvs().empty()) break;
       from = got->kvs(got->kvs_size() - 1).key() + std::string(1, '\0');
     }
+    std::stable_partition(p.allocations.begin(), p.allocations.end(), [&](const Allocation& a) {
+      auto it = indexed.find({a.host, a.port});
+      return it == indexed.end() || it->second != EncodeAllocation(a);
+    });
     return Normalize(p);
   }
   Result<size_t> CountExisting() override {
@@ -196,10 +208,9 @@ class EtcdSide final : public Side {
       if (auto s = client_->LeaseGrantSync(g); !s.ok()) return s.status();
       if (Status s = put(keys_.Lease(id), EncodeLease(id, ttl), id); !s.ok()) return s;
     }
-    std::set<std::string> indexed;  // one identity index per identity: the lowest port (as Allocate answers)
     for (const auto& [k, a] : d.allocations) {
       if (Status s = put(keys_.Port(a.host, a.port), EncodeAllocation(a), a.lease_id); !s.ok()) return s;
-      if (a.endpoint_id != 0 || !indexed.insert(keys_.Unregistered(a)).second) continue;
+      if (!d.answering.count(k)) continue;  // one per identity: no key twice in a batch
       if (Status s = put(keys_.Unregistered(a), EncodeAllocation(a), a.lease_id); !s.ok()) return s;
     }
     for (const auto& [id, ep] : d.endpoints) {

@@ -1,5 +1,7 @@
 #include "registry/migrate_data.h"
 
+#include <tuple>
+
 #include <fmt/format.h>
 #include <google/protobuf/util/message_differencer.h>
 
@@ -60,6 +62,15 @@ MigrationData Normalize(const Persisted& p) {
   }
   for (auto& [key, a] : d.allocations)
     if (a.endpoint_id != 0 && !d.endpoints.count(a.endpoint_id)) a.endpoint_id = 0;
+  using Identity = std::tuple<std::string, uint64_t, std::string, std::string, std::string, uint32_t>;
+  std::map<Identity, PortKey> last;
+  for (const Allocation& a : p.allocations) {
+    auto it = d.allocations.find({a.host, a.port});
+    if (it == d.allocations.end() || it->second.endpoint_id != 0) continue;
+    const Allocation& live = it->second;
+    last[{live.host, live.lease_id, live.app, live.commit, live.role, live.instance}] = it->first;
+  }
+  for (const auto& [identity, key] : last) d.answering.insert(key);
   for (const v1::RouteConfig& in : p.routes) {
     v1::RouteConfig r = in;
     r.clear_revision();
@@ -79,6 +90,13 @@ std::string FirstDifference(const MigrationData& s, const MigrationData& d) {
       [](const PortKey& k) { return fmt::format("{}:{}", k.host, k.port); },
       [](const Allocation& a, const Allocation& b) { return Describe(a) == Describe(b); }, Describe);
   if (!diff.empty()) return diff;
+  for (const PortKey& k : s.answering)
+    if (!d.answering.count(k))
+      return fmt::format("port {}:{}: answers a retried Allocate in the source, not in the destination", k.host,
+                         k.port);
+  for (const PortKey& k : d.answering)
+    if (!s.answering.count(k))
+      return fmt::format("port {}:{}: answers a retried Allocate in the destination only", k.host, k.port);
   diff = FirstOf<uint64_t, v1::Endpoint>(
       s.endpoints, d.endpoints, "endpoint", id,
       [](const v1::Endpoint& a, const v1::Endpoint& b) { return MessageDifferencer::Equals(a, b); }, Short);

@@ -60,7 +60,9 @@ Result<Persisted> Store::Load(int64_t history) {
     while (s.Step() == SQLITE_ROW) p.leases.emplace_back(static_cast<uint64_t>(s.Int(0)), static_cast<uint32_t>(s.Int(1)));
   }
   {
-    Stmt s(db_, "SELECT host, port, lease, app, commit_hash, role, instance, endpoint FROM allocations");
+    // In the order the rows were written (REPLACE writes a new rowid): the last
+    // unregistered one of an identity answers its retried Allocate (Restore).
+    Stmt s(db_, "SELECT host, port, lease, app, commit_hash, role, instance, endpoint FROM allocations ORDER BY rowid");
     while (s.Step() == SQLITE_ROW) {
       Allocation a;
       a.host = s.Text(0);

@@ -21,6 +21,20 @@ def entries(table):
     return [(c, r, e) for c, roles in table.items() for r, lst in roles.items() for e in lst]
 
 
+def run_allocate_check(test, *args):
+    """tests/registry/allocate_check against test.registry; fails the test on a failed check; the checks' count."""
+    tool = os.path.join(BIN, "tests", "allocate_check")
+    if not os.access(tool, os.X_OK):
+        test.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
+    r = subprocess.run([tool, "--registry", test.registry.address(), "--token-file", test.token_file, *args],
+                       capture_output=True, text=True, timeout=60)
+    checks = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    failed = [c for c in checks if not c["ok"]]
+    test.assertEqual(failed, [], r.stderr)
+    test.assertEqual(r.returncode, 0, r.stderr)
+    return len(checks)
+
+
 class RegistryTest(ClusterTest):
     def register(self, target, role, *args):
         return self.cli("registry", "register", target, role, "--host", "127.0.0.1", *args)
@@ -30,16 +44,7 @@ class RegistryTest(ClusterTest):
 
     def test_allocate_promises(self):
         # tests/registry/allocate_check: retried, avoided, registered, released, reserved, revoked.
-        tool = os.path.join(BIN, "tests", "allocate_check")
-        if not os.access(tool, os.X_OK):
-            self.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
-        r = subprocess.run([tool, "--registry", self.registry.address(), "--token-file", self.token_file],
-                           capture_output=True, text=True, timeout=60)
-        checks = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-        failed = [c for c in checks if not c["ok"]]
-        self.assertEqual(failed, [], r.stderr)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertGreaterEqual(len(checks), 18)
+        self.assertGreaterEqual(run_allocate_check(self), 36)
 
     def test_register_query_show(self):
         self.register(f"webapp@{A}", "http", "--port", "15194")
@@ -242,6 +247,14 @@ class RegistryTest(ClusterTest):
             body = resp.read().decode()
         self.assertIn("skyport_registry_endpoints 1", body)
         self.assertIn("# TYPE skyport_registry_calls_total counter", body)
+
+
+class AllocateWholeRangeTest(ClusterTest):
+    """A registry with a range small enough to avoid whole (allocate_check --range)."""
+    REGISTRY_EXTRA = ("--port-range", "20100-20107")
+
+    def test_avoiding_the_whole_range_answers_a_reservation_outside_it(self):
+        self.assertEqual(run_allocate_check(self, "--range", "20100-20107"), 4)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,30 @@ def etcd_store(cluster, prefix):
             "--lease-sweep", "1"]
 
 
+def start_allocate_check(test, *args):
+    """tests/registry/allocate_check against test.registry, talking through pipes (it pauses)."""
+    tool = os.path.join(BIN, "tests", "allocate_check")
+    if not os.access(tool, os.X_OK):
+        test.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
+    p = subprocess.Popen([tool, "--registry", test.registry.address(), "--token-file", test.token_file, *args],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    test.addCleanup(lambda: p.poll() is None and p.kill())
+    return p
+
+
+def until_paused(test, p, lines):
+    """allocate_check's JSON lines (appended to `lines`, all checks ok) up to its pause; the pause's line."""
+    pause = []
+
+    def paused():
+        line = json.loads(p.stdout.readline())
+        (pause if line.get("paused") else lines).append(line)
+        return pause
+    wait_until(paused, 30, what="allocate_check paused")
+    test.assertEqual([c for c in lines if not c["ok"]], [])
+    return pause[0]
+
+
 class EtcdStoreMixin:
     """One etcd cluster per class; every test its own key prefix (nothing leaks between tests)."""
     MEMBERS = 1
@@ -67,6 +91,22 @@ class EtcdStoreMixin:
 
 class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
     """Every case of test_registry.RegistryTest, with --store etcd (a kill -9 restarts onto the same etcd)."""
+
+    def test_allocations_an_older_registry_made_without_an_identity_index(self):
+        # allocate_check --without-index allocates, then waits while the index keys go (as an older
+        # registry writes none), then registers on, releases, re-allocates and revokes them.
+        p = start_allocate_check(self, "--without-index")
+        lines = []  # the grants' checks, then the pause
+        paused = until_paused(self, p, lines)
+        index = f"{self.prefix}registry/unreg/{paused['lease']:016x}/"
+        self.assertEqual(len(self.etcd_keys(f"unreg/{paused['lease']:016x}/")), 3)
+        self.etcd.etcdctl("del", "--prefix", index)
+        self.assertEqual(self.etcd_keys("unreg/"), [])
+        out, err = p.communicate("\n", timeout=60)
+        checks = [json.loads(line) for line in out.splitlines() if line.strip()]
+        self.assertEqual([c for c in checks if not c["ok"]], [], err)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(len(lines) + len(checks), 10)
 
     def test_register_cmd_registers_again_after_the_registry_lost_its_lease(self):
         # etcd forgets the lease (revoked behind the registry's back): KeepAlive gets NOT_FOUND.
@@ -174,6 +214,10 @@ class RegistryOnEtcdTest(EtcdStoreMixin, test_registry.RegistryTest):
         finally:
             self.etcd.restart(0)
         wait_until(lambda: self.cli("registry", "show", check=False).returncode == 0, 30, what="etcd back")
+
+
+class AllocateWholeRangeOnEtcdTest(EtcdStoreMixin, test_registry.AllocateWholeRangeTest):
+    """test_registry.AllocateWholeRangeTest with --store etcd."""
 
 
 class OwnEtcdMixin:
@@ -393,6 +437,22 @@ class TwoRegistriesTest(EtcdStoreMixin, ClusterTest):
         env["SKYPORT_REGISTRY"] = registry.address()
         return env
 
+    def test_racing_allocates_of_one_identity_leave_it_one_allocation(self):
+        # allocate_check --race: the same identities allocated at once through both registries,
+        # then their ports avoided at once; etcd then holds one port and one index per identity.
+        tool = os.path.join(BIN, "tests", "allocate_check")
+        if not os.access(tool, os.X_OK):
+            self.skipTest(f"{tool} not built (cmake --build build --target allocate_check)")
+        r = subprocess.run([tool, "--registry", self.registry.address(), "--token-file", self.token_file,
+                            "--host", "race.host", "--race", self.other.address()],
+                           capture_output=True, text=True, timeout=120)
+        lines = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        self.assertEqual([c for c in lines if "check" in c and not c["ok"]], [], r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        [lease] = [x["race_lease"] for x in lines if "race_lease" in x]
+        self.assertEqual(len(self.etcd_keys("port/race.host/")), 8)
+        self.assertEqual(len(self.etcd_keys(f"unreg/{lease:016x}/race.host/")), 8)
+
     def test_registrations_through_one_are_seen_by_watchers_of_the_other(self):
         w = self.spawn("registry", "watch", env=self.env_for(self.other))
         self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", "15194")
@@ -527,8 +587,9 @@ class LeaseEndTest(EtcdStoreMixin, ClusterTest):
         self.assertEqual(self.etcd_keys("ep/"), [])
 
 
-class MigrateTest(EtcdStoreMixin, ClusterTest):
-    """skyport-registry migrate: sqlite -> etcd -> sqlite, each copy read back and equal."""
+class MigrateBase(EtcdStoreMixin, ClusterTest):
+    """skyport-registry migrate: sqlite -> etcd -> sqlite, each copy read back and equal. Every
+    class its own etcd: lease ids are the cluster's, whatever the prefix."""
 
     def registry_store(self):
         super().registry_store()  # picks self.prefix
@@ -540,6 +601,11 @@ class MigrateTest(EtcdStoreMixin, ClusterTest):
         if check and r.returncode != 0:
             raise AssertionError(f"migrate {args} exited {r.returncode}: {r.stderr}")
         return r
+
+
+
+class MigrateTest(MigrateBase):
+    """Entries, leases and a route, both ways."""
 
     def test_round_trip_sqlite_etcd_sqlite(self):
         for i in range(5):
@@ -586,6 +652,40 @@ class MigrateTest(EtcdStoreMixin, ClusterTest):
         self.registry.start()
         self.assertEqual(sorted((e["id"], e["host"], e["port"]) for _, _, e in entries(self.show("--wide"))),
                          before)
+
+
+class MigrateAllocationsTest(MigrateBase):
+    """Allocations without an entry, both ways: a retried Allocate answers the same port."""
+
+    def test_unregistered_allocations_sqlite_etcd_sqlite(self):
+        # allocate_check --migrated allocates on SQLite, then checks retried Allocates on etcd after
+        # a migrate, then on SQLite after migrating back (it pauses for each).
+        p = start_allocate_check(self, "--migrated")
+        lines = []
+        until_paused(self, p, lines)
+        self.registry.kill(signal.SIGTERM)
+        out = self.migrate("--from", f"sqlite:{self.registry.data}", "--to", f"etcd:{self.etcd.endpoints()}")
+        self.assertIn("1 leases, 5 allocations, 0 endpoints", out.stdout)
+        self.assertIn("read back: equal", out.stdout)
+        self.assertEqual(len(self.etcd_keys("unreg/")), 4)
+        on_etcd = Registry(self.tmp, self.token_file, store=etcd_store(self.etcd, self.prefix), name="on-etcd")
+        on_etcd.start()
+        self.addCleanup(on_etcd.kill)
+        p.stdin.write(on_etcd.address() + "\n")
+        p.stdin.flush()
+        until_paused(self, p, lines)
+        on_etcd.kill(signal.SIGTERM)
+        back = os.path.join(self.tmp, "back")
+        out = self.migrate("--from", f"etcd:{self.etcd.endpoints()}", "--to", f"sqlite:{back}")
+        self.assertIn("1 leases, 6 allocations, 1 endpoints", out.stdout)
+        self.assertIn("read back: equal", out.stdout)
+        self.registry.store = ["--data", back]
+        self.registry.start()
+        out, err = p.communicate(self.registry.address() + "\n", timeout=60)
+        checks = lines + [json.loads(line) for line in out.splitlines() if line.strip()]
+        self.assertEqual([c for c in checks if not c["ok"]], [], err)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(len(checks), 11)
 
 
 if __name__ == "__main__":

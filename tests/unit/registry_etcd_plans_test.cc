@@ -500,6 +500,12 @@ TEST_CASE("etcd plans: what the sweep does with a lease that has no record", "[r
       {7, kStaticLeaseTtl, kStaticLeaseTtl - 100, ours, OrphanAction::kRestore},  // died ending it: entries stay
       {7, kStaticLeaseTtl, kStaticLeaseTtl - 100, keys_of({kKeys.Lease(7)}), OrphanAction::kKeep},  // has it now
       {7, kStaticLeaseTtl, kStaticLeaseTtl - 100, keys_of({"/elsewhere/x"}), OrphanAction::kKeep},   // not ours
+      // died ending it while it held an allocation (its port and identity index): they stay
+      {7, kStaticLeaseTtl, kStaticLeaseTtl - 100,
+       keys_of({kKeys.Port("h1", 10001), kKeys.Unregistered(AllocationFor(AllocReq(7, "h1", 2), 10001))}),
+       OrphanAction::kRestore},
+      {7, kStaticLeaseTtl, kStaticLeaseTtl - 100, keys_of({"/sky/registry/unreg/0000000000000007/h1/web/x"}),
+       OrphanAction::kKeep},  // an index key of no shape of ours
       {7, 30, 20, none, OrphanAction::kKeep},                 // expires by itself
       {7, kStaticLeaseTtl, -1, none, OrphanAction::kKeep},    // gone already
       {kMaxId + 1, kStaticLeaseTtl, kStaticLeaseTtl, none, OrphanAction::kKeep},  // a hub's election lease

@@ -80,6 +80,31 @@ TEST_CASE("migrate: two entries on one host:port (an etcd restore's stray beside
   CHECK(st.FindAllocation({"h1", 10004}) == nullptr);
 }
 
+TEST_CASE("migrate: per identity, the last unregistered allocation listed answers a retried Allocate",
+          "[registry][migrate]") {
+  Persisted p = Sample();
+  // Identity #1 of lease 2 holds 10006 (above) and, written later, 10002.
+  p.allocations.push_back(Allocation{"h1", 10002, 2, "web", "abcdef01", "http", 1, 0});
+  MigrationData d = Normalize(p);
+  // 10008 answers too: its entry is gone, so it is only reserved.
+  CHECK(d.answering == std::set<PortKey>{{"h1", 10002}, {"h1", 10008}});
+  // RegistryState::Restore of the same rows answers the same.
+  RegistryState st(SmallRange());
+  st.Restore(p, kT0, 0);
+  Changes ch;
+  auto again = st.Allocate(AllocReq(2, "h1", 1), 0, ch);
+  REQUIRE(again.ok());
+  CHECK(*again == 10002);
+
+  std::swap(p.allocations[0], p.allocations.back());  // 10006 listed last now
+  MigrationData other = Normalize(p);
+  CHECK(other.answering == std::set<PortKey>{{"h1", 10006}, {"h1", 10008}});
+  CHECK(FirstDifference(d, other) ==
+        "port h1:10002: answers a retried Allocate in the source, not in the destination");
+  CHECK(FirstDifference(other, d) ==
+        "port h1:10006: answers a retried Allocate in the source, not in the destination");
+}
+
 TEST_CASE("migrate: FirstDifference names the first record that differs", "[registry][migrate]") {
   const MigrationData a = Normalize(Sample());
   CHECK(FirstDifference(a, a).empty());
