@@ -16,14 +16,14 @@ struct EtcdBackend::AllocateCall {
   const v1::AllocateRequest& req;
   v1::AllocateResponse* resp;
   Done done;
-  std::vector<uint32_t> avoid;
+  std::vector<uint32_t> avoid{};
   int attempts = 0;      // reservation Txns sent
   int random_tries = 0;  // random candidates tried
   bool reserve = false;  // req.port != 0
   int64_t revision = 0;  // of the latest read
-  std::optional<int64_t> index_mod;  // ReservePortTxn's expectation of the identity index
+  std::optional<int64_t> index_mod{};  // ReservePortTxn's expectation of the identity index
   bool index_read = false;           // the identity index was read (AllocateFromIndex)
-  std::optional<Versioned<Allocation>> drop;
+  std::optional<Versioned<Allocation>> drop{};
 };
 
 struct EtcdBackend::RegisterCall {
@@ -31,7 +31,7 @@ struct EtcdBackend::RegisterCall {
   v1::RegisterResponse* resp;
   Done done;
   int attempts = 0;
-  RegisterRead read;
+  RegisterRead read{};
 };
 
 namespace {
@@ -133,7 +133,11 @@ void EtcdBackend::AllocateScan(std::shared_ptr<AllocateCall> c) {
       [this, used](const etcdserverpb::RangeResponse& page) {
         for (const auto& kv : page.kvs()) {
           ParsedKey k = keys_.Parse(kv.key());
-          if (k.kind == KeyKind::kPort) used->Put(Allocation{k.host, k.port});
+          if (k.kind != KeyKind::kPort) continue;
+          Allocation taken;
+          taken.host = k.host;
+          taken.port = k.port;
+          used->Put(std::move(taken));
         }
       },
       [this, c, used](Status s) {

@@ -331,7 +331,7 @@ int main(int argc, char** argv) {
 
   const uint32_t p3 = c.Allocate(lease, host, 1, {p1});
   c.Check("avoid: a port found taken outside the cluster is not answered", p3 != 0 && p3 != p1, Ports({p1, p3}));
-  grpc::StatusCode code;
+  grpc::StatusCode code = grpc::StatusCode::OK;
   c.Check("avoid: the avoided allocation is dropped (another lease can reserve it)",
           c.Allocate(other, host, 9, {}, p1, &code) == p1, std::to_string(code));
   c.Check("the new port is the identity's now", c.Allocate(lease, host, 1) == p3, Ports({p3}));

@@ -185,7 +185,7 @@ TEST_CASE("etcd keys: the identity index parses only in its exact shape", "[regi
   CHECK(k.kind == KeyKind::kUnregistered);
   CHECK((k.id == 7 && k.host == "h1" && k.app == "web"));
   const std::string base = "/sky/registry/unreg/0000000000000007/h1/web/abcdef01/http/";
-  for (const std::string bad : {base, base + "012", base + "1/2", base + "x", base + "-1", base + "99999999999",
+  for (const std::string& bad : {base, base + "012", base + "1/2", base + "x", base + "-1", base + "99999999999",
                                 std::string("/sky/registry/unreg/0000000000000007/h1/web/abcdef01/http"),
                                 std::string("/sky/registry/unreg/0000000000000000/h1/web/abcdef01/http/1"),
                                 std::string("/sky/registry/unreg/0000000000000007/h1/Web/abcdef01/http/1"),
