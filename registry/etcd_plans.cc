@@ -183,6 +183,14 @@ ReserveMiss ReadReserveMiss(const etcdpb::TxnResponse& r, std::optional<int64_t>
   return ReserveMiss::kChanged;
 }
 
+Result<std::optional<Versioned<Allocation>>> FirstAllocation(
+    const EtcdKeys& keys, const google::protobuf::RepeatedPtrField<mvccpb::KeyValue>& kvs) {
+  if (kvs.empty()) return std::optional<Versioned<Allocation>>();
+  auto a = DecodeAllocation(keys, kvs.Get(0));
+  if (!a.ok()) return a.status();
+  return std::optional<Versioned<Allocation>>(Versioned<Allocation>{std::move(*a), kvs.Get(0).mod_revision()});
+}
+
 Result<std::optional<Versioned<Allocation>>> ReadIndexAfterMiss(const EtcdKeys& keys, const etcdpb::TxnResponse& r) {
   const auto& index = KvsOf(r, 2);
   if (index.empty()) return std::optional<Versioned<Allocation>>();
@@ -201,12 +209,9 @@ etcdpb::TxnRequest RegisterReadTxn(const EtcdKeys& keys, const v1::Endpoint& ep)
 Result<RegisterRead> ParseRegisterRead(const EtcdKeys& keys, const etcdpb::TxnResponse& r) {
   RegisterRead read;
   read.lease_live = !KvsOf(r, 0).empty();
-  if (!KvsOf(r, 1).empty()) {
-    const mvccpb::KeyValue& kv = KvsOf(r, 1).Get(0);
-    auto a = DecodeAllocation(keys, kv);
-    if (!a.ok()) return a.status();
-    read.alloc = Versioned<Allocation>{std::move(*a), kv.mod_revision()};
-  }
+  auto alloc = FirstAllocation(keys, KvsOf(r, 1));
+  if (!alloc.ok()) return alloc.status();
+  read.alloc = std::move(*alloc);
   return read;
 }
 

@@ -90,6 +90,9 @@ etcdpb::TxnRequest ReservePortTxn(const EtcdKeys& keys, const Allocation& a,
                                   std::optional<int64_t> index_mod = std::nullopt);
 enum class ReserveMiss { kLeaseGone, kIndexChanged, kPortTaken, kChanged };
 ReserveMiss ReadReserveMiss(const etcdpb::TxnResponse& r, std::optional<int64_t> index_mod = std::nullopt);
+// The allocation a port key's Range found (nullopt: none), with its mod revision.
+Result<std::optional<Versioned<Allocation>>> FirstAllocation(
+    const EtcdKeys& keys, const google::protobuf::RepeatedPtrField<mvccpb::KeyValue>& kvs);
 // The identity index the failed Txn read (nullopt: none), with its mod revision.
 Result<std::optional<Versioned<Allocation>>> ReadIndexAfterMiss(const EtcdKeys& keys, const etcdpb::TxnResponse& r);
 // The allocation for a request on `port`.

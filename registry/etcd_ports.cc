@@ -68,13 +68,9 @@ void EtcdBackend::AllocateReadReserved(std::shared_ptr<AllocateCall> c) {
     if (got->responses_size() != 2 || got->responses(0).response_range().kvs().empty())
       return c->done(ErrUnknownLease(c->req.lease_id()));
     c->revision = got->header().revision();
-    std::optional<Allocation> at_port;
-    if (const auto& kvs = got->responses(1).response_range().kvs(); !kvs.empty()) {
-      auto a = DecodeAllocation(keys_, kvs.Get(0));
-      if (!a.ok()) return c->done(Undecodable(a.status()));
-      at_port = std::move(*a);
-    }
-    AllocateDecide(c, DecideAllocate(c->req, {}, at_port));
+    auto at_port = FirstAllocation(keys_, got->responses(1).response_range().kvs());
+    if (!at_port.ok()) return c->done(Undecodable(at_port.status()));
+    AllocateDecide(c, DecideAllocate(c->req, {}, *at_port ? std::optional<Allocation>((*at_port)->value) : std::nullopt));
   });
 }
 
@@ -89,14 +85,11 @@ void EtcdBackend::AllocateFromIndex(std::shared_ptr<AllocateCall> c, std::option
   client_->Range(RangeKey(keys_.Port(index->value.host, index->value.port)), [this, c, index](auto got) {
     if (!got.ok()) return c->done(FromEtcd(got.status()));
     c->revision = got->header().revision();
+    auto port = FirstAllocation(keys_, got->kvs());
+    if (!port.ok()) return c->done(Undecodable(port.status()));
     std::vector<Versioned<Allocation>> held;
-    if (!got->kvs().empty()) {
-      auto a = DecodeAllocation(keys_, got->kvs(0));
-      if (!a.ok()) return c->done(Undecodable(a.status()));
-      // The index is only trusted when its port still says the same.
-      if (EncodeAllocation(*a) == EncodeAllocation(index->value))
-        held.push_back(Versioned<Allocation>{std::move(*a), got->kvs(0).mod_revision()});
-    }
+    // The index is only trusted when its port still says the same.
+    if (*port && EncodeAllocation((*port)->value) == EncodeAllocation(index->value)) held.push_back(std::move(**port));
     AllocateDecide(c, DecideAllocate(c->req, held, std::nullopt));
   });
 }
@@ -199,16 +192,11 @@ void EtcdBackend::ReleaseRound(const v1::ReleasePortRequest& req, Done done, int
   if (attempt >= kMaxAttempts) return done(KeptChanging("the allocation"));
   client_->Range(RangeKey(keys_.Port(req.host(), req.port())), [this, &req, done, attempt](auto got) {
     if (!got.ok()) return done(FromEtcd(got.status()));
-    std::optional<Allocation> a;
-    int64_t mod = 0;
-    if (!got->kvs().empty()) {
-      auto d = DecodeAllocation(keys_, got->kvs(0));
-      if (!d.ok()) return done(Undecodable(d.status()));
-      a = std::move(*d);
-      mod = got->kvs(0).mod_revision();
-    }
+    auto read = FirstAllocation(keys_, got->kvs());
+    if (!read.ok()) return done(Undecodable(read.status()));
+    const std::optional<Allocation> a = *read ? std::optional<Allocation>((*read)->value) : std::nullopt;
     if (Status s = CheckRelease(a, req.host(), req.port(), req.lease_id()); !s.ok()) return done(s);
-    client_->Txn(ReleaseTxn(keys_, *a, mod), [this, &req, done, attempt](auto r) {
+    client_->Txn(ReleaseTxn(keys_, *a, (*read)->mod_revision), [this, &req, done, attempt](auto r) {
       if (!r.ok()) return done(FromEtcd(r.status()));
       if (r->succeeded()) return done(Status::Ok());
       ++counters_.conflicts;
@@ -295,13 +283,9 @@ void EtcdBackend::DeregisterRound(uint64_t id, v1::DeregisterResponse* resp, Don
     auto v = std::make_shared<Versioned<v1::Endpoint>>(Versioned<v1::Endpoint>{std::move(*ep), got->kvs(0).mod_revision()});
     client_->Range(RangeKey(keys_.Port(v->value.host(), v->value.port())), [this, id, lease, v, resp, done, attempt](auto p) {
       if (!p.ok()) return done(FromEtcd(p.status()));
-      std::optional<Versioned<Allocation>> port;
-      if (!p->kvs().empty()) {
-        auto a = DecodeAllocation(keys_, p->kvs(0));
-        if (!a.ok()) return done(Undecodable(a.status()));
-        port = Versioned<Allocation>{std::move(*a), p->kvs(0).mod_revision()};
-      }
-      client_->Txn(DeregisterTxn(keys_, *v, port), [this, id, lease, resp, done, attempt](auto r) {
+      auto port = FirstAllocation(keys_, p->kvs());
+      if (!port.ok()) return done(Undecodable(port.status()));
+      client_->Txn(DeregisterTxn(keys_, *v, *port), [this, id, lease, resp, done, attempt](auto r) {
         if (!r.ok()) return done(FromEtcd(r.status()));
         if (!r->succeeded()) {
           if (r->responses_size() > 0 && r->responses(0).response_range().kvs().empty()) return done(ErrNoEntry(id));
