@@ -1,5 +1,7 @@
 // `skyport registry register`: a static entry, or a supervised command.
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -8,11 +10,22 @@
 #include "cli/errors.h"
 #include "cli/supervise.h"
 #include "core/names.h"
+#include "core/port_owner.h"
 
 namespace skyport::cli {
 namespace {
 
 constexpr uint32_t kCommandTtl = 10;
+// Ports found taken on this host before `register -- CMD` gives up.
+constexpr size_t kMaxPortClashes = 8;
+
+std::string PortTakenMessage(uint32_t port, const std::vector<uint32_t>& taken, bool given) {
+  if (given) return "port " + std::to_string(port) + " is already in use on this host; the command could not bind it";
+  std::string list;
+  for (uint32_t p : taken) list += std::to_string(p) + ", ";
+  return "ports " + list + std::to_string(port) +
+         " are all taken on this host by processes the registry does not know of; giving up";
+}
 
 // Everything checkable without the registry, so mistakes exit 2 before any RPC.
 Result<v1::Endpoint> EndpointFromOptions(const RegisterOptions& o) {
@@ -82,9 +95,26 @@ int RunRegister(const GlobalOptions& g, const RegisterOptions& o) {
   req.set_instance(ep.instance());
   req.set_lease_id(lease);
   if (o.port) req.set_port(*o.port);
-  auto port = client->Allocate(req);
-  if (!port.ok()) return fail("allocate a port on " + ep.host(), port.status());
-  ep.set_port(*port);
+  // CMD binds the port on this machine: one some other process already holds
+  // here (the registry cannot know of it) is avoided and another allocated,
+  // as the drone does; a given --port that is taken is an error.
+  std::vector<uint32_t> taken;
+  for (;;) {
+    auto port = client->Allocate(req);
+    if (!port.ok()) return fail("allocate a port on " + ep.host(), port.status());
+    ep.set_port(*port);
+    if (!supervise || PortIsFree(*port)) break;
+    if (o.port || taken.size() >= kMaxPortClashes) {
+      std::cerr << "skyport: " << PortTakenMessage(*port, taken, o.port.has_value()) << std::endl;
+      (void)client->Revoke(lease);
+      return kExitFailure;
+    }
+    taken.push_back(*port);
+    std::cerr << "skyport: port " << *port
+              << " is taken on this host by a process the registry does not know of; allocating another"
+              << std::endl;
+    req.add_avoid(*port);
+  }
 
   if (supervise) {
     SuperviseSpec spec;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <iostream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,8 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/lease_keeper.h"
+#include "core/port_owner.h"
+#include "core/proc_stat.h"
 #include "rpc/lease_shell.h"
 
 namespace skyport::cli {
@@ -131,8 +134,21 @@ class Supervisor {
       }
       int64_t now = MonoMs();
       if (!ready_) {
-        if (!spec_.wait_ready || AcceptsConnections(ep.host(), ep.port(), kReadyProbeMs)) {
+        if (!spec_.wait_ready) {
           ready_ = true;
+        } else if (AcceptsConnections(ep.host(), ep.port(), kReadyProbeMs)) {
+          // Someone accepts: the command only if every listener on the port
+          // is its own. Another program's server must never be registered
+          // as this app (the command may have failed to bind).
+          PortOwner owner;
+          const ListenerCheck c = CheckListener(ep.port(), pid_, &owner, Orphans());
+          if (c == ListenerCheck::kOurs) ready_ = true;
+          if (c == ListenerCheck::kStranger) {
+            Say(owner.Describe(ep.port()) + ", not by the command; stopping it and registering nothing");
+            StopGroup();
+            CleanupGroup();
+            return Finish(kExitFailure);
+          }
         } else if (now >= ready_deadline) {
           Say("the command did not accept connections on " + HostPort() + " within " +
               std::to_string(spec_.ready_timeout_ms / 1000) +
@@ -167,6 +183,15 @@ class Supervisor {
   }
 
   bool NeedRegister() const { return ready_ && id_ == 0; }
+
+  // Processes of the command that left its group and were orphaned to us
+  // (we are their subreaper): their listeners are the command's too.
+  std::vector<pid_t> Orphans() const {
+    std::vector<pid_t> out;
+    for (const ProcStat& p : ListProcesses())
+      if (p.ppid == getpid() && p.pid != pid_ && p.pid != guardian_ && p.state != 'Z') out.push_back(p.pid);
+    return out;
+  }
 
   int64_t NextWakeMs(int64_t now) const {
     int64_t wake = std::min(lease_.keeper().WakeAt(now, NeedRegister()), now + 1'000);

@@ -24,7 +24,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/status.h"
-#include "drone/port_owner.h"
+#include "core/port_owner.h"
 #include "drone/restart_policy.h"
 #include "drone/supervisor.h"
 

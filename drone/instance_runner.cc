@@ -8,7 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "drone/port_owner.h"
+#include "core/port_owner.h"
 #include "drone/ready_watch.h"
 
 namespace skyport::drone {

@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "drone/cgroup.h"
 #include "drone/metrics.h"
-#include "drone/proc_stat.h"
+#include "core/proc_stat.h"
 #include "drone/proc_tree.h"
 
 namespace skyport::drone {

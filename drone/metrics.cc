@@ -8,7 +8,7 @@ namespace skyport::drone::metrics {
 namespace {
 
 std::atomic<uint64_t> symlink{0}, not_regular{0}, too_big{0}, escaped{0}, orphans{0}, leftovers{0}, audit_missing{0},
-    audit_stray{0}, audit_outdated{0}, audit_failed{0};
+    audit_stray{0}, audit_outdated{0}, audit_failed{0}, port_clashes{0};
 
 }  // namespace
 
@@ -18,6 +18,7 @@ void CountCheckoutReject(Reject why) {
 void CountEscaped(uint64_t n) { escaped.fetch_add(n); }
 void CountOrphanKilled() { orphans.fetch_add(1); }
 void CountLeftoverCgroups(uint64_t n) { leftovers.fetch_add(n); }
+void CountPortClash() { port_clashes.fetch_add(1); }
 void CountAuditFailed() { audit_failed.fetch_add(1); }
 void CountAuditRepairs(uint64_t missing, uint64_t stray, uint64_t outdated) {
   audit_missing.fetch_add(missing);
@@ -38,6 +39,10 @@ std::string Render() {
               orphans.load());
   out.Counter("skyport_drone_leftover_cgroups_killed_total", "Instance cgroups of a previous run found populated.",
               leftovers.load());
+  out.Counter("skyport_drone_port_clashes_total",
+              "Allocated ports found held by a process outside the cluster (before the spawn or at readiness); "
+              "another port was allocated, up to --port-clash-retries per instance.",
+              port_clashes.load());
   out.Family("skyport_drone_registry_audit_repairs_total", PromType::kCounter,
              "Registry entries under the drone's lease that an audit found lost (registered again), not its own "
              "(removed) or holding older content (registered again): a store restored from a backup.");

@@ -19,6 +19,10 @@ void CountOrphanKilled();
 // Instance cgroups a previous run left populated, killed at start.
 void CountLeftoverCgroups(uint64_t n);
 
+// A port an instance was allocated that a process outside the cluster holds
+// (found before the spawn, or at readiness); another is allocated.
+void CountPortClash();
+
 // Registry entries an audit found lost (registered again), not ours
 // (removed) or holding older content than registered (registered again).
 void CountAuditRepairs(uint64_t missing, uint64_t stray, uint64_t outdated);

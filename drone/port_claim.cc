@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "drone/metrics.h"
 
 namespace skyport::drone {
 namespace {
@@ -19,6 +20,7 @@ bool PortClaimer::NoteClash(const InstanceKey& key, uint32_t port, const std::st
                             std::vector<uint32_t>* avoid) {
   avoid->push_back(port);
   const uint64_t total = ++clashes_;
+  metrics::CountPortClash();
   // One line per clash: each is bounded by max_clashes per instance and deploy.
   log::Warn("port clash: the allocated port is taken on this host; allocating another",
             {{"instance", key.ToString()}, {"port", port}, {"owner", who}, {"clashes_total", total}});

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "drone/proc_stat.h"
+#include "core/proc_stat.h"
 
 namespace skyport::drone {
 

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "core/children.h"
-#include "drone/proc_stat.h"
+#include "core/proc_stat.h"
 
 namespace skyport::drone {
 namespace {

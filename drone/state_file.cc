@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
-#include "drone/proc_stat.h"
+#include "core/proc_stat.h"
 #include "drone/proc_tree.h"
 
 namespace skyport::drone {

@@ -33,8 +33,8 @@
 #include "drone/log_file.h"
 #include "drone/metrics.h"
 #include "drone/output_pipe.h"
-#include "drone/port_owner.h"
-#include "drone/proc_stat.h"
+#include "core/port_owner.h"
+#include "core/proc_stat.h"
 #include "drone/readiness.h"
 #include "drone/reaper.h"
 #include "drone/spawn.h"
@@ -231,7 +231,7 @@ class SupervisorImpl final : public Supervisor {
     }
     ListenerCheck CheckListener(std::string* who) override {
       PortOwner owner;
-      ListenerCheck c = drone::CheckListener(p_.spec.port, p_.pgid, &owner, TrackedPids(p_));
+      ListenerCheck c = skyport::CheckListener(p_.spec.port, p_.pgid, &owner, TrackedPids(p_));
       if (c == ListenerCheck::kStranger) *who = owner.Describe(p_.spec.port);
       return c;
     }

@@ -7,6 +7,7 @@ temp dir; waits poll with a deadline and never sleep a fixed time.
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -618,6 +619,30 @@ class Backend:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=10)
+
+
+def free_range(n):
+    """n consecutive ports on 127.0.0.1 that nothing holds right now, between the registries'
+    default range (10000-20000, where tests running beside this one place their apps) and the
+    kernel's ephemeral range (where their outgoing connections take local ports): a port held
+    by a neighbour's connection would look like one more squatter."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_low = int(f.read().split()[0])
+    for _ in range(200):
+        base = random.randint(20001, max(20001, ephemeral_low - n - 1))
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free port range")
 
 
 def dead_port():

@@ -6,7 +6,6 @@ that never listens."""
 import http.client
 import json
 import os
-import random
 import re
 import socket
 import subprocess
@@ -14,7 +13,8 @@ import sys
 import threading
 import time
 
-from harness import DeployTest, Router, wait_until
+from harness import DeployTest, Router, free_range, wait_until
+from test_drone_apps import drone_metric
 
 HEALTHY = '''import http.server, os
 class H(http.server.BaseHTTPRequestHandler):
@@ -68,30 +68,6 @@ srv.serve_forever()
 '''
 
 
-def free_range(n):
-    """n consecutive ports on 127.0.0.1 that nothing holds right now, between the registries'
-    default range (10000-20000, where tests running beside this one place their apps) and the
-    kernel's ephemeral range (where their outgoing connections take local ports): a port held
-    by a neighbour's connection would look like one more squatter."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        ephemeral_low = int(f.read().split()[0])
-    for _ in range(200):
-        base = random.randint(20001, max(20001, ephemeral_low - n - 1))
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise AssertionError("no free port range")
-
-
 def via_router(router, path="/", host="webapp.localhost"):
     conn = http.client.HTTPConnection("127.0.0.1", router.port, timeout=5)
     try:
@@ -120,6 +96,7 @@ RANGE_BASE = free_range(8)
 class SquattersTest(AppTrafficTest):
     # Eight ports for the whole cluster, five of them held by strangers before any deploy.
     REGISTRY_EXTRA = ("--port-range", f"{RANGE_BASE}-{RANGE_BASE + 7}")
+    DRONE_EXTRA = ("--metrics-listen", "127.0.0.1:0")
 
     def test_squatters_on_the_port_range_never_get_traffic(self):
         squatted = [RANGE_BASE + i for i in (0, 1, 2, 4, 6)]
@@ -151,6 +128,8 @@ class SquattersTest(AppTrafficTest):
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assertIn("taken outside the cluster", r.stderr)
         self.assertIn("port clash", self.drones["d1"].log())
+        # ... and counted: the fourth deploy alone was handed each of the five squatted ports.
+        self.assertGreaterEqual(drone_metric(self.drones["d1"], "skyport_drone_port_clashes_total"), 5)
         self.assertEqual(via_router(router)[0], 200)
 
 

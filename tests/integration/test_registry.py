@@ -3,13 +3,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import unittest
 import urllib.request
 
-from harness import BIN, ClusterTest, pid_alive, wait_until
+from harness import BIN, ClusterTest, free_range, pid_alive, wait_until
 
 A = "74336bc1db98478e02e69f59e7100895be207389"
 B = "40548daf17f7d25ec0f1925b97d24bc05043e4ed"
@@ -247,6 +248,80 @@ class RegistryTest(ClusterTest):
             body = resp.read().decode()
         self.assertIn("skyport_registry_endpoints 1", body)
         self.assertIn("# TYPE skyport_registry_calls_total counter", body)
+
+
+def stranger(port):
+    """A listening socket on 0.0.0.0:port that is no Skyport process's: a port clash."""
+    s = socket.socket()
+    s.bind(("0.0.0.0", port))
+    s.listen()
+    return s
+
+
+class PortClashTest(ClusterTest):
+    """`register -- CMD` on a port another program of the host already listens on: the registry cannot
+    know of it, the command could not bind it, and that program's server must never be registered."""
+
+    def setUp(self):
+        self.base = free_range(3)
+        self.REGISTRY_EXTRA = ("--port-range", f"{self.base}-{self.base + 2}")
+        super().setUp()
+
+    def supervise(self, *args):
+        return self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                        *args, "--", sys.executable, ECHO, check=False, timeout=30)
+
+    def test_a_given_port_that_is_taken_is_an_error(self):
+        s = stranger(self.base)
+        self.addCleanup(s.close)
+        r = self.supervise("--port", str(self.base))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"port {self.base} is already in use on this host", r.stderr)
+        self.assertEqual(self.show(), {})
+
+    def test_allocated_ports_that_are_taken_are_avoided(self):
+        taken = [stranger(self.base), stranger(self.base + 2)]
+        for s in taken:
+            self.addCleanup(s.close)
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                       "--", sys.executable, ECHO)
+        [(_, _, e)] = wait_until(lambda: entries(self.cli_json("registry", "show", "--wide")), 15,
+                                 what="entry registered")
+        self.assertEqual(e["port"], self.base + 1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{e['port']}/") as resp:
+            self.assertEqual(resp.read().decode().strip(), f"port {e['port']}")
+        os.kill(e["pid"], signal.SIGTERM)
+        p.wait(timeout=15)
+
+    def test_a_range_all_taken_registers_nothing(self):
+        taken = [stranger(port) for port in range(self.base, self.base + 3)]
+        for s in taken:
+            self.addCleanup(s.close)
+        r = self.supervise()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.count("is taken on this host by a process the registry does not know of"), 3,
+                         r.stderr)
+        self.assertIn("RESOURCE_EXHAUSTED", r.stderr)
+        self.assertEqual(self.show(), {})
+
+    def test_a_stranger_that_takes_the_port_after_the_check_is_never_registered(self):
+        # The command tells the test its $PORT and sleeps without binding; the test (no process of the
+        # command's) listens there: the readiness probe connects, and the owner check must refuse it.
+        flag = os.path.join(self.tmp, "port")
+        script = f"import os, time; open({flag!r} + '.tmp', 'w').write(os.environ['PORT']); " \
+                 f"os.rename({flag!r} + '.tmp', {flag!r}); time.sleep(60)"
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                       "--", sys.executable, "-c", script)
+        wait_until(lambda: os.path.exists(flag), 15, what="the command's port")
+        with open(flag) as f:
+            s = stranger(int(f.read()))
+        self.addCleanup(s.close)
+        p.wait(timeout=15)
+        self.assertEqual(p.returncode, 1)
+        err = p.stderr.read()
+        self.assertIn(f"is held by pid {os.getpid()}", err)
+        self.assertIn("not by the command; stopping it and registering nothing", err)
+        self.assertEqual(self.show(), {})
 
 
 class AllocateWholeRangeTest(ClusterTest):

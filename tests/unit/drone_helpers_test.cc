@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "drone/proc_stat.h"
+#include "core/proc_stat.h"
 #include "drone/readiness.h"
 #include "drone/spawn.h"
 #include "drone/state_file.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "drone/proc_stat.h"
+#include "core/proc_stat.h"
 #include "drone/proc_tree.h"
 #include "drone/state_file.h"
 

@@ -25,7 +25,7 @@
 
 #include "core/children.h"
 #include "core/clock.h"
-#include "drone/proc_stat.h"
+#include "core/proc_stat.h"
 #include "drone/readiness.h"
 #include "drone/state_file.h"
 #include "drone/supervisor.h"

@@ -6,9 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "drone/port_owner.h"
+#include "core/port_owner.h"
 
-using namespace skyport::drone;
+using namespace skyport;
 
 namespace {
 
@@ -40,7 +40,7 @@ struct Listener {
 
 }  // namespace
 
-TEST_CASE("ParseProcNetTcp reads port, state and inode; skips what is malformed", "[drone]") {
+TEST_CASE("ParseProcNetTcp reads port, state and inode; skips what is malformed", "[core]") {
   const std::string text =
       "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
       "   0: 0100007F:0FA1 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 31337 1 "
@@ -70,14 +70,14 @@ TEST_CASE("ParseProcNetTcp reads port, state and inode; skips what is malformed"
   CHECK(ParseProcNetTcp(text, 2).size() == 2);  // the line bound
 }
 
-TEST_CASE("SocketInode", "[drone]") {
+TEST_CASE("SocketInode", "[core]") {
   CHECK(SocketInode("socket:[12345]") == 12345u);
   CHECK_FALSE(SocketInode("pipe:[12345]"));
   CHECK_FALSE(SocketInode("socket:[12x]"));
   CHECK_FALSE(SocketInode("/dev/null"));
 }
 
-TEST_CASE("CheckListener: ours, nobody, or a stranger named by pid", "[drone]") {
+TEST_CASE("CheckListener: ours, nobody, or a stranger named by pid", "[core]") {
   Listener l;
   CHECK_FALSE(PortIsFree(l.port));
   CHECK(ListeningInodes(l.port).size() == 1);

@@ -1,4 +1,4 @@
-#include "drone/port_owner.h"
+#include "core/port_owner.h"
 
 #include <dirent.h>
 #include <netinet/in.h>
@@ -14,9 +14,9 @@
 
 #include <fmt/format.h>
 
-#include "drone/proc_stat.h"
+#include "core/proc_stat.h"
 
-namespace skyport::drone {
+namespace skyport {
 namespace {
 
 std::string_view NextField(std::string_view& line) {
@@ -205,4 +205,4 @@ ListenerCheck CheckListener(uint32_t port, pid_t pgid, PortOwner* owner, const s
 
 bool PortIsFree(uint32_t port) { return TryBind(AF_INET, port) && TryBind(AF_INET6, port); }
 
-}  // namespace skyport::drone
+}  // namespace skyport

@@ -19,7 +19,7 @@
 
 #include "core/status.h"
 
-namespace skyport::drone {
+namespace skyport {
 
 struct TcpSocketEntry {
   uint32_t local_port = 0;
@@ -69,4 +69,4 @@ ListenerCheck CheckListener(uint32_t port, pid_t pgid, PortOwner* owner, const s
 // and [::]:PORT (SO_REUSEADDR, so TIME_WAIT leftovers do not count) works.
 bool PortIsFree(uint32_t port);
 
-}  // namespace skyport::drone
+}  // namespace skyport

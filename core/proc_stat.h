@@ -10,7 +10,7 @@
 
 #include "core/status.h"
 
-namespace skyport::drone {
+namespace skyport {
 
 struct ProcStat {
   pid_t pid = 0;
@@ -32,4 +32,4 @@ std::vector<ProcStat> ListProcesses();
 // reaps it would otherwise make a group look alive forever.
 bool GroupHasLiveMembers(pid_t pgid);
 
-}  // namespace skyport::drone
+}  // namespace skyport

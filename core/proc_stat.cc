@@ -1,4 +1,4 @@
-#include "drone/proc_stat.h"
+#include "core/proc_stat.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-namespace skyport::drone {
+namespace skyport {
 namespace {
 
 template <class T>
@@ -86,4 +86,4 @@ bool GroupHasLiveMembers(pid_t pgid) {
   return false;
 }
 
-}  // namespace skyport::drone
+}  // namespace skyport
