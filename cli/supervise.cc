@@ -144,7 +144,9 @@ class Supervisor {
           const ListenerCheck c = CheckListener(ep.port(), pid_, &owner, Orphans());
           if (c == ListenerCheck::kOurs) ready_ = true;
           if (c == ListenerCheck::kStranger) {
-            Say(owner.Describe(ep.port()) + ", not by the command; stopping it and registering nothing");
+            Say(owner.Describe(ep.port()) +
+                ", not by the command; stopping it and registering nothing (a command that hands its port to "
+                "another service, as `docker run -p`, needs --no-wait)");
             StopGroup();
             CleanupGroup();
             return Finish(kExitFailure);
