@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   sc::GlobalOptions g;
   AddGlobalOptions(app, g);
-  skyport::EnableEnvAndConfig(app, DefaultConfig());
+  skyport::EnableEnvAndConfig(app, "", DefaultConfig());
 
   const std::vector<sc::CommandSpec> table = AllCommands();
   const sc::CommandContext ctx{g, split};

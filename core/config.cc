@@ -4,15 +4,31 @@
 
 namespace skyport {
 
-std::string EnvNameForFlag(std::string_view flag) {
-  while (!flag.empty() && flag.front() == '-') flag.remove_prefix(1);
-  std::string out = "SKYPORT_";
-  for (char c : flag) {
+namespace {
+
+void AppendUpper(std::string& out, std::string_view name) {
+  for (char c : name) {
     if (c == '-' || c == '.') out += '_';
     else if (c >= 'a' && c <= 'z') out += static_cast<char>(c - 'a' + 'A');
     else out += c;
   }
+}
+
+}  // namespace
+
+std::string EnvName(std::string_view program, std::string_view name) {
+  std::string out = "SKYPORT_";
+  if (!program.empty()) {
+    AppendUpper(out, program);
+    out += '_';
+  }
+  AppendUpper(out, name);
   return out;
+}
+
+std::string EnvNameForFlag(std::string_view flag, std::string_view program) {
+  while (!flag.empty() && flag.front() == '-') flag.remove_prefix(1);
+  return EnvName(program, flag);
 }
 
 EnvLookup ProcessEnv() {
@@ -23,8 +39,8 @@ EnvLookup ProcessEnv() {
   };
 }
 
-bool EnvOverridesFile(std::string_view flag, const EnvLookup& env) {
-  return env(EnvNameForFlag(flag)).has_value();
+bool EnvOverridesFile(std::string_view flag, const EnvLookup& env, std::string_view program) {
+  return env(EnvNameForFlag(flag, program)).has_value();
 }
 
 }  // namespace skyport

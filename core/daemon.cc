@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "core/token.h"
 
@@ -17,9 +18,13 @@ Result<std::string> StartDaemon(std::string_view component, const CommonDaemonFl
   log::Init(component, *level, *format);
   if (!f.tls.cert.empty() && f.tls.key.empty()) return Status::InvalidArgument("tls-key: required with --tls-cert");
   if (f.tls.cert.empty() && !f.tls.key.empty()) return Status::InvalidArgument("tls-cert: required with --tls-key");
-  const char* env_token = std::getenv("SKYPORT_TOKEN");
+  for (const std::string& name : f.env_not_read)
+    log::Warn("an environment variable of the skyport CLI is set; this daemon does not read it",
+              {{"variable", name}, {"instead", EnvName(component, name.substr(8))}});
+  const std::string token_env = EnvName(component, "TOKEN");
+  const char* env_token = std::getenv(token_env.c_str());
   if (!token_required && f.token_file.empty() && (!env_token || !*env_token)) return std::string();
-  return LoadToken(f.token_file, env_token ? env_token : "");
+  return LoadToken(f.token_file, env_token ? env_token : "", token_env);
 }
 
 int FailStart(const Status& s) {

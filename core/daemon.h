@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -24,10 +25,13 @@ struct CommonDaemonFlags {
   std::string log_level = "info";
   std::string log_format = "text";
   TlsFiles tls;
+  // The CLI's variables set but not read by this daemon (EnableEnvAndConfig).
+  std::vector<std::string> env_not_read;
 };
 
 // Sets up structured logging for `component`, checks the TLS flags, and
-// loads the cluster token (--token-file, else SKYPORT_TOKEN).
+// loads the cluster token (--token-file, else SKYPORT_<COMPONENT>_TOKEN), and
+// logs the CLI's variables the daemon did not read.
 // With `token_required` false and no token given, returns "" (a daemon that
 // accepts no commands, e.g. a static-mode router without an admin port).
 Result<std::string> StartDaemon(std::string_view component, const CommonDaemonFlags& flags,

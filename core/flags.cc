@@ -12,46 +12,74 @@ namespace {
 // entries that the environment sets so that the environment wins.
 class EnvFirstConfig : public CLI::ConfigTOML {
  public:
-  explicit EnvFirstConfig(EnvLookup env) : env_(std::move(env)) {}
+  EnvFirstConfig(EnvLookup env, std::string program) : env_(std::move(env)), program_(std::move(program)) {}
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
     auto items = CLI::ConfigTOML::from_config(input);
     std::vector<CLI::ConfigItem> kept;
     // Only top-level options have environment variables; entries under a
     // [subcommand] section always stay.
     for (auto& item : items)
-      if (!item.parents.empty() || !EnvOverridesFile(item.name, env_)) kept.push_back(std::move(item));
+      if (!item.parents.empty() || !EnvOverridesFile(item.name, env_, program_)) kept.push_back(std::move(item));
     return kept;
   }
 
  private:
   EnvLookup env_;
+  std::string program_;
 };
 
 // Only the top-level options: those are the settings of a daemon or the CLI.
-void AddEnvNames(CLI::App& app) {
+void AddEnvNames(CLI::App& app, const std::string& program) {
   for (CLI::Option* opt : app.get_options()) {
     const std::string& name = opt->get_single_name();
     if (!opt->get_lnames().empty() && opt->get_envname().empty() && name != "help" &&
         name != "config" && name != "help-all")
-      opt->envname(EnvNameForFlag(name));
+      opt->envname(EnvNameForFlag(name, program));
   }
   // Subcommand options (--host, --port, --from…) get none: a generic
   // SKYPORT_PORT in a child's environment must not change a nested command.
 }
 
-}  // namespace
-
-void EnableEnvAndConfig(CLI::App& app, const std::string& default_config, EnvLookup env) {
-  std::string config = default_config;
-  if (auto from_env = env("SKYPORT_CONFIG")) config = *from_env;
-  app.set_config("--config", config, "Config file (TOML key = value; env SKYPORT_CONFIG)");
-  app.config_formatter(std::make_shared<EnvFirstConfig>(env));
-  app.allow_config_extras(false);
-  app.preparse_callback([&app](size_t) { AddEnvNames(app); });
+// The CLI's variables set in the environment that would have given daemon
+// `program` a setting it has no value for (from its flags, its own variables
+// or its config file) had it read them: what a user who set them for the CLI
+// may expect the daemon to follow.
+std::vector<std::string> CliVariablesNotRead(const CLI::App& app, const std::string& program, const EnvLookup& env) {
+  std::vector<std::string> names;
+  auto check = [&](const std::string& name) {
+    if (env(EnvName("", name)) && !env(EnvName(program, name))) names.push_back(EnvName("", name));
+  };
+  for (const CLI::Option* opt : app.get_options()) {
+    const std::string& name = opt->get_single_name();
+    // --config counts as given once the default file was looked at: SKYPORT_CONFIG is checked alone.
+    if (name == "config") check("CONFIG");
+    if (opt->get_lnames().empty() || name == "help" || name == "help-all" || name == "config" || opt->count() > 0)
+      continue;
+    check(name);
+    // The secret a *-file flag stands in for (--token-file: SKYPORT_TOKEN).
+    if (name.ends_with("-file")) check(name.substr(0, name.size() - 5));
+  }
+  return names;
 }
 
-void AddCommonDaemonFlags(CLI::App& app, CommonDaemonFlags& f, bool serves) {
-  app.add_option("--token-file", f.token_file, "File holding the cluster token (else env SKYPORT_TOKEN)");
+}  // namespace
+
+void EnableEnvAndConfig(CLI::App& app, const std::string& program, const std::string& default_config,
+                        std::vector<std::string>* not_read, EnvLookup env) {
+  std::string config = default_config;
+  const std::string config_env = EnvName(program, "CONFIG");
+  if (auto from_env = env(config_env)) config = *from_env;
+  app.set_config("--config", config, "Config file (TOML key = value; env " + config_env + ")");
+  app.config_formatter(std::make_shared<EnvFirstConfig>(env, program));
+  app.allow_config_extras(false);
+  app.preparse_callback([&app, program](size_t) { AddEnvNames(app, program); });
+  if (not_read != nullptr && !program.empty())
+    app.parse_complete_callback([&app, program, not_read, env] { *not_read = CliVariablesNotRead(app, program, env); });
+}
+
+void AddCommonDaemonFlags(CLI::App& app, CommonDaemonFlags& f, bool serves, const std::string& program) {
+  app.add_option("--token-file", f.token_file,
+                 "File holding the cluster token (else env " + EnvName(program, "TOKEN") + ")");
   if (serves) {
     app.add_option("--tls-cert", f.tls.cert, "PEM certificate: serve gRPC over TLS");
     app.add_option("--tls-key", f.tls.key, "PEM private key for --tls-cert");
@@ -65,10 +93,11 @@ void AddCommonDaemonFlags(CLI::App& app, CommonDaemonFlags& f, bool serves) {
   app.add_option("--log-format", f.log_format, "text|json")->capture_default_str();
 }
 
-void AddAdminFlags(CLI::App& app, AdminFlags& f) {
+void AddAdminFlags(CLI::App& app, AdminFlags& f, const std::string& program) {
+  f.metrics_token_env = EnvName(program, "METRICS_TOKEN");
   app.add_option("--metrics-token-file", f.metrics_token_file,
-                 "File with a bearer token that /metrics then requires (else env SKYPORT_METRICS_TOKEN; "
-                 "unset: /metrics is open, which is meant for a loopback listener)");
+                 "File with a bearer token that /metrics then requires (else env " + f.metrics_token_env +
+                     "; unset: /metrics is open, which is meant for a loopback listener)");
   app.add_option("--admin-max-connections", f.max_connections,
                  "Admin/metrics connections served at once (the oldest idle one is shed beyond it)")
       ->capture_default_str();
@@ -77,7 +106,8 @@ void AddAdminFlags(CLI::App& app, AdminFlags& f) {
       ->capture_default_str();
 }
 
-void AddEtcdFlags(CLI::App& app, EtcdFlags& f) {
+void AddEtcdFlags(CLI::App& app, EtcdFlags& f, const std::string& program) {
+  f.password_env = EnvName(program, "ETCD_PASSWORD");
   app.add_option("--etcd-endpoints", f.endpoints,
                  "etcd members' client URLs, comma-separated (http://h:p, https://h:p or h:p); "
                  "the client fails over between them");
@@ -86,8 +116,8 @@ void AddEtcdFlags(CLI::App& app, EtcdFlags& f) {
   app.add_option("--etcd-key", f.key, "PEM private key of --etcd-cert");
   app.add_option("--etcd-user", f.user, "etcd user (etcd auth; the password from --etcd-password-file)");
   app.add_option("--etcd-password-file", f.password_file,
-                 "File holding the etcd user's password (else env SKYPORT_ETCD_PASSWORD; never on the "
-                 "command line, where /proc shows it)");
+                 "File holding the etcd user's password (else env " + f.password_env +
+                     "; never on the command line, where /proc shows it)");
   app.add_option("--etcd-dial-timeout", f.dial_timeout, "Time to connect to one etcd member (500ms, 2s, 1m)")
       ->capture_default_str();
   app.add_option("--etcd-request-timeout", f.request_timeout,

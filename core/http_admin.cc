@@ -142,7 +142,7 @@ Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
 }
 
 Result<AdminOptions> AdminOptionsFromFlagsAndEnv(const AdminFlags& flags, std::string admin_token) {
-  const char* env = std::getenv("SKYPORT_METRICS_TOKEN");
+  const char* env = std::getenv(flags.metrics_token_env.c_str());
   return AdminOptionsFromFlags(flags, std::move(admin_token), env ? env : "");
 }
 

@@ -49,7 +49,8 @@ struct AdminOptions {
 
 // The flag values behind AdminOptions (core/flags.h: AddAdminFlags).
 struct AdminFlags {
-  std::string metrics_token_file;  // else env SKYPORT_METRICS_TOKEN; "" = /metrics as open_paths say
+  std::string metrics_token_file;  // else env `metrics_token_env`; "" = /metrics as open_paths say
+  std::string metrics_token_env = "SKYPORT_METRICS_TOKEN";  // the daemon's own (AddAdminFlags)
   int max_connections = 64;
   int read_timeout_ms = 2000;
 };
@@ -58,7 +59,7 @@ struct AdminFlags {
 // `env_metrics_token`); `admin_token` is the admin token ("" = none).
 Result<AdminOptions> AdminOptionsFromFlags(const AdminFlags& flags, std::string admin_token,
                                            const std::string& env_metrics_token);
-// The same, with the metrics token from the environment (SKYPORT_METRICS_TOKEN).
+// The same, with the metrics token from the environment (flags.metrics_token_env).
 Result<AdminOptions> AdminOptionsFromFlagsAndEnv(const AdminFlags& flags, std::string admin_token);
 
 class AdminServer {

@@ -16,7 +16,7 @@ std::string Trim(std::string s) {
 
 }  // namespace
 
-Result<std::string> LoadToken(const std::string& file, const std::string& env_value) {
+Result<std::string> LoadToken(const std::string& file, const std::string& env_value, const std::string& env_name) {
   std::string token;
   if (!file.empty()) {
     std::ifstream in(file);
@@ -32,7 +32,7 @@ Result<std::string> LoadToken(const std::string& file, const std::string& env_va
     token = Trim(env_value);
     if (token.empty())
       return Status::InvalidArgument(
-          "no cluster token: pass --token-file FILE or set SKYPORT_TOKEN (or SKYPORT_TOKEN_FILE)");
+          "no cluster token: pass --token-file FILE or set " + env_name + " (or " + env_name + "_FILE)");
   }
   return token;
 }

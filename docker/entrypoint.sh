@@ -6,7 +6,20 @@
 # each app as a uid of its own (--app-uids in docker-compose.yml), so no app can read the
 # token, another app's files or processes, or become the drone's user.
 # Run as another user (docker run --user), it just runs the command.
+# The copy's path goes in the program's own variable (docs/operations.md, "Settings"):
+# SKYPORT_DRONE_TOKEN_FILE for skyport-drone, ..., and SKYPORT_TOKEN_FILE for the CLI
+# (set for every program, so that `skyport` run inside any container finds it).
 set -eu
+
+token_var() {
+  case "$(basename "$1")" in
+    skyport-registry) echo SKYPORT_REGISTRY_TOKEN_FILE ;;
+    skyport-hub) echo SKYPORT_HUB_TOKEN_FILE ;;
+    skyport-drone) echo SKYPORT_DRONE_TOKEN_FILE ;;
+    skyport-router) echo SKYPORT_ROUTER_TOKEN_FILE ;;
+    *) echo SKYPORT_TOKEN_FILE ;;
+  esac
+}
 
 if [ "$(id -u)" -ne 0 ]; then
   exec "$@"
@@ -21,7 +34,7 @@ fi
 if [ "$(basename "$1")" = skyport-drone ]; then
   install -d -m 0700 -o root -g root /run/skyport
   install -m 0600 -o root -g root "$secret" /run/skyport/token
-  export SKYPORT_TOKEN_FILE=/run/skyport/token HOME=/var/lib/skyport
+  export SKYPORT_TOKEN_FILE=/run/skyport/token "$(token_var "$1")=/run/skyport/token" HOME=/var/lib/skyport
   # The app user reaches its checkouts under DATA/deploy, nothing else of the drone's.
   chown root:root /var/lib/skyport/drone
   chmod 0711 /var/lib/skyport /var/lib/skyport/drone
@@ -29,7 +42,7 @@ if [ "$(basename "$1")" = skyport-drone ]; then
 fi
 install -d -m 0700 -o skyport -g skyport /run/skyport
 install -m 0600 -o skyport -g skyport "$secret" /run/skyport/token
-export SKYPORT_TOKEN_FILE=/run/skyport/token HOME=/var/lib/skyport
+export SKYPORT_TOKEN_FILE=/run/skyport/token "$(token_var "$1")=/run/skyport/token" HOME=/var/lib/skyport
 
 # A named volume is created with the image's ownership; a bind mount may not be.
 for d in /var/lib/skyport /var/lib/skyport/*; do

@@ -58,10 +58,10 @@ int main(int argc, char** argv) {
                  "on (required), off")->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off; "
                  "a drone has no other listener)")->capture_default_str();
-  skyport::AddAdminFlags(app, o.admin);
-  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/false);
+  skyport::AddAdminFlags(app, o.admin, "drone");
+  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/false, "drone");
   app.add_option("command", o.command, "Fixed command (after --)");
-  skyport::EnableEnvAndConfig(app, "");
+  skyport::EnableEnvAndConfig(app, "drone", "", &o.common.env_not_read);
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;
   return skyport::drone::RunDaemon(std::move(o));

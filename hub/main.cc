@@ -125,10 +125,10 @@ int main(int argc, char** argv) {
                  "--store etcd: lease TTL of the leader (1s..60s); a dead leader is replaced within about it, "
                  "and a leader cut off from etcd stops leading within it")
       ->capture_default_str();
-  skyport::AddEtcdFlags(app, o.etcd);
-  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
-  skyport::AddAdminFlags(app, o.admin);
-  skyport::EnableEnvAndConfig(app, "");
+  skyport::AddEtcdFlags(app, o.etcd, "hub");
+  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true, "hub");
+  skyport::AddAdminFlags(app, o.admin, "hub");
+  skyport::EnableEnvAndConfig(app, "hub", "", &o.common.env_not_read);
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;
   return skyport::hub::RunDaemon(o);

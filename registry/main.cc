@@ -37,9 +37,9 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off)")
       ->capture_default_str();
   app.add_option("--port-file", o.port_file, "Write the bound gRPC port here once listening");
-  skyport::AddEtcdFlags(app, o.etcd);
-  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true);
-  skyport::AddAdminFlags(app, o.admin);
+  skyport::AddEtcdFlags(app, o.etcd, "registry");
+  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true, "registry");
+  skyport::AddAdminFlags(app, o.admin, "registry");
   skyport::registry::MigrateOptions m;
   auto* migrate = app.add_subcommand("migrate",
                                      "Copy the registry's data between stores (stop the registries first); "
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   migrate->add_option("--to", m.to, "Destination: etcd:URL[,URL...] or sqlite:DIR")->required();
   migrate->add_flag("--force", m.force, "Replace registry data already in the destination");
   migrate->fallthrough();  // --etcd-prefix, --etcd-cacert, ... apply to the etcd side
-  skyport::EnableEnvAndConfig(app, "");
+  skyport::EnableEnvAndConfig(app, "registry", "", &o.common.env_not_read);
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;
   if (migrate->parsed()) {

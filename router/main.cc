@@ -120,9 +120,9 @@ int main(int argc, char** argv) {
   app.add_option("--port-file", o.port_file, "Write \"LISTEN_PORT ADMIN_PORT\" here once listening");
   app.add_option("--drain-ms", o.drain_ms, "On SIGTERM, let requests in flight finish this long")->capture_default_str();
   app.add_option("--stats-window", o.stats_window_s, "Seconds of per-second stats kept")->capture_default_str();
-  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/false);
-  skyport::AddAdminFlags(app, o.admin_flags);
-  skyport::EnableEnvAndConfig(app, "");
+  skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/false, "router");
+  skyport::AddAdminFlags(app, o.admin_flags, "router");
+  skyport::EnableEnvAndConfig(app, "router", "", &o.common.env_not_read);
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;
   return skyport::router::RunDaemon(o);

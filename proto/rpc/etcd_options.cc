@@ -22,7 +22,7 @@ Result<std::string> Password(const EtcdFlags& f, const EnvLookup& env) {
       return Status::InvalidArgument("etcd-password-file: cannot read " + f.password_file + ": " +
                                      content.status().message());
     raw = std::move(*content);
-  } else if (auto v = env("SKYPORT_ETCD_PASSWORD")) {
+  } else if (auto v = env(f.password_env)) {
     raw = std::move(*v);
   } else {
     return std::string();

@@ -22,7 +22,8 @@ struct Settings {
 
 inline constexpr size_t kMaxPasswordBytes = 4096;
 
-// `env` gives SKYPORT_ETCD_PASSWORD when there is no --etcd-password-file.
+// `env` gives flags.password_env (the daemon's SKYPORT_<DAEMON>_ETCD_PASSWORD)
+// when there is no --etcd-password-file.
 // The options are checked as Client::Create would (CheckOptions).
 Result<Settings> SettingsFromFlags(const EtcdFlags& flags, const EnvLookup& env);
 

@@ -308,8 +308,8 @@ int main(int argc, char** argv) {
   app.add_option("--count", count, "watch: events to wait for");
   app.add_option("--seconds", seconds, "failover: how long to write");
   app.add_option("--mark", mark, "failover: print the endpoint in use after this many writes");
-  AddEtcdFlags(app, flags);
-  EnableEnvAndConfig(app, "");
+  AddEtcdFlags(app, flags, "");
+  EnableEnvAndConfig(app, "", "");
   int code = 0;
   if (!ParseOrExit(app, argc, argv, code)) return code;
   auto settings = SettingsFromFlags(flags, ProcessEnv());

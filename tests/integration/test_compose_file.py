@@ -480,7 +480,7 @@ class DockerfileTest(unittest.TestCase):
             fake = os.path.join(tmp, "skyport-drone")
             with open(fake, "w") as f:
                 f.write('#!/bin/sh\nid -u; stat -c "%U %a" "$SKYPORT_TOKEN_FILE" /run/skyport '
-                        '/var/lib/skyport /var/lib/skyport/drone\n')
+                        '/var/lib/skyport /var/lib/skyport/drone; echo "$SKYPORT_DRONE_TOKEN_FILE"\n')
             os.chmod(fake, 0o755)
             script = ("set -e; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /var/lib; "
                       "mkdir -p /var/lib/skyport/drone; "
@@ -488,8 +488,8 @@ class DockerfileTest(unittest.TestCase):
             r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertEqual(r.stdout.split("\n")[:5], ["0", "root 600", "root 700", "root 711", "root 711"],
-                             r.stdout)
+            self.assertEqual(r.stdout.split("\n")[:6], ["0", "root 600", "root 700", "root 711", "root 711",
+                                                        "/run/skyport/token"], r.stdout)
 
     def test_make_token(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -548,7 +548,7 @@ class SystemdUnitsTest(unittest.TestCase):
                 self.assertIn("network-online.target", dict(u["Unit"])["After"])
                 argv = shlex.split(svc["ExecStart"])
                 self.assertEqual(argv[0], f"/usr/local/bin/{prog}")
-                self.assertNotIn("--token", " ".join(argv), "the token comes from SKYPORT_TOKEN_FILE in /etc/skyport/env")
+                self.assertNotIn("--token", " ".join(argv), "the token comes from SKYPORT_<DAEMON>_TOKEN_FILE in /etc/skyport/env")
                 if daemon != "router":
                     self.assertEqual(svc["StateDirectory"], f"skyport/{daemon}")
                     self.assertIn(f"--data /var/lib/skyport/{daemon}", svc["ExecStart"])
@@ -559,7 +559,13 @@ class SystemdUnitsTest(unittest.TestCase):
                         self.assertRegex(helptext, rf"(^|[\s,]){re.escape(flag)}\b", f"{prog} --help lacks {flag}")
         self.assertEqual(dict(self.unit("drone")["Service"])["KillMode"], "mixed")  # the drone stops its apps itself
         with open(os.path.join(self.DIR, "env.example")) as f:
-            self.assertIn("SKYPORT_TOKEN_FILE=/etc/skyport/token\n", f.read())
+            example = f.read()
+        # Each daemon reads only its own variables (docs/operations.md, "Settings"); the CLI the short ones.
+        for daemon in self.UNITS:
+            self.assertIn(f"SKYPORT_{daemon.upper()}_TOKEN_FILE=/etc/skyport/token\n", example)
+        self.assertIn("SKYPORT_TOKEN_FILE=/etc/skyport/token\n", example)
+        for reader, flag in (("drone", "hub"), ("drone", "registry"), ("router", "registry"), ("hub", "registry")):
+            self.assertRegex(example, rf"(?m)^SKYPORT_{reader.upper()}_{flag.upper()}=")
 
     def test_systemd_analyze_verify(self):
         tool = shutil.which("systemd-analyze")

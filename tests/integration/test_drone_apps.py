@@ -129,6 +129,7 @@ class EnvironmentTest(AppTest):
     def test_app_environment_has_no_token_and_only_passed_names(self):
         env = dict(os.environ)
         env.update({"SKYPORT_TOKEN": self.token, "SKYPORT_TOKEN_FILE": self.token_file,
+                    "SKYPORT_DRONE_TOKEN": self.token, "SKYPORT_DRONE_TOKEN_FILE": self.token_file,
                     "TZ": "Pacific/Auckland", "DRONE_PRIVATE_SETTING": "drone-only-value"})
         self.drones["d1"] = Drone(self.tmp, self.token_file, "d1", self.hub, self.registry,
                                   extra=["--app-env-pass", "TZ"], env=env).start()

@@ -304,7 +304,7 @@ class FlightTest(DeployTest):
 
     def test_max_flights_from_the_environment_refuses_one_more_start(self):
         self.hub.kill(signal.SIGKILL)
-        with mock.patch.dict(os.environ, {"SKYPORT_MAX_FLIGHTS": "1"}):
+        with mock.patch.dict(os.environ, {"SKYPORT_HUB_MAX_FLIGHTS": "1"}):
             self.hub.start()
         self.start_flight(self.spec([{"action": "wait", "for": "1h"}]))
         r = self.start_flight(self.spec([{"action": "wait", "for": "1h"}], name="another"), check=False)

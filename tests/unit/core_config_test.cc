@@ -39,6 +39,23 @@ TEST_CASE("EnvNameForFlag", "[core][config]") {
   }
 }
 
+TEST_CASE("EnvName and EnvNameForFlag: the CLI's short names, a daemon's own prefix", "[core][config]") {
+  CHECK(EnvName("", "TOKEN") == "SKYPORT_TOKEN");
+  CHECK(EnvName("router", "TOKEN") == "SKYPORT_ROUTER_TOKEN");
+  CHECK(EnvName("hub", "etcd-password") == "SKYPORT_HUB_ETCD_PASSWORD");
+  CHECK(EnvNameForFlag("--hub", "router") == "SKYPORT_ROUTER_HUB");
+  CHECK(EnvNameForFlag("hub", "") == "SKYPORT_HUB");
+  CHECK(EnvNameForFlag("--token-file", "drone") == "SKYPORT_DRONE_TOKEN_FILE");
+  CHECK(EnvNameForFlag("registry", "registry") == "SKYPORT_REGISTRY_REGISTRY");
+  // A daemon's names never equal one of the CLI's: the CLI has no top-level flag that starts
+  // with a daemon's name (checked against the binaries in tests/integration/test_env_names.py).
+  EnvLookup env = MapEnv({{"SKYPORT_HUB", "h:1"}, {"SKYPORT_ROUTER_REGISTRY", "r:1"}});
+  CHECK_FALSE(EnvOverridesFile("hub", env, "router"));
+  CHECK(EnvOverridesFile("hub", env, ""));
+  CHECK(EnvOverridesFile("registry", env, "router"));
+  CHECK_FALSE(EnvOverridesFile("registry", env, ""));
+}
+
 TEST_CASE("EnvOverridesFile: true exactly when the SKYPORT_ variable is set", "[core][config]") {
   EnvLookup env = MapEnv({{"SKYPORT_REGISTRY", "r:1"}, {"SKYPORT_TOKEN_FILE", "/t"}});
   struct Row {

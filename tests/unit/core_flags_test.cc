@@ -72,12 +72,17 @@ struct TestApp {
   int replicas = 1;
   CLI::App* deploy = nullptr;
 
-  TestApp(const std::string& config, EnvLookup env) {
+  std::string secret_file;
+  std::vector<std::string> not_read;
+
+  // `program` "": the CLI's names; else a daemon's (SKYPORT_<PROGRAM>_...).
+  TestApp(const std::string& config, EnvLookup env, const std::string& program = "") {
     app.add_option("--ut-registry", registry, "registry address");
     app.add_option("--ut-workers", workers, "how many threads");
+    app.add_option("--ut-secret-file", secret_file, "a secret's file (else env ..._UT_SECRET)");
     deploy = app.add_subcommand("deploy", "deploy things");
     deploy->add_option("--ut-replicas", replicas, "how many");
-    EnableEnvAndConfig(app, config, std::move(env));
+    EnableEnvAndConfig(app, program, config, &not_read, std::move(env));
   }
   // Returns an empty string on success, else the parse error's message.
   std::string Parse(std::vector<std::string> args) {
@@ -232,6 +237,86 @@ TEST_CASE("ParseOrExit: help exits 0, errors exit 2, success continues", "[core]
     INFO(args[1]);
     CHECK(cont == r.cont);
     CHECK(code == r.code);
+  }
+}
+
+}  // namespace
+}  // namespace skyport
+
+namespace skyport {
+namespace {
+
+// A daemon reads SKYPORT_<DAEMON>_<NAME>, never the CLI's SKYPORT_<NAME>: a shell set up for
+// the CLI must not point a daemon at another hub. The CLI's names it would have used are
+// reported (names only), unless the daemon has that setting from somewhere else.
+TEST_CASE("EnableEnvAndConfig: a daemon's own variables; the CLI's are reported, not read", "[core][flags]") {
+  TempDir dir;
+  SECTION("the CLI's variable is not read, and reported") {
+    ScopedEnv env(Vars{{"SKYPORT_UT_REGISTRY", "cli-registry"}, {"SKYPORT_UT_WORKERS", "9"}});
+    TestApp t(dir.Path("none.toml"), env.Lookup(), "router");
+    REQUIRE(t.Parse({"--ut-workers", "3"}) == "");
+    CHECK(t.registry == "default-registry");
+    CHECK(t.workers == 3);
+    CHECK(t.app.get_option("--ut-registry")->get_envname() == "SKYPORT_ROUTER_UT_REGISTRY");
+    // --ut-workers was given: SKYPORT_UT_WORKERS changes nothing the user could miss.
+    CHECK(t.not_read == std::vector<std::string>{"SKYPORT_UT_REGISTRY"});
+  }
+  SECTION("the daemon's own variable is read, and nothing reported") {
+    ScopedEnv env(Vars{{"SKYPORT_UT_REGISTRY", "cli-registry"}, {"SKYPORT_ROUTER_UT_REGISTRY", "own-registry"}});
+    TestApp t(dir.Path("none.toml"), env.Lookup(), "router");
+    REQUIRE(t.Parse({}) == "");
+    CHECK(t.registry == "own-registry");
+    CHECK(t.not_read.empty());
+  }
+  SECTION("a secret the CLI's variable would have given (SKYPORT_UT_SECRET for --ut-secret-file)") {
+    ScopedEnv env(Vars{{"SKYPORT_UT_SECRET", "s3cret"}});
+    TestApp t(dir.Path("none.toml"), env.Lookup(), "hub");
+    REQUIRE(t.Parse({}) == "");
+    CHECK(t.not_read == std::vector<std::string>{"SKYPORT_UT_SECRET"});
+    TestApp given(dir.Path("none.toml"), env.Lookup(), "hub");
+    REQUIRE(given.Parse({"--ut-secret-file", "/x"}) == "");
+    CHECK(given.not_read.empty());
+  }
+  SECTION("the config file: SKYPORT_<DAEMON>_CONFIG chooses it, SKYPORT_CONFIG is reported") {
+    std::string a = dir.Write("a.toml", "ut-registry = \"from-a\"\n");
+    std::string b = dir.Write("b.toml", "ut-registry = \"from-b\"\n");
+    {
+      ScopedEnv env(Vars{{"SKYPORT_CONFIG", b}});
+      TestApp t(a, env.Lookup(), "drone");
+      REQUIRE(t.Parse({}) == "");
+      CHECK(t.registry == "from-a");
+      CHECK(t.not_read == std::vector<std::string>{"SKYPORT_CONFIG"});
+    }
+    {
+      ScopedEnv env(Vars{{"SKYPORT_CONFIG", a}, {"SKYPORT_DRONE_CONFIG", b}});
+      TestApp t(a, env.Lookup(), "drone");
+      REQUIRE(t.Parse({}) == "");
+      CHECK(t.registry == "from-b");
+      CHECK(t.not_read.empty());
+    }
+  }
+  SECTION("the file loses to the daemon's own variable, not to the CLI's") {
+    std::string c = dir.Write("c.toml", "ut-registry = \"file-registry\"\n");
+    {
+      ScopedEnv env(Vars{{"SKYPORT_UT_REGISTRY", "cli-registry"}});
+      TestApp t(c, env.Lookup(), "router");
+      REQUIRE(t.Parse({}) == "");
+      CHECK(t.registry == "file-registry");
+      CHECK(t.not_read.empty());  // the file gave it
+    }
+    {
+      ScopedEnv env(Vars{{"SKYPORT_ROUTER_UT_REGISTRY", "own-registry"}});
+      TestApp t(c, env.Lookup(), "router");
+      REQUIRE(t.Parse({}) == "");
+      CHECK(t.registry == "own-registry");
+    }
+  }
+  SECTION("the CLI reports nothing: its names are the short ones") {
+    ScopedEnv env(Vars{{"SKYPORT_UT_REGISTRY", "cli-registry"}});
+    TestApp t(dir.Path("none.toml"), env.Lookup());
+    REQUIRE(t.Parse({}) == "");
+    CHECK(t.registry == "cli-registry");
+    CHECK(t.not_read.empty());
   }
 }
 

@@ -68,6 +68,10 @@ TEST_CASE("LoadToken: empty or missing sources are errors that say how to fix it
       CHECK(tok.status().code() == Code::kInvalidArgument);
       CHECK_THAT(tok.status().message(), Catch::Contains("--token-file") && Catch::Contains("SKYPORT_TOKEN"));
     }
+    // A daemon names its own variables.
+    auto tok = LoadToken("", "", "SKYPORT_ROUTER_TOKEN");
+    CHECK_THAT(tok.status().message(),
+               Catch::Contains("set SKYPORT_ROUTER_TOKEN (or SKYPORT_ROUTER_TOKEN_FILE)"));
   }
   SECTION("whitespace-only file") {
     TempFile f(" \n\t\r\n");

@@ -223,9 +223,9 @@ TEST_CASE("--etcd-* flags: from the command line, the environment and a password
   std::ofstream(pw) << "  s3cret \n";
   EtcdFlags f;
   CLI::App app;
-  AddEtcdFlags(app, f);
+  AddEtcdFlags(app, f, "");
   ::setenv("SKYPORT_ETCD_REQUEST_TIMEOUT", "3s", 1);
-  EnableEnvAndConfig(app, "");
+  EnableEnvAndConfig(app, "", "");
   std::vector<std::string> args = {"--etcd-password-file", pw, "--etcd-user", "sky", "--etcd-endpoints",
                                    "http://a:1, http://b:2"};
   std::reverse(args.begin(), args.end());

@@ -1,0 +1,79 @@
+"""Each program reads its own environment variables (docs/operations.md, "Settings"): the CLI
+SKYPORT_<FLAG>, a daemon SKYPORT_<DAEMON>_<FLAG>. A shell set up for the CLI (SKYPORT_HUB,
+SKYPORT_TOKEN_FILE, ...) must not configure a daemon started from it; the daemon says which of
+the CLI's variables it did not read (names only, never values)."""
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+
+from harness import ClusterTest, binary, read_port_file
+
+DAEMONS = ("registry", "hub", "drone", "router")
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKYPORT_")}
+    env.update(extra)
+    return env
+
+
+class EnvNamesTest(ClusterTest):
+    def daemon_args(self, daemon, tmp):
+        """Enough flags for `daemon` to get past its start-up checks on loopback (no token given)."""
+        return {
+            "registry": ["--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "reg"),
+                         "--port-file", os.path.join(tmp, "registry.port")],
+            "hub": ["--listen", "127.0.0.1:0", "--git-listen", "127.0.0.1:0", "--data", os.path.join(tmp, "hub"),
+                    "--registry", self.registry.address(), "--metrics-listen", ""],
+            "drone": ["--hub", "127.0.0.1:1", "--registry", self.registry.address(), "--name", "d1",
+                      "--advertise", "127.0.0.1", "--data", os.path.join(tmp, "drone")],
+            "router": ["--registry", self.registry.address(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        }[daemon]
+
+    def test_a_daemon_does_not_take_the_clis_token_and_says_so(self):
+        for daemon in DAEMONS:
+            with self.subTest(daemon=daemon), tempfile.TemporaryDirectory(dir=self.tmp) as tmp:
+                # The CLI's variables hold the right token; the daemon must not use them.
+                env = clean_env(SKYPORT_TOKEN_FILE=self.token_file, SKYPORT_TOKEN="s3cret-value-never-logged")
+                r = subprocess.run([binary(f"skyport-{daemon}"), *self.daemon_args(daemon, tmp)], env=env,
+                                   capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+                out = r.stdout + r.stderr
+                self.assertNotEqual(r.returncode, 0, out)
+                self.assertIn(f"set SKYPORT_{daemon.upper()}_TOKEN (or SKYPORT_{daemon.upper()}_TOKEN_FILE)", out)
+                for name in ("SKYPORT_TOKEN_FILE", "SKYPORT_TOKEN"):
+                    own = f"SKYPORT_{daemon.upper()}_{name[len('SKYPORT_'):]}"
+                    self.assertRegex(out, rf"variable={name}\b.*instead={own}\b", out)
+                self.assertNotIn("s3cret-value-never-logged", out)
+
+    def test_a_daemon_reads_its_own_variables(self):
+        # The registry from its own variables alone (token file, port file, data dir); the CLI's
+        # SKYPORT_PORT_FILE points elsewhere and must stay untouched.
+        port_file = os.path.join(self.tmp, "own.port")
+        decoy = os.path.join(self.tmp, "decoy.port")
+        env = clean_env(SKYPORT_REGISTRY_TOKEN_FILE=self.token_file, SKYPORT_REGISTRY_PORT_FILE=port_file,
+                        SKYPORT_REGISTRY_DATA=os.path.join(self.tmp, "own-data"),
+                        SKYPORT_REGISTRY_LISTEN="127.0.0.1:0", SKYPORT_REGISTRY_METRICS_LISTEN="127.0.0.1:0",
+                        SKYPORT_PORT_FILE=decoy)
+        p = subprocess.Popen([binary("skyport-registry")], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        self.procs.append(p)
+        [port] = read_port_file(port_file, p, "registry from its own variables")
+        self.assertFalse(os.path.exists(decoy))
+        r = self.cli("--registry", f"127.0.0.1:{port}", "registry", "show", "--json")
+        self.assertEqual(r.returncode, 0)
+
+    def test_the_clis_flags_never_collide_with_a_daemons_variables(self):
+        # SKYPORT_HUB_X is the hub's --x: the CLI must have no top-level flag named hub-x.
+        r = subprocess.run([binary("skyport"), "--help"], capture_output=True, text=True, timeout=10,
+                           env=clean_env(HOME=self.tmp))
+        flags = re.findall(r"^\s+(?:-\w, )?--([a-z0-9-]+)", r.stdout, re.M)
+        self.assertIn("hub", flags)
+        for flag in flags:
+            for daemon in DAEMONS:
+                self.assertFalse(flag.startswith(daemon + "-"), f"skyport --{flag} would be a {daemon} variable")
+
+
+if __name__ == "__main__":
+    unittest.main()
