@@ -4,7 +4,8 @@ Many watchers of one registry see identical streams (each app's watchers its par
 entries read once for all of them; a watcher resuming from inside the window is served from it, one resuming
 from before it gets an etcd watch of its own, both with every change once; a watcher that stops reading is
 ended (it resumes) while the others go on; kill -9 of the etcd member the shared watch is on loses and repeats
-nothing. Skipped, saying why, when etcd is not installed.
+nothing; history compacted past the shared watch while its member was down ends its watchers, which resume
+with a snapshot. Skipped, saying why, when etcd is not installed.
 """
 import http.client
 import json
@@ -15,8 +16,8 @@ import threading
 import unittest
 
 import test_registry
-from harness import BIN, ClusterTest, wait_until
-from test_registry_etcd import EtcdStoreMixin
+from harness import BIN, ClusterTest, Registry, wait_until
+from test_registry_etcd import EtcdStoreMixin, etcd_store
 
 A = test_registry.A
 B = test_registry.B
@@ -240,6 +241,73 @@ class MemberKillTest(EtcdStoreMixin, ClusterTest):
         # The shared watch carried its watchers across: none was ended, none fell back.
         self.assertEqual(self.registry.metric("skyport_registry_watch_ends_total"), 0)
         self.assertEqual(self.registry.metric("skyport_registry_watch_window_fallbacks_total"), 0)
+
+
+
+def replay(lines):
+    """The entries a watcher's lines leave it with: (app, port) -> id (a reset drops what came before)."""
+    state = {}
+    for l in lines:
+        if l["type"] == "reset":
+            state = {}
+        elif l["type"] == "put":
+            state[(l["app"], l["port"])] = l["id"]
+        elif l["type"] == "delete":
+            state.pop((l["app"], l["port"]), None)
+    return state
+
+
+class CompactedPastTheSharedWatchTest(EtcdStoreMixin, ClusterTest):
+    """Registry A talks to member 0 only. While member 0 is down, registry B (members 1 and 2) changes
+    things and etcd compacts past A's shared watch: when member 0 is back, A's shared watch is compacted
+    away, every watcher on it is ended and resumes with a snapshot, and A starts its shared watch afresh."""
+    MEMBERS = 3
+
+    def registry_store(self):
+        store = super().registry_store()
+        store[store.index("--etcd-endpoints") + 1] = self.etcd.client_url(0)
+        return store
+
+    def test_compaction_past_the_shared_watch_gives_its_watchers_a_snapshot(self):
+        other_store = etcd_store(self.etcd, self.prefix)
+        other_store[other_store.index("--etcd-endpoints") + 1] = f"{self.etcd.client_url(1)},{self.etcd.client_url(2)}"
+        other = Registry(self.tmp, self.token_file, store=other_store, name="registry-b").start()
+        self.addCleanup(other.kill)
+        env_b = self.env()
+        env_b["SKYPORT_REGISTRY"] = other.address()
+        every, webapp = Lines(self), Lines(self, "webapp")
+        wait_until(lambda: self.registry.metric("skyport_registry_watch_shared_watchers") == 2, 15,
+                   what="two watchers on the shared watch")
+        for port in (15501, 15502):
+            self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", str(port))
+        first = {l["port"]: l["id"] for l in every.wait_for(2)}
+        self.etcd.kill(0)
+        self.addCleanup(lambda: self.etcd.procs[0].poll() is not None and self.etcd.restart(0))
+        self.cli("registry", "free", str(first[15501]), env=env_b, timeout=30)
+        for app, port in (("webapp", 15503), ("other", 15504)):
+            self.cli("registry", "register", f"{app}@{A}", "http", "--host", "127.0.0.1", "--port", str(port),
+                     env=env_b, timeout=30)
+        status = json.loads(self.etcd.etcdctl("endpoint", "status", "-w", "json", members=[1, 2]).stdout)
+        self.etcd.etcdctl("compact", str(max(st["Status"]["header"]["revision"] for st in status)), members=[1, 2])
+        self.etcd.restart(0)
+        wait_until(lambda: self.registry.metric("skyport_registry_watch_shared_resets_total") == 1, 30,
+                   what="the shared watch compacted away and started afresh")
+        want_all = {}
+        for e in test_registry.entries(self.cli_json("registry", "show", "--wide")):
+            want_all[(e[2]["app"], e[2]["port"])] = e[2]["id"]
+        self.assertEqual(set(want_all), {("webapp", 15502), ("webapp", 15503), ("other", 15504)})
+        self.assertEqual(want_all[("webapp", 15502)], first[15502])
+        wait_until(lambda: replay(every.got()) == want_all, 30, what="every watcher's state after its snapshot")
+        wait_until(lambda: replay(webapp.got()) == {k: v for k, v in want_all.items() if k[0] == "webapp"}, 30,
+                   what="the webapp watcher's state after its snapshot")
+        self.assertIn("reset", [l["type"] for l in every.got()])
+        # They follow the new shared watch.
+        wait_until(lambda: self.registry.metric("skyport_registry_watch_shared_watchers") == 2, 15,
+                   what="both watchers back on the shared watch")
+        self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", "15505")
+        for w in (every, webapp):
+            wait_until(lambda: w.changes()[-1].get("port") == 15505, 15, what="the next change")
+        self.assertRegex(self.registry.log(), r"shared etcd watch ended; its watchers resume by revision.*compacted")
 
 
 if __name__ == "__main__":
