@@ -148,8 +148,9 @@ void EtcdBackend::Feed(const std::shared_ptr<WatchFeed>& f, etcd::WatchUpdate u)
   if (!overflow) return Drain(f);
   // The client resumes (the shared watch re-opens) from the revision it has, once etcd's reads catch up.
   ++counters_.watch_backlog_ends;
-  log::Warn(f->sink != nullptr ? "watcher ended: etcd updates queued behind reads of deleted entries past the bound"
-                               : "shared etcd watch ended: updates queued behind reads of deleted entries past the bound",
+  log::Warn(f->sink != nullptr
+                ? "watcher ended: etcd updates queued behind reads of deleted entries past the bound"
+                : "shared etcd watch ended: updates queued behind reads of deleted entries past the bound",
             {{"updates", static_cast<int64_t>(updates)}, {"events", static_cast<int64_t>(events)},
              {"max_updates", static_cast<int64_t>(kMaxQueuedUpdates)},
              {"max_events", static_cast<int64_t>(kMaxQueuedEvents)}});
