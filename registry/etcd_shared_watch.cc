@@ -69,9 +69,12 @@ void EtcdBackend::StartShared() {
     std::vector<std::function<void(bool)>> waiting;
     std::shared_ptr<WatchFeed> feed;
     int64_t at = 0;
+    uint64_t suppressed = 0;
+    bool log_it = false;
     {
       std::lock_guard lock(sh.mu);
       waiting.swap(sh.waiting);
+      if (!got.ok()) log_it = sh.start_log.Allow(MonoNowMs(), &suppressed);
       if (got.ok() && !stopping) {
         at = got->header().revision();
         sh.window.Reset(at);
@@ -87,8 +90,10 @@ void EtcdBackend::StartShared() {
       log::Info("shared etcd watch started", {{"after_revision", at}});
       OpenShared(std::move(feed), at + 1);
     } else if (!got.ok()) {
-      log::Warn("shared etcd watch could not start; watchers get etcd watches of their own until it does",
-                {{"error", FromEtcd(got.status()).message()}});
+      const Status why = FromEtcd(got.status());
+      if (log_it)
+        log::Warn("shared etcd watch could not start; watchers get etcd watches of their own until it does",
+                  {{"error", why.message()}, {"failures_not_logged", suppressed}});
     }
     for (auto& join : waiting) join(feed != nullptr);
     done(Status::Ok());

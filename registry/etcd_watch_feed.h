@@ -84,6 +84,7 @@ struct EtcdBackend::SharedWatch {
   int reopens = 0;         // guarded by mu: since the last update published
   int64_t last_try_ms = -1'000'000;  // guarded by mu: start attempts at most one a second
   LogLimiter fallback_log;           // guarded by mu
+  LogLimiter start_log;              // guarded by mu: etcd down means a failed start a second
 };
 
 }  // namespace skyport::registry
