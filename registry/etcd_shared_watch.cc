@@ -131,9 +131,8 @@ void EtcdBackend::JoinShared(std::shared_ptr<Watcher> w, int64_t after) {
     } else {
       // kLive or kReopen: the window holds every change after `after` that
       // was published; the rest comes through Publish, after this.
-      for (const WindowUpdate& u : *backlog) {
-        auto m = ForWatcher(*u, w->app, after);
-        if (m && !w->sink->Push(std::move(*m))) {
+      for (auto& m : Backlog(*backlog, w->app, after, opts_.snapshot_chunk)) {
+        if (!w->sink->Push(std::move(m))) {
           cut = true;
           break;
         }

@@ -50,6 +50,23 @@ std::optional<v1::WatchResponse> ForWatcher(const v1::WatchResponse& update, con
   return msg;
 }
 
+std::vector<v1::WatchResponse> Backlog(const std::vector<WindowUpdate>& updates, const std::string& app,
+                                       int64_t after, size_t chunk) {
+  std::vector<v1::WatchResponse> out;
+  for (const WindowUpdate& u : updates) {
+    auto m = ForWatcher(*u, app, after);
+    if (!m) continue;
+    if (out.empty() || static_cast<size_t>(out.back().events_size() + m->events_size()) > chunk) {
+      out.push_back(std::move(*m));
+      continue;
+    }
+    v1::WatchResponse& last = out.back();
+    for (auto& e : *m->mutable_events()) *last.add_events() = std::move(e);
+    last.set_revision(m->revision());
+  }
+  return out;
+}
+
 SharedEnd DecideSharedEnd(bool gone, bool behind, int reopens) {
   if (gone || behind) return SharedEnd::kReset;
   return reopens >= kMaxSharedReopens ? SharedEnd::kReset : SharedEnd::kReopen;

@@ -63,6 +63,15 @@ class WatchWindow {
 // the update's revision; nullopt when there are none.
 std::optional<v1::WatchResponse> ForWatcher(const v1::WatchResponse& update, const std::string& app, int64_t after);
 
+// What a watcher joining at `after` gets of the window's `updates` (Since):
+// its app's changes after `after`, merged into messages of at most `chunk`
+// events where the updates allow (cut only between updates, so a revision
+// is never split; one bigger update is a message of its own), each at the
+// revision of the last update it holds. A backlog of thousands of changes is
+// then a few messages, well inside a watcher's queue.
+std::vector<v1::WatchResponse> Backlog(const std::vector<WindowUpdate>& updates, const std::string& app,
+                                       int64_t after, size_t chunk);
+
 // What the shared etcd watch does when it ends (the etcd client already
 // resumes by itself across broken streams and killed members; these are the
 // ends it gives up on, or the registry's own reads of deleted values failing).

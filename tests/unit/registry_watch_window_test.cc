@@ -170,7 +170,8 @@ TEST_CASE("watch window: watchers joining at random points each see every later 
           refused.push_back(f);
           continue;
         }
-        for (const auto& u : *backlog) f.Take(u);
+        for (const auto& m : Backlog(*backlog, f.app, f.after, 1 + rng() % 8))
+          for (const auto& e : m.events()) f.seen.push_back(e.revision());
         followers.push_back(std::move(f));
         continue;
       }
@@ -195,6 +196,39 @@ TEST_CASE("watch window: watchers joining at random points each see every later 
       CHECK(f.seen == want);
     }
   }
+}
+
+TEST_CASE("watch window: a joining watcher's backlog is a few messages, never splitting an update", "[registry]") {
+  std::vector<WindowUpdate> updates = {
+      Update(11, {{10, "a"}, {11, "b"}}),
+      Update(13, {{12, "a"}, {13, "a"}}),
+      Update(20, {{14, "b"}}),                          // nothing for "a"
+      Update(21, {{21, "a"}, {21, "a"}, {21, "a"}}),  // one revision: stays whole
+      Update(22, {{22, "a"}}),
+  };
+  auto every = Backlog(updates, "", 9, 4);
+  REQUIRE(every.size() == 3);
+  CHECK(Revisions(every[0]) == std::vector<int64_t>{10, 11, 12, 13});
+  CHECK(every[0].revision() == 13);
+  CHECK(Revisions(every[1]) == std::vector<int64_t>{14, 21, 21, 21});
+  CHECK(every[1].revision() == 21);
+  CHECK(Revisions(every[2]) == std::vector<int64_t>{22});
+  CHECK(every[2].revision() == 22);
+  for (const auto& m : every) CHECK(m.kind() == v1::WatchResponse::DELTA);
+
+  auto a = Backlog(updates, "a", 10, 4);
+  REQUIRE(a.size() == 2);
+  CHECK(Revisions(a[0]) == std::vector<int64_t>{12, 13});
+  CHECK(a[0].revision() == 13);  // 20 held nothing for "a": the next message says 22
+  CHECK(Revisions(a[1]) == std::vector<int64_t>{21, 21, 21, 22});
+  CHECK(a[1].revision() == 22);
+  // An update bigger than the chunk is a message of its own.
+  auto small = Backlog(updates, "a", 13, 2);
+  REQUIRE(small.size() == 2);
+  CHECK(Revisions(small[0]) == std::vector<int64_t>{21, 21, 21});
+  CHECK(Revisions(small[1]) == std::vector<int64_t>{22});
+  CHECK(Backlog(updates, "a", 22, 4).empty());
+  CHECK(Backlog({}, "", 0, 4).empty());
 }
 
 TEST_CASE("watch window: the shared watch re-opens from its revision unless etcd lost what it needs",
