@@ -416,7 +416,7 @@ std::string EtcdBackend::Metrics() const {
               counters_.window_joins.load());
   out.Counter("skyport_registry_watch_window_fallbacks_total",
               "Watchers given an etcd watch of their own: their revision was older than the window "
-              "(--watch-window), or the shared watch was down.",
+              "(--watch-window), or the shared watch could not start.",
               counters_.window_fallbacks.load());
   out.Counter("skyport_registry_watch_shared_reopens_total",
               "Times etcd ended the shared watch and it was opened again from its last revision (watchers kept).",

@@ -17,7 +17,7 @@
 //   revision). Its updates are decoded once, kept in a window of the last
 //   opts.watch_window changes (watch_window.h) and fanned out; a watcher
 //   whose R is older than the window, or that comes while the shared watch
-//   is down, gets an etcd watch of its own from R + 1 (the same reads).
+//   cannot start, gets an etcd watch of its own from R + 1 (the same reads).
 //   watch_window 0: an etcd watch per watcher, always.
 // - etcd unreachable or failing: UNAVAILABLE "etcd ...", never a crash; a
 //   value that does not decode is DATA_LOSS for that call (counted, logged).

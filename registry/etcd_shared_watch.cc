@@ -86,7 +86,8 @@ void EtcdBackend::StartShared() {
         sh.state = State::kIdle;
       }
     }
-    if (feed) {
+    const bool live = feed != nullptr;
+    if (live) {
       log::Info("shared etcd watch started", {{"after_revision", at}});
       OpenShared(std::move(feed), at + 1);
     } else if (!got.ok()) {
@@ -95,7 +96,7 @@ void EtcdBackend::StartShared() {
         log::Warn("shared etcd watch could not start; watchers get etcd watches of their own until it does",
                   {{"error", why.message()}, {"failures_not_logged", suppressed}});
     }
-    for (auto& join : waiting) join(feed != nullptr);
+    for (auto& join : waiting) join(live);
     done(Status::Ok());
   });
 }
@@ -118,14 +119,15 @@ void EtcdBackend::JoinShared(std::shared_ptr<Watcher> w, int64_t after) {
   const char* fall_back = nullptr;
   {
     std::lock_guard lock(sh.mu);
-    if (sh.state == State::kIdle && MonoNowMs() - sh.last_try_ms >= kSharedRetryMs) start = true;
-    if (sh.state == State::kStarting || start) {
+    if (sh.state == State::kIdle || sh.state == State::kStarting) {
+      // It starts now, or within a second or two (the reaper retries): the
+      // watcher waits for that start rather than taking an etcd watch of its
+      // own for good (after a reset, every watcher comes back at once).
+      start = sh.state == State::kIdle && MonoNowMs() - sh.last_try_ms >= kSharedRetryMs;
       sh.waiting.push_back([this, w, after](bool live) {
         if (live) return JoinShared(w, after);
         FallBack(w, after, "the shared etcd watch could not start");
       });
-    } else if (sh.state == State::kIdle) {
-      fall_back = "the shared etcd watch is down";
     } else if (auto backlog = sh.window.Since(after); !backlog) {
       fall_back = kOlderThanWindow;
     } else {

@@ -75,7 +75,8 @@ struct EtcdBackend::SharedWatch {
   State state = State::kIdle;         // guarded by mu
   WatchWindow window;                 // guarded by mu
   std::vector<Joined> joined;         // guarded by mu
-  // Joins that came while kStarting: run with true once kLive, false if the start failed.
+  // Joins that came while kIdle or kStarting: run with true once kLive, false
+  // if the start failed (the reaper starts it at most a second after the last try).
   std::vector<std::function<void(bool)>> waiting;  // guarded by mu
   std::shared_ptr<WatchFeed> feed;                 // guarded by mu: the running etcd watch's; null otherwise
   std::unique_ptr<etcd::Watch> etcd;               // guarded by mu
