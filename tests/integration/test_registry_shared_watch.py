@@ -5,7 +5,8 @@ entries read once for all of them; a watcher resuming from inside the window is 
 from before it gets an etcd watch of its own, both with every change once; a watcher that stops reading is
 ended (it resumes) while the others go on; kill -9 of the etcd member the shared watch is on loses and repeats
 nothing; history compacted past the shared watch while its member was down ends its watchers, which resume
-with a snapshot. Skipped, saying why, when etcd is not installed.
+with a snapshot; with --watch-window 0 every watcher has its own etcd watch again. Skipped, saying why, when
+etcd is not installed.
 """
 import http.client
 import json
@@ -142,6 +143,24 @@ class SharedWatchTest(EtcdStoreMixin, ClusterTest):
             self.assertEqual(len(got), len({ident(l) for l in got}))
         self.assertEqual([l["port"] for l in before.changes()], list(range(15302, 15311)))
         self.assertEqual([l["port"] for l in inside.changes()], list(range(15302, 15311)))
+
+
+class NoSharedWatchTest(EtcdStoreMixin, ClusterTest):
+    """--watch-window 0: one etcd watch per watcher, as before the shared watch (each reads deleted values)."""
+    REGISTRY_EXTRA = ("--watch-window", "0")
+
+    def test_every_watcher_has_its_own_etcd_watch(self):
+        watchers = [Lines(self) for _ in range(3)]
+        wait_until(lambda: self.registry.metric("skyport_registry_watchers") == 3, 15, what="three watchers")
+        reads = self.registry.metric("skyport_registry_watch_prev_reads_total")
+        self.cli("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--port", "15601")
+        [put] = watchers[0].wait_for(1)
+        self.cli("registry", "free", str(put["id"]))
+        for w in watchers:
+            self.assertEqual([(l["type"], l["port"]) for l in w.wait_for(2)], [("put", 15601), ("delete", 15601)])
+        self.assertEqual(self.registry.metric("skyport_registry_watch_prev_reads_total"), reads + 3)
+        self.assertEqual(self.registry.metric("skyport_registry_watch_window_joins_total"), 0)
+        self.assertNotIn("skyport_registry_watch_shared_watchers", scrape(self.registry))
 
 
 class SlowWatcherTest(EtcdStoreMixin, ClusterTest):
