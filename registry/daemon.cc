@@ -39,6 +39,8 @@ int RunDaemon(const DaemonOptions& o) {
   auto range = ParseRange(o.port_range);
   if (!range.ok()) return FailStart(range.status());
   if (o.history < 1) return FailStart(Status::InvalidArgument("history: must be >= 1"));
+  if (o.watch_window < 0 || o.watch_window > 10'000'000)
+    return FailStart(Status::InvalidArgument("watch-window: must be in 0..10000000"));
   if (o.sync != "full" && o.sync != "normal")
     return FailStart(Status::InvalidArgument(fmt::format("sync: \"{}\" is not one of full|normal", o.sync)));
   if (o.lease_grace_s < 0) return FailStart(Status::InvalidArgument("lease-grace: must be >= 0"));
@@ -84,6 +86,7 @@ int RunDaemon(const DaemonOptions& o) {
     eo.port_lo = range->first;
     eo.port_hi = range->second;
     eo.lease_sweep_ms = int64_t{o.lease_sweep_s} * 1000;
+    eo.watch_window = static_cast<size_t>(o.watch_window);
     etcd_backend = std::make_unique<EtcdBackend>(std::move(*client), eo, SystemClock::Get(), &random);
     backend = etcd_backend.get();
   }

@@ -20,6 +20,7 @@ struct DaemonOptions {
   int lease_sweep_s = 60;    // etcd: orphaned static leases (registry/etcd_plans.h)
   int lease_grace_s = 10;     // sqlite (etcd keeps leases running across registry restarts)
   int64_t history = 10000;    // sqlite (etcd's own history serves resumes)
+  int64_t watch_window = 10000;  // etcd: changes the shared watch keeps for joining watchers; 0 = one etcd watch each
   std::string metrics_listen = "127.0.0.1:6010";
   std::string port_file;
   AdminFlags admin;  // the metrics listener's token and bounds

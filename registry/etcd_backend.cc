@@ -1,5 +1,6 @@
 // EtcdBackend: construction, leases, routes, queries and metrics. The port
-// and entry flows are in etcd_ports.cc, Watch in etcd_watchers.cc.
+// and entry flows are in etcd_ports.cc, Watch in etcd_watchers.cc and
+// etcd_shared_watch.cc.
 #include "registry/etcd_backend.h"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "core/prom_text.h"
 #include "registry/errors.h"
 #include "registry/etcd_plans.h"
+#include "registry/etcd_watch_feed.h"
 #include "registry/validate.h"
 #include "rpc/etcd_endpoints.h"
 
@@ -26,6 +28,10 @@ std::optional<int64_t> Expected(bool has, int64_t v) { return has ? std::optiona
 EtcdBackend::EtcdBackend(std::shared_ptr<etcd::Client> client, EtcdBackendOptions opts, Clock* clock,
                          Random* random)
     : client_(std::move(client)), opts_(std::move(opts)), keys_(opts_.prefix), clock_(clock), random_(random) {
+  if (opts_.watch_window > 0) {
+    shared_ = std::make_unique<SharedWatch>(opts_.watch_window);
+    StartShared();  // the reaper starts it again whenever it is down
+  }
   reaper_ = std::thread([this] { ReapLoop(); });
   if (opts_.lease_sweep_ms > 0) sweeper_ = std::thread([this] { SweepLoop(); });
   LearnClusterId();
@@ -59,9 +65,13 @@ EtcdBackend::~EtcdBackend() {
   if (reaper_.joinable()) reaper_.join();
   if (sweeper_.joinable()) sweeper_.join();
   watchers.clear();  // cancels their etcd watches
+  if (shared_) TidyShared(true).clear();  // no shared update after this
   // Every call in flight ends within the client's request deadline.
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return inflight_ == 0; });
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return inflight_ == 0; });
+  }
+  if (shared_) TidyShared(true).clear();  // what a call ending meanwhile left
 }
 
 Backend::Done EtcdBackend::Track(Done done, bool count_call) {
@@ -400,9 +410,37 @@ std::string EtcdBackend::Metrics() const {
   out.Counter("skyport_registry_etcd_orphan_leases_total",
               "Static leases a killed registry left without their record: revoked (no entries) or given it back.",
               counters_.orphans_revoked.load() + counters_.orphans_restored.load());
+  out.Counter("skyport_registry_watch_window_joins_total",
+              "Watchers served by the shared etcd watch: its window held every change after their snapshot or "
+              "resume revision.",
+              counters_.window_joins.load());
+  out.Counter("skyport_registry_watch_window_fallbacks_total",
+              "Watchers given an etcd watch of their own: their revision was older than the window "
+              "(--watch-window), or the shared watch could not start.",
+              counters_.window_fallbacks.load());
+  out.Counter("skyport_registry_watch_shared_reopens_total",
+              "Times etcd ended the shared watch and it was opened again from its last revision (watchers kept).",
+              counters_.shared_reopens.load());
+  out.Counter("skyport_registry_watch_shared_resets_total",
+              "Times the shared watch started afresh (compacted, etcd behind it, or re-opens that failed): its "
+              "watchers were ended and resume by revision.",
+              counters_.shared_resets.load());
   {
     std::lock_guard lock(mu_);
     out.Gauge("skyport_registry_watchers", "Connected watchers.", watchers_.size());
+  }
+  if (shared_) {
+    std::lock_guard lock(shared_->mu);
+    out.Gauge("skyport_registry_watch_window_events", "Changes held in the shared watch's window (bound: "
+              "--watch-window).", shared_->window.events());
+    out.Gauge("skyport_registry_watch_window_updates", "etcd watch updates holding them.",
+              shared_->window.updates());
+    out.Gauge("skyport_registry_watch_window_floor_revision",
+              "The window holds every change after this revision: a watcher resuming from older gets its own "
+              "etcd watch.",
+              shared_->window.floor());
+    out.Gauge("skyport_registry_watch_shared_watchers", "Watchers following the shared etcd watch.",
+              shared_->joined.size());
   }
   client_->WriteMetrics(out);
   return out.Take();

@@ -8,11 +8,17 @@
 //   loses a race is decided again on fresh reads, at most kMaxAttempts times
 //   (then UNAVAILABLE "etcd: ... kept changing"). Ports are created only if
 //   absent, so no two registries hand out one port twice.
-// - The revision is etcd's. Watch: a Range snapshot at a revision R, then an
-//   etcd watch from R + 1 (or from from_revision + 1 when that is still in
-//   etcd's history), one etcd watch per watcher, WITHOUT prev_kv: the
-//   values of deleted entries are read at the revision before (etcd_prev.h;
-//   etcd's prev_kv is quadratic in the deletes of one revision).
+// - The revision is etcd's. Watch: a Range snapshot at a revision R (or a
+//   resume from from_revision R while etcd still has it), then every change
+//   after R from ONE etcd watch this registry shares among its watchers
+//   (started at construction, over the registry's prefix, WITHOUT prev_kv:
+//   the values of deleted entries are read once per update at the revision
+//   before, etcd_prev.h; etcd's prev_kv is quadratic in the deletes of one
+//   revision). Its updates are decoded once, kept in a window of the last
+//   opts.watch_window changes (watch_window.h) and fanned out; a watcher
+//   whose R is older than the window, or that comes while the shared watch
+//   cannot start, gets an etcd watch of its own from R + 1 (the same reads).
+//   watch_window 0: an etcd watch per watcher, always.
 // - etcd unreachable or failing: UNAVAILABLE "etcd ...", never a crash; a
 //   value that does not decode is DATA_LOSS for that call (counted, logged).
 // Thread-safe; calls return at once and finish on the etcd client's threads.
@@ -34,6 +40,7 @@
 #include "registry/backend.h"
 #include "registry/etcd_keys.h"
 #include "registry/etcd_plans.h"
+#include "registry/watch_window.h"
 #include "rpc/etcd_client.h"
 
 namespace skyport::registry {
@@ -45,6 +52,7 @@ struct EtcdBackendOptions {
   uint32_t max_ttl_s = 86400;
   size_t snapshot_chunk = 2000;  // endpoints per SNAPSHOT message, and per Range page
   int64_t lease_sweep_ms = 60'000;  // --lease-sweep: orphaned static leases (etcd_plans.h); 0 = off
+  size_t watch_window = 10'000;     // --watch-window: changes kept for the shared watch; 0 = none
 };
 
 class EtcdBackend final : public Backend {
@@ -80,11 +88,13 @@ class EtcdBackend final : public Backend {
   struct Counters {
     std::atomic<uint64_t> calls{0}, conflicts{0}, etcd_errors{0}, undecodable{0}, slow_port_scans{0},
         watch_snapshots{0}, watch_resumes{0}, watch_ends{0}, orphans_revoked{0}, orphans_restored{0},
-        watch_prev_reads{0}, watch_backlog_ends{0}, one_trip_registers{0};
+        watch_prev_reads{0}, watch_backlog_ends{0}, one_trip_registers{0}, window_joins{0}, window_fallbacks{0},
+        shared_reopens{0}, shared_resets{0};
   };
   class Watcher;
   struct WatchFeed;
   struct PrevWork;
+  struct SharedWatch;
   // Updates of one watcher's etcd watch waiting for their deletes' values
   // (etcd_watchers.cc); beyond either bound the watcher ends and resumes.
   static constexpr size_t kMaxQueuedUpdates = 1024;
@@ -134,7 +144,31 @@ class EtcdBackend final : public Backend {
   // Watch (etcd_watchers.cc).
   void WatchFrom(std::shared_ptr<Watcher> w, int64_t from_revision);
   void WatchSnapshot(std::shared_ptr<Watcher> w);
+  // The watcher has every change through `after`: the rest from the shared
+  // watch when it can (JoinShared), else from an etcd watch of its own.
+  void Follow(std::shared_ptr<Watcher> w, int64_t after);
   void WatchEtcd(std::shared_ptr<Watcher> w, int64_t start_revision);
+  // What an etcd watch behind a feed delivers: a compaction or a final error
+  // ends the feed (FeedFailed), events go to Feed.
+  void OnEtcdUpdate(const std::shared_ptr<WatchFeed>& f, etcd::WatchUpdate u);
+  // The etcd watch or a read behind a feed failed: `raw` is the client's
+  // status (OUT_OF_RANGE: compacted). A watcher's own feed ends its stream;
+  // the shared one re-opens or resets (DecideSharedEnd).
+  void FeedFailed(WatchFeed& f, const Status& raw, bool compacted);
+  // The shared watch (etcd_shared_watch.cc). StartShared: learns etcd's
+  // revision C and watches from C + 1 (kIdle), or re-opens from the last
+  // revision delivered (kReopen); the reaper retries.
+  void StartShared();
+  void OpenShared(std::shared_ptr<WatchFeed> feed, int64_t from_revision);
+  void JoinShared(std::shared_ptr<Watcher> w, int64_t after);
+  void FallBack(std::shared_ptr<Watcher> w, int64_t after, const char* why);
+  // One update of the shared watch, its deletes' values read: into the window, then to every watcher on it.
+  void Publish(WatchFeed& f, const etcd::WatchUpdate& u);
+  // The shared feed ended (`gone`: etcd no longer has what it needs,
+  // `behind`: etcd is behind it): DecideSharedEnd says re-open or reset.
+  void EndShared(WatchFeed& f, const Status& why, bool gone, bool behind);
+  // Drops watchers that left; takes the etcd watches to destroy (outside any lock).
+  std::vector<std::unique_ptr<etcd::Watch>> TidyShared(bool all);
   // An etcd watch update, queued behind the ones before it; then Drain.
   void Feed(const std::shared_ptr<WatchFeed>& f, etcd::WatchUpdate u);
   // Pushes the queued updates in order, reading their deletes' values first.
@@ -166,6 +200,7 @@ class EtcdBackend final : public Backend {
   int64_t inflight_ = 0;                            // guarded by mu_
   std::vector<std::shared_ptr<Watcher>> watchers_;  // guarded by mu_
   bool stop_ = false;                               // guarded by mu_
+  std::unique_ptr<SharedWatch> shared_;             // null when opts_.watch_window == 0; has its own lock
   std::thread reaper_;
   std::thread sweeper_;
 };

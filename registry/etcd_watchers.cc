@@ -1,9 +1,9 @@
-// EtcdBackend: Watch. Each watcher is a resumable etcd watch over the
-// registry's keys, greeted by a resume marker or a snapshot. The etcd watch
-// has no prev_kv (etcd_prev.h says why): the values of deleted entries are
-// read here, at the revision before the delete, before the update is pushed.
-#include <deque>
-
+// EtcdBackend: Watch. A watcher is greeted by a resume marker or a snapshot,
+// then follows the shared etcd watch (etcd_shared_watch.cc) or, when that
+// cannot serve it, an etcd watch of its own over the registry's keys. No
+// etcd watch has prev_kv (etcd_prev.h says why): the values of deleted
+// entries are read here, at the revision before the delete, before the
+// update goes on (to the watcher, or to the shared watch's window).
 #include <fmt/format.h>
 
 #include "core/log.h"
@@ -11,40 +11,11 @@
 #include "registry/etcd_events.h"
 #include "registry/etcd_plans.h"
 #include "registry/etcd_prev.h"
+#include "registry/etcd_watch_feed.h"
 #include "registry/snapshot_chunker.h"
 #include "rpc/etcd_endpoints.h"
 
 namespace skyport::registry {
-
-// What a watcher's etcd watch and its reads share: the reads may finish
-// after the reaper dropped the Watcher (the Feed does not own the etcd watch,
-// so no read ever tears one down on a client thread).
-struct EtcdBackend::WatchFeed {
-  WatchFeed(std::shared_ptr<WatchSink> s, std::string a) : sink(std::move(s)), app(std::move(a)) {}
-  std::shared_ptr<WatchSink> sink;
-  const std::string app;
-  std::atomic<bool> ended{false};  // the reaper drops its Watcher
-  std::mutex mu;
-  std::deque<etcd::WatchUpdate> queue;  // guarded by mu: not yet pushed, oldest first
-  size_t queued_events = 0;             // guarded by mu
-  bool draining = false;                // guarded by mu: one drainer at a time pushes, in order
-};
-
-class EtcdBackend::Watcher {
- public:
-  Watcher(std::shared_ptr<WatchSink> s, std::string a)
-      : feed(std::make_shared<WatchFeed>(std::move(s), std::move(a))), sink(feed->sink), app(feed->app) {}
-  const std::shared_ptr<WatchFeed> feed;
-  const std::shared_ptr<WatchSink>& sink;
-  const std::string& app;
-  std::unique_ptr<etcd::Watch> etcd;  // set once; destroyed by the reaper, never from its own callback
-};
-
-// One update whose deletes' values are being read.
-struct EtcdBackend::PrevWork {
-  etcd::WatchUpdate update;
-  PrevPlan plan;
-};
 
 void EtcdBackend::Watch(std::shared_ptr<WatchSink> sink, int64_t from_revision, std::string app) {
   auto w = std::make_shared<Watcher>(std::move(sink), std::move(app));
@@ -58,6 +29,7 @@ void EtcdBackend::Watch(std::shared_ptr<WatchSink> sink, int64_t from_revision, 
 }
 
 void EtcdBackend::EndWatcher(WatchFeed& f, const Status& why) {
+  if (f.sink == nullptr) return EndShared(f, why, false, false);
   if (f.ended.exchange(true)) return;
   ++counters_.watch_ends;
   f.sink->Close(why);
@@ -80,7 +52,7 @@ void EtcdBackend::WatchFrom(std::shared_ptr<Watcher> w, int64_t from) {
     hello.set_revision(from);
     hello.set_resumed(true);
     if (!w->sink->Push(std::move(hello))) return EndWatcher(*w->feed, Status::Ok());
-    WatchEtcd(w, from + 1);
+    Follow(w, from);
   });
 }
 
@@ -117,24 +89,40 @@ void EtcdBackend::WatchSnapshot(std::shared_ptr<Watcher> w) {
               // starts over when the stream ends.
               if (!s2.ok()) return EndWatcher(*w->feed, FromEtcd(s2));
               for (auto& m : chunks->Finish()) w->sink->Push(std::move(m));
-              WatchEtcd(w, *revision + 1);
+              Follow(w, *revision);
             });
       });
 }
 
+void EtcdBackend::Follow(std::shared_ptr<Watcher> w, int64_t after) {
+  if (shared_) return JoinShared(std::move(w), after);
+  WatchEtcd(std::move(w), after + 1);
+}
+
 void EtcdBackend::WatchEtcd(std::shared_ptr<Watcher> w, int64_t start) {
   std::shared_ptr<WatchFeed> feed = w->feed;
-  auto watch = etcd::StartWatch(client_, RegistryWatchSpec(keys_, start), [this, feed](etcd::WatchUpdate u) {
-    if (feed->ended) return;
-    if (!u.error.ok()) return EndWatcher(*feed, FromEtcd(u.error));
-    if (u.compact_revision > 0)
-      return EndWatcher(*feed, Status::Unavailable(fmt::format(
-                                   "etcd: history compacted through revision {}; watch again from your revision",
-                                   u.compact_revision)));
-    Feed(feed, std::move(u));
-  });
+  auto watch = etcd::StartWatch(client_, RegistryWatchSpec(keys_, start),
+                                [this, feed](etcd::WatchUpdate u) { OnEtcdUpdate(feed, std::move(u)); });
   std::lock_guard lock(mu_);
   w->etcd = std::move(watch);
+}
+
+void EtcdBackend::OnEtcdUpdate(const std::shared_ptr<WatchFeed>& f, etcd::WatchUpdate u) {
+  if (f->ended) return;
+  if (!u.error.ok()) return FeedFailed(*f, u.error, false);
+  if (u.compact_revision > 0)
+    return FeedFailed(*f,
+                      Status(Code::kOutOfRange, fmt::format("etcd: history compacted through revision {}; "
+                                                            "watch again from your revision",
+                                                            u.compact_revision)),
+                      true);
+  Feed(f, std::move(u));
+}
+
+void EtcdBackend::FeedFailed(WatchFeed& f, const Status& raw, bool compacted) {
+  const Status why = compacted ? Status::Unavailable(raw.message()) : FromEtcd(raw);
+  if (f.sink != nullptr) return EndWatcher(f, why);
+  EndShared(f, why, compacted || raw.code() == Code::kOutOfRange, raw.code() == Code::kAborted);
 }
 
 void EtcdBackend::Feed(const std::shared_ptr<WatchFeed>& f, etcd::WatchUpdate u) {
@@ -158,9 +146,11 @@ void EtcdBackend::Feed(const std::shared_ptr<WatchFeed>& f, etcd::WatchUpdate u)
     }
   }
   if (!overflow) return Drain(f);
-  // The client resumes from the revision it has, once etcd's reads catch up.
+  // The client resumes (the shared watch re-opens) from the revision it has, once etcd's reads catch up.
   ++counters_.watch_backlog_ends;
-  log::Warn("watcher ended: etcd updates queued behind reads of deleted entries past the bound",
+  log::Warn(f->sink != nullptr
+                ? "watcher ended: etcd updates queued behind reads of deleted entries past the bound"
+                : "shared etcd watch ended: updates queued behind reads of deleted entries past the bound",
             {{"updates", static_cast<int64_t>(updates)}, {"events", static_cast<int64_t>(events)},
              {"max_updates", static_cast<int64_t>(kMaxQueuedUpdates)},
              {"max_events", static_cast<int64_t>(kMaxQueuedEvents)}});
@@ -208,7 +198,7 @@ void EtcdBackend::ReadPrev(std::shared_ptr<WatchFeed> f, std::shared_ptr<PrevWor
       [this, f, work, next](const Status& s) {
         if (!s.ok()) {
           // A compacted revision included: the client resumes, and takes a snapshot.
-          EndWatcher(*f, FromEtcd(s));
+          FeedFailed(*f, s, false);
           std::lock_guard lock(f->mu);
           f->draining = false;
           return;
@@ -231,6 +221,7 @@ void EtcdBackend::ReadPrev(std::shared_ptr<WatchFeed> f, std::shared_ptr<PrevWor
 }
 
 void EtcdBackend::PushUpdate(WatchFeed& f, const etcd::WatchUpdate& u) {
+  if (f.sink == nullptr) return Publish(f, u);
   Delta d = ToDelta(keys_, u.events, u.revision, f.app);
   if (d.undecodable > 0) {
     counters_.undecodable += d.undecodable;
@@ -254,6 +245,10 @@ void EtcdBackend::ReapLoop() {
     });
     lock.unlock();
     gone.clear();  // destroys their etcd watches outside the lock
+    if (shared_) {
+      TidyShared(false).clear();
+      StartShared();  // when it is down or waits to re-open (at most once a second)
+    }
     if (cluster_id_.load() == 0) LearnClusterId();
     lock.lock();
   }

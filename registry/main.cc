@@ -34,6 +34,12 @@ int main(int argc, char** argv) {
                  "record (0 = off)")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
+  app.add_option("--watch-window", o.watch_window,
+                 "etcd store: changes kept in memory (by revision) from the registry's one shared etcd watch, for "
+                 "watchers joining it after their snapshot or resuming; a watcher resuming from before them gets "
+                 "an etcd watch of its own (0 = one etcd watch per watcher, no sharing)")
+      ->check(CLI::Range(int64_t{0}, int64_t{10'000'000}))
+      ->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off)")
       ->capture_default_str();
   app.add_option("--port-file", o.port_file, "Write the bound gRPC port here once listening");
