@@ -18,6 +18,10 @@ Usage: BUILD=/work/build-bench python3 bench/run_control_plane_bench.py
   (needs skyport-registry, registry_bench, etcd_bench in BUILD; etcd and etcdctl)
 Knobs (env): ROUNDS=3 SECONDS_PER_RUN=5 WARMUP=1 CONCURRENCY="1 8 64" WATCHERS=100
   CHANGES=200 NICE=0 ONLY="register fanout" OUT=<file for the raw runs (jsonl)>
+  MEMBER=leader|follower|0|1|2: the etcd member every client (registry and raw etcd alike) talks
+  to, put first in --etcd-endpoints (default leader: a follower forwards each write to the
+  leader, one more hop for both; "follower" is one that was not leading at the start)
+  RAW_TXN=1: also loop the registry's own one-trip Register Txn straight on etcd (etcd_bench txn)
 """
 import os
 import subprocess
@@ -35,7 +39,15 @@ CHANGES = os.environ.get("CHANGES", "200")
 NICE = int(os.environ.get("NICE", "0"))
 ONLY = os.environ.get("ONLY", "register fanout").split()
 OUT = os.environ.get("OUT", "")
-SYSTEMS = ("sqlite", "etcd", "raw")
+MEMBER = os.environ.get("MEMBER", "leader")
+RAW_TXN = os.environ.get("RAW_TXN", "") == "1"
+SYSTEMS = ("sqlite", "etcd", "raw") + (("rawtxn",) if RAW_TXN else ())
+
+
+def endpoints_first(cluster, member):
+    """--etcd-endpoints with `member` first (the client uses the first until it fails)."""
+    urls = cluster.endpoints().split(",")
+    return ",".join([urls[member]] + [u for i, u in enumerate(urls) if i != member])
 
 
 def metrics():
@@ -55,18 +67,18 @@ def registry_args(metric):
     return args + (["--explicit-port"] if kind == "register-only" else [])
 
 
-def measure(system, metric, cluster, tmp, token, run_no):
-    if system == "raw":
-        if metric.startswith("register-only"):
+def measure(system, metric, endpoints, tmp, token, run_no):
+    if system in ("raw", "rawtxn"):
+        if metric.startswith("register-only") or (system == "rawtxn" and metric == "fanout"):
             return None  # one raw Put is already the floor of both registration kinds
         conc = metric.split("@")[1] if "@" in metric else None
         args = ["fanout", "--watchers", WATCHERS, "--changes", CHANGES] if metric == "fanout" else \
-            ["put", "--concurrency", conc, "--seconds", SECONDS, "--warmup", WARMUP]
-        return env.run_json([env.tool("etcd_bench"), "--etcd-endpoints", cluster.endpoints(), *args], NICE)
+            ["put" if system == "raw" else "txn", "--concurrency", conc, "--seconds", SECONDS, "--warmup", WARMUP]
+        return env.run_json([env.tool("etcd_bench"), "--etcd-endpoints", endpoints, *args], NICE)
     if system == "sqlite":
         store = ["--data", os.path.join(tmp, f"sqlite-{run_no}"), "--sync", "full"]
     else:
-        store = ["--store", "etcd", "--etcd-endpoints", cluster.endpoints(), "--etcd-prefix", f"/bench-{run_no}/"]
+        store = ["--store", "etcd", "--etcd-endpoints", endpoints, "--etcd-prefix", f"/bench-{run_no}/"]
     reg, addr = env.start_registry(tmp, token, f"registry-{system}-{run_no}", store, NICE)
     try:
         time.sleep(0.5)
@@ -105,7 +117,7 @@ def etcdctl_loop(cluster, n=50):
     return n / dt
 
 
-def report(runs, ctl_rate, leader):
+def report(runs, ctl_rate, leader, member):
     def med(system, metric, path):
         return env.median([env.get(r, path) for r in runs if r["system"] == system and r["metric"] == metric
                            and "error" not in r])
@@ -113,7 +125,7 @@ def report(runs, ctl_rate, leader):
     def f(v, ms=False):
         return "n/a" if v is None else (f"{v:.2f}" if ms else f"{v:,.0f}")
 
-    print(f"\n== medians over {ROUNDS} round(s); etcd: 3 members on loopback, clients use member 0 "
+    print(f"\n== medians over {ROUNDS} round(s); etcd: 3 members on loopback, clients use member {member} "
           f"(the Raft leader was member {leader})")
     print(f"{'metric':<26}{'sqlite':>10}{'etcd':>10}{'raw etcd':>10}{'etcd/raw':>10}{'etcd/sqlite':>12}")
     for m in metrics():
@@ -125,6 +137,9 @@ def report(runs, ctl_rate, leader):
               f"{(f'{e / raw:.2f}' if e and raw else 'n/a'):>10}{(f'{e / s:.2f}' if e and s else 'n/a'):>12}")
         s, e, raw = (med(x, m if x != "raw" else "register@" + m.split("@")[1], "latency.p99_ms") for x in SYSTEMS)
         print(f"{'  p99 ms':<26}{f(s, 1):>10}{f(e, 1):>10}{f(raw, 1):>10}")
+        if RAW_TXN and m.startswith("register@"):
+            t = med("rawtxn", m, "per_sec")
+            print(f"{'  raw etcd, one-trip Txn /s':<36}{f(t):>10}{(f' ({t / raw:.2f} of raw puts)' if t and raw else '')}")
     if "fanout" in metrics():
         for path, lab in (("notify.p50_ms", "fan-out p50 ms"), ("notify.p99_ms", "fan-out p99 ms"),
                           ("notify.max_ms", "fan-out max ms"), ("all_notified.p99_ms", "last of W, p99 ms"),
@@ -161,13 +176,16 @@ def main():
     runs = []
     try:
         leader = cluster.leader()
+        member = {"leader": leader, "follower": (leader + 1) % 3}.get(MEMBER)
+        member = int(MEMBER) if member is None else member
+        endpoints = endpoints_first(cluster, member)
         run_no = 0
         for rnd in range(1, ROUNDS + 1):
             order = SYSTEMS if rnd % 2 else tuple(reversed(SYSTEMS))
             for m in metrics():
                 for system in order:
                     run_no += 1
-                    r = measure(system, m, cluster, tmp, token, run_no)
+                    r = measure(system, m, endpoints, tmp, token, run_no)
                     if r is None:
                         continue
                     r.update(system=system, metric=m, round=rnd, load=env.loadavg())
@@ -178,7 +196,7 @@ def main():
     finally:
         cluster.stop()
     env.write_jsonl(OUT, runs)
-    report(runs, ctl, leader if leader == leader_after else f"{leader} then {leader_after}")
+    report(runs, ctl, leader if leader == leader_after else f"{leader} then {leader_after}", member)
     print(f"load after: {env.loadavg()}")
     subprocess.run(["rm", "-rf", tmp])
     return 0
