@@ -25,7 +25,13 @@ std::optional<int64_t> Expected(bool has, int64_t v) { return has ? std::optiona
 
 EtcdBackend::EtcdBackend(std::shared_ptr<etcd::Client> client, EtcdBackendOptions opts, Clock* clock,
                          Random* random)
-    : client_(std::move(client)), opts_(std::move(opts)), keys_(opts_.prefix), clock_(clock), random_(random) {
+    : client_(std::move(client)),
+      batcher_([c = client_.get()](etcdserverpb::TxnRequest t, TxnBatcher::Answer done) { c->Txn(std::move(t), std::move(done)); },
+               opts.batch),
+      opts_(std::move(opts)),
+      keys_(opts_.prefix),
+      clock_(clock),
+      random_(random) {
   reaper_ = std::thread([this] { ReapLoop(); });
   if (opts_.lease_sweep_ms > 0) sweeper_ = std::thread([this] { SweepLoop(); });
   LearnClusterId();
@@ -404,6 +410,7 @@ std::string EtcdBackend::Metrics() const {
     std::lock_guard lock(mu_);
     out.Gauge("skyport_registry_watchers", "Connected watchers.", watchers_.size());
   }
+  batcher_.WriteMetrics(out);
   client_->WriteMetrics(out);
   return out.Take();
 }

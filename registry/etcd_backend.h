@@ -8,6 +8,8 @@
 //   loses a race is decided again on fresh reads, at most kMaxAttempts times
 //   (then UNAVAILABLE "etcd: ... kept changing"). Ports are created only if
 //   absent, so no two registries hand out one port twice.
+// - Register's and Allocate's write Txns are group-committed (etcd_batcher.h):
+//   concurrent ones travel nested in one etcd Txn, each with its own compares.
 // - The revision is etcd's. Watch: a Range snapshot at a revision R, then an
 //   etcd watch from R + 1 (or from from_revision + 1 when that is still in
 //   etcd's history), one etcd watch per watcher, WITHOUT prev_kv: the
@@ -32,6 +34,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "registry/backend.h"
+#include "registry/etcd_batcher.h"
 #include "registry/etcd_keys.h"
 #include "registry/etcd_plans.h"
 #include "rpc/etcd_client.h"
@@ -45,6 +48,7 @@ struct EtcdBackendOptions {
   uint32_t max_ttl_s = 86400;
   size_t snapshot_chunk = 2000;  // endpoints per SNAPSHOT message, and per Range page
   int64_t lease_sweep_ms = 60'000;  // --lease-sweep: orphaned static leases (etcd_plans.h); 0 = off
+  TxnBatchPlan::Limits batch;       // group commit of Register and Allocate Txns (etcd_batch.h)
 };
 
 class EtcdBackend final : public Backend {
@@ -152,6 +156,7 @@ class EtcdBackend final : public Backend {
   std::set<uint64_t> SweepOnce(const std::set<uint64_t>& suspects);
 
   std::shared_ptr<etcd::Client> client_;
+  TxnBatcher batcher_;  // Register's and Allocate's writes
   std::atomic<uint64_t> cluster_id_{0};
   std::atomic<bool> learning_cluster_id_{false};
   EtcdBackendOptions opts_;
