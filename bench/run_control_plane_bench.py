@@ -22,7 +22,9 @@ Knobs (env): ROUNDS=3 SECONDS_PER_RUN=5 WARMUP=1 CONCURRENCY="1 8 64" WATCHERS=1
   to, put first in --etcd-endpoints (default leader: a follower forwards each write to the
   leader, one more hop for both; "follower" is one that was not leading at the start)
   RAW_TXN=1: also loop the registry's own one-trip Register Txn straight on etcd (etcd_bench txn)
+  REPORT_FROM=<a file OUT wrote>: print the report of those runs again, run nothing
 """
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +43,7 @@ ONLY = os.environ.get("ONLY", "register fanout").split()
 OUT = os.environ.get("OUT", "")
 MEMBER = os.environ.get("MEMBER", "leader")
 RAW_TXN = os.environ.get("RAW_TXN", "") == "1"
+REPORT_FROM = os.environ.get("REPORT_FROM", "")
 SYSTEMS = ("sqlite", "etcd", "raw") + (("rawtxn",) if RAW_TXN else ())
 
 
@@ -133,21 +136,24 @@ def report(runs, ctl_rate, leader, member):
             continue
         s, e = med("sqlite", m, "per_sec"), med("etcd", m, "per_sec")
         raw = med("raw", "register@" + m.split("@")[1], "per_sec")
+        raw_rate = raw
         print(f"{m + ' /s':<26}{f(s):>10}{f(e):>10}{f(raw):>10}"
               f"{(f'{e / raw:.2f}' if e and raw else 'n/a'):>10}{(f'{e / s:.2f}' if e and s else 'n/a'):>12}")
-        s, e, raw = (med(x, m if x != "raw" else "register@" + m.split("@")[1], "latency.p99_ms") for x in SYSTEMS)
+        s, e, raw = (med(x, m if x != "raw" else "register@" + m.split("@")[1], "latency.p99_ms") for x in ("sqlite", "etcd", "raw"))
         print(f"{'  p99 ms':<26}{f(s, 1):>10}{f(e, 1):>10}{f(raw, 1):>10}")
         if RAW_TXN and m.startswith("register@"):
             t = med("rawtxn", m, "per_sec")
-            print(f"{'  raw etcd, one-trip Txn /s':<36}{f(t):>10}{(f' ({t / raw:.2f} of raw puts)' if t and raw else '')}")
+            print(f"{'  raw etcd, one-trip Txn /s':<36}{f(t):>10}"
+                  f"{(f' ({t / raw_rate:.2f} of raw puts)' if t and raw_rate else '')}")
     if "fanout" in metrics():
         for path, lab in (("notify.p50_ms", "fan-out p50 ms"), ("notify.p99_ms", "fan-out p99 ms"),
                           ("notify.max_ms", "fan-out max ms"), ("all_notified.p99_ms", "last of W, p99 ms"),
                           ("write_rpc.p50_ms", "the write's RPC p50 ms")):
-            s, e, raw = (med(x, "fanout", path) for x in SYSTEMS)
+            s, e, raw = (med(x, "fanout", path) for x in ("sqlite", "etcd", "raw"))
             print(f"{lab:<26}{f(s, 1):>10}{f(e, 1):>10}{f(raw, 1):>10}"
                   f"{(f'{e / raw:.2f}' if e and raw else 'n/a'):>10}{(f'{e / s:.2f}' if e and s else 'n/a'):>12}")
-    print(f"\netcdctl sanity: a loop of `etcdctl put` (one process each): {ctl_rate:.0f} puts/s")
+    if ctl_rate is not None:
+        print(f"\netcdctl sanity: a loop of `etcdctl put` (one process each): {ctl_rate:.0f} puts/s")
     goals = []
     for c in CONCURRENCY:
         e, raw = med("etcd", f"register-only@{c}", "per_sec"), med("raw", f"register@{c}", "per_sec")
@@ -167,6 +173,11 @@ def report(runs, ctl_rate, leader, member):
 
 
 def main():
+    if REPORT_FROM:
+        with open(REPORT_FROM) as f:
+            runs = [json.loads(line) for line in f if line.strip()]
+        report(runs, None, runs[0].get("leader", "?"), runs[0].get("member", "?"))
+        return 0
     env.print_facts("control-plane bench: registry on sqlite vs on etcd vs raw etcd")
     print(f"runs: register {SECONDS}s (+{WARMUP}s warm-up) at {CONCURRENCY} clients; fan-out {WATCHERS} watchers x "
           f"{CHANGES} changes; {ROUNDS} rounds; nice {NICE}")
@@ -188,7 +199,7 @@ def main():
                     r = measure(system, m, endpoints, tmp, token, run_no)
                     if r is None:
                         continue
-                    r.update(system=system, metric=m, round=rnd, load=env.loadavg())
+                    r.update(system=system, metric=m, round=rnd, load=env.loadavg(), leader=leader, member=member)
                     runs.append(r)
                     env.log(f"round {rnd} {system:<6} {m:<18} {short(r)} (load {r['load']})")
         ctl = etcdctl_loop(cluster)
