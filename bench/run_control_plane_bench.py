@@ -23,6 +23,8 @@ Knobs (env): ROUNDS=3 SECONDS_PER_RUN=5 WARMUP=1 CONCURRENCY="1 8 64" WATCHERS=1
   leader, one more hop for both; "follower" is one that was not leading at the start)
   RAW_TXN=1: also loop the registry's own one-trip Register Txn straight on etcd (etcd_bench txn)
   REPORT_FROM=<a file OUT wrote>: print the report of those runs again, run nothing
+  BASELINE=<another build dir>: also the registry on etcd built there ("base", e.g. main), in
+  the same rounds: a before/after under the same load. SQLITE=0 leaves the SQLite registry out.
 """
 import json
 import os
@@ -44,7 +46,9 @@ OUT = os.environ.get("OUT", "")
 MEMBER = os.environ.get("MEMBER", "leader")
 RAW_TXN = os.environ.get("RAW_TXN", "") == "1"
 REPORT_FROM = os.environ.get("REPORT_FROM", "")
-SYSTEMS = ("sqlite", "etcd", "raw") + (("rawtxn",) if RAW_TXN else ())
+BASELINE = os.environ.get("BASELINE", "")
+SYSTEMS = (("sqlite",) if os.environ.get("SQLITE", "1") != "0" else ()) + ("etcd",) + \
+    (("base",) if BASELINE else ()) + ("raw",) + (("rawtxn",) if RAW_TXN else ())
 
 
 def endpoints_first(cluster, member):
@@ -82,7 +86,8 @@ def measure(system, metric, endpoints, tmp, token, run_no):
         store = ["--data", os.path.join(tmp, f"sqlite-{run_no}"), "--sync", "full"]
     else:
         store = ["--store", "etcd", "--etcd-endpoints", endpoints, "--etcd-prefix", f"/bench-{run_no}/"]
-    reg, addr = env.start_registry(tmp, token, f"registry-{system}-{run_no}", store, NICE)
+    binary = os.path.join(BASELINE, "registry", "skyport-registry") if system == "base" else None
+    reg, addr = env.start_registry(tmp, token, f"registry-{system}-{run_no}", store, NICE, binary=binary)
     try:
         time.sleep(0.5)
         r = env.run_json([env.tool("registry_bench"), "--registry", addr, "--token-file", token,
@@ -141,6 +146,10 @@ def report(runs, ctl_rate, leader, member):
               f"{(f'{e / raw:.2f}' if e and raw else 'n/a'):>10}{(f'{e / s:.2f}' if e and s else 'n/a'):>12}")
         s, e, raw = (med(x, m if x != "raw" else "register@" + m.split("@")[1], "latency.p99_ms") for x in ("sqlite", "etcd", "raw"))
         print(f"{'  p99 ms':<26}{f(s, 1):>10}{f(e, 1):>10}{f(raw, 1):>10}")
+        if BASELINE:
+            b = med("base", m, "per_sec")
+            print(f"{'  etcd, BASELINE build /s':<26}{'':>10}{f(b):>10}{'':>10}"
+                  f"{(f'{b / raw_rate:.2f}' if b and raw_rate else 'n/a'):>10}")
         if RAW_TXN and m.startswith("register@"):
             t = med("rawtxn", m, "per_sec")
             print(f"{'  raw etcd, one-trip Txn /s':<36}{f(t):>10}"
@@ -155,6 +164,12 @@ def report(runs, ctl_rate, leader, member):
     if ctl_rate is not None:
         print(f"\netcdctl sanity: a loop of `etcdctl put` (one process each): {ctl_rate:.0f} puts/s")
     goals = []
+    if BASELINE:
+        for c in CONCURRENCY:
+            raw = med("raw", f"register@{c}", "per_sec")
+            b1, b2 = med("base", f"register-only@{c}", "per_sec"), med("base", f"register@{c}", "per_sec")
+            if b1 and raw:
+                goals.append(f"BASELINE {c} clients: register-only {b1 / raw:.2f}, allocate+register {(b2 or 0) / raw:.2f}")
     for c in CONCURRENCY:
         e, raw = med("etcd", f"register-only@{c}", "per_sec"), med("raw", f"register@{c}", "per_sec")
         e2 = med("etcd", f"register@{c}", "per_sec")
