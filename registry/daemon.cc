@@ -84,6 +84,7 @@ int RunDaemon(const DaemonOptions& o) {
     eo.port_lo = range->first;
     eo.port_hi = range->second;
     eo.lease_sweep_ms = int64_t{o.lease_sweep_s} * 1000;
+    eo.batch.max_wait_ms = settings->options.request_timeout_ms;  // a write waits no longer than one would take
     etcd_backend = std::make_unique<EtcdBackend>(std::move(*client), eo, SystemClock::Get(), &random);
     backend = etcd_backend.get();
   }

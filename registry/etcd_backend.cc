@@ -27,7 +27,7 @@ EtcdBackend::EtcdBackend(std::shared_ptr<etcd::Client> client, EtcdBackendOption
                          Random* random)
     : client_(std::move(client)),
       batcher_([c = client_.get()](etcdserverpb::TxnRequest t, TxnBatcher::Answer done) { c->Txn(std::move(t), std::move(done)); },
-               opts.batch),
+               opts.batch, clock),
       opts_(std::move(opts)),
       keys_(opts_.prefix),
       clock_(clock),

@@ -72,21 +72,27 @@ Result<epb::TxnResponse> MemberAnswer(const epb::TxnResponse& batch, size_t memb
 
 bool BatchRefusedUnapplied(Code code) { return code == Code::kInvalidArgument || code == Code::kNotFound; }
 
-bool TxnBatchPlan::Add(uint64_t ticket, TxnFootprint footprint, size_t bytes) {
+bool TxnBatchPlan::Add(uint64_t ticket, TxnFootprint footprint, size_t bytes, int64_t now_ms) {
   if (queue_.size() >= limits_.queued) return false;
-  queue_.push_back(Waiting{ticket, std::move(footprint), bytes});
+  queue_.push_back(Waiting{ticket, std::move(footprint), bytes, now_ms});
   return true;
 }
 
-std::vector<uint64_t> TxnBatchPlan::Next() {
-  std::vector<uint64_t> out;
-  if (queue_.empty() || in_flight_ >= limits_.in_flight) return out;
+TxnBatchPlan::Batch TxnBatchPlan::Next(int64_t now_ms) {
+  Batch b;
+  // The queue is in arrival order: the expired are at its front.
+  while (!queue_.empty() && now_ms - queue_.front().since_ms >= limits_.max_wait_ms) {
+    b.expired.push_back(queue_.front().ticket);
+    queue_.pop_front();
+  }
+  std::vector<uint64_t>& out = b.send;
+  if (queue_.empty() || in_flight_ >= limits_.in_flight) return b;
   ++in_flight_;
   // The oldest goes in any case (alone when it cannot be batched or is large).
   Waiting first = std::move(queue_.front());
   queue_.pop_front();
   out.push_back(first.ticket);
-  if (!first.footprint.batchable) return out;
+  if (!first.footprint.batchable) return b;
   std::set<std::string> reads = std::move(first.footprint.reads), writes = std::move(first.footprint.writes);
   size_t bytes = first.bytes;
   for (auto it = queue_.begin(); it != queue_.end() && out.size() < limits_.members;) {
@@ -103,7 +109,7 @@ std::vector<uint64_t> TxnBatchPlan::Next() {
     writes.insert(fp.writes.begin(), fp.writes.end());
     it = queue_.erase(it);
   }
-  return out;
+  return b;
 }
 
 void TxnBatchPlan::Done() {

@@ -72,16 +72,26 @@ class TxnBatchPlan {
     size_t members = 64;
     size_t bytes = 256 * 1024;  // encoded size of a batch (etcd refuses over 1.5 MiB)
     size_t queued = 4096;       // Txns waiting; beyond, Add refuses
+    // A Txn that waited this long is not sent (Next hands it back as expired):
+    // with etcd hanging, each batch takes its whole deadline, and the queue's
+    // tail would otherwise be sent minutes after its caller gave up. The
+    // registry sets it to the etcd request timeout.
+    int64_t max_wait_ms = 5000;
   };
   explicit TxnBatchPlan(Limits limits) : limits_(limits) {}
 
-  // Queues `ticket` (false, nothing queued, when `queued` Txns wait already).
-  bool Add(uint64_t ticket, TxnFootprint footprint, size_t bytes);
-  // When a slot is free and a Txn waits: the next batch's tickets, in queue
-  // order (the slot is taken); else empty. A batch holds the oldest waiting
-  // Txn and then every later one that fits beside it (disjoint, within the
-  // member and byte limits); the others keep their place.
-  std::vector<uint64_t> Next();
+  // Queues `ticket` at `now_ms` (false, nothing queued, when `queued` Txns
+  // wait already).
+  bool Add(uint64_t ticket, TxnFootprint footprint, size_t bytes, int64_t now_ms);
+  struct Batch {
+    std::vector<uint64_t> send;     // in queue order; empty: nothing to send now
+    std::vector<uint64_t> expired;  // waited max_wait_ms or more: never sent, to be answered so
+  };
+  // At `now_ms`: every waiting Txn past max_wait_ms as expired and, when a
+  // slot is free and a Txn waits, the next batch (the slot is taken). A batch
+  // holds the oldest waiting Txn and then every later one that fits beside it
+  // (disjoint, within the member and byte limits); the others keep their place.
+  Batch Next(int64_t now_ms);
   // A batch was answered or failed: its slot is free.
   void Done();
   // etcd refused a batch's shape (its --max-txn-ops may be lower than ours):
@@ -89,6 +99,7 @@ class TxnBatchPlan {
   void Shrink();
 
   size_t members_limit() const { return limits_.members; }
+  int64_t max_wait_ms() const { return limits_.max_wait_ms; }
   size_t waiting() const { return queue_.size(); }
   size_t in_flight() const { return in_flight_; }
 
@@ -97,6 +108,7 @@ class TxnBatchPlan {
     uint64_t ticket;
     TxnFootprint footprint;
     size_t bytes;
+    int64_t since_ms;
   };
   Limits limits_;
   std::deque<Waiting> queue_;

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "core/clock.h"
 #include "core/log.h"
 
 namespace skyport::registry {
@@ -10,20 +9,20 @@ namespace skyport::registry {
 void TxnBatcher::Txn(etcdserverpb::TxnRequest t, Answer done) {
   TxnFootprint fp = FootprintOf(t);
   const size_t bytes = t.ByteSizeLong();
-  std::vector<Member> batch;
+  Taken taken;
   size_t waiting = 0;
   bool refused = false, log_it = false;
   uint64_t not_logged = 0;
   {
     std::lock_guard lock(mu_);
     const uint64_t ticket = next_ticket_++;
-    if (plan_.Add(ticket, std::move(fp), bytes)) {
+    if (plan_.Add(ticket, std::move(fp), bytes, clock_->MonoMs())) {
       waiting_.emplace(ticket, Member{std::move(t), std::move(done)});
-      batch = TakeLocked();
+      taken = TakeLocked();
     } else {
       refused = true;
       waiting = plan_.waiting();
-      log_it = log_.Allow(MonoNowMs(), &not_logged);
+      log_it = log_.Allow(clock_->MonoMs(), &not_logged);
     }
   }
   if (refused) {
@@ -33,17 +32,43 @@ void TxnBatcher::Txn(etcdserverpb::TxnRequest t, Answer done) {
                 {{"waiting", static_cast<int64_t>(waiting)}, {"refused_not_logged", not_logged}});
     return done(Status::Unavailable(fmt::format("etcd: {} writes wait for etcd already; try again", waiting)));
   }
-  if (!batch.empty()) Launch(std::move(batch));
+  Dispatch(std::move(taken));
 }
 
-std::vector<TxnBatcher::Member> TxnBatcher::TakeLocked() {
-  std::vector<Member> out;
-  for (uint64_t ticket : plan_.Next()) {
-    auto it = waiting_.find(ticket);
-    out.push_back(std::move(it->second));
-    waiting_.erase(it);
+TxnBatcher::Taken TxnBatcher::TakeLocked() {
+  Taken out;
+  const TxnBatchPlan::Batch b = plan_.Next(clock_->MonoMs());
+  for (auto [tickets, into] : {std::pair{&b.send, &out.send}, std::pair{&b.expired, &out.expired}}) {
+    for (uint64_t ticket : *tickets) {
+      auto it = waiting_.find(ticket);
+      into->push_back(std::move(it->second));
+      waiting_.erase(it);
+    }
   }
   return out;
+}
+
+void TxnBatcher::Dispatch(Taken t) {
+  if (!t.send.empty()) Launch(std::move(t.send));
+  if (t.expired.empty()) return;
+  expired_ += t.expired.size();
+  bool log_it = false;
+  uint64_t not_logged = 0;
+  int64_t max_wait_ms = 0;
+  {
+    std::lock_guard lock(mu_);
+    log_it = log_.Allow(clock_->MonoMs(), &not_logged);
+    max_wait_ms = plan_.max_wait_ms();
+  }
+  if (log_it)
+    log::Warn("etcd writes refused: they waited too long behind others (etcd slow or hanging)",
+              {{"txns", static_cast<int64_t>(t.expired.size())},
+               {"max_wait_ms", max_wait_ms},
+               {"refused_not_logged", not_logged}});
+  for (Member& m : t.expired)
+    m.done(Status::Unavailable(fmt::format(
+        "etcd: waited {} ms behind other writes for etcd, which is slow or hanging; nothing was sent; try again",
+        max_wait_ms)));
 }
 
 void TxnBatcher::Launch(std::vector<Member> batch) {
@@ -75,13 +100,13 @@ void TxnBatcher::Launch(std::vector<Member> batch) {
 }
 
 void TxnBatcher::Finished() {
-  std::vector<Member> next;
+  Taken next;
   {
     std::lock_guard lock(mu_);
     plan_.Done();
     next = TakeLocked();
   }
-  if (!next.empty()) Launch(std::move(next));
+  Dispatch(std::move(next));
 }
 
 void TxnBatcher::Fallback(std::vector<Member> batch, const Status& why) {
@@ -93,7 +118,7 @@ void TxnBatcher::Fallback(std::vector<Member> batch, const Status& why) {
     std::lock_guard lock(mu_);
     if (why.code() == Code::kInvalidArgument) plan_.Shrink();
     limit = plan_.members_limit();
-    log_it = log_.Allow(MonoNowMs(), &not_logged);
+    log_it = log_.Allow(clock_->MonoMs(), &not_logged);
   }
   if (log_it)
     log::Warn("etcd refused a batch of Txns; sending them one by one",
@@ -114,6 +139,9 @@ void TxnBatcher::WriteMetrics(PromText& out) const {
               "Batches etcd refused unapplied, sent again one Txn at a time.", fallbacks_.load());
   out.Counter("skyport_registry_etcd_txn_queue_full_total",
               "Writes refused UNAVAILABLE because too many waited for etcd.", queue_full_.load());
+  out.Counter("skyport_registry_etcd_txn_wait_expired_total",
+              "Writes refused UNAVAILABLE, never sent, after waiting the etcd request timeout behind others.",
+              expired_.load());
 }
 
 }  // namespace skyport::registry

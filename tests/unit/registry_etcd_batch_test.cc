@@ -61,14 +61,14 @@ TEST_CASE("etcd batch: a Txn's footprint holds every key of every branch", "[reg
 
 TEST_CASE("etcd batch: the plan sends at once while a slot is free, then batches what waits", "[registry]") {
   TxnBatchPlan plan({});
-  REQUIRE(plan.Add(1, Fp("lease", "p1"), 100));
-  CHECK(plan.Next() == std::vector<uint64_t>{1});  // nothing waits for company
+  REQUIRE(plan.Add(1, Fp("lease", "p1"), 100, 0));
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{1});  // nothing waits for company
   CHECK(plan.in_flight() == 1);
-  REQUIRE(plan.Add(2, Fp("lease", "p2"), 100));
-  REQUIRE(plan.Add(3, Fp("lease", "p3"), 100));
-  CHECK(plan.Next().empty());  // the one slot is taken
+  REQUIRE(plan.Add(2, Fp("lease", "p2"), 100, 0));
+  REQUIRE(plan.Add(3, Fp("lease", "p3"), 100, 0));
+  CHECK(plan.Next(0).send.empty());  // the one slot is taken
   plan.Done();
-  CHECK(plan.Next() == std::vector<uint64_t>{2, 3});  // a key read by all and written by none is shared
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{2, 3});  // a key read by all and written by none is shared
   CHECK(plan.waiting() == 0);
   plan.Done();
   CHECK(plan.in_flight() == 0);
@@ -78,22 +78,22 @@ TEST_CASE("etcd batch: the plan sends at once while a slot is free, then batches
 
 TEST_CASE("etcd batch: members never touch a key another member writes", "[registry]") {
   TxnBatchPlan plan({});
-  REQUIRE(plan.Add(100, Fp("", "busy"), 10));
-  REQUIRE(plan.Next().size() == 1);  // the slot is taken: the next ones wait together
-  REQUIRE(plan.Add(1, Fp("", "port-a"), 10));
-  REQUIRE(plan.Add(2, Fp("", "port-a"), 10));        // the same port: never beside 1
-  REQUIRE(plan.Add(3, Fp("port-a", ""), 10));        // reads what 1 and 2 write
-  REQUIRE(plan.Add(4, Fp("port-b", "port-c"), 10));
-  REQUIRE(plan.Add(5, Fp("", "port-b"), 10));        // writes what 4 reads
-  REQUIRE(plan.Add(6, Fp("port-d", "port-e"), 10));
+  REQUIRE(plan.Add(100, Fp("", "busy"), 10, 0));
+  REQUIRE(plan.Next(0).send.size() == 1);  // the slot is taken: the next ones wait together
+  REQUIRE(plan.Add(1, Fp("", "port-a"), 10, 0));
+  REQUIRE(plan.Add(2, Fp("", "port-a"), 10, 0));        // the same port: never beside 1
+  REQUIRE(plan.Add(3, Fp("port-a", ""), 10, 0));        // reads what 1 and 2 write
+  REQUIRE(plan.Add(4, Fp("port-b", "port-c"), 10, 0));
+  REQUIRE(plan.Add(5, Fp("", "port-b"), 10, 0));        // writes what 4 reads
+  REQUIRE(plan.Add(6, Fp("port-d", "port-e"), 10, 0));
   plan.Done();
-  CHECK(plan.Next() == std::vector<uint64_t>{1, 4, 6});
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{1, 4, 6});
   plan.Done();
-  CHECK(plan.Next() == std::vector<uint64_t>{2, 5});
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{2, 5});
   plan.Done();
-  CHECK(plan.Next() == std::vector<uint64_t>{3});
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{3});
   plan.Done();
-  CHECK(plan.Next().empty());
+  CHECK(plan.Next(0).send.empty());
 }
 
 TEST_CASE("etcd batch: members, bytes and the queue are bounded; a range Txn goes alone", "[registry]") {
@@ -102,37 +102,59 @@ TEST_CASE("etcd batch: members, bytes and the queue are bounded; a range Txn goe
   l.bytes = 1000;
   l.queued = 8;
   TxnBatchPlan plan(l);
-  REQUIRE(plan.Add(100, Fp("", "busy"), 10));
-  REQUIRE(plan.Next().size() == 1);
-  for (uint64_t t = 1; t <= 5; ++t) REQUIRE(plan.Add(t, Fp("lease", "k" + std::to_string(t)), 10));
+  REQUIRE(plan.Add(100, Fp("", "busy"), 10, 0));
+  REQUIRE(plan.Next(0).send.size() == 1);
+  for (uint64_t t = 1; t <= 5; ++t) REQUIRE(plan.Add(t, Fp("lease", "k" + std::to_string(t)), 10, 0));
   plan.Done();
-  CHECK(plan.Next() == std::vector<uint64_t>{1, 2, 3});  // members
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{1, 2, 3});  // members
   plan.Done();
-  REQUIRE(plan.Add(6, Fp("lease", "k6"), 985));
-  CHECK(plan.Next() == std::vector<uint64_t>{4, 5});  // 6 would pass 1000 bytes
+  REQUIRE(plan.Add(6, Fp("lease", "k6"), 985, 0));
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{4, 5});  // 6 would pass 1000 bytes
   plan.Done();
-  CHECK(plan.Next() == std::vector<uint64_t>{6});
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{6});
   plan.Done();
 
   epb::TxnRequest ranged;
   *ranged.add_success()->mutable_request_range() = RangePrefix("p/", 0, 0);
-  REQUIRE(plan.Add(7, FootprintOf(ranged), 10));
-  REQUIRE(plan.Add(8, Fp("lease", "k8"), 10));
-  CHECK(plan.Next() == std::vector<uint64_t>{7});
+  REQUIRE(plan.Add(7, FootprintOf(ranged), 10, 0));
+  REQUIRE(plan.Add(8, Fp("lease", "k8"), 10, 0));
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{7});
   plan.Done();
-  REQUIRE(plan.Add(9, FootprintOf(ranged), 10));
-  CHECK(plan.Next() == std::vector<uint64_t>{8});  // 9 cannot join 8
+  REQUIRE(plan.Add(9, FootprintOf(ranged), 10, 0));
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{8});  // 9 cannot join 8
   plan.Done();
-  CHECK(plan.Next() == std::vector<uint64_t>{9});
+  CHECK(plan.Next(0).send == std::vector<uint64_t>{9});
 
-  for (uint64_t t = 10; t < 18; ++t) REQUIRE(plan.Add(t, Fp("", "q" + std::to_string(t)), 1));
-  CHECK_FALSE(plan.Add(18, Fp("", "q18"), 1));  // 8 wait: refused
+  for (uint64_t t = 10; t < 18; ++t) REQUIRE(plan.Add(t, Fp("", "q" + std::to_string(t)), 1, 0));
+  CHECK_FALSE(plan.Add(18, Fp("", "q18"), 1, 0));  // 8 wait: refused
   CHECK(plan.waiting() == 8);
 
   plan.Shrink();
   CHECK(plan.members_limit() == 1);
   plan.Shrink();
   CHECK(plan.members_limit() == 1);
+}
+
+TEST_CASE("etcd batch: a Txn that waited max_wait_ms is handed back expired, never sent", "[registry]") {
+  TxnBatchPlan::Limits l;
+  l.max_wait_ms = 100;
+  TxnBatchPlan plan(l);
+  REQUIRE(plan.Add(1, Fp("", "a"), 10, 1000));
+  REQUIRE(plan.Next(1000).send == std::vector<uint64_t>{1});  // out, and hanging
+  REQUIRE(plan.Add(2, Fp("", "b"), 10, 1010));
+  REQUIRE(plan.Add(3, Fp("", "c"), 10, 1050));
+  REQUIRE(plan.Add(4, Fp("", "d"), 10, 1105));
+  TxnBatchPlan::Batch b = plan.Next(1109);  // nothing has waited 100 ms yet
+  CHECK(b.send.empty());
+  CHECK(b.expired.empty());
+  b = plan.Next(1110);  // the slot is still taken: only the expiry
+  CHECK(b.send.empty());
+  CHECK(b.expired == std::vector<uint64_t>{2});
+  plan.Done();
+  b = plan.Next(1150);  // 3 waited exactly 100 ms
+  CHECK(b.expired == std::vector<uint64_t>{3});
+  CHECK(b.send == std::vector<uint64_t>{4});
+  CHECK(plan.waiting() == 0);
 }
 
 TEST_CASE("etcd batch: members nest in order and read back their own answers", "[registry]") {
@@ -176,10 +198,11 @@ struct Held {
   TxnBatcher::Answer answer;
 };
 struct Fixture {
+  FakeClock clock;
   std::vector<Held> sent;
   std::vector<std::optional<Result<epb::TxnResponse>>> got;
   TxnBatcher batcher{[this](epb::TxnRequest t, TxnBatcher::Answer a) { sent.push_back({std::move(t), std::move(a)}); },
-                     TxnBatchPlan::Limits{}};
+                     TxnBatchPlan::Limits{}, &clock};
 
   size_t Send(const std::string& read, const std::string& write) {
     const size_t i = got.size();
@@ -273,12 +296,43 @@ TEST_CASE("etcd batcher: a batch etcd refused unapplied goes again one by one; o
   CHECK(f.sent.size() == 6);
 }
 
+TEST_CASE("etcd batcher: writes that waited out the timeout behind a hanging batch are refused unsent",
+          "[registry]") {
+  std::vector<Held> sent;
+  FakeClock clock;
+  TxnBatchPlan::Limits l;
+  l.max_wait_ms = 5000;
+  TxnBatcher batcher([&](epb::TxnRequest t, TxnBatcher::Answer a) { sent.push_back({std::move(t), std::move(a)}); },
+                     l, &clock);
+  std::optional<Result<epb::TxnResponse>> first, second, third;
+  batcher.Txn(Touching("", "k1"), [&](Result<epb::TxnResponse> r) { first = std::move(r); });
+  REQUIRE(sent.size() == 1);
+  batcher.Txn(Touching("", "k2"), [&](Result<epb::TxnResponse> r) { second = std::move(r); });
+  clock.AdvanceMs(4000);
+  batcher.Txn(Touching("", "k3"), [&](Result<epb::TxnResponse> r) { third = std::move(r); });
+  clock.AdvanceMs(1000);  // k1 hangs for its whole deadline
+  auto answer = std::move(sent[0].answer);
+  answer(Status::DeadlineExceeded("etcd Txn via x: deadline exceeded"));
+  REQUIRE(first.has_value());
+  CHECK(first->status().code() == Code::kDeadlineExceeded);
+  REQUIRE(second.has_value());  // waited 5 s behind k1: refused, never sent
+  CHECK(second->status().code() == Code::kUnavailable);
+  CHECK(second->status().message().find("nothing was sent") != std::string::npos);
+  CHECK_FALSE(third.has_value());  // waited 1 s: sent
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[1].txn.success(0).request_put().key() == "k3");
+  PromText out;
+  batcher.WriteMetrics(out);
+  CHECK(out.Take().find("skyport_registry_etcd_txn_wait_expired_total 1\n") != std::string::npos);
+}
+
 TEST_CASE("etcd batcher: a full queue refuses at once and sends nothing", "[registry]") {
   std::vector<Held> sent;
   TxnBatchPlan::Limits l;
   l.queued = 2;
+  FakeClock clock;
   TxnBatcher batcher([&](epb::TxnRequest t, TxnBatcher::Answer a) { sent.push_back({std::move(t), std::move(a)}); },
-                     l);
+                     l, &clock);
   int answered = 0;
   std::optional<Status> refused;
   for (int i = 0; i < 3; ++i)

@@ -171,11 +171,11 @@ TEST_CASE("etcd Txn shapes: batches of Registers and Allocates as the plan forms
   }
   TxnBatchPlan::Limits limits;
   TxnBatchPlan plan(limits);
-  for (uint64_t t = 0; t < txns.size(); ++t) REQUIRE(plan.Add(t, FootprintOf(txns[t]), txns[t].ByteSizeLong()));
+  for (uint64_t t = 0; t < txns.size(); ++t) REQUIRE(plan.Add(t, FootprintOf(txns[t]), txns[t].ByteSizeLong(), 0));
   size_t batches = 0, largest = 0;
   while (plan.waiting() > 0) {
     std::vector<etcdpb::TxnRequest> members;
-    for (uint64_t t : plan.Next()) members.push_back(txns[t]);
+    for (uint64_t t : plan.Next(0).send) members.push_back(txns[t]);
     plan.Done();
     REQUIRE_FALSE(members.empty());
     largest = std::max(largest, members.size());
