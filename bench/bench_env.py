@@ -113,12 +113,12 @@ class Proc:
             return f.read()
 
 
-def start_registry(tmp, token, name, store_args, nice=0, extra=()):
-    """A skyport-registry on 127.0.0.1:0; returns (Proc, 'host:port')."""
+def start_registry(tmp, token, name, store_args, nice=0, extra=(), binary=None):
+    """A skyport-registry (this build's, or `binary`) on 127.0.0.1:0; returns (Proc, 'host:port')."""
     port_file = os.path.join(tmp, f"{name}.port")
     if os.path.exists(port_file):
         os.unlink(port_file)
-    args = [tool("skyport-registry"), "--listen", "127.0.0.1:0", "--port-file", port_file, "--token-file", token,
+    args = [binary or tool("skyport-registry"), "--listen", "127.0.0.1:0", "--port-file", port_file, "--token-file", token,
             "--metrics-listen", "", "--log-level", "warn", *store_args, *extra]
     p = Proc(args, os.path.join(tmp, f"{name}.log"), nice)
     harness.wait_until(lambda: os.path.exists(port_file) and os.path.getsize(port_file) > 0 or not p.alive(), 15,

@@ -5,6 +5,11 @@
 //   put --concurrency N --seconds S
 //       N client threads, each with its own client (own connections), loop one
 //       Put of an endpoint-sized value under a key of its own.
+//   txn --concurrency N --seconds S
+//       The same loop with the registry's own write instead of a Put: the
+//       one-trip Register Txn (registry/etcd_plans.h OneTripRegisterTxn: 3
+//       compares, 2 Puts attached to a lease), so that the cost of the Txn's
+//       shape is told apart from the cost of the registry's hop.
 //   fanout --watchers W --changes C
 //       W watches (each its own client) on one prefix; once every one has seen
 //       a first key, C Puts one at a time; latency = Put issued -> event seen
@@ -30,6 +35,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_stats.h"
+#include "registry/etcd_keys.h"
+#include "registry/etcd_plans.h"
 #include "rpc/etcd_client.h"
 #include "rpc/etcd_options.h"
 #include "skyport/v1/registry.pb.h"
@@ -51,6 +58,7 @@ struct Options {
   int watchers = 100;
   int changes = 200;
   double change_timeout_s = 5;
+  bool txn = false;  // the registry's Register Txn instead of a Put
 };
 
 std::string Nonce() {
@@ -92,8 +100,21 @@ void DeletePrefix(etcd::Client& c, const std::string& prefix) {
   (void)c.DeleteRangeSync(d);
 }
 
+// An etcd lease with its registry record (GrantTxn), as Grant leaves it.
+skyport::Result<uint64_t> TxnLease(etcd::Client& c, const skyport::registry::EtcdKeys& keys) {
+  epb::LeaseGrantRequest g;
+  g.set_ttl(600);
+  auto granted = c.LeaseGrantSync(g);
+  if (!granted.ok()) return granted.status();
+  const auto id = static_cast<uint64_t>(granted->id());
+  auto rec = c.TxnSync(skyport::registry::GrantTxn(keys, id, 600));
+  if (!rec.ok()) return rec.status();
+  return id;
+}
+
 json RunPut(const Options& o, etcd::Client& keeper) {
   const std::string prefix = fmt::format("/skyport-bench/{}/put/", Nonce());
+  const skyport::registry::EtcdKeys keys(prefix);
   std::atomic<uint64_t> errors{0};
   std::mutex err_mu;
   std::string first_error;  // guarded by err_mu
@@ -110,6 +131,23 @@ json RunPut(const Options& o, etcd::Client& keeper) {
           fail(c.status().message());
           return {};
         }
+        if (o.txn) {
+          auto lease = TxnLease(**c, keys);
+          if (!lease.ok()) {
+            fail(lease.status().message());
+            return {};
+          }
+          return [&, c = *c, t, lease = *lease](uint64_t k) {
+            skyport::v1::Endpoint ep;
+            ep.ParseFromString(EndpointValue(t, k));
+            ep.set_lease_id(lease);
+            const uint64_t id = (uint64_t{1} << 40) + static_cast<uint64_t>(t) * 10'000'000 + k;  // unused
+            auto r = c->TxnSync(skyport::registry::OneTripRegisterTxn(keys, ep, id, 0));
+            if (!r.ok()) fail(r.status().message());
+            else if (!skyport::registry::OneTripRegistered(*r)) fail("the one-trip Txn's compares failed");
+            return r.ok() && skyport::registry::OneTripRegistered(*r);
+          };
+        }
         return [&, c = *c, t](uint64_t k) {
           auto r = c->PutSync(PutOf(fmt::format("{}t{}/{:08d}", prefix, t, k), EndpointValue(t, k)));
           if (!r.ok()) fail(r.status().message());
@@ -120,7 +158,7 @@ json RunPut(const Options& o, etcd::Client& keeper) {
   DeletePrefix(keeper, prefix);
   const uint64_t total = tally.ops;
   std::vector<double> all = std::move(tally.latency_ms);
-  return {{"mode", "put"},
+  return {{"mode", o.txn ? "txn" : "put"},
           {"system", "etcd"},
           {"concurrency", o.concurrency},
           {"seconds", o.seconds},
@@ -263,6 +301,10 @@ int main(int argc, char** argv) {
   put->add_option("--concurrency", o.concurrency, "Client threads")->capture_default_str();
   put->add_option("--seconds", o.seconds, "Measured seconds")->capture_default_str();
   put->add_option("--warmup", o.warmup, "Seconds run before measuring")->capture_default_str();
+  auto* txn = app.add_subcommand("txn", "N clients loop the registry's one-trip Register Txn; Txns/s");
+  txn->add_option("--concurrency", o.concurrency, "Client threads")->capture_default_str();
+  txn->add_option("--seconds", o.seconds, "Measured seconds")->capture_default_str();
+  txn->add_option("--warmup", o.warmup, "Seconds run before measuring")->capture_default_str();
   auto* fan = app.add_subcommand("fanout", "W watches, C Puts one at a time; notify latency");
   fan->add_option("--watchers", o.watchers, "Watches, each on its own client")->capture_default_str();
   fan->add_option("--changes", o.changes, "Puts, one at a time")->capture_default_str();
@@ -288,7 +330,8 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "etcd_bench: {}\n", r.status().message());
     return 2;
   }
-  json out = put->parsed() ? RunPut(o, **keeper) : FanoutRun(o, **keeper).Run();
+  o.txn = txn->parsed();
+  json out = put->parsed() || txn->parsed() ? RunPut(o, **keeper) : FanoutRun(o, **keeper).Run();
   std::printf("%s\n", out.dump().c_str());
   std::fflush(stdout);
   std::_Exit(out.contains("error") ? 1 : 0);  // the keeper stays (above)

@@ -87,6 +87,7 @@ int RunDaemon(const DaemonOptions& o) {
     eo.port_hi = range->second;
     eo.lease_sweep_ms = int64_t{o.lease_sweep_s} * 1000;
     eo.watch_window = static_cast<size_t>(o.watch_window);
+    eo.batch.max_wait_ms = settings->options.request_timeout_ms;  // a write waits no longer than one would take
     etcd_backend = std::make_unique<EtcdBackend>(std::move(*client), eo, SystemClock::Get(), &random);
     backend = etcd_backend.get();
   }

@@ -27,7 +27,13 @@ std::optional<int64_t> Expected(bool has, int64_t v) { return has ? std::optiona
 
 EtcdBackend::EtcdBackend(std::shared_ptr<etcd::Client> client, EtcdBackendOptions opts, Clock* clock,
                          Random* random)
-    : client_(std::move(client)), opts_(std::move(opts)), keys_(opts_.prefix), clock_(clock), random_(random) {
+    : client_(std::move(client)),
+      batcher_([c = client_.get()](etcdserverpb::TxnRequest t, TxnBatcher::Answer done) { c->Txn(std::move(t), std::move(done)); },
+               opts.batch, clock),
+      opts_(std::move(opts)),
+      keys_(opts_.prefix),
+      clock_(clock),
+      random_(random) {
   if (opts_.watch_window > 0) {
     shared_ = std::make_unique<SharedWatch>(opts_.watch_window);
     StartShared();  // the reaper starts it again whenever it is down
@@ -442,6 +448,7 @@ std::string EtcdBackend::Metrics() const {
     out.Gauge("skyport_registry_watch_shared_watchers", "Watchers following the shared etcd watch.",
               shared_->joined.size());
   }
+  batcher_.WriteMetrics(out);
   client_->WriteMetrics(out);
   return out.Take();
 }

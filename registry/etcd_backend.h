@@ -8,6 +8,8 @@
 //   loses a race is decided again on fresh reads, at most kMaxAttempts times
 //   (then UNAVAILABLE "etcd: ... kept changing"). Ports are created only if
 //   absent, so no two registries hand out one port twice.
+// - Register's and Allocate's write Txns are group-committed (etcd_batcher.h):
+//   concurrent ones travel nested in one etcd Txn, each with its own compares.
 // - The revision is etcd's. Watch: a Range snapshot at a revision R (or a
 //   resume from from_revision R while etcd still has it), then every change
 //   after R from ONE etcd watch this registry shares among its watchers
@@ -38,6 +40,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "registry/backend.h"
+#include "registry/etcd_batcher.h"
 #include "registry/etcd_keys.h"
 #include "registry/etcd_plans.h"
 #include "registry/watch_window.h"
@@ -53,6 +56,7 @@ struct EtcdBackendOptions {
   size_t snapshot_chunk = 2000;  // endpoints per SNAPSHOT message, and per Range page
   int64_t lease_sweep_ms = 60'000;  // --lease-sweep: orphaned static leases (etcd_plans.h); 0 = off
   size_t watch_window = 10'000;     // --watch-window: changes kept for the shared watch; 0 = none
+  TxnBatchPlan::Limits batch;       // group commit of Register and Allocate Txns (etcd_batch.h)
 };
 
 class EtcdBackend final : public Backend {
@@ -186,6 +190,7 @@ class EtcdBackend final : public Backend {
   std::set<uint64_t> SweepOnce(const std::set<uint64_t>& suspects);
 
   std::shared_ptr<etcd::Client> client_;
+  TxnBatcher batcher_;  // Register's and Allocate's writes
   std::atomic<uint64_t> cluster_id_{0};
   std::atomic<bool> learning_cluster_id_{false};
   EtcdBackendOptions opts_;

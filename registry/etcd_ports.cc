@@ -158,7 +158,7 @@ void EtcdBackend::AllocateReadIndex(std::shared_ptr<AllocateCall> c, Status none
 
 void EtcdBackend::AllocateTry(std::shared_ptr<AllocateCall> c, uint32_t port) {
   if (++c->attempts > kMaxAttempts) return c->done(KeptChanging(fmt::format("the ports of {}", c->req.host())));
-  client_->Txn(ReservePortTxn(keys_, AllocationFor(c->req, port), c->drop, c->index_mod), [this, c, port](auto r) {
+  batcher_.Txn(ReservePortTxn(keys_, AllocationFor(c->req, port), c->drop, c->index_mod), [this, c, port](auto r) {
     if (!r.ok()) return c->done(FromEtcd(r.status()));
     if (r->succeeded()) {
       c->resp->set_port(port);
@@ -213,7 +213,7 @@ void EtcdBackend::Register(const v1::RegisterRequest& req, v1::RegisterResponse*
   if (req.endpoint().lease_id() > kMaxId) return done(ErrUnknownLease(req.endpoint().lease_id()));
   auto c = std::make_shared<RegisterCall>(RegisterCall{req.endpoint(), resp, std::move(done)});
   const uint64_t id = NewId();
-  client_->Txn(OneTripRegisterTxn(keys_, c->ep, id, clock_->WallMs()), [this, c, id](auto r) {
+  batcher_.Txn(OneTripRegisterTxn(keys_, c->ep, id, clock_->WallMs()), [this, c, id](auto r) {
     if (!r.ok()) return c->done(FromEtcd(r.status()));
     if (OneTripRegistered(*r)) {
       ++counters_.one_trip_registers;
@@ -252,7 +252,7 @@ void EtcdBackend::RegisterWrite(std::shared_ptr<RegisterCall> c) {
   auto plan = PlanRegister(keys_, c->ep, c->read, NewId(), clock_->WallMs());
   if (!plan.ok()) return c->done(plan.status());
   const uint64_t id = plan->id;
-  client_->Txn(std::move(plan->txn), [this, c, id](auto r) {
+  batcher_.Txn(std::move(plan->txn), [this, c, id](auto r) {
     if (!r.ok()) return c->done(FromEtcd(r.status()));
     if (!r->succeeded()) {
       ++counters_.conflicts;

@@ -495,6 +495,32 @@ class TwoRegistriesTest(EtcdStoreMixin, ClusterTest):
         self.assertTrue(all(10000 <= p <= 12999 for p in ports))
         self.assertEqual(len(self.etcd_keys("port/10.1.1.1/")), 2 * n)
 
+    def test_group_committed_registrations_keep_their_own_compares(self):
+        # 2,000 Allocate+Register by 32 clients through A, which sends them to etcd in batches (one
+        # Txn nesting many, registry/etcd_batch.h), while 16 CLIs race through A and B for one port.
+        bench = os.path.join(BIN, "bench", "registry_bench")
+        if not os.path.exists(bench):
+            self.skipTest(f"{bench} is not built")
+        batches = self.registry.metric("skyport_registry_etcd_txn_batches_total")
+        fill = subprocess.Popen([bench, "--registry", self.registry.address(), "--token-file", self.token_file,
+                                 "fill", "--count", "2000", "--concurrency", "32"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: fill.poll() is None and fill.kill())
+        wait_until(lambda: len(self.etcd_keys("ep/")) >= 50, 60, what="the fill under way")
+        racers = [self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "10.4.4.4", "--port", "16001",
+                             env=self.env_for(self.other if i % 2 else self.registry)) for i in range(16)]
+        outcomes = [(p.wait(timeout=60), p.stderr.read()) for p in racers]
+        self.assertEqual(sum(1 for rc, _ in outcomes if rc == 0), 1, outcomes)
+        for rc, err in outcomes:
+            self.assertTrue(rc == 0 or "ALREADY_EXISTS" in err, err)
+        out, err = fill.communicate(timeout=240)
+        r = json.loads(out)
+        self.assertEqual((r["registered"], r["errors"]["total"]), (2000, 0), (r["errors"], err))
+        self.assertGreater(self.registry.metric("skyport_registry_etcd_txn_batches_total"), batches)
+        self.assertEqual(len(self.etcd_keys("ep/")), 2001)
+        self.assertEqual(len(self.etcd_keys("port/10.4.4.4/")), 1)
+        self.assertEqual(self.etcd_keys("unreg/"), [])  # every allocation registered took its index along
+
     def test_lease_survives_the_kill9_of_the_registry_it_was_granted_through(self):
         p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
                        "--", sys.executable, ECHO)

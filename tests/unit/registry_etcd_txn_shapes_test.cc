@@ -5,12 +5,14 @@
 // etcdserver/api/v3rpc/key.go: checkIntervals.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "registry/etcd_batch.h"
 #include "registry/etcd_plans.h"
 #include "tests/unit/registry_state_fixtures.h"
 
@@ -68,6 +70,17 @@ std::optional<Intervals> CheckIntervals(const Ops& reqs) {
 
 bool EtcdAccepts(const etcdpb::TxnRequest& t) {
   return CheckIntervals(t.success()).has_value() && CheckIntervals(t.failure()).has_value();
+}
+
+// etcd 3.4.23's checkTxnRequest: each level's ops (compares, Then, Else,
+// whichever is longest) within what the levels above leave of --max-txn-ops.
+bool WithinOps(const etcdpb::TxnRequest& t, int max_ops) {
+  const int opc = std::max({t.compare_size(), t.success_size(), t.failure_size()});
+  if (opc > max_ops) return false;
+  for (const auto* ops : {&t.success(), &t.failure()})
+    for (const auto& op : *ops)
+      if (op.has_request_txn() && !WithinOps(op.request_txn(), max_ops - opc)) return false;
+  return true;
 }
 
 void Put(Ops* ops, const std::string& key) { ops->Add()->mutable_request_put()->set_key(key); }
@@ -144,6 +157,43 @@ TEST_CASE("etcd Txn shapes: every Txn of the registry's etcd store passes etcd's
     CHECK(EtcdAccepts(PutRouteTxn(kKeys, r, expected)));
     CHECK(EtcdAccepts(DeleteRouteTxn(kKeys, "web", expected)));
   }
+}
+
+TEST_CASE("etcd Txn shapes: batches of Registers and Allocates as the plan forms them pass etcd's checks",
+          "[registry][etcd-map]") {
+  std::vector<etcdpb::TxnRequest> txns;
+  for (uint32_t i = 0; i < 100; ++i) {
+    v1::Endpoint ep = Ep(7 + i % 3, "h" + std::to_string(i % 4), 10000 + i % 40);  // ports and identities repeat
+    ep.set_instance(i % 5);
+    txns.push_back(OneTripRegisterTxn(kKeys, ep, 1000 + i % 70, 1000));
+    const Allocation a = AllocationFor(AllocReq(7 + i % 3, "h" + std::to_string(i % 4), i % 5), 10000 + i % 50);
+    txns.push_back(ReservePortTxn(kKeys, a, std::nullopt, i % 2 == 0 ? std::optional<int64_t>(0) : 17));
+  }
+  TxnBatchPlan::Limits limits;
+  TxnBatchPlan plan(limits);
+  for (uint64_t t = 0; t < txns.size(); ++t) REQUIRE(plan.Add(t, FootprintOf(txns[t]), txns[t].ByteSizeLong(), 0));
+  size_t batches = 0, largest = 0;
+  while (plan.waiting() > 0) {
+    std::vector<etcdpb::TxnRequest> members;
+    for (uint64_t t : plan.Next(0).send) members.push_back(txns[t]);
+    plan.Done();
+    REQUIRE_FALSE(members.empty());
+    largest = std::max(largest, members.size());
+    ++batches;
+    const etcdpb::TxnRequest batch = NestTxns(std::move(members));
+    CHECK(EtcdAccepts(batch));
+    CHECK(WithinOps(batch, 128));  // etcd's default --max-txn-ops
+  }
+  CHECK(largest > 1);
+  CHECK(largest <= limits.members);
+  CHECK(batches > 3);                // the collisions split them
+
+  // A full batch of the deepest member (the one-trip Register) at the limit.
+  std::vector<etcdpb::TxnRequest> deep;
+  for (uint32_t i = 0; i < limits.members; ++i) deep.push_back(OneTripRegisterTxn(kKeys, Ep(7, "h1", 10000 + i), 100 + i, 1));
+  CHECK(WithinOps(NestTxns(deep), 128));
+  deep.push_back(deep.back());
+  CHECK_FALSE(WithinOps(NestTxns(deep), static_cast<int>(limits.members) + 7));  // the check bites
 }
 
 }  // namespace
