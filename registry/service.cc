@@ -77,7 +77,9 @@ bool WatchStream::Push(v1::WatchResponse msg) {
   if (queue_.size() >= limit_) {
     // A watcher this far behind is cut off; it resumes from its revision.
     FinishLocked({grpc::StatusCode::RESOURCE_EXHAUSTED,
-                  fmt::format("watcher fell behind; resume from revision {}", last_revision_)});
+                  last_revision_ == 0
+                      ? std::string("watcher fell behind before any message reached it; watch again for a snapshot")
+                      : fmt::format("watcher fell behind; resume from revision {}", last_revision_)});
     return false;
   }
   if (!stamped_) {

@@ -181,10 +181,12 @@ class SlowWatcherTest(EtcdStoreMixin, ClusterTest):
         wait_until(lambda: self.registry.metric("skyport_registry_watch_shared_watchers") == 3, 15,
                    what="three watchers on the shared watch")
         ends = self.registry.metric("skyport_registry_watch_ends_total")
-        # More changes than a watcher's queue holds (4,096 messages) plus the stalled reader's small window.
+        # More changes than a watcher's queue holds (4,096 messages) plus the stalled reader's small window,
+        # each in a revision (a message) of its own: two clients, so that the group commit never has more
+        # than one Register waiting to join the next etcd Txn (etcd_batcher.h).
         n = 6000
         fill = subprocess.run([bench, "--registry", self.registry.address(), "--token-file", self.token_file, "fill",
-                               "--count", str(n), "--concurrency", "8", "--explicit-port"],
+                               "--count", str(n), "--concurrency", "2", "--explicit-port"],
                               capture_output=True, text=True, timeout=300)
         self.assertEqual(fill.returncode, 0, fill.stderr)
         wait_until(lambda: self.registry.metric("skyport_registry_watch_ends_total") == ends + 1, 30,
