@@ -150,6 +150,9 @@ Runner DefineStop(CLI::App& cmd, const CommandContext& ctx) {
   cmd.add_option("app", o->app, "App")->required();
   cmd.add_option("commitish", o->commitish, "Commit hash, prefix of one, or branch")->required();
   cmd.add_option("--drones", o->drones, "Only on these drones: a,b")->allow_extra_args(false);
+  cmd.add_flag("--force", o->force,
+               "Stop it even though the app's route still gives it weight (its users' requests then fail until "
+               "the route changes); without it such a stop is refused");
   return [&g = ctx.global, o] { return RunStop(g, *o); };
 }
 

@@ -116,6 +116,7 @@ Result<v1::StopRequest> MakeStopRequest(const StopOptions& o) {
   req.set_app(o.app);
   req.set_commitish(o.commitish);
   for (auto& d : drones) req.add_drones(std::move(d));
+  req.set_force(o.force);
   return req;
 }
 

@@ -30,6 +30,7 @@ struct StopOptions {
   std::string app;
   std::string commitish;
   std::vector<std::string> drones;  // each "a" or "a,b,c"; empty = wherever it runs
+  bool force = false;               // even though the app's route still gives it weight
 };
 
 struct LogsOptions {

@@ -37,6 +37,7 @@
 #include "hub/stats/stats_service.h"
 #include "hub/flights/tower_io.h"
 #include "rpc/channel.h"
+#include "rpc/failover.h"
 #include "rpc/etcd_options.h"
 
 namespace skyport::hub {
@@ -277,6 +278,14 @@ int RunDaemon(const DaemonOptions& o) {
   so.deploy_timeout_ms = int64_t{o.deploy_timeout_s} * 1000;
   so.logs_follower_max_bytes = static_cast<size_t>(o.logs_follower_max_kb) << 10;
   so.gate = gate_ptr;
+  std::shared_ptr<rpc::AddressPool> route_registries;  // the stop guard's (flights dial their own)
+  if (!o.registry.empty()) {
+    auto pool = rpc::AddressPool::Create("registry", o.registry, o.common.tls);
+    if (!pool.ok()) return FailStart(pool.status());
+    route_registries = *pool;
+  }
+  StopGuard stop_guard(route_registries, *token, /*timeout_ms=*/5'000);
+  so.stop_guard = &stop_guard;
   HubService hub_service(hub->get(), repos->get(), so);
   DroneControlService drone_service(hub->get(), repos->get(), *token, gate_ptr);
   StatsStoreLimits store_limits;

@@ -139,6 +139,8 @@ Result<uint32_t> RunStop(Hub* hub, RepoStore* repos, const v1::StopRequest& req,
   if (req.commitish().empty()) return Status::InvalidArgument("commitish: required");
   auto commit = ResolveForStop(hub, repos, req.app(), req.commitish());
   if (!commit.ok()) return commit.status();
+  if (hooks.may_stop)
+    if (Status s = hooks.may_stop(req.app(), *commit); !s.ok()) return s;
   std::set<std::string> drones(req.drones().begin(), req.drones().end());
   std::set<std::string> targets = drones.empty() ? hub->DronesWith(req.app(), *commit) : drones;
   if (Status s = hub->Undesire(req.app(), *commit, drones); !s.ok()) return s;

@@ -26,6 +26,8 @@ inline Answer Into(std::shared_ptr<DroneAnswers> box) {
 struct OperationHooks {
   std::function<void(const v1::DeployProgress&)> progress;  // may be empty
   std::function<bool()> cancelled;                          // may be empty; polled every 200 ms
+  // Stop only: may (app, commit) stop? Asked once the commit is resolved, before anything changes.
+  std::function<Status(const std::string& app, const std::string& commit)> may_stop;  // may be empty
 };
 
 inline constexpr uint32_t kMaxDeployTimeoutS = 86'400;
@@ -41,7 +43,8 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
 
 // Removes (app, commit) from the desired state of `req.drones` (all if empty)
 // and tells the drones running it to stop, waiting up to `timeout_ms`.
-// Returns how many drones stopped it. NOT_FOUND when nothing runs it (the
+// Returns how many drones stopped it. `hooks.may_stop` refusing leaves
+// everything as it was (its status). NOT_FOUND when nothing runs it (the
 // desired state is cleared anyway); ABORTED naming the drones that failed. A
 // detached drone stops it when it comes back (reconcile).
 Result<uint32_t> RunStop(Hub* hub, RepoStore* repos, const v1::StopRequest& req, int64_t timeout_ms,

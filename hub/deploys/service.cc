@@ -63,6 +63,10 @@ grpc::Status HubService::Stop(grpc::ServerContext* ctx, const v1::StopRequest* r
   if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
   OperationHooks hooks;
   hooks.cancelled = [ctx] { return ctx->IsCancelled(); };
+  if (o_.stop_guard != nullptr && !req->force())
+    hooks.may_stop = [g = o_.stop_guard](const std::string& app, const std::string& commit) {
+      return g->Check(app, commit);
+    };
   auto stopped = RunStop(hub_, repos_, *req, o_.stop_timeout_ms, hooks);
   if (!stopped.ok()) return rpc::ToGrpc(stopped.status());
   resp->set_stopped(*stopped);

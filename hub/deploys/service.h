@@ -8,6 +8,7 @@
 #include <string>
 
 #include "hub/deploys/hub.h"
+#include "hub/deploys/stop_guard.h"
 #include "hub/ha/gate.h"
 #include "hub/git/repo_store.h"
 #include "skyport/v1/hub.grpc.pb.h"
@@ -20,6 +21,8 @@ struct ServiceOptions {
   int64_t stop_timeout_ms = 60'000;
   size_t logs_follower_max_bytes = 1 << 20;  // per `skyport logs` call: lines queued for a slow client
   const LeaderGate* gate = nullptr;  // several hubs: a standby answers every call with the leader (null: always lead)
+  // Stop: refuses a commit the app's route still gives weight, unless StopRequest.force (null: no check).
+  const StopGuard* stop_guard = nullptr;
 };
 
 class HubService final : public v1::Hub::Service {

@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "hub/deploys/operations.h"
+#include "hub/deploys/stop_guard.h"
 #include "hub/flights/ping_http.h"
 #include "rpc/call.h"
 #include "rpc/lease_calls.h"  // RegistryCall
@@ -86,12 +87,8 @@ class RealTowerIo final : public TowerIo {
       get.set_app(app);
       auto cur = rpc::RegistryCall<v1::RouteConfig>(*registry_, &v1::Registry::Stub::GetRoute, get, o_.token,
                                                     {o_.rpc_timeout_ms, /*wait_for_peer=*/true, rpc::Retry::kSafe});
-      if (cur.ok()) {
-        auto w = cur->weights().find(commit);
-        if (w != cur->weights().end() && w->second > 0)
-          return Status::FailedPrecondition(
-              fmt::format("the app's route still gives {} weight {}", commit.substr(0, 12), w->second));
-      }
+      if (cur.ok())
+        if (Status s = RefuseStopOfWeighted(app, commit, *cur); !s.ok()) return s;
     }
     v1::StopRequest req;
     req.set_app(app);

@@ -76,6 +76,35 @@ class DeployFlowTest(DeployTest):
         r = self.cli("stop", "webapp", a[:8], check=False)
         self.assertNotEqual(r.returncode, 0)
 
+    def test_stop_refuses_a_commit_the_route_still_sends_users_to(self):
+        a = self.first_commit()
+        self.push()
+        self.cli("deploy", "webapp", a[:8], "--drones", "d1")
+        b = self.commit({"greeting.txt": "beepity boop!\n"}, "beepity")
+        self.push()
+        self.cli("deploy", "webapp", b[:8], "--drones", "d1")
+        self.cli("split", "webapp", f"{a[:8]}=100")
+        # a has all the weight: its stop would fail every user's request.
+        r = self.cli("stop", "webapp", a[:8], check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("FAILED_PRECONDITION", r.stderr)
+        self.assertIn(f"webapp@{a[:12]} still gets weight 100 in the app's route", r.stderr)
+        self.assertIn("--force", r.stderr)
+        self.assertEqual(set(self.show("webapp")), {a, b}, "nothing stopped")
+        # b gets no weight: stopped as before.
+        self.cli("stop", "webapp", b[:8])
+        self.assertEqual(set(self.show("webapp")), {a})
+        # The registry away: the hub cannot check, so it refuses, saying --force skips the check.
+        self.registry.kill()
+        r = self.cli("stop", "webapp", a[:8], check=False, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("cannot read webapp's route", r.stderr)
+        self.registry.start()
+        # --force stops it all the same.
+        r = self.cli("stop", "webapp", a[:8], "--force")
+        self.assertIn("stopped webapp", r.stdout)
+        wait_until(lambda: self.show("webapp") == {}, 15, what="a deregistered")
+
     def test_crash_restarts_and_registers_again(self):
         a = self.first_commit()
         self.push()
