@@ -116,6 +116,11 @@ int RunQuery(const GlobalOptions& g, const QueryOptions& o) {
   std::vector<v1::Endpoint> eps(resp->endpoints().begin(), resp->endpoints().end());
   if (g.json && !o.table) PrintAnswered(EndpointList(eps, WallNowMs()), client->answered_by(), g.registry, 2);
   else PrintEndpoints(eps, o.wide, o.table, g.json);
+  if (eps.empty()) {  // a misspelled app or commit must not look like an idle one (grep's convention)
+    std::cerr << "skyport: no entries for " << o.target << (o.role.empty() ? "" : " " + o.role)
+              << " in the registry" << std::endl;
+    return kExitFailure;
+  }
   return kExitOk;
 }
 

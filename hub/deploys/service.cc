@@ -73,12 +73,24 @@ grpc::Status HubService::Stop(grpc::ServerContext* ctx, const v1::StopRequest* r
   return grpc::Status::OK;
 }
 
+// An app the hub has a repository of, or that a drone runs: else NOT_FOUND
+// (`ps`/`logs` of a misspelled app must not look like an idle one).
+Status HubService::KnownApp(const std::string& app) {
+  for (const auto& a : repos_->Apps())
+    if (a == app) return Status::Ok();
+  if (!hub_->Ps(app).empty()) return Status::Ok();
+  return Status::NotFound("no app named " + app + " (nothing pushed, nothing running)");
+}
+
 grpc::Status HubService::Ps(grpc::ServerContext* ctx, const v1::PsRequest* req, v1::PsResponse* resp) {
   if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
   if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
   if (!req->app().empty())
     if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
-  for (auto& p : hub_->Ps(req->app())) *resp->add_processes() = std::move(p);
+  auto procs = hub_->Ps(req->app());
+  if (!req->app().empty() && procs.empty())
+    if (Status s = KnownApp(req->app()); !s.ok()) return rpc::ToGrpc(s);
+  for (auto& p : procs) *resp->add_processes() = std::move(p);
   return grpc::Status::OK;
 }
 
@@ -98,6 +110,14 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
     if (Status s = ValidateCommitPrefix("commit", req->commit()); !s.ok()) return rpc::ToGrpc(s);
   if (!req->role().empty())
     if (Status s = ValidateName("role", req->role()); !s.ok()) return rpc::ToGrpc(s);
+  if (!req->follow()) {  // a follower may wait for an app's first push
+    if (req->commit().empty()) {
+      if (Status s = KnownApp(req->app()); !s.ok()) return rpc::ToGrpc(s);
+    } else if (auto c = repos_->Resolve(req->app(), req->commit()); !c.ok() && c.status().code() == Code::kNotFound) {
+      return rpc::ToGrpc(Status::NotFound(req->app() + "@" + req->commit() + ": no such app or commit (" +
+                                          c.status().message() + ")"));
+    }
+  }
   // Bounded per call: a client that stops reading costs at most this much
   // (then lines are dropped, and a marker says how many).
   auto box = std::make_shared<LogFollowerQueue>(o_.logs_follower_max_bytes);

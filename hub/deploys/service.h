@@ -38,6 +38,8 @@ class HubService final : public v1::Hub::Service {
   std::string MetricsText() const;
 
  private:
+  Status KnownApp(const std::string& app);
+
   Hub* hub_;
   RepoStore* repos_;
   ServiceOptions o_;

@@ -76,6 +76,24 @@ class DeployFlowTest(DeployTest):
         r = self.cli("stop", "webapp", a[:8], check=False)
         self.assertNotEqual(r.returncode, 0)
 
+    def test_ps_logs_of_an_unknown_app_or_commit_exit_non_zero(self):
+        a = self.first_commit()
+        self.push()
+        # Known but idle: an empty answer, exit 0.
+        self.assertEqual(self.cli_json("ps", "webapp", "--json"), [])
+        for args, what in ((("ps", "webapp2"), "no app named webapp2"),
+                           (("logs", "webapp2"), "no app named webapp2"),
+                           (("logs", "webapp", "deadbeef"), "webapp@deadbeef: no such app or commit")):
+            with self.subTest(args=args):
+                r = self.cli(*args, check=False)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn("NOT_FOUND", r.stderr)
+                self.assertIn(what, r.stderr)
+                self.assertEqual(r.stdout, "")
+        self.cli("deploy", "webapp", a[:8], "--drones", "d1")
+        self.assertEqual(len(self.cli_json("ps", "webapp", "--json")), 1)
+        self.cli("logs", "webapp", a[:8])
+
     def test_stop_refuses_a_commit_the_route_still_sends_users_to(self):
         a = self.first_commit()
         self.push()

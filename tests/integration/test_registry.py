@@ -43,6 +43,16 @@ class RegistryTest(ClusterTest):
     def wide(self, *args):
         return entries(self.cli_json("registry", "show", "--wide", *args))
 
+    def test_query_that_matches_nothing_exits_non_zero(self):
+        self.register(f"webapp@{A}", "http", "--port", "15194")
+        for args in ((f"webapp2",), (f"webapp@{B[:7]}",), ("webapp", "say")):
+            with self.subTest(args=args):
+                r = self.cli("registry", "query", *args, "--json", check=False)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn(f"no entries for {' '.join(args)} in the registry", r.stderr)
+                self.assertEqual(json.loads(r.stdout), [])
+        self.assertEqual(len(self.cli_json("registry", "query", "webapp", "http")), 1)
+
     def test_allocate_promises(self):
         # tests/registry/allocate_check: retried, avoided, registered, released, reserved, revoked.
         self.assertGreaterEqual(run_allocate_check(self), 36)
