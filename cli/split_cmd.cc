@@ -115,6 +115,7 @@ int RunSplit(const GlobalOptions& g, SplitOptions o) {
     } else {
       std::cout << SplitSummary(*plan, put->revision()) << std::flush;
     }
+    for (const auto& w : SplitWarnings(req.weights, running)) std::cerr << "skyport: warning: " << w << std::endl;
     return kExitOk;
   }
 }
@@ -127,7 +128,10 @@ Runner DefineSplit(CLI::App& cmd, const CommandContext& ctx) {
   auto hosts = std::make_shared<std::vector<std::string>>();
   auto prefixes = std::make_shared<std::vector<std::string>>();
   cmd.add_option("app", o->app, "App")->required();
-  cmd.add_option("weights", o->weights, "COMMIT=WEIGHT (COMMIT: a prefix of a running commit)");
+  cmd.add_option("weights", o->weights,
+                 "COMMIT=WEIGHT (COMMIT: a prefix of a running commit). Weights are relative shares: a commit "
+                 "gets WEIGHT / (sum of the weights) of the users (a=90 b=10 and a=9 b=1 both give 90%/10%); "
+                 "running commits left out get none");
   auto* new_test = cmd.add_option("--new-test", o->new_test_id,
                                   "Start a new test: a new split id (ID, else random); every user is dealt again")
                        ->expected(0, 1)

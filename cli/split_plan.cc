@@ -89,6 +89,28 @@ Result<SplitPlan> PlanSplit(const std::optional<v1::RouteConfig>& current, const
   return plan;
 }
 
+std::vector<std::string> SplitWarnings(const std::map<std::string, uint32_t>& weights,
+                                       const std::vector<std::string>& running) {
+  std::vector<std::string> out;
+  uint64_t sum = 0;
+  for (const auto& [c, w] : weights) sum += w;
+  if (sum != 100 && sum > 0) {
+    std::string shares;
+    for (const auto& [c, w] : weights)
+      shares += fmt::format("{}{} {}", shares.empty() ? "" : ", ", c.substr(0, 12),
+                            Percent(static_cast<double>(w) / static_cast<double>(sum)));
+    out.push_back(fmt::format("weights sum to {}, not 100: they are relative shares ({})", sum, shares));
+  }
+  const std::set<std::string> left_out = [&] {
+    std::set<std::string> s(running.begin(), running.end());
+    for (const auto& [c, w] : weights) s.erase(c);
+    return s;
+  }();
+  for (const auto& c : left_out)
+    out.push_back(fmt::format("running commit {} is not in the split: it gets no traffic", c.substr(0, 12)));
+  return out;
+}
+
 std::string SplitSummary(const SplitPlan& plan, int64_t revision) {
   const v1::RouteConfig& r = plan.route;
   std::string out = fmt::format("split {}: {}, route revision {}\n", r.app(),

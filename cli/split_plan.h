@@ -49,6 +49,13 @@ Result<SplitPlan> PlanSplit(const std::optional<v1::RouteConfig>& current, const
 //   moved: 10.0% of users
 std::string SplitSummary(const SplitPlan& plan, int64_t revision);
 
+// What a user may not expect of the split just written (one line each, for
+// stderr): weights are relative shares, so a sum other than 100 is said with
+// the shares it gives; a running commit the split leaves out gets no traffic.
+// `weights`: the request's, full commits; `running`: the app's live commits.
+std::vector<std::string> SplitWarnings(const std::map<std::string, uint32_t>& weights,
+                                       const std::vector<std::string>& running);
+
 // Human view of a config as routers see it (`skyport split APP --show`).
 std::string ShowSplit(const v1::RouteConfig& route);
 

@@ -101,7 +101,13 @@ class DeployFlowTest(DeployTest):
         b = self.commit({"greeting.txt": "beepity boop!\n"}, "beepity")
         self.push()
         self.cli("deploy", "webapp", b[:8], "--drones", "d1")
-        self.cli("split", "webapp", f"{a[:8]}=100")
+        # Weights are relative shares; a running commit left out gets no traffic: both said on stderr.
+        r = self.cli("split", "webapp", f"{a[:8]}=3", f"{b[:8]}=1")
+        self.assertIn(f"warning: weights sum to 4, not 100: they are relative shares ({a[:12]} 75.0%, {b[:12]} 25.0%)",
+                      r.stderr)
+        r = self.cli("split", "webapp", f"{a[:8]}=100")
+        self.assertIn(f"warning: running commit {b[:12]} is not in the split: it gets no traffic", r.stderr)
+        self.assertNotIn("sum to", r.stderr)
         # a has all the weight: its stop would fail every user's request.
         r = self.cli("stop", "webapp", a[:8], check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)

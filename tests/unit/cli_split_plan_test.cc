@@ -169,5 +169,20 @@ TEST_CASE("SplitSummary and ShowSplit", "[cli][split]") {
   CHECK_THAT(ShowSplit(empty), Catch::Contains("no weights: routers send everyone to the most recently deployed"));
 }
 
+TEST_CASE("SplitWarnings: relative shares said plainly, running commits left out named", "[cli]") {
+  const std::string a(40, 'a'), b(40, 'b'), c(40, 'c');
+  CHECK(SplitWarnings({{a, 90}, {b, 10}}, {a, b, a}).empty());
+  auto w = SplitWarnings({{a, 9}, {b, 1}}, {a, b});
+  REQUIRE(w.size() == 1);
+  CHECK(w[0] == "weights sum to 10, not 100: they are relative shares (aaaaaaaaaaaa 90.0%, bbbbbbbbbbbb 10.0%)");
+  w = SplitWarnings({{a, 100}}, {a, b, c, b});
+  REQUIRE(w.size() == 2);
+  CHECK(w[0] == "running commit bbbbbbbbbbbb is not in the split: it gets no traffic");
+  CHECK(w[1] == "running commit cccccccccccc is not in the split: it gets no traffic");
+  w = SplitWarnings({{a, 150}, {b, 50}}, {a});
+  REQUIRE(w.size() == 1);
+  CHECK_THAT(w[0], Catch::Contains("sum to 200") && Catch::Contains("75.0%") && Catch::Contains("25.0%"));
+}
+
 }  // namespace
 }  // namespace skyport::cli
