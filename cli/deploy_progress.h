@@ -29,6 +29,8 @@ class DeployPrinter {
 
   // After a stream that ended OK: "deployed APP COMMIT12 on N drone(s): a, b".
   std::string Summary() const;
+  // The resolved commit ("" until a message named one).
+  const std::string& commit() const { return commit_; }
 
  private:
   void Note(const v1::DeployProgress& p);

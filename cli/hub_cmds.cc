@@ -6,15 +6,30 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/command_table.h"
+#include "cli/commands.h"
 #include "cli/deploy_progress.h"
 #include "cli/errors.h"
 #include "cli/hub_commands.h"
 #include "cli/hub_tables.h"
+#include "cli/registry_client.h"
+#include "cli/split_plan.h"
 #include "core/clock.h"
 #include "core/names.h"
 
 namespace skyport::cli {
 namespace {
+
+// A deploy under a split gets no traffic until the split names it: say so, and
+// how (best effort: a registry that does not answer says nothing).
+void NoteDeployOutsideSplit(const GlobalOptions& g, const std::string& app, const std::string& commit) {
+  if (commit.empty()) return;
+  int ignored = kExitOk;
+  auto registry = ConnectOrReport(g, ignored);
+  if (!registry) return;
+  auto route = registry->GetRoute(app);
+  if (!route.ok()) return;
+  if (auto note = DeployedOutsideSplitNote(app, commit, *route)) std::cerr << "skyport: note: " << *note << std::endl;
+}
 
 }  // namespace
 
@@ -65,6 +80,7 @@ int RunDeploy(const GlobalOptions& g, const DeployOptions& o) {
   if (!s.ok()) return failed(s);
   if (output_failed) return kExitFailure;
   if (!g.json) std::cout << printer.Summary() << std::endl;
+  NoteDeployOutsideSplit(g, o.app, printer.commit());
   return kExitOk;
 }
 

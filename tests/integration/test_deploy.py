@@ -103,11 +103,23 @@ class DeployFlowTest(DeployTest):
         self.cli("deploy", "webapp", b[:8], "--drones", "d1")
         # Weights are relative shares; a running commit left out gets no traffic: both said on stderr.
         r = self.cli("split", "webapp", f"{a[:8]}=3", f"{b[:8]}=1")
-        self.assertIn(f"warning: weights sum to 4, not 100: they are relative shares ({a[:12]} 75.0%, {b[:12]} 25.0%)",
-                      r.stderr)
+        self.assertIn("warning: weights sum to 4, not 100: they are relative shares (", r.stderr)
+        self.assertIn(f"{a[:12]} 75.0%", r.stderr)
+        self.assertIn(f"{b[:12]} 25.0%", r.stderr)
         r = self.cli("split", "webapp", f"{a[:8]}=100")
         self.assertIn(f"warning: running commit {b[:12]} is not in the split: it gets no traffic", r.stderr)
         self.assertNotIn("sum to", r.stderr)
+        # A deploy under the split says the new commit gets no traffic, and how to give it some.
+        c = self.commit({"greeting.txt": "boop\n"}, "c")
+        self.push()
+        r = self.cli("deploy", "webapp", c[:8], "--drones", "d1")
+        self.assertIn(f"note: webapp splits its traffic and {c[:12]} is not in the split: it gets no traffic. "
+                      f"To send it about 10% of users: skyport split webapp {a[:12]}=100 {c[:12]}=11", r.stderr)
+        r = self.cli("split", "webapp", f"{a[:12]}=100", f"{c[:12]}=11")
+        self.cli("stop", "webapp", c[:8], check=False)  # weighted now: refused
+        self.assertEqual(set(self.show("webapp")), {a, b, c})
+        self.cli("split", "webapp", f"{a[:8]}=100")
+        self.cli("stop", "webapp", c[:8])
         # a has all the weight: its stop would fail every user's request.
         r = self.cli("stop", "webapp", a[:8], check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
