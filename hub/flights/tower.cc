@@ -26,6 +26,13 @@ bool OwnsRoute(const FlightState& s) {
          (s.status == FlightStatus::kPromoted && s.route_written < s.route_version);
 }
 
+// A flight whose name a new flight may not take: not finished, unless it has
+// promoted and written its promotion (only its grace's retirement is left;
+// by name, status/log/kill then address the newer flight, ids still both).
+bool HoldsName(const FlightState& s) {
+  return Active(s) && !(s.status == FlightStatus::kPromoted && s.route_written >= s.route_version);
+}
+
 // Registry refusals that retrying will not change.
 bool Permanent(const Status& s) {
   return s.code() == Code::kInvalidArgument || s.code() == Code::kPermissionDenied ||
@@ -358,7 +365,7 @@ Result<v1::FlightStatus> ControlTower::Start(const std::string& spec_json) {
     if (Status s = RoomForOneMoreLocked(spec->name); !s.ok()) return s;
     for (const auto& [id, f] : flights_) {
       if (!Active(f.state)) continue;
-      if (f.spec.name == spec->name)
+      if (f.spec.name == spec->name && HoldsName(f.state))
         return Status::AlreadyExists(fmt::format("flight \"{}\" is active ({}); kill it first or pick another name",
                                                  spec->name, FlightStatusName(f.state.status)));
       if (f.spec.app == spec->app && OwnsRoute(f.state))
@@ -393,7 +400,7 @@ Result<v1::FlightStatus> ControlTower::Start(const std::string& spec_json) {
   std::unique_lock lock(mu_);
   // Checked again under the lock: another Start may have raced us.
   for (const auto& [id, f] : flights_)
-    if (Active(f.state) && (f.spec.name == spec->name || (f.spec.app == spec->app && OwnsRoute(f.state))))
+    if ((f.spec.name == spec->name && HoldsName(f.state)) || (f.spec.app == spec->app && Active(f.state) && OwnsRoute(f.state)))
       return Status::AlreadyExists(fmt::format("flight \"{}\" on app \"{}\" started meanwhile", f.spec.name, f.spec.app));
   if (Status s = RoomForOneMoreLocked(spec->name); !s.ok()) return s;
   std::string id = NewFlightId(spec->name, now);

@@ -256,6 +256,28 @@ class FlightTest(DeployTest):
         wait_until(lambda: self.a not in self.commits_running(), 30, what="old commit retired")
         self.assertEqual(self.share_of_b(LINUX, 20), 1.0)
 
+    def test_a_promoted_flights_name_can_be_reused_during_its_grace(self):
+        self.start_flight(self.spec([
+            {"action": "deploy", "arm": "treatment"},
+            {"action": "promote", "arm": "treatment", "grace": "1h"},
+        ]))
+        wait_until(lambda: self.status()["state"] == "promoted", 60, what="promoted")
+        first_id = self.status()["id"]
+        # Its promotion is written: the name is free for the next experiment.
+        self.start_flight(self.spec([{"action": "wait", "for": "1h"}],
+                                    arms={"control": "master", "treatment": self.a[:8]}))
+        now = self.status()
+        self.assertEqual(now["state"], "running")
+        self.assertNotEqual(now["id"], first_id, "by name: the newer flight")
+        ids = {f["id"]: f["state"] for f in self.cli_json("flight", "list", "--all", "--json")}
+        self.assertEqual(ids.get(first_id), "promoted")
+        # A third flight of the name while the second runs is refused, as before.
+        r = self.start_flight(self.spec([{"action": "wait", "for": "1h"}],
+                                        arms={"control": "master", "treatment": self.a[:8]}), check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("is active (running)", r.stderr)
+        self.cli("flight", "kill", "checkout-v2")
+
     def test_a_rollback_during_the_grace_keeps_the_old_commit(self):
         doc = self.spec([
             {"action": "deploy", "arm": "treatment"},
