@@ -4,6 +4,7 @@
 
 #include "core/etcd_flags.h"
 #include "core/http_admin.h"
+#include "core/version.h"
 
 namespace skyport {
 namespace {
@@ -33,7 +34,7 @@ void AddEnvNames(CLI::App& app, const std::string& program) {
   for (CLI::Option* opt : app.get_options()) {
     const std::string& name = opt->get_single_name();
     if (!opt->get_lnames().empty() && opt->get_envname().empty() && name != "help" &&
-        name != "config" && name != "help-all")
+        name != "config" && name != "help-all" && name != "version")
       opt->envname(EnvNameForFlag(name, program));
   }
   // Subcommand options (--host, --port, --from…) get none: a generic
@@ -53,7 +54,8 @@ std::vector<std::string> CliVariablesNotRead(const CLI::App& app, const std::str
     const std::string& name = opt->get_single_name();
     // --config counts as given once the default file was looked at: SKYPORT_CONFIG is checked alone.
     if (name == "config") check("CONFIG");
-    if (opt->get_lnames().empty() || name == "help" || name == "help-all" || name == "config" || opt->count() > 0)
+    if (opt->get_lnames().empty() || name == "help" || name == "help-all" || name == "config" || name == "version" ||
+        opt->count() > 0)
       continue;
     check(name);
     // The secret a *-file flag stands in for (--token-file: SKYPORT_TOKEN).
@@ -70,6 +72,7 @@ void EnableEnvAndConfig(CLI::App& app, const std::string& program, const std::st
   const std::string config_env = EnvName(program, "CONFIG");
   if (auto from_env = env(config_env)) config = *from_env;
   app.set_config("--config", config, "Config file (TOML key = value; env " + config_env + ")");
+  app.set_version_flag("--version", VersionLine(program), "Print the version, commit and build day, and exit");
   app.config_formatter(std::make_shared<EnvFirstConfig>(env, program));
   app.allow_config_extras(false);
   app.preparse_callback([&app, program](size_t) { AddEnvNames(app, program); });

@@ -26,6 +26,7 @@ struct EtcdFlags;
 // receives the names of the CLI's variables that are set and would have
 // meant one of its settings (SKYPORT_HUB for the router's --hub) while the
 // daemon's own is not: StartDaemon logs them (names only, never values).
+// Also adds `--version` (core/version.h VersionLine).
 void EnableEnvAndConfig(CLI::App& app, const std::string& program, const std::string& default_config,
                         std::vector<std::string>* not_read = nullptr, EnvLookup env = ProcessEnv());
 

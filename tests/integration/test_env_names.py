@@ -75,5 +75,21 @@ class EnvNamesTest(ClusterTest):
                 self.assertFalse(flag.startswith(daemon + "-"), f"skyport --{flag} would be a {daemon} variable")
 
 
+class VersionTest(unittest.TestCase):
+    def test_every_binary_prints_its_version_commit_and_build_day(self):
+        for prog in ("skyport", *(f"skyport-{d}" for d in DAEMONS)):
+            with self.subTest(prog=prog):
+                # No other flag: a daemon's required ones (--data) must not stand in the way.
+                r = subprocess.run([binary(prog), "--version"], capture_output=True, text=True, timeout=10,
+                                   env=clean_env(HOME=tempfile.gettempdir()), stdin=subprocess.DEVNULL)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertRegex(r.stdout.strip(),
+                                 rf"^{prog} \d+\.\d+\.\d+ \(commit ([0-9a-f]{{12}}(-dirty)?|unknown), "
+                                 rf"built \d{{4}}-\d{{2}}-\d{{2}}\)$")
+                self.assertIn("--version", subprocess.run([binary(prog), "--help"], capture_output=True, text=True,
+                                                          timeout=10, env=clean_env(HOME=tempfile.gettempdir()),
+                                                          stdin=subprocess.DEVNULL).stdout)
+
+
 if __name__ == "__main__":
     unittest.main()
