@@ -145,16 +145,17 @@ std::set<uint64_t> SocketInodesOf(pid_t pid) {
   return out;
 }
 
-std::vector<pid_t> ProcessTree(pid_t pgid) {
-  if (pgid <= 1) return {};
+std::vector<pid_t> ProcessTree(pid_t pgid, const std::vector<pid_t>& roots) {
   const auto all = ListProcesses();
   std::set<pid_t> tree;
   std::multimap<pid_t, pid_t> children;
   for (const auto& p : all) {
     if (p.state == 'Z') continue;
-    if (p.pgid == pgid) tree.insert(p.pid);
+    if (pgid > 1 && p.pgid == pgid) tree.insert(p.pid);
     children.emplace(p.ppid, p.pid);
   }
+  for (pid_t r : roots)
+    if (r > 1) tree.insert(r);
   std::vector<pid_t> todo(tree.begin(), tree.end());
   while (!todo.empty()) {
     pid_t parent = todo.back();
@@ -176,9 +177,9 @@ ListenerCheck CheckListener(uint32_t port, pid_t pgid, PortOwner* owner, const s
   for (int look = 0;; ++look) {
     listening = ListeningInodes(port);
     if (listening.empty()) return ListenerCheck::kNone;
-    for (pid_t pid : ProcessTree(pgid))
-      for (uint64_t inode : SocketInodesOf(pid)) listening.erase(inode);
-    for (pid_t pid : also_ours)
+    // also_ours and their descendants too: an escaped daemon's worker that holds the listener is
+    // the instance's, not a stranger.
+    for (pid_t pid : ProcessTree(pgid, also_ours))
       for (uint64_t inode : SocketInodesOf(pid)) listening.erase(inode);
     if (listening.empty()) return ListenerCheck::kOurs;
     // A listener that closed while we looked is nobody's: the instance exiting just after it

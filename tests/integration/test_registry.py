@@ -323,6 +323,63 @@ class PortClashTest(ClusterTest):
         self.assertIn("not by the command; stopping it and registering nothing", err)
         self.assertEqual(self.show(), {})
 
+    # A command that starts a daemon the usual way: setsid in a subshell that exits at once, so the
+    # daemon is orphaned to the CLI (its subreaper) outside the command's group; the daemon runs
+    # `inner` as its child and waits.
+    def escaped_daemon(self, inner):
+        script = os.path.join(self.tmp, "daemon.sh")
+        with open(script, "w") as f:
+            f.write(f"{inner} &\nwait\n")
+        return ["sh", "-c", f"( setsid sh {script} & ) ; sleep 60"], script
+
+    def processes_of(self, marker):
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit() and int(d) != os.getpid():
+                try:
+                    with open(f"/proc/{d}/cmdline", "rb") as f:
+                        if marker.encode() in f.read() and pid_alive(int(d)):
+                            out.append(int(d))
+                except OSError:
+                    pass
+        return out
+
+    def kill_leftovers(self, marker):
+        for pid in self.processes_of(marker):
+            os.kill(pid, signal.SIGKILL)
+
+    def test_a_listener_of_an_escaped_daemons_child_is_the_commands_and_stops_with_it(self):
+        cmd, script = self.escaped_daemon(f"{sys.executable} {ECHO}")
+        self.addCleanup(self.kill_leftovers, script)
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                       "--", *cmd)
+        [(_, _, e)] = wait_until(lambda: p.poll() is None and entries(self.cli_json("registry", "show", "--wide")),
+                                 15, what="entry registered")
+        with urllib.request.urlopen(f"http://127.0.0.1:{e['port']}/") as resp:
+            self.assertEqual(resp.read().decode().strip(), f"port {e['port']}")
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=20)
+        self.assertEqual(self.processes_of(script), [], "the escaped daemon outlived the command")
+        self.assertEqual(self.show(), {})
+
+    def test_an_escaped_daemon_stops_with_a_refused_command(self):
+        flag = os.path.join(self.tmp, "port")
+        cmd, script = self.escaped_daemon("sleep 60")
+        self.addCleanup(self.kill_leftovers, script)
+        cmd[-1] = cmd[-1].replace("sleep 60", f"echo $PORT > {flag}.tmp && mv {flag}.tmp {flag} && sleep 60")
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                       "--", *cmd)
+        wait_until(lambda: os.path.exists(flag), 15, what="the command's port")
+        wait_until(lambda: self.processes_of(script), 15, what="the daemon")
+        with open(flag) as f:
+            s = stranger(int(f.read()))
+        self.addCleanup(s.close)
+        p.wait(timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(self.processes_of(script), [], "the escaped daemon outlived the refused command")
+        self.assertIn("not by the command; stopping it and registering nothing", p.stderr.read())
+        self.assertEqual(self.show(), {})
+
 
 class AllocateWholeRangeTest(ClusterTest):
     """A registry with a range small enough to avoid whole (allocate_check --range)."""
