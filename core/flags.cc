@@ -55,9 +55,14 @@ std::vector<std::string> CliVariablesNotRead(const CLI::App& app, const std::str
     if (name == "config") check("CONFIG");
     if (opt->get_lnames().empty() || name == "help" || name == "help-all" || name == "config" || opt->count() > 0)
       continue;
+    if (name.ends_with("-file")) {
+      // The secret a *-file flag stands in for (--token-file: SKYPORT_TOKEN). The file and the
+      // secret are one setting: the daemon's own secret variable (SKYPORT_HUB_TOKEN) gives it.
+      const std::string secret = name.substr(0, name.size() - 5);
+      if (env(EnvName(program, secret))) continue;
+      check(secret);
+    }
     check(name);
-    // The secret a *-file flag stands in for (--token-file: SKYPORT_TOKEN).
-    if (name.ends_with("-file")) check(name.substr(0, name.size() - 5));
   }
   return names;
 }
