@@ -14,7 +14,7 @@
 int main(int argc, char** argv) {
   skyport::registry::DaemonOptions o;
   CLI::App app{"skyport-registry: the cluster's registry of endpoints, ports, leases and route config.\n"
-               "Every setting is also read from SKYPORT_<FLAG> and from --config FILE."};
+               "Every setting is also read from SKYPORT_REGISTRY_<FLAG> and from --config FILE."};
   app.add_option("--listen", o.listen, "gRPC address (HOST:PORT; port 0 picks a free one)")->capture_default_str();
   app.add_option("--store", o.store,
                  "Where the state lives: sqlite (one registry, --data) or etcd (any number of registries "
