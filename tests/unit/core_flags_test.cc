@@ -304,6 +304,15 @@ TEST_CASE("EnableEnvAndConfig: a daemon's own variables; the CLI's are reported,
       CHECK(t.not_read.empty());
     }
   }
+  SECTION("--config FILE on the command line: SKYPORT_CONFIG is not reported") {
+    std::string a = dir.Write("a.toml", "ut-registry = \"from-a\"\n");
+    std::string b = dir.Write("b.toml", "ut-registry = \"from-b\"\n");
+    ScopedEnv env(Vars{{"SKYPORT_CONFIG", b}});
+    TestApp t("", env.Lookup(), "router");
+    REQUIRE(t.Parse({"--config", a}) == "");
+    CHECK(t.registry == "from-a");
+    CHECK(t.not_read.empty());
+  }
   SECTION("the file loses to the daemon's own variable, not to the CLI's") {
     std::string c = dir.Write("c.toml", "ut-registry = \"file-registry\"\n");
     {
