@@ -51,6 +51,10 @@ std::vector<pid_t> ProcessTree(pid_t pgid, const std::vector<pid_t>& roots = {})
 struct PortOwner {
   pid_t pid = 0;        // 0 when no visible process holds it
   std::string command;  // /proc/PID/comm
+  // With pid 0: a process of the instance whose fds we may not read (another
+  // user's, or not dumpable), which may be the one that holds the port.
+  pid_t hidden = 0;
+  std::string hidden_command;
   std::string Describe(uint32_t port) const;  // "port 4001 is held by pid 77 (python3)"
 };
 

@@ -6,11 +6,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.request
 
-from harness import BIN, ClusterTest, free_range, pid_alive, wait_until
+from harness import BIN, ClusterTest, binary, free_range, pid_alive, wait_until
 
 A = "74336bc1db98478e02e69f59e7100895be207389"
 B = "40548daf17f7d25ec0f1925b97d24bc05043e4ed"
@@ -378,6 +379,35 @@ class PortClashTest(ClusterTest):
         self.assertEqual(p.returncode, 1)
         self.assertEqual(self.processes_of(script), [], "the escaped daemon outlived the refused command")
         self.assertIn("not by the command; stopping it and registering nothing", p.stderr.read())
+        self.assertEqual(self.show(), {})
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv") and os.path.exists("/usr/bin/python3"),
+                         "needs root, setpriv and /usr/bin/python3 (the CLI runs as nobody)")
+    def test_a_command_whose_sockets_cannot_be_read_is_named(self):
+        # A command that is not dumpable (or runs as another user: sudo -u) has a /proc/PID/fd the
+        # CLI may not read: its own listener looks like a stranger's. Refused (nothing proves it is
+        # the command's), but the message names the command's process, not "outside the instance".
+        pub = tempfile.mkdtemp(prefix="skyport-pub-")
+        self.addCleanup(shutil.rmtree, pub)
+        os.chmod(pub, 0o755)
+        token = os.path.join(pub, "token")
+        shutil.copy(self.token_file, token)
+        os.chmod(token, 0o644)
+        server = os.path.join(pub, "server.py")
+        with open(server, "w") as f:
+            f.write("import ctypes, http.server, os\n"
+                    "ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0\n"
+                    "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])),"
+                    " http.server.SimpleHTTPRequestHandler).serve_forever()\n")
+        os.chmod(server, 0o644)
+        env = self.env(token_file=token)
+        env["HOME"] = pub
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary("skyport"),
+                            "registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                            "--", "/usr/bin/python3", server],
+                           capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"or by pid \d+ \(python3\) of the instance, whose sockets cannot be read")
         self.assertEqual(self.show(), {})
 
 
