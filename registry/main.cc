@@ -1,5 +1,6 @@
 // skyport-registry: endpoints, ports, leases and route config for the cluster.
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 
 #include <CLI/CLI.hpp>
@@ -58,6 +59,12 @@ int main(int argc, char** argv) {
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;
   if (migrate->parsed()) {
+    // As StartDaemon does for the daemon: an old SKYPORT_ETCD_PASSWORD must not fail as a bare auth error.
+    for (const std::string& name : o.common.env_not_read)
+      std::fprintf(stderr,
+                   "skyport-registry migrate: %s is set, but it is the skyport CLI's (or an older release's) "
+                   "variable and is not read; set %s instead\n",
+                   name.c_str(), skyport::EnvName("registry", name.substr(8)).c_str());
     m.etcd = o.etcd;
     return skyport::registry::RunMigrate(m);
   }

@@ -74,6 +74,18 @@ class EnvNamesTest(ClusterTest):
             for daemon in DAEMONS:
                 self.assertFalse(flag.startswith(daemon + "-"), f"skyport --{flag} would be a {daemon} variable")
 
+    def test_migrate_says_the_generic_etcd_password_is_not_read(self):
+        # skyport-registry migrate never reaches StartDaemon's warning: an old SKYPORT_ETCD_PASSWORD
+        # must not end as a bare "needs a password".
+        env = clean_env(SKYPORT_ETCD_PASSWORD="pw-value-never-printed")
+        r = subprocess.run([binary("skyport-registry"), "migrate", "--from", f"sqlite:{self.tmp}/none",
+                            "--to", "etcd:127.0.0.1:1", "--etcd-user", "skyport", "--etcd-dial-timeout", "300ms",
+                            "--etcd-request-timeout", "500ms"],
+                           env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"SKYPORT_ETCD_PASSWORD is set.*not read; set SKYPORT_REGISTRY_ETCD_PASSWORD")
+        self.assertNotIn("pw-value-never-printed", r.stdout + r.stderr)
+
     def test_each_daemons_help_names_its_own_variables(self):
         for daemon in DAEMONS:
             with self.subTest(daemon=daemon):
