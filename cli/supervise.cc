@@ -250,17 +250,25 @@ class Supervisor {
   }
 
   // CMD is gone but its group may live on (daemonized children holding the
-  // port): they go the same way.
+  // port): they go the same way, and so do the daemons that left the group
+  // (orphaned to us) with their descendants: whatever counted as the
+  // command's listener must not keep the port once the lease frees it.
   void CleanupGroup() {
-    if (killpg(pid_, 0) != 0) return;
-    killpg(pid_, SIGTERM);
+    auto escaped = [this] { return ProcessTree(0, Orphans()); };
+    auto signal_all = [&](int sig) {
+      killpg(pid_, sig);
+      for (pid_t p : escaped()) kill(p, sig);
+    };
+    auto alive = [&] { return killpg(pid_, 0) == 0 || !escaped().empty(); };
+    if (!alive()) return;
+    signal_all(SIGTERM);
     int64_t deadline = MonoMs() + kGraceMs;
     while (MonoMs() < deadline) {
       Reap();
-      if (killpg(pid_, 0) != 0) return;
+      if (!alive()) return;
       WaitSignal(kReadyPollMs);
     }
-    killpg(pid_, SIGKILL);
+    signal_all(SIGKILL);
     Reap();
   }
 

@@ -45,21 +45,32 @@ void AddEnvNames(CLI::App& app, const std::string& program) {
 // `program` a setting it has no value for (from its flags, its own variables
 // or its config file) had it read them: what a user who set them for the CLI
 // may expect the daemon to follow.
-std::vector<std::string> CliVariablesNotRead(const CLI::App& app, const std::string& program, const EnvLookup& env) {
+// `default_config`: the file --config stands for when not given (CLI11 records a default file
+// that exists as a result of --config, so a result other than it is a --config FILE given).
+std::vector<std::string> CliVariablesNotRead(const CLI::App& app, const std::string& program, const EnvLookup& env,
+                                             const std::string& default_config) {
   std::vector<std::string> names;
   auto check = [&](const std::string& name) {
     if (env(EnvName("", name)) && !env(EnvName(program, name))) names.push_back(EnvName("", name));
   };
   for (const CLI::Option* opt : app.get_options()) {
     const std::string& name = opt->get_single_name();
-    // --config counts as given once the default file was looked at: SKYPORT_CONFIG is checked alone.
-    if (name == "config") check("CONFIG");
+    // --config counts as given once the default file was looked at: SKYPORT_CONFIG is checked
+    // unless --config FILE was on the command line.
+    if (name == "config" &&
+        (opt->count() == 0 || (!default_config.empty() && opt->as<std::string>() == default_config)))
+      check("CONFIG");
     if (opt->get_lnames().empty() || name == "help" || name == "help-all" || name == "config" || name == "version" ||
         opt->count() > 0)
       continue;
+    if (name.ends_with("-file")) {
+      // The secret a *-file flag stands in for (--token-file: SKYPORT_TOKEN). The file and the
+      // secret are one setting: the daemon's own secret variable (SKYPORT_HUB_TOKEN) gives it.
+      const std::string secret = name.substr(0, name.size() - 5);
+      if (env(EnvName(program, secret))) continue;
+      check(secret);
+    }
     check(name);
-    // The secret a *-file flag stands in for (--token-file: SKYPORT_TOKEN).
-    if (name.ends_with("-file")) check(name.substr(0, name.size() - 5));
   }
   return names;
 }
@@ -77,7 +88,8 @@ void EnableEnvAndConfig(CLI::App& app, const std::string& program, const std::st
   app.allow_config_extras(false);
   app.preparse_callback([&app, program](size_t) { AddEnvNames(app, program); });
   if (not_read != nullptr && !program.empty())
-    app.parse_complete_callback([&app, program, not_read, env] { *not_read = CliVariablesNotRead(app, program, env); });
+    app.parse_complete_callback(
+        [&app, program, not_read, env, config] { *not_read = CliVariablesNotRead(app, program, env, config); });
 }
 
 void AddCommonDaemonFlags(CLI::App& app, CommonDaemonFlags& f, bool serves, const std::string& program) {

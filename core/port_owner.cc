@@ -84,6 +84,15 @@ bool TryBind(int family, uint32_t port) {
   return rc == 0 || err != EADDRINUSE;
 }
 
+// False when /proc/PID/fd exists but may not be read (another user's process, or one that is not
+// dumpable): its sockets are unknown.
+bool FdsReadable(pid_t pid) {
+  DIR* dir = opendir(fmt::format("/proc/{}/fd", pid).c_str());
+  if (dir == nullptr) return errno != EACCES && errno != EPERM;
+  closedir(dir);
+  return true;
+}
+
 }  // namespace
 
 std::vector<TcpSocketEntry> ParseProcNetTcp(std::string_view text, size_t max_lines) {
@@ -145,16 +154,17 @@ std::set<uint64_t> SocketInodesOf(pid_t pid) {
   return out;
 }
 
-std::vector<pid_t> ProcessTree(pid_t pgid) {
-  if (pgid <= 1) return {};
+std::vector<pid_t> ProcessTree(pid_t pgid, const std::vector<pid_t>& roots) {
   const auto all = ListProcesses();
   std::set<pid_t> tree;
   std::multimap<pid_t, pid_t> children;
   for (const auto& p : all) {
     if (p.state == 'Z') continue;
-    if (p.pgid == pgid) tree.insert(p.pid);
+    if (pgid > 1 && p.pgid == pgid) tree.insert(p.pid);
     children.emplace(p.ppid, p.pid);
   }
+  for (pid_t r : roots)
+    if (r > 1) tree.insert(r);
   std::vector<pid_t> todo(tree.begin(), tree.end());
   while (!todo.empty()) {
     pid_t parent = todo.back();
@@ -167,19 +177,27 @@ std::vector<pid_t> ProcessTree(pid_t pgid) {
 }
 
 std::string PortOwner::Describe(uint32_t port) const {
+  if (pid == 0 && hidden != 0)
+    return fmt::format(
+        "port {} is held by a process outside the instance, or by pid {} ({}) of the instance, whose sockets "
+        "cannot be read (another user's, or not dumpable: run skyport as that user or as root)",
+        port, hidden, hidden_command.empty() ? "?" : hidden_command);
   if (pid == 0) return fmt::format("port {} is held by a process outside the instance", port);
   return fmt::format("port {} is held by pid {} ({})", port, pid, command.empty() ? "?" : command);
 }
 
 ListenerCheck CheckListener(uint32_t port, pid_t pgid, PortOwner* owner, const std::vector<pid_t>& also_ours) {
   std::set<uint64_t> listening;
+  pid_t hidden = 0;
   for (int look = 0;; ++look) {
     listening = ListeningInodes(port);
     if (listening.empty()) return ListenerCheck::kNone;
-    for (pid_t pid : ProcessTree(pgid))
+    // also_ours and their descendants too: an escaped daemon's worker that holds the listener is
+    // the instance's, not a stranger.
+    for (pid_t pid : ProcessTree(pgid, also_ours)) {
+      if (!FdsReadable(pid)) hidden = pid;
       for (uint64_t inode : SocketInodesOf(pid)) listening.erase(inode);
-    for (pid_t pid : also_ours)
-      for (uint64_t inode : SocketInodesOf(pid)) listening.erase(inode);
+    }
     if (listening.empty()) return ListenerCheck::kOurs;
     // A listener that closed while we looked is nobody's: the instance exiting just after it
     // bound (its fds already gone, so not found in its tree) is a crash, not a port clash.
@@ -199,6 +217,12 @@ ListenerCheck CheckListener(uint32_t port, pid_t pgid, PortOwner* owner, const s
         }
       return true;
     });
+    if (owner->pid == 0 && hidden != 0) {
+      owner->hidden = hidden;
+      owner->hidden_command = ReadProcText(fmt::format("/proc/{}/comm", hidden));
+      while (!owner->hidden_command.empty() && owner->hidden_command.back() == '\n')
+        owner->hidden_command.pop_back();
+    }
   }
   return ListenerCheck::kStranger;
 }

@@ -43,13 +43,18 @@ std::optional<uint64_t> SocketInode(std::string_view link);
 // The socket inodes among the open fds of `pid` (unreadable fds are skipped).
 std::set<uint64_t> SocketInodesOf(pid_t pid);
 
-// The instance's processes: the members of group `pgid` and every
-// descendant of them (a child that left the group with setsid() included).
-std::vector<pid_t> ProcessTree(pid_t pgid);
+// The instance's processes: the members of group `pgid`, the processes in
+// `roots` (escaped daemons orphaned to the supervisor), and every descendant
+// of them (a child that left the group with setsid() included).
+std::vector<pid_t> ProcessTree(pid_t pgid, const std::vector<pid_t>& roots = {});
 
 struct PortOwner {
   pid_t pid = 0;        // 0 when no visible process holds it
   std::string command;  // /proc/PID/comm
+  // With pid 0: a process of the instance whose fds we may not read (another
+  // user's, or not dumpable), which may be the one that holds the port.
+  pid_t hidden = 0;
+  std::string hidden_command;
   std::string Describe(uint32_t port) const;  // "port 4001 is held by pid 77 (python3)"
 };
 
@@ -62,7 +67,8 @@ enum class ListenerCheck {
 // Checks the port's listeners against the tree of `pgid`. When a stranger
 // holds it, `owner` says who if a visible process has that socket open.
 // `also_ours`: processes of the instance outside its group (escaped daemons
-// the supervisor tracks), whose listeners count as the instance's too.
+// the supervisor tracks), whose listeners, and their descendants', count as
+// the instance's too.
 ListenerCheck CheckListener(uint32_t port, pid_t pgid, PortOwner* owner, const std::vector<pid_t>& also_ours = {});
 
 // True when nothing holds `port` on any local address: binding 0.0.0.0:PORT

@@ -22,6 +22,11 @@ token_var() {
 }
 
 if [ "$(id -u)" -ne 0 ]; then
+  # No copy to make: the program's own variable names the secret itself (a daemon does not read
+  # the CLI's SKYPORT_TOKEN_FILE that the compose file sets), unless it is set already.
+  var=$(token_var "$1")
+  eval "own=\${$var:-}"
+  if [ -z "$own" ] && [ -n "${SKYPORT_TOKEN_FILE:-}" ]; then export "$var=$SKYPORT_TOKEN_FILE"; fi
   exec "$@"
 fi
 

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   a.registry = "127.0.0.1:6000";
   a.advertise = "127.0.0.1";
   CLI::App app{"skyport-drone: checks out and runs the hub's deployments, registers them in the registry.\n"
-               "Every setting is also read from SKYPORT_<FLAG> and from --config FILE.\n"
+               "Every setting is also read from SKYPORT_DRONE_<FLAG> and from --config FILE.\n"
                "With `-- CMD ARGS...` every deployment runs that command (role --role) instead of its Procfile."};
   app.add_option("--hub", a.hub, "Hub gRPC address, or several as HOST:PORT,HOST:PORT,... (the drone "
                  "attaches to the leader and follows it)")->capture_default_str();

@@ -8,7 +8,7 @@
 int main(int argc, char** argv) {
   skyport::hub::DaemonOptions o;
   CLI::App app{"skyport-hub: git push target and deploy controller.\n"
-               "Every setting is also read from SKYPORT_<FLAG> and from --config FILE."};
+               "Every setting is also read from SKYPORT_HUB_<FLAG> and from --config FILE."};
   app.add_option("--listen", o.listen, "gRPC address for the CLI and drones (port 0 = any)")->capture_default_str();
   app.add_option("--git-listen", o.git_listen, "git smart-HTTP address (port 0 = any)")->capture_default_str();
   app.add_option("--data", o.data_dir, "Data directory (repositories, deployments)")->required();

@@ -1,5 +1,6 @@
 // skyport-registry: endpoints, ports, leases and route config for the cluster.
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 
 #include <CLI/CLI.hpp>
@@ -14,7 +15,7 @@
 int main(int argc, char** argv) {
   skyport::registry::DaemonOptions o;
   CLI::App app{"skyport-registry: the cluster's registry of endpoints, ports, leases and route config.\n"
-               "Every setting is also read from SKYPORT_<FLAG> and from --config FILE."};
+               "Every setting is also read from SKYPORT_REGISTRY_<FLAG> and from --config FILE."};
   app.add_option("--listen", o.listen, "gRPC address (HOST:PORT; port 0 picks a free one)")->capture_default_str();
   app.add_option("--store", o.store,
                  "Where the state lives: sqlite (one registry, --data) or etcd (any number of registries "
@@ -58,6 +59,12 @@ int main(int argc, char** argv) {
   int code = 0;
   if (!skyport::ParseOrExit(app, argc, argv, code)) return code;
   if (migrate->parsed()) {
+    // As StartDaemon does for the daemon: an old SKYPORT_ETCD_PASSWORD must not fail as a bare auth error.
+    for (const std::string& name : o.common.env_not_read)
+      std::fprintf(stderr,
+                   "skyport-registry migrate: %s is set, but it is the skyport CLI's (or an older release's) "
+                   "variable and is not read; set %s instead\n",
+                   name.c_str(), skyport::EnvName("registry", name.substr(8)).c_str());
     m.etcd = o.etcd;
     return skyport::registry::RunMigrate(m);
   }

@@ -8,7 +8,7 @@
 int main(int argc, char** argv) {
   skyport::router::DaemonOptions o;
   CLI::App app{"skyport-router: HTTP reverse proxy with weighted, sticky splits between commits.\n"
-               "Every setting is also read from SKYPORT_<FLAG> and from --config FILE."};
+               "Every setting is also read from SKYPORT_ROUTER_<FLAG> and from --config FILE."};
   app.add_option("--listen", o.listen, "HTTP traffic address (port 0 = any)")->capture_default_str();
   app.add_option("--admin", o.admin, "Admin HTTP address: /routes /stats /metrics /healthz ('' = off)")
       ->capture_default_str();

@@ -491,6 +491,33 @@ class DockerfileTest(unittest.TestCase):
             self.assertEqual(r.stdout.split("\n")[:6], ["0", "root 600", "root 700", "root 711", "root 711",
                                                         "/run/skyport/token"], r.stdout)
 
+    def test_entrypoint_as_another_user_points_the_daemons_own_variable_at_the_secret(self):
+        """docker run --user: no copy, but a daemon reads only its own variable, so the entrypoint
+        sets it from the compose file's SKYPORT_TOKEN_FILE (unless it is set already)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chmod(tmp, 0o755)
+            for daemon in ("registry", "hub", "drone", "router"):
+                fake = os.path.join(tmp, f"skyport-{daemon}")
+                with open(fake, "w") as f:
+                    f.write(f'#!/bin/sh\necho "${{SKYPORT_{daemon.upper()}_TOKEN_FILE:-unset}}"\n')
+                os.chmod(fake, 0o755)
+            entry = os.path.join(ROOT, "docker", "entrypoint.sh")
+            for shell in ("sh", "dash"):
+                if not shutil.which(shell):
+                    continue
+                for daemon in ("registry", "hub", "drone", "router"):
+                    with self.subTest(shell=shell, daemon=daemon):
+                        env = {"PATH": os.environ["PATH"], "SKYPORT_TOKEN_FILE": "/run/secrets/skyport_token"}
+                        cmd = [shell, entry, os.path.join(tmp, f"skyport-{daemon}")]
+                        if os.geteuid() == 0:
+                            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+                        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env)
+                        self.assertEqual(r.returncode, 0, r.stderr)
+                        self.assertEqual(r.stdout.strip(), "/run/secrets/skyport_token")
+                        env[f"SKYPORT_{daemon.upper()}_TOKEN_FILE"] = "/own"
+                        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env)
+                        self.assertEqual(r.stdout.strip(), "/own", r.stderr)
+
     def test_make_token(self):
         with tempfile.TemporaryDirectory() as tmp:
             os.makedirs(os.path.join(tmp, "docker"))

@@ -74,6 +74,43 @@ class EnvNamesTest(ClusterTest):
             for daemon in DAEMONS:
                 self.assertFalse(flag.startswith(daemon + "-"), f"skyport --{flag} would be a {daemon} variable")
 
+    def test_migrate_says_the_generic_etcd_password_is_not_read(self):
+        # skyport-registry migrate never reaches StartDaemon's warning: an old SKYPORT_ETCD_PASSWORD
+        # must not end as a bare "needs a password".
+        env = clean_env(SKYPORT_ETCD_PASSWORD="pw-value-never-printed")
+        r = subprocess.run([binary("skyport-registry"), "migrate", "--from", f"sqlite:{self.tmp}/none",
+                            "--to", "etcd:127.0.0.1:1", "--etcd-user", "skyport", "--etcd-dial-timeout", "300ms",
+                            "--etcd-request-timeout", "500ms"],
+                           env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"SKYPORT_ETCD_PASSWORD is set.*not read; set SKYPORT_REGISTRY_ETCD_PASSWORD")
+        self.assertNotIn("pw-value-never-printed", r.stdout + r.stderr)
+
+    def test_each_daemons_help_names_its_own_variables(self):
+        for daemon in DAEMONS:
+            with self.subTest(daemon=daemon):
+                r = subprocess.run([binary(f"skyport-{daemon}"), "--help"], capture_output=True, text=True,
+                                   timeout=10, env=clean_env(HOME=self.tmp))
+                head = r.stdout.split("Options:")[0]
+                self.assertIn(f"read from SKYPORT_{daemon.upper()}_<FLAG>", head)
+
+    def test_systemd_units_and_env_example_name_only_variables_someone_reads(self):
+        # A unit's comment telling the operator to set SKYPORT_ADVERTISE (which no program reads
+        # any more) leaves the drone advertising 127.0.0.1.
+        r = subprocess.run([binary("skyport"), "--help"], capture_output=True, text=True, timeout=10,
+                           env=clean_env(HOME=self.tmp))
+        cli = {"SKYPORT_" + f.upper().replace("-", "_")
+               for f in re.findall(r"^\s+(?:-\w, )?--([a-z0-9-]+)", r.stdout, re.M)}
+        cli |= {"SKYPORT_TOKEN", "SKYPORT_CONFIG"}
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "systemd")
+        for name in sorted(os.listdir(root)):
+            with open(os.path.join(root, name)) as f:
+                text = f.read()
+            for var in sorted(set(re.findall(r"\bSKYPORT_[A-Z0-9_]+", text))):
+                with self.subTest(file=name, variable=var):
+                    self.assertTrue(var in cli or any(var.startswith(f"SKYPORT_{d.upper()}_") for d in DAEMONS),
+                                    f"docs/systemd/{name} names {var}: neither the CLI's nor a daemon's")
+
 
 class VersionTest(unittest.TestCase):
     def test_every_binary_prints_its_version_commit_and_build_day(self):

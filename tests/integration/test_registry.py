@@ -6,11 +6,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.request
 
-from harness import BIN, ClusterTest, free_range, pid_alive, wait_until
+from harness import BIN, ClusterTest, binary, free_range, pid_alive, wait_until
 
 A = "74336bc1db98478e02e69f59e7100895be207389"
 B = "40548daf17f7d25ec0f1925b97d24bc05043e4ed"
@@ -331,6 +332,92 @@ class PortClashTest(ClusterTest):
         err = p.stderr.read()
         self.assertIn(f"is held by pid {os.getpid()}", err)
         self.assertIn("not by the command; stopping it and registering nothing", err)
+        self.assertEqual(self.show(), {})
+
+    # A command that starts a daemon the usual way: setsid in a subshell that exits at once, so the
+    # daemon is orphaned to the CLI (its subreaper) outside the command's group; the daemon runs
+    # `inner` as its child and waits.
+    def escaped_daemon(self, inner):
+        script = os.path.join(self.tmp, "daemon.sh")
+        with open(script, "w") as f:
+            f.write(f"{inner} &\nwait\n")
+        return ["sh", "-c", f"( setsid sh {script} & ) ; sleep 60"], script
+
+    def processes_of(self, marker):
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit() and int(d) != os.getpid():
+                try:
+                    with open(f"/proc/{d}/cmdline", "rb") as f:
+                        if marker.encode() in f.read() and pid_alive(int(d)):
+                            out.append(int(d))
+                except OSError:
+                    pass
+        return out
+
+    def kill_leftovers(self, marker):
+        for pid in self.processes_of(marker):
+            os.kill(pid, signal.SIGKILL)
+
+    def test_a_listener_of_an_escaped_daemons_child_is_the_commands_and_stops_with_it(self):
+        cmd, script = self.escaped_daemon(f"{sys.executable} {ECHO}")
+        self.addCleanup(self.kill_leftovers, script)
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                       "--", *cmd)
+        [(_, _, e)] = wait_until(lambda: p.poll() is None and entries(self.cli_json("registry", "show", "--wide")),
+                                 15, what="entry registered")
+        with urllib.request.urlopen(f"http://127.0.0.1:{e['port']}/") as resp:
+            self.assertEqual(resp.read().decode().strip(), f"port {e['port']}")
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=20)
+        self.assertEqual(self.processes_of(script), [], "the escaped daemon outlived the command")
+        self.assertEqual(self.show(), {})
+
+    def test_an_escaped_daemon_stops_with_a_refused_command(self):
+        flag = os.path.join(self.tmp, "port")
+        cmd, script = self.escaped_daemon("sleep 60")
+        self.addCleanup(self.kill_leftovers, script)
+        cmd[-1] = cmd[-1].replace("sleep 60", f"echo $PORT > {flag}.tmp && mv {flag}.tmp {flag} && sleep 60")
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                       "--", *cmd)
+        wait_until(lambda: os.path.exists(flag), 15, what="the command's port")
+        wait_until(lambda: self.processes_of(script), 15, what="the daemon")
+        with open(flag) as f:
+            s = stranger(int(f.read()))
+        self.addCleanup(s.close)
+        p.wait(timeout=20)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(self.processes_of(script), [], "the escaped daemon outlived the refused command")
+        self.assertIn("not by the command; stopping it and registering nothing", p.stderr.read())
+        self.assertEqual(self.show(), {})
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv") and os.path.exists("/usr/bin/python3"),
+                         "needs root, setpriv and /usr/bin/python3 (the CLI runs as nobody)")
+    def test_a_command_whose_sockets_cannot_be_read_is_named(self):
+        # A command that is not dumpable (or runs as another user: sudo -u) has a /proc/PID/fd the
+        # CLI may not read: its own listener looks like a stranger's. Refused (nothing proves it is
+        # the command's), but the message names the command's process, not "outside the instance".
+        pub = tempfile.mkdtemp(prefix="skyport-pub-")
+        self.addCleanup(shutil.rmtree, pub)
+        os.chmod(pub, 0o755)
+        token = os.path.join(pub, "token")
+        shutil.copy(self.token_file, token)
+        os.chmod(token, 0o644)
+        server = os.path.join(pub, "server.py")
+        with open(server, "w") as f:
+            f.write("import ctypes, http.server, os\n"
+                    "ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0\n"
+                    "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])),"
+                    " http.server.SimpleHTTPRequestHandler).serve_forever()\n")
+        os.chmod(server, 0o644)
+        env = self.env(token_file=token)
+        env["HOME"] = pub
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary("skyport"),
+                            "registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                            "--", "/usr/bin/python3", server],
+                           capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"or by pid \d+ \(python3\) of the instance, whose sockets cannot be read")
         self.assertEqual(self.show(), {})
 
 

@@ -277,6 +277,15 @@ TEST_CASE("EnableEnvAndConfig: a daemon's own variables; the CLI's are reported,
     REQUIRE(given.Parse({"--ut-secret-file", "/x"}) == "");
     CHECK(given.not_read.empty());
   }
+  SECTION("the daemon's own secret variable gives the setting: the CLI's file variable is not reported") {
+    // The router with SKYPORT_ROUTER_TOKEN in a shell that also has the CLI's SKYPORT_TOKEN_FILE.
+    ScopedEnv env(Vars{{"SKYPORT_UT_SECRET_FILE", "/cli/secret"}, {"SKYPORT_UT_SECRET", "cli-s3cret"},
+                       {"SKYPORT_HUB_UT_SECRET", "own-s3cret"}});
+    TestApp t(dir.Path("none.toml"), env.Lookup(), "hub");
+    REQUIRE(t.Parse({}) == "");
+    CHECK(t.secret_file.empty());
+    CHECK(t.not_read.empty());
+  }
   SECTION("the config file: SKYPORT_<DAEMON>_CONFIG chooses it, SKYPORT_CONFIG is reported") {
     std::string a = dir.Write("a.toml", "ut-registry = \"from-a\"\n");
     std::string b = dir.Write("b.toml", "ut-registry = \"from-b\"\n");
@@ -294,6 +303,15 @@ TEST_CASE("EnableEnvAndConfig: a daemon's own variables; the CLI's are reported,
       CHECK(t.registry == "from-b");
       CHECK(t.not_read.empty());
     }
+  }
+  SECTION("--config FILE on the command line: SKYPORT_CONFIG is not reported") {
+    std::string a = dir.Write("a.toml", "ut-registry = \"from-a\"\n");
+    std::string b = dir.Write("b.toml", "ut-registry = \"from-b\"\n");
+    ScopedEnv env(Vars{{"SKYPORT_CONFIG", b}});
+    TestApp t("", env.Lookup(), "router");
+    REQUIRE(t.Parse({"--config", a}) == "");
+    CHECK(t.registry == "from-a");
+    CHECK(t.not_read.empty());
   }
   SECTION("the file loses to the daemon's own variable, not to the CLI's") {
     std::string c = dir.Write("c.toml", "ut-registry = \"file-registry\"\n");
