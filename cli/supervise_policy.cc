@@ -15,7 +15,7 @@ std::vector<std::string> ChildEnv(const std::vector<std::string>& inherited,
   std::vector<std::string> out;
   for (const auto& kv : inherited) {
     std::string key = kv.substr(0, kv.find('='));
-    if (set.count(key) == 0) out.push_back(kv);
+    if (set.count(key) == 0 && !key.starts_with("SKYPORT_")) out.push_back(kv);
   }
   for (const auto& [k, v] : set) out.push_back(k + "=" + v);
   return out;

@@ -12,7 +12,10 @@ namespace skyport::cli {
 // exit code for a waitpid() status: the exit code, or 128+signal.
 int ExitCodeFromWaitStatus(int wait_status);
 
-// `inherited` ("K=V" entries) with every key in `set` replaced or added.
+// `inherited` ("K=V" entries) with every key in `set` replaced or added, and
+// every other SKYPORT_* variable dropped: the CLI's settings and secrets
+// (SKYPORT_TOKEN, SKYPORT_TOKEN_FILE, ...) are not the command's, as the
+// drone never passes them to its apps.
 std::vector<std::string> ChildEnv(const std::vector<std::string>& inherited,
                                   const std::map<std::string, std::string>& set);
 

@@ -228,6 +228,26 @@ class RegistryTest(ClusterTest):
         self.assertNotEqual(p.returncode, 0)
         wait_until(lambda: self.show() == {}, 2, what="entry freed after CMD exit")
 
+    def test_register_cmd_never_passes_the_clis_token_to_the_command(self):
+        out = os.path.join(self.tmp, "cmd-env")
+        script = ("import os, sys; open(sys.argv[1] + '.tmp', 'w').write('\\n'.join(sorted(os.environ))); "
+                  "os.rename(sys.argv[1] + '.tmp', sys.argv[1]); "
+                  "exec(open(sys.argv[2]).read())")
+        env = self.env()
+        with open(self.token_file) as f:
+            env["SKYPORT_TOKEN"] = f.read().strip()
+        p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "3",
+                       "--", sys.executable, "-c", script, out, ECHO, env=env)
+        wait_until(lambda: os.path.exists(out), 15, what="the command's environment")
+        with open(out) as f:
+            names = set(f.read().split())
+        self.assertTrue({"PORT", "SKYPORT_APP", "SKYPORT_COMMIT", "SKYPORT_ROLE", "SKYPORT_INSTANCE"} <= names, names)
+        self.assertEqual({n for n in names if n.startswith("SKYPORT_")},
+                         {"SKYPORT_APP", "SKYPORT_COMMIT", "SKYPORT_ROLE", "SKYPORT_INSTANCE"})
+        [(_, _, e)] = wait_until(lambda: self.wide(), 15, what="entry registered")
+        os.kill(e["pid"], signal.SIGTERM)
+        p.wait(timeout=15)
+
     def test_register_cmd_dies_with_the_cli(self):
         p = self.spawn("registry", "register", f"webapp@{A}", "http", "--host", "127.0.0.1", "--ttl", "2",
                        "--", sys.executable, ECHO)

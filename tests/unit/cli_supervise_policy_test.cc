@@ -19,4 +19,8 @@ TEST_CASE("ChildEnv overrides and adds", "[cli]") {
                       {{"PORT", "15194"}, {"SKYPORT_APP", "web"}});
   CHECK(env == std::vector<std::string>{"PATH=/bin", "HOME=/root", "NOEQ", "PORT=15194",
                                         "SKYPORT_APP=web"});
+  // The CLI's own settings and secrets never reach the command.
+  env = ChildEnv({"SKYPORT_TOKEN=s3cret", "SKYPORT_TOKEN_FILE=/t", "SKYPORT_REGISTRY=r:1", "SKYPORTX=1", "LANG=C"},
+                 {{"PORT", "1"}});
+  CHECK(env == std::vector<std::string>{"SKYPORTX=1", "LANG=C", "PORT=1"});
 }
