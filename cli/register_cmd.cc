@@ -20,7 +20,7 @@ constexpr uint32_t kCommandTtl = 10;
 constexpr size_t kMaxPortClashes = 8;
 
 std::string PortTakenMessage(uint32_t port, const std::vector<uint32_t>& taken, bool given) {
-  if (given) return "port " + std::to_string(port) + " is already in use on this host; the command could not bind it";
+  if (given) return "port " + std::to_string(port) + " is already in use on this host; the command was not started";
   std::string list;
   for (uint32_t p : taken) list += std::to_string(p) + ", ";
   return "ports " + list + std::to_string(port) +
