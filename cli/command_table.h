@@ -25,6 +25,7 @@ struct SplitArgs;      // args.h
 struct CommandContext {
   const GlobalOptions& global;
   const SplitArgs& args;
+  const CLI::App& root;  // the whole command tree (`skyport completion` walks it)
 };
 
 // Runs a parsed command and returns the process exit code (errors.h).
@@ -51,5 +52,6 @@ std::span<const CommandSpec> StatsCommands();     // stats_cmd.cc
 std::span<const CommandSpec> GateCommands();      // gate_cmd.cc
 std::span<const CommandSpec> SplitCommands();     // split_cmd.cc
 std::span<const CommandSpec> FlightCommands();    // flight_cmd.cc
+std::span<const CommandSpec> CompletionCommands();  // completion_cmd.cc
 
 }  // namespace skyport::cli

@@ -28,7 +28,7 @@ namespace {
 std::vector<sc::CommandSpec> AllCommands() {
   std::vector<sc::CommandSpec> table;
   for (auto group : {sc::RegistryCommands(), sc::HubCommands(), sc::LogsCommands(), sc::StatsCommands(),
-                     sc::GateCommands(), sc::SplitCommands(), sc::FlightCommands()})
+                     sc::GateCommands(), sc::SplitCommands(), sc::FlightCommands(), sc::CompletionCommands()})
     table.insert(table.end(), group.begin(), group.end());
   return table;
 }
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   skyport::EnableEnvAndConfig(app, "", DefaultConfig());
 
   const std::vector<sc::CommandSpec> table = AllCommands();
-  const sc::CommandContext ctx{g, split};
+  const sc::CommandContext ctx{g, split, app};
   std::vector<Declared> commands;
   for (const sc::CommandSpec& spec : table) {
     size_t space = spec.path.rfind(' ');

@@ -14,7 +14,7 @@ PKGS=(build-essential cmake ninja-build pkg-config git ccache
 # python3-scipy re-runs tests/unit/stats_reference.py, which made the statistics' golden values;
 # wrk drives the rolling-redeploy test, tests/integration/test_rolling_redeploy.py;
 # etcd-server and etcd-client: the tests of the control plane on etcd start their own etcd clusters).
-TEST_PKGS=(docker-compose wrk etcd-server etcd-client)
+TEST_PKGS=(docker-compose wrk etcd-server etcd-client zsh)
 # The fuzz targets (fuzz/, ctest fuzz.*): clang with libFuzzer and the sanitizers. Optional: where
 # they cannot be installed the fuzz smoke tests are skipped, saying why.
 FUZZ_PKGS=(clang libclang-rt-14-dev)
