@@ -180,7 +180,8 @@ Status InstanceRunner::AwaitReady(const std::set<InstanceKey>& keys, const Deplo
         wants_port = endpoints_.count(key) > 0;
       }
       auto look = watch.See(key, p, wants_port, wants_port && registry_.IsRegistered(key), progress, o_.advertise);
-      if (look.next == ReadyWatch::Next::kFail) return look.error;
+      if (look.next == ReadyWatch::Next::kFail)
+        return WithStderrTail(look.error, key, supervisor_.Tail(key.app, key.commit, key.role, 200));
       if (look.next == ReadyWatch::Next::kMoveOffClash) {
         if (Status s = MoveOffClash(progress, *p); !s.ok()) return s;
         watch.Moved(key, MonoNowMs());

@@ -52,4 +52,19 @@ std::optional<Status> ReadyWatch::Verdict(int64_t now, const DeployRun& run) con
   return std::nullopt;
 }
 
+Status WithStderrTail(const Status& failure, const InstanceKey& key, const std::vector<LogLine>& lines) {
+  std::vector<const LogLine*> mine;
+  for (const auto& l : lines)
+    if (l.stream == "stderr" && l.key.instance == key.instance && l.key.role == key.role && l.key.commit == key.commit)
+      mine.push_back(&l);
+  if (mine.empty()) return failure;
+  const size_t from = mine.size() > kStderrTailLines ? mine.size() - kStderrTailLines : 0;
+  std::string out = failure.message() + "\nthe last lines of its stderr:";
+  for (size_t i = from; i < mine.size(); ++i) {
+    const std::string& t = mine[i]->text;
+    out += "\n  " + (t.size() > kStderrTailChars ? t.substr(0, kStderrTailChars) + "…" : t);
+  }
+  return Status(failure.code(), std::move(out));
+}
+
 }  // namespace skyport::drone

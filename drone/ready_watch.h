@@ -53,4 +53,11 @@ class ReadyWatch {
   int64_t deadline_;
 };
 
+// A failure to start, with the last lines the instance `key` wrote to stderr
+// (at most kStderrTailLines of `lines`, each cut at kStderrTailChars), so that
+// `skyport deploy` shows why an app crashed without a trip to `skyport logs`.
+inline constexpr size_t kStderrTailLines = 10;
+inline constexpr size_t kStderrTailChars = 300;
+Status WithStderrTail(const Status& failure, const InstanceKey& key, const std::vector<LogLine>& lines);
+
 }  // namespace skyport::drone

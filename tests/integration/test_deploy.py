@@ -141,6 +141,18 @@ class DeployFlowTest(DeployTest):
         self.assertIn("stopped webapp", r.stdout)
         wait_until(lambda: self.show("webapp") == {}, 15, what="a deregistered")
 
+    def test_a_deploy_whose_app_crashes_shows_the_last_lines_of_its_stderr(self):
+        crash = ("import sys\nprint('starting', flush=True)\n"
+                 "print('Traceback (most recent call last):', file=sys.stderr)\n"
+                 "print(\"KeyError: 'DATABASE_URL'\", file=sys.stderr, flush=True)\nsys.exit(3)\n")
+        c = self.commit({"app.py": crash, "Procfile": "web: python3 app.py\n"}, "crashes")
+        self.push()
+        r = self.cli("deploy", "webapp", c[:8], "--drones", "d1", check=False, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the last lines of its stderr:", r.stdout + r.stderr)
+        self.assertIn("KeyError: 'DATABASE_URL'", r.stdout + r.stderr)
+        self.assertNotIn("starting", (r.stdout + r.stderr).split("the last lines of its stderr:")[1], "stderr only")
+
     def test_crash_restarts_and_registers_again(self):
         a = self.first_commit()
         self.push()

@@ -151,3 +151,36 @@ TEST_CASE("ready watch: the deploy gives up on time, budget or stop", "[drone]")
     CHECK(v->message().starts_with("the deploy's deadline (60 s: hub --deploy-timeout or deploy --timeout)"));
   }
 }
+
+namespace {
+
+skyport::drone::LogLine Line(const skyport::drone::InstanceKey& k, const char* stream, std::string text) {
+  skyport::drone::LogLine l;
+  l.key = k;
+  l.stream = stream;
+  l.text = std::move(text);
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("WithStderrTail: the failed instance's last stderr lines, bounded", "[drone]") {
+  using namespace skyport::drone;
+  InstanceKey k{"web", std::string(40, 'a'), "web", 0};
+  InstanceKey other = k;
+  other.instance = 1;
+  const skyport::Status failed = skyport::Status::FailedPrecondition("web.0 failed to start: exited with 1");
+  CHECK(WithStderrTail(failed, k, {}).message() == failed.message());
+  std::vector<LogLine> lines{Line(k, "stdout", "listening"), Line(other, "stderr", "not mine"),
+                             Line(k, "stderr", "Traceback (most recent call last):"),
+                             Line(k, "stderr", "KeyError: 'DATABASE_URL'")};
+  auto s = WithStderrTail(failed, k, lines);
+  CHECK(s.code() == skyport::Code::kFailedPrecondition);
+  CHECK(s.message() == failed.message() +
+                           "\nthe last lines of its stderr:\n  Traceback (most recent call last):\n  KeyError: "
+                           "'DATABASE_URL'");
+  for (int i = 0; i < 30; ++i) lines.push_back(Line(k, "stderr", "line " + std::to_string(i) + std::string(400, 'x')));
+  s = WithStderrTail(failed, k, lines);
+  CHECK_THAT(s.message(), !Catch::Contains("line 19x") && Catch::Contains("line 20x") && Catch::Contains("line 29x"));
+  CHECK(s.message().size() < failed.message().size() + 40 + kStderrTailLines * (kStderrTailChars + 8));
+}
