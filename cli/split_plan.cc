@@ -118,7 +118,7 @@ std::optional<std::string> DeployedOutsideSplitNote(const std::string& app, cons
   std::map<std::string, uint32_t> kept;  // sorted, so the command reads the same every time
   for (const auto& [c, w] : route.weights()) {
     if (commit.starts_with(c) && w > 0) return std::nullopt;  // keys may be prefixes, as routers read them
-    if (w == 0 || commit.starts_with(c)) continue;
+    if (w == 0) continue;
     kept[c] = w;
     sum += w;
   }

@@ -73,12 +73,13 @@ grpc::Status HubService::Stop(grpc::ServerContext* ctx, const v1::StopRequest* r
   return grpc::Status::OK;
 }
 
-// An app the hub has a repository of, or that a drone runs: else NOT_FOUND
-// (`ps`/`logs` of a misspelled app must not look like an idle one).
-Status HubService::KnownApp(const std::string& app) {
+// An app the hub has a repository of, or that a drone runs (`running`: the
+// caller's hub_->Ps(app) was not empty): else NOT_FOUND (`ps`/`logs` of a
+// misspelled app must not look like an idle one).
+Status HubService::KnownApp(const std::string& app, bool running) {
+  if (running) return Status::Ok();
   for (const auto& a : repos_->Apps())
     if (a == app) return Status::Ok();
-  if (!hub_->Ps(app).empty()) return Status::Ok();
   return Status::NotFound("no app named " + app + " (nothing pushed, nothing running)");
 }
 
@@ -88,8 +89,8 @@ grpc::Status HubService::Ps(grpc::ServerContext* ctx, const v1::PsRequest* req, 
   if (!req->app().empty())
     if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
   auto procs = hub_->Ps(req->app());
-  if (!req->app().empty() && procs.empty())
-    if (Status s = KnownApp(req->app()); !s.ok()) return rpc::ToGrpc(s);
+  if (!req->app().empty())
+    if (Status s = KnownApp(req->app(), !procs.empty()); !s.ok()) return rpc::ToGrpc(s);
   for (auto& p : procs) *resp->add_processes() = std::move(p);
   return grpc::Status::OK;
 }
@@ -112,7 +113,7 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
     if (Status s = ValidateName("role", req->role()); !s.ok()) return rpc::ToGrpc(s);
   if (!req->follow()) {  // a follower may wait for an app's first push
     if (req->commit().empty()) {
-      if (Status s = KnownApp(req->app()); !s.ok()) return rpc::ToGrpc(s);
+      if (Status s = KnownApp(req->app(), !hub_->Ps(req->app()).empty()); !s.ok()) return rpc::ToGrpc(s);
     } else if (auto c = repos_->Resolve(req->app(), req->commit()); !c.ok() && c.status().code() == Code::kNotFound) {
       return rpc::ToGrpc(Status::NotFound(req->app() + "@" + req->commit() + ": no such app or commit (" +
                                           c.status().message() + ")"));

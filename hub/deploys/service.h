@@ -38,7 +38,7 @@ class HubService final : public v1::Hub::Service {
   std::string MetricsText() const;
 
  private:
-  Status KnownApp(const std::string& app);
+  Status KnownApp(const std::string& app, bool running);
 
   Hub* hub_;
   RepoStore* repos_;
