@@ -105,6 +105,12 @@ class GitListenerBase(ClusterTest):
                 return r
             time.sleep(0.2)
 
+    def why_push_failed(self, r):
+        """git's stderr, whether the hub still runs, and the end of its log."""
+        with open(self.hub.log_path, errors="replace") as f:
+            tail = f.read()[-4000:]
+        return f"{r.stderr}\nhub exit status: {self.hub.proc.poll()}\nhub log (end):\n{tail}"
+
     # -- slow clients
 
 
@@ -129,7 +135,7 @@ class GitSlowClientsTest(GitListenerBase):
         # The real push gets through within a bounded time (it may see 503 until the tricklers are cut).
         start = time.monotonic()
         r = self.push_within(20)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.returncode, 0, self.why_push_failed(r))
         self.assertLess(time.monotonic() - start, 20)
         for s in tricklers:
             self.assertTrue(self.closed_by_hub(s, 10), "a trickler is still connected")
