@@ -51,6 +51,7 @@ std::span<const CommandSpec> LogsCommands();      // logs_cmd.cc
 std::span<const CommandSpec> StatsCommands();     // stats_cmd.cc
 std::span<const CommandSpec> GateCommands();      // gate_cmd.cc
 std::span<const CommandSpec> SplitCommands();     // split_cmd.cc
+std::span<const CommandSpec> AppsCommands();      // apps_cmd.cc: apps set
 std::span<const CommandSpec> FlightCommands();    // flight_cmd.cc
 std::span<const CommandSpec> CompletionCommands();  // completion_cmd.cc
 

@@ -134,6 +134,12 @@ Result<v1::DronesResponse> HubClient::Drones() {
                                           rpc::Retry::kSafe, answered_by_);
 }
 
+Result<v1::AppSettingsResponse> HubClient::AppSet(const v1::AppSetRequest& req) {
+  // Idempotent: setting the same value twice is the same as once.
+  return impl_->Unary<v1::AppSettingsResponse>(HubStub, &v1::Hub::Stub::AppSet, req, timeout_ms_, rpc::Retry::kSafe,
+                                               answered_by_);
+}
+
 Result<v1::StatsReport> HubClient::QueryStats(const v1::StatsQuery& q) {
   return impl_->Unary<v1::StatsReport>(StatsStub, &v1::StatsSink::Stub::Query, q, timeout_ms_, rpc::Retry::kSafe,
                                        answered_by_);

@@ -37,6 +37,7 @@ class HubClient {
   Result<v1::StopResponse> Stop(const v1::StopRequest& req);
   Result<v1::PsResponse> Ps(const std::string& app);
   Result<v1::DronesResponse> Drones();
+  Result<v1::AppSettingsResponse> AppSet(const v1::AppSetRequest& req);
   // StatsSink.Query: per-arm experiment aggregates.
   Result<v1::StatsReport> QueryStats(const v1::StatsQuery& q);
   // Flights (the hub's control tower).

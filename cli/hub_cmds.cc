@@ -13,6 +13,7 @@
 #include "cli/hub_tables.h"
 #include "cli/registry_client.h"
 #include "cli/split_plan.h"
+#include "contract/route.h"
 #include "core/clock.h"
 #include "core/names.h"
 
@@ -28,7 +29,7 @@ void NoteDeployOutsideSplit(const GlobalOptions& g, const std::string& app, cons
   if (!registry) return;
   auto route = registry->GetRoute(app);
   if (!route.ok()) return;
-  if (auto note = DeployedOutsideSplitNote(app, commit, *route)) std::cerr << "skyport: note: " << *note << std::endl;
+  if (auto note = contract::DeployedOutsideSplitNote(app, commit, *route)) std::cerr << "skyport: note: " << *note << std::endl;
 }
 
 }  // namespace

@@ -56,13 +56,6 @@ std::string SplitSummary(const SplitPlan& plan, int64_t revision);
 std::vector<std::string> SplitWarnings(const std::map<std::string, uint32_t>& weights,
                                        const std::vector<std::string>& running);
 
-// After `skyport deploy APP COMMIT`: when the app's route splits traffic and
-// gives `commit` (full) no weight, the note that it gets no traffic and the
-// `skyport split` command that would send it about 10% of users (the
-// others' weights kept); nullopt otherwise.
-std::optional<std::string> DeployedOutsideSplitNote(const std::string& app, const std::string& commit,
-                                                    const v1::RouteConfig& route);
-
 // Human view of a config as routers see it (`skyport split APP --show`).
 std::string ShowSplit(const v1::RouteConfig& route);
 

@@ -191,4 +191,24 @@ Status ValidateRoute(const v1::RouteConfig& r) {
   return p.ToStatus();
 }
 
+std::optional<std::string> DeployedOutsideSplitNote(const std::string& app, const std::string& commit,
+                                                    const v1::RouteConfig& route) {
+  if (route.weights().empty()) return std::nullopt;  // no split: the newest commit takes all
+  uint64_t sum = 0;
+  std::map<std::string, uint32_t> kept;  // sorted, so the command reads the same every time
+  for (const auto& [c, w] : route.weights()) {
+    if (commit.starts_with(c) && w > 0) return std::nullopt;  // keys may be prefixes, as routers read them
+    if (w == 0) continue;
+    kept[c] = w;
+    sum += w;
+  }
+  if (sum == 0) return std::nullopt;
+  std::string cmd = "skyport split " + app;
+  for (const auto& [c, w] : kept) cmd += fmt::format(" {}={}", c.substr(0, 12), w);
+  cmd += fmt::format(" {}={}", commit.substr(0, 12), std::max<uint64_t>(1, (sum + 4) / 9));
+  return fmt::format("{} splits its traffic and {} is not in the split: it gets no traffic. To send it about 10% "
+                     "of users: {}",
+                     app, commit.substr(0, 12), cmd);
+}
+
 }  // namespace skyport::contract

@@ -3,6 +3,8 @@
 // before writing it) and which layout routers use for it.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "contract/split.h"
@@ -32,5 +34,12 @@ Status ValidateRoute(const v1::RouteConfig& route);
 // slices if ValidateLayout passes and every slice's commit has weight > 0,
 // else LayoutFresh over the weights in commit order (empty if none > 0).
 std::vector<router::Slice> EffectiveLayout(const v1::RouteConfig& route);
+
+// After a deploy of APP at `commit` (`skyport deploy`, or a deploy on push):
+// when the app's route splits traffic and gives `commit` (full) no weight, the
+// note that it gets no traffic and the `skyport split` command that would send
+// it about 10% of users (the others' weights kept); nullopt otherwise.
+std::optional<std::string> DeployedOutsideSplitNote(const std::string& app, const std::string& commit,
+                                                    const v1::RouteConfig& route);
 
 }  // namespace skyport::contract

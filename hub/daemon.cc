@@ -33,7 +33,10 @@
 #include "hub/peer/catch_up.h"
 #include "hub/peer/peer_service.h"
 #include "hub/peer/replicator.h"
+#include "hub/deploys/operations.h"
+#include "hub/deploys/push_deploy.h"
 #include "hub/deploys/service.h"
+#include "contract/route.h"
 #include "hub/stats/stats_service.h"
 #include "hub/flights/tower_io.h"
 #include "rpc/channel.h"
@@ -203,6 +206,14 @@ int RunDaemon(const DaemonOptions& o) {
   auto repos = RepoStore::Open(o.data_dir + "/repos");
   if (!repos.ok()) return FailStart(repos.status());
 
+  std::shared_ptr<rpc::AddressPool> route_registries;  // the stop guard's and deploy on push's (flights dial their own)
+  if (!o.registry.empty()) {
+    auto pool = rpc::AddressPool::Create("registry", o.registry, o.common.tls);
+    if (!pool.ok()) return FailStart(pool.status());
+    route_registries = *pool;
+  }
+  StopGuard stop_guard(route_registries, *token, /*timeout_ms=*/5'000);
+
   GitHttpOptions go;
   go.listen = o.git_listen;
   go.token = *token;
@@ -236,6 +247,36 @@ int RunDaemon(const DaemonOptions& o) {
     for (const auto& u : e.updates)
       log::Info("push", {{"app", e.app}, {"ref", u.ref}, {"new", u.new_id.substr(0, 12)}, {"ok", u.ok},
                          {"error", u.error}});
+  };
+  go.deploy_on_push = [h = hub->get(), r = repos->get(), guard = &stop_guard,
+                       timeout_ms = int64_t{o.deploy_timeout_s} * 1000](const PushEvent& e) -> std::optional<PushDeploy> {
+    std::vector<PushedRef> pushed;
+    for (const auto& u : e.updates) pushed.push_back({u.ref, u.new_id, u.ok});
+    auto trigger = DeployTrigger(h->AppSettingsOf(e.app), pushed);
+    if (!trigger) return std::nullopt;
+    PushDeploy d;
+    d.ref = trigger->ref;
+    d.commit = trigger->new_id;
+    d.run = [h, r, guard, timeout_ms, app = e.app, ref = trigger->ref, commit = trigger->new_id](
+                const std::function<void(const std::string&)>& say, const std::function<bool()>& cancelled) {
+      const std::string short_commit = commit.substr(0, 12);
+      say(fmt::format("skyport: deploying {} {} ({} moved: deploy on push)", app, short_commit, ref));
+      log::Info("deploy on push", {{"app", app}, {"commit", short_commit}, {"ref", ref}});
+      OperationHooks hooks;
+      hooks.progress = [&say](const v1::DeployProgress& p) { say(PushProgressLine(p)); };
+      hooks.cancelled = cancelled;
+      Status s = RunDeploy(h, r, PushDeployRequest(app, commit, h->Desired()), timeout_ms, hooks);
+      if (!s.ok()) {
+        log::Warn("deploy on push failed", {{"app", app}, {"commit", short_commit}, {"error", s.message()}});
+        say("skyport: deploy failed: " + s.message());
+        return s;
+      }
+      say(fmt::format("skyport: deployed {} {}", app, short_commit));
+      if (auto route = guard->Route(app); route.ok() && *route)
+        if (auto note = contract::DeployedOutsideSplitNote(app, commit, **route)) say("skyport: note: " + *note);
+      return s;
+    };
+    return d;
   };
   // Several hubs: a push is acknowledged once --git-min-copies hubs hold it; a standby mirrors the leader.
   if (!several_hubs && o.git_min_copies > 1)
@@ -278,13 +319,6 @@ int RunDaemon(const DaemonOptions& o) {
   so.deploy_timeout_ms = int64_t{o.deploy_timeout_s} * 1000;
   so.logs_follower_max_bytes = static_cast<size_t>(o.logs_follower_max_kb) << 10;
   so.gate = gate_ptr;
-  std::shared_ptr<rpc::AddressPool> route_registries;  // the stop guard's (flights dial their own)
-  if (!o.registry.empty()) {
-    auto pool = rpc::AddressPool::Create("registry", o.registry, o.common.tls);
-    if (!pool.ok()) return FailStart(pool.status());
-    route_registries = *pool;
-  }
-  StopGuard stop_guard(route_registries, *token, /*timeout_ms=*/5'000);
   so.stop_guard = &stop_guard;
   HubService hub_service(hub->get(), repos->get(), so);
   DroneControlService drone_service(hub->get(), repos->get(), *token, gate_ptr);

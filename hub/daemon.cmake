@@ -2,7 +2,7 @@
 # Pure logic: desired state, reconcile diff, target choice (deploys/), flight
 # steps and states (flights/), the log queue of `skyport logs`, the leader election (ha/). Flight specs,
 # gates and the experiment maths are contracts (skyport_contract).
-add_library(skyport_hub_logic STATIC deploys/desired.cc deploys/reconcile.cc deploys/targets.cc
+add_library(skyport_hub_logic STATIC deploys/desired.cc deploys/app_settings.cc deploys/push_deploy.cc deploys/reconcile.cc deploys/targets.cc
   deploys/log_follower.cc flights/flight_bounds.cc flights/flight_bounds_report.cc flights/flight_plan.cc
   flights/flight_state.cc ha/election.cc ha/advertise.cc)
 target_link_libraries(skyport_hub_logic PUBLIC skyport_contract skyport_core skyport_proto nlohmann_json::nlohmann_json)

@@ -51,6 +51,16 @@ std::vector<Deployment> DesiredState::All() const {
   return out;
 }
 
+void DesiredState::SetSettings(const std::string& app, const AppSettings& settings) {
+  if (settings.Empty()) settings_.erase(app);
+  else settings_[app] = settings;
+}
+
+AppSettings DesiredState::Settings(const std::string& app) const {
+  auto it = settings_.find(app);
+  return it == settings_.end() ? AppSettings{} : it->second;
+}
+
 std::string DesiredState::ToJson() const {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& [key, d] : deployments_)
@@ -60,7 +70,13 @@ std::string DesiredState::ToJson() const {
                    {"env", d.env},
                    {"drones", d.drones},
                    {"created_unix_ms", d.created_unix_ms}});
-  return nlohmann::json{{"version", 1}, {"deployments", arr}}.dump(2) + "\n";
+  nlohmann::json j{{"version", 1}, {"deployments", arr}};
+  if (!settings_.empty()) {
+    nlohmann::json apps = nlohmann::json::object();
+    for (const auto& [app, st] : settings_) apps[app] = {{"deploy_on_push", st.deploy_on_push}};
+    j["app_settings"] = apps;
+  }
+  return j.dump(2) + "\n";
 }
 
 Result<DesiredState> DesiredState::FromJson(const std::string& text) {
@@ -83,6 +99,16 @@ Result<DesiredState> DesiredState::FromJson(const std::string& text) {
       d.drones = e.value("drones", std::set<std::string>{});
       d.created_unix_ms = e.value("created_unix_ms", int64_t{0});
       s.deployments_[{d.app, d.commit}] = d;
+    }
+    if (j.contains("app_settings")) {
+      if (!j["app_settings"].is_object()) return Status::DataLoss("deployments file: app_settings must be an object");
+      for (const auto& [app, e] : j["app_settings"].items()) {
+        AppSettings st;
+        st.deploy_on_push = e.value("deploy_on_push", std::string());
+        if (Status v = ValidateBranch(st.deploy_on_push); !v.ok())
+          return Status::DataLoss("deployments file: app_settings." + app + ": " + v.message());
+        s.SetSettings(app, st);
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     return Status::DataLoss(std::string("deployments file: ") + e.what());

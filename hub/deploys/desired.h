@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "hub/deploys/app_settings.h"
 
 namespace skyport::hub {
 
@@ -36,11 +37,17 @@ class DesiredState {
   std::vector<Deployment> ForDrone(const std::string& drone) const;
   std::vector<Deployment> All() const;
 
+  // Per-app settings (`skyport apps set`); an empty one is dropped.
+  void SetSettings(const std::string& app, const AppSettings& settings);
+  AppSettings Settings(const std::string& app) const;
+  const std::map<std::string, AppSettings>& AllSettings() const { return settings_; }
+
   std::string ToJson() const;
   static Result<DesiredState> FromJson(const std::string& text);
 
  private:
   std::map<std::pair<std::string, std::string>, Deployment> deployments_;
+  std::map<std::string, AppSettings> settings_;  // by app; never an Empty() one
 };
 
 }  // namespace skyport::hub

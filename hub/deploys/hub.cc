@@ -203,6 +203,20 @@ Status Hub::Undesire(const std::string& app, const std::string& commit, const st
   return s;
 }
 
+Status Hub::SetAppSettings(const std::string& app, const AppSettings& settings) {
+  std::lock_guard lock(mu_);
+  const AppSettings before = desired_.Settings(app);
+  desired_.SetSettings(app, settings);
+  Status s = SaveLocked();
+  if (!s.ok()) desired_.SetSettings(app, before);
+  return s;
+}
+
+AppSettings Hub::AppSettingsOf(const std::string& app) const {
+  std::lock_guard lock(mu_);
+  return desired_.Settings(app);
+}
+
 std::vector<Deployment> Hub::Desired() const {
   std::lock_guard lock(mu_);
   return desired_.All();

@@ -59,6 +59,9 @@ class Hub {
   Status Desire(const Deployment& d);
   Status Undesire(const std::string& app, const std::string& commit, const std::set<std::string>& drones);
   std::vector<Deployment> Desired() const;
+  // Per-app settings, persisted with the desired state (kept as they were if saving fails).
+  Status SetAppSettings(const std::string& app, const AppSettings& settings);
+  AppSettings AppSettingsOf(const std::string& app) const;
   // Keeps the desired state with `save` (given the whole state's JSON, under
   // the hub's lock) instead of DATA_DIR/deployments.json: with several hubs,
   // in etcd, written by the leader only (hub/ha/desired_store.h).

@@ -95,6 +95,24 @@ grpc::Status HubService::Ps(grpc::ServerContext* ctx, const v1::PsRequest* req, 
   return grpc::Status::OK;
 }
 
+grpc::Status HubService::AppSet(grpc::ServerContext* ctx, const v1::AppSetRequest* req,
+                                v1::AppSettingsResponse* resp) {
+  if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
+  if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
+  if (Status s = KnownApp(req->app(), !hub_->Ps(req->app()).empty()); !s.ok()) return rpc::ToGrpc(s);
+  AppSettings settings = hub_->AppSettingsOf(req->app());
+  if (req->has_deploy_on_push()) {
+    if (Status s = ValidateBranch(req->deploy_on_push()); !s.ok()) return rpc::ToGrpc(s);
+    settings.deploy_on_push = req->deploy_on_push();
+    if (Status s = hub_->SetAppSettings(req->app(), settings); !s.ok()) return rpc::ToGrpc(s);
+    log::Info("app settings changed", {{"app", req->app()}, {"deploy_on_push", settings.deploy_on_push}});
+  }
+  resp->set_app(req->app());
+  resp->mutable_settings()->set_deploy_on_push(settings.deploy_on_push);
+  return grpc::Status::OK;
+}
+
 grpc::Status HubService::Drones(grpc::ServerContext* ctx, const v1::DronesRequest*, v1::DronesResponse* resp) {
   if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
   if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;

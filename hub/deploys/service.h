@@ -33,6 +33,7 @@ class HubService final : public v1::Hub::Service {
   grpc::Status Ps(grpc::ServerContext*, const v1::PsRequest*, v1::PsResponse*) override;
   grpc::Status Drones(grpc::ServerContext*, const v1::DronesRequest*, v1::DronesResponse*) override;
   grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogLine>*) override;
+  grpc::Status AppSet(grpc::ServerContext*, const v1::AppSetRequest*, v1::AppSettingsResponse*) override;
 
   // Prometheus text: log lines dropped for slow `skyport logs` clients.
   std::string MetricsText() const;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -26,6 +27,8 @@ class StopGuard {
   StopGuard(std::shared_ptr<rpc::AddressPool> registries, std::string token, int64_t timeout_ms)
       : registries_(std::move(registries)), token_(std::move(token)), timeout_ms_(timeout_ms) {}
   Status Check(const std::string& app, const std::string& commit) const;
+  // The app's route: nullopt when it has none (or the hub has no registry).
+  Result<std::optional<v1::RouteConfig>> Route(const std::string& app) const;
 
  private:
   std::shared_ptr<rpc::AddressPool> registries_;  // null: no registry

@@ -102,6 +102,9 @@ struct PushCounters {
   std::atomic<uint64_t> slow_header{0};           // --git-header-timeout
   std::atomic<uint64_t> slow_body_timeout{0};     // --git-body-timeout
   std::atomic<uint64_t> slow_min_rate{0};         // --git-min-rate
+  // Deploy on push.
+  std::atomic<uint64_t> deploys_on_push{0};
+  std::atomic<uint64_t> deploys_on_push_failed{0};
 
   std::atomic<uint64_t>* ForCause(const std::string& cause) {
     if (cause == "fsck") return &fsck;
@@ -137,11 +140,17 @@ class Server final : public GitHttpServer {
   LogLimiter accept_log_;  // owned by the Accept coroutine
   asio::awaitable<void> Serve(beast::tcp_stream stream, std::string peer);
   // Produces the response for one request whose header is in `p`; may read the body.
+  // *streamed: the handler wrote the response itself (and the connection ends).
   asio::awaitable<Response> Handle(beast::tcp_stream& stream, beast::flat_buffer& buf,
-                                   http::request_parser<http::buffer_body>& p, const std::string& peer);
+                                   http::request_parser<http::buffer_body>& p, const std::string& peer,
+                                   bool* streamed);
   asio::awaitable<Response> ReceivePack(beast::tcp_stream& stream, beast::flat_buffer& buf,
                                         http::request_parser<http::buffer_body>& p, const std::string& app,
-                                        const std::string& peer);
+                                        const std::string& peer, bool* streamed);
+  // Deploy on push: runs `deploy` on the pool while the push keeps its slot; with side-band-64k,
+  // streams its progress (chunked) and then the report, else answers the report once it is done.
+  asio::awaitable<Response> DeployAfterPush(beast::tcp_stream& stream, PushOutcome& outcome, PushDeploy deploy,
+                                            bool* streamed);
   Response InfoRefs(const GitRoute& route);
   bool Authorized(const Request& req) const;
   // Runs fn() on the push pool and resumes the calling coroutine with its result.
@@ -226,6 +235,10 @@ std::string Server::Metrics() const {
   out.Sample("skyport_hub_git_slow_clients_total", {{"cause", "header"}}, c.slow_header.load());
   out.Sample("skyport_hub_git_slow_clients_total", {{"cause", "body_timeout"}}, c.slow_body_timeout.load());
   out.Sample("skyport_hub_git_slow_clients_total", {{"cause", "min_rate"}}, c.slow_min_rate.load());
+  out.Counter("skyport_hub_git_deploys_on_push_total",
+              "Deploys started by a push (skyport apps set --deploy-on-push).", c.deploys_on_push.load());
+  out.Counter("skyport_hub_git_deploys_on_push_failed_total",
+              "Of them, deploys that failed (the push reported the ref as ng).", c.deploys_on_push_failed.load());
   return out.Take();
 }
 
@@ -398,7 +411,9 @@ asio::awaitable<void> Server::Serve(beast::tcp_stream stream, std::string peer) 
     } else if (ec) {
       res = MakeResponse(http::status::bad_request, "malformed HTTP request\n");
     } else {
-      res = co_await Handle(stream, buf, p, peer);
+      bool streamed = false;
+      res = co_await Handle(stream, buf, p, peer, &streamed);
+      if (streamed) break;  // written, chunked, to its end
       // A body we did not read would be parsed as the next request.
       keep_alive = p.get().keep_alive() && p.is_done() && res.keep_alive();
     }
@@ -420,7 +435,8 @@ bool Server::Authorized(const Request& req) const {
 }
 
 asio::awaitable<Response> Server::Handle(beast::tcp_stream& stream, beast::flat_buffer& buf,
-                                         http::request_parser<http::buffer_body>& p, const std::string& peer) {
+                                         http::request_parser<http::buffer_body>& p, const std::string& peer,
+                                         bool* streamed) {
   const Request& req = p.get();
   std::string_view target(req.target().data(), req.target().size());
   auto route = ParseGitTarget(target);
@@ -451,7 +467,7 @@ asio::awaitable<Response> Server::Handle(beast::tcp_stream& stream, beast::flat_
     co_return res;
   }
   if (route->kind == GitRoute::Kind::kInfoRefs) co_return InfoRefs(*route);
-  co_return co_await ReceivePack(stream, buf, p, route->app, peer);
+  co_return co_await ReceivePack(stream, buf, p, route->app, peer, streamed);
 }
 
 Response Server::InfoRefs(const GitRoute& route) {
@@ -465,7 +481,7 @@ Response Server::InfoRefs(const GitRoute& route) {
 
 asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::flat_buffer& buf,
                                               http::request_parser<http::buffer_body>& p, const std::string& app,
-                                              const std::string& peer) {
+                                              const std::string& peer, bool* streamed) {
   // Admission: the pool has one thread per allowed push, so an admitted push never waits for another's
   // work; and one client address holds at most --git-max-pushes-per-client of the slots.
   if (const char* refused = AdmitPush(peer)) {
@@ -570,7 +586,109 @@ asio::awaitable<Response> Server::ReceivePack(beast::tcp_stream& stream, beast::
   if (!outcome.ok()) co_return MakeResponse(http::status::bad_request, outcome.status().message() + "\n");
   CountRefusal(app, *outcome);
   if (!outcome->event.updates.empty() && opts_.on_push) opts_.on_push(outcome->event);
+  if (opts_.deploy_on_push && outcome->unpack_error.empty() && !outcome->event.updates.empty()) {
+    if (auto deploy = opts_.deploy_on_push(outcome->event))
+      co_return co_await DeployAfterPush(stream, *outcome, std::move(*deploy), streamed);
+  }
   co_return MakeResponse(http::status::ok, std::move(outcome->body), "application/x-git-receive-pack-result");
+}
+
+asio::awaitable<Response> Server::DeployAfterPush(beast::tcp_stream& stream, PushOutcome& outcome, PushDeploy deploy,
+                                                  bool* streamed) {
+  // What the deploy thread hands to this coroutine. Bounded: a deploy that says more than
+  // kMaxQueued lines between two flushes loses the excess (counted, and said).
+  struct Shared {
+    std::mutex mu;
+    std::vector<std::string> lines;  // GUARDED_BY(mu)
+    uint64_t left_out = 0;           // GUARDED_BY(mu)
+    bool done = false;               // GUARDED_BY(mu)
+    Status result;                   // GUARDED_BY(mu)
+  };
+  constexpr size_t kMaxQueued = 1000;
+  constexpr size_t kMaxLineBytes = 1000;
+  auto shared = std::make_shared<Shared>();
+  counters_.deploys_on_push.fetch_add(1);
+  auto say = [shared](const std::string& line) {
+    std::lock_guard<std::mutex> l(shared->mu);
+    if (shared->lines.size() >= kMaxQueued) {
+      ++shared->left_out;
+      return;
+    }
+    std::string clean = line.substr(0, kMaxLineBytes);
+    for (char& c : clean)
+      if (c == '\n' || c == '\r') c = ' ';
+    shared->lines.push_back(std::move(clean));
+  };
+  // The pool has a thread per push slot and this push holds one: the deploy never waits for a thread.
+  asio::post(pool_, [shared, say, run = std::move(deploy.run), stopping = &stopping_]() {
+    Status s = run(say, [stopping] { return stopping->load(); });
+    std::lock_guard<std::mutex> l(shared->mu);
+    shared->result = std::move(s);
+    shared->done = true;
+  });
+
+  const bool sideband = outcome.request.Has("report-status") && outcome.request.Has("side-band-64k");
+  boost::system::error_code ec;
+  bool writable = sideband;
+  http::response<http::empty_body> head{http::status::ok, 11};
+  head.set(http::field::content_type, "application/x-git-receive-pack-result");
+  head.set(http::field::cache_control, "no-cache");
+  head.chunked(true);
+  head.keep_alive(false);
+  http::response_serializer<http::empty_body> head_writer{head};
+  if (sideband) {
+    *streamed = true;
+    stream.expires_after(std::chrono::seconds(opts_.write_timeout_s));
+    co_await http::async_write_header(stream, head_writer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) writable = false;
+  }
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  Status result;
+  for (;;) {
+    std::vector<std::string> lines;
+    uint64_t left_out = 0;
+    bool done = false;
+    {
+      std::lock_guard<std::mutex> l(shared->mu);
+      lines.swap(shared->lines);
+      left_out = std::exchange(shared->left_out, 0);
+      done = shared->done;
+      if (done) result = shared->result;
+    }
+    if (writable && (!lines.empty() || left_out > 0)) {
+      std::string chunk;
+      for (const std::string& line : lines) chunk += ProgressBand(line);
+      if (left_out > 0) chunk += ProgressBand(fmt::format("({} progress lines left out)", left_out));
+      stream.expires_after(std::chrono::seconds(opts_.write_timeout_s));
+      co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) writable = false;  // the client left: the deploy goes on, and the push keeps its slot until it ends
+    }
+    if (done) break;
+    tick.expires_after(std::chrono::milliseconds(100));
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (!result.ok()) {
+    counters_.deploys_on_push_failed.fetch_add(1);
+    std::string why = result.message().substr(0, 300);
+    for (char& c : why)
+      if (c == '\n' || c == '\r') c = ' ';
+    for (RefUpdate& u : outcome.event.updates)
+      if (u.ref == deploy.ref && u.ok) {
+        u.ok = false;
+        u.error = "deploy failed: " + why + " (the ref is updated; the release is marked failed)";
+      }
+  }
+  std::string report = BuildReport(outcome.request, "ok", outcome.event.updates, outcome.messages);
+  if (!sideband) co_return MakeResponse(http::status::ok, std::move(report), "application/x-git-receive-pack-result");
+  if (writable) {
+    stream.expires_after(std::chrono::seconds(opts_.write_timeout_s));
+    co_await asio::async_write(stream, http::make_chunk(asio::buffer(report)),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec)
+      co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return Response{};
 }
 
 }  // namespace

@@ -26,6 +26,19 @@ struct PushEvent {
   std::vector<RefUpdate> updates;
 };
 
+// Deploy on push (`skyport apps set APP --deploy-on-push BRANCH`): what an
+// accepted push deploys.
+struct PushDeploy {
+  std::string ref;     // the ref whose update triggers it ("refs/heads/master")
+  std::string commit;  // its new id
+  // Runs the deploy, blocking, on a push worker thread (the push keeps its
+  // slot meanwhile). `say` sends one line to the pushing terminal ("remote:
+  // ..."); `cancelled` turns true when the hub stops. An error turns the ref's
+  // "ok" into "ng <ref> deploy failed: <error>" (the ref stays updated).
+  std::function<Status(const std::function<void(const std::string&)>& say, const std::function<bool()>& cancelled)>
+      run;
+};
+
 // Bounds on one push (receive-pack POST). Defaults follow git and GitHub;
 // docs/operations.md lists the flags.
 struct PushLimits {
@@ -62,6 +75,10 @@ struct GitHttpOptions {
   std::function<bool(const std::string& app, const std::string& ref)> allow_non_ff;
   // Called after a push, with what was accepted and refused.
   std::function<void(const PushEvent&)> on_push;
+  // Called after a push whose pack was good: the deploy it triggers, or nullopt.
+  // With side-band-64k the reply streams the deploy's progress (chunked) and ends
+  // with the report; without it the report waits for the deploy.
+  std::function<std::optional<PushDeploy>(const PushEvent&)> deploy_on_push;
   // Several hubs: nullopt while this hub leads (or when unset); else the
   // leader's git base URL ("http://h:p", "" when none is known), and every
   // push request is answered 307 to it (or 503), before the token check:

@@ -280,6 +280,8 @@ Result<PushOutcome> PushSession::Finish() {
     if (ch == '\n' || ch == '\r') ch = ' ';
   }
   out.body = BuildReport(s.request, unpack, out.event.updates, messages);
+  out.request = s.request;
+  out.messages = std::move(messages);
   return out;
 }
 

@@ -42,6 +42,9 @@ struct PushOutcome {
   // the pack was corrupt), "fsck", "refs", or a PackBoundName().
   std::string refused_by;
   std::string unpack_error;  // the "unpack" reason when not ok
+  // To build the report again after the push (deploy on push may turn an ok into an ng).
+  PushCommands request;
+  std::vector<std::string> messages;  // band-2 lines of the report
 };
 
 class PushSession {

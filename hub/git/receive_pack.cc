@@ -99,6 +99,12 @@ Result<PushCommands> ParseCommands(const std::vector<std::string>& payloads) {
   return out;
 }
 
+std::string ProgressBand(std::string_view line) {
+  std::string out;
+  AppendBand(out, '\2', std::string(line) + "\n");
+  return out;
+}
+
 std::string BuildReport(const PushCommands& request, const std::string& unpack,
                         const std::vector<RefUpdate>& updates, const std::vector<std::string>& messages) {
   if (!request.Has("report-status")) return {};

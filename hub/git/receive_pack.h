@@ -59,4 +59,8 @@ Result<PushCommands> ParseCommands(const std::vector<std::string>& payloads);
 std::string BuildReport(const PushCommands& request, const std::string& unpack,
                         const std::vector<RefUpdate>& updates, const std::vector<std::string>& messages);
 
+// One band-2 (progress) line as side-band-64k pkt-lines: the client prints it
+// as "remote: <line>". For a reply streamed before BuildReport's.
+std::string ProgressBand(std::string_view line);
+
 }  // namespace skyport::hub

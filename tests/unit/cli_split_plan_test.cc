@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/split_plan.h"
+#include "contract/route.h"
 
 namespace skyport::cli {
 namespace {
@@ -187,17 +188,17 @@ TEST_CASE("SplitWarnings: relative shares said plainly, running commits left out
 TEST_CASE("DeployedOutsideSplitNote: only a commit a split leaves out, with the command that adds it", "[cli]") {
   const std::string a(40, 'a'), b(40, 'b'), c(40, 'c');
   v1::RouteConfig route;
-  CHECK_FALSE(DeployedOutsideSplitNote("web", c, route));  // no split: the newest takes all
+  CHECK_FALSE(contract::DeployedOutsideSplitNote("web", c, route));  // no split: the newest takes all
   (*route.mutable_weights())[a] = 90;
   (*route.mutable_weights())[b.substr(0, 8)] = 10;  // a prefix, as routers read it
-  auto note = DeployedOutsideSplitNote("web", c, route);
+  auto note = contract::DeployedOutsideSplitNote("web", c, route);
   REQUIRE(note);
   CHECK(*note == "web splits its traffic and cccccccccccc is not in the split: it gets no traffic. To send it about "
                  "10% of users: skyport split web aaaaaaaaaaaa=90 bbbbbbbb=10 cccccccccccc=11");
-  CHECK_FALSE(DeployedOutsideSplitNote("web", a, route));
-  CHECK_FALSE(DeployedOutsideSplitNote("web", b, route));  // named by its prefix
+  CHECK_FALSE(contract::DeployedOutsideSplitNote("web", a, route));
+  CHECK_FALSE(contract::DeployedOutsideSplitNote("web", b, route));  // named by its prefix
   (*route.mutable_weights())[c] = 0;  // in the config with no weight: still no traffic
-  CHECK(DeployedOutsideSplitNote("web", c, route));
+  CHECK(contract::DeployedOutsideSplitNote("web", c, route));
 }
 
 }  // namespace
