@@ -60,7 +60,9 @@ std::string DesiredState::ToJson() const {
                    {"env", d.env},
                    {"drones", d.drones},
                    {"created_unix_ms", d.created_unix_ms}});
-  return nlohmann::json{{"version", 1}, {"deployments", arr}}.dump(2) + "\n";
+  nlohmann::json doc{{"version", 1}, {"deployments", arr}};
+  doc["releases"] = releases_.ToJson();  // issue 16: releases ride with the deployments
+  return doc.dump(2) + "\n";
 }
 
 Result<DesiredState> DesiredState::FromJson(const std::string& text) {
@@ -86,6 +88,13 @@ Result<DesiredState> DesiredState::FromJson(const std::string& text) {
     }
   } catch (const nlohmann::json::exception& e) {
     return Status::DataLoss(std::string("deployments file: ") + e.what());
+  }
+  // --- releases (issue 16); absent in files written before them.
+  if (j.contains("releases")) {
+    auto book = ReleaseBook::FromJson(j["releases"]);
+    if (!book.ok()) return Status::DataLoss("deployments file: " + book.status().message());
+    s.releases_ = std::move(*book);
+    s.releases_.InterruptPending("the hub stopped (or lost its leadership) before the deploy's outcome was known");
   }
   return s;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "hub/deploys/releases.h"
 
 namespace skyport::hub {
 
@@ -37,10 +38,16 @@ class DesiredState {
   std::vector<Deployment> All() const;
 
   std::string ToJson() const;
+  // Pending releases in `text` come back interrupted (their outcome was never known).
   static Result<DesiredState> FromJson(const std::string& text);
+
+  // --- releases (issue 16): kept with the deployments, in the same JSON.
+  ReleaseBook& releases() { return releases_; }
+  const ReleaseBook& releases() const { return releases_; }
 
  private:
   std::map<std::pair<std::string, std::string>, Deployment> deployments_;
+  ReleaseBook releases_;
 };
 
 }  // namespace skyport::hub
