@@ -219,4 +219,9 @@ Result<v1::AppsResponse> HubClient::Apps() {
                                         rpc::Retry::kSafe, answered_by_);
 }
 
+Result<v1::DestroyResponse> HubClient::Destroy(const v1::DestroyRequest& req) {
+  return impl_->Unary<v1::DestroyResponse>(AppsStub, &v1::Apps::Stub::Destroy, req, 0, rpc::Retry::kIfUnsent,
+                                           answered_by_);
+}
+
 }  // namespace skyport::cli

@@ -56,6 +56,8 @@ class HubClient {
   // No deadline: a rollback may deploy, which the hub bounds.
   Result<v1::RollbackResponse> Rollback(const v1::RollbackRequest& req);
   Result<v1::AppsResponse> Apps();
+  // No deadline: the hub stops every commit, bounded.
+  Result<v1::DestroyResponse> Destroy(const v1::DestroyRequest& req);
 
   // Thread-safe (e.g. from a signal-waiting thread): cancels the streaming
   // call in flight, and any started later.

@@ -72,6 +72,45 @@ int RunApps(const GlobalOptions& g) {
   return kExitOk;
 }
 
+struct DestroyOptions {
+  std::string app;
+  std::string confirm;
+  bool purge = false;
+};
+
+int RunDestroy(const GlobalOptions& g, const DestroyOptions& o) {
+  if (Status s = ValidateName("app", o.app); !s.ok()) return ReportUsage(s);
+  if (o.confirm != o.app)
+    return ReportUsage(Status::InvalidArgument("refusing to destroy " + o.app + ": repeat its name with --confirm " +
+                                               o.app + " (nothing was destroyed)"));
+  v1::DestroyRequest req;
+  req.set_app(o.app);
+  req.set_confirm(o.confirm);
+  req.set_purge(o.purge);
+  int code = kExitOk;
+  auto client = ConnectHubOrReport(g, code);
+  if (!client) return code;
+  const std::string what = "apps destroy " + o.app;
+  if (Status s = client->WaitConnected(); !s.ok()) return ReportHubError(g, what, s);
+  auto resp = client->Destroy(req);
+  if (!resp.ok()) return ReportHubError(g, what, resp.status());
+  if (g.json) PrintAnswered(DestroyJson(o.app, *resp), client->answered_by(), g.hub, 2);
+  else std::cout << RenderDestroy(o.app, *resp) << std::flush;
+  return kExitOk;
+}
+
+Runner DefineDestroy(CLI::App& cmd, const CommandContext& ctx) {
+  auto o = std::make_shared<DestroyOptions>();
+  cmd.add_option("app", o->app, "App")->required();
+  cmd.add_option("--confirm", o->confirm, "The app's name again: without it nothing is destroyed");
+  cmd.add_flag("--purge", o->purge, "Also remove the app's git repository at the hub (one hub only)");
+  cmd.footer(
+      "Stops every commit of APP on every drone (its users' requests then fail), removes its route and\n"
+      "forgets its releases; --purge removes its repository too (a push creates it again). Refused\n"
+      "without --confirm APP, while a flight is active on APP, and --purge with several hubs.");
+  return [&g = ctx.global, o] { return RunDestroy(g, *o); };
+}
+
 Runner DefineReleases(CLI::App& cmd, const CommandContext& ctx) {
   auto app = std::make_shared<std::string>();
   cmd.add_option("app", *app, "App")->required();
@@ -115,6 +154,8 @@ constexpr CommandSpec kReleaseCommands[] = {
     {"rollback", "Make an earlier release of APP current again (default: the one before the current one)",
      DefineRollback},
     {"apps", "Every app with its current release, commits, weights, instances and flight", DefineApps},
+    {"apps destroy", "Stop everything of APP, remove its route and releases (--purge: its repository)",
+     DefineDestroy},
 };
 
 }  // namespace

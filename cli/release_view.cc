@@ -151,4 +151,19 @@ json AppsJson(const v1::AppsResponse& r) {
   return doc;
 }
 
+std::string RenderDestroy(const std::string& app, const v1::DestroyResponse& r) {
+  return fmt::format("destroyed {}: stopped {} commit{}, {}, {} release{} forgotten{}\n", app, r.stopped_size(),
+                     r.stopped_size() == 1 ? "" : "s", r.route_removed() ? "route removed" : "no route",
+                     r.releases_removed(), r.releases_removed() == 1 ? "" : "s",
+                     r.repository_removed() ? ", repository removed" : "");
+}
+
+json DestroyJson(const std::string& app, const v1::DestroyResponse& r) {
+  return {{"app", app},
+          {"stopped", std::vector<std::string>(r.stopped().begin(), r.stopped().end())},
+          {"route_removed", r.route_removed()},
+          {"releases_removed", r.releases_removed()},
+          {"repository_removed", r.repository_removed()}};
+}
+
 }  // namespace skyport::cli

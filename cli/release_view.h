@@ -35,4 +35,8 @@ nlohmann::json RollbackJson(const std::string& app, const v1::RollbackResponse& 
 std::string RenderApps(const v1::AppsResponse& r);
 nlohmann::json AppsJson(const v1::AppsResponse& r);
 
+// "destroyed webapp: stopped 2 commits, route removed, 5 releases forgotten, repository removed"
+std::string RenderDestroy(const std::string& app, const v1::DestroyResponse& r);
+nlohmann::json DestroyJson(const std::string& app, const v1::DestroyResponse& r);
+
 }  // namespace skyport::cli

@@ -279,6 +279,79 @@ grpc::Status AppsService::List(grpc::ServerContext* ctx, const v1::AppsRequest*,
   return grpc::Status::OK;
 }
 
+grpc::Status AppsService::Destroy(grpc::ServerContext* ctx, const v1::DestroyRequest* req, v1::DestroyResponse* resp) {
+  if (auto s = Admit(*ctx); !s.ok()) return s;
+  if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
+  if (req->confirm() != req->app())
+    return rpc::ToGrpc(Status::InvalidArgument("confirm: must repeat the app's name (--confirm " + req->app() +
+                                               "); nothing was destroyed"));
+  if (Status s = KnownApp(req->app()); !s.ok()) return rpc::ToGrpc(s);
+  if (req->purge() && o_.gate != nullptr)
+    return rpc::ToGrpc(Status::FailedPrecondition(
+        "--purge is not supported with several hubs (--store etcd): the other hubs keep copies of the repository "
+        "and would bring it back; destroy without --purge"));
+  if (auto flight = ActiveFlight(req->app()); !flight.empty())
+    return rpc::ToGrpc(Status::FailedPrecondition(fmt::format(
+        "flight {} is active on {}: kill it first (skyport flight kill {}); nothing was destroyed", flight,
+        req->app(), flight)));
+  {
+    std::lock_guard lock(mu_);
+    if (!rolling_back_.insert(req->app()).second)
+      return rpc::ToGrpc(Status::Aborted("a rollback or destroy of " + req->app() + " is running; try again when it ends"));
+  }
+  auto done = DoDestroy(*req);
+  {
+    std::lock_guard lock(mu_);
+    rolling_back_.erase(req->app());
+  }
+  if (!done.ok()) return rpc::ToGrpc(done.status());
+  *resp = std::move(*done);
+  return grpc::Status::OK;
+}
+
+Result<v1::DestroyResponse> AppsService::DoDestroy(const v1::DestroyRequest& req) {
+  const std::string& app = req.app();
+  v1::DestroyResponse resp;
+  std::set<std::string> commits;
+  for (const auto& d : hub_->Desired())
+    if (d.app == app) commits.insert(d.commit);
+  for (const auto& p : hub_->Ps(app)) commits.insert(p.commit());
+  std::string failures;
+  for (const auto& commit : commits) {
+    v1::StopRequest stop;
+    stop.set_app(app);
+    stop.set_commitish(commit);
+    auto r = RunStop(hub_, repos_, stop, o_.stop_timeout_ms);  // the desired state forgets it either way
+    if (r.ok() || r.status().code() == Code::kNotFound) resp.add_stopped(commit);
+    else failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", commit.substr(0, 12), r.status().message());
+  }
+  if (o_.registries) {
+    v1::DeleteRouteRequest del;
+    del.set_app(app);
+    auto r = rpc::RegistryCall<v1::DeleteRouteResponse>(*o_.registries, &v1::Registry::Stub::DeleteRoute, del,
+                                                        o_.token, {o_.route_timeout_ms, false, rpc::Retry::kIfUnsent});
+    if (r.ok()) resp.set_route_removed(true);
+    else if (r.status().code() != Code::kNotFound)
+      failures += fmt::format("{}route: {}", failures.empty() ? "" : "; ", r.status().message());
+  }
+  // issue 16, config vars: the app's config is removed here (the config store).
+  auto erased = hub_->EraseReleases(app);
+  if (!erased.ok()) return erased.status();
+  resp.set_releases_removed(*erased);
+  if (req.purge()) {
+    Status s = repos_->Remove(app);
+    if (s.ok()) resp.set_repository_removed(true);
+    else if (s.code() != Code::kNotFound) failures += fmt::format("{}repository: {}", failures.empty() ? "" : "; ", s.message());
+  }
+  log::Info("app destroyed", {{"app", app}, {"stopped", static_cast<int64_t>(resp.stopped_size())},
+                              {"route_removed", resp.route_removed()}, {"purged", resp.repository_removed()},
+                              {"problems", failures}});
+  if (!failures.empty())
+    return Status::Aborted("destroy of " + app + " did not finish: " + failures +
+                           " (drones that come back stop what they run; run it again)");
+  return resp;
+}
+
 // ---- Retirer
 
 Retirer::Retirer(Hub* hub, RepoStore* repos, AppsOptions o, int64_t interval_ms)

@@ -52,6 +52,10 @@ class AppsService final : public v1::Apps::Service {
   grpc::Status Releases(grpc::ServerContext*, const v1::ReleasesRequest*, v1::ReleasesResponse*) override;
   grpc::Status Rollback(grpc::ServerContext*, const v1::RollbackRequest*, v1::RollbackResponse*) override;
   grpc::Status List(grpc::ServerContext*, const v1::AppsRequest*, v1::AppsResponse*) override;
+  // Refused without confirm == app, while a flight is active on the app or a
+  // rollback of it runs, and with purge when several hubs share the work
+  // (the others keep copies of the repository).
+  grpc::Status Destroy(grpc::ServerContext*, const v1::DestroyRequest*, v1::DestroyResponse*) override;
 
  private:
   grpc::Status Admit(grpc::ServerContext& ctx) const;
@@ -59,12 +63,13 @@ class AppsService final : public v1::Apps::Service {
   Status KnownApp(const std::string& app) const;
   std::string ActiveFlight(const std::string& app) const;
   Result<v1::RollbackResponse> DoRollback(grpc::ServerContext& ctx, const v1::RollbackRequest& req);
+  Result<v1::DestroyResponse> DoDestroy(const v1::DestroyRequest& req);
 
   Hub* hub_;
   RepoStore* repos_;
   AppsOptions o_;
   std::mutex mu_;
-  std::set<std::string> rolling_back_;  // guarded by mu_: apps with a rollback in progress
+  std::set<std::string> rolling_back_;  // guarded by mu_: apps with a rollback (or destroy) in progress
 };
 
 // Stops retiring commits once their grace has passed (hub/deploys/rollback_plan.h

@@ -95,6 +95,8 @@ class Hub {
   std::vector<std::string> ReleaseApps() const;
   std::vector<std::pair<std::string, Retirement>> DueRetirements(int64_t now_unix_ms) const;
   Status DropRetirement(const std::string& app, const std::string& commit, uint32_t release);
+  // Forgets the app's releases (apps destroy); how many there were.
+  Result<uint32_t> EraseReleases(const std::string& app);
 
  private:
   struct Session {

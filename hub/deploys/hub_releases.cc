@@ -70,4 +70,18 @@ Status Hub::DropRetirement(const std::string& app, const std::string& commit, ui
   return s;
 }
 
+Result<uint32_t> Hub::EraseReleases(const std::string& app) {
+  std::lock_guard lock(mu_);
+  const AppReleases* a = desired_.releases().Find(app);
+  if (a == nullptr) return 0u;
+  const auto n = static_cast<uint32_t>(a->releases.size());
+  DesiredState before = desired_;
+  desired_.releases().Erase(app);
+  if (Status s = SaveLocked(); !s.ok()) {
+    desired_ = std::move(before);
+    return s;
+  }
+  return n;
+}
+
 }  // namespace skyport::hub

@@ -79,6 +79,14 @@ Release ReleaseFromJson(const json& e) {
   return r;
 }
 
+// About what a release takes in the saved JSON.
+size_t ApproxBytes(const Release& r) {
+  size_t n = 320 + r.commit.size() + r.who.size() + r.error.size() + r.description.size();
+  for (const auto& d : r.drones) n += d.size() + 8;
+  for (const auto& [k, v] : r.env) n += k.size() + v.size() + 12;
+  return n;
+}
+
 }  // namespace
 
 const Release* AppReleases::Find(uint32_t number) const {
@@ -98,7 +106,26 @@ uint32_t ReleaseBook::Begin(const std::string& app, Release r) {
     a.releases.pop_front();
     ++a.dropped;
   }
-  return a.next - 1;
+  const uint32_t number = a.next - 1;
+  TrimToBudget();
+  return number;
+}
+
+void ReleaseBook::TrimToBudget() {
+  size_t total = 0;
+  for (const auto& [app, a] : apps_)
+    for (const auto& r : a.releases) total += ApproxBytes(r);
+  while (total > kMaxReleaseBookBytes) {
+    AppReleases* most = nullptr;
+    for (auto& [app, a] : apps_)
+      if (a.releases.size() > 1 && a.releases.front().outcome != ReleaseOutcome::kPending &&
+          (most == nullptr || a.releases.size() > most->releases.size()))
+        most = &a;
+    if (most == nullptr) return;  // only newest or pending releases left
+    total -= ApproxBytes(most->releases.front());
+    most->releases.pop_front();
+    ++most->dropped;
+  }
 }
 
 bool ReleaseBook::Finish(const std::string& app, uint32_t number, ReleaseOutcome outcome, const std::string& error,
@@ -109,7 +136,7 @@ bool ReleaseBook::Finish(const std::string& app, uint32_t number, ReleaseOutcome
     if (r.number != number) continue;
     if (r.outcome != ReleaseOutcome::kPending) return false;
     r.outcome = outcome;
-    r.error = outcome == ReleaseOutcome::kSucceeded ? "" : error;
+    r.error = outcome == ReleaseOutcome::kSucceeded ? "" : error.substr(0, kMaxReleaseErrorBytes);
     r.finished_unix_ms = now_unix_ms;
     return true;
   }

@@ -8,8 +8,10 @@
 // state is loaded (the hub stopped, or lost its leadership, before the
 // outcome was known) becomes "interrupted".
 //
-// Bounded: the newest kKeepReleases releases of an app are kept; `dropped`
-// counts the older ones let go. The env a release ran with is kept (a
+// Bounded: the newest kKeepReleases releases of an app are kept, and while all
+// apps' releases weigh more than kMaxReleaseBookBytes the oldest release of the
+// app with the most is let go (never a pending one, never an app's newest);
+// `dropped` counts the releases let go. The env a release ran with is kept (a
 // rollback redeploys with it) but never shown: it may hold secrets.
 //
 // Pure data + JSON; the hub guards it with its lock.
@@ -31,6 +33,10 @@
 namespace skyport::hub {
 
 inline constexpr size_t kKeepReleases = 100;          // per app
+// All apps' releases together, as saved (their share of the desired state's
+// one JSON blob, which etcd takes whole: its default request limit is 1.5 MiB).
+inline constexpr size_t kMaxReleaseBookBytes = 512 * 1024;
+inline constexpr size_t kMaxReleaseErrorBytes = 2048;  // a longer error is cut
 inline constexpr size_t kMaxRetirementsPerApp = 64;   // commits waiting for their grace to end
 
 enum class ReleaseOutcome { kPending, kSucceeded, kFailed, kInterrupted };
@@ -74,7 +80,7 @@ struct AppReleases {
 class ReleaseBook {
  public:
   // Records `r` as the app's next release (its number is set and returned);
-  // the oldest beyond kKeepReleases are dropped and counted.
+  // the oldest beyond the bounds are dropped and counted.
   uint32_t Begin(const std::string& app, Release r);
   // Resolves a pending release; false when there is no such pending release
   // (already resolved, dropped, unknown).
@@ -102,6 +108,7 @@ class ReleaseBook {
   bool operator==(const ReleaseBook&) const = default;
 
  private:
+  void TrimToBudget();
   std::map<std::string, AppReleases> apps_;
 };
 

@@ -160,8 +160,12 @@ class ReleasesTest(DeployTest):
         self.assertEqual(rels["current"], "v3")
         self.assertEqual(len(rels["releases"]), 3)
 
-        # After the grace the rolled-back-from commit stops.
+        # After the grace the rolled-back-from commit stops, even across a hub restart (kill -9).
+        self.hub.kill(signal.SIGKILL)
+        self.hub.start()
+        wait_until(lambda: self.connected_drones() == {"d1"}, 15, what="drone back")
         wait_until(lambda: self.running_commits() == {a}, 30, what="b stopped after its grace")
+        self.assertEqual(via_router(router), (200, f"app {a[:7]}\n"))
 
         # The default target now is v2 (a second rollback undoes the first); b was stopped:
         # it is deployed first, then the route flips.
@@ -176,6 +180,21 @@ class ReleasesTest(DeployTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("already the current release", r.stderr)
         self.assertEqual([x["outcome"] for x in self.releases()["releases"]], ["succeeded"] * 4)
+
+        # An active flight owns the weights: a rollback is refused until it ends.
+        spec = os.path.join(self.tmp, "flight.json")
+        with open(spec, "w") as f:
+            json.dump({"name": "hold", "app": "webapp", "version": 1, "control": "control",
+                       "arms": {"control": b[:10], "treatment": a[:10]},
+                       "flightplan": [{"action": "wait", "for": "1h"}]}, f)
+        self.cli("flight", "start", spec)
+        r = self.cli("rollback", "webapp", "v1", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("flight hold is active", r.stderr)
+        apps = {x["name"]: x for x in self.cli_json("apps", "--json")["apps"]}
+        self.assertEqual(apps["webapp"]["active_flight"], "hold")
+        self.cli("flight", "kill", "hold")
+        self.assertEqual(self.releases()["current"], "v4")
 
     def test_a_deploy_left_by_its_client_or_cut_by_a_hub_restart_is_resolved(self):
         a = self.app_commit("a")
@@ -199,3 +218,35 @@ class ReleasesTest(DeployTest):
         r = self.releases()["releases"][-1]
         self.assertEqual((r["version"], r["outcome"]), ("v2", "interrupted"))
         self.assertIn("before the deploy's outcome was known", r["error"])
+
+    def test_apps_destroy_needs_confirm_stops_everything_and_purges(self):
+        a, b = self.two_releases()
+        self.cli("split", "webapp", f"{a[:10]}=50", f"{b[:10]}=50")
+        for args in (("apps", "destroy", "webapp"), ("apps", "destroy", "webapp", "--confirm", "other")):
+            r = self.cli(*args, check=False)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("--confirm webapp", r.stderr)
+        self.assertEqual(self.running_commits(), {a, b})
+        r = self.cli("apps", "destroy", "nosuchapp", "--confirm", "nosuchapp", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no app named nosuchapp", r.stderr)
+
+        doc = self.cli_json("apps", "destroy", "webapp", "--confirm", "webapp", "--json", timeout=60)
+        self.assertEqual(sorted(doc["stopped"]), sorted([a, b]))
+        self.assertTrue(doc["route_removed"])
+        self.assertEqual(doc["releases_removed"], 2)
+        self.assertFalse(doc["repository_removed"])
+        self.assertEqual(self.cli_json("ps", "webapp", "--json"), [])
+        self.assertEqual(self.show(), {})
+        self.assertIsNone(self.cli_json("split", "webapp", "--show", "--json"))
+        self.assertEqual(self.releases()["releases"], [])  # still pushed: known, no releases
+
+        r = self.cli("apps", "destroy", "webapp", "--confirm", "webapp", "--purge")
+        self.assertIn("repository removed", r.stdout)
+        r = self.cli("releases", "webapp", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no app named webapp", r.stderr)
+        self.assertNotIn("webapp", {x["name"] for x in self.cli_json("apps", "--json")["apps"]})
+        self.push()  # a push makes it again
+        self.cli("deploy", "webapp", a[:10], timeout=60)
+        self.assertEqual([r["version"] for r in self.releases()["releases"]], ["v1"])

@@ -41,7 +41,8 @@ v1::ReleasesResponse Sample() {
 TEST_CASE("releases: a table with the current one marked, errors and what was dropped", "[cli][releases]") {
   std::string t = RenderReleases("web", Sample(), 3'000'000);
   CHECK_THAT(t, Catch::StartsWith("VERSION"));
-  CHECK_THAT(t, Catch::Contains("*v1  aaaaaaaaaaaa"));
+  CHECK_THAT(t, Catch::Contains("*v1 "));
+  CHECK_THAT(t, Catch::Contains(" aaaaaaaaaaaa "));
   CHECK_THAT(t, Catch::Contains("v2: d1: release step exited with 3"));
   CHECK_THAT(t, Catch::Contains("* current: v1"));
   CHECK_THAT(t, Catch::Contains("4 older releases are no longer kept"));
@@ -86,6 +87,17 @@ TEST_CASE("apps: weights only with a route, instances, flight", "[cli][releases]
   CHECK(j["apps"][0]["active_flight"] == "canary");
   CHECK(j["apps"][1]["current"].is_null());
   CHECK(j["apps"][1]["active_flight"].is_null());
+}
+
+TEST_CASE("apps destroy: what was removed", "[cli][releases]") {
+  v1::DestroyResponse r;
+  r.add_stopped(std::string(40, 'a'));
+  r.set_route_removed(true);
+  r.set_releases_removed(1);
+  CHECK(RenderDestroy("web", r) == "destroyed web: stopped 1 commit, route removed, 1 release forgotten\n");
+  r.set_repository_removed(true);
+  CHECK_THAT(RenderDestroy("web", r), Catch::EndsWith(", repository removed\n"));
+  CHECK(DestroyJson("web", r)["stopped"].size() == 1);
 }
 
 }  // namespace

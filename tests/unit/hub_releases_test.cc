@@ -69,6 +69,22 @@ TEST_CASE("The newest kKeepReleases are kept, the older ones counted, numbers go
   CHECK(b.Begin("web", Rel(B)) == kKeepReleases + 6);
 }
 
+TEST_CASE("All apps' releases stay within a byte budget; the app with the most gives first", "[hub][releases]") {
+  ReleaseBook b;
+  const std::map<std::string, std::string> big{{"BLOB", std::string(20'000, 'x')}};
+  b.Begin("small", Rel(A));
+  for (int i = 0; i < 60; ++i) b.Begin("web", Rel(A, big));
+  CHECK(b.Find("small")->releases.size() == 1);
+  const AppReleases* web = b.Find("web");
+  CHECK(web->releases.size() < 30);
+  CHECK(web->dropped == 60 - web->releases.size());
+  CHECK(web->releases.back().number == 60);
+  CHECK(b.ToJson().dump().size() < kMaxReleaseBookBytes + 64 * 1024);
+  uint32_t n = b.Begin("web", Rel(B));
+  CHECK(b.Finish("web", n, kFail, std::string(10'000, 'e'), 1));
+  CHECK(b.Find("web")->releases.back().error.size() == kMaxReleaseErrorBytes);
+}
+
 TEST_CASE("Releases ride with the desired state's JSON; pending ones come back interrupted", "[hub][releases]") {
   DesiredState s;
   uint32_t n1 = s.releases().Begin("web", Rel(A, {{"SECRET", "x"}}));
