@@ -116,14 +116,21 @@ void ReleaseBook::TrimToBudget() {
   for (const auto& [app, a] : apps_)
     for (const auto& r : a.releases) total += ApproxBytes(r);
   while (total > kMaxReleaseBookBytes) {
+    // The app with the most releases gives its oldest resolved one (not its newest).
     AppReleases* most = nullptr;
-    for (auto& [app, a] : apps_)
-      if (a.releases.size() > 1 && a.releases.front().outcome != ReleaseOutcome::kPending &&
-          (most == nullptr || a.releases.size() > most->releases.size()))
-        most = &a;
+    size_t at = 0;
+    for (auto& [app, a] : apps_) {
+      if (most != nullptr && a.releases.size() <= most->releases.size()) continue;
+      for (size_t i = 0; i + 1 < a.releases.size(); ++i)
+        if (a.releases[i].outcome != ReleaseOutcome::kPending) {
+          most = &a;
+          at = i;
+          break;
+        }
+    }
     if (most == nullptr) return;  // only newest or pending releases left
-    total -= ApproxBytes(most->releases.front());
-    most->releases.pop_front();
+    total -= ApproxBytes(most->releases[at]);
+    most->releases.erase(most->releases.begin() + static_cast<std::ptrdiff_t>(at));
     ++most->dropped;
   }
 }

@@ -64,9 +64,9 @@ Result<RollbackPlan> PlanRollback(const std::string& name, const RollbackInputs&
   const Release* target = app.Find(plan.target);
   if (target == nullptr) {
     const uint32_t oldest = app.releases.front().number, newest = app.releases.back().number;
-    if (plan.target < oldest && app.dropped > 0)
-      return Status::NotFound(fmt::format("{} v{} is no longer kept (the newest {} are: v{}..v{})", name, plan.target,
-                                          kKeepReleases, oldest, newest));
+    if (plan.target < app.next)  // every number below `next` was given: this one was let go
+      return Status::NotFound(fmt::format("{} v{} is no longer kept (the oldest kept is v{}, the newest v{})", name,
+                                          plan.target, oldest, newest));
     return Status::NotFound(fmt::format("{} has no release v{} (it has v{}..v{}; skyport releases {})", name,
                                         plan.target, oldest, newest, name));
   }

@@ -73,13 +73,15 @@ TEST_CASE("All apps' releases stay within a byte budget; the app with the most g
   ReleaseBook b;
   const std::map<std::string, std::string> big{{"BLOB", std::string(20'000, 'x')}};
   b.Begin("small", Rel(A));
-  for (int i = 0; i < 60; ++i) b.Begin("web", Rel(A, big));
+  for (int i = 0; i < 60; ++i) b.Finish("web", b.Begin("web", Rel(A, big)), kOk, "", 1);
+  for (int i = 0; i < 60; ++i) b.Begin("hung", Rel(A));  // pending: never let go
   CHECK(b.Find("small")->releases.size() == 1);
   const AppReleases* web = b.Find("web");
   CHECK(web->releases.size() < 30);
   CHECK(web->dropped == 60 - web->releases.size());
   CHECK(web->releases.back().number == 60);
   CHECK(b.ToJson().dump().size() < kMaxReleaseBookBytes + 64 * 1024);
+  CHECK(b.Find("hung")->releases.size() == 60);
   uint32_t n = b.Begin("web", Rel(B));
   CHECK(b.Finish("web", n, kFail, std::string(10'000, 'e'), 1));
   CHECK(b.Find("web")->releases.back().error.size() == kMaxReleaseErrorBytes);
@@ -111,6 +113,16 @@ TEST_CASE("A deployments file without releases still loads; a malformed one is r
   CHECK_FALSE(DesiredState::FromJson(R"({"deployments":[],"releases":{"web":{"releases":[{"number":-1,"commit":"a"}]}}})").ok());
   CHECK_FALSE(DesiredState::FromJson(R"({"deployments":[],"releases":{"web":{"releases":[{"number":2,"commit":"a"},{"number":1,"commit":"b"}]}}})").ok());
   CHECK_FALSE(DesiredState::FromJson(R"({"deployments":[],"releases":{"web":{"releases":[{"number":1,"commit":"a","outcome":"maybe"}]}}})").ok());
+  for (const char* bad : {R"({"deployments":[],"releases":5})", R"({"deployments":[],"releases":{"web":5}})",
+                          R"({"deployments":[],"releases":{"web":{"releases":[{"number":1}]}}})",
+                          R"({"deployments":[],"releases":{"web":{"releases":5}}})",
+                          R"({"deployments":[],"releases":{"web":{"retiring":[{"at_unix_ms":1}]}}})",
+                          R"({"deployments":[],"releases":{"web":{"dropped":-2}}})"}) {
+    INFO(bad);
+    Result<DesiredState> r = Status::Internal("unset");
+    REQUIRE_NOTHROW(r = DesiredState::FromJson(bad));
+    CHECK(r.status().code() == Code::kDataLoss);
+  }
   // `next` behind the numbers kept: a number is still never given twice.
   auto lag = DesiredState::FromJson(R"({"deployments":[],"releases":{"web":{"next":1,"releases":[{"number":7,"commit":"a"}]}}})");
   REQUIRE(lag.ok());
