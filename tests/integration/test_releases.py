@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import signal
+import threading
 import time
 
 from harness import DeployTest, Router, wait_until
@@ -251,6 +252,36 @@ class ReleasesTest(DeployTest):
         self.push()  # a push makes it again
         self.cli("deploy", "webapp", a[:10], timeout=60)
         self.assertEqual([r["version"] for r in self.releases()["releases"]], ["v1"])
+
+    def test_rollbacks_under_load_fail_no_request(self):
+        router = Router(self.tmp, self.token_file, registry=self.registry).start()
+        self.addCleanup(router.kill)
+        a, b = self.two_releases()
+        wait_until(lambda: via_router(router)[1] == f"app {b[:7]}\n", 10, what="b routed")
+        stop = threading.Event()
+        answers = []
+
+        def load():
+            while not stop.is_set():
+                answers.append(via_router(router))
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            for i in range(10):  # each rollback undoes the one before: a, b, a, ...
+                doc = self.cli_json("rollback", "webapp", "--grace", "1h", "--json", timeout=30)
+                want = a if i % 2 == 0 else b
+                self.assertEqual((doc["release"]["commit"], doc["deployed"]), (want, False))
+                wait_until(lambda: via_router(router)[1] == f"app {want[:7]}\n", 10, what=f"rollback {i} routed")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        failed = [x for x in answers if x[0] != 200]
+        print(f"\n10 rollbacks under load: {len(answers)} requests, {len(failed)} failed")
+        self.assertGreater(len(answers), 100)
+        self.assertEqual(failed, [])
+        self.assertEqual(self.releases()["releases"][-1]["version"], "v12")
 
 
 class ReleasesHaTest(DeployTest):
