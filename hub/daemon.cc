@@ -375,7 +375,7 @@ int RunDaemon(const DaemonOptions& o) {
     return t ? t->List(/*all=*/false) : std::vector<v1::FlightStatus>{};
   };
   AppsService apps_service(hub->get(), repos->get(), ao);
-  auto retirer = std::make_unique<Retirer>(hub->get(), repos->get(), ao);
+  auto retirer = std::make_unique<Retirer>(hub->get(), repos->get(), ao, &apps_service);
   auto started = rpc::StartServer(o.listen, *creds,
                                   {&hub_service, &drone_service, &stats_service, &flight_service, &peer_service,
                                    &apps_service},

@@ -77,6 +77,22 @@ Result<RouteWeights> ReadRouteWeights(rpc::AddressPool* registries, const std::s
   return RouteWeights{std::map<std::string, uint32_t>(route->weights().begin(), route->weights().end())};
 }
 
+bool AppsService::Claim(const std::string& app, int64_t wait_ms) {
+  std::unique_lock lock(mu_);
+  if (!unclaimed_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return !claimed_.count(app); }))
+    return false;
+  claimed_.insert(app);
+  return true;
+}
+
+void AppsService::Unclaim(const std::string& app) {
+  {
+    std::lock_guard lock(mu_);
+    claimed_.erase(app);
+  }
+  unclaimed_.notify_all();
+}
+
 grpc::Status AppsService::Admit(grpc::ServerContext& ctx) const {
   if (auto s = rpc::CheckToken(ctx, o_.token); !s.ok()) return s;
   if (auto standby = StandbyCheck(o_.gate, ctx)) return *standby;
@@ -125,16 +141,11 @@ grpc::Status AppsService::Rollback(grpc::ServerContext* ctx, const v1::RollbackR
   if (req->has_grace_ms() && (req->grace_ms() < 0 || req->grace_ms() > kMaxRollbackGraceMs))
     return rpc::ToGrpc(Status::InvalidArgument("grace: from 0 to 7 days"));
   if (Status s = KnownApp(req->app()); !s.ok()) return rpc::ToGrpc(s);
-  {
-    std::lock_guard lock(mu_);
-    if (!rolling_back_.insert(req->app()).second)
-      return rpc::ToGrpc(Status::Aborted("a rollback of " + req->app() + " is already running; try again when it ends"));
-  }
+  if (!Claim(req->app(), o_.stop_timeout_ms + o_.route_timeout_ms))
+    return rpc::ToGrpc(Status::Aborted("a rollback, destroy or retirement of " + req->app() +
+                                       " is still running; try again when it ends"));
   auto done = DoRollback(*ctx, *req);
-  {
-    std::lock_guard lock(mu_);
-    rolling_back_.erase(req->app());
-  }
+  Unclaim(req->app());
   if (!done.ok()) return rpc::ToGrpc(done.status());
   *resp = std::move(*done);
   return grpc::Status::OK;
@@ -294,16 +305,11 @@ grpc::Status AppsService::Destroy(grpc::ServerContext* ctx, const v1::DestroyReq
     return rpc::ToGrpc(Status::FailedPrecondition(fmt::format(
         "flight {} is active on {}: kill it first (skyport flight kill {}); nothing was destroyed", flight,
         req->app(), flight)));
-  {
-    std::lock_guard lock(mu_);
-    if (!rolling_back_.insert(req->app()).second)
-      return rpc::ToGrpc(Status::Aborted("a rollback or destroy of " + req->app() + " is running; try again when it ends"));
-  }
+  if (!Claim(req->app(), o_.stop_timeout_ms + o_.route_timeout_ms))
+    return rpc::ToGrpc(Status::Aborted("a rollback, destroy or retirement of " + req->app() +
+                                       " is still running; try again when it ends"));
   auto done = DoDestroy(*req);
-  {
-    std::lock_guard lock(mu_);
-    rolling_back_.erase(req->app());
-  }
+  Unclaim(req->app());
   if (!done.ok()) return rpc::ToGrpc(done.status());
   *resp = std::move(*done);
   return grpc::Status::OK;
@@ -354,8 +360,8 @@ Result<v1::DestroyResponse> AppsService::DoDestroy(const v1::DestroyRequest& req
 
 // ---- Retirer
 
-Retirer::Retirer(Hub* hub, RepoStore* repos, AppsOptions o, int64_t interval_ms)
-    : hub_(hub), repos_(repos), o_(std::move(o)), interval_ms_(interval_ms) {
+Retirer::Retirer(Hub* hub, RepoStore* repos, AppsOptions o, AppsService* claims, int64_t interval_ms)
+    : hub_(hub), repos_(repos), o_(std::move(o)), claims_(claims), interval_ms_(interval_ms) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -379,6 +385,14 @@ void Retirer::Loop() {
 }
 
 void Retirer::RetireOne(const std::string& app, const Retirement& r) {
+  if (claims_ != nullptr && !claims_->Claim(app)) return;  // a rollback or destroy runs: decided later
+  struct Unclaim {
+    AppsService* c;
+    const std::string& app;
+    ~Unclaim() {
+      if (c != nullptr) c->Unclaim(app);
+    }
+  } unclaim{claims_, app};
   auto route = ReadRouteWeights(o_.registries.get(), o_.token, app, o_.route_timeout_ms);
   if (!route.ok() && route.status().code() != Code::kFailedPrecondition) return;  // decided later
   auto releases = hub_->ReleasesOf(app);

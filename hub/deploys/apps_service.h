@@ -57,6 +57,11 @@ class AppsService final : public v1::Apps::Service {
   // (the others keep copies of the repository).
   grpc::Status Destroy(grpc::ServerContext*, const v1::DestroyRequest*, v1::DestroyResponse*) override;
 
+  // One change of an app at a time (a rollback, a destroy, a retirement):
+  // waits up to `wait_ms` for another to let go of the app; false if it did not.
+  bool Claim(const std::string& app, int64_t wait_ms = 0);
+  void Unclaim(const std::string& app);
+
  private:
   grpc::Status Admit(grpc::ServerContext& ctx) const;
   // NOT_FOUND unless the hub has a repository, releases or processes of `app`.
@@ -69,7 +74,8 @@ class AppsService final : public v1::Apps::Service {
   RepoStore* repos_;
   AppsOptions o_;
   std::mutex mu_;
-  std::set<std::string> rolling_back_;  // guarded by mu_: apps with a rollback (or destroy) in progress
+  std::condition_variable unclaimed_;
+  std::set<std::string> claimed_;  // guarded by mu_: apps with a rollback, destroy or retirement in progress
 };
 
 // Stops retiring commits once their grace has passed (hub/deploys/rollback_plan.h
@@ -77,7 +83,9 @@ class AppsService final : public v1::Apps::Service {
 // that cannot be decided (the registry does not answer) is tried again later.
 class Retirer {
  public:
-  Retirer(Hub* hub, RepoStore* repos, AppsOptions o, int64_t interval_ms = 1'000);
+  // `claims`: a retirement holds its app (AppsService::Claim) so that no rollback
+  // chooses the commit while it stops; null: none.
+  Retirer(Hub* hub, RepoStore* repos, AppsOptions o, AppsService* claims, int64_t interval_ms = 1'000);
   ~Retirer();  // stops and joins (a stop in progress finishes first)
 
  private:
@@ -87,6 +95,7 @@ class Retirer {
   Hub* hub_;
   RepoStore* repos_;
   AppsOptions o_;
+  AppsService* claims_;
   const int64_t interval_ms_;
   std::mutex mu_;
   std::condition_variable cv_;
