@@ -56,12 +56,12 @@ Runner DefineAppSet(CLI::App& cmd, const CommandContext& ctx) {
 }
 
 constexpr CommandSpec kAppsCommands[] = {
-    {"apps", "An app's settings at the hub", nullptr},
     {"apps set", "Show or change APP's settings: --deploy-on-push BRANCH", DefineAppSet},
 };
 
 }  // namespace
 
+// "apps" itself (the overview) is release_cmd.cc's, earlier in the table.
 std::span<const CommandSpec> AppsCommands() { return kAppsCommands; }
 
 }  // namespace skyport::cli

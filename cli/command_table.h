@@ -54,5 +54,6 @@ std::span<const CommandSpec> SplitCommands();     // split_cmd.cc
 std::span<const CommandSpec> AppsCommands();      // apps_cmd.cc: apps set
 std::span<const CommandSpec> FlightCommands();    // flight_cmd.cc
 std::span<const CommandSpec> CompletionCommands();  // completion_cmd.cc
+std::span<const CommandSpec> ReleaseCommands();     // release_cmd.cc: releases, rollback, apps (issue 16)
 
 }  // namespace skyport::cli

@@ -68,6 +68,7 @@ namespace {
 auto HubStub = [](const std::shared_ptr<grpc::Channel>& ch) { return v1::Hub::NewStub(ch); };
 auto FlightsStub = [](const std::shared_ptr<grpc::Channel>& ch) { return v1::Flights::NewStub(ch); };
 auto StatsStub = [](const std::shared_ptr<grpc::Channel>& ch) { return v1::StatsSink::NewStub(ch); };
+auto AppsStub = [](const std::shared_ptr<grpc::Channel>& ch) { return v1::Apps::NewStub(ch); };
 
 }  // namespace
 
@@ -203,6 +204,30 @@ Result<v1::FlightLogResponse> HubClient::FlightLog(const std::string& name) {
   req.set_name(name);
   return impl_->Unary<v1::FlightLogResponse>(FlightsStub, &v1::Flights::Stub::Log, req, timeout_ms_,
                                              rpc::Retry::kSafe, answered_by_);
+}
+
+// ---- releases, rollback and the apps overview (issue 16)
+
+Result<v1::ReleasesResponse> HubClient::Releases(const std::string& app) {
+  v1::ReleasesRequest req;
+  req.set_app(app);
+  return impl_->Unary<v1::ReleasesResponse>(AppsStub, &v1::Apps::Stub::Releases, req, timeout_ms_, rpc::Retry::kSafe,
+                                            answered_by_);
+}
+
+Result<v1::RollbackResponse> HubClient::Rollback(const v1::RollbackRequest& req) {
+  return impl_->Unary<v1::RollbackResponse>(AppsStub, &v1::Apps::Stub::Rollback, req, 0, rpc::Retry::kIfUnsent,
+                                            answered_by_);
+}
+
+Result<v1::AppsResponse> HubClient::Apps() {
+  return impl_->Unary<v1::AppsResponse>(AppsStub, &v1::Apps::Stub::List, v1::AppsRequest(), timeout_ms_,
+                                        rpc::Retry::kSafe, answered_by_);
+}
+
+Result<v1::DestroyResponse> HubClient::Destroy(const v1::DestroyRequest& req) {
+  return impl_->Unary<v1::DestroyResponse>(AppsStub, &v1::Apps::Stub::Destroy, req, 0, rpc::Retry::kIfUnsent,
+                                           answered_by_);
 }
 
 }  // namespace skyport::cli

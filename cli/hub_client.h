@@ -52,6 +52,14 @@ class HubClient {
   Status Logs(const v1::LogsRequest& req, const std::function<bool(const v1::LogLine&)>& on_line,
               int64_t timeout_ms);
 
+  // --- releases, rollback and the apps overview (issue 16): the Apps service.
+  Result<v1::ReleasesResponse> Releases(const std::string& app);
+  // No deadline: a rollback may deploy, which the hub bounds.
+  Result<v1::RollbackResponse> Rollback(const v1::RollbackRequest& req);
+  Result<v1::AppsResponse> Apps();
+  // No deadline: the hub stops every commit, bounded.
+  Result<v1::DestroyResponse> Destroy(const v1::DestroyRequest& req);
+
   // Thread-safe (e.g. from a signal-waiting thread): cancels the streaming
   // call in flight, and any started later.
   void Cancel();

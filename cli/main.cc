@@ -28,8 +28,8 @@ namespace {
 std::vector<sc::CommandSpec> AllCommands() {
   std::vector<sc::CommandSpec> table;
   for (auto group : {sc::RegistryCommands(), sc::HubCommands(), sc::LogsCommands(), sc::StatsCommands(),
-                     sc::GateCommands(), sc::SplitCommands(), sc::AppsCommands(), sc::FlightCommands(),
-                     sc::CompletionCommands()})
+                     sc::GateCommands(), sc::SplitCommands(), sc::ReleaseCommands(), sc::AppsCommands(),
+                     sc::FlightCommands(), sc::CompletionCommands()})
     table.insert(table.end(), group.begin(), group.end());
   return table;
 }
@@ -149,7 +149,10 @@ int main(int argc, char** argv) {
 
   int code = 0;
   if (!skyport::ParseOrExit(app, static_cast<int>(head.size()), head.data(), code)) return code;
-  for (auto& [cmd, run, takes_command] : commands) {
+  // The deepest parsed command runs: a runnable command may have subcommands
+  // (`apps`, `apps destroy`), and a parent comes before its children in the table.
+  for (auto it = commands.rbegin(); it != commands.rend(); ++it) {
+    auto& [cmd, run, takes_command] = *it;
     if (!cmd->parsed()) continue;
     if (split.has_command && !takes_command)
       return sc::ReportUsage(skyport::Status::InvalidArgument("`-- CMD` is only for `registry register`"));

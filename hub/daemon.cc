@@ -37,6 +37,7 @@
 #include "hub/deploys/push_deploy.h"
 #include "hub/deploys/service.h"
 #include "contract/route.h"
+#include "hub/deploys/apps_service.h"
 #include "hub/stats/stats_service.h"
 #include "hub/flights/tower_io.h"
 #include "rpc/channel.h"
@@ -392,8 +393,26 @@ int RunDaemon(const DaemonOptions& o) {
     if (cu) cu->Trigger(why);
   };
   peer::HubPeerService peer_service(repos->get(), po);
+  // --- releases, rollback and the apps overview (issue 16)
+  AppsOptions ao;
+  ao.token = *token;
+  ao.gate = gate_ptr;
+  ao.registries = route_registries;
+  ao.deploy_timeout_ms = so.deploy_timeout_ms;
+  ao.stop_timeout_ms = so.stop_timeout_ms;
+  if (route_registries)
+    ao.write_route = [io = tower_io.get()](const std::string& app, const RouteIntent& intent) {
+      return io->WriteRoute(app, intent);
+    };
+  ao.active_flights = [&flight_service]() -> std::vector<v1::FlightStatus> {
+    ControlTower* t = flight_service.tower();
+    return t ? t->List(/*all=*/false) : std::vector<v1::FlightStatus>{};
+  };
+  AppsService apps_service(hub->get(), repos->get(), ao);
+  auto retirer = std::make_unique<Retirer>(hub->get(), repos->get(), ao, &apps_service);
   auto started = rpc::StartServer(o.listen, *creds,
-                                  {&hub_service, &drone_service, &stats_service, &flight_service, &peer_service},
+                                  {&hub_service, &drone_service, &stats_service, &flight_service, &peer_service,
+                                   &apps_service},
                                   16 << 20);
   if (!started.ok()) return FailStart(started.status());
   auto& [server, port] = *started;
@@ -486,6 +505,7 @@ int RunDaemon(const DaemonOptions& o) {
                           {"store", o.store}});
   log::Info("stopping", {{"signal", stop_signals.Wait()}, {"deposed", deposed.load()}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  retirer.reset();  // before the tower it asks about flights
   if (catch_up) catch_up->Stop();  // a takeover's sync must not hold up the election's stop
   if (several_hubs) {  // leader-only work ends before the lease is given up (StopElection, on return)
     admin.reset();     // it reads the tower's metrics

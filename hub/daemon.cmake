@@ -2,7 +2,8 @@
 # Pure logic: desired state, reconcile diff, target choice (deploys/), flight
 # steps and states (flights/), the log queue of `skyport logs`, the leader election (ha/). Flight specs,
 # gates and the experiment maths are contracts (skyport_contract).
-add_library(skyport_hub_logic STATIC deploys/desired.cc deploys/app_settings.cc deploys/push_deploy.cc deploys/reconcile.cc deploys/targets.cc
+add_library(skyport_hub_logic STATIC deploys/desired.cc deploys/app_settings.cc deploys/push_deploy.cc deploys/reconcile.cc
+  deploys/targets.cc deploys/releases.cc deploys/rollback_plan.cc
   deploys/log_follower.cc flights/flight_bounds.cc flights/flight_bounds_report.cc flights/flight_plan.cc
   flights/flight_state.cc ha/election.cc ha/advertise.cc)
 target_link_libraries(skyport_hub_logic PUBLIC skyport_contract skyport_core skyport_proto nlohmann_json::nlohmann_json)
@@ -28,6 +29,7 @@ target_link_libraries(skyport_hub_flights PUBLIC skyport_hub_logic Threads::Thre
 
 # Shell: sessions and commands, gRPC services, the control tower's I/O, the election on etcd (ha/), the daemon.
 add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc deploys/stop_guard.cc daemon.cc
+  deploys/hub_releases.cc deploys/apps_service.cc
   stats/stats_service.cc flights/tower_io.cc flights/ping_http.cc
   flights/flight_service.cc ha/gate.cc ha/leadership.cc)
 target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_flights skyport_hub_etcd_logic skyport_hub_git skyport_hub_peer skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads

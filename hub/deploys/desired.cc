@@ -71,12 +71,14 @@ std::string DesiredState::ToJson() const {
                    {"drones", d.drones},
                    {"created_unix_ms", d.created_unix_ms}});
   nlohmann::json j{{"version", 1}, {"deployments", arr}};
+  j["releases"] = releases_.ToJson();  // issue 16: releases ride with the deployments
   if (!settings_.empty()) {
     nlohmann::json apps = nlohmann::json::object();
     for (const auto& [app, st] : settings_) apps[app] = {{"deploy_on_push", st.deploy_on_push}};
     j["app_settings"] = apps;
   }
-  return j.dump(2) + "\n";
+  return j.dump(2) + "
+";
 }
 
 Result<DesiredState> DesiredState::FromJson(const std::string& text) {
@@ -112,6 +114,13 @@ Result<DesiredState> DesiredState::FromJson(const std::string& text) {
     }
   } catch (const nlohmann::json::exception& e) {
     return Status::DataLoss(std::string("deployments file: ") + e.what());
+  }
+  // --- releases (issue 16); absent in files written before them.
+  if (j.contains("releases")) {
+    auto book = ReleaseBook::FromJson(j["releases"]);
+    if (!book.ok()) return Status::DataLoss("deployments file: " + book.status().message());
+    s.releases_ = std::move(*book);
+    s.releases_.InterruptPending("the hub stopped (or lost its leadership) before the deploy's outcome was known");
   }
   return s;
 }

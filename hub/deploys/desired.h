@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "hub/deploys/app_settings.h"
+#include "hub/deploys/releases.h"
 
 namespace skyport::hub {
 
@@ -43,11 +44,17 @@ class DesiredState {
   const std::map<std::string, AppSettings>& AllSettings() const { return settings_; }
 
   std::string ToJson() const;
+  // Pending releases in `text` come back interrupted (their outcome was never known).
   static Result<DesiredState> FromJson(const std::string& text);
+
+  // --- releases (issue 16): kept with the deployments, in the same JSON.
+  ReleaseBook& releases() { return releases_; }
+  const ReleaseBook& releases() const { return releases_; }
 
  private:
   std::map<std::pair<std::string, std::string>, Deployment> deployments_;
   std::map<std::string, AppSettings> settings_;  // by app; never an Empty() one
+  ReleaseBook releases_;
 };
 
 }  // namespace skyport::hub

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -83,6 +84,22 @@ class Hub {
   std::set<std::string> DronesWith(const std::string& app, const std::string& commit) const;
   // Full commits of `app` known from the desired state or the drones that start with `prefix`.
   std::set<std::string> KnownCommits(const std::string& app, const std::string& prefix) const;
+
+  // --- releases (issue 16; hub_releases.cc): kept with the desired state, saved before they count.
+  // The config version a new release of `app` records: the one place that fills it (0 until config
+  // vars exist; the config store's version of the app goes here).
+  int64_t ConfigVersion(const std::string& app) const;
+  // Records `r` as `app`'s next release (pending) and saves; its number.
+  Result<uint32_t> BeginRelease(const std::string& app, Release r);
+  // Resolves a pending release and schedules `retire` (a rollback's), in one save.
+  Status FinishRelease(const std::string& app, uint32_t number, ReleaseOutcome outcome, const std::string& error,
+                       const std::vector<Retirement>& retire = {});
+  std::optional<AppReleases> ReleasesOf(const std::string& app) const;
+  std::vector<std::string> ReleaseApps() const;
+  std::vector<std::pair<std::string, Retirement>> DueRetirements(int64_t now_unix_ms) const;
+  Status DropRetirement(const std::string& app, const std::string& commit, uint32_t release);
+  // Forgets the app's releases (apps destroy); how many there were.
+  Result<uint32_t> EraseReleases(const std::string& app);
 
  private:
   struct Session {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
@@ -31,6 +33,61 @@ std::string JoinFailures(const std::map<std::string, std::string>& failed) {
 }
 
 bool Cancelled(const OperationHooks& h) { return h.cancelled && h.cancelled(); }
+
+// Releases (issue 16): once the waiting caller has gone (Detach), the target
+// drones' last answer resolves the deploy's release. Sees every answer before
+// RunDeploy's loop does, so no answer falls between the two.
+class ReleaseTally {
+ public:
+  ReleaseTally(Hub* hub, std::string app, uint32_t number) : hub_(hub), app_(std::move(app)), number_(number) {}
+  void Expect(const std::string& drone) {
+    std::lock_guard lock(mu_);
+    waiting_.insert(drone);
+  }
+  void Unexpect(const std::string& drone) {
+    std::lock_guard lock(mu_);
+    waiting_.erase(drone);
+  }
+  void Observe(const std::string& drone, const v1::DroneMessage& m) {
+    if (!m.has_done()) return;
+    {
+      std::lock_guard lock(mu_);
+      if (!waiting_.erase(drone)) return;
+      if (!m.done().ok()) failed_[drone] = m.done().error();
+      if (!detached_ || !waiting_.empty()) return;
+    }
+    Resolve();
+  }
+  // The caller went away with the deploy still going: the last answer resolves the release.
+  void Detach(const std::map<std::string, std::string>& failed_so_far) {
+    {
+      std::lock_guard lock(mu_);
+      detached_ = true;
+      failed_.insert(failed_so_far.begin(), failed_so_far.end());
+      if (!waiting_.empty()) return;
+    }
+    Resolve();
+  }
+
+ private:
+  void Resolve() {
+    std::map<std::string, std::string> failed;
+    {
+      std::lock_guard lock(mu_);
+      failed = failed_;
+    }
+    (void)hub_->FinishRelease(app_, number_, failed.empty() ? ReleaseOutcome::kSucceeded : ReleaseOutcome::kFailed,
+                              JoinFailures(failed));
+  }
+
+  Hub* const hub_;
+  const std::string app_;
+  const uint32_t number_;
+  std::mutex mu_;
+  std::set<std::string> waiting_;              // guarded by mu_
+  std::map<std::string, std::string> failed_;  // guarded by mu_
+  bool detached_ = false;                      // guarded by mu_
+};
 
 // The full commit a stop means: one the drones know by that prefix, else the repository's answer.
 Result<std::string> ResolveForStop(Hub* hub, RepoStore* repos, const std::string& app, const std::string& commitish) {
@@ -72,11 +129,43 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   d.env.insert(req.env().begin(), req.env().end());
   d.drones.insert(targets->begin(), targets->end());
   d.created_unix_ms = SystemClock::Get()->WallMs();
-  if (Status s = hub->Desire(d); !s.ok()) return s;
+  // --- releases (issue 16): recorded pending before anything changes.
+  std::shared_ptr<ReleaseTally> tally;
+  uint32_t release = 0;
+  if (hooks.record_release) {
+    Release r;
+    r.commit = d.commit;
+    r.config_version = hub->ConfigVersion(d.app);
+    r.who = hooks.who;
+    r.drones = d.drones;
+    r.instances = d.instances;
+    r.env = d.env;
+    r.description = "deploy";
+    auto n = hub->BeginRelease(d.app, std::move(r));
+    if (!n.ok()) return n.status();
+    release = *n;
+    tally = std::make_shared<ReleaseTally>(hub, d.app, release);
+  }
+  auto finish_release = [&](const Status& s) {
+    if (release != 0)
+      (void)hub->FinishRelease(d.app, release, s.ok() ? ReleaseOutcome::kSucceeded : ReleaseOutcome::kFailed,
+                               s.message());
+  };
+  if (Status s = hub->Desire(d); !s.ok()) {
+    finish_release(s);
+    return s;
+  }
   const std::string what = fmt::format("{}@{}", d.app, d.commit.substr(0, 12));
-  log::Info("deploy", {{"deployment", what}, {"drones", static_cast<int64_t>(targets->size())}});
+  log::Info("deploy", {{"deployment", what}, {"drones", static_cast<int64_t>(targets->size())},
+                       {"release", static_cast<int64_t>(release)}});
 
   auto box = std::make_shared<DroneAnswers>();
+  Answer into = Into(box);
+  if (tally)
+    into = [tally, box](const std::string& drone, const v1::DroneMessage& m) {
+      tally->Observe(drone, m);
+      box->Push({drone, m});
+    };
   std::map<std::string, std::string> failed;
   std::set<std::string> waiting, said_failed;  // said_failed: sent its own FAILED line
   for (const auto& drone : *targets) {
@@ -86,13 +175,21 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     cmd.mutable_deploy()->set_instances(d.instances);
     cmd.mutable_deploy()->set_timeout_s(0);
     cmd.mutable_deploy()->set_budget_ms(budget_ms);
-    auto id = hub->Send(drone, cmd, Into(box));
-    if (id.ok()) waiting.insert(drone);
-    else failed[drone] = id.status().message();
+    if (tally) tally->Expect(drone);
+    auto id = hub->Send(drone, cmd, into);
+    if (id.ok()) {
+      waiting.insert(drone);
+    } else {
+      if (tally) tally->Unexpect(drone);
+      failed[drone] = id.status().message();
+    }
   }
   const int64_t deadline = MonoNowMs() + timeout_ms;
   while (!waiting.empty()) {
-    if (Cancelled(hooks)) return Status(Code::kCancelled, "the client went away; the deploy goes on");
+    if (Cancelled(hooks)) {
+      if (tally) tally->Detach(failed);  // the drones' last answer resolves the release
+      return Status(Code::kCancelled, "the client went away; the deploy goes on");
+    }
     if (MonoNowMs() > deadline) {
       for (const auto& dr : waiting) failed[dr] = fmt::format("timed out after {:g} s", static_cast<double>(timeout_ms) / 1000);
       break;
@@ -111,7 +208,10 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
       if (!msg.done().ok()) failed[drone] = msg.done().error();
     }
   }
-  if (failed.empty()) return Status::Ok();
+  if (failed.empty()) {
+    finish_release(Status::Ok());
+    return Status::Ok();
+  }
 
   // A failed target keeps nothing of this deploy, so reconcile won't retry it.
   std::set<std::string> failed_drones;
@@ -129,6 +229,7 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   }
   (void)hub->Undesire(d.app, d.commit, failed_drones);
   log::Warn("deploy failed", {{"deployment", what}, {"errors", summary}});
+  finish_release(Status::Aborted(summary));
   return Status::Aborted(
       fmt::format("deploy of {} failed on {} of {} drones: {}", what, failed.size(), targets->size(), summary));
 }

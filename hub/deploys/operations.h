@@ -28,6 +28,14 @@ struct OperationHooks {
   std::function<bool()> cancelled;                          // may be empty; polled every 200 ms
   // Stop only: may (app, commit) stop? Asked once the commit is resolved, before anything changes.
   std::function<Status(const std::string& app, const std::string& commit)> may_stop;  // may be empty
+
+  // --- releases (issue 16). Deploy: records a release (pending once the
+  // commit and drones are known, then succeeded | failed; when the caller
+  // goes away the drones' last answer resolves it) unless `record_release`
+  // is false (a rollback records its own). `who` is the caller's token name
+  // ("" = "cluster").
+  bool record_release = true;
+  std::string who;
 };
 
 inline constexpr uint32_t kMaxDeployTimeoutS = 86'400;

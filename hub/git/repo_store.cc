@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 
@@ -25,6 +26,7 @@ class DiskRepoStore final : public RepoStore {
   std::string RepoPath(const std::string& app) const override { return dir_ + "/" + app + ".git"; }
   std::mutex& WriteLock(const std::string& app) override;
   std::string IncomingDir() const override { return dir_ + "/.incoming"; }
+  Status Remove(const std::string& app) override;
 
  private:
   Result<GitPtr<git_repository>> OpenApp(const std::string& app);
@@ -161,6 +163,20 @@ std::vector<std::string> DiskRepoStore::Apps() {
   }
   std::sort(apps.begin(), apps.end());
   return apps;
+}
+
+Status DiskRepoStore::Remove(const std::string& app) {
+  if (Status s = ValidateName("app", app); !s.ok()) return s;
+  std::lock_guard<std::mutex> write(WriteLock(app));
+  std::error_code ec;
+  if (!fs::is_directory(RepoPath(app), ec)) return Status::NotFound("no repository of " + app);
+  fs::create_directories(IncomingDir(), ec);
+  const std::string gone = fmt::format("{}/removed-{}-{}", IncomingDir(), app,
+                                       std::chrono::steady_clock::now().time_since_epoch().count());
+  fs::rename(RepoPath(app), gone, ec);
+  if (ec) return Status::Internal(fmt::format("cannot remove the repository of {}: {}", app, ec.message()));
+  fs::remove_all(gone, ec);  // a leftover in .incoming is harmless
+  return Status::Ok();
 }
 
 std::mutex& DiskRepoStore::WriteLock(const std::string& app) {

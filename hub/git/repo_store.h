@@ -44,6 +44,11 @@ class RepoStore {
   // Scratch space on the same filesystem as the repositories: pushes are
   // indexed here first and renamed in only once a ref update is accepted.
   virtual std::string IncomingDir() const = 0;
+
+  // --- apps destroy --purge (issue 16): removes the app's repository (under
+  // its write lock: renamed away first, so a concurrent reader sees it whole
+  // or not at all). NOT_FOUND when there is none.
+  virtual Status Remove(const std::string& app) = 0;
 };
 
 // Streams a packfile of every object reachable from `wants` (ids of commits,
