@@ -77,8 +77,7 @@ std::string DesiredState::ToJson() const {
     for (const auto& [app, st] : settings_) apps[app] = {{"deploy_on_push", st.deploy_on_push}};
     j["app_settings"] = apps;
   }
-  return j.dump(2) + "
-";
+  return j.dump(2) + "\n";
 }
 
 Result<DesiredState> DesiredState::FromJson(const std::string& text) {
