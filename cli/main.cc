@@ -27,8 +27,9 @@ namespace {
 // Every group's table, in the order `skyport --help` lists them.
 std::vector<sc::CommandSpec> AllCommands() {
   std::vector<sc::CommandSpec> table;
-  for (auto group : {sc::RegistryCommands(), sc::HubCommands(), sc::LogsCommands(), sc::StatsCommands(),
-                     sc::GateCommands(), sc::SplitCommands(), sc::FlightCommands(), sc::CompletionCommands()})
+  for (auto group : {sc::RegistryCommands(), sc::HubCommands(), sc::ConfigCommands(), sc::LogsCommands(),
+                     sc::StatsCommands(), sc::GateCommands(), sc::SplitCommands(), sc::FlightCommands(),
+                     sc::CompletionCommands()})
     table.insert(table.end(), group.begin(), group.end());
   return table;
 }
@@ -148,7 +149,11 @@ int main(int argc, char** argv) {
 
   int code = 0;
   if (!skyport::ParseOrExit(app, static_cast<int>(head.size()), head.data(), code)) return code;
-  for (auto& [cmd, run, takes_command] : commands) {
+  // The deepest parsed command runs: a command may have subcommands of its
+  // own (`config APP` and `config set …`), and a parent comes before its
+  // children in the table.
+  for (auto it = commands.rbegin(); it != commands.rend(); ++it) {
+    auto& [cmd, run, takes_command] = *it;
     if (!cmd->parsed()) continue;
     if (split.has_command && !takes_command)
       return sc::ReportUsage(skyport::Status::InvalidArgument("`-- CMD` is only for `registry register`"));

@@ -51,6 +51,26 @@ std::vector<Deployment> DesiredState::All() const {
   return out;
 }
 
+// ---- config vars
+AppConfigVars DesiredState::Config(const std::string& app) const {
+  auto it = configs_.find(app);
+  return it == configs_.end() ? AppConfigVars{} : it->second;
+}
+
+uint64_t DesiredState::PutConfig(const std::string& app, std::map<std::string, std::string> vars,
+                                 int64_t now_unix_ms) {
+  AppConfigVars& c = configs_[app];
+  c.vars = std::move(vars);
+  c.updated_unix_ms = now_unix_ms;
+  return ++c.version;
+}
+
+std::map<std::string, uint64_t> DesiredState::ConfigVersions() const {
+  std::map<std::string, uint64_t> out;
+  for (const auto& [app, c] : configs_) out[app] = c.version;
+  return out;
+}
+
 std::string DesiredState::ToJson() const {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& [key, d] : deployments_)
@@ -60,7 +80,15 @@ std::string DesiredState::ToJson() const {
                    {"env", d.env},
                    {"drones", d.drones},
                    {"created_unix_ms", d.created_unix_ms}});
-  return nlohmann::json{{"version", 1}, {"deployments", arr}}.dump(2) + "\n";
+  nlohmann::json out{{"version", 1}, {"deployments", arr}};
+  // ---- config vars: {"config": {"APP": {"version": N, "vars": {...}, "updated_unix_ms": T}}}
+  if (!configs_.empty()) {
+    nlohmann::json config = nlohmann::json::object();
+    for (const auto& [app, c] : configs_)
+      config[app] = {{"version", c.version}, {"vars", c.vars}, {"updated_unix_ms", c.updated_unix_ms}};
+    out["config"] = std::move(config);
+  }
+  return out.dump(2) + "\n";
 }
 
 Result<DesiredState> DesiredState::FromJson(const std::string& text) {
@@ -83,6 +111,21 @@ Result<DesiredState> DesiredState::FromJson(const std::string& text) {
       d.drones = e.value("drones", std::set<std::string>{});
       d.created_unix_ms = e.value("created_unix_ms", int64_t{0});
       s.deployments_[{d.app, d.commit}] = d;
+    }
+    // ---- config vars (absent in files written before them)
+    if (j.contains("config")) {
+      if (!j["config"].is_object()) return Status::DataLoss("deployments file: config must be an object");
+      for (const auto& [app, e] : j["config"].items()) {
+        if (!e.is_object() || !e.contains("version") || !e.at("version").is_number_unsigned())
+          return Status::DataLoss("deployments file: config." + app + ".version must be an unsigned integer");
+        AppConfigVars c;
+        c.version = e.at("version").get<uint64_t>();
+        c.vars = e.value("vars", std::map<std::string, std::string>{});
+        if (e.contains("updated_unix_ms") && !e.at("updated_unix_ms").is_number_integer())
+          return Status::DataLoss("deployments file: config." + app + ".updated_unix_ms must be an integer");
+        c.updated_unix_ms = e.value("updated_unix_ms", int64_t{0});
+        s.configs_[app] = std::move(c);
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     return Status::DataLoss(std::string("deployments file: ") + e.what());

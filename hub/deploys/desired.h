@@ -23,6 +23,14 @@ struct Deployment {
   bool operator==(const Deployment&) const = default;
 };
 
+// ---- config vars (skyport config): an app's environment, versioned.
+struct AppConfigVars {
+  uint64_t version = 0;  // bumped by each change; 0: never set
+  std::map<std::string, std::string> vars;
+  int64_t updated_unix_ms = 0;
+  bool operator==(const AppConfigVars&) const = default;
+};
+
 class DesiredState {
  public:
   // Adds the deployment, or adds its drones to an existing one (instances and
@@ -36,11 +44,20 @@ class DesiredState {
   std::vector<Deployment> ForDrone(const std::string& drone) const;
   std::vector<Deployment> All() const;
 
+  // ---- config vars
+  // The app's config (version 0 and no vars when never set).
+  AppConfigVars Config(const std::string& app) const;
+  // Replaces the app's vars and bumps its version; returns the new version.
+  uint64_t PutConfig(const std::string& app, std::map<std::string, std::string> vars, int64_t now_unix_ms);
+  // Every app's config version (apps with a config only).
+  std::map<std::string, uint64_t> ConfigVersions() const;
+
   std::string ToJson() const;
   static Result<DesiredState> FromJson(const std::string& text);
 
  private:
   std::map<std::pair<std::string, std::string>, Deployment> deployments_;
+  std::map<std::string, AppConfigVars> configs_;  // by app: config vars
 };
 
 }  // namespace skyport::hub

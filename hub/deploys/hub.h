@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "contract/config_vars.h"
 #include "core/clock.h"
 #include "core/status.h"
 #include "hub/deploys/desired.h"
@@ -71,6 +72,13 @@ class Hub {
   // the hub's --deploy-timeout.
   void set_reconcile_budget_ms(int64_t ms) { reconcile_budget_ms_.store(ms); }
 
+  // --- config vars (skyport config), persisted with the desired state
+  AppConfigVars Config(const std::string& app) const;
+  // Applies `change` (contract/config_vars.h checks it) to the app's vars and
+  // saves the desired state with the app's version bumped; nothing changes
+  // when the check or the save fails. The new config.
+  Result<AppConfigVars> ChangeConfig(const std::string& app, const ConfigChange& change);
+
   // --- views
   Result<std::vector<std::string>> ChooseTargets(const v1::DeployTarget& target) const;
   std::vector<v1::DroneInfo> Drones() const;
@@ -100,7 +108,8 @@ class Hub {
       : path_(std::move(path)), clock_(clock), desired_(std::move(desired)) {}
   Status SaveLocked();
   void ReconcileDrone(const std::string& drone, const std::vector<Deployment>& desired,
-                      const std::vector<v1::ProcessStatus>& running);
+                      const std::vector<v1::ProcessStatus>& running,
+                      const std::map<std::string, uint64_t>& config_versions);
 
   const std::string path_;
   Clock* clock_;

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/names.h"
+#include "contract/config_vars.h"
 #include "contract/flight_spec.h"
 
 namespace skyport::hub {
@@ -72,7 +73,15 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   d.env.insert(req.env().begin(), req.env().end());
   d.drones.insert(targets->begin(), targets->end());
   d.created_unix_ms = SystemClock::Get()->WallMs();
+  // Drones that had the deployment before: a failed redeploy (a config
+  // change's rolling restart, more instances) leaves them what they ran.
+  std::set<std::string> had_it;
+  for (const auto& prev : hub->Desired())
+    if (prev.app == d.app && prev.commit == d.commit) had_it = prev.drones;
   if (Status s = hub->Desire(d); !s.ok()) return s;
+  // The drones get the app's config (skyport config) under the deploy's own --env.
+  const AppConfigVars config = hub->Config(d.app);
+  const std::map<std::string, std::string> env = MergeConfigEnv(config.vars, d.env);
   const std::string what = fmt::format("{}@{}", d.app, d.commit.substr(0, 12));
   log::Info("deploy", {{"deployment", what}, {"drones", static_cast<int64_t>(targets->size())}});
 
@@ -86,6 +95,9 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     cmd.mutable_deploy()->set_instances(d.instances);
     cmd.mutable_deploy()->set_timeout_s(0);
     cmd.mutable_deploy()->set_budget_ms(budget_ms);
+    cmd.mutable_deploy()->mutable_env()->clear();
+    cmd.mutable_deploy()->mutable_env()->insert(env.begin(), env.end());
+    cmd.mutable_deploy()->set_config_version(config.version);
     auto id = hub->Send(drone, cmd, Into(box));
     if (id.ok()) waiting.insert(drone);
     else failed[drone] = id.status().message();
@@ -113,11 +125,13 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   }
   if (failed.empty()) return Status::Ok();
 
-  // A failed target keeps nothing of this deploy, so reconcile won't retry it.
+  // A failed new target keeps nothing of this deploy, so reconcile won't
+  // retry it; one that had the deployment keeps it (the drone kept running
+  // what ran before).
   std::set<std::string> failed_drones;
   const std::string summary = JoinFailures(failed);
   for (const auto& [dr, err] : failed) {
-    failed_drones.insert(dr);
+    if (!had_it.count(dr)) failed_drones.insert(dr);
     if (!hooks.progress || said_failed.count(dr)) continue;  // one `failed` line per drone
     v1::DeployProgress p;
     p.set_drone(dr);
@@ -127,7 +141,7 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     p.set_unix_ms(SystemClock::Get()->WallMs());
     hooks.progress(p);
   }
-  (void)hub->Undesire(d.app, d.commit, failed_drones);
+  if (!failed_drones.empty()) (void)hub->Undesire(d.app, d.commit, failed_drones);
   log::Warn("deploy failed", {{"deployment", what}, {"errors", summary}});
   return Status::Aborted(
       fmt::format("deploy of {} failed on {} of {} drones: {}", what, failed.size(), targets->size(), summary));

@@ -33,6 +33,10 @@ class HubService final : public v1::Hub::Service {
   grpc::Status Ps(grpc::ServerContext*, const v1::PsRequest*, v1::PsResponse*) override;
   grpc::Status Drones(grpc::ServerContext*, const v1::DronesRequest*, v1::DronesResponse*) override;
   grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogLine>*) override;
+  // ---- config vars (skyport config; hub/deploys/config_rollout.h)
+  grpc::Status ConfigGet(grpc::ServerContext*, const v1::ConfigGetRequest*, v1::AppConfig*) override;
+  grpc::Status ConfigChange(grpc::ServerContext*, const v1::ConfigChangeRequest*,
+                            grpc::ServerWriter<v1::ConfigChangeEvent>*) override;
 
   // Prometheus text: log lines dropped for slow `skyport logs` clients.
   std::string MetricsText() const;
