@@ -1,0 +1,318 @@
+"""Config vars (skyport config): stored at the hub per app, versioned, masked unless
+--reveal, persisted with the desired state, handed to apps as environment, and a
+change restarts the app's running instances rolling: zero failed requests under
+wrk through the router.
+
+All on 127.0.0.1 with the real registry, hub, drones, router and (for the load
+test) wrk. The app is examples/envecho: it answers `GREETING=<value> ...`.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import DeployTest, Hub, Router, wait_until
+from test_rolling_redeploy import WRK_SCRIPT, wrk_summary
+from test_router import get
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ENVECHO = os.path.join(HERE, "..", "..", "examples", "envecho")
+HOST = "webapp.localhost"
+# A value that must never show up masked, in a log or in an error message.
+SECRET = "s3cr3t-" + os.urandom(6).hex()
+CHANGES = int(os.environ.get("SKYPORT_CONFIG_CHANGES", "20"))
+
+
+class ConfigBase(DeployTest):
+    def push_envecho(self):
+        files = {}
+        for name in ("app.py", "Procfile"):
+            with open(os.path.join(ENVECHO, name)) as f:
+                files[name] = f.read()
+        commit = self.commit(files, "envecho")
+        self.push()
+        return commit
+
+    def config(self, *args, check=False, timeout=90):
+        return self.cli("config", *args, check=check, timeout=timeout)
+
+    def config_json(self, app="webapp", reveal=False):
+        r = self.cli("config", app, "--json", *(["--reveal"] if reveal else []))
+        return json.loads(r.stdout)
+
+    def logs_text(self):
+        text = ""
+        for path in [self.hub.log_path, *[d.log_path for d in self.drones.values()]]:
+            with open(path, errors="replace") as f:
+                text += f.read()
+        return text
+
+
+class ConfigCommandsTest(ConfigBase):
+    def test_set_unset_show_reveal_json(self):
+        self.push_envecho()
+        doc = self.config_json()
+        self.assertEqual((doc["app"], doc["version"], doc["vars"]), ("webapp", 0, {}))
+        r = self.config("webapp")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no config vars", r.stdout)
+
+        r = self.config("set", "webapp", "GREETING=hello", f"DB_URL=postgres://u:{SECRET}@h/db?x=1", "EMPTY=")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("config v1 saved (set DB_URL, EMPTY, GREETING)", r.stdout)
+        self.assertNotIn(SECRET, r.stdout + r.stderr)
+
+        masked = self.config("webapp")
+        self.assertEqual(masked.returncode, 0, masked.stderr)
+        self.assertIn("config v1, 3 vars (values masked", masked.stdout)
+        self.assertIn("DB_URL=********", masked.stdout)
+        self.assertNotIn(SECRET, masked.stdout)
+        self.assertNotIn("hello", masked.stdout)
+        doc = self.config_json()
+        self.assertTrue(doc["masked"])
+        self.assertEqual(doc["vars"], {"DB_URL": "********", "EMPTY": "********", "GREETING": "********"})
+
+        revealed = self.config_json(reveal=True)
+        self.assertFalse(revealed["masked"])
+        self.assertEqual(revealed["vars"], {"GREETING": "hello", "DB_URL": f"postgres://u:{SECRET}@h/db?x=1",
+                                            "EMPTY": ""})
+        text = self.config("webapp", "--reveal")
+        self.assertIn("GREETING=hello\n", text.stdout)
+
+        r = self.config("unset", "webapp", "EMPTY", "NEVER_SET")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("config v2 saved (unset EMPTY, NEVER_SET)", r.stdout)
+        self.assertEqual(self.config_json(reveal=True)["vars"],
+                         {"GREETING": "hello", "DB_URL": f"postgres://u:{SECRET}@h/db?x=1"})
+        # --json of a change: one object per line.
+        r = self.config("set", "webapp", "GREETING=hi", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        first = json.loads(r.stdout.splitlines()[0])
+        self.assertEqual(first["saved"]["version"], 3)
+        self.assertEqual(first["saved"]["vars"]["DB_URL"], "********")
+        self.assertNotIn(SECRET, r.stdout)
+        self.assertNotIn(SECRET, self.logs_text())
+
+    def test_bad_inputs_exit_2_and_name_no_value(self):
+        self.push_envecho()
+        for args, says in [
+            (["set", "webapp", SECRET], "argument 1 is not KEY=VALUE"),
+            (["set", "webapp", "A=1", SECRET], "argument 2 is not KEY=VALUE"),
+            (["set", "webapp", f"PORT={SECRET}"], "reserved"),
+            (["set", "webapp", f"PATH={SECRET}"], "reserved"),
+            (["set", "webapp", f"SKYPORT_TOKEN={SECRET}"], "reserved"),
+            (["set", "webapp", f"1BAD={SECRET}"], "not a variable name"),
+            (["set", "webapp", f"A-B={SECRET}"], "not a variable name"),
+            (["set", "webapp", f"=={SECRET}"], "empty name"),
+            (["set", "webapp", "BIG=" + "x" * (32 * 1024 + 1)], "longer than 32768 bytes"),
+            (["set", "webapp", f"A={SECRET}", "A=2"], "given twice"),
+            (["unset", "webapp", f"A={SECRET}"], "not KEY=VALUE"),
+            (["unset", "webapp", "HOME"], "reserved"),
+            (["set", "Bad_App", "A=1"], "app"),
+            (["set", "webapp"], "required"),
+            ([], "give an APP"),
+        ]:
+            with self.subTest(args=[a[:40] for a in args]):
+                r = self.config(*args)
+                self.assertEqual(r.returncode, 2, f"{r.stdout}{r.stderr}")
+                self.assertIn(says, r.stderr)
+                self.assertNotIn(SECRET, r.stdout + r.stderr)
+        # The hub's bounds too: at most 200 vars per app (each change below is within the CLI's).
+        many = [f"K{i}=v" for i in range(150)]
+        self.assertEqual(self.config("set", "webapp", *many).returncode, 0)
+        r = self.config("set", "webapp", *[f"L{i}=v" for i in range(60)])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("at most 200", r.stderr)
+        self.assertEqual(self.config_json()["version"], 1)  # nothing saved by the refused change
+        self.assertNotIn(SECRET, self.logs_text())
+
+    def test_unknown_app_exits_1(self):
+        for args in (["nosuch"], ["nosuch", "--json"], ["set", "nosuch", "A=1"], ["unset", "nosuch", "A"]):
+            with self.subTest(args=args):
+                r = self.config(*args)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn("no app named nosuch", r.stderr)
+
+    def test_no_token_or_a_wrong_one_is_refused(self):
+        self.push_envecho()
+        self.assertEqual(self.config("set", "webapp", f"A={SECRET}").returncode, 0)
+        wrong = os.path.join(self.tmp, "wrong-token")
+        with open(wrong, "w") as f:
+            f.write("not-the-token\n")
+        os.chmod(wrong, 0o600)
+        for args in (["webapp", "--reveal"], ["set", "webapp", "A=evil"], ["unset", "webapp", "A"]):
+            with self.subTest(args=args):
+                r = self.cli("config", *args, check=False, token_file=wrong)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn("token", (r.stdout + r.stderr).lower())
+                self.assertNotIn(SECRET, r.stdout + r.stderr)
+                env = self.env()
+                del env["SKYPORT_TOKEN_FILE"]
+                r = self.cli("config", *args, check=False, env=env)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertNotIn(SECRET, r.stdout + r.stderr)
+        self.assertEqual(self.config_json(reveal=True)["vars"], {"A": SECRET})  # unchanged
+        self.assertEqual(self.config_json()["version"], 1)
+
+    def test_config_survives_a_hub_restart(self):
+        self.push_envecho()
+        self.assertEqual(self.config("set", "webapp", f"A={SECRET}", "B=2").returncode, 0)
+        self.assertEqual(self.config("unset", "webapp", "B").returncode, 0)
+        before = self.config_json(reveal=True)
+        self.hub.kill(signal.SIGKILL)
+        self.hub.start()  # the same data dir and ports
+        after = self.config_json(reveal=True)
+        self.assertEqual((after["version"], after["vars"]), (2, {"A": SECRET}))
+        self.assertEqual(after["updated_unix_ms"], before["updated_unix_ms"])
+        # deployments.json holds the values: readable by the hub's user only.
+        self.assertEqual(os.stat(os.path.join(self.hub.data, "deployments.json")).st_mode & 0o077, 0)
+
+
+class RouterBase(ConfigBase):
+    """A router in registry mode in front of the drones' instances."""
+
+    def setUp(self):
+        super().setUp()
+        self.router = Router(self.tmp, self.token_file, registry=self.registry,
+                             extra=["--new-users-address-burst", "1000000000",
+                                    "--new-users-address-rate", "1000000000"]).start()
+        self.addCleanup(self.router.kill)
+
+    def answers(self, n=8):
+        seen = set()
+        for _ in range(n):
+            status, _, body = get(self.router.port, host=HOST)
+            if status != 200:
+                return {f"status {status}"}
+            seen.add(body.decode().split()[0])
+        return seen
+
+    def instances(self, commit):
+        """(drone, instance) of every running process of COMMIT, as the hub sees them."""
+        ps = self.cli_json("ps", "webapp", "--json")
+        return sorted((p["drone"], p["instance"]) for p in ps if p["commit"] == commit and p["state"] == "running")
+
+    def registered(self, commit):
+        """How many of COMMIT's instances the registry holds."""
+        return len(self.show("webapp").get(commit, {}).get("web", []))
+
+
+class ConfigAppTest(RouterBase):
+    def test_app_sees_its_config_and_a_change_rolls(self):
+        commit = self.push_envecho()
+        self.assertEqual(self.config("set", "webapp", "GREETING=hello").returncode, 0)
+        r = self.cli("deploy", "webapp", commit, "--env", "DEPLOY_ONLY=1", timeout=60)
+        wait_until(lambda: self.answers() == {"GREETING=hello"}, 15, what="the app seeing GREETING=hello")
+        self.assertEqual(self.instances(commit), [("d1", 0), ("d2", 0)])  # one per drone
+        self.assertEqual(self.registered(commit), 2)
+
+        r = self.config("set", "webapp", "GREETING=bonjour")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"restarting {commit[:12]} rolling", r.stdout)
+        self.assertIn("replacing", r.stdout)
+        # When the command returns, every instance runs the new config.
+        self.assertEqual(self.answers(16), {"GREETING=bonjour"})
+        # Replaced, not added to: one instance per drone, under new numbers.
+        self.assertEqual(self.instances(commit), [("d1", 1), ("d2", 1)])
+        self.assertEqual(self.registered(commit), 2)
+
+        # A deploy's own --env wins over the config for its keys.
+        self.cli("deploy", "webapp", commit, "--env", "GREETING=from-deploy", timeout=60)
+        wait_until(lambda: self.answers() == {"GREETING=from-deploy"}, 15, what="the deploy's --env winning")
+        self.assertEqual(self.config("set", "webapp", "GREETING=config-again").returncode, 0)
+        self.assertEqual(self.answers(), {"GREETING=from-deploy"})
+        self.assertEqual(self.config_json()["version"], 3)
+
+        # Unset: the app no longer has it (after the redeploy without the --env).
+        self.cli("deploy", "webapp", commit, timeout=60)
+        self.assertEqual(self.config("unset", "webapp", "GREETING").returncode, 0)
+        self.assertEqual(self.answers(), {"GREETING=(unset)"})
+
+    def test_a_drone_that_missed_a_change_catches_up_when_it_attaches(self):
+        commit = self.push_envecho()
+        self.cli("deploy", "webapp", commit, timeout=60)
+        self.assertEqual(self.config("set", "webapp", "GREETING=v1").returncode, 0)
+        self.assertEqual(self.answers(), {"GREETING=v1"})
+        # A change the drones never heard of (their streams were down when it was made): written into
+        # the hub's state while it is down. Reattached, the drones report instances at config v1 and
+        # the hub's reconcile rolls them to v2.
+        self.hub.kill(signal.SIGKILL)
+        path = os.path.join(self.hub.data, "deployments.json")
+        with open(path) as f:
+            state = json.load(f)
+        state["config"]["webapp"]["version"] = 2
+        state["config"]["webapp"]["vars"]["GREETING"] = "missed"
+        with open(path, "w") as f:
+            json.dump(state, f)
+        self.hub.start()
+        wait_until(lambda: self.answers(16) == {"GREETING=missed"}, 30, what="the drones rolled to v2 on attach")
+        wait_until(lambda: len(self.instances(commit)) == 2 and self.registered(commit) == 2, 15,
+                   what="one instance per drone again")
+
+    def test_a_failed_roll_keeps_the_old_instances_serving(self):
+        commit = self.push_envecho()
+        self.cli("deploy", "webapp", commit, timeout=60)
+        wait_until(lambda: self.answers() == {"GREETING=(unset)"}, 15, what="the app serving")
+        before = self.instances(commit)
+        # A config that makes the app fail to start: python refuses a bad PYTHONHOME.
+        r = self.config("set", "webapp", "PYTHONHOME=/nonexistent", "GREETING=broken", timeout=120)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("config v1 of webapp is saved, but its rolling restart failed", r.stderr)
+        self.assertEqual(self.instances(commit), before)
+        self.assertEqual(self.registered(commit), 2)
+        self.assertEqual(self.answers(16), {"GREETING=(unset)"})
+        # Fixing the config rolls again.
+        r = self.config("unset", "webapp", "PYTHONHOME", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.answers(16), {"GREETING=broken"})
+
+
+@unittest.skipUnless(shutil.which("wrk"), "wrk is not installed (scripts/setup.sh installs it)")
+class ConfigUnderLoadTest(RouterBase):
+    def test_twenty_config_changes_under_wrk_zero_failures(self):
+        commit = self.push_envecho()
+        self.cli("deploy", "webapp", commit, "--instances", "2", timeout=60)
+        wait_until(lambda: self.answers() == {"GREETING=(unset)"}, 15, what="the app serving")
+        self.assertEqual(len(self.instances(commit)), 4)
+        self.assertEqual(self.registered(commit), 4)
+
+        wrk_out = os.path.join(self.tmp, "wrk.out")
+        script = os.path.join(self.tmp, "report.lua")
+        with open(script, "w") as f:
+            f.write(WRK_SCRIPT)
+        with open(wrk_out, "w") as out:
+            wrk = subprocess.Popen(["wrk", "-t1", "-c8", "-d3600s", "--timeout", "5s", "-s", script,
+                                    "-H", f"Host: {HOST}", f"http://127.0.0.1:{self.router.port}/"],
+                                   stdout=out, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: wrk.poll() is None and wrk.kill())
+        started = time.monotonic()
+        for i in range(1, CHANGES + 1):
+            r = self.config("set", "webapp", f"GREETING=v{i}", f"TOKEN={SECRET}", timeout=120)
+            self.assertEqual(r.returncode, 0, f"change {i}: {r.stdout}{r.stderr}")
+            # The command returns once every instance runs the new config.
+            self.assertEqual(self.answers(8), {f"GREETING=v{i}"}, f"change {i}")
+            self.assertEqual(len(self.instances(commit)), 4, f"change {i}: {self.instances(commit)}")
+            self.assertEqual(self.registered(commit), 4, f"change {i}")
+        duration = time.monotonic() - started
+        wrk.send_signal(signal.SIGINT)
+        wrk.wait(timeout=20)
+        with open(wrk_out) as f:
+            text = f.read()
+        requests, bad, errors = wrk_summary(text)
+        print(f"\n{CHANGES} config changes (2 drones x 2 instances, rolling) in {duration:.1f} s: "
+              f"{requests} requests, {bad} non-2xx, socket errors {errors}")
+        self.assertGreater(requests, CHANGES * 10, text)
+        self.assertEqual(bad, 0, f"non-2xx answers during the config changes:\n{text}")
+        self.assertEqual(errors, {"connect": 0, "read": 0, "write": 0, "timeout": 0},
+                         f"socket errors during the config changes:\n{text}")
+        self.assertEqual(self.config_json()["version"], CHANGES)
+        self.assertNotIn(SECRET, self.logs_text())
+        self.assertNotIn(SECRET, self.router.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
