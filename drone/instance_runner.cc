@@ -57,7 +57,7 @@ Status InstanceRunner::StartOne(const DeployOrder& order, const AppSpec& spec, c
     std::lock_guard lock(mu_);
     specs_[key] = ps;
     running_specs_[key] = ps;
-    launched_[key] = Launched{order.env, order.config_version};
+    launched_[key] = LaunchEnv{order.env, order.config_version};
   }
   if (Status s = supervisor_.Run(ps); !s.ok()) return s;
   started->insert(key);
@@ -75,7 +75,7 @@ RollPlan InstanceRunner::PlanFor(const DeployOrder& order, const std::string& ro
     {
       std::lock_guard lock(mu_);
       if (auto it = launched_.find(p.key); it != launched_.end())
-        current = it->second.env == order.env && it->second.config_version == order.config_version;
+        current = IsCurrent(it->second, LaunchEnv{order.env, order.config_version});
     }
     live.push_back({p.key.instance, current});
   }

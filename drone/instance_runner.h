@@ -100,11 +100,7 @@ class InstanceRunner final : public InstanceStarter {
   std::map<InstanceKey, ProcessSpec> running_specs_;     // what each supervised instance was run with; guarded by mu_
   // What the hub asked each instance to run with: a redeploy asking for
   // another env or config version replaces it (Roll).
-  struct Launched {
-    std::map<std::string, std::string> env;
-    uint64_t config_version = 0;
-  };
-  std::map<InstanceKey, Launched> launched_;             // guarded by mu_
+  std::map<InstanceKey, LaunchEnv> launched_;            // guarded by mu_
 };
 
 }  // namespace skyport::drone

@@ -5,6 +5,11 @@
 
 namespace skyport::drone {
 
+bool IsCurrent(const LaunchEnv& running, const LaunchEnv& wanted) {
+  if (running.config_version > wanted.config_version) return true;
+  return running.config_version == wanted.config_version && running.env == wanted.env;
+}
+
 RollPlan PlanRoll(const std::vector<LiveInstance>& live, uint32_t wanted) {
   wanted = std::max<uint32_t>(1, wanted);
   RollPlan plan;

@@ -19,9 +19,22 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace skyport::drone {
+
+// What an instance was started with, and what a deploy asks for.
+struct LaunchEnv {
+  std::map<std::string, std::string> env;  // the hub's env (config under the deploy's --env)
+  uint64_t config_version = 0;
+};
+// Whether an instance started with `running` serves a deploy asking for
+// `wanted`: the same env and config version; or a newer config version than
+// the deploy's — a deploy sent before a later config change, arriving after
+// that change was rolled out, must not roll it back.
+bool IsCurrent(const LaunchEnv& running, const LaunchEnv& wanted);
 
 struct LiveInstance {
   uint32_t instance = 0;

@@ -15,7 +15,7 @@ import subprocess
 import time
 import unittest
 
-from harness import DeployTest, Hub, Router, wait_until
+from harness import ClusterTest, DeployTest, Drone, Hub, Router, wait_until
 from test_rolling_redeploy import WRK_SCRIPT, wrk_summary
 from test_router import get
 
@@ -312,6 +312,88 @@ class ConfigUnderLoadTest(RouterBase):
         self.assertEqual(self.config_json()["version"], CHANGES)
         self.assertNotIn(SECRET, self.logs_text())
         self.assertNotIn(SECRET, self.router.log())
+
+
+class ConfigHaTest(ConfigBase):
+    """Three hubs on etcd (--store etcd): the config rides the desired state in etcd, so a new
+    leader after kill -9 of the old one has it, and a change through it rolls the app."""
+    DRONES = ("d1",)
+
+    def setUp(self):
+        from etcd_cluster import EtcdCluster
+        from test_address_lists import Listed
+        ClusterTest.setUp(self)
+        with open(self.token_file) as f:
+            self.token = f.read().strip()
+        self.etcd = EtcdCluster(3)
+        self.addCleanup(self.etcd.stop)
+        self.hubs = [Hub(self.tmp, self.token_file, self.registry, name=f"hub{i}", store="etcd",
+                         etcd=self.etcd.endpoints(), extra=["--metrics-listen", "127.0.0.1:0"]).start()
+                     for i in range(3)]
+        self.hub = Listed(*self.hubs)
+        self.drones = {"d1": Drone(self.tmp, self.token_file, "d1", self.hub, self.registry).start()}
+        self.addCleanup(self._stop_cluster)
+        self.work = os.path.join(self.tmp, "work")
+        os.makedirs(self.work)
+        self.git("init", "-q", "-b", "master")
+
+    def _stop_cluster(self):
+        for d in self.drones.values():
+            d.kill(signal.SIGTERM)
+            d.kill_orphaned_apps()
+        for h in self.hubs:
+            h.kill()
+
+    def leader(self, hubs):
+        found = {}
+
+        def exactly_one():
+            found["leaders"] = [h for h in hubs if h.proc.poll() is None and h.metric("skyport_hub_is_leader") == 1]
+            return len(found["leaders"]) == 1
+        wait_until(exactly_one, 15, what="exactly one hub leading")
+        return found["leaders"][0]
+
+    def logs_text(self):
+        text = ""
+        for path in [*[h.log_path for h in self.hubs], *[d.log_path for d in self.drones.values()]]:
+            with open(path, errors="replace") as f:
+                text += f.read()
+        return text
+
+    def app_answers(self):
+        ps = self.cli_json("ps", "webapp", "--json")
+        out = set()
+        for p in ps:
+            if p["state"] == "running":
+                status, _, body = get(p["port"], host="x")
+                out.add(body.decode().split()[0] if status == 200 else f"status {status}")
+        return out
+
+    def test_config_survives_a_leader_failover(self):
+        leader = self.leader(self.hubs)
+        wait_until(lambda: self.connected_drones() == {"d1"}, 15, what="the drone attached to the leader")
+        files = {}
+        for name in ("app.py", "Procfile"):
+            with open(os.path.join(ENVECHO, name)) as f:
+                files[name] = f.read()
+        commit = self.commit(files, "envecho")
+        self.git("push", "-q", leader.git_url("webapp", self.token), "master")
+        self.cli("deploy", "webapp", commit, timeout=60)
+        r = self.config("set", "webapp", f"GREETING={SECRET}")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.app_answers(), {f"GREETING={SECRET}"})
+
+        leader.kill(signal.SIGKILL)
+        self.leader([h for h in self.hubs if h is not leader])
+        wait_until(lambda: self.config("webapp", "--json").returncode == 0, 15, what="the new leader answering")
+        doc = self.config_json(reveal=True)
+        self.assertEqual((doc["version"], doc["vars"]), (1, {"GREETING": SECRET}))
+        wait_until(lambda: self.connected_drones() == {"d1"}, 15, what="the drone attached to the new leader")
+        r = self.config("set", "webapp", "GREETING=after-failover")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.app_answers(), {"GREETING=after-failover"})
+        self.assertEqual(self.config_json()["version"], 2)
+        self.assertNotIn(SECRET, self.logs_text())
 
 
 if __name__ == "__main__":

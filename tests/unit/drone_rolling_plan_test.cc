@@ -69,3 +69,16 @@ TEST_CASE("rolling plan: mixed current and stale, scale up and down", "[drone][r
   CHECK(d.roll.empty());
   CHECK(d.retire == Nums{2});
 }
+
+TEST_CASE("rolling plan: which instances a deploy finds current", "[drone][rolling]") {
+  const LaunchEnv v2{{{"A", "2"}}, 2};
+  CHECK(IsCurrent(v2, LaunchEnv{{{"A", "2"}}, 2}));
+  // Another env (a deploy's --env, a config change) or another version: stale.
+  CHECK_FALSE(IsCurrent(v2, LaunchEnv{{{"A", "3"}}, 2}));
+  CHECK_FALSE(IsCurrent(v2, LaunchEnv{{{"A", "2"}}, 3}));
+  CHECK_FALSE(IsCurrent(v2, LaunchEnv{{}, 2}));
+  // A deploy carrying an older config version than the instance runs (sent before a later
+  // change that was rolled out first) leaves it alone.
+  CHECK(IsCurrent(v2, LaunchEnv{{{"A", "1"}}, 1}));
+  CHECK(IsCurrent(LaunchEnv{{}, 0}, LaunchEnv{{}, 0}));
+}
