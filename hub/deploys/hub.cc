@@ -221,6 +221,15 @@ Result<AppConfigVars> Hub::ChangeConfig(const std::string& app, const ConfigChan
   if (!vars.ok()) return vars.status();
   DesiredState before = desired_;
   desired_.PutConfig(app, std::move(*vars), clock_->WallMs());
+  // The desired state is one etcd value with --store etcd (etcd refuses
+  // requests over 1.5 MiB by default): config must leave room for deployments.
+  if (const size_t size = desired_.ToJson().size(); size > kMaxDesiredJsonBytes) {
+    desired_ = std::move(before);
+    return Status::ResourceExhausted(fmt::format(
+        "config: the hub's desired state would be {} bytes with this change, above its bound of {} (all apps' "
+        "config and deployments together); unset config vars no longer used",
+        size, kMaxDesiredJsonBytes));
+  }
   if (Status s = SaveLocked(); !s.ok()) {
     desired_ = std::move(before);
     return s;

@@ -73,6 +73,8 @@ class Hub {
   void set_reconcile_budget_ms(int64_t ms) { reconcile_budget_ms_.store(ms); }
 
   // --- config vars (skyport config), persisted with the desired state
+  // What a config change may grow the whole desired state's JSON to.
+  static constexpr size_t kMaxDesiredJsonBytes = 1 << 20;
   AppConfigVars Config(const std::string& app) const;
   // Applies `change` (contract/config_vars.h checks it) to the app's vars and
   // saves the desired state with the app's version bumped; nothing changes

@@ -130,6 +130,24 @@ class ConfigCommandsTest(ConfigBase):
         self.assertEqual(self.config_json()["version"], 1)  # nothing saved by the refused change
         self.assertNotIn(SECRET, self.logs_text())
 
+    def test_all_config_together_is_bounded(self):
+        # Five apps with 248 KiB of config each: the desired state would pass 1 MiB at the fifth.
+        self.push_envecho()
+        for app in ("app1", "app2", "app3", "app4", "app5"):
+            self.push(app=app)
+        values = [f"V{i}=" + "x" * (31 * 1024) for i in range(8)]
+        for app in ("app1", "app2", "app3", "app4"):
+            r = self.config("set", app, *values)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-500:])
+        r = self.config("set", "app5", *values)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr[-500:])
+        self.assertIn("above its bound of 1048576", r.stderr)
+        self.assertNotIn("xxxx", r.stderr)
+        self.assertEqual(self.config_json("app5")["version"], 0)  # nothing saved
+        # Freeing room makes it fit.
+        self.assertEqual(self.config("unset", "app1", *[f"V{i}" for i in range(8)]).returncode, 0)
+        self.assertEqual(self.config("set", "app5", *values).returncode, 0)
+
     def test_unknown_app_exits_1(self):
         for args in (["nosuch"], ["nosuch", "--json"], ["set", "nosuch", "A=1"], ["unset", "nosuch", "A"]):
             with self.subTest(args=args):
