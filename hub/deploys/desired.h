@@ -51,6 +51,8 @@ class DesiredState {
   uint64_t PutConfig(const std::string& app, std::map<std::string, std::string> vars, int64_t now_unix_ms);
   // Every app's config version (apps with a config only).
   std::map<std::string, uint64_t> ConfigVersions() const;
+  // Forgets the app's config, version included (an app destroyed).
+  void DropConfig(const std::string& app) { configs_.erase(app); }
 
   std::string ToJson() const;
   static Result<DesiredState> FromJson(const std::string& text);

@@ -253,6 +253,9 @@ TEST_CASE("DesiredState: config vars are versioned and ride the JSON", "[hub][de
   CHECK(back->Config("web").updated_unix_ms == 2000);
   CHECK(back->Config("api").version == 1);
   CHECK(back->All().size() == 1);
+  back->DropConfig("web");
+  CHECK(back->Config("web").version == 0);
+  CHECK(back->ConfigVersions() == std::map<std::string, uint64_t>{{"api", 1}});
 }
 
 TEST_CASE("DesiredState: a file without config loads; a bad config section is refused", "[hub][desired][config]") {
