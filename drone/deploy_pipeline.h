@@ -112,7 +112,8 @@ class InstanceStarter {
   // another env or config version than `order`'s, one at a time (each new
   // one ready and registered before the old one is deregistered, drained
   // and stopped); `started` gets the new ones. An error stops there: what
-  // was not replaced yet keeps running.
+  // was not replaced yet keeps running, and the replacements of the steps
+  // that completed stay (StopStarted leaves them).
   virtual Status Roll(const DeployOrder& order, const AppSpec& spec, const std::string& dir, const DeployRun& run,
                       const ProgressFn& progress, std::set<InstanceKey>* started) = 0;
   // Deregisters and stops the instances of `started` this deploy started

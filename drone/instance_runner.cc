@@ -114,6 +114,13 @@ Status InstanceRunner::Roll(const DeployOrder& order, const AppSpec& spec, const
                fmt::format("{} ready; replacing {} (deregistered, drained, stopped)", fresh.begin()->ToString(),
                            old_key.ToString()));
       Retire(old_key);
+      // The step is done: a later step's failure must not stop this one
+      // too (StopStarted), which would leave fewer instances than before.
+      std::lock_guard lock(mu_);
+      for (const auto& key : fresh) {
+        specs_.erase(key);
+        avoid_.erase(key);
+      }
     }
     for (uint32_t n : plan.retire) Retire(InstanceKey{order.app, order.commit, role, n});
   }
