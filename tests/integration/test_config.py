@@ -289,6 +289,44 @@ class ConfigAppTest(RouterBase):
         self.assertEqual(self.answers(16), {"GREETING=broken"})
 
 
+# envecho, but an instance whose number is in FAIL_INSTANCES exits at once (a roll failing at its
+# second step).
+PICKY_APP = """import os, sys
+if os.environ["SKYPORT_INSTANCE"] in os.environ.get("FAIL_INSTANCES", "").split(","):
+    sys.exit("refusing to start as instance " + os.environ["SKYPORT_INSTANCE"])
+exec(open("app.py").read())
+"""
+
+
+class ConfigPartialRollTest(RouterBase):
+    DRONES = ("d1",)
+
+    def test_a_roll_failing_at_its_second_step_keeps_the_first_replacement(self):
+        files = {}
+        for name in ("app.py",):
+            with open(os.path.join(ENVECHO, name)) as f:
+                files[name] = f.read()
+        files["picky.py"] = PICKY_APP
+        files["Procfile"] = "web: python3 picky.py\n"
+        commit = self.commit(files, "picky")
+        self.push()
+        self.cli("deploy", "webapp", commit, "--instances", "2", timeout=60)
+        wait_until(lambda: self.instances(commit) == [("d1", 0), ("d1", 1)], 15, what="instances 0 and 1")
+        # Steps: 2 replaces 0, then 3 replaces 1; instance 3 refuses to start.
+        r = self.config("set", "webapp", "GREETING=new", "FAIL_INSTANCES=3", timeout=120)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("refusing to start as instance 3", r.stderr)
+        # The first step's replacement stays, the old instance 1 keeps running: still two instances.
+        self.assertEqual(self.instances(commit), [("d1", 1), ("d1", 2)])
+        self.assertEqual(self.registered(commit), 2)
+        self.assertEqual(self.answers(16), {"GREETING=new", "GREETING=(unset)"})
+        # Fixed: the next change rolls both (the numbers free now are 0 and 3).
+        r = self.config("set", "webapp", "FAIL_INSTANCES=", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.instances(commit), [("d1", 0), ("d1", 3)])
+        self.assertEqual(self.answers(16), {"GREETING=new"})
+
+
 @unittest.skipUnless(shutil.which("wrk"), "wrk is not installed (scripts/setup.sh installs it)")
 class ConfigUnderLoadTest(RouterBase):
     """The strictest case: one drone, one instance. Each change leaves the app with no instance
