@@ -232,7 +232,16 @@ grpc::Status HubService::ConfigChange(grpc::ServerContext* ctx, const v1::Config
   };
   hooks.deploy.cancelled = [ctx] { return ctx->IsCancelled(); };
   const int64_t timeout_ms = req->timeout_s() != 0 ? int64_t{req->timeout_s()} * 1000 : o_.deploy_timeout_ms;
+  bool saved = false;
+  hooks.saved = [&, announce = hooks.saved](const AppConfigVars& c) {
+    saved = true;
+    announce(c);
+  };
   auto done = RunConfigChange(hub_, repos_, req->app(), change, timeout_ms, hooks);
+  if (saved) ++config_changes_;
+  if (!saved && (done.status().code() == Code::kInvalidArgument || done.status().code() == Code::kResourceExhausted))
+    ++config_refused_;
+  if (saved && !done.ok()) ++config_roll_failures_;
   return rpc::ToGrpc(done.status());
 }
 
@@ -243,6 +252,13 @@ std::string HubService::MetricsText() const {
               "(--logs-follower-max-kb).",
               log_lines_skipped_.load());
   out.Gauge("skyport_hub_logs_followers", "Open `skyport logs` calls.", log_followers_.load());
+  out.Counter("skyport_hub_config_changes_total", "`skyport config set|unset` changes saved (each a new version).",
+              config_changes_.load());
+  out.Counter("skyport_hub_config_refused_total",
+              "`skyport config set|unset` changes refused: a bad name or value, or past a bound (nothing saved).",
+              config_refused_.load());
+  out.Counter("skyport_hub_config_rollout_failures_total",
+              "Config changes saved whose rolling restart failed on some drone.", config_roll_failures_.load());
   return out.Take();
 }
 

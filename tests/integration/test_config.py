@@ -53,6 +53,8 @@ class ConfigBase(DeployTest):
 
 
 class ConfigCommandsTest(ConfigBase):
+    HUB_EXTRA = ("--metrics-listen", "127.0.0.1:0")
+
     def test_set_unset_show_reveal_json(self):
         self.push_envecho()
         doc = self.config_json()
@@ -128,6 +130,8 @@ class ConfigCommandsTest(ConfigBase):
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("at most 200", r.stderr)
         self.assertEqual(self.config_json()["version"], 1)  # nothing saved by the refused change
+        self.assertEqual(self.hub.metric("skyport_hub_config_refused_total"), 1)
+        self.assertEqual(self.hub.metric("skyport_hub_config_changes_total"), 1)
         self.assertNotIn(SECRET, self.logs_text())
 
     def test_all_config_together_is_bounded(self):
