@@ -3,20 +3,16 @@
 change restarts the app's running instances rolling: zero failed requests under
 wrk through the router.
 
-All on 127.0.0.1 with the real registry, hub, drones, router and (for the load
-test) wrk. The app is examples/envecho: it answers `GREETING=<value> ...`.
+All on 127.0.0.1 with the real registry, hub, drones and router. The app is
+examples/envecho: it answers `GREETING=<value> ...`. The load test (20 changes under wrk)
+is test_config_load.py.
 """
 import json
 import os
-import re
-import shutil
 import signal
-import subprocess
-import time
 import unittest
 
 from harness import ClusterTest, DeployTest, Drone, Hub, Router, wait_until
-from test_rolling_redeploy import WRK_SCRIPT, wrk_summary
 from test_router import get
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -331,57 +327,6 @@ class ConfigPartialRollTest(RouterBase):
         self.assertEqual(self.answers(16), {"GREETING=new"})
 
 
-@unittest.skipUnless(shutil.which("wrk"), "wrk is not installed (scripts/setup.sh installs it)")
-class ConfigUnderLoadTest(RouterBase):
-    """The strictest case: one drone, one instance. Each change leaves the app with no instance
-    at all unless the new one is ready and registered before the old one goes (with the order
-    reversed, this test sees hundreds of failed requests)."""
-    DRONES = ("d1",)
-    INSTANCES = 1
-
-    def test_twenty_config_changes_under_wrk_zero_failures(self):
-        commit = self.push_envecho()
-        n = len(self.DRONES) * self.INSTANCES
-        self.cli("deploy", "webapp", commit, "--instances", str(self.INSTANCES), timeout=60)
-        wait_until(lambda: self.answers() == {"GREETING=(unset)"}, 15, what="the app serving")
-        self.assertEqual(len(self.instances(commit)), n)
-        self.assertEqual(self.registered(commit), n)
-
-        wrk_out = os.path.join(self.tmp, "wrk.out")
-        script = os.path.join(self.tmp, "report.lua")
-        with open(script, "w") as f:
-            f.write(WRK_SCRIPT)
-        with open(wrk_out, "w") as out:
-            wrk = subprocess.Popen(["wrk", "-t1", "-c8", "-d3600s", "--timeout", "5s", "-s", script,
-                                    "-H", f"Host: {HOST}", f"http://127.0.0.1:{self.router.port}/"],
-                                   stdout=out, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: wrk.poll() is None and wrk.kill())
-        started = time.monotonic()
-        for i in range(1, CHANGES + 1):
-            r = self.config("set", "webapp", f"GREETING=v{i}", f"TOKEN={SECRET}", timeout=120)
-            self.assertEqual(r.returncode, 0, f"change {i}: {r.stdout}{r.stderr}")
-            # The command returns once every instance runs the new config.
-            self.assertEqual(self.answers(8), {f"GREETING=v{i}"}, f"change {i}")
-            self.assertEqual(len(self.instances(commit)), n, f"change {i}: {self.instances(commit)}")
-            self.assertEqual(self.registered(commit), n, f"change {i}")
-        duration = time.monotonic() - started
-        wrk.send_signal(signal.SIGINT)
-        wrk.wait(timeout=20)
-        with open(wrk_out) as f:
-            text = f.read()
-        requests, bad, errors = wrk_summary(text)
-        print(f"\n{CHANGES} config changes ({len(self.DRONES)} drone(s) x {self.INSTANCES} instance(s), rolling) "
-              f"in {duration:.1f} s: "
-              f"{requests} requests, {bad} non-2xx, socket errors {errors}")
-        self.assertGreater(requests, CHANGES * 10, text)
-        self.assertEqual(bad, 0, f"non-2xx answers during the config changes:\n{text}")
-        self.assertEqual(errors, {"connect": 0, "read": 0, "write": 0, "timeout": 0},
-                         f"socket errors during the config changes:\n{text}")
-        self.assertEqual(self.config_json()["version"], CHANGES)
-        self.assertNotIn(SECRET, self.logs_text())
-        self.assertNotIn(SECRET, self.router.log())
-
-
 class ConfigHaTest(ConfigBase):
     """Three hubs on etcd (--store etcd): the config rides the desired state in etcd, so a new
     leader after kill -9 of the old one has it, and a change through it rolls the app."""
@@ -462,13 +407,6 @@ class ConfigHaTest(ConfigBase):
         self.assertEqual(self.app_answers(), {"GREETING=after-failover"})
         self.assertEqual(self.config_json()["version"], 2)
         self.assertNotIn(SECRET, self.logs_text())
-
-
-@unittest.skipUnless(shutil.which("wrk"), "wrk is not installed (scripts/setup.sh installs it)")
-class ConfigUnderLoadManyTest(ConfigUnderLoadTest):
-    """Two drones rolling at once, two instances each (two steps per drone per change)."""
-    DRONES = ("d1", "d2")
-    INSTANCES = 2
 
 
 if __name__ == "__main__":
