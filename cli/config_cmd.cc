@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "cli/command_table.h"
 #include "cli/commands.h"
@@ -47,15 +48,19 @@ int RunConfigChange(const GlobalOptions& g, const Result<v1::ConfigChangeRequest
   if (Status s = client->WaitConnected(); !s.ok()) return ReportHubError(g, what, s);
   DeployPrinter printer(r.app());
   bool saved = false, output_failed = false;
+  uint64_t version = 0;
+  int restarted = 0;
   auto print = [&](const std::string& line) {
     if (!output_failed) output_failed = !PrintLine(line);
   };
   Status s = client->ConfigChange(r, [&](const v1::ConfigChangeEvent& e) {
     if (e.has_saved()) {
       saved = true;
+      version = e.saved().version();
       if (g.json) print(nlohmann::json{{"saved", ConfigJson(e.saved())}}.dump());
       else print(ConfigSavedLine(e.saved(), r));
     } else if (!e.restarting().empty()) {
+      ++restarted;
       if (g.json) print(nlohmann::json{{"restarting", e.restarting()}}.dump());
       else print(ConfigRestartingLine(r.app(), e.restarting()));
     } else if (e.has_progress()) {
@@ -71,6 +76,10 @@ int RunConfigChange(const GlobalOptions& g, const Result<v1::ConfigChangeRequest
     std::cerr << "skyport: " << s.message() << std::endl;
     return kExitFailure;
   }
+  if (!g.json && saved)
+    print(restarted == 0 ? fmt::format("{}: config v{} saved; nothing runs, the next deploy gets it", r.app(), version)
+                         : fmt::format("{}: config v{} in effect: {} commit{} restarted rolling", r.app(), version,
+                                       restarted, restarted == 1 ? "" : "s"));
   return output_failed ? kExitFailure : kExitOk;
 }
 
