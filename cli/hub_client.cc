@@ -164,6 +164,36 @@ Status HubClient::Logs(const v1::LogsRequest& req, const std::function<bool(cons
   return answer.status;
 }
 
+// ---- config vars
+Result<v1::AppConfig> HubClient::ConfigGet(const std::string& app, bool reveal) {
+  v1::ConfigGetRequest req;
+  req.set_app(app);
+  req.set_reveal(reveal);
+  return impl_->Unary<v1::AppConfig>(HubStub, &v1::Hub::Stub::ConfigGet, req, timeout_ms_, rpc::Retry::kSafe,
+                                     answered_by_);
+}
+
+Status HubClient::ConfigChange(const v1::ConfigChangeRequest& req,
+                               const std::function<void(const v1::ConfigChangeEvent&)>& on_event) {
+  rpc::FailoverOptions fo{0, false, rpc::Retry::kIfUnsent};
+  fo.connect_timeout_ms = impl_->connect_timeout_ms;
+  auto answer = rpc::StreamWithFailover(
+      *impl_->pool, impl_->token, fo,
+      [&](const std::string& address, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx,
+          bool& started) {
+        if (!impl_->Activate(&ctx)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+        auto stub = v1::Hub::NewStub(ch);
+        auto reader = stub->ConfigChange(&ctx, req);
+        return impl_->Drain<v1::ConfigChangeEvent>(ctx, reader, started, [&](const v1::ConfigChangeEvent& e) {
+          answered_by_ = address;
+          on_event(e);
+          return true;
+        });
+      });
+  answered_by_ = answer.by;
+  return answer.status;
+}
+
 void HubClient::Cancel() {
   std::lock_guard lock(impl_->mu);
   impl_->cancelled = true;

@@ -46,6 +46,13 @@ class HubClient {
   Result<v1::FlightListResponse> FlightList(bool all);
   Result<v1::FlightStatus> FlightStatus(const std::string& name);
   Result<v1::FlightLogResponse> FlightLog(const std::string& name);
+  // ---- config vars (skyport config)
+  Result<v1::AppConfig> ConfigGet(const std::string& app, bool reveal);
+  // Calls `on_event` for each event; returns how the stream ended (the
+  // hub's verdict on the change and its rolling restart).
+  Status ConfigChange(const v1::ConfigChangeRequest& req,
+                      const std::function<void(const v1::ConfigChangeEvent&)>& on_event);
+
   // Calls `on_line` for each line until the stream ends, `on_line` returns
   // false or Cancel() is called (both end it with CANCELLED). `timeout_ms` 0:
   // no deadline.

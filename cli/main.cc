@@ -27,9 +27,9 @@ namespace {
 // Every group's table, in the order `skyport --help` lists them.
 std::vector<sc::CommandSpec> AllCommands() {
   std::vector<sc::CommandSpec> table;
-  for (auto group : {sc::RegistryCommands(), sc::HubCommands(), sc::LogsCommands(), sc::StatsCommands(),
-                     sc::GateCommands(), sc::SplitCommands(), sc::ReleaseCommands(), sc::AppsCommands(),
-                     sc::FlightCommands(), sc::CompletionCommands()})
+  for (auto group : {sc::RegistryCommands(), sc::HubCommands(), sc::ConfigCommands(), sc::LogsCommands(),
+                     sc::StatsCommands(), sc::GateCommands(), sc::SplitCommands(), sc::ReleaseCommands(),
+                     sc::AppsCommands(), sc::FlightCommands(), sc::CompletionCommands()})
     table.insert(table.end(), group.begin(), group.end());
   return table;
 }
@@ -149,8 +149,9 @@ int main(int argc, char** argv) {
 
   int code = 0;
   if (!skyport::ParseOrExit(app, static_cast<int>(head.size()), head.data(), code)) return code;
-  // The deepest parsed command runs: a runnable command may have subcommands
-  // (`apps`, `apps destroy`), and a parent comes before its children in the table.
+  // The deepest parsed command runs: a command may have subcommands of its
+  // own (`apps` and `apps destroy`, `config APP` and `config set …`), and a
+  // parent comes before its children in the table.
   for (auto it = commands.rbegin(); it != commands.rend(); ++it) {
     auto& [cmd, run, takes_command] = *it;
     if (!cmd->parsed()) continue;

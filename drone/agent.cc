@@ -206,7 +206,11 @@ bool Agent::RunAttachStream(const std::string& address, const std::shared_ptr<gr
   h->set_advertise(o_.advertise);
   h->mutable_labels()->insert(o_.labels.begin(), o_.labels.end());
   h->set_fixed_command(o_.fixed_command);
-  for (const auto& p : supervisor_->List()) *h->add_running() = StatusMessage(p, o_.name);
+  for (const auto& p : supervisor_->List()) {
+    v1::ProcessStatus* r = h->add_running();
+    *r = StatusMessage(p, o_.name);
+    r->set_config_version(instances_->ConfigVersion(p.key));
+  }
   {
     std::lock_guard lock(write_mu_);
     stream_ = stream.get();
@@ -260,6 +264,7 @@ void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
   order.commit = req.commitish();
   order.instances = req.instances();
   order.env = {req.env().begin(), req.env().end()};
+  order.config_version = req.config_version();
   // From the command's arrival: waiting for the lock counts.
   DeployRun run = DeployRun::Begin(*SystemClock::Get(), req.budget_ms());
   std::lock_guard deploy_lock(locks_.Lock(order.app, order.commit));
@@ -315,6 +320,7 @@ void Agent::OnProcess(const ProcStatus& p) {
     m = GoneMessage(p.key.app, p.key.commit, p.key.role, p.key.instance);
   else
     *m.mutable_status() = StatusMessage(p, o_.name);
+  if (instances && m.has_status()) m.mutable_status()->set_config_version(instances->ConfigVersion(p.key));
   SendToHub(m);
 }
 

@@ -22,7 +22,9 @@ struct AppEnvInput {
   std::vector<std::string> drone_environ;
   std::vector<std::string> pass;               // --app-env-pass
   std::string home;                            // HOME (the checkout)
-  std::map<std::string, std::string> config;   // the deploy's --env
+  // The hub's env: the app's config vars (skyport config) with the
+  // deploy's own --env on top, merged by the hub (contract/config_vars.h).
+  std::map<std::string, std::string> config;
   std::map<std::string, std::string> skyport;  // PORT and SKYPORT_* (always win)
 };
 

@@ -1,5 +1,5 @@
 # The drone daemon (included from drone/CMakeLists.txt, below the supervisor).
-add_library(skyport_drone_logic STATIC procfile.cc app_env.cc checkout_files.cc metrics.cc app_uids.cc
+add_library(skyport_drone_logic STATIC procfile.cc app_env.cc checkout_files.cc metrics.cc app_uids.cc rolling_plan.cc
   registration.cc)
 target_link_libraries(skyport_drone_logic PUBLIC skyport_core skyport_proto nlohmann_json::nlohmann_json)
 

@@ -26,6 +26,7 @@ Status DeployPipeline::Run(const DeployOrder& order, const DeployRun& run, const
   bool created = false;
   std::set<InstanceKey> started;
   Status s = Status::Ok();
+  const bool was_running = instances_.Runs(app, commit);
   auto spec = Prepare(order, run, progress, &created);
   if (!spec.ok()) s = spec.status();
   // Nothing starts once the deadline passed or a stop came: the hub has
@@ -36,10 +37,13 @@ Status DeployPipeline::Run(const DeployOrder& order, const DeployRun& run, const
                                              static_cast<double>(run.budget_ms) / 1000));
   if (s.ok()) s = instances_.Start(order, *spec, DeployDir(o_.data_dir, app, commit), progress, &started);
   if (s.ok()) s = instances_.AwaitReady(started, run, progress);
+  if (s.ok()) s = instances_.Roll(order, *spec, DeployDir(o_.data_dir, app, commit), run, progress, &started);
+  if (!s.ok() && was_running) instances_.StopStarted(started);
   instances_.EndDeploy(started);
   if (!s.ok()) {
-    log::Warn("deploy failed; cleaning up", {{"app", app}, {"commit", commit.substr(0, 12)}, {"error", s.message()}});
-    instances_.StopDeployment(app, commit);
+    log::Warn("deploy failed; cleaning up", {{"app", app}, {"commit", commit.substr(0, 12)}, {"error", s.message()},
+                                             {"kept_running", was_running}});
+    if (!was_running) instances_.StopDeployment(app, commit);
     std::error_code ec;
     if (created) fs::remove_all(DeployDir(o_.data_dir, app, commit), ec);
     progress(DeployStage::kFailed, s.message());

@@ -11,10 +11,13 @@
 //                                                             ▼
 //   not cancelled, deadline not passed → start instances (InstanceStarter)
 //        → await ready and registered (InstanceStarter)
+//        → replace instances running another env, rolling (InstanceStarter::Roll)
 //
 // A failure at any step: the temp dir is removed; once past the rename, the
 // deployment's instances are stopped and a checkout this deploy made is
-// removed; the reason is reported as FAILED. Nothing half-made remains.
+// removed; the reason is reported as FAILED. Nothing half-made remains. A
+// redeploy of a commit that already ran stops only what it started: the
+// instances that ran keep running.
 #pragma once
 
 #include <atomic>
@@ -59,6 +62,7 @@ struct DeployOrder {
   std::string app, commit;
   uint32_t instances = 1;
   std::map<std::string, std::string> env;
+  uint64_t config_version = 0;  // DeployRequest.config_version (skyport config)
 };
 
 // Brings the commit's objects into the app's repository (nothing to do when present).
@@ -100,6 +104,21 @@ class InstanceStarter {
   virtual void EndDeploy(const std::set<InstanceKey>& started) = 0;
   // Deregisters and stops every instance of (app, commit).
   virtual void StopDeployment(const std::string& app, const std::string& commit) = 0;
+
+  // ---- redeploys of a running commit (a config change: drone/rolling_plan.h)
+  // Whether (app, commit) has instances that run or are being started.
+  virtual bool Runs(const std::string& app, const std::string& commit) = 0;
+  // Once Start's instances are ready: replaces the instances that run with
+  // another env or config version than `order`'s, one at a time (each new
+  // one ready and registered before the old one is deregistered, drained
+  // and stopped); `started` gets the new ones. An error stops there: what
+  // was not replaced yet keeps running, and the replacements of the steps
+  // that completed stay (StopStarted leaves them).
+  virtual Status Roll(const DeployOrder& order, const AppSpec& spec, const std::string& dir, const DeployRun& run,
+                      const ProgressFn& progress, std::set<InstanceKey>* started) = 0;
+  // Deregisters and stops the instances of `started` this deploy started
+  // (not those it found running). Before EndDeploy.
+  virtual void StopStarted(const std::set<InstanceKey>& started) = 0;
 };
 
 struct PipelineOptions {

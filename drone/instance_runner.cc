@@ -23,57 +23,139 @@ InstanceRunner::InstanceRunner(InstanceRunnerOptions o, Supervisor& supervisor, 
     : o_(std::move(o)), supervisor_(supervisor), registry_(registry), launch_(launch), locks_(locks),
       later_(std::move(later)), ports_(o_.port_clash_retries, [](uint32_t port) { return PortIsFree(port); }) {}
 
+Status InstanceRunner::StartOne(const DeployOrder& order, const AppSpec& spec, const std::string& dir,
+                                const std::string& role, uint32_t instance, const ProgressFn& progress,
+                                std::set<InstanceKey>* started) {
+  const RoleSpec& rs = spec.roles.at(role);
+  InstanceKey key{order.app, order.commit, role, instance};
+  // A failed instance from an earlier deploy makes way for this one.
+  (void)supervisor_.Stop(key, 0);
+  ProcessSpec ps;
+  ps.key = key;
+  ps.command = rs.command;
+  ps.cwd = dir;
+  ps.health_path = rs.health_path;
+  ps.ready_timeout_ms = o_.ready_timeout_ms;
+  auto runtime = launch_.RuntimeFor(order.app, spec);
+  if (!runtime.ok()) return runtime.status();
+  const AppRuntime& rt = *runtime;
+  ps.setup = rt.setup;
+  ps.cgroup_limits = rt.cgroup;
+  ps.stop_timeout_ms = rt.stop_timeout_ms;
+  std::map<std::string, std::string> sky = {{"SKYPORT_APP", order.app}, {"SKYPORT_COMMIT", order.commit},
+                                            {"SKYPORT_ROLE", role}, {"SKYPORT_INSTANCE", std::to_string(instance)},
+                                            {"SKYPORT_DRONE", o_.name}};
+  ps.env = launch_.Env(dir, order.env, sky);
+  ps.min_uptime_ms = spec.min_uptime_ms >= 0 ? spec.min_uptime_ms : o_.min_uptime_ms;
+  if (rs.port) {
+    std::vector<uint32_t> avoid;
+    if (Status s = ClaimPort(ps, &avoid); !s.ok()) return s;
+    std::lock_guard lock(mu_);
+    avoid_[key] = std::move(avoid);
+  }
+  {
+    std::lock_guard lock(mu_);
+    specs_[key] = ps;
+    running_specs_[key] = ps;
+    launched_[key] = LaunchEnv{order.env, order.config_version};
+  }
+  if (Status s = supervisor_.Run(ps); !s.ok()) return s;
+  started->insert(key);
+  progress(DeployStage::kStarting, rs.port ? fmt::format("{} starting on port {}", key.ToString(), ps.port)
+                                           : fmt::format("{} starting (worker)", key.ToString()));
+  return Status::Ok();
+}
+
+RollPlan InstanceRunner::PlanFor(const DeployOrder& order, const std::string& role) {
+  std::vector<LiveInstance> live;
+  for (const auto& p : supervisor_.List()) {
+    if (p.key.app != order.app || p.key.commit != order.commit || p.key.role != role) continue;
+    if (p.state == ProcState::kFailed || p.state == ProcState::kStopped || p.state == ProcState::kStopping) continue;
+    bool current = true;  // an instance we know nothing of is left alone
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = launched_.find(p.key); it != launched_.end())
+        current = IsCurrent(it->second, LaunchEnv{order.env, order.config_version});
+    }
+    live.push_back({p.key.instance, current});
+  }
+  return PlanRoll(live, order.instances);
+}
+
 Status InstanceRunner::Start(const DeployOrder& order, const AppSpec& spec, const std::string& dir,
                              const ProgressFn& progress, std::set<InstanceKey>* started) {
-  const std::string& commit = order.commit;
-  std::set<InstanceKey> running;
+  // Failed instances serve nothing; their numbers are free for new ones.
   for (const auto& p : supervisor_.List())
-    if (p.state != ProcState::kFailed && p.state != ProcState::kStopped) running.insert(p.key);
-  const uint32_t instances = std::max<uint32_t>(1, order.instances);
+    if (p.key.app == order.app && p.key.commit == order.commit && p.state == ProcState::kFailed)
+      (void)supervisor_.Stop(p.key, 0);
   for (const auto& [role, rs] : spec.roles) {
-    for (uint32_t i = 0; i < instances; ++i) {
-      InstanceKey key{order.app, commit, role, i};
-      if (running.count(key)) {
-        started->insert(key);
-        continue;
-      }
-      // A failed instance from an earlier deploy makes way for this one.
-      (void)supervisor_.Stop(key, 0);
-      ProcessSpec ps;
-      ps.key = key;
-      ps.command = rs.command;
-      ps.cwd = dir;
-      ps.health_path = rs.health_path;
-      ps.ready_timeout_ms = o_.ready_timeout_ms;
-      auto runtime = launch_.RuntimeFor(order.app, spec);
-      if (!runtime.ok()) return runtime.status();
-      const AppRuntime& rt = *runtime;
-      ps.setup = rt.setup;
-      ps.cgroup_limits = rt.cgroup;
-      ps.stop_timeout_ms = rt.stop_timeout_ms;
-      std::map<std::string, std::string> sky = {{"SKYPORT_APP", order.app}, {"SKYPORT_COMMIT", commit},
-                                                {"SKYPORT_ROLE", role}, {"SKYPORT_INSTANCE", std::to_string(i)},
-                                                {"SKYPORT_DRONE", o_.name}};
-      ps.env = launch_.Env(dir, order.env, sky);
-      ps.min_uptime_ms = spec.min_uptime_ms >= 0 ? spec.min_uptime_ms : o_.min_uptime_ms;
-      if (rs.port) {
-        std::vector<uint32_t> avoid;
-        if (Status s = ClaimPort(ps, &avoid); !s.ok()) return s;
-        std::lock_guard lock(mu_);
-        avoid_[key] = std::move(avoid);
-      }
-      {
-        std::lock_guard lock(mu_);
-        specs_[key] = ps;
-        running_specs_[key] = ps;
-      }
-      if (Status s = supervisor_.Run(ps); !s.ok()) return s;
-      started->insert(key);
-      progress(DeployStage::kStarting, rs.port ? fmt::format("{} starting on port {}", key.ToString(), ps.port)
-                                               : fmt::format("{} starting (worker)", key.ToString()));
-    }
+    const RollPlan plan = PlanFor(order, role);
+    for (uint32_t n : plan.keep) started->insert(InstanceKey{order.app, order.commit, role, n});
+    for (uint32_t n : plan.start_now)
+      if (Status s = StartOne(order, spec, dir, role, n, progress, started); !s.ok()) return s;
   }
   return Status::Ok();
+}
+
+Status InstanceRunner::Roll(const DeployOrder& order, const AppSpec& spec, const std::string& dir,
+                            const DeployRun& run, const ProgressFn& progress, std::set<InstanceKey>* started) {
+  for (const auto& [role, rs] : spec.roles) {
+    const RollPlan plan = PlanFor(order, role);
+    for (const RollStep& step : plan.roll) {
+      const InstanceKey old_key{order.app, order.commit, role, step.retire};
+      std::set<InstanceKey> fresh;
+      if (Status s = StartOne(order, spec, dir, role, step.start, progress, &fresh); !s.ok()) {
+        started->insert(fresh.begin(), fresh.end());
+        return s;
+      }
+      started->insert(fresh.begin(), fresh.end());
+      if (Status s = AwaitReady(fresh, run, progress); !s.ok()) return s;
+      progress(DeployStage::kRegistered,
+               fmt::format("{} ready; replacing {} (deregistered, drained, stopped)", fresh.begin()->ToString(),
+                           old_key.ToString()));
+      Retire(old_key);
+      // The step is done: a later step's failure must not stop this one
+      // too (StopStarted), which would leave fewer instances than before.
+      std::lock_guard lock(mu_);
+      for (const auto& key : fresh) {
+        specs_.erase(key);
+        avoid_.erase(key);
+      }
+    }
+    for (uint32_t n : plan.retire) Retire(InstanceKey{order.app, order.commit, role, n});
+  }
+  return Status::Ok();
+}
+
+void InstanceRunner::Retire(const InstanceKey& key) {
+  DeregisterForStop(key);
+  (void)supervisor_.Stop(key, o_.drain_ms);
+}
+
+bool InstanceRunner::Runs(const std::string& app, const std::string& commit) {
+  for (const auto& p : supervisor_.List())
+    if (p.key.app == app && p.key.commit == commit && p.state != ProcState::kFailed &&
+        p.state != ProcState::kStopped && p.state != ProcState::kStopping)
+      return true;
+  return false;
+}
+
+void InstanceRunner::StopStarted(const std::set<InstanceKey>& started) {
+  std::vector<InstanceKey> fresh;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& key : started)
+      if (specs_.count(key)) fresh.push_back(key);
+  }
+  std::vector<std::thread> stops;
+  for (const auto& key : fresh) stops.emplace_back([this, key] { Retire(key); });
+  for (auto& t : stops) t.join();
+}
+
+uint64_t InstanceRunner::ConfigVersion(const InstanceKey& key) {
+  std::lock_guard lock(mu_);
+  auto it = launched_.find(key);
+  return it == launched_.end() ? 0 : it->second.config_version;
 }
 
 Status InstanceRunner::ClaimPort(ProcessSpec& ps, std::vector<uint32_t>* avoid) {
@@ -267,6 +349,7 @@ void InstanceRunner::OnChange(const ProcStatus& p) {
       std::lock_guard lock(mu_);
       endpoints_.erase(p.key);
       running_specs_.erase(p.key);
+      launched_.erase(p.key);
     }
     registry_.ReleasePort(o_.advertise, p.port);
   }

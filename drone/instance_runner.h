@@ -21,6 +21,7 @@
 #include "drone/deploy_pipeline.h"
 #include "drone/port_claim.h"
 #include "drone/registry_link.h"
+#include "drone/rolling_plan.h"
 #include "drone/supervisor.h"
 
 namespace skyport::drone {
@@ -46,6 +47,12 @@ class InstanceRunner final : public InstanceStarter {
                     const ProgressFn& progress) override;
   void EndDeploy(const std::set<InstanceKey>& started) override;
   void StopDeployment(const std::string& app, const std::string& commit) override;
+  bool Runs(const std::string& app, const std::string& commit) override;
+  Status Roll(const DeployOrder& order, const AppSpec& spec, const std::string& dir, const DeployRun& run,
+              const ProgressFn& progress, std::set<InstanceKey>* started) override;
+  void StopStarted(const std::set<InstanceKey>& started) override;
+  // The config version the instance was started with (0: none, or unknown).
+  uint64_t ConfigVersion(const InstanceKey& key);
 
   // The Supervisor's OnChange: the registry follows the instance's state.
   void OnChange(const ProcStatus& p);
@@ -65,6 +72,13 @@ class InstanceRunner final : public InstanceStarter {
   // The same for an instance that hit a clash outside a deploy (a restart
   // after a crash found its port taken): runs on a worker thread.
   void MoveOffClashLater(const InstanceKey& key);
+  // One instance of `role` under number `instance`, with its port; into `started`.
+  Status StartOne(const DeployOrder& order, const AppSpec& spec, const std::string& dir, const std::string& role,
+                  uint32_t instance, const ProgressFn& progress, std::set<InstanceKey>* started);
+  // What a deploy of `order` does with the role's live instances (drone/rolling_plan.h).
+  RollPlan PlanFor(const DeployOrder& order, const std::string& role);
+  // Deregistered (acked), drained, stopped.
+  void Retire(const InstanceKey& key);
   // Removes the instance's registry entry and waits for the registry's ack
   // (at most kDeregisterWaitMs), so the drain starts once routers can see it.
   void DeregisterForStop(const InstanceKey& key);
@@ -84,6 +98,9 @@ class InstanceRunner final : public InstanceStarter {
   std::map<InstanceKey, ProcessSpec> specs_;             // of instances started by a deploy in flight; guarded by mu_
   std::map<InstanceKey, std::vector<uint32_t>> avoid_;   // ports found taken, per instance; guarded by mu_
   std::map<InstanceKey, ProcessSpec> running_specs_;     // what each supervised instance was run with; guarded by mu_
+  // What the hub asked each instance to run with: a redeploy asking for
+  // another env or config version replaces it (Roll).
+  std::map<InstanceKey, LaunchEnv> launched_;            // guarded by mu_
 };
 
 }  // namespace skyport::drone

@@ -28,7 +28,7 @@ add_library(skyport_hub_flights STATIC flights/sqlite_flight_store.cc flights/to
 target_link_libraries(skyport_hub_flights PUBLIC skyport_hub_logic Threads::Threads PRIVATE SQLite::SQLite3)
 
 # Shell: sessions and commands, gRPC services, the control tower's I/O, the election on etcd (ha/), the daemon.
-add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc deploys/stop_guard.cc daemon.cc
+add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc deploys/config_rollout.cc deploys/stop_guard.cc daemon.cc
   deploys/hub_releases.cc deploys/apps_service.cc
   stats/stats_service.cc flights/tower_io.cc flights/ping_http.cc
   flights/flight_service.cc ha/gate.cc ha/leadership.cc)

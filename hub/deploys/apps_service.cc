@@ -340,7 +340,8 @@ Result<v1::DestroyResponse> AppsService::DoDestroy(const v1::DestroyRequest& req
     else if (r.status().code() != Code::kNotFound)
       failures += fmt::format("{}route: {}", failures.empty() ? "" : "; ", r.status().message());
   }
-  // issue 16, config vars: the app's config is removed here (the config store).
+  // Its config vars and settings go with it.
+  if (Status st = hub_->DropConfig(app); !st.ok()) return st;
   if (Status st = hub_->SetAppSettings(app, AppSettings{}); !st.ok()) return st;  // no deploy on push left behind
   auto erased = hub_->EraseReleases(app);
   if (!erased.ok()) return erased.status();

@@ -61,6 +61,26 @@ AppSettings DesiredState::Settings(const std::string& app) const {
   return it == settings_.end() ? AppSettings{} : it->second;
 }
 
+// ---- config vars
+AppConfigVars DesiredState::Config(const std::string& app) const {
+  auto it = configs_.find(app);
+  return it == configs_.end() ? AppConfigVars{} : it->second;
+}
+
+uint64_t DesiredState::PutConfig(const std::string& app, std::map<std::string, std::string> vars,
+                                 int64_t now_unix_ms) {
+  AppConfigVars& c = configs_[app];
+  c.vars = std::move(vars);
+  c.updated_unix_ms = now_unix_ms;
+  return ++c.version;
+}
+
+std::map<std::string, uint64_t> DesiredState::ConfigVersions() const {
+  std::map<std::string, uint64_t> out;
+  for (const auto& [app, c] : configs_) out[app] = c.version;
+  return out;
+}
+
 std::string DesiredState::ToJson() const {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& [key, d] : deployments_)
@@ -76,6 +96,13 @@ std::string DesiredState::ToJson() const {
     nlohmann::json apps = nlohmann::json::object();
     for (const auto& [app, st] : settings_) apps[app] = {{"deploy_on_push", st.deploy_on_push}};
     j["app_settings"] = apps;
+  }
+  // ---- config vars: {"config": {"APP": {"version": N, "vars": {...}, "updated_unix_ms": T}}}
+  if (!configs_.empty()) {
+    nlohmann::json config = nlohmann::json::object();
+    for (const auto& [app, c] : configs_)
+      config[app] = {{"version", c.version}, {"vars", c.vars}, {"updated_unix_ms", c.updated_unix_ms}};
+    j["config"] = std::move(config);
   }
   return j.dump(2) + "\n";
 }
@@ -109,6 +136,21 @@ Result<DesiredState> DesiredState::FromJson(const std::string& text) {
         if (Status v = ValidateBranch(st.deploy_on_push); !v.ok())
           return Status::DataLoss("deployments file: app_settings." + app + ": " + v.message());
         s.SetSettings(app, st);
+      }
+    }
+    // ---- config vars (absent in files written before them)
+    if (j.contains("config")) {
+      if (!j["config"].is_object()) return Status::DataLoss("deployments file: config must be an object");
+      for (const auto& [app, e] : j["config"].items()) {
+        if (!e.is_object() || !e.contains("version") || !e.at("version").is_number_unsigned())
+          return Status::DataLoss("deployments file: config." + app + ".version must be an unsigned integer");
+        AppConfigVars c;
+        c.version = e.at("version").get<uint64_t>();
+        c.vars = e.value("vars", std::map<std::string, std::string>{});
+        if (e.contains("updated_unix_ms") && !e.at("updated_unix_ms").is_number_integer())
+          return Status::DataLoss("deployments file: config." + app + ".updated_unix_ms must be an integer");
+        c.updated_unix_ms = e.value("updated_unix_ms", int64_t{0});
+        s.configs_[app] = std::move(c);
       }
     }
   } catch (const nlohmann::json::exception& e) {

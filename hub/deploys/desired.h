@@ -25,6 +25,14 @@ struct Deployment {
   bool operator==(const Deployment&) const = default;
 };
 
+// ---- config vars (skyport config): an app's environment, versioned.
+struct AppConfigVars {
+  uint64_t version = 0;  // bumped by each change; 0: never set
+  std::map<std::string, std::string> vars;
+  int64_t updated_unix_ms = 0;
+  bool operator==(const AppConfigVars&) const = default;
+};
+
 class DesiredState {
  public:
   // Adds the deployment, or adds its drones to an existing one (instances and
@@ -42,6 +50,15 @@ class DesiredState {
   void SetSettings(const std::string& app, const AppSettings& settings);
   AppSettings Settings(const std::string& app) const;
   const std::map<std::string, AppSettings>& AllSettings() const { return settings_; }
+  // ---- config vars
+  // The app's config (version 0 and no vars when never set).
+  AppConfigVars Config(const std::string& app) const;
+  // Replaces the app's vars and bumps its version; returns the new version.
+  uint64_t PutConfig(const std::string& app, std::map<std::string, std::string> vars, int64_t now_unix_ms);
+  // Every app's config version (apps with a config only).
+  std::map<std::string, uint64_t> ConfigVersions() const;
+  // Forgets the app's config, version included (an app destroyed).
+  void DropConfig(const std::string& app) { configs_.erase(app); }
 
   std::string ToJson() const;
   // Pending releases in `text` come back interrupted (their outcome was never known).
@@ -55,6 +72,7 @@ class DesiredState {
   std::map<std::pair<std::string, std::string>, Deployment> deployments_;
   std::map<std::string, AppSettings> settings_;  // by app; never an Empty() one
   ReleaseBook releases_;
+  std::map<std::string, AppConfigVars> configs_;  // by app: config vars
 };
 
 }  // namespace skyport::hub

@@ -45,6 +45,7 @@ uint64_t Hub::Attach(std::shared_ptr<DroneLink> link, const v1::DroneHello& hell
   std::shared_ptr<DroneLink> old;
   uint64_t id;
   std::vector<Deployment> desired;
+  std::map<std::string, uint64_t> config_versions;
   std::vector<v1::ProcessStatus> running(hello.running().begin(), hello.running().end());
   {
     std::lock_guard lock(mu_);
@@ -59,19 +60,23 @@ uint64_t Hub::Attach(std::shared_ptr<DroneLink> link, const v1::DroneHello& hell
     s.processes.clear();
     for (const auto& p : running) s.processes[ProcessKey(p)] = p;
     desired = desired_.ForDrone(hello.name());
+    config_versions = desired_.ConfigVersions();
+    // The drone gets each app's config under the deployment's own --env.
+    for (auto& d : desired) d.env = MergeConfigEnv(desired_.Config(d.app).vars, d.env);
   }
   if (old) old->Close();
   log::Info("drone attached", {{"drone", hello.name()},
                                {"advertise", hello.advertise()},
                                {"running", static_cast<int64_t>(running.size())},
                                {"session", static_cast<int64_t>(id)}});
-  ReconcileDrone(hello.name(), desired, running);
+  ReconcileDrone(hello.name(), desired, running, config_versions);
   return id;
 }
 
 void Hub::ReconcileDrone(const std::string& drone, const std::vector<Deployment>& desired,
-                         const std::vector<v1::ProcessStatus>& running) {
-  ReconcilePlan plan = Reconcile(desired, running);
+                         const std::vector<v1::ProcessStatus>& running,
+                         const std::map<std::string, uint64_t>& config_versions) {
+  ReconcilePlan plan = Reconcile(desired, running, config_versions);
   for (const auto& d : plan.start) {
     v1::HubCommand cmd;
     auto* dep = cmd.mutable_deploy();
@@ -80,6 +85,7 @@ void Hub::ReconcileDrone(const std::string& drone, const std::vector<Deployment>
     dep->set_instances(d.instances);
     dep->set_budget_ms(reconcile_budget_ms_.load());
     for (const auto& [k, v] : d.env) (*dep->mutable_env())[k] = v;
+    if (auto v = config_versions.find(d.app); v != config_versions.end()) dep->set_config_version(v->second);
     std::string what = fmt::format("{}@{}", d.app, d.commit.substr(0, 12));
     log::Info("reconcile: starting", {{"drone", drone}, {"deployment", what}});
     (void)Send(drone, cmd, [what](const std::string& dr, const v1::DroneMessage& m) {
@@ -212,9 +218,46 @@ Status Hub::SetAppSettings(const std::string& app, const AppSettings& settings) 
   return s;
 }
 
+Status Hub::DropConfig(const std::string& app) {
+  std::lock_guard lock(mu_);
+  DesiredState before = desired_;
+  desired_.DropConfig(app);
+  Status s = SaveLocked();
+  if (!s.ok()) desired_ = std::move(before);
+  return s;
+}
+
 AppSettings Hub::AppSettingsOf(const std::string& app) const {
   std::lock_guard lock(mu_);
   return desired_.Settings(app);
+}
+
+// ---- config vars
+AppConfigVars Hub::Config(const std::string& app) const {
+  std::lock_guard lock(mu_);
+  return desired_.Config(app);
+}
+
+Result<AppConfigVars> Hub::ChangeConfig(const std::string& app, const ConfigChange& change) {
+  std::lock_guard lock(mu_);
+  auto vars = ApplyConfigChange(desired_.Config(app).vars, change);
+  if (!vars.ok()) return vars.status();
+  DesiredState before = desired_;
+  desired_.PutConfig(app, std::move(*vars), clock_->WallMs());
+  // The desired state is one etcd value with --store etcd (etcd refuses
+  // requests over 1.5 MiB by default): config must leave room for deployments.
+  if (const size_t size = desired_.ToJson().size(); size > kMaxDesiredJsonBytes) {
+    desired_ = std::move(before);
+    return Status::ResourceExhausted(fmt::format(
+        "config: the hub's desired state would be {} bytes with this change, above its bound of {} (all apps' "
+        "config and deployments together); unset config vars no longer used",
+        size, kMaxDesiredJsonBytes));
+  }
+  if (Status s = SaveLocked(); !s.ok()) {
+    desired_ = std::move(before);
+    return s;
+  }
+  return desired_.Config(app);
 }
 
 std::vector<Deployment> Hub::Desired() const {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "contract/config_vars.h"
 #include "core/clock.h"
 #include "core/status.h"
 #include "hub/deploys/desired.h"
@@ -62,6 +63,8 @@ class Hub {
   std::vector<Deployment> Desired() const;
   // Per-app settings, persisted with the desired state (kept as they were if saving fails).
   Status SetAppSettings(const std::string& app, const AppSettings& settings);
+  // Forgets the app's config vars, version included (`skyport apps destroy`).
+  Status DropConfig(const std::string& app);
   AppSettings AppSettingsOf(const std::string& app) const;
   // Keeps the desired state with `save` (given the whole state's JSON, under
   // the hub's lock) instead of DATA_DIR/deployments.json: with several hubs,
@@ -74,6 +77,15 @@ class Hub {
   // those; without one the drone would allow a hung release 10 minutes):
   // the hub's --deploy-timeout.
   void set_reconcile_budget_ms(int64_t ms) { reconcile_budget_ms_.store(ms); }
+
+  // --- config vars (skyport config), persisted with the desired state
+  // What a config change may grow the whole desired state's JSON to.
+  static constexpr size_t kMaxDesiredJsonBytes = 1 << 20;
+  AppConfigVars Config(const std::string& app) const;
+  // Applies `change` (contract/config_vars.h checks it) to the app's vars and
+  // saves the desired state with the app's version bumped; nothing changes
+  // when the check or the save fails. The new config.
+  Result<AppConfigVars> ChangeConfig(const std::string& app, const ConfigChange& change);
 
   // --- views
   Result<std::vector<std::string>> ChooseTargets(const v1::DeployTarget& target) const;
@@ -120,7 +132,8 @@ class Hub {
       : path_(std::move(path)), clock_(clock), desired_(std::move(desired)) {}
   Status SaveLocked();
   void ReconcileDrone(const std::string& drone, const std::vector<Deployment>& desired,
-                      const std::vector<v1::ProcessStatus>& running);
+                      const std::vector<v1::ProcessStatus>& running,
+                      const std::map<std::string, uint64_t>& config_versions);
 
   const std::string path_;
   Clock* clock_;

@@ -7,8 +7,9 @@
 
 namespace skyport::hub {
 
-int64_t Hub::ConfigVersion(const std::string& /*app*/) const {
-  return 0;  // issue 16, config vars: the config store's version of the app goes here.
+int64_t Hub::ConfigVersion(const std::string& app) const {
+  std::lock_guard lock(mu_);
+  return static_cast<int64_t>(desired_.Config(app).version);  // `skyport config`'s version of the app
 }
 
 Result<uint32_t> Hub::BeginRelease(const std::string& app, Release r) {

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/names.h"
+#include "contract/config_vars.h"
 #include "contract/flight_spec.h"
 
 namespace skyport::hub {
@@ -129,13 +130,21 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   d.env.insert(req.env().begin(), req.env().end());
   d.drones.insert(targets->begin(), targets->end());
   d.created_unix_ms = SystemClock::Get()->WallMs();
+  // Drones that had the deployment before: a failed redeploy (a config
+  // change's rolling restart, more instances) leaves them what they ran.
+  std::set<std::string> had_it;
+  for (const auto& prev : hub->Desired())
+    if (prev.app == d.app && prev.commit == d.commit) had_it = prev.drones;
+  // The drones get the app's config (skyport config) under the deploy's own --env.
+  const AppConfigVars config = hub->Config(d.app);
+  const std::map<std::string, std::string> env = MergeConfigEnv(config.vars, d.env);
   // --- releases (issue 16): recorded pending before anything changes.
   std::shared_ptr<ReleaseTally> tally;
   uint32_t release = 0;
   if (hooks.record_release) {
     Release r;
     r.commit = d.commit;
-    r.config_version = hub->ConfigVersion(d.app);
+    r.config_version = config.version;
     r.who = hooks.who;
     r.drones = d.drones;
     r.instances = d.instances;
@@ -175,6 +184,9 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     cmd.mutable_deploy()->set_instances(d.instances);
     cmd.mutable_deploy()->set_timeout_s(0);
     cmd.mutable_deploy()->set_budget_ms(budget_ms);
+    cmd.mutable_deploy()->mutable_env()->clear();
+    cmd.mutable_deploy()->mutable_env()->insert(env.begin(), env.end());
+    cmd.mutable_deploy()->set_config_version(config.version);
     if (tally) tally->Expect(drone);
     auto id = hub->Send(drone, cmd, into);
     if (id.ok()) {
@@ -213,11 +225,13 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     return Status::Ok();
   }
 
-  // A failed target keeps nothing of this deploy, so reconcile won't retry it.
+  // A failed new target keeps nothing of this deploy, so reconcile won't
+  // retry it; one that had the deployment keeps it (the drone kept running
+  // what ran before).
   std::set<std::string> failed_drones;
   const std::string summary = JoinFailures(failed);
   for (const auto& [dr, err] : failed) {
-    failed_drones.insert(dr);
+    if (!had_it.count(dr)) failed_drones.insert(dr);
     if (!hooks.progress || said_failed.count(dr)) continue;  // one `failed` line per drone
     v1::DeployProgress p;
     p.set_drone(dr);
@@ -227,7 +241,7 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     p.set_unix_ms(SystemClock::Get()->WallMs());
     hooks.progress(p);
   }
-  (void)hub->Undesire(d.app, d.commit, failed_drones);
+  if (!failed_drones.empty()) (void)hub->Undesire(d.app, d.commit, failed_drones);
   log::Warn("deploy failed", {{"deployment", what}, {"errors", summary}});
   finish_release(Status::Aborted(summary));
   return Status::Aborted(

@@ -43,8 +43,11 @@ inline constexpr uint32_t kMaxDeployTimeoutS = 86'400;
 // Validates the request, resolves the commit, records the desired state and
 // deploys to the chosen drones, waiting until each answers or `timeout_ms`
 // (req.timeout_s when set) passes; the drones get a budget a little shorter
-// (DeployRequest.budget_ms) and enforce it. On failure a failed target keeps nothing of the deploy (so reconcile
-// won't retry it) and the result is ABORTED naming each drone's error.
+// (DeployRequest.budget_ms) and enforce it. The drones get the app's config
+// vars (Hub::Config) with the request's own env on top, and its version. On
+// failure a failed target that did not have the deployment before keeps
+// nothing of it (so reconcile won't retry it; one that had it keeps it: the
+// drone keeps what ran) and the result is ABORTED naming each drone's error.
 // CANCELLED when `cancelled` said so (the deploy goes on).
 Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64_t timeout_ms,
                  const OperationHooks& hooks = {});

@@ -10,6 +10,8 @@
 #include "core/log_limiter.h"
 #include "core/names.h"
 #include "core/prom_text.h"
+#include "contract/config_vars.h"
+#include "hub/deploys/config_rollout.h"
 #include "hub/deploys/log_follower.h"
 #include "hub/deploys/operations.h"
 #include "rpc/auth.h"
@@ -185,6 +187,82 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
   return grpc::Status::OK;
 }
 
+// ---- config vars
+namespace {
+
+v1::AppConfig ConfigMessage(const std::string& app, const AppConfigVars& c, bool reveal) {
+  v1::AppConfig out;
+  out.set_app(app);
+  out.set_version(c.version);
+  out.set_masked(!reveal);
+  out.set_updated_unix_ms(c.updated_unix_ms);
+  for (const auto& [k, v] : MaskConfig(c.vars, reveal)) (*out.mutable_vars())[k] = v;
+  return out;
+}
+
+}  // namespace
+
+grpc::Status HubService::ConfigGet(grpc::ServerContext* ctx, const v1::ConfigGetRequest* req, v1::AppConfig* resp) {
+  if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
+  if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
+  const AppConfigVars c = hub_->Config(req->app());
+  if (Status s = KnownApp(req->app(), c.version > 0 || !hub_->Ps(req->app()).empty()); !s.ok())
+    return rpc::ToGrpc(s);
+  *resp = ConfigMessage(req->app(), c, req->reveal());
+  return grpc::Status::OK;
+}
+
+grpc::Status HubService::ConfigChange(grpc::ServerContext* ctx, const v1::ConfigChangeRequest* req,
+                                      grpc::ServerWriter<v1::ConfigChangeEvent>* writer) {
+  if (auto s = rpc::CheckToken(*ctx, o_.token); !s.ok()) return s;
+  if (auto standby = StandbyCheck(o_.gate, *ctx)) return *standby;
+  if (Status s = ValidateName("app", req->app()); !s.ok()) return rpc::ToGrpc(s);
+  if (req->set().empty() && req->unset().empty()) return Invalid("config: nothing to set or unset");
+  if (req->timeout_s() > kMaxDeployTimeoutS) return Invalid(fmt::format("timeout_s: at most {}", kMaxDeployTimeoutS));
+  // A config belongs to an app that exists: pushed (or running, or configured).
+  if (Status s = KnownApp(req->app(), hub_->Config(req->app()).version > 0 || !hub_->Ps(req->app()).empty());
+      !s.ok())
+    return rpc::ToGrpc(s);
+  skyport::ConfigChange change;
+  change.set.insert(req->set().begin(), req->set().end());
+  change.unset.assign(req->unset().begin(), req->unset().end());
+  std::mutex write_mu;  // RunDeploy's progress and our own events share the stream
+  auto write = [&](const v1::ConfigChangeEvent& e) {
+    std::lock_guard lock(write_mu);
+    writer->Write(e);
+  };
+  ConfigRolloutHooks hooks;
+  hooks.saved = [&](const AppConfigVars& c) {
+    v1::ConfigChangeEvent e;
+    *e.mutable_saved() = ConfigMessage(req->app(), c, /*reveal=*/false);
+    write(e);
+  };
+  hooks.restarting = [&](const std::string& commit) {
+    v1::ConfigChangeEvent e;
+    e.set_restarting(commit);
+    write(e);
+  };
+  hooks.deploy.progress = [&](const v1::DeployProgress& p) {
+    v1::ConfigChangeEvent e;
+    *e.mutable_progress() = p;
+    write(e);
+  };
+  hooks.deploy.cancelled = [ctx] { return ctx->IsCancelled(); };
+  const int64_t timeout_ms = req->timeout_s() != 0 ? int64_t{req->timeout_s()} * 1000 : o_.deploy_timeout_ms;
+  bool saved = false;
+  hooks.saved = [&, announce = hooks.saved](const AppConfigVars& c) {
+    saved = true;
+    announce(c);
+  };
+  auto done = RunConfigChange(hub_, repos_, req->app(), change, timeout_ms, hooks);
+  if (saved) ++config_changes_;
+  if (!saved && (done.status().code() == Code::kInvalidArgument || done.status().code() == Code::kResourceExhausted))
+    ++config_refused_;
+  if (saved && !done.ok()) ++config_roll_failures_;
+  return rpc::ToGrpc(done.status());
+}
+
 std::string HubService::MetricsText() const {
   PromText out;
   out.Counter("skyport_hub_logs_lines_skipped_total",
@@ -192,6 +270,13 @@ std::string HubService::MetricsText() const {
               "(--logs-follower-max-kb).",
               log_lines_skipped_.load());
   out.Gauge("skyport_hub_logs_followers", "Open `skyport logs` calls.", log_followers_.load());
+  out.Counter("skyport_hub_config_changes_total", "`skyport config set|unset` changes saved (each a new version).",
+              config_changes_.load());
+  out.Counter("skyport_hub_config_refused_total",
+              "`skyport config set|unset` changes refused: a bad name or value, or past a bound (nothing saved).",
+              config_refused_.load());
+  out.Counter("skyport_hub_config_rollout_failures_total",
+              "Config changes saved whose rolling restart failed on some drone.", config_roll_failures_.load());
   return out.Take();
 }
 

@@ -34,8 +34,13 @@ class HubService final : public v1::Hub::Service {
   grpc::Status Drones(grpc::ServerContext*, const v1::DronesRequest*, v1::DronesResponse*) override;
   grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogLine>*) override;
   grpc::Status AppSet(grpc::ServerContext*, const v1::AppSetRequest*, v1::AppSettingsResponse*) override;
+  // ---- config vars (skyport config; hub/deploys/config_rollout.h)
+  grpc::Status ConfigGet(grpc::ServerContext*, const v1::ConfigGetRequest*, v1::AppConfig*) override;
+  grpc::Status ConfigChange(grpc::ServerContext*, const v1::ConfigChangeRequest*,
+                            grpc::ServerWriter<v1::ConfigChangeEvent>*) override;
 
-  // Prometheus text: log lines dropped for slow `skyport logs` clients.
+  // Prometheus text: log lines dropped for slow `skyport logs` clients;
+  // config changes saved, refused (a bound or a bad name) and whose rolling restart failed.
   std::string MetricsText() const;
 
  private:
@@ -45,6 +50,7 @@ class HubService final : public v1::Hub::Service {
   RepoStore* repos_;
   ServiceOptions o_;
   std::atomic<uint64_t> log_lines_skipped_{0};
+  std::atomic<uint64_t> config_changes_{0}, config_refused_{0}, config_roll_failures_{0};  // skyport config
   std::atomic<int64_t> log_followers_{0};
 };
 

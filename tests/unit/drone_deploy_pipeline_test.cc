@@ -81,6 +81,20 @@ struct FakeInstances final : InstanceStarter {
     trace->push_back("end:" + std::to_string(started.size()));
   }
   void StopDeployment(const std::string&, const std::string&) override { trace->push_back("stop"); }
+  // A redeploy of a running commit (the rolling restart of a config change).
+  bool runs = false;
+  Status roll_result = Status::Ok();
+  bool Runs(const std::string&, const std::string&) override { return runs; }
+  Status Roll(const DeployOrder& order, const AppSpec&, const std::string&, const DeployRun&, const ProgressFn&,
+              std::set<InstanceKey>* started) override {
+    if (!runs) return Status::Ok();
+    trace->push_back("roll");
+    started->insert(InstanceKey{order.app, order.commit, "web", 1});
+    return roll_result;
+  }
+  void StopStarted(const std::set<InstanceKey>& started) override {
+    trace->push_back("stop-started:" + std::to_string(started.size()));
+  }
 };
 
 const std::string kCommit = "74336bc1db98aa0b4c7ad1f0d3ea1b2c3d4e5f60";
@@ -252,4 +266,28 @@ TEST_CASE("deploy pipeline: a fixed command needs no Procfile", "[drone]") {
   rig.checkout.procfile = "";
   REQUIRE(rig.Run().ok());
   CHECK(rig.instances.roles_started == std::set<std::string>{"api"});
+}
+
+TEST_CASE("deploy pipeline: a redeploy of a running commit rolls its instances after the start", "[drone][rolling]") {
+  Rig rig;
+  fs::create_directories(rig.dir());
+  std::ofstream(rig.dir() + "/Procfile") << "web: ./serve\n";
+  rig.instances.runs = true;
+  REQUIRE(rig.Run().ok());
+  CHECK(rig.trace == Trace{"start", "await", "roll", "end:2"});
+}
+
+TEST_CASE("deploy pipeline: a failed roll stops only what it started; what ran keeps running", "[drone][rolling]") {
+  Rig rig;
+  fs::create_directories(rig.dir());
+  std::ofstream(rig.dir() + "/Procfile") << "web: ./serve\n";
+  rig.instances.runs = true;
+  rig.instances.roll_result = Status::Aborted("web.1 exited with code 1");
+  Status s = rig.Run();
+  CHECK(s.code() == Code::kAborted);
+  // No StopDeployment: the instances that ran before the deploy stay.
+  CHECK(rig.trace == Trace{"start", "await", "roll", "stop-started:2", "end:2"});
+  CHECK(fs::is_directory(rig.dir()));
+  REQUIRE_FALSE(rig.progress.empty());
+  CHECK(rig.progress.back().first == S::kFailed);
 }

@@ -233,3 +233,42 @@ TEST_CASE("DesiredState::FromJson on garbage or the wrong shape is DATA_LOSS, ne
 
 }  // namespace
 }  // namespace skyport::hub
+
+namespace skyport::hub {
+namespace {
+
+TEST_CASE("DesiredState: config vars are versioned and ride the JSON", "[hub][desired][config]") {
+  DesiredState s;
+  CHECK(s.Config("web").version == 0);
+  CHECK(s.Config("web").vars.empty());
+  CHECK(s.PutConfig("web", {{"A", "1"}}, 1000) == 1);
+  CHECK(s.PutConfig("web", {{"A", "2"}, {"B", "x=y\n"}}, 2000) == 2);
+  CHECK(s.PutConfig("api", {}, 3000) == 1);  // an empty config still has a version
+  CHECK(s.ConfigVersions() == std::map<std::string, uint64_t>{{"api", 1}, {"web", 2}});
+  s.Put(Dep("web", "abc1", {"d1"}));
+  auto back = DesiredState::FromJson(s.ToJson());
+  REQUIRE(back.ok());
+  CHECK(back->Config("web") == s.Config("web"));
+  CHECK(back->Config("web").vars.at("B") == "x=y\n");
+  CHECK(back->Config("web").updated_unix_ms == 2000);
+  CHECK(back->Config("api").version == 1);
+  CHECK(back->All().size() == 1);
+  back->DropConfig("web");
+  CHECK(back->Config("web").version == 0);
+  CHECK(back->ConfigVersions() == std::map<std::string, uint64_t>{{"api", 1}});
+}
+
+TEST_CASE("DesiredState: a file without config loads; a bad config section is refused", "[hub][desired][config]") {
+  auto old = DesiredState::FromJson(R"({"version":1,"deployments":[]})");
+  REQUIRE(old.ok());
+  CHECK(old->ConfigVersions().empty());
+  for (const char* bad : {R"({"deployments":[],"config":[]})", R"({"deployments":[],"config":{"web":{}}})",
+                          R"({"deployments":[],"config":{"web":{"version":-1}}})",
+                          R"({"deployments":[],"config":{"web":{"version":1,"vars":{"A":1}}}})"}) {
+    INFO(bad);
+    CHECK(DesiredState::FromJson(bad).status().code() == Code::kDataLoss);
+  }
+}
+
+}  // namespace
+}  // namespace skyport::hub

@@ -147,3 +147,23 @@ TEST_CASE("Reconcile: empty inputs give an empty plan", "[hub][reconcile]") {
 
 }  // namespace
 }  // namespace skyport::hub
+
+namespace skyport::hub {
+namespace {
+
+TEST_CASE("Reconcile: a drone that missed a config change gets the deployment again", "[hub][reconcile][config]") {
+  auto p = Proc("web", "abc1", "web", 0, "running");
+  p.set_config_version(2);
+  // Same version: nothing to do; an app missing from the map is at version 0.
+  CHECK(Reconcile({Want("web", "abc1")}, {p}, {{"web", 2}}).start.empty());
+  CHECK(Started(Reconcile({Want("web", "abc1")}, {p}, {})) == std::vector<AppCommit>{{"web", "abc1"}});
+  // An older (or newer: the hub's state was restored) version: started again (the drone rolls it).
+  CHECK(Started(Reconcile({Want("web", "abc1")}, {p}, {{"web", 3}})) == std::vector<AppCommit>{{"web", "abc1"}});
+  // Processes of drones from before config vars report 0: equal to an app never configured.
+  CHECK(Reconcile({Want("web", "abc1")}, {Proc("web", "abc1", "web", 0, "running")}, {}).start.empty());
+  // Another app's config does not matter.
+  CHECK(Reconcile({Want("web", "abc1")}, {Proc("web", "abc1", "web", 0, "running")}, {{"api", 4}}).start.empty());
+}
+
+}  // namespace
+}  // namespace skyport::hub

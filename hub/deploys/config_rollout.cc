@@ -1,0 +1,64 @@
+#include "hub/deploys/config_rollout.h"
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+
+namespace skyport::hub {
+namespace {
+
+// The single place a config change deploys: RunDeploy of `d`'s commit with
+// its own env and instances to `drones`.
+Status RedeployForConfig(Hub* hub, RepoStore* repos, const Deployment& d, const std::vector<std::string>& drones,
+                         int64_t timeout_ms, const OperationHooks& hooks) {
+  v1::DeployRequest req;
+  req.set_app(d.app);
+  req.set_commitish(d.commit);
+  req.set_instances(d.instances);
+  req.mutable_env()->insert(d.env.begin(), d.env.end());
+  for (const auto& dr : drones) req.mutable_target()->add_drones(dr);
+  return RunDeploy(hub, repos, req, timeout_ms, hooks);
+}
+
+}  // namespace
+
+Result<AppConfigVars> RunConfigChange(Hub* hub, RepoStore* repos, const std::string& app, const ConfigChange& change,
+                                      int64_t timeout_ms, const ConfigRolloutHooks& hooks) {
+  auto saved = hub->ChangeConfig(app, change);
+  if (!saved.ok()) return saved.status();
+  // Names only: the values are secrets.
+  log::Info("config changed", {{"app", app},
+                               {"version", static_cast<int64_t>(saved->version)},
+                               {"set", static_cast<int64_t>(change.set.size())},
+                               {"unset", static_cast<int64_t>(change.unset.size())}});
+  if (hooks.saved) hooks.saved(*saved);
+
+  const auto connected = hub->ConnectedDrones();
+  std::vector<std::string> failures;
+  for (const auto& d : hub->Desired()) {
+    if (d.app != app) continue;
+    std::vector<std::string> drones;
+    for (const auto& dr : d.drones)
+      if (std::find(connected.begin(), connected.end(), dr) != connected.end()) drones.push_back(dr);
+    if (drones.empty()) continue;  // its drones catch up when they attach (reconcile)
+    if (hooks.deploy.cancelled && hooks.deploy.cancelled()) break;
+    if (hooks.restarting) hooks.restarting(d.commit);
+    if (Status s = RedeployForConfig(hub, repos, d, drones, timeout_ms, hooks.deploy); !s.ok()) {
+      if (s.code() == Code::kCancelled) return s;
+      failures.push_back(s.message());
+    }
+  }
+  if (failures.empty()) return saved;
+  std::string joined;
+  for (const auto& f : failures) joined += (joined.empty() ? "" : "; ") + f;
+  return Status::Aborted(fmt::format(
+      "config v{} of {} is saved, but its rolling restart failed (the instances that ran keep the previous "
+      "config): {}",
+      saved->version, app, joined));
+}
+
+}  // namespace skyport::hub
