@@ -53,5 +53,6 @@ std::span<const CommandSpec> GateCommands();      // gate_cmd.cc
 std::span<const CommandSpec> SplitCommands();     // split_cmd.cc
 std::span<const CommandSpec> FlightCommands();    // flight_cmd.cc
 std::span<const CommandSpec> CompletionCommands();  // completion_cmd.cc
+std::span<const CommandSpec> StatusCommands();      // status_cmd.cc (issue 16: overview)
 
 }  // namespace skyport::cli

@@ -28,7 +28,8 @@ namespace {
 std::vector<sc::CommandSpec> AllCommands() {
   std::vector<sc::CommandSpec> table;
   for (auto group : {sc::RegistryCommands(), sc::HubCommands(), sc::LogsCommands(), sc::StatsCommands(),
-                     sc::GateCommands(), sc::SplitCommands(), sc::FlightCommands(), sc::CompletionCommands()})
+                     sc::GateCommands(), sc::SplitCommands(), sc::FlightCommands(), sc::CompletionCommands(),
+                     sc::StatusCommands()})
     table.insert(table.end(), group.begin(), group.end());
   return table;
 }
