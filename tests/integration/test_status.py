@@ -1,9 +1,10 @@
 """`skyport status` against real daemons: a registry, a hub, two drones and a router on
-127.0.0.1 — all up, then a drone killed (exit 1, named), a router killed, no token."""
+127.0.0.1 — all up, then a drone killed (exit 1, named), a router killed, no token; and two
+hubs on etcd (leader, standby found through the election, the leader killed)."""
 import json
 import signal
 
-from harness import DeployTest, Router, wait_until
+from harness import ClusterTest, DeployTest, Hub, Router, wait_until
 
 
 class StatusTest(DeployTest):
@@ -91,3 +92,42 @@ class StatusTest(DeployTest):
         self.assertNotIn("all up", r.stdout)
         r = self.cli("status", "--help")
         self.assertIn("exit", r.stdout.lower())
+
+
+class StatusSeveralHubsTest(ClusterTest):
+    """Two hubs on etcd: `status` given one of them finds the other through the election and says
+    which leads; the leader killed, the standby takes over and the dead one is named."""
+
+    def setUp(self):
+        super().setUp()
+        from etcd_cluster import EtcdCluster  # skips the test, saying why, without etcd
+        self.etcd = EtcdCluster(1)
+        self.addCleanup(self.etcd.stop)
+        self.hubs = [Hub(self.tmp, self.token_file, self.registry, name=f"hub{i}", store="etcd",
+                         etcd=self.etcd.endpoints()).start() for i in range(2)]
+        for h in self.hubs:
+            self.addCleanup(h.kill)
+
+    def hub_rows(self, listed):
+        env = {**self.env(), "SKYPORT_HUB": listed}
+        r = self.cli("status", "--json", env=env, check=False)
+        doc = json.loads(r.stdout)
+        return r.returncode, {c["name"]: c for c in doc["components"] if c["kind"] == "hub"}, doc
+
+    def test_leader_and_standby_then_the_leader_dies(self):
+        first = self.hubs[0].address()
+        wait_until(lambda: sorted(c["state"] for c in self.hub_rows(first)[1].values()) == ["leader", "standby"],
+                   20, what="one leader and one standby listed")
+        _, rows, _ = self.hub_rows(first)
+        self.assertEqual(set(rows), {h.address() for h in self.hubs}, "the other hub comes from the election")
+        [leader] = [h for h in self.hubs if rows[h.address()]["state"] == "leader"]
+        [standby] = [h for h in self.hubs if h is not leader]
+        self.assertEqual(rows[standby.address()]["note"], "leader: " + leader.address())
+        leader.kill(signal.SIGKILL)
+        both = f"{leader.address()},{standby.address()}"
+        wait_until(lambda: self.hub_rows(both)[1][standby.address()]["state"] == "leader", 20,
+                   what="the standby took over")
+        code, rows, doc = self.hub_rows(both)
+        self.assertEqual(code, 1)
+        self.assertEqual(rows[leader.address()]["state"], "down")
+        self.assertIn(f"hub {leader.address()} is down: UNAVAILABLE", " ".join(doc["problems"]))
