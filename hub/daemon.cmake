@@ -27,7 +27,7 @@ add_library(skyport_hub_flights STATIC flights/sqlite_flight_store.cc flights/to
 target_link_libraries(skyport_hub_flights PUBLIC skyport_hub_logic Threads::Threads PRIVATE SQLite::SQLite3)
 
 # Shell: sessions and commands, gRPC services, the control tower's I/O, the election on etcd (ha/), the daemon.
-add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc deploys/stop_guard.cc daemon.cc ops/info_service.cc ops/repack.cc
+add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc deploys/stop_guard.cc daemon.cc ops/info_service.cc
   stats/stats_service.cc flights/tower_io.cc flights/ping_http.cc
   flights/flight_service.cc ha/gate.cc ha/leadership.cc)
 target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_flights skyport_hub_etcd_logic skyport_hub_git skyport_hub_peer skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
@@ -35,5 +35,8 @@ target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_fli
 
 add_executable(skyport-hub main.cc)
 target_link_libraries(skyport-hub PRIVATE skyport_hub_shell skyport_flags)
-# `skyport status` (HubInfo) and repository housekeeping (ops/).
-target_link_libraries(skyport_hub_shell PUBLIC skyport_version)
+# `skyport status` (HubInfo) and repository housekeeping (ops/): the repack and its janitor over
+# libgit2 (unit tests link it with a temp dir of repositories).
+add_library(skyport_hub_ops STATIC ops/repack.cc)
+target_link_libraries(skyport_hub_ops PUBLIC skyport_hub_git skyport_hub_logic Threads::Threads)
+target_link_libraries(skyport_hub_shell PUBLIC skyport_version skyport_hub_ops)

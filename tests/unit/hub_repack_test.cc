@@ -75,21 +75,20 @@ struct PushedRepo {
     const std::string work = tmp.path() + "/work";
     testing::MakeWorkRepo(tmp.path(), work);
     REQUIRE(Run(Git(tmp.path()) + "init -q --bare " + store->RepoPath("webapp")).exit == 0);
+    // One pack per push, as the hub stores them (no unpacking into loose objects).
+    REQUIRE(Run(Git(tmp.path(), store->RepoPath("webapp")) + "config receive.unpackLimit 1").exit == 0);
     std::string big;
     for (int i = 0; i < 20000; ++i) big += std::to_string(i * 7919 % 10007) + " line of a file that grows\n";
     for (int i = 0; i < n; ++i) {
       testing::WriteFile(work + "/big.txt", big + "change " + std::to_string(i) + "\n");
       Run(Git(tmp.path(), work) + "add -A && " + Git(tmp.path(), work) + "commit -q -m c" + std::to_string(i));
       commits.push_back(Trim(Run(Git(tmp.path(), work) + "rev-parse HEAD").out));
-      // One pack per push, as the hub stores them (no unpacking into loose objects).
-      REQUIRE(Run(Git(tmp.path(), work) + "-c transfer.unpackLimit=1 push -q " + store->RepoPath("webapp") +
-                  " master").exit == 0);
+      REQUIRE(Run(Git(tmp.path(), work) + "push -q " + store->RepoPath("webapp") + " master").exit == 0);
     }
     // A dangling commit (a deleted branch's): it must survive the repack.
     Run(Git(tmp.path(), work) + "checkout -q -b gone && " + Git(tmp.path(), work) + "commit -q --allow-empty -m gone");
     commits.push_back(Trim(Run(Git(tmp.path(), work) + "rev-parse HEAD").out));
-    REQUIRE(Run(Git(tmp.path(), work) + "-c transfer.unpackLimit=1 push -q " + store->RepoPath("webapp") + " gone")
-                .exit == 0);
+    REQUIRE(Run(Git(tmp.path(), work) + "push -q " + store->RepoPath("webapp") + " gone").exit == 0);
     REQUIRE(Run(Git(tmp.path(), store->RepoPath("webapp")) + "update-ref -d refs/heads/gone").exit == 0);
   }
 };
