@@ -116,12 +116,15 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
   if (req->release() && req->commit().empty())
     return Invalid("release: the release step's output is per commit; give the commit");
   if (req->release() && req->follow()) return Invalid("release: cannot be followed (the step has ended)");
+  v1::LogsRequest forward = *req;
   if (!req->follow()) {  // a follower may wait for an app's first push
     if (req->commit().empty()) {
       if (Status s = KnownApp(req->app(), !hub_->Ps(req->app()).empty()); !s.ok()) return rpc::ToGrpc(s);
     } else if (auto c = repos_->Resolve(req->app(), req->commit()); !c.ok() && c.status().code() == Code::kNotFound) {
       return rpc::ToGrpc(Status::NotFound(req->app() + "@" + req->commit() + ": no such app or commit (" +
                                           c.status().message() + ")"));
+    } else if (c.ok()) {
+      forward.set_commit(*c);  // the drones read a stopped commit's files by its full name
     }
   }
   // Bounded per call: a client that stops reading costs at most this much
@@ -134,7 +137,7 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
   std::map<std::string, uint64_t> ids;
   for (const auto& dr : hub_->ConnectedDrones()) {
     v1::HubCommand cmd;
-    *cmd.mutable_logs() = *req;
+    *cmd.mutable_logs() = forward;
     auto id = hub_->Send(dr, cmd, into);
     if (id.ok()) ids[dr] = *id;
   }
