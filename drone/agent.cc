@@ -96,7 +96,7 @@ Status Agent::Start() {
         return in_use;
       },
       [this](const std::string& app, const std::string& commit) -> std::mutex& { return locks_.Lock(app, commit); });
-  janitor_->Start();
+  if (o_.retention_ms > 0) janitor_->Start();  // 0: kept forever
   attach_thread_ = std::thread([this] { AttachLoop(); });
   return Status::Ok();
 }

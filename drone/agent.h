@@ -60,7 +60,7 @@ struct AgentOptions {
   int64_t min_uptime_ms = 3'000;
   int port_clash_retries = 8;  // ports per instance found taken before a deploy gives up
   // Housekeeping (drone/disk_janitor.h): stopped commits' checkouts and logs.
-  int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // 0: never expire
   int64_t gc_interval_ms = 10 * 60 * 1000;
 };
 

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   // ---- housekeeping (issue 16)
   app.add_option("--retention", o.retention,
                  "How long a stopped or failed commit's checkout and logs (and its release step's output) are kept "
-                 "after their last write, e.g. 7d, 12h, 30m; what runs is never removed")
+                 "after their last write, e.g. 7d, 12h, 30m (0: kept forever); what runs is never removed")
       ->capture_default_str();
   app.add_option("--gc-interval", o.gc_interval, "Time between looks for expired checkouts and logs (e.g. 10m, 1s)")
       ->capture_default_str();
