@@ -56,5 +56,6 @@ std::span<const CommandSpec> FlightCommands();    // flight_cmd.cc
 std::span<const CommandSpec> CompletionCommands();  // completion_cmd.cc
 std::span<const CommandSpec> ReleaseCommands();     // release_cmd.cc: releases, rollback, apps (issue 16)
 std::span<const CommandSpec> ConfigCommands();      // config_cmd.cc: config, config set, config unset
+std::span<const CommandSpec> StatusCommands();      // status_cmd.cc (issue 16: overview)
 
 }  // namespace skyport::cli

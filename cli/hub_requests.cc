@@ -128,6 +128,9 @@ Result<v1::LogsRequest> MakeLogsRequest(const LogsOptions& o) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (!commit.empty()) p.Add(ValidateCommitPrefix("commit", commit));
   if (!o.role.empty()) p.Add(ValidateName("role", o.role));
+  if (o.release && commit.empty()) p.Add(Status::InvalidArgument("--release: give the commit (the output is per commit)"));
+  if (o.release && o.follow) p.Add(Status::InvalidArgument("--release: cannot be combined with --follow (the step has ended)"));
+  if (o.release && !o.role.empty()) p.Add(Status::InvalidArgument("--release: cannot be combined with --role"));
   if (!p.empty()) return p.ToStatus();
   v1::LogsRequest req;
   req.set_app(o.app);
@@ -135,6 +138,7 @@ Result<v1::LogsRequest> MakeLogsRequest(const LogsOptions& o) {
   req.set_role(o.role);
   req.set_follow(o.follow);
   req.set_tail(o.tail);
+  req.set_release(o.release);
   return req;
 }
 

@@ -39,6 +39,7 @@ struct LogsOptions {
   std::string role;    // "" = every role
   bool follow = false;
   uint32_t tail = 0;   // 0 = the drones' default
+  bool release = false;  // the commit's release step output instead (needs commit; not with follow)
 };
 
 // Drone names from repeatable, comma-separated values, in order, without

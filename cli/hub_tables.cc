@@ -137,7 +137,8 @@ nlohmann::json DronesJson(const std::vector<v1::DroneInfo>& drones, int64_t now_
                     {"labels", labels},
                     {"processes", d.processes_size()},
                     {"last_seen_unix_ms", d.last_seen_unix_ms()},
-                    {"last_seen_s", SecondsSince(d.last_seen_unix_ms(), now_ms)}});
+                    {"last_seen_s", SecondsSince(d.last_seen_unix_ms(), now_ms)},
+                    {"version", d.version()}});  // "" from a drone older than `skyport status`
   }
   return list;
 }

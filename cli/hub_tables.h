@@ -27,7 +27,7 @@ nlohmann::json PsJson(const std::vector<v1::ProcessStatus>& processes,
 
 // Columns NAME ADVERTISE CONNECTED LABELS PROCESSES LAST-SEEN, by name.
 std::string RenderDronesTable(const std::vector<v1::DroneInfo>& drones, int64_t now_ms);
-// Name, advertise, labels, connected, last_seen_unix_ms, last_seen_s and the
+// Name, advertise, labels, connected, last_seen_unix_ms, last_seen_s, version and the
 // process count (not the processes: `skyport ps` has them).
 nlohmann::json DronesJson(const std::vector<v1::DroneInfo>& drones, int64_t now_ms);
 

@@ -106,7 +106,10 @@ Runner DefineLogs(CLI::App& cmd, const CommandContext& ctx) {
   cmd.add_option("--role", o->role, "Only this role");
   cmd.add_flag("-f,--follow", o->follow, "Keep printing new lines until interrupted");
   cmd.add_option("--tail", o->tail, "Lines of history per process (0: the drones' default)");
-  cmd.footer("Lines from stderr have `!` instead of `|`.");
+  cmd.add_flag("--release", o->release,
+               "The output of COMMIT's release step on each drone (its last run, success or failure) instead");
+  cmd.footer("Lines from stderr have `!` instead of `|`. A commit that stopped or failed still has its logs on "
+             "the drones until their --retention expires (default 7 days).");
   return [&g = ctx.global, o] { return RunLogs(g, *o); };
 }
 

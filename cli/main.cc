@@ -29,7 +29,7 @@ std::vector<sc::CommandSpec> AllCommands() {
   std::vector<sc::CommandSpec> table;
   for (auto group : {sc::RegistryCommands(), sc::HubCommands(), sc::ConfigCommands(), sc::LogsCommands(),
                      sc::StatsCommands(), sc::GateCommands(), sc::SplitCommands(), sc::ReleaseCommands(),
-                     sc::AppsCommands(), sc::FlightCommands(), sc::CompletionCommands()})
+                     sc::AppsCommands(), sc::StatusCommands(), sc::FlightCommands(), sc::CompletionCommands()})
     table.insert(table.end(), group.begin(), group.end());
   return table;
 }

@@ -10,8 +10,10 @@
 #include "core/log_limiter.h"
 #include "core/log.h"
 #include "core/names.h"
+#include "core/version.h"
 #include "drone/data_dir.h"
 #include "drone/hub_messages.h"
+#include "drone/stored_logs.h"
 #include "rpc/auth.h"
 #include "rpc/failover.h"
 
@@ -78,9 +80,23 @@ Status Agent::Start() {
   }
   fetcher_ = std::make_unique<HubFetcher>(hubs_, o_.token, o_.data_dir);
   checkout_ = std::make_unique<GitCheckout>(o_.data_dir, launch_);
-  release_ = std::make_unique<ReleaseStep>(o_.name, launch_, [this](const v1::DroneMessage& m) { SendToHub(m); });
+  release_ = std::make_unique<ReleaseStep>(o_.name, launch_, [this](const v1::DroneMessage& m) { SendToHub(m); },
+                                           so.log_dir);
   pipeline_ = std::make_unique<DeployPipeline>(PipelineOptions{o_.data_dir, o_.fixed_command, o_.fixed_role},
                                                *fetcher_, *checkout_, *release_, *instances_, random_);
+  DiskJanitorOptions jo;
+  jo.data_dir = o_.data_dir;
+  jo.policy.retention_ms = o_.retention_ms;
+  jo.interval_ms = o_.gc_interval_ms;
+  janitor_ = std::make_unique<DiskJanitor>(
+      jo,
+      [this] {
+        std::set<CommitKey> in_use;
+        for (const auto& p : supervisor_->List()) in_use.insert({p.key.app, p.key.commit});
+        return in_use;
+      },
+      [this](const std::string& app, const std::string& commit) -> std::mutex& { return locks_.Lock(app, commit); });
+  if (o_.retention_ms > 0) janitor_->Start();  // 0: kept forever
   attach_thread_ = std::thread([this] { AttachLoop(); });
   return Status::Ok();
 }
@@ -93,6 +109,7 @@ void Agent::Shutdown() {
     if (attach_ctx_) attach_ctx_->TryCancel();
   }
   cv_.notify_all();
+  janitor_.reset();  // a pass in progress ends first
   if (instances_) instances_->BeginShutdown();
   if (attach_thread_.joinable()) attach_thread_.join();
   std::map<uint64_t, std::thread> workers;
@@ -206,6 +223,7 @@ bool Agent::RunAttachStream(const std::string& address, const std::shared_ptr<gr
   h->set_advertise(o_.advertise);
   h->mutable_labels()->insert(o_.labels.begin(), o_.labels.end());
   h->set_fixed_command(o_.fixed_command);
+  h->set_version(VersionLine("drone"));
   for (const auto& p : supervisor_->List()) {
     v1::ProcessStatus* r = h->add_running();
     *r = StatusMessage(p, o_.name);
@@ -241,6 +259,8 @@ void Agent::Dispatch(const v1::HubCommand& cmd) {
     Spawn([this, id, req = cmd.deploy()] { Deploy(id, req); });
   } else if (cmd.has_stop()) {
     Spawn([this, id, req = cmd.stop()] { Stop(id, req); });
+  } else if (cmd.has_logs() && (cmd.logs().release() || !cmd.logs().follow())) {
+    Spawn([this, id, req = cmd.logs()] { Logs(id, req); });  // may read files
   } else if (cmd.has_logs()) {
     Logs(id, cmd.logs());
   } else if (cmd.cancel() != 0) {
@@ -291,6 +311,7 @@ void Agent::Stop(uint64_t id, const v1::StopRequest& req) {
 }
 
 void Agent::Logs(uint64_t id, const v1::LogsRequest& req) {
+  if (req.release()) return StoredLogs(id, req);
   auto matches = [req](const LogLine& l) {
     return l.key.app == req.app() && (req.commit().empty() || l.key.commit.starts_with(req.commit())) &&
            (req.role().empty() || l.key.role == req.role());
@@ -303,9 +324,27 @@ void Agent::Logs(uint64_t id, const v1::LogsRequest& req) {
     std::lock_guard lock(mu_);
     log_subscriptions_[id] = sub;
   }
+  size_t sent = 0;
   for (const auto& l : supervisor_->Tail(req.app(), req.commit(), req.role(), req.tail() ? req.tail() : 100))
-    if (matches(l)) send(l);
+    if (matches(l)) {
+      send(l);
+      ++sent;
+    }
+  // Nothing in memory for that commit (it stopped a while ago, or before this
+  // drone restarted): what its log files still hold.
+  if (sent == 0 && !req.commit().empty() && !req.follow()) return StoredLogs(id, req);
   if (!req.follow()) Done(id, Status::Ok());
+}
+
+void Agent::StoredLogs(uint64_t id, const v1::LogsRequest& req) {
+  const size_t n = std::min<size_t>(req.tail() ? req.tail() : 100, 10'000);
+  if (req.commit().empty()) return Done(id, Status::InvalidArgument("logs --release: needs a commit"));
+  const std::string dir = o_.data_dir + "/logs";
+  auto lines = req.release() ? ReadReleaseLog(dir, req.app(), req.commit(), n)
+                             : ReadStoredLogs(dir, req.app(), req.commit(), req.role(), n);
+  if (!lines.ok()) return Done(id, lines.status());
+  for (const auto& l : *lines) SendToHub(LogMessage(id, o_.name, l));
+  Done(id, Status::Ok());
 }
 
 void Agent::OnProcess(const ProcStatus& p) {

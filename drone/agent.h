@@ -23,6 +23,7 @@
 #include "drone/deploy_locks.h"
 #include "drone/deploy_pipeline.h"
 #include "drone/deploy_steps.h"
+#include "drone/disk_janitor.h"
 #include "drone/instance_runner.h"
 #include "drone/procfile.h"
 #include "drone/registry_link.h"
@@ -58,6 +59,9 @@ struct AgentOptions {
   // this long; skyport.json's min_uptime_ms overrides it per app.
   int64_t min_uptime_ms = 3'000;
   int port_clash_retries = 8;  // ports per instance found taken before a deploy gives up
+  // Housekeeping (drone/disk_janitor.h): stopped commits' checkouts and logs.
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // 0: never expire
+  int64_t gc_interval_ms = 10 * 60 * 1000;
 };
 
 class Agent {
@@ -80,6 +84,8 @@ class Agent {
   void Deploy(uint64_t id, const v1::DeployRequest& req);
   void Stop(uint64_t id, const v1::StopRequest& req);
   void Logs(uint64_t id, const v1::LogsRequest& req);
+  // What the logs on disk hold (a stopped or failed commit's, a release step's).
+  void StoredLogs(uint64_t id, const v1::LogsRequest& req);
 
   // One Attach stream to `address` until it ends (`status`; `got_any`: a
   // command came, so the hub took the drone). False when stopping.
@@ -103,6 +109,7 @@ class Agent {
   std::unique_ptr<ReleaseStep> release_;
   SystemRandom random_;
   std::unique_ptr<DeployPipeline> pipeline_;
+  std::unique_ptr<DiskJanitor> janitor_;
 
   std::mutex mu_;
   std::condition_variable cv_;

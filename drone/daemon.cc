@@ -13,6 +13,7 @@
 #include "core/http_admin.h"
 #include "core/log.h"
 #include "core/names.h"
+#include "core/timefmt.h"
 #include "drone/app_env.h"
 #include "drone/cgroup.h"
 #include "drone/child_setup.h"
@@ -138,6 +139,15 @@ int RunDaemon(DaemonOptions o) {
   if (a.port_clash_retries < 0 || a.port_clash_retries > 64)
     return FailStart(Status::InvalidArgument("port-clash-retries: must be from 0 to 64"));
   if (Status s = SetUpApps(o, a); !s.ok()) return FailStart(s);
+  {
+    auto retention = ParseDurationMs(o.retention);
+    if (!retention.ok()) return FailStart(Status::InvalidArgument("retention: " + retention.status().message()));
+    auto interval = ParseDurationMs(o.gc_interval);
+    if (!interval.ok()) return FailStart(Status::InvalidArgument("gc-interval: " + interval.status().message()));
+    if (*interval < 100) return FailStart(Status::InvalidArgument("gc-interval: must be at least 100ms"));
+    a.retention_ms = *retention;
+    a.gc_interval_ms = *interval;
+  }
 
   // Orphaned grandchildren of our apps come to us to be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);

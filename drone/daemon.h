@@ -31,6 +31,9 @@ struct DaemonOptions {
   std::string cgroups = "auto";        // auto | on | off
   std::string metrics_listen;          // "" = no metrics listener
   AdminFlags admin;                    // its token and bounds
+  // ---- housekeeping (issue 16): stopped commits' checkouts and logs (drone/disk_janitor.h)
+  std::string retention = "7d";        // kept this long after their last write
+  std::string gc_interval = "10m";     // between janitor passes
 };
 
 int RunDaemon(DaemonOptions o);

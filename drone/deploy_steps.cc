@@ -11,9 +11,13 @@
 #include <fmt/format.h>
 
 #include "core/clock.h"
+#include "core/files.h"
+#include "core/log.h"
 #include "drone/checkout.h"
 #include "drone/data_dir.h"
 #include "drone/hub_messages.h"
+#include "drone/log_file.h"
+#include "drone/stored_logs.h"
 #include "rpc/failover.h"
 #include "drone/run_command.h"
 #include "rpc/auth.h"
@@ -81,6 +85,38 @@ Status GitCheckout::Checkout(const std::string& app, const std::string& commit, 
   return Status::Ok();
 }
 
+namespace {
+
+// release.log: "status" lines around the step's output ("output" lines), in
+// the instance logs' format (drone/log_file.h).
+void KeepReleaseOutput(const std::string& log_dir, const std::string& app, const std::string& commit,
+                       const std::string& command, int64_t started_ms, const std::string& output,
+                       const std::string& outcome) {
+  if (log_dir.empty()) return;
+  const int64_t now = SystemClock::Get()->WallMs();
+  std::string text = FormatLogLine(started_ms, "status", "release step: " + command);
+  std::vector<std::string> lines;
+  LineSplitter split;
+  split.Feed(output, lines);
+  split.Flush(lines);
+  for (const auto& l : lines) text += FormatLogLine(now, "output", l);
+  text += FormatLogLine(now, "status", fmt::format("{} after {:.1f} s", outcome, (now - started_ms) / 1000.0));
+  const std::string path = ReleaseLogPath(log_dir, app, commit);
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (Status s = WriteFileAtomic(path, text); !s.ok())
+    log::Warn("cannot keep the release step's output", {{"path", path}, {"error", s.message()}});
+}
+
+std::string OutputTail(const std::string& output) {
+  if (output.size() <= ReleaseStep::kReleaseErrorOutput) return output;
+  std::string tail = output.substr(output.size() - ReleaseStep::kReleaseErrorOutput);
+  const size_t nl = tail.find('\n');
+  return "[...]\n" + (nl == std::string::npos ? tail : tail.substr(nl + 1));
+}
+
+}  // namespace
+
 Status ReleaseStep::Release(const std::string& app, const std::string& commit, const std::string& dir,
                             const AppSpec& spec, const DeployRun& run) {
   if (spec.release.empty()) return Status::Ok();
@@ -98,7 +134,7 @@ Status ReleaseStep::Release(const std::string& app, const std::string& commit, c
   if (!rt.ok()) return rt.status();
   auto r = RunCommand(spec.release, dir,
                       launch_.Env(dir, {}, {{"SKYPORT_APP", app}, {"SKYPORT_COMMIT", commit}, {"SKYPORT_DRONE", drone_name_}}),
-                      timeout, 4096, rt->setup, [&run] { return run.cancelled(); },
+                      timeout, kReleaseOutputKeep, rt->setup, [&run] { return run.cancelled(); },
                       [&](pid_t pid) {
                         v1::DroneMessage m;
                         shown.set_pid(pid);
@@ -106,19 +142,33 @@ Status ReleaseStep::Release(const std::string& app, const std::string& commit, c
                         send_(m);
                       });
   send_(GoneMessage(app, commit, "release"));
-  if (!r.ok()) return r.status();
-  if (r->cancelled) return Status::Aborted("stopped during the release step (skyport stop)");
-  if (r->timed_out && deadline_first)
+  const int64_t started = shown.started_unix_ms();
+  if (!r.ok()) {
+    KeepReleaseOutput(log_dir_, app, commit, spec.release, started, "", "could not run: " + r.status().message());
+    return r.status();
+  }
+  const std::string output = OutputTail(r->output);
+  if (r->cancelled) {
+    KeepReleaseOutput(log_dir_, app, commit, spec.release, started, r->output, "stopped (skyport stop)");
+    return Status::Aborted("stopped during the release step (skyport stop)");
+  }
+  if (r->timed_out && deadline_first) {
+    KeepReleaseOutput(log_dir_, app, commit, spec.release, started, r->output, "killed at the deploy's deadline");
     return Status::DeadlineExceeded(
         fmt::format("the deploy's deadline ({:g} s: hub --deploy-timeout or deploy --timeout) passed during the "
                     "release step; it was killed. Output:\n{}",
-                    static_cast<double>(run.budget_ms) / 1000, r->output));
-  if (r->timed_out)
+                    static_cast<double>(run.budget_ms) / 1000, output));
+  }
+  if (r->timed_out) {
+    KeepReleaseOutput(log_dir_, app, commit, spec.release, started, r->output, "timed out");
     return Status::FailedPrecondition(fmt::format("release step timed out after {} s; output:\n{}",
-                                                  spec.release_timeout_ms / 1000, r->output));
+                                                  spec.release_timeout_ms / 1000, output));
+  }
+  KeepReleaseOutput(log_dir_, app, commit, spec.release, started, r->output,
+                    fmt::format("exited with {}", r->exit_code));
   if (r->exit_code != 0)
     return Status::FailedPrecondition(fmt::format("release step `{}` exited with {}; output:\n{}", spec.release,
-                                                  r->exit_code, r->output));
+                                                  r->exit_code, output));
   return Status::Ok();
 }
 

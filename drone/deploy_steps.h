@@ -45,10 +45,16 @@ class GitCheckout final : public CheckoutMaker {
 // The release step under drone/run_command.h, as the app runs (user,
 // limits, environment), killed at its timeout or the deploy's deadline or
 // on a stop. `skyport ps` shows it while it runs (role and state "release").
+// Its output (the last kReleaseOutputKeep bytes) and how it ended go to
+// LOG_DIR/APP/COMMIT/release.log, success or failure, replacing the previous
+// one (`skyport logs APP COMMIT --release`, drone/stored_logs.h).
 class ReleaseStep final : public ReleaseRunner {
  public:
-  ReleaseStep(std::string drone_name, const AppLaunch& launch, SendFn send)
-      : drone_name_(std::move(drone_name)), launch_(launch), send_(std::move(send)) {}
+  static constexpr size_t kReleaseOutputKeep = 64 * 1024;
+  // The error of a failed step quotes this much of the output's end.
+  static constexpr size_t kReleaseErrorOutput = 4096;
+  ReleaseStep(std::string drone_name, const AppLaunch& launch, SendFn send, std::string log_dir = "")
+      : drone_name_(std::move(drone_name)), launch_(launch), send_(std::move(send)), log_dir_(std::move(log_dir)) {}
   Status Release(const std::string& app, const std::string& commit, const std::string& dir, const AppSpec& spec,
                  const DeployRun& run) override;
 
@@ -56,6 +62,7 @@ class ReleaseStep final : public ReleaseRunner {
   const std::string drone_name_;
   const AppLaunch& launch_;
   const SendFn send_;
+  const std::string log_dir_;  // "": output not kept
 };
 
 }  // namespace skyport::drone

@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "core/timefmt.h"
+
 namespace skyport::drone {
 namespace {
 
@@ -26,6 +28,17 @@ std::string FormatLogLine(int64_t unix_ms, std::string_view stream, std::string_
   gmtime_r(&secs, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}\n", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ms % 1000, stream, text);
+}
+
+std::optional<ParsedLogLine> ParseLogLine(std::string_view line) {
+  const size_t ts_end = line.find(' ');
+  if (ts_end == std::string_view::npos) return std::nullopt;
+  auto ms = ParseRfc3339Ms(line.substr(0, ts_end));
+  if (!ms.ok()) return std::nullopt;
+  line.remove_prefix(ts_end + 1);
+  const size_t stream_end = line.find(' ');
+  if (stream_end == std::string_view::npos || stream_end == 0) return std::nullopt;
+  return ParsedLogLine{*ms, std::string(line.substr(0, stream_end)), std::string(line.substr(stream_end + 1))};
 }
 
 void LineSplitter::Feed(std::string_view data, std::vector<std::string>& out) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,15 @@ namespace skyport::drone {
 
 // "2026-05-01T12:00:00.123Z stdout hello\n".
 std::string FormatLogLine(int64_t unix_ms, std::string_view stream, std::string_view text);
+
+// A line FormatLogLine wrote (without its '\n'), read back; nullopt when it
+// does not have that shape (a line cut by rotation, a foreign file).
+struct ParsedLogLine {
+  int64_t unix_ms = 0;
+  std::string stream;
+  std::string text;
+};
+std::optional<ParsedLogLine> ParseLogLine(std::string_view line);
 
 // Splits a byte stream into lines. A line longer than `max_line` is cut into
 // pieces of that size so one endless line cannot grow memory without bound.

@@ -56,6 +56,13 @@ int main(int argc, char** argv) {
                  "default and ceiling; 0: unlimited)")->capture_default_str();
   app.add_option("--cgroups", o.cgroups, "One cgroup v2 per instance: auto (when the drone can make them), "
                  "on (required), off")->capture_default_str();
+  // ---- housekeeping (issue 16)
+  app.add_option("--retention", o.retention,
+                 "How long a stopped or failed commit's checkout and logs (and its release step's output) are kept "
+                 "after their last write, e.g. 7d, 12h, 30m (0: kept forever); what runs is never removed")
+      ->capture_default_str();
+  app.add_option("--gc-interval", o.gc_interval, "Time between looks for expired checkouts and logs (e.g. 10m, 1s)")
+      ->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen, "HTTP address for /metrics and /healthz ('' = off; "
                  "a drone has no other listener)")->capture_default_str();
   skyport::AddAdminFlags(app, o.admin, "drone");

@@ -8,7 +8,8 @@ namespace skyport::drone::metrics {
 namespace {
 
 std::atomic<uint64_t> symlink{0}, not_regular{0}, too_big{0}, escaped{0}, orphans{0}, leftovers{0}, audit_missing{0},
-    audit_stray{0}, audit_outdated{0}, audit_failed{0}, port_clashes{0};
+    audit_stray{0}, audit_outdated{0}, audit_failed{0}, port_clashes{0}, gc_checkouts{0}, gc_log_dirs{0},
+    gc_bytes{0};
 
 }  // namespace
 
@@ -24,6 +25,12 @@ void CountAuditRepairs(uint64_t missing, uint64_t stray, uint64_t outdated) {
   audit_missing.fetch_add(missing);
   audit_stray.fetch_add(stray);
   audit_outdated.fetch_add(outdated);
+}
+
+void CountGc(uint64_t checkouts, uint64_t log_dirs, uint64_t bytes) {
+  gc_checkouts.fetch_add(checkouts);
+  gc_log_dirs.fetch_add(log_dirs);
+  gc_bytes.fetch_add(bytes);
 }
 
 std::string Render() {
@@ -51,6 +58,11 @@ std::string Render() {
   out.Sample("skyport_drone_registry_audit_repairs_total", {{"kind", "outdated"}}, audit_outdated.load());
   out.Counter("skyport_drone_registry_audit_failures_total",
               "Audits of the drone's registry lease that failed (tried again at the next interval).", audit_failed.load());
+  out.Family("skyport_drone_gc_removed_total", PromType::kCounter,
+             "Stopped commits' checkouts and log directories deleted once --retention expired.");
+  out.Sample("skyport_drone_gc_removed_total", {{"kind", "checkout"}}, gc_checkouts.load());
+  out.Sample("skyport_drone_gc_removed_total", {{"kind", "logs"}}, gc_log_dirs.load());
+  out.Counter("skyport_drone_gc_freed_bytes_total", "Bytes the disk janitor freed.", gc_bytes.load());
   return out.Take();
 }
 

@@ -29,6 +29,10 @@ void CountAuditRepairs(uint64_t missing, uint64_t stray, uint64_t outdated);
 // An audit whose Query the registry did not answer with the lease's entries.
 void CountAuditFailed();
 
+// The disk janitor (drone/disk_janitor.h) removed these stopped commits'
+// checkouts and log directories, freeing `bytes`.
+void CountGc(uint64_t checkouts, uint64_t log_dirs, uint64_t bytes);
+
 std::string Render();
 
 }  // namespace skyport::drone::metrics

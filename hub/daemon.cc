@@ -23,6 +23,7 @@
 #include "core/http_admin.h"
 #include "core/log.h"
 #include "core/prom_text.h"
+#include "core/timefmt.h"
 #include "hub/flights/etcd_flight_store.h"
 #include "hub/flights/flight_service.h"
 #include "hub/flights/sqlite_flight_store.h"
@@ -38,6 +39,8 @@
 #include "hub/deploys/service.h"
 #include "contract/route.h"
 #include "hub/deploys/apps_service.h"
+#include "hub/ops/info_service.h"
+#include "hub/ops/repack.h"
 #include "hub/stats/stats_service.h"
 #include "hub/flights/tower_io.h"
 #include "rpc/channel.h"
@@ -206,6 +209,21 @@ int RunDaemon(const DaemonOptions& o) {
   (*hub)->set_reconcile_budget_ms(int64_t{o.deploy_timeout_s} * 1000);
   auto repos = RepoStore::Open(o.data_dir + "/repos");
   if (!repos.ok()) return FailStart(repos.status());
+  // Housekeeping: repositories are repacked now and then (hub/ops/repack.h).
+  RepackJanitorOptions rjo;
+  {
+    auto interval = ParseDurationMs(o.repack_interval);
+    if (!interval.ok()) return FailStart(Status::InvalidArgument("repack-interval: " + interval.status().message()));
+    auto check = ParseDurationMs(o.repack_check_interval);
+    if (!check.ok())
+      return FailStart(Status::InvalidArgument("repack-check-interval: " + check.status().message()));
+    if (*check < 100) return FailStart(Status::InvalidArgument("repack-check-interval: must be at least 100ms"));
+    rjo.policy.interval_ms = *interval;
+    rjo.policy.after_pushes = static_cast<uint32_t>(o.repack_after_pushes);
+    rjo.check_interval_ms = *check;
+    rjo.retire_after_ms = std::min<int64_t>(30'000, *check);
+  }
+  RepackJanitor repacker(repos->get(), rjo, SystemClock::Get());
 
   std::shared_ptr<rpc::AddressPool> route_registries;  // the stop guard's and deploy on push's (flights dial their own)
   if (!o.registry.empty()) {
@@ -244,10 +262,14 @@ int RunDaemon(const DaemonOptions& o) {
       if (gate.Leading()) return std::nullopt;
       return gate.LeaderGit();
     };
-  go.on_push = [](const PushEvent& e) {
-    for (const auto& u : e.updates)
+  go.on_push = [&repacker](const PushEvent& e) {
+    bool landed = false;
+    for (const auto& u : e.updates) {
+      landed |= u.ok;
       log::Info("push", {{"app", e.app}, {"ref", u.ref}, {"new", u.new_id.substr(0, 12)}, {"ok", u.ok},
                          {"error", u.error}});
+    }
+    if (landed) repacker.NotePush(e.app);  // housekeeping: a repack after --repack-after-pushes
   };
   go.deploy_on_push = [h = hub->get(), r = repos->get(), guard = &stop_guard,
                        timeout_ms = int64_t{o.deploy_timeout_s} * 1000](const PushEvent& e) -> std::optional<PushDeploy> {
@@ -410,9 +432,24 @@ int RunDaemon(const DaemonOptions& o) {
   };
   AppsService apps_service(hub->get(), repos->get(), ao);
   auto retirer = std::make_unique<Retirer>(hub->get(), repos->get(), ao, &apps_service);
+  // `skyport status`: every hub answers for itself, a standby too.
+  InfoOptions io;
+  io.token = *token;
+  io.gate = gate_ptr;
+  io.member = several_hubs ? member_id : "";
+  if (several_hubs)
+    io.members = [etcd_client, etcd_prefix]() -> Result<std::vector<std::string>> {
+      auto members = ha::Leadership::ListMembers(*etcd_client, etcd_prefix);
+      if (!members.ok()) return members.status();
+      std::vector<std::string> out;
+      for (const auto& m : *members) out.push_back(m.grpc);
+      return out;
+    };
+  io.started_unix_ms = SystemClock::Get()->WallMs();
+  InfoService info_service(repos->get(), io);
   auto started = rpc::StartServer(o.listen, *creds,
                                   {&hub_service, &drone_service, &stats_service, &flight_service, &peer_service,
-                                   &apps_service},
+                                   &apps_service, &info_service},
                                   16 << 20);
   if (!started.ok()) return FailStart(started.status());
   auto& [server, port] = *started;
@@ -477,7 +514,7 @@ int RunDaemon(const DaemonOptions& o) {
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
                                   [h, fs, g, ss, sj, hs, fst, ds = desired_store.get(), &gate, &peer_service,
-                                   rep = replicator.get(), cu](const AdminRequest&) {
+                                   rep = replicator.get(), cu, rp = &repacker](const AdminRequest&) {
                                     auto election = gate.get();
                                     return AdminResponse{200, "text/plain; version=0.0.4",
                                                          Metrics(*h, fs->tower()) + g->Metrics() + ss->MetricsText() +
@@ -486,7 +523,7 @@ int RunDaemon(const DaemonOptions& o) {
                                                              (ds ? ds->MetricsText() : "") +
                                                              peer_service.MetricsText() +
                                                              (rep ? rep->MetricsText() : "") +
-                                                             (cu ? cu->MetricsText() : "")};
+                                                             (cu ? cu->MetricsText() : "") + rp->MetricsText()};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},

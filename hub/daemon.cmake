@@ -5,7 +5,7 @@
 add_library(skyport_hub_logic STATIC deploys/desired.cc deploys/app_settings.cc deploys/push_deploy.cc deploys/reconcile.cc
   deploys/targets.cc deploys/releases.cc deploys/rollback_plan.cc
   deploys/log_follower.cc flights/flight_bounds.cc flights/flight_bounds_report.cc flights/flight_plan.cc
-  flights/flight_state.cc ha/election.cc ha/advertise.cc)
+  flights/flight_state.cc ha/election.cc ha/advertise.cc ops/repack_plan.cc)
 target_link_libraries(skyport_hub_logic PUBLIC skyport_contract skyport_core skyport_proto nlohmann_json::nlohmann_json)
 
 # Flights and the desired state on etcd: the key layout and what one step's write is (pure), and
@@ -29,7 +29,7 @@ target_link_libraries(skyport_hub_flights PUBLIC skyport_hub_logic Threads::Thre
 
 # Shell: sessions and commands, gRPC services, the control tower's I/O, the election on etcd (ha/), the daemon.
 add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/operations.cc deploys/config_rollout.cc deploys/stop_guard.cc daemon.cc
-  deploys/hub_releases.cc deploys/apps_service.cc
+  deploys/hub_releases.cc deploys/apps_service.cc ops/info_service.cc
   stats/stats_service.cc flights/tower_io.cc flights/ping_http.cc
   flights/flight_service.cc ha/gate.cc ha/leadership.cc)
 target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_flights skyport_hub_etcd_logic skyport_hub_git skyport_hub_peer skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
@@ -37,3 +37,8 @@ target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_fli
 
 add_executable(skyport-hub main.cc)
 target_link_libraries(skyport-hub PRIVATE skyport_hub_shell skyport_flags)
+# `skyport status` (HubInfo) and repository housekeeping (ops/): the repack and its janitor over
+# libgit2 (unit tests link it with a temp dir of repositories).
+add_library(skyport_hub_ops STATIC ops/repack.cc)
+target_link_libraries(skyport_hub_ops PUBLIC skyport_hub_git skyport_hub_logic Threads::Threads)
+target_link_libraries(skyport_hub_shell PUBLIC skyport_version skyport_hub_ops)

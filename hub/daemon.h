@@ -67,6 +67,10 @@ struct DaemonOptions {
   std::string advertise;      // gRPC HOST:PORT others reach this hub on ("" = --listen's, not a wildcard)
   std::string advertise_git;  // git URL or HOST:PORT ("" = --git-listen's)
   std::string leader_ttl = "2s";
+  // ---- housekeeping (issue 16): repacking the repositories (hub/ops/repack.h)
+  std::string repack_interval = "24h";       // a repository with several packs is repacked this often; 0 = never by time
+  int repack_after_pushes = 20;              // ... and after this many pushes; 0 = never by count
+  std::string repack_check_interval = "1m";  // between looks
 };
 
 int RunDaemon(const DaemonOptions& o);

@@ -125,6 +125,17 @@ int main(int argc, char** argv) {
                  "--store etcd: lease TTL of the leader (1s..60s); a dead leader is replaced within about it, "
                  "and a leader cut off from etcd stops leading within it")
       ->capture_default_str();
+  // ---- housekeeping (issue 16)
+  app.add_option("--repack-interval", o.repack_interval,
+                 "Repack a repository with more than one pack (or loose objects) this long after its last repack "
+                 "(e.g. 24h, 30m; 0 = never by time)")
+      ->capture_default_str();
+  app.add_option("--repack-after-pushes", o.repack_after_pushes,
+                 "Repack a repository after this many pushes (or once it holds this many packs); 0 = never by count")
+      ->capture_default_str()->check(CLI::Range(0, 1'000'000));
+  app.add_option("--repack-check-interval", o.repack_check_interval,
+                 "Time between looks for repositories to repack (e.g. 1m, 10s)")
+      ->capture_default_str();
   skyport::AddEtcdFlags(app, o.etcd, "hub");
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true, "hub");
   skyport::AddAdminFlags(app, o.admin, "hub");

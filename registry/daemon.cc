@@ -95,6 +95,7 @@ int RunDaemon(const DaemonOptions& o) {
   auto creds = rpc::ServerCredentials(o.common.tls);
   if (!creds.ok()) return FailStart(creds.status());
   RegistryService service(backend, *token);
+  service.set_info(o.store, SystemClock::Get()->WallMs());
   auto started = rpc::StartServer(o.listen, *creds, {&service}, 4 << 20, 64 << 20);
   if (!started.ok()) return FailStart(started.status());
   auto& [server, port] = *started;

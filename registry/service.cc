@@ -7,6 +7,7 @@
 
 #include "core/names.h"
 #include "core/prom_text.h"
+#include "core/version.h"
 #include "contract/unknown_fields.h"
 #include "rpc/auth.h"
 #include "rpc/convert.h"
@@ -210,6 +211,16 @@ grpc::ServerUnaryReactor* RegistryService::DeleteRoute(grpc::CallbackServerConte
                                                        const v1::DeleteRouteRequest* req,
                                                        v1::DeleteRouteResponse* resp) {
   return Run(ctx, [&](Backend::Done d) { backend_->DeleteRoute(*req, resp, std::move(d)); });
+}
+
+grpc::ServerUnaryReactor* RegistryService::Info(grpc::CallbackServerContext* ctx, const v1::RegistryInfoRequest*,
+                                                v1::RegistryInfoResponse* resp) {
+  return Run(ctx, [this, resp](Backend::Done d) {
+    resp->set_version(VersionLine("registry"));
+    resp->set_store(store_);
+    resp->set_started_unix_ms(started_unix_ms_);
+    d(Status::Ok());
+  });
 }
 
 std::string RegistryService::MetricsText() const {

@@ -40,6 +40,13 @@ class RegistryService final : public v1::Registry::CallbackService {
                                      v1::PutRouteResponse*) override;
   grpc::ServerUnaryReactor* DeleteRoute(grpc::CallbackServerContext*, const v1::DeleteRouteRequest*,
                                         v1::DeleteRouteResponse*) override;
+  // `skyport status`: the version, the store, when this registry started.
+  grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext*, const v1::RegistryInfoRequest*,
+                                 v1::RegistryInfoResponse*) override;
+  void set_info(std::string store, int64_t started_unix_ms) {
+    store_ = std::move(store);
+    started_unix_ms_ = started_unix_ms;
+  }
 
  // Watches that asked to resume from a revision of another store (and got a
   // snapshot): skyport_registry_watch_other_store_total.
@@ -55,6 +62,8 @@ class RegistryService final : public v1::Registry::CallbackService {
   std::string token_;
   size_t watch_queue_limit_;
   std::atomic<uint64_t> other_store_resumes_{0};
+  std::string store_;  // set before the server starts
+  int64_t started_unix_ms_ = 0;
 };
 
 }  // namespace skyport::registry

@@ -12,6 +12,7 @@
 #include "core/ids.h"
 #include "core/lease_keeper.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "rpc/call.h"
 #include "rpc/failover.h"
 #include "rpc/lease_shell.h"
@@ -315,6 +316,7 @@ v1::Endpoint RegistryPresence::Entry() const {
   ep.set_pid(static_cast<int64_t>(::getpid()));
   (*ep.mutable_meta())["name"] = info_.name;
   (*ep.mutable_meta())["listen"] = info_.listen;
+  (*ep.mutable_meta())["version"] = VersionLine("router");  // `skyport status`
   return ep;
 }
 

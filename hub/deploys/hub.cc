@@ -291,6 +291,7 @@ std::vector<v1::DroneInfo> Hub::Drones() const {
     d.mutable_labels()->insert(s.hello.labels().begin(), s.hello.labels().end());
     d.set_connected(s.connected);
     d.set_last_seen_unix_ms(s.last_seen_unix_ms);
+    d.set_version(s.hello.version());
     for (const auto& [k, p] : s.processes) *d.add_processes() = p;
     out.push_back(std::move(d));
   }

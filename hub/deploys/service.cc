@@ -22,6 +22,8 @@ namespace {
 
 grpc::Status Invalid(const std::string& m) { return {grpc::StatusCode::INVALID_ARGUMENT, m}; }
 
+constexpr size_t kMaxVersionBytes = 256;  // DroneHello.version, shown by `skyport status`
+
 // The Attach stream as a DroneLink: writes are serialized, and never touch
 // the stream once its handler has returned.
 class StreamLink final : public DroneLink {
@@ -131,12 +133,18 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
     if (Status s = ValidateCommitPrefix("commit", req->commit()); !s.ok()) return rpc::ToGrpc(s);
   if (!req->role().empty())
     if (Status s = ValidateName("role", req->role()); !s.ok()) return rpc::ToGrpc(s);
+  if (req->release() && req->commit().empty())
+    return Invalid("release: the release step's output is per commit; give the commit");
+  if (req->release() && req->follow()) return Invalid("release: cannot be followed (the step has ended)");
+  v1::LogsRequest forward = *req;
   if (!req->follow()) {  // a follower may wait for an app's first push
     if (req->commit().empty()) {
       if (Status s = KnownApp(req->app(), !hub_->Ps(req->app()).empty()); !s.ok()) return rpc::ToGrpc(s);
     } else if (auto c = repos_->Resolve(req->app(), req->commit()); !c.ok() && c.status().code() == Code::kNotFound) {
       return rpc::ToGrpc(Status::NotFound(req->app() + "@" + req->commit() + ": no such app or commit (" +
                                           c.status().message() + ")"));
+    } else if (c.ok()) {
+      forward.set_commit(*c);  // the drones read a stopped commit's files by its full name
     }
   }
   // Bounded per call: a client that stops reading costs at most this much
@@ -149,7 +157,7 @@ grpc::Status HubService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* r
   std::map<std::string, uint64_t> ids;
   for (const auto& dr : hub_->ConnectedDrones()) {
     v1::HubCommand cmd;
-    *cmd.mutable_logs() = *req;
+    *cmd.mutable_logs() = forward;
     auto id = hub_->Send(dr, cmd, into);
     if (id.ok()) ids[dr] = *id;
   }
@@ -290,6 +298,8 @@ grpc::Status DroneControlService::Attach(grpc::ServerContext* ctx,
   if (hello.name().empty()) return Invalid("hello.name: required");
   if (Status s = ValidateDroneName("hello.name", hello.name()); !s.ok()) return rpc::ToGrpc(s);
   if (Status s = ValidateHost("hello.advertise", hello.advertise()); !s.ok()) return rpc::ToGrpc(s);
+  if (hello.version().size() > kMaxVersionBytes)
+    return Invalid(fmt::format("hello.version: longer than {} bytes", kMaxVersionBytes));
   auto link = std::make_shared<StreamLink>(ctx, stream);
   uint64_t session = hub_->Attach(link, hello);
   v1::DroneMessage msg;

@@ -122,6 +122,24 @@ TEST_CASE("MakeLogsRequest folds the commit prefix and checks the role", "[cli]"
   CHECK(bad.status().message().find("role") != std::string::npos);
 }
 
+TEST_CASE("MakeLogsRequest --release: needs the commit, not with --follow or --role", "[cli]") {
+  LogsOptions o;
+  o.app = "web";
+  o.commit = "74336bc1";
+  o.release = true;
+  auto r = MakeLogsRequest(o);
+  REQUIRE(r.ok());
+  CHECK(r->release());
+  o.commit = "";
+  o.follow = true;
+  o.role = "web";
+  auto bad = MakeLogsRequest(o);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("--release: give the commit") != std::string::npos);
+  CHECK(bad.status().message().find("--follow") != std::string::npos);
+  CHECK(bad.status().message().find("--role") != std::string::npos);
+}
+
 TEST_CASE("FormatRpcError hints at the hub for hub commands", "[cli]") {
   auto u = FormatRpcError("ps", Status::Unavailable("failed to connect"), HubDaemon("10.0.0.1:6001"));
   CHECK(u ==

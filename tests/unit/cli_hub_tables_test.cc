@@ -133,4 +133,5 @@ TEST_CASE("RenderDronesTable and DronesJson", "[cli]") {
   CHECK(j[1]["processes"] == 1);
   CHECK(j[1]["connected"] == true);
   CHECK(j[1]["last_seen_s"] == 2);
+  CHECK(j[1]["version"] == "");
 }
