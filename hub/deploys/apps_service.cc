@@ -169,22 +169,47 @@ Result<v1::RollbackResponse> AppsService::DoRollback(grpc::ServerContext& ctx, c
   if (!plan.ok()) return plan.status();
   const Release& target = *app->Find(plan->target);
 
+  // A release is its commit and its config: one of another config version has
+  // that version's vars restored first (as a new version, as Heroku does), and
+  // its commit is then deployed again so that its instances roll onto them.
+  const uint64_t config_before = hub_->Config(name).version;
+  const auto target_config = static_cast<uint64_t>(target.config_version);
+  uint64_t config_now = config_before;
+  if (target_config != config_before) {
+    auto restored = hub_->RestoreConfig(name, target_config);
+    if (!restored.ok())
+      return Status::FailedPrecondition(fmt::format(
+          "v{} ran with config version {} and the app's config is now version {}, but {}: roll back the code with "
+          "`skyport deploy {} {}` and set the config with `skyport config set`",
+          plan->target, target_config, config_before, restored.status().message(), name, target.commit.substr(0, 12)));
+    config_now = restored->version;
+    plan->deploy = true;
+    log::Info("rollback restores config", {{"app", name}, {"from_version", static_cast<int64_t>(target_config)},
+                                           {"new_version", static_cast<int64_t>(config_now)}});
+  }
+
   Release rel;
   rel.commit = target.commit;
-  rel.config_version = target.config_version;
+  rel.config_version = static_cast<decltype(rel.config_version)>(config_now);  // what its instances run
   rel.drones = target.drones;
   rel.instances = target.instances;
   rel.env = target.env;
   rel.description = plan->description;
   rel.rollback_to = plan->target;
   auto number = hub_->BeginRelease(name, rel);
-  if (!number.ok()) return number.status();
+  if (!number.ok()) {
+    if (config_now != config_before) (void)hub_->RestoreConfig(name, config_before);
+    return number.status();
+  }
   const std::string what = fmt::format("{} v{} ({})", name, *number, plan->description);
   log::Info("rollback", {{"app", name}, {"release", static_cast<int64_t>(*number)},
                          {"target", static_cast<int64_t>(plan->target)}, {"commit", plan->commit.substr(0, 12)},
                          {"deploy", plan->deploy}, {"retire", static_cast<int64_t>(plan->retire.size())}});
   auto fail = [&](const Status& s, const std::string& stage) -> Status {
     (void)hub_->FinishRelease(name, *number, ReleaseOutcome::kFailed, stage + ": " + s.message());
+    if (config_now != config_before)  // the config goes back to what served (one more version)
+      if (auto back = hub_->RestoreConfig(name, config_before); !back.ok())
+        log::Warn("rollback failed and its config stays restored", {{"app", name}, {"error", back.status().message()}});
     log::Warn("rollback failed", {{"app", name}, {"release", static_cast<int64_t>(*number)}, {"stage", stage},
                                   {"error", s.message()}});
     return Status(s.code(), fmt::format("{} failed at its {}: {}", what, stage, s.message()));

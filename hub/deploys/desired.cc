@@ -70,9 +70,33 @@ AppConfigVars DesiredState::Config(const std::string& app) const {
 uint64_t DesiredState::PutConfig(const std::string& app, std::map<std::string, std::string> vars,
                                  int64_t now_unix_ms) {
   AppConfigVars& c = configs_[app];
+  if (c.version > 0) {  // the version it replaces stays restorable
+    auto& kept = config_history_[app];
+    kept[c.version] = c.vars;
+    while (kept.size() > kConfigHistory) kept.erase(kept.begin());
+  }
   c.vars = std::move(vars);
   c.updated_unix_ms = now_unix_ms;
   return ++c.version;
+}
+
+Result<std::map<std::string, std::string>> DesiredState::ConfigAt(const std::string& app, uint64_t version) const {
+  if (version == 0) return std::map<std::string, std::string>{};
+  if (auto c = configs_.find(app); c != configs_.end() && c->second.version == version) return c->second.vars;
+  if (auto h = config_history_.find(app); h != config_history_.end())
+    if (auto v = h->second.find(version); v != h->second.end()) return v->second;
+  return Status::NotFound(app + "'s config version " + std::to_string(version) + " is no longer kept (the hub keeps " +
+                          std::to_string(kConfigHistory) + " earlier versions per app)");
+}
+
+bool DesiredState::DropOldestConfigHistory() {
+  auto most = config_history_.end();
+  for (auto it = config_history_.begin(); it != config_history_.end(); ++it)
+    if (!it->second.empty() && (most == config_history_.end() || it->second.size() > most->second.size())) most = it;
+  if (most == config_history_.end()) return false;
+  most->second.erase(most->second.begin());
+  if (most->second.empty()) config_history_.erase(most);
+  return true;
 }
 
 std::map<std::string, uint64_t> DesiredState::ConfigVersions() const {
@@ -103,6 +127,13 @@ std::string DesiredState::ToJson() const {
     for (const auto& [app, c] : configs_)
       config[app] = {{"version", c.version}, {"vars", c.vars}, {"updated_unix_ms", c.updated_unix_ms}};
     j["config"] = std::move(config);
+  }
+  // {"config_history": {"APP": {"VERSION": {vars}}}}: earlier versions a rollback restores.
+  if (!config_history_.empty()) {
+    nlohmann::json history = nlohmann::json::object();
+    for (const auto& [app, kept] : config_history_)
+      for (const auto& [version, vars] : kept) history[app][std::to_string(version)] = vars;
+    j["config_history"] = std::move(history);
   }
   return j.dump(2) + "\n";
 }
@@ -151,6 +182,18 @@ Result<DesiredState> DesiredState::FromJson(const std::string& text) {
           return Status::DataLoss("deployments file: config." + app + ".updated_unix_ms must be an integer");
         c.updated_unix_ms = e.value("updated_unix_ms", int64_t{0});
         s.configs_[app] = std::move(c);
+      }
+    }
+    if (j.contains("config_history")) {
+      if (!j["config_history"].is_object())
+        return Status::DataLoss("deployments file: config_history must be an object");
+      for (const auto& [app, kept] : j["config_history"].items()) {
+        if (!kept.is_object()) return Status::DataLoss("deployments file: config_history." + app + " must be an object");
+        for (const auto& [version, vars] : kept.items()) {
+          if (version.empty() || version.size() > 19 || version.find_first_not_of("0123456789") != std::string::npos)
+            return Status::DataLoss("deployments file: config_history." + app + ": a version must be a number");
+          s.config_history_[app][std::stoull(version)] = vars.get<std::map<std::string, std::string>>();
+        }
       }
     }
   } catch (const nlohmann::json::exception& e) {

@@ -57,8 +57,19 @@ class DesiredState {
   uint64_t PutConfig(const std::string& app, std::map<std::string, std::string> vars, int64_t now_unix_ms);
   // Every app's config version (apps with a config only).
   std::map<std::string, uint64_t> ConfigVersions() const;
-  // Forgets the app's config, version included (an app destroyed).
-  void DropConfig(const std::string& app) { configs_.erase(app); }
+  // Forgets the app's config, version and history included (an app destroyed).
+  void DropConfig(const std::string& app) {
+    configs_.erase(app);
+    config_history_.erase(app);
+  }
+  // The vars of the app's config `version`: the current one, one of the
+  // kConfigHistory earlier ones kept (a rollback restores them), or version 0
+  // (no config: none). NOT_FOUND for a version no longer kept.
+  Result<std::map<std::string, std::string>> ConfigAt(const std::string& app, uint64_t version) const;
+  // Lets go of the oldest earlier config version kept of any app (the one with
+  // the most first); false when none is kept. For the desired state's bound.
+  bool DropOldestConfigHistory();
+  static constexpr size_t kConfigHistory = 10;
 
   std::string ToJson() const;
   // Pending releases in `text` come back interrupted (their outcome was never known).
@@ -73,6 +84,8 @@ class DesiredState {
   std::map<std::string, AppSettings> settings_;  // by app; never an Empty() one
   ReleaseBook releases_;
   std::map<std::string, AppConfigVars> configs_;  // by app: config vars
+  // by app, by version: the vars of earlier config versions (at most kConfigHistory per app)
+  std::map<std::string, std::map<uint64_t, std::map<std::string, std::string>>> config_history_;
 };
 
 }  // namespace skyport::hub

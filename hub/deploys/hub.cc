@@ -242,11 +242,25 @@ Result<AppConfigVars> Hub::ChangeConfig(const std::string& app, const ConfigChan
   std::lock_guard lock(mu_);
   auto vars = ApplyConfigChange(desired_.Config(app).vars, change);
   if (!vars.ok()) return vars.status();
+  return PutConfigLocked(app, std::move(*vars));
+}
+
+Result<AppConfigVars> Hub::RestoreConfig(const std::string& app, uint64_t version) {
+  std::lock_guard lock(mu_);
+  auto vars = desired_.ConfigAt(app, version);
+  if (!vars.ok()) return vars.status();
+  return PutConfigLocked(app, std::move(*vars));
+}
+
+Result<AppConfigVars> Hub::PutConfigLocked(const std::string& app, std::map<std::string, std::string> vars) {
   DesiredState before = desired_;
-  desired_.PutConfig(app, std::move(*vars), clock_->WallMs());
+  desired_.PutConfig(app, std::move(vars), clock_->WallMs());
   // The desired state is one etcd value with --store etcd (etcd refuses
   // requests over 1.5 MiB by default): config must leave room for deployments.
-  if (const size_t size = desired_.ToJson().size(); size > kMaxDesiredJsonBytes) {
+  // Earlier versions kept for rollbacks give way first.
+  size_t size = desired_.ToJson().size();
+  while (size > kMaxDesiredJsonBytes && desired_.DropOldestConfigHistory()) size = desired_.ToJson().size();
+  if (size > kMaxDesiredJsonBytes) {
     desired_ = std::move(before);
     return Status::ResourceExhausted(fmt::format(
         "config: the hub's desired state would be {} bytes with this change, above its bound of {} (all apps' "

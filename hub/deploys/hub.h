@@ -86,6 +86,10 @@ class Hub {
   // saves the desired state with the app's version bumped; nothing changes
   // when the check or the save fails. The new config.
   Result<AppConfigVars> ChangeConfig(const std::string& app, const ConfigChange& change);
+  // Makes the vars of the app's config `version` (current, kept or 0) its
+  // config again, as a new version (a rollback to a release of that version).
+  // NOT_FOUND when that version is no longer kept.
+  Result<AppConfigVars> RestoreConfig(const std::string& app, uint64_t version);
 
   // --- views
   Result<std::vector<std::string>> ChooseTargets(const v1::DeployTarget& target) const;
@@ -131,6 +135,9 @@ class Hub {
   Hub(std::string path, Clock* clock, DesiredState desired)
       : path_(std::move(path)), clock_(clock), desired_(std::move(desired)) {}
   Status SaveLocked();
+  // Replaces the app's config vars (a new version), within kMaxDesiredJsonBytes
+  // (earlier versions kept for rollbacks go first), and saves.
+  Result<AppConfigVars> PutConfigLocked(const std::string& app, std::map<std::string, std::string> vars);
   void ReconcileDrone(const std::string& drone, const std::vector<Deployment>& desired,
                       const std::vector<v1::ProcessStatus>& running,
                       const std::map<std::string, uint64_t>& config_versions);

@@ -298,6 +298,40 @@ exec(open("app.py").read())
 """
 
 
+class ConfigRollbackTest(RouterBase):
+    """A release is its commit and its config: a rollback to a release of another config version
+    restores that version's vars (as a new version) and rolls the commit onto them."""
+
+    def releases(self):
+        return self.cli_json("releases", "webapp", "--json")["releases"]
+
+    def test_rollback_restores_the_config_of_the_release(self):
+        commit = self.push_envecho()
+        self.assertEqual(self.config("set", "webapp", "GREETING=hello").returncode, 0)
+        self.cli("deploy", "webapp", commit, timeout=60)
+        wait_until(lambda: self.answers() == {"GREETING=hello"}, 15, what="GREETING=hello")
+        self.assertEqual(self.config("set", "webapp", "GREETING=bonjour").returncode, 0)
+        self.assertEqual(self.answers(16), {"GREETING=bonjour"})
+        self.assertEqual(self.config_json()["version"], 2)
+        # Put the app's traffic on the commit (a rollback moves it).
+        self.cli("split", "webapp", f"{commit}=100")
+
+        r = self.cli("rollback", "webapp", "--grace", "0s", "--json", check=False, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertTrue(doc["deployed"], doc)  # same commit, other config: it rolled
+        # The restored config is the release's, as a new version; the app answers with it.
+        self.assertEqual(self.config_json(reveal=True)["vars"], {"GREETING": "hello"})
+        self.assertEqual(self.config_json()["version"], 3)
+        self.assertEqual(self.answers(16), {"GREETING=hello"})
+        self.assertEqual(self.releases()[-1]["config_version"], 3)
+        # Rolling back again undoes it: bonjour comes back (version 4).
+        r = self.cli("rollback", "webapp", "--grace", "0s", "--json", check=False, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.config_json(reveal=True)["vars"], {"GREETING": "bonjour"})
+        self.assertEqual(self.answers(16), {"GREETING=bonjour"})
+
+
 class ConfigPartialRollTest(RouterBase):
     DRONES = ("d1",)
 

@@ -109,3 +109,36 @@ TEST_CASE("PushProgressLine: drone, stage, message", "[hub]") {
 
 }  // namespace
 }  // namespace skyport::hub
+
+namespace skyport::hub {
+namespace {
+
+TEST_CASE("Config history: earlier versions stay restorable, bounded, through JSON", "[hub][config]") {
+  DesiredState s;
+  CHECK(s.ConfigAt("web", 0).ok());  // version 0: no config
+  CHECK(s.ConfigAt("web", 0)->empty());
+  CHECK(s.ConfigAt("web", 1).status().code() == Code::kNotFound);
+  for (int i = 1; i <= 14; ++i) s.PutConfig("web", {{"N", std::to_string(i)}}, i);
+  CHECK(s.Config("web").version == 14);
+  CHECK(s.ConfigAt("web", 14)->at("N") == "14");  // the current one
+  CHECK(s.ConfigAt("web", 13)->at("N") == "13");
+  CHECK(s.ConfigAt("web", 4)->at("N") == "4");    // 10 earlier versions kept: 4..13
+  CHECK(s.ConfigAt("web", 3).status().code() == Code::kNotFound);
+  auto back = DesiredState::FromJson(s.ToJson());
+  REQUIRE(back.ok());
+  CHECK(back->ConfigAt("web", 4)->at("N") == "4");
+  CHECK(back->ConfigAt("web", 3).status().code() == Code::kNotFound);
+  // The desired state's bound lets the oldest go first, of the app with the most.
+  s.PutConfig("api", {{"A", "1"}}, 1);
+  s.PutConfig("api", {{"A", "2"}}, 2);
+  REQUIRE(s.DropOldestConfigHistory());
+  CHECK(s.ConfigAt("web", 4).status().code() == Code::kNotFound);
+  CHECK(s.ConfigAt("api", 1).ok());
+  s.DropConfig("web");
+  CHECK(s.ConfigAt("web", 13).status().code() == Code::kNotFound);
+  CHECK(DesiredState::FromJson(R"({"deployments": [], "config_history": {"web": {"x": {}}}})").status().code() ==
+        Code::kDataLoss);
+}
+
+}  // namespace
+}  // namespace skyport::hub
