@@ -58,6 +58,8 @@ class DeployOnPushTest(DeployTest):
         self.assertTrue(get(entries[0]["port"]).startswith("beepity boop!"))
         self.assertNotIn(a, self.show("webapp"))  # the first commit was never deployed
         self.assertEqual(self.hub.metric("skyport_hub_git_deploys_on_push_total"), 1)
+        releases = self.cli_json("releases", "webapp", "--json")["releases"]
+        self.assertEqual((releases[-1]["commit"], releases[-1]["outcome"]), (b, "succeeded"), releases)
 
         # Another branch does not deploy.
         self.git("checkout", "-q", "-b", "dev")
@@ -89,6 +91,9 @@ class DeployOnPushTest(DeployTest):
         self.assertRegex(r.stderr, r"\[remote rejected\] master -> master \(deploy failed")
         self.assertEqual(self.hub_ref(), bad)  # the ref stays updated
         self.assertEqual(self.hub.metric("skyport_hub_git_deploys_on_push_failed_total"), 1)
+        # The release is recorded, marked failed.
+        releases = self.cli_json("releases", "webapp", "--json")["releases"]
+        self.assertEqual((releases[-1]["commit"], releases[-1]["outcome"]), (bad, "failed"), releases)
         # Nothing of the failed deploy is kept (reconcile does not retry it).
         wait_until(lambda: bad not in self.show("webapp"), 10, what="failed deploy cleaned up")
 
