@@ -191,40 +191,32 @@ void Hub::Cancel(const std::string& drone, uint64_t command_id) {
   link->Send(cmd);
 }
 
-Status Hub::Desire(const Deployment& d) {
-  std::lock_guard lock(mu_);
+Status Hub::ChangeLocked(const std::function<void(DesiredState&)>& change) {
   DesiredState before = desired_;
-  desired_.Put(d);
+  change(desired_);
   Status s = SaveLocked();
   if (!s.ok()) desired_ = std::move(before);
   return s;
+}
+
+Status Hub::Desire(const Deployment& d) {
+  std::lock_guard lock(mu_);
+  return ChangeLocked([&](DesiredState& st) { st.Put(d); });
 }
 
 Status Hub::Undesire(const std::string& app, const std::string& commit, const std::set<std::string>& drones) {
   std::lock_guard lock(mu_);
-  DesiredState before = desired_;
-  desired_.Remove(app, commit, drones);
-  Status s = SaveLocked();
-  if (!s.ok()) desired_ = std::move(before);
-  return s;
+  return ChangeLocked([&](DesiredState& st) { st.Remove(app, commit, drones); });
 }
 
 Status Hub::SetAppSettings(const std::string& app, const AppSettings& settings) {
   std::lock_guard lock(mu_);
-  const AppSettings before = desired_.Settings(app);
-  desired_.SetSettings(app, settings);
-  Status s = SaveLocked();
-  if (!s.ok()) desired_.SetSettings(app, before);
-  return s;
+  return ChangeLocked([&](DesiredState& st) { st.SetSettings(app, settings); });
 }
 
 Status Hub::DropConfig(const std::string& app) {
   std::lock_guard lock(mu_);
-  DesiredState before = desired_;
-  desired_.DropConfig(app);
-  Status s = SaveLocked();
-  if (!s.ok()) desired_ = std::move(before);
-  return s;
+  return ChangeLocked([&](DesiredState& st) { st.DropConfig(app); });
 }
 
 AppSettings Hub::AppSettingsOf(const std::string& app) const {

@@ -135,6 +135,9 @@ class Hub {
   Hub(std::string path, Clock* clock, DesiredState desired)
       : path_(std::move(path)), clock_(clock), desired_(std::move(desired)) {}
   Status SaveLocked();
+  // With mu_ held: applies `change` to the desired state and saves it; a
+  // failed save leaves the state as it was.
+  Status ChangeLocked(const std::function<void(DesiredState&)>& change);
   // Replaces the app's config vars (a new version), within kMaxDesiredJsonBytes
   // (earlier versions kept for rollbacks go first), and saves.
   Result<AppConfigVars> PutConfigLocked(const std::string& app, std::map<std::string, std::string> vars);

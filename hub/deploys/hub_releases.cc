@@ -14,13 +14,10 @@ int64_t Hub::ConfigVersion(const std::string& app) const {
 
 Result<uint32_t> Hub::BeginRelease(const std::string& app, Release r) {
   std::lock_guard lock(mu_);
-  DesiredState before = desired_;
   r.created_unix_ms = clock_->WallMs();
-  const uint32_t number = desired_.releases().Begin(app, std::move(r));
-  if (Status s = SaveLocked(); !s.ok()) {
-    desired_ = std::move(before);
+  uint32_t number = 0;
+  if (Status s = ChangeLocked([&](DesiredState& st) { number = st.releases().Begin(app, std::move(r)); }); !s.ok())
     return s;
-  }
   return number;
 }
 
@@ -65,7 +62,7 @@ std::vector<std::pair<std::string, Retirement>> Hub::DueRetirements(int64_t now_
 Status Hub::DropRetirement(const std::string& app, const std::string& commit, uint32_t release) {
   std::lock_guard lock(mu_);
   DesiredState before = desired_;
-  if (!desired_.releases().DropRetirement(app, commit, release)) return Status::Ok();
+  if (!desired_.releases().DropRetirement(app, commit, release)) return Status::Ok();  // nothing to save
   Status s = SaveLocked();
   if (!s.ok()) desired_ = std::move(before);
   return s;
@@ -76,12 +73,7 @@ Result<uint32_t> Hub::EraseReleases(const std::string& app) {
   const AppReleases* a = desired_.releases().Find(app);
   if (a == nullptr) return 0u;
   const auto n = static_cast<uint32_t>(a->releases.size());
-  DesiredState before = desired_;
-  desired_.releases().Erase(app);
-  if (Status s = SaveLocked(); !s.ok()) {
-    desired_ = std::move(before);
-    return s;
-  }
+  if (Status s = ChangeLocked([&](DesiredState& st) { st.releases().Erase(app); }); !s.ok()) return s;
   return n;
 }
 
