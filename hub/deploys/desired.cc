@@ -135,7 +135,8 @@ std::string DesiredState::ToJson() const {
       for (const auto& [version, vars] : kept) history[app][std::to_string(version)] = vars;
     j["config_history"] = std::move(history);
   }
-  return j.dump(2) + "\n";
+  // Never throws: a string that is not UTF-8 (none should be) must not make every later save fail.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Result<DesiredState> DesiredState::FromJson(const std::string& text) {

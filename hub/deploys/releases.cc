@@ -79,6 +79,15 @@ Release ReleaseFromJson(const json& e) {
   return r;
 }
 
+// At most `max` bytes of `s`, never ending inside a UTF-8 character: the
+// saved JSON must stay valid UTF-8 (the desired state's dump refuses it).
+std::string CutUtf8(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;  // s[end]: the first byte left out
+  return s.substr(0, end);
+}
+
 // About what a release takes in the saved JSON.
 size_t ApproxBytes(const Release& r) {
   size_t n = 320 + r.commit.size() + r.who.size() + r.error.size() + r.description.size();
@@ -143,7 +152,7 @@ bool ReleaseBook::Finish(const std::string& app, uint32_t number, ReleaseOutcome
     if (r.number != number) continue;
     if (r.outcome != ReleaseOutcome::kPending) return false;
     r.outcome = outcome;
-    r.error = outcome == ReleaseOutcome::kSucceeded ? "" : error.substr(0, kMaxReleaseErrorBytes);
+    r.error = outcome == ReleaseOutcome::kSucceeded ? "" : CutUtf8(error, kMaxReleaseErrorBytes);
     r.finished_unix_ms = now_unix_ms;
     return true;
   }
