@@ -39,19 +39,31 @@ Result<AppConfigVars> RunConfigChange(Hub* hub, RepoStore* repos, const std::str
 
   const auto connected = hub->ConnectedDrones();
   std::vector<std::string> failures;
+  // The client going away does not stop the rollout: the version is saved,
+  // and attached drones would never catch up (reconcile runs on attach).
+  // Once it has gone, each remaining commit's deploy is sent and left to the
+  // drones (RunDeploy returns CANCELLED at once, the release resolved by the
+  // drones' answers).
+  bool cancelled = false;
   for (const auto& d : hub->Desired()) {
     if (d.app != app) continue;
     std::vector<std::string> drones;
     for (const auto& dr : d.drones)
       if (std::find(connected.begin(), connected.end(), dr) != connected.end()) drones.push_back(dr);
     if (drones.empty()) continue;  // its drones catch up when they attach (reconcile)
-    if (hooks.deploy.cancelled && hooks.deploy.cancelled()) break;
-    if (hooks.restarting) hooks.restarting(d.commit);
+    if (hooks.restarting && !cancelled) hooks.restarting(d.commit);
     if (Status s = RedeployForConfig(hub, repos, d, drones, timeout_ms, hooks.deploy); !s.ok()) {
-      if (s.code() == Code::kCancelled) return s;
+      if (s.code() == Code::kCancelled) {
+        cancelled = true;
+        continue;
+      }
       failures.push_back(s.message());
     }
   }
+  if (cancelled)
+    return Status(Code::kCancelled, fmt::format("the client went away; config v{} of {} is saved and its rolling "
+                                                "restart goes on at the drones",
+                                                saved->version, app));
   if (failures.empty()) return saved;
   std::string joined;
   for (const auto& f : failures) joined += (joined.empty() ? "" : "; ") + f;

@@ -31,7 +31,10 @@ struct ConfigRolloutHooks {
 // INVALID_ARGUMENT (nothing saved) for a bad change; the save's error; else
 // the config is saved and each commit restarted. ABORTED when a restart
 // failed: the message says the version is saved and which commits on which
-// drones still run the previous config. Never puts a value into a message.
+// drones still run the previous config. CANCELLED when hooks.deploy.cancelled
+// said the client went away: the rollout still reaches every commit (each
+// remaining commit's deploy is sent, and the drones carry it out). Never puts
+// a value into a message.
 Result<AppConfigVars> RunConfigChange(Hub* hub, RepoStore* repos, const std::string& app, const ConfigChange& change,
                                       int64_t timeout_ms, const ConfigRolloutHooks& hooks = {});
 
