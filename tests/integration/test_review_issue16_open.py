@@ -1,0 +1,98 @@
+"""Review of issue 16: cases a hostile read found that are NOT fixed yet; each test fails on main
+(commit 882cdf9) and says what is wrong.
+
+- A config change restarts every commit of the app in commit-hash order; the router's default
+  (no split) is the commit registered last, so the change moved all traffic to whichever commit
+  sorts last: the older one, as often as not.
+- Deploy on push targets every drone any deployment names: one drone away fails every push.
+- `apps destroy` does not hold the app against deploys: one made during it survives it.
+"""
+import os
+import signal
+import time
+
+from harness import DeployTest, Router, wait_until
+from test_releases import APP, via_router
+
+
+class ConfigChangeKeepsTrafficTest(DeployTest):
+    DRONES = ("d1",)
+
+    def setUp(self):
+        super().setUp()
+        self.router = Router(self.tmp, self.token_file, registry=self.registry).start()
+        self.addCleanup(self.router.kill)
+
+    def test_a_config_change_leaves_the_traffic_on_the_newest_deploy(self):
+        # Two commits where the newer one sorts first: the config change restarts it first.
+        older = self.commit({"app.py": APP, "Procfile": "web: python3 app.py\n", "label.txt": "older"}, "older")
+        for i in range(64):
+            newer = self.commit({"label.txt": f"newer {i}"}, f"newer {i}")
+            if newer < older:
+                break
+        self.assertLess(newer, older)
+        self.push()
+        self.cli("deploy", "webapp", older[:10], timeout=60)
+        self.cli("deploy", "webapp", newer[:10], timeout=60)
+        wait_until(lambda: via_router(self.router)[1] == f"app {newer[:7]}\n", 10, what="the newest deploy routed")
+        self.assertEqual(self.cli_json("releases", "webapp", "--json")["current"], "v2")
+
+        r = self.cli("config", "set", "webapp", "GREETING=hi", timeout=90)
+        self.assertIn("2 commits restarted rolling", r.stdout)
+        time.sleep(1)  # the router's table follows the registry within a moment
+        answers = {via_router(self.router)[1] for _ in range(20)}
+        self.assertEqual(answers, {f"app {newer[:7]}\n"}, "a config change moved the traffic to the older commit")
+        current = self.cli_json("releases", "webapp", "--json")
+        cur = [x for x in current["releases"] if x["version"] == current["current"]]
+        self.assertEqual(cur[0]["commit"], newer)
+
+
+class DeployOnPushWithADroneAwayTest(DeployTest):
+    """Deploy on push targets every drone any deployment of the app names. One of them away
+    (maintenance, a crash, a drone retired for good that the desired state still names) makes
+    every push fail its deploy, with nothing deployed to the drones that are there."""
+    DRONES = ("d1", "d2")
+    HUB_EXTRA = ("--deploy-timeout", "20")
+
+    def test_a_push_deploys_to_the_drones_that_are_attached(self):
+        first = self.commit({"app.py": APP, "Procfile": "web: python3 app.py\n", "label.txt": "1"}, "1")
+        self.push()
+        self.cli("deploy", "webapp", first[:10], timeout=60)  # on d1 and d2
+        self.cli("apps", "set", "webapp", "--deploy-on-push", "master")
+        self.drones["d2"].kill(signal.SIGTERM)
+        wait_until(lambda: self.connected_drones() == {"d1"}, 15, what="d2 away")
+        second = self.commit({"label.txt": "2"}, "2")
+        r = self.git("push", self.hub.git_url("webapp", self.token), "master", check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        running = {(p["drone"], p["commit"]) for p in self.cli_json("ps", "webapp", "--json")
+                   if p["state"] == "running"}
+        self.assertIn(("d1", second), running)
+
+
+STUBBORN_APP = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + APP
+
+
+class DestroyRaceTest(DeployTest):
+    """`apps destroy` claims the app against rollbacks and retirements only: a deploy (or a
+    deploy on push) made while it stops the app's commits survives the destroy, which says it
+    is done: the app runs on with no releases, no config and no route."""
+    DRONES = ("d1",)
+
+    def test_a_deploy_during_a_destroy_does_not_survive_it_unnoticed(self):
+        a = self.commit({"app.py": STUBBORN_APP, "Procfile": "web: python3 app.py\n", "label.txt": "a"}, "a")
+        b = self.commit({"app.py": APP, "label.txt": "b"}, "b")
+        self.push()
+        self.cli("deploy", "webapp", a[:10], timeout=60)
+        destroy = self.spawn("apps", "destroy", "webapp", "--confirm", "webapp")
+        time.sleep(1.5)  # a ignores SIGTERM: its stop takes the drone's --stop-timeout (5 s)
+        self.assertIsNone(destroy.poll(), "the destroy ended before the deploy")
+        self.cli("deploy", "webapp", b[:10], timeout=60)
+        out, err = destroy.communicate(timeout=60)
+        running = {p["commit"] for p in self.cli_json("ps", "webapp", "--json") if p["state"] == "running"}
+        if destroy.returncode == 0:
+            self.assertEqual(running, set(), f"destroy said it was done, yet the app runs: {out}")
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
