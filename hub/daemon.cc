@@ -288,7 +288,10 @@ int RunDaemon(const DaemonOptions& o) {
       OperationHooks hooks;
       hooks.progress = [&say](const v1::DeployProgress& p) { say(PushProgressLine(p)); };
       hooks.cancelled = cancelled;
-      Status s = RunDeploy(h, r, PushDeployRequest(app, commit, h->Desired()), timeout_ms, hooks);
+      const auto attached = h->ConnectedDrones();
+      Status s = RunDeploy(h, r,
+                           PushDeployRequest(app, commit, h->Desired(), {attached.begin(), attached.end()}),
+                           timeout_ms, hooks);
       if (!s.ok()) {
         log::Warn("deploy on push failed", {{"app", app}, {"commit", short_commit}, {"error", s.message()}});
         say("skyport: deploy failed: " + s.message());

@@ -343,18 +343,38 @@ grpc::Status AppsService::Destroy(grpc::ServerContext* ctx, const v1::DestroyReq
 Result<v1::DestroyResponse> AppsService::DoDestroy(const v1::DestroyRequest& req) {
   const std::string& app = req.app();
   v1::DestroyResponse resp;
-  std::set<std::string> commits;
-  for (const auto& d : hub_->Desired())
-    if (d.app == app) commits.insert(d.commit);
-  for (const auto& p : hub_->Ps(app)) commits.insert(p.commit());
   std::string failures;
-  for (const auto& commit : commits) {
-    v1::StopRequest stop;
-    stop.set_app(app);
-    stop.set_commitish(commit);
-    auto r = RunStop(hub_, repos_, stop, o_.stop_timeout_ms);  // the desired state forgets it either way
-    if (r.ok() || r.status().code() == Code::kNotFound) resp.add_stopped(commit);
-    else failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", commit.substr(0, 12), r.status().message());
+  // Deploys are not held off while this runs (a deploy or a deploy on push may
+  // start one meanwhile): stop what is desired or running until a pass finds
+  // nothing new, at most kPasses passes; what is left is named as a failure.
+  constexpr int kPasses = 4;
+  std::set<std::string> done;
+  for (int pass = 0;; ++pass) {
+    std::set<std::string> commits;
+    for (const auto& d : hub_->Desired())
+      if (d.app == app) commits.insert(d.commit);
+    // Desired again after its stop: deployed again. Running: not yet stopped by this destroy.
+    for (const auto& p : hub_->Ps(app))
+      if (!done.count(p.commit()) && p.state() != "stopped") commits.insert(p.commit());
+    if (commits.empty()) break;
+    if (pass == kPasses) {
+      for (const auto& c : commits)
+        failures += fmt::format("{}{}: deployed again while the app was being destroyed", failures.empty() ? "" : "; ",
+                                c.substr(0, 12));
+      break;
+    }
+    for (const auto& commit : commits) {
+      v1::StopRequest stop;
+      stop.set_app(app);
+      stop.set_commitish(commit);
+      auto r = RunStop(hub_, repos_, stop, o_.stop_timeout_ms);  // the desired state forgets it either way
+      if (r.ok() || r.status().code() == Code::kNotFound) {
+        if (done.insert(commit).second) resp.add_stopped(commit);
+      } else {
+        failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", commit.substr(0, 12), r.status().message());
+        done.insert(commit);
+      }
+    }
   }
   if (o_.registries) {
     v1::DeleteRouteRequest del;

@@ -45,8 +45,18 @@ Result<AppConfigVars> RunConfigChange(Hub* hub, RepoStore* repos, const std::str
   // drones (RunDeploy returns CANCELLED at once, the release resolved by the
   // drones' answers).
   bool cancelled = false;
-  for (const auto& d : hub->Desired()) {
-    if (d.app != app) continue;
+  // Oldest deployment first, the newest last. Without a route config routers
+  // send everyone to the commit registered last, and a rolled instance
+  // registers anew: the newest deployment must be the last to roll, or the
+  // change would leave all traffic on an older commit (commit-hash order did,
+  // about half the time). While the newest rolls, that older, just-rolled
+  // commit is briefly the one registered last (docs/operations.md).
+  std::vector<Deployment> mine;
+  for (auto& d : hub->Desired())
+    if (d.app == app) mine.push_back(std::move(d));
+  std::stable_sort(mine.begin(), mine.end(),
+                   [](const Deployment& a, const Deployment& b) { return a.created_unix_ms < b.created_unix_ms; });
+  for (const auto& d : mine) {
     std::vector<std::string> drones;
     for (const auto& dr : d.drones)
       if (std::find(connected.begin(), connected.end(), dr) != connected.end()) drones.push_back(dr);

@@ -6,7 +6,7 @@
 namespace skyport::hub {
 
 v1::DeployRequest PushDeployRequest(const std::string& app, const std::string& commit,
-                                    const std::vector<Deployment>& desired) {
+                                    const std::vector<Deployment>& desired, const std::set<std::string>& connected) {
   v1::DeployRequest req;
   req.set_app(app);
   req.set_commitish(commit);
@@ -19,7 +19,10 @@ v1::DeployRequest PushDeployRequest(const std::string& app, const std::string& c
         (d.created_unix_ms == newest->created_unix_ms && d.commit > newest->commit))
       newest = &d;
   }
-  for (const std::string& d : drones) req.mutable_target()->add_drones(d);
+  std::set<std::string> here;
+  for (const std::string& d : drones)
+    if (connected.count(d)) here.insert(d);
+  for (const std::string& d : here.empty() ? drones : here) req.mutable_target()->add_drones(d);
   if (newest != nullptr) {
     req.set_instances(newest->instances);
     for (const auto& [k, v] : newest->env) (*req.mutable_env())[k] = v;

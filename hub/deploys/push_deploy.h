@@ -2,6 +2,7 @@
 // deploys, and how its progress reads on the pushing terminal.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,10 +12,12 @@
 namespace skyport::hub {
 
 // The deploy of `commit` that a push triggers: to the drones the app's
-// deployments name now (all drones when it has none), with the instances and
-// environment of its newest deployment.
+// deployments name now that are attached (`connected`; a drone away keeps
+// running what it ran, as after any deploy it was not part of), with the instances and
+// environment of its newest deployment. All drones when the app runs nowhere;
+// the named ones when none of them is attached (the deploy then says so).
 v1::DeployRequest PushDeployRequest(const std::string& app, const std::string& commit,
-                                    const std::vector<Deployment>& desired);
+                                    const std::vector<Deployment>& desired, const std::set<std::string>& connected);
 
 // One progress line: "web-1: registered (2 instances)".
 std::string PushProgressLine(const v1::DeployProgress& p);

@@ -80,7 +80,7 @@ TEST_CASE("PushDeployRequest: where the app runs, as its newest deployment runs"
   Deployment other = old;
   other.app = "api";
   other.drones = {"d9"};
-  auto req = PushDeployRequest("web", std::string(40, 'c'), {old, newer, other});
+  auto req = PushDeployRequest("web", std::string(40, 'c'), {old, newer, other}, {"d1", "d2", "d3", "d9"});
   CHECK(req.app() == "web");
   CHECK(req.commitish() == std::string(40, 'c'));
   REQUIRE(req.target().drones_size() == 3);
@@ -88,8 +88,15 @@ TEST_CASE("PushDeployRequest: where the app runs, as its newest deployment runs"
   CHECK(req.target().drones(2) == "d3");
   CHECK(req.instances() == 3);
   CHECK(req.env().at("MODE") == "fast");
+  // A drone away is left to catch up when it attaches.
+  auto some = PushDeployRequest("web", kA, {old, newer}, {"d1", "d3"});
+  REQUIRE(some.target().drones_size() == 2);
+  CHECK(some.target().drones(0) == "d1");
+  CHECK(some.target().drones(1) == "d3");
+  // None of them attached: the named ones (the deploy fails saying they are not attached).
+  CHECK(PushDeployRequest("web", kA, {old, newer}, {"d7"}).target().drones_size() == 3);
   // Nowhere yet: every drone (an empty target), defaults.
-  auto first = PushDeployRequest("new", kA, {old});
+  auto first = PushDeployRequest("new", kA, {old}, {"d1"});
   CHECK(first.target().drones_size() == 0);
   CHECK(first.instances() == 0);
   CHECK(first.env().empty());
