@@ -285,6 +285,7 @@ void Agent::Deploy(uint64_t id, const v1::DeployRequest& req) {
   order.instances = req.instances();
   order.env = {req.env().begin(), req.env().end()};
   order.config_version = req.config_version();
+  order.deployed_unix_ms = req.deployed_unix_ms();
   // From the command's arrival: waiting for the lock counts.
   DeployRun run = DeployRun::Begin(*SystemClock::Get(), req.budget_ms());
   std::lock_guard deploy_lock(locks_.Lock(order.app, order.commit));

@@ -63,6 +63,7 @@ struct DeployOrder {
   uint32_t instances = 1;
   std::map<std::string, std::string> env;
   uint64_t config_version = 0;  // DeployRequest.config_version (skyport config)
+  int64_t deployed_unix_ms = 0;  // DeployRequest.deployed_unix_ms: every instance registers with it
 };
 
 // Brings the commit's objects into the app's repository (nothing to do when present).

@@ -58,6 +58,9 @@ Status InstanceRunner::StartOne(const DeployOrder& order, const AppSpec& spec, c
     specs_[key] = ps;
     running_specs_[key] = ps;
     launched_[key] = LaunchEnv{order.env, order.config_version};
+    // A replacement (rolling restart) registers with its commit's deploy time, not its own start.
+    if (auto it = endpoints_.find(key); it != endpoints_.end() && order.deployed_unix_ms > 0)
+      it->second.set_registered_unix_ms(order.deployed_unix_ms);
   }
   if (Status s = supervisor_.Run(ps); !s.ok()) return s;
   started->insert(key);
@@ -175,6 +178,8 @@ Status InstanceRunner::ClaimPort(ProcessSpec& ps, std::vector<uint32_t>* avoid) 
   ep.set_drone(o_.name);
   ep.set_health(v1::HEALTH_PASSING);
   std::lock_guard lock(mu_);
+  if (auto it = endpoints_.find(key); it != endpoints_.end())  // a move off a port clash keeps it
+    ep.set_registered_unix_ms(it->second.registered_unix_ms());
   endpoints_[key] = ep;
   return Status::Ok();
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "registry/errors.h"
+#include "registry/validate.h"
 #include "rpc/etcd_endpoints.h"
 
 namespace skyport::registry {
@@ -250,7 +251,7 @@ etcdpb::TxnRequest OneTripRegisterTxn(const EtcdKeys& keys, const v1::Endpoint& 
   v1::Endpoint ep = in;
   ep.clear_revision();
   ep.set_id(new_id);
-  ep.set_registered_unix_ms(now_wall_ms);
+  ep.set_registered_unix_ms(RegisteredAt(in, now_wall_ms));
   const std::string lease_key = keys.Lease(ep.lease_id()), port_key = keys.Port(ep.host(), ep.port()),
                     ep_key = keys.Endpoint(new_id);
   etcdpb::TxnRequest t;
@@ -299,7 +300,7 @@ Result<RegisterPlan> PlanRegister(const EtcdKeys& keys, const v1::Endpoint& in, 
     ep.set_registered_unix_ms(read.old->value.registered_unix_ms());
   } else {
     plan.id = new_id;
-    ep.set_registered_unix_ms(now_wall_ms);
+    ep.set_registered_unix_ms(RegisteredAt(in, now_wall_ms));
   }
   ep.set_id(plan.id);
   etcdpb::TxnRequest& t = plan.txn;

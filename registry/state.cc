@@ -170,7 +170,7 @@ Result<uint64_t> RegistryState::Register(const v1::Endpoint& in, int64_t now_wal
     }
   } else {
     id = next_endpoint_id_++;
-    ep.set_registered_unix_ms(now_wall_ms);
+    ep.set_registered_unix_ms(RegisteredAt(in, now_wall_ms));
   }
   ep.set_id(id);
   ep.set_revision(rev);

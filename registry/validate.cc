@@ -17,6 +17,11 @@ constexpr size_t kMaxMetaValue = 4096;
 
 }  // namespace
 
+int64_t RegisteredAt(const v1::Endpoint& in, int64_t now_wall_ms) {
+  const int64_t given = in.registered_unix_ms();
+  return given > 0 && given <= now_wall_ms + kMaxRegisteredAheadMs ? given : now_wall_ms;
+}
+
 Status ValidateEndpoint(const v1::Endpoint& ep) {
   Problems p;
   p.Add(RejectUnknownFields(ep, "endpoint"));

@@ -86,6 +86,7 @@ void Hub::ReconcileDrone(const std::string& drone, const std::vector<Deployment>
     dep->set_budget_ms(reconcile_budget_ms_.load());
     for (const auto& [k, v] : d.env) (*dep->mutable_env())[k] = v;
     if (auto v = config_versions.find(d.app); v != config_versions.end()) dep->set_config_version(v->second);
+    dep->set_deployed_unix_ms(d.created_unix_ms);
     std::string what = fmt::format("{}@{}", d.app, d.commit.substr(0, 12));
     log::Info("reconcile: starting", {{"drone", drone}, {"deployment", what}});
     (void)Send(drone, cmd, [what](const std::string& dr, const v1::DroneMessage& m) {

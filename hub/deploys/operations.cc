@@ -164,6 +164,10 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     finish_release(s);
     return s;
   }
+  // The first deploy's time, kept by the desired state across redeploys.
+  int64_t deployed_unix_ms = d.created_unix_ms;
+  for (const auto& kept : hub->Desired())
+    if (kept.app == d.app && kept.commit == d.commit) deployed_unix_ms = kept.created_unix_ms;
   const std::string what = fmt::format("{}@{}", d.app, d.commit.substr(0, 12));
   log::Info("deploy", {{"deployment", what}, {"drones", static_cast<int64_t>(targets->size())},
                        {"release", static_cast<int64_t>(release)}});
@@ -187,6 +191,7 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     cmd.mutable_deploy()->mutable_env()->clear();
     cmd.mutable_deploy()->mutable_env()->insert(env.begin(), env.end());
     cmd.mutable_deploy()->set_config_version(config.version);
+    cmd.mutable_deploy()->set_deployed_unix_ms(deployed_unix_ms);
     if (tally) tally->Expect(drone);
     auto id = hub->Send(drone, cmd, into);
     if (id.ok()) {

@@ -496,3 +496,23 @@ TEST_CASE("RejectUnknownFields: top level and nested, with field paths", "[regis
 
 }  // namespace
 }  // namespace skyport::registry
+
+namespace skyport::registry {
+namespace {
+
+TEST_CASE("RegisteredAt: the caller's deploy time within the skew bound, else now", "[registry][validate]") {
+  v1::Endpoint ep;
+  const int64_t now = 1'700'000'000'000;
+  CHECK(RegisteredAt(ep, now) == now);  // not given
+  ep.set_registered_unix_ms(now - 3'600'000);
+  CHECK(RegisteredAt(ep, now) == now - 3'600'000);  // an hour-old deploy: kept
+  ep.set_registered_unix_ms(now + kMaxRegisteredAheadMs);
+  CHECK(RegisteredAt(ep, now) == now + kMaxRegisteredAheadMs);  // a clock a little ahead
+  ep.set_registered_unix_ms(now + kMaxRegisteredAheadMs + 1);
+  CHECK(RegisteredAt(ep, now) == now);  // too far ahead: ours
+  ep.set_registered_unix_ms(-5);
+  CHECK(RegisteredAt(ep, now) == now);
+}
+
+}  // namespace
+}  // namespace skyport::registry

@@ -1,14 +1,18 @@
-"""Review of issue 16: cases a hostile read found that are NOT fixed yet; each test fails on main
-(commit 882cdf9) and says what is wrong.
+"""Review of issue 16: three cases a hostile read found (each failed before its fix).
 
-- A config change restarts every commit of the app in commit-hash order; the router's default
-  (no split) is the commit registered last, so the change moved all traffic to whichever commit
-  sorts last: the older one, as often as not.
-- Deploy on push targets every drone any deployment names: one drone away fails every push.
-- `apps destroy` does not hold the app against deploys: one made during it survives it.
-"""
+- A config change rolls every commit of the app; with no split the routers send everyone to the
+  commit registered last, so a rolled older commit took the traffic (for good in commit-hash
+  order, for the newest's roll in creation order). Now a config change rolls oldest first and
+  every instance registers with its commit's deploy time (DeployRequest.deployed_unix_ms), so
+  not one request reaches the older commit during the change.
+- Deploy on push targeted every drone any deployment names: one drone away failed every push.
+  It now deploys to the attached ones.
+- `apps destroy` did not hold the app against deploys: one made during it survived. It now
+  stops what appears meanwhile (bounded passes, else says so).
+
 import os
 import signal
+import threading
 import time
 
 from harness import DeployTest, Router, wait_until
@@ -37,9 +41,23 @@ class ConfigChangeKeepsTrafficTest(DeployTest):
         wait_until(lambda: via_router(self.router)[1] == f"app {newer[:7]}\n", 10, what="the newest deploy routed")
         self.assertEqual(self.cli_json("releases", "webapp", "--json")["current"], "v2")
 
-        r = self.cli("config", "set", "webapp", "GREETING=hi", timeout=90)
+        # Requests all through the change: not one may reach the older commit, not even while the
+        # newer one rolls (its replacement registers with the commit's deploy time, not its own).
+        seen, stop = [], threading.Event()
+
+        def load():
+            while not stop.is_set():
+                seen.append(via_router(self.router)[1])
+        t = threading.Thread(target=load)
+        t.start()
+        try:
+            r = self.cli("config", "set", "webapp", "GREETING=hi", timeout=90)
+        finally:
+            stop.set()
+            t.join()
         self.assertIn("2 commits restarted rolling", r.stdout)
-        time.sleep(1)  # the router's table follows the registry within a moment
+        self.assertGreater(len(seen), 5)
+        self.assertEqual(set(seen), {f"app {newer[:7]}\n"}, "traffic reached the older commit during the change")
         answers = {via_router(self.router)[1] for _ in range(20)}
         self.assertEqual(answers, {f"app {newer[:7]}\n"}, "a config change moved the traffic to the older commit")
         current = self.cli_json("releases", "webapp", "--json")
