@@ -9,7 +9,7 @@
   It now deploys to the attached ones.
 - `apps destroy` did not hold the app against deploys: one made during it survived. It now
   stops what appears meanwhile (bounded passes, else says so).
-
+"""
 import os
 import signal
 import threading
