@@ -49,8 +49,9 @@ Result<AppConfigVars> RunConfigChange(Hub* hub, RepoStore* repos, const std::str
   // send everyone to the commit registered last, and a rolled instance
   // registers anew: the newest deployment must be the last to roll, or the
   // change would leave all traffic on an older commit (commit-hash order did,
-  // about half the time). While the newest rolls, that older, just-rolled
-  // commit is briefly the one registered last (docs/operations.md).
+  // about half the time). A rolled instance registers with its commit's deploy
+  // time (DeployRequest.deployed_unix_ms), so no order moves the default; this
+  // one also keeps the newest commit's instances the last to change.
   std::vector<Deployment> mine;
   for (auto& d : hub->Desired())
     if (d.app == app) mine.push_back(std::move(d));
