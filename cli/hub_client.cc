@@ -61,6 +61,28 @@ struct HubClient::Impl {
     Deactivate();
     return s;
   }
+
+  // One server-streaming Hub call over the address list: `by` names the hub
+  // answering before `on_message` sees its first message; false from it ends
+  // the stream.
+  template <class Msg, class Method, class Req, class OnMessage>
+  Status Stream(Method method, const Req& req, const rpc::FailoverOptions& fo, std::string& by,
+                OnMessage&& on_message) {
+    auto answer = rpc::StreamWithFailover(
+        *pool, token, fo,
+        [&](const std::string& address, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx,
+            bool& started) {
+          if (!Activate(&ctx)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+          auto stub = v1::Hub::NewStub(ch);
+          auto reader = ((*stub).*method)(&ctx, req);
+          return Drain<Msg>(ctx, reader, started, [&](const Msg& msg) {
+            by = address;
+            return on_message(msg);
+          });
+        });
+    by = answer.by;
+    return answer.status;
+  }
 };
 
 namespace {
@@ -101,21 +123,11 @@ Status HubClient::Deploy(const v1::DeployRequest& req,
                          const std::function<void(const v1::DeployProgress&)>& on_progress) {
   rpc::FailoverOptions fo{0, false, rpc::Retry::kIfUnsent};
   fo.connect_timeout_ms = impl_->connect_timeout_ms;
-  auto answer = rpc::StreamWithFailover(
-      *impl_->pool, impl_->token, fo,
-      [&](const std::string& address, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx,
-          bool& started) {
-        if (!impl_->Activate(&ctx)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-        auto stub = v1::Hub::NewStub(ch);
-        auto reader = stub->Deploy(&ctx, req);
-        return impl_->Drain<v1::DeployProgress>(ctx, reader, started, [&](const v1::DeployProgress& p) {
-          answered_by_ = address;  // before the caller sees the first message
-          on_progress(p);
-          return true;
-        });
-      });
-  answered_by_ = answer.by;
-  return answer.status;
+  return impl_->Stream<v1::DeployProgress>(&v1::Hub::Stub::Deploy, req, fo, answered_by_,
+                                           [&](const v1::DeployProgress& p) {
+                                             on_progress(p);
+                                             return true;
+                                           });
 }
 
 Result<v1::StopResponse> HubClient::Stop(const v1::StopRequest& req) {
@@ -148,20 +160,9 @@ Result<v1::StatsReport> HubClient::QueryStats(const v1::StatsQuery& q) {
 
 Status HubClient::Logs(const v1::LogsRequest& req, const std::function<bool(const v1::LogLine&)>& on_line,
                        int64_t timeout_ms) {
-  auto answer = rpc::StreamWithFailover(
-      *impl_->pool, impl_->token, rpc::FailoverOptions{timeout_ms, false, rpc::Retry::kSafe},
-      [&](const std::string& address, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx,
-          bool& started) {
-        if (!impl_->Activate(&ctx)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-        auto stub = v1::Hub::NewStub(ch);
-        auto reader = stub->Logs(&ctx, req);
-        return impl_->Drain<v1::LogLine>(ctx, reader, started, [&](const v1::LogLine& line) {
-          answered_by_ = address;
-          return on_line(line);
-        });
-      });
-  answered_by_ = answer.by;
-  return answer.status;
+  return impl_->Stream<v1::LogLine>(&v1::Hub::Stub::Logs, req,
+                                    rpc::FailoverOptions{timeout_ms, false, rpc::Retry::kSafe}, answered_by_,
+                                    on_line);
 }
 
 // ---- config vars
@@ -177,21 +178,11 @@ Status HubClient::ConfigChange(const v1::ConfigChangeRequest& req,
                                const std::function<void(const v1::ConfigChangeEvent&)>& on_event) {
   rpc::FailoverOptions fo{0, false, rpc::Retry::kIfUnsent};
   fo.connect_timeout_ms = impl_->connect_timeout_ms;
-  auto answer = rpc::StreamWithFailover(
-      *impl_->pool, impl_->token, fo,
-      [&](const std::string& address, const std::shared_ptr<grpc::Channel>& ch, grpc::ClientContext& ctx,
-          bool& started) {
-        if (!impl_->Activate(&ctx)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-        auto stub = v1::Hub::NewStub(ch);
-        auto reader = stub->ConfigChange(&ctx, req);
-        return impl_->Drain<v1::ConfigChangeEvent>(ctx, reader, started, [&](const v1::ConfigChangeEvent& e) {
-          answered_by_ = address;
-          on_event(e);
-          return true;
-        });
-      });
-  answered_by_ = answer.by;
-  return answer.status;
+  return impl_->Stream<v1::ConfigChangeEvent>(&v1::Hub::Stub::ConfigChange, req, fo, answered_by_,
+                                              [&](const v1::ConfigChangeEvent& e) {
+                                                on_event(e);
+                                                return true;
+                                              });
 }
 
 void HubClient::Cancel() {
