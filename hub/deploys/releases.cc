@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.h"
+
 namespace skyport::hub {
 
 std::string OutcomeName(ReleaseOutcome o) {
@@ -77,15 +79,6 @@ Release ReleaseFromJson(const json& e) {
   r.description = e.value("description", std::string("deploy"));
   r.rollback_to = U32(e, "rollback_to", 0);
   return r;
-}
-
-// At most `max` bytes of `s`, never ending inside a UTF-8 character: the
-// saved JSON must stay valid UTF-8 (the desired state's dump refuses it).
-std::string CutUtf8(const std::string& s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;  // s[end]: the first byte left out
-  return s.substr(0, end);
 }
 
 // About what a release takes in the saved JSON.

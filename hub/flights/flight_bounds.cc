@@ -5,16 +5,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/utf8.h"
+
 namespace skyport::hub {
 namespace {
-
-// `s` cut to at most `max` bytes, not inside a UTF-8 sequence.
-std::string CutUtf8(const std::string& s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
 
 // `e` cut to the entry bounds; true when something was cut.
 bool CutEntry(v1::FlightLogEntry& e) {
