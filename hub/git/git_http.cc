@@ -39,6 +39,7 @@
 #include "core/log_limiter.h"
 #include "core/prom_text.h"
 #include "core/token.h"
+#include "core/utf8.h"
 #include "hub/git/git_route.h"
 #include "hub/git/gunzip.h"
 #include "hub/git/log_throttle.h"
@@ -614,7 +615,7 @@ asio::awaitable<Response> Server::DeployAfterPush(beast::tcp_stream& stream, Pus
       ++shared->left_out;
       return;
     }
-    std::string clean = line.substr(0, kMaxLineBytes);
+    std::string clean = CutUtf8(line, kMaxLineBytes);
     for (char& c : clean)
       if (c == '\n' || c == '\r') c = ' ';
     shared->lines.push_back(std::move(clean));
@@ -670,7 +671,7 @@ asio::awaitable<Response> Server::DeployAfterPush(beast::tcp_stream& stream, Pus
   }
   if (!result.ok()) {
     counters_.deploys_on_push_failed.fetch_add(1);
-    std::string why = result.message().substr(0, 300);
+    std::string why = CutUtf8(result.message(), 300);
     for (char& c : why)
       if (c == '\n' || c == '\r') c = ' ';
     for (RefUpdate& u : outcome.event.updates)
