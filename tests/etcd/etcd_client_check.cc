@@ -184,10 +184,10 @@ int WatchFrom(std::shared_ptr<Client> c, const std::string& prefix, int64_t rev,
 }
 
 // Writes under --prefix for --seconds while watching it; prints the endpoint
-// in use after --mark writes (the test kills that member). Checks: every
+// in use after --mark writes and --mark-ms (the test kills that member). Checks: every
 // acknowledged write is in etcd afterwards, the client kept writing after
 // the member died, and the watch saw every acknowledged write once, in order.
-int Failover(std::shared_ptr<Client> c, const std::string& prefix, int seconds, int mark) {
+int Failover(std::shared_ptr<Client> c, const std::string& prefix, int seconds, int mark, int mark_ms) {
   auto first = c->RangeSync(RangeReq(prefix, PrefixEnd(prefix)));
   if (!first.ok()) return Fail("initial range: " + first.status().ToString());
   Recorder rec;
@@ -234,7 +234,8 @@ int Failover(std::shared_ptr<Client> c, const std::string& prefix, int seconds, 
     auto r = c->PutSync(PutReq(key, "v"));
     if (r.ok()) {
       acked[key] = r->header().revision();
-      if (static_cast<int>(acked.size()) == mark) {
+      const auto since_start = std::chrono::steady_clock::now() - start;
+      if (initial.empty() && static_cast<int>(acked.size()) >= mark && since_start >= std::chrono::milliseconds(mark_ms)) {
         initial = c->current_endpoint();
         Emit({{"current", initial}});
       } else if (!initial.empty() && c->current_endpoint() != initial) {
@@ -301,13 +302,14 @@ int main(int argc, char** argv) {
   EtcdFlags flags;
   std::string scenario, prefix = "/check/";
   int64_t rev = 0;
-  int count = 1, seconds = 6, mark = 50;
+  int count = 1, seconds = 6, mark = 50, mark_ms = 0;
   app.add_option("scenario", scenario, "basic|lease|watch|failover")->required();
   app.add_option("--key-prefix", prefix, "Keys the scenario uses");
   app.add_option("--rev", rev, "watch: start revision");
   app.add_option("--count", count, "watch: events to wait for");
   app.add_option("--seconds", seconds, "failover: how long to write");
   app.add_option("--mark", mark, "failover: print the endpoint in use after this many writes");
+  app.add_option("--mark-ms", mark_ms, "failover: and not before this many milliseconds of writing");
   AddEtcdFlags(app, flags, "");
   EnableEnvAndConfig(app, "", "");
   int code = 0;
@@ -320,6 +322,6 @@ int main(int argc, char** argv) {
   if (scenario == "basic") return Basic(*c);
   if (scenario == "lease") return Lease(*c);
   if (scenario == "watch") return WatchFrom(c, prefix, rev, count);
-  if (scenario == "failover") return Failover(c, prefix, seconds, mark);
+  if (scenario == "failover") return Failover(c, prefix, seconds, mark, mark_ms);
   return Fail("unknown scenario " + scenario);
 }

@@ -47,8 +47,9 @@ class EtcdClusterCase(unittest.TestCase):
             self.assertEqual(r.returncode, 0, f"{' '.join(args)}: {r.stdout}\n{r.stderr[-3000:]}")
         return r, out
 
-    def failover(self, endpoints, sig=signal.SIGKILL, args=(), env=None, mark=100):
+    def failover(self, endpoints, sig=signal.SIGKILL, args=(), env=None, mark=100, mark_ms=0):
         p = subprocess.Popen([self.check, "failover", "--key-prefix", "/fo/", "--seconds", "6", "--mark", str(mark),
+                              "--mark-ms", str(mark_ms),
                               "--etcd-endpoints", endpoints, *args],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, **(env or {})})
@@ -164,9 +165,12 @@ class EtcdAuthFailoverTest(EtcdClusterCase):
 
     def test_kill_9_with_auth_and_expiring_tokens(self):
         self.cluster.enable_auth("skyport", "pw-fo-1")
-        # The kill comes after 1,500 writes (over a second): the token has expired on the others.
+        # The kill comes after 3 s of writes: the token has expired on the others (etcd
+        # drops a token between 1 and 2 s after its last use there: its TTL plus the 1 s
+        # tick of its keeper). A count of writes alone was not enough: a fast machine
+        # did 1,500 in under 2 s and found the token still valid.
         s = self.failover(self.cluster.endpoints(), args=["--etcd-user", "skyport"],
-                          env={"SKYPORT_ETCD_PASSWORD": "pw-fo-1"}, mark=1500)
+                          env={"SKYPORT_ETCD_PASSWORD": "pw-fo-1"}, mark=100, mark_ms=3000)
         renewals = re.search(r'skyport_etcd_requests_total\{op="Authenticate",result="ok"\} (\d+)', s["metrics"])
         self.assertGreaterEqual(int(renewals.group(1)), 2, s["metrics"])
 
