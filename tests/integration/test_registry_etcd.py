@@ -517,8 +517,9 @@ class TwoRegistriesTest(EtcdStoreMixin, ClusterTest):
         r = json.loads(out)
         self.assertEqual((r["registered"], r["errors"]["total"]), (2000, 0), (r["errors"], err))
         self.assertGreater(self.registry.metric("skyport_registry_etcd_txn_batches_total"), batches)
-        self.assertEqual(len(self.etcd_keys("ep/")), 2001)
-        self.assertEqual(len(self.etcd_keys("port/10.4.4.4/")), 1)
+        eps = self.etcd_keys("ep/")
+        self.assertEqual(len(eps), 2001, (len(eps), outcomes, r))
+        self.assertEqual(len(self.etcd_keys("port/10.4.4.4/")), 1, self.etcd_keys("port/10.4.4.4/"))
         self.assertEqual(self.etcd_keys("unreg/"), [])  # every allocation registered took its index along
 
     def test_lease_survives_the_kill9_of_the_registry_it_was_granted_through(self):

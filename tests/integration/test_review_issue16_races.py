@@ -10,6 +10,7 @@
 - `apps destroy` did not hold the app against deploys: one made during it survived. It now
   stops what appears meanwhile (bounded passes, else says so).
 """
+import collections
 import os
 import signal
 import threading
@@ -55,9 +56,14 @@ class ConfigChangeKeepsTrafficTest(DeployTest):
         finally:
             stop.set()
             t.join()
-        self.assertIn("2 commits restarted rolling", r.stdout)
-        self.assertGreater(len(seen), 5)
-        self.assertEqual(set(seen), {f"app {newer[:7]}\n"}, "traffic reached the older commit during the change")
+        # On a failure, say what each answer was and how often (a refusal or an error says
+        # something else than an answer of the older commit), and the drone's view.
+        why = f"answers: {collections.Counter(seen)}; config set said: {r.stdout} {r.stderr}"
+        self.assertIn("2 commits restarted rolling", r.stdout, why)
+        self.assertGreater(len(seen), 5, why)
+        self.assertEqual(set(seen), {f"app {newer[:7]}\n"},
+                         f"traffic reached the older commit during the change: {why}; "
+                         f"ps: {self.cli('ps', 'webapp').stdout}")
         answers = {via_router(self.router)[1] for _ in range(20)}
         self.assertEqual(answers, {f"app {newer[:7]}\n"}, "a config change moved the traffic to the older commit")
         current = self.cli_json("releases", "webapp", "--json")
