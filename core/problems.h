@@ -16,8 +16,8 @@ namespace skyport {
 // and a client may send megabytes or terminal escapes: every message that
 // goes back or into a log passes through here. Control characters become
 // \xNN; beyond `max` bytes (and 32 more, so that a cut always shortens) the
-// middle is cut ("…[N bytes cut]…"), so that the field path at the start and
-// the rule at the end both stay.
+// middle is cut ("…[N bytes cut]…", between UTF-8 characters), so that the
+// field path at the start and the rule at the end both stay.
 inline constexpr size_t kMaxEchoBytes = 256;
 // `escape_controls` false keeps newlines (multi-line command output).
 inline std::string ClipEcho(std::string_view message, size_t max = kMaxEchoBytes, bool escape_controls = true) {
@@ -40,10 +40,15 @@ inline std::string ClipEcho(std::string_view message, size_t max = kMaxEchoBytes
     put(message);
     return out;
   }
-  const size_t tail = max / 3, head = max - tail;
+  // Both cuts fall between UTF-8 characters: a split one makes a JSON dump
+  // throw and shows as garbage.
+  auto continuation = [&message](size_t i) { return (static_cast<unsigned char>(message[i]) & 0xc0) == 0x80; };
+  size_t head = max - max / 3, from = message.size() - max / 3;
+  while (head > 0 && continuation(head)) --head;
+  while (from < message.size() && continuation(from)) ++from;
   put(message.substr(0, head));
-  out += "…[" + std::to_string(message.size() - head - tail) + " bytes cut]…";
-  put(message.substr(message.size() - tail));
+  out += "…[" + std::to_string(from - head) + " bytes cut]…";
+  put(message.substr(from));
   return out;
 }
 
