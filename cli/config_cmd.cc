@@ -14,6 +14,7 @@
 #include "cli/deploy_progress.h"
 #include "cli/errors.h"
 #include "cli/hub_commands.h"
+#include "contract/config_vars.h"
 #include "core/names.h"
 
 namespace skyport::cli {
@@ -98,11 +99,13 @@ struct ConfigChangeOptions {
   std::string app;
   std::vector<std::string> args;
   uint32_t timeout_s = 0;
+  bool from_stdin = false;  // config set --stdin
 };
 
-void AddChangeOptions(CLI::App& cmd, ConfigChangeOptions& o, const char* what) {
+void AddChangeOptions(CLI::App& cmd, ConfigChangeOptions& o, const char* what, bool vars_required = true) {
   cmd.add_option("app", o.app, "App")->required();
-  cmd.add_option("vars", o.args, what)->required();
+  auto* vars = cmd.add_option("vars", o.args, what);
+  if (vars_required) vars->required();
   cmd.add_option("--deploy-timeout", o.timeout_s,
                  "Seconds for each running commit's rolling restart (default: the hub's --deploy-timeout)")
       ->check(CLI::Range(1, 86'400));
@@ -116,11 +119,35 @@ constexpr const char* kChangeFooter =
     "(PORT, PATH, HOME and SKYPORT_* are reserved; names are letters, digits and _), 1 for an unknown app\n"
     "or a failed restart (the version stays saved; instances not replaced keep the previous config).";
 
+// Standard input, up to one byte past the --stdin bound (which then refuses it).
+std::string ReadStdinBounded() {
+  std::string text;
+  char buf[16 * 1024];
+  while (text.size() <= kMaxConfigStdinBytes && std::cin.read(buf, sizeof buf).gcount() > 0)
+    text.append(buf, static_cast<size_t>(std::cin.gcount()));
+  return text;
+}
+
+Result<v1::ConfigChangeRequest> ConfigSetRequest(const ConfigChangeOptions& o) {
+  std::vector<std::string> args = o.args;
+  if (o.from_stdin) {
+    auto lines = ConfigAssignmentsFromText(ReadStdinBounded());
+    if (!lines.ok()) return lines.status();
+    args.insert(args.end(), lines->begin(), lines->end());
+  } else if (args.empty()) {
+    return Status::InvalidArgument("config set: give KEY=VALUE arguments, or --stdin");
+  }
+  return MakeConfigSetRequest(o.app, args);
+}
+
 Runner DefineConfigSet(CLI::App& cmd, const CommandContext& ctx) {
   auto o = std::make_shared<ConfigChangeOptions>();
-  AddChangeOptions(cmd, *o, "KEY=VALUE (one or more; the value may be empty)");
+  AddChangeOptions(cmd, *o, "KEY=VALUE (one or more, or --stdin; the value may be empty)", false);
+  cmd.add_flag("--stdin", o->from_stdin,
+               "Also read KEY=VALUE lines from standard input (a .env file: # comments and blank lines skipped), "
+               "so that secret values stay out of the command line others can see in `ps`");
   cmd.footer(kChangeFooter);
-  return [&g = ctx.global, o] { return RunConfigChange(g, MakeConfigSetRequest(o->app, o->args), o->timeout_s); };
+  return [&g = ctx.global, o] { return RunConfigChange(g, ConfigSetRequest(*o), o->timeout_s); };
 }
 
 Runner DefineConfigUnset(CLI::App& cmd, const CommandContext& ctx) {

@@ -43,6 +43,30 @@ Result<v1::ConfigChangeRequest> MakeConfigSetRequest(const std::string& app, con
   return req;
 }
 
+Result<std::vector<std::string>> ConfigAssignmentsFromText(std::string_view text) {
+  if (text.size() > kMaxConfigStdinBytes)
+    return Status::InvalidArgument(
+        fmt::format("config set --stdin: more than {} bytes of input", kMaxConfigStdinBytes));
+  std::vector<std::string> out;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos || line[start] == '#') continue;
+    if (line.find('=') == std::string_view::npos)
+      return Status::InvalidArgument(fmt::format("config set --stdin: line {} is not KEY=VALUE", line_no));
+    if (out.size() == kMaxConfigChangeKeys)
+      return Status::InvalidArgument(fmt::format("config set --stdin: at most {} KEY=VALUE at once", kMaxConfigChangeKeys));
+    out.emplace_back(line.substr(start));
+  }
+  if (out.empty()) return Status::InvalidArgument("config set --stdin: no KEY=VALUE line in the input");
+  return out;
+}
+
 Result<v1::ConfigChangeRequest> MakeConfigUnsetRequest(const std::string& app, const std::vector<std::string>& keys) {
   if (Status s = ValidateName("app", app); !s.ok()) return s;
   if (keys.empty()) return Status::InvalidArgument("config unset: give at least one KEY");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +19,13 @@ namespace skyport::cli {
 // a key given twice refused. INVALID_ARGUMENT (exit 2) says what is wrong.
 Result<v1::ConfigChangeRequest> MakeConfigSetRequest(const std::string& app, const std::vector<std::string>& args);
 // `config unset APP K…`.
+// `config set --stdin`: KEY=VALUE lines, as in a .env file (blank lines and
+// lines starting with # skipped, a trailing CR dropped; the value is the rest
+// of the line, '=' and spaces included), so that values stay out of the
+// command line other local users can read (ps). At most
+// kMaxConfigTotalBytes + 64 KiB of text; errors name the line, never a value.
+Result<std::vector<std::string>> ConfigAssignmentsFromText(std::string_view text);
+
 Result<v1::ConfigChangeRequest> MakeConfigUnsetRequest(const std::string& app, const std::vector<std::string>& keys);
 
 // `config APP`: "APP: config vN, M vars (values masked; --reveal shows them)"

@@ -29,6 +29,8 @@ inline constexpr size_t kMaxConfigVars = 200;
 inline constexpr size_t kMaxConfigTotalBytes = 256 * 1024;
 // Keys one `config set` / `config unset` may name.
 inline constexpr size_t kMaxConfigChangeKeys = kMaxConfigVars;
+// `skyport config set --stdin` reads at most this much (values, keys, comments).
+inline constexpr size_t kMaxConfigStdinBytes = kMaxConfigTotalBytes + 64 * 1024;
 
 // What display shows instead of a value (the same for every value: neither
 // its length nor any of its characters).

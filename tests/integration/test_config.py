@@ -11,8 +11,9 @@ import json
 import os
 import signal
 import unittest
+import subprocess
 
-from harness import ClusterTest, DeployTest, Drone, Hub, Router, wait_until
+from harness import ClusterTest, DeployTest, Drone, Hub, Router, binary, wait_until
 from test_router import get
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -95,6 +96,31 @@ class ConfigCommandsTest(ConfigBase):
         self.assertNotIn(SECRET, r.stdout)
         self.assertNotIn(SECRET, self.logs_text())
 
+    def test_values_from_stdin_stay_off_the_command_line(self):
+        self.push_envecho()
+        env_file = f"# from a vault\nDB_URL=postgres://u:{SECRET}@h/db?x=1\r\n\nGREETING=hello there\n"
+        r = subprocess.run([binary("skyport"), "config", "set", "webapp", "--stdin", "EXTRA=1"], input=env_file,
+                           capture_output=True, text=True, timeout=90, env=self.env())
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("config v1 saved (set DB_URL, EXTRA, GREETING)", r.stdout)
+        self.assertNotIn(SECRET, r.stdout + r.stderr)
+        self.assertEqual(self.config_json(reveal=True)["vars"],
+                         {"DB_URL": f"postgres://u:{SECRET}@h/db?x=1", "GREETING": "hello there", "EXTRA": "1"})
+        # A bad line is named by number, its value never shown; nothing is saved.
+        r = subprocess.run([binary("skyport"), "config", "set", "webapp", "--stdin"], input=f"A=1\n{SECRET}\n",
+                           capture_output=True, text=True, timeout=30, env=self.env())
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("line 2 is not KEY=VALUE", r.stderr)
+        self.assertNotIn(SECRET, r.stdout + r.stderr)
+        # Endless input is cut at the bound, not read into memory.
+        with open("/dev/zero") as zero:
+            r = subprocess.run([binary("skyport"), "config", "set", "webapp", "--stdin"], stdin=zero,
+                               capture_output=True, text=True, timeout=30, env=self.env())
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("bytes of input", r.stderr)
+        self.assertEqual(self.config_json()["version"], 1)
+        self.assertNotIn(SECRET, self.logs_text())
+
     def test_bad_inputs_exit_2_and_name_no_value(self):
         self.push_envecho()
         for args, says in [
@@ -111,7 +137,7 @@ class ConfigCommandsTest(ConfigBase):
             (["unset", "webapp", f"A={SECRET}"], "not KEY=VALUE"),
             (["unset", "webapp", "HOME"], "reserved"),
             (["set", "Bad_App", "A=1"], "app"),
-            (["set", "webapp"], "required"),
+            (["set", "webapp"], "give KEY=VALUE arguments, or --stdin"),
             ([], "give an APP"),
         ]:
             with self.subTest(args=[a[:40] for a in args]):

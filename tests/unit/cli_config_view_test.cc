@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "cli/config_view.h"
+#include "contract/config_vars.h"
 
 using namespace skyport;
 using namespace skyport::cli;
@@ -67,4 +68,25 @@ TEST_CASE("config: the saved line names keys, never values", "[cli][config]") {
   CHECK(ConfigSavedLine(saved, *req) == "webapp: config v4 saved (set A, B)");
   auto unset = MakeConfigUnsetRequest("webapp", {"C"});
   CHECK(ConfigSavedLine(saved, *unset) == "webapp: config v4 saved (unset C)");
+}
+
+TEST_CASE("config set --stdin: .env lines, bounded, no value in an error", "[cli][config]") {
+  auto ok = ConfigAssignmentsFromText("# db\nDATABASE_URL=postgres://u:p@h/db?x=1\r\n\n  \nGREETING= hi there \nEMPTY=");
+  REQUIRE(ok.ok());
+  CHECK(*ok == std::vector<std::string>{"DATABASE_URL=postgres://u:p@h/db?x=1", "GREETING= hi there ", "EMPTY="});
+  auto req = MakeConfigSetRequest("webapp", *ok);
+  REQUIRE(req.ok());
+  CHECK(req->set().at("GREETING") == " hi there ");
+
+  auto bare = ConfigAssignmentsFromText("A=1\nsup3rsecret\n");
+  REQUIRE_FALSE(bare.ok());
+  CHECK(bare.status().message().find("line 2") != std::string::npos);
+  CHECK(bare.status().message().find("sup3rsecret") == std::string::npos);
+  CHECK(ConfigAssignmentsFromText("# nothing\n\n").status().code() == Code::kInvalidArgument);
+  CHECK(ConfigAssignmentsFromText("").status().code() == Code::kInvalidArgument);
+  CHECK(ConfigAssignmentsFromText(std::string(kMaxConfigStdinBytes + 1, 'A')).status().code() ==
+        Code::kInvalidArgument);
+  std::string many;
+  for (size_t i = 0; i <= kMaxConfigChangeKeys; ++i) many += "K" + std::to_string(i) + "=v\n";
+  CHECK(ConfigAssignmentsFromText(many).status().message().find("at most") != std::string::npos);
 }
