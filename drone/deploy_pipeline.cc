@@ -106,7 +106,7 @@ Result<AppSpec> DeployPipeline::Prepare(const DeployOrder& order, const DeployRu
   if (!spec.ok()) return fail(spec.status());
   if (!spec->release.empty()) {
     progress(DeployStage::kBuilding, "running the release step: " + spec->release);
-    if (Status s = release_.Release(app, commit, tmp, *spec, run); !s.ok()) return fail(s);
+    if (Status s = release_.Release(app, commit, tmp, *spec, order.env, run); !s.ok()) return fail(s);
   }
   fs::rename(tmp, dir, ec);
   if (ec) return fail(Status::Internal(fmt::format("rename checkout into {}: {}", dir, ec.message())));

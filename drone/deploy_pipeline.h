@@ -80,12 +80,15 @@ class CheckoutMaker {
   virtual Status Checkout(const std::string& app, const std::string& commit, const std::string& dir) = 0;
 };
 
-// Runs the spec's release step (non-empty) in `dir`; an error says why it failed.
+// Runs the spec's release step (non-empty) in `dir` with the deploy's
+// environment (`env`: the app's config vars and the deploy's --env, as the
+// instances get them); an error says why it failed.
 class ReleaseRunner {
  public:
   virtual ~ReleaseRunner() = default;
   virtual Status Release(const std::string& app, const std::string& commit, const std::string& dir,
-                         const AppSpec& spec, const DeployRun& run) = 0;
+                         const AppSpec& spec, const std::map<std::string, std::string>& env,
+                         const DeployRun& run) = 0;
 };
 
 // The deployment's instances under supervision.

@@ -118,7 +118,8 @@ std::string OutputTail(const std::string& output) {
 }  // namespace
 
 Status ReleaseStep::Release(const std::string& app, const std::string& commit, const std::string& dir,
-                            const AppSpec& spec, const DeployRun& run) {
+                            const AppSpec& spec, const std::map<std::string, std::string>& env,
+                            const DeployRun& run) {
   if (spec.release.empty()) return Status::Ok();
   // The deploy's deadline bounds the step too: killed on expiry, with its group.
   const bool deadline_first = run.left() < spec.release_timeout_ms;
@@ -133,7 +134,7 @@ Status ReleaseStep::Release(const std::string& app, const std::string& commit, c
   auto rt = launch_.RuntimeFor(app, spec);
   if (!rt.ok()) return rt.status();
   auto r = RunCommand(spec.release, dir,
-                      launch_.Env(dir, {}, {{"SKYPORT_APP", app}, {"SKYPORT_COMMIT", commit}, {"SKYPORT_DRONE", drone_name_}}),
+                      launch_.Env(dir, env, {{"SKYPORT_APP", app}, {"SKYPORT_COMMIT", commit}, {"SKYPORT_DRONE", drone_name_}}),
                       timeout, kReleaseOutputKeep, rt->setup, [&run] { return run.cancelled(); },
                       [&](pid_t pid) {
                         v1::DroneMessage m;

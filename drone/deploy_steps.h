@@ -56,7 +56,7 @@ class ReleaseStep final : public ReleaseRunner {
   ReleaseStep(std::string drone_name, const AppLaunch& launch, SendFn send, std::string log_dir = "")
       : drone_name_(std::move(drone_name)), launch_(launch), send_(std::move(send)), log_dir_(std::move(log_dir)) {}
   Status Release(const std::string& app, const std::string& commit, const std::string& dir, const AppSpec& spec,
-                 const DeployRun& run) override;
+                 const std::map<std::string, std::string>& env, const DeployRun& run) override;
 
  private:
   const std::string drone_name_;

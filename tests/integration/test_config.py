@@ -216,6 +216,38 @@ class ConfigCommandsTest(ConfigBase):
         self.assertEqual(os.stat(os.path.join(self.hub.data, "deployments.json")).st_mode & 0o077, 0)
 
 
+RELEASE_CHECK = """import os, sys
+# A migration would need DATABASE_URL: the release step gets the config vars, never the drone's token.
+bad = [k for k in os.environ if k.startswith("SKYPORT_") and "TOKEN" in k]
+sys.exit(0 if os.environ.get("DATABASE_URL") == open("expected.txt").read() and not bad else 3)
+"""
+
+
+class ReleaseStepConfigTest(ConfigBase):
+    DRONES = ("d1",)
+
+    def test_the_release_step_gets_the_config_vars_and_the_deploys_env(self):
+        files = {}
+        for name in ("app.py", "Procfile"):
+            with open(os.path.join(ENVECHO, name)) as f:
+                files[name] = f.read()
+        files["check.py"] = RELEASE_CHECK
+        files["expected.txt"] = f"postgres://{SECRET}"
+        files["Procfile"] = "release: python3 check.py\n" + files["Procfile"]
+        commit = self.commit(files, "release needs DATABASE_URL")
+        self.push()
+        self.assertEqual(self.config("set", "webapp", f"DATABASE_URL=postgres://{SECRET}").returncode, 0)
+        r = self.cli("deploy", "webapp", commit[:10], check=False, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # The deploy's own --env wins there too, as for the instances: a wrong one fails the step.
+        other = self.commit({"label.txt": "2"}, "2")
+        self.push()
+        r = self.cli("deploy", "webapp", other[:10], "--env", "DATABASE_URL=wrong", check=False, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("exited with 3", r.stderr)
+        self.assertNotIn(SECRET, self.logs_text())
+
+
 class RouterBase(ConfigBase):
     """A router in registry mode in front of the drones' instances."""
 

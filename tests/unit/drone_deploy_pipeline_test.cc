@@ -50,7 +50,7 @@ struct FakeRelease final : ReleaseRunner {
   Trace* trace;
   Status result = Status::Ok();
   Status Release(const std::string&, const std::string&, const std::string&, const AppSpec&,
-                 const DeployRun&) override {
+                 const std::map<std::string, std::string>&, const DeployRun&) override {
     trace->push_back("release");
     return result;
   }
