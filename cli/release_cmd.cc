@@ -135,9 +135,10 @@ Runner DefineRollback(CLI::App& cmd, const CommandContext& ctx) {
       "100% at once; otherwise its commit is deployed first (on that release's drones, with its env), then\n"
       "the route flips. The rollback is recorded as a new release (\"rollback to vN\"). The commits that\n"
       "lose their weight keep running for --grace, then stop (unless by then the route gives them weight\n"
-      "again, a newer release chose them, or a flight uses them). Refused while a flight is active on the\n"
-      "app (it owns the weights), for an unknown app or release, a release that did not succeed, or when\n"
-      "there is nothing to roll back to. Needs the hub's --registry.");
+      "again, a newer release chose them (a config change's restart does not count), or a flight uses\n"
+      "them). Refused while a flight is active on the app (it owns the weights), for an unknown app or\n"
+      "release, a release that did not succeed, or when there is nothing to roll back to. Needs the hub's\n"
+      "--registry.");
   return [&g = ctx.global, o] { return RunRollback(g, *o); };
 }
 

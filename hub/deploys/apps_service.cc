@@ -440,6 +440,15 @@ void Retirer::RetireOne(const std::string& app, const Retirement& r) {
       if (c != nullptr) c->Unclaim(app);
     }
   } unclaim{claims_, app};
+  // Marked before the releases are read: a deploy of the commit from now on
+  // waits for the stop and starts it again (Hub::BeginRetiring).
+  hub_->BeginRetiring(app, r.commit);
+  struct EndRetiring {
+    Hub* hub;
+    const std::string& app;
+    const std::string& commit;
+    ~EndRetiring() { hub->EndRetiring(app, commit); }
+  } end_retiring{hub_, app, r.commit};
   auto route = ReadRouteWeights(o_.registries.get(), o_.token, app, o_.route_timeout_ms);
   if (!route.ok() && route.status().code() != Code::kFailedPrecondition) return;  // decided later
   auto releases = hub_->ReleasesOf(app);

@@ -21,7 +21,9 @@ Status RedeployForConfig(Hub* hub, RepoStore* repos, const Deployment& d, const 
   req.set_instances(d.instances);
   req.mutable_env()->insert(d.env.begin(), d.env.end());
   for (const auto& dr : drones) req.mutable_target()->add_drones(dr);
-  return RunDeploy(hub, repos, req, timeout_ms, hooks);
+  OperationHooks redeploy = hooks;
+  redeploy.only_if_desired = true;
+  return RunDeploy(hub, repos, req, timeout_ms, redeploy);
 }
 
 }  // namespace

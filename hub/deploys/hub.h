@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -117,6 +118,18 @@ class Hub {
   // Forgets the app's releases (apps destroy); how many there were.
   Result<uint32_t> EraseReleases(const std::string& app);
 
+  // --- a retirement in progress (Retirer): (app, commit) is being stopped.
+  // A deploy of it records its release, then waits (AwaitNotRetiring) until
+  // the stop is over and deploys it again; the Retirer marks the commit
+  // before it reads the releases to decide. So a deploy either has its
+  // release seen (the commit is kept) or comes after the stop (it runs again),
+  // never a "succeeded" release of a commit the retirement stopped.
+  void BeginRetiring(const std::string& app, const std::string& commit);
+  void EndRetiring(const std::string& app, const std::string& commit);
+  // Waits up to `wait_ms` while (app, commit) is being retired; whether it
+  // waited at all (false: no retirement; a timeout returns true too).
+  bool AwaitNotRetiring(const std::string& app, const std::string& commit, int64_t wait_ms);
+
  private:
   struct Session {
     uint64_t id = 0;
@@ -155,6 +168,8 @@ class Hub {
   std::map<uint64_t, Pending> pending_;        // guarded by mu_
   uint64_t next_session_ = 1;                  // guarded by mu_
   uint64_t next_command_ = 1;                  // guarded by mu_
+  std::set<std::pair<std::string, std::string>> retiring_;  // guarded by mu_: (app, commit) being stopped
+  std::condition_variable retired_;            // notified when retiring_ loses an entry
 };
 
 std::string ProcessKey(const v1::ProcessStatus& p);

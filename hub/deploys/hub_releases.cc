@@ -1,5 +1,8 @@
 // The Hub's releases (hub.h, "releases"): the book lives in the desired state
 // and is saved with it, under the hub's lock.
+#include <algorithm>
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "core/log.h"
@@ -75,6 +78,28 @@ Result<uint32_t> Hub::EraseReleases(const std::string& app) {
   const auto n = static_cast<uint32_t>(a->releases.size());
   if (Status s = ChangeLocked([&](DesiredState& st) { st.releases().Erase(app); }); !s.ok()) return s;
   return n;
+}
+
+void Hub::BeginRetiring(const std::string& app, const std::string& commit) {
+  std::lock_guard lock(mu_);
+  retiring_.emplace(app, commit);
+}
+
+void Hub::EndRetiring(const std::string& app, const std::string& commit) {
+  {
+    std::lock_guard lock(mu_);
+    retiring_.erase({app, commit});
+  }
+  retired_.notify_all();
+}
+
+bool Hub::AwaitNotRetiring(const std::string& app, const std::string& commit, int64_t wait_ms) {
+  std::unique_lock lock(mu_);
+  const std::pair<std::string, std::string> key{app, commit};
+  if (!retiring_.count(key)) return false;
+  retired_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0)),
+                    [&] { return !retiring_.count(key); });
+  return true;
 }
 
 }  // namespace skyport::hub

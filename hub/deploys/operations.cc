@@ -149,7 +149,8 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
     r.drones = d.drones;
     r.instances = d.instances;
     r.env = d.env;
-    r.description = "deploy";
+    r.description = hooks.only_if_desired ? fmt::format("config v{} restart", config.version) : "deploy";
+    r.restart = hooks.only_if_desired;
     auto n = hub->BeginRelease(d.app, std::move(r));
     if (!n.ok()) return n.status();
     release = *n;
@@ -160,6 +161,25 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
       (void)hub->FinishRelease(d.app, release, s.ok() ? ReleaseOutcome::kSucceeded : ReleaseOutcome::kFailed,
                                s.message());
   };
+  // A retirement stopping this commit right now (Hub::BeginRetiring): the
+  // release above is recorded, so the retirement either saw it and keeps the
+  // commit, or it is already stopping it; then this deploy starts it again
+  // once the stop is over, instead of reporting success for a stopped commit.
+  if (hub->AwaitNotRetiring(d.app, d.commit, timeout_ms)) {
+    had_it.clear();
+    bool desired = false;
+    for (const auto& prev : hub->Desired())
+      if (prev.app == d.app && prev.commit == d.commit) {
+        had_it = prev.drones;
+        desired = true;
+      }
+    if (hooks.only_if_desired && !desired) {
+      Status s = Status::Aborted("retired (rollback grace over) during this change: not started again");
+      finish_release(s);
+      log::Info("deploy skipped: retired meanwhile", {{"app", d.app}, {"commit", d.commit.substr(0, 12)}});
+      return Status::Ok();
+    }
+  }
   if (Status s = hub->Desire(d); !s.ok()) {
     finish_release(s);
     return s;

@@ -36,6 +36,10 @@ struct OperationHooks {
   // ("" = "cluster").
   bool record_release = true;
   std::string who;
+  // A redeploy of what runs (a config change's rolling restart): when the
+  // commit was retired meanwhile (Hub::BeginRetiring), it is not started
+  // again (the release is marked failed, saying so, and the result is OK).
+  bool only_if_desired = false;
 };
 
 inline constexpr uint32_t kMaxDeployTimeoutS = 86'400;

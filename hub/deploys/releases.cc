@@ -43,7 +43,8 @@ json ReleaseToJson(const Release& r) {
           {"outcome", OutcomeName(r.outcome)},
           {"error", r.error},
           {"description", r.description},
-          {"rollback_to", r.rollback_to}};
+          {"rollback_to", r.rollback_to},
+          {"restart", r.restart}};
 }
 
 // get<> converts silently (-1 would become 4294967295): check the kind first.
@@ -78,6 +79,8 @@ Release ReleaseFromJson(const json& e) {
   r.error = e.value("error", std::string());
   r.description = e.value("description", std::string("deploy"));
   r.rollback_to = U32(e, "rollback_to", 0);
+  if (e.contains("restart") && !e.at("restart").is_boolean()) throw std::invalid_argument("restart must be a boolean");
+  r.restart = e.value("restart", false);
   return r;
 }
 

@@ -56,6 +56,9 @@ struct Release {
   std::string error;            // failed / interrupted: why
   std::string description;      // "deploy", "rollback to v3"
   uint32_t rollback_to = 0;     // a rollback: the release it made current; else 0
+  // A config change's rolling restart of a commit that ran: not a choice of
+  // the commit (a retirement goes on; hub/deploys/rollback_plan.h ShouldRetire).
+  bool restart = false;
   bool operator==(const Release&) const = default;
 };
 

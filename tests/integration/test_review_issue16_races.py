@@ -117,6 +117,63 @@ class DestroyRaceTest(DeployTest):
             self.assertEqual(running, set(), f"destroy said it was done, yet the app runs: {out}")
 
 
+class DeployDuringARetirementTest(DeployTest):
+    """A rollback's grace ends and the Retirer stops the rolled-back-from commit; a deploy of that
+    very commit made while the stop runs reported success, then the stop took it away (the
+    release said succeeded, nothing ran it, the desired state forgot it). Now the deploy waits for
+    the stop and starts the commit again."""
+    DRONES = ("d1",)
+
+    def drone_log(self):
+        with open(self.drones["d1"].log_path, errors="replace") as f:
+            return f.read()
+
+    def running(self):
+        return {p["commit"] for p in self.cli_json("ps", "webapp", "--json") if p["state"] == "running"}
+
+    def test_a_deploy_of_the_commit_being_retired_runs_it_again(self):
+        a = self.commit({"app.py": APP, "Procfile": "web: python3 app.py\n", "label.txt": "a"}, "a")
+        # b ignores SIGTERM: its stop takes the drone's stop timeout, a window to deploy it in.
+        b = self.commit({"app.py": STUBBORN_APP, "label.txt": "b"}, "b")
+        self.push()
+        self.cli("deploy", "webapp", a[:10], timeout=60)
+        self.cli("deploy", "webapp", b[:10], timeout=60)
+        self.cli("rollback", "webapp", "--grace", "1s", timeout=30)
+        wait_until(lambda: f"stopping instance=webapp@{b}" in self.drone_log(), 30, what="the retirement of b under way")
+        r = self.cli("deploy", "webapp", b[:10], check=False, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_until(lambda: "rollback grace over" in self.hub_log(), 30, what="the retirement done")
+        wait_until(lambda: b in self.running(), 30, what="b running again after its deploy")
+        releases = self.cli_json("releases", "webapp", "--json")["releases"]
+        self.assertEqual((releases[-1]["commit"], releases[-1]["outcome"]), (b, "succeeded"))
+        # The hub wants it too: a drone that restarts (and reconciles) runs it.
+        self.drones["d1"].kill(signal.SIGTERM)
+        self.drones["d1"].start()
+        wait_until(lambda: b in self.running(), 30, what="b running after the drone's restart")
+
+    def hub_log(self):
+        with open(self.hub.log_path, errors="replace") as f:
+            return f.read()
+
+    def test_a_config_change_during_the_grace_does_not_cancel_the_retirement(self):
+        # A config change restarts every commit that runs, b too while it waits out its grace;
+        # that restart is no choice of b (it used to count as "v5 chose it again": b ran for good).
+        a = self.commit({"app.py": APP, "Procfile": "web: python3 app.py\n", "label.txt": "a"}, "a")
+        b = self.commit({"label.txt": "b"}, "b")
+        self.push()
+        self.cli("deploy", "webapp", a[:10], timeout=60)
+        self.cli("deploy", "webapp", b[:10], timeout=60)
+        self.cli("rollback", "webapp", "--grace", "4s", timeout=30)
+        r = self.cli("config", "set", "webapp", "GREETING=hi", check=False, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(b, self.running())  # restarted within its grace
+        wait_until(lambda: "rollback grace over" in self.hub_log(), 30, what="the grace over")
+        self.assertIn("rollback grace over: stopped", self.hub_log())
+        wait_until(lambda: self.running() == {a}, 30, what="b stopped")
+        descriptions = [x["description"] for x in self.cli_json("releases", "webapp", "--json")["releases"]]
+        self.assertEqual(descriptions.count("config v1 restart"), 2, descriptions)
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()

@@ -91,7 +91,9 @@ TEST_CASE("Releases ride with the desired state's JSON; pending ones come back i
   DesiredState s;
   uint32_t n1 = s.releases().Begin("web", Rel(A, {{"SECRET", "x"}}));
   s.releases().Finish("web", n1, kOk, "", 10);
-  s.releases().Begin("web", Rel(B));  // pending when the hub stops
+  Release restart = Rel(B);
+  restart.restart = true;
+  s.releases().Begin("web", restart);  // pending when the hub stops
   REQUIRE(s.releases().AddRetirement("web", {A, 5000, 2}).ok());
   auto back = DesiredState::FromJson(s.ToJson());
   REQUIRE(back.ok());
@@ -101,6 +103,8 @@ TEST_CASE("Releases ride with the desired state's JSON; pending ones come back i
   CHECK(web->releases[0].outcome == kOk);
   CHECK(web->releases[0].env.at("SECRET") == "x");  // kept for a rollback's redeploy
   CHECK(web->releases[1].outcome == ReleaseOutcome::kInterrupted);
+  CHECK(web->releases[1].restart);
+  CHECK_FALSE(web->releases[0].restart);
   CHECK_FALSE(web->releases[1].error.empty());
   CHECK(web->retiring == std::vector<Retirement>{{A, 5000, 2}});
   CHECK(back->releases().Begin("web", Rel(C)) == 3);  // numbering goes on after a restart
@@ -111,6 +115,7 @@ TEST_CASE("A deployments file without releases still loads; a malformed one is r
   REQUIRE(old.ok());
   CHECK(old->releases().Apps().empty());
   CHECK_FALSE(DesiredState::FromJson(R"({"deployments":[],"releases":{"web":{"releases":[{"number":-1,"commit":"a"}]}}})").ok());
+  CHECK_FALSE(DesiredState::FromJson(R"({"deployments":[],"releases":{"web":{"releases":[{"number":1,"commit":"a","restart":1}]}}})").ok());
   CHECK_FALSE(DesiredState::FromJson(R"({"deployments":[],"releases":{"web":{"releases":[{"number":2,"commit":"a"},{"number":1,"commit":"b"}]}}})").ok());
   CHECK_FALSE(DesiredState::FromJson(R"({"deployments":[],"releases":{"web":{"releases":[{"number":1,"commit":"a","outcome":"maybe"}]}}})").ok());
   for (const char* bad : {R"({"deployments":[],"releases":5})", R"({"deployments":[],"releases":{"web":5}})",
@@ -244,10 +249,15 @@ TEST_CASE("A retirement stops its commit unless the route, a newer release or a 
   CHECK(ShouldRetire(r, *b.Find("web"), std::nullopt, {}).stop);
   CHECK_FALSE(ShouldRetire(r, *b.Find("web"), std::map<std::string, uint32_t>{{A, 90}, {B, 10}}, {}).stop);
   CHECK_FALSE(ShouldRetire(r, *b.Find("web"), std::nullopt, {B}).stop);
-  b.Begin("web", Rel(B));  // v4 deploys B again (pending still counts)
+  // A config change's rolling restart of B (which still ran) is no choice of B: it still retires.
+  Release restart = Rel(B);
+  restart.restart = true;
+  b.Finish("web", b.Begin("web", restart), kOk, "", 1);  // v4
+  CHECK(ShouldRetire(r, *b.Find("web"), std::nullopt, {}).stop);
+  b.Begin("web", Rel(B));  // v5 deploys B again (pending still counts)
   auto again = ShouldRetire(r, *b.Find("web"), std::nullopt, {});
   CHECK_FALSE(again.stop);
-  CHECK(again.keep_reason == "v4 chose it again");
+  CHECK(again.keep_reason == "v5 chose it again");
 }
 
 TEST_CASE("Retirements: one per commit (the newer replaces), bounded, due by time", "[hub][releases]") {
