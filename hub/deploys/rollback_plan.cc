@@ -94,8 +94,9 @@ RetireDecision ShouldRetire(const Retirement& r, const AppReleases& app, const R
                             const std::set<std::string>& flight_commits) {
   if (Weighted(route, r.commit)) return {false, "the route gives it weight again"};
   if (flight_commits.count(r.commit)) return {false, "an active flight uses it"};
+  // A config change's rolling restart (Release::restart) is no choice of the commit.
   for (const auto& rel : app.releases)
-    if (rel.number > r.release && rel.commit == r.commit && rel.outcome != ReleaseOutcome::kFailed &&
+    if (rel.number > r.release && rel.commit == r.commit && !rel.restart && rel.outcome != ReleaseOutcome::kFailed &&
         rel.outcome != ReleaseOutcome::kInterrupted)
       return {false, fmt::format("v{} chose it again", rel.number)};
   return {true, ""};

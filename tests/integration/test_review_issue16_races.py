@@ -108,7 +108,11 @@ class DestroyRaceTest(DeployTest):
         self.push()
         self.cli("deploy", "webapp", a[:10], timeout=60)
         destroy = self.spawn("apps", "destroy", "webapp", "--confirm", "webapp")
-        time.sleep(1.5)  # a ignores SIGTERM: its stop takes the drone's --stop-timeout (5 s)
+        # a ignores SIGTERM: its stop takes the drone's --stop-timeout (5 s); deploy b meanwhile.
+        def stopping():
+            with open(self.drones["d1"].log_path, errors="replace") as log:
+                return f"stopping instance=webapp@{a}" in log.read()
+        wait_until(stopping, 30, what="the destroy under way")
         self.assertIsNone(destroy.poll(), "the destroy ended before the deploy")
         self.cli("deploy", "webapp", b[:10], timeout=60)
         out, err = destroy.communicate(timeout=60)
