@@ -166,6 +166,16 @@ class ConsoleAuthTest(ClusterTest):
         self.assertEqual(self.console.json("GET", "/api/session")[0], 401, "the session is gone")
         self.assertEqual(self.hub.metric("skyport_hub_console_logins_total"), 2)
 
+    def test_a_hub_restart_logs_everyone_out(self):
+        self.assertEqual(self.console.login(self.token)[0], 200)
+        self.assertEqual(self.console.json("GET", "/api/session")[0], 200)
+        self.hub.kill()
+        self.hub.start()
+        self.console.port = self.hub.console_port()
+        status, doc = self.console.json("GET", "/api/session")
+        self.assertEqual(status, 401, "sessions live in memory only (docs/operations.md)")
+        self.assertEqual(self.console.login(self.token)[0], 200)
+
     def test_wrong_logins_are_limited_per_address(self):
         for i in range(5):
             self.assertEqual(self.console.login(f"guess-{i}")[0], 401, i)
@@ -299,12 +309,29 @@ class ConsoleBoundsTest(ClusterTest):
                                                 session=False)[0] == 200, 5, what="console answers again")
 
 
-class ConsoleOffTest(ClusterTest):
+class ConsoleListenTest(ClusterTest):
     def test_console_listen_empty_turns_it_off(self):
         hub = Hub(self.tmp, self.token_file, self.registry).start()  # the harness passes --console-listen ""
         self.addCleanup(hub.kill)
         self.assertEqual(hub.console_port(), 0)
         self.assertIn("console_port=0", read_log(hub))
+
+    def test_a_non_loopback_console_warns_that_it_is_plain_http(self):
+        hub = Hub(self.tmp, self.token_file, self.registry, extra=("--console-listen", "0.0.0.0:0")).start()
+        self.addCleanup(hub.kill)
+        self.assertGreater(hub.console_port(), 0)
+        self.assertIn("the console listens beyond loopback over plain HTTP", read_log(hub))
+
+    def test_a_taken_console_address_stops_the_hub_with_a_clear_error(self):
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        self.addCleanup(holder.close)
+        taken = f"127.0.0.1:{holder.getsockname()[1]}"
+        hub = Hub(self.tmp, self.token_file, self.registry, extra=("--console-listen", taken))
+        with self.assertRaises(AssertionError) as ctx:
+            hub.start()
+        self.assertIn(f"console-listen {taken}", str(ctx.exception))
 
 
 APP = '''import http.server, os
