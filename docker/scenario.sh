@@ -265,16 +265,18 @@ sticky_users() {
 commits() { [[ -s $STATE/commits ]] || fail "run the deploy phase first"; read -r A B < "$STATE/commits"; }
 
 # The load loop: one request at a time through the router (a new connection each) until
-# $STATE/load.stop appears; a line per request in $STATE/load: "ok|fail T STATUS INSTANCE"
-# (T: seconds since the epoch, the clock the host's `date` shares), then $STATE/load.done.
+# $STATE/load.stop appears; a line per request in $STATE/load: "ok|fail T STATUS INSTANCE SECONDS"
+# (T: when it ended, in seconds since the epoch, the clock the host's `date` shares; SECONDS: how
+# long it took), then $STATE/load.done.
 phase_load() {
   mkdir -p "$STATE"
   rm -f "$STATE/load.stop" "$STATE/load.done"
   : > "$STATE/load"
   local r
   until [[ -e $STATE/load.stop ]]; do
-    r=$(curl -s -o /dev/null --max-time 5 -H "$HOST_HEADER" -w '%{http_code} %header{x-skyport-instance}' "$ROUTER/") || true
-    if [[ $r == "200 "?* ]]; then echo "ok $EPOCHREALTIME $r"; else echo "fail $EPOCHREALTIME ${r:-000}"; fi >> "$STATE/load"
+    r=$(curl -s -o /dev/null --max-time 5 -H "$HOST_HEADER" \
+        -w '%{http_code} %header{x-skyport-instance} %{time_total}' "$ROUTER/") || true
+    if [[ $r == "200 "?*" "* ]]; then echo "ok $EPOCHREALTIME $r"; else echo "fail $EPOCHREALTIME ${r:-000}"; fi >> "$STATE/load"
   done
   touch "$STATE/load.done"
 }
@@ -330,7 +332,9 @@ phase_drone_gone() {
       t="$gone_at" "$STATE/stopped-instances" "$STATE/load"; then
     fail "the router sent requests to $STOPPED after its entries left"
   fi
-  pass "load loop: $oks ok, 0 failed ($during answered between the kill and the entries leaving)"
+  local slowest
+  slowest=$(awk '$1 == "ok" && $5 > m { m = $5 } END { printf "%.2f", m }' "$STATE/load")
+  pass "load loop: $oks ok, 0 failed ($during answered between the kill and the entries leaving; slowest ${slowest}s)"
 
   step "traffic continues on the other drones"
   first_visits "$A" "$B" 100

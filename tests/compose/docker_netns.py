@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -245,3 +246,27 @@ def remove_leftovers():
             continue  # not a record of ours
         _cleanup([tuple(r) for r in rec.get("roots", [])], rec["ns"], tmp)
         os.unlink(path)
+
+
+def _hold(base_tar):
+    """`python3 docker_netns.py hold BASE_TAR` (test_compose_rig.py's attacks): an engine with one
+    running container, "ready NS TMP" on stdout, then waits for a signal; SIGTERM cleans up."""
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
+    engine = DockerInNetns()
+    try:
+        engine.start()
+        engine.docker("import", base_tar, "skyport-hold:1")
+        engine.docker("run", "-d", "--name", "held", "skyport-hold:1", "sleep", "600")
+        print(f"ready {engine.ns} {engine.tmp}", flush=True)
+        signal.pause()
+    finally:
+        engine.stop()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["hold"] and len(sys.argv) == 3:
+        _hold(sys.argv[2])
+    else:
+        sys.exit("usage: docker_netns.py hold BASE_ROOTFS_TAR")

@@ -34,6 +34,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+import docker_netns  # noqa: E402
 from docker_netns import DockerInNetns, Unavailable, run, skip_reason  # noqa: E402
 
 SKIP_CODE = 77
@@ -245,6 +246,68 @@ class ComposeRigTest(unittest.TestCase):
             ("networks", ("network", "ls", "--format", "{{.Name}}")))}
         left["networks"] = [n for n in left["networks"] if n not in ("bridge", "host", "none")]
         self.assertEqual({k: v for k, v in left.items() if v}, {}, "left behind by docker-compose down -v")
+
+
+class CleanupTest(unittest.TestCase):
+    """Attacks on the plumbing: an engine with a running container whose owner gets SIGTERM
+    (it cleans up itself) or SIGKILL (the next run's remove_leftovers does)."""
+
+    def setUp(self):
+        why = skip_reason()
+        if why:
+            self.skipTest(why)
+        r = run([os.path.join(REPO, "scripts", "debian-base-image.sh")], check=False, timeout=1200)
+        if r.returncode in (3, 4):
+            self.skipTest(f"no Debian base image: {r.stderr.strip().splitlines()[-1]}")
+        self.base_tar = r.stdout.split()[1]
+
+    def hold(self):
+        p = subprocess.Popen([sys.executable, os.path.join(HERE, "docker_netns.py"), "hold", self.base_tar],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+        def reap():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        self.addCleanup(reap)
+        line = p.stdout.readline().split()
+        if not line:
+            self.fail(f"holder exited {p.wait()}: {p.stderr.read()[-2000:]}")
+        self.assertEqual(line[0], "ready")
+        ns, tmp = line[1], line[2]
+        shims = self.shims(ns)
+        self.assertTrue(shims, "no container shim of the held engine")
+        return p, ns, tmp
+
+    @staticmethod
+    def shims(ns):
+        return [pid for pid, (_, cmd) in docker_netns._processes().items()
+                if "containerd-shim" in cmd and f"-namespace {ns} " in cmd + " "]
+
+    def assert_gone(self, ns, tmp):
+        self.assertFalse(os.path.exists(f"/var/run/netns/{ns}"), f"namespace {ns} left")
+        self.assertFalse(os.path.exists(tmp), f"{tmp} left")
+        self.assertEqual(self.shims(ns), [], "container shims left")
+        with open("/proc/self/mounts") as f:
+            self.assertNotIn(tmp, f.read(), "mounts left under the temp dir")
+
+    def test_sigterm_cleans_up(self):
+        p, ns, tmp = self.hold()
+        p.terminate()
+        self.assertEqual(p.wait(60), 128 + signal.SIGTERM, p.stderr.read()[-2000:])
+        self.assert_gone(ns, tmp)
+
+    def test_sigkill_leftovers_go_with_the_next_run(self):
+        p, ns, tmp = self.hold()
+        p.kill()
+        p.wait(10)
+        self.assertTrue(os.path.exists(f"/var/run/netns/{ns}"), "nothing left to clean: the attack did not bite")
+        self.assertTrue(self.shims(ns))
+        docker_netns.remove_leftovers()
+        self.assert_gone(ns, tmp)
+        self.assertFalse(os.path.exists(os.path.join(docker_netns.STATE_DIR, f"{p.pid}.json")))
 
 
 def main():

@@ -238,6 +238,23 @@ class ComposeFileTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr.strip(), "", "docker-compose warns about the file")
 
+    def test_compose_spec_schema(self):
+        """docker compose v2 reads the Compose Specification: the file validates against its schema
+        (tests/compose/compose-spec.json: compose-spec/compose-spec, schema/compose-spec.json at
+        170098ba07d9, Apache-2.0). v1 runs the rig itself (tests/compose/test_compose_rig.py)."""
+        try:
+            import jsonschema  # noqa: PLC0415
+        except ImportError:
+            self.skipTest("no jsonschema module (Debian: python3-jsonschema)")
+        with open(os.path.join(ROOT, "tests", "compose", "compose-spec.json")) as f:
+            validator = jsonschema.Draft7Validator(json.load(f))
+        errors = [f"{'/'.join(map(str, e.path))}: {e.message[:200]}" for e in validator.iter_errors(self.raw)]
+        self.assertEqual(errors, [])
+        bad = json.loads(json.dumps(self.raw))
+        bad["services"]["drone-1"]["cap_add"] = "SYS_PTRACE"  # a string, not a list
+        bad["services"]["hub"]["no_such_key"] = 1
+        self.assertEqual(len(list(validator.iter_errors(bad))), 2, "the schema catches nothing")
+
     def test_file_format_3x(self):
         self.assertRegex(str(self.raw.get("version")), r"^3\.\d+$")
 
