@@ -9,8 +9,8 @@
 #   $SKYPORT_DOCKER_CACHE/debian-bookworm-KEY.tar       minbase + python3, git, curl,
 #                                                       ca-certificates (for --build-arg BASE=...)
 #   $SKYPORT_DOCKER_CACHE/debian-bookworm-KEY-runtime.tar  the same less docs, man pages, locales,
-#                                                       apt lists, Python's tests, Perl's modules,
-#                                                       git's servers: the base of
+#                                                       apt lists, Python's tests, Perl, apt,
+#                                                       e2fsprogs, git's servers: the base of
 #                                                       docker/Dockerfile.prebuilt only (apt and
 #                                                       dpkg cannot install packages into it)
 # KEY hashes the mirror, the package lists and FORMAT, so a change to them makes new ones.
@@ -38,7 +38,11 @@ SLIM_EXCLUDES=(
   ./usr/share/git-core/contrib/* ./usr/share/gitweb ./usr/lib/git-core/git-http-push
   ./usr/lib/git-core/git-imap-send ./usr/lib/git-core/scalar ./usr/lib/git-core/git-daemon
   ./usr/lib/git-core/git-shell ./usr/lib/git-core/git-http-backend ./usr/lib/git-core/git-http-fetch
-  ./usr/bin/scalar ./usr/bin/git-shell ./var/lib/dpkg/info/*
+  ./usr/bin/scalar ./usr/bin/git-shell ./usr/lib/git-core/git-sh-i18n--envsubst ./var/lib/dpkg/info/*
+  ./usr/bin/perl ./usr/bin/perl5.* ./usr/lib/x86_64-linux-gnu/perl-base/* ./var/cache/debconf/*.dat
+  ./usr/bin/apt* ./usr/lib/apt/* './usr/lib/x86_64-linux-gnu/libapt-*' ./usr/bin/gpgv ./usr/bin/openssl
+  ./usr/sbin/e2* ./usr/sbin/debugfs ./usr/sbin/mke2fs ./usr/sbin/tune2fs ./usr/sbin/resize2fs
+  './usr/lib/x86_64-linux-gnu/libext2fs.so*'
   ./var/lib/apt/lists/* ./var/cache/apt/*.bin ./var/cache/debconf/*-old ./var/log/*.log
   ./usr/lib/x86_64-linux-gnu/gconv/*
   ./usr/lib/python3.11/test ./usr/lib/python3.11/ensurepip ./usr/lib/python3.11/idlelib
