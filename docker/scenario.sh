@@ -265,15 +265,15 @@ sticky_users() {
 commits() { [[ -s $STATE/commits ]] || fail "run the deploy phase first"; read -r A B < "$STATE/commits"; }
 
 # The load loop: one request at a time through the router (a new connection each) until
-# $STATE/load.stop appears; a line per request in $STATE/load: "ok|fail T STATUS INSTANCE SECONDS"
+# $STATE/load.stop appears (or SCENARIO_LOAD_MAX_S, 300 s, pass); a line per request in $STATE/load: "ok|fail T STATUS INSTANCE SECONDS"
 # (T: when it ended, in seconds since the epoch, the clock the host's `date` shares; SECONDS: how
 # long it took), then $STATE/load.done.
 phase_load() {
   mkdir -p "$STATE"
   rm -f "$STATE/load.stop" "$STATE/load.done"
   : > "$STATE/load"
-  local r
-  until [[ -e $STATE/load.stop ]]; do
+  local r deadline=$((SECONDS + ${SCENARIO_LOAD_MAX_S:-300}))  # a failed scenario leaves no endless loop behind
+  until [[ -e $STATE/load.stop ]] || ((SECONDS >= deadline)); do
     r=$(curl -s -o /dev/null --max-time 5 -H "$HOST_HEADER" \
         -w '%{http_code} %header{x-skyport-instance} %{time_total}' "$ROUTER/") || true
     if [[ $r == "200 "?*" "* ]]; then echo "ok $EPOCHREALTIME $r"; else echo "fail $EPOCHREALTIME ${r:-000}"; fi >> "$STATE/load"
