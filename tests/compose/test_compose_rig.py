@@ -85,7 +85,7 @@ class ComposeRigTest(unittest.TestCase):
         engine = DockerInNetns()
         self.engine = engine
         try:
-            self.step("base image (debootstrap, cached)")
+            self.step("base image (debootstrap once, then cached)")
             r = run([os.path.join(REPO, "scripts", "debian-base-image.sh")], check=False, timeout=1200)
             if r.returncode in (3, 4):
                 self.skipTest(f"no Debian base image: {r.stderr.strip().splitlines()[-1]}")
