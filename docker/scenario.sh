@@ -5,16 +5,19 @@
 #      drone under the drone's own address; curl through the router; the say role directly
 #   2. push commit B ("beepity boop!"), deploy it beside A; the newest commit takes the router
 #   3. `skyport split webapp A=50 B=50`: first visits see both commits, a cookie keeps a user on one
-#   4. stop the container drone-3: its entries leave the registry, traffic continues
+#   4. under a load loop, `docker kill` of the container drone-3: its entries leave the registry
+#      within the lease TTL, the load loop sees no failed request, traffic continues
 #   5. start it again: the hub redeploys A and B there, its entries come back
 #
 # On the host (Docker Engine with compose v2, or docker-compose v1), from anywhere:
 #   docker/scenario.sh
 # makes the token if missing, `docker compose up -d` (builds the image the first time),
-# runs steps 1-3 in the `client` container, stops drone-3 from the host, and so on.
+# runs steps 1-3 in the `client` container, kills drone-3 from the host, and so on.
+# COMPOSE (the command, e.g. docker-compose) and COMPOSE_FILE (then no token is made: the
+# files name their own) are honoured; SCENARIO_SKIP_BACK=1 leaves out step 5.
 #
 # Inside a container (or against any cluster), one phase at a time:
-#   docker/scenario.sh client deploy|drone-gone|drone-back
+#   docker/scenario.sh client deploy|load|load-wait|drone-gone|drone-back
 # configured by SKYPORT_HUB, SKYPORT_REGISTRY, SKYPORT_TOKEN_FILE and SCENARIO_*
 # (below; docker-compose.yml sets them for `client`).
 set -euo pipefail
@@ -31,26 +34,35 @@ compose() {
     fi
   fi
   # shellcheck disable=SC2086 # COMPOSE is a command with arguments
-  $COMPOSE -f "$HERE/../docker-compose.yml" "$@"
+  if [[ -n ${COMPOSE_FILE:-} ]]; then $COMPOSE "$@"; else $COMPOSE -f "$HERE/../docker-compose.yml" "$@"; fi
 }
 
-in_client() {
-  compose exec -T client bash /opt/skyport/src/docker/scenario.sh client "$@"
+in_client() {  # in_client [-e K=V]... PHASE
+  local env=()
+  while [[ ${1:-} == -e ]]; do env+=("$1" "$2"); shift 2; done
+  compose exec -T "${env[@]}" client bash /opt/skyport/src/docker/scenario.sh client "$@"
 }
 
 host_main() {
-  "$HERE/make-token.sh"
+  [[ -n ${COMPOSE_FILE:-} ]] || "$HERE/make-token.sh"
   compose up -d
   local victim=${SCENARIO_STOP_SERVICE:-drone-3}  # the service of the client's SCENARIO_STOPPED_DRONE
   in_client deploy
   echo
-  echo "\$ docker compose stop $victim"
-  compose stop "$victim"
-  in_client drone-gone
-  echo
-  echo "\$ docker compose start $victim"
-  compose start "$victim"
-  in_client drone-back
+  echo "# a load loop in the client container, then: docker kill (SIGKILL) of $victim"
+  compose exec -T -d client bash /opt/skyport/src/docker/scenario.sh client load
+  in_client load-wait
+  local killed_at
+  echo "\$ docker compose kill $victim      # SIGKILL, as docker kill"
+  compose kill "$victim"
+  killed_at=$(date +%s.%N)  # when the kill has returned: the container is dead (a lease's TTL counts from here)
+  in_client -e "SCENARIO_KILLED_AT=$killed_at" drone-gone
+  if [[ -z ${SCENARIO_SKIP_BACK:-} ]]; then
+    echo
+    echo "\$ docker compose start $victim"
+    compose start "$victim"
+    in_client drone-back
+  fi
   echo
   echo "scenario: all steps passed. The cluster keeps running: http://localhost:${SKYPORT_HTTP_PORT:-8080}/"
   echo "  docker compose exec client skyport registry show    |    docker compose down -v  (removes it and its data)"
@@ -252,20 +264,78 @@ sticky_users() {
 
 commits() { [[ -s $STATE/commits ]] || fail "run the deploy phase first"; read -r A B < "$STATE/commits"; }
 
+# The load loop: one request at a time through the router (a new connection each) until
+# $STATE/load.stop appears (or SCENARIO_LOAD_MAX_S, 300 s, pass); a line per request in $STATE/load: "ok|fail T STATUS INSTANCE SECONDS"
+# (T: when it ended, in seconds since the epoch, the clock the host's `date` shares; SECONDS: how
+# long it took), then $STATE/load.done.
+phase_load() {
+  mkdir -p "$STATE"
+  rm -f "$STATE/load.stop" "$STATE/load.done"
+  : > "$STATE/load"
+  local r deadline=$((SECONDS + ${SCENARIO_LOAD_MAX_S:-300}))  # a failed scenario leaves no endless loop behind
+  until [[ -e $STATE/load.stop ]] || ((SECONDS >= deadline)); do
+    r=$(curl -s -o /dev/null --max-time 5 -H "$HOST_HEADER" \
+        -w '%{http_code} %header{x-skyport-instance} %{time_total}' "$ROUTER/") || true
+    if [[ $r == "200 "?*" "* ]]; then echo "ok $EPOCHREALTIME $r"; else echo "fail $EPOCHREALTIME ${r:-000}"; fi >> "$STATE/load"
+  done
+  touch "$STATE/load.done"
+}
+load_oks() { awk -v t="${1:-0}" '$1 == "ok" && $2 > t' "$STATE/load" | wc -l; }
+loaded() { [[ -s $STATE/load && $(load_oks "${1:-0}") -ge ${2:-20} ]]; }
+phase_load_wait() {
+  wait_for 30 "the load loop's first 20 answers" loaded 0 20
+  pass "load loop running: $(load_oks) requests answered"
+}
+stop_load() {
+  touch "$STATE/load.stop"
+  wait_for 15 "the load loop to stop" test -e "$STATE/load.done"
+}
+no_entries_of() {  # no_entries_of DRONE: the registry lists nothing of $APP on DRONE
+  [[ $(skyport registry query "$APP" --json |
+      python3 -c 'import json,sys; print(sum(e["drone"] == sys.argv[1] for e in json.load(sys.stdin)))' "$1") == 0 ]]
+}
+
 phase_drone_gone() {
   local A B
   commits
-  step "$STOPPED is stopped: its entries leave the registry"
+  local ttl=${SCENARIO_LEASE_TTL:-5} killed_at=${SCENARIO_KILLED_AT:-}
+  [[ -n $killed_at ]] || fail "SCENARIO_KILLED_AT (when the host killed $STOPPED) is not set"
+  step "$STOPPED was killed: its entries leave the registry within the lease TTL (${ttl}s)"
+  local gone_at
+  until no_entries_of "$STOPPED"; do
+    python3 -c 'import sys,time; sys.exit(time.time() - float(sys.argv[1]) > float(sys.argv[2]) + 30)' "$killed_at" "$ttl" ||
+      fail "$STOPPED's entries still in the registry 30s after the lease TTL"
+    sleep 0.1
+  done
+  gone_at=$EPOCHREALTIME
+  local took
+  took=$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[1]) - float(sys.argv[2])))' "$gone_at" "$killed_at")
+  show skyport registry show "$APP" --table
+  # (+1 s: the registry's expiry sweep and this loop's polling)
+  python3 -c 'import sys; sys.exit(float(sys.argv[1]) > float(sys.argv[2]) + 1)' "$took" "$ttl" ||
+    fail "$STOPPED's entries left ${took}s after the kill; the lease TTL is ${ttl}s"
   local want
   want=$(expected_placement "$STOPPED")
-  wait_for 30 "$STOPPED's entries to leave the registry" placed "$A" "$want"
-  wait_for 30 "$STOPPED's entries to leave the registry" placed "$B" "$want"
-  show skyport registry show "$APP" --table
-  local left
-  left=$(skyport registry query "$APP" --json |
-    python3 -c 'import json,sys; print(sum(e["drone"] == sys.argv[1] for e in json.load(sys.stdin)))' "$STOPPED")
-  [[ $left == 0 ]] || fail "$STOPPED still has $left entries in the registry"
-  pass "no entry on $STOPPED; A and B on $want"
+  placed "$A" "$want" || fail "A is on [$(placement "$A")], want [$want]"
+  placed "$B" "$want" || fail "B is on [$(placement "$B")], want [$want]"
+  pass "no entry on $STOPPED ${took}s after the kill; A and B on $want"
+
+  step "the load loop through the kill: no failed request"
+  wait_for 30 "50 more answers after the entries left" loaded "$gone_at" 50
+  stop_load
+  local oks fails during
+  oks=$(grep -c '^ok ' "$STATE/load" || true)
+  fails=$(grep '^fail ' "$STATE/load" | head -5 || true)
+  during=$(awk -v a="$killed_at" -v b="$gone_at" '$1 == "ok" && $2 > a && $2 <= b' "$STATE/load" | wc -l)
+  [[ -z $fails ]] || fail "failed requests in the load loop ($oks ok): $fails"
+  if awk 'NR == FNR { gone[$1] = 1; next } $1 == "ok" && $2 > t && $4 in gone { found = 1 } END { exit !found }' \
+      t="$gone_at" "$STATE/stopped-instances" "$STATE/load"; then
+    fail "the router sent requests to $STOPPED after its entries left"
+  fi
+  local slowest
+  slowest=$(awk '$1 == "ok" && $5 > m { m = $5 } END { printf "%.2f", m }' "$STATE/load")
+  pass "load loop: $oks ok, 0 failed ($during answered between the kill and the entries leaving; slowest ${slowest}s)"
+
   step "traffic continues on the other drones"
   first_visits "$A" "$B" 100
   if awk 'NR == FNR { gone[$1] = 1; next } $3 in gone { found = 1 } END { exit !found }' \
@@ -293,9 +363,11 @@ phase_drone_back() {
 client_main() {
   case "${1:-}" in
     deploy) phase_deploy ;;
+    load) phase_load ;;
+    load-wait) phase_load_wait ;;
     drone-gone) phase_drone_gone ;;
     drone-back) phase_drone_back ;;
-    *) echo "usage: $0 client deploy|drone-gone|drone-back" >&2; exit 2 ;;
+    *) echo "usage: $0 client deploy|load|load-wait|drone-gone|drone-back" >&2; exit 2 ;;
   esac
 }
 

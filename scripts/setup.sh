@@ -11,11 +11,14 @@ PKGS=(build-essential cmake ninja-build pkg-config git ccache
       libgit2-dev libyaml-cpp-dev libboost-dev libboost-filesystem-dev zlib1g-dev libssl-dev
       python3 curl openssl iproute2 procps
       libjs-chart.js)  # Chart.js, compiled into the hub's web console (hub/console/console.cmake)
-# Only the tests need these (docker-compose v1 validates docker-compose.yml without an engine;
+# Only the tests need these (docker-compose v1 validates docker-compose.yml without an engine and runs
+# the rig;
 # python3-scipy re-runs tests/unit/stats_reference.py, which made the statistics' golden values;
 # wrk drives the rolling-redeploy test, tests/integration/test_rolling_redeploy.py;
-# etcd-server and etcd-client: the tests of the control plane on etcd start their own etcd clusters).
-TEST_PKGS=(docker-compose wrk etcd-server etcd-client zsh)
+# etcd-server and etcd-client: the tests of the control plane on etcd start their own etcd clusters;
+# docker.io, docker-compose and debootstrap: tests/compose/ runs the compose rig in a Docker engine of
+# its own, on a Debian base image that debootstrap makes).
+TEST_PKGS=(docker.io docker-compose debootstrap wrk etcd-server etcd-client zsh)
 # The fuzz targets (fuzz/, ctest fuzz.*): clang with libFuzzer and the sanitizers. Optional: where
 # they cannot be installed the fuzz smoke tests are skipped, saying why.
 FUZZ_PKGS=(clang libclang-rt-14-dev)
