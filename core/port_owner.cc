@@ -84,13 +84,25 @@ bool TryBind(int family, uint32_t port) {
   return rc == 0 || err != EADDRINUSE;
 }
 
-// False when /proc/PID/fd exists but may not be read (another user's process, or one that is not
-// dumpable): its sockets are unknown.
+// False when /proc/PID/fd exists but its links may not be read (another user's process, or one
+// that is not dumpable): its sockets are unknown. Listing the directory is not enough: root
+// without CAP_SYS_PTRACE (a container's default) lists it (CAP_DAC_OVERRIDE) but every readlink
+// fails, and the instance's own listener then looked like a stranger's.
 bool FdsReadable(pid_t pid) {
-  DIR* dir = opendir(fmt::format("/proc/{}/fd", pid).c_str());
+  const std::string fd_dir = fmt::format("/proc/{}/fd", pid);
+  DIR* dir = opendir(fd_dir.c_str());
   if (dir == nullptr) return errno != EACCES && errno != EPERM;
+  bool readable = true;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    char target[64];
+    if (readlink((fd_dir + "/" + e->d_name).c_str(), target, sizeof target) < 0 &&
+        (errno == EACCES || errno == EPERM))
+      readable = false;
+    break;  // one link tells
+  }
   closedir(dir);
-  return true;
+  return readable;
 }
 
 }  // namespace
@@ -180,7 +192,8 @@ std::string PortOwner::Describe(uint32_t port) const {
   if (pid == 0 && hidden != 0)
     return fmt::format(
         "port {} is held by a process outside the instance, or by pid {} ({}) of the instance, whose sockets "
-        "cannot be read (another user's, or not dumpable: run skyport as that user or as root)",
+        "cannot be read (another user's, or not dumpable: run skyport as that user, or as root with "
+        "CAP_SYS_PTRACE; in a container: cap_add SYS_PTRACE)",
         port, hidden, hidden_command.empty() ? "?" : hidden_command);
   if (pid == 0) return fmt::format("port {} is held by a process outside the instance", port);
   return fmt::format("port {} is held by pid {} ({})", port, pid, command.empty() ? "?" : command);

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <linux/capability.h>
 #include <netinet/in.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -116,4 +118,61 @@ TEST_CASE("CheckListener: ours, nobody, or a stranger named by pid", "[core]") {
   l.fd = -1;
   CHECK(CheckListener(port, getpgrp(), nullptr) == ListenerCheck::kNone);
   CHECK(PortIsFree(port));
+}
+
+// Root without CAP_SYS_PTRACE (Docker's default capabilities) lists another user's
+// /proc/PID/fd (CAP_DAC_OVERRIDE) but reads none of its links: the instance's own listener
+// must be reported as unreadable, naming the capability, not as a stranger's.
+TEST_CASE("CheckListener: another user's sockets unreadable without CAP_SYS_PTRACE are said so", "[core]") {
+  if (geteuid() != 0) {
+    WARN("skipped: needs root (an instance of another uid, and a capability to drop)");
+    return;
+  }
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t app = fork();
+  if (app == 0) {  // the instance: its own group, another uid, a listener
+    setpgid(0, 0);
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+    Listener l;
+    uint32_t port = l.port;
+    (void)!write(ready[1], &port, sizeof port);
+    pause();
+    _exit(0);
+  }
+  REQUIRE(app > 0);
+  setpgid(app, app);
+  uint32_t port = 0;
+  REQUIRE(read(ready[0], &port, sizeof port) == sizeof port);
+  close(ready[0]);
+  close(ready[1]);
+
+  int verdict[2];
+  REQUIRE(pipe(verdict) == 0);
+  pid_t checker = fork();
+  if (checker == 0) {  // the drone, as root in a container: CAP_SYS_PTRACE dropped
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct d[2]{};
+    if (syscall(SYS_capget, &h, d) != 0) _exit(3);
+    d[CAP_SYS_PTRACE / 32].effective &= ~(1u << (CAP_SYS_PTRACE % 32));
+    d[CAP_SYS_PTRACE / 32].permitted &= ~(1u << (CAP_SYS_PTRACE % 32));
+    if (syscall(SYS_capset, &h, d) != 0) _exit(3);
+    PortOwner owner;
+    const bool stranger = CheckListener(port, app, &owner) == ListenerCheck::kStranger;
+    const std::string said = owner.Describe(port);
+    const char out = !stranger ? 'o' : owner.hidden != app ? 'h' : said.find("CAP_SYS_PTRACE") == std::string::npos ? 'm' : 'y';
+    (void)!write(verdict[1], &out, 1);
+    _exit(0);
+  }
+  REQUIRE(checker > 0);
+  char got = 0;
+  REQUIRE(read(verdict[0], &got, 1) == 1);
+  close(verdict[0]);
+  close(verdict[1]);
+  waitpid(checker, nullptr, 0);
+  kill(app, SIGKILL);
+  waitpid(app, nullptr, 0);
+  // y: unreadable, named with the capability. o: called ours (cannot be known); h: the
+  // instance not named as unreadable (the bug: opendir passed, readlink failed); m: no hint.
+  CHECK(got == 'y');
 }
