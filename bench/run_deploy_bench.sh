@@ -221,7 +221,7 @@ if [[ $SYSTEMS == *skyport* ]]; then
   wait_file "$TMP/sky/registry.port" "$LAST_PID" skyport-registry
   REG=127.0.0.1:$(cat "$TMP/sky/registry.port")
   daemon skyport-hub "$TMP/sky" "$HUB_BIN" --listen 127.0.0.1:0 --git-listen 127.0.0.1:0 --data "$TMP/sky/hub-data" \
-    --token-file "$TMP/token" --port-file "$TMP/sky/hub.port" --metrics-listen '' --deploy-timeout 60
+    --token-file "$TMP/token" --port-file "$TMP/sky/hub.port" --metrics-listen '' --console-listen '' --deploy-timeout 60
   wait_file "$TMP/sky/hub.port" "$LAST_PID" skyport-hub
   read -r HUB_GRPC HUB_GIT <"$TMP/sky/hub.port"
   for dn in d1 d2; do

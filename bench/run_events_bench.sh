@@ -30,7 +30,7 @@ trap "exit 130" INT TERM
 wait_file() { for _ in $(seq 100); do [[ -s $1 ]] && return 0; sleep 0.1; done; echo "timed out waiting for $1" >&2; exit 1; }
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/token"
 
-"$BUILD/hub/skyport-hub" --listen 127.0.0.1:0 --git-listen 127.0.0.1:0 --data "$TMP/hub" --metrics-listen "" \
+"$BUILD/hub/skyport-hub" --listen 127.0.0.1:0 --git-listen 127.0.0.1:0 --data "$TMP/hub" --metrics-listen "" --console-listen "" \
   --port-file "$TMP/hub.port" --token-file "$TMP/token" --log-level warn &
 PIDS+=($!)
 wait_file "$TMP/hub.port"

@@ -130,7 +130,7 @@ NOBJ=$(git -C "$TMP/src" count-objects -v | awk -F': ' '/^count|in-pack/{s+=$2} 
 head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$TMP/token"; chmod 600 "$TMP/token"
 TOKEN=$(cat "$TMP/token")
 server skyport-hub "$HUB_BIN" --listen 127.0.0.1:0 --git-listen 127.0.0.1:0 --data "$TMP/hub-data" \
-  --token-file "$TMP/token" --port-file "$TMP/hub.port" --metrics-listen ''
+  --token-file "$TMP/token" --port-file "$TMP/hub.port" --metrics-listen '' --console-listen ''
 wait_file "$TMP/hub.port" "$LAST_PID" skyport-hub
 read -r _ HUB_GIT <"$TMP/hub.port"
 mkdir -p "$TMP/backend-root"

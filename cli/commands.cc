@@ -56,7 +56,7 @@ int ReportUsage(const Status& status) {
 std::optional<ConnectOptions> ConnectOptionsOrReport(const GlobalOptions& g, const std::string& target,
                                                      int& exit_code) {
   const char* env_token = std::getenv("SKYPORT_TOKEN");
-  auto token = LoadToken(g.token_file, env_token ? env_token : "");
+  auto token = g.token.empty() ? LoadToken(g.token_file, env_token ? env_token : "") : Result<std::string>(g.token);
   if (!token.ok()) {
     exit_code = ReportUsage(token.status());
     return std::nullopt;

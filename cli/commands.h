@@ -20,6 +20,7 @@ struct GlobalOptions {
   std::string registry = "127.0.0.1:6000";
   std::string hub = "127.0.0.1:6001";
   std::string token_file;  // else $SKYPORT_TOKEN
+  std::string token;       // when set, the token itself (the hub's console asks its own hub with it)
   std::string tls_ca, tls_cert, tls_key;
   double timeout_s = 10;  // per RPC
   bool json = false;

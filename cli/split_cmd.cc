@@ -55,24 +55,24 @@ Status CheckArguments(SplitOptions& o, std::vector<WeightArg>& weights) {
 
 }  // namespace
 
-int RunSplit(const GlobalOptions& g, SplitOptions o) {
-  std::vector<WeightArg> args;
-  if (Status s = CheckArguments(o, args); !s.ok()) return ReportUsage(s);
-  int code = kExitOk;
-  auto client = ConnectOrReport(g, code);
-  if (!client) return code;
-  if (o.show) return RunShowSplit(g, o, *client);
-
+SplitOutcome ApplySplit(RegistryClient& client, const SplitOptions& o, const std::vector<WeightArg>& args,
+                        bool dry_run) {
+  SplitOutcome out;
+  auto rpc_failed = [&out](std::string what, Status s) {
+    out.status = std::move(s);
+    out.rpc_error = true;
+    out.what = std::move(what);
+    return out;
+  };
   v1::QueryRequest query;
   query.set_app(o.app);
-  auto live = client->Query(query);
-  if (!live.ok()) return ReportRpcError(g, "query " + o.app, live.status());
-  std::vector<std::string> running;
-  for (const auto& ep : live->endpoints()) running.push_back(ep.commit());
-  auto weights = ResolveWeights(o.app, args, running);
+  auto live = client.Query(query);
+  if (!live.ok()) return rpc_failed("query " + o.app, live.status());
+  for (const auto& ep : live->endpoints()) out.running.push_back(ep.commit());
+  auto weights = ResolveWeights(o.app, args, out.running);
   if (!weights.ok()) {
-    std::cerr << "skyport: " << weights.status().message() << std::endl;
-    return kExitFailure;
+    out.status = weights.status();
+    return out;
   }
 
   SplitRequest req;
@@ -88,36 +88,55 @@ int RunSplit(const GlobalOptions& g, SplitOptions o) {
   req.allow_override = o.allow_override;
   req.hosts = o.hosts;
   req.path_prefixes = o.path_prefixes;
+  out.weights = req.weights;
 
   // Compare-and-swap: someone else may write the route between our read and
   // our write; then read it again and rebalance from what they wrote.
   for (int attempt = 0;; ++attempt) {
     std::optional<v1::RouteConfig> current;
-    auto got = client->GetRoute(o.app);
+    auto got = client.GetRoute(o.app);
     if (got.ok())
       current = std::move(*got);
     else if (got.status().code() != Code::kNotFound)
-      return ReportRpcError(g, "get route for " + o.app, got.status());
-    auto plan = PlanSplit(current, req, running);
+      return rpc_failed("get route for " + o.app, got.status());
+    auto plan = PlanSplit(current, req, out.running);
     if (!plan.ok()) {
-      std::cerr << "skyport: " << plan.status().message() << std::endl;
-      return kExitFailure;
+      out.status = plan.status();
+      return out;
     }
-    auto put = client->PutRoute(plan->route, plan->expected_revision);
+    out.plan = std::move(*plan);
+    if (dry_run) return out;
+    auto put = client.PutRoute(out.plan.route, out.plan.expected_revision);
     if (!put.ok()) {
       const Code c = put.status().code();
       if ((c == Code::kAborted || c == Code::kFailedPrecondition) && attempt < kCasRetries) continue;
-      return ReportRpcError(g, "set route for " + o.app, put.status());
+      return rpc_failed("set route for " + o.app, put.status());
     }
-    if (g.json) {
-      plan->route.set_revision(put->revision());
-      std::cout << RouteToJson(plan->route) << std::flush;
-    } else {
-      std::cout << SplitSummary(*plan, put->revision()) << std::flush;
-    }
-    for (const auto& w : SplitWarnings(req.weights, running)) std::cerr << "skyport: warning: " << w << std::endl;
-    return kExitOk;
+    out.revision = put->revision();
+    out.plan.route.set_revision(out.revision);
+    return out;
   }
+}
+
+int RunSplit(const GlobalOptions& g, SplitOptions o) {
+  std::vector<WeightArg> args;
+  if (Status s = CheckArguments(o, args); !s.ok()) return ReportUsage(s);
+  int code = kExitOk;
+  auto client = ConnectOrReport(g, code);
+  if (!client) return code;
+  if (o.show) return RunShowSplit(g, o, *client);
+  SplitOutcome done = ApplySplit(*client, o, args, /*dry_run=*/false);
+  if (!done.status.ok()) {
+    if (done.rpc_error) return ReportRpcError(g, done.what, done.status);
+    std::cerr << "skyport: " << done.status.message() << std::endl;
+    return kExitFailure;
+  }
+  if (g.json)
+    std::cout << RouteToJson(done.plan.route) << std::flush;
+  else
+    std::cout << SplitSummary(done.plan, done.revision) << std::flush;
+  for (const auto& w : SplitWarnings(done.weights, done.running)) std::cerr << "skyport: warning: " << w << std::endl;
+  return kExitOk;
 }
 
 // ---- `skyport split` in the command table (command_table.h)

@@ -18,42 +18,70 @@
 #include "core/clock.h"
 
 namespace skyport::cli {
-int RunStats(const GlobalOptions& g, const StatsOptions& o) {
-  if (Status s = CheckStatsOptions(o); !s.ok()) return ReportUsage(s);
-  auto query = MakeStatsQuery(o.app, o.experiment, SystemClock::Get()->WallMs() / 1000);
-  if (!query.ok()) return ReportUsage(query.status());
-  int code = kExitOk;
-  auto gathered = GatherStats(g, o, *query, code);
-  if (!gathered) return code;
-  auto& routers = gathered->routers;
-  auto& report = gathered->report;
-  const auto& weights = gathered->weights;
-  if (!routers && !report) {
-    if (gathered->router_problem) PrintSourceProblem(*gathered->router_problem, false);
-    if (gathered->hub_problem) PrintSourceProblem(*gathered->hub_problem, false);
-    return kExitFailure;
+StatsComputed ComputeStats(const GlobalOptions& g, const StatsOptions& o) {
+  StatsComputed out;
+  if (Status s = CheckStatsOptions(o); !s.ok()) {
+    out.code = ReportUsage(s);
+    out.status = s;
+    return out;
   }
-
-  std::optional<ExperimentResult> experiment;
+  auto query = MakeStatsQuery(o.app, o.experiment, SystemClock::Get()->WallMs() / 1000);
+  if (!query.ok()) {
+    out.code = ReportUsage(query.status());
+    out.status = query.status();
+    return out;
+  }
+  out.gathered = GatherStats(g, o, *query, out.code);
+  if (!out.gathered) {
+    out.status = Status::InvalidArgument("stats: cannot connect (bad flags or token)");
+    return out;
+  }
+  const auto& report = out.gathered->report;
+  if (!out.gathered->routers && !report) {
+    out.code = kExitFailure;
+    out.status = Status::Unavailable("stats " + o.app + ": neither the routers nor the hub answered");
+    return out;
+  }
   if (report) {
+    const auto& weights = out.gathered->weights;
     const auto& experiment_weights = o.experiment.flight.empty() ? weights : std::map<std::string, uint32_t>{};
     auto control = ChooseControl(*report, experiment_weights, o.experiment.control);
-    if (!control.ok()) return ReportUsage(control.status());
-    experiment = AnalyzeExperiment(*query, *report, experiment_weights, *control);
+    if (!control.ok()) {
+      out.code = ReportUsage(control.status());
+      out.status = control.status();
+      return out;
+    }
+    out.experiment = AnalyzeExperiment(*query, *report, experiment_weights, *control);
   }
-  if (gathered->router_problem) PrintSourceProblem(*gathered->router_problem, true);
-  if (gathered->hub_problem) PrintSourceProblem(*gathered->hub_problem, true);
+  return out;
+}
+
+nlohmann::json StatsJsonDoc(const StatsComputed& c) {
+  nlohmann::json doc = c.gathered->routers ? *c.gathered->routers : nlohmann::json::object();
+  if (c.experiment) doc["experiment"] = ExperimentJson(*c.experiment);
+  if (!c.gathered->hub_answered_by.empty()) doc["answered_by"] = c.gathered->hub_answered_by;  // the hub's numbers
+  return doc;
+}
+
+int RunStats(const GlobalOptions& g, const StatsOptions& o) {
+  StatsComputed c = ComputeStats(g, o);
+  if (!c.status.ok() && c.code == kExitFailure && c.gathered) {  // neither source answered
+    if (c.gathered->router_problem) PrintSourceProblem(*c.gathered->router_problem, false);
+    if (c.gathered->hub_problem) PrintSourceProblem(*c.gathered->hub_problem, false);
+    return kExitFailure;
+  }
+  if (!c.status.ok()) return c.code;
+  if (c.gathered->router_problem) PrintSourceProblem(*c.gathered->router_problem, true);
+  if (c.gathered->hub_problem) PrintSourceProblem(*c.gathered->hub_problem, true);
 
   if (g.json) {
-    nlohmann::json doc = routers ? std::move(*routers) : nlohmann::json::object();
-    if (experiment) doc["experiment"] = ExperimentJson(*experiment);
-    if (!gathered->hub_answered_by.empty()) doc["answered_by"] = gathered->hub_answered_by;  // the hub's numbers
-    std::cout << doc.dump(2) << std::endl;
+    std::cout << StatsJsonDoc(c).dump(2) << std::endl;
     return kExitOk;
   }
-  if (routers) std::cout << RenderStatsTable(*routers, o.app, weights);
-  if (routers && experiment) std::cout << "\n";
-  if (experiment) std::cout << RenderExperimentTable(*experiment);
+  const auto& routers = c.gathered->routers;
+  if (routers) std::cout << RenderStatsTable(*routers, o.app, c.gathered->weights);
+  if (routers && c.experiment) std::cout << "\n";
+  if (c.experiment) std::cout << RenderExperimentTable(*c.experiment);
   std::cout << std::flush;
   return kExitOk;
 }

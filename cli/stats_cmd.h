@@ -26,4 +26,5 @@ struct StatsOptions {
 // when neither answered, 2 for bad flags (and an unknown --control).
 int RunStats(const GlobalOptions& g, const StatsOptions& o);
 
+
 }  // namespace skyport::cli

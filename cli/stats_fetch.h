@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/experiment_table.h"
 #include "cli/stats_cmd.h"
 #include "skyport/v1/router.pb.h"
 
@@ -42,5 +43,20 @@ Status CheckStatsOptions(const StatsOptions& o);
 // `ask_routers` false: only the hub and the weights (the gate).
 std::optional<GatheredStats> GatherStats(const GlobalOptions& g, const StatsOptions& o, const v1::StatsQuery& query,
                                          int& code, bool ask_routers = true);
+
+// What RunStats computes before printing (shared with the hub's console, GET
+// /api/apps/APP/stats). `status` not ok: nothing to show, `code` the exit code
+// (usage problems were printed; with both sources silent, `gathered` holds
+// their problems).
+struct StatsComputed {
+  std::optional<GatheredStats> gathered;
+  std::optional<ExperimentResult> experiment;
+  Status status;
+  int code = 0;
+};
+StatsComputed ComputeStats(const GlobalOptions& g, const StatsOptions& o);
+// The --json document: the merged router /stats, the hub's part under
+// "experiment", the answering hub under "answered_by".
+nlohmann::json StatsJsonDoc(const StatsComputed& c);
 
 }  // namespace skyport::cli

@@ -13,6 +13,7 @@
 #include "cli/errors.h"
 #include "cli/hub_commands.h"
 #include "cli/stats_table.h"
+#include "cli/status_gather.h"
 #include "cli/status_report.h"
 #include "core/address_list.h"
 #include "core/clock.h"
@@ -68,15 +69,14 @@ RouterProbe ProbeRouter(const v1::Endpoint& e, int timeout_ms) {
   return p;
 }
 
-int RunStatus(const GlobalOptions& g) {
-  int code = kExitOk;
-  auto hub_opts = ConnectOptionsOrReport(g, g.hub, code);
-  if (!hub_opts) return code;
+}  // namespace
+
+Result<StatusInputs> GatherStatus(const GlobalOptions& g, const ConnectOptions& hub_opts) {
   auto hubs = ParseAddressList("hub", g.hub);
-  if (!hubs.ok()) return ReportUsage(hubs.status());
+  if (!hubs.ok()) return hubs.status();
   auto registries = ParseAddressList("registry", g.registry);
-  if (!registries.ok()) return ReportUsage(registries.status());
-  ConnectOptions opts = *hub_opts;
+  if (!registries.ok()) return registries.status();
+  ConnectOptions opts = hub_opts;
   opts.timeout_ms = std::min<int64_t>(opts.timeout_ms, 5'000);  // one daemon's answer; a dead one costs this
   StatusInputs in;
 
@@ -127,6 +127,18 @@ int RunStatus(const GlobalOptions& g) {
   else in.routers_error = "the registry did not say: " + Why(r.status());
   in.now_ms = WallNowMs();
 
+  return in;
+}
+
+namespace {
+
+int RunStatus(const GlobalOptions& g) {
+  int code = kExitOk;
+  auto hub_opts = ConnectOptionsOrReport(g, g.hub, code);
+  if (!hub_opts) return code;
+  auto gathered = GatherStatus(g, *hub_opts);
+  if (!gathered.ok()) return ReportUsage(gathered.status());
+  const StatusInputs& in = *gathered;
   const StatusReport report = BuildStatus(in);
   if (g.json) std::cout << StatusJson(report, in.now_ms).dump(2) << std::endl;
   else std::cout << RenderStatusTable(report, in.now_ms) << std::flush;

@@ -23,6 +23,8 @@
 #include "core/http_admin.h"
 #include "core/log.h"
 #include "core/prom_text.h"
+#include "hub/console/console_data.h"
+#include "hub/console/console_server.h"
 #include "core/timefmt.h"
 #include "hub/flights/etcd_flight_store.h"
 #include "hub/flights/flight_service.h"
@@ -503,6 +505,57 @@ int RunDaemon(const DaemonOptions& o) {
     gate.Set(leadership);
   }
 
+  // The console (issue 17): it asks this hub over its own gRPC listener, as the CLI does.
+  std::unique_ptr<console::ConsoleData> console_data;
+  std::unique_ptr<console::ConsoleServer> console_server;
+  if (!o.console_listen.empty()) {
+    auto hp = SplitHostPort(o.listen);
+    if (!hp.ok()) return FailStart(hp.status());
+    std::string host = hp->first;
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    else if (host == "::") host = "::1";
+    console::DataOptions d;
+    d.hub = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+    d.registry = o.registry;
+    d.token = *token;
+    d.tls_ca = o.common.tls.ca;
+    d.tls_cert = o.common.tls.cert;
+    d.tls_key = o.common.tls.key;
+    console_data = std::make_unique<console::ConsoleData>(d);
+    console::ConsoleOptions co;
+    co.listen = o.console_listen;
+    co.token = *token;
+    co.secure_cookie = o.console_secure_cookie;
+    co.max_connections = o.console_max_connections;
+    co.max_connections_per_client = o.console_max_connections_per_client;
+    co.max_sse_streams = o.console_max_sse_streams;
+    co.max_body_bytes = o.console_max_body;
+    co.sessions.max_sessions = static_cast<size_t>(o.console_max_sessions);
+    co.sessions.idle_ms = int64_t{o.console_session_idle_s} * 1000;
+    co.sessions.absolute_ms = int64_t{o.console_session_lifetime_s} * 1000;
+    co.logins.max_failures = o.console_login_max_failures;
+    // What the pages show, digested once a second for the live-update stream (no RPC, no disk).
+    co.state_version = [h = hub->get(), fs = &flight_service]() -> uint64_t {
+      std::string s;
+      for (const auto& p : h->Ps("")) s += p.SerializeAsString();
+      for (const auto& d : h->Drones()) s += d.name() + (d.connected() ? "+" : "-");
+      for (const auto& app : h->ReleaseApps())
+        if (auto r = h->ReleasesOf(app); r && !r->releases.empty())
+          s += fmt::format("{}:{}:{}:{}", app, r->next, static_cast<int>(r->releases.back().outcome),
+                           h->ConfigVersion(app));
+      if (ControlTower* t = fs->tower())
+        for (const auto& f : t->List(/*all=*/true)) s += f.SerializeAsString();
+      return std::hash<std::string>{}(s);
+    };
+    if (!console::IsLoopbackListen(o.console_listen))
+      log::Warn("the console listens beyond loopback over plain HTTP: the token and session cookie cross the network "
+                "in clear unless a TLS proxy is in front (then pass --console-secure-cookie)",
+                {{"console_listen", o.console_listen}});
+    auto c = console::ConsoleServer::Start(std::move(co), console_data.get());
+    if (!c.ok()) return FailStart(c.status());
+    console_server = std::move(*c);
+  }
+
   std::unique_ptr<AdminServer> admin;
   if (!o.metrics_listen.empty()) {
     auto aopts = AdminOptionsFromFlagsAndEnv(o.admin, "");
@@ -517,7 +570,7 @@ int RunDaemon(const DaemonOptions& o) {
     auto a = AdminServer::Start(o.metrics_listen,
                                 {{"/metrics",
                                   [h, fs, g, ss, sj, hs, fst, ds = desired_store.get(), &gate, &peer_service,
-                                   rep = replicator.get(), cu, rp = &repacker](const AdminRequest&) {
+                                   rep = replicator.get(), cu, rp = &repacker, cs = console_server.get()](const AdminRequest&) {
                                     auto election = gate.get();
                                     return AdminResponse{200, "text/plain; version=0.0.4",
                                                          Metrics(*h, fs->tower()) + g->Metrics() + ss->MetricsText() +
@@ -526,7 +579,8 @@ int RunDaemon(const DaemonOptions& o) {
                                                              (ds ? ds->MetricsText() : "") +
                                                              peer_service.MetricsText() +
                                                              (rep ? rep->MetricsText() : "") +
-                                                             (cu ? cu->MetricsText() : "") + rp->MetricsText()};
+                                                             (cu ? cu->MetricsText() : "") + rp->MetricsText() +
+                                                             (cs ? cs->Metrics() : "")};
                                   }},
                                  {"/healthz",
                                   [](const AdminRequest&) { return AdminResponse{200, "text/plain", "ok\n"}; }}},
@@ -539,11 +593,14 @@ int RunDaemon(const DaemonOptions& o) {
   log::Info("listening", {{"grpc_port", port},
                           {"git_port", (*git)->port()},
                           {"metrics_port", admin ? admin->port() : 0},
+                          {"console_port", console_server ? console_server->port() : 0},
                           {"tls", !o.common.tls.cert.empty()},
                           {"data", o.data_dir},
                           {"registry", o.registry},
                           {"store", o.store}});
   log::Info("stopping", {{"signal", stop_signals.Wait()}, {"deposed", deposed.load()}});
+  admin.reset();           // it reads the console's metrics
+  console_server.reset();  // its data calls in flight end while the gRPC server still answers them
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   retirer.reset();  // before the tower it asks about flights
   if (catch_up) catch_up->Stop();  // a takeover's sync must not hold up the election's stop

@@ -32,7 +32,7 @@ add_library(skyport_hub_shell STATIC deploys/hub.cc deploys/service.cc deploys/o
   deploys/hub_releases.cc deploys/apps_service.cc ops/info_service.cc
   stats/stats_service.cc flights/tower_io.cc flights/ping_http.cc
   flights/flight_service.cc ha/gate.cc ha/leadership.cc)
-target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_logic skyport_hub_flights skyport_hub_etcd_logic skyport_hub_git skyport_hub_peer skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
+target_link_libraries(skyport_hub_shell PUBLIC skyport_hub_console skyport_hub_logic skyport_hub_flights skyport_hub_etcd_logic skyport_hub_git skyport_hub_peer skyport_hub_stats skyport_rpc skyport_etcd Threads::Threads
   PRIVATE SQLite::SQLite3 Boost::headers)
 
 add_executable(skyport-hub main.cc)

@@ -71,6 +71,17 @@ struct DaemonOptions {
   std::string repack_interval = "24h";       // a repository with several packs is repacked this often; 0 = never by time
   int repack_after_pushes = 20;              // ... and after this many pushes; 0 = never by count
   std::string repack_check_interval = "1m";  // between looks
+  // ---- the console (issue 17): hub/console/API.md, docs/operations.md
+  std::string console_listen = "127.0.0.1:6004";  // "" = off
+  int console_max_connections = 256;
+  int console_max_connections_per_client = 64;
+  int console_max_sse_streams = 32;
+  uint64_t console_max_body = 64 << 10;
+  int console_max_sessions = 1000;
+  int console_session_idle_s = 3600;
+  int console_session_lifetime_s = 12 * 3600;
+  int console_login_max_failures = 5;  // per client address per minute; beyond: 429
+  bool console_secure_cookie = false;  // served behind a TLS proxy: the session cookie gets Secure
 };
 
 int RunDaemon(const DaemonOptions& o);

@@ -136,6 +136,38 @@ int main(int argc, char** argv) {
   app.add_option("--repack-check-interval", o.repack_check_interval,
                  "Time between looks for repositories to repack (e.g. 1m, 10s)")
       ->capture_default_str();
+  // ---- the console (issue 17)
+  app.add_option("--console-listen", o.console_listen,
+                 "HTTP address of the web console (login with the cluster token; '' = off). Beyond loopback it "
+                 "is plain HTTP: put a TLS proxy in front (and --console-secure-cookie)")
+      ->capture_default_str();
+  app.add_option("--console-max-connections", o.console_max_connections,
+                 "Connections open to the console at once; more are closed at accept")
+      ->capture_default_str()->check(CLI::Range(1, 100'000));
+  app.add_option("--console-max-connections-per-client", o.console_max_connections_per_client,
+                 "Connections open to the console from one client address; more are closed at accept")
+      ->capture_default_str()->check(CLI::Range(1, 100'000));
+  app.add_option("--console-max-sse-streams", o.console_max_sse_streams,
+                 "Live-update streams (GET /api/events) open at once; more are answered 503")
+      ->capture_default_str()->check(CLI::Range(1, 10'000));
+  app.add_option("--console-max-body", o.console_max_body,
+                 "Largest console request body (a flight spec, a split), bytes or with a unit; larger: 413")
+      ->capture_default_str()->transform(CLI::AsSizeValue(false));
+  app.add_option("--console-max-sessions", o.console_max_sessions,
+                 "Console login sessions kept (in memory; a hub restart logs everyone out); beyond, the least "
+                 "recently used one ends")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--console-session-idle-timeout", o.console_session_idle_s,
+                 "Seconds a console session may go unused before it ends")
+      ->capture_default_str()->check(CLI::Range(60, 30 * 86'400));
+  app.add_option("--console-session-lifetime", o.console_session_lifetime_s,
+                 "Seconds after login when a console session ends, used or not")
+      ->capture_default_str()->check(CLI::Range(60, 365 * 86'400));
+  app.add_option("--console-login-max-failures", o.console_login_max_failures,
+                 "Failed console logins (or wrong Bearer tokens) per client address per minute; beyond: 429")
+      ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_flag("--console-secure-cookie", o.console_secure_cookie,
+               "Mark the console's session cookie Secure (the console is reached through a TLS proxy)");
   skyport::AddEtcdFlags(app, o.etcd, "hub");
   skyport::AddCommonDaemonFlags(app, o.common, /*serves=*/true, "hub");
   skyport::AddAdminFlags(app, o.admin, "hub");

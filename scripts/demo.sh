@@ -53,7 +53,7 @@ start registry "$BIN/registry/skyport-registry" --listen 127.0.0.1:0 --port-file
 wait_file "$STATE/registry.port" 20
 export SKYPORT_REGISTRY=127.0.0.1:$(cat "$STATE/registry.port")
 start hub "$BIN/hub/skyport-hub" --listen 127.0.0.1:0 --git-listen 127.0.0.1:0 --port-file "$STATE/hub.port" \
-  --data "$STATE/hub" --token-file "$STATE/token" --metrics-listen 127.0.0.1:0 \
+  --data "$STATE/hub" --token-file "$STATE/token" --metrics-listen 127.0.0.1:0 --console-listen 127.0.0.1:0 \
   --registry "$SKYPORT_REGISTRY" --gate-interval-ms 1000
 wait_file "$STATE/hub.port" 20
 read -r HUB_PORT GIT_PORT < "$STATE/hub.port"

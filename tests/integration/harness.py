@@ -206,6 +206,8 @@ class Hub:
             os.unlink(port_file)
         # A test that reads /metrics passes its own --metrics-listen in extra.
         metrics = [] if "--metrics-listen" in self.extra else ["--metrics-listen", ""]
+        # Likewise the console (its default 127.0.0.1:6004 would be shared by every test's hub).
+        metrics += [] if "--console-listen" in self.extra else ["--console-listen", ""]
         args = [binary("skyport-hub"), "--listen", f"127.0.0.1:{self.port}", "--git-listen",
                 f"127.0.0.1:{self.git_port}", "--data", self.data, "--token-file", self.token_file,
                 "--port-file", port_file, *metrics,
@@ -243,6 +245,15 @@ class Hub:
         """One unlabelled counter or gauge of the hub's /metrics, or None."""
         m = re.search(r"^" + re.escape(name) + r" (\d+)$", self.metrics(), re.M)
         return int(m.group(1)) if m else None
+
+    def console_port(self):
+        """The console's port (started with --console-listen 127.0.0.1:0 in extra), from the last "listening" line."""
+        port = None
+        with open(self.log_path) as f:
+            for line in f:
+                if "listening" in line and "console_port=" in line:
+                    port = int(line.split("console_port=")[1].split()[0])
+        return port
 
     def git_url(self, app, token):
         return f"http://skyport:{token}@127.0.0.1:{self.git_port}/{app}.git"

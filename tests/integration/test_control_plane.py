@@ -104,7 +104,7 @@ class SecondDaemonTest(ClusterTest):
             args[args.index("--metrics-listen") + 1] = f"{twin}:{port}"
             hub = [binary("skyport-hub"), "--listen", "127.0.0.1:0", "--git-listen", f"{twin}:{port}",
                    "--data", os.path.join(self.tmp, f"hub-{port}"), "--token-file", self.token_file,
-                   "--metrics-listen", "", "--registry", self.registry.address()]
+                   "--metrics-listen", "", "--console-listen", "", "--registry", self.registry.address()]
             for what, cmd in (("skyport-registry", args), ("skyport-hub", hub)):
                 try:
                     code, out = run_daemon(cmd, timeout=5)
@@ -124,7 +124,7 @@ class SecondDaemonTest(ClusterTest):
 
         def hub_args(listen, git_listen, data, metrics=""):
             return [binary("skyport-hub"), "--listen", listen, "--git-listen", git_listen, "--data", data,
-                    "--token-file", self.token_file, "--metrics-listen", metrics,
+                    "--token-file", self.token_file, "--metrics-listen", metrics, "--console-listen", "",
                     "--registry", self.registry.address()]
 
         other = os.path.join(self.tmp, "hub-other")
