@@ -10,7 +10,6 @@ by pid.
 import http.client
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -81,18 +80,8 @@ def new_browser(width=1280, height=900):
 
 
 def console_port(hub):
-    """The hub's console port: the harness's Hub knows it once it reads it from
-    the port file; else the hub's log line `console listening ... port=N`."""
-    port = getattr(hub, "console_port", 0)
-    if port:
-        return port
-    with open(hub.log_path) as f:
-        for line in f:
-            if "console" in line and "listening" in line:
-                m = re.search(r"(?:console_port|port)=(\d+)", line) or re.search(r"127\.0\.0\.1:(\d+)", line)
-                if m:
-                    return int(m.group(1))
-    raise AssertionError("no console port in the hub's port file or log")
+    """The hub's console port (harness Hub.console_port(): its "listening" log line)."""
+    return wait_until(lambda: hub.console_port(), 10, what="the console's port in the hub's log")
 
 
 def artifact_dir(name="console"):

@@ -56,7 +56,11 @@ class Page:
                    what=f"page {self.js('return location.hash')} rendered (error: {self.error()!r})")
 
     def wait(self, script, what, timeout=15, *args):
-        return wait_until(lambda: self.js(script, *args), timeout, interval=0.1, what=what)
+        try:
+            return wait_until(lambda: self.js(script, *args), timeout, interval=0.1, what=what)
+        except AssertionError as e:
+            self.shot("failure")
+            raise AssertionError(f"{e}; page {self.js('return location.hash')}, error banner {self.error()!r}") from None
 
     def error(self):
         return self.js("const e = document.getElementById('error'); return e && !e.hidden ? e.textContent : ''")
@@ -90,18 +94,21 @@ class Page:
         return self.js("return document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
-def leaf_values(doc, prefix=""):
-    """{"a.b.0": value} for every number (and null) inside an arm's JSON object."""
-    out = {}
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out.update(leaf_values(v, f"{prefix}{k}."))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out.update(leaf_values(v, f"{prefix}{i}."))
-    else:
-        out[prefix[:-1]] = doc
-    return out
+MISSING_KEY = object()
+
+
+def lookup(doc, path):
+    """doc["a"]["b"][0] for "a.b.0"; None under a null (a control's delta_conversion), MISSING_KEY if absent."""
+    for k in path.split("."):
+        if doc is None:
+            return None
+        if isinstance(doc, list):
+            doc = doc[int(k)] if k.isdigit() and int(k) < len(doc) else MISSING_KEY
+        elif isinstance(doc, dict):
+            doc = doc.get(k, MISSING_KEY)
+        if doc is MISSING_KEY:
+            return MISSING_KEY
+    return doc
 
 
 @unittest.skipIf(MISSING, f"no real browser here: {MISSING}")
@@ -211,13 +218,13 @@ class ConsoleBrowserTest(ConsoleCluster):
             doc = self.cli_json("stats", "webapp", "--event", "purchase", "--by", "hour", "--json")["experiment"]
             cells = p.js("return [...document.querySelectorAll('td[data-field]')].map(td => "
                          "[td.dataset.bucket, td.dataset.arm, td.dataset.field, td.dataset.value])")
-            want = {}
-            for b in doc["buckets"]:
-                for a in b["arms"]:
-                    for path, v in leaf_values(a).items():
-                        want[(str(b["bucket_unix_s"]), a["arm"], path)] = v
-            diffs = [(k, json.loads(v), want.get(tuple(k))) for *k, v in cells
-                     if tuple(k) not in want or json.loads(v) != want[tuple(k)]]
+            arms = {(str(b["bucket_unix_s"]), a["arm"]): a for b in doc["buckets"] for a in b["arms"]}
+            shown = {(bucket, arm) for bucket, arm, _, _ in cells}
+            diffs = [] if shown == set(arms) else [("arms shown", sorted(shown), sorted(arms))]
+            for bucket, arm, path, value in cells:
+                want = lookup(arms.get((bucket, arm)), path)
+                if want is MISSING_KEY or json.loads(value) != want:
+                    diffs.append(((bucket, arm[:8], path), json.loads(value), want))
             return (doc, cells) if not diffs else AssertionError(diffs[:5])
         doc, cells = wait_until(compare, 20, interval=0.5, what="the page's numbers equal to skyport stats --json")
         self.assertGreater(len(cells), 30, "the page shows the arms' numbers")
@@ -230,7 +237,7 @@ class ConsoleBrowserTest(ConsoleCluster):
         data = p.js("const c = window.skyportCharts; const f = (id) => c[id].data.datasets.filter(d => !d.band && !d.alpha)"
                     ".map(d => d.data); return {users: f('users'), conversion: f('conversion'), mean: f('mean'),"
                     " lift: f('lift'), pvalue: f('pvalue')}")
-        order = [doc["control"]] + sorted(a for a in arms if a != doc["control"])
+        order = sorted(arms)  # the page's arm order (colour, marker) on every page
         for i, arm in enumerate(order):
             per_bucket = [next((a for a in b["arms"] if a["arm"] == arm), None) for b in doc["buckets"]]
             self.assertEqual(data["users"][i], [a and a["users"] for a in per_bucket])
@@ -241,11 +248,17 @@ class ConsoleBrowserTest(ConsoleCluster):
             per_bucket = [next((a for a in b["arms"] if a["arm"] == arm), None) for b in doc["buckets"]]
             self.assertEqual(data["lift"][i], [a and a["delta_conversion"] and a["delta_conversion"]["difference"]
                                                for a in per_bucket])
-        self.assertFalse(p.qs("#srm-banner"), "a 50/50 split without mismatch shows no banner")
+        # The users were dealt 50/50 and the split is now 80/20: the server's check flags a sample
+        # ratio mismatch, and the page says so loudly.
+        mismatch = [b for b in doc["buckets"] if b["srm"] and b["srm"]["mismatch"]]
+        self.assertTrue(mismatch, "users dealt 50/50 against weights of 80/20 are a mismatch")
+        banner = p.qs("#srm-banner")
+        self.assertTrue(banner and banner[0].is_displayed(), "the mismatch banner")
+        self.assertEqual(len(banner[0].find_elements(By.CSS_SELECTOR, "li")), len(mismatch))
         p.shot("experiment")
-        p.driver.set_window_size(1280, 1400)
+        self.driver.set_window_size(1280, 1400)
         p.shot("console-experiment")
-        p.driver.set_window_size(1280, 900)
+        self.driver.set_window_size(1280, 900)
 
         # ---- registry: the port table and its filter
         p.go("#/registry")
@@ -319,6 +332,7 @@ class ConsoleSecurityTest(ConsoleCluster):
         for path in ("/api/overview", "/api/apps/webapp", "/api/flights", "/api/registry", "/api/session"):
             status = p.js("const r = new XMLHttpRequest(); r.open('GET', arguments[0], false); r.send(); return r.status", path)
             self.assertEqual(status, 401, path)
+        self.driver.get(self.console + "/")
         p.login(self.token)
         p.wait("return document.body.dataset.page === 'overview'", "the overview after login")
         for where in p.js("return [document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage)]"):

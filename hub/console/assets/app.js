@@ -176,7 +176,9 @@ function startLive() {
   };
   const onEvent = () => scheduleRefresh();
   events.onmessage = onEvent;
-  for (const name of ["tick", "change", "version", "update"]) events.addEventListener(name, onEvent);
+  events.addEventListener("tick", onEvent);
+  // The session ended (logout elsewhere, expiry): the stream closes; show the login page.
+  events.addEventListener("logout", () => showLogin());
   // Down (hub restarted, stream limit, session gone): poll; EventSource retries by itself.
   events.onerror = () => {
     startPolling();
