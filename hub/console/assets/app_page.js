@@ -7,7 +7,7 @@ import * as api from "./api.js";
 import { armLine, chartBox, drawChart } from "./charts.js";
 import { splitBar } from "./split_bar.js";
 import {
-  armChip, clear, confirmAction, el, fmtDuration, fmtPct, fmtTime, numCell, short, showError, table,
+  armChip, clear, confirmAction, el, fmtDuration, fmtPct, fmtTime, numCell, share, short, showError, table,
 } from "./ui.js";
 
 // Every commit the app shows, in one fixed order (sorted), so an arm keeps its colour.
@@ -85,7 +85,7 @@ function renderCommits(box, order, ps, weights) {
     const rows = ps.filter((p) => p.commit === commit)
       .sort((a, b) => (a.drone + a.role + a.instance < b.drone + b.role + b.instance ? -1 : 1));
     grid.append(el("article", { class: "card commit-card", dataset: { commit } },
-      el("h3", {}, armChip(i, short(commit)), " ", el("span", { class: "muted" }, `${weights[commit] ?? 0}% of traffic`)),
+      el("h3", {}, armChip(i, short(commit)), " ", el("span", { class: "muted" }, `${share(weights, commit)} of traffic`)),
       rows.length ? table(`Instances of ${short(commit)}`, ["Drone", "Role", "#", "State", "Restarts", "Uptime", "Last error"],
         rows.map((p) => el("tr", { class: p.state === "running" ? "" : "row-bad" },
           el("td", {}, p.drone), el("td", {}, p.role), el("td", {}, String(p.instance)),
@@ -167,11 +167,23 @@ function flash(id, text) {
 function makeSplitForm(base, order, weights) {
   let dirty = false;
   const inputs = order.map((commit, i) => {
-    const input = el("input", { type: "number", min: "0", max: "100", step: "1", id: `w-${commit}`,
+    const input = el("input", { type: "number", min: "0", max: "1000000", step: "1", id: `w-${commit}`,
       name: commit, value: String(weights[commit] ?? 0), dataset: { commit } });
-    input.addEventListener("input", () => { dirty = true; });
-    return el("div", { class: "field" }, el("label", { for: `w-${commit}` }, armChip(i, short(commit)), " weight %"), input);
+    input.addEventListener("input", () => {
+      dirty = true;
+      showShares();
+    });
+    return el("div", { class: "field" }, el("label", { for: `w-${commit}` }, armChip(i, short(commit)), " weight"), input,
+      el("span", { class: "muted share", id: `share-${commit}` }));
   });
+  // Weights are relative shares (0..1000000): show each as a percentage of their sum.
+  const showShares = () => {
+    const w = read();
+    for (const c of order) {
+      const node = document.getElementById(`share-${c}`);
+      if (node) node.textContent = ` = ${share(w, c)}`;
+    }
+  };
   const preview = el("p", { id: "split-preview", "aria-live": "polite" });
   const result = el("p", { id: "split-result", "aria-live": "polite" });
   const read = () => Object.fromEntries(order.map((c) => [c, Number(document.getElementById(`w-${c}`).value || 0)]));
@@ -185,8 +197,9 @@ function makeSplitForm(base, order, weights) {
   const previewBtn = el("button", { type: "button", id: "split-preview-btn", class: "quiet", onclick: async () => {
     try { await doPreview(); } catch (e) { showError(`Preview refused: ${e.message}`); }
   } }, "Preview");
-  const form = el("form", { id: "split-form", class: "card" },
+  const form = el("form", { id: "split-form", class: "card", "aria-describedby": "split-help" },
     el("h2", {}, "Change the split"),
+    el("p", { id: "split-help", class: "muted" }, "Relative weights (a commit left at 0 gets no traffic). Users keep their arm unless their slice moves."),
     el("div", { class: "fields" }, inputs), preview, result,
     el("div", { class: "actions left" }, previewBtn, el("button", { type: "submit", id: "split-apply" }, "Apply split…")));
   form.addEventListener("submit", async (ev) => {
@@ -199,7 +212,7 @@ function makeSplitForm(base, order, weights) {
       showError(`Preview refused: ${e.message}`);
       return;
     }
-    const text = Object.entries(w).filter(([, v]) => v > 0).map(([c, v]) => `${short(c)}=${v}%`).join(", ");
+    const text = Object.entries(w).filter(([, v]) => v > 0).map(([c]) => `${short(c)} ${share(w, c)}`).join(", ");
     const ok = await confirmAction("Change the split?", [el("p", {}, `New weights: ${text}.`),
       el("p", {}, moved === null ? "" : `${fmtPct(moved)} of users will change arm.`)], "Apply split");
     if (!ok) return;
@@ -213,6 +226,7 @@ function makeSplitForm(base, order, weights) {
       showError(`Split refused: ${e.message}`);
     }
   });
+  queueMicrotask(showShares);
   return {
     node: form,
     dirty: () => dirty,
@@ -222,6 +236,7 @@ function makeSplitForm(base, order, weights) {
         const input = document.getElementById(`w-${c}`);
         if (input && document.activeElement !== input) input.value = String(current[c] ?? 0);
       }
+      showShares();
     },
   };
 }

@@ -4,7 +4,7 @@
 
 import * as api from "./api.js";
 import { splitBar } from "./split_bar.js";
-import { clear, el, fmtDuration, numCell, short, table } from "./ui.js";
+import { clear, el, fmtDuration, numCell, share, short, table } from "./ui.js";
 
 export function overviewPage() {
   let appsBox, healthBox;
@@ -39,7 +39,7 @@ function renderApps(box, apps) {
       el("td", {}, cur ? `${cur.version} (${short(cur.commit)}, ${cur.outcome})` : "-"),
       el("td", {}, el("ul", { class: "plain" }, commits.map((c) =>
         el("li", { dataset: { commit: c.commit } },
-          el("code", {}, short(c.commit)), ` ${c.release || ""} · ${c.weight ?? 0}% · ${c.instances_up}/${c.instances_total} up`,
+          el("code", {}, short(c.commit)), ` ${c.release || ""} · ${share(weights, c.commit)} · ${c.instances_up}/${c.instances_total} up`,
           c.retire_at_unix_ms ? ` · retires in ${fmtDuration((c.retire_at_unix_ms - Date.now()) / 1000)}` : "")))),
       el("td", { class: "bar-cell" }, a.has_route ? splitBar(weights, commits.map((c) => c.commit), true) : "no route"),
       numCell(a.instances_up, `${a.instances_up}/${a.instances_total}`, { field: "instances_up" }),

@@ -59,6 +59,14 @@ export function fmtNum(x, digits = 4) {
   return Number(x.toPrecision(digits)).toString();
 }
 
+// A weight as a share of the total ("12.5%"): route weights are relative (a flight writes millionths).
+export function share(weights, key) {
+  const total = Object.values(weights).reduce((s, w) => s + (Number(w) || 0), 0);
+  if (!total) return "0%";
+  const pct = (100 * (Number(weights[key]) || 0)) / total;
+  return `${Number.isInteger(pct) ? pct : pct.toFixed(1)}%`;
+}
+
 export const fmtPct = (x, digits = 2) => (x === null || x === undefined ? "-" : `${(100 * x).toFixed(digits)}%`);
 
 export function fmtP(p) {
