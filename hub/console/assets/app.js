@@ -208,6 +208,12 @@ document.getElementById("logout").addEventListener("click", async () => {
 });
 
 window.addEventListener("hashchange", () => navigate());
+// Leaving the page (or going into the back/forward cache): close the stream at once, or the
+// browser keeps its socket and, at six per host, a later page load waits for one.
+window.addEventListener("pagehide", () => stopLive());
+window.addEventListener("pageshow", (ev) => {
+  if (ev.persisted && current) startLive();
+});
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) scheduleRefresh();
 });
