@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -61,6 +62,10 @@ struct Options {
   int per_connection = 1;
   int hub_pid = 0;
   double attach_timeout_s = 60, deploy_timeout_s = 60;
+  // After the deploy: stay attached (answering further deploys) until this file exists, at
+  // most hold_s seconds; the JSON line is printed first (bench/run_console_bench.py).
+  std::string hold_until_file;
+  double hold_s = 0;
 };
 
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& target) {
@@ -344,6 +349,14 @@ json Run(const Options& o, const std::string& token) {
   }
   if (cli <= 0) out["error"] = "cannot spawn " + o.cli;
   else if (out["cli_exit"] != 0) out["error"] = fmt::format("skyport deploy exited {} (see {})", out["cli_exit"].get<int>(), o.cli_output);
+  if (o.hold_s > 0 && !out.contains("error")) {
+    std::printf("%s\n", out.dump().c_str());
+    std::fflush(stdout);
+    const auto until = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.hold_s * 1000));
+    while (Clock::now() < until && (o.hold_until_file.empty() || access(o.hold_until_file.c_str(), F_OK) != 0))
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    out["held"] = true;
+  }
   return finish(out);
 }
 
@@ -365,6 +378,9 @@ int main(int argc, char** argv) {
   app.add_option("--hub-pid", o.hub_pid, "The hub's pid: RSS, threads and CPU time from /proc");
   app.add_option("--attach-timeout", o.attach_timeout_s, "Seconds for every fake drone to be listed")->capture_default_str();
   app.add_option("--deploy-timeout", o.deploy_timeout_s, "Seconds for the CLI to exit")->capture_default_str();
+  app.add_option("--hold", o.hold_s, "After the deploy, seconds to stay attached answering further deploys (prints the JSON line first)")
+      ->capture_default_str();
+  app.add_option("--hold-until-file", o.hold_until_file, "Stop holding once this file exists");
   CLI11_PARSE(app, argc, argv);
   auto token = skyport::LoadToken(o.token_file, "");
   if (!token.ok()) {
@@ -372,6 +388,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   json out = Run(o, *token);
-  std::printf("%s\n", out.dump().c_str());
+  if (!out.contains("held")) std::printf("%s\n", out.dump().c_str());
   return out.contains("error") ? 1 : 0;
 }

@@ -461,6 +461,33 @@ STATIC_WORDS = ['"default_app"', '"apps"', '"name"', '"hosts"', '"path_prefixes"
                 "1000000", "null"]
 
 
+# The console (hub/console/console_request.h): first byte = mode (see fuzz/console_request.cc).
+CONSOLE = {
+    "route_root": b"\x00/",
+    "route_app": b"\x00/api/apps/webapp",
+    "route_stats": b"\x00/api/apps/webapp/stats?bucket=day&event=purchase",
+    "route_preview": b"\x00/api/apps/webapp/split/preview",
+    "route_kill": b"\x00/api/flights/checkout-v2/kill",
+    "route_asset": b"\x00/assets/css/site.css",
+    "route_dotdot": b"\x00/assets/../api/overview",
+    "route_bad_query": b"\x00/api/overview?x=%zz",
+    "cookie": b"\x01a=1; skyport_session=" + b"ab" * 32 + b"; b=2",
+    "cookie_quoted": b'\x01skyport_session="abc"',
+    "bearer": b"\x02Bearer 0123456789abcdef",
+    "login_json": b'\x03\x00{"token":"0123456789abcdef"}',
+    "login_form": b"\x03\x01token=a%2Bb&x=1",
+    "csrf_ok": b"\x040123456789abcdef\nhttp://127.0.0.1:6004\n127.0.0.1:6004",
+    "csrf_foreign": b"\x040123456789abcdef\nhttp://evil.example\n127.0.0.1:6004",
+    "split": b'\x05{"weights":{"abcd1234":90,"ef012345":10}}',
+    "rollback": b'\x05{"release":"v3"}',
+    "kill": b'\x05{"reason":"p99 too high"}',
+    "sessions": b"\x06" + bytes([0, 1, 10, 1, 1, 50, 0, 2, 10, 3, 0, 200, 1, 2, 5, 2, 1, 1]),
+}
+CONSOLE_WORDS = ["/api/", "/assets/", "apps", "flights", "split", "preview", "rollback", "kill", "stats",
+                 "bucket=", "skyport_session=", "Bearer ", "token=", '"token"', '"weights"', '"release"',
+                 '"reason"', "http://", "https://", "..", "%2e", "?", "&", ";", "\n"]
+
+
 def dict_entry(word):
     out = ""
     for b in word if isinstance(word, bytes) else word.encode():
@@ -492,6 +519,7 @@ if __name__ == "__main__":
     write_dict("uri_path", PATH_WORDS)
     write_dict("user_cookie", COOKIE_WORDS)
     write_dict("address_list", ADDRESS_WORDS)
+    write_dict("console_request", CONSOLE_WORDS)
     write("http1_request", REQUESTS)
     write("http1_response", RESPONSES)
     write("chunked", CHUNKED)
@@ -511,3 +539,4 @@ if __name__ == "__main__":
     write("uri_path", PATHS)
     write("user_cookie", COOKIES)
     write("address_list", ADDRESS_LISTS)
+    write("console_request", CONSOLE)

@@ -18,4 +18,5 @@ set(SKYPORT_FUZZ_TARGETS
   uri_path          # core/uri_path.h NormalizePath, ValidatePathPrefix
   user_cookie       # router/user_cookie.h CheckUserCookie (forged and edited cookies)
   address_list      # core/address_list.h ParseAddressList, ValidateAddress; core/address_order.h
+  console_request   # hub/console/console_request.h routes, cookies, login bodies, CSRF; session_table.h
 )

@@ -9,7 +9,8 @@ PKGS=(build-essential cmake ninja-build pkg-config git ccache
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
       libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 catch2
       libgit2-dev libyaml-cpp-dev libboost-dev libboost-filesystem-dev zlib1g-dev libssl-dev
-      python3 curl openssl iproute2 procps)
+      python3 curl openssl iproute2 procps
+      libjs-chart.js)  # Chart.js, compiled into the hub's web console (hub/console/console.cmake)
 # Only the tests need these (docker-compose v1 validates docker-compose.yml without an engine;
 # python3-scipy re-runs tests/unit/stats_reference.py, which made the statistics' golden values;
 # wrk drives the rolling-redeploy test, tests/integration/test_rolling_redeploy.py;

@@ -177,7 +177,7 @@ class Server final : public ConsoleServer {
   const ConsoleOptions opts_;
   ConsoleData* data_;
   mutable Counters counters_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   SessionTable sessions_;                       // GUARDED_BY(mu_)
   LoginLimiter logins_;                         // GUARDED_BY(mu_)
   std::map<std::string, int> conns_by_client_;  // GUARDED_BY(mu_)
@@ -259,7 +259,7 @@ std::string Server::Metrics() const {
   size_t sessions = 0;
   SessionCounters sc;
   {
-    std::lock_guard<std::mutex> l(const_cast<std::mutex&>(mu_));
+    std::lock_guard<std::mutex> l(mu_);
     sessions = sessions_.size();
     sc = sessions_.counters();
   }
@@ -515,7 +515,7 @@ Auth Server::Authenticate(const Request& req, const std::string& peer) {
     counters_.login_failed.fetch_add(1);
     return a;
   }
-  for (auto it = req.find(http::field::cookie); it != req.end() && it->name() == http::field::cookie; ++it) {
+  for (auto [it, end] = req.equal_range(http::field::cookie); it != end; ++it) {
     auto id = CookieValue(std::string_view(it->value().data(), it->value().size()), kSessionCookie);
     if (!id || id->empty()) continue;
     std::lock_guard<std::mutex> l(mu_);

@@ -82,6 +82,10 @@ class Registry:
                 *(self.store if self.store is not None else ["--data", self.data]),
                 "--token-file", self.token_file, "--port-file", port_file,
                 "--metrics-listen", "127.0.0.1:0", *self.extra]
+        self._listening_lines_before = 0
+        if os.path.exists(self.log_path):
+            with open(self.log_path) as f:
+                self._listening_lines_before = sum(1 for line in f if "listening" in line and "console_port=" in line)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         wait_until(lambda: os.path.exists(port_file) or self.proc.poll() is not None, 15, what="registry port file")
@@ -213,6 +217,10 @@ class Hub:
                 "--port-file", port_file, *metrics,
                 *([] if "--deploy-timeout" in self.extra else ["--deploy-timeout", "60"]),
                 "--registry", self.registry.address(), *self.extra]
+        self._listening_lines_before = 0
+        if os.path.exists(self.log_path):
+            with open(self.log_path) as f:
+                self._listening_lines_before = sum(1 for line in f if "listening" in line and "console_port=" in line)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         wait_until(lambda: os.path.exists(port_file) or self.proc.poll() is not None, 15, what="hub port file")
@@ -247,13 +255,18 @@ class Hub:
         return int(m.group(1)) if m else None
 
     def console_port(self):
-        """The console's port (started with --console-listen 127.0.0.1:0 in extra), from the last "listening" line."""
-        port = None
-        with open(self.log_path) as f:
-            for line in f:
-                if "listening" in line and "console_port=" in line:
-                    port = int(line.split("console_port=")[1].split()[0])
-        return port
+        """The console's port (started with --console-listen 127.0.0.1:0 in extra), from the "listening" line
+        of this run (the hub writes it just after its port file)."""
+        found = {}
+
+        def logged():
+            with open(self.log_path) as f:
+                lines = [line for line in f if "listening" in line and "console_port=" in line]
+            if len(lines) > getattr(self, "_listening_lines_before", 0):
+                found["port"] = int(lines[-1].split("console_port=")[1].split()[0])
+            return "port" in found
+        wait_until(logged, 10, what="the hub's listening line")
+        return found["port"]
 
     def git_url(self, app, token):
         return f"http://skyport:{token}@127.0.0.1:{self.git_port}/{app}.git"
@@ -526,6 +539,10 @@ class Router:
         else:
             args += ["--routes", self.routes]
         args += self.extra
+        self._listening_lines_before = 0
+        if os.path.exists(self.log_path):
+            with open(self.log_path) as f:
+                self._listening_lines_before = sum(1 for line in f if "listening" in line and "console_port=" in line)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         try:
