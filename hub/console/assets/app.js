@@ -207,6 +207,12 @@ document.getElementById("logout").addEventListener("click", async () => {
   showLogin();
 });
 
+// The skip link moves the focus, not the route (its href="#main" would be read as a page).
+document.querySelector(".skip").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
+
 window.addEventListener("hashchange", () => navigate());
 // Leaving the page (or going into the back/forward cache): close the stream at once, or the
 // browser keeps its socket and, at six per host, a later page load waits for one.
