@@ -515,15 +515,18 @@ Auth Server::Authenticate(const Request& req, const std::string& peer) {
     counters_.login_failed.fetch_add(1);
     return a;
   }
+  // Every skyport_session of every Cookie header: another port of this host may have set one
+  // with a longer Path, which the browser sends first (CookieValues).
   for (auto [it, end] = req.equal_range(http::field::cookie); it != end; ++it) {
-    auto id = CookieValue(std::string_view(it->value().data(), it->value().size()), kSessionCookie);
-    if (!id || id->empty()) continue;
-    std::lock_guard<std::mutex> l(mu_);
-    if (auto csrf = sessions_.Touch(*id, now)) {
-      a.ok = true;
-      a.session = *id;
-      a.csrf = *csrf;
-      return a;
+    for (const std::string& id : CookieValues(std::string_view(it->value().data(), it->value().size()), kSessionCookie)) {
+      if (id.empty()) continue;
+      std::lock_guard<std::mutex> l(mu_);
+      if (auto csrf = sessions_.Touch(id, now)) {
+        a.ok = true;
+        a.session = id;
+        a.csrf = *csrf;
+        return a;
+      }
     }
   }
   return a;
