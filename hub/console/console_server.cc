@@ -503,7 +503,7 @@ Auth Server::Authenticate(const Request& req, const std::string& peer) {
   if (auto bearer = BearerToken(Header(req, http::field::authorization))) {
     std::lock_guard<std::mutex> l(mu_);
     // Guesses through Bearer count against the same per-address login limit.
-    if (!logins_.Allowed(peer, now)) {
+    if (!logins_.Allowed(LoginLimiterKey(peer), now)) {
       a.limited = true;
       return a;
     }
@@ -511,7 +511,7 @@ Auth Server::Authenticate(const Request& req, const std::string& peer) {
       a.ok = a.bearer = true;
       return a;
     }
-    logins_.Failed(peer, now);
+    logins_.Failed(LoginLimiterKey(peer), now);
     counters_.login_failed.fetch_add(1);
     return a;
   }
@@ -544,7 +544,7 @@ Response Server::Login(const Request& req, const std::string& peer) {
   }
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (int64_t wait_ms = logins_.RetryAfterMs(peer, now); wait_ms > 0) {
+    if (int64_t wait_ms = logins_.RetryAfterMs(LoginLimiterKey(peer), now); wait_ms > 0) {
       counters_.login_limited.fetch_add(1);
       Response res = JsonError(429, "too many failed logins from your address; try again later");
       res.set(http::field::retry_after, std::to_string((wait_ms + 999) / 1000));
@@ -555,7 +555,7 @@ Response Server::Login(const Request& req, const std::string& peer) {
   if (!token.ok() || !ConstantTimeEquals(*token, opts_.token)) {
     {
       std::lock_guard<std::mutex> l(mu_);
-      logins_.Failed(peer, now);
+      logins_.Failed(LoginLimiterKey(peer), now);
     }
     counters_.login_failed.fetch_add(1);
     // Never the token: only who tried and why it failed.

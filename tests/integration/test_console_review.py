@@ -5,11 +5,31 @@ console on 127.0.0.1 (hub/console/), kept as a regression test.
   `skyport_session=junk; Path=/api`: cookies ignore ports, and the browser sends the longer path
   first, so the console read the junk one and the operator was logged out for good (logging in
   again set a Path=/ cookie that still came second).
+- Login guesses from many loopback source addresses (127.0.0.2, .3, ...) each had their own
+  budget of 5 a minute: one local process had 10,000 x 5 guesses a minute.
 """
+import http.client
+import json
+import socket
 import unittest
 
 from harness import ClusterTest, Hub
-from test_console_api import CONSOLE, Console
+from test_console_api import CONSOLE, Console, bearer
+
+
+def request_from(source, port, method, path, body=None, headers=None):
+    """(status, body) of one request whose socket is bound to the loopback address `source`."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    try:
+        h = {"Host": f"127.0.0.1:{port}", **(headers or {})}
+        if isinstance(body, dict):
+            body = json.dumps(body)
+            h["Content-Type"] = "application/json"
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
 
 
 class ConsoleReviewTest(ClusterTest):
@@ -34,6 +54,24 @@ class ConsoleReviewTest(ClusterTest):
         # Junk alone is still nobody.
         self.console.cookie = "skyport_session=junk; skyport_session=" + "ab" * 32
         self.assertEqual(self.console.json("GET", "/api/session")[0], 401)
+
+    def test_login_guesses_from_many_loopback_addresses_share_one_limit(self):
+        try:
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.close()
+        except OSError as e:
+            self.skipTest(f"cannot bind 127.0.0.2 here: {e}")
+        port = self.console.port
+        for i in range(5):
+            status, raw = request_from(f"127.0.0.{i + 2}", port, "POST", "/api/login", {"token": f"guess-{i}"})
+            self.assertEqual(status, 401, (i, raw))
+        for source in ("127.0.0.20", "127.0.0.1", "127.1.2.3"):
+            status, raw = request_from(source, port, "POST", "/api/login", {"token": "guess-more"})
+            self.assertEqual(status, 429, (source, raw))
+        status, _ = request_from("127.0.0.30", port, "GET", "/api/drones", headers=bearer("x" + self.token))
+        self.assertEqual(status, 429)
+        self.assertEqual(self.hub.metric("skyport_hub_console_login_failures_total"), 5)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 // The console review's findings in the pure pieces (hub/console/): a shadowing
-// session cookie from another port of the host.
+// session cookie from another port of the host, and the login limiter's key
+// (a local guesser has all of 127.0.0.0/8; an IPv6 host its /64).
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <vector>
 
 #include "hub/console/console_request.h"
+#include "hub/console/login_limiter.h"
 
 namespace skyport::hub::console {
 namespace {
@@ -17,6 +19,25 @@ TEST_CASE("CookieValues: every value of the name, in order", "[hub][console]") {
   CHECK(CookieValues("a=1; xskyport_session=2", kSessionCookie).empty());
   CHECK(CookieValues("", kSessionCookie).empty());
   CHECK(CookieValues(";;;skyport_session=x;;", kSessionCookie) == V{"x"});
+}
+
+TEST_CASE("LoginLimiterKey: 127/8 is one client, IPv6 by /64", "[hub][console]") {
+  CHECK(LoginLimiterKey("127.0.0.1") == "127.0.0.0/8");
+  CHECK(LoginLimiterKey("127.45.6.7") == "127.0.0.0/8");
+  CHECK(LoginLimiterKey("::ffff:127.0.0.9") == "127.0.0.0/8");
+  CHECK(LoginLimiterKey("10.1.2.3") == "10.1.2.3");
+  CHECK(LoginLimiterKey("::ffff:10.1.2.3") == "10.1.2.3");
+  CHECK(LoginLimiterKey("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64");
+  CHECK(LoginLimiterKey("2001:db8:1:2:ffff:1:2:3") == "2001:db8:1:2::/64");
+  CHECK(LoginLimiterKey("2001:db8:1:3::1") == "2001:db8:1:3::/64");
+  CHECK(LoginLimiterKey("::1") == "::/64");
+  CHECK(LoginLimiterKey("not-an-address") == "not-an-address");
+
+  // Guesses spread over loopback source addresses share one budget.
+  LoginLimiter l(LoginLimits{3, 60'000, 100});
+  for (int i = 2; i < 5; ++i) l.Failed(LoginLimiterKey("127.0.0." + std::to_string(i)), 0);
+  CHECK_FALSE(l.Allowed(LoginLimiterKey("127.0.0.99"), 1));
+  CHECK(l.Allowed(LoginLimiterKey("10.0.0.1"), 1));
 }
 
 }  // namespace
