@@ -38,6 +38,7 @@
 #include "core/prom_text.h"
 #include "core/token.h"
 #include "hub/console/assets.h"
+#include "hub/console/host_check.h"
 
 namespace skyport::hub::console {
 namespace {
@@ -111,6 +112,7 @@ struct Counters {
   std::atomic<uint64_t> body_too_large{0};
   std::atomic<uint64_t> malformed{0};
   std::atomic<uint64_t> method_refused{0};
+  std::atomic<uint64_t> host_refused{0};
   std::atomic<uint64_t> logins{0};
   std::atomic<uint64_t> login_failed{0};
   std::atomic<uint64_t> login_limited{0};
@@ -239,6 +241,7 @@ std::string Server::Metrics() const {
                           {"body_too_large", c.body_too_large.load()},
                           {"malformed", c.malformed.load()},
                           {"method", c.method_refused.load()},
+                          {"host", c.host_refused.load()},
                           {"max_pending_calls", c.busy.load()},
                           {"max_sse_streams", c.sse_refused.load()},
                           {"sse_slow_reader", c.sse_slow.load()}})
@@ -478,6 +481,11 @@ asio::awaitable<Response> Server::Handle(beast::tcp_stream& stream, const Reques
     res.set(http::field::allow, "GET, POST");
     co_return res;
   }
+  if (!HostAllowed(Header(req, http::field::host), opts_.hosts)) {
+    counters_.host_refused.fetch_add(1);
+    if (uint64_t held = 0; ShouldLog("host", &held)) log::Warn("console: request for another host name refused (DNS rebinding?); --console-hosts lists the names it may use", {{"peer", peer}, {"cause", "host"}, {"suppressed_since_last", held}});
+    co_return JsonError(421, "this console does not answer to that Host name; list it with skyport-hub --console-hosts");
+  }
   const bool post = req.method() == http::verb::post;
   Route route = ParseRoute(std::string_view(req.target().data(), req.target().size()));
   if (route.kind == Kind::kFlights && post) {
@@ -535,7 +543,7 @@ Auth Server::Authenticate(const Request& req, const std::string& peer) {
 Response Server::Login(const Request& req, const std::string& peer) {
   const int64_t now = MonoNowMs();
   const std::string_view host = Header(req, http::field::host);
-  if (auto origin = OptionalHeader(req, "Origin")) {
+  if (auto origin = OptionalHeader(req, "Origin"); origin && !OriginListed(*origin, opts_.hosts)) {
     if (CheckCsrf("x", "x", origin, host) == CsrfVerdict::kForeignOrigin) {
       counters_.csrf_refused.fetch_add(1);
       if (uint64_t held = 0; ShouldLog("csrf", &held)) log::Warn("console: cross-origin login refused", {{"peer", peer}, {"cause", "csrf"}, {"suppressed_since_last", held}});
@@ -602,8 +610,9 @@ asio::awaitable<Response> Server::Api(beast::tcp_stream& stream, const Request& 
     co_return JsonError(401, "not logged in (POST /api/login, or Authorization: Bearer <cluster token>)");
   }
   if (req.method() == http::verb::post && !auth.bearer) {
-    const CsrfVerdict v = CheckCsrf(OptionalHeader(req, "X-CSRF-Token"), auth.csrf, OptionalHeader(req, "Origin"),
-                                    Header(req, http::field::host));
+    auto origin = OptionalHeader(req, "Origin");
+    if (origin && OriginListed(*origin, opts_.hosts)) origin.reset();  // a listed name: the console's own
+    const CsrfVerdict v = CheckCsrf(OptionalHeader(req, "X-CSRF-Token"), auth.csrf, origin, Header(req, http::field::host));
     if (v != CsrfVerdict::kOk) {
       counters_.csrf_refused.fetch_add(1);
       if (uint64_t held = 0; ShouldLog("csrf", &held)) log::Warn("console: POST refused by the CSRF check", {{"peer", peer}, {"why", CsrfVerdictText(v)}, {"cause", "csrf"}, {"suppressed_since_last", held}});

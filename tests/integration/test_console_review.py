@@ -7,6 +7,12 @@ console on 127.0.0.1 (hub/console/), kept as a regression test.
   again set a Path=/ cookie that still came second).
 - Login guesses from many loopback source addresses (127.0.0.2, .3, ...) each had their own
   budget of 5 a minute: one local process had 10,000 x 5 guesses a minute.
+- DNS rebinding: a page on evil.example whose name is re-pointed at 127.0.0.1 is same-origin with
+  the console ("Origin: http://evil.example:PORT" equals "Host: evil.example:PORT"), so its
+  logins passed the Origin check: the operator's browser guessed tokens for it and filled the
+  operator's login limit (their logins and Bearer scripts then got 429). The console now answers
+  IP literals, localhost and the names in --console-hosts only (421 otherwise); a TLS proxy that
+  passes the console its own address as Host works when its name is listed (Origin compared).
 """
 import http.client
 import json
@@ -14,7 +20,7 @@ import socket
 import unittest
 
 from harness import ClusterTest, Hub
-from test_console_api import CONSOLE, Console, bearer
+from test_console_api import CONSOLE, Console, bearer, read_log
 
 
 def request_from(source, port, method, path, body=None, headers=None):
@@ -72,6 +78,50 @@ class ConsoleReviewTest(ClusterTest):
         status, _ = request_from("127.0.0.30", port, "GET", "/api/drones", headers=bearer("x" + self.token))
         self.assertEqual(status, 429)
         self.assertEqual(self.hub.metric("skyport_hub_console_login_failures_total"), 5)
+
+    def test_dns_rebinding_a_foreign_host_name_is_refused_before_the_login(self):
+        port = self.console.port
+        evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+        for i in range(6):
+            status, raw = request_from("127.0.0.1", port, "POST", "/api/login", {"token": f"guess-{i}"}, headers=evil)
+            self.assertEqual(status, 421, (i, raw))
+        self.assertEqual(request_from("127.0.0.1", port, "GET", "/", headers={"Host": "evil.example"})[0], 421)
+        self.assertEqual(self.hub.metric("skyport_hub_console_login_failures_total"), 0, "no guess reached the login")
+        self.assertIn('skyport_hub_console_refused_total{cause="host"} 7', self.hub.metrics())
+        self.assertIn("console: request for another host name refused", read_log(self.hub))
+        # The operator is not locked out; localhost and IP literals are answered.
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+            status, raw = request_from("127.0.0.1", port, "POST", "/api/login", {"token": self.token},
+                                       headers={"Host": host, "Origin": f"http://{host}"})
+            self.assertEqual(status, 200, (host, raw))
+
+
+class ConsoleBehindAProxyTest(ClusterTest):
+    """--console-hosts: the name a TLS proxy serves; the proxy may pass its own Host or the console's address."""
+
+    def test_listed_names_are_answered_and_their_origin_is_the_consoles_own(self):
+        with open(self.token_file) as f:
+            token = f.read().strip()
+        hub = Hub(self.tmp, self.token_file, self.registry,
+                  extra=CONSOLE + ("--console-hosts", "console.example.com,other.example")).start()
+        self.addCleanup(hub.kill)
+        port = hub.console_port()
+        origin = {"Origin": "https://console.example.com"}
+        # nginx's default: Host is the upstream's address; Origin is the proxy's name.
+        status, raw = request_from("127.0.0.1", port, "POST", "/api/login", {"token": token}, headers=origin)
+        self.assertEqual(status, 200, raw)
+        # The proxy passing the browser's Host.
+        status, raw = request_from("127.0.0.1", port, "GET", "/", headers={"Host": "console.example.com"})
+        self.assertEqual(status, 200, raw)
+        self.assertEqual(request_from("127.0.0.1", port, "GET", "/", headers={"Host": "third.example"})[0], 421)
+        status, raw = request_from("127.0.0.1", port, "POST", "/api/login", {"token": token},
+                                   headers={"Origin": "https://third.example"})
+        self.assertEqual(status, 403, raw)
+        bad = Hub(self.tmp, self.token_file, self.registry, name="hub2",
+                  extra=CONSOLE + ("--console-hosts", "bad host!"))
+        with self.assertRaises(AssertionError) as ctx:
+            bad.start()
+        self.assertIn("--console-hosts", str(ctx.exception))
 
 
 if __name__ == "__main__":
