@@ -55,9 +55,12 @@ export function appPage(app) {
       clear(boxes.split).append(el("h2", {}, "Split"),
         Object.keys(weights).length ? splitBar(weights, order) : el("p", { class: "muted" }, "No route: no traffic goes to this app."),
         el("p", { class: "legend" }, order.map((c, i) => armChip(i, short(c)))));
-      const key = order.join(",");
+      // A commit the route still names but that no longer runs (its weight moved to 0, then
+      // stopped) cannot be in a split: the hub refuses the whole split (409 "not running").
+      const running = new Set(ps.map((p) => p.commit));
+      const key = `${order.join(",")}|${[...running].sort().join(",")}`;
       if (!splitForm || (key !== formCommits && !splitForm.dirty())) {
-        splitForm = makeSplitForm(base, order, weights);
+        splitForm = makeSplitForm(base, order, weights, running);
         formCommits = key;
         clear(boxes.splitForm).append(splitForm.node);
       } else {
@@ -164,11 +167,13 @@ function flash(id, text) {
 
 // The split form: one labelled number per commit; Preview asks the hub how
 // many users would move; Apply previews, asks for confirmation, then splits.
-function makeSplitForm(base, order, weights) {
+function makeSplitForm(base, order, weights, running) {
   let dirty = false;
   const inputs = order.map((commit, i) => {
+    const stopped = !running.has(commit);
     const input = el("input", { type: "number", min: "0", max: "1000000", step: "1", id: `w-${commit}`,
-      name: commit, value: String(weights[commit] ?? 0), dataset: { commit } });
+      name: commit, value: String(stopped ? 0 : weights[commit] ?? 0), dataset: { commit }, disabled: stopped,
+      title: stopped ? "not running: left out of a new split" : undefined });
     input.addEventListener("input", () => {
       dirty = true;
       showShares();
@@ -181,12 +186,14 @@ function makeSplitForm(base, order, weights) {
     const w = read();
     for (const c of order) {
       const node = document.getElementById(`share-${c}`);
-      if (node) node.textContent = ` = ${share(w, c)}`;
+      if (node) node.textContent = running.has(c) ? ` = ${share(w, c)}` : " not running";
     }
   };
   const preview = el("p", { id: "split-preview", "aria-live": "polite" });
   const result = el("p", { id: "split-result", "aria-live": "polite" });
-  const read = () => Object.fromEntries(order.map((c) => [c, Number(document.getElementById(`w-${c}`).value || 0)]));
+  // Only running commits: the split leaves the others out (they get no traffic).
+  const read = () => Object.fromEntries(order.filter((c) => running.has(c))
+    .map((c) => [c, Number(document.getElementById(`w-${c}`).value || 0)]));
   const doPreview = async () => {
     const r = await api.post(`${base}/split/preview`, { weights: read() });
     const f = r && typeof r.moved_users_fraction === "number" ? r.moved_users_fraction : null;
@@ -234,7 +241,7 @@ function makeSplitForm(base, order, weights) {
       if (dirty) return;
       for (const c of order) {
         const input = document.getElementById(`w-${c}`);
-        if (input && document.activeElement !== input) input.value = String(current[c] ?? 0);
+        if (input && !input.disabled && document.activeElement !== input) input.value = String(current[c] ?? 0);
       }
       showShares();
     },
