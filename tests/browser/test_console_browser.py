@@ -202,7 +202,8 @@ class ConsoleBrowserTest(ConsoleCluster):
         weights = p.js("return window.skyportCharts.weights.data.datasets.map(d => [d.label, d.data.map(p => p.y)])")
         self.assertIn(30, dict(weights)["treatment"], weights)
         p.shot("flight")
-        p.q("#kill-reason").send_keys("seen enough in the browser test")
+        # The reason is user text shown in the timeline: markup in it stays text.
+        p.q("#kill-reason").send_keys("seen enough in the browser test <img src=x id=injected onerror=alert(1)>")
         p.q("#flight-kill").click()
         p.confirm()
         p.wait("return document.getElementById('flight-state').dataset.state === 'killed'", "the flight killed", timeout=10)
@@ -210,6 +211,9 @@ class ConsoleBrowserTest(ConsoleCluster):
         self.assertEqual(status["state"], "killed")
         self.assertIn("seen enough in the browser test", status["reason"])
         self.assertIn("seen enough in the browser test", p.q("#flight-state").text)
+        p.wait("return [...document.querySelectorAll('#timeline-table td')].some(td => td.textContent.includes('<img src=x'))",
+               "the reason's markup shown as text in the timeline")
+        self.assertEqual(p.js("return document.querySelectorAll('#injected, main img').length"), 0, "markup from data was parsed")
         p.shot("flight-killed")
 
         # ---- experiment page: every number equals skyport stats --json, every chart holds them
