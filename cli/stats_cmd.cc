@@ -12,6 +12,7 @@
 
 #include "cli/command_table.h"
 #include "cli/errors.h"
+#include "cli/experiment_looks.h"
 #include "cli/experiment_table.h"
 #include "cli/stats_fetch.h"
 #include "cli/stats_table.h"
@@ -52,6 +53,7 @@ StatsComputed ComputeStats(const GlobalOptions& g, const StatsOptions& o) {
       return out;
     }
     out.experiment = AnalyzeExperiment(*query, *report, experiment_weights, *control);
+    AddCumulative(g, *query, *out.experiment);  // the lift and sequential p over time (--by with --event)
   }
   return out;
 }

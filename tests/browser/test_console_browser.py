@@ -33,6 +33,7 @@ from harness import wait_until
 MISSING = browser_missing()
 if not MISSING:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
 
@@ -175,14 +176,19 @@ class ConsoleBrowserTest(ConsoleCluster):
         # ---- keyboard: Tab reaches the split's Apply and a rollback button
         p.js("document.activeElement.blur(); window.scrollTo(0, 0)")
         reached = set()
-        body = p.q("body")
         for _ in range(120):
-            body.send_keys(Keys.TAB) if not reached else self.driver.switch_to.active_element.send_keys(Keys.TAB)
+            ActionChains(self.driver).send_keys(Keys.TAB).perform()
             reached.add(p.js("const a = document.activeElement; return a.id || a.dataset.rollback || a.tagName"))
             if "split-apply" in reached and any(x.startswith("v") for x in reached if x):
                 break
         self.assertIn("split-apply", reached)
         self.assertTrue(any(x.startswith("v") for x in reached if x), f"no rollback button reached: {reached}")
+        # Live refreshes re-render the releases table: the focus stays on the same button.
+        p.js("document.querySelector('[data-rollback]').focus()")
+        version = p.js("return document.activeElement.dataset.rollback")
+        loaded = int(p.js("return document.body.dataset.loaded"))
+        p.wait(f"return +document.body.dataset.loaded >= {loaded + 2}", "two live refreshes")
+        self.assertEqual(p.js("return document.activeElement.dataset.rollback"), version)
 
         # ---- a flight: started from the page, its timeline moves, killed with a reason
         p.go("#/flights")
@@ -247,11 +253,21 @@ class ConsoleBrowserTest(ConsoleCluster):
             self.assertEqual(data["users"][i], [a and a["users"] for a in per_bucket])
             self.assertEqual(data["conversion"][i], [a and a["conversion_rate"] for a in per_bucket])
             self.assertEqual(data["mean"][i], [a and a["mean"] for a in per_bucket])
+        # Lift and p-value: the server's cumulative looks (one per bucket), the sequential p of the gates.
+        looks = doc["cumulative"]
+        self.assertEqual(len(looks), len(doc["buckets"]))
         treat = [a for a in order if a != doc["control"]]
         for i, arm in enumerate(treat):
-            per_bucket = [next((a for a in b["arms"] if a["arm"] == arm), None) for b in doc["buckets"]]
+            per_look = [next((a for a in look["arms"] if a["arm"] == arm), None) for look in looks]
             self.assertEqual(data["lift"][i], [a and a["delta_conversion"] and a["delta_conversion"]["difference"]
-                                               for a in per_bucket])
+                                               for a in per_look])
+            self.assertEqual(data["pvalue"][i], [a and a["sequential_p"] for a in per_look])
+            self.assertTrue(all(a and a["sequential_p"] is not None for a in per_look), per_look)
+        bands = p.js("return window.skyportCharts.conversion.data.datasets.filter(d => d.band).map(d => d.data)")
+        self.assertEqual(len(bands), len(order), "a 95% band per arm on the conversion chart")
+        for i, arm in enumerate(order):
+            per_bucket = [next((a for a in b["arms"] if a["arm"] == arm), None) for b in doc["buckets"]]
+            self.assertEqual(bands[i], [a and a["conversion_ci"] for a in per_bucket])
         # The users were dealt 50/50 and the split is now 80/20: the server's check flags a sample
         # ratio mismatch, and the page says so loudly.
         mismatch = [b for b in doc["buckets"] if b["srm"] and b["srm"]["mismatch"]]

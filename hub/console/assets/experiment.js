@@ -7,7 +7,8 @@
 // the charts plot the same values.
 //
 // Intervals per arm (conversion_ci, mean_ci), the cumulative lift and the
-// sequential p-value path are drawn when the server's document has them
+// sequential p-value path (experiment.cumulative, with --by and an event) are
+// drawn when the server's document has them
 // (experiment.buckets[].arms[].conversion_ci / mean_ci, experiment.cumulative);
 // otherwise the page says so instead of computing them itself.
 
@@ -175,6 +176,19 @@ function renderCharts(buckets, order, exp, notes) {
   if (!exp.event) say("Conversion, mean, lift and p-values need an event: choose one above.");
   if (exp.event && !withConvCi) say("Per-arm conversion intervals: not in the hub's answer, so no band is drawn.");
   if (exp.event && !withMeanCi) say("Per-arm mean intervals: not in the hub's answer, so no band is drawn.");
+  const setCaption = (id, text) => {
+    const node = document.querySelector(`#fig-${id} figcaption .muted`);
+    if (node) node.textContent = ` ${text}`;
+  };
+  if (cumulative) {
+    setCaption("lift", "(cumulative: all data up to each bucket's end, 95% CI)");
+    setCaption("pvalue", `(sequential mSPRT, running minimum, against alpha ${ALPHA})`);
+    say("Lift and p-value are cumulative looks: each over all data from the range's start to the bucket's end; "
+      + "the p-value is the flight gates' sequential test (mSPRT), valid however often one looks.");
+  } else {
+    setCaption("lift", "(per bucket, 95% CI)");
+    setCaption("pvalue", `(per bucket, z-test, against alpha ${ALPHA})`);
+  }
   if (exp.event && !cumulative)
     say("Lift and p-values are per bucket (each bucket on its own, two-proportion z-test): the hub's answer has no cumulative or sequential series.");
 }
