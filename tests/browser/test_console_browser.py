@@ -7,7 +7,9 @@ to `skyport stats --json` and its charts holding the same data, the registry
 filter, a 390 px viewport without horizontal page overflow, the actions
 reachable with the keyboard, and security: no session -> the login page and
 401 from the API, the token in no JavaScript-readable storage, a cross-site
-form POST refused. Screenshots of each page go to the artifact dir
+form POST refused, a logout in another tab ending this one's session, a killed
+hub shown as such (polling, the error banner); markup in data stays text; the
+keyboard focus survives live refreshes. Screenshots of each page go to the artifact dir
 ($SKYPORT_ARTIFACTS/console or build/test-artifacts/console).
 
 Skips (exit 77 under ctest) with the reason when chromium, chromedriver or
@@ -344,7 +346,7 @@ class ConsoleSecurityTest(ConsoleCluster):
         self.addCleanup(server.shutdown)
         return f"http://127.0.0.1:{server.server_address[1]}/"
 
-    def test_no_session_means_login_and_401_and_a_cross_site_post_is_refused(self):
+    def test_sessions_cross_site_posts_logout_elsewhere_and_a_dead_hub(self):
         p = self.page
         for route in ("#/", "#/apps/webapp", "#/flights/x", "#/apps/webapp/experiment", "#/registry"):
             self.driver.get(f"{self.console}/{route}")
@@ -368,13 +370,28 @@ class ConsoleSecurityTest(ConsoleCluster):
         text = self.driver.find_element(By.TAG_NAME, "body").text
         self.assertIn("error", text)
         self.assertEqual(self.cli("registry", "route", "get", "webapp", check=False).stdout, before)
-        # Logged out: the login page again, and the API says 401.
+        # Logged out in another tab: this one's event stream says so and it shows the login page.
         self.driver.get(self.console + "/")
-        p.wait("return document.body.dataset.page === 'overview'", "the overview")
+        p.wait("return document.body.dataset.page === 'overview' && document.body.dataset.live === 'live'", "the overview, live")
+        first = self.driver.current_window_handle
+        self.driver.switch_to.new_window("tab")
+        self.driver.get(self.console + "/")
+        p.wait("return document.body.dataset.page === 'overview'", "the overview in a second tab")
         p.q("#logout").click()
         p.wait("return document.body.dataset.page === 'login'", "the login page after logout")
+        self.driver.close()
+        self.driver.switch_to.window(first)
+        p.wait("return document.body.dataset.page === 'login'", "the first tab on the login page", timeout=5)
         status = p.js("const r = new XMLHttpRequest(); r.open('GET', '/api/overview', false); r.send(); return r.status")
         self.assertEqual(status, 401)
+        # The hub killed under an open page: the page says the hub does not answer and polls.
+        p.login(self.token)
+        p.wait("return document.body.dataset.page === 'overview' && document.body.dataset.loaded", "the overview again")
+        self.hub.kill()
+        p.wait("return document.body.dataset.live === 'polling'", "polling once the event stream is gone", timeout=10)
+        p.wait("return !document.getElementById('error').hidden", "an error banner", timeout=10)
+        self.assertIn("did not answer", p.error())
+        p.shot("hub-down")
 
 
 if __name__ == "__main__":
