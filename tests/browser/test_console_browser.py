@@ -297,6 +297,21 @@ class ConsoleBrowserTest(ConsoleCluster):
         p.wait("return document.getElementById('registry-count').dataset.shown === '0'", "no entry")
         p.shot("registry")
 
+        # ---- rollback from the deploy history (confirmed), the app page follows
+        p.go("#/apps/webapp")
+        releases = self.cli_json("releases", "webapp", "--json")
+        target = next(r for r in releases["releases"] if not r["current"] and r["outcome"] == "succeeded")
+        p.q(f"[data-rollback='{target['version']}']").click()
+        p.confirm()
+        wait_until(lambda: self.cli_json("releases", "webapp", "--json")["current"] != releases["current"], 20,
+                   what="a new current release after the rollback")
+        now = self.cli_json("releases", "webapp", "--json")
+        current = next(r for r in now["releases"] if r["current"])
+        self.assertEqual(current["commit"], target["commit"])
+        p.wait(f"return document.querySelector('#releases-table tr.row-current')?.dataset.release === '{current['version']}'",
+               "the page's current release follows", timeout=5)
+        self.assertIn("Rolled back", p.q("#rollback-result").text)
+
         # ---- 390 px wide: no horizontal page overflow on any page
         self.driver.set_window_size(390, 844)
         for route, name in (("#/", "overview"), ("#/apps/webapp", "app"), ("#/flights/checkout-v2", "flight"),
