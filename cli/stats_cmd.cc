@@ -21,14 +21,15 @@
 namespace skyport::cli {
 StatsComputed ComputeStats(const GlobalOptions& g, const StatsOptions& o) {
   StatsComputed out;
+  auto usage = [&g](const Status& s) { return g.quiet ? kExitUsage : ReportUsage(s); };
   if (Status s = CheckStatsOptions(o); !s.ok()) {
-    out.code = ReportUsage(s);
+    out.code = usage(s);
     out.status = s;
     return out;
   }
   auto query = MakeStatsQuery(o.app, o.experiment, SystemClock::Get()->WallMs() / 1000);
   if (!query.ok()) {
-    out.code = ReportUsage(query.status());
+    out.code = usage(query.status());
     out.status = query.status();
     return out;
   }
@@ -48,7 +49,7 @@ StatsComputed ComputeStats(const GlobalOptions& g, const StatsOptions& o) {
     const auto& experiment_weights = o.experiment.flight.empty() ? weights : std::map<std::string, uint32_t>{};
     auto control = ChooseControl(*report, experiment_weights, o.experiment.control);
     if (!control.ok()) {
-      out.code = ReportUsage(control.status());
+      out.code = usage(control.status());
       out.status = control.status();
       return out;
     }
