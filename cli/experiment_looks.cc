@@ -9,7 +9,8 @@
 namespace skyport::cli {
 
 void AddCumulative(const GlobalOptions& g, const v1::StatsQuery& query, ExperimentResult& result) {
-  if (query.by().empty() || query.event().empty() || g.hub.empty() || result.control.arm.empty()) return;
+  // Only the JSON shows it (the table has no room for a series): no queries for nothing.
+  if (!g.json || query.by().empty() || query.event().empty() || g.hub.empty() || result.control.arm.empty()) return;
   auto granularity = router::ParseGranularity(query.by());
   if (!granularity) return;
   std::vector<int64_t> starts;

@@ -8,7 +8,7 @@
 
 namespace skyport::cli {
 
-// With --by and --event and a hub: one StatsQuery per look over one
+// With --json, --by and --event and a hub: one StatsQuery per look over one
 // connection (by "", from the range's start to the look's end; at most
 // kMaxLooks), then result.cumulative = CumulativeJson. A look the hub does not
 // answer ends the series there (what answered is kept); nothing is printed.
