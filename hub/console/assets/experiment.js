@@ -20,6 +20,7 @@ import {
 
 const BUCKETS = ["hour", "day", "week", "month"];
 const ALPHA = 0.05;
+const MAX_TABLES = 48;
 
 export function experimentPage(app, query) {
   const q = {
@@ -210,7 +211,12 @@ function renderTables(box, buckets, order, withEvent) {
   const pct = new Set(["conversion_rate", "delta_conversion.difference", "delta_conversion.ci.0", "delta_conversion.ci.1",
     "delta_conversion.relative_lift"]);
   const pee = new Set(["delta_conversion.p", "delta_mean.p"]);
-  for (const b of [...buckets].reverse()) {
+  // Charts show every bucket; tables only the newest MAX_TABLES (an hour bucket over months is thousands).
+  const newest = [...buckets].reverse().slice(0, MAX_TABLES);
+  if (buckets.length > newest.length)
+    box.append(el("p", { class: "muted", id: "tables-left-out" },
+      `Tables for the newest ${newest.length} of ${buckets.length} buckets; choose a longer bucket for the rest.`));
+  for (const b of newest) {
     const arms = [...(b.arms || [])].sort((x, y) => order.indexOf(x.arm) - order.indexOf(y.arm));
     const rows = arms.map((a) => el("tr", { dataset: { arm: a.arm } },
       el("th", { scope: "row" }, armChip(order.indexOf(a.arm), short(a.arm) + (a.control ? " (control)" : ""))),
