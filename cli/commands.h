@@ -24,6 +24,7 @@ struct GlobalOptions {
   std::string tls_ca, tls_cert, tls_key;
   double timeout_s = 10;  // per RPC
   bool json = false;
+  bool quiet = false;  // print no warnings or usage messages (the hub's console, which answers them as JSON)
 };
 
 struct ShowOptions {

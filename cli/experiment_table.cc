@@ -364,6 +364,7 @@ nlohmann::json ExperimentJson(const ExperimentResult& r) {
   }
   if (with_event) {
     out["unattributed"] = {{"users", r.unattributed_users}, {"events", r.unattributed_events}};
+    if (!r.cumulative.is_null()) out["cumulative"] = r.cumulative;
     out["user_cap_percentile"] = r.user_cap_percentile;
   }
   return out;

@@ -12,6 +12,7 @@
 
 #include "cli/command_table.h"
 #include "cli/errors.h"
+#include "cli/experiment_looks.h"
 #include "cli/experiment_table.h"
 #include "cli/stats_fetch.h"
 #include "cli/stats_table.h"
@@ -20,14 +21,15 @@
 namespace skyport::cli {
 StatsComputed ComputeStats(const GlobalOptions& g, const StatsOptions& o) {
   StatsComputed out;
+  auto usage = [&g](const Status& s) { return g.quiet ? kExitUsage : ReportUsage(s); };
   if (Status s = CheckStatsOptions(o); !s.ok()) {
-    out.code = ReportUsage(s);
+    out.code = usage(s);
     out.status = s;
     return out;
   }
   auto query = MakeStatsQuery(o.app, o.experiment, SystemClock::Get()->WallMs() / 1000);
   if (!query.ok()) {
-    out.code = ReportUsage(query.status());
+    out.code = usage(query.status());
     out.status = query.status();
     return out;
   }
@@ -47,11 +49,12 @@ StatsComputed ComputeStats(const GlobalOptions& g, const StatsOptions& o) {
     const auto& experiment_weights = o.experiment.flight.empty() ? weights : std::map<std::string, uint32_t>{};
     auto control = ChooseControl(*report, experiment_weights, o.experiment.control);
     if (!control.ok()) {
-      out.code = ReportUsage(control.status());
+      out.code = usage(control.status());
       out.status = control.status();
       return out;
     }
     out.experiment = AnalyzeExperiment(*query, *report, experiment_weights, *control);
+    AddCumulative(g, *query, *out.experiment);  // the lift and sequential p over time (--by with --event)
   }
   return out;
 }
@@ -107,7 +110,8 @@ Runner DefineStats(CLI::App& cmd, const CommandContext& ctx) {
       "Sources that do not answer (routers, the hub) are named on stderr and left out; exits 1 only if\n"
       "neither answered. Experiment table: users, exposures and, with --event, conversion and mean per arm\n"
       "with their difference from control (95% CI, p), and a sample-ratio check against the route's weights.\n"
-      "--json prints the merged /stats document with the hub's part under \"experiment\".");
+      "--json prints the merged /stats document with the hub's part under \"experiment\"; with --by and --event\n"
+      "also \"cumulative\": per bucket, the lift over all data up to its end and the gates' sequential p-value.");
   return [&g = ctx.global, o] { return RunStats(g, *o); };
 }
 

@@ -70,7 +70,7 @@ RouterSide AskRouters(const GlobalOptions& g, const StatsOptions& o, const Conne
       docs.push_back(std::move(*doc));
       continue;
     }
-    std::cerr << RouterWarning(targets[i], doc.status()) << std::endl;
+    if (!g.quiet) std::cerr << RouterWarning(targets[i], doc.status()) << std::endl;
   }
   if (docs.empty()) {
     side.problem = SourceProblem{fmt::format("stats {}: {}", o.app,

@@ -77,6 +77,7 @@ cli::GlobalOptions Global(const DataOptions& o) {
   g.tls_key = o.tls_key;
   g.timeout_s = o.timeout_s;
   g.json = true;
+  g.quiet = true;  // problems come back as JSON errors, never as lines on the hub's stderr
   return g;
 }
 

@@ -10,6 +10,7 @@ by pid.
 import http.client
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,13 @@ def browser_missing():
         return "chromium is not installed (apt-get install chromium)"
     if not shutil.which("chromedriver"):
         return "chromedriver is not installed (apt-get install chromium-driver)"
+    # Chromium reserves far more address space than it uses: under `ulimit -v` it dies at start (SIGTRAP).
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        if hard == resource.RLIM_INFINITY:
+            resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+        else:
+            return f"the address space is limited (ulimit -v {hard // 1024}): Chromium needs it unlimited"
     return None
 
 

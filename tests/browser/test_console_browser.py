@@ -7,7 +7,9 @@ to `skyport stats --json` and its charts holding the same data, the registry
 filter, a 390 px viewport without horizontal page overflow, the actions
 reachable with the keyboard, and security: no session -> the login page and
 401 from the API, the token in no JavaScript-readable storage, a cross-site
-form POST refused. Screenshots of each page go to the artifact dir
+form POST refused, a logout in another tab ending this one's session, a killed
+hub shown as such (polling, the error banner); markup in data stays text; the
+keyboard focus survives live refreshes. Screenshots of each page go to the artifact dir
 ($SKYPORT_ARTIFACTS/console or build/test-artifacts/console).
 
 Skips (exit 77 under ctest) with the reason when chromium, chromedriver or
@@ -33,6 +35,7 @@ from harness import wait_until
 MISSING = browser_missing()
 if not MISSING:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
 
@@ -175,14 +178,19 @@ class ConsoleBrowserTest(ConsoleCluster):
         # ---- keyboard: Tab reaches the split's Apply and a rollback button
         p.js("document.activeElement.blur(); window.scrollTo(0, 0)")
         reached = set()
-        body = p.q("body")
         for _ in range(120):
-            body.send_keys(Keys.TAB) if not reached else self.driver.switch_to.active_element.send_keys(Keys.TAB)
+            ActionChains(self.driver).send_keys(Keys.TAB).perform()
             reached.add(p.js("const a = document.activeElement; return a.id || a.dataset.rollback || a.tagName"))
             if "split-apply" in reached and any(x.startswith("v") for x in reached if x):
                 break
         self.assertIn("split-apply", reached)
         self.assertTrue(any(x.startswith("v") for x in reached if x), f"no rollback button reached: {reached}")
+        # Live refreshes re-render the releases table: the focus stays on the same button.
+        p.js("document.querySelector('[data-rollback]').focus()")
+        version = p.js("return document.activeElement.dataset.rollback")
+        loaded = int(p.js("return document.body.dataset.loaded"))
+        p.wait(f"return +document.body.dataset.loaded >= {loaded + 2}", "two live refreshes")
+        self.assertEqual(p.js("return document.activeElement.dataset.rollback"), version)
 
         # ---- a flight: started from the page, its timeline moves, killed with a reason
         p.go("#/flights")
@@ -195,14 +203,18 @@ class ConsoleBrowserTest(ConsoleCluster):
         p.confirm()
         p.wait("return location.hash === '#/flights/checkout-v2' && document.body.dataset.loaded", "the flight page")
         first = p.js("return document.querySelectorAll('#timeline-table tbody tr').length")
+        # Live: once the hub is at step 4, the page shows it within 2 s without a reload.
+        wait_until(lambda: self.cli_json("flight", "status", "checkout-v2", "--json")["step"] == "4", 15,
+                   interval=0.1, what="the flight at step 4")
         p.wait("return document.querySelector('#plan li.current')?.dataset.step === '4'",
-               "the plan's current step at 4 (live refresh)", timeout=10)
+               "the plan's current step at 4 within 2 s (live refresh)", timeout=2.0)
         later = p.js("return document.querySelectorAll('#timeline-table tbody tr').length")
         self.assertGreater(later, first, "the timeline moved without a reload")
         weights = p.js("return window.skyportCharts.weights.data.datasets.map(d => [d.label, d.data.map(p => p.y)])")
         self.assertIn(30, dict(weights)["treatment"], weights)
         p.shot("flight")
-        p.q("#kill-reason").send_keys("seen enough in the browser test")
+        # The reason is user text shown in the timeline: markup in it stays text.
+        p.q("#kill-reason").send_keys("seen enough in the browser test <img src=x id=injected onerror=alert(1)>")
         p.q("#flight-kill").click()
         p.confirm()
         p.wait("return document.getElementById('flight-state').dataset.state === 'killed'", "the flight killed", timeout=10)
@@ -210,6 +222,9 @@ class ConsoleBrowserTest(ConsoleCluster):
         self.assertEqual(status["state"], "killed")
         self.assertIn("seen enough in the browser test", status["reason"])
         self.assertIn("seen enough in the browser test", p.q("#flight-state").text)
+        p.wait("return [...document.querySelectorAll('#timeline-table td')].some(td => td.textContent.includes('<img src=x'))",
+               "the reason's markup shown as text in the timeline")
+        self.assertEqual(p.js("return document.querySelectorAll('#injected, main img').length"), 0, "markup from data was parsed")
         p.shot("flight-killed")
 
         # ---- experiment page: every number equals skyport stats --json, every chart holds them
@@ -243,11 +258,21 @@ class ConsoleBrowserTest(ConsoleCluster):
             self.assertEqual(data["users"][i], [a and a["users"] for a in per_bucket])
             self.assertEqual(data["conversion"][i], [a and a["conversion_rate"] for a in per_bucket])
             self.assertEqual(data["mean"][i], [a and a["mean"] for a in per_bucket])
+        # Lift and p-value: the server's cumulative looks (one per bucket), the sequential p of the gates.
+        looks = doc["cumulative"]
+        self.assertEqual(len(looks), len(doc["buckets"]))
         treat = [a for a in order if a != doc["control"]]
         for i, arm in enumerate(treat):
-            per_bucket = [next((a for a in b["arms"] if a["arm"] == arm), None) for b in doc["buckets"]]
+            per_look = [next((a for a in look["arms"] if a["arm"] == arm), None) for look in looks]
             self.assertEqual(data["lift"][i], [a and a["delta_conversion"] and a["delta_conversion"]["difference"]
-                                               for a in per_bucket])
+                                               for a in per_look])
+            self.assertEqual(data["pvalue"][i], [a and a["sequential_p"] for a in per_look])
+            self.assertTrue(all(a and a["sequential_p"] is not None for a in per_look), per_look)
+        bands = p.js("return window.skyportCharts.conversion.data.datasets.filter(d => d.band).map(d => d.data)")
+        self.assertEqual(len(bands), len(order), "a 95% band per arm on the conversion chart")
+        for i, arm in enumerate(order):
+            per_bucket = [next((a for a in b["arms"] if a["arm"] == arm), None) for b in doc["buckets"]]
+            self.assertEqual(bands[i], [a and a["conversion_ci"] for a in per_bucket])
         # The users were dealt 50/50 and the split is now 80/20: the server's check flags a sample
         # ratio mismatch, and the page says so loudly.
         mismatch = [b for b in doc["buckets"] if b["srm"] and b["srm"]["mismatch"]]
@@ -274,6 +299,21 @@ class ConsoleBrowserTest(ConsoleCluster):
         p.q("#registry-filter").send_keys(" nothing-matches-this")
         p.wait("return document.getElementById('registry-count').dataset.shown === '0'", "no entry")
         p.shot("registry")
+
+        # ---- rollback from the deploy history (confirmed), the app page follows
+        p.go("#/apps/webapp")
+        releases = self.cli_json("releases", "webapp", "--json")
+        target = next(r for r in releases["releases"] if not r["current"] and r["outcome"] == "succeeded")
+        p.q(f"[data-rollback='{target['version']}']").click()
+        p.confirm()
+        wait_until(lambda: self.cli_json("releases", "webapp", "--json")["current"] != releases["current"], 20,
+                   what="a new current release after the rollback")
+        now = self.cli_json("releases", "webapp", "--json")
+        current = next(r for r in now["releases"] if r["current"])
+        self.assertEqual(current["commit"], target["commit"])
+        p.wait(f"return document.querySelector('#releases-table tr.row-current')?.dataset.release === '{current['version']}'",
+               "the page's current release follows", timeout=5)
+        self.assertIn("Rolled back", p.q("#rollback-result").text)
 
         # ---- 390 px wide: no horizontal page overflow on any page
         self.driver.set_window_size(390, 844)
@@ -324,7 +364,7 @@ class ConsoleSecurityTest(ConsoleCluster):
         self.addCleanup(server.shutdown)
         return f"http://127.0.0.1:{server.server_address[1]}/"
 
-    def test_no_session_means_login_and_401_and_a_cross_site_post_is_refused(self):
+    def test_sessions_cross_site_posts_logout_elsewhere_and_a_dead_hub(self):
         p = self.page
         for route in ("#/", "#/apps/webapp", "#/flights/x", "#/apps/webapp/experiment", "#/registry"):
             self.driver.get(f"{self.console}/{route}")
@@ -348,13 +388,28 @@ class ConsoleSecurityTest(ConsoleCluster):
         text = self.driver.find_element(By.TAG_NAME, "body").text
         self.assertIn("error", text)
         self.assertEqual(self.cli("registry", "route", "get", "webapp", check=False).stdout, before)
-        # Logged out: the login page again, and the API says 401.
+        # Logged out in another tab: this one's event stream says so and it shows the login page.
         self.driver.get(self.console + "/")
-        p.wait("return document.body.dataset.page === 'overview'", "the overview")
+        p.wait("return document.body.dataset.page === 'overview' && document.body.dataset.live === 'live'", "the overview, live")
+        first = self.driver.current_window_handle
+        self.driver.switch_to.new_window("tab")
+        self.driver.get(self.console + "/")
+        p.wait("return document.body.dataset.page === 'overview'", "the overview in a second tab")
         p.q("#logout").click()
         p.wait("return document.body.dataset.page === 'login'", "the login page after logout")
+        self.driver.close()
+        self.driver.switch_to.window(first)
+        p.wait("return document.body.dataset.page === 'login'", "the first tab on the login page", timeout=5)
         status = p.js("const r = new XMLHttpRequest(); r.open('GET', '/api/overview', false); r.send(); return r.status")
         self.assertEqual(status, 401)
+        # The hub killed under an open page: the page says the hub does not answer and polls.
+        p.login(self.token)
+        p.wait("return document.body.dataset.page === 'overview' && document.body.dataset.loaded", "the overview again")
+        self.hub.kill()
+        p.wait("return document.body.dataset.live === 'polling'", "polling once the event stream is gone", timeout=10)
+        p.wait("return !document.getElementById('error').hidden", "an error banner", timeout=10)
+        self.assertIn("did not answer", p.error())
+        p.shot("hub-down")
 
 
 if __name__ == "__main__":

@@ -119,7 +119,9 @@ async function refresh() {
   try {
     const data = await cur.page.load();
     if (gen !== generation) return;
+    const focus = focusKey(document.activeElement);
     cur.page.render(data);
+    restoreFocus(focus);
     cur.rendered++;
     if (cur.rendered === 1) performance.mark(`skyport:data:${cur.name}`);
     document.body.dataset.loaded = String(cur.rendered);
@@ -132,6 +134,22 @@ async function refresh() {
       setTimeout(refresh, MIN_GAP_MS);
     }
   }
+}
+
+// A re-render replaces the data parts: a keyboard user's focus on a button or
+// link there moves to its replacement (same id, rollback target or href).
+function focusKey(node) {
+  if (!node || node === document.body || !main.contains(node)) return null;
+  if (node.id) return `#${CSS.escape(node.id)}`;
+  if (node.dataset.rollback) return `[data-rollback="${CSS.escape(node.dataset.rollback)}"]`;
+  if (node.tagName === "A" && node.getAttribute("href")) return `a[href="${CSS.escape(node.getAttribute("href"))}"]`;
+  return null;
+}
+
+function restoreFocus(key) {
+  if (!key || (document.activeElement && document.activeElement !== document.body)) return;
+  const again = main.querySelector(key);
+  if (again) again.focus({ preventScroll: true });
 }
 
 let pending = null;

@@ -141,7 +141,11 @@ async function rollback(base, version) {
   if (!(await confirmAction(`Roll back ${what}?`, `Traffic moves ${what} (a weight flip when its commit still runs, else a deploy first).`, "Roll back"))) return;
   try {
     const r = await api.post(`${base}/rollback`, { release: version });
-    flash("rollback-result", `Rolled back: ${r && (r.version || r.release || r.message) ? (r.version || r.release || r.message) : "done"}`);
+    // `skyport rollback --json`: the new release, the one it went back to, whether it deployed.
+    const rel = r && r.release ? `${r.release.version} (${short(r.release.commit)})` : "a new release";
+    flash("rollback-result", `Rolled back to ${r && r.target ? r.target : "the previous release"}: ${rel} is current` +
+      (r && r.deployed ? ", deployed first" : ", a weight flip") +
+      (r && r.retiring && r.retiring.length ? `; ${r.retiring.map(short).join(", ")} retiring` : "") + ".");
     window.skyportRefresh();
   } catch (e) {
     showError(`Rollback refused: ${e.message}`);

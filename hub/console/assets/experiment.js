@@ -7,7 +7,8 @@
 // the charts plot the same values.
 //
 // Intervals per arm (conversion_ci, mean_ci), the cumulative lift and the
-// sequential p-value path are drawn when the server's document has them
+// sequential p-value path (experiment.cumulative, with --by and an event) are
+// drawn when the server's document has them
 // (experiment.buckets[].arms[].conversion_ci / mean_ci, experiment.cumulative);
 // otherwise the page says so instead of computing them itself.
 
@@ -19,6 +20,7 @@ import {
 
 const BUCKETS = ["hour", "day", "week", "month"];
 const ALPHA = 0.05;
+const MAX_TABLES = 48;
 
 export function experimentPage(app, query) {
   const q = {
@@ -175,6 +177,19 @@ function renderCharts(buckets, order, exp, notes) {
   if (!exp.event) say("Conversion, mean, lift and p-values need an event: choose one above.");
   if (exp.event && !withConvCi) say("Per-arm conversion intervals: not in the hub's answer, so no band is drawn.");
   if (exp.event && !withMeanCi) say("Per-arm mean intervals: not in the hub's answer, so no band is drawn.");
+  const setCaption = (id, text) => {
+    const node = document.querySelector(`#fig-${id} figcaption .muted`);
+    if (node) node.textContent = ` ${text}`;
+  };
+  if (cumulative) {
+    setCaption("lift", "(cumulative: all data up to each bucket's end, 95% CI)");
+    setCaption("pvalue", `(sequential mSPRT, running minimum, against alpha ${ALPHA})`);
+    say("Lift and p-value are cumulative looks: each over all data from the range's start to the bucket's end; "
+      + "the p-value is the flight gates' sequential test (mSPRT), valid however often one looks.");
+  } else {
+    setCaption("lift", "(per bucket, 95% CI)");
+    setCaption("pvalue", `(per bucket, z-test, against alpha ${ALPHA})`);
+  }
   if (exp.event && !cumulative)
     say("Lift and p-values are per bucket (each bucket on its own, two-proportion z-test): the hub's answer has no cumulative or sequential series.");
 }
@@ -196,7 +211,12 @@ function renderTables(box, buckets, order, withEvent) {
   const pct = new Set(["conversion_rate", "delta_conversion.difference", "delta_conversion.ci.0", "delta_conversion.ci.1",
     "delta_conversion.relative_lift"]);
   const pee = new Set(["delta_conversion.p", "delta_mean.p"]);
-  for (const b of [...buckets].reverse()) {
+  // Charts show every bucket; tables only the newest MAX_TABLES (an hour bucket over months is thousands).
+  const newest = [...buckets].reverse().slice(0, MAX_TABLES);
+  if (buckets.length > newest.length)
+    box.append(el("p", { class: "muted", id: "tables-left-out" },
+      `Tables for the newest ${newest.length} of ${buckets.length} buckets; choose a longer bucket for the rest.`));
+  for (const b of newest) {
     const arms = [...(b.arms || [])].sort((x, y) => order.indexOf(x.arm) - order.indexOf(y.arm));
     const rows = arms.map((a) => el("tr", { dataset: { arm: a.arm } },
       el("th", { scope: "row" }, armChip(order.indexOf(a.arm), short(a.arm) + (a.control ? " (control)" : ""))),

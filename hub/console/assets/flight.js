@@ -120,7 +120,7 @@ export function flightPage(name) {
       renderWeights(order, arms, log, st);
       renderGates(clear(boxes.gates), log);
       renderPings(clear(boxes.pings), log);
-      renderTimeline(clear(boxes.timeline), log);
+      renderTimeline(clear(boxes.timeline), log, doc.log_older_left_out);
       clear(boxes.spec).append(el("h2", {}, "Spec"), el("pre", { id: "flight-spec-view", tabindex: "0" }, JSON.stringify(st.spec || {}, null, 2)));
     },
   };
@@ -240,9 +240,15 @@ function renderPings(box, log) {
       el("tr", {}, el("td", {}, fmtTime(e.unix_ms)), el("td", {}, e.step), el("td", { class: "small" }, e.message)))));
 }
 
-function renderTimeline(box, log) {
+// Timeline rows drawn at most: the newest (the hub keeps a flight's newest 3 MiB of log).
+const MAX_TIMELINE = 500;
+
+function renderTimeline(box, log, olderLeftOut) {
+  const drawn = log.slice(-MAX_TIMELINE);
+  const left = (olderLeftOut || 0) + (log.length - drawn.length);
   box.append(el("h2", {}, `Timeline (${log.length} entries)`));
-  box.append(table("Timeline", ["Time", "Step", "Kind", "Message"], log.map((e) =>
+  if (left > 0) box.append(el("p", { class: "muted", id: "timeline-left-out" }, `${left} older entries are not shown.`));
+  box.append(table("Timeline", ["Time", "Step", "Kind", "Message"], drawn.map((e) =>
     el("tr", { dataset: { kind: e.kind, step: e.step || "" } },
       el("td", {}, e.time || fmtTime(e.unix_ms)), el("td", {}, e.step || ""), el("td", {}, e.kind),
       el("td", { class: "small" }, e.message))), { id: "timeline-table" }));

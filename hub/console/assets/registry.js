@@ -5,6 +5,8 @@
 import * as api from "./api.js";
 import { clear, el, table } from "./ui.js";
 
+// Rows drawn at most (a registry may hold 100,000 entries; the count says how many matched).
+const MAX_ROWS = 1000;
 const COLUMNS = ["app", "commit", "role", "host", "port", "instance", "drone", "pid", "health", "id", "age"];
 
 // {commit: {role: [entry]}} -> [{commit, role, ...entry}]; non-object keys (answered_by) are skipped.
@@ -33,9 +35,11 @@ export function registryPage(query) {
       return words.every((w) => text.includes(w));
     });
     const cols = COLUMNS.filter((c) => rows.some((r) => r[c] !== undefined));
-    count.textContent = `${shown.length} of ${rows.length} entries`;
+    const drawn = shown.slice(0, MAX_ROWS);
+    count.textContent = `${shown.length} of ${rows.length} entries` +
+      (drawn.length < shown.length ? `; the first ${drawn.length} shown: filter to narrow` : "");
     count.dataset.shown = String(shown.length);
-    clear(box).append(table("Port table", cols, shown.map((r) => el("tr", { dataset: { commit: r.commit, role: r.role } },
+    clear(box).append(table("Port table", cols, drawn.map((r) => el("tr", { dataset: { commit: r.commit, role: r.role } },
       cols.map((c) => el("td", { class: c === "port" || c === "pid" ? "num" : "" }, r[c] === undefined ? "" : String(r[c]))))),
     { id: "registry-table" }));
   };
