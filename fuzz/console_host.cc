@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     listed.emplace_back(rest.substr(0, comma));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
-  if (console::HostAllowed(host, listed)) {
+  if (console::HostAllowed(host, listed) && host.find_first_not_of(" \t") != std::string_view::npos) {
     auto name = console::HostName(host);
     CHECK(name.has_value());
     CHECK(!name->empty());

@@ -60,6 +60,7 @@ std::optional<std::string> HostName(std::string_view host) {
 }
 
 bool HostAllowed(std::string_view host, const std::vector<std::string>& console_hosts) {
+  if (host.find_first_not_of(" \t") == std::string_view::npos) return true;  // no Host: not a browser
   auto name = HostName(host);
   if (!name) return false;
   if (IsIpLiteral(*name)) return true;

@@ -22,9 +22,10 @@ namespace skyport::hub::console {
 // malformed (empty name, a bad port, an unclosed '[').
 std::optional<std::string> HostName(std::string_view host);
 
-// True when the console answers a request with this Host header: an IP
-// literal, localhost or *.localhost, or a name in `console_hosts` (names, any
-// case; ports are not compared). An empty or malformed Host is refused.
+// True when the console answers a request with this Host header: none (an
+// HTTP/1.0 client: browsers always send one), an IP literal, localhost or
+// *.localhost, or a name in `console_hosts` (names, any case; ports are not
+// compared). A malformed Host is refused.
 bool HostAllowed(std::string_view host, const std::vector<std::string>& console_hosts);
 
 // True when `origin` ("https://console.example.com[:port]") names a host in
