@@ -57,7 +57,7 @@ export function appPage(app) {
         el("p", { class: "legend" }, order.map((c, i) => armChip(i, short(c)))));
       // A commit the route still names but that no longer runs (its weight moved to 0, then
       // stopped) cannot be in a split: the hub refuses the whole split (409 "not running").
-      const running = new Set(ps.map((p) => p.commit));
+      const running = new Set(ps.filter((p) => p.state === "running").map((p) => p.commit));
       const key = `${order.join(",")}|${[...running].sort().join(",")}`;
       if (!splitForm || (key !== formCommits && !splitForm.dirty())) {
         splitForm = makeSplitForm(base, order, weights, running);
