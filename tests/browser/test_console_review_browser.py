@@ -5,6 +5,8 @@ Selenium) against a real loopback cluster (console_cluster.py).
   commit (`skyport split webapp A=100 B=0`, then `skyport stop webapp B`) the route still names B
   with weight 0, B no longer runs, and the hub refuses any split naming it (409 "not running"):
   every preview and split from the console failed until someone used the CLI.
+- A link with a malformed %-escape ("#/apps/%E0%A4%A") threw a URIError at boot: a logged-in
+  operator was shown the login page.
 - A page on another port of the same host set `skyport_session=junk; Path=/api` (cookies ignore
   ports; the longer path is sent first): the operator was logged out for good.
 
@@ -92,6 +94,17 @@ class ConsoleReviewBrowserTest(ConsoleCluster):
         self.assertEqual(p.error(), "", "the split was refused")
         self.assertEqual(self.route_weights(), {a: 70})
         p.shot("split-after-stop")
+
+    def test_a_malformed_link_shows_an_error_not_the_login_page(self):
+        p = self.page
+        self.log_in()
+        self.driver.get(self.console + "/#/apps/%E0%A4%A")
+        self.driver.refresh()
+        p.wait("return document.body.dataset.page === 'app' && !document.getElementById('error').hidden",
+               "the app page with the hub's refusal")
+        self.assertIn("app", p.error())
+        errors = [e["message"] for e in self.driver.get_log("browser") if "URIError" in e["message"]]
+        self.assertEqual(errors, [])
 
     def test_a_cookie_set_by_another_port_does_not_log_the_operator_out(self):
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CookieTosser)

@@ -28,10 +28,20 @@ let events = null;
 let pollTimer = null;
 
 // "#/apps/webapp/experiment?event=purchase" -> {parts: ["apps","webapp","experiment"], query}
+// A malformed %-escape in a link ("#/apps/%E0%A4%A") threw a URIError at every navigation:
+// the part is kept as typed (the API answers 400 for a bad name).
+function decodeOr(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 function parseHash() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, qs] = hash.split("?");
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const parts = path.split("/").filter(Boolean).map(decodeOr);
   return { parts, query: new URLSearchParams(qs || ""), key: hash };
 }
 
