@@ -285,6 +285,11 @@ class ConsoleBrowserTest(ConsoleCluster):
         p.shot("console-experiment")
         self.driver.set_window_size(1280, 900)
 
+        # A range start (24h, as --since) is passed on: the page shows the same arms.
+        p.go("#/apps/webapp/experiment?event=purchase&bucket=day&since=24h")
+        self.assertEqual(p.q("#sel-since").get_attribute("value"), "24h")
+        self.assertTrue(p.qs("td[data-field='users']"), "the arms' numbers with since=24h")
+
         # ---- registry: the port table and its filter
         p.go("#/registry")
         show = self.cli_json("registry", "show")

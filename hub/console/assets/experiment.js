@@ -28,6 +28,7 @@ export function experimentPage(app, query) {
     bucket: BUCKETS.includes(query.get("bucket")) ? query.get("bucket") : "day",
     flight: query.get("flight") ?? "",
     control: query.get("control") ?? "",
+    since: query.get("since") ?? "",
   };
   const boxes = {};
   return {
@@ -49,7 +50,7 @@ export function experimentPage(app, query) {
     },
     load() {
       const params = new URLSearchParams({ bucket: q.bucket });
-      for (const k of ["event", "flight", "control"]) if (q[k]) params.set(k, q[k]);
+      for (const k of ["event", "flight", "control", "since"]) if (q[k]) params.set(k, q[k]);
       return api.get(`/api/apps/${encodeURIComponent(app)}/stats?${params}`);
     },
     render(doc) {
@@ -77,11 +78,13 @@ function selectors(app, q) {
     BUCKETS.map((b) => el("option", { value: b, selected: b === q.bucket }, b)));
   const flight = el("input", { id: "sel-flight", name: "flight", type: "text", value: q.flight, placeholder: "outside flights" });
   const control = el("input", { id: "sel-control", name: "control", type: "text", value: q.control, placeholder: "highest weight" });
+  const since = el("input", { id: "sel-since", name: "since", type: "text", value: q.since, placeholder: "all (or 24h, 7d, a date)" });
   const form = el("form", { id: "exp-form", class: "card fields" },
     el("div", { class: "field" }, el("label", { for: "sel-event" }, "Event"), event),
     el("div", { class: "field" }, el("label", { for: "sel-bucket" }, "Bucket"), bucket),
     el("div", { class: "field" }, el("label", { for: "sel-flight" }, "Flight"), flight),
     el("div", { class: "field" }, el("label", { for: "sel-control" }, "Control arm"), control),
+    el("div", { class: "field" }, el("label", { for: "sel-since" }, "Since"), since),
     el("div", { class: "field" }, el("button", { type: "submit", id: "exp-apply" }, "Show")));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -90,6 +93,7 @@ function selectors(app, q) {
     p.set("bucket", bucket.value);
     if (flight.value.trim()) p.set("flight", flight.value.trim());
     if (control.value.trim()) p.set("control", control.value.trim());
+    if (since.value.trim()) p.set("since", since.value.trim());
     location.hash = `#/apps/${encodeURIComponent(app)}/experiment?${p}`;
   });
   return form;

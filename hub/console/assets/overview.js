@@ -67,5 +67,5 @@ function renderHealth(box, status) {
       el("td", {}, c.kind), el("th", { scope: "row" }, c.name), el("td", {}, c.address || "-"),
       el("td", {}, el("span", { class: `badge ${c.ok ? "ok" : "bad"}` }, c.state || (c.ok ? "up" : "down"))),
       el("td", {}, c.last_seen_s === undefined ? "-" : `${fmtDuration(c.last_seen_s)} ago`),
-      el("td", { class: "small" }, c.version || "-"), el("td", {}, c.note || ""))), { id: "health-table" }));
+      el("td", { class: "small nowrap" }, c.version || "-"), el("td", {}, c.note || ""))), { id: "health-table" }));
 }
