@@ -14,17 +14,17 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// A listed entry may carry a port ("console.example.com:443"): only its name is compared.
+bool Listed(const std::string& name, const std::vector<std::string>& console_hosts) {
+  return std::any_of(console_hosts.begin(), console_hosts.end(), [&name](const std::string& h) {
+    auto want = HostName(h);
+    return want && *want == name;
+  });
+}
+
 bool IsIpLiteral(const std::string& name) {
   unsigned char b[16];
   return ::inet_pton(AF_INET, name.c_str(), b) == 1 || ::inet_pton(AF_INET6, name.c_str(), b) == 1;
-}
-
-bool Listed(const std::string& name, const std::vector<std::string>& console_hosts) {
-  return std::any_of(console_hosts.begin(), console_hosts.end(), [&name](const std::string& h) {
-    std::string want = Lower(h);
-    while (!want.empty() && want.back() == '.') want.pop_back();
-    return !want.empty() && want == name;
-  });
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ TEST_CASE("HostAllowed: IP literals, localhost and the listed names only (DNS re
     CHECK_FALSE(HostAllowed(bad, none));
   CHECK(HostAllowed("console.example.com:443", listed));
   CHECK(HostAllowed("CONSOLE.example.com.", listed));
+  CHECK(HostAllowed("console.example.com", {"console.example.com:8443"}));  // a listed port is not compared
   CHECK_FALSE(HostAllowed("other.example.com", listed));
   CHECK(HostName("Name.Example.:6004") == "name.example");
   CHECK(HostName("[::1]:6004") == "::1");
