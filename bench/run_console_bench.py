@@ -197,7 +197,7 @@ def main():
         streams = []
         for _ in range(CLIENTS):
             s = socket.create_connection(("127.0.0.1", console.port))
-            s.sendall(f"GET /api/events HTTP/1.1\r\nHost: x\r\nCookie: {console.cookie}\r\n\r\n".encode())
+            s.sendall(f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{console.port}\r\nCookie: {console.cookie}\r\n\r\n".encode())
             streams.append(s)
         time.sleep(1)
         result["with_consoles"] = deploy_and_push()

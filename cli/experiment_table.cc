@@ -139,7 +139,13 @@ json ArmJson(const ArmResult& a, bool with_event) {
   out["raw_sum"] = Finite(r.raw_sum());
   out["users_capped"] = r.users_capped();
   out["user_cap"] = r.user_cap() > 0 ? Finite(r.user_cap()) : json(nullptr);
+  // Each arm's own 95% intervals (the console draws them as bands): none without users,
+  // with more converted than users (a short bucket), or for the mean under 2 events.
+  const auto conv_ci = hub::ProportionInterval({r.users_exposed(), r.users_with_event()}, kConfidence);
+  out["conversion_ci"] = conv_ci.ok() ? IntervalJson(*conv_ci) : json(nullptr);
   out["mean"] = m.n == 0 ? json(nullptr) : Finite(m.Mean());
+  const auto mean_ci = hub::MeanInterval(m, kConfidence);
+  out["mean_ci"] = mean_ci.ok() ? IntervalJson(*mean_ci) : json(nullptr);
   out["stddev"] = m.n < 2 ? json(nullptr) : Finite(std::sqrt(m.Variance()));
   out["delta_conversion"] = nullptr;
   if (a.conversion) {
@@ -358,6 +364,7 @@ nlohmann::json ExperimentJson(const ExperimentResult& r) {
   }
   if (with_event) {
     out["unattributed"] = {{"users", r.unattributed_users}, {"events", r.unattributed_events}};
+    if (!r.cumulative.is_null()) out["cumulative"] = r.cumulative;
     out["user_cap_percentile"] = r.user_cap_percentile;
   }
   return out;

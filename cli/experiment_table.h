@@ -94,6 +94,9 @@ struct ExperimentResult {
   // The percentile each user's total of the event was capped at
   // (StatsReport.user_cap_percentile; 100: not capped).
   double user_cap_percentile = 100;
+  // With --by and --event: the cumulative looks (cli/experiment_series.h),
+  // filled by AddCumulative; null otherwise (then not in the JSON).
+  nlohmann::json cumulative;
 };
 
 // Groups `report` by bucket and runs the tests against `control`. `weights`:

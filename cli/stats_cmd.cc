@@ -12,6 +12,7 @@
 
 #include "cli/command_table.h"
 #include "cli/errors.h"
+#include "cli/experiment_looks.h"
 #include "cli/experiment_table.h"
 #include "cli/stats_fetch.h"
 #include "cli/stats_table.h"
@@ -53,6 +54,7 @@ StatsComputed ComputeStats(const GlobalOptions& g, const StatsOptions& o) {
       return out;
     }
     out.experiment = AnalyzeExperiment(*query, *report, experiment_weights, *control);
+    AddCumulative(g, *query, *out.experiment);  // the lift and sequential p over time (--by with --event)
   }
   return out;
 }
@@ -108,7 +110,8 @@ Runner DefineStats(CLI::App& cmd, const CommandContext& ctx) {
       "Sources that do not answer (routers, the hub) are named on stderr and left out; exits 1 only if\n"
       "neither answered. Experiment table: users, exposures and, with --event, conversion and mean per arm\n"
       "with their difference from control (95% CI, p), and a sample-ratio check against the route's weights.\n"
-      "--json prints the merged /stats document with the hub's part under \"experiment\".");
+      "--json prints the merged /stats document with the hub's part under \"experiment\"; with --by and --event\n"
+      "also \"cumulative\": per bucket, the lift over all data up to its end and the gates' sequential p-value.");
   return [&g = ctx.global, o] { return RunStats(g, *o); };
 }
 

@@ -67,6 +67,28 @@ Moments Moments::FromProportion(Proportion p) {
   return {p.users, double(p.converted), double(p.converted)};
 }
 
+Result<Interval> ProportionInterval(Proportion p, double confidence) {
+  if (auto s = CheckConfidence(confidence); !s.ok()) return s;
+  if (p.users == 0) return Status::InvalidArgument("arm: has no users");
+  if (p.converted > p.users)
+    return Status::InvalidArgument(fmt::format("arm: {} converted out of {} users", p.converted, p.users));
+  const double n = double(p.users), rate = p.Rate();
+  const double z = bm::quantile(bm::complement(Normal(), (1 - confidence) / 2));
+  const double center = (rate + z * z / (2 * n)) / (1 + z * z / n);
+  const double half = z / (1 + z * z / n) * std::sqrt(rate * (1 - rate) / n + z * z / (4 * n * n));
+  // At 0 or all converted the bound is exactly the rate (the formula leaves rounding dust).
+  return Interval{p.converted == 0 ? 0.0 : std::max(0.0, center - half),
+                  p.converted == p.users ? 1.0 : std::min(1.0, center + half)};
+}
+
+Result<Interval> MeanInterval(Moments m, double confidence) {
+  if (auto s = CheckConfidence(confidence); !s.ok()) return s;
+  if (auto s = CheckMoments("arm", m); !s.ok()) return s;
+  const double se = std::sqrt(m.Variance() / double(m.n));
+  const double half = bm::quantile(bm::complement(StudentT(double(m.n - 1)), (1 - confidence) / 2)) * se;
+  return Interval{m.Mean() - half, m.Mean() + half};
+}
+
 Result<TwoProportionResult> TwoProportionZTest(Proportion control, Proportion treatment, double confidence) {
   if (auto s = CheckConfidence(confidence); !s.ok()) return s;
   for (auto [arm, p] : {std::pair{"control", control}, std::pair{"treatment", treatment}}) {

@@ -50,6 +50,15 @@ struct Interval {
   double high = 0;
 };
 
+// One arm's conversion rate with its interval: the Wilson score interval
+// (stays within [0, 1] and keeps its coverage near 0 and 1 and for few users,
+// where the Wald interval does not). Needs users >= 1 and converted <= users.
+Result<Interval> ProportionInterval(Proportion p, double confidence = 0.95);
+
+// One arm's mean with its interval: mean ± t_{(1+confidence)/2, n−1} · s / √n
+// (Student's t, the sample standard deviation s). Needs n >= 2 and finite sums.
+Result<Interval> MeanInterval(Moments m, double confidence = 0.95);
+
 struct TwoProportionResult {
   double control_rate = 0;
   double treatment_rate = 0;

@@ -19,4 +19,5 @@ set(SKYPORT_FUZZ_TARGETS
   user_cookie       # router/user_cookie.h CheckUserCookie (forged and edited cookies)
   address_list      # core/address_list.h ParseAddressList, ValidateAddress; core/address_order.h
   console_request   # hub/console/console_request.h routes, cookies, login bodies, CSRF; session_table.h
+  console_host      # hub/console/host_check.h HostAllowed, OriginListed (DNS rebinding, proxies)
 )

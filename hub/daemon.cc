@@ -22,6 +22,7 @@
 #include "core/files.h"
 #include "core/http_admin.h"
 #include "core/log.h"
+#include "core/names.h"
 #include "core/prom_text.h"
 #include "hub/console/console_data.h"
 #include "hub/console/console_server.h"
@@ -526,6 +527,9 @@ int RunDaemon(const DaemonOptions& o) {
     co.listen = o.console_listen;
     co.token = *token;
     co.secure_cookie = o.console_secure_cookie;
+    for (const std::string& h : o.console_hosts)
+      if (Status s = ValidateHost("--console-hosts", h); !s.ok()) return FailStart(s);
+    co.hosts = o.console_hosts;
     co.max_connections = o.console_max_connections;
     co.max_connections_per_client = o.console_max_connections_per_client;
     co.max_sse_streams = o.console_max_sse_streams;

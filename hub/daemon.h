@@ -82,6 +82,7 @@ struct DaemonOptions {
   int console_session_lifetime_s = 12 * 3600;
   int console_login_max_failures = 5;  // per client address per minute; beyond: 429
   bool console_secure_cookie = false;  // served behind a TLS proxy: the session cookie gets Secure
+  std::vector<std::string> console_hosts;  // Host names besides IP literals and localhost (DNS rebinding)
 };
 
 int RunDaemon(const DaemonOptions& o);

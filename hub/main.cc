@@ -166,6 +166,10 @@ int main(int argc, char** argv) {
   app.add_option("--console-login-max-failures", o.console_login_max_failures,
                  "Failed console logins (or wrong Bearer tokens) per client address per minute; beyond: 429")
       ->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--console-hosts", o.console_hosts,
+                 "Host names the console answers besides IP addresses and localhost (comma-separated; e.g. the "
+                 "name a TLS proxy in front serves): another Host is refused 421 (DNS rebinding)")
+      ->delimiter(',');
   app.add_flag("--console-secure-cookie", o.console_secure_cookie,
                "Mark the console's session cookie Secure (the console is reached through a TLS proxy)");
   skyport::AddEtcdFlags(app, o.etcd, "hub");

@@ -40,7 +40,8 @@ add_custom_command(OUTPUT ${_assets_cc}
 add_library(skyport_hub_console_assets STATIC ${_assets_cc})
 target_include_directories(skyport_hub_console_assets PUBLIC ${CMAKE_SOURCE_DIR})
 
-add_library(skyport_hub_console_logic STATIC console/console_request.cc console/session_table.cc console/login_limiter.cc)
+add_library(skyport_hub_console_logic STATIC console/console_request.cc console/session_table.cc console/login_limiter.cc
+  console/host_check.cc)
 target_link_libraries(skyport_hub_console_logic PUBLIC skyport_core nlohmann_json::nlohmann_json)
 
 add_library(skyport_hub_console STATIC console/console_data.cc console/console_server.cc)

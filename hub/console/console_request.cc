@@ -161,6 +161,17 @@ std::optional<std::string> CookieValue(std::string_view header, std::string_view
   return std::nullopt;
 }
 
+std::vector<std::string> CookieValues(std::string_view header, std::string_view name) {
+  std::vector<std::string> out;
+  while (!header.empty()) {
+    size_t semi = header.find(';');
+    auto value = CookieValue(header.substr(0, semi), name);
+    if (value) out.push_back(std::move(*value));
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+  }
+  return out;
+}
+
 std::optional<std::string> BearerToken(std::string_view authorization) {
   if (!StartsWithNoCase(authorization, "Bearer ")) return std::nullopt;
   std::string token = Trim(authorization.substr(7));

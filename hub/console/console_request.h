@@ -58,6 +58,11 @@ Route ParseRoute(std::string_view target);
 
 // The value of cookie `name` in a Cookie header ("a=1; skyport_session=..."), or nullopt.
 std::optional<std::string> CookieValue(std::string_view header, std::string_view name);
+// Every value of cookie `name` in a Cookie header, in order. A browser sends
+// one cookie per (name, domain, path), and cookies ignore ports: a page on any
+// other port of the same host can add `name=junk; Path=/api`, which comes
+// before the console's own (longer paths first). Callers try each.
+std::vector<std::string> CookieValues(std::string_view header, std::string_view name);
 // "Bearer TOKEN" -> TOKEN (the scheme case-insensitive), else nullopt.
 std::optional<std::string> BearerToken(std::string_view authorization);
 

@@ -38,6 +38,7 @@
 #include "core/prom_text.h"
 #include "core/token.h"
 #include "hub/console/assets.h"
+#include "hub/console/host_check.h"
 
 namespace skyport::hub::console {
 namespace {
@@ -111,6 +112,7 @@ struct Counters {
   std::atomic<uint64_t> body_too_large{0};
   std::atomic<uint64_t> malformed{0};
   std::atomic<uint64_t> method_refused{0};
+  std::atomic<uint64_t> host_refused{0};
   std::atomic<uint64_t> logins{0};
   std::atomic<uint64_t> login_failed{0};
   std::atomic<uint64_t> login_limited{0};
@@ -239,6 +241,7 @@ std::string Server::Metrics() const {
                           {"body_too_large", c.body_too_large.load()},
                           {"malformed", c.malformed.load()},
                           {"method", c.method_refused.load()},
+                          {"host", c.host_refused.load()},
                           {"max_pending_calls", c.busy.load()},
                           {"max_sse_streams", c.sse_refused.load()},
                           {"sse_slow_reader", c.sse_slow.load()}})
@@ -478,6 +481,11 @@ asio::awaitable<Response> Server::Handle(beast::tcp_stream& stream, const Reques
     res.set(http::field::allow, "GET, POST");
     co_return res;
   }
+  if (!HostAllowed(Header(req, http::field::host), opts_.hosts)) {
+    counters_.host_refused.fetch_add(1);
+    if (uint64_t held = 0; ShouldLog("host", &held)) log::Warn("console: request for another host name refused (DNS rebinding?); --console-hosts lists the names it may use", {{"peer", peer}, {"cause", "host"}, {"suppressed_since_last", held}});
+    co_return JsonError(421, "this console does not answer to that Host name; list it with skyport-hub --console-hosts");
+  }
   const bool post = req.method() == http::verb::post;
   Route route = ParseRoute(std::string_view(req.target().data(), req.target().size()));
   if (route.kind == Kind::kFlights && post) {
@@ -503,7 +511,7 @@ Auth Server::Authenticate(const Request& req, const std::string& peer) {
   if (auto bearer = BearerToken(Header(req, http::field::authorization))) {
     std::lock_guard<std::mutex> l(mu_);
     // Guesses through Bearer count against the same per-address login limit.
-    if (!logins_.Allowed(peer, now)) {
+    if (!logins_.Allowed(LoginLimiterKey(peer), now)) {
       a.limited = true;
       return a;
     }
@@ -511,19 +519,22 @@ Auth Server::Authenticate(const Request& req, const std::string& peer) {
       a.ok = a.bearer = true;
       return a;
     }
-    logins_.Failed(peer, now);
+    logins_.Failed(LoginLimiterKey(peer), now);
     counters_.login_failed.fetch_add(1);
     return a;
   }
+  // Every skyport_session of every Cookie header: another port of this host may have set one
+  // with a longer Path, which the browser sends first (CookieValues).
   for (auto [it, end] = req.equal_range(http::field::cookie); it != end; ++it) {
-    auto id = CookieValue(std::string_view(it->value().data(), it->value().size()), kSessionCookie);
-    if (!id || id->empty()) continue;
-    std::lock_guard<std::mutex> l(mu_);
-    if (auto csrf = sessions_.Touch(*id, now)) {
-      a.ok = true;
-      a.session = *id;
-      a.csrf = *csrf;
-      return a;
+    for (const std::string& id : CookieValues(std::string_view(it->value().data(), it->value().size()), kSessionCookie)) {
+      if (id.empty()) continue;
+      std::lock_guard<std::mutex> l(mu_);
+      if (auto csrf = sessions_.Touch(id, now)) {
+        a.ok = true;
+        a.session = id;
+        a.csrf = *csrf;
+        return a;
+      }
     }
   }
   return a;
@@ -532,7 +543,7 @@ Auth Server::Authenticate(const Request& req, const std::string& peer) {
 Response Server::Login(const Request& req, const std::string& peer) {
   const int64_t now = MonoNowMs();
   const std::string_view host = Header(req, http::field::host);
-  if (auto origin = OptionalHeader(req, "Origin")) {
+  if (auto origin = OptionalHeader(req, "Origin"); origin && !OriginListed(*origin, opts_.hosts)) {
     if (CheckCsrf("x", "x", origin, host) == CsrfVerdict::kForeignOrigin) {
       counters_.csrf_refused.fetch_add(1);
       if (uint64_t held = 0; ShouldLog("csrf", &held)) log::Warn("console: cross-origin login refused", {{"peer", peer}, {"cause", "csrf"}, {"suppressed_since_last", held}});
@@ -541,7 +552,7 @@ Response Server::Login(const Request& req, const std::string& peer) {
   }
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (int64_t wait_ms = logins_.RetryAfterMs(peer, now); wait_ms > 0) {
+    if (int64_t wait_ms = logins_.RetryAfterMs(LoginLimiterKey(peer), now); wait_ms > 0) {
       counters_.login_limited.fetch_add(1);
       Response res = JsonError(429, "too many failed logins from your address; try again later");
       res.set(http::field::retry_after, std::to_string((wait_ms + 999) / 1000));
@@ -552,7 +563,7 @@ Response Server::Login(const Request& req, const std::string& peer) {
   if (!token.ok() || !ConstantTimeEquals(*token, opts_.token)) {
     {
       std::lock_guard<std::mutex> l(mu_);
-      logins_.Failed(peer, now);
+      logins_.Failed(LoginLimiterKey(peer), now);
     }
     counters_.login_failed.fetch_add(1);
     // Never the token: only who tried and why it failed.
@@ -599,8 +610,9 @@ asio::awaitable<Response> Server::Api(beast::tcp_stream& stream, const Request& 
     co_return JsonError(401, "not logged in (POST /api/login, or Authorization: Bearer <cluster token>)");
   }
   if (req.method() == http::verb::post && !auth.bearer) {
-    const CsrfVerdict v = CheckCsrf(OptionalHeader(req, "X-CSRF-Token"), auth.csrf, OptionalHeader(req, "Origin"),
-                                    Header(req, http::field::host));
+    auto origin = OptionalHeader(req, "Origin");
+    if (origin && OriginListed(*origin, opts_.hosts)) origin.reset();  // a listed name: the console's own
+    const CsrfVerdict v = CheckCsrf(OptionalHeader(req, "X-CSRF-Token"), auth.csrf, origin, Header(req, http::field::host));
     if (v != CsrfVerdict::kOk) {
       counters_.csrf_refused.fetch_add(1);
       if (uint64_t held = 0; ShouldLog("csrf", &held)) log::Warn("console: POST refused by the CSRF check", {{"peer", peer}, {"why", CsrfVerdictText(v)}, {"cause", "csrf"}, {"suppressed_since_last", held}});

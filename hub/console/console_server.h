@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "hub/console/console_data.h"
@@ -28,6 +29,9 @@ struct ConsoleOptions {
   std::string listen = "127.0.0.1:6004";  // HOST:PORT, port 0 = any free port
   std::string token;                      // the cluster token: login, and Bearer for scripts
   bool secure_cookie = false;             // add Secure to the session cookie (served behind TLS)
+  // Host names answered besides IP literals and localhost (host_check.h: DNS rebinding); an
+  // Origin naming one of them is the console's own (a TLS proxy may pass its own Host).
+  std::vector<std::string> hosts;
   int threads = 2;                        // I/O threads
   int workers = 4;                        // threads for data calls
   int max_pending_calls = 32;             // data calls running or queued; beyond: 503

@@ -1,11 +1,34 @@
 #include "hub/console/login_limiter.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstdio>
 
 namespace skyport::hub::console {
 
 namespace {
 constexpr char kShared[] = "*";
+
+std::string V4Key(const unsigned char* b) {
+  if (b[0] == 127) return "127.0.0.0/8";
+  char out[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, b, out, sizeof out);
+  return out;
+}
+}  // namespace
+
+std::string LoginLimiterKey(const std::string& address) {
+  unsigned char b[16] = {};
+  if (::inet_pton(AF_INET, address.c_str(), b) == 1) return V4Key(b);
+  if (::inet_pton(AF_INET6, address.c_str(), b) != 1) return address;
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(kMapped, kMapped + 12, b)) return V4Key(b + 12);
+  unsigned char net[16] = {};
+  std::copy(b, b + 8, net);
+  char out[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET6, net, out, sizeof out);
+  return std::string(out) + "/64";
 }
 
 std::string LoginLimiter::KeyLocked(const std::string& address) {

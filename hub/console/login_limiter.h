@@ -19,6 +19,13 @@ struct LoginLimits {
   size_t max_addresses = 10'000;
 };
 
+// The limiter's key for a client address as the socket reports it: one key for
+// all of 127.0.0.0/8 (a local guesser may bind any of its 16 million source
+// addresses) and one per IPv6 /64 (what one host or LAN is usually given);
+// other IPv4 addresses as they are (an IPv4-mapped IPv6 address as its IPv4).
+// Not an address (a test's name): itself.
+std::string LoginLimiterKey(const std::string& address);
+
 class LoginLimiter {
  public:
   explicit LoginLimiter(LoginLimits limits = {}) : limits_(limits) {}

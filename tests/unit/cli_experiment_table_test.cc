@@ -445,6 +445,14 @@ TEST_CASE("ExperimentJson: the documented shape", "[cli][experiment]") {
   CHECK(a["stddev"].get<double>() == Approx(4));
   CHECK(a["delta_conversion"].is_null());
   CHECK(a["delta_mean"].is_null());
+  // Each arm's own intervals (contract/stats_math: Wilson, Student's t).
+  const hub::Interval conv_ci = *hub::ProportionInterval({1000, 100});
+  CHECK(a["conversion_ci"] == json::array({conv_ci.low, conv_ci.high}));
+  CHECK(a["conversion_ci"][0].get<double>() == Approx(0.08290944359309571).epsilon(1e-9));
+  const hub::Interval mean_ci = *hub::MeanInterval({150, 1500.0, 17384.0});
+  CHECK(a["mean_ci"] == json::array({mean_ci.low, mean_ci.high}));
+  CHECK(a["mean_ci"][0].get<double>() < 10.0);
+  CHECK(a["mean_ci"][1].get<double>() > 10.0);
 
   const json& b = bucket["arms"][1];
   CHECK(b["control"] == false);

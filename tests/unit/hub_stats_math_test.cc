@@ -124,6 +124,46 @@ TEST_CASE("SampleRatioMismatch matches SciPy", "[hub][stats]") {
   }
 }
 
+// Wilson: (r + z²/2n) / (1 + z²/n) ± z / (1 + z²/n) · sqrt(r(1−r)/n + z²/4n²), z = norm.ppf((1 + conf) / 2)
+// (statsmodels' proportion_confint(method="wilson") gives the same); the mean's interval:
+// m ± stats.t.ppf((1 + conf) / 2, n − 1) · s / sqrt(n).
+TEST_CASE("ProportionInterval: the Wilson score interval", "[hub][stats]") {
+  struct Row {
+    uint64_t n, c;
+    double conf, low, high;
+  };
+  const Row rows[] = {{44, 15, 0.95, 0.21875819519344444, 0.48860858782061745},
+                      {10, 0, 0.95, 0.0, 0.27753279986288915},
+                      {10, 10, 0.95, 0.7224672001371109, 1.0},
+                      {1000, 123, 0.9, 0.10692639310384755, 0.14110808229893185},
+                      {1, 1, 0.95, 0.20654931437723745, 1.0}};
+  for (const auto& row : rows) {
+    CAPTURE(row.n, row.c, row.conf);
+    auto r = ProportionInterval({row.n, row.c}, row.conf);
+    REQUIRE(r.ok());
+    CHECK(r->low == Ref(row.low));
+    CHECK(r->high == Ref(row.high));
+  }
+  CHECK(ProportionInterval({10, 0})->low == 0.0);  // exactly, not rounding dust
+  CHECK_FALSE(ProportionInterval({0, 0}).ok());
+  CHECK_FALSE(ProportionInterval({5, 6}).ok());
+  CHECK_FALSE(ProportionInterval({5, 1}, 1.0).ok());
+}
+
+TEST_CASE("MeanInterval: Student's t interval of a mean", "[hub][stats]") {
+  const Moments m{8, 40.0, 232.0};  // 2, 4, 4, 4, 5, 5, 7, 9
+  auto r = MeanInterval(m);
+  REQUIRE(r.ok());
+  CHECK(r->low == Ref(3.2125120822041073));
+  CHECK(r->high == Ref(6.787487917795893));
+  auto same = MeanInterval({3, 6.0, 12.0});  // 2, 2, 2: no spread, the point
+  REQUIRE(same.ok());
+  CHECK(same->low == 2.0);
+  CHECK(same->high == 2.0);
+  CHECK_FALSE(MeanInterval({1, 5.0, 25.0}).ok());
+  CHECK_FALSE(MeanInterval({4, kInf, 1.0}).ok());
+}
+
 TEST_CASE("Moments and Proportion helpers", "[hub][stats]") {
   const Moments m{4, 10.0, 30.0};  // 1, 2, 3, 4
   CHECK(m.Mean() == 2.5);
