@@ -17,8 +17,11 @@ PKGS=(build-essential cmake ninja-build pkg-config git ccache
 # wrk drives the rolling-redeploy test, tests/integration/test_rolling_redeploy.py;
 # etcd-server and etcd-client: the tests of the control plane on etcd start their own etcd clusters;
 # docker.io, docker-compose and debootstrap: tests/compose/ runs the compose rig in a Docker engine of
-# its own, on a Debian base image that debootstrap makes).
-TEST_PKGS=(docker.io docker-compose debootstrap wrk etcd-server etcd-client zsh)
+# its own, on a Debian base image that debootstrap makes;
+# chromium, chromium-driver and python3-selenium: tests/browser/ drives the web console in a real,
+# headless browser).
+TEST_PKGS=(docker.io docker-compose debootstrap wrk etcd-server etcd-client zsh
+           chromium chromium-driver python3-selenium)
 # The fuzz targets (fuzz/, ctest fuzz.*): clang with libFuzzer and the sanitizers. Optional: where
 # they cannot be installed the fuzz smoke tests are skipped, saying why.
 FUZZ_PKGS=(clang libclang-rt-14-dev)
