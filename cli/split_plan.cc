@@ -56,6 +56,14 @@ Result<SplitPlan> PlanSplit(const std::optional<v1::RouteConfig>& current, const
   SplitPlan plan;
   v1::RouteConfig& r = plan.route;
   r.set_app(request.app);
+  // A flight's route (written by the hub's control tower) owns the weights: a
+  // split written over it dropped the flight from the routers and mixed its
+  // enrolled users' arms mid-experiment (the tower wrote its own again at the
+  // next step). Refused, as `skyport rollback` refuses.
+  if (current && current->has_flight())
+    return Status::FailedPrecondition(fmt::format(
+        "flight {} is active on {} and owns its weights: kill it (skyport flight kill {}) or let it end, then split",
+        current->flight().name(), request.app, current->flight().name()));
   if (current) {
     plan.expected_revision = current->revision();
     r.set_split_id(current->split_id());

@@ -276,6 +276,11 @@ class FlightTest(DeployTest):
                                         arms={"control": "master", "treatment": self.a[:8]}), check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("is active (running)", r.stderr)
+        # A split written over the flight's route would drop it from the routers: refused.
+        r = self.cli("split", "webapp", f"{self.a[:8]}=100", check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("flight checkout-v2 is active on webapp", r.stderr)
+        self.assertEqual(self.status()["state"], "running")
         self.cli("flight", "kill", "checkout-v2")
 
     def test_a_rollback_during_the_grace_keeps_the_old_commit(self):

@@ -64,6 +64,18 @@ TEST_CASE("PlanSplit: no config yet: a fresh layout under a new split id", "[cli
   CHECK(plan->route.weights().at(kA) == 90);
 }
 
+TEST_CASE("PlanSplit: refused while a flight owns the route", "[cli][split]") {
+  v1::RouteConfig cur = Current({{kA, 90}, {kB, 10}}, {});
+  cur.mutable_flight()->set_name("checkout-v2");
+  cur.mutable_flight()->set_id("s1");
+  cur.mutable_flight()->set_control(kA);
+  auto plan = PlanSplit(cur, Request({{kA, 50}, {kB, 50}}), kRunning);
+  REQUIRE_FALSE(plan.ok());
+  CHECK(plan.status().code() == Code::kFailedPrecondition);
+  CHECK_THAT(plan.status().message(), Catch::Contains("flight checkout-v2 is active on web"));
+  CHECK_THAT(plan.status().message(), Catch::Contains("skyport flight kill checkout-v2"));
+}
+
 TEST_CASE("PlanSplit: new weights rebalance; everything else is kept", "[cli][split]") {
   v1::RouteConfig cur = Current({{kA, 90}, {kB, 10}}, {{kA, 0, 900'000}, {kB, 900'000, 1'000'000}});
   cur.set_allow_override(true);
