@@ -37,6 +37,7 @@ if not MISSING:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
+    from selenium.common.exceptions import StaleElementReferenceException
 
 
 class Page:
@@ -74,10 +75,22 @@ class Page:
     def qs(self, css):
         return self.d.find_elements(By.CSS_SELECTOR, css)
 
+    def click(self, css):
+        """Clicks the element `css` names, found afresh on each try: a live refresh may replace
+        it between the find and the click (StaleElementReferenceException), as it does every
+        second for the releases table."""
+        def attempt():
+            try:
+                self.q(css).click()
+                return True
+            except StaleElementReferenceException:
+                return False
+        wait_until(attempt, 10, interval=0.05, what=f"a click on {css}")
+
     def confirm(self):
         """Clicks Confirm in the confirmation dialog (which must be open)."""
         self.wait("return document.getElementById('confirm').open", "the confirmation dialog open")
-        self.q("#confirm-ok").click()
+        self.click("#confirm-ok")
         self.wait("return !document.getElementById('confirm').open", "the confirmation dialog closed")
 
     def shot(self, name):
@@ -91,7 +104,7 @@ class Page:
         field = self.q("#token")
         field.clear()
         field.send_keys(token)
-        self.q("#login-submit").click()
+        self.click("#login-submit")
 
     def no_page_overflow(self):
         return self.js("return document.documentElement.scrollWidth <= window.innerWidth + 1")
@@ -159,7 +172,7 @@ class ConsoleBrowserTest(ConsoleCluster):
             box = p.q(f"#w-{c}")
             box.clear()
             box.send_keys(w)
-        p.q("#split-apply").click()
+        p.click("#split-apply")
         p.wait("return document.getElementById('confirm').open", "the confirmation dialog")
         self.assertIn("users will change arm", p.q("#confirm-body").text)
         self.assertEqual(self.route_weights(), {self.a: 50, self.b: 50}, "nothing changes before the confirmation")
@@ -199,7 +212,7 @@ class ConsoleBrowserTest(ConsoleCluster):
                 "flightplan": [{"action": "weight", "arms": {"treatment": 10}}, {"action": "wait", "for": "2s"},
                                {"action": "weight", "arms": {"treatment": 30}}, {"action": "wait", "for": "1h"}]}
         p.js("document.getElementById('flight-spec').value = arguments[0]", json.dumps(spec, indent=1))
-        p.q("#flight-start").click()
+        p.click("#flight-start")
         p.confirm()
         p.wait("return location.hash === '#/flights/checkout-v2' && document.body.dataset.loaded", "the flight page")
         first = p.js("return document.querySelectorAll('#timeline-table tbody tr').length")
@@ -215,7 +228,7 @@ class ConsoleBrowserTest(ConsoleCluster):
         p.shot("flight")
         # The reason is user text shown in the timeline: markup in it stays text.
         p.q("#kill-reason").send_keys("seen enough in the browser test <img src=x id=injected onerror=alert(1)>")
-        p.q("#flight-kill").click()
+        p.click("#flight-kill")
         p.confirm()
         p.wait("return document.getElementById('flight-state').dataset.state === 'killed'", "the flight killed", timeout=10)
         status = self.cli_json("flight", "status", "checkout-v2", "--json")
@@ -309,7 +322,7 @@ class ConsoleBrowserTest(ConsoleCluster):
         p.go("#/apps/webapp")
         releases = self.cli_json("releases", "webapp", "--json")
         target = next(r for r in releases["releases"] if not r["current"] and r["outcome"] == "succeeded")
-        p.q(f"[data-rollback='{target['version']}']").click()
+        p.click(f"[data-rollback='{target['version']}']")
         p.confirm()
         wait_until(lambda: self.cli_json("releases", "webapp", "--json")["current"] != releases["current"], 20,
                    what="a new current release after the rollback")
@@ -400,7 +413,7 @@ class ConsoleSecurityTest(ConsoleCluster):
         self.driver.switch_to.new_window("tab")
         self.driver.get(self.console + "/")
         p.wait("return document.body.dataset.page === 'overview'", "the overview in a second tab")
-        p.q("#logout").click()
+        p.click("#logout")
         p.wait("return document.body.dataset.page === 'login'", "the login page after logout")
         self.driver.close()
         self.driver.switch_to.window(first)

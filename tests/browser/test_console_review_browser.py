@@ -85,7 +85,7 @@ class ConsoleReviewBrowserTest(ConsoleCluster):
         box.send_keys(Keys.CONTROL, "a")
         box.send_keys("70")
         self.assertEqual(p.js(f"return document.getElementById('w-{a}').value"), "70", "the form kept what was typed")
-        p.q("#split-apply").click()
+        p.click("#split-apply")
         p.wait("return document.getElementById('confirm').open || !document.getElementById('error').hidden",
                "the confirmation dialog (or a refusal)")
         self.assertEqual(p.error(), "", "the preview was refused")
