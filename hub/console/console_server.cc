@@ -31,6 +31,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/conn_admission.h"
 #include "core/http_admin.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -182,7 +183,7 @@ class Server final : public ConsoleServer {
   mutable std::mutex mu_;
   SessionTable sessions_;                       // GUARDED_BY(mu_)
   LoginLimiter logins_;                         // GUARDED_BY(mu_)
-  std::map<std::string, int> conns_by_client_;  // GUARDED_BY(mu_)
+  ConnectionAdmission admission_{opts_.max_connections, opts_.max_connections_per_client};
   std::map<std::string, LogLimiter> log_limits_;  // GUARDED_BY(mu_)
   std::atomic<uint64_t> version_{0};
   asio::io_context ioc_;
@@ -327,27 +328,16 @@ asio::awaitable<void> Server::Versions() {
 }
 
 bool Server::Admit(const std::string& peer) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (counters_.connections_open.load() >= static_cast<uint64_t>(opts_.max_connections)) {
-    counters_.conn_refused_server.fetch_add(1);
-    return false;
-  }
-  int& n = conns_by_client_[peer];
-  if (n >= opts_.max_connections_per_client) {
-    if (n == 0) conns_by_client_.erase(peer);
-    counters_.conn_refused_client.fetch_add(1);
-    return false;
-  }
-  ++n;
-  counters_.connections_open.fetch_add(1);
-  return true;
+  const ConnectionAdmission::Verdict v = admission_.Admit(peer);
+  counters_.connections_open.store(admission_.open());
+  if (v == ConnectionAdmission::Verdict::kServerFull) counters_.conn_refused_server.fetch_add(1);
+  if (v == ConnectionAdmission::Verdict::kClientFull) counters_.conn_refused_client.fetch_add(1);
+  return v == ConnectionAdmission::Verdict::kAdmitted;
 }
 
 void Server::Release(const std::string& peer) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = conns_by_client_.find(peer);
-  if (it != conns_by_client_.end() && --it->second <= 0) conns_by_client_.erase(it);
-  counters_.connections_open.fetch_sub(1);
+  admission_.Release(peer);
+  counters_.connections_open.store(admission_.open());
 }
 
 asio::awaitable<void> Server::Accept() {

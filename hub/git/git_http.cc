@@ -34,6 +34,7 @@
 
 #include "core/http_admin.h"
 #include "core/clock.h"
+#include "core/conn_admission.h"
 #include "core/exclusive.h"
 #include "core/log.h"
 #include "core/log_limiter.h"
@@ -172,8 +173,8 @@ class Server final : public GitHttpServer {
   const GitHttpOptions opts_;
   // Before ioc_: coroutine frames still pending when it is destroyed release their connection here.
   mutable PushCounters counters_;
+  ConnectionAdmission admission_{opts_.max_connections, opts_.max_connections_per_client};
   std::mutex conn_mu_;
-  std::map<std::string, int> conns_by_client_;  // GUARDED_BY(conn_mu_); only addresses with open connections
   std::map<std::string, int> pushes_by_client_;  // GUARDED_BY(conn_mu_); only addresses with pushes in flight
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
@@ -266,22 +267,11 @@ void Server::CutSlow(const char* cause, const std::string& peer, const std::stri
 }
 
 bool Server::Admit(const std::string& peer) {
-  const char* refused = nullptr;
-  {
-    std::lock_guard<std::mutex> l(conn_mu_);
-    int& mine = conns_by_client_[peer];
-    if (counters_.connections_open.load() >= static_cast<uint64_t>(std::max(1, opts_.max_connections))) {
-      refused = "server";
-    } else if (mine >= std::max(1, opts_.max_connections_per_client)) {
-      refused = "client";
-    } else {
-      ++mine;
-      counters_.connections_open.fetch_add(1);
-    }
-    if (mine == 0) conns_by_client_.erase(peer);
-  }
-  if (refused == nullptr) return true;
-  bool server = std::string_view(refused) == "server";
+  const ConnectionAdmission::Verdict v = admission_.Admit(peer);
+  counters_.connections_open.store(admission_.open());
+  if (v == ConnectionAdmission::Verdict::kAdmitted) return true;
+  const bool server = v == ConnectionAdmission::Verdict::kServerFull;
+  const char* refused = server ? "server" : "client";
   (server ? counters_.conn_refused_server : counters_.conn_refused_client).fetch_add(1);
   int64_t suppressed = log_throttle_.Allow(std::string("conn_") + refused, Clock::now());
   if (suppressed >= 0) {
@@ -293,10 +283,8 @@ bool Server::Admit(const std::string& peer) {
 }
 
 void Server::Release(const std::string& peer) {
-  std::lock_guard<std::mutex> l(conn_mu_);
-  auto it = conns_by_client_.find(peer);
-  if (it != conns_by_client_.end() && --it->second <= 0) conns_by_client_.erase(it);
-  counters_.connections_open.fetch_sub(1);
+  admission_.Release(peer);
+  counters_.connections_open.store(admission_.open());
 }
 
 const char* Server::AdmitPush(const std::string& peer) {
