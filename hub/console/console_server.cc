@@ -375,6 +375,14 @@ asio::awaitable<void> Server::Serve(beast::tcp_stream stream, std::string peer) 
     ~Admitted() { s->Release(peer); }
   } admitted{this, peer};
   beast::flat_buffer buf(opts_.max_header_bytes + opts_.max_body_bytes + 8192);
+  // A declared Content-Length over the bound (seen with the head) or a body that grows past it.
+  auto too_large = [this, &peer] {
+    counters_.body_too_large.fetch_add(1);
+    if (uint64_t held = 0; ShouldLog("body_too_large", &held))
+      log::Warn("console: request body too large",
+                {{"peer", peer}, {"cause", "body_too_large"}, {"suppressed_since_last", held}});
+    return JsonError(413, fmt::format("request body larger than {} bytes", opts_.max_body_bytes));
+  };
   for (;;) {
     http::request_parser<http::string_body> p;
     p.header_limit(opts_.max_header_bytes);
@@ -401,9 +409,7 @@ asio::awaitable<void> Server::Serve(beast::tcp_stream stream, std::string peer) 
       if (uint64_t held = 0; ShouldLog("header_too_large", &held)) log::Warn("console: request head too large", {{"peer", peer}, {"cause", "header_too_large"}, {"suppressed_since_last", held}});
       res = Text(431, "request head too large\n");
     } else if (ec == http::error::body_limit) {
-      counters_.body_too_large.fetch_add(1);
-      if (uint64_t held = 0; ShouldLog("body_too_large", &held)) log::Warn("console: request body too large", {{"peer", peer}, {"cause", "body_too_large"}, {"suppressed_since_last", held}});
-      res = JsonError(413, fmt::format("request body larger than {} bytes", opts_.max_body_bytes));
+      res = too_large();
     } else if (ec) {
       counters_.malformed.fetch_add(1);
       res = Text(400, "malformed HTTP request\n");
@@ -417,9 +423,7 @@ asio::awaitable<void> Server::Serve(beast::tcp_stream stream, std::string peer) 
         if (uint64_t held = 0; ShouldLog("body_timeout", &held)) log::Warn("console: request body too slow; connection closed", {{"peer", peer}, {"cause", "body_timeout"}, {"suppressed_since_last", held}});
         res = JsonError(408, "request body too slow");
       } else if (ec == http::error::body_limit) {
-        counters_.body_too_large.fetch_add(1);
-        if (uint64_t held = 0; ShouldLog("body_too_large", &held)) log::Warn("console: request body too large", {{"peer", peer}, {"cause", "body_too_large"}, {"suppressed_since_last", held}});
-        res = JsonError(413, fmt::format("request body larger than {} bytes", opts_.max_body_bytes));
+        res = too_large();
       } else if (ec) {
         counters_.malformed.fetch_add(1);
         res = Text(400, "malformed or truncated request body\n");

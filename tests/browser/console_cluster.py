@@ -21,23 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from harness import DeployTest, Router, wait_until  # noqa: E402
 from test_router import cookie_pair, get  # noqa: E402
 
-APP = '''import http.server, os
-COMMIT = os.environ["SKYPORT_COMMIT"]
-
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        body = f"{COMMIT}\\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-'''
-HOST = "webapp.localhost"
+from test_console_api import APP, HOST  # noqa: E402  (the commit-echo app, one copy)
 LINUX = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 
