@@ -68,6 +68,12 @@ start router "$BIN/router/skyport-router" --registry "$SKYPORT_REGISTRY" --hub "
 wait_file "$STATE/router.port" 20
 read -r ROUTER_PORT ADMIN_PORT < "$STATE/router.port"
 SKY=$BIN/cli/skyport
+# The console's port is in the hub's "listening" line (written just after its port file).
+deadline=$((SECONDS + 10))
+until CONSOLE_PORT=$(grep -o 'console_port=[0-9]*' "$STATE/hub.log" | tail -1 | cut -d= -f2) && [[ -n $CONSOLE_PORT ]]; do
+  ((SECONDS < deadline)) || { echo "demo: the hub did not say its console port" >&2; exit 1; }
+  sleep 0.05
+done
 echo "registry $SKYPORT_REGISTRY, hub $SKYPORT_HUB, git http://127.0.0.1:$GIT_PORT, router http://127.0.0.1:$ROUTER_PORT (logs in $STATE)"
 deadline=$((SECONDS + 20))
 until [[ $("$SKY" drones --json | python3 -c 'import json,sys; print(sum(d["connected"] for d in json.load(sys.stdin)))') == 2 ]]; do
@@ -182,6 +188,7 @@ echo "\$ skyport flight log beepity-rollout"
 "$SKY" flight log beepity-rollout
 echo
 echo "The cluster keeps running. Router: curl -H 'Host: webapp.localhost' $ROUTER/"
+echo "Console: http://127.0.0.1:$CONSOLE_PORT/ (log in with the token in $STATE/token; the experiment page: #/apps/webapp/experiment?event=purchase)"
 echo "Try: export SKYPORT_REGISTRY=$SKYPORT_REGISTRY SKYPORT_HUB=$SKYPORT_HUB SKYPORT_TOKEN_FILE=$STATE/token"
 echo "     $SKY logs webapp -f    |    $SKY registry watch"
 echo "Stop it with: scripts/demo.sh stop"
