@@ -79,9 +79,13 @@ class Client {
  public:
   Client(const Options& o, const std::string& token) : stub_(v1::Registry::NewStub(NewChannel(o))), token_(token) {}
 
+  // The first call on a new channel: it waits for the connection (within the deadline) instead
+  // of failing at once when the first connect attempt fails (seen once under a loaded CI:
+  // "failed to connect to all addresses", with the registry up and serving the other clients).
   grpc::Status Grant(uint32_t ttl, uint64_t* lease) {
     grpc::ClientContext ctx;
     Prepare(ctx);
+    ctx.set_wait_for_ready(true);
     v1::GrantRequest req;
     req.set_ttl_seconds(ttl);
     v1::GrantResponse resp;
