@@ -38,6 +38,7 @@
 #include "core/log_limiter.h"
 #include "core/prom_text.h"
 #include "core/token.h"
+#include "hub/accept_loop.h"
 #include "hub/console/assets.h"
 #include "hub/console/host_check.h"
 
@@ -57,7 +58,6 @@ constexpr char kCsp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-void SetCloexec(int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); }
 
 template <class Message>
 void SecurityHeaders(Message& m) {
@@ -330,9 +330,14 @@ asio::awaitable<void> Server::Versions() {
 bool Server::Admit(const std::string& peer) {
   const ConnectionAdmission::Verdict v = admission_.Admit(peer);
   counters_.connections_open.store(admission_.open());
-  if (v == ConnectionAdmission::Verdict::kServerFull) counters_.conn_refused_server.fetch_add(1);
-  if (v == ConnectionAdmission::Verdict::kClientFull) counters_.conn_refused_client.fetch_add(1);
-  return v == ConnectionAdmission::Verdict::kAdmitted;
+  if (v == ConnectionAdmission::Verdict::kAdmitted) return true;
+  (v == ConnectionAdmission::Verdict::kServerFull ? counters_.conn_refused_server : counters_.conn_refused_client)
+      .fetch_add(1);
+  if (uint64_t held = 0; ShouldLog("max_connections", &held))
+    log::Warn("console: connection refused at its bound",
+              {{"peer", peer}, {"limit", opts_.max_connections}, {"per_client", opts_.max_connections_per_client},
+               {"cause", "max_connections"}, {"suppressed_since_last", held}});
+  return false;
 }
 
 void Server::Release(const std::string& peer) {
@@ -341,31 +346,11 @@ void Server::Release(const std::string& peer) {
 }
 
 asio::awaitable<void> Server::Accept() {
-  LogLimiter accept_log;
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      counters_.accept_errors.fetch_add(1);
-      if (uint64_t held = 0; accept_log.Allow(MonoNowMs(), &held))
-        log::Warn("console accept failed; pausing 100 ms", {{"error", ec.message()}, {"suppressed_since_last", held}});
-      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    SetCloexec(sock.native_handle());
-    boost::system::error_code pec;
-    auto remote = sock.remote_endpoint(pec);
-    if (pec) continue;
-    std::string peer = remote.address().to_string();
-    if (!Admit(peer)) {
-      if (uint64_t held = 0; ShouldLog("max_connections", &held)) log::Warn("console: connection refused at its bound", {{"peer", peer}, {"limit", opts_.max_connections}, {"per_client", opts_.max_connections_per_client}, {"cause", "max_connections"}, {"suppressed_since_last", held}});
-      sock.close(pec);
-      continue;
-    }
-    asio::co_spawn(ioc_, Serve(beast::tcp_stream(std::move(sock)), std::move(peer)), asio::detached);
-  }
+  return AcceptLoop(
+      acceptor_, "console", counters_.accept_errors, [this](const std::string& peer) { return Admit(peer); },
+      [this](tcp::socket sock, std::string peer) {
+        asio::co_spawn(ioc_, Serve(beast::tcp_stream(std::move(sock)), std::move(peer)), asio::detached);
+      });
 }
 
 asio::awaitable<void> Server::Serve(beast::tcp_stream stream, std::string peer) {

@@ -41,6 +41,7 @@
 #include "core/prom_text.h"
 #include "core/token.h"
 #include "core/utf8.h"
+#include "hub/accept_loop.h"
 #include "hub/git/git_route.h"
 #include "hub/git/gunzip.h"
 #include "hub/git/log_throttle.h"
@@ -60,7 +61,6 @@ using Response = http::response<http::string_body>;
 using Clock = std::chrono::steady_clock;
 constexpr char kCloneRefused[] = "fetch/clone is not served; push only\n";
 
-void SetCloexec(int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); }
 
 Response MakeResponse(http::status status, std::string body, const char* type = "text/plain; charset=utf-8") {
   Response res{status, 11};
@@ -139,7 +139,6 @@ class Server final : public GitHttpServer {
 
  private:
   asio::awaitable<void> Accept();
-  LogLimiter accept_log_;  // owned by the Accept coroutine
   asio::awaitable<void> Serve(beast::tcp_stream stream, std::string peer);
   // Produces the response for one request whose header is in `p`; may read the body.
   // *streamed: the handler wrote the response itself (and the connection ends).
@@ -337,33 +336,11 @@ void Server::Run() {
 }
 
 asio::awaitable<void> Server::Accept() {
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      // Out of descriptors (or buffers): accepting again at once would fail again at line rate
-      // and spin; pause, and log at most every 10 s (the review measured 11 MB/s of log before).
-      counters_.accept_errors.fetch_add(1, std::memory_order_relaxed);
-      if (uint64_t held = 0; accept_log_.Allow(MonoNowMs(), &held))
-        log::Warn("git http accept failed; pausing 100 ms", {{"error", ec.message()}, {"suppressed_since_last", held}});
-      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    SetCloexec(sock.native_handle());
-    boost::system::error_code pec;
-    auto remote = sock.remote_endpoint(pec);
-    if (pec) continue;  // already gone
-    std::string peer = remote.address().to_string();
-    // Like nginx limit_conn / HAProxy maxconn: beyond the bounds the connection is closed at once,
-    // before a byte is read, so that neither a flood nor one address can starve the others.
-    if (!Admit(peer)) {
-      sock.close(pec);
-      continue;
-    }
-    asio::co_spawn(ioc_, Serve(beast::tcp_stream(std::move(sock)), std::move(peer)), asio::detached);
-  }
+  return AcceptLoop(
+      acceptor_, "git http", counters_.accept_errors, [this](const std::string& peer) { return Admit(peer); },
+      [this](tcp::socket sock, std::string peer) {
+        asio::co_spawn(ioc_, Serve(beast::tcp_stream(std::move(sock)), std::move(peer)), asio::detached);
+      });
 }
 
 asio::awaitable<void> Server::Serve(beast::tcp_stream stream, std::string peer) {
