@@ -87,6 +87,15 @@ class Page:
                 return False
         wait_until(attempt, 10, interval=0.05, what=f"a click on {css}")
 
+    def type_into(self, css, text):
+        """Replaces a field's value as a user does: focus, select all, type (input events, which
+        mark the form edited). Selenium's clear() blurs the field without an input event, and a
+        live refresh in between put the server's value back under the typing ("5080")."""
+        box = self.q(css)
+        box.click()
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(text)
+
     def confirm(self):
         """Clicks Confirm in the confirmation dialog (which must be open)."""
         self.wait("return document.getElementById('confirm').open", "the confirmation dialog open")
@@ -169,9 +178,7 @@ class ConsoleBrowserTest(ConsoleCluster):
         p.go("#/apps/webapp")
         self.assertEqual(len(p.qs(".commit-card")), 2)
         for c, w in ((self.a, "80"), (self.b, "20")):
-            box = p.q(f"#w-{c}")
-            box.clear()
-            box.send_keys(w)
+            p.type_into(f"#w-{c}", w)
         p.click("#split-apply")
         p.wait("return document.getElementById('confirm').open", "the confirmation dialog")
         self.assertIn("users will change arm", p.q("#confirm-body").text)

@@ -30,8 +30,6 @@ from harness import wait_until
 from test_console_browser import Page
 
 MISSING = browser_missing()
-if not MISSING:
-    from selenium.webdriver.common.keys import Keys
 
 
 class _CookieTosser(http.server.BaseHTTPRequestHandler):
@@ -80,10 +78,7 @@ class ConsoleReviewBrowserTest(ConsoleCluster):
         self.log_in()
         p.go("#/apps/webapp")
         p.wait(f"return document.getElementById('w-{b}')?.disabled === true", "B shown as not running")
-        box = p.q(f"#w-{a}")
-        box.click()  # focused: the page's live refresh leaves the field alone
-        box.send_keys(Keys.CONTROL, "a")
-        box.send_keys("70")
+        p.type_into(f"#w-{a}", "70")  # focused while typed: the page's live refresh leaves the field alone
         self.assertEqual(p.js(f"return document.getElementById('w-{a}').value"), "70", "the form kept what was typed")
         p.click("#split-apply")
         p.wait("return document.getElementById('confirm').open || !document.getElementById('error').hidden",
