@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -132,9 +133,13 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   d.created_unix_ms = SystemClock::Get()->WallMs();
   // Drones that had the deployment before: a failed redeploy (a config
   // change's rolling restart, more instances) leaves them what they ran.
-  std::set<std::string> had_it;
-  for (const auto& prev : hub->Desired())
-    if (prev.app == d.app && prev.commit == d.commit) had_it = prev.drones;
+  // Empty: the desired state does not hold the deployment.
+  auto desired_drones = [&]() -> std::optional<std::set<std::string>> {
+    for (const auto& prev : hub->Desired())
+      if (prev.app == d.app && prev.commit == d.commit) return prev.drones;
+    return std::nullopt;
+  };
+  std::set<std::string> had_it = desired_drones().value_or(std::set<std::string>{});
   // The drones get the app's config (skyport config) under the deploy's own --env.
   const AppConfigVars config = hub->Config(d.app);
   const std::map<std::string, std::string> env = MergeConfigEnv(config.vars, d.env);
@@ -166,14 +171,9 @@ Status RunDeploy(Hub* hub, RepoStore* repos, const v1::DeployRequest& req, int64
   // commit, or it is already stopping it; then this deploy starts it again
   // once the stop is over, instead of reporting success for a stopped commit.
   if (hub->AwaitNotRetiring(d.app, d.commit, timeout_ms)) {
-    had_it.clear();
-    bool desired = false;
-    for (const auto& prev : hub->Desired())
-      if (prev.app == d.app && prev.commit == d.commit) {
-        had_it = prev.drones;
-        desired = true;
-      }
-    if (hooks.only_if_desired && !desired) {
+    const auto still = desired_drones();
+    had_it = still.value_or(std::set<std::string>{});
+    if (hooks.only_if_desired && !still) {
       Status s = Status::Aborted("retired (rollback grace over) during this change: not started again");
       finish_release(s);
       log::Info("deploy skipped: retired meanwhile", {{"app", d.app}, {"commit", d.commit.substr(0, 12)}});
